@@ -1,0 +1,41 @@
+// The composition root of the `deltachain` command: each area contributes its subcommands.
+// Nothing here decides anything; it only wires commands to the code that does the work.
+import { Command, CommanderError } from 'commander';
+import { DeltachainError } from '../shared/errors.js';
+import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('deltachain')
+    .description(
+      'Continuous delta backups of Xen / XCP-ng VM disks.\n\n' +
+        'The first backup of a disk is a full export; every later one sends only the blocks that ' +
+        'changed since a reference snapshot kept on the host. Backups land on remotes as VHD chains ' +
+        '(full -> delta -> delta); old deltas are merged into the full when retention is exceeded.',
+    )
+    .version(VERSION, '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerVhdCommands(program);
+  return program;
+}
+
+/** Runs the command line; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode;
+    }
+    if (error instanceof DeltachainError) {
+      process.stderr.write(`deltachain: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`deltachain: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    return 70;
+  }
+}

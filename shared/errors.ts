@@ -1,0 +1,41 @@
+// Named errors with a stable code, a cause, and whether retrying can help. Classify at the
+// boundary (XAPI codes, Postgres codes, gRPC statuses) into one of these; messages say what the
+// operator should do next.
+
+export interface DeltachainErrorOptions {
+  cause?: unknown;
+  /** True when the same operation may succeed if tried again later. */
+  retryable?: boolean;
+}
+
+export class DeltachainError extends Error {
+  override name = 'DeltachainError';
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: DeltachainErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** A configuration file or value is wrong; the message names the field. */
+export class ConfigError extends DeltachainError {
+  override name = 'ConfigError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** Input from outside (a file, a stream, a request) is malformed or hostile. */
+export class InvalidInputError extends DeltachainError {
+  override name = 'InvalidInputError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('INVALID_INPUT', message, options);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
