@@ -1,0 +1,9 @@
+// The VHD module's public surface: readers, writers and streams over dynamic and differencing
+// VHDs (format structures re-exported from ./format). Named exports only; each engineer adds the
+// export lines of their own files.
+export * from './format/index.js';
+export type { VhdBlock, VhdDescription, ProgressSink } from './types.js';
+export { VhdFile, type VhdFileOptions } from './vhd-file.js';
+export { VhdWriter, type VhdWriterOptions, type VhdWriterResult } from './vhd-writer.js';
+export { blocksInFileOrder, type BlockLayoutRules, type ByteRange } from './block-layout.js';
+export { fsyncFolder } from './fsync-folder.js';

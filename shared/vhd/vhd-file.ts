@@ -1,0 +1,218 @@
+// Random access to one dynamic or differencing VHD file.
+//
+// Opening reads the footer copy at offset 0 (so a file whose trailing footer was overwritten by an
+// interrupted append is still readable), the header, and the BAT, and validates the layout before
+// any block is read: BAT entries inside the file, not overlapping each other or the metadata.
+// The trailing footer is read too and reported (`trailingFooter`, `trailingFooterProblem`) for
+// `check`. A block is read with one `read` into a pre-sized buffer: bitmap and data are contiguous.
+import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { blocksInFileOrder } from './block-layout.js';
+import {
+  BAT_ABSENT,
+  DiskType,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  SECTOR_SIZE,
+  VhdFormatError,
+  batSize,
+  bitmapSize,
+  blockCount,
+  decodeBat,
+  decodeFooter,
+  decodeHeader,
+  type DynamicHeader,
+  type Footer,
+} from './format/index.js';
+import type { VhdBlock, VhdDescription } from './types.js';
+
+export interface VhdFileOptions {
+  /** Open read-write (for merges that update the file in place). Default read-only. */
+  writable?: boolean;
+}
+
+interface Opened {
+  footer: Footer;
+  header: DynamicHeader;
+  bat: Uint32Array;
+  fileSize: number;
+  trailingFooter: Footer | undefined;
+  trailingFooterProblem: string | undefined;
+}
+
+export class VhdFile implements VhdDescription {
+  readonly path: string;
+  readonly footer: Footer;
+  readonly header: DynamicHeader;
+  readonly bat: Uint32Array;
+  readonly blockSize: number;
+  readonly bitmapSize: number;
+  readonly currentSize: number;
+  /** ceil(currentSize / blockSize). The BAT may hold more entries. */
+  readonly blockCount: number;
+  /** Bytes of the file when it was opened. */
+  readonly fileSize: number;
+  /** The footer at the end of the file, when it is valid. */
+  readonly trailingFooter: Footer | undefined;
+  /** Why the trailing footer is missing or does not match the copy at offset 0; undefined when fine. */
+  readonly trailingFooterProblem: string | undefined;
+  /** The open file; for in-place updates of a writable file (merges). */
+  readonly handle: FileHandle;
+  #closed = false;
+
+  private constructor(path: string, handle: FileHandle, o: Opened) {
+    this.path = path;
+    this.handle = handle;
+    this.footer = o.footer;
+    this.header = o.header;
+    this.bat = o.bat;
+    this.fileSize = o.fileSize;
+    this.trailingFooter = o.trailingFooter;
+    this.trailingFooterProblem = o.trailingFooterProblem;
+    this.blockSize = o.header.blockSize;
+    this.bitmapSize = bitmapSize(o.header.blockSize);
+    this.currentSize = o.footer.currentSize;
+    this.blockCount = blockCount(o.footer.currentSize, o.header.blockSize);
+  }
+
+  static async open(path: string, options: VhdFileOptions = {}): Promise<VhdFile> {
+    const full = resolve(path);
+    const handle = await open(full, options.writable ? 'r+' : 'r');
+    try {
+      return new VhdFile(full, handle, await readMetadata(handle, full));
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  get isDifferencing(): boolean {
+    return this.footer.diskType === DiskType.Differencing;
+  }
+
+  hasBlock(index: number): boolean {
+    return index >= 0 && index < this.bat.length && this.bat[index] !== BAT_ABSENT;
+  }
+
+  /** Indexes of allocated blocks, ascending. */
+  allocatedBlocks(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.bat.length; i++) if (this.bat[i] !== BAT_ABSENT) out.push(i);
+    return out;
+  }
+
+  /** Absolute byte offset of a block's bitmap, or undefined when the block is absent. */
+  blockOffset(index: number): number | undefined {
+    return this.hasBlock(index) ? this.bat[index]! * SECTOR_SIZE : undefined;
+  }
+
+  /** The block's bitmap and data (views of one fresh buffer), or undefined when absent. */
+  async readBlock(index: number): Promise<VhdBlock | undefined> {
+    const offset = this.blockOffset(index);
+    if (offset === undefined) return undefined;
+    const size = this.bitmapSize + this.blockSize;
+    const buf = Buffer.allocUnsafe(size);
+    await readFully(this.handle, buf, offset, `${this.path}: block ${index}`);
+    return { index, bitmap: buf.subarray(0, this.bitmapSize), data: buf.subarray(this.bitmapSize) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.handle.close();
+  }
+}
+
+async function readMetadata(handle: FileHandle, path: string): Promise<Opened> {
+  const fileSize = (await handle.stat()).size;
+  if (fileSize < FOOTER_SIZE + HEADER_SIZE) {
+    throw new VhdFormatError(path, `${fileSize} bytes is too small for a dynamic VHD`);
+  }
+  const footer = await readFooter(handle, path, 0, fileSize);
+  const dataOffset = footer.dataOffset!;
+  if (dataOffset < FOOTER_SIZE || dataOffset + HEADER_SIZE > fileSize) {
+    throw new VhdFormatError(`${path}: footer at offset 0`, `header offset ${dataOffset} is outside the file (${fileSize} bytes)`);
+  }
+  const headerBuf = await readAt(handle, dataOffset, HEADER_SIZE, `${path}: dynamic header`);
+  const header = decodeHeader(headerBuf, footer.currentSize, `${path}: dynamic header at offset ${dataOffset}`);
+  const tableBytes = batSize(header.maxTableEntries);
+  if (header.tableOffset < FOOTER_SIZE || header.tableOffset + tableBytes > fileSize) {
+    throw new VhdFormatError(
+      `${path}: dynamic header`,
+      `BAT at bytes ${header.tableOffset}..${header.tableOffset + tableBytes} is outside the file (${fileSize} bytes)`,
+    );
+  }
+  const batBuf = await readAt(handle, header.tableOffset, tableBytes, `${path}: BAT`);
+  const bat = decodeBat(batBuf, header.maxTableEntries);
+  blocksInFileOrder(bat, {
+    blockBytes: bitmapSize(header.blockSize) + header.blockSize,
+    end: fileSize,
+    where: path,
+    reserved: [
+      { what: 'footer copy', start: 0, end: FOOTER_SIZE },
+      { what: 'dynamic header', start: dataOffset, end: dataOffset + HEADER_SIZE },
+      { what: 'BAT', start: header.tableOffset, end: header.tableOffset + tableBytes },
+    ],
+  });
+  const trailing = await checkTrailingFooter(handle, path, fileSize, footer);
+  return { footer, header, bat, fileSize, ...trailing };
+}
+
+async function readFooter(handle: FileHandle, path: string, offset: number, fileSize: number): Promise<Footer> {
+  const buf = await readAt(handle, offset, FOOTER_SIZE, `${path}: footer at offset ${offset}`);
+  let footer: Footer;
+  try {
+    footer = decodeFooter(buf, `${path}: footer at offset ${offset}`);
+  } catch (error) {
+    // A fixed disk has no copy at offset 0: say so rather than "bad cookie".
+    const tail = await readAt(handle, fileSize - FOOTER_SIZE, FOOTER_SIZE, path).catch(() => undefined);
+    if (tail && tail.toString('latin1', 0, 8) === 'conectix' && tail.readUInt32BE(60) === DiskType.Fixed) {
+      throw new VhdFormatError(path, 'fixed VHDs are not supported; convert it to a dynamic VHD first', { cause: error });
+    }
+    throw error;
+  }
+  if (footer.diskType === DiskType.Fixed) {
+    throw new VhdFormatError(`${path}: footer at offset ${offset}`, 'fixed VHDs are not supported');
+  }
+  return footer;
+}
+
+async function checkTrailingFooter(
+  handle: FileHandle,
+  path: string,
+  fileSize: number,
+  footer: Footer,
+): Promise<{ trailingFooter: Footer | undefined; trailingFooterProblem: string | undefined }> {
+  const at = fileSize - FOOTER_SIZE;
+  try {
+    const buf = await readAt(handle, at, FOOTER_SIZE, `${path}: trailing footer`);
+    const trailingFooter = decodeFooter(buf, `trailing footer at offset ${at}`);
+    const same =
+      trailingFooter.uuid === footer.uuid &&
+      trailingFooter.diskType === footer.diskType &&
+      trailingFooter.currentSize === footer.currentSize &&
+      trailingFooter.dataOffset === footer.dataOffset;
+    const problem = same ? undefined : `trailing footer at offset ${at} does not match the copy at offset 0`;
+    return { trailingFooter, trailingFooterProblem: problem };
+  } catch (error) {
+    return { trailingFooter: undefined, trailingFooterProblem: (error as Error).message };
+  }
+}
+
+async function readAt(handle: FileHandle, offset: number, length: number, where: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  await readFully(handle, buf, offset, where);
+  return buf;
+}
+
+/** Fills `buf` from `offset`; a short file is a format error naming `where`. */
+export async function readFully(handle: FileHandle, buf: Buffer, offset: number, where: string): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await handle.read(buf, done, buf.length - done, offset + done);
+    if (bytesRead === 0) {
+      throw new VhdFormatError(where, `file ends at byte ${offset + done}, ${buf.length - done} bytes short`);
+    }
+    done += bytesRead;
+  }
+}

@@ -1,0 +1,178 @@
+// VhdWriter + VhdFile round trips, checked against qemu-img (dynamic) and libvhdi (chains).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  DiskType,
+  PlatformCode,
+  VhdFile,
+  VhdWriter,
+  decodeFooter,
+  fullBitmap,
+} from './index.js';
+
+const MiB = 1024 * 1024;
+const BASE_UUID = '11111111-2222-4333-8444-555555555555';
+const CHILD_UUID = '66666666-7777-4888-9999-aaaaaaaaaaaa';
+
+function pattern(seed: number, size = 2 * MiB): Buffer {
+  const buf = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) buf.writeUInt32LE((seed * 2654435761 + i) >>> 0, i);
+  return buf;
+}
+
+describe('VhdWriter and VhdFile', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'deltachain-vhd-writer-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a dynamic VHD that reads back, and qemu-img reads the same bytes', async () => {
+    const path = join(dir, 'base.vhd');
+    const size = 16 * MiB + 512 * 3; // not a multiple of the block size: 9 blocks
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: size, uuid: BASE_UUID });
+    assert.match(writer.tempPath, /\/\.base\.vhd\.[0-9a-f]{8}\.tmp$/);
+    await writer.writeBlock(7, pattern(7));
+    await writer.writeBlock(0, pattern(0));
+    await writer.writeBlock(8, pattern(8));
+    const result = await writer.finish();
+    assert.equal(result.path, path);
+    assert.equal(result.blocks, 3);
+    assert.equal(result.size, (await stat(path)).size);
+    assert.deepEqual(await readdir(dir), ['base.vhd']);
+
+    const file = await VhdFile.open(path);
+    try {
+      assert.equal(file.footer.diskType, DiskType.Dynamic);
+      assert.equal(file.footer.uuid, BASE_UUID);
+      assert.equal(file.currentSize, size);
+      assert.equal(file.blockCount, 9);
+      assert.equal(file.trailingFooterProblem, undefined);
+      assert.deepEqual(file.allocatedBlocks(), [0, 7, 8]);
+      assert.equal(file.hasBlock(1), false);
+      assert.equal(await file.readBlock(1), undefined);
+      for (const i of [0, 7, 8]) {
+        const block = await file.readBlock(i);
+        assert.ok(block);
+        assert.ok(block.data.equals(pattern(i)), `block ${i} data`);
+        assert.ok(block.bitmap.equals(fullBitmap(512)));
+      }
+    } finally {
+      await file.close();
+    }
+
+    const raw = join(dir, 'base.raw');
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path]).toString());
+    assert.equal(info.format, 'vpc');
+    execFileSync('qemu-img', [
+      'convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${path}`, '-O', 'raw', raw,
+    ]);
+    const bytes = await readFile(raw);
+    assert.equal(bytes.length, size);
+    assert.ok(bytes.subarray(0, 2 * MiB).equals(pattern(0)));
+    assert.ok(bytes.subarray(2 * MiB, 14 * MiB).equals(Buffer.alloc(12 * MiB)));
+    assert.ok(bytes.subarray(14 * MiB, 16 * MiB).equals(pattern(7)));
+    assert.ok(bytes.subarray(16 * MiB).equals(pattern(8).subarray(0, 1536)));
+    await rm(raw);
+  });
+
+  it('writes a differencing VHD with parent uuid, name and locators; libvhdi reads the chain', async () => {
+    const basePath = join(dir, 'base.vhd');
+    const path = join(dir, 'child.vhd');
+    const base = await VhdFile.open(basePath);
+    const parentTimestamp = base.footer.timestamp;
+    await base.close();
+    const size = 16 * MiB + 512 * 3;
+    const writer = await VhdWriter.create({
+      path,
+      diskType: DiskType.Differencing,
+      currentSize: size,
+      uuid: CHILD_UUID,
+      parent: { uuid: BASE_UUID, timestamp: parentTimestamp, relativeName: './base.vhd' },
+      date: new Date('2024-05-01T00:00:00Z'),
+    });
+    // Block 0: only the first 4 KiB page marked (the rest reads from the parent).
+    const bitmap = Buffer.alloc(512);
+    bitmap[0] = 0xff;
+    await writer.writeBlock(0, pattern(100), bitmap);
+    await writer.writeBlock(3, pattern(103));
+    await writer.finish();
+
+    const file = await VhdFile.open(path);
+    try {
+      assert.equal(file.footer.diskType, DiskType.Differencing);
+      assert.equal(file.footer.uuid, CHILD_UUID);
+      assert.equal(file.header.parentUuid, BASE_UUID);
+      assert.equal(file.header.parentTimestamp, parentTimestamp);
+      assert.equal(file.header.parentUnicodeName, './base.vhd');
+      const [w2ru, w2ku] = file.header.parentLocators;
+      assert.equal(w2ru!.platformCode, PlatformCode.W2ru);
+      assert.equal(w2ku!.platformCode, PlatformCode.W2ku);
+      const rel = Buffer.alloc(w2ru!.platformDataLength);
+      await file.handle.read(rel, 0, rel.length, w2ru!.platformDataOffset);
+      assert.equal(rel.toString('utf16le'), './base.vhd');
+      const abs = Buffer.alloc(w2ku!.platformDataLength);
+      await file.handle.read(abs, 0, abs.length, w2ku!.platformDataOffset);
+      assert.equal(abs.toString('utf16le'), basePath);
+      assert.deepEqual(file.allocatedBlocks(), [0, 3]);
+      const block0 = await file.readBlock(0);
+      assert.ok(block0!.bitmap.equals(bitmap));
+    } finally {
+      await file.close();
+    }
+
+    const script = [
+      'import pyvhdi, sys',
+      'p = pyvhdi.file(); p.open(sys.argv[1])',
+      'c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)',
+      'sys.stdout.buffer.write(c.read_buffer_at_offset(8 * 1024 * 1024, 0))',
+    ].join('\n');
+    const out = execFileSync('/usr/bin/python3', ['-c', script, basePath, path], { maxBuffer: 32 * MiB });
+    const expected = Buffer.concat([pattern(100).subarray(0, 4096), pattern(0).subarray(4096), Buffer.alloc(4 * MiB), pattern(103)]);
+    assert.ok(out.equals(expected), 'libvhdi reads the chain as written');
+  });
+
+  it('rejects a bad block, a block written twice and bad options, and abort leaves nothing', async () => {
+    const path = join(dir, 'bad.vhd');
+    await assert.rejects(
+      VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: MiB, uuid: BASE_UUID, blockSize: 3 * MiB }),
+      /block size 3145728 is not a power of two/,
+    );
+    await assert.rejects(
+      VhdWriter.create({ path, diskType: DiskType.Differencing, currentSize: MiB, uuid: BASE_UUID }),
+      /needs a parent/,
+    );
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 4 * MiB, uuid: BASE_UUID });
+    await assert.rejects(writer.writeBlock(2, pattern(1)), /block 2 is outside 0..1/);
+    await assert.rejects(writer.writeBlock(0, Buffer.alloc(100)), /100 data bytes, expected 2097152/);
+    await writer.writeBlock(0, pattern(1));
+    await assert.rejects(writer.writeBlock(0, pattern(1)), /already written/);
+    await writer.abort();
+    await writer.abort();
+    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('bad')), []);
+  });
+
+  it('reads a file whose trailing footer was lost, and reports it', async () => {
+    const path = join(dir, 'base.vhd');
+    const { truncate } = await import('node:fs/promises');
+    const copy = join(dir, 'torn.vhd');
+    await (await import('node:fs/promises')).copyFile(path, copy);
+    const size = (await stat(copy)).size;
+    await truncate(copy, size - 512);
+    const file = await VhdFile.open(copy);
+    try {
+      assert.match(file.trailingFooterProblem ?? '', /trailing footer/);
+      assert.ok((await file.readBlock(8))!.data.equals(pattern(8)));
+      assert.equal(decodeFooter(await readFile(copy)).uuid, BASE_UUID);
+    } finally {
+      await file.close();
+      await rm(copy);
+    }
+  });
+});
