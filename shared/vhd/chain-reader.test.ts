@@ -1,0 +1,139 @@
+// ChainReader over real files written by VhdWriter: newest data wins, sector bitmaps are honoured,
+// broken links are refused with the path named, and a merge in its last steps is tolerated.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ChainReader, DiskType, VhdChainError, VhdWriter, markSector } from './index.js';
+import { writeMergeState } from './merge-state.js';
+
+const MiB = 1024 * 1024;
+const BS = 64 * 1024; // small blocks keep the files tiny
+const SIZE = 8 * BS - 1024;
+const U = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+function fill(byte: number): Buffer {
+  return Buffer.alloc(BS, byte);
+}
+
+function bitmapOf(sectors: number[]): Buffer {
+  const bm = Buffer.alloc(512);
+  for (const s of sectors) markSector(bm, s);
+  return bm;
+}
+
+interface Layer {
+  name: string;
+  uuid: string;
+  parent?: { name: string; uuid: string; relativeName?: string };
+  blocks: [number, Buffer, Buffer?][];
+  blockSize?: number;
+}
+
+async function writeLayer(dir: string, layer: Layer): Promise<void> {
+  const writer = await VhdWriter.create({
+    path: join(dir, layer.name),
+    diskType: layer.parent ? DiskType.Differencing : DiskType.Dynamic,
+    currentSize: SIZE,
+    uuid: layer.uuid,
+    blockSize: layer.blockSize ?? BS,
+    parent: layer.parent && { uuid: layer.parent.uuid, timestamp: 0, relativeName: layer.parent.relativeName ?? `./${layer.parent.name}` },
+  });
+  for (const [i, data, bitmap] of layer.blocks) await writer.writeBlock(i, data, bitmap);
+  await writer.finish();
+}
+
+describe('ChainReader', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'deltachain-chain-reader-'));
+    await writeLayer(dir, { name: 'base.vhd', uuid: U(1), blocks: [[0, fill(1)], [1, fill(1)], [2, fill(1)], [7, fill(1)]] });
+    await writeLayer(dir, {
+      name: 'mid.vhd',
+      uuid: U(2),
+      parent: { name: 'base.vhd', uuid: U(1) },
+      blocks: [[1, fill(2)], [2, fill(2), bitmapOf([0, 1, 2, 3, 4, 5, 6, 7, 9])], [4, fill(2), bitmapOf([3])]],
+    });
+    await writeLayer(dir, {
+      name: 'top.vhd',
+      uuid: U(3),
+      parent: { name: 'mid.vhd', uuid: U(2) },
+      blocks: [[2, fill(3), bitmapOf([1, 9, 10, 127])], [3, fill(3)]],
+    });
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns the newest data per block and sector', async () => {
+    const chain = await ChainReader.open(join(dir, 'top.vhd'));
+    try {
+      assert.deepEqual(chain.disks.map((d) => d.footer.uuid), [U(3), U(2), U(1)]);
+      assert.equal(chain.currentSize, SIZE);
+      assert.equal(chain.blockCount, 8);
+      assert.deepEqual(chain.allocatedBlocks(), [0, 1, 2, 3, 4, 7]);
+      assert.equal(chain.isAllocated(5), false);
+      assert.ok((await chain.readBlock(0)).equals(fill(1)));
+      assert.ok((await chain.readBlock(1)).equals(fill(2)));
+      assert.ok((await chain.readBlock(3)).equals(fill(3)));
+      assert.ok((await chain.readBlock(5)).equals(Buffer.alloc(BS)));
+      const expected2 = Buffer.alloc(BS, 1);
+      for (const s of [0, 2, 3, 4, 5, 6, 7]) expected2.fill(2, s * 512, s * 512 + 512);
+      for (const s of [1, 9, 10, 127]) expected2.fill(3, s * 512, s * 512 + 512);
+      assert.ok((await chain.readBlock(2)).equals(expected2));
+      // Block 4 exists only in mid with one sector; the rest falls through to the base (absent: zeros).
+      const expected4 = Buffer.alloc(BS);
+      expected4.fill(2, 3 * 512, 4 * 512);
+      assert.ok((await chain.readBlock(4)).equals(expected4));
+      const span = await chain.read(2 * BS - 100, BS + 200);
+      assert.ok(span.equals(Buffer.concat([fill(2).subarray(BS - 100), expected2, fill(3).subarray(0, 100)])));
+      assert.equal((await chain.read(SIZE - 10, 10)).length, 10);
+      await assert.rejects(chain.read(SIZE - 10, 11), RangeError);
+      await assert.rejects(chain.readBlock(8), RangeError);
+    } finally {
+      await chain.close();
+    }
+  });
+
+  it('refuses a missing parent, a uuid mismatch, a loop, an absolute name and mixed block sizes', async () => {
+    const cases: [Layer, RegExp][] = [
+      [{ name: 'orphan.vhd', uuid: U(10), parent: { name: 'gone.vhd', uuid: U(1) }, blocks: [] }, /gone\.vhd does not exist/],
+      [{ name: 'wrong.vhd', uuid: U(11), parent: { name: 'base.vhd', uuid: U(99) }, blocks: [] }, /has uuid .*made from/],
+      [{ name: 'loop.vhd', uuid: U(12), parent: { name: 'loop.vhd', uuid: U(12) }, blocks: [] }, /already in the chain/],
+      [{ name: 'abs.vhd', uuid: U(15), parent: { name: 'base.vhd', uuid: U(1), relativeName: '/etc/base.vhd' }, blocks: [] }, /is absolute/],
+      [{ name: 'big.vhd', uuid: U(13), blockSize: 2 * MiB, blocks: [] }, /^$/],
+      [{ name: 'small.vhd', uuid: U(14), parent: { name: 'big.vhd', uuid: U(13) }, blocks: [] }, /block size 65536 differs/],
+    ];
+    for (const [layer, error] of cases) {
+      await writeLayer(dir, layer);
+      if (error.source === '^$') continue;
+      await assert.rejects(ChainReader.open(join(dir, layer.name)), (e: unknown) => {
+        assert.ok(e instanceof VhdChainError, String(e));
+        assert.equal(e.code, 'VHD_CHAIN_INVALID');
+        assert.match(e.message, error);
+        assert.ok(e.message.startsWith(join(dir, layer.name)) || e.message.includes(dir));
+        return true;
+      });
+    }
+  });
+
+  it('accepts a parent carrying the child uuid only while a merge state file explains it', async () => {
+    // base2 plays a parent whose footer already took the child's uuid (U(21)) mid-merge.
+    await writeLayer(dir, { name: 'base2.vhd', uuid: U(21), blocks: [[0, fill(5)]] });
+    await writeLayer(dir, { name: 'delta2.vhd', uuid: U(21), parent: { name: 'base2.vhd', uuid: U(20) }, blocks: [[1, fill(6)]] });
+    await assert.rejects(ChainReader.open(join(dir, 'delta2.vhd')), VhdChainError);
+    const now = new Date().toISOString();
+    const state = {
+      version: 1 as const, child: 'delta2.vhd', parent: 'base2.vhd', childUuid: U(21), parentUuid: U(20),
+      step: 'footer' as const, nextBlock: 8, blocksMerged: 1, totalBlocks: 1, startedAt: now, updatedAt: now,
+    };
+    await writeMergeState(dir, state);
+    const chain = await ChainReader.open(join(dir, 'delta2.vhd'));
+    assert.ok((await chain.readBlock(0)).equals(fill(5)));
+    assert.ok((await chain.readBlock(1)).equals(fill(6)));
+    await chain.close();
+    await writeMergeState(dir, { ...state, child: 'other.vhd' });
+    await assert.rejects(ChainReader.open(join(dir, 'delta2.vhd')), VhdChainError);
+  });
+});

@@ -1,0 +1,164 @@
+// A read-only view over a differencing chain, newest disk first: for each block, the newest data.
+//
+// Opening follows `header.parentUnicodeName` (relative to the child's folder) until a dynamic
+// disk, checking at each link that the parent's footer uuid is the child's `header.parentUuid`
+// (except during the last steps of a merge, when the merge state file explains the mismatch).
+// Reading a block takes the newest layer that has it; when that layer's bitmap marks every sector
+// its data is returned as is (the common case: XAPI writes whole blocks). Otherwise the block is
+// assembled sector by sector from the layers below (sector-overlay.ts); sectors no layer marks
+// read as zeros, as do unmarked sectors of the dynamic base.
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { VhdChainError } from './chain-error.js';
+import { DiskType, SECTOR_SIZE } from './format/index.js';
+import { mergeExplainsUuidMismatch, readMergeState } from './merge-state.js';
+import { isFullPrefix, overlaySectors } from './sector-overlay.js';
+import { VhdFile } from './vhd-file.js';
+
+/** Longest chain followed; a longer one is treated as a loop. */
+export const MAX_CHAIN_DEPTH = 1000;
+
+export class ChainReader {
+  /** [child, parent, …, base]; the base is dynamic. */
+  readonly disks: VhdFile[];
+  /** Bytes: the newest disk's virtual size. */
+  readonly currentSize: number;
+  readonly blockSize: number;
+  /** ceil(currentSize / blockSize). */
+  readonly blockCount: number;
+  readonly #bitmapBytes: number;
+  readonly #full: Buffer;
+
+  private constructor(disks: VhdFile[]) {
+    this.disks = disks;
+    this.currentSize = disks[0]!.currentSize;
+    this.blockSize = disks[0]!.blockSize;
+    this.blockCount = disks[0]!.blockCount;
+    this.#bitmapBytes = this.blockSize / SECTOR_SIZE / 8;
+    this.#full = Buffer.alloc(this.#bitmapBytes, 0xff);
+  }
+
+  static async open(path: string): Promise<ChainReader> {
+    const disks: VhdFile[] = [];
+    try {
+      let disk = await VhdFile.open(path);
+      disks.push(disk);
+      const seen = new Set([disk.path]);
+      while (disk.footer.diskType === DiskType.Differencing) {
+        disk = await openParent(disk, seen);
+        disks.push(disk);
+        if (disks.length > MAX_CHAIN_DEPTH) throw new VhdChainError(path, `chain is deeper than ${MAX_CHAIN_DEPTH} disks`);
+      }
+      return new ChainReader(disks);
+    } catch (error) {
+      await Promise.all(disks.map((d) => d.close()));
+      throw error;
+    }
+  }
+
+  /** The newest disk, whose name and uuid the chain goes by. */
+  get head(): VhdFile {
+    return this.disks[0]!;
+  }
+
+  /** True when any layer has the block. */
+  isAllocated(index: number): boolean {
+    return this.disks.some((d) => d.hasBlock(index));
+  }
+
+  /** Indexes below `blockCount` allocated in any layer, ascending. */
+  allocatedBlocks(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.blockCount; i++) if (this.isAllocated(i)) out.push(i);
+    return out;
+  }
+
+  /** `blockSize` bytes of the newest data of block `index` (zeros where nothing is allocated). */
+  async readBlock(index: number): Promise<Buffer> {
+    if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
+      throw new RangeError(`block ${index} is outside 0..${this.blockCount - 1}`);
+    }
+    let layer = this.disks.findIndex((d) => d.hasBlock(index));
+    if (layer < 0) return Buffer.alloc(this.blockSize);
+    const first = (await this.disks[layer]!.readBlock(index))!;
+    if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) return first.data;
+    const target = Buffer.alloc(this.blockSize);
+    const needed = Buffer.from(this.#full);
+    let done = overlaySectors(target, needed, first.data, first.bitmap);
+    for (layer++; !done && layer < this.disks.length; layer++) {
+      const block = await this.disks[layer]!.readBlock(index);
+      if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
+    }
+    return target;
+  }
+
+  /** `length` bytes of the virtual disk from `offset`; the range must lie within `currentSize`. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new RangeError(`read of ${length} bytes at ${offset}: not non-negative integers`);
+    }
+    if (offset + length > this.currentSize) {
+      throw new RangeError(`read of ${length} bytes at ${offset} runs past the disk's ${this.currentSize} bytes`);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / this.blockSize);
+      const within = at - index * this.blockSize;
+      const n = Math.min(this.blockSize - within, length - done);
+      const block = await this.readBlock(index);
+      block.copy(out, done, within, within + n);
+      done += n;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.disks.map((d) => d.close()));
+  }
+}
+
+async function openParent(child: VhdFile, seen: Set<string>): Promise<VhdFile> {
+  const name = child.header.parentUnicodeName;
+  if (name === '') throw new VhdChainError(child.path, 'differencing disk without a parent name');
+  if (isAbsolute(name)) throw new VhdChainError(child.path, `parent name ${JSON.stringify(name)} is absolute; only relative names are followed`);
+  const path = resolve(dirname(child.path), name);
+  if (seen.has(path)) throw new VhdChainError(child.path, `parent ${path} is already in the chain (loop)`);
+  seen.add(path);
+  let parent: VhdFile;
+  try {
+    parent = await VhdFile.open(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new VhdChainError(child.path, `parent ${path} does not exist`, { cause: error });
+    }
+    throw error;
+  }
+  try {
+    await checkLink(child, parent);
+    return parent;
+  } catch (error) {
+    await parent.close();
+    throw error;
+  }
+}
+
+async function checkLink(child: VhdFile, parent: VhdFile): Promise<void> {
+  if (parent.blockSize !== child.blockSize) {
+    throw new VhdChainError(child.path, `block size ${child.blockSize} differs from its parent's (${parent.blockSize}, ${parent.path})`);
+  }
+  if (parent.footer.uuid === child.header.parentUuid) return;
+  const state = await readMergeState(dirname(parent.path), basename(parent.path));
+  const explained = mergeExplainsUuidMismatch(state, {
+    child: basename(child.path),
+    parent: basename(parent.path),
+    childParentUuid: child.header.parentUuid,
+    parentFooterUuid: parent.footer.uuid,
+  });
+  if (!explained) {
+    throw new VhdChainError(
+      child.path,
+      `parent ${parent.path} has uuid ${parent.footer.uuid}, but the disk was made from ${child.header.parentUuid}`,
+    );
+  }
+}
