@@ -1,0 +1,133 @@
+// A whole chain as ONE dynamic VHD stream — what a restore sends to XAPI's /import_raw_vdi.
+//
+// Layout (docs/vhd-module.md, "Synthetic stream"): footer copy @0, dynamic header @512, BAT @1536
+// (sector padded), then every block allocated anywhere in the chain, in index order, each as a
+// full sector bitmap (all sectors marked: the block holds the chain's merged data) followed by
+// blockSize bytes read through the ChainReader, and the footer again at the end. The layout is
+// planned from the chain's allocation alone, so the length is known before the first byte; block
+// data is read one block ahead of the consumer and never more (backpressure from the Readable).
+import { Readable } from 'node:stream';
+import type { ChainReader } from './chain-reader.js';
+import {
+  BAT_ABSENT,
+  DiskType,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  SECTOR_SIZE,
+  batSize,
+  bitmapSize,
+  blockCount,
+  dateFromVhdTimestamp,
+  encodeBat,
+  encodeFooter,
+  encodeHeader,
+  fullBitmap,
+  newBat,
+  newFooter,
+  newHeader,
+  VhdFormatError,
+  type DynamicHeader,
+  type Footer,
+} from './format/index.js';
+
+export interface SyntheticStreamOptions {
+  /** Footer uuid of the stream; defaults to the chain head's (the newest disk's) uuid. */
+  uuid?: string;
+}
+
+export interface SyntheticLayout {
+  footer: Footer;
+  header: DynamicHeader;
+  bat: Uint32Array;
+  /** Block indexes emitted, ascending. */
+  blocks: number[];
+  /** Total bytes of the stream. */
+  length: number;
+}
+
+const TABLE_OFFSET = FOOTER_SIZE + HEADER_SIZE;
+const MAX_SECTOR = 0xfffffffe;
+
+/** Pure: the stream's metadata and length for a disk of this size with these blocks allocated. */
+export function planSyntheticLayout(options: {
+  currentSize: number;
+  blockSize: number;
+  allocated: number[];
+  uuid: string;
+  timestamp: number;
+}): SyntheticLayout {
+  const entries = blockCount(options.currentSize, options.blockSize);
+  const bat = newBat(entries);
+  const blockBytes = bitmapSize(options.blockSize) + options.blockSize;
+  let offset = TABLE_OFFSET + batSize(entries);
+  const blocks = [...options.allocated].sort((a, b) => a - b);
+  for (const index of blocks) {
+    if (!Number.isInteger(index) || index < 0 || index >= entries) {
+      throw new VhdFormatError('synthetic stream', `block ${index} is outside the disk's ${entries} blocks`);
+    }
+    if (bat[index] !== BAT_ABSENT) throw new VhdFormatError('synthetic stream', `block ${index} listed twice`);
+    const sector = offset / SECTOR_SIZE;
+    if (sector > MAX_SECTOR) throw new VhdFormatError('synthetic stream', `block ${index} lies past the 2^32 sector limit`);
+    bat[index] = sector;
+    offset += blockBytes;
+  }
+  const footer = newFooter({
+    diskType: DiskType.Dynamic,
+    currentSize: options.currentSize,
+    uuid: options.uuid,
+    date: dateFromVhdTimestamp(options.timestamp),
+  });
+  const header = newHeader({ tableOffset: TABLE_OFFSET, maxTableEntries: entries, blockSize: options.blockSize });
+  return { footer, header, bat, blocks, length: offset + FOOTER_SIZE };
+}
+
+/**
+ * The chain read through `chain` as one dynamic VHD stream. The caller keeps ownership of the
+ * chain: close it after the stream ends (or is destroyed).
+ */
+export function syntheticVhdStream(
+  chain: ChainReader,
+  options: SyntheticStreamOptions = {},
+): { length: number; stream: Readable } {
+  const head = chain.disks[0];
+  if (head === undefined) throw new VhdFormatError('synthetic stream', 'the chain has no disks');
+  const allocated: number[] = [];
+  const entries = blockCount(chain.currentSize, chain.blockSize);
+  for (let i = 0; i < entries; i++) if (chain.isAllocated(i)) allocated.push(i);
+  const layout = planSyntheticLayout({
+    currentSize: chain.currentSize,
+    blockSize: chain.blockSize,
+    allocated,
+    uuid: options.uuid ?? head.footer.uuid,
+    timestamp: head.footer.timestamp,
+  });
+  const stream = Readable.from(emit(chain, layout), { objectMode: false, highWaterMark: chain.blockSize });
+  return { length: layout.length, stream };
+}
+
+async function* emit(chain: ChainReader, layout: SyntheticLayout): AsyncGenerator<Buffer> {
+  const footer = encodeFooter(layout.footer);
+  yield footer;
+  yield encodeHeader(layout.header);
+  yield encodeBat(layout.bat);
+  const bitmap = fullBitmap(bitmapSize(chain.blockSize));
+  const { blocks } = layout;
+  let pending = blocks.length > 0 ? prefetch(chain, blocks[0]!) : undefined;
+  for (let i = 0; i < blocks.length; i++) {
+    const data = await pending!;
+    pending = i + 1 < blocks.length ? prefetch(chain, blocks[i + 1]!) : undefined;
+    if (data.length !== chain.blockSize) {
+      throw new VhdFormatError(`block ${blocks[i]}`, `chain returned ${data.length} bytes, expected ${chain.blockSize}`);
+    }
+    yield bitmap;
+    yield data;
+  }
+  yield footer;
+}
+
+/** Starts reading a block; a failure is reported when the block is awaited, never unhandled. */
+function prefetch(chain: ChainReader, index: number): Promise<Buffer> {
+  const promise = chain.readBlock(index);
+  promise.catch(() => undefined);
+  return promise;
+}

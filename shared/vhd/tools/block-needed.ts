@@ -1,0 +1,25 @@
+// Which raw blocks `vhd from-raw` stores (pure). A dynamic disk stores every block that is not
+// all zeros. A differencing disk stores a block when its bytes differ from what the parent chain
+// reads there (only the bytes inside the disk count). A block not wholly inside the parent's
+// virtual size (the disk grew) is stored unless both it and the parent's block are all zeros,
+// because readers disagree on what a parent reads past its own size.
+
+export interface BlockFacts {
+  /** blockSize bytes: the raw block, zero-padded past the disk's end. */
+  data: Buffer;
+  /** Bytes of `data` inside the disk (less than blockSize only for the last block). */
+  validBytes: number;
+  /** What the parent chain reads for this block; undefined for a dynamic disk. */
+  parent: Buffer | undefined;
+  /** The block lies wholly inside the parent's virtual size. */
+  insideParent: boolean;
+  /** blockSize zero bytes, shared. */
+  zero: Buffer;
+}
+
+export function blockNeeded(f: BlockFacts): boolean {
+  const isZero = f.data.equals(f.zero);
+  if (f.parent === undefined) return !isZero;
+  if (!f.insideParent) return !(isZero && f.parent.equals(f.zero));
+  return f.data.compare(f.parent, 0, f.validBytes, 0, f.validBytes) !== 0;
+}

@@ -1,0 +1,25 @@
+// `deltachain vhd info FILE [--json] [--blocks]`: what one VHD file says about itself.
+import type { Command } from 'commander';
+import { VhdFile } from '../vhd-file.js';
+import { asToolError } from './tool-error.js';
+import { describeVhd, formatVhdInfo } from './vhd-info.js';
+
+export function registerInfoCommand(vhd: Command): void {
+  vhd
+    .command('info')
+    .description('type, sizes, uuid, parent uuid and name, and allocated blocks of a VHD file')
+    .argument('<file>', 'a dynamic or differencing VHD')
+    .option('--json', 'print one JSON object (sizes in bytes) instead of a table')
+    .option('--blocks', 'also list the allocated block indexes, as ranges')
+    .action(async (file: string, options: { json?: boolean; blocks?: boolean }) => {
+      const info = await asToolError(async () => {
+        const opened = await VhdFile.open(file);
+        try {
+          return describeVhd(opened, { blocks: options.blocks === true });
+        } finally {
+          await opened.close();
+        }
+      });
+      process.stdout.write(options.json ? `${JSON.stringify(info, null, 2)}\n` : formatVhdInfo(info));
+    });
+}
