@@ -59,15 +59,15 @@ export function blocksInFileOrder(bat: Uint32Array, rules: BlockLayoutRules): Ui
 function checkOne(index: number, start: number, rules: BlockLayoutRules): void {
   const end = start + rules.blockBytes;
   const where = `${rules.where}: BAT entry ${index}`;
+  for (const r of rules.reserved) {
+    if (start < r.end && r.start < end) {
+      throw new VhdFormatError(where, `block at bytes ${start}..${end} overlaps the ${r.what} (bytes ${r.start}..${r.end})`);
+    }
+  }
   if (rules.start !== undefined && start < rules.start) {
     throw new VhdFormatError(where, `block at byte ${start} is before the end of the BAT (byte ${rules.start})`);
   }
   if (rules.end !== undefined && end > rules.end) {
     throw new VhdFormatError(where, `block at bytes ${start}..${end} runs past the end of the file (${rules.end} bytes)`);
-  }
-  for (const r of rules.reserved) {
-    if (start < r.end && r.start < end) {
-      throw new VhdFormatError(where, `block at bytes ${start}..${end} overlaps the ${r.what} (bytes ${r.start}..${r.end})`);
-    }
   }
 }

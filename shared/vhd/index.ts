@@ -10,3 +10,5 @@ export { fsyncFolder } from './fsync-folder.js';
 export { ChainReader, MAX_CHAIN_DEPTH } from './chain-reader.js';
 export { VhdChainError } from './chain-error.js';
 export { overlaySectors } from './sector-overlay.js';
+export { parseVhdStream, MAX_GAP, MAX_BAT_BYTES, type VhdStream, type ParseVhdStreamOptions } from './stream-parser.js';
+export { ChunkReader } from './chunk-reader.js';

@@ -1,0 +1,150 @@
+// Parses a VHD as a stream — footer copy, header, BAT, blocks, footer — as XAPI's
+// `export_raw_vdi?format=vhd` and `qemu-img convert -O vpc` lay it out, yielding whole blocks.
+//
+// The structures must come in that order; gaps between them (XAPI's zeros at 1536, parent locator
+// data, padding between blocks) are skipped without copying, up to MAX_GAP bytes each. Before
+// any block is read the BAT is checked as a whole (block-layout.ts): entries may appear in any
+// order in the table but, sorted by offset, must start after the BAT and not overlap; blocks are
+// then yielded in file order. Nothing is allocated from a size in the input before that size is
+// checked against LIMITS; the largest buffer is one block (or a BAT of at most MAX_BAT_BYTES).
+// The stream must end with a footer matching the first one, within MAX_GAP bytes of the last
+// block, so garbage after the data ends the parse with an error rather than a hang.
+import { blocksInFileOrder } from './block-layout.js';
+import { ChunkReader } from './chunk-reader.js';
+import {
+  DiskType,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  SECTOR_SIZE,
+  VhdFormatError,
+  batSize,
+  bitmapSize,
+  decodeBat,
+  decodeFooter,
+  decodeHeader,
+  type DynamicHeader,
+  type Footer,
+} from './format/index.js';
+import type { VhdBlock, VhdDescription } from './types.js';
+
+/** Largest gap skipped between two structures (or after the last block). */
+export const MAX_GAP = 64 * 1024 * 1024;
+/** Largest BAT read from a stream: 16 Mi entries, 32 TiB of 2 MiB blocks. */
+export const MAX_BAT_BYTES = 64 * 1024 * 1024;
+
+export interface VhdStream extends VhdDescription {
+  header: DynamicHeader;
+  /** The blocks in stream order; may be iterated once. Ends after checking the trailing footer. */
+  blocks(): AsyncGenerator<VhdBlock>;
+}
+
+export interface ParseVhdStreamOptions {
+  /** Names the stream in errors ("export of VDI 3f…"); default "VHD stream". */
+  where?: string;
+}
+
+export async function parseVhdStream(
+  input: AsyncIterable<Buffer | Uint8Array>,
+  options: ParseVhdStreamOptions = {},
+): Promise<VhdStream> {
+  const name = options.where ?? 'VHD stream';
+  const reader = new ChunkReader(input);
+  try {
+    const footer = await readFooter(reader, name);
+    const header = await readHeader(reader, name, footer);
+    const bat = await readBat(reader, name, header);
+    const order = blocksInFileOrder(bat, {
+      blockBytes: bitmapSize(header.blockSize) + header.blockSize,
+      where: name,
+      start: header.tableOffset + batSize(header.maxTableEntries),
+      reserved: [
+        { what: 'footer copy', start: 0, end: FOOTER_SIZE },
+        { what: 'dynamic header', start: footer.dataOffset!, end: footer.dataOffset! + HEADER_SIZE },
+        { what: 'BAT', start: header.tableOffset, end: header.tableOffset + batSize(header.maxTableEntries) },
+      ],
+    });
+    let started = false;
+    return {
+      footer,
+      header,
+      bat,
+      blocks() {
+        if (started) throw new Error(`${name}: blocks() may be iterated only once`);
+        started = true;
+        return readBlocks(reader, name, { footer, header, bat, order });
+      },
+    };
+  } catch (error) {
+    await reader.close();
+    throw error;
+  }
+}
+
+async function readFooter(reader: ChunkReader, name: string): Promise<Footer> {
+  const where = `${name}: footer at byte 0`;
+  const footer = decodeFooter(await reader.read(FOOTER_SIZE, where), where);
+  if (footer.diskType === DiskType.Fixed) throw new VhdFormatError(where, 'fixed VHDs cannot be streamed; expected dynamic or differencing');
+  return footer;
+}
+
+async function readHeader(reader: ChunkReader, name: string, footer: Footer): Promise<DynamicHeader> {
+  const at = footer.dataOffset!;
+  await skipTo(reader, at, `${name}: footer at byte 0`, 'dynamic header');
+  const where = `${name}: dynamic header at byte ${at}`;
+  return decodeHeader(await reader.read(HEADER_SIZE, where), footer.currentSize, where);
+}
+
+async function readBat(reader: ChunkReader, name: string, header: DynamicHeader): Promise<Uint32Array> {
+  const where = `${name}: dynamic header`;
+  const bytes = header.maxTableEntries * 4;
+  if (bytes > MAX_BAT_BYTES) {
+    throw new VhdFormatError(where, `BAT of ${header.maxTableEntries} entries is past the limit of ${MAX_BAT_BYTES / 4}`);
+  }
+  await skipTo(reader, header.tableOffset, where, 'BAT');
+  const buf = await reader.read(bytes, `${name}: BAT at byte ${header.tableOffset}`);
+  return decodeBat(buf, header.maxTableEntries);
+}
+
+/** Skips to `target`, which must not be behind the reader nor more than MAX_GAP ahead. */
+async function skipTo(reader: ChunkReader, target: number, where: string, what: string): Promise<void> {
+  const gap = target - reader.position;
+  if (gap < 0) throw new VhdFormatError(where, `${what} at byte ${target} overlaps the structure before it (ends at byte ${reader.position})`);
+  if (gap > MAX_GAP) throw new VhdFormatError(where, `${what} at byte ${target} is more than ${MAX_GAP} bytes past byte ${reader.position}`);
+  if (gap > 0) await reader.skip(gap, `${what} at byte ${target}`);
+}
+
+interface Layout {
+  footer: Footer;
+  header: DynamicHeader;
+  bat: Uint32Array;
+  order: Uint32Array;
+}
+
+async function* readBlocks(reader: ChunkReader, name: string, layout: Layout): AsyncGenerator<VhdBlock> {
+  const { header, bat, order } = layout;
+  const bitmapBytes = bitmapSize(header.blockSize);
+  const blockBytes = bitmapBytes + header.blockSize;
+  try {
+    for (const index of order) {
+      const at = bat[index]! * SECTOR_SIZE;
+      const where = `${name}: block ${index} at byte ${at}`;
+      await skipTo(reader, at, where, `block ${index}`);
+      const buf = await reader.read(blockBytes, where);
+      yield { index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
+    }
+    await checkTrailingFooter(reader, name, layout.footer);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function checkTrailingFooter(reader: ChunkReader, name: string, first: Footer): Promise<void> {
+  const after = reader.position;
+  const tail = await reader.readTail(FOOTER_SIZE, MAX_GAP + FOOTER_SIZE, `${name}: trailing footer after byte ${after}`);
+  const where = `${name}: trailing footer at byte ${reader.position - FOOTER_SIZE}`;
+  const last = decodeFooter(tail, where);
+  const differs = (['uuid', 'diskType', 'currentSize', 'dataOffset'] as const).filter((k) => last[k] !== first[k]);
+  if (differs.length > 0) {
+    throw new VhdFormatError(where, `does not match the footer at byte 0 (${differs.join(', ')} differ)`);
+  }
+}
