@@ -1,0 +1,13 @@
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export {
+  applyTaskEvent,
+  ACTIVE_TASK_STATES,
+  TERMINAL_TASK_STATES,
+  type RetryDelay,
+  type TaskEvent,
+  type TaskFailure,
+  type TaskLifecycle,
+  type TaskState,
+  type Transition,
+} from './task-lifecycle.js';
+export { deriveRunState, TERMINAL_RUN_STATES, type RunOutcome, type RunState } from './run-outcome.js';
