@@ -110,7 +110,7 @@ async function skipTo(reader: ChunkReader, target: number, where: string, what: 
   const gap = target - reader.position;
   if (gap < 0) throw new VhdFormatError(where, `${what} at byte ${target} overlaps the structure before it (ends at byte ${reader.position})`);
   if (gap > MAX_GAP) throw new VhdFormatError(where, `${what} at byte ${target} is more than ${MAX_GAP} bytes past byte ${reader.position}`);
-  if (gap > 0) await reader.skip(gap, `${what} at byte ${target}`);
+  if (gap > 0) await reader.skip(gap, `${where}: skipping to the ${what} at byte ${target}`);
 }
 
 interface Layout {
@@ -128,7 +128,7 @@ async function* readBlocks(reader: ChunkReader, name: string, layout: Layout): A
     for (const index of order) {
       const at = bat[index]! * SECTOR_SIZE;
       const where = `${name}: block ${index} at byte ${at}`;
-      await skipTo(reader, at, where, `block ${index}`);
+      await skipTo(reader, at, name, `block ${index}`);
       const buf = await reader.read(blockBytes, where);
       yield { index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
     }

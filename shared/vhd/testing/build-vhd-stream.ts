@@ -68,9 +68,9 @@ export function buildVhdStream(spec: StreamSpec): { bytes: Buffer; blockOffsets:
     parentUnicodeName: diskType === DiskType.Differencing ? './parent.vhd' : undefined,
   });
   spec.patchHeader?.(header);
-  const bat = newBat(header.maxTableEntries);
+  const bat = newBat(Math.min(header.maxTableEntries, entries));
   const bitmapBytes = bitmapSize(blockSize);
-  let at = spec.firstBlockOffset ?? tableOffset + batSize(header.maxTableEntries);
+  let at = spec.firstBlockOffset ?? tableOffset + batSize(bat.length);
   const blockOffsets: number[] = [];
   for (const block of spec.blocks) {
     bat[block.index] = at / SECTOR_SIZE;
