@@ -88,7 +88,7 @@ function classifyPolicyError(error: unknown, what: string, remotes: string[]): E
 }
 
 const selectPolicies = (db: Queryable) => db`
-  select p.*, coalesce(array_agg(pr.remote_name order by pr.remote_name) filter (where pr.remote_name is not null), '{}') as remotes
+  select p.*, coalesce(array_agg(pr.remote_name::text order by pr.remote_name) filter (where pr.remote_name is not null), '{}') as remotes
   from policies p left join policy_remotes pr on pr.policy_id = p.id`;
 
 export async function getPolicy(db: Queryable, id: string): Promise<Policy> {

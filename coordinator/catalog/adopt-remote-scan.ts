@@ -1,0 +1,63 @@
+// Adopts what a storage agent found on its remote (a scan) into the catalogue: backups the
+// catalogue does not know are recorded with their chains — parents before children, so delta
+// disks link up — and committed backups the remote no longer holds are marked deleted. This is
+// how a lost catalogue is rebuilt and how a seeded remote (files copied from elsewhere) joins.
+import type { Catalog } from './connect-catalog.js';
+import type { BackupFacts } from './backup-facts.js';
+import { recordBackup } from './backups.js';
+import { applyDelete } from './retention-updates.js';
+import { markRemoteScanned } from './remotes.js';
+import { classifyCatalogError } from './catalog-errors.js';
+
+export interface AdoptionReport {
+  /** Backups recorded by this scan. */
+  adopted: string[];
+  /** Backups the catalogue already had. */
+  known: string[];
+  /** Backups the catalogue had as committed that the remote no longer holds (now deleted). */
+  missing: string[];
+}
+
+export async function adoptRemoteScan(sql: Catalog, remote: string, found: BackupFacts[], now: Date): Promise<AdoptionReport> {
+  try {
+    return (await sql.begin(async (tx) => {
+      const report: AdoptionReport = { adopted: [], known: [], missing: [] };
+      for (const facts of parentsFirst(found)) {
+        if (await recordBackup(tx, { ...facts, remote }, now)) report.adopted.push(facts.id);
+        else report.known.push(facts.id);
+      }
+      const ids = found.map((b) => b.id);
+      const gone = await tx<{ id: string }[]>`
+        select id from backups where remote_name = ${remote} and status = 'committed' and id <> all(${ids}::text[])`;
+      for (const { id } of gone) {
+        await applyDelete(tx, id, now);
+        report.missing.push(id);
+      }
+      await markRemoteScanned(tx, remote, now);
+      return report;
+    })) as AdoptionReport;
+  } catch (error) {
+    throw classifyCatalogError(error, `adopting the scan of remote ${remote}`);
+  }
+}
+
+/** Orders backups so that a backup comes after every backup holding one of its disks' parents. */
+function parentsFirst(backups: BackupFacts[]): BackupFacts[] {
+  const byFooter = new Map<string, BackupFacts>();
+  for (const b of backups) for (const d of b.disks) byFooter.set(`${b.vmUuid}/${d.diskKey}/${d.footerUuid}`, b);
+  const done = new Set<string>();
+  const out: BackupFacts[] = [];
+  const visit = (b: BackupFacts, depth: number) => {
+    if (done.has(b.id) || depth > backups.length) return;
+    for (const d of b.disks) {
+      const parent = d.parentFooterUuid && byFooter.get(`${b.vmUuid}/${d.diskKey}/${d.parentFooterUuid}`);
+      if (parent && parent !== b) visit(parent, depth + 1);
+    }
+    if (!done.has(b.id)) {
+      done.add(b.id);
+      out.push(b);
+    }
+  };
+  for (const b of [...backups].sort((x, y) => x.takenAt.getTime() - y.takenAt.getTime())) visit(b, 0);
+  return out;
+}

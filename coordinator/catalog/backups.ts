@@ -1,0 +1,131 @@
+// Backups, their disks and the chains the disks form, as the catalogue keeps them. Recording a
+// committed backup is idempotent (same id → nothing new) and links each delta disk to its
+// parent by footer uuid: the parent must be the newest present disk of that VM disk on that
+// remote, and a parent takes one child only (a unique index), so a chain can never fork.
+import { randomUUID } from 'node:crypto';
+import type { Queryable, Transaction } from './connect-catalog.js';
+import { CatalogError, ConflictError, NotFoundError } from './catalog-errors.js';
+import type { BackupFacts, DiskFacts } from './backup-facts.js';
+
+export type BackupStatus = 'committed' | 'deleting' | 'deleted';
+
+export interface BackupRecord {
+  id: string;
+  taskId: string | null;
+  runId: string | null;
+  policyId: string | null;
+  vmUuid: string;
+  vmName: string;
+  remoteName: string;
+  takenAt: Date;
+  status: BackupStatus;
+  sizeBytes: number;
+  metadataPath: string;
+  createdAt: Date;
+  deletedAt: Date | null;
+}
+
+export interface DiskRecord {
+  id: string;
+  backupId: string;
+  diskKey: string;
+  chainId: string;
+  position: number;
+  parentId: string | null;
+  kind: 'full' | 'delta';
+  file: string;
+  sizeBytes: number;
+  virtualSize: number;
+  checksum: string;
+  footerUuid: string;
+  state: 'present' | 'merged' | 'deleted';
+}
+
+/** Records a committed backup; returns false when a backup with this id was already recorded. */
+export async function recordBackup(tx: Transaction, facts: BackupFacts, now: Date): Promise<boolean> {
+  const size = facts.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
+  const inserted = await tx`
+    insert into backups (id, task_id, run_id, policy_id, vm_uuid, vm_name, remote_name, taken_at, size_bytes,
+                         metadata_path, created_at)
+    values (${facts.id}, ${facts.taskId ?? null}, ${facts.runId ?? null}, ${facts.policyId ?? null}, ${facts.vmUuid},
+            ${facts.vmName ?? ''}, ${facts.remote}, ${facts.takenAt}, ${size}, ${facts.metadataPath}, ${now})
+    on conflict (id) do nothing`;
+  if (inserted.count === 0) return false;
+  for (const disk of [...facts.disks].sort((a, b) => a.diskKey.localeCompare(b.diskKey))) {
+    await recordDisk(tx, facts, disk, now);
+  }
+  return true;
+}
+
+async function recordDisk(tx: Transaction, facts: BackupFacts, disk: DiskFacts, now: Date): Promise<void> {
+  let chainId: string;
+  let position = 0;
+  let parentId: string | null = null;
+  if (disk.parentFooterUuid === null) {
+    chainId = randomUUID();
+    await tx`insert into chains (id, vm_uuid, remote_name, disk_key, created_at)
+             values (${chainId}, ${facts.vmUuid}, ${facts.remote}, ${disk.diskKey}, ${now})`;
+  } else {
+    const parent = await findParent(tx, facts, disk);
+    chainId = parent.chainId;
+    position = parent.position + 1;
+    parentId = parent.id;
+  }
+  try {
+    await tx`
+      insert into disks (id, backup_id, disk_key, chain_id, position, parent_id, kind, file, size_bytes,
+                         virtual_size, checksum, footer_uuid)
+      values (${randomUUID()}, ${facts.id}, ${disk.diskKey}, ${chainId}, ${position}, ${parentId},
+              ${parentId === null ? 'full' : 'delta'}, ${disk.file}, ${disk.sizeBytes}, ${disk.virtualSize},
+              ${disk.checksum}, ${disk.footerUuid})`;
+  } catch (error) {
+    const constraint = (error as { constraint_name?: string }).constraint_name;
+    if (constraint === 'disks_one_child_per_parent' || constraint === 'disks_chain_id_position_key') {
+      throw new ConflictError(`backup ${facts.id}: disk ${disk.diskKey} would give parent ${disk.parentFooterUuid} a second child; the chain on remote ${facts.remote} must not fork — scan the remote`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function findParent(tx: Transaction, facts: BackupFacts, disk: DiskFacts): Promise<DiskRecord> {
+  const [parent] = await tx<DiskRecord[]>`
+    select d.* from disks d join backups b on b.id = d.backup_id
+    where b.remote_name = ${facts.remote} and b.vm_uuid = ${facts.vmUuid} and d.disk_key = ${disk.diskKey}
+      and d.footer_uuid = ${disk.parentFooterUuid} and d.state = 'present'
+    order by d.position desc limit 1`;
+  if (!parent) {
+    throw new CatalogError('PARENT_UNKNOWN', `backup ${facts.id}: disk ${disk.diskKey} is a delta on ${disk.parentFooterUuid}, which the catalogue does not hold for VM ${facts.vmUuid} on remote ${facts.remote}; scan the remote (\`deltachain remote scan ${facts.remote}\`)`);
+  }
+  return parent;
+}
+
+export interface BackupFilter {
+  vmUuid?: string;
+  remote?: string;
+  /** Include deleted backups too. */
+  all?: boolean;
+}
+
+export async function listBackups(db: Queryable, filter: BackupFilter = {}): Promise<BackupRecord[]> {
+  return db<BackupRecord[]>`
+    select * from backups
+    where (${filter.vmUuid ?? null}::uuid is null or vm_uuid = ${filter.vmUuid ?? null}::uuid)
+      and (${filter.remote ?? null}::text is null or remote_name = ${filter.remote ?? null})
+      and (${filter.all ?? false} or status <> 'deleted')
+    order by vm_uuid, remote_name, taken_at`;
+}
+
+export async function getBackup(db: Queryable, id: string): Promise<BackupRecord> {
+  const [backup] = await db<BackupRecord[]>`select * from backups where id = ${id}`;
+  if (!backup) throw new NotFoundError(`no backup with id ${id}; see \`deltachain backup list\``);
+  return backup;
+}
+
+export async function getBackupByTask(db: Queryable, taskId: string): Promise<BackupRecord | undefined> {
+  const [backup] = await db<BackupRecord[]>`select * from backups where task_id = ${taskId}`;
+  return backup;
+}
+
+export async function listDisksOfBackup(db: Queryable, backupId: string): Promise<DiskRecord[]> {
+  return db<DiskRecord[]>`select * from disks where backup_id = ${backupId} order by disk_key`;
+}

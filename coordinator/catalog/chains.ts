@@ -1,0 +1,33 @@
+// Chain views the planner needs: the tail of each VM disk's newest chain on a remote, and the
+// dependencies between committed backups (through their disks' parents) for retention.
+import type { ChainTail, RetentionBackup } from '../planner/index.js';
+import type { Queryable } from './connect-catalog.js';
+
+/** Disk key → the newest present disk of that VM disk on the remote. */
+export async function chainTails(db: Queryable, vmUuid: string, remote: string): Promise<Record<string, ChainTail>> {
+  const rows = await db<{ diskKey: string; footerUuid: string; position: number }[]>`
+    select distinct on (d.disk_key) d.disk_key, d.footer_uuid, d.position
+    from disks d join backups b on b.id = d.backup_id
+    where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed' and d.state = 'present'
+    order by d.disk_key, b.taken_at desc, d.position desc`;
+  return Object.fromEntries(rows.map((r) => [r.diskKey, { footerUuid: r.footerUuid, position: r.position }]));
+}
+
+/** The committed backups of a VM on a remote with the backups their delta disks depend on. */
+export async function retentionView(db: Queryable, vmUuid: string, remote: string): Promise<RetentionBackup[]> {
+  return db<RetentionBackup[]>`
+    select b.id, b.taken_at,
+           coalesce(array_agg(distinct p.backup_id) filter (where p.backup_id is not null), '{}') as parents
+    from backups b
+    left join disks d on d.backup_id = b.id and d.state = 'present'
+    left join disks p on p.id = d.parent_id
+    where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed'
+    group by b.id order by b.taken_at, b.id`;
+}
+
+/** VM and remote pairs holding committed backups written by a policy (retention's work list). */
+export async function backupGroupsOfPolicy(db: Queryable, policyId: string): Promise<{ vmUuid: string; remoteName: string }[]> {
+  return db<{ vmUuid: string; remoteName: string }[]>`
+    select distinct vm_uuid, remote_name from backups
+    where policy_id = ${policyId} and status = 'committed' order by vm_uuid, remote_name`;
+}

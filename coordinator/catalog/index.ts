@@ -1,0 +1,60 @@
+// The catalogue: Postgres through the `postgres` client, one query per function.
+export { connectCatalog, type Catalog, type CatalogOptions, type Queryable, type Transaction } from './connect-catalog.js';
+export { migrateCatalog, listMigrations, MIGRATIONS_FOLDER, type Migration, type MigrationReport } from './migrate-catalog.js';
+export {
+  CatalogError,
+  CatalogUnavailableError,
+  ConflictError,
+  NotFoundError,
+  classifyCatalogError,
+  isRetryableCatalogError,
+  isUniqueViolation,
+  RETRYABLE_SQLSTATES,
+} from './catalog-errors.js';
+export { addPool, getPool, listPools, type Pool, type PoolInput } from './pools.js';
+export { addRemote, getRemote, listRemotes, markRemoteScanned, type Remote, type RemoteInput } from './remotes.js';
+export { listAgents, recordHeartbeat, storageAddressOf, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';
+export { deletePolicy, getPolicy, getPolicyByName, insertPolicy, listPolicies, setPolicyEnabled, updatePolicy } from './policies.js';
+export { listVms, selectVms, upsertVm, type VmRecord } from './vms.js';
+export {
+  findRunsByPrefix,
+  getRun,
+  insertRun,
+  lastScheduledAt,
+  listRuns,
+  listUnfinishedRuns,
+  saveRunOutcome,
+  type RunInsert,
+  type RunRecord,
+  type RunTrigger,
+} from './runs.js';
+export {
+  getTask,
+  insertTask,
+  listActiveTasksFor,
+  listInFlightTasks,
+  listOverdueTasks,
+  listReadyTasks,
+  listTasksOfRun,
+  withTaskLocked,
+  type AddressKind,
+  type TaskInsert,
+  type TaskKind,
+  type TaskRecord,
+} from './tasks.js';
+export type { BackupFacts, DiskFacts } from './backup-facts.js';
+export {
+  getBackup,
+  getBackupByTask,
+  listBackups,
+  listDisksOfBackup,
+  recordBackup,
+  type BackupFilter,
+  type BackupRecord,
+  type BackupStatus,
+  type DiskRecord,
+} from './backups.js';
+export { backupGroupsOfPolicy, chainTails, retentionView } from './chains.js';
+export { applyDelete, applyMerge } from './retention-updates.js';
+export { forgetReferenceSnapshot, listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
+export { adoptRemoteScan, type AdoptionReport } from './adopt-remote-scan.js';

@@ -1,0 +1,83 @@
+// The runs table: one row per policy firing (or manual run). Recording is idempotent through the
+// unique (policy_id, scheduled_at) constraint, so two schedulers — or one restarted — that fire
+// the same policy at the same time record one run.
+import type { RunOutcome, RunState } from '../lifecycle/index.js';
+import type { Queryable } from './connect-catalog.js';
+import { NotFoundError } from './catalog-errors.js';
+
+export type RunTrigger = 'schedule' | 'manual';
+
+export interface RunRecord {
+  id: string;
+  policyId: string | null;
+  policyName: string;
+  scheduledAt: Date;
+  trigger: RunTrigger;
+  state: RunState;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  error: string | null;
+}
+
+export interface RunInsert {
+  id: string;
+  policyId: string;
+  policyName: string;
+  scheduledAt: Date;
+  trigger: RunTrigger;
+  createdAt: Date;
+}
+
+/** Records a run; returns it and whether it was new (false: this firing was recorded before). */
+export async function insertRun(db: Queryable, run: RunInsert): Promise<{ run: RunRecord; created: boolean }> {
+  const [inserted] = await db<RunRecord[]>`
+    insert into runs (id, policy_id, policy_name, scheduled_at, trigger, created_at)
+    values (${run.id}, ${run.policyId}, ${run.policyName}, ${run.scheduledAt}, ${run.trigger}, ${run.createdAt})
+    on conflict (policy_id, scheduled_at) do nothing
+    returning *`;
+  if (inserted) return { run: inserted, created: true };
+  const [existing] = await db<RunRecord[]>`
+    select * from runs where policy_id = ${run.policyId} and scheduled_at = ${run.scheduledAt}`;
+  if (!existing) throw new NotFoundError(`run of policy ${run.policyName} at ${run.scheduledAt.toISOString()} vanished while recording it`);
+  return { run: existing, created: false };
+}
+
+export async function getRun(db: Queryable, id: string): Promise<RunRecord> {
+  const [run] = await db<RunRecord[]>`select * from runs where id = ${id}`;
+  if (!run) throw new NotFoundError(`no run with id ${id}; see \`deltachain run list\``);
+  return run;
+}
+
+/** Runs whose id starts with `prefix` (the CLI accepts the first characters of an id). */
+export async function findRunsByPrefix(db: Queryable, prefix: string): Promise<RunRecord[]> {
+  return db<RunRecord[]>`select * from runs where id::text like ${prefix.toLowerCase() + '%'} order by created_at desc limit 2`;
+}
+
+export async function listRuns(db: Queryable, filter: { policyName?: string; limit?: number } = {}): Promise<RunRecord[]> {
+  const limit = filter.limit ?? 50;
+  if (filter.policyName !== undefined) {
+    return db<RunRecord[]>`select * from runs where policy_name = ${filter.policyName} order by created_at desc limit ${limit}`;
+  }
+  return db<RunRecord[]>`select * from runs order by created_at desc limit ${limit}`;
+}
+
+/** The newest scheduled firing recorded for a policy (the scheduler's catch-up point). */
+export async function lastScheduledAt(db: Queryable, policyId: string): Promise<Date | undefined> {
+  const [row] = await db<{ at: Date | null }[]>`
+    select max(scheduled_at) as at from runs where policy_id = ${policyId} and trigger = 'schedule'`;
+  return row?.at ?? undefined;
+}
+
+/** Runs not finished yet: the coordinator's work list after a restart. */
+export async function listUnfinishedRuns(db: Queryable): Promise<RunRecord[]> {
+  return db<RunRecord[]>`select * from runs where finished_at is null order by created_at`;
+}
+
+export async function saveRunOutcome(db: Queryable, id: string, outcome: RunOutcome, now: Date): Promise<void> {
+  await db`
+    update runs set state = ${outcome.state}, error = ${outcome.error},
+      started_at = case when ${outcome.state} <> 'pending' then coalesce(started_at, ${now}) else started_at end,
+      finished_at = case when ${outcome.finished} then coalesce(finished_at, ${now}) else null end
+    where id = ${id}`;
+}
