@@ -1,8 +1,9 @@
 // Which raw blocks `vhd from-raw` stores (pure). A dynamic disk stores every block that is not
 // all zeros. A differencing disk stores a block when its bytes differ from what the parent chain
 // reads there (only the bytes inside the disk count). A block not wholly inside the parent's
-// virtual size (the disk grew) is stored unless both it and the parent's block are all zeros,
-// because readers disagree on what a parent reads past its own size.
+// virtual size (the disk grew) is always stored, zeros included: libvhdi refuses to read a parent
+// past its own size (it fails the read rather than returning zeros), so the child must hold every
+// byte past the parent's end. Costly only for a disk that grew, once.
 
 export interface BlockFacts {
   /** blockSize bytes: the raw block, zero-padded past the disk's end. */
@@ -18,8 +19,7 @@ export interface BlockFacts {
 }
 
 export function blockNeeded(f: BlockFacts): boolean {
-  const isZero = f.data.equals(f.zero);
-  if (f.parent === undefined) return !isZero;
-  if (!f.insideParent) return !(isZero && f.parent.equals(f.zero));
+  if (f.parent === undefined) return !f.data.equals(f.zero);
+  if (!f.insideParent) return true;
   return f.data.compare(f.parent, 0, f.validBytes, 0, f.validBytes) !== 0;
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, errorMessage } from '../../errors.js';
 import { ChainReader } from '../chain-reader.js';
 import { DEFAULT_BLOCK_SIZE, DiskType, LIMITS, SECTOR_SIZE, blockCount } from '../format/index.js';
 import type { ProgressSink } from '../types.js';
@@ -115,7 +115,7 @@ async function rawSize(path: string): Promise<number> {
   try {
     info = await stat(path);
   } catch (error) {
-    throw new InvalidInputError(`${path}: cannot read the raw image`, { cause: error });
+    throw new InvalidInputError(`${path}: cannot read the raw image (${errorMessage(error)})`, { cause: error });
   }
   if (!info.isFile()) throw new InvalidInputError(`${path}: not a regular file`);
   const size = info.size;
