@@ -1,9 +1,11 @@
 // VhdWriter + VhdFile round trips, checked against qemu-img (dynamic) and libvhdi (chains).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   DiskType,
@@ -174,5 +176,30 @@ describe('VhdWriter and VhdFile', () => {
       await file.close();
       await rm(copy);
     }
+  });
+
+  it('a writer killed mid-way leaves only its temporary, never the final name', async () => {
+    const path = join(dir, 'killed.vhd');
+    const script = fileURLToPath(new URL('./testing/slow-writer.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const tempPath = line.toString().trim();
+    assert.match(tempPath, /\/\.killed\.vhd\.[0-9a-f]{8}\.tmp$/);
+    await assert.rejects(stat(path), { code: 'ENOENT' });
+    assert.ok((await stat(tempPath)).size > 0);
+    await rm(tempPath);
+  });
+
+  it('a failed rename removes the temporary and leaves the target alone', async () => {
+    const path = join(dir, 'occupied.vhd');
+    await mkdir(join(path, 'inside'), { recursive: true });
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 2 * MiB, uuid: BASE_UUID });
+    await writer.writeBlock(0, pattern(1));
+    await assert.rejects(writer.finish(), { code: /EISDIR|ENOTEMPTY|EEXIST/ });
+    await assert.rejects(stat(writer.tempPath), { code: 'ENOENT' });
+    assert.ok((await stat(join(path, 'inside'))).isDirectory());
+    await rm(path, { recursive: true });
   });
 });

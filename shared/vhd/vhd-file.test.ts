@@ -1,0 +1,82 @@
+// VhdFile on damaged files: each is refused at open with a VhdFormatError naming the file and the
+// structure, and nothing is written to it.
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DiskType, VhdFile, VhdFormatError, VhdWriter, encodeFooter, newFooter } from './index.js';
+
+const BS = 64 * 1024;
+const UUID = '22222222-3333-4444-8555-666666666666';
+// Our layout: footer 0, header 512, BAT 1536 (512 bytes for 4 entries), blocks from 2048.
+const BAT = 1536;
+
+async function patched(source: string, target: string, patch: (bytes: Buffer) => void): Promise<string> {
+  const bytes = await readFile(source);
+  patch(bytes);
+  await writeFile(target, bytes);
+  return target;
+}
+
+describe('VhdFile refuses damaged files', () => {
+  let dir: string;
+  let good: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'deltachain-vhd-file-'));
+    good = join(dir, 'good.vhd');
+    const writer = await VhdWriter.create({ path: good, diskType: DiskType.Dynamic, currentSize: 4 * BS, uuid: UUID, blockSize: BS });
+    await writer.writeBlock(1, Buffer.alloc(BS, 1));
+    await writer.writeBlock(2, Buffer.alloc(BS, 2));
+    await writer.finish();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function refused(path: string, pattern: RegExp): Promise<void> {
+    const before = await readFile(path);
+    await assert.rejects(VhdFile.open(path), (e: unknown) => {
+      assert.ok(e instanceof VhdFormatError, String(e));
+      assert.ok(e.message.startsWith(path), e.message);
+      assert.match(e.message, pattern);
+      return true;
+    });
+    assert.ok((await readFile(path)).equals(before), 'the file is unchanged');
+  }
+
+  it('opens the good file', async () => {
+    const file = await VhdFile.open(good);
+    assert.deepEqual(file.allocatedBlocks(), [1, 2]);
+    assert.equal(file.blockOffset(1), 2048);
+    await file.close();
+  });
+
+  it('BAT entries past the end, overlapping each other or the metadata', async () => {
+    const entry = (i: number, sector: number) => (b: Buffer) => b.writeUInt32BE(sector, BAT + i * 4);
+    const cases: [(b: Buffer) => void, RegExp][] = [
+      [entry(3, 100000), /BAT entry 3: block at bytes 51200000\.\.\d+ runs past the end of the file/],
+      [entry(2, 5), /BAT entry (1|2): block at .* overlaps block (1|2)/],
+      [entry(0, 1), /BAT entry 0: .*overlaps the dynamic header/],
+      [entry(0, 3), /BAT entry 0: .*overlaps the BAT/],
+      [entry(0, 0), /BAT entry 0: .*overlaps the footer copy/],
+    ];
+    for (const [k, [patch, pattern]] of cases.entries()) await refused(await patched(good, join(dir, `bat${k}.vhd`), patch), pattern);
+  });
+
+  it('a bad footer copy, a bad header, a short file, a fixed disk', async () => {
+    await refused(await patched(good, join(dir, 'f.vhd'), (b) => { b[70]! ^= 1; }), /footer at offset 0: bad checksum/);
+    await refused(await patched(good, join(dir, 'h.vhd'), (b) => { b[512 + 40]! ^= 1; }), /dynamic header at offset 512: bad checksum/);
+    const short = join(dir, 'short.vhd');
+    await copyFile(good, short);
+    await truncate(short, 1000);
+    await refused(short, /1000 bytes is too small/);
+    const cut = join(dir, 'cut.vhd');
+    await copyFile(good, cut);
+    await truncate(cut, 2048 + 2 * (512 + BS) - 1);
+    await refused(cut, /BAT entry 2: block at bytes \d+\.\.\d+ runs past the end of the file/);
+    const fixed = join(dir, 'fixed.vhd');
+    await writeFile(fixed, Buffer.concat([Buffer.alloc(4 * BS), encodeFooter(newFooter({ diskType: DiskType.Fixed, currentSize: 4 * BS, uuid: UUID }))]));
+    await refused(fixed, /fixed VHDs are not supported/);
+  });
+});
