@@ -11,3 +11,4 @@ export {
   type Transition,
 } from './task-lifecycle.js';
 export { deriveRunState, TERMINAL_RUN_STATES, type RunOutcome, type RunState } from './run-outcome.js';
+export { DEFAULT_TASK_LIMITS, type TaskLimit, type TaskLimits } from './task-limits.js';

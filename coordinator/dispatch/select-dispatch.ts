@@ -1,0 +1,41 @@
+// Which ready tasks to send now — a pure choice over the queue and what agents hold:
+//   * at most one task at a time per VM and remote: a chain is appended to, merged or read by
+//     one task at once (a backup and a merge on one chain never race);
+//   * backup tasks of one policy count against its concurrency per pool (VMs at once);
+//   * a scan of a remote waits for nothing but is itself one at a time per remote.
+// Oldest first; a task held back stays queued for the next round.
+import type { TaskRecord } from '../catalog/index.js';
+
+export interface DispatchLimits {
+  /** The concurrency of a policy (VMs per pool at once); undefined = the policy is gone. */
+  concurrencyOf(policyId: string): number | undefined;
+}
+
+type Candidate = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
+
+const chainKey = (t: Candidate) => (t.vmUuid !== null && t.remoteName !== null ? `${t.vmUuid}@${t.remoteName}` : undefined);
+const scanKey = (t: Candidate) => (t.kind === 'scan' ? `scan@${t.address}` : undefined);
+const policyOf = (t: Candidate) => (t.kind === 'backup' && typeof t.payload.policyId === 'string' ? t.payload.policyId : undefined);
+
+export function selectDispatch<T extends Candidate>(ready: readonly T[], inFlight: readonly Candidate[], limits: DispatchLimits): T[] {
+  const busy = new Set<string>();
+  const running = new Map<string, number>();
+  const hold = (t: Candidate) => {
+    for (const key of [chainKey(t), scanKey(t)]) if (key) busy.add(key);
+    const policy = policyOf(t);
+    if (policy) running.set(`${policy}/${t.address}`, (running.get(`${policy}/${t.address}`) ?? 0) + 1);
+  };
+  inFlight.forEach(hold);
+  const chosen: T[] = [];
+  for (const task of [...ready].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())) {
+    if ([chainKey(task), scanKey(task)].some((key) => key !== undefined && busy.has(key))) continue;
+    const policy = policyOf(task);
+    if (policy) {
+      const limit = limits.concurrencyOf(policy) ?? 1;
+      if ((running.get(`${policy}/${task.address}`) ?? 0) >= limit) continue;
+    }
+    chosen.push(task);
+    hold(task);
+  }
+  return chosen;
+}

@@ -1,0 +1,57 @@
+// What the coordinator stores in `tasks.payload` for each kind of task: the decisions made and
+// the ids chosen, as plain JSON. The dispatcher turns a payload into the wire envelope
+// (proto deltachain.tasks.v1) at the last moment; `run show` reads payloads as they are.
+
+/** Disk key → how the disk is exported, decided at dispatch. */
+export interface PlannedDisk {
+  mode: 'full' | 'delta';
+  reason: string;
+  /** Delta only: the snapshot VDI the delta is exported against. */
+  baseVdiUuid?: string;
+}
+
+export interface BackupPayload {
+  policyId: string;
+  policyName: string;
+  retention: number;
+  /** Chosen when the task is created and kept across attempts (idempotent commit). */
+  backupId: string;
+  vmName: string;
+  forceFull: boolean;
+  /** Filled at dispatch: the plan per disk (disks not named go full). */
+  plan?: Record<string, PlannedDisk>;
+  /** Filled at dispatch: the reference snapshot the deltas are based on. */
+  referenceSnapshotUuid?: string;
+  /** Filled at dispatch: the remote's storage agent address. */
+  storageAddress?: string;
+}
+
+export interface MergePayload {
+  /** The delta backup merged into its parent(s). */
+  backupId: string;
+  retires: string[];
+  policyId: string | null;
+}
+
+export interface DeletePayload {
+  backupId: string;
+  policyId: string | null;
+}
+
+export interface ScanPayload {
+  removeGarbage: boolean;
+  graceSeconds: number;
+}
+
+export interface VerifyPayload {
+  backupId: string;
+}
+
+export interface RestorePayload {
+  backupId: string;
+  /** The pool restored to (the task's address) and the SR there. */
+  srUuid: string;
+  /** Name of the new VM; empty = the backup's VM name with the backup date. */
+  name: string;
+  storageAddress?: string;
+}

@@ -1,0 +1,5 @@
+export { Scheduler, type SchedulerOptions } from './scheduler.js';
+export { recordRun, type Ids, type RecordedRun, type RunRequest } from './record-run.js';
+export { dueFiring } from './due-firing.js';
+export { backupIdFor } from './backup-id.js';
+export { randomIds } from './random-ids.js';

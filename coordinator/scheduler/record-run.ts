@@ -1,0 +1,87 @@
+// Records a run of a policy and its tasks — one backup task per selected VM and remote — in one
+// transaction, so a crash never leaves a run without its tasks. Recording the same policy and
+// scheduled time again is a no-op (the run's unique key), which makes firing idempotent.
+// The full/delta plan is not made here but at dispatch, from the catalogue as it is then.
+import type { Catalog, RunRecord, RunTrigger, Transaction } from '../catalog/index.js';
+import { insertRun, insertTask, saveRunOutcome, selectVms } from '../catalog/index.js';
+import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
+import type { Policy } from '../policy/index.js';
+import { backupIdFor } from './backup-id.js';
+import type { BackupPayload } from '../dispatch/task-payloads.js';
+
+export interface Ids {
+  /** A new uuid (runs, tasks). */
+  uuid(): string;
+  /** A short random suffix for backup ids (letters and digits). */
+  suffix(): string;
+}
+
+export interface RunRequest {
+  policy: Policy;
+  scheduledAt: Date;
+  trigger: RunTrigger;
+  /** Export every disk full whatever the chains say. */
+  forceFull?: boolean;
+  /** Back up only these VMs of the policy's selection (manual runs). */
+  onlyVms?: string[];
+}
+
+export interface RecordedRun {
+  run: RunRecord;
+  created: boolean;
+  taskIds: string[];
+}
+
+export async function recordRun(sql: Catalog, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
+  return (await sql.begin(async (tx) => {
+    const { policy } = request;
+    const recorded = await insertRun(tx, {
+      id: ids.uuid(),
+      policyId: policy.id,
+      policyName: policy.name,
+      scheduledAt: request.scheduledAt,
+      trigger: request.trigger,
+      createdAt: now,
+    });
+    if (!recorded.created) return { ...recorded, taskIds: [] };
+    const taskIds = await insertBackupTasks(tx, recorded.run, request, ids, limits, now);
+    if (taskIds.length === 0) await saveRunOutcome(tx, recorded.run.id, deriveRunState([]), now);
+    return { ...recorded, taskIds };
+  })) as RecordedRun;
+}
+
+async function insertBackupTasks(tx: Transaction, run: RunRecord, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<string[]> {
+  const { policy } = request;
+  let vms = await selectVms(tx, policy.selection);
+  if (request.onlyVms) vms = vms.filter((vm) => request.onlyVms!.includes(vm.uuid));
+  const taskIds: string[] = [];
+  for (const vm of vms) {
+    for (const remote of policy.remotes) {
+      const id = ids.uuid();
+      const payload: BackupPayload = {
+        policyId: policy.id,
+        policyName: policy.name,
+        retention: policy.retention,
+        backupId: backupIdFor(request.scheduledAt, ids.suffix()),
+        vmName: vm.nameLabel,
+        forceFull: request.forceFull ?? false,
+      };
+      await insertTask(tx, {
+        id,
+        runId: run.id,
+        kind: 'backup',
+        addressKind: 'pool',
+        address: vm.poolName,
+        remoteName: remote,
+        vmUuid: vm.uuid,
+        payload: { ...payload },
+        maxAttempts: limits.backup.maxAttempts,
+        timeoutSeconds: limits.backup.timeoutSeconds,
+        notBefore: now,
+        createdAt: now,
+      });
+      taskIds.push(id);
+    }
+  }
+  return taskIds;
+}

@@ -1,0 +1,96 @@
+// Fires enabled policies on their cron schedules. Each tick asks, per policy, for the newest
+// firing due since the last one recorded (or since the policy was last changed) and records a
+// run for it; recording is idempotent, so a restart, a slow tick or a second coordinator can
+// never produce two runs for one firing. Between ticks it sleeps until the next firing (at most
+// `maxSleepMs`), and `wake()` re-reads policies at once after an edit.
+import type { Catalog, RunRecord } from '../catalog/index.js';
+import { lastScheduledAt, listPolicies } from '../catalog/index.js';
+import type { TaskLimits } from '../lifecycle/index.js';
+import { nextFireTime, type Policy } from '../policy/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { dueFiring } from './due-firing.js';
+import { recordRun, type Ids } from './record-run.js';
+
+export interface SchedulerOptions {
+  sql: Catalog;
+  clock: () => Date;
+  ids: Ids;
+  limits: TaskLimits;
+  logger: Logger;
+  /** Called after a new run was recorded (the dispatcher wakes up). */
+  onRun?: (run: RunRecord) => void;
+  /** Longest sleep between ticks, milliseconds; default 30 000. */
+  maxSleepMs?: number;
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+  }
+
+  /** Ticks now (policies changed). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.loop(), 0);
+  }
+
+  private async loop(): Promise<void> {
+    this.timer = undefined;
+    let sleep = this.options.maxSleepMs ?? 30_000;
+    try {
+      this.ticking = this.tick().then((next) => {
+        if (next !== undefined) sleep = Math.max(0, Math.min(sleep, next.getTime() - this.options.clock().getTime()));
+      });
+      await this.ticking;
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'scheduler tick failed');
+    } finally {
+      this.ticking = undefined;
+    }
+    if (this.running && !this.timer) this.timer = setTimeout(() => void this.loop(), sleep + 5);
+  }
+
+  /** Records the runs that are due; returns when the next firing is. */
+  async tick(): Promise<Date | undefined> {
+    const { sql, clock } = this.options;
+    let earliest: Date | undefined;
+    for (const policy of await listPolicies(sql, { enabledOnly: true })) {
+      const after = await this.firingBase(policy);
+      const now = clock();
+      const due = dueFiring(policy.schedule, after, now);
+      if (due) await this.fire(policy, due);
+      const next = nextFireTime(policy.schedule, due ?? (after > now ? after : now));
+      if (next && (!earliest || next < earliest)) earliest = next;
+    }
+    return earliest;
+  }
+
+  private async firingBase(policy: Policy): Promise<Date> {
+    const last = await lastScheduledAt(this.options.sql, policy.id);
+    return last && last > policy.updatedAt ? last : policy.updatedAt;
+  }
+
+  private async fire(policy: Policy, scheduledAt: Date): Promise<void> {
+    const { sql, ids, limits, clock, logger } = this.options;
+    const recorded = await recordRun(sql, { policy, scheduledAt, trigger: 'schedule' }, ids, limits, clock());
+    if (!recorded.created) return;
+    logger.info({ policy: policy.name, runId: recorded.run.id, scheduledAt, tasks: recorded.taskIds.length }, 'run recorded');
+    this.options.onRun?.(recorded.run);
+  }
+}
