@@ -1,0 +1,29 @@
+// The faults a lab pool can inject, as configuration (a config file's `faults`, or the body of
+// `POST /lab/faults`). Each one-shot fault fires `times` times (default 1, or "always"), then
+// clears itself. See docs/lab-pool.md ("Fault injection") for what a client sees for each.
+import { z } from 'zod';
+
+const times = z.union([z.number().int().positive(), z.literal('always')]).default(1);
+/** Export faults may be limited to one VDI (uuid); default any. */
+const vdi = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a VDI uuid').optional();
+
+export const faultsSchema = z
+  .object({
+    /** Reset the connection (TCP RST) after `afterBytes` of an export body; the task fails with VDI_IO_ERROR. */
+    exportCut: z.object({ afterBytes: z.number().int().nonnegative(), times, vdi }).strict().optional(),
+    /** End an export body cleanly after `afterBytes` (a short, normal-looking stream); the task fails with VDI_IO_ERROR. */
+    exportIoError: z.object({ afterBytes: z.number().int().nonnegative(), times, vdi }).strict().optional(),
+    /** Answer 200 with a body that is an HTTP 500 response (xapi-project/xen-api#4603); the task fails with SR_BACKEND_FAILURE_46. */
+    exportHttpPrefix: z.object({ times, vdi }).strict().optional(),
+    /** Throttle export and import bodies to this many bytes per second, until cleared. */
+    slowStreams: z.object({ bytesPerSecond: z.number().int().positive() }).strict().optional(),
+    /** The next RPC call with a session fails with SESSION_INVALID and the session is dropped. */
+    sessionInvalid: z.object({ times }).strict().optional(),
+    /** VM.snapshot fails with SR_BACKEND_FAILURE_82 (snapshot failed), changing nothing. */
+    snapshotFailure: z.object({ times }).strict().optional(),
+  })
+  .strict();
+
+export type FaultsConfig = z.infer<typeof faultsSchema>;
+export type FaultName = keyof FaultsConfig;
+export const FAULT_NAMES = Object.keys(faultsSchema.shape) as FaultName[];

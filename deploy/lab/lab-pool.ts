@@ -1,0 +1,122 @@
+// Starts a lab pool: opens (or creates, building the configured fleet) the state folder, then
+// serves XAPI's JSON-RPC at /jsonrpc, the export_raw_vdi / import_raw_vdi handlers, and the lab's
+// admin endpoints on one HTTP server. `close()` stops accepting, ends long polls and streams,
+// waits for handlers to finish, and saves the state.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../shared/logging/index.js';
+import { parseLabConfig, type LabConfig } from './config/lab-config.js';
+import { FaultInjector } from './faults/fault-injector.js';
+import { handleAdmin } from './http/admin-handler.js';
+import { handleExport } from './http/export-handler.js';
+import { replyText } from './http/http-replies.js';
+import { handleImport } from './http/import-handler.js';
+import { handleJsonRpc } from './http/json-rpc-handler.js';
+import type { LabServices } from './lab-services.js';
+import { buildFleet } from './model/build-fleet.js';
+import { labMethods } from './rpc/methods/lab-methods.js';
+import { RpcDispatcher } from './rpc/rpc-dispatcher.js';
+import { SessionManager } from './rpc/session-manager.js';
+import { TaskManager } from './rpc/task-manager.js';
+import { LabState } from './state/lab-state.js';
+
+export interface LabPool {
+  /** `http://host:port` (no credentials). */
+  readonly url: string;
+  /** `http://user:password@host:port`, what `lab write --url` accepts. */
+  readonly urlWithCredentials: string;
+  readonly user: string;
+  readonly password: string;
+  readonly port: number;
+  /** The lab's state (records and disks), for tests and harnesses. */
+  readonly state: LabState;
+  readonly faults: FaultInjector;
+  close(): Promise<void>;
+}
+
+export interface StartLabPoolOptions {
+  /** A lab config (see config/lab-config.ts); validated here. */
+  config: unknown;
+  logger?: Logger;
+}
+
+export async function startLabPool(options: StartLabPoolOptions): Promise<LabPool> {
+  const config = parseLabConfig(options.config);
+  const logger = options.logger?.child({ component: 'lab-pool' });
+  const state = await LabState.open(config.state);
+  try {
+    if (state.isNew) {
+      await buildFleet(state, config.fleet, config.seed);
+      await state.save();
+    }
+    return await serve(config, state, logger);
+  } catch (error) {
+    await state.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function serve(config: LabConfig, state: LabState, logger: Logger | undefined): Promise<LabPool> {
+  const shutdown = new AbortController();
+  const sessions = new SessionManager({ user: config.user, password: config.password });
+  const tasks = new TaskManager(state.records, () => state.hostRef);
+  const faults = new FaultInjector(config.faults, logger);
+  const dispatcher = new RpcDispatcher({ registry: labMethods(), state, sessions, tasks, faults, ...(logger ? { logger } : {}), shutdown: shutdown.signal });
+  const lab: LabServices = { state, sessions, tasks, faults, dispatcher, logger, shutdown: shutdown.signal };
+  const inFlight = new Set<Promise<void>>();
+  const server = createServer((req, res) => {
+    const handling = route(lab, req, res).finally(() => inFlight.delete(handling));
+    inFlight.add(handling);
+  });
+  server.keepAliveTimeout = 65_000;
+  await listen(server, config.host, config.port);
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  logger?.info({ host: config.host, port, state: config.state }, 'lab pool listening');
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    urlWithCredentials: `http://${encodeURIComponent(config.user)}:${encodeURIComponent(config.password)}@${host}:${port}`,
+    user: config.user,
+    password: config.password,
+    port,
+    state,
+    faults,
+    close: () =>
+      (closing ??= (async () => {
+        shutdown.abort(new Error('the lab pool is shutting down'));
+        state.events.wakeAll();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.allSettled([...inFlight]);
+        await stopped;
+        await state.close();
+        logger?.info('lab pool stopped');
+      })()),
+  };
+}
+
+async function route(lab: LabServices, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://lab');
+  const path = url.pathname;
+  try {
+    if (req.method === 'POST' && path === '/jsonrpc') return await handleJsonRpc(lab, req, res);
+    if (req.method === 'GET' && (path === '/export_raw_vdi' || path === '/export_raw_vdi/')) return await handleExport(lab, req, res, url);
+    if (req.method === 'PUT' && (path === '/import_raw_vdi' || path === '/import_raw_vdi/')) return await handleImport(lab, req, res, url);
+    if (path === '/lab' || path.startsWith('/lab/')) return await handleAdmin(lab, req, res, url);
+    replyText(res, 404, `Not found: ${req.method} ${path}`);
+  } catch (error) {
+    lab.logger?.error({ err: error, method: req.method, path }, 'lab request failed');
+    replyText(res, 500, 'Internal error');
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
