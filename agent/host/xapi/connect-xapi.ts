@@ -36,6 +36,8 @@ export async function connectXapi(options: XapiConnectionOptions): Promise<HostX
   }) as unknown as XapiClient;
   try {
     await client.connect();
+    // Tasks must be watched before the first callAsync / transfer can see its task end.
+    await client.objectsFetched;
   } catch (error) {
     await client.disconnect().catch(() => undefined);
     throw XapiCallError.from('session.login_with_password', error);

@@ -20,6 +20,8 @@ export type XapiUploadBody = Readable & { length: number };
 
 export interface XapiClient {
   readonly status: string;
+  /** Resolves once the watched classes (tasks) were first fetched and events flow. */
+  readonly objectsFetched: Promise<void>;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   call(method: string, ...args: unknown[]): Promise<unknown>;
