@@ -64,7 +64,7 @@ export class MergeRun {
 
   /** The `blocks` step from `nextBlock`; returns blocks written. */
   async blocks(child: VhdFile, target: MergeTarget): Promise<number> {
-    await target.growBat(child.blockCount, (p) => this.point(p));
+    await target.growBat(child.blockCount);
     const all = child.allocatedBlocks().filter((i) => i < child.blockCount);
     const first = lowerBound(all, this.#state.nextBlock);
     const indexes = all.slice(first);
@@ -93,7 +93,7 @@ export class MergeRun {
 
   /** The `footer` step: the parent takes the child's identity. */
   async footer(child: VhdFile, target: MergeTarget): Promise<void> {
-    await target.writeFooters(mergedFooter(target.footer, child.footer), (p) => this.point(p));
+    await target.writeFooters(mergedFooter(target.footer, child.footer));
     await this.#save({ step: 'rename' });
   }
 

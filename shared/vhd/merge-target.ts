@@ -26,8 +26,11 @@ import {
 import { planBatGrowth, dataEnd, type FileLayout } from './merge-plan.js';
 import { VhdFile, readFully } from './vhd-file.js';
 
-/** Crash points inside the parent's updates, for failure-injection tests. */
-export type TargetPoint = 'bat-move' | 'bat-grown' | 'footer-trailing' | 'footer';
+/**
+ * Crash points inside the parent's updates, for failure-injection tests; 'write' comes before
+ * every write or truncate of the parent.
+ */
+export type TargetPoint = 'write' | 'bat-move' | 'bat-grown' | 'footer-trailing' | 'footer';
 
 export class MergeTarget {
   readonly path: string;
@@ -47,9 +50,11 @@ export class MergeTarget {
   #dirtyLow = Infinity;
   #dirtyHigh = -1;
   #appended = false;
+  readonly #point: (p: TargetPoint) => void;
 
-  private constructor(file: VhdFile) {
+  private constructor(file: VhdFile, point: (p: TargetPoint) => void) {
     this.#file = file;
+    this.#point = point;
     this.#handle = file.handle;
     this.path = file.path;
     this.footer = file.footer;
@@ -63,8 +68,9 @@ export class MergeTarget {
     this.#end = dataEnd(this.layout());
   }
 
-  static async open(path: string): Promise<MergeTarget> {
-    return new MergeTarget(await VhdFile.open(path, { writable: true }));
+  /** `point` is called at each crash point (tests inject failures there). */
+  static async open(path: string, point: (p: TargetPoint) => void = () => undefined): Promise<MergeTarget> {
+    return new MergeTarget(await VhdFile.open(path, { writable: true }), point);
   }
 
   get isDynamic(): boolean {
@@ -87,14 +93,14 @@ export class MergeTarget {
   /** Writes bitmap + data: in place when the block exists, else appended (BAT entry pending). */
   async writeBlock(index: number, buf: Buffer): Promise<void> {
     if (this.hasBlock(index)) {
-      await writeFully(this.#handle, buf, this.bat[index]! * SECTOR_SIZE);
+      await this.#write(buf, this.bat[index]! * SECTOR_SIZE);
       return;
     }
     if (index >= this.bat.length) throw new RangeError(`${this.path}: block ${index} is past the BAT (${this.bat.length} entries)`);
     const at = this.#end;
     this.#end += this.blockBytes;
     this.#appended = true;
-    await writeFully(this.#handle, buf, at);
+    await this.#write(buf, at);
     this.bat[index] = at / SECTOR_SIZE;
     this.#dirtyLow = Math.min(this.#dirtyLow, index);
     this.#dirtyHigh = Math.max(this.#dirtyHigh, index + 1);
@@ -113,7 +119,7 @@ export class MergeTarget {
   }
 
   /** Grows the BAT in place to `entries` (no-op when it is big enough). */
-  async growBat(entries: number, point: (p: TargetPoint) => void): Promise<void> {
+  async growBat(entries: number): Promise<void> {
     const plan = planBatGrowth(this.layout(), entries);
     if (plan.kind === 'none') return;
     await this.commit();
@@ -123,7 +129,7 @@ export class MergeTarget {
       const bytes = Buffer.allocUnsafe(region.end - region.start);
       await readFully(this.#handle, bytes, region.start, `${this.path}: ${region.kind} at byte ${region.start}`);
       const at = this.#end;
-      await writeFully(this.#handle, bytes, at);
+      await this.#write(bytes, at);
       this.#end += bytes.length;
       await this.#writeTrailingFooter();
       await this.#handle.sync();
@@ -135,22 +141,22 @@ export class MergeTarget {
         await this.#writeHeader({ ...this.header, parentLocators: locators });
       }
       await this.#handle.sync();
-      point('bat-move');
+      this.#point('bat-move');
     }
     await this.#extendBat(entries);
-    point('bat-grown');
+    this.#point('bat-grown');
   }
 
   /** Writes `footer` at the end, then at offset 0, each made durable. */
-  async writeFooters(footer: Footer, point: (p: TargetPoint) => void): Promise<void> {
+  async writeFooters(footer: Footer): Promise<void> {
     await this.commit();
     this.footer = footer;
     await this.#writeTrailingFooter();
     await this.#handle.sync();
-    point('footer-trailing');
-    await writeFully(this.#handle, encodeFooter(footer), 0);
+    this.#point('footer-trailing');
+    await this.#write(encodeFooter(footer), 0);
     await this.#handle.sync();
-    point('footer');
+    this.#point('footer');
   }
 
   async close(): Promise<void> {
@@ -161,7 +167,7 @@ export class MergeTarget {
     const { tableOffset, maxTableEntries } = this.header;
     const from = tableOffset + maxTableEntries * 4;
     const to = tableOffset + batSize(entries);
-    await writeFully(this.#handle, Buffer.alloc(to - from, 0xff), from);
+    await this.#write(Buffer.alloc(to - from, 0xff), from);
     await this.#handle.sync();
     const bat = new Uint32Array(entries).fill(BAT_ABSENT);
     bat.set(this.bat);
@@ -174,7 +180,7 @@ export class MergeTarget {
   }
 
   async #writeHeader(header: DynamicHeader): Promise<void> {
-    await writeFully(this.#handle, encodeHeader(header), this.headerOffset);
+    await this.#write(encodeHeader(header), this.headerOffset);
     this.header = header;
   }
 
@@ -186,14 +192,22 @@ export class MergeTarget {
     const buf = Buffer.alloc((last - first) * 4, 0xff);
     const stop = Math.min(last, this.bat.length);
     for (let i = first; i < stop; i++) buf.writeUInt32BE(this.bat[i]!, (i - first) * 4);
-    await writeFully(this.#handle, buf, this.header.tableOffset + first * 4);
+    await this.#write(buf, this.header.tableOffset + first * 4);
   }
 
   async #writeTrailingFooter(): Promise<void> {
-    await writeFully(this.#handle, encodeFooter(this.footer), this.#end);
+    await this.#write(encodeFooter(this.footer), this.#end);
     const size = this.#end + FOOTER_SIZE;
-    if (this.#fileSize !== size) await this.#handle.truncate(size);
+    if (this.#fileSize !== size) {
+      this.#point('write');
+      await this.#handle.truncate(size);
+    }
     this.#fileSize = size;
+  }
+
+  async #write(buf: Buffer, position: number): Promise<void> {
+    this.#point('write');
+    await writeFully(this.#handle, buf, position);
   }
 }
 

@@ -104,7 +104,7 @@ async function start(childPath: string, parentName: string, options: MergeOption
   const child = await VhdFile.open(childPath);
   let target: MergeTarget | undefined;
   try {
-    target = await MergeTarget.open(parentPath).catch((error: unknown) => {
+    target = await MergeTarget.open(parentPath, (p) => options.injectFailure?.(p)).catch((error: unknown) => {
       throw new VhdMergeError('VHD_MERGE_PARENT_UNREADABLE', `parent of ${childPath}: ${(error as Error).message}`, { cause: error });
     });
     checkPair(child, target);
@@ -181,7 +181,7 @@ async function resume(folder: string, state: MergeState, options: MergeOptions):
       const child = await VhdFile.open(childPath);
       let target: MergeTarget | undefined;
       try {
-        target = await MergeTarget.open(parentPath);
+        target = await MergeTarget.open(parentPath, (p) => options.injectFailure?.(p));
         return await finish(run, child, target, childPath, true);
       } finally {
         await target?.close();
