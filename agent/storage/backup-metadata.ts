@@ -1,0 +1,98 @@
+// The per-backup metadata JSON: the commit point of a backup (docs/remote-format.md §4).
+// Parsed through a schema on every read: a remote's files are input like any other.
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { RemoteFormatError } from './errors.js';
+import { ID_PATTERN, UUID_PATTERN } from './ids.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+export const BACKUP_METADATA_VERSION = 1;
+
+const uuid = z.string().regex(UUID_PATTERN);
+const id = z.string().regex(ID_PATTERN);
+const relativeFile = z.string().regex(/^disks\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\.vhd$/);
+const count = z.number().int().min(0);
+
+const diskRecordSchema = z
+  .object({
+    key: id,
+    file: relativeFile,
+    vdiUuid: z.string().nullable(),
+    snapshotVdiUuid: z.string().nullable(),
+    virtualSize: count,
+    blockSize: count,
+    fileSize: count,
+    blockCount: count,
+    footerUuid: uuid,
+    parentFooterUuid: uuid.nullable(),
+    parentFile: relativeFile.nullable(),
+    chainPosition: count,
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  })
+  .strict();
+
+const metadataSchema = z
+  .object({
+    format: z.literal('deltachain-backup'),
+    version: z.literal(BACKUP_METADATA_VERSION),
+    backupId: id,
+    vmUuid: uuid,
+    timestamp: z.string(),
+    committedAt: z.string(),
+    policy: z.record(z.string(), z.unknown()),
+    records: z.record(z.string(), z.unknown()),
+    disks: z.array(diskRecordSchema).min(1),
+  })
+  .strict();
+
+export type DiskRecord = z.infer<typeof diskRecordSchema>;
+export type BackupMetadata = z.infer<typeof metadataSchema>;
+
+export function parseBackupMetadata(text: string, where: string): BackupMetadata {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new RemoteFormatError(`backup metadata ${where} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = metadataSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RemoteFormatError(`backup metadata ${where}: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The metadata, or undefined when the backup is not committed. */
+export async function readBackupMetadata(path: string): Promise<BackupMetadata | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return parseBackupMetadata(text, path);
+}
+
+export async function writeBackupMetadata(path: string, metadata: BackupMetadata): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/** Names `<id>.json` of a backups folder (committed backups), sorted; empty when the folder is absent. */
+export async function listMetadataFiles(folder: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names.filter((n) => n.endsWith('.json') && ID_PATTERN.test(n.slice(0, -5))).sort();
+}
+
+export function metadataPathIn(folder: string, backupId: string): string {
+  return join(folder, `${backupId}.json`);
+}

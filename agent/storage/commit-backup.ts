@@ -1,0 +1,119 @@
+// CommitBackup: writes a backup's metadata JSON — the commit point (docs/remote-format.md §4) —
+// once every named disk is in place. Everything is checked first (ids, sizes of the records, each
+// disk received and its chain reaching a full); the metadata file is written last, atomically.
+// Idempotent: the same backup id with the same disks returns the existing metadata unchanged.
+import { errorMessage } from '../../shared/errors.js';
+import { BACKUP_METADATA_VERSION, readBackupMetadata, writeBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
+import { buildDiskRecord, type DiskSourceInput } from './disk-record.js';
+import { StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
+import { validBackupId, validDiskKey, validUuid } from './ids.js';
+import type { RemoteContext } from './remote-context.js';
+import { readDiskFolderOf } from './vm-inventory.js';
+
+export const MAX_RECORDS_BYTES = 4 * 1024 * 1024;
+export const MAX_POLICY_BYTES = 64 * 1024;
+
+export interface CommitInput {
+  backupId: string;
+  vmUuid: string;
+  timestampMs: number;
+  diskKeys: string[];
+  recordsJson: string;
+  policyJson: string;
+  diskSources: { diskKey: string; vdiUuid: string; snapshotVdiUuid: string }[];
+}
+
+export interface CommitOutcome {
+  metadataPath: string;
+  alreadyCommitted: boolean;
+  metadata: BackupMetadata;
+}
+
+export async function commitBackup(ctx: RemoteContext, input: CommitInput): Promise<CommitOutcome> {
+  const checked = validateCommit(input);
+  const path = ctx.layout.metadataPath(checked.vmUuid, checked.backupId);
+  return ctx.locks.withVm(checked.vmUuid, async () => {
+    const disks: DiskRecord[] = [];
+    for (const key of checked.diskKeys) disks.push(await diskRecordOf(ctx, checked, key));
+    const existing = await readBackupMetadata(path);
+    if (existing) return sameBackup(ctx, existing, disks, path);
+    const metadata: BackupMetadata = {
+      format: 'deltachain-backup',
+      version: BACKUP_METADATA_VERSION,
+      backupId: checked.backupId,
+      vmUuid: checked.vmUuid,
+      timestamp: new Date(checked.timestampMs).toISOString(),
+      committedAt: ctx.now().toISOString(),
+      policy: checked.policy,
+      records: checked.records,
+      disks,
+    };
+    await writeBackupMetadata(path, metadata);
+    ctx.logger.info({ vm: checked.vmUuid, backupId: checked.backupId, disks: disks.length }, 'backup committed');
+    return { metadataPath: ctx.layout.relative(path), alreadyCommitted: false, metadata };
+  });
+}
+
+interface CheckedCommit extends CommitInput {
+  records: Record<string, unknown>;
+  policy: Record<string, unknown>;
+  sources: Map<string, DiskSourceInput>;
+}
+
+function validateCommit(input: CommitInput): CheckedCommit {
+  validBackupId(input.backupId);
+  validUuid(input.vmUuid, 'VM uuid');
+  if (input.diskKeys.length === 0) throw new StorageRequestError('a backup needs at least one disk');
+  for (const key of input.diskKeys) validDiskKey(key);
+  if (new Set(input.diskKeys).size !== input.diskKeys.length) throw new StorageRequestError('disk keys must be unique');
+  if (!Number.isSafeInteger(input.timestampMs) || input.timestampMs <= 0) throw new StorageRequestError('timestamp must be set (ms since the epoch)');
+  const records = jsonObject(input.recordsJson, 'records_json', MAX_RECORDS_BYTES);
+  const policy = input.policyJson === '' ? {} : jsonObject(input.policyJson, 'policy_json', MAX_POLICY_BYTES);
+  const sources = new Map<string, DiskSourceInput>();
+  for (const source of input.diskSources) {
+    validDiskKey(source.diskKey, 'disk source key');
+    if (!input.diskKeys.includes(source.diskKey)) throw new StorageRequestError(`disk source ${source.diskKey} is not one of the backup's disks`);
+    sources.set(source.diskKey, {
+      vdiUuid: validUuid(source.vdiUuid, `VDI uuid of disk ${source.diskKey}`),
+      snapshotVdiUuid: validUuid(source.snapshotVdiUuid, `snapshot VDI uuid of disk ${source.diskKey}`),
+    });
+  }
+  return { ...input, records, policy, sources };
+}
+
+function jsonObject(text: string, field: string, maxBytes: number): Record<string, unknown> {
+  if (Buffer.byteLength(text) > maxBytes) throw new StorageRequestError(`${field} is larger than ${maxBytes} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StorageRequestError(`${field} is not JSON: ${errorMessage(error)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new StorageRequestError(`${field} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: string): Promise<DiskRecord> {
+  const { folder } = await readDiskFolderOf(ctx.layout, input.vmUuid, diskKey);
+  const name = `${input.backupId}.vhd`;
+  const file = folder.model.files.find((f) => f.name === name);
+  if (!file) {
+    throw new StorageNotFoundError(`disk ${diskKey} of backup ${input.backupId} (VM ${input.vmUuid}) was not received; send it with PutDisk first`);
+  }
+  const source = input.sources.get(diskKey) ?? { vdiUuid: null, snapshotVdiUuid: null };
+  try {
+    return await buildDiskRecord(folder, file, source);
+  } catch (error) {
+    throw new StorageConflictError(`disk ${diskKey} of backup ${input.backupId}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+function sameBackup(ctx: RemoteContext, existing: BackupMetadata, disks: DiskRecord[], path: string): CommitOutcome {
+  const key = (d: DiskRecord): string => `${d.key}:${d.file}:${d.footerUuid}`;
+  const had = existing.disks.map(key).sort().join(',');
+  const now = disks.map(key).sort().join(',');
+  if (had !== now) {
+    throw new StorageConflictError(`backup ${existing.backupId} is already committed with other disks (${had}); a committed backup never changes`);
+  }
+  return { metadataPath: ctx.layout.relative(path), alreadyCommitted: true, metadata: existing };
+}

@@ -1,0 +1,73 @@
+// GetDisk: one disk of a committed backup with its chain folded in, either as its allocated
+// blocks (newest data, full bitmaps, fresh checksums and digest, so the reader can verify) or as
+// one dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time
+// as the consumer pulls: the disk is never held in memory.
+//
+// Reading while a merge of the same chain runs is safe: a merge only overwrites parent blocks
+// the child also has (the reader takes those from the child), and open handles survive renames.
+import type { Readable } from 'node:stream';
+import { ChainReader, bitmapSize } from '../../shared/vhd/index.js';
+import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';
+import { readBackupMetadata, type DiskRecord } from './backup-metadata.js';
+import { DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import type { BlockInput, DiskHeaderInput, TrailerInput } from './disk-receiver.js';
+import { StorageNotFoundError } from './errors.js';
+import { validBackupId, validDiskKey, validUuid } from './ids.js';
+import type { RemoteContext } from './remote-context.js';
+import { join } from 'node:path';
+
+export interface DiskExportRequest {
+  vmUuid: string;
+  backupId: string;
+  diskKey: string;
+}
+
+export type ExportPart =
+  | { kind: 'header'; header: DiskHeaderInput }
+  | { kind: 'block'; block: BlockInput }
+  | { kind: 'trailer'; trailer: TrailerInput };
+
+/** Finds the disk of a committed backup and opens its chain. Close the returned chain when done. */
+export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequest): Promise<{ chain: ChainReader; record: DiskRecord }> {
+  const vmUuid = validUuid(request.vmUuid, 'VM uuid');
+  const backupId = validBackupId(request.backupId);
+  const diskKey = validDiskKey(request.diskKey);
+  const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
+  if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}`);
+  const record = metadata.disks.find((d) => d.key === diskKey);
+  if (!record) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} has no disk ${diskKey}`);
+  const chain = await ChainReader.open(join(ctx.layout.vmFolder(vmUuid), record.file));
+  return { chain, record };
+}
+
+export async function* exportBlocks(chain: ChainReader, request: DiskExportRequest, record: DiskRecord): AsyncGenerator<ExportPart> {
+  const head = chain.disks[0]!;
+  yield {
+    kind: 'header',
+    header: {
+      backupId: request.backupId,
+      vmUuid: request.vmUuid,
+      diskKey: request.diskKey,
+      virtualSize: chain.currentSize,
+      blockSize: chain.blockSize,
+      footerUuid: record.footerUuid,
+      parentFooterUuid: undefined,
+      timestampMs: Date.parse('2000-01-01T00:00:00Z') + head.footer.timestamp * 1000,
+    },
+  };
+  const bitmap = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
+  const digest = new DiskDigest();
+  const count = Math.ceil(chain.currentSize / chain.blockSize);
+  for (let index = 0; index < count; index++) {
+    if (!chain.isAllocated(index)) continue;
+    const data = await chain.readBlock(index);
+    const checksum = blockChecksum(bitmap, data);
+    digest.add(index, checksum);
+    yield { kind: 'block', block: { index, bitmap, data, checksum } };
+  }
+  yield { kind: 'trailer', trailer: { blockCount: digest.count, digest: digest.digest() } };
+}
+
+export function exportVhd(chain: ChainReader): { length: number; stream: Readable } {
+  return syntheticVhdStream(chain);
+}

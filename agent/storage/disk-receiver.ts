@@ -1,0 +1,230 @@
+// Receives one disk (docs/remote-format.md §7): validates the header before anything is
+// created, checks every block (index in range and ascending, lengths, SHA-256), appends it to a
+// temporary VHD through VhdWriter, and on a trailer whose block count and digest match writes the
+// `.sums` file and renames the VHD into place. Any failure removes the temporary: a refused or
+// interrupted upload leaves nothing visible. One block is in flight at a time; the caller awaits
+// `addBlock` before reading the next message, which is the backpressure.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
+import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { readBackupMetadata } from './backup-metadata.js';
+import type { DiskIdentity } from './disk-identity.js';
+import { StorageChecksumError, StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
+import { validBackupId, validDiskKey, validUuid } from './ids.js';
+import { sumsPathOf } from './remote-layout.js';
+import type { RemoteContext } from './remote-context.js';
+import { writeSumsFile } from './sums-file.js';
+import { readDiskFolderOf } from './vm-inventory.js';
+
+export interface DiskHeaderInput {
+  backupId: string;
+  vmUuid: string;
+  diskKey: string;
+  /** Bytes. */
+  virtualSize: number;
+  /** Bytes. */
+  blockSize: number;
+  footerUuid: string;
+  /** Undefined or '' for a full. */
+  parentFooterUuid: string | undefined;
+  /** Milliseconds since the epoch; 0 = now. */
+  timestampMs: number;
+}
+
+export interface BlockInput {
+  index: number;
+  /** Empty = every sector present. */
+  bitmap: Buffer;
+  data: Buffer;
+  checksum: Buffer;
+}
+
+export interface TrailerInput {
+  blockCount: number;
+  digest: Buffer;
+}
+
+export interface ReceivedDisk {
+  path: string;
+  fileSize: number;
+  blockCount: number;
+  digest: Buffer;
+}
+
+export class DiskReceiver {
+  readonly header: DiskHeaderInput;
+  readonly #ctx: RemoteContext;
+  readonly #writer: VhdWriter;
+  readonly #claim: { release: () => void };
+  readonly #parentName: string | undefined;
+  readonly #blockCount: number;
+  readonly #bitmapSize: number;
+  readonly #fullBitmap: Buffer;
+  readonly #sums = new Map<number, Buffer>();
+  readonly #digest = new DiskDigest();
+  #last = -1;
+  #closed = false;
+
+  private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined) {
+    this.#ctx = ctx;
+    this.header = header;
+    this.#writer = writer;
+    this.#claim = claim;
+    this.#parentName = parentName;
+    this.#blockCount = blockCount(header.virtualSize, header.blockSize);
+    this.#bitmapSize = bitmapSize(header.blockSize);
+    this.#fullBitmap = Buffer.alloc(this.#bitmapSize, 0xff);
+  }
+
+  /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
+  static async start(ctx: RemoteContext, raw: DiskHeaderInput): Promise<DiskReceiver> {
+    const header = validateHeader(raw);
+    const claim = ctx.uploads.claim(header.vmUuid, header.diskKey, header.backupId);
+    try {
+      const parent = await checkTarget(ctx, header);
+      const path = ctx.layout.diskPath(header.vmUuid, header.diskKey, header.backupId);
+      await mkdir(dirname(path), { recursive: true });
+      const writer = await VhdWriter.create({
+        path,
+        diskType: parent ? DiskType.Differencing : DiskType.Dynamic,
+        currentSize: header.virtualSize,
+        uuid: header.footerUuid,
+        blockSize: header.blockSize,
+        parent: parent ? { uuid: parent.footerUuid, timestamp: parent.timestamp, relativeName: `./${parent.name}` } : undefined,
+        date: header.timestampMs > 0 ? new Date(header.timestampMs) : ctx.now(),
+      });
+      claim.setTemporary(writer.tempPath);
+      return new DiskReceiver(ctx, header, writer, claim, parent?.name);
+    } catch (error) {
+      claim.release();
+      throw error;
+    }
+  }
+
+  get blocksReceived(): number {
+    return this.#digest.count;
+  }
+
+  async addBlock(block: BlockInput): Promise<void> {
+    try {
+      this.#checkBlock(block);
+      const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
+      await this.#writer.writeBlock(block.index, block.data, bitmap);
+      this.#sums.set(block.index, block.checksum);
+      this.#digest.add(block.index, block.checksum);
+      this.#last = block.index;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  async finish(trailer: TrailerInput): Promise<ReceivedDisk> {
+    try {
+      const where = this.#where();
+      if (trailer.blockCount !== this.#digest.count) {
+        throw new StorageChecksumError(`${where}: trailer announces ${trailer.blockCount} blocks, ${this.#digest.count} were received`);
+      }
+      const digest = this.#digest.digest();
+      if (!digest.equals(trailer.digest)) {
+        throw new StorageChecksumError(`${where}: disk digest mismatch (received ${digest.toString('hex')}); send the disk again`);
+      }
+      const { vmUuid } = this.header;
+      const result = await this.#ctx.locks.withVm(vmUuid, async () => {
+        await checkTarget(this.#ctx, this.header, this.#parentName);
+        await writeSumsFile(sumsPathOf(this.#writer.path), { blockSize: this.header.blockSize, sums: this.#sums });
+        return this.#writer.finish();
+      });
+      this.#close();
+      return { path: result.path, fileSize: result.size, blockCount: result.blocks, digest };
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /** Removes the temporary; safe to call more than once. */
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#close();
+    await this.#writer.abort();
+  }
+
+  #close(): void {
+    this.#closed = true;
+    this.#claim.release();
+  }
+
+  #where(): string {
+    const h = this.header;
+    return `disk ${h.diskKey} of backup ${h.backupId} (VM ${h.vmUuid})`;
+  }
+
+  #checkBlock(block: BlockInput): void {
+    const where = `${this.#where()} block ${block.index}`;
+    if (this.#closed) throw new StorageRequestError(`${where}: the upload is already finished or aborted`);
+    if (!Number.isInteger(block.index) || block.index < 0 || block.index >= this.#blockCount) {
+      throw new StorageRequestError(`${where}: index out of range 0..${this.#blockCount - 1}`);
+    }
+    if (block.index <= this.#last) throw new StorageRequestError(`${where}: indexes must strictly ascend (previous ${this.#last})`);
+    if (block.data.length !== this.header.blockSize) {
+      throw new StorageRequestError(`${where}: ${block.data.length} data bytes, expected ${this.header.blockSize}`);
+    }
+    if (block.bitmap.length !== 0 && block.bitmap.length !== this.#bitmapSize) {
+      throw new StorageRequestError(`${where}: ${block.bitmap.length} bitmap bytes, expected ${this.#bitmapSize} (or none)`);
+    }
+    if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
+    const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, block.data);
+    if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
+  }
+}
+
+export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
+  validBackupId(h.backupId);
+  validUuid(h.vmUuid, 'VM uuid');
+  validDiskKey(h.diskKey);
+  validUuid(h.footerUuid, 'footer uuid');
+  const parent = h.parentFooterUuid === '' ? undefined : h.parentFooterUuid;
+  if (parent !== undefined) {
+    validUuid(parent, 'parent footer uuid');
+    if (parent === h.footerUuid) throw new StorageRequestError(`parent footer uuid ${parent} equals the disk's own footer uuid`);
+  }
+  if (!Number.isSafeInteger(h.virtualSize) || h.virtualSize <= 0 || h.virtualSize % 512 !== 0 || h.virtualSize > LIMITS.maxVirtualSize) {
+    throw new StorageRequestError(`virtual size ${h.virtualSize} must be a positive multiple of 512 up to ${LIMITS.maxVirtualSize} bytes`);
+  }
+  if (!isPowerOfTwo(h.blockSize) || h.blockSize < LIMITS.minBlockSize || h.blockSize > LIMITS.maxBlockSize) {
+    throw new StorageRequestError(`block size ${h.blockSize} must be a power of two from ${LIMITS.minBlockSize} to ${LIMITS.maxBlockSize} bytes`);
+  }
+  if (!Number.isSafeInteger(h.timestampMs) || h.timestampMs < 0) throw new StorageRequestError(`timestamp ${h.timestampMs} is not valid`);
+  return { ...h, parentFooterUuid: parent };
+}
+
+/**
+ * The backup must not be committed, the footer uuid must not be taken by another file, and a
+ * named parent must exist, be committed (or needed by a committed backup), be its chain's
+ * newest committed disk and have the same block size. Returns the parent's identity.
+ */
+async function checkTarget(ctx: RemoteContext, h: DiskHeaderInput, expectedParentName?: string): Promise<DiskIdentity | undefined> {
+  const where = `disk ${h.diskKey} of backup ${h.backupId} (VM ${h.vmUuid})`;
+  if (await readBackupMetadata(ctx.layout.metadataPath(h.vmUuid, h.backupId))) {
+    throw new StorageConflictError(`${where}: backup ${h.backupId} is already committed; a committed backup never changes`);
+  }
+  const { folder } = await readDiskFolderOf(ctx.layout, h.vmUuid, h.diskKey);
+  const ownName = `${h.backupId}.vhd`;
+  const clash = folder.model.files.find((f) => f.footerUuid === h.footerUuid && f.name !== ownName);
+  if (clash) throw new StorageConflictError(`${where}: footer uuid ${h.footerUuid} is already used by ${ctx.layout.relative(clash.path)}`);
+  if (h.parentFooterUuid === undefined) return undefined;
+  const parent = folder.model.files.find((f) => f.footerUuid === h.parentFooterUuid && folder.needed.has(f.name));
+  if (!parent || (expectedParentName !== undefined && parent.name !== expectedParentName)) {
+    throw new StorageNotFoundError(`${where}: parent footer uuid ${h.parentFooterUuid} is not a committed disk of disk key ${h.diskKey}; send a full instead`);
+  }
+  const child = (folder.model.children.get(parent.name) ?? []).find((c) => folder.needed.has(c.name) && c.name !== ownName);
+  if (child) {
+    throw new StorageConflictError(`${where}: parent ${parent.name} already has the committed child ${child.name}; a delta must extend the newest disk of its chain`);
+  }
+  if (parent.blockSize !== h.blockSize) {
+    throw new StorageRequestError(`${where}: block size ${h.blockSize} differs from the parent's ${parent.blockSize}`);
+  }
+  return parent;
+}

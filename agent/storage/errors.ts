@@ -1,0 +1,54 @@
+// The storage agent's named errors. Each carries a stable `code` and the gRPC status it maps
+// to at the service boundary (grpc-service.ts), so a client gets e.g. INVALID_ARGUMENT with a
+// message naming the field, never an INTERNAL for a bad request.
+import { status } from '@grpc/grpc-js';
+import { DeltachainError, type DeltachainErrorOptions } from '../../shared/errors.js';
+
+export class StorageError extends DeltachainError {
+  override name = 'StorageError';
+  readonly grpcStatus: status;
+  constructor(code: string, grpcStatus: status, message: string, options: DeltachainErrorOptions = {}) {
+    super(code, message, options);
+    this.grpcStatus = grpcStatus;
+  }
+}
+
+/** The request breaks a rule (bad id, size, index, order); nothing was written. */
+export class StorageRequestError extends StorageError {
+  override name = 'StorageRequestError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_INVALID_REQUEST', status.INVALID_ARGUMENT, message, options);
+  }
+}
+
+/** Something the request names (backup, disk, parent) does not exist on this remote. */
+export class StorageNotFoundError extends StorageError {
+  override name = 'StorageNotFoundError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_NOT_FOUND', status.NOT_FOUND, message, options);
+  }
+}
+
+/** The request conflicts with what is already there (committed backup, duplicate uuid, busy). */
+export class StorageConflictError extends StorageError {
+  override name = 'StorageConflictError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_CONFLICT', status.FAILED_PRECONDITION, message, options);
+  }
+}
+
+/** Received data does not match its checksum or digest; nothing was kept. */
+export class StorageChecksumError extends StorageError {
+  override name = 'StorageChecksumError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_CHECKSUM_MISMATCH', status.DATA_LOSS, message, { retryable: true, ...options });
+  }
+}
+
+/** The remote's files are not as the format says (docs/remote-format.md). */
+export class RemoteFormatError extends StorageError {
+  override name = 'RemoteFormatError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('REMOTE_FORMAT_INVALID', status.INTERNAL, message, options);
+  }
+}

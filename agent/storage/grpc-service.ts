@@ -1,0 +1,195 @@
+// The storage agent's gRPC service (deltachain.storage.v1.StorageService): translates wire
+// messages to domain inputs, runs the operation, translates results back, and maps errors to
+// gRPC statuses with messages that say what was wrong. Flow control: PutDisk reads the next
+// message only after the previous block is written, and the call's read buffer is cut to one
+// message; GetDisk writes the next message only when the transport has accepted earlier ones.
+import type { Readable } from 'node:stream';
+import { Metadata, status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { DeltachainError, InvalidInputError, errorMessage } from '../../shared/errors.js';
+import type { DiskBlock, DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import {
+  GetDiskFormat,
+  type GetDiskRequest,
+  type GetDiskResponse,
+  type PutDiskRequest,
+  type PutDiskResponse,
+  type StorageServiceServer,
+} from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
+import { commitBackup } from './commit-backup.js';
+import { exportBlocks, exportVhd, openBackupDisk, type ExportPart } from './disk-export.js';
+import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
+import { StorageError, StorageRequestError } from './errors.js';
+import { findBase } from './has-base.js';
+import { listBackups, statRemote, summarize } from './list-backups.js';
+import type { RemoteContext } from './remote-context.js';
+import { toProtoSummary } from './proto-mapping.js';
+
+const VHD_CHUNK = 1024 * 1024;
+/** Messages handed to the transport and not yet accepted, per GetDisk stream. */
+const WRITE_WINDOW = 2;
+
+export function createStorageService(ctx: RemoteContext): StorageServiceServer {
+  const log = ctx.logger.child({ component: 'storage-grpc' });
+  const fail = (method: string, error: unknown): Partial<ServiceError> => {
+    const mapped = toServiceError(error);
+    if (mapped.code === status.INTERNAL) log.error({ method, err: error }, 'request failed');
+    else log.info({ method, code: mapped.code, reason: mapped.details }, 'request refused');
+    return mapped;
+  };
+  const unary = <T>(method: string, run: () => Promise<T>, callback: sendUnaryData<T>): void => {
+    run().then(
+      (value) => callback(null, value),
+      (error: unknown) => callback(fail(method, error)),
+    );
+  };
+  return {
+    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call), callback),
+    commitBackup: (call, callback) =>
+      unary(
+        'CommitBackup',
+        async () => {
+          const r = call.request;
+          const outcome = await commitBackup(ctx, {
+            backupId: r.backupId,
+            vmUuid: r.vmUuid,
+            timestampMs: r.timestampMs,
+            diskKeys: r.diskKeys,
+            recordsJson: r.recordsJson,
+            policyJson: r.policyJson,
+            diskSources: r.diskSources,
+          });
+          return {
+            metadataPath: outcome.metadataPath,
+            alreadyCommitted: outcome.alreadyCommitted,
+            backup: toProtoSummary(summarize(ctx, outcome.metadata)),
+          };
+        },
+        callback,
+      ),
+    getDisk: (call) => {
+      sendDisk(ctx, call).catch((error: unknown) => {
+        // grpc-js sends the status of an 'error' event (destroy() would drop it).
+        if (!call.cancelled) call.emit('error', fail('GetDisk', error));
+      });
+    },
+    hasBase: (call, callback) =>
+      unary(
+        'HasBase',
+        async () => {
+          const found = await findBase(ctx, call.request.vmUuid, call.request.footerUuid);
+          return { found: found !== undefined, backupId: found?.backupId ?? '', diskKey: found?.diskKey ?? '' };
+        },
+        callback,
+      ),
+    stat: (_call, callback) => unary('Stat', () => statRemote(ctx), callback),
+    listBackups: (call, callback) =>
+      unary('ListBackups', async () => ({ backups: (await listBackups(ctx, call.request.vmUuid)).map(toProtoSummary) }), callback),
+  };
+}
+
+export function toServiceError(error: unknown): Partial<ServiceError> {
+  if (error instanceof StorageError) return { code: error.grpcStatus, details: error.message, metadata: new Metadata() };
+  if (error instanceof InvalidInputError) return { code: status.INVALID_ARGUMENT, details: error.message };
+  if (error instanceof DeltachainError && error.retryable) return { code: status.UNAVAILABLE, details: error.message };
+  return { code: status.INTERNAL, details: `storage agent error: ${errorMessage(error)}` };
+}
+
+/** At most one received message waits in the call's buffer (grpc-js defaults to 16). */
+function limitReadBuffer(call: Readable): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark: number } })._readableState;
+  if (state) state.highWaterMark = 1;
+}
+
+async function receiveDisk(ctx: RemoteContext, call: ServerReadableStream<PutDiskRequest, PutDiskResponse>): Promise<PutDiskResponse> {
+  limitReadBuffer(call);
+  call.on('cancelled', () => call.destroy(new StorageRequestError('the client cancelled the upload; nothing was kept')));
+  let receiver: DiskReceiver | undefined;
+  let received: ReceivedDisk | undefined;
+  try {
+    for await (const message of call as AsyncIterable<PutDiskRequest>) {
+      const part = message.part;
+      if (!part) throw new StorageRequestError('a PutDisk message has no part');
+      if (received) throw new StorageRequestError('a PutDisk message came after the trailer');
+      if (part.$case === 'header') {
+        if (receiver) throw new StorageRequestError('a second header came in one PutDisk stream');
+        receiver = await DiskReceiver.start(ctx, headerFromProto(part.value));
+      } else if (!receiver) {
+        throw new StorageRequestError(`a ${part.$case} came before the header`);
+      } else if (part.$case === 'block') {
+        await receiver.addBlock(blockFromProto(part.value));
+      } else {
+        received = await receiver.finish({ blockCount: part.value.blockCount, digest: asBuffer(part.value.digest) });
+      }
+    }
+    if (!received) throw new StorageRequestError('the stream ended before the trailer; nothing was kept');
+  } catch (error) {
+    await receiver?.abort();
+    throw error;
+  }
+  return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
+}
+
+async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>): Promise<void> {
+  const request = call.request;
+  if (request.format !== GetDiskFormat.GET_DISK_FORMAT_BLOCKS && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
+    throw new StorageRequestError(`format ${request.format} is not BLOCKS (1) or VHD (2)`);
+  }
+  const { chain, record } = await openBackupDisk(ctx, request);
+  const pending: Promise<void>[] = [];
+  const send = async (message: GetDiskResponse): Promise<void> => {
+    if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
+    pending.push(new Promise((resolve, reject) => call.write(message, (error?: Error | null) => (error ? reject(error) : resolve()))));
+    while (pending.length >= WRITE_WINDOW) await pending.shift();
+  };
+  try {
+    if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
+      for await (const part of exportBlocks(chain, request, record)) await send(partToProto(part));
+    } else {
+      const { length, stream } = exportVhd(chain);
+      await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize } } });
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
+        }
+      } finally {
+        stream.destroy();
+      }
+    }
+    await Promise.all(pending);
+    call.end();
+  } finally {
+    await chain.close();
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function headerFromProto(h: DiskHeader): DiskHeaderInput {
+  return {
+    backupId: h.backupId,
+    vmUuid: h.vmUuid,
+    diskKey: h.diskKey,
+    virtualSize: h.virtualSize,
+    blockSize: h.blockSize,
+    footerUuid: h.footerUuid,
+    parentFooterUuid: h.parentFooterUuid === '' ? undefined : h.parentFooterUuid,
+    timestampMs: h.timestampMs,
+  };
+}
+
+function blockFromProto(b: DiskBlock): BlockInput {
+  return { index: b.index, bitmap: asBuffer(b.bitmap), data: asBuffer(b.data), checksum: asBuffer(b.checksum) };
+}
+
+function partToProto(part: ExportPart): GetDiskResponse {
+  switch (part.kind) {
+    case 'header':
+      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '' } } };
+    case 'block':
+      return { part: { $case: 'block', value: part.block } };
+    case 'trailer':
+      return { part: { $case: 'trailer', value: part.trailer } };
+  }
+}

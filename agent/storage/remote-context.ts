@@ -1,0 +1,15 @@
+// What every storage operation needs: where the remote is, its locks, the live uploads, a
+// logger and the clock. Built once by the storage agent and passed down (no globals).
+import type { Logger } from '../../shared/logging/index.js';
+import type { ActiveUploads } from './active-uploads.js';
+import type { RemoteLayout } from './remote-layout.js';
+import type { RemoteLocks } from './remote-locks.js';
+
+export interface RemoteContext {
+  remoteId: string;
+  layout: RemoteLayout;
+  locks: RemoteLocks;
+  uploads: ActiveUploads;
+  logger: Logger;
+  now: () => Date;
+}

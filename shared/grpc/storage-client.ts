@@ -1,0 +1,168 @@
+// A typed client of a storage agent's data plane (proto/deltachain/storage/v1). Used by host
+// agents (push, restore), mirrors and tests.
+//
+// putDisk streams blocks with backpressure end to end: at most `window` messages (default 2) are
+// handed to the HTTP/2 stream and not yet accepted; the next block is pulled from the source only
+// when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
+// disk digest are computed here (disk-checksum.ts). getDisk streams are pulled the same way.
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
+import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
+import {
+  GetDiskFormat,
+  StorageServiceClient,
+  type CommitBackupRequest,
+  type CommitBackupResponse,
+  type GetDiskResponse,
+  type HasBaseResponse,
+  type ListBackupsResponse,
+  type PutDiskRequest,
+  type PutDiskResponse,
+  type StatResponse,
+} from '../proto/gen/deltachain/storage/v1/storage.js';
+import { DiskDigest, blockChecksum } from './disk-checksum.js';
+
+/** Largest message either side accepts: a 64 MiB block plus its bitmap and framing. */
+export const MAX_MESSAGE_BYTES = 66 * 1024 * 1024;
+
+export interface OutgoingBlock {
+  index: number;
+  data: Uint8Array;
+  /** Omitted or empty: every sector present. */
+  bitmap?: Uint8Array;
+}
+
+export interface PutDiskOptions {
+  /** Messages handed to gRPC and not yet accepted by the transport. */
+  window?: number;
+  signal?: AbortSignal;
+  /** Called after each block is accepted: blocks and bytes sent so far. */
+  onProgress?: (blocks: number, bytes: number) => void;
+}
+
+export class StorageClient {
+  readonly #client: InstanceType<typeof StorageServiceClient>;
+
+  constructor(address: string, credentials: ChannelCredentials) {
+    this.#client = new StorageServiceClient(address, credentials, {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+    });
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  async putDisk(header: DiskHeader, blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>, options: PutDiskOptions = {}): Promise<PutDiskResponse> {
+    let call: ClientWritableStream<PutDiskRequest> | undefined;
+    const result = new Promise<PutDiskResponse>((resolve, reject) => {
+      call = this.#client.putDisk(new Metadata(), (error: ServiceError | null, response?: PutDiskResponse) =>
+        error ? reject(error) : resolve(response!),
+      );
+    });
+    const stream = call!;
+    const onAbort = (): void => void stream.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const sending = sendDisk(stream, header, blocks, options);
+    sending.catch(() => undefined);
+    result.catch(() => undefined);
+    try {
+      // The server may answer (e.g. refuse the header) while blocks are still being sent.
+      await Promise.race([sending, result]);
+      await sending;
+      return await result;
+    } catch (error) {
+      stream.cancel();
+      // Prefer the server's status (why it refused) over the local write error it caused.
+      const serverError = await Promise.race([result.then(() => undefined, (e: unknown) => e), delay(200)]);
+      throw serverError ?? error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
+    return unary((cb) => this.#client.commitBackup(request, cb));
+  }
+
+  hasBase(vmUuid: string, footerUuid: string): Promise<HasBaseResponse> {
+    return unary((cb) => this.#client.hasBase({ vmUuid, footerUuid }, cb));
+  }
+
+  stat(): Promise<StatResponse> {
+    return unary((cb) => this.#client.stat({}, cb));
+  }
+
+  async listBackups(vmUuid = ''): Promise<BackupSummary[]> {
+    const response = await unary<ListBackupsResponse>((cb) => this.#client.listBackups({ vmUuid }, cb));
+    return response.backups;
+  }
+
+  /** The raw GetDisk stream; prefer getDiskParts. Cancel it to stop early. */
+  getDisk(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat): ClientReadableStream<GetDiskResponse> {
+    return this.#client.getDisk({ vmUuid, backupId, diskKey, format });
+  }
+
+  /** GetDisk as an async iteration of its parts, pulled one at a time. */
+  async *getDiskParts(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat): AsyncGenerator<NonNullable<GetDiskResponse['part']>> {
+    const call = this.getDisk(vmUuid, backupId, diskKey, format);
+    try {
+      for await (const message of call as AsyncIterable<GetDiskResponse>) {
+        if (message.part) yield message.part;
+      }
+    } finally {
+      call.cancel();
+    }
+  }
+}
+
+async function sendDisk(
+  stream: ClientWritableStream<PutDiskRequest>,
+  header: DiskHeader,
+  blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>,
+  options: PutDiskOptions,
+): Promise<void> {
+  const window = Math.max(1, options.window ?? 2);
+  const pending: Promise<void>[] = [];
+  const send = async (message: PutDiskRequest): Promise<void> => {
+    pending.push(writeMessage(stream, message));
+    while (pending.length >= window) await pending.shift();
+  };
+  const bitmapBytes = Math.ceil(header.blockSize / 4096 / 512) * 512;
+  const full = new Uint8Array(bitmapBytes).fill(0xff);
+  const digest = new DiskDigest();
+  let bytes = 0;
+  await send({ part: { $case: 'header', value: header } });
+  for await (const block of blocks) {
+    options.signal?.throwIfAborted();
+    const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
+    const checksum = blockChecksum(bitmap.length > 0 ? bitmap : full, block.data);
+    digest.add(block.index, checksum);
+    await send({ part: { $case: 'block', value: { index: block.index, bitmap, data: block.data, checksum } } });
+    bytes += block.data.length;
+    options.onProgress?.(digest.count, bytes);
+  }
+  await send({ part: { $case: 'trailer', value: { blockCount: digest.count, digest: digest.digest() } } });
+  await Promise.all(pending);
+  stream.end();
+}
+
+function writeMessage(stream: ClientWritableStream<PutDiskRequest>, message: PutDiskRequest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ok = stream.write(message, (error?: Error | null) => (error ? reject(error) : resolve()));
+    if (!ok) void once(stream, 'drain').catch(() => undefined);
+  });
+}
+
+function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void) => unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    start((error, response) => (error ? reject(error) : resolve(response!)));
+  });
+}
+
+export { GetDiskFormat };
