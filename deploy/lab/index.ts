@@ -7,3 +7,4 @@ export { parseSize } from './config/parse-size.js';
 export { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
 export type { LabSummary, VmSummary } from './http/lab-summary.js';
 export type { DiskDigest } from './workload/disk-digest.js';
+export { LabAdminClient, LabAdminError, type LabWriteRequest, type LabWriteResult } from './client/lab-admin-client.js';

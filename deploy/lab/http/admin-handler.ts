@@ -47,9 +47,11 @@ export async function handleAdmin(lab: LabServices, req: IncomingMessage, res: S
         return replyJson(res, 404, { error: 'NOT_FOUND', message: `no admin endpoint ${route}` });
     }
   } catch (error) {
-    if (error instanceof ZodError || error instanceof SyntaxError) {
-      return replyJson(res, 400, { error: 'INVALID_INPUT', message: error.message });
+    if (error instanceof ZodError) {
+      const message = error.issues.map((i) => `${i.path.join('.') || '(faults)'}: ${i.message}`).join('; ');
+      return replyJson(res, 400, { error: 'INVALID_INPUT', message });
     }
+    if (error instanceof SyntaxError) return replyJson(res, 400, { error: 'INVALID_INPUT', message: error.message });
     const failure = toFailure(error, lab.logger);
     return replyJson(res, 400, { error: failure.code, params: failure.params, message: failure.message });
   }
