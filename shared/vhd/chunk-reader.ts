@@ -22,6 +22,7 @@ export class ChunkReader {
 
   /** Exactly `n` bytes; `where` names them if the stream ends first. */
   async read(n: number, where: string): Promise<Buffer> {
+    if (n === 0) return Buffer.alloc(0);
     while (this.#buffered < n) {
       if (!(await this.#pull())) throw this.#truncated(where, n);
     }

@@ -104,6 +104,11 @@ describe('parseVhdStream rejects malformed input', () => {
     assert.ok(MAX_BAT_BYTES < 2 ** 30, String(error));
   });
 
+  it('a disk of size zero with an empty BAT is parsed without a crash', async () => {
+    const bytes = valid({ blocks: [], currentSize: 0 });
+    for (const size of [100, 512]) assert.equal(await parseAll(chunked(bytes, size)), undefined);
+  });
+
   it('structures out of place: header offset, BAT offset, gaps past the limit, a fixed disk', async () => {
     await rejects(valid({ patchFooter: (f) => { f.dataOffset = 0; } }), /dynamic header at byte 0 overlaps the structure before it/);
     await rejects(valid({ patchFooter: (f) => { f.dataOffset = MAX_GAP * 4; } }), /dynamic header at byte \d+ is more than/);

@@ -202,4 +202,21 @@ describe('VhdWriter and VhdFile', () => {
     assert.ok((await stat(join(path, 'inside'))).isDirectory());
     await rm(path, { recursive: true });
   });
+
+  it('concurrent writeBlock calls land before finish writes the metadata', async () => {
+    const path = join(dir, 'concurrent.vhd');
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 16 * MiB, uuid: BASE_UUID });
+    const writes = [5, 1, 7, 0, 3].map((i) => writer.writeBlock(i, pattern(i)));
+    const finished = writer.finish();
+    await Promise.all(writes);
+    assert.equal((await finished).blocks, 5);
+    const file = await VhdFile.open(path);
+    try {
+      for (const i of [5, 1, 7, 0, 3]) assert.ok((await file.readBlock(i))!.data.equals(pattern(i)), `block ${i}`);
+      assert.equal(file.trailingFooterProblem, undefined);
+    } finally {
+      await file.close();
+      await rm(path);
+    }
+  });
 });

@@ -73,6 +73,7 @@ export class VhdWriter {
   #nextOffset: number;
   #blocks = 0;
   #failed: unknown;
+  readonly #pending = new Set<Promise<void>>();
 
   private constructor(options: VhdWriterOptions, handle: FileHandle, tempPath: string) {
     this.#options = options;
@@ -122,11 +123,15 @@ export class VhdWriter {
     this.#nextOffset += this.bitmapSize + this.blockSize;
     this.#bat[index] = offset / SECTOR_SIZE;
     this.#blocks++;
+    const write = writeFully(handle, [bitmap ?? this.#fullBitmap, data], offset);
+    this.#pending.add(write);
     try {
-      await writeFully(handle, [bitmap ?? this.#fullBitmap, data], offset);
+      await write;
     } catch (error) {
-      this.#failed = error;
+      this.#failed ??= error;
       throw error;
+    } finally {
+      this.#pending.delete(write);
     }
   }
 
@@ -134,6 +139,9 @@ export class VhdWriter {
   async finish(): Promise<VhdWriterResult> {
     const handle = this.#usable();
     try {
+      // Block writes still in flight must land before the metadata that points at them.
+      await Promise.allSettled(this.#pending);
+      this.#usable();
       const { footer, header } = this.#metadata();
       const size = this.#nextOffset + FOOTER_SIZE;
       const parts: [Buffer, number][] = [
