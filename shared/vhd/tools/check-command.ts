@@ -1,7 +1,8 @@
 // `deltachain vhd check FILE [--json]`: exit 0 when the file and its whole chain are sound;
 // otherwise exit 1 and one line `FILE: reason` on stderr naming the first faulty file.
+// The implementation is imported when the command runs, so other commands start without it.
 import type { Command } from 'commander';
-import { checkVhdChain, type ChainCheckReport } from './check-vhd-chain.js';
+import type { ChainCheckReport } from './check-vhd-chain.js';
 import { asToolError } from './tool-error.js';
 
 export const CHECK_FAILED_EXIT_CODE = 1;
@@ -13,6 +14,7 @@ export function registerCheckCommand(vhd: Command): void {
     .argument('<file>', 'a dynamic or differencing VHD (its parents are found through its header)')
     .option('--json', 'print the report as JSON on stdout')
     .action(async (file: string, options: { json?: boolean }) => {
+      const { checkVhdChain } = await import('./check-vhd-chain.js');
       const report = await asToolError(() => checkVhdChain(file));
       if (options.json) process.stdout.write(`${JSON.stringify(jsonReport(report), null, 2)}\n`);
       else printReport(file, report);

@@ -1,8 +1,8 @@
 // `deltachain vhd from-raw RAW OUT.vhd [--parent PARENT.vhd]`: a raw image as a dynamic VHD, or as
 // a differencing VHD of only the blocks that differ from what the parent chain reads.
+// The implementation is imported when the command runs, so other commands start without it.
 import { InvalidArgumentError, type Command } from 'commander';
 import { isPowerOfTwo, isUuid, LIMITS } from '../format/index.js';
-import { rawToVhd } from './raw-to-vhd.js';
 import { asToolError } from './tool-error.js';
 import { humanSize } from './human-size.js';
 
@@ -24,6 +24,7 @@ export function registerFromRawCommand(vhd: Command): void {
     .option('--uuid <uuid>', 'footer uuid of the new disk (default: random)', parseUuid)
     .option('--force', 'replace <out> if it exists')
     .action(async (raw: string, out: string, options: FromRawOptions) => {
+      const { rawToVhd } = await import('./raw-to-vhd.js');
       const result = await asToolError(() =>
         rawToVhd({
           rawPath: raw,

@@ -1,8 +1,7 @@
 // `deltachain vhd info FILE [--json] [--blocks]`: what one VHD file says about itself.
+// The implementation is imported when the command runs, so other commands start without it.
 import type { Command } from 'commander';
-import { VhdFile } from '../vhd-file.js';
 import { asToolError } from './tool-error.js';
-import { describeVhd, formatVhdInfo } from './vhd-info.js';
 
 export function registerInfoCommand(vhd: Command): void {
   vhd
@@ -12,6 +11,7 @@ export function registerInfoCommand(vhd: Command): void {
     .option('--json', 'print one JSON object (sizes in bytes) instead of a table')
     .option('--blocks', 'also list the allocated block indexes, as ranges')
     .action(async (file: string, options: { json?: boolean; blocks?: boolean }) => {
+      const [{ VhdFile }, { describeVhd, formatVhdInfo }] = await Promise.all([import('../vhd-file.js'), import('./vhd-info.js')]);
       const info = await asToolError(async () => {
         const opened = await VhdFile.open(file);
         try {
