@@ -4,6 +4,7 @@
 // waits for handlers to finish, and saves the state.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/logging/index.js';
 import { parseLabConfig, type LabConfig } from './config/lab-config.js';
 import { FaultInjector } from './faults/fault-injector.js';
@@ -19,6 +20,9 @@ import { RpcDispatcher } from './rpc/rpc-dispatcher.js';
 import { SessionManager } from './rpc/session-manager.js';
 import { TaskManager } from './rpc/task-manager.js';
 import { LabState } from './state/lab-state.js';
+
+/** Milliseconds handlers get to finish on close before connections are cut. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface LabPool {
   /** `http://host:port` (no credentials). */
@@ -87,6 +91,9 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
         shutdown.abort(new Error('the lab pool is shutting down'));
         state.events.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        // Long polls answer and streams stop on the abort; give them a moment to reply cleanly.
+        await Promise.race([Promise.allSettled([...inFlight]), sleep(CLOSE_GRACE_MS)]);
         server.closeAllConnections();
         await Promise.allSettled([...inFlight]);
         await stopped;

@@ -20,8 +20,9 @@ export function registerSessionMethods(registry: MethodRegistry): void {
     readOnly: true,
     run: ({ state }) => state.hostRef,
   });
+  // Clients may send a session first; system.* ignores it.
   registry.define('system.listMethods', {
-    params: 0,
+    params: [0, 1],
     session: false,
     readOnly: true,
     run: () => registry.names(),

@@ -24,7 +24,7 @@ export function registerVmMethods(registry: MethodRegistry): void {
   registry.define('VM.destroy', { params: 1, run: ({ state }, [vm]) => destroyVm(state, String(vm)) });
   registry.define('VM.create', { params: 1, run: ({ state }, [record]) => createVm(state, structArg(record, 'args')) });
   registry.define('VM.set_bios_strings', { params: 2, run: ({ state }, [vm, value]) => setBiosStrings(state, String(vm), value) });
-  registry.define('VM.start', { params: 2, run: ({ state }, [vm]) => startVm(state, String(vm)) });
+  registry.define('VM.start', { params: 3, run: ({ state }, [vm]) => startVm(state, String(vm)) });
   registry.define('VM.clean_shutdown', { params: 1, run: ({ state }, [vm]) => shutdownVm(state, String(vm)) });
   registry.define('VM.hard_shutdown', { params: 1, run: ({ state }, [vm]) => shutdownVm(state, String(vm)) });
   registry.define('VM.get_allowed_VBD_devices', {
