@@ -17,3 +17,16 @@ export { checkVhdChain, type ChainCheckReport } from './tools/check-vhd-chain.js
 export { VhdCheckProblem, type CheckedFile } from './tools/check-vhd-file.js';
 export { rawToVhd, type RawToVhdOptions, type RawToVhdResult } from './tools/raw-to-vhd.js';
 export { vhdToRaw, type VhdToRawOptions, type VhdToRawResult } from './tools/vhd-to-raw.js';
+export { mergeVhd, findInterruptedMerges, VhdMergeError, type MergeOptions, type MergeResult } from './merge.js';
+export { MergeInjectedFailure, type MergePoint } from './merge-run.js';
+export { MergeLockedError } from './merge-lock.js';
+export {
+  readMergeState,
+  listMergeStates,
+  mergeStatePath,
+  mergeExplainsUuidMismatch,
+  MergeStateError,
+  MERGE_STATE_VERSION,
+  type MergeState,
+  type MergeStep,
+} from './merge-state.js';

@@ -193,7 +193,7 @@ describe('merge crash safety', { concurrency: scenarios.length }, () => {
         await assertReadable(dir, 'before');
         const progress: number[] = [];
         const result = await mergeVhd(join(dir, names[sc.child]!), { onProgress: (done, total) => progress.push(done * 1000 + total) });
-        assert.deepEqual(result, { path: join(dir, names[sc.child]!), blocksMerged: childBlocks, blocksCopied: childBlocks - emptyBlocks(sc), resumed: false });
+        assert.deepEqual(result, { path: join(dir, names[sc.child]!), parentPath: join(dir, names[sc.child - 1]!), blocksMerged: childBlocks, blocksCopied: childBlocks - emptyBlocks(sc), resumed: false });
         assert.equal(progress.at(-1), childBlocks * 1000 + childBlocks);
         await assertMerged(dir, 'merged');
       });

@@ -29,6 +29,8 @@ export type MergeOptions = MergeRunOptions;
 export interface MergeResult {
   /** Where the merged disk is now: the child's path. */
   path: string;
+  /** Where the parent was (that name no longer exists). */
+  parentPath: string;
   /** Child blocks merged into the parent in all (across resumed attempts). */
   blocksMerged: number;
   /** Blocks written by this call. */
@@ -62,7 +64,7 @@ export async function mergeVhd(childPath: string, options: MergeOptions = {}): P
       );
     }
     if (state) return await resume(folder, state, options);
-    if (pending) return { path, blocksMerged: pending.totalBlocks, blocksCopied: 0, resumed: true };
+    if (pending) return { path, parentPath: join(folder, parentName), blocksMerged: pending.totalBlocks, blocksCopied: 0, resumed: true };
     return await start(path, parentName, options);
   } finally {
     await lock.release();
@@ -79,9 +81,7 @@ export async function findInterruptedMerges(folder: string): Promise<string[]> {
 async function parentOf(childPath: string): Promise<string> {
   const child = await VhdFile.open(childPath);
   try {
-    if (child.footer.diskType !== DiskType.Differencing) {
-      throw new VhdMergeError('VHD_MERGE_NOT_DIFFERENCING', `${childPath} is not a differencing VHD: it has no parent to merge into`);
-    }
+    if (child.footer.diskType !== DiskType.Differencing) throw notDifferencing(childPath);
     const parentPath = resolve(dirname(childPath), child.header.parentUnicodeName);
     if (child.header.parentUnicodeName === '' || dirname(parentPath) !== dirname(childPath)) {
       throw new VhdMergeError(
@@ -98,12 +98,24 @@ async function parentOf(childPath: string): Promise<string> {
   }
 }
 
+function notDifferencing(path: string): VhdMergeError {
+  return new VhdMergeError(
+    'VHD_MERGE_NOT_DIFFERENCING',
+    `${path} is not a differencing VHD: it has no parent to merge into (already merged?)`,
+  );
+}
+
 async function start(childPath: string, parentName: string, options: MergeOptions): Promise<MergeResult> {
   const folder = dirname(childPath);
   const parentPath = join(folder, parentName);
   const child = await VhdFile.open(childPath);
   let target: MergeTarget | undefined;
   try {
+    // Checked again under the lock: a merge that finished meanwhile left a dynamic disk here.
+    if (child.footer.diskType !== DiskType.Differencing) throw notDifferencing(childPath);
+    if (basename(resolve(folder, child.header.parentUnicodeName)) !== parentName) {
+      throw new VhdMergeError('VHD_MERGE_CHANGED', `${childPath} changed while waiting for the merge lock; try again`, { retryable: true });
+    }
     target = await MergeTarget.open(parentPath, (p) => options.injectFailure?.(p)).catch((error: unknown) => {
       throw new VhdMergeError('VHD_MERGE_PARENT_UNREADABLE', `parent of ${childPath}: ${(error as Error).message}`, { cause: error });
     });
@@ -154,7 +166,7 @@ async function finish(run: MergeRun, child: VhdFile, target: MergeTarget, childP
   await target.close();
   await child.close();
   await run.rename(target.path, childPath);
-  return { path: childPath, blocksMerged: run.state.totalBlocks, blocksCopied: copied, resumed };
+  return { path: childPath, parentPath: target.path, blocksMerged: run.state.totalBlocks, blocksCopied: copied, resumed };
 }
 
 async function resume(folder: string, state: MergeState, options: MergeOptions): Promise<MergeResult> {
@@ -163,7 +175,7 @@ async function resume(folder: string, state: MergeState, options: MergeOptions):
   const seen = { childUuid: await footerUuid(childPath), parentUuid: await footerUuid(parentPath) };
   const action = resumeAction(state, seen);
   const run = new MergeRun(folder, state, options);
-  const result = { path: childPath, blocksMerged: state.totalBlocks, blocksCopied: 0, resumed: true };
+  const result = { path: childPath, parentPath, blocksMerged: state.totalBlocks, blocksCopied: 0, resumed: true };
   switch (action.kind) {
     case 'broken':
       throw new VhdMergeError(

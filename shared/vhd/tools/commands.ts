@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { registerCheckCommand } from './check-command.js';
 import { registerFromRawCommand } from './from-raw-command.js';
 import { registerInfoCommand } from './info-command.js';
+import { registerMergeCommand } from './merge-command.js';
 import { registerToRawCommand } from './to-raw-command.js';
 
 export function registerVhdCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerVhdCommands(program: Command): void {
   registerCheckCommand(vhd);
   registerFromRawCommand(vhd);
   registerToRawCommand(vhd);
+  registerMergeCommand(vhd);
 }
