@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { DeltachainError } from '../shared/errors.js';
 import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
+import { registerAgentCommand } from '../agent/index.js';
 import { registerLabCommands } from '../deploy/lab/commands.js';
 
 export const VERSION = '0.1.0';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerVhdCommands(program);
+  registerAgentCommand(program);
   registerLabCommands(program);
   return program;
 }

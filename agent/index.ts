@@ -1,0 +1,48 @@
+// `deltachain agent --config FILE`: one binary, two roles chosen by the config's `role`. The
+// storage role serves a remote; the host role (next to a pool) is not built yet and says so.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ConfigError } from '../shared/errors.js';
+import { loadConfigFile } from '../shared/config/index.js';
+import { createLogger } from '../shared/logging/index.js';
+import { startStorageAgent, storageAgentConfigSchema } from './storage/index.js';
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run an agent: the storage agent of a remote (role "storage") or a pool\'s host agent (role "host")')
+    .requiredOption('-c, --config <file>', 'the agent\'s JSON config file')
+    .action(async (options: { config: string }) => {
+      await runAgent(options.config, process.env);
+    });
+}
+
+/** Runs until SIGTERM or SIGINT, then stops cleanly. */
+export async function runAgent(configPath: string, env: Record<string, string | undefined>): Promise<void> {
+  const role = await readRole(configPath);
+  if (role === 'host') {
+    throw new ConfigError(`${configPath}: the host agent role is not available in this version yet; only "storage" agents can run`);
+  }
+  if (role !== 'storage') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
+  const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const agent = await startStorageAgent(config, logger);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await agent.stop();
+}
+
+async function readRole(path: string): Promise<unknown> {
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as { role?: unknown }).role;
+  } catch (cause) {
+    throw new ConfigError(`cannot read agent config ${path}: ${(cause as Error).message}`, { cause });
+  }
+}

@@ -1,0 +1,88 @@
+// The storage agent process: opens the remote, finishes interrupted merges BEFORE taking any new
+// work (docs/remote-format.md §8), then serves the gRPC data plane and pulls tasks from its
+// remote's JetStream subject, publishing events (started, progress, result, heartbeat).
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logging/index.js';
+import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { ActiveUploads } from './active-uploads.js';
+import { RemoteLayout } from './remote-layout.js';
+import { RemoteLocks } from './remote-locks.js';
+import type { RemoteContext } from './remote-context.js';
+import type { StorageAgentConfig } from './storage-config.js';
+import { startStorageServer, type StorageServer } from './storage-server.js';
+import { StorageTaskRunner } from './task-runner.js';
+import { recoverMerges } from './tasks/recover-merges.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface RunningStorageAgent {
+  address: string;
+  ctx: RemoteContext;
+  stop(): Promise<void>;
+}
+
+export async function startStorageAgent(config: StorageAgentConfig, logger: Logger): Promise<RunningStorageAgent> {
+  const s = config.storage;
+  const log = logger.child({ component: 'storage-agent', remoteId: s.remoteId });
+  const ctx: RemoteContext = {
+    remoteId: s.remoteId,
+    layout: new RemoteLayout(s.root),
+    locks: new RemoteLocks(),
+    uploads: new ActiveUploads(),
+    logger,
+    now: () => new Date(),
+  };
+  await ctx.layout.ensure();
+  const recovered = await recoverMerges(ctx);
+  log.info({ resumed: recovered.resumed.length, failed: recovered.failed.length }, 'interrupted merges handled');
+
+  const names = natsNames(config.nats.namespace);
+  const nc: NatsConnection = await connectNats(config.nats, `deltachain-storage-${config.agentId}`);
+  let server: StorageServer | undefined;
+  let consumer: TaskConsumer | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  try {
+    await ensureStreams(nc, names);
+    server = await startStorageServer(ctx, s.listen, s.tls);
+    const events = { publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, config.agentId, taskId, body)) };
+    const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks });
+    consumer = await startTaskConsumer({
+      nc,
+      names,
+      consumerName: names.storageConsumer(s.remoteId),
+      filterSubject: names.storageTasks(s.remoteId),
+      concurrency: s.concurrency,
+      ackWaitSeconds: config.nats.ackWaitSeconds,
+      maxDeliver: config.nats.maxDeliver,
+      handler: (delivery) => runner.handle(delivery),
+      logger,
+    });
+    const startedAt = Date.now();
+    const address = server.address;
+    const beat = (): Promise<void> =>
+      events.publish('', {
+        $case: 'heartbeat',
+        value: { role: AgentRole.AGENT_ROLE_STORAGE, targetId: s.remoteId, runningTasks: consumer?.running ?? 0, concurrency: s.concurrency, version: AGENT_VERSION, startedAtMs: startedAt, address },
+      }).catch((error: unknown) => log.warn({ err: error }, 'heartbeat not published'));
+    await beat();
+    heartbeat = setInterval(() => void beat(), s.heartbeatSeconds * 1000);
+    log.info({ address, instance: randomUUID() }, 'storage agent ready');
+  } catch (error) {
+    await server?.close();
+    await nc.close();
+    throw error;
+  }
+  return {
+    address: server.address,
+    ctx,
+    async stop() {
+      clearInterval(heartbeat);
+      await consumer?.stop();
+      await server?.close();
+      await nc.drain();
+      log.info('storage agent stopped');
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// The storage agent's config file (JSON; every field documented with its unit). Parsed once at
+// start into a frozen object. Example: deploy/ or docs/remote-format.md's neighbours.
+//   { "role": "storage", "agentId": "storage-1",
+//     "nats": { "servers": ["nats://127.0.0.1:4222"] },
+//     "storage": { "remoteId": "nas1", "root": "/srv/deltachain",
+//                  "listen": { "host": "0.0.0.0", "port": 50051 },
+//                  "tls": { "cert": "…", "key": "…", "ca": "…" } } }
+import { z } from 'zod';
+import { logSchema, tlsSchema } from '../../shared/config/index.js';
+import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
+
+export const storageSectionSchema = z
+  .object({
+    /** Which remote this agent serves; tasks are addressed to it. */
+    remoteId: z.string().regex(TOKEN_PATTERN),
+    /** The remote's root folder (created with its marker when missing). */
+    root: z.string().min(1),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        /** 0 picks a free port (tests). */
+        port: z.number().int().min(0).max(65535).default(50051),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 50051 }),
+    /** gRPC TLS; mTLS when `ca` is given; plaintext only with `insecure: true`. */
+    tls: tlsSchema,
+    /** Tasks run at once. */
+    concurrency: z.number().int().min(1).max(16).default(2),
+    /** Seconds between heartbeat events. */
+    heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
+    /** Merges record their progress every this many blocks (smaller: less redone after a crash, more fsyncs). */
+    mergeCheckpointBlocks: z.number().int().min(1).max(65536).default(256),
+  })
+  .strict();
+
+export const storageAgentConfigSchema = z
+  .object({
+    role: z.literal('storage'),
+    /** Names this agent in events; a NATS subject token. */
+    agentId: z.string().regex(TOKEN_PATTERN),
+    log: logSchema.default({ level: 'info' }),
+    nats: natsSchema.default(natsSchema.parse({})),
+    storage: storageSectionSchema,
+  })
+  .strict();
+
+export type StorageAgentConfig = z.infer<typeof storageAgentConfigSchema>;

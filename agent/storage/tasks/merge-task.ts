@@ -1,0 +1,154 @@
+// The `merge` task (docs/remote-format.md §8): merge each delta disk of a backup into its parent,
+// retiring the parent's backup. Steps per disk, each safe to repeat after a crash:
+//   1. remove the metadata of the backups whose disk is the parent (their date is given up);
+//   2. write `.<D>.vhd.sums.merged` = parent checksums overlaid with D's (D's partially marked
+//      blocks left out: they are recomputed from the merged file in step 4);
+//   3. the VHD module's crash-safe merge (parent receives D's blocks, is renamed over D);
+//   4. finish the checksums: fill missing entries from the merged file, rename over `<D>.vhd.sums`;
+//   5. rewrite the chain fields of the VM's metadata.
+// Idempotent: a disk that is already a full is skipped (only steps 4-5 are re-checked).
+import { access, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DiskType, VhdFile, fsyncFolder, isFullyMarked } from '../../../shared/vhd/index.js';
+import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
+import { blockChecksum } from '../../../shared/grpc/disk-checksum.js';
+import { readBackupMetadata, type BackupMetadata } from '../backup-metadata.js';
+import { removeIfPresent, writeFileAtomic } from '../atomic-write.js';
+import { StorageConflictError, StorageNotFoundError } from '../errors.js';
+import { validBackupId, validUuid } from '../ids.js';
+import { mergedSumsPathOf, sumsPathOf } from '../remote-layout.js';
+import type { RemoteContext } from '../remote-context.js';
+import { encodeSums, readSumsFile } from '../sums-file.js';
+import { readDiskFolderOf } from '../vm-inventory.js';
+import { refreshVmMetadata } from './refresh-metadata.js';
+
+export interface MergeTaskInput {
+  vmUuid: string;
+  backupId: string;
+}
+
+export interface MergedDiskOutcome {
+  diskKey: string;
+  path: string;
+  blocksMerged: number;
+  resumed: boolean;
+  merged: boolean;
+}
+
+export interface MergeTaskOutcome {
+  disks: MergedDiskOutcome[];
+  retiredBackupIds: string[];
+}
+
+export interface MergeTaskOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** Test hook passed to the VHD merge: stop after this many blocks as if the process died. */
+  failAfterBlocks?: number;
+  /** Merge state checkpoint every this many blocks (VHD merge option; default 256). */
+  checkpointBlocks?: number;
+}
+
+export async function runMergeTask(ctx: RemoteContext, input: MergeTaskInput, options: MergeTaskOptions = {}): Promise<MergeTaskOutcome> {
+  const vmUuid = validUuid(input.vmUuid, 'VM uuid');
+  const backupId = validBackupId(input.backupId);
+  return ctx.locks.withVm(vmUuid, async () => {
+    const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
+    if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}; nothing to merge`);
+    const outcome: MergeTaskOutcome = { disks: [], retiredBackupIds: [] };
+    for (const disk of metadata.disks) outcome.disks.push(await mergeDisk(ctx, metadata, disk.key, outcome.retiredBackupIds, options));
+    await refreshVmMetadata(ctx, vmUuid);
+    ctx.logger.info({ vm: vmUuid, backupId, retired: outcome.retiredBackupIds }, 'merge done');
+    return outcome;
+  });
+}
+
+async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: string, retired: string[], options: MergeTaskOptions): Promise<MergedDiskOutcome> {
+  const { folder, backups } = await readDiskFolderOf(ctx.layout, metadata.vmUuid, diskKey);
+  const name = `${metadata.backupId}.vhd`;
+  const child = folder.model.files.find((f) => f.name === name);
+  if (!child) throw new StorageNotFoundError(`disk ${diskKey} of backup ${metadata.backupId} is missing: ${join(folder.folder, name)}`);
+  const path = ctx.layout.relative(child.path);
+  if (child.diskType === DiskType.Dynamic) {
+    // Already merged; a crash may have left the merge's last step (state file removal) undone.
+    const resumed = (await findInterruptedMerges(folder.folder)).includes(child.path);
+    if (resumed) await mergeVhd(child.path);
+    await finishChecksums(child.path);
+    if (resumed) return { diskKey, path, blocksMerged: 0, resumed, merged: true };
+    return { diskKey, path, blocksMerged: 0, resumed: false, merged: false };
+  }
+  const parent = folder.model.parent.get(name);
+  const interrupted = await exists(join(folder.folder, `.${parent?.name ?? '-'}.merge.json`));
+  if (!parent && !interrupted) throw new StorageConflictError(`${path}: its parent is missing or does not match; the chain is broken, nothing merged`);
+  if (parent) {
+    for (const backup of backups) {
+      if (backup.disks.some((d) => d.key === diskKey && d.file === `disks/${diskKey}/${parent.name}`)) {
+        await removeIfPresent(ctx.layout.metadataPath(metadata.vmUuid, backup.backupId));
+        await fsyncFolder(ctx.layout.backupsFolder(metadata.vmUuid));
+        retired.push(backup.backupId);
+      }
+    }
+    if (!(await exists(mergedSumsPathOf(child.path)))) await writeMergedSums(child.path, parent.path);
+  }
+  const result = await mergeVhd(child.path, {
+    onProgress: options.onProgress,
+    failAfterBlocks: options.failAfterBlocks,
+    checkpointBlocks: options.checkpointBlocks,
+  });
+  await finishChecksums(child.path);
+  return { diskKey, path, blocksMerged: result.blocksMerged, resumed: result.resumed, merged: true };
+}
+
+/** Step 2: parent entries overlaid with the child's fully marked blocks. */
+async function writeMergedSums(childPath: string, parentPath: string): Promise<void> {
+  const parentSums = await readSumsFile(sumsPathOf(parentPath));
+  const childSums = await readSumsFile(sumsPathOf(childPath));
+  const merged = new Map(parentSums.sums);
+  const child = await VhdFile.open(childPath);
+  try {
+    const bitmap = Buffer.alloc(child.bitmapSize);
+    const sectors = child.blockSize / 512;
+    for (const index of child.allocatedBlocks()) {
+      await child.handle.read(bitmap, 0, bitmap.length, child.bat[index]! * 512);
+      const sum = childSums.sums.get(index);
+      if (sum && isFullyMarked(bitmap, sectors)) merged.set(index, sum);
+      else merged.delete(index);
+    }
+  } finally {
+    await child.close();
+  }
+  await writeFileAtomic(mergedSumsPathOf(childPath), encodeSums({ blockSize: parentSums.blockSize, sums: merged }));
+}
+
+/** Step 4: when the merged file is in place, complete its checksum table and put it in place. */
+export async function finishChecksums(vhdPath: string): Promise<boolean> {
+  const pending = mergedSumsPathOf(vhdPath);
+  if (!(await exists(pending))) return false;
+  const table = await readSumsFile(pending);
+  const file = await VhdFile.open(vhdPath);
+  try {
+    if (file.footer.diskType !== DiskType.Dynamic) return false;
+    let changed = false;
+    for (const index of file.allocatedBlocks()) {
+      if (table.sums.has(index)) continue;
+      const block = (await file.readBlock(index))!;
+      table.sums.set(index, blockChecksum(block.bitmap, block.data));
+      changed = true;
+    }
+    for (const index of [...table.sums.keys()]) if (!file.hasBlock(index)) (table.sums.delete(index), (changed = true));
+    if (changed) await writeFileAtomic(pending, encodeSums(table));
+  } finally {
+    await file.close();
+  }
+  await rename(pending, sumsPathOf(vhdPath));
+  await fsyncFolder(dirname(vhdPath));
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

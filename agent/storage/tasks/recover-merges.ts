@@ -1,0 +1,50 @@
+// Finishes every interrupted merge on the remote (docs/remote-format.md §8): a storage agent runs
+// this at start, before taking new work, and a scan runs it first. For each disk folder: resume
+// each merge whose state file exists, finish pending `.sums.merged` tables, then rewrite the VM's
+// metadata chain fields. Returns the child paths whose merge was finished.
+import { join } from 'node:path';
+import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
+import { errorMessage } from '../../../shared/errors.js';
+import { backupIdOfDiskFile } from '../remote-layout.js';
+import type { RemoteContext } from '../remote-context.js';
+import { listFolder } from '../vm-inventory.js';
+import { listVms } from '../list-backups.js';
+import { ID_PATTERN } from '../ids.js';
+import { finishChecksums } from './merge-task.js';
+import { refreshVmMetadata } from './refresh-metadata.js';
+
+const MERGED_SUMS = /^\.(.+\.vhd)\.sums\.merged$/;
+
+/** Runs `fn` holding the VM's lock; a caller that already holds every lock (scan) passes a direct runner. */
+export type VmRunner = <T>(vmUuid: string, fn: () => Promise<T>) => Promise<T>;
+
+export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Promise<{ resumed: string[]; failed: { path: string; reason: string }[] }> {
+  const withVm: VmRunner = runner ?? ((vm, fn) => ctx.locks.withVm(vm, fn));
+  const resumed: string[] = [];
+  const failed: { path: string; reason: string }[] = [];
+  for (const vm of await listVms(ctx)) {
+    let touched = false;
+    for (const key of await listFolder(ctx.layout.disksFolder(vm))) {
+      if (!ID_PATTERN.test(key)) continue;
+      const folder = ctx.layout.diskFolder(vm, key);
+      for (const child of await findInterruptedMerges(folder).catch(() => [])) {
+        try {
+          await withVm(vm, () => mergeVhd(child));
+          resumed.push(ctx.layout.relative(child));
+          touched = true;
+          ctx.logger.info({ vm, path: ctx.layout.relative(child) }, 'interrupted merge finished');
+        } catch (error) {
+          failed.push({ path: ctx.layout.relative(child), reason: errorMessage(error) });
+          ctx.logger.error({ vm, path: ctx.layout.relative(child), err: error }, 'interrupted merge could not be finished');
+        }
+      }
+      for (const name of await listFolder(folder)) {
+        const match = MERGED_SUMS.exec(name);
+        if (!match || backupIdOfDiskFile(match[1]!) === undefined) continue;
+        if (await withVm(vm, () => finishChecksums(join(folder, match[1]!)).catch(() => false))) touched = true;
+      }
+    }
+    if (touched) await withVm(vm, () => refreshVmMetadata(ctx, vm));
+  }
+  return { resumed, failed };
+}

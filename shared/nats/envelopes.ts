@@ -1,0 +1,31 @@
+// Publishing and decoding the task and event envelopes (proto/deltachain/tasks/v1) on
+// JetStream. The NATS message id is the task id (or event id), so JetStream drops a repeat
+// published within the stream's duplicate window.
+import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Event } from '../proto/gen/deltachain/tasks/v1/event.js';
+import { Task } from '../proto/gen/deltachain/tasks/v1/task.js';
+import type { EventKind, NatsNames } from './names.js';
+
+export async function publishTask(nc: NatsConnection, subject: string, task: Task): Promise<void> {
+  await jetstream(nc).publish(subject, Task.encode(task).finish(), { msgID: task.taskId });
+}
+
+export function decodeTask(data: Uint8Array): Task {
+  return Task.decode(data);
+}
+
+export type EventBody = NonNullable<Event['body']>;
+
+/** Publishes an event from `agentId`; returns it. The subject's kind follows the body. */
+export async function publishEvent(nc: NatsConnection, names: NatsNames, agentId: string, taskId: string, body: EventBody, now = Date.now()): Promise<Event> {
+  const event: Event = { eventId: randomUUID(), taskId, agentId, emittedAtMs: now, body };
+  const kind: EventKind = body.$case;
+  await jetstream(nc).publish(names.event(agentId, kind), Event.encode(event).finish(), { msgID: event.eventId });
+  return event;
+}
+
+export function decodeEvent(data: Uint8Array): Event {
+  return Event.decode(data);
+}
