@@ -159,7 +159,7 @@ async function benchCase(dir: string, parentSize: number, rows: Row[]): Promise<
       rows.push({ case: `parse ${what} (${reads} reads)`, bytes, oursSeconds: median(parses), toolSeconds: median(cats), tool: 'cat' });
     }
   }
-  await rm(templates, { recursive: true });
+  if (!values.keep) await rm(templates, { recursive: true });
 }
 
 function mbps(bytes: number, seconds: number): string {
