@@ -95,6 +95,9 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
     checkpointBlocks: options.checkpointBlocks,
   });
   await finishChecksums(child.path);
+  // The parent's table now describes nothing (its file took the child's name); a crash before
+  // this line leaves it as garbage for scan ("checksums without their disk").
+  if (parent) await removeIfPresent(sumsPathOf(parent.path));
   return { diskKey, path, blocksMerged: result.blocksMerged, resumed: result.resumed, merged: true };
 }
 
