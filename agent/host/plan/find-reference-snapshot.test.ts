@@ -5,12 +5,13 @@ import { planCleanup } from './plan-cleanup.js';
 import type { SnapshotSummary } from './snapshot-summary.js';
 import { snapshotName, snapshotTags, TAG } from './snapshot-tags.js';
 
-const scope = { policyId: 'p1', vmUuid: 'vm-1' };
+const scope = { policyId: 'p1', vmUuid: 'vm-1', remotes: 'r1' };
 
 interface Spec {
   id: string;
   policy?: string;
   vm?: string;
+  remotes?: string;
   datetime?: string;
   exported?: boolean;
   task?: string;
@@ -30,6 +31,7 @@ function snap(spec: Spec): SnapshotSummary {
           chainLength: 0,
           taskId: spec.task ?? `task-${spec.id}`,
           backupIds: [`b-${spec.id}`],
+          remotes: spec.remotes ?? 'r1',
         }),
         ...(spec.exported ? { [TAG.exported]: 'true' } : {}),
       };
@@ -62,6 +64,7 @@ describe('findReferenceSnapshot', () => {
       snapshots: [
         { id: 'other-policy', policy: 'p2', exported: true, datetime: '2024-05-01T00:00:00.000Z' },
         { id: 'other-vm', vm: 'vm-2', exported: true, datetime: '2024-05-01T00:00:00.000Z' },
+        { id: 'other-remotes', remotes: 'r1,r2', exported: true, datetime: '2024-05-01T00:00:00.000Z' },
         { id: 'mine', exported: true, datetime: '2024-04-01T00:00:00.000Z' },
       ],
       expected: 'mine',
@@ -116,9 +119,11 @@ describe('planCleanup', () => {
       expected: ['stale'],
     },
     {
-      name: "other policies' snapshots and the user's own are never touched",
+      name: "other policies' and other remote sets' snapshots, and the user's own, are never touched",
       snapshots: [
         { id: 'p2-crashed', policy: 'p2' },
+        { id: 'r2-reference', remotes: 'r2', exported: true, datetime: '2024-01-01T00:00:00.000Z' },
+        { id: 'r2-crashed', remotes: 'r2' },
         { id: 'p2-untagged', untagged: true, name: snapshotName('p2', 'web'), time: '20240101T00:00:00Z' },
         { id: 'user', untagged: true, name: 'before upgrade', time: '20240101T00:00:00Z' },
       ],

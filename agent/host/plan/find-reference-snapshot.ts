@@ -1,4 +1,4 @@
-// The reference snapshot of a policy and VM: the newest snapshot tagged for them whose backup was
+// The reference snapshot of a policy, VM and remote set: the newest snapshot tagged for them whose backup was
 // committed (`exported`). Only such a snapshot may be the base of a delta: an unexported one may
 // hold data no remote has. Newest by the `datetime` tag (ISO-8601 sorts as text), then by XAPI's
 // snapshot time, then uuid, so the choice is deterministic.
@@ -8,6 +8,8 @@ import { readSnapshotTags, type SnapshotTags } from './snapshot-tags.js';
 export interface ReferenceScope {
   policyId: string;
   vmUuid: string;
+  /** The remote set (`remotesKey`). */
+  remotes: string;
 }
 
 export interface TaggedSnapshot {
@@ -19,7 +21,7 @@ export function taggedFor(snapshots: readonly SnapshotSummary[], scope: Referenc
   const out: TaggedSnapshot[] = [];
   for (const snapshot of snapshots) {
     const tags = readSnapshotTags(snapshot.otherConfig);
-    if (tags !== undefined && tags.policyId === scope.policyId && tags.vmUuid === scope.vmUuid) out.push({ snapshot, tags });
+    if (tags !== undefined && tags.policyId === scope.policyId && tags.vmUuid === scope.vmUuid && tags.remotes === scope.remotes) out.push({ snapshot, tags });
   }
   return out;
 }

@@ -6,7 +6,8 @@
 //     `VM.snapshot` and tagging;
 //   * exported but older than the reference: a crash after the new reference was marked and
 //     before the old one was destroyed.
-// Snapshots of other policies, the user's own snapshots and the reference are never touched.
+// Snapshots of other policies or other remote sets (their own references), the user's own
+// snapshots and the reference are never touched.
 import { findReferenceSnapshot, taggedFor, type ReferenceScope } from './find-reference-snapshot.js';
 import type { SnapshotSummary } from './snapshot-summary.js';
 import { policyIdFromSnapshotName, readSnapshotTags } from './snapshot-tags.js';

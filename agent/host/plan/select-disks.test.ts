@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { XapiVbd, XapiVdi } from '../xapi/xapi-records.js';
 import { selectDisks } from './select-disks.js';
 import { formatXapiDate, parseXapiDate } from './xapi-date.js';
-import { policyIdFromSnapshotName, readSnapshotTags, snapshotName, snapshotTags, TAG } from './snapshot-tags.js';
+import { policyIdFromSnapshotName, readSnapshotTags, remotesKey, snapshotName, snapshotTags, TAG } from './snapshot-tags.js';
 
 function vbd(ref: string, vdi: string, type = 'Disk', userdevice = '0'): [string, XapiVbd] {
   return [ref, { uuid: `u-${ref}`, VM: 'OpaqueRef:vm', VDI: vdi, type, userdevice, bootable: false, mode: 'RW', empty: vdi === 'OpaqueRef:NULL', other_config: {} }];
@@ -59,7 +59,7 @@ describe('selectDisks', () => {
 
 describe('snapshot tags and names', () => {
   it('round-trips tags and reads the exported mark', () => {
-    const tags = snapshotTags({ policyId: 'p', vmUuid: 'v', datetime: 'd', chainLength: 3, taskId: 't', backupIds: ['b1', 'b2'] });
+    const tags = snapshotTags({ policyId: 'p', vmUuid: 'v', datetime: 'd', chainLength: 3, taskId: 't', backupIds: ['b1', 'b2'], remotes: 'r1,r2' });
     assert.deepEqual(readSnapshotTags(tags), {
       policyId: 'p',
       vmUuid: 'v',
@@ -67,11 +67,15 @@ describe('snapshot tags and names', () => {
       chainLength: 3,
       taskId: 't',
       backupIds: ['b1', 'b2'],
+      remotes: 'r1,r2',
       exported: false,
       result: undefined,
     });
     assert.equal(readSnapshotTags({ ...tags, [TAG.exported]: 'true' })?.exported, true);
     assert.equal(readSnapshotTags({ [TAG.policy]: 'p' }), undefined, 'partly tagged is not ours');
+  });
+  it('spells a remote set the same whatever the order', () => {
+    assert.equal(remotesKey(['b', 'a', 'b']), 'a,b');
   });
   it('finds the policy id in a snapshot name', () => {
     assert.equal(policyIdFromSnapshotName(snapshotName('p-1', 'web [prod]')), 'p-1');

@@ -4,9 +4,13 @@
 //   deltachain:policy       policy id            deltachain:vm        source VM uuid
 //   deltachain:datetime     ISO-8601 UTC          deltachain:chain-length  deltas since the full
 //   deltachain:task         task id               deltachain:backup    backup id(s), comma-separated
+//   deltachain:remotes      the remote ids the backup went to, sorted, comma-separated
 //   deltachain:exported     "true", set only after every remote committed the backup
 //   deltachain:result       the task's result (JSON), set just before `exported`
 //   deltachain:vdi          (on VDIs) the source VDI uuid = the disk key on remotes
+// A reference belongs to a policy, a VM *and* the set of remotes its backup went to: when the
+// coordinator sends one task per remote, each remote keeps its own reference, so a backup to one
+// remote never destroys the base another remote's next delta needs.
 // The snapshot's name also carries the policy id, so a snapshot left untagged by a crash between
 // `VM.snapshot` and tagging is still recognised as ours.
 import type { OtherConfig } from '../xapi/xapi-records.js';
@@ -18,6 +22,7 @@ export const TAG = Object.freeze({
   chainLength: 'deltachain:chain-length',
   task: 'deltachain:task',
   backup: 'deltachain:backup',
+  remotes: 'deltachain:remotes',
   exported: 'deltachain:exported',
   result: 'deltachain:result',
   vdi: 'deltachain:vdi',
@@ -34,6 +39,8 @@ export interface SnapshotTags {
   chainLength: number;
   taskId: string;
   backupIds: string[];
+  /** The remote set, as `remotesKey` spells it. */
+  remotes: string;
   exported: boolean;
   /** The result JSON recorded at commit time, if any. */
   result: string | undefined;
@@ -48,6 +55,7 @@ export function snapshotTags(tags: Omit<SnapshotTags, 'exported' | 'result'>): O
     [TAG.chainLength]: String(tags.chainLength),
     [TAG.task]: tags.taskId,
     [TAG.backup]: tags.backupIds.join(','),
+    [TAG.remotes]: tags.remotes,
   };
 }
 
@@ -66,9 +74,15 @@ export function readSnapshotTags(otherConfig: OtherConfig): SnapshotTags | undef
     chainLength: Number.isInteger(chainLength) && chainLength >= 0 ? chainLength : 0,
     taskId,
     backupIds: (otherConfig[TAG.backup] ?? '').split(',').filter((id) => id !== ''),
+    remotes: otherConfig[TAG.remotes] ?? '',
     exported: otherConfig[TAG.exported] === 'true',
     result: otherConfig[TAG.result],
   };
+}
+
+/** The remote set of a backup as one tag value: ids sorted, comma-separated. */
+export function remotesKey(remoteIds: readonly string[]): string {
+  return [...new Set(remoteIds)].sort().join(',');
 }
 
 const NAME_PREFIX = '[deltachain ';

@@ -1,0 +1,62 @@
+// The backup task in domain terms (translated from the NATS envelope at the edge) and what it
+// reports. One task backs up one VM to one or more remotes from a single snapshot and a single
+// export per disk (blocks fan out to every remote's PutDisk).
+import type { FullReason } from '../plan/plan-disk-exports.js';
+import type { RemoteStorage } from '../remote/remote-storage.js';
+
+export interface BackupTarget {
+  remoteId: string;
+  /** The backup id on that remote (the coordinator's choice). */
+  backupId: string;
+  storage: RemoteStorage;
+}
+
+export interface BackupRequest {
+  taskId: string;
+  policyId: string;
+  /** The policy as JSON, stored verbatim in the backup's metadata. */
+  policyJson: string;
+  vmUuid: string;
+  targets: BackupTarget[];
+  /** Per disk key (live VDI uuid): the base snapshot VDI uuid of a delta; absent = full. */
+  bases: ReadonlyMap<string, string>;
+}
+
+export interface DiskOutcome {
+  diskKey: string;
+  /** The live VDI (= disk key) and the snapshot VDI exported (= VHD footer uuid). */
+  vdiUuid: string;
+  snapshotVdiUuid: string;
+  mode: 'full' | 'delta';
+  baseVdiUuid?: string;
+  /** Why a full was exported when a delta was asked for (or `requested`). */
+  fullReason?: FullReason;
+  detail?: string;
+  virtualSize: number;
+  blocks: number;
+  /** Block bytes (bitmaps + data) sent to each remote. */
+  bytesSent: number;
+  durationMs: number;
+  remotes: Array<{ remoteId: string; path: string; fileSize: number }>;
+}
+
+export interface BackupOutcome {
+  taskId: string;
+  vmUuid: string;
+  vmName: string;
+  /** When the snapshot was taken (ISO-8601). */
+  timestamp: string;
+  backups: Array<{ remoteId: string; backupId: string }>;
+  /** The snapshot kept as the new reference. */
+  snapshotUuid: string;
+  disks: DiskOutcome[];
+  skippedDisks: Array<{ diskKey: string; reason: string }>;
+  /** Snapshots removed (leftovers, the previous reference) and why. */
+  removedSnapshots: Array<{ uuid: string; reason: string }>;
+  bytesSent: number;
+  durationMs: number;
+  /** True when this report comes from an earlier delivery of the same task. */
+  redelivered: boolean;
+  /** Things that went wrong without failing the backup (e.g. an old snapshot not removed). */
+  warnings: string[];
+}

@@ -1,0 +1,288 @@
+// Backs up one VM (one task), in the order that keeps the next delta correct whatever fails:
+//   1. a redelivered task whose backup is committed reports the first result and stops;
+//   2. leftovers of interrupted runs are destroyed (plan-cleanup.ts);
+//   3. a new snapshot is taken (skipped VDIs left out) and tagged;
+//   4. per disk, full or delta (gather-disk-plans.ts), exported and streamed to every remote;
+//   5. every remote commits (CommitBackup with the XAPI records);
+//   6. only then the snapshot is marked exported, and the previous reference destroyed.
+// Any failure before 6 destroys the new snapshot and leaves the old reference untouched, so the
+// next delta is computed against data every remote holds.
+import { DeltachainError } from '../../../shared/errors.js';
+import type { Logger } from '../../../shared/logging/index.js';
+import { mapWithLimit } from '../concurrency/semaphore.js';
+import { findReferenceSnapshot, taggedFor, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
+import { planCleanup } from '../plan/plan-cleanup.js';
+import { selectDisks, type DiskSelection } from '../plan/select-disks.js';
+import type { SnapshotSummary } from '../plan/snapshot-summary.js';
+import { remotesKey, snapshotName, snapshotTags, TAG } from '../plan/snapshot-tags.js';
+import { parseXapiDate } from '../plan/xapi-date.js';
+import type { HostXapi } from '../xapi/host-xapi.js';
+import { XapiCallError } from '../xapi/xapi-call-error.js';
+import type { XapiRef, XapiVbd, XapiVdi, XapiVm } from '../xapi/xapi-records.js';
+import { outcomeFromListing, parseStoredOutcome } from './backup-outcome.js';
+import type { BackupOutcome, BackupRequest, DiskOutcome } from './backup-types.js';
+import { collectBackupRecords } from './collect-backup-records.js';
+import { exportDisk, type SnapshotDisk } from './export-disk.js';
+import { gatherDiskPlans } from './gather-disk-plans.js';
+import { PoolSnapshots } from './pool-snapshots.js';
+import { TransferProgress, type ProgressListener } from './transfer-progress.js';
+
+export interface BackupContext {
+  xapi: HostXapi;
+  /** Disks of one VM exported at once. */
+  disksPerVm: number;
+  logger: Logger;
+  onProgress?: ProgressListener;
+  /** Progress reports at most this often, milliseconds. */
+  progressIntervalMs?: number;
+  /** Untagged snapshots named by us count as leftovers only when older than this (ms). */
+  untaggedGraceMs?: number;
+  clock?: () => Date;
+}
+
+interface LiveVm {
+  ref: XapiRef;
+  record: XapiVm;
+}
+
+interface NewSnapshot {
+  ref: XapiRef;
+  uuid: string;
+  takenAt: Date;
+  disks: SnapshotDisk[];
+}
+
+export class VmNotFoundError extends DeltachainError {
+  override name = 'VmNotFoundError';
+  constructor(vmUuid: string, cause: unknown) {
+    super('VM_NOT_FOUND', `VM ${vmUuid} does not exist on this pool; check the policy's VM list`, { cause });
+  }
+}
+
+export function backupVm(context: BackupContext, request: BackupRequest): Promise<BackupOutcome> {
+  return new VmBackup(context, request).run();
+}
+
+class VmBackup {
+  private readonly snapshots: PoolSnapshots;
+  private readonly progress: TransferProgress;
+  private readonly startedAt = Date.now();
+  private readonly removed: Array<{ uuid: string; reason: string }> = [];
+  private readonly warnings: string[] = [];
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly context: BackupContext,
+    private readonly request: BackupRequest,
+  ) {
+    this.snapshots = new PoolSnapshots(context.xapi);
+    this.progress = new TransferProgress(context.onProgress, context.progressIntervalMs ?? 1000);
+    this.logger = context.logger.child({ taskId: request.taskId, vm: request.vmUuid });
+  }
+
+  async run(): Promise<BackupOutcome> {
+    const vm = await this.findVm();
+    const existing = await this.snapshots.list(vm.record);
+    const previous = await this.previousDelivery(existing);
+    if (previous !== undefined) return previous;
+    this.progress.enter('cleanup');
+    await this.cleanup(existing);
+    const reference = findReferenceSnapshot(existing, this.scope());
+    const selection = await this.selectDisks(vm.record);
+    this.progress.enter('snapshot');
+    const snapshot = await this.takeSnapshot(vm, selection, reference);
+    let disks: DiskOutcome[];
+    try {
+      disks = await this.exportAll(snapshot);
+      this.progress.enter('commit');
+      await this.commit(vm, snapshot, disks);
+    } catch (error) {
+      await this.discard(snapshot);
+      throw error;
+    }
+    this.progress.enter('rotate');
+    return this.rotate(vm, snapshot, selection, disks, existing);
+  }
+
+  private scope() {
+    return { policyId: this.request.policyId, vmUuid: this.request.vmUuid, remotes: remotesKey(this.request.targets.map((t) => t.remoteId)) };
+  }
+
+  private async findVm(): Promise<LiveVm> {
+    try {
+      return await this.context.xapi.getRecordByUuid<XapiVm>('VM', this.request.vmUuid);
+    } catch (error) {
+      if (error instanceof XapiCallError && error.xapiCode === 'UUID_INVALID') throw new VmNotFoundError(this.request.vmUuid, error);
+      throw error;
+    }
+  }
+
+  /** A redelivery of a task whose backup every remote committed: finish and report it. */
+  private async previousDelivery(existing: SnapshotSummary[]): Promise<BackupOutcome | undefined> {
+    const mine = taggedFor(existing, this.scope()).find((tagged) => tagged.tags.taskId === this.request.taskId);
+    if (mine?.tags.exported === true) {
+      const stored = parseStoredOutcome(mine.tags.result);
+      if (stored !== undefined) return { ...stored, redelivered: true };
+    }
+    const listed = await Promise.all(
+      this.request.targets.map(async (target) => {
+        const summary = (await target.storage.listBackups(this.request.vmUuid)).find((b) => b.backupId === target.backupId);
+        return summary === undefined ? undefined : { remoteId: target.remoteId, summary };
+      }),
+    );
+    if (listed.some((entry) => entry === undefined)) return undefined;
+    const committed = listed as Array<NonNullable<(typeof listed)[number]>>;
+    this.logger.info({ backups: committed.map((c) => c.summary.backupId) }, 'backup already committed by an earlier delivery');
+    const outcome = parseStoredOutcome(mine?.tags.result) ?? outcomeFromListing(this.request.taskId, this.request.vmUuid, mine?.snapshot.uuid ?? '', committed);
+    if (mine !== undefined && !mine.tags.exported) await this.markExported(mine.snapshot.ref, outcome, existing);
+    return { ...outcome, redelivered: true };
+  }
+
+  private async cleanup(existing: SnapshotSummary[]): Promise<void> {
+    const plan = planCleanup(existing, this.scope(), {
+      now: this.now(),
+      untaggedGraceMs: this.context.untaggedGraceMs ?? 15 * 60_000,
+    });
+    for (const item of plan) {
+      this.logger.info({ snapshot: item.snapshot.uuid, reason: item.reason }, 'destroying leftover snapshot');
+      await this.snapshots.destroy(item.snapshot);
+      this.removed.push({ uuid: item.snapshot.uuid, reason: item.reason });
+      existing.splice(existing.indexOf(item.snapshot), 1);
+    }
+  }
+
+  private async selectDisks(vm: XapiVm): Promise<DiskSelection> {
+    const vbds = new Map<XapiRef, XapiVbd>();
+    const vdis = new Map<XapiRef, XapiVdi>();
+    for (const ref of vm.VBDs) {
+      const vbd = await this.context.xapi.getRecord<XapiVbd>('VBD', ref);
+      vbds.set(ref, vbd);
+      if (vbd.type === 'Disk' && !vbd.empty) vdis.set(vbd.VDI, await this.context.xapi.getRecord<XapiVdi>('VDI', vbd.VDI));
+    }
+    const selection = selectDisks(vbds, vdis);
+    if (selection.disks.length === 0) throw new DeltachainError('NOTHING_TO_BACK_UP', `VM ${this.request.vmUuid} has no disk to back up (all skipped or none attached)`);
+    return selection;
+  }
+
+  private async takeSnapshot(vm: LiveVm, selection: DiskSelection, reference: TaggedSnapshot | undefined): Promise<NewSnapshot> {
+    const name = snapshotName(this.request.policyId, vm.record.name_label);
+    const ref = await this.snapshots.take(vm.ref, name, selection.skipped.map((s) => s.vdiRef));
+    try {
+      const record = await this.context.xapi.getRecord<XapiVm>('VM', ref);
+      const takenAt = parseXapiDate(record.snapshot_time) ?? this.now();
+      const anyDelta = selection.disks.some((disk) => this.request.bases.has(disk.diskKey));
+      const tags = snapshotTags({
+        ...this.scope(),
+        datetime: takenAt.toISOString(),
+        chainLength: anyDelta && reference !== undefined ? reference.tags.chainLength + 1 : 0,
+        taskId: this.request.taskId,
+        backupIds: this.request.targets.map((t) => t.backupId),
+      });
+      await this.snapshots.setOtherConfig('VM', ref, tags);
+      const disks = await this.snapshotDisks(record, selection);
+      for (const disk of disks) await this.snapshots.setOtherConfig('VDI', disk.snapshotVdiRef, { [TAG.vdi]: disk.diskKey, [TAG.policy]: this.request.policyId });
+      this.logger.info({ snapshot: record.uuid, disks: disks.length }, 'snapshot taken');
+      return { ref, uuid: record.uuid, takenAt, disks };
+    } catch (error) {
+      await this.discard({ ref, disks: await this.snapshotDisksOf(ref).catch(() => []) });
+      throw error;
+    }
+  }
+
+  private async snapshotDisks(snapshot: XapiVm, selection: DiskSelection): Promise<SnapshotDisk[]> {
+    const bySource = new Map(selection.disks.map((disk) => [disk.vdiRef, disk]));
+    const out: SnapshotDisk[] = [];
+    for (const vbdRef of snapshot.VBDs) {
+      const vbd = await this.context.xapi.getRecord<XapiVbd>('VBD', vbdRef);
+      if (vbd.type !== 'Disk' || vbd.empty) continue;
+      const vdi = await this.context.xapi.getRecord<XapiVdi>('VDI', vbd.VDI);
+      const source = bySource.get(vdi.snapshot_of);
+      if (source !== undefined) out.push({ diskKey: source.diskKey, snapshotVdiRef: vbd.VDI, snapshotVdiUuid: vdi.uuid, virtualSize: Number(vdi.virtual_size) });
+    }
+    if (out.length !== selection.disks.length) {
+      throw new DeltachainError('SNAPSHOT_INCOMPLETE', `snapshot of VM ${this.request.vmUuid} holds ${out.length} of its ${selection.disks.length} disks`);
+    }
+    return out;
+  }
+
+  private async snapshotDisksOf(ref: XapiRef): Promise<SnapshotDisk[]> {
+    const summary = await this.snapshots.read(ref);
+    return summary.vdis.map((vdi) => ({ diskKey: vdi.diskKey ?? vdi.uuid, snapshotVdiRef: vdi.ref, snapshotVdiUuid: vdi.uuid, virtualSize: 0 }));
+  }
+
+  private async exportAll(snapshot: NewSnapshot): Promise<DiskOutcome[]> {
+    const { xapi, logger } = this.context;
+    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), this.request.bases, this.request.targets, this.logger);
+    this.progress.enter('export');
+    const context = { xapi, vmUuid: this.request.vmUuid, targets: this.request.targets, timestampMs: snapshot.takenAt.getTime(), progress: this.progress, logger };
+    return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => exportDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
+  }
+
+  private async commit(vm: LiveVm, snapshot: NewSnapshot, disks: DiskOutcome[]): Promise<void> {
+    const diskKeyByVdi = new Map(snapshot.disks.map((d) => [d.snapshotVdiRef, d.diskKey]));
+    const records = await collectBackupRecords(this.context.xapi, vm, snapshot.ref, diskKeyByVdi);
+    const recordsJson = JSON.stringify(records);
+    for (const target of this.request.targets) {
+      await target.storage.commitBackup({
+        backupId: target.backupId,
+        vmUuid: this.request.vmUuid,
+        timestampMs: snapshot.takenAt.getTime(),
+        diskKeys: disks.map((d) => d.diskKey),
+        recordsJson,
+        policyJson: this.request.policyJson,
+        diskSources: disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, snapshotVdiUuid: d.snapshotVdiUuid })),
+      });
+    }
+    this.logger.info({ remotes: this.request.targets.map((t) => t.remoteId) }, 'backup committed');
+  }
+
+  private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, disks: DiskOutcome[], existing: SnapshotSummary[]): Promise<BackupOutcome> {
+    const outcome: BackupOutcome = {
+      taskId: this.request.taskId,
+      vmUuid: this.request.vmUuid,
+      vmName: vm.record.name_label,
+      timestamp: snapshot.takenAt.toISOString(),
+      backups: this.request.targets.map((t) => ({ remoteId: t.remoteId, backupId: t.backupId })),
+      snapshotUuid: snapshot.uuid,
+      disks,
+      skippedDisks: selection.skipped.map(({ diskKey, reason }) => ({ diskKey, reason })),
+      removedSnapshots: this.removed,
+      bytesSent: disks.reduce((sum, d) => sum + d.bytesSent, 0),
+      durationMs: Date.now() - this.startedAt,
+      redelivered: false,
+      warnings: this.warnings,
+    };
+    await this.markExported(snapshot.ref, outcome, existing);
+    return outcome;
+  }
+
+  /** Marks the new snapshot exported (with the report), then destroys every older one of ours. */
+  private async markExported(ref: XapiRef, outcome: BackupOutcome, existing: SnapshotSummary[]): Promise<void> {
+    const previous = taggedFor(existing, this.scope()).filter((tagged) => tagged.snapshot.ref !== ref);
+    for (const { snapshot } of previous) outcome.removedSnapshots.push({ uuid: snapshot.uuid, reason: `previous reference, replaced by ${outcome.snapshotUuid}` });
+    await this.snapshots.setOtherConfig('VM', ref, { [TAG.result]: JSON.stringify(outcome) });
+    await this.snapshots.setOtherConfig('VM', ref, { [TAG.exported]: 'true' });
+    for (const { snapshot } of previous) {
+      try {
+        await this.snapshots.destroy(snapshot);
+      } catch (error) {
+        const warning = `could not destroy the previous reference ${snapshot.uuid}: ${(error as Error).message}; the next run removes it`;
+        this.logger.warn({ snapshot: snapshot.uuid, err: error }, 'previous reference not destroyed');
+        outcome.warnings.push(warning);
+      }
+    }
+  }
+
+  private async discard(snapshot: { ref: XapiRef; disks: SnapshotDisk[] }): Promise<void> {
+    try {
+      await this.snapshots.destroy({ ref: snapshot.ref, vdis: snapshot.disks.map((d) => ({ ref: d.snapshotVdiRef, uuid: d.snapshotVdiUuid, diskKey: d.diskKey })) });
+      this.logger.info({ snapshot: snapshot.ref }, 'new snapshot destroyed after a failure; the reference is unchanged');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not destroy the new snapshot; the next run removes it');
+    }
+  }
+
+  private now(): Date {
+    return this.context.clock?.() ?? new Date();
+  }
+}

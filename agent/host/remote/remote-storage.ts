@@ -1,0 +1,134 @@
+// The host agent's view of one remote: the shared storage client (gRPC, flow control, checksums)
+// plus what a task needs around it — the remote id in every error, failures classified by gRPC
+// status (StorageCallError), deadlines and retries with backoff on the idempotent unary calls
+// (HasBase, ListBackups, CommitBackup of the same backup id), push-style uploads for fanning one
+// export out to several remotes, and a disk as one VHD stream of known length for restores.
+import { Readable } from 'node:stream';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { GetDiskFormat, StorageClient } from '../../../shared/grpc/index.js';
+import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage/v1/backup.js';
+import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
+import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
+import { DiskUpload } from './disk-upload.js';
+import { StorageCallError } from './storage-call-error.js';
+
+export interface RemoteEndpoint {
+  remoteId: string;
+  /** `host:port` of the storage agent. */
+  address: string;
+  credentials: ChannelCredentials;
+}
+
+export interface RemoteStorageOptions {
+  /** PutDisk messages in flight per upload (each up to a block). */
+  uploadWindow: number;
+  /** Deadline of a unary call, milliseconds. */
+  callTimeoutMs: number;
+  retry?: RetryOptions;
+}
+
+/** A disk of a backup as one dynamic VHD stream of known length (for `putResource`). */
+export interface VhdDownload {
+  length: number;
+  virtualSize: number;
+  stream: Readable;
+}
+
+const INTERNAL = 13;
+const DEADLINE_EXCEEDED = 4;
+
+export class RemoteStorage {
+  private readonly client: StorageClient;
+
+  constructor(
+    readonly endpoint: RemoteEndpoint,
+    private readonly options: RemoteStorageOptions,
+  ) {
+    this.client = new StorageClient(endpoint.address, endpoint.credentials);
+  }
+
+  get remoteId(): string {
+    return this.endpoint.remoteId;
+  }
+
+  putDisk(header: DiskHeader): DiskUpload {
+    return new DiskUpload(this.remoteId, this.client, header, this.options.uploadWindow);
+  }
+
+  commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
+    return this.unary('CommitBackup', () => this.client.commitBackup(request));
+  }
+
+  async hasBase(vmUuid: string, footerUuid: string): Promise<boolean> {
+    return (await this.unary('HasBase', () => this.client.hasBase(vmUuid, footerUuid))).found;
+  }
+
+  listBackups(vmUuid: string): Promise<BackupSummary[]> {
+    return this.unary('ListBackups', () => this.client.listBackups(vmUuid));
+  }
+
+  /** GetDisk as one VHD stream; resolves once the stream's length is known. */
+  async getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<VhdDownload> {
+    const parts = this.client.getDiskParts(vmUuid, backupId, diskKey, GetDiskFormat.GET_DISK_FORMAT_VHD);
+    let first: IteratorResult<NonNullable<GetDiskResponse['part']>>;
+    try {
+      first = await parts.next();
+    } catch (error) {
+      throw StorageCallError.from(this.remoteId, 'GetDisk', error);
+    }
+    if (first.done === true || first.value.$case !== 'vhdStart') {
+      await parts.return(undefined);
+      throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, 'the stream did not start with its length (vhdStart)');
+    }
+    const { length, virtualSize } = first.value.value;
+    return { length, virtualSize, stream: Readable.from(this.vhdChunks(parts, length), { objectMode: false }) };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async *vhdChunks(parts: AsyncGenerator<NonNullable<GetDiskResponse['part']>>, length: number): AsyncGenerator<Buffer> {
+    let received = 0;
+    try {
+      for (;;) {
+        let next: IteratorResult<NonNullable<GetDiskResponse['part']>>;
+        try {
+          next = await parts.next();
+        } catch (error) {
+          throw StorageCallError.from(this.remoteId, 'GetDisk', error);
+        }
+        if (next.done === true) break;
+        if (next.value.$case !== 'vhdChunk') throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, `unexpected ${next.value.$case} message in a VHD stream`);
+        const chunk = next.value.value;
+        received += chunk.length;
+        if (received > length) throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, `the stream is longer than its announced ${length} bytes`);
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+      if (received !== length) throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, `the stream ended after ${received} of ${length} bytes`);
+    } finally {
+      await parts.return(undefined);
+    }
+  }
+
+  private unary<T>(rpc: string, call: () => Promise<T>): Promise<T> {
+    return retryWithBackoff(
+      async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StorageCallError(this.remoteId, rpc, DEADLINE_EXCEEDED, `no answer within ${this.options.callTimeoutMs} ms`)), this.options.callTimeoutMs);
+        });
+        try {
+          return await Promise.race([call(), deadline]);
+        } catch (error) {
+          throw StorageCallError.from(this.remoteId, rpc, error);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      this.options.retry ?? DEFAULT_RETRY,
+      { isTransient: (error) => error instanceof StorageCallError && error.retryable },
+    );
+  }
+}
