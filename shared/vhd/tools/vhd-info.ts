@@ -22,6 +22,8 @@ export interface VhdInfo {
   creator: string;
   parentUuid: string | null;
   parentName: string | null;
+  /** Why the trailing footer is unusable (the file was read through its footer copy at 0); null when fine. */
+  trailingFooterProblem: string | null;
   /** Allocated block indexes as ranges ("0-5,9"), only when asked for. */
   blocks?: string;
 }
@@ -42,6 +44,7 @@ export function describeVhd(vhd: VhdFile, options: { blocks?: boolean } = {}): V
     creator: vhd.footer.creatorApplication.replace(/\0+$/, ''),
     parentUuid: differencing && vhd.header.parentUuid !== NIL_UUID ? vhd.header.parentUuid : null,
     parentName: differencing && vhd.header.parentUnicodeName !== '' ? vhd.header.parentUnicodeName : null,
+    trailingFooterProblem: vhd.trailingFooterProblem ?? null,
   };
   if (options.blocks) info.blocks = formatBlockRanges(allocated);
   return info;
@@ -63,6 +66,7 @@ export function formatVhdInfo(info: VhdInfo): string {
   if (info.type === 'differencing') {
     rows.push(['parent uuid', info.parentUuid ?? '(none)'], ['parent name', info.parentName ?? '(none)']);
   }
+  if (info.trailingFooterProblem !== null) rows.push(['warning', `${info.trailingFooterProblem} (run "deltachain vhd check")`]);
   if (info.blocks !== undefined) rows.push(['blocks', info.blocks === '' ? '(none)' : info.blocks]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
