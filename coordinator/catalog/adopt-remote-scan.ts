@@ -2,7 +2,7 @@
 // catalogue does not know are recorded with their chains — parents before children, so delta
 // disks link up — and committed backups the remote no longer holds are marked deleted. This is
 // how a lost catalogue is rebuilt and how a seeded remote (files copied from elsewhere) joins.
-import type { Catalog } from './connect-catalog.js';
+import type { Catalog, Transaction } from './connect-catalog.js';
 import type { BackupFacts } from './backup-facts.js';
 import { recordBackup } from './backups.js';
 import { applyDelete } from './retention-updates.js';
@@ -20,25 +20,28 @@ export interface AdoptionReport {
 
 export async function adoptRemoteScan(sql: Catalog, remote: string, found: BackupFacts[], now: Date): Promise<AdoptionReport> {
   try {
-    return (await sql.begin(async (tx) => {
-      const report: AdoptionReport = { adopted: [], known: [], missing: [] };
-      for (const facts of parentsFirst(found)) {
-        if (await recordBackup(tx, { ...facts, remote }, now)) report.adopted.push(facts.id);
-        else report.known.push(facts.id);
-      }
-      const ids = found.map((b) => b.id);
-      const gone = await tx<{ id: string }[]>`
-        select id from backups where remote_name = ${remote} and status = 'committed' and id <> all(${ids}::text[])`;
-      for (const { id } of gone) {
-        await applyDelete(tx, id, now);
-        report.missing.push(id);
-      }
-      await markRemoteScanned(tx, remote, now);
-      return report;
-    })) as AdoptionReport;
+    return (await sql.begin((tx) => adoptRemoteScanIn(tx, remote, found, now))) as AdoptionReport;
   } catch (error) {
     throw classifyCatalogError(error, `adopting the scan of remote ${remote}`);
   }
+}
+
+/** The same, inside a transaction the caller holds. */
+export async function adoptRemoteScanIn(tx: Transaction, remote: string, found: BackupFacts[], now: Date): Promise<AdoptionReport> {
+  const report: AdoptionReport = { adopted: [], known: [], missing: [] };
+  for (const facts of parentsFirst(found)) {
+    if (await recordBackup(tx, { ...facts, remote }, now)) report.adopted.push(facts.id);
+    else report.known.push(facts.id);
+  }
+  const ids = found.map((b) => b.id);
+  const gone = await tx<{ id: string }[]>`
+    select id from backups where remote_name = ${remote} and status = 'committed' and id <> all(${ids}::text[])`;
+  for (const { id } of gone) {
+    await applyDelete(tx, id, now);
+    report.missing.push(id);
+  }
+  await markRemoteScanned(tx, remote, now);
+  return report;
 }
 
 /** Orders backups so that a backup comes after every backup holding one of its disks' parents. */

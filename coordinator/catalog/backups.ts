@@ -106,9 +106,18 @@ export interface BackupFilter {
   all?: boolean;
 }
 
-export async function listBackups(db: Queryable, filter: BackupFilter = {}): Promise<BackupRecord[]> {
-  return db<BackupRecord[]>`
-    select * from backups
+export interface BackupListing extends BackupRecord {
+  diskCount: number;
+  /** Disks that are fulls now (the rest are deltas). */
+  fullDiskCount: number;
+}
+
+export async function listBackups(db: Queryable, filter: BackupFilter = {}): Promise<BackupListing[]> {
+  return db<BackupListing[]>`
+    select b.*,
+      (select count(*) from disks d where d.backup_id = b.id) as disk_count,
+      (select count(*) from disks d where d.backup_id = b.id and d.kind = 'full') as full_disk_count
+    from backups b
     where (${filter.vmUuid ?? null}::uuid is null or vm_uuid = ${filter.vmUuid ?? null}::uuid)
       and (${filter.remote ?? null}::text is null or remote_name = ${filter.remote ?? null})
       and (${filter.all ?? false} or status <> 'deleted')

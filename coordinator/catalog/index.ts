@@ -20,7 +20,9 @@ export {
   findRunsByPrefix,
   getRun,
   insertRun,
+  hasUnfinishedRun,
   lastScheduledAt,
+  latestRunPerPolicy,
   listRuns,
   listUnfinishedRuns,
   saveRunOutcome,
@@ -50,6 +52,7 @@ export {
   listDisksOfBackup,
   recordBackup,
   type BackupFilter,
+  type BackupListing,
   type BackupRecord,
   type BackupStatus,
   type DiskRecord,
@@ -57,4 +60,4 @@ export {
 export { backupGroupsOfPolicy, chainTails, retentionView } from './chains.js';
 export { applyDelete, applyMerge } from './retention-updates.js';
 export { forgetReferenceSnapshot, listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
-export { adoptRemoteScan, type AdoptionReport } from './adopt-remote-scan.js';
+export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';

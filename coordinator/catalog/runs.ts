@@ -81,3 +81,15 @@ export async function saveRunOutcome(db: Queryable, id: string, outcome: RunOutc
       finished_at = case when ${outcome.finished} then coalesce(finished_at, ${now}) else null end
     where id = ${id}`;
 }
+
+/** The newest run of every policy that has one. */
+export async function latestRunPerPolicy(db: Queryable): Promise<Map<string, RunRecord>> {
+  const rows = await db<RunRecord[]>`
+    select distinct on (policy_id) * from runs where policy_id is not null order by policy_id, created_at desc`;
+  return new Map(rows.map((r) => [r.policyId!, r]));
+}
+
+export async function hasUnfinishedRun(db: Queryable, policyId: string): Promise<boolean> {
+  const rows = await db`select 1 from runs where policy_id = ${policyId} and finished_at is null limit 1`;
+  return rows.length > 0;
+}

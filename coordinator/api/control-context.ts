@@ -1,0 +1,22 @@
+// What the control API handlers work with: the catalogue, the clock and ids (parameters, so
+// tests pin them), task limits, and hooks that wake the scheduler and dispatcher after a change.
+import type { Catalog } from '../catalog/index.js';
+import type { TaskLimits } from '../lifecycle/index.js';
+import type { Ids } from '../scheduler/index.js';
+
+export interface ControlHooks {
+  /** A policy was created, edited, enabled or disabled. */
+  policiesChanged(): void;
+  /** Tasks were queued (a manual run, a scan, a restore…). */
+  tasksQueued(): void;
+}
+
+export interface ControlContext {
+  sql: Catalog;
+  clock: () => Date;
+  ids: Ids;
+  limits: TaskLimits;
+  hooks: ControlHooks;
+  /** How often a watch re-reads the catalogue, milliseconds; default 500. */
+  watchIntervalMs?: number;
+}

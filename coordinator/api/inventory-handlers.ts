@@ -1,0 +1,69 @@
+// Control API: pools, remotes (add, list, scan), agents, VMs and backups.
+import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
+import * as catalog from '../catalog/index.js';
+import { InvalidInputError } from '../../shared/errors.js';
+import { NAME_PATTERN } from '../policy/index.js';
+import { queueTask } from '../dispatch/queue-task.js';
+import type { ScanPayload } from '../dispatch/task-payloads.js';
+import type { ControlContext } from './control-context.js';
+import { agentToWire, backupToWire, poolToWire, remoteToWire, taskToWire, vmToWire } from './to-wire.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function checkName(what: string, name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new InvalidInputError(`${what} name "${name}" is not allowed: use 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or digit`);
+  }
+}
+
+export function checkVmUuid(uuid: string): string {
+  const lower = uuid.toLowerCase();
+  if (!UUID.test(lower)) throw new InvalidInputError(`"${uuid}" is not a VM uuid (expected like 0b2f1c9e-5a7d-4e55-9c3f-2d1b6a0e9f10)`);
+  return lower;
+}
+
+export function inventoryHandlers(ctx: ControlContext) {
+  return {
+    async addPool(req: wire.AddPoolRequest): Promise<wire.AddPoolResponse> {
+      checkName('pool', req.name);
+      await catalog.addPool(ctx.sql, req);
+      return { pool: poolToWire(await catalog.getPool(ctx.sql, req.name)) };
+    },
+    async listPools(): Promise<wire.ListPoolsResponse> {
+      return { pools: (await catalog.listPools(ctx.sql)).map(poolToWire) };
+    },
+    async addRemote(req: wire.AddRemoteRequest): Promise<wire.AddRemoteResponse> {
+      checkName('remote', req.name);
+      await catalog.addRemote(ctx.sql, req);
+      return { remote: remoteToWire(await catalog.getRemote(ctx.sql, req.name)) };
+    },
+    async listRemotes(): Promise<wire.ListRemotesResponse> {
+      return { remotes: (await catalog.listRemotes(ctx.sql)).map(remoteToWire) };
+    },
+    async scanRemote(req: wire.ScanRemoteRequest): Promise<wire.ScanRemoteResponse> {
+      await catalog.getRemote(ctx.sql, req.name);
+      const payload: ScanPayload = { removeGarbage: req.removeGarbage, graceSeconds: req.graceSeconds };
+      const task = await queueTask(
+        ctx.sql,
+        { id: ctx.ids.uuid(), kind: 'scan', addressKind: 'remote', address: req.name, remoteName: req.name, vmUuid: null, payload },
+        ctx.limits,
+        ctx.clock(),
+      );
+      ctx.hooks.tasksQueued();
+      return { task: taskToWire(task) };
+    },
+    async listAgents(): Promise<wire.ListAgentsResponse> {
+      return { agents: (await catalog.listAgents(ctx.sql)).map(agentToWire), nowMs: ctx.clock().getTime() };
+    },
+    async listVms(req: wire.ListVmsRequest): Promise<wire.ListVmsResponse> {
+      const vms = await catalog.listVms(ctx.sql, req.pool === '' ? {} : { pool: req.pool });
+      return { vms: vms.map(vmToWire) };
+    },
+    async listBackups(req: wire.ListBackupsRequest): Promise<wire.ListBackupsResponse> {
+      const filter: catalog.BackupFilter = { all: req.all };
+      if (req.vmUuid !== '') filter.vmUuid = checkVmUuid(req.vmUuid);
+      if (req.remote !== '') filter.remote = req.remote;
+      return { backups: (await catalog.listBackups(ctx.sql, filter)).map(backupToWire) };
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// The shell every control-API command runs in: parse the connection options, connect, run the
+// command's body, close the connection; failures are printed once, on stderr, with what to do,
+// and turned into an exit code (exit-codes.ts). The body returns its exit code (default 0).
+import type { Command } from 'commander';
+import { DeltachainError } from '../../shared/errors.js';
+import type { ControlClient } from '../api/control-client.js';
+import type { CliIo } from './cli-io.js';
+import { connectControl, type ConnectionOptions } from './connect-control.js';
+import { EXIT } from './exit-codes.js';
+
+export interface CommandContext<O> {
+  client: ControlClient;
+  options: O & ConnectionOptions & { json?: boolean };
+  io: CliIo;
+}
+
+/** Adds the connection options every control-API command takes. */
+export function withConnection(command: Command): Command {
+  return command
+    .option('--coordinator <host:port>', 'control API address (default $DELTACHAIN_COORDINATOR or 127.0.0.1:7100)')
+    .option('--tls-ca <file>', 'CA certificate to check the coordinator with (PEM)')
+    .option('--tls-cert <file>', 'client certificate for mutual TLS (PEM)')
+    .option('--tls-key <file>', 'client key for mutual TLS (PEM)')
+    .option('--insecure', 'talk to a remote coordinator without TLS');
+}
+
+export function exitCodeFor(error: unknown): number {
+  const code = (error as DeltachainError).code;
+  if (code === 'COORDINATOR_UNAVAILABLE' || code === 'COORDINATOR_TIMEOUT' || code === 'CATALOG_UNAVAILABLE') return EXIT.UNAVAILABLE;
+  if (code === 'NOT_FOUND') return EXIT.NOT_FOUND;
+  return EXIT.FAILED;
+}
+
+export function commandAction<A extends unknown[], O>(io: CliIo, body: (ctx: CommandContext<O>, ...args: A) => Promise<number | void>) {
+  return async (...received: unknown[]): Promise<void> => {
+    const command = received[received.length - 1] as Command;
+    const options = command.opts() as O & ConnectionOptions & { json?: boolean };
+    const args = received.slice(0, -2) as A;
+    let client: ControlClient | undefined;
+    try {
+      client = connectControl(options, io);
+      process.exitCode = (await body({ client, options, io }, ...args)) ?? EXIT.OK;
+    } catch (error) {
+      if (!(error instanceof DeltachainError)) throw error;
+      io.err(`deltachain: ${error.message}\n`);
+      process.exitCode = exitCodeFor(error);
+    } finally {
+      client?.close();
+    }
+  };
+}
+
+/** Prints a value as JSON (the --json form of every command). */
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,203 @@
+// `deltachain pool add|list`, `remote add|list|scan`, `agent list`, `vm list`, `backup list`.
+import { Command } from 'commander';
+import type { CliIo } from '../cli-io.js';
+import { commandAction, printJson, withConnection } from '../command-action.js';
+import { EXIT } from '../exit-codes.js';
+import { formatTable } from '../format-table.js';
+import { humanAgo, humanSize, humanTime, shortId } from '../format-values.js';
+import { wholeNumber } from '../parse-arguments.js';
+import { ProgressView } from '../progress-view.js';
+
+/** An agent silent for longer than this is shown as "silent". */
+const SILENT_AFTER_MS = 90_000;
+
+function registerPool(program: Command, io: CliIo): void {
+  const pool = program.command('pool').description('pools of hosts, each served by its host agents');
+  withConnection(pool.command('add <name>').description('register a pool (its host agents name it in their config)'))
+    .option('--site <site>', 'where the pool is', '')
+    .option('--description <text>', 'free text', '')
+    .action(
+      commandAction<[string], { site: string; description: string }>(io, async ({ client, options }, name) => {
+        await client.addPool({ name, site: options.site, description: options.description });
+        io.out(`added pool ${name}\n`);
+      }),
+    );
+  withConnection(pool.command('list').description('list pools'))
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], object>(io, async ({ client, options }) => {
+        const { pools } = await client.listPools();
+        if (options.json) return printJson(io, pools);
+        io.out(
+          formatTable(pools, [
+            { header: 'NAME', value: (p) => p.name },
+            { header: 'SITE', value: (p) => p.site },
+            { header: 'VMS', value: (p) => p.vmCount, right: true },
+            { header: 'AGENTS', value: (p) => p.agentCount, right: true },
+            { header: 'DESCRIPTION', value: (p) => p.description },
+          ]),
+        );
+      }),
+    );
+}
+
+function registerRemote(program: Command, io: CliIo): void {
+  const remote = program.command('remote').description('remotes: where backups are kept, each served by a storage agent');
+  withConnection(remote.command('add <name>').description('register a remote (its storage agent names it in its config)'))
+    .option('--site <site>', 'where the remote is', '')
+    .option('--location <where>', 'where the storage agent keeps it (informational)', '')
+    .option('--description <text>', 'free text', '')
+    .action(
+      commandAction<[string], { site: string; location: string; description: string }>(io, async ({ client, options }, name) => {
+        await client.addRemote({ name, site: options.site, location: options.location, description: options.description });
+        io.out(`added remote ${name}\n`);
+      }),
+    );
+  withConnection(remote.command('list').description('list remotes'))
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], object>(io, async ({ client, options }) => {
+        const { remotes } = await client.listRemotes();
+        if (options.json) return printJson(io, remotes);
+        io.out(
+          formatTable(remotes, [
+            { header: 'NAME', value: (r) => r.name },
+            { header: 'SITE', value: (r) => r.site },
+            { header: 'BACKUPS', value: (r) => r.backupCount, right: true },
+            { header: 'SIZE', value: (r) => humanSize(r.sizeBytes), right: true },
+            { header: 'LAST SCAN', value: (r) => humanTime(r.lastScanAtMs) },
+            { header: 'LOCATION', value: (r) => r.location },
+          ]),
+        );
+      }),
+    );
+  withConnection(remote.command('scan <name>').description("ask the remote's storage agent what it holds and adopt it into the catalogue"))
+    .option('--remove-garbage', 'also delete leftovers the remote format calls garbage')
+    .option('--grace <seconds>', 'only files untouched this long count as garbage', wholeNumber(0, 10 * 365 * 86400), 3600)
+    .option('--no-wait', 'return once the scan is queued')
+    .option('--json', 'print the task as JSON when it ends')
+    .action(
+      commandAction<[string], { removeGarbage?: boolean; grace: number; wait: boolean }>(io, async ({ client, options }, name) => {
+        const { task } = await client.scanRemote({ name, removeGarbage: options.removeGarbage ?? false, graceSeconds: options.grace });
+        if (!options.wait) {
+          if (options.json) printJson(io, task);
+          else io.out(`scan of ${name} queued as task ${task!.id}\n`);
+          return;
+        }
+        const view = new ProgressView({ ...io, out: options.json ? () => {} : io.out });
+        let last = task!;
+        for await (const update of client.watchTask({ id: task!.id })) {
+          last = update.task!;
+          view.update([last]);
+        }
+        if (options.json) printJson(io, last);
+        else if (last.state === 'succeeded') io.out(`scan of ${name} done: ${summarizeScan(last.resultJson)}\n`);
+        else io.err(`deltachain: scan of ${name} ${last.state}: ${last.errorMessage}\n`);
+        return last.state === 'succeeded' ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+}
+
+function summarizeScan(resultJson: string): string {
+  const result = JSON.parse(resultJson || '{}') as { adopted?: string[]; known?: string[]; missing?: string[] };
+  return `${result.adopted?.length ?? 0} backups adopted, ${result.known?.length ?? 0} already known, ${result.missing?.length ?? 0} gone from the remote`;
+}
+
+function registerAgentList(program: Command, io: CliIo): void {
+  let agent = program.commands.find((c) => c.name() === 'agent');
+  if (agent) allowSubcommandsWithoutConfig(agent);
+  else agent = program.command('agent').description('agents: `deltachain agent list` shows them');
+  withConnection(agent.command('list').description('list host and storage agents with their last heartbeat'))
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], object>(io, async ({ client, options }) => {
+        const { agents, nowMs } = await client.listAgents();
+        if (options.json) return printJson(io, agents);
+        io.out(
+          formatTable(agents, [
+            { header: 'ID', value: (a) => a.id },
+            { header: 'ROLE', value: (a) => a.role },
+            { header: 'SERVES', value: (a) => (a.known ? a.target : `${a.target} (not registered)`) },
+            { header: 'STATUS', value: (a) => (nowMs - a.lastHeartbeatAtMs > SILENT_AFTER_MS ? 'silent' : 'up') },
+            { header: 'HEARD', value: (a) => humanAgo(a.lastHeartbeatAtMs, nowMs) },
+            { header: 'TASKS', value: (a) => `${a.runningTasks}/${a.concurrency}`, right: true },
+            { header: 'VERSION', value: (a) => a.version },
+            { header: 'ADDRESS', value: (a) => a.address },
+          ]),
+        );
+      }),
+    );
+}
+
+/**
+ * `deltachain agent` (agent/index.ts) requires --config, and commander checks a parent's
+ * required options before running a subcommand, which would make `agent list` demand a config.
+ * The requirement is kept for `agent` itself, checked in a hook instead.
+ */
+function allowSubcommandsWithoutConfig(agent: Command): void {
+  const config = agent.options.find((o) => o.long === '--config' && o.mandatory);
+  if (!config) return;
+  config.mandatory = false;
+  agent.hook('preAction', (_command, actionCommand) => {
+    if (actionCommand === agent && agent.getOptionValue(config.attributeName()) === undefined) {
+      agent.error(`error: required option '${config.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 1 });
+    }
+  });
+}
+
+function registerVm(program: Command, io: CliIo): void {
+  const vm = program.command('vm').description('VMs as the host agents last reported them');
+  withConnection(vm.command('list').description('list known VMs'))
+    .option('--pool <name>', 'only VMs of this pool')
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], { pool?: string }>(io, async ({ client, options }) => {
+        const { vms } = await client.listVms({ pool: options.pool ?? '' });
+        if (options.json) return printJson(io, vms);
+        io.out(
+          formatTable(vms, [
+            { header: 'UUID', value: (v) => v.uuid },
+            { header: 'NAME', value: (v) => v.nameLabel },
+            { header: 'POOL', value: (v) => v.pool },
+            { header: 'POWER', value: (v) => v.powerState },
+            { header: 'TAGS', value: (v) => v.tags.join(',') },
+            { header: 'LAST SEEN', value: (v) => humanTime(v.lastSeenAtMs) },
+          ]),
+        );
+      }),
+    );
+}
+
+function registerBackup(program: Command, io: CliIo): void {
+  const backup = program.command('backup').description('backups in the catalogue');
+  withConnection(backup.command('list').description('list backups, oldest first per VM and remote'))
+    .option('--vm <uuid>', 'only backups of this VM')
+    .option('--remote <name>', 'only backups on this remote')
+    .option('--all', 'include deleted backups')
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], { vm?: string; remote?: string; all?: boolean }>(io, async ({ client, options }) => {
+        const { backups } = await client.listBackups({ vmUuid: options.vm ?? '', remote: options.remote ?? '', all: options.all ?? false });
+        if (options.json) return printJson(io, backups);
+        io.out(
+          formatTable(backups, [
+            { header: 'BACKUP', value: (b) => b.id },
+            { header: 'VM', value: (b) => `${shortId(b.vmUuid)} ${b.vmName}`.trim() },
+            { header: 'REMOTE', value: (b) => b.remote },
+            { header: 'TAKEN', value: (b) => humanTime(b.takenAtMs) },
+            { header: 'DISKS', value: (b) => `${b.diskCount} (${b.fullDiskCount} full)` },
+            { header: 'SIZE', value: (b) => humanSize(b.sizeBytes), right: true },
+            { header: 'STATUS', value: (b) => b.status },
+          ]),
+        );
+      }),
+    );
+}
+
+export function registerInventoryCommands(program: Command, io: CliIo): void {
+  registerPool(program, io);
+  registerRemote(program, io);
+  registerAgentList(program, io);
+  registerVm(program, io);
+  registerBackup(program, io);
+}

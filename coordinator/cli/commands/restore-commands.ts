@@ -1,0 +1,87 @@
+// `deltachain restore` and `deltachain verify`.
+import { Option, type Command } from 'commander';
+import type * as wire from '../../../shared/proto/gen/deltachain/control/v1/control.js';
+import { InvalidInputError } from '../../../shared/errors.js';
+import type { CliIo } from '../cli-io.js';
+import { commandAction, printJson, withConnection } from '../command-action.js';
+import { EXIT } from '../exit-codes.js';
+import { humanTime } from '../format-values.js';
+import { instant } from '../parse-arguments.js';
+import { ProgressView } from '../progress-view.js';
+import type { ControlClient } from '../../api/control-client.js';
+
+async function follow(client: ControlClient, io: CliIo, tasks: wire.TaskInfo[], json: boolean): Promise<wire.TaskInfo[]> {
+  const view = new ProgressView({ ...io, out: json ? () => {} : io.out });
+  const latest = new Map(tasks.map((t) => [t.id, t]));
+  await Promise.all(
+    tasks.map(async (task) => {
+      for await (const update of client.watchTask({ id: task.id })) {
+        latest.set(task.id, update.task!);
+        view.update([...latest.values()]);
+      }
+    }),
+  );
+  return [...latest.values()];
+}
+
+interface RestoreFlags {
+  vm?: string;
+  at?: Date;
+  backup?: string;
+  remote?: string;
+  pool: string;
+  sr: string;
+  name?: string;
+  wait: boolean;
+}
+
+export function registerRestoreCommands(program: Command, io: CliIo): void {
+  withConnection(program.command('restore').description('restore a whole VM from a backup onto a pool and SR (as a new VM)'))
+    .addOption(new Option('--backup <id>', 'the backup to restore').conflicts(['vm', 'at']))
+    .option('--vm <uuid>', 'the VM to restore (with --at)')
+    .option('--at <date>', 'restore the VM as of this date: the newest backup at or before it', instant)
+    .option('--remote <name>', 'with --vm/--at: only backups on this remote')
+    .requiredOption('--pool <name>', 'the pool to restore to')
+    .requiredOption('--sr <uuid>', 'the SR of that pool to put the disks on')
+    .option('--name <name>', 'name of the new VM (default: the VM name and the backup date)')
+    .option('--no-wait', 'return once the restore is queued')
+    .option('--json', 'print the task as JSON')
+    .addHelpText('after', '\nExamples:\n  deltachain restore --vm 0b2f1c9e-... --at 2024-06-01T02:00:00Z --pool lab --sr 5c0e...\n  deltachain restore --backup 20240601T020000Z-3f9c1a2b --pool lab --sr 5c0e... --name web-restored')
+    .action(
+      commandAction<[], RestoreFlags>(io, async ({ client, options }) => {
+        let what: wire.RestoreRequest['what'];
+        if (options.backup) what = { $case: 'backupId', value: options.backup };
+        else if (options.vm && options.at) what = { $case: 'point', value: { vmUuid: options.vm, atMs: options.at.getTime(), remote: options.remote ?? '' } };
+        else throw new InvalidInputError('say what to restore: --backup ID, or --vm UUID with --at DATE');
+        const { task, backup } = await client.restore({ what, pool: options.pool, srUuid: options.sr, name: options.name ?? '' });
+        if (!options.json) io.out(`restoring backup ${backup!.id} (${humanTime(backup!.takenAtMs)}, remote ${backup!.remote}) to pool ${options.pool}\n`);
+        if (!options.wait) return options.json ? printJson(io, task) : undefined;
+        const [last] = await follow(client, io, [task!], options.json ?? false);
+        if (options.json) printJson(io, last);
+        else if (last!.state === 'succeeded') io.out(`restored: ${last!.resultJson}\n`);
+        else io.err(`deltachain: restore ${last!.state}: ${last!.errorCode} ${last!.errorMessage}\n`);
+        return last!.state === 'succeeded' ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+
+  withConnection(program.command('verify').description('re-read backups on their remote and check every block against its checksum'))
+    .addOption(new Option('--backup <id>', 'verify this backup').conflicts('vm'))
+    .option('--vm <uuid>', 'verify every backup of this VM')
+    .option('--no-wait', 'return once the verifications are queued')
+    .option('--json', 'print the tasks as JSON')
+    .action(
+      commandAction<[], { backup?: string; vm?: string; wait: boolean }>(io, async ({ client, options }) => {
+        let what: wire.VerifyRequest['what'];
+        if (options.backup) what = { $case: 'backupId', value: options.backup };
+        else if (options.vm) what = { $case: 'vmUuid', value: options.vm };
+        else throw new InvalidInputError('say what to verify: --backup ID or --vm UUID');
+        const { tasks } = await client.verify({ what });
+        if (!options.wait) return options.json ? printJson(io, tasks) : io.out(`queued ${tasks.length} verification${tasks.length === 1 ? '' : 's'}\n`);
+        const done = await follow(client, io, tasks, options.json ?? false);
+        if (options.json) printJson(io, done);
+        const bad = done.filter((t) => t.state !== 'succeeded' || JSON.parse(t.resultJson || '{}').ok === false);
+        if (!options.json) io.out(bad.length === 0 ? `all ${done.length} backups verified\n` : `${bad.length} of ${done.length} backups failed verification\n`);
+        return bad.length === 0 ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+}

@@ -1,0 +1,25 @@
+// Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
+// event may arrive twice or late; every consumer of these is idempotent.
+import type { AgentHeartbeat, BackupFacts } from '../catalog/index.js';
+import type { TaskFailure } from '../lifecycle/index.js';
+
+export type TaskOutput =
+  | { kind: 'backup'; backupId: string; snapshotUuid: string; bytesSent: number; backup?: BackupFacts }
+  | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean }
+  | { kind: 'delete'; existed: boolean; removedPaths: string[]; keptPaths: string[] }
+  | { kind: 'scan'; backups: BackupFacts[]; garbage: number; resumedMerges: string[] }
+  | { kind: 'verify'; ok: boolean; blocksChecked: number; badBlocks: number; problems: string[] }
+  | { kind: 'restore'; newVmUuid: string; bytesReceived: number };
+
+interface EventBase {
+  eventId: string;
+  agentId: string;
+  at: Date;
+}
+
+export type AgentEvent =
+  | (EventBase & { type: 'heartbeat'; heartbeat: AgentHeartbeat })
+  | (EventBase & { type: 'started'; taskId: string; attempt: number })
+  | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string })
+  | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number })
+  | (EventBase & { type: 'result'; taskId: string; ok: false; error: TaskFailure; durationMs: number });

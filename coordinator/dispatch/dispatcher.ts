@@ -1,0 +1,152 @@
+// Sends tasks to agents. Each round:
+//   1. tasks past their deadline time out (a retry is queued, or they fail);
+//   2. queued tasks whose time has come are chosen (select-dispatch.ts), prepared (the full/delta
+//      plan is made now, from the catalogue as it is), marked dispatched, then published.
+// The database is written before the message is published: a crash in between leaves a task
+// "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
+// the same message id, which JetStream drops if the first publish did happen. A publish that
+// fails is recorded as a retryable failure, so the retry backoff applies.
+import type { Catalog, TaskRecord } from '../catalog/index.js';
+import { listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
+import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { prepareDispatch } from './prepare-dispatch.js';
+import { refreshRun } from './refresh-run.js';
+import { selectDispatch } from './select-dispatch.js';
+import { encodeTask, messageIdOf } from './task-envelope.js';
+import type { TaskPublisher } from './task-publisher.js';
+
+export interface DispatcherOptions {
+  sql: Catalog;
+  publisher: TaskPublisher;
+  clock: () => Date;
+  retryDelay: RetryDelay;
+  logger: Logger;
+  /** Milliseconds between rounds when nothing wakes it; default 1000. */
+  intervalMs?: number;
+}
+
+export class Dispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private round: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.round;
+  }
+
+  /** Runs a round soon (new tasks, a finished task freed a slot). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.round) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.loop(), 0);
+  }
+
+  private async loop(): Promise<void> {
+    this.timer = undefined;
+    this.round = this.runRound().then(
+      () => undefined,
+      (error: unknown) => this.options.logger.error({ err: error }, 'dispatch round failed'),
+    );
+    await this.round;
+    this.round = undefined;
+    if (!this.running) return;
+    const delay = this.again ? 0 : (this.options.intervalMs ?? 1000);
+    this.again = false;
+    this.timer = setTimeout(() => void this.loop(), delay);
+  }
+
+  /** One round: time out overdue tasks, then dispatch what may go. Returns tasks sent. */
+  async runRound(): Promise<number> {
+    await this.timeOutOverdue();
+    const { sql, clock } = this.options;
+    const now = clock();
+    const [ready, inFlight, policies] = await Promise.all([listReadyTasks(sql, now), listInFlightTasks(sql), listPolicies(sql)]);
+    const byId = new Map(policies.map((p) => [p.id, p]));
+    const chosen = selectDispatch(ready, inFlight, { concurrencyOf: (id) => byId.get(id)?.concurrency });
+    let sent = 0;
+    for (const task of chosen) {
+      const policyId = typeof task.payload.policyId === 'string' ? task.payload.policyId : undefined;
+      if (await this.dispatchOne(task.id, policyId ? byId.get(policyId)?.fullInterval : undefined)) sent++;
+    }
+    return sent;
+  }
+
+  private async dispatchOne(taskId: string, fullInterval: number | undefined): Promise<boolean> {
+    const { sql, clock, retryDelay, logger } = this.options;
+    const now = clock();
+    const prepared = await withTaskLocked(sql, taskId, async (task, tx) => {
+      const dispatched = applyTaskEvent(task, { type: 'dispatch', at: now }, retryDelay);
+      if (!dispatched.changed) return { value: undefined };
+      const preparation = await prepareDispatch(tx, task, fullInterval);
+      if (!preparation.ok) {
+        const failed = applyTaskEvent(dispatched.task, { type: 'failed', at: now, attempt: dispatched.task.attempt, error: preparation.error }, retryDelay);
+        logger.warn({ taskId, code: preparation.error.code }, 'task cannot be dispatched yet');
+        return { save: failed.task, value: undefined };
+      }
+      return { save: dispatched.task, payload: preparation.payload, value: { ...task, ...dispatched.task, payload: preparation.payload } as TaskRecord };
+    });
+    if (!prepared) {
+      await this.refresh(taskId);
+      return false;
+    }
+    await this.publish(prepared);
+    if (prepared.runId) await refreshRun(sql, prepared.runId, clock());
+    return true;
+  }
+
+  private async publish(task: TaskRecord): Promise<void> {
+    const { logger } = this.options;
+    try {
+      await this.options.publisher.publish(task, encodeTask(task), messageIdOf(task));
+      logger.info({ taskId: task.id, kind: task.kind, address: task.address, vm: task.vmUuid, remote: task.remoteName, attempt: task.attempt }, 'task dispatched');
+    } catch (error) {
+      logger.warn({ taskId: task.id, err: error }, 'publishing a task failed');
+      const failure = { code: 'DISPATCH_FAILED', message: `could not publish the task to NATS: ${(error as Error).message}`, retryable: true };
+      await this.apply(task.id, { type: 'failed', at: this.options.clock(), attempt: task.attempt, error: failure });
+    }
+  }
+
+  private async apply(taskId: string, event: TaskEvent): Promise<void> {
+    await withTaskLocked(this.options.sql, taskId, async (task) => {
+      const t = applyTaskEvent(task, event, this.options.retryDelay);
+      return { save: t.changed ? t.task : undefined, value: undefined };
+    });
+    await this.refresh(taskId);
+  }
+
+  private async refresh(taskId: string): Promise<void> {
+    const [task] = await this.options.sql<{ runId: string | null }[]>`select run_id from tasks where id = ${taskId}`;
+    if (task?.runId) await refreshRun(this.options.sql, task.runId, this.options.clock());
+  }
+
+  private async timeOutOverdue(): Promise<void> {
+    const now = this.options.clock();
+    for (const task of await listOverdueTasks(this.options.sql, now)) {
+      this.options.logger.warn({ taskId: task.id, attempt: task.attempt, kind: task.kind }, 'task timed out');
+      await this.apply(task.id, { type: 'timeout', at: now });
+    }
+  }
+
+  /** Publishes again every task marked dispatched (same attempt, same message id). */
+  async republishInFlight(): Promise<number> {
+    const tasks = (await listInFlightTasks(this.options.sql)).filter((t) => t.state === 'dispatched');
+    for (const task of tasks) await this.publish(task);
+    return tasks.length;
+  }
+}

@@ -1,0 +1,24 @@
+// Publishes tasks on JetStream: a pool's tasks on `<ns>.tasks.host.<pool>`, a remote's on
+// `<ns>.tasks.storage.<remote>` (shared/nats/names.ts), with the message id given (task id and
+// attempt) for the stream's duplicate window.
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsNames } from '../../shared/nats/index.js';
+import type { TaskRecord } from '../catalog/index.js';
+import type { TaskPublisher } from './task-publisher.js';
+
+export class NatsTaskPublisher implements TaskPublisher {
+  private readonly js: JetStreamClient;
+
+  constructor(nc: NatsConnection, private readonly names: NatsNames) {
+    this.js = jetstream(nc);
+  }
+
+  subjectOf(task: Pick<TaskRecord, 'addressKind' | 'address'>): string {
+    return task.addressKind === 'pool' ? this.names.hostTasks(task.address) : this.names.storageTasks(task.address);
+  }
+
+  async publish(task: TaskRecord, data: Uint8Array, messageId: string): Promise<void> {
+    await this.js.publish(this.subjectOf(task), data, { msgID: messageId });
+  }
+}

@@ -1,0 +1,27 @@
+// Finds a committed backup's facts by asking the remote's storage agent (ListBackups over its
+// gRPC data plane). Used when a backup task's result does not carry the backup's summary: the
+// coordinator then checks the commit with the remote itself before recording anything.
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { StorageClient } from '../../shared/grpc/storage-client.js';
+import type { BackupFacts, Catalog, TaskRecord } from '../catalog/index.js';
+import { storageAddressOf } from '../catalog/index.js';
+import type { BackupLookup } from './task-effects.js';
+import { backupFactsFromSummary } from './wire-events.js';
+
+export class StorageBackupLookup implements BackupLookup {
+  constructor(private readonly sql: Catalog, private readonly credentials: ChannelCredentials) {}
+
+  async findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined> {
+    const remote = task.remoteName!;
+    const address = await storageAddressOf(this.sql, remote);
+    if (address === undefined) return undefined;
+    const client = new StorageClient(address, this.credentials);
+    try {
+      const summaries = await client.listBackups(task.vmUuid ?? '');
+      const summary = summaries.find((s) => s.backupId === backupId);
+      return summary ? backupFactsFromSummary(summary, remote) : undefined;
+    } finally {
+      client.close();
+    }
+  }
+}

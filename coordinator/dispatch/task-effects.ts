@@ -1,0 +1,61 @@
+// What a successful task changes in the catalogue, applied in the transaction that marks the
+// task succeeded (so a crash leaves either both or neither):
+//   backup  → record the backup and its disks in their chains; move the reference snapshot
+//   merge   → the child's disks become fulls, the retired backups are gone
+//   delete  → the backup is gone
+//   scan    → adopt what the remote holds
+//   verify, restore → nothing beyond the stored result
+// Each is idempotent: applying the same result twice changes nothing more.
+import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReferenceSnapshot, recordBackup, setReference } from '../catalog/index.js';
+import { DeltachainError } from '../../shared/errors.js';
+import type { TaskOutput } from './agent-event.js';
+import type { BackupPayload, DeletePayload, MergePayload } from './task-payloads.js';
+
+/** Finds a committed backup's facts on its remote when a result does not carry them. */
+export interface BackupLookup {
+  findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined>;
+}
+
+/** Returns the result to store with the task. */
+export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
+  switch (task.kind) {
+    case 'backup':
+      return applyBackup(tx, task, output, lookup, now);
+    case 'merge': {
+      const payload = task.payload as unknown as MergePayload;
+      const retired = output?.kind === 'merge' && output.retiredBackupIds.length > 0 ? output.retiredBackupIds : payload.retires;
+      await applyMerge(tx, payload.backupId, retired, now);
+      return output ?? { retiredBackupIds: retired };
+    }
+    case 'delete':
+      await applyDelete(tx, (task.payload as unknown as DeletePayload).backupId, now);
+      return output ?? {};
+    case 'scan': {
+      const backups = output?.kind === 'scan' ? output.backups : [];
+      const report = await adoptRemoteScanIn(tx, task.address, backups, now);
+      return { ...report, garbage: output?.kind === 'scan' ? output.garbage : 0, resumedMerges: output?.kind === 'scan' ? output.resumedMerges : [] };
+    }
+    case 'verify':
+    case 'restore':
+      return output ?? {};
+  }
+}
+
+async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
+  const payload = task.payload as unknown as BackupPayload;
+  const backupId = output?.kind === 'backup' && output.backupId !== '' ? output.backupId : payload.backupId;
+  const facts = (output?.kind === 'backup' ? output.backup : undefined) ?? (await lookup.findBackup(task, backupId));
+  if (!facts) {
+    throw new DeltachainError('BACKUP_NOT_FOUND', `task ${task.id} reports backup ${backupId} committed, but remote ${task.remoteName} does not list it yet`, { retryable: true });
+  }
+  const remote = task.remoteName!;
+  await recordBackup(tx, { ...facts, remote, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }, now);
+  const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid : '';
+  if (snapshotUuid !== '') {
+    const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
+    await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
+    if (payload.referenceSnapshotUuid) await forgetReferenceSnapshot(tx, payload.policyId, task.vmUuid!, payload.referenceSnapshotUuid, remote);
+  }
+  return { backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length };
+}

@@ -1,0 +1,66 @@
+// A task as it goes on the wire: the catalogue row and its payload → deltachain.tasks.v1.Task,
+// encoded as protobuf. The message id for JetStream deduplication is `<task id>.<attempt>`: a
+// republish of the same attempt (after a coordinator restart) is dropped by the server, while a
+// retry is a new message.
+import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
+import type { TaskRecord } from '../catalog/index.js';
+import type { BackupPayload, DeletePayload, MergePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
+
+const KINDS: Record<TaskRecord['kind'], TaskKind> = {
+  backup: TaskKind.TASK_KIND_BACKUP,
+  merge: TaskKind.TASK_KIND_MERGE,
+  delete: TaskKind.TASK_KIND_DELETE,
+  scan: TaskKind.TASK_KIND_SCAN,
+  restore: TaskKind.TASK_KIND_RESTORE,
+  verify: TaskKind.TASK_KIND_VERIFY,
+};
+
+export function messageIdOf(task: Pick<TaskRecord, 'id' | 'attempt'>): string {
+  return `${task.id}.${task.attempt}`;
+}
+
+function payloadOf(task: TaskRecord): Task['payload'] {
+  const vmUuid = task.vmUuid ?? '';
+  switch (task.kind) {
+    case 'backup': {
+      const p = task.payload as unknown as BackupPayload;
+      const policyJson = JSON.stringify({ id: p.policyId, name: p.policyName, retention: p.retention, remote: task.remoteName });
+      const bases = Object.fromEntries(Object.entries(p.plan ?? {}).flatMap(([disk, d]) => (d.mode === 'delta' && d.baseVdiUuid ? [[disk, d.baseVdiUuid]] : [])));
+      return {
+        $case: 'backup',
+        value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', baseSnapshotVdiByDisk: bases, policyJson },
+      };
+    }
+    case 'restore': {
+      const p = task.payload as unknown as RestorePayload;
+      return { $case: 'restore', value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid } };
+    }
+    case 'merge':
+      return { $case: 'merge', value: { vmUuid, backupId: (task.payload as unknown as MergePayload).backupId } };
+    case 'delete':
+      return { $case: 'delete', value: { vmUuid, backupId: (task.payload as unknown as DeletePayload).backupId } };
+    case 'verify':
+      return { $case: 'verify', value: { vmUuid, backupId: (task.payload as unknown as VerifyPayload).backupId } };
+    case 'scan': {
+      const p = task.payload as unknown as ScanPayload;
+      return { $case: 'scan', value: { removeGarbage: p.removeGarbage, graceSeconds: p.graceSeconds } };
+    }
+  }
+}
+
+export function taskEnvelope(task: TaskRecord): Task {
+  return {
+    taskId: task.id,
+    kind: KINDS[task.kind],
+    target: { agent: task.addressKind === 'pool' ? { $case: 'poolId', value: task.address } : { $case: 'remoteId', value: task.address } },
+    attempt: task.attempt,
+    createdAtMs: task.createdAt.getTime(),
+    deadlineMs: task.deadlineAt ? task.deadlineAt.getTime() : 0,
+    runId: task.runId ?? '',
+    payload: payloadOf(task),
+  };
+}
+
+export function encodeTask(task: TaskRecord): Uint8Array {
+  return Task.encode(taskEnvelope(task)).finish();
+}

@@ -1,0 +1,105 @@
+// Protobuf events (deltachain.tasks.v1.Event) → AgentEvent. Anything malformed is refused with
+// a message naming the event and field; the consumer acknowledges and logs it (redelivering a
+// malformed message would not make it well-formed).
+import { Event, AgentRole, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
+import type { TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { InvalidInputError } from '../../shared/errors.js';
+import type { BackupFacts } from '../catalog/index.js';
+import type { AgentEvent, TaskOutput } from './agent-event.js';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+/** A remote's backup summary → catalogue facts (the remote is filled in by the caller). */
+export function backupFactsFromSummary(summary: BackupSummary, remote: string): BackupFacts {
+  return {
+    id: summary.backupId,
+    vmUuid: summary.vmUuid.toLowerCase(),
+    remote,
+    takenAt: new Date(summary.timestampMs),
+    metadataPath: summary.metadataPath,
+    disks: summary.disks.map((d) => ({
+      diskKey: d.diskKey,
+      file: d.path,
+      sizeBytes: d.fileSize,
+      virtualSize: d.virtualSize,
+      footerUuid: d.footerUuid.toLowerCase(),
+      parentFooterUuid: d.parentFooterUuid === '' ? null : d.parentFooterUuid.toLowerCase(),
+      checksum: hex(d.digest),
+    })),
+  };
+}
+
+function outputOf(result: TaskResult): TaskOutput | undefined {
+  const output = result.output;
+  switch (output?.$case) {
+    case undefined:
+      return undefined;
+    case 'backup':
+      return { kind: 'backup', backupId: output.value.backupId, snapshotUuid: output.value.snapshotUuid, bytesSent: output.value.bytesSent };
+    case 'merge':
+      return {
+        kind: 'merge',
+        retiredBackupIds: output.value.retiredBackupIds,
+        mergedDisks: output.value.disks.filter((d) => d.merged).length,
+        resumed: output.value.disks.some((d) => d.resumed),
+      };
+    case 'delete':
+      return { kind: 'delete', existed: output.value.existed, removedPaths: output.value.removedPaths, keptPaths: output.value.keptPaths };
+    case 'scan':
+      return {
+        kind: 'scan',
+        backups: output.value.backups.map((b) => backupFactsFromSummary(b, '')),
+        garbage: output.value.garbage.length,
+        resumedMerges: output.value.resumedMerges,
+      };
+    case 'verify':
+      return { kind: 'verify', ok: output.value.ok, blocksChecked: output.value.blocksChecked, badBlocks: output.value.badBlocks.length, problems: output.value.problems };
+    case 'restore':
+      return { kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived };
+  }
+}
+
+export function decodeAgentEvent(data: Uint8Array): AgentEvent {
+  let event: Event;
+  try {
+    event = Event.decode(data);
+  } catch (cause) {
+    throw new InvalidInputError(`an event is not a valid deltachain.tasks.v1.Event: ${(cause as Error).message}`, { cause });
+  }
+  const base = { eventId: event.eventId, agentId: event.agentId, at: new Date(event.emittedAtMs) };
+  const body = event.body;
+  const needTask = () => {
+    if (event.taskId === '') throw new InvalidInputError(`event ${event.eventId} from ${event.agentId}: task_id is empty`);
+    return event.taskId.toLowerCase();
+  };
+  switch (body?.$case) {
+    case 'heartbeat': {
+      const h = body.value;
+      if (h.role !== AgentRole.AGENT_ROLE_HOST && h.role !== AgentRole.AGENT_ROLE_STORAGE) {
+        throw new InvalidInputError(`heartbeat ${event.eventId} from ${event.agentId}: unknown role ${h.role}`);
+      }
+      const role = h.role === AgentRole.AGENT_ROLE_HOST ? 'host' : 'storage';
+      return {
+        ...base,
+        type: 'heartbeat',
+        heartbeat: {
+          id: event.agentId, role, target: h.targetId, version: h.version, address: h.address, runningTasks: h.runningTasks,
+          concurrency: h.concurrency, startedAt: h.startedAtMs === 0 ? null : new Date(h.startedAtMs), at: base.at,
+        },
+      };
+    }
+    case 'started':
+      return { ...base, type: 'started', taskId: needTask(), attempt: body.value.attempt };
+    case 'progress':
+      return { ...base, type: 'progress', taskId: needTask(), done: body.value.done, total: body.value.total, phase: body.value.phase, unit: body.value.unit };
+    case 'result': {
+      const r = body.value;
+      if (r.status === TaskStatus.TASK_STATUS_SUCCEEDED) return { ...base, type: 'result', taskId: needTask(), ok: true, output: outputOf(r), durationMs: r.durationMs };
+      const error = { code: r.error?.code || 'AGENT_FAILED', message: r.error?.message || 'the agent reported a failure without a message', retryable: r.error?.retryable ?? false };
+      return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs };
+    }
+    default:
+      throw new InvalidInputError(`event ${event.eventId} from ${event.agentId} has no body`);
+  }
+}

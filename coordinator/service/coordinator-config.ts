@@ -1,0 +1,70 @@
+// The coordinator's config file (JSON, validated once at start; see deploy/ for an example):
+//   database.url    Postgres URL of the catalogue
+//   nats            servers, namespace, credentials (shared/nats)
+//   api.listen      "host:port" of the control API; api.tls as shared/config's tlsSchema —
+//                   plaintext only with tls.insecure: true, or by default on a loopback address
+//   storage.tls     how to reach storage agents' gRPC (to confirm commits)
+//   tasks.<kind>    overrides of timeoutSeconds / maxAttempts per task kind
+//   retry           backoff between attempts: baseMs, maxMs, jitter (0..1)
+import { z } from 'zod';
+import { logSchema, tlsSchema } from '../../shared/config/index.js';
+import { natsSchema } from '../../shared/nats/index.js';
+
+const limitSchema = z
+  .object({
+    /** Seconds from dispatch to the deadline of one attempt. */
+    timeoutSeconds: z.number().int().min(1).max(7 * 86400).optional(),
+    /** Attempts in all. */
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+  })
+  .strict();
+
+export const coordinatorConfigSchema = z
+  .object({
+    log: logSchema.default({ level: 'info' }),
+    database: z
+      .object({
+        /** e.g. "postgres://deltachain@db.example:5432/deltachain". */
+        url: z.string().min(1),
+        /** Connections in the pool. */
+        maxConnections: z.number().int().min(2).max(100).default(10),
+      })
+      .strict(),
+    nats: natsSchema.default({ servers: ['nats://127.0.0.1:4222'], namespace: 'deltachain', ackWaitSeconds: 30, maxDeliver: 20 }),
+    api: z
+      .object({
+        /** "host:port"; port 0 picks a free port. */
+        listen: z.string().regex(/^.+:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:7100' }).default('127.0.0.1:7100'),
+        tls: tlsSchema.optional(),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:7100' }),
+    storage: z.object({ tls: tlsSchema.default({ insecure: true }) }).strict().default({ tls: { insecure: true } }),
+    tasks: z
+      .object({
+        backup: limitSchema.optional(),
+        merge: limitSchema.optional(),
+        delete: limitSchema.optional(),
+        scan: limitSchema.optional(),
+        restore: limitSchema.optional(),
+        verify: limitSchema.optional(),
+      })
+      .strict()
+      .default({}),
+    retry: z
+      .object({
+        /** Milliseconds before the second attempt; doubles each time. */
+        baseMs: z.number().int().min(0).default(30_000),
+        /** Longest wait between attempts, milliseconds. */
+        maxMs: z.number().int().min(0).default(30 * 60_000),
+        /** Random share of each wait, 0..1. */
+        jitter: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .default({ baseMs: 30_000, maxMs: 30 * 60_000, jitter: 0.5 }),
+    /** Milliseconds between dispatch rounds when nothing wakes the dispatcher. */
+    dispatchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+  })
+  .strict();
+
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;

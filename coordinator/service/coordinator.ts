@@ -1,0 +1,126 @@
+// The coordinator process: the catalogue (migrated at start), the event consumer, the
+// dispatcher, the scheduler and the control API, started in that order and stopped in reverse.
+//
+// Restart safety: all state is in Postgres. At start the consumer first catches up with the
+// events that arrived while the coordinator was down (bounded wait), then every task still
+// marked dispatched is published again with its original message id (JetStream drops it if it
+// was stored before), and overdue tasks time out on the first dispatch round.
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { channelCredentials, serverCredentials } from '../../shared/grpc/credentials.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
+import { startControlServer, type ControlServer } from '../api/control-server.js';
+import { connectCatalog, migrateCatalog, type Catalog } from '../catalog/index.js';
+import { Dispatcher } from '../dispatch/dispatcher.js';
+import { EventConsumer } from '../dispatch/event-consumer.js';
+import { EventHandler } from '../dispatch/event-handler.js';
+import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
+import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
+import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
+import { randomIds, Scheduler, type Ids } from '../scheduler/index.js';
+import type { CoordinatorConfig } from './coordinator-config.js';
+
+export interface CoordinatorDeps {
+  logger: Logger;
+  clock?: () => Date;
+  ids?: Ids;
+  random?: () => number;
+  /** Longest wait for the event backlog at start, milliseconds; default 5000. */
+  catchUpMs?: number;
+}
+
+function taskLimits(config: CoordinatorConfig): TaskLimits {
+  const limits = { ...DEFAULT_TASK_LIMITS };
+  for (const kind of Object.keys(limits) as (keyof TaskLimits)[]) limits[kind] = { ...limits[kind], ...config.tasks[kind] };
+  return limits;
+}
+
+function isLoopback(listen: string): boolean {
+  return /^(127\.|localhost:|\[::1\]:)/.test(listen);
+}
+
+export class Coordinator {
+  private sql: Catalog | undefined;
+  private nc: NatsConnection | undefined;
+  private consumer: EventConsumer | undefined;
+  private dispatcher: Dispatcher | undefined;
+  private scheduler: Scheduler | undefined;
+  private server: ControlServer | undefined;
+
+  constructor(private readonly config: CoordinatorConfig, private readonly deps: CoordinatorDeps) {}
+
+  /** The control API's port (after start). */
+  get apiPort(): number {
+    return this.server?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { config, deps } = this;
+    const log = deps.logger;
+    const clock = deps.clock ?? (() => new Date());
+    const ids = deps.ids ?? randomIds;
+    const random = deps.random ?? Math.random;
+    const limits = taskLimits(config);
+    const retryDelay = (attempt: number) => backoffDelay(attempt, config.retry, random());
+    const apiCredentials = this.apiCredentials();
+
+    this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
+    const migrated = await migrateCatalog(this.sql);
+    log.info({ version: migrated.version, applied: migrated.applied.length }, 'catalogue ready');
+
+    const names = natsNames(config.nats.namespace);
+    this.nc = await connectNats(config.nats, 'deltachain-coordinator');
+    await ensureStreams(this.nc, names);
+
+    const sql = this.sql;
+    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
+    const handler = new EventHandler({
+      sql, clock, ids, limits, retryDelay,
+      lookup: new StorageBackupLookup(sql, channelCredentials(config.storage.tls)),
+      logger: log.child({ component: 'events' }),
+      onQueued: () => this.dispatcher?.wake(),
+    });
+    this.consumer = new EventConsumer({ nc: this.nc, names, logger: log.child({ component: 'event-consumer' }), handle: async (event) => {
+      await handler.handle(event);
+      if (event.type === 'result') this.dispatcher?.wake();
+    } });
+    await this.consumer.start();
+    await this.catchUp();
+    const republished = await this.dispatcher.republishInFlight();
+    if (republished > 0) log.info({ tasks: republished }, 'in-flight tasks published again after start');
+    this.dispatcher.start();
+
+    this.scheduler = new Scheduler({ sql, clock, ids, limits, logger: log.child({ component: 'scheduler' }), onRun: () => this.dispatcher?.wake() });
+    this.scheduler.start();
+
+    const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake() };
+    this.server = await startControlServer({ sql, clock, ids, limits, hooks }, config.api.listen, apiCredentials);
+    log.info({ listen: config.api.listen, port: this.server.port, namespace: names.namespace }, 'coordinator started');
+  }
+
+  private apiCredentials(): ServerCredentials {
+    const { api } = this.config;
+    if (api.tls) return serverCredentials(api.tls);
+    if (!isLoopback(api.listen)) {
+      throw new ConfigError(`api.listen ${api.listen} is not a loopback address: give api.tls (cert and key), or api.tls.insecure: true for plaintext`);
+    }
+    return ServerCredentials.createInsecure();
+  }
+
+  private async catchUp(): Promise<void> {
+    const deadline = Date.now() + (this.deps.catchUpMs ?? 5000);
+    while (Date.now() < deadline && (await this.consumer!.pending()) > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    await this.scheduler?.stop();
+    await this.dispatcher?.stop();
+    await this.consumer?.stop();
+    await this.nc?.drain().catch(() => undefined);
+    await this.sql?.end({ timeout: 5 });
+    this.deps.logger.info('coordinator stopped');
+  }
+}
