@@ -5,6 +5,7 @@ import { DeltachainError } from '../shared/errors.js';
 import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
 import { registerAgentCommand } from '../agent/index.js';
 import { registerLabCommands } from '../deploy/lab/commands.js';
+import { registerCoordinatorCommands } from '../coordinator/cli/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerVhdCommands(program);
   registerAgentCommand(program);
   registerLabCommands(program);
+  registerCoordinatorCommands(program);
   return program;
 }
 
