@@ -3,6 +3,7 @@
 // gRPC statuses with messages that say what was wrong. Flow control: PutDisk reads the next
 // message only after the previous block is written, and the call's read buffer is cut to one
 // message; GetDisk writes the next message only when the transport has accepted earlier ones.
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Metadata, status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { DeltachainError, InvalidInputError, errorMessage } from '../../shared/errors.js';
@@ -18,7 +19,8 @@ import {
 import { commitBackup } from './commit-backup.js';
 import { exportBlocks, exportVhd, openBackupDisk, type ExportPart } from './disk-export.js';
 import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
-import { StorageError, StorageRequestError } from './errors.js';
+import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
+import { readBackupMetadata } from './backup-metadata.js';
 import { findBase } from './has-base.js';
 import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
@@ -84,6 +86,19 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
     stat: (_call, callback) => unary('Stat', () => statRemote(ctx), callback),
     listBackups: (call, callback) =>
       unary('ListBackups', async () => ({ backups: (await listBackups(ctx, call.request.vmUuid)).map(toProtoSummary) }), callback),
+    // GetBackup (added by the host agent for restores): the committed metadata file, verbatim.
+    getBackup: (call, callback) =>
+      unary(
+        'GetBackup',
+        async () => {
+          const { vmUuid, backupId } = call.request;
+          const path = ctx.layout.metadataPath(vmUuid, backupId);
+          const metadata = await readBackupMetadata(path);
+          if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not committed on remote ${ctx.remoteId}`);
+          return { backup: toProtoSummary(summarize(ctx, metadata)), metadataJson: await readFile(path, 'utf8') };
+        },
+        callback,
+      ),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   StorageServiceClient,
   type CommitBackupRequest,
   type CommitBackupResponse,
+  type GetBackupResponse,
   type GetDiskResponse,
   type HasBaseResponse,
   type ListBackupsResponse,
@@ -96,6 +97,11 @@ export class StorageClient {
 
   stat(): Promise<StatResponse> {
     return unary((cb) => this.#client.stat({}, cb));
+  }
+
+  /** One committed backup's metadata (added by the host agent for restores). */
+  getBackup(vmUuid: string, backupId: string): Promise<GetBackupResponse> {
+    return unary((cb) => this.#client.getBackup({ vmUuid, backupId }, cb));
   }
 
   async listBackups(vmUuid = ''): Promise<BackupSummary[]> {

@@ -192,6 +192,19 @@ export interface ListBackupsResponse {
   backups: BackupSummary[];
 }
 
+export interface GetBackupRequest {
+  vmUuid: string;
+  backupId: string;
+}
+
+export interface GetBackupResponse {
+  backup?:
+    | BackupSummary
+    | undefined;
+  /** The metadata file's JSON text, verbatim ("format": "deltachain-backup"), records included. */
+  metadataJson: string;
+}
+
 function createBasePutDiskRequest(): PutDiskRequest {
   return { part: undefined };
 }
@@ -1813,6 +1826,190 @@ export const ListBackupsResponse: MessageFns<ListBackupsResponse> = {
   },
 };
 
+function createBaseGetBackupRequest(): GetBackupRequest {
+  return { vmUuid: "", backupId: "" };
+}
+
+export const GetBackupRequest: MessageFns<GetBackupRequest> = {
+  encode(message: GetBackupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmUuid !== "") {
+      writer.uint32(10).string(message.vmUuid);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(18).string(message.backupId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBackupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBackupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBackupRequest {
+    return {
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBackupRequest): unknown {
+    const obj: any = {};
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetBackupRequest>): GetBackupRequest {
+    return GetBackupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetBackupRequest>): GetBackupRequest {
+    const message = createBaseGetBackupRequest();
+    message.vmUuid = object.vmUuid ?? "";
+    message.backupId = object.backupId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBackupResponse(): GetBackupResponse {
+  return { backup: undefined, metadataJson: "" };
+}
+
+export const GetBackupResponse: MessageFns<GetBackupResponse> = {
+  encode(message: GetBackupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backup !== undefined) {
+      BackupSummary.encode(message.backup, writer.uint32(10).fork()).join();
+    }
+    if (message.metadataJson !== "") {
+      writer.uint32(18).string(message.metadataJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBackupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBackupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.backup = BackupSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metadataJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBackupResponse {
+    return {
+      backup: isSet(object.backup) ? BackupSummary.fromJSON(object.backup) : undefined,
+      metadataJson: isSet(object.metadataJson)
+        ? globalThis.String(object.metadataJson)
+        : isSet(object.metadata_json)
+        ? globalThis.String(object.metadata_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBackupResponse): unknown {
+    const obj: any = {};
+    if (message.backup !== undefined) {
+      obj.backup = BackupSummary.toJSON(message.backup);
+    }
+    if (message.metadataJson !== "") {
+      obj.metadataJson = message.metadataJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetBackupResponse>): GetBackupResponse {
+    return GetBackupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetBackupResponse>): GetBackupResponse {
+    const message = createBaseGetBackupResponse();
+    message.backup = (object.backup !== undefined && object.backup !== null)
+      ? BackupSummary.fromPartial(object.backup)
+      : undefined;
+    message.metadataJson = object.metadataJson ?? "";
+    return message;
+  },
+};
+
 export type StorageServiceService = typeof StorageServiceService;
 export const StorageServiceService = {
   /**
@@ -1887,6 +2084,20 @@ export const StorageServiceService = {
     responseSerialize: (value: ListBackupsResponse): Buffer => Buffer.from(ListBackupsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListBackupsResponse => ListBackupsResponse.decode(value),
   },
+  /**
+   * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
+   * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
+   * (Added by the host agent for restores, issue 5.)
+   */
+  getBackup: {
+    path: "/deltachain.storage.v1.StorageService/GetBackup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBackupRequest): Buffer => Buffer.from(GetBackupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBackupRequest => GetBackupRequest.decode(value),
+    responseSerialize: (value: GetBackupResponse): Buffer => Buffer.from(GetBackupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBackupResponse => GetBackupResponse.decode(value),
+  },
 } as const;
 
 export interface StorageServiceServer extends UntypedServiceImplementation {
@@ -1913,6 +2124,12 @@ export interface StorageServiceServer extends UntypedServiceImplementation {
   stat: handleUnaryCall<StatRequest, StatResponse>;
   /** The committed backups of one VM, or of every VM, oldest first. */
   listBackups: handleUnaryCall<ListBackupsRequest, ListBackupsResponse>;
+  /**
+   * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
+   * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
+   * (Added by the host agent for restores, issue 5.)
+   */
+  getBackup: handleUnaryCall<GetBackupRequest, GetBackupResponse>;
 }
 
 export interface StorageServiceClient extends Client {
@@ -2011,6 +2228,26 @@ export interface StorageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListBackupsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
+   * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
+   * (Added by the host agent for restores, issue 5.)
+   */
+  getBackup(
+    request: GetBackupRequest,
+    callback: (error: ServiceError | null, response: GetBackupResponse) => void,
+  ): ClientUnaryCall;
+  getBackup(
+    request: GetBackupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBackupResponse) => void,
+  ): ClientUnaryCall;
+  getBackup(
+    request: GetBackupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBackupResponse) => void,
   ): ClientUnaryCall;
 }
 
