@@ -2,7 +2,8 @@
 // plus what a task needs around it — the remote id in every error, failures classified by gRPC
 // status (StorageCallError), deadlines and retries with backoff on the idempotent unary calls
 // (HasBase, ListBackups, CommitBackup of the same backup id), push-style uploads for fanning one
-// export out to several remotes, and a disk as one VHD stream of known length for restores.
+// export out to several remotes; for restores, a backup's stored records and a disk as one VHD
+// stream of known length.
 import { Readable } from 'node:stream';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { GetDiskFormat, StorageClient } from '../../../shared/grpc/index.js';
@@ -10,6 +11,8 @@ import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
+import { parseStoredBackup } from '../restore/parse-stored-backup.js';
+import type { BackupSource, StoredBackup } from '../restore/restore-types.js';
 import { DiskUpload } from './disk-upload.js';
 import { StorageCallError } from './storage-call-error.js';
 
@@ -38,7 +41,7 @@ export interface VhdDownload {
 const INTERNAL = 13;
 const DEADLINE_EXCEEDED = 4;
 
-export class RemoteStorage {
+export class RemoteStorage implements BackupSource {
   private readonly client: StorageClient;
 
   constructor(
@@ -66,6 +69,12 @@ export class RemoteStorage {
 
   listBackups(vmUuid: string): Promise<BackupSummary[]> {
     return this.unary('ListBackups', () => this.client.listBackups(vmUuid));
+  }
+
+  /** A committed backup's metadata, records included (for restores). */
+  async getBackup(vmUuid: string, backupId: string): Promise<StoredBackup> {
+    const response = await this.unary('GetBackup', () => this.client.getBackup(vmUuid, backupId));
+    return parseStoredBackup(response.metadataJson, `backup ${backupId} of VM ${vmUuid} on remote ${this.remoteId}`);
   }
 
   /** GetDisk as one VHD stream; resolves once the stream's length is known. */

@@ -1,0 +1,53 @@
+// The restore task in domain terms, what it needs from a remote, and what it reports.
+import type { Readable } from 'node:stream';
+import type { BackupRecords } from '../backup/collect-backup-records.js';
+
+/** What a restore reads from a remote: a backup's metadata and each disk as one VHD stream. */
+export interface BackupSource {
+  remoteId: string;
+  getBackup(vmUuid: string, backupId: string): Promise<StoredBackup>;
+  /** The disk's whole chain folded into one dynamic VHD stream of known length. */
+  getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<{ length: number; stream: Readable }>;
+}
+
+export interface StoredBackup {
+  backupId: string;
+  vmUuid: string;
+  /** When the backup's snapshot was taken (ISO-8601). */
+  timestamp: string;
+  records: BackupRecords;
+  disks: Array<{ key: string; virtualSize: number }>;
+}
+
+export interface RestoreRequest {
+  taskId: string;
+  /** The backed-up VM's uuid (it may no longer exist anywhere). */
+  vmUuid: string;
+  backupId: string;
+  source: BackupSource;
+  /** The SR of this pool that receives the disks. */
+  srUuid: string;
+  /** Name of the new VM; default "<original name> (restored <date>)". */
+  nameLabel?: string;
+}
+
+export interface RestoredDisk {
+  diskKey: string;
+  vdiUuid: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface RestoreOutcome {
+  taskId: string;
+  vmUuid: string;
+  backupId: string;
+  newVmUuid: string;
+  newVmName: string;
+  disks: RestoredDisk[];
+  /** VIFs and the network each was put on (or why not). */
+  networks: Array<{ device: string; network: string | undefined; how: string }>;
+  bytesReceived: number;
+  durationMs: number;
+  warnings: string[];
+}

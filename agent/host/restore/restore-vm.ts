@@ -1,0 +1,207 @@
+// Restores one backup as a new VM on this pool (one task). The VM is rebuilt from the records the
+// backup stored — VM.create with the recorded configuration (start blocked), BIOS strings, one new
+// VDI per backed-up disk on the chosen SR with its VBD, CD drives (empty), VIFs on the matching
+// networks — then each disk is imported from the remote as one VHD stream (its whole chain folded
+// in), several at once up to the limit. Only then is `start` unblocked. Nothing of the source VM
+// or SR is needed: restoring to another pool, or after both are gone, is the same path.
+// On failure everything created is destroyed.
+import { DeltachainError } from '../../../shared/errors.js';
+import type { Logger } from '../../../shared/logging/index.js';
+import type { BackupRecords } from '../backup/collect-backup-records.js';
+import { ignoreGone } from '../backup/pool-snapshots.js';
+import { TransferProgress, type ProgressListener } from '../backup/transfer-progress.js';
+import { mapWithLimit } from '../concurrency/semaphore.js';
+import { TAG } from '../plan/snapshot-tags.js';
+import type { HostXapi } from '../xapi/host-xapi.js';
+import { XapiCallError } from '../xapi/xapi-call-error.js';
+import { NULL_REF, type XapiNetwork, type XapiPif, type XapiRef, type XapiVm } from '../xapi/xapi-records.js';
+import { importDisk } from './import-disk.js';
+import { chooseNetwork, type TargetNetwork } from './map-networks.js';
+import type { RestoreOutcome, RestoreRequest, StoredBackup } from './restore-types.js';
+import { blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
+
+export interface RestoreContext {
+  xapi: HostXapi;
+  disksPerVm: number;
+  logger: Logger;
+  onProgress?: ProgressListener;
+  progressIntervalMs?: number;
+}
+
+interface NewDisk {
+  diskKey: string;
+  vdiRef: XapiRef;
+  vdiUuid: string;
+}
+
+export class SrNotFoundError extends DeltachainError {
+  override name = 'SrNotFoundError';
+  constructor(srUuid: string, cause: unknown) {
+    super('SR_NOT_FOUND', `SR ${srUuid} does not exist on this pool; choose an SR of the target pool`, { cause });
+  }
+}
+
+export function restoreVm(context: RestoreContext, request: RestoreRequest): Promise<RestoreOutcome> {
+  return new VmRestore(context, request).run();
+}
+
+class VmRestore {
+  private readonly progress: TransferProgress;
+  private readonly startedAt = Date.now();
+  private readonly warnings: string[] = [];
+  private readonly logger: Logger;
+  private vmRef: XapiRef | undefined;
+  private readonly vdiRefs: XapiRef[] = [];
+
+  constructor(
+    private readonly context: RestoreContext,
+    private readonly request: RestoreRequest,
+  ) {
+    this.progress = new TransferProgress(context.onProgress, context.progressIntervalMs ?? 1000);
+    this.logger = context.logger.child({ taskId: request.taskId, vm: request.vmUuid, backup: request.backupId });
+  }
+
+  async run(): Promise<RestoreOutcome> {
+    const backup = await this.request.source.getBackup(this.request.vmUuid, this.request.backupId);
+    const srRef = await this.findSr();
+    this.progress.enter('create');
+    try {
+      const recorded = backup.records.vm;
+      const name = this.request.nameLabel ?? defaultRestoredName(recorded, backup.timestamp);
+      this.vmRef = await this.context.xapi.call<XapiRef>('VM.create', vmCreateRecord(recorded, { nameLabel: name, backupId: backup.backupId, remoteId: this.request.source.remoteId }));
+      await this.setBiosStrings(recorded);
+      const disks = await this.createDisks(backup, srRef);
+      const networks = await this.createVifs(backup.records);
+      this.progress.enter('import');
+      const restored = await mapWithLimit(disks, this.context.disksPerVm, (disk) =>
+        importDisk(this.context.xapi, this.request.source, { vmUuid: this.request.vmUuid, backupId: backup.backupId, ...disk }, this.progress),
+      );
+      this.progress.enter('finish');
+      await this.context.xapi.call('VM.set_blocked_operations', this.vmRef, blockedOperationsAfterImport(recorded));
+      const newVmUuid = await this.context.xapi.call<string>('VM.get_uuid', this.vmRef);
+      this.logger.info({ newVm: newVmUuid, disks: restored.length }, 'VM restored');
+      return {
+        taskId: this.request.taskId,
+        vmUuid: this.request.vmUuid,
+        backupId: backup.backupId,
+        newVmUuid,
+        newVmName: name,
+        disks: restored,
+        networks,
+        bytesReceived: restored.reduce((sum, d) => sum + d.bytes, 0),
+        durationMs: Date.now() - this.startedAt,
+        warnings: this.warnings,
+      };
+    } catch (error) {
+      await this.undo();
+      throw error;
+    }
+  }
+
+  private async findSr(): Promise<XapiRef> {
+    try {
+      return await this.context.xapi.call<XapiRef>('SR.get_by_uuid', this.request.srUuid);
+    } catch (error) {
+      if (error instanceof XapiCallError && error.xapiCode === 'UUID_INVALID') throw new SrNotFoundError(this.request.srUuid, error);
+      throw error;
+    }
+  }
+
+  private async setBiosStrings(recorded: XapiVm): Promise<void> {
+    const strings = recorded.bios_strings ?? {};
+    if (Object.keys(strings).length > 0) await this.context.xapi.call('VM.set_bios_strings', this.vmRef, strings);
+  }
+
+  private async createDisks(backup: StoredBackup, srRef: XapiRef): Promise<NewDisk[]> {
+    const { xapi } = this.context;
+    const sizes = new Map(backup.disks.map((d) => [d.key, d.virtualSize]));
+    const vdiByKey = new Map(backup.records.vdis.map((vdi) => [vdi.$diskKey, vdi]));
+    const out: NewDisk[] = [];
+    const vbds = [...backup.records.vbds].sort((a, b) => Number(a.userdevice) - Number(b.userdevice));
+    for (const vbd of vbds) {
+      const qos = { qos_algorithm_type: vbd.qos_algorithm_type ?? '', qos_algorithm_params: vbd.qos_algorithm_params ?? {} };
+      if (vbd.type === 'CD') {
+        await xapi.call('VBD.create', { VM: this.vmRef, VDI: NULL_REF, userdevice: vbd.userdevice, bootable: vbd.bootable, mode: 'RO', type: 'CD', empty: true, other_config: {}, ...qos });
+        continue;
+      }
+      const recordedVdi = vbd.$diskKey === undefined ? undefined : vdiByKey.get(vbd.$diskKey);
+      const virtualSize = vbd.$diskKey === undefined ? undefined : sizes.get(vbd.$diskKey);
+      if (recordedVdi === undefined || virtualSize === undefined) continue;
+      const vdiRef = await xapi.call<XapiRef>('VDI.create', {
+        name_label: recordedVdi.name_label,
+        name_description: recordedVdi.name_description,
+        SR: srRef,
+        virtual_size: virtualSize,
+        type: 'user',
+        sharable: recordedVdi.sharable,
+        read_only: false,
+        other_config: withoutOurTags(recordedVdi.other_config),
+        xenstore_data: {},
+        sm_config: {},
+        tags: [],
+      });
+      this.vdiRefs.push(vdiRef);
+      await xapi.call('VBD.create', { VM: this.vmRef, VDI: vdiRef, userdevice: vbd.userdevice, bootable: vbd.bootable, mode: vbd.mode, type: 'Disk', empty: false, other_config: vbd.other_config ?? {}, ...qos });
+      out.push({ diskKey: vbd.$diskKey!, vdiRef, vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef) });
+    }
+    return out;
+  }
+
+  private async createVifs(records: BackupRecords): Promise<RestoreOutcome['networks']> {
+    const targets = await this.targetNetworks();
+    const out: RestoreOutcome['networks'] = [];
+    for (const vif of records.vifs) {
+      const choice = chooseNetwork(vif.$network, targets);
+      if (choice.network === undefined) {
+        const warning = `VIF ${vif.device} left out: no network of this pool matches ${vif.$network?.name_label ?? 'its network'} (uuid ${vif.$network?.uuid ?? '?'}, VLAN ${vif.$network?.VLAN ?? '?'})`;
+        this.warnings.push(warning);
+        out.push({ device: vif.device, network: undefined, how: 'none' });
+        continue;
+      }
+      await this.context.xapi.call('VIF.create', {
+        device: vif.device,
+        network: choice.network.ref,
+        VM: this.vmRef,
+        MAC: '',
+        MTU: vif.MTU,
+        other_config: vif.other_config ?? {},
+        qos_algorithm_type: vif.qos_algorithm_type ?? '',
+        qos_algorithm_params: vif.qos_algorithm_params ?? {},
+      });
+      out.push({ device: vif.device, network: choice.network.uuid, how: choice.how });
+    }
+    return out;
+  }
+
+  private async targetNetworks(): Promise<TargetNetwork[]> {
+    const all = await this.context.xapi.call<Record<XapiRef, XapiNetwork>>('network.get_all_records');
+    const out: TargetNetwork[] = [];
+    for (const [ref, network] of Object.entries(all)) {
+      let vlan = -1;
+      for (const pifRef of network.PIFs ?? []) {
+        const pif = await this.context.xapi.getRecord<XapiPif>('PIF', pifRef).catch(() => undefined);
+        if (pif !== undefined) {
+          vlan = Number(pif.VLAN);
+          break;
+        }
+      }
+      out.push({ ref, uuid: network.uuid, name_label: network.name_label, VLAN: vlan });
+    }
+    return out;
+  }
+
+  private async undo(): Promise<void> {
+    const { xapi } = this.context;
+    try {
+      if (this.vmRef !== undefined) await xapi.call('VM.destroy', this.vmRef).catch(ignoreGone);
+      for (const ref of this.vdiRefs) await xapi.call('VDI.destroy', ref).catch(ignoreGone);
+      this.logger.info({}, 'restore failed; the VM and disks it created are destroyed');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'restore failed and its VM or disks could not all be destroyed');
+    }
+  }
+}
+
+function withoutOurTags(otherConfig: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(otherConfig ?? {}).filter(([key]) => !Object.values(TAG).includes(key as never)));
+}
