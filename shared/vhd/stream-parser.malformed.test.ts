@@ -120,7 +120,9 @@ describe('parseVhdStream rejects malformed input', () => {
 
   it('a trailing footer that does not match, or data after it', async () => {
     const other = encodeFooter(newFooter({ diskType: DiskType.Dynamic, currentSize: 6 * BS, uuid: '99999999-9999-4999-8999-999999999999' }));
-    await rejects(valid({ trailingFooter: other }), /trailing footer at byte \d+: does not match the footer at byte 0 \(uuid differ\)/);
+    await rejects(valid({ trailingFooter: other }), /trailing footer at byte \d+: does not match the footer at byte 0 \(timestamp, uuid differ\)/);
+    const later = encodeFooter(newFooter({ diskType: DiskType.Dynamic, currentSize: 6 * BS, uuid: TEST_UUID, date: new Date('2024-01-01T00:00:00Z') }));
+    await rejects(valid({ trailingFooter: later }), /does not match the footer at byte 0 \(timestamp differ\)/);
     await rejects(Buffer.concat([valid(), randomBytes(512)]), /trailing footer at byte \d+: bad cookie/);
     await rejects(valid({ trailingFooter: null }), /trailing footer after byte \d+: stream ends/);
   });

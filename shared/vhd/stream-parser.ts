@@ -7,8 +7,8 @@
 // order in the table but, sorted by offset, must start after the BAT and not overlap; blocks are
 // then yielded in file order. Nothing is allocated from a size in the input before that size is
 // checked against LIMITS; the largest buffer is one block (or a BAT of at most MAX_BAT_BYTES).
-// The stream must end with a footer matching the first one, within MAX_GAP bytes of the last
-// block, so garbage after the data ends the parse with an error rather than a hang.
+// The stream must end with a footer byte-identical to the first one, within MAX_GAP bytes of the
+// last block, so garbage after the data ends the parse with an error rather than a hang.
 import { blocksInFileOrder } from './block-layout.js';
 import { ChunkReader } from './chunk-reader.js';
 import {
@@ -50,7 +50,7 @@ export async function parseVhdStream(
   const name = options.where ?? 'VHD stream';
   const reader = new ChunkReader(input);
   try {
-    const footer = await readFooter(reader, name);
+    const { footer, bytes: footerBytes } = await readFooter(reader, name);
     const header = await readHeader(reader, name, footer);
     const bat = await readBat(reader, name, header);
     const order = blocksInFileOrder(bat, {
@@ -71,7 +71,7 @@ export async function parseVhdStream(
       blocks() {
         if (started) throw new Error(`${name}: blocks() may be iterated only once`);
         started = true;
-        return readBlocks(reader, name, { footer, header, bat, order });
+        return readBlocks(reader, name, { footer, footerBytes, header, bat, order });
       },
     };
   } catch (error) {
@@ -80,11 +80,12 @@ export async function parseVhdStream(
   }
 }
 
-async function readFooter(reader: ChunkReader, name: string): Promise<Footer> {
+async function readFooter(reader: ChunkReader, name: string): Promise<{ footer: Footer; bytes: Buffer }> {
   const where = `${name}: footer at byte 0`;
-  const footer = decodeFooter(await reader.read(FOOTER_SIZE, where), where);
+  const bytes = Buffer.from(await reader.read(FOOTER_SIZE, where));
+  const footer = decodeFooter(bytes, where);
   if (footer.diskType === DiskType.Fixed) throw new VhdFormatError(where, 'fixed VHDs cannot be streamed; expected dynamic or differencing');
-  return footer;
+  return { footer, bytes };
 }
 
 async function readHeader(reader: ChunkReader, name: string, footer: Footer): Promise<DynamicHeader> {
@@ -115,6 +116,7 @@ async function skipTo(reader: ChunkReader, target: number, where: string, what: 
 
 interface Layout {
   footer: Footer;
+  footerBytes: Buffer;
   header: DynamicHeader;
   bat: Uint32Array;
   order: Uint32Array;
@@ -132,19 +134,22 @@ async function* readBlocks(reader: ChunkReader, name: string, layout: Layout): A
       const buf = await reader.read(blockBytes, where);
       yield { index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
     }
-    await checkTrailingFooter(reader, name, layout.footer);
+    await checkTrailingFooter(reader, name, layout);
   } finally {
     await reader.close();
   }
 }
 
-async function checkTrailingFooter(reader: ChunkReader, name: string, first: Footer): Promise<void> {
+/** The last 512 bytes must be a footer byte-identical to the copy at 0 (as XAPI, qemu and we write). */
+async function checkTrailingFooter(reader: ChunkReader, name: string, layout: Layout): Promise<void> {
   const after = reader.position;
   const tail = await reader.readTail(FOOTER_SIZE, MAX_GAP + FOOTER_SIZE, `${name}: trailing footer after byte ${after}`);
   const where = `${name}: trailing footer at byte ${reader.position - FOOTER_SIZE}`;
   const last = decodeFooter(tail, where);
-  const differs = (['uuid', 'diskType', 'currentSize', 'dataOffset'] as const).filter((k) => last[k] !== first[k]);
-  if (differs.length > 0) {
-    throw new VhdFormatError(where, `does not match the footer at byte 0 (${differs.join(', ')} differ)`);
-  }
+  if (tail.equals(layout.footerBytes)) return;
+  const first = layout.footer;
+  const fields = Object.keys(first) as (keyof Footer)[];
+  const differs = fields.filter((k) => JSON.stringify(last[k]) !== JSON.stringify(first[k]));
+  const what = differs.length > 0 ? differs.join(', ') : 'reserved bytes';
+  throw new VhdFormatError(where, `does not match the footer at byte 0 (${what} differ)`);
 }
