@@ -4,7 +4,7 @@ export const EXIT = {
   OK: 0,
   /** The request was refused or the operation failed (the message says why). */
   FAILED: 1,
-  /** Bad command line (commander's own code). */
+  /** Bad command line: unknown option, missing or malformed value. */
   USAGE: 2,
   /** `run watch` / `restore --wait`: the run finished partly (some tasks failed). */
   PARTIAL: 3,
