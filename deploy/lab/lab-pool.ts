@@ -66,7 +66,7 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
   const tasks = new TaskManager(state.records, () => state.hostRef);
   const faults = new FaultInjector(config.faults, logger);
   const dispatcher = new RpcDispatcher({ registry: labMethods(), state, sessions, tasks, faults, ...(logger ? { logger } : {}), shutdown: shutdown.signal });
-  const lab: LabServices = { state, sessions, tasks, faults, dispatcher, logger, shutdown: shutdown.signal };
+  const lab: LabServices = { state, sessions, tasks, faults, dispatcher, logger, shutdown: shutdown.signal, options: { exportFraming: config.exportFraming } };
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     const handling = route(lab, req, res).finally(() => inFlight.delete(handling));

@@ -6,6 +6,7 @@ import type { RpcDispatcher } from './rpc/rpc-dispatcher.js';
 import type { SessionManager } from './rpc/session-manager.js';
 import type { TaskManager } from './rpc/task-manager.js';
 import type { LabState } from './state/lab-state.js';
+import type { BodyFraming } from './http/http-replies.js';
 
 export interface LabServices {
   state: LabState;
@@ -16,4 +17,5 @@ export interface LabServices {
   logger: Logger | undefined;
   /** Aborted when the lab shuts down. */
   shutdown: AbortSignal;
+  options: { exportFraming: BodyFraming };
 }

@@ -69,6 +69,11 @@ export const labConfigSchema = z
     port: z.number().int().min(0).max(65535).default(0),
     user: z.string().min(1).default('root'),
     password: z.string().min(1).default('lab'),
+    /**
+     * How export bodies end: `chunked` (default) or `close` — real XAPI's framing, which the
+     * xen-api client's undici 6 may crash on under backpressure (see http/http-replies.ts).
+     */
+    exportFraming: z.enum(['chunked', 'close']).default('chunked'),
     /** Seed of the fleet's disk content (deterministic). */
     seed: z.number().int().default(1),
     fleet: fleetSchema.default(fleetSchema.parse({})),

@@ -1,6 +1,6 @@
 // GET /export_raw_vdi[/]?vdi=&format=vhd|raw[&base=]&session_id=&task_id= as XAPI serves it
 // (ocaml/xapi/export_raw_vdi.ml): 401 for a bad session, 404 for an unknown format or VDI, else
-// 200 with a close-delimited body — a dynamic VHD of the allocated blocks, a differencing VHD of
+// 200 with a body without a length (framing: http-replies.ts) — a dynamic VHD of the allocated blocks, a differencing VHD of
 // the blocks changed since `base` (parent = the base VDI), or the raw bytes — and the task ends
 // with result "". Export faults (cut, VDI_IO_ERROR, HTTP-in-body, slow) are injected here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,7 +12,7 @@ import { toFailure } from '../rpc/rpc-dispatcher.js';
 import { rawExportStream, vhdExportStream } from '../vhd/vhd-export-stream.js';
 import { vhdExportLayout } from '../vhd/vhd-export-layout.js';
 import { HandlerTask } from './handler-task.js';
-import { replyText, startCloseDelimited } from './http-replies.js';
+import { replyText, startStreamBody, type BodyFraming } from './http-replies.js';
 import { sendStream } from './send-stream.js';
 
 const IO_ERROR = (): XapiFailure => new XapiFailure('VDI_IO_ERROR', ['Device I/O errors']);
@@ -42,7 +42,7 @@ export async function handleExport(lab: LabServices, req: IncomingMessage, res: 
     'content-disposition': `attachment; filename="${vdi.uuid}.${format}"`,
     'task-id': task.ref,
   };
-  if (lab.faults.take('exportHttpPrefix', vdi.uuid) !== undefined) return sendHttpInBody(res, task, headers);
+  if (lab.faults.take('exportHttpPrefix', vdi.uuid) !== undefined) return sendHttpInBody(res, task, headers, lab.options.exportFraming);
   const reader = lab.state.disks.openReader(vdi.uuid);
   try {
     const layout =
@@ -59,7 +59,7 @@ export async function handleExport(lab: LabServices, req: IncomingMessage, res: 
     const cut = lab.faults.take('exportCut', vdi.uuid);
     const ioError = cut === undefined ? lab.faults.take('exportIoError', vdi.uuid) : undefined;
     req.socket.setNoDelay(true);
-    startCloseDelimited(res, headers);
+    startStreamBody(res, headers, lab.options.exportFraming);
     const result = await sendStream(res, layout === undefined ? rawExportStream(reader) : vhdExportStream(reader, layout), {
       ...((cut ?? ioError) === undefined ? {} : { limit: (cut ?? ioError)!.afterBytes }),
       rate: () => lab.faults.streamRate(),
@@ -107,7 +107,7 @@ function resolveSource(lab: LabServices, vdiParam: string | null, baseParam: str
 }
 
 /** xapi-project/xen-api#4603: a 200 whose body is itself an HTTP 500 response. */
-function sendHttpInBody(res: ServerResponse, task: HandlerTask, headers: Record<string, string>): void {
+function sendHttpInBody(res: ServerResponse, task: HandlerTask, headers: Record<string, string>, framing: BodyFraming): void {
   const html =
     '<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. ' +
     'If the problem persists, please contact your support representative.<h1> Additional information </h1>' +
@@ -115,7 +115,7 @@ function sendHttpInBody(res: ServerResponse, task: HandlerTask, headers: Record<
   const body =
     `HTTP/1.1 500 Internal Error\r\ncontent-length: ${Buffer.byteLength(html)}\r\ncontent-type:text/html\r\n` +
     `connection:close\r\ncache-control:no-cache, no-store\r\n\r\n${html}`;
-  startCloseDelimited(res, headers);
+  startStreamBody(res, headers, framing);
   res.end(body);
   task.fail(new XapiFailure('SR_BACKEND_FAILURE_46', ['', 'The VDI is not available [opterr=VDI not detached cleanly]', '']));
 }

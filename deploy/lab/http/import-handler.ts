@@ -12,7 +12,7 @@ import { refreshUtilisation, vdiRefOf } from '../model/vdi-operations.js';
 import { toFailure } from '../rpc/rpc-dispatcher.js';
 import { XapiFailure, sessionInvalid } from '../rpc/xapi-failure.js';
 import { HandlerTask } from './handler-task.js';
-import { replyText, startCloseDelimited } from './http-replies.js';
+import { replyText, startStreamBody } from './http-replies.js';
 import { RequestBody } from './request-body.js';
 
 /** Content-Length the xen-api client sends for a stream without a length (1 PiB). */
@@ -39,7 +39,7 @@ export async function handleImport(lab: LabServices, req: IncomingMessage, res: 
     return replyText(res, 404, `Not found: ${(error as Error).message}`);
   }
   const task = new HandlerTask(lab.tasks, q.get('task_id'), 'import_raw_vdi');
-  startCloseDelimited(res, { 'content-type': 'text/plain', 'task-id': task.ref });
+  startStreamBody(res, { 'content-type': 'text/plain', 'task-id': task.ref });
   const uuid = lab.state.records.get('VDI', vdiRef).uuid;
   const signal = AbortSignal.any([task.signal, lab.shutdown]);
   const body = new RequestBody(req, () => lab.faults.streamRate(), signal);
