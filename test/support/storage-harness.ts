@@ -65,8 +65,7 @@ const BASE = createHash('sha256').update('deltachain test pattern').digest();
 
 /** Deterministic, distinct-per-(seed, index, page) block content; cheap to regenerate. */
 export function patternBlock(seed: number, index: number, blockSize = BLOCK): Buffer {
-  const out = Buffer.alloc(blockSize);
-  for (let at = 0; at < blockSize; at += 32) BASE.copy(out, at);
+  const out = Buffer.allocUnsafe(blockSize).fill(BASE);
   for (let page = 0; page < blockSize; page += 4096) {
     out.writeUInt32BE(seed, page);
     out.writeUInt32BE(index, page + 4);
