@@ -16,8 +16,8 @@ export class ChunkReader {
   #buffered = 0;
   #ended = false;
 
-  constructor(input: AsyncIterable<Buffer | Uint8Array>) {
-    this.#iterator = input[Symbol.asyncIterator]();
+  constructor(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>) {
+    this.#iterator = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : fromSync(input[Symbol.iterator]());
   }
 
   /** Exactly `n` bytes; `where` names them if the stream ends first. */
@@ -129,4 +129,12 @@ export class ChunkReader {
     const available = this.position + this.#buffered;
     return new VhdFormatError(where, `stream ends at byte ${available}, ${wanted - this.#buffered} bytes short`);
   }
+}
+
+/** An async view of a sync iterator (arrays of chunks in tests and fixtures). */
+function fromSync<T>(iterator: Iterator<T>): AsyncIterator<T> {
+  return {
+    next: async () => iterator.next(),
+    return: async () => iterator.return?.() ?? { done: true, value: undefined },
+  };
 }

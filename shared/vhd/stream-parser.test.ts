@@ -104,6 +104,8 @@ describe('parseVhdStream', () => {
   it('parses a disk with no blocks, and stops the source when the consumer stops early', async () => {
     const empty = buildVhdStream({ currentSize: 4 * MiB, blocks: [] }).bytes;
     assert.deepEqual(await collect((await parseVhdStream(chunked(empty, 512))).blocks()), []);
+    // A plain array of chunks works too.
+    assert.deepEqual(await collect((await parseVhdStream([empty.subarray(0, 700), empty.subarray(700)])).blocks()), []);
 
     const blocks = [0, 1, 2].map((index) => ({ index, data: data(index, 64 * KiB) }));
     const { bytes } = buildVhdStream({ currentSize: 3 * 64 * KiB, blockSize: 64 * KiB, blocks });

@@ -44,7 +44,7 @@ export interface ParseVhdStreamOptions {
 }
 
 export async function parseVhdStream(
-  input: AsyncIterable<Buffer | Uint8Array>,
+  input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>,
   options: ParseVhdStreamOptions = {},
 ): Promise<VhdStream> {
   const name = options.where ?? 'VHD stream';
