@@ -122,6 +122,10 @@ export interface TaskProgress {
   total: number;
   /** Unit of done/total: "blocks", "files", "bytes". */
   unit: string;
+  /** Transfers (backup, restore) also count blocks, and the average rate since they started. */
+  blocksDone?: number | undefined;
+  blocksTotal?: number | undefined;
+  bytesPerSecond?: number | undefined;
 }
 
 export interface TaskError {
@@ -471,7 +475,15 @@ export const TaskStarted: MessageFns<TaskStarted> = {
 };
 
 function createBaseTaskProgress(): TaskProgress {
-  return { phase: "", done: 0, total: 0, unit: "" };
+  return {
+    phase: "",
+    done: 0,
+    total: 0,
+    unit: "",
+    blocksDone: undefined,
+    blocksTotal: undefined,
+    bytesPerSecond: undefined,
+  };
 }
 
 export const TaskProgress: MessageFns<TaskProgress> = {
@@ -487,6 +499,15 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     }
     if (message.unit !== "") {
       writer.uint32(34).string(message.unit);
+    }
+    if (message.blocksDone !== undefined) {
+      writer.uint32(40).uint64(message.blocksDone);
+    }
+    if (message.blocksTotal !== undefined) {
+      writer.uint32(48).uint64(message.blocksTotal);
+    }
+    if (message.bytesPerSecond !== undefined) {
+      writer.uint32(56).uint64(message.bytesPerSecond);
     }
     return writer;
   },
@@ -536,6 +557,30 @@ export const TaskProgress: MessageFns<TaskProgress> = {
             message.unit = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.blocksDone = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.blocksTotal = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.bytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -554,6 +599,21 @@ export const TaskProgress: MessageFns<TaskProgress> = {
       done: isSet(object.done) ? globalThis.Number(object.done) : 0,
       total: isSet(object.total) ? globalThis.Number(object.total) : 0,
       unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
+      blocksDone: isSet(object.blocksDone)
+        ? globalThis.Number(object.blocksDone)
+        : isSet(object.blocks_done)
+        ? globalThis.Number(object.blocks_done)
+        : undefined,
+      blocksTotal: isSet(object.blocksTotal)
+        ? globalThis.Number(object.blocksTotal)
+        : isSet(object.blocks_total)
+        ? globalThis.Number(object.blocks_total)
+        : undefined,
+      bytesPerSecond: isSet(object.bytesPerSecond)
+        ? globalThis.Number(object.bytesPerSecond)
+        : isSet(object.bytes_per_second)
+        ? globalThis.Number(object.bytes_per_second)
+        : undefined,
     };
   },
 
@@ -571,6 +631,15 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     if (message.unit !== "") {
       obj.unit = message.unit;
     }
+    if (message.blocksDone !== undefined) {
+      obj.blocksDone = Math.round(message.blocksDone);
+    }
+    if (message.blocksTotal !== undefined) {
+      obj.blocksTotal = Math.round(message.blocksTotal);
+    }
+    if (message.bytesPerSecond !== undefined) {
+      obj.bytesPerSecond = Math.round(message.bytesPerSecond);
+    }
     return obj;
   },
 
@@ -583,6 +652,9 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     message.done = object.done ?? 0;
     message.total = object.total ?? 0;
     message.unit = object.unit ?? "";
+    message.blocksDone = object.blocksDone ?? undefined;
+    message.blocksTotal = object.blocksTotal ?? undefined;
+    message.bytesPerSecond = object.bytesPerSecond ?? undefined;
     return message;
   },
 };

@@ -38,6 +38,57 @@ export interface BackupResult {
   /** The new reference snapshot's uuid. */
   snapshotUuid: string;
   bytesSent: number;
+  /** What the host agent did, disk by disk (added by the host agent; absent from older agents). */
+  report?: BackupReport | undefined;
+}
+
+export interface BackupReport {
+  /** Per exported disk: full or delta (and why a full), what was sent, how long it took. */
+  disks: BackupDiskResult[];
+  /** Disks flagged to be skipped, with the flag that said so. */
+  skippedDisks: SkippedDisk[];
+  /** Snapshots the run destroyed: leftovers of interrupted runs, the previous reference. */
+  removedSnapshots: RemovedSnapshot[];
+  /** True when this result was reported by an earlier delivery of the same task (nothing redone). */
+  redelivered: boolean;
+  /** Problems that did not fail the backup (e.g. the previous reference could not be destroyed). */
+  warnings: string[];
+  /** When the snapshot was taken, milliseconds since the Unix epoch. */
+  snapshotTimeMs: number;
+}
+
+export interface BackupDiskResult {
+  /** The disk key: the live VDI's uuid. */
+  diskKey: string;
+  /** The snapshot VDI exported (the VHD footer uuid on the remote). */
+  snapshotVdiUuid: string;
+  /** "full" or "delta". */
+  mode: string;
+  /** Delta only: the snapshot VDI the delta is based on. */
+  baseVdiUuid: string;
+  /**
+   * Why a full was exported: "requested", "reference-gone", "base-of-another-disk",
+   * "remote-lacks-base", "delta-export-failed"; empty for a delta.
+   */
+  fullReason: string;
+  /** A sentence for the operator when the full was not asked for. */
+  detail: string;
+  /** Virtual size in bytes. */
+  virtualSize: number;
+  /** Blocks sent and their bytes (sector bitmaps + data) per remote. */
+  blocks: number;
+  bytesSent: number;
+  durationMs: number;
+}
+
+export interface SkippedDisk {
+  diskKey: string;
+  reason: string;
+}
+
+export interface RemovedSnapshot {
+  snapshotUuid: string;
+  reason: string;
 }
 
 /** Restore one backup (a whole VM) from a remote onto a pool's SR. */
@@ -47,11 +98,32 @@ export interface RestoreTask {
   remoteId: string;
   storageAddress: string;
   srUuid: string;
+  /** Name of the new VM; empty = "<backed-up VM name> (restored <date>)". */
+  nameLabel?: string | undefined;
 }
 
 export interface RestoreResult {
   newVmUuid: string;
   bytesReceived: number;
+  /** What the host agent did (added by the host agent; absent from older agents). */
+  report?: RestoreReport | undefined;
+}
+
+export interface RestoreReport {
+  newVmName: string;
+  disks: RestoredDisk[];
+  /** Problems that did not fail the restore (e.g. a VIF whose network has no match here). */
+  warnings: string[];
+  /** True when this result was reported by an earlier delivery of the same task (nothing redone). */
+  redelivered: boolean;
+}
+
+export interface RestoredDisk {
+  diskKey: string;
+  /** The new VDI on the target SR. */
+  vdiUuid: string;
+  bytes: number;
+  durationMs: number;
 }
 
 function createBaseBackupTask(): BackupTask {
@@ -353,7 +425,7 @@ export const BackupTask_BaseSnapshotVdiByDiskEntry: MessageFns<BackupTask_BaseSn
 };
 
 function createBaseBackupResult(): BackupResult {
-  return { backupId: "", snapshotUuid: "", bytesSent: 0 };
+  return { backupId: "", snapshotUuid: "", bytesSent: 0, report: undefined };
 }
 
 export const BackupResult: MessageFns<BackupResult> = {
@@ -366,6 +438,9 @@ export const BackupResult: MessageFns<BackupResult> = {
     }
     if (message.bytesSent !== 0) {
       writer.uint32(24).uint64(message.bytesSent);
+    }
+    if (message.report !== undefined) {
+      BackupReport.encode(message.report, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -407,6 +482,14 @@ export const BackupResult: MessageFns<BackupResult> = {
             message.bytesSent = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.report = BackupReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +519,7 @@ export const BackupResult: MessageFns<BackupResult> = {
         : isSet(object.bytes_sent)
         ? globalThis.Number(object.bytes_sent)
         : 0,
+      report: isSet(object.report) ? BackupReport.fromJSON(object.report) : undefined,
     };
   },
 
@@ -450,6 +534,9 @@ export const BackupResult: MessageFns<BackupResult> = {
     if (message.bytesSent !== 0) {
       obj.bytesSent = Math.round(message.bytesSent);
     }
+    if (message.report !== undefined) {
+      obj.report = BackupReport.toJSON(message.report);
+    }
     return obj;
   },
 
@@ -461,12 +548,606 @@ export const BackupResult: MessageFns<BackupResult> = {
     message.backupId = object.backupId ?? "";
     message.snapshotUuid = object.snapshotUuid ?? "";
     message.bytesSent = object.bytesSent ?? 0;
+    message.report = (object.report !== undefined && object.report !== null)
+      ? BackupReport.fromPartial(object.report)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupReport(): BackupReport {
+  return { disks: [], skippedDisks: [], removedSnapshots: [], redelivered: false, warnings: [], snapshotTimeMs: 0 };
+}
+
+export const BackupReport: MessageFns<BackupReport> = {
+  encode(message: BackupReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.disks) {
+      BackupDiskResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.skippedDisks) {
+      SkippedDisk.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.removedSnapshots) {
+      RemovedSnapshot.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.redelivered !== false) {
+      writer.uint32(32).bool(message.redelivered);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.snapshotTimeMs !== 0) {
+      writer.uint32(48).uint64(message.snapshotTimeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.disks.push(BackupDiskResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.skippedDisks.push(SkippedDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.removedSnapshots.push(RemovedSnapshot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.redelivered = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.snapshotTimeMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupReport {
+    return {
+      disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => BackupDiskResult.fromJSON(e)) : [],
+      skippedDisks: globalThis.Array.isArray(object?.skippedDisks)
+        ? object.skippedDisks.map((e: any) => SkippedDisk.fromJSON(e))
+        : globalThis.Array.isArray(object?.skipped_disks)
+        ? object.skipped_disks.map((e: any) => SkippedDisk.fromJSON(e))
+        : [],
+      removedSnapshots: globalThis.Array.isArray(object?.removedSnapshots)
+        ? object.removedSnapshots.map((e: any) => RemovedSnapshot.fromJSON(e))
+        : globalThis.Array.isArray(object?.removed_snapshots)
+        ? object.removed_snapshots.map((e: any) => RemovedSnapshot.fromJSON(e))
+        : [],
+      redelivered: isSet(object.redelivered) ? globalThis.Boolean(object.redelivered) : false,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      snapshotTimeMs: isSet(object.snapshotTimeMs)
+        ? globalThis.Number(object.snapshotTimeMs)
+        : isSet(object.snapshot_time_ms)
+        ? globalThis.Number(object.snapshot_time_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: BackupReport): unknown {
+    const obj: any = {};
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => BackupDiskResult.toJSON(e));
+    }
+    if (message.skippedDisks?.length) {
+      obj.skippedDisks = message.skippedDisks.map((e) => SkippedDisk.toJSON(e));
+    }
+    if (message.removedSnapshots?.length) {
+      obj.removedSnapshots = message.removedSnapshots.map((e) => RemovedSnapshot.toJSON(e));
+    }
+    if (message.redelivered !== false) {
+      obj.redelivered = message.redelivered;
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.snapshotTimeMs !== 0) {
+      obj.snapshotTimeMs = Math.round(message.snapshotTimeMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupReport>): BackupReport {
+    return BackupReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupReport>): BackupReport {
+    const message = createBaseBackupReport();
+    message.disks = object.disks?.map((e) => BackupDiskResult.fromPartial(e)) || [];
+    message.skippedDisks = object.skippedDisks?.map((e) => SkippedDisk.fromPartial(e)) || [];
+    message.removedSnapshots = object.removedSnapshots?.map((e) => RemovedSnapshot.fromPartial(e)) || [];
+    message.redelivered = object.redelivered ?? false;
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.snapshotTimeMs = object.snapshotTimeMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseBackupDiskResult(): BackupDiskResult {
+  return {
+    diskKey: "",
+    snapshotVdiUuid: "",
+    mode: "",
+    baseVdiUuid: "",
+    fullReason: "",
+    detail: "",
+    virtualSize: 0,
+    blocks: 0,
+    bytesSent: 0,
+    durationMs: 0,
+  };
+}
+
+export const BackupDiskResult: MessageFns<BackupDiskResult> = {
+  encode(message: BackupDiskResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.snapshotVdiUuid !== "") {
+      writer.uint32(18).string(message.snapshotVdiUuid);
+    }
+    if (message.mode !== "") {
+      writer.uint32(26).string(message.mode);
+    }
+    if (message.baseVdiUuid !== "") {
+      writer.uint32(34).string(message.baseVdiUuid);
+    }
+    if (message.fullReason !== "") {
+      writer.uint32(42).string(message.fullReason);
+    }
+    if (message.detail !== "") {
+      writer.uint32(50).string(message.detail);
+    }
+    if (message.virtualSize !== 0) {
+      writer.uint32(56).uint64(message.virtualSize);
+    }
+    if (message.blocks !== 0) {
+      writer.uint32(64).uint32(message.blocks);
+    }
+    if (message.bytesSent !== 0) {
+      writer.uint32(72).uint64(message.bytesSent);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(80).uint64(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupDiskResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupDiskResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.snapshotVdiUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.baseVdiUuid = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fullReason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.virtualSize = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.blocks = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.bytesSent = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupDiskResult {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      snapshotVdiUuid: isSet(object.snapshotVdiUuid)
+        ? globalThis.String(object.snapshotVdiUuid)
+        : isSet(object.snapshot_vdi_uuid)
+        ? globalThis.String(object.snapshot_vdi_uuid)
+        : "",
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      baseVdiUuid: isSet(object.baseVdiUuid)
+        ? globalThis.String(object.baseVdiUuid)
+        : isSet(object.base_vdi_uuid)
+        ? globalThis.String(object.base_vdi_uuid)
+        : "",
+      fullReason: isSet(object.fullReason)
+        ? globalThis.String(object.fullReason)
+        : isSet(object.full_reason)
+        ? globalThis.String(object.full_reason)
+        : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      virtualSize: isSet(object.virtualSize)
+        ? globalThis.Number(object.virtualSize)
+        : isSet(object.virtual_size)
+        ? globalThis.Number(object.virtual_size)
+        : 0,
+      blocks: isSet(object.blocks) ? globalThis.Number(object.blocks) : 0,
+      bytesSent: isSet(object.bytesSent)
+        ? globalThis.Number(object.bytesSent)
+        : isSet(object.bytes_sent)
+        ? globalThis.Number(object.bytes_sent)
+        : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: BackupDiskResult): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.snapshotVdiUuid !== "") {
+      obj.snapshotVdiUuid = message.snapshotVdiUuid;
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.baseVdiUuid !== "") {
+      obj.baseVdiUuid = message.baseVdiUuid;
+    }
+    if (message.fullReason !== "") {
+      obj.fullReason = message.fullReason;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.virtualSize !== 0) {
+      obj.virtualSize = Math.round(message.virtualSize);
+    }
+    if (message.blocks !== 0) {
+      obj.blocks = Math.round(message.blocks);
+    }
+    if (message.bytesSent !== 0) {
+      obj.bytesSent = Math.round(message.bytesSent);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupDiskResult>): BackupDiskResult {
+    return BackupDiskResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupDiskResult>): BackupDiskResult {
+    const message = createBaseBackupDiskResult();
+    message.diskKey = object.diskKey ?? "";
+    message.snapshotVdiUuid = object.snapshotVdiUuid ?? "";
+    message.mode = object.mode ?? "";
+    message.baseVdiUuid = object.baseVdiUuid ?? "";
+    message.fullReason = object.fullReason ?? "";
+    message.detail = object.detail ?? "";
+    message.virtualSize = object.virtualSize ?? 0;
+    message.blocks = object.blocks ?? 0;
+    message.bytesSent = object.bytesSent ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSkippedDisk(): SkippedDisk {
+  return { diskKey: "", reason: "" };
+}
+
+export const SkippedDisk: MessageFns<SkippedDisk> = {
+  encode(message: SkippedDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SkippedDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSkippedDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SkippedDisk {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SkippedDisk): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SkippedDisk>): SkippedDisk {
+    return SkippedDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SkippedDisk>): SkippedDisk {
+    const message = createBaseSkippedDisk();
+    message.diskKey = object.diskKey ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRemovedSnapshot(): RemovedSnapshot {
+  return { snapshotUuid: "", reason: "" };
+}
+
+export const RemovedSnapshot: MessageFns<RemovedSnapshot> = {
+  encode(message: RemovedSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshotUuid !== "") {
+      writer.uint32(10).string(message.snapshotUuid);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemovedSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemovedSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshotUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemovedSnapshot {
+    return {
+      snapshotUuid: isSet(object.snapshotUuid)
+        ? globalThis.String(object.snapshotUuid)
+        : isSet(object.snapshot_uuid)
+        ? globalThis.String(object.snapshot_uuid)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RemovedSnapshot): unknown {
+    const obj: any = {};
+    if (message.snapshotUuid !== "") {
+      obj.snapshotUuid = message.snapshotUuid;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemovedSnapshot>): RemovedSnapshot {
+    return RemovedSnapshot.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemovedSnapshot>): RemovedSnapshot {
+    const message = createBaseRemovedSnapshot();
+    message.snapshotUuid = object.snapshotUuid ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
 
 function createBaseRestoreTask(): RestoreTask {
-  return { vmUuid: "", backupId: "", remoteId: "", storageAddress: "", srUuid: "" };
+  return { vmUuid: "", backupId: "", remoteId: "", storageAddress: "", srUuid: "", nameLabel: undefined };
 }
 
 export const RestoreTask: MessageFns<RestoreTask> = {
@@ -485,6 +1166,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     }
     if (message.srUuid !== "") {
       writer.uint32(42).string(message.srUuid);
+    }
+    if (message.nameLabel !== undefined) {
+      writer.uint32(50).string(message.nameLabel);
     }
     return writer;
   },
@@ -542,6 +1226,14 @@ export const RestoreTask: MessageFns<RestoreTask> = {
             message.srUuid = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.nameLabel = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -581,6 +1273,11 @@ export const RestoreTask: MessageFns<RestoreTask> = {
         : isSet(object.sr_uuid)
         ? globalThis.String(object.sr_uuid)
         : "",
+      nameLabel: isSet(object.nameLabel)
+        ? globalThis.String(object.nameLabel)
+        : isSet(object.name_label)
+        ? globalThis.String(object.name_label)
+        : undefined,
     };
   },
 
@@ -601,6 +1298,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     if (message.srUuid !== "") {
       obj.srUuid = message.srUuid;
     }
+    if (message.nameLabel !== undefined) {
+      obj.nameLabel = message.nameLabel;
+    }
     return obj;
   },
 
@@ -614,12 +1314,13 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     message.remoteId = object.remoteId ?? "";
     message.storageAddress = object.storageAddress ?? "";
     message.srUuid = object.srUuid ?? "";
+    message.nameLabel = object.nameLabel ?? undefined;
     return message;
   },
 };
 
 function createBaseRestoreResult(): RestoreResult {
-  return { newVmUuid: "", bytesReceived: 0 };
+  return { newVmUuid: "", bytesReceived: 0, report: undefined };
 }
 
 export const RestoreResult: MessageFns<RestoreResult> = {
@@ -629,6 +1330,9 @@ export const RestoreResult: MessageFns<RestoreResult> = {
     }
     if (message.bytesReceived !== 0) {
       writer.uint32(16).uint64(message.bytesReceived);
+    }
+    if (message.report !== undefined) {
+      RestoreReport.encode(message.report, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -662,6 +1366,14 @@ export const RestoreResult: MessageFns<RestoreResult> = {
             message.bytesReceived = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.report = RestoreReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -686,6 +1398,7 @@ export const RestoreResult: MessageFns<RestoreResult> = {
         : isSet(object.bytes_received)
         ? globalThis.Number(object.bytes_received)
         : 0,
+      report: isSet(object.report) ? RestoreReport.fromJSON(object.report) : undefined,
     };
   },
 
@@ -697,6 +1410,9 @@ export const RestoreResult: MessageFns<RestoreResult> = {
     if (message.bytesReceived !== 0) {
       obj.bytesReceived = Math.round(message.bytesReceived);
     }
+    if (message.report !== undefined) {
+      obj.report = RestoreReport.toJSON(message.report);
+    }
     return obj;
   },
 
@@ -707,6 +1423,259 @@ export const RestoreResult: MessageFns<RestoreResult> = {
     const message = createBaseRestoreResult();
     message.newVmUuid = object.newVmUuid ?? "";
     message.bytesReceived = object.bytesReceived ?? 0;
+    message.report = (object.report !== undefined && object.report !== null)
+      ? RestoreReport.fromPartial(object.report)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoreReport(): RestoreReport {
+  return { newVmName: "", disks: [], warnings: [], redelivered: false };
+}
+
+export const RestoreReport: MessageFns<RestoreReport> = {
+  encode(message: RestoreReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.newVmName !== "") {
+      writer.uint32(10).string(message.newVmName);
+    }
+    for (const v of message.disks) {
+      RestoredDisk.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.redelivered !== false) {
+      writer.uint32(32).bool(message.redelivered);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.newVmName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.disks.push(RestoredDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.redelivered = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreReport {
+    return {
+      newVmName: isSet(object.newVmName)
+        ? globalThis.String(object.newVmName)
+        : isSet(object.new_vm_name)
+        ? globalThis.String(object.new_vm_name)
+        : "",
+      disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => RestoredDisk.fromJSON(e)) : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      redelivered: isSet(object.redelivered) ? globalThis.Boolean(object.redelivered) : false,
+    };
+  },
+
+  toJSON(message: RestoreReport): unknown {
+    const obj: any = {};
+    if (message.newVmName !== "") {
+      obj.newVmName = message.newVmName;
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => RestoredDisk.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.redelivered !== false) {
+      obj.redelivered = message.redelivered;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoreReport>): RestoreReport {
+    return RestoreReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoreReport>): RestoreReport {
+    const message = createBaseRestoreReport();
+    message.newVmName = object.newVmName ?? "";
+    message.disks = object.disks?.map((e) => RestoredDisk.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.redelivered = object.redelivered ?? false;
+    return message;
+  },
+};
+
+function createBaseRestoredDisk(): RestoredDisk {
+  return { diskKey: "", vdiUuid: "", bytes: 0, durationMs: 0 };
+}
+
+export const RestoredDisk: MessageFns<RestoredDisk> = {
+  encode(message: RestoredDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.vdiUuid !== "") {
+      writer.uint32(18).string(message.vdiUuid);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).uint64(message.bytes);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(32).uint64(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoredDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoredDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vdiUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoredDisk {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      vdiUuid: isSet(object.vdiUuid)
+        ? globalThis.String(object.vdiUuid)
+        : isSet(object.vdi_uuid)
+        ? globalThis.String(object.vdi_uuid)
+        : "",
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RestoredDisk): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.vdiUuid !== "") {
+      obj.vdiUuid = message.vdiUuid;
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoredDisk>): RestoredDisk {
+    return RestoredDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoredDisk>): RestoredDisk {
+    const message = createBaseRestoredDisk();
+    message.diskKey = object.diskKey ?? "";
+    message.vdiUuid = object.vdiUuid ?? "";
+    message.bytes = object.bytes ?? 0;
+    message.durationMs = object.durationMs ?? 0;
     return message;
   },
 };
