@@ -12,6 +12,8 @@ import type { MergeTarget } from './merge-target.js';
 import { readFully, type VhdFile } from './vhd-file.js';
 
 const READ_AHEAD = 2;
+/** Start writing back every this many blocks (64 MiB of 2 MiB blocks), overlapping disk and copy. */
+const FLUSH_AHEAD_BLOCKS = 32;
 
 export interface CopyBlocksRun {
   child: VhdFile;
@@ -56,8 +58,10 @@ export async function copyBlocks(run: CopyBlocksRun): Promise<number> {
     run.beforeBlock(k);
     if (await mergeOne(target, indexes[k]!, ring[k % ring.length]!, scratch, geometry)) written++;
     run.afterBlock(k + 1);
+    if ((k + 1) % FLUSH_AHEAD_BLOCKS === 0) target.flushAhead();
     sinceCheckpoint++;
-    if (sinceCheckpoint >= run.checkpointBlocks || Date.now() - lastCheckpoint >= run.checkpointMs) {
+    const last = k + 1 === indexes.length; // the caller commits after the last block anyway
+    if (!last && (sinceCheckpoint >= run.checkpointBlocks || Date.now() - lastCheckpoint >= run.checkpointMs)) {
       await run.checkpoint(indexes[k]! + 1, k + 1);
       sinceCheckpoint = 0;
       lastCheckpoint = Date.now();

@@ -79,7 +79,7 @@ export class MergeRun {
       afterBlock: (done) => onProgress?.(first + done, all.length),
       checkpoint: async (nextBlock, done) => {
         await target.commit();
-        await this.#save({ nextBlock, blocksMerged: first + done });
+        await this.#save({ nextBlock, blocksMerged: first + done }, false);
         this.point('checkpoint');
       },
       checkpointBlocks: this.#options.checkpointBlocks ?? 256,
@@ -117,9 +117,10 @@ export class MergeRun {
     this.point('started');
   }
 
-  async #save(change: Partial<MergeState>): Promise<void> {
+  /** Records progress; `durable` unless it only advances `nextBlock` (see writeMergeState). */
+  async #save(change: Partial<MergeState>, durable = true): Promise<void> {
     this.#state = { ...this.#state, ...change, updatedAt: new Date().toISOString() };
-    await writeMergeState(this.#folder, this.#state);
+    await writeMergeState(this.#folder, this.#state, { durable });
   }
 }
 

@@ -129,14 +129,18 @@ export function parseMergeState(text: string, path: string): MergeState {
   return state;
 }
 
-/** Replaces the state file atomically and durably. */
-export async function writeMergeState(folder: string, state: MergeState): Promise<void> {
+/**
+ * Replaces the state file atomically. `durable` (default) also fsyncs the folder, so the new state
+ * survives a power loss before anything that depends on it is written; a progress-only update
+ * (a later `nextBlock`) may skip that: losing it only means re-copying some blocks.
+ */
+export async function writeMergeState(folder: string, state: MergeState, options: { durable?: boolean } = {}): Promise<void> {
   const path = mergeStatePath(folder, state.parent);
   const temp = join(folder, `${mergeStateName(state.parent)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx');
   try {
     await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-    await handle.sync();
+    await handle.datasync();
   } finally {
     await handle.close();
   }
@@ -146,18 +150,19 @@ export async function writeMergeState(folder: string, state: MergeState): Promis
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await fsyncFolder(folder);
+  if (options.durable !== false) await fsyncFolder(folder);
 }
 
-/** Removes the state file (the merge is finished); absent is fine. */
+/**
+ * Removes the state file (the merge is finished); absent is fine. Not fsynced: should the removal
+ * be lost, the state file says the rename was done and the next attempt only removes it again.
+ */
 export async function removeMergeState(folder: string, parentBasename: string): Promise<void> {
   try {
     await unlink(mergeStatePath(folder, parentBasename));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return;
   }
-  await fsyncFolder(folder);
 }
 
 /** Every merge state file of `folder`, validated, in name order. */
