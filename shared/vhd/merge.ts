@@ -18,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DeltachainError } from '../errors.js';
 import { DiskType, decodeFooter, FOOTER_SIZE } from './format/index.js';
 import { acquireMergeLock } from './merge-lock.js';
-import { resumeAction } from './merge-plan.js';
+import { planBatGrowth, resumeAction } from './merge-plan.js';
 import { MergeRun, type MergeRunOptions } from './merge-run.js';
 import { listMergeStates, mergeStatePath, readMergeState, MERGE_STATE_VERSION, type MergeState } from './merge-state.js';
 import { MergeTarget } from './merge-target.js';
@@ -144,6 +144,13 @@ async function start(childPath: string, parentName: string, options: MergeOption
 }
 
 function checkPair(child: VhdFile, target: MergeTarget): void {
+  try {
+    planBatGrowth(target.layout(), child.blockCount);
+  } catch (error) {
+    throw new VhdMergeError('VHD_MERGE_UNSUPPORTED', `${target.path}: cannot grow its BAT for ${child.path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   if (target.footer.uuid !== child.header.parentUuid) {
     throw new VhdMergeError(
       'VHD_MERGE_CHAIN_BROKEN',
