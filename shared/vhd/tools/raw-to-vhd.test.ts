@@ -2,7 +2,7 @@
 // (with a parent whose size is not a whole number of blocks), and failures that must leave no
 // file behind. The qemu-img/libvhdi interop lives in test/vhd-interop.test.ts.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readdir, rm, truncate } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -78,6 +78,11 @@ describe('rawToVhd / vhdToRaw', () => {
       /stop/,
     );
     assert.deepEqual(await readdir(sub), []);
+    const kept = join(sub, 'kept.raw');
+    await writeFile(kept, 'keep me');
+    await assert.rejects(vhdToRaw({ vhdPath: join(dir, 'small.vhd'), outPath: kept }), /kept\.raw already exists; remove it or pass --force/);
+    await assert.rejects(rawToVhd({ rawPath: raw, outPath: kept }), /kept\.raw already exists/);
+    assert.deepEqual(await readdir(sub), ['kept.raw']);
     assert.equal(relativeName('/r/a/child.vhd', '/r/a/base.vhd'), './base.vhd');
     assert.equal(relativeName('/r/a/child.vhd', '/r/b/base.vhd'), '../b/base.vhd');
   });
