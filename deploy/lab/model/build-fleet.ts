@@ -2,7 +2,8 @@
 // PBDs), networks, then each VM with its disks (seeded content: `fill` percent of each disk in
 // 2 MiB runs, deterministic from the lab's seed), VBDs and VIFs, started when Running.
 import type { FleetConfig, VmConfig } from '../config/lab-config.js';
-import { newHostRecord, newNetworkRecord, newPbdRecord, newPoolRecord, newSrRecord } from '../records/record-defaults.js';
+import { newNetworkRecord, newPbdRecord, newSrRecord } from '../records/record-defaults.js';
+import { newHostRecord, newPoolRecord } from '../records/pool-host-defaults.js';
 import { NULL_REF } from '../records/record-store.js';
 import type { LabState } from '../state/lab-state.js';
 import { applyWrites } from '../workload/apply-writes.js';

@@ -6,10 +6,11 @@ import { mapDuplicateKey, fieldTypeError } from '../xapi-failure.js';
 import type { MethodRegistry } from '../method-registry.js';
 import type { XapiRecord } from '../../records/record-store.js';
 import * as defaults from '../../records/record-defaults.js';
+import { newHostRecord, newPoolRecord } from '../../records/pool-host-defaults.js';
 
 const TEMPLATES: Record<string, () => XapiRecord> = {
-  pool: () => defaults.newPoolRecord({}),
-  host: () => defaults.newHostRecord({}),
+  pool: () => newPoolRecord({}),
+  host: () => newHostRecord({}),
   SR: () => defaults.newSrRecord({}),
   PBD: () => defaults.newPbdRecord({}),
   network: () => defaults.newNetworkRecord({}),
