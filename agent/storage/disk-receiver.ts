@@ -111,7 +111,9 @@ export class DiskReceiver {
       this.#checkBlock(block);
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
       await this.#writer.writeBlock(block.index, block.data, bitmap);
-      this.#sums.set(block.index, block.checksum);
+      // A copy: the checksum is a view into the received message; keeping the view would keep
+      // the whole block's memory alive until the disk is finished.
+      this.#sums.set(block.index, Buffer.from(block.checksum));
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
     } catch (error) {

@@ -20,6 +20,7 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
+  widenReceiveWindow(server);
   server.addService(StorageServiceService, createStorageService(ctx));
   const credentials = serverCredentials(tls);
   const port = await new Promise<number>((resolve, reject) =>
@@ -38,4 +39,19 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
         });
       }),
   };
+}
+
+/** HTTP/2 receive window per stream, bytes: a few blocks in flight, so loopback and LAN links stay busy. */
+export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * grpc-js offers no server option for the HTTP/2 initial window (the client has
+ * `grpc-node.flow_control_window`), and the default 64 KiB window caps a stream at one 64 KiB
+ * round trip per event-loop turn. The settings object grpc-js hands to `http2.createServer` is
+ * filled here before binding; if a grpc-js version renames it, we keep the default (slower, still correct).
+ */
+function widenReceiveWindow(server: Server): void {
+  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, number> } };
+  if (!internals.commonServerOptions) return;
+  internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: RECEIVE_WINDOW_BYTES };
 }

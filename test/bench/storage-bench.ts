@@ -1,0 +1,82 @@
+// npm run bench:storage — in one run: PutDisk throughput on loopback (real storage server in its
+// own process: validation, SHA-256 per block, VHD written to disk, fsync, rename) against a raw
+// TCP copy of the same bytes on loopback (receiver discards), and the storage server's peak RSS
+// (VmHWM) while it receives a 4 GiB disk. Size: BENCH_STORAGE_GIB (default 4).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ChannelCredentials } from '@grpc/grpc-js';
+import { StorageClient } from '../../shared/grpc/storage-client.js';
+import { BLOCK, MiB, diskHeader, patternBlock, patternBlocks } from '../support/storage-harness.js';
+
+const GIB = Number(process.env.BENCH_STORAGE_GIB ?? 4);
+const COUNT = (GIB * 1024 * MiB) / BLOCK;
+const SERVER = fileURLToPath(new URL('../support/storage-bench-server.ts', import.meta.url));
+
+async function startServer(mode: 'storage' | 'tcp'): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+  });
+  return { child, port };
+}
+
+async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function benchPutDisk(): Promise<{ seconds: number; rss: number }> {
+  const { child, port } = await startServer('storage');
+  const client = new StorageClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
+  const baseline = await peakRssMiB(child.pid!);
+  const started = process.hrtime.bigint();
+  const blocks = Array.from({ length: COUNT }, (_, i) => i);
+  await client.putDisk(diskHeader({ vmUuid: randomUUID(), backupId: 'bench', virtualSize: COUNT * BLOCK }), patternBlocks(1, blocks));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const rss = await peakRssMiB(child.pid!);
+  client.close();
+  await stop(child);
+  process.stdout.write(`  (server RSS before the upload: ${baseline.toFixed(0)} MiB)\n`);
+  return { seconds, rss };
+}
+
+async function benchTcp(): Promise<number> {
+  const { child, port } = await startServer('tcp');
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const started = process.hrtime.bigint();
+  for (let index = 0; index < COUNT; index++) {
+    if (!socket.write(patternBlock(1, index))) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  const reply = new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  socket.end();
+  const received = Number(await reply);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (received !== COUNT * BLOCK) throw new Error(`TCP receiver got ${received} bytes, expected ${COUNT * BLOCK}`);
+  await stop(child);
+  return seconds;
+}
+
+const mib = COUNT * 2;
+process.stdout.write(`storage bench: ${GIB} GiB (${COUNT} blocks of 2 MiB), loopback\n`);
+const tcp = await benchTcp();
+process.stdout.write(`raw TCP copy:   ${mib} MiB in ${tcp.toFixed(2)} s = ${(mib / tcp).toFixed(0)} MiB/s\n`);
+const put = await benchPutDisk();
+process.stdout.write(`gRPC PutDisk:   ${mib} MiB in ${put.seconds.toFixed(2)} s = ${(mib / put.seconds).toFixed(0)} MiB/s (written to disk, checksummed, fsynced)\n`);
+process.stdout.write(`PutDisk / TCP:  ${(tcp / put.seconds).toFixed(2)} of raw TCP throughput\n`);
+process.stdout.write(`storage server peak RSS while receiving ${GIB} GiB: ${put.rss.toFixed(0)} MiB\n`);

@@ -1,0 +1,34 @@
+// The receiving side of the storage benchmark, in its own process so its peak RSS is its own:
+// `storage` mode serves the real gRPC data plane on a temporary remote; `tcp` mode accepts one
+// raw TCP connection and discards what it reads. Prints "listening <port>" when ready; exits
+// (removing the remote) on SIGTERM.
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { startStorageServer } from '../../agent/storage/storage-server.js';
+import { tempRemoteRoot, testContext } from './storage-harness.js';
+
+const mode = process.argv[2];
+if (mode === 'tcp') {
+  const server = createServer((socket) => {
+    let bytes = 0;
+    socket.on('data', (d: Buffer) => (bytes += d.length));
+    socket.on('end', () => socket.end(`${bytes}\n`));
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);
+  });
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+} else {
+  const root = await tempRemoteRoot();
+  const ctx = testContext(root, 'bench');
+  await ctx.layout.ensure();
+  const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
+  process.stdout.write(`listening ${server.port}\n`);
+  process.on('SIGTERM', () => {
+    void server.close().then(async () => {
+      await rm(root, { recursive: true, force: true });
+      process.exit(0);
+    });
+  });
+}
