@@ -79,6 +79,11 @@ export class DiskStore {
     return this.disks.has(vdiUuid);
   }
 
+  /** True while a writer holds the disk (an import or a lab write). */
+  isWriting(vdiUuid: string): boolean {
+    return this.disks.get(vdiUuid)?.writer !== undefined;
+  }
+
   vdiUuids(): string[] {
     return [...this.disks.keys()];
   }

@@ -4,6 +4,7 @@
 // the blocks changed since `base` (parent = the base VDI), or the raw bytes — and the task ends
 // with result "". Export faults (cut, VDI_IO_ERROR, HTTP-in-body, slow) are injected here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DiskReader } from '../disk/disk-reader.js';
 import type { LabServices } from '../lab-services.js';
 import { assertHasData, vdiRefOf } from '../model/vdi-operations.js';
 import { dateFromXapiTime } from '../records/xapi-time.js';
@@ -18,62 +19,23 @@ import { sendStream } from './send-stream.js';
 const IO_ERROR = (): XapiFailure => new XapiFailure('VDI_IO_ERROR', ['Device I/O errors']);
 
 export async function handleExport(lab: LabServices, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const q = url.searchParams;
-  const task = new HandlerTask(lab.tasks, q.get('task_id'), `export_raw_vdi`);
-  if (!lab.sessions.isValid(q.get('session_id'))) {
-    task.fail(sessionInvalid(String(q.get('session_id'))));
-    return replyText(res, 401, 'Unauthorized');
+  const task = new HandlerTask(lab.tasks, url.searchParams.get('task_id'), 'export_raw_vdi');
+  const request = parseRequest(lab, url.searchParams);
+  if ('status' in request) {
+    task.fail(request.failure);
+    return replyText(res, request.status, request.message);
   }
-  const format = q.get('format') ?? 'raw';
-  if (format !== 'vhd' && format !== 'raw') {
-    task.fail(new XapiFailure('INTERNAL_ERROR', [`unknown export format ${format}`]));
-    return replyText(res, 404, `Not found: unknown format ${format}`);
-  }
-  let source;
-  try {
-    source = resolveSource(lab, q.get('vdi'), q.get('base'));
-  } catch (error) {
-    task.fail(error);
-    return replyText(res, 404, `Not found: ${(error as Error).message}`);
-  }
-  const { vdi, base } = source;
+  const { format, vdi } = request;
   const headers = {
     'content-type': format === 'vhd' ? 'application/vhd' : 'application/octet-stream',
     'content-disposition': `attachment; filename="${vdi.uuid}.${format}"`,
     'task-id': task.ref,
   };
   if (lab.faults.take('exportHttpPrefix', vdi.uuid) !== undefined) return sendHttpInBody(res, task, headers, lab.options.exportFraming);
+  req.socket.setNoDelay(true);
   const reader = lab.state.disks.openReader(vdi.uuid);
   try {
-    const layout =
-      format === 'vhd'
-        ? vhdExportLayout({
-            virtualSize: reader.virtualSize,
-            blockSize: reader.blockSize,
-            uuid: vdi.uuid,
-            blocks: base === undefined ? lab.state.disks.allocatedBlocks(vdi.uuid) : lab.state.disks.changedBlocks(base.uuid, vdi.uuid),
-            ...(base === undefined ? {} : { parent: { uuid: base.uuid, name: `${base.uuid}.vhd`, date: base.date } }),
-          })
-        : undefined;
-    const total = layout?.totalBytes ?? reader.virtualSize;
-    const cut = lab.faults.take('exportCut', vdi.uuid);
-    const ioError = cut === undefined ? lab.faults.take('exportIoError', vdi.uuid) : undefined;
-    req.socket.setNoDelay(true);
-    startStreamBody(res, headers, lab.options.exportFraming);
-    const result = await sendStream(res, layout === undefined ? rawExportStream(reader) : vhdExportStream(reader, layout), {
-      ...((cut ?? ioError) === undefined ? {} : { limit: (cut ?? ioError)!.afterBytes }),
-      rate: () => lab.faults.streamRate(),
-      signal: AbortSignal.any([task.signal, lab.shutdown]),
-      onProgress: (bytes) => task.progress(bytes / total),
-    });
-    if (result.cut && cut !== undefined) {
-      res.socket?.resetAndDestroy();
-      task.fail(IO_ERROR());
-    } else {
-      await new Promise<void>((resolve) => res.end(resolve));
-      if (result.cut) task.fail(IO_ERROR());
-      else task.succeed();
-    }
+    await streamExport(lab, res, reader, request, task, headers);
   } catch (error) {
     res.destroy();
     task.fail(task.signal.aborted ? new XapiFailure('TASK_CANCELLED', [task.ref]) : error instanceof XapiFailure ? error : IO_ERROR());
@@ -83,27 +45,83 @@ export async function handleExport(lab: LabServices, req: IncomingMessage, res: 
   }
 }
 
-interface ExportSource {
+/** Streams the body (with the cut / I/O error faults) and ends the task. */
+async function streamExport(lab: LabServices, res: ServerResponse, reader: DiskReader, request: ExportRequest, task: HandlerTask, headers: Record<string, string>): Promise<void> {
+  const { disks } = lab.state;
+  const { vdi, base } = request;
+  const layout =
+    request.format === 'vhd'
+      ? vhdExportLayout({
+          virtualSize: reader.virtualSize,
+          blockSize: reader.blockSize,
+          uuid: vdi.uuid,
+          blocks: base === undefined ? disks.allocatedBlocks(vdi.uuid) : disks.changedBlocks(base.uuid, vdi.uuid),
+          ...(base === undefined ? {} : { parent: { uuid: base.uuid, name: `${base.uuid}.vhd`, date: base.date } }),
+        })
+      : undefined;
+  const total = layout?.totalBytes ?? reader.virtualSize;
+  const cut = lab.faults.take('exportCut', vdi.uuid);
+  const ioError = cut === undefined ? lab.faults.take('exportIoError', vdi.uuid) : undefined;
+  const limit = (cut ?? ioError)?.afterBytes;
+  startStreamBody(res, headers, lab.options.exportFraming);
+  const result = await sendStream(res, layout === undefined ? rawExportStream(reader) : vhdExportStream(reader, layout), {
+    ...(limit === undefined ? {} : { limit }),
+    rate: () => lab.faults.streamRate(),
+    signal: AbortSignal.any([task.signal, lab.shutdown]),
+    onProgress: (bytes) => task.progress(bytes / total),
+  });
+  if (result.cut && cut !== undefined) {
+    res.socket?.resetAndDestroy();
+    return task.fail(IO_ERROR());
+  }
+  await new Promise<void>((resolve) => res.end(resolve));
+  if (result.cut) task.fail(IO_ERROR());
+  else task.succeed();
+}
+
+interface ExportRequest {
+  format: 'vhd' | 'raw';
   vdi: { ref: string; uuid: string };
   base: { uuid: string; date: Date } | undefined;
 }
 
+interface ExportRefusal {
+  status: number;
+  message: string;
+  failure: XapiFailure;
+}
+
+/** Checks the query: 401 for a bad session, 404 for an unknown format or VDI. */
+function parseRequest(lab: LabServices, q: URLSearchParams): ExportRequest | ExportRefusal {
+  if (!lab.sessions.isValid(q.get('session_id'))) {
+    return { status: 401, message: 'Unauthorized', failure: sessionInvalid(String(q.get('session_id'))) };
+  }
+  const format = q.get('format') ?? 'raw';
+  if (format !== 'vhd' && format !== 'raw') {
+    return { status: 404, message: `Not found: unknown format ${format}`, failure: new XapiFailure('INTERNAL_ERROR', [`unknown export format ${format}`]) };
+  }
+  try {
+    return { format, ...resolveSource(lab, q.get('vdi'), q.get('base')) };
+  } catch (error) {
+    const failure = toFailure(error);
+    return { status: 404, message: `Not found: ${failure.message}`, failure };
+  }
+}
+
+type ExportSource = Omit<ExportRequest, 'format'>;
+
 function resolveSource(lab: LabServices, vdiParam: string | null, baseParam: string | null): ExportSource {
   const { records } = lab.state;
-  try {
-    const ref = vdiRefOf(lab.state, vdiParam ?? '');
-    const record = records.get('VDI', ref);
-    assertHasData(record, ref);
-    let base: ExportSource['base'];
-    if (baseParam !== null && baseParam !== '') {
-      const baseRecord = records.get('VDI', vdiRefOf(lab.state, baseParam));
-      const date = dateFromXapiTime(baseRecord['snapshot_time'] as string);
-      base = { uuid: baseRecord.uuid, date: Number.isNaN(date.getTime()) || date.getTime() === 0 ? new Date() : date };
-    }
-    return { vdi: { ref, uuid: record.uuid }, base };
-  } catch (error) {
-    throw toFailure(error);
+  const ref = vdiRefOf(lab.state, vdiParam ?? '');
+  const record = records.get('VDI', ref);
+  assertHasData(record, ref);
+  let base: ExportSource['base'];
+  if (baseParam !== null && baseParam !== '') {
+    const baseRecord = records.get('VDI', vdiRefOf(lab.state, baseParam));
+    const date = dateFromXapiTime(baseRecord['snapshot_time'] as string);
+    base = { uuid: baseRecord.uuid, date: Number.isNaN(date.getTime()) || date.getTime() === 0 ? new Date() : date };
   }
+  return { vdi: { ref, uuid: record.uuid }, base };
 }
 
 /** xapi-project/xen-api#4603: a 200 whose body is itself an HTTP 500 response. */

@@ -92,7 +92,7 @@ export async function destroyVdi(state: LabState, vdiRef: string): Promise<void>
   if (vbds.some((vbd) => records.find('VBD', vbd)?.['currently_attached'] === true)) {
     throw new XapiFailure('VDI_IN_USE', [vdiRef, 'destroy']);
   }
-  if (Object.keys(vdi['current_operations'] as object).length > 0) {
+  if (Object.keys(vdi['current_operations'] as object).length > 0 || state.disks.isWriting(vdi.uuid)) {
     throw new XapiFailure('OTHER_OPERATION_IN_PROGRESS', ['VDI', vdiRef]);
   }
   for (const vbd of vbds) {
@@ -115,6 +115,7 @@ export async function dataDestroyVdi(state: LabState, vdiRef: string): Promise<v
     throw new XapiFailure('VDI_IN_USE', [vdiRef, 'data_destroy']);
   }
   if (vdi['type'] === 'cbt_metadata') return;
+  if (state.disks.isWriting(vdi.uuid)) throw new XapiFailure('OTHER_OPERATION_IN_PROGRESS', ['VDI', vdiRef]);
   await state.disks.dataDestroy(vdi.uuid);
   state.records.update('VDI', vdiRef, (record) => {
     record['type'] = 'cbt_metadata';
