@@ -126,6 +126,21 @@ describe('lab pool faults', () => {
     assert.ok(Date.now() - started < exportMs / 2, 'full speed again');
   });
 
+  it('a disk being imported cannot be destroyed meanwhile (OTHER_OPERATION_IN_PROGRESS)', async () => {
+    await lab.admin.setFaults({ slowStreams: { bytesPerSecond: 4 * MiB } });
+    try {
+      const sr = (await lab.xapi.getRecord('VDI', vdiRef))['SR'];
+      const target = await lab.xapi.call<string>('VDI.create', { SR: sr, virtual_size: 4 * MiB, type: 'user', sharable: false, read_only: false, other_config: {}, name_label: 'busy' });
+      const importing = lab.xapi.putResource(Buffer.alloc(4 * MiB, 1), '/import_raw_vdi/', { query: { format: 'raw', vdi: target }, task: true });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await assert.rejects(lab.xapi.call('VDI.destroy', target), isCode('OTHER_OPERATION_IN_PROGRESS'));
+      assert.equal(await importing, target);
+      await lab.xapi.call('VDI.destroy', target);
+    } finally {
+      await lab.admin.setFaults({ slowStreams: null });
+    }
+  });
+
   it('sessionInvalid: the next call fails once with SESSION_INVALID; the client logs in again and retries', async () => {
     const before = lab.xapi.sessionId;
     await lab.admin.setFaults({ sessionInvalid: {} });
