@@ -8,12 +8,13 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
-import { Metadata } from '@grpc/grpc-js';
+import { Metadata, makeGenericClientConstructor } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
 import {
   GetDiskFormat,
   StorageServiceClient,
+  StorageServiceService,
   type CommitBackupRequest,
   type CommitBackupResponse,
   type GetBackupResponse,
@@ -25,6 +26,13 @@ import {
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { DiskDigest, blockChecksum } from './disk-checksum.js';
+import { serializePutDiskRequest } from './put-disk-encoding.js';
+
+/** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
+const FastStorageServiceClient = makeGenericClientConstructor(
+  { ...StorageServiceService, putDisk: { ...StorageServiceService.putDisk, requestSerialize: serializePutDiskRequest } },
+  'deltachain.storage.v1.StorageService',
+) as unknown as typeof StorageServiceClient;
 
 /** Largest message either side accepts: a 64 MiB block plus its bitmap and framing. */
 export const MAX_MESSAGE_BYTES = 66 * 1024 * 1024;
@@ -48,7 +56,7 @@ export class StorageClient {
   readonly #client: InstanceType<typeof StorageServiceClient>;
 
   constructor(address: string, credentials: ChannelCredentials) {
-    this.#client = new StorageServiceClient(address, credentials, {
+    this.#client = new FastStorageServiceClient(address, credentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc-node.flow_control_window': 8 * 1024 * 1024,

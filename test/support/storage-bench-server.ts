@@ -2,18 +2,30 @@
 // `storage` mode serves the real gRPC data plane on a temporary remote; `tcp` mode accepts one
 // raw TCP connection and discards what it reads. Prints "listening <port>" when ready; exits
 // (removing the remote) on SIGTERM.
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startStorageServer } from '../../agent/storage/storage-server.js';
 import { tempRemoteRoot, testContext } from './storage-harness.js';
 
 const mode = process.argv[2];
-if (mode === 'tcp') {
+if (mode === 'tcp' || mode === 'tcp-file') {
+  // tcp: count and discard; tcp-file: append to a file in the temp folder, fsync at the end.
+  const root = mode === 'tcp-file' ? await tempRemoteRoot() : undefined;
   const server = createServer((socket) => {
     let bytes = 0;
-    socket.on('data', (d: Buffer) => (bytes += d.length));
-    socket.on('end', () => socket.end(`${bytes}\n`));
+    const file = root ? openSync(join(root, 'copy.raw'), 'w') : undefined;
+    socket.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (file !== undefined) writeSync(file, d);
+    });
+    socket.on('end', () => {
+      if (file !== undefined) (fsyncSync(file), closeSync(file));
+      socket.end(`${bytes}\n`);
+    });
   });
+  process.on('exit', () => root && rmSync(root, { recursive: true, force: true }));
   server.listen(0, '127.0.0.1', () => {
     const address = server.address();
     process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);
