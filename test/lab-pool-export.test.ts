@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { XapiError } from 'xen-api';
 import { ChainReader, DiskType, FOOTER_SIZE, PlatformCode, VhdFile, decodeFooter, decodeHeader, parseVhdStream } from '../shared/vhd/index.js';
@@ -16,7 +17,8 @@ import { assertSameBytes, libvhdiChainToRaw, qemuVhdToRaw, sha256File } from './
 
 const SIZE = 25 * MiB; // 13 blocks, the last one half used
 
-function fileBody(path: string, length: number): NodeJS.ReadableStream & { length: number } {
+/** A file stream with the `length` the client needs for its Content-Length. */
+function fileBody(path: string, length: number): Readable & { length: number } {
   return Object.assign(createReadStream(path), { length });
 }
 
@@ -132,7 +134,7 @@ describe('lab pool exports and imports', () => {
     const target = await lab.xapi.call<string>('VDI.create', { name_label: 'restore', SR: sr, virtual_size: SIZE, type: 'user', sharable: false, read_only: false, other_config: {} });
     const targetUuid = (await lab.xapi.getRecord('VDI', target))['uuid'] as string;
     for (const file of [full!.vhd, delta!.vhd]) {
-      const result = await lab.xapi.putResource(fileBody(file, (await stat(file)).size) as never, '/import_raw_vdi/', { query: { format: 'vhd', vdi: target }, task: true });
+      const result = await lab.xapi.putResource(fileBody(file, (await stat(file)).size), '/import_raw_vdi/', { query: { format: 'vhd', vdi: target }, task: true });
       assert.equal(result, target);
     }
     assert.equal((await lab.admin.digest(targetUuid)).sha256, await sha256File(delta!.raw));
@@ -140,11 +142,20 @@ describe('lab pool exports and imports', () => {
     assert.ok((record['physical_utilisation'] as number) > 0);
   });
 
+  it('import of a stream without a length (the client sends 1 PiB and cuts the socket) ends with the trailing footer', async () => {
+    const full = snaps[0]!;
+    const sr = (await lab.xapi.getRecord('VDI', live.ref))['SR'];
+    const target = await lab.xapi.call<string>('VDI.create', { name_label: 'no length', SR: sr, virtual_size: SIZE, type: 'user', sharable: false, read_only: false, other_config: {} });
+    const result = await lab.xapi.putResource(createReadStream(full.vhd), '/import_raw_vdi/', { query: { format: 'vhd', vdi: target }, task: true });
+    assert.equal(result, target);
+    assert.equal((await lab.admin.digest((await lab.xapi.getRecord('VDI', target))['uuid'] as string)).sha256, await sha256File(full.raw));
+  });
+
   it('import of raw bytes writes the whole disk', async () => {
     const sr = (await lab.xapi.getRecord('VDI', live.ref))['SR'];
     const target = await lab.xapi.call<string>('VDI.create', { name_label: 'raw restore', SR: sr, virtual_size: SIZE, type: 'user', sharable: false, read_only: false, other_config: {} });
     const raw = snaps[1]!.raw;
-    assert.equal(await lab.xapi.putResource(fileBody(raw, SIZE) as never, '/import_raw_vdi', { query: { format: 'raw', vdi: target }, task: true }), target);
+    assert.equal(await lab.xapi.putResource(fileBody(raw, SIZE), '/import_raw_vdi', { query: { format: 'raw', vdi: target }, task: true }), target);
     assert.equal((await lab.admin.digest((await lab.xapi.getRecord('VDI', target))['uuid'] as string)).sha256, await sha256File(raw));
   });
 
