@@ -2,8 +2,8 @@
 // created, checks every block (index in range and ascending, lengths, SHA-256), appends it to a
 // temporary VHD through VhdWriter, and on a trailer whose block count and digest match writes the
 // `.sums` file and renames the VHD into place. Any failure removes the temporary: a refused or
-// interrupted upload leaves nothing visible. One block is in flight at a time; the caller awaits
-// `addBlock` before reading the next message, which is the backpressure.
+// interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
+// message, which is the backpressure; one disk write overlaps the checks of the next block.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
@@ -65,6 +65,7 @@ export class DiskReceiver {
   readonly #digest = new DiskDigest();
   #last = -1;
   #closed = false;
+  #pendingWrite: Promise<void> | undefined;
 
   private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined) {
     this.#ctx = ctx;
@@ -106,16 +107,24 @@ export class DiskReceiver {
     return this.#digest.count;
   }
 
+  /**
+   * Checks the block and starts writing it; resolves once the PREVIOUS block is written. So one
+   * write overlaps the checksum of the next block, and at most two blocks are held at a time.
+   */
   async addBlock(block: BlockInput): Promise<void> {
     try {
       this.#checkBlock(block);
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
-      await this.#writer.writeBlock(block.index, block.data, bitmap);
+      const write = this.#writer.writeBlock(block.index, block.data, bitmap);
+      write.catch(() => undefined); // awaited below or by the next call; never unhandled
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
       this.#sums.set(block.index, Buffer.from(block.checksum));
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
+      const previous = this.#pendingWrite;
+      this.#pendingWrite = write;
+      await previous;
     } catch (error) {
       await this.abort();
       throw error;
@@ -124,6 +133,7 @@ export class DiskReceiver {
 
   async finish(trailer: TrailerInput): Promise<ReceivedDisk> {
     try {
+      await this.#pendingWrite;
       const where = this.#where();
       if (trailer.blockCount !== this.#digest.count) {
         throw new StorageChecksumError(`${where}: trailer announces ${trailer.blockCount} blocks, ${this.#digest.count} were received`);
@@ -150,6 +160,7 @@ export class DiskReceiver {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#close();
+    await this.#pendingWrite?.catch(() => undefined);
     await this.#writer.abort();
   }
 

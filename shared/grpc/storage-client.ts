@@ -1,7 +1,7 @@
 // A typed client of a storage agent's data plane (proto/deltachain/storage/v1). Used by host
 // agents (push, restore), mirrors and tests.
 //
-// putDisk streams blocks with backpressure end to end: at most `window` messages (default 2) are
+// putDisk streams blocks with backpressure end to end: at most `window` messages (default 4) are
 // handed to the HTTP/2 stream and not yet accepted; the next block is pulled from the source only
 // when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
 // disk digest are computed here (disk-checksum.ts). getDisk streams are pulled the same way.
@@ -45,7 +45,7 @@ export interface OutgoingBlock {
 }
 
 export interface PutDiskOptions {
-  /** Messages handed to gRPC and not yet accepted by the transport. */
+  /** Messages handed to gRPC and not yet accepted by the transport (default 4). */
   window?: number;
   signal?: AbortSignal;
   /** Called after each block is accepted: blocks and bytes sent so far. */
@@ -141,7 +141,7 @@ async function sendDisk(
   blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>,
   options: PutDiskOptions,
 ): Promise<void> {
-  const window = Math.max(1, options.window ?? 2);
+  const window = Math.max(1, options.window ?? 4);
   const pending: Promise<void>[] = [];
   const send = async (message: PutDiskRequest): Promise<void> => {
     pending.push(writeMessage(stream, message));
