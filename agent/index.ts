@@ -1,10 +1,11 @@
 // `deltachain agent --config FILE`: one binary, two roles chosen by the config's `role`. The
-// storage role serves a remote; the host role (next to a pool) is not built yet and says so.
+// storage role serves a remote; the host role runs next to a pool (agent/host).
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../shared/errors.js';
 import { loadConfigFile } from '../shared/config/index.js';
 import { createLogger } from '../shared/logging/index.js';
+import { startHostAgent, hostAgentConfigSchema } from './host/index.js';
 import { startStorageAgent, storageAgentConfigSchema } from './storage/index.js';
 
 export function registerAgentCommand(program: Command): void {
@@ -20,13 +21,15 @@ export function registerAgentCommand(program: Command): void {
 /** Runs until SIGTERM or SIGINT, then stops cleanly. */
 export async function runAgent(configPath: string, env: Record<string, string | undefined>): Promise<void> {
   const role = await readRole(configPath);
+  if (role !== 'storage' && role !== 'host') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
+  let agent: { stop(): Promise<void> };
   if (role === 'host') {
-    throw new ConfigError(`${configPath}: the host agent role is not available in this version yet; only "storage" agents can run`);
+    const config = await loadConfigFile(hostAgentConfigSchema, configPath, env);
+    agent = await startHostAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
+  } else {
+    const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
+    agent = await startStorageAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
   }
-  if (role !== 'storage') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
-  const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const agent = await startStorageAgent(config, logger);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

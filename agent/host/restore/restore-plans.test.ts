@@ -32,7 +32,7 @@ const recorded = {
 } as unknown as XapiVm;
 
 describe('vmCreateRecord', () => {
-  const record = vmCreateRecord(recorded, { nameLabel: 'web restored', backupId: 'b1', remoteId: 'r1' });
+  const record = vmCreateRecord(recorded, { nameLabel: 'web restored', backupId: 'b1', remoteId: 'r1', taskId: 't1' });
   it('copies the guest configuration and not the runtime state', () => {
     assert.equal(record.memory_dynamic_min, 512);
     assert.equal(record.VCPUs_max, 2);
@@ -46,7 +46,7 @@ describe('vmCreateRecord', () => {
     assert.equal(record.name_label, 'web restored');
     assert.equal(record.is_a_template, false);
     assert.equal(record.affinity, 'OpaqueRef:NULL');
-    assert.deepEqual(record.other_config, { owner: 'ops', 'deltachain:restored-from': 'r1/vm-uuid/b1' });
+    assert.deepEqual(record.other_config, { owner: 'ops', 'deltachain:restored-from': 'r1/vm-uuid/b1', 'deltachain:restore-task': 't1' });
   });
   it('blocks start while importing, then gives back what the VM had', () => {
     assert.deepEqual(record.blocked_operations, { destroy: 'protected', start: IMPORT_BLOCK_REASON, start_on: IMPORT_BLOCK_REASON });

@@ -50,4 +50,6 @@ export interface RestoreOutcome {
   bytesReceived: number;
   durationMs: number;
   warnings: string[];
+  /** True when this report comes from an earlier delivery of the same task. */
+  redelivered: boolean;
 }

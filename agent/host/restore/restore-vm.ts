@@ -18,7 +18,7 @@ import { NULL_REF, type XapiNetwork, type XapiPif, type XapiRef, type XapiVm } f
 import { importDisk } from './import-disk.js';
 import { chooseNetwork, type TargetNetwork } from './map-networks.js';
 import type { RestoreOutcome, RestoreRequest, StoredBackup } from './restore-types.js';
-import { blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
+import { IMPORT_BLOCK_REASON, RESTORE_TAG, blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
 
 export interface RestoreContext {
   xapi: HostXapi;
@@ -62,13 +62,18 @@ class VmRestore {
   }
 
   async run(): Promise<RestoreOutcome> {
+    const previous = await this.previousDelivery();
+    if (previous !== undefined) return previous;
     const backup = await this.request.source.getBackup(this.request.vmUuid, this.request.backupId);
     const srRef = await this.findSr();
     this.progress.enter('create');
     try {
       const recorded = backup.records.vm;
       const name = this.request.nameLabel ?? defaultRestoredName(recorded, backup.timestamp);
-      this.vmRef = await this.context.xapi.call<XapiRef>('VM.create', vmCreateRecord(recorded, { nameLabel: name, backupId: backup.backupId, remoteId: this.request.source.remoteId }));
+      this.vmRef = await this.context.xapi.call<XapiRef>(
+        'VM.create',
+        vmCreateRecord(recorded, { nameLabel: name, backupId: backup.backupId, remoteId: this.request.source.remoteId, taskId: this.request.taskId }),
+      );
       await this.setBiosStrings(recorded);
       const disks = await this.createDisks(backup, srRef);
       const networks = await this.createVifs(backup.records);
@@ -77,10 +82,8 @@ class VmRestore {
         importDisk(this.context.xapi, this.request.source, { vmUuid: this.request.vmUuid, backupId: backup.backupId, ...disk }, this.progress),
       );
       this.progress.enter('finish');
-      await this.context.xapi.call('VM.set_blocked_operations', this.vmRef, blockedOperationsAfterImport(recorded));
       const newVmUuid = await this.context.xapi.call<string>('VM.get_uuid', this.vmRef);
-      this.logger.info({ newVm: newVmUuid, disks: restored.length }, 'VM restored');
-      return {
+      const outcome: RestoreOutcome = {
         taskId: this.request.taskId,
         vmUuid: this.request.vmUuid,
         backupId: backup.backupId,
@@ -91,11 +94,42 @@ class VmRestore {
         bytesReceived: restored.reduce((sum, d) => sum + d.bytes, 0),
         durationMs: Date.now() - this.startedAt,
         warnings: this.warnings,
+        redelivered: false,
       };
+      // The report first, then `start` unblocked: a VM that can start is a complete restore.
+      await this.context.xapi.call('VM.add_to_other_config', this.vmRef, RESTORE_TAG.result, JSON.stringify(outcome));
+      await this.context.xapi.call('VM.set_blocked_operations', this.vmRef, blockedOperationsAfterImport(recorded));
+      this.logger.info({ newVm: newVmUuid, disks: restored.length }, 'VM restored');
+      return outcome;
     } catch (error) {
       await this.undo();
       throw error;
     }
+  }
+
+  /** A VM this task created earlier: complete → its report; incomplete → destroyed, redone. */
+  private async previousDelivery(): Promise<RestoreOutcome | undefined> {
+    const { xapi } = this.context;
+    const all = await xapi.call<Record<XapiRef, XapiVm>>('VM.get_all_records');
+    for (const [ref, vm] of Object.entries(all)) {
+      if (vm.is_a_snapshot || vm.other_config?.[RESTORE_TAG.task] !== this.request.taskId) continue;
+      const stored = vm.other_config[RESTORE_TAG.result];
+      if (stored !== undefined && vm.blocked_operations?.start !== IMPORT_BLOCK_REASON) {
+        this.logger.info({ newVm: vm.uuid }, 'restore already complete (earlier delivery)');
+        return { ...(JSON.parse(stored) as RestoreOutcome), redelivered: true };
+      }
+      this.logger.info({ newVm: vm.uuid }, 'destroying the incomplete VM of an earlier delivery');
+      this.vmRef = ref;
+      for (const vbdRef of vm.VBDs) {
+        const vdi = await xapi.call<XapiRef>('VBD.get_VDI', vbdRef).catch(ignoreGone);
+        const type = await xapi.call<string>('VBD.get_type', vbdRef).catch(ignoreGone);
+        if (vdi !== undefined && vdi !== NULL_REF && type === 'Disk') this.vdiRefs.push(vdi);
+      }
+      await this.undo();
+      this.vmRef = undefined;
+      this.vdiRefs.length = 0;
+    }
+    return undefined;
   }
 
   private async findSr(): Promise<XapiRef> {

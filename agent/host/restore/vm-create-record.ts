@@ -48,14 +48,20 @@ export interface VmCreateOptions {
   nameLabel: string;
   backupId: string;
   remoteId: string;
+  /** The restore task: a redelivery finds the VM it created by this tag. */
+  taskId: string;
 }
+
+/** other_config keys of a restored VM: which task made it, and its report once complete. */
+export const RESTORE_TAG = Object.freeze({ task: 'deltachain:restore-task', result: 'deltachain:restore-result', from: 'deltachain:restored-from' });
 
 export function vmCreateRecord(recorded: XapiVm, options: VmCreateOptions): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   for (const field of COPIED_FIELDS) {
     if (recorded[field] !== undefined) record[field] = recorded[field];
   }
-  const otherConfig = Object.fromEntries(Object.entries(recorded.other_config ?? {}).filter(([key]) => !Object.values(TAG).includes(key as never)));
+  const ours = [...Object.values(TAG), ...Object.values(RESTORE_TAG)] as string[];
+  const otherConfig = Object.fromEntries(Object.entries(recorded.other_config ?? {}).filter(([key]) => !ours.includes(key)));
   return {
     ...record,
     name_label: options.nameLabel,
@@ -63,7 +69,8 @@ export function vmCreateRecord(recorded: XapiVm, options: VmCreateOptions): Reco
     affinity: NULL_REF,
     other_config: {
       ...otherConfig,
-      'deltachain:restored-from': `${options.remoteId}/${recorded.uuid}/${options.backupId}`,
+      [RESTORE_TAG.from]: `${options.remoteId}/${recorded.uuid}/${options.backupId}`,
+      [RESTORE_TAG.task]: options.taskId,
     },
     blocked_operations: {
       ...(recorded.blocked_operations ?? {}),

@@ -1,0 +1,78 @@
+// The host agent's config file (JSON; units in the names). Parsed once at start into a frozen
+// object. The pool's XAPI credentials live here and only here: they are never logged (the
+// logger redacts `password`, and the agent never logs its config) and never sent to the
+// coordinator. `DELTACHAIN__POOL__PASSWORD=…` in the environment overrides the file.
+//   { "role": "host", "agentId": "host-lab-1",
+//     "nats": { "servers": ["nats://127.0.0.1:4222"] },
+//     "pool": { "id": "lab", "url": "https://xcp-master.example", "user": "root", "password": "…" },
+//     "limits": { "vms": 2, "disksPerVm": 2, "xapiCalls": 8 },
+//     "storage": { "tls": { "ca": "…", "cert": "…", "key": "…" } } }
+import { z } from 'zod';
+import { logSchema, tlsSchema } from '../../shared/config/index.js';
+import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
+
+const retrySchema = z
+  .object({
+    /** Attempts in total, the first included. */
+    tries: z.number().int().min(1).max(20).default(5),
+    baseDelayMs: z.number().int().min(1).max(60_000).default(500),
+    maxDelayMs: z.number().int().min(1).max(600_000).default(15_000),
+  })
+  .strict();
+
+export const hostAgentConfigSchema = z
+  .object({
+    role: z.literal('host'),
+    /** Names this agent in events; a NATS subject token. */
+    agentId: z.string().regex(TOKEN_PATTERN),
+    log: logSchema.default({ level: 'info' }),
+    nats: natsSchema.default(natsSchema.parse({})),
+    pool: z
+      .object({
+        /** The pool id tasks are addressed to (the coordinator's pool name). */
+        id: z.string().regex(TOKEN_PATTERN),
+        /** Pool master, `https://host[:port]`, without credentials. */
+        url: z.string().url().refine((url) => new URL(url).username === '', 'give the credentials as user/password, not in the URL'),
+        user: z.string().min(1),
+        password: z.string().min(1),
+        /** Accept the pool master's self-signed certificate. */
+        allowUnauthorized: z.boolean().default(false),
+      })
+      .strict(),
+    limits: z
+      .object({
+        /** VM backups/restores at once (tasks pulled at once). */
+        vms: z.number().int().min(1).max(64).default(2),
+        /** Disks of one VM exported or imported at once. */
+        disksPerVm: z.number().int().min(1).max(16).default(2),
+        /** XAPI RPC calls in flight at once. */
+        xapiCalls: z.number().int().min(1).max(64).default(8),
+      })
+      .strict()
+      .default({ vms: 2, disksPerVm: 2, xapiCalls: 8 }),
+    xapi: z
+      .object({
+        /** One RPC call's timeout, ms. */
+        callTimeoutMs: z.number().int().min(1000).default(10 * 60_000),
+        retry: retrySchema.default(retrySchema.parse({})),
+      })
+      .strict()
+      .default({ callTimeoutMs: 10 * 60_000, retry: retrySchema.parse({}) }),
+    storage: z
+      .object({
+        /** gRPC to storage agents: TLS (mTLS with a client certificate); plaintext only with `insecure: true`. */
+        tls: tlsSchema,
+        /** Deadline of a unary call to a storage agent, ms. */
+        callTimeoutMs: z.number().int().min(1000).default(60_000),
+        /** PutDisk messages in flight per disk and remote (each up to one block). */
+        uploadWindow: z.number().int().min(1).max(16).default(2),
+      })
+      .strict(),
+    /** Seconds between heartbeat events. */
+    heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
+    /** Minimum time between two progress events of one task, ms. */
+    progressIntervalMs: z.number().int().min(0).max(600_000).default(2000),
+  })
+  .strict();
+
+export type HostAgentConfig = z.infer<typeof hostAgentConfigSchema>;

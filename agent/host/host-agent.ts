@@ -1,0 +1,97 @@
+// The host agent process: connects to its pool's XAPI (credentials from its config only), then
+// pulls the backup and restore tasks addressed to the pool from JetStream — at most `limits.vms`
+// at once — and publishes events (started, progress, result, heartbeat). One per pool is enough;
+// several may run for one pool (a task goes to one of them).
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { channelCredentials } from '../../shared/grpc/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { HostAgentConfig } from './host-agent-config.js';
+import { HostTaskRunner, type EventSink } from './tasks/host-task-runner.js';
+import { RemoteStorages } from './tasks/remote-storages.js';
+import { connectXapi } from './xapi/connect-xapi.js';
+import type { HostXapi } from './xapi/host-xapi.js';
+
+export const HOST_AGENT_VERSION = '0.1.0';
+
+export interface RunningHostAgent {
+  xapi: HostXapi;
+  /** Tasks running now. */
+  readonly running: number;
+  stop(): Promise<void>;
+}
+
+export async function startHostAgent(config: HostAgentConfig, logger: Logger): Promise<RunningHostAgent> {
+  const log = logger.child({ component: 'host-agent', pool: config.pool.id, agentId: config.agentId });
+  const xapi = await connectXapi({
+    url: config.pool.url,
+    user: config.pool.user,
+    password: config.pool.password,
+    allowUnauthorized: config.pool.allowUnauthorized,
+    callLimit: config.limits.xapiCalls,
+    callTimeoutMs: config.xapi.callTimeoutMs,
+    retry: config.xapi.retry,
+    logger,
+  });
+  const storages = new RemoteStorages(channelCredentials(config.storage.tls), {
+    uploadWindow: config.storage.uploadWindow,
+    callTimeoutMs: config.storage.callTimeoutMs,
+    retry: config.xapi.retry,
+  });
+  const names = natsNames(config.nats.namespace);
+  let nc: NatsConnection | undefined;
+  let consumer: TaskConsumer | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  try {
+    nc = await connectNats(config.nats, `deltachain-host-${config.agentId}`);
+    await ensureStreams(nc, names);
+    const connection = nc;
+    const events: EventSink = { publish: async (taskId, body) => void (await publishEvent(connection, names, config.agentId, taskId, body)) };
+    const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, events, logger, progressIntervalMs: config.progressIntervalMs });
+    consumer = await startTaskConsumer({
+      nc,
+      names,
+      consumerName: names.hostConsumer(config.pool.id),
+      filterSubject: names.hostTasks(config.pool.id),
+      concurrency: config.limits.vms,
+      ackWaitSeconds: config.nats.ackWaitSeconds,
+      maxDeliver: config.nats.maxDeliver,
+      handler: (delivery) => runner.handle(delivery),
+      logger,
+    });
+    const startedAt = Date.now();
+    const beat = (): Promise<void> =>
+      events
+        .publish('', {
+          $case: 'heartbeat',
+          value: { role: AgentRole.AGENT_ROLE_HOST, targetId: config.pool.id, runningTasks: consumer?.running ?? 0, concurrency: config.limits.vms, version: HOST_AGENT_VERSION, startedAtMs: startedAt, address: '' },
+        })
+        .catch((error: unknown) => log.warn({ err: error }, 'heartbeat not published'));
+    await beat();
+    heartbeat = setInterval(() => void beat(), config.heartbeatSeconds * 1000);
+    log.info({ instance: randomUUID(), vms: config.limits.vms, disksPerVm: config.limits.disksPerVm }, 'host agent ready');
+  } catch (error) {
+    await consumer?.stop();
+    await nc?.close();
+    storages.closeAll();
+    await xapi.client.disconnect().catch(() => undefined);
+    throw error;
+  }
+  const connection = nc;
+  return {
+    xapi,
+    get running() {
+      return consumer?.running ?? 0;
+    },
+    async stop() {
+      clearInterval(heartbeat);
+      await consumer?.stop();
+      await connection.drain();
+      storages.closeAll();
+      await xapi.client.disconnect().catch(() => undefined);
+      log.info('host agent stopped');
+    },
+  };
+}

@@ -1,0 +1,109 @@
+// The edge between the wire (deltachain.tasks.v1 envelopes from the coordinator) and the host
+// agent's domain: a task becomes a BackupRequest or RestoreRequest after its fields are checked
+// (a bad task fails with a message naming the field, it does not half-run), and an outcome
+// becomes a TaskResult output. Generated types stop here.
+import { InvalidInputError } from '../../../shared/errors.js';
+import type { BackupTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
+import type { RestoreOutcome, RestoreRequest } from '../restore/restore-types.js';
+import type { RemoteStorages } from './remote-storages.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
+const ADDRESS = /^[^\s/]+:\d{1,5}$/;
+
+type Output = TaskResult['output'];
+
+function need(condition: boolean, taskId: string, message: string): void {
+  if (!condition) throw new InvalidInputError(`task ${taskId}: ${message}`);
+}
+
+function checkCommon(taskId: string, p: { vmUuid: string; backupId: string; remoteId: string; storageAddress: string }): void {
+  need(UUID.test(p.vmUuid), taskId, `vm_uuid ${JSON.stringify(p.vmUuid)} is not a lowercase uuid`);
+  need(ID.test(p.backupId), taskId, `backup_id ${JSON.stringify(p.backupId)} is not a valid backup id`);
+  need(p.remoteId !== '', taskId, 'remote_id is empty');
+  need(ADDRESS.test(p.storageAddress), taskId, `storage_address ${JSON.stringify(p.storageAddress)} is not host:port`);
+}
+
+export function backupRequestFrom(taskId: string, payload: BackupTask, storages: RemoteStorages): BackupRequest {
+  checkCommon(taskId, payload);
+  let policy: unknown;
+  try {
+    policy = JSON.parse(payload.policyJson);
+  } catch {
+    policy = undefined;
+  }
+  const policyId = (policy as { id?: unknown } | undefined)?.id;
+  need(typeof policyId === 'string' && policyId !== '', taskId, 'policy_json must be a JSON object with the policy "id"');
+  for (const [disk, base] of Object.entries(payload.baseSnapshotVdiByDisk)) {
+    need(UUID.test(base), taskId, `the base of disk ${disk} (${JSON.stringify(base)}) is not a uuid`);
+  }
+  return {
+    taskId,
+    policyId: policyId as string,
+    policyJson: payload.policyJson,
+    vmUuid: payload.vmUuid,
+    targets: [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress) }],
+    bases: new Map(Object.entries(payload.baseSnapshotVdiByDisk)),
+  };
+}
+
+export function restoreRequestFrom(taskId: string, payload: RestoreTask, storages: RemoteStorages): RestoreRequest {
+  checkCommon(taskId, payload);
+  need(UUID.test(payload.srUuid), taskId, `sr_uuid ${JSON.stringify(payload.srUuid)} is not a lowercase uuid`);
+  return {
+    taskId,
+    vmUuid: payload.vmUuid,
+    backupId: payload.backupId,
+    source: storages.get(payload.remoteId, payload.storageAddress),
+    srUuid: payload.srUuid,
+    ...(payload.nameLabel === undefined || payload.nameLabel === '' ? {} : { nameLabel: payload.nameLabel }),
+  };
+}
+
+export function backupOutput(outcome: BackupOutcome): Output {
+  return {
+    $case: 'backup',
+    value: {
+      backupId: outcome.backups[0]?.backupId ?? '',
+      snapshotUuid: outcome.snapshotUuid,
+      bytesSent: outcome.bytesSent,
+      report: {
+        disks: outcome.disks.map((d) => ({
+          diskKey: d.diskKey,
+          snapshotVdiUuid: d.snapshotVdiUuid,
+          mode: d.mode,
+          baseVdiUuid: d.baseVdiUuid ?? '',
+          fullReason: d.fullReason ?? '',
+          detail: d.detail ?? '',
+          virtualSize: d.virtualSize,
+          blocks: d.blocks,
+          bytesSent: d.bytesSent,
+          durationMs: d.durationMs,
+        })),
+        skippedDisks: outcome.skippedDisks,
+        removedSnapshots: outcome.removedSnapshots.map((s) => ({ snapshotUuid: s.uuid, reason: s.reason })),
+        redelivered: outcome.redelivered,
+        warnings: outcome.warnings,
+        snapshotTimeMs: Date.parse(outcome.timestamp) || 0,
+      },
+    },
+  };
+}
+
+export function restoreOutput(outcome: RestoreOutcome): Output {
+  return {
+    $case: 'restore',
+    value: {
+      newVmUuid: outcome.newVmUuid,
+      bytesReceived: outcome.bytesReceived,
+      report: {
+        newVmName: outcome.newVmName,
+        disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs })),
+        warnings: outcome.warnings,
+        redelivered: outcome.redelivered,
+      },
+    },
+  };
+}
