@@ -87,8 +87,11 @@ describe('lab pool through the xen-api client', () => {
     assert.equal(snap['memory_static_max'], vm['memory_static_max']);
     assert.ok(((await xapi.getRecord('VM', vmRef))['snapshots'] as string[]).includes(snapRef), 'VM.snapshots');
     const vbds = await Promise.all((snap['VBDs'] as string[]).map((r) => xapi.getRecord('VBD', r)));
-    assert.equal(vbds.length, 2);
-    for (const vbd of vbds) {
+    assert.deepEqual(vbds.map((v) => v['type']).sort(), ['CD', 'Disk', 'Disk']);
+    const cd = vbds.find((v) => v['type'] === 'CD')!;
+    assert.equal(cd['empty'], true);
+    assert.equal(cd['VDI'], 'OpaqueRef:NULL', 'the empty CD drive is copied');
+    for (const vbd of vbds.filter((v) => v['type'] === 'Disk')) {
       assert.equal(vbd['VM'], snapRef);
       const vdi = await xapi.getRecord('VDI', vbd['VDI'] as string);
       assert.equal(vdi['is_a_snapshot'], true);
@@ -124,10 +127,11 @@ describe('lab pool through the xen-api client', () => {
     const { xapi } = lab;
     const { vmRef, vdi } = await vmDisk(xapi, 'big');
     const iso = await xapi.call<string>('VDI.create', { SR: vdi['SR'], virtual_size: 4 * MiB, type: 'user', sharable: false, read_only: true, other_config: {}, name_label: 'tools.iso' });
-    await xapi.call('VBD.create', { VM: vmRef, VDI: iso, userdevice: '3', bootable: false, mode: 'RO', type: 'CD', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
-    const snapRef = await xapi.callAsync<string>('VM.snapshot', vmRef, 'with cd', [vdi.$ref ?? (await vmDisk(xapi, 'big')).vdiRef]);
+    await xapi.call('VBD.create', { VM: vmRef, VDI: iso, userdevice: 'autodetect', bootable: false, mode: 'RO', type: 'CD', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+    const snapRef = await xapi.callAsync<string>('VM.snapshot', vmRef, 'with cd', [(await vmDisk(xapi, 'big')).vdiRef]);
     const vbds = await Promise.all(((await xapi.getRecord('VM', snapRef))['VBDs'] as string[]).map((r) => xapi.getRecord('VBD', r)));
-    assert.deepEqual(vbds.map((v) => [v['type'], v['VDI']]), [['CD', iso]]);
+    assert.deepEqual(vbds.map((v) => [v['type'], v['VDI']]), [['CD', 'OpaqueRef:NULL'], ['CD', iso]], 'no disk; both CDs');
+    void vdi;
     assert.equal(((await xapi.getRecord('VDI', iso))['VBDs'] as string[]).length, 2);
   });
 

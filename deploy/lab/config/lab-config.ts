@@ -38,6 +38,8 @@ const vmSchema = z
     vcpus: z.number().int().positive().default(1),
     otherConfig: z.record(z.string(), z.string()).default({}),
     disks: z.array(diskSchema).default([]),
+    /** An empty CD drive (userdevice 3 when free), as most VMs have. */
+    cd: z.boolean().default(true),
     /** One VIF per entry; `network` is a network name (default the first). */
     vifs: z.array(z.object({ network: z.string().optional(), mac: z.string().optional() }).strict()).default([{}]),
   })

@@ -66,6 +66,7 @@ async function labWrite(lab: LabServices, q: URLSearchParams) {
   if (!(percent > 0 && percent <= 100)) throw new XapiFailure('INVALID_VALUE', ['percent', String(q.get('percent'))]);
   if (!Number.isInteger(seed)) throw new XapiFailure('INVALID_VALUE', ['seed', String(q.get('seed'))]);
   const vdi = lab.state.records.get('VDI', vdiRef);
+  if (vdi['is_a_snapshot'] === true) throw new XapiFailure('OPERATION_NOT_ALLOWED', [`VDI ${vdi.uuid} is a snapshot: guests write to the VM's own disks`]);
   const extents = planWrites({ pattern, virtualSize: vdi['virtual_size'] as number, percent, seed });
   const result = await applyWrites(lab.state, vdiRef, extents, seed);
   await lab.state.save();

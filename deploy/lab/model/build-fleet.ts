@@ -1,6 +1,7 @@
 // Creates a new lab's records and disks from the fleet config: the pool and its host, SRs (with
 // PBDs), networks, then each VM with its disks (seeded content: `fill` percent of each disk in
-// 2 MiB runs, deterministic from the lab's seed), VBDs and VIFs, started when Running.
+// 2 MiB runs, deterministic from the lab's seed), VBDs, an empty CD drive and VIFs, started when
+// Running.
 import type { FleetConfig, VmConfig } from '../config/lab-config.js';
 import { newNetworkRecord, newPbdRecord, newSrRecord } from '../records/record-defaults.js';
 import { newHostRecord, newPoolRecord } from '../records/pool-host-defaults.js';
@@ -8,7 +9,7 @@ import { NULL_REF } from '../records/record-store.js';
 import type { LabState } from '../state/lab-state.js';
 import { applyWrites } from '../workload/apply-writes.js';
 import { planWrites } from '../workload/write-plan.js';
-import { createVbd, createVif } from './device-operations.js';
+import { allowedVbdDevices, createVbd, createVif } from './device-operations.js';
 import { linkRef } from './relations.js';
 import { createVdi } from './vdi-operations.js';
 import { createVm, startVm } from './vm-operations.js';
@@ -54,6 +55,10 @@ async function buildVm(
       const extents = planWrites({ pattern: 'clustered', virtualSize: disk.size, percent: disk.fill, seed: contentSeed });
       await applyWrites(state, vdiRef, extents, contentSeed);
     }
+  }
+  if (vm.cd) {
+    const userdevice = allowedVbdDevices(state, vmRef).includes('3') ? '3' : 'autodetect';
+    createVbd(state, { VM: vmRef, VDI: NULL_REF, userdevice, bootable: false, mode: 'RO', type: 'CD', empty: true });
   }
   for (const [v, vif] of vm.vifs.entries()) {
     const networkRef = vif.network === undefined ? networkRefs.values().next().value! : networkRefs.get(vif.network);

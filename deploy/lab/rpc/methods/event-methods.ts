@@ -5,7 +5,7 @@
 // the task count to detect lost tasks).
 import { EventFilter, type XapiEvent } from '../../events/event-log.js';
 import { LAB_CLASSES, type LabState } from '../../state/lab-state.js';
-import { fieldTypeError } from '../xapi-failure.js';
+import { XapiFailure, fieldTypeError } from '../xapi-failure.js';
 import type { MethodRegistry } from '../method-registry.js';
 
 export function registerEventMethods(registry: MethodRegistry): void {
@@ -23,7 +23,8 @@ export function registerEventMethods(registry: MethodRegistry): void {
   registry.define('event.inject', {
     params: 2,
     run: ({ state }, [cls, ref]) => {
-      const name = LAB_CLASSES.find((c) => c.toLowerCase() === String(cls).toLowerCase()) ?? String(cls);
+      const name = LAB_CLASSES.find((c) => c.toLowerCase() === String(cls).toLowerCase());
+      if (name === undefined) throw new XapiFailure('HANDLE_INVALID', [String(cls), String(ref)]);
       state.records.update(name, String(ref), () => {});
       return state.events.token();
     },
