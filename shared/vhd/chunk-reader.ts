@@ -1,134 +1,170 @@
-// Reads exact byte counts from an async iterable of chunks, without quadratic copying: chunks are
-// kept in a list and only copied once, into the buffer a `read` returns (or not at all when one
-// chunk holds the whole range). `skip` drops whole chunks without copying them. The reader tracks
-// the absolute stream position for error messages; a stream that ends early is a VhdFormatError
-// naming what was being read and where.
+// Reads exact byte counts from an async (or sync) iterable of chunks. The reader holds one chunk
+// at a time — the one it is consuming — and never joins chunks into a list: a `read` that fits in
+// that chunk returns a view of it (no copy); one that spans chunks copies each piece straight
+// into its destination as the chunks arrive — a fresh buffer, or the caller's (`readInto`,
+// `copyInto`: the stream parser recycles its block buffer). `skip` moves past bytes without
+// copying them. As the reader keeps no chunk once it pulls the next, an input may recycle a
+// chunk's memory as soon as it is asked for the next one, provided the caller keeps no view.
+// So the hot path allocates nothing per chunk: no arrays, no closures, one iterator step. The
+// reader tracks the absolute stream position for error messages; a stream that ends early is a
+// VhdFormatError naming what was being read and where.
 import { VhdFormatError } from './format/index.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export class ChunkReader {
   /** Absolute offset of the next unread byte. */
   position = 0;
   readonly #iterator: AsyncIterator<Buffer | Uint8Array>;
-  #chunks: Buffer[] = [];
-  #head = 0;
-  /** Bytes of chunks[head] already consumed. */
+  /** The chunk being consumed; bytes before `#offset` are consumed. */
+  #chunk: Buffer = EMPTY;
   #offset = 0;
-  #buffered = 0;
   #ended = false;
 
   constructor(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>) {
     this.#iterator = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : fromSync(input[Symbol.iterator]());
   }
 
-  /** Exactly `n` bytes; `where` names them if the stream ends first. */
+  /**
+   * Exactly `n` bytes; `where` names them if the stream ends first. A view of the input chunk when
+   * one chunk holds them all (valid as long as the input leaves that chunk alone), else a new buffer.
+   */
   async read(n: number, where: string): Promise<Buffer> {
-    if (n === 0) return Buffer.alloc(0);
-    while (this.#buffered < n) {
-      if (!(await this.#pull())) throw this.#truncated(where, n);
-    }
-    const first = this.#chunks[this.#head]!;
-    if (first.length - this.#offset >= n) {
-      const out = first.subarray(this.#offset, this.#offset + n);
-      this.#consume(n);
-      return out;
-    }
+    if (n === 0) return EMPTY;
+    if (this.#offset === this.#chunk.length && !(await this.#pull())) throw this.#truncated(where, n);
+    const view = this.#view(n);
+    if (view) return view;
     const out = Buffer.allocUnsafe(n);
-    let done = 0;
-    while (done < n) {
-      const chunk = this.#chunks[this.#head]!;
-      const take = Math.min(chunk.length - this.#offset, n - done);
-      chunk.copy(out, done, this.#offset, this.#offset + take);
-      done += take;
-      this.#consume(take);
-    }
+    await this.#fill(out, where);
     return out;
   }
 
-  /** Discards `n` bytes. */
+  /**
+   * Exactly `target.length` bytes: a view of the input chunk when one chunk holds them all,
+   * otherwise copied into `target`, which is then returned. Either way nothing is allocated.
+   */
+  async readInto(target: Buffer, where: string): Promise<Buffer> {
+    if (target.length === 0) return target;
+    if (this.#offset === this.#chunk.length && !(await this.#pull())) throw this.#truncated(where, target.length);
+    const view = this.#view(target.length);
+    if (view) return view;
+    await this.#fill(target, where);
+    return target;
+  }
+
+  /** Copies exactly `target.length` bytes into `target` (no view: the input may then recycle its chunks). */
+  async copyInto(target: Buffer, where: string): Promise<void> {
+    await this.#fill(target, where);
+  }
+
+  /** Discards `n` bytes without copying them. */
   async skip(n: number, where: string): Promise<void> {
     let left = n;
     while (left > 0) {
-      if (this.#buffered === 0 && !(await this.#pull())) throw this.#truncated(where, left);
-      const chunk = this.#chunks[this.#head]!;
-      const take = Math.min(chunk.length - this.#offset, left);
-      this.#consume(take);
+      if (this.#offset === this.#chunk.length && !(await this.#pull())) throw this.#truncated(where, left);
+      const take = Math.min(this.#chunk.length - this.#offset, left);
+      this.#offset += take;
+      this.position += take;
       left -= take;
     }
   }
 
   /**
-   * Reads to the end of the stream and returns its last `keep` bytes. More than `max` bytes left
-   * is an error (an endless stream must not hang the reader), as is fewer than `keep`.
+   * Reads to the end of the stream and returns its last `keep` bytes (a new buffer). More than
+   * `max` bytes left is an error (an endless stream must not hang the reader), as is fewer than `keep`.
    */
   async readTail(keep: number, max: number, where: string): Promise<Buffer> {
     const start = this.position;
-    for (;;) {
-      const length = this.position - start + this.#buffered;
-      if (length > max) {
+    const tail = Buffer.alloc(keep);
+    let have = 0;
+    do {
+      const rest = this.#chunk.length - this.#offset;
+      if (this.position + rest - start > max) {
         throw new VhdFormatError(where, `more than ${max} bytes follow byte ${start}; expected the end of the stream`);
       }
-      this.#dropAllBut(keep);
-      if (!(await this.#pull())) break;
-    }
-    if (this.#buffered < keep) throw this.#truncated(where, keep);
-    await this.skip(this.#buffered - keep, where);
-    return this.read(keep, where);
+      have = keepLast(tail, have, this.#chunk, this.#offset);
+      this.#offset += rest;
+      this.position += rest;
+    } while (await this.#pull());
+    if (have < keep) throw this.#truncated(where, keep - have);
+    return tail;
   }
 
   /** Releases the source (stops a Readable); safe to call more than once. */
   async close(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#chunk = EMPTY;
+    this.#offset = 0;
     await this.#iterator.return?.();
   }
 
-  /** Drops whole chunks while the rest still holds at least `keep` bytes. */
-  #dropAllBut(keep: number): void {
-    while (this.#buffered > keep) {
-      const rest = this.#chunks[this.#head]!.length - this.#offset;
-      if (this.#buffered - rest < keep) break;
-      this.#consume(rest);
-    }
-  }
-
-  async #pull(): Promise<boolean> {
-    if (this.#ended) return false;
-    const next = await this.#iterator.next();
-    if (next.done) {
-      this.#ended = true;
-      return false;
-    }
-    const value: unknown = next.value;
-    if (!(value instanceof Uint8Array)) throw new TypeError(`VHD stream chunks must be bytes, got ${typeof value}`);
-    if (value.length === 0) return true;
-    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    if (this.#head > 64) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    return true;
-  }
-
-  #consume(n: number): void {
-    this.#offset += n;
-    this.#buffered -= n;
+  /** `n` bytes as a view of the current chunk, when it holds them all. */
+  #view(n: number): Buffer | undefined {
+    const start = this.#offset;
+    if (this.#chunk.length - start < n) return undefined;
+    this.#offset = start + n;
     this.position += n;
-    const chunk = this.#chunks[this.#head];
-    if (chunk && this.#offset === chunk.length) {
-      this.#chunks[this.#head] = undefined as unknown as Buffer;
-      this.#head++;
-      this.#offset = 0;
+    return this.#chunk.subarray(start, start + n);
+  }
+
+  /** Copies the next `out.length` bytes into `out`, pulling chunks as needed. */
+  async #fill(out: Buffer, where: string): Promise<void> {
+    const n = out.length;
+    let done = 0;
+    while (done < n) {
+      if (this.#offset === this.#chunk.length && !(await this.#pull())) throw this.#truncated(where, n - done);
+      const chunk = this.#chunk;
+      const take = Math.min(chunk.length - this.#offset, n - done);
+      chunk.copy(out, done, this.#offset, this.#offset + take);
+      this.#offset += take;
+      this.position += take;
+      done += take;
     }
   }
 
-  #truncated(where: string, wanted: number): VhdFormatError {
-    const available = this.position + this.#buffered;
-    return new VhdFormatError(where, `stream ends at byte ${available}, ${wanted - this.#buffered} bytes short`);
+  /** Makes the next non-empty chunk current (the current one must be consumed); false at the end. */
+  async #pull(): Promise<boolean> {
+    for (;;) {
+      if (this.#ended) return false;
+      const next = await this.#iterator.next();
+      if (next.done) {
+        this.#ended = true;
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+        return false;
+      }
+      const value: unknown = next.value;
+      if (!(value instanceof Uint8Array)) throw new TypeError(`VHD stream chunks must be bytes, got ${typeof value}`);
+      if (value.length === 0) continue;
+      this.#chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      this.#offset = 0;
+      return true;
+    }
   }
+
+  /** `wanted` more bytes were needed when the stream ended (everything before was consumed). */
+  #truncated(where: string, wanted: number): VhdFormatError {
+    return new VhdFormatError(where, `stream ends at byte ${this.position}, ${wanted} bytes short`);
+  }
+}
+
+/**
+ * Slides the window `tail` (its last `have` bytes are the newest seen) over `chunk[from..]`;
+ * returns how many bytes of the window are now filled.
+ */
+function keepLast(tail: Buffer, have: number, chunk: Buffer, from: number): number {
+  const keep = tail.length;
+  const added = chunk.length - from;
+  if (added >= keep) {
+    chunk.copy(tail, 0, chunk.length - keep);
+    return keep;
+  }
+  const filled = Math.min(keep, have + added);
+  const kept = filled - added;
+  tail.copyWithin(keep - filled, keep - kept, keep);
+  chunk.copy(tail, keep - added, from);
+  return filled;
 }
 
 /** An async view of a sync iterator (arrays of chunks in tests and fixtures). */

@@ -1,5 +1,6 @@
 // parseVhdStream on hostile input: every failure is a VhdFormatError saying what and at which
-// byte, found before anything is allocated from the bad value, and no input makes it hang.
+// byte, found before anything is allocated from the bad value, and no input makes it hang — in
+// both buffer modes (fresh buffers per block, and borrowed buffers the parser recycles).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -20,9 +21,9 @@ function valid(overrides: Partial<StreamSpec> = {}): Buffer {
 }
 
 /** Parses and drains; resolves to the error (or undefined when the input was accepted). */
-async function parseAll(input: AsyncIterable<Buffer>): Promise<unknown> {
+async function parseAll(input: AsyncIterable<Buffer>, reuseBuffers: boolean): Promise<unknown> {
   try {
-    const stream = await parseVhdStream(input, { where: 'test stream' });
+    const stream = await parseVhdStream(input, { where: 'test stream', reuseBuffers });
     let n = 0;
     for await (const b of stream.blocks()) {
       assert.equal(b.data.length, stream.header.blockSize);
@@ -35,8 +36,8 @@ async function parseAll(input: AsyncIterable<Buffer>): Promise<unknown> {
   }
 }
 
-async function rejects(input: Buffer | AsyncIterable<Buffer>, pattern: RegExp): Promise<VhdFormatError> {
-  const error = await parseAll(Buffer.isBuffer(input) ? chunked(input, 1536) : input);
+async function rejectsWith(input: Buffer | AsyncIterable<Buffer>, pattern: RegExp, reuseBuffers: boolean): Promise<VhdFormatError> {
+  const error = await parseAll(Buffer.isBuffer(input) ? chunked(input, 1536) : input, reuseBuffers);
   assert.ok(error instanceof VhdFormatError, `expected a VhdFormatError matching ${pattern}, got ${String(error)}`);
   assert.equal(error.code, 'INVALID_INPUT');
   assert.match(error.message, /^test stream/);
@@ -49,10 +50,13 @@ async function* endless(make: () => Buffer, prefix?: Buffer): AsyncGenerator<Buf
   for (;;) yield make();
 }
 
-describe('parseVhdStream rejects malformed input', () => {
+for (const reuseBuffers of [false, true]) describe(`parseVhdStream rejects malformed input (${reuseBuffers ? 'borrowed' : 'fresh'} buffers)`, () => {
+  const accepts = (input: AsyncIterable<Buffer>): Promise<unknown> => parseAll(input, reuseBuffers);
+  const rejects = (input: Buffer | AsyncIterable<Buffer>, pattern: RegExp): Promise<VhdFormatError> => rejectsWith(input, pattern, reuseBuffers);
+
   it('truncated at any offset: says where the stream ended', async () => {
     const bytes = valid({ diskType: DiskType.Differencing });
-    assert.equal(await parseAll(chunked(bytes, 700)), undefined);
+    assert.equal(await accepts(chunked(bytes, 700)), undefined);
     const cuts = new Set<number>();
     for (let at = 0; at < bytes.length; at += 97) cuts.add(at);
     for (const s of [512, 1024, 1536, 2048, 2560, bytes.length - 512]) for (const d of [-1, 0, 1]) cuts.add(s + d);
@@ -106,7 +110,7 @@ describe('parseVhdStream rejects malformed input', () => {
 
   it('a disk of size zero with an empty BAT is parsed without a crash', async () => {
     const bytes = valid({ blocks: [], currentSize: 0 });
-    for (const size of [100, 512]) assert.equal(await parseAll(chunked(bytes, size)), undefined);
+    for (const size of [100, 512]) assert.equal(await accepts(chunked(bytes, size)), undefined);
   });
 
   it('structures out of place: header offset, BAT offset, gaps past the limit, a fixed disk', async () => {
@@ -145,7 +149,7 @@ describe('parseVhdStream rejects malformed input', () => {
         async (flips, cut, chunk) => {
           const bytes = Buffer.from(base);
           for (const [at, mask] of flips) bytes[at]! ^= mask;
-          const error = await parseAll(chunked(cut === null ? bytes : bytes.subarray(0, cut), chunk));
+          const error = await accepts(chunked(cut === null ? bytes : bytes.subarray(0, cut), chunk));
           assert.ok(error === undefined || error instanceof VhdFormatError, `unexpected ${String(error)}`);
         },
       ),

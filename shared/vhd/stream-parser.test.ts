@@ -1,5 +1,8 @@
 // parseVhdStream on valid input: the XAPI layout, qemu-img's layout, our writer's differencing
-// files, BAT entries out of table order, padding between blocks, and any chunking.
+// files, BAT entries out of table order, padding between blocks, and any chunking — each in both
+// buffer modes (fresh buffers per block, and borrowed buffers the parser recycles). The borrowed
+// mode's own promises (one recycled buffer, views of whole chunks, recycled input chunks) and
+// close() are tested in stream-parser.borrowed.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -26,7 +29,8 @@ async function collect(iterable: AsyncIterable<VhdBlock>): Promise<VhdBlock[]> {
   return out;
 }
 
-describe('parseVhdStream', () => {
+for (const reuseBuffers of [false, true]) describe(`parseVhdStream (${reuseBuffers ? 'borrowed' : 'fresh'} buffers)`, () => {
+  const options = { reuseBuffers };
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'deltachain-stream-parser-'));
@@ -39,7 +43,7 @@ describe('parseVhdStream', () => {
     const blocks = [0, 2, 5].map((index) => ({ index, data: data(index, 64 * KiB) }));
     const { bytes } = buildVhdStream({ currentSize: 6 * 64 * KiB - 512, blockSize: 64 * KiB, blocks });
     for (const sizes of [bytes.length, 65536, 512, 7, [1, 1000, 3, 70000]]) {
-      const stream = await parseVhdStream(chunked(bytes, sizes));
+      const stream = await parseVhdStream(chunked(bytes, sizes), options);
       assert.equal(stream.footer.uuid, TEST_UUID);
       assert.equal(stream.footer.currentSize, 6 * 64 * KiB - 512);
       assert.equal(stream.header.tableOffset, 2048);
@@ -59,7 +63,7 @@ describe('parseVhdStream', () => {
     markSector(bitmap, 2);
     blocks[1] = { ...blocks[1]!, bitmap } as (typeof blocks)[number];
     const { bytes } = buildVhdStream({ currentSize: 16 * KiB, blockSize: 4 * KiB, blocks, blockPadding: 3 * 512, firstBlockOffset: 8192 });
-    const stream = await parseVhdStream(chunked(bytes, 1000));
+    const stream = await parseVhdStream(chunked(bytes, 1000), options);
     const got = await collect(stream.blocks());
     assert.deepEqual(got.map((b) => b.index), [3, 0, 1]);
     got.forEach((b, k) => assert.ok(b.data.equals(blocks[k]!.data)));
@@ -72,7 +76,7 @@ describe('parseVhdStream', () => {
     const vhdPath = join(dir, 'qemu.vhd');
     await writeFile(rawPath, raw);
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vpc', rawPath, vhdPath]);
-    const stream = await parseVhdStream(createReadStream(vhdPath, { highWaterMark: 64 * KiB }), { where: 'qemu.vhd' });
+    const stream = await parseVhdStream(createReadStream(vhdPath, { highWaterMark: 64 * KiB }), { where: 'qemu.vhd', ...options });
     assert.equal(stream.footer.creatorApplication, 'qemu');
     const image = Buffer.alloc(stream.footer.currentSize);
     for await (const block of stream.blocks()) block.data.copy(image, block.index * 2 * MiB);
@@ -91,7 +95,7 @@ describe('parseVhdStream', () => {
     await writer.writeBlock(2, data(7, 2 * MiB));
     await writer.writeBlock(1, data(8, 2 * MiB));
     await writer.finish();
-    const stream = await parseVhdStream(Readable.from(chunked(await readFile(path), 100_000)));
+    const stream = await parseVhdStream(Readable.from(chunked(await readFile(path), 100_000)), options);
     assert.equal(stream.footer.diskType, DiskType.Differencing);
     assert.equal(stream.header.parentUuid, TEST_PARENT_UUID);
     assert.equal(stream.header.parentUnicodeName, './parent.vhd');
@@ -103,14 +107,14 @@ describe('parseVhdStream', () => {
 
   it('parses a disk with no blocks, and stops the source when the consumer stops early', async () => {
     const empty = buildVhdStream({ currentSize: 4 * MiB, blocks: [] }).bytes;
-    assert.deepEqual(await collect((await parseVhdStream(chunked(empty, 512))).blocks()), []);
+    assert.deepEqual(await collect((await parseVhdStream(chunked(empty, 512), options)).blocks()), []);
     // A plain array of chunks works too.
-    assert.deepEqual(await collect((await parseVhdStream([empty.subarray(0, 700), empty.subarray(700)])).blocks()), []);
+    assert.deepEqual(await collect((await parseVhdStream([empty.subarray(0, 700), empty.subarray(700)], options)).blocks()), []);
 
     const blocks = [0, 1, 2].map((index) => ({ index, data: data(index, 64 * KiB) }));
     const { bytes } = buildVhdStream({ currentSize: 3 * 64 * KiB, blockSize: 64 * KiB, blocks });
     const source = Readable.from(chunked(bytes, 4096), { objectMode: false });
-    const stream = await parseVhdStream(source);
+    const stream = await parseVhdStream(source, options);
     for await (const block of stream.blocks()) {
       assert.equal(block.index, 0);
       break;

@@ -7,6 +7,11 @@
 // order in the table but, sorted by offset, must start after the BAT and not overlap; blocks are
 // then yielded in file order. Nothing is allocated from a size in the input before that size is
 // checked against LIMITS; the largest buffer is one block (or a BAT of at most MAX_BAT_BYTES).
+// By default every block comes in a buffer of its own (or a view of an input chunk that held it
+// whole). With `reuseBuffers` the parser allocates one block buffer for the whole stream and
+// lends it out: a block is a view of the input chunk when one chunk holds it, otherwise it is
+// copied into that buffer, overwritten by the next block — no allocation per block, so a long
+// parse does not feed the garbage collector 2 MiB of external memory per block.
 // The stream must end with a footer byte-identical to the first one, within MAX_GAP bytes of the
 // last block, so garbage after the data ends the parse with an error rather than a hang.
 import { blocksInFileOrder } from './block-layout.js';
@@ -34,13 +39,34 @@ export const MAX_BAT_BYTES = 64 * 1024 * 1024;
 
 export interface VhdStream extends VhdDescription {
   header: DynamicHeader;
-  /** The blocks in stream order; may be iterated once. Ends after checking the trailing footer. */
+  /**
+   * The blocks in stream order; may be iterated once. Ends after checking the trailing footer,
+   * then releases the input. With `reuseBuffers: true` each block is BORROWED: see that option.
+   */
   blocks(): AsyncGenerator<VhdBlock>;
+  /**
+   * Releases the input (destroys a Readable) without reading further: for a caller that stops
+   * before or while iterating `blocks()` (a pending `next()` finishes first; later ones end the
+   * iteration). Safe to call more than once, and after the blocks ran out.
+   */
+  close(): Promise<void>;
 }
 
 export interface ParseVhdStreamOptions {
   /** Names the stream in errors ("export of VDI 3f…"); default "VHD stream". */
   where?: string;
+  /**
+   * BORROWED BLOCKS. When true, a yielded block's `bitmap` and `data` are valid ONLY UNTIL THE
+   * CONSUMER ASKS FOR THE NEXT BLOCK (or ends the iteration): the parser then overwrites them
+   * with the next block, or they are views of an input chunk the input may recycle. Work awaited
+   * inside the loop body is fine (`await file.write(block.data)`); a consumer that keeps block
+   * bytes beyond it (queues them, starts a write it does not await, collects blocks in an array)
+   * must copy them first (`Buffer.from(block.data)`), or leave this option off. In exchange the
+   * parser allocates nothing per block, and the input may recycle its chunks too: in this mode a
+   * chunk need only stay intact until the parser asks the input for the next one.
+   * Default false: every block's buffers belong to the consumer, and chunks must not be recycled.
+   */
+  reuseBuffers?: boolean;
 }
 
 export async function parseVhdStream(
@@ -63,15 +89,24 @@ export async function parseVhdStream(
         { what: 'BAT', start: header.tableOffset, end: header.tableOffset + batSize(header.maxTableEntries) },
       ],
     });
-    let started = false;
+    let blocks: AsyncGenerator<VhdBlock> | undefined;
+    let closed = false;
+    const reuse = options.reuseBuffers === true;
     return {
       footer,
       header,
       bat,
       blocks() {
-        if (started) throw new Error(`${name}: blocks() may be iterated only once`);
-        started = true;
-        return readBlocks(reader, name, { footer, footerBytes, header, bat, order });
+        if (closed) throw new Error(`${name}: blocks() called after close()`);
+        if (blocks) throw new Error(`${name}: blocks() may be iterated only once`);
+        blocks = readBlocks(reader, name, { footer, footerBytes, header, bat, order }, reuse);
+        return blocks;
+      },
+      async close() {
+        closed = true;
+        // Queued behind a pending next(), whose reads must not see the reader closed under them.
+        await blocks?.return(undefined);
+        await reader.close();
       },
     };
   } catch (error) {
@@ -122,17 +157,27 @@ interface Layout {
   order: Uint32Array;
 }
 
-async function* readBlocks(reader: ChunkReader, name: string, layout: Layout): AsyncGenerator<VhdBlock> {
+async function* readBlocks(reader: ChunkReader, name: string, layout: Layout, reuse: boolean): AsyncGenerator<VhdBlock> {
   const { header, bat, order } = layout;
   const bitmapBytes = bitmapSize(header.blockSize);
   const blockBytes = bitmapBytes + header.blockSize;
   try {
+    // Borrowed mode: bitmap and data are read separately, so the data can be a view of a chunk.
+    const lent = reuse && order.length > 0 ? Buffer.allocUnsafe(blockBytes) : undefined;
+    const lentBitmap = lent?.subarray(0, bitmapBytes);
+    const lentData = lent?.subarray(bitmapBytes);
     for (const index of order) {
       const at = bat[index]! * SECTOR_SIZE;
-      const where = `${name}: block ${index} at byte ${at}`;
       await skipTo(reader, at, name, `block ${index}`);
-      const buf = await reader.read(blockBytes, where);
-      yield { index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
+      if (lentBitmap && lentData) {
+        // The bitmap is copied: reading the data may pull a chunk, and the input may recycle the last one.
+        await reader.copyInto(lentBitmap, `${name}: bitmap of block ${index} at byte ${at}`);
+        const data = await reader.readInto(lentData, `${name}: data of block ${index} at byte ${at + bitmapBytes}`);
+        yield { index, bitmap: lentBitmap, data };
+      } else {
+        const buf = await reader.read(blockBytes, `${name}: block ${index} at byte ${at}`);
+        yield { index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
+      }
     }
     await checkTrailingFooter(reader, name, layout);
   } finally {
