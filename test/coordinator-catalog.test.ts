@@ -197,13 +197,13 @@ describe('catalogue', () => {
         db.sql.begin((tx) => catalog.recordBackup(tx, { ...facts('t2', 11, [['xvdy', 51, null]]), taskId: task!.id }, now)),
         /backups_task_id_key/,
       );
-      await catalog.applyDelete(db.sql, 't1', now);
+      await catalog.applyDelete(db.sql, 'nas', 't1', now);
     });
     it('a merge turns the child into the full and retires the parent', async () => {
-      await catalog.applyMerge(db.sql, 'b2', ['b1'], now);
+      await catalog.applyMerge(db.sql, 'nas', 'b2', ['b1'], now);
       const view = await catalog.retentionView(db.sql, VM, 'nas');
       assert.deepEqual(view.map((b) => [b.id, b.parents]), [['b2', []], ['b3', ['b2']]]);
-      const disks = await catalog.listDisksOfBackup(db.sql, 'b2');
+      const disks = await catalog.listDisksOfBackup(db.sql, (await catalog.getBackup(db.sql, 'b2')).key);
       assert.deepEqual(disks.map((d) => [d.kind, d.parentId, d.position]), [['full', null, 1], ['full', null, 1]]);
       assert.equal((await catalog.getBackup(db.sql, 'b1')).status, 'deleted');
       assert.deepEqual((await catalog.chainTails(db.sql, VM, 'nas')).xvda, { footerUuid: uuid(5), position: 2 });
@@ -221,6 +221,20 @@ describe('catalogue', () => {
       ]);
       await catalog.markReferenceGone(db.sql, policy.id, VM, 'nas', now);
       assert.equal((await catalog.listReferences(db.sql, policy.id, VM))[0]?.gone, true);
+    });
+  });
+
+  describe('the same backup on two remotes', () => {
+    it('is two rows, one per remote; asking by id alone then needs the remote', async () => {
+      await db.sql.begin(async (tx) => {
+        await catalog.recordBackup(tx, facts('copy', 20, [['xvdq', 60, null]], 'nas'), now);
+        assert.equal(await catalog.recordBackup(tx, facts('copy', 20, [['xvdq', 60, null]], 'offsite'), now), true);
+      });
+      await assert.rejects(catalog.getBackup(db.sql, 'copy'), /backup copy is on several remotes \(nas, offsite\); say which with --remote/);
+      assert.equal((await catalog.getBackup(db.sql, 'copy', 'offsite')).remoteName, 'offsite');
+      await catalog.applyDelete(db.sql, 'offsite', 'copy', now);
+      assert.equal((await catalog.getBackup(db.sql, 'copy', 'nas')).status, 'committed');
+      await catalog.applyDelete(db.sql, 'nas', 'copy', now);
     });
   });
 

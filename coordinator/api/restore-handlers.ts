@@ -12,10 +12,10 @@ import { backupToWire, taskToWire } from './to-wire.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['what']): Promise<catalog.BackupListing> {
+async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['what'], backupRemote: string): Promise<catalog.BackupListing> {
   if (!what) throw new InvalidInputError('say what to restore: a backup id (--backup) or a VM and a date (--vm and --at)');
   if (what.$case === 'backupId') {
-    const backup = await catalog.getBackup(ctx.sql, what.value);
+    const backup = await catalog.getBackup(ctx.sql, what.value, backupRemote === '' ? undefined : backupRemote);
     if (backup.status !== 'committed') throw new InvalidInputError(`backup ${backup.id} is ${backup.status}; pick another from \`deltachain backup list --vm ${backup.vmUuid}\``);
     return (await catalog.listBackups(ctx.sql, { vmUuid: backup.vmUuid, remote: backup.remoteName })).find((b) => b.id === backup.id)!;
   }
@@ -32,7 +32,7 @@ export function restoreHandlers(ctx: ControlContext) {
     async restore(req: wire.RestoreRequest): Promise<wire.RestoreResponse> {
       if (!UUID.test(req.srUuid)) throw new InvalidInputError(`"${req.srUuid}" is not an SR uuid: give the uuid of the SR to restore onto (--sr)`);
       await catalog.getPool(ctx.sql, req.pool);
-      const backup = await resolveBackup(ctx, req.what);
+      const backup = await resolveBackup(ctx, req.what, req.backupRemote);
       const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name };
       const task = await queueTask(
         ctx.sql,
@@ -45,10 +45,11 @@ export function restoreHandlers(ctx: ControlContext) {
     },
     async verify(req: wire.VerifyRequest): Promise<wire.VerifyResponse> {
       if (!req.what) throw new InvalidInputError('say what to verify: a backup id (--backup) or a VM (--vm)');
+      const remote = req.remote === '' ? undefined : req.remote;
       const backups =
         req.what.$case === 'backupId'
-          ? [await catalog.getBackup(ctx.sql, req.what.value)]
-          : await catalog.listBackups(ctx.sql, { vmUuid: checkVmUuid(req.what.value) });
+          ? [await catalog.getBackup(ctx.sql, req.what.value, remote)]
+          : await catalog.listBackups(ctx.sql, remote === undefined ? { vmUuid: checkVmUuid(req.what.value) } : { vmUuid: checkVmUuid(req.what.value), remote });
       const committed = backups.filter((b) => b.status === 'committed');
       if (committed.length === 0) throw new catalog.NotFoundError('no committed backup to verify; see `deltachain backup list`');
       const tasks = [];

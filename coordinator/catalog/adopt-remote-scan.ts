@@ -37,7 +37,7 @@ export async function adoptRemoteScanIn(tx: Transaction, remote: string, found: 
   const gone = await tx<{ id: string }[]>`
     select id from backups where remote_name = ${remote} and status = 'committed' and id <> all(${ids}::text[])`;
   for (const { id } of gone) {
-    await applyDelete(tx, id, now);
+    await applyDelete(tx, remote, id, now);
     report.missing.push(id);
   }
   await markRemoteScanned(tx, remote, now);

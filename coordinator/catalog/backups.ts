@@ -10,6 +10,9 @@ import type { BackupFacts, DiskFacts } from './backup-facts.js';
 export type BackupStatus = 'committed' | 'deleting' | 'deleted';
 
 export interface BackupRecord {
+  /** The catalogue's key of this backup on this remote. */
+  key: string;
+  /** The backup id (unique per remote; the same backup copied to another remote keeps it). */
   id: string;
   taskId: string | null;
   runId: string | null;
@@ -27,7 +30,7 @@ export interface BackupRecord {
 
 export interface DiskRecord {
   id: string;
-  backupId: string;
+  backupKey: string;
   diskKey: string;
   chainId: string;
   position: number;
@@ -44,20 +47,21 @@ export interface DiskRecord {
 /** Records a committed backup; returns false when a backup with this id was already recorded. */
 export async function recordBackup(tx: Transaction, facts: BackupFacts, now: Date): Promise<boolean> {
   const size = facts.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
-  const inserted = await tx`
-    insert into backups (id, task_id, run_id, policy_id, vm_uuid, vm_name, remote_name, taken_at, size_bytes,
+  const [inserted] = await tx<{ key: string }[]>`
+    insert into backups (key, id, task_id, run_id, policy_id, vm_uuid, vm_name, remote_name, taken_at, size_bytes,
                          metadata_path, created_at)
-    values (${facts.id}, ${facts.taskId ?? null}, ${facts.runId ?? null}, ${facts.policyId ?? null}, ${facts.vmUuid},
-            ${facts.vmName ?? ''}, ${facts.remote}, ${facts.takenAt}, ${size}, ${facts.metadataPath}, ${now})
-    on conflict (id) do nothing`;
-  if (inserted.count === 0) return false;
+    values (${randomUUID()}, ${facts.id}, ${facts.taskId ?? null}, ${facts.runId ?? null}, ${facts.policyId ?? null},
+            ${facts.vmUuid}, ${facts.vmName ?? ''}, ${facts.remote}, ${facts.takenAt}, ${size}, ${facts.metadataPath}, ${now})
+    on conflict (remote_name, id) do nothing
+    returning key`;
+  if (!inserted) return false;
   for (const disk of [...facts.disks].sort((a, b) => a.diskKey.localeCompare(b.diskKey))) {
-    await recordDisk(tx, facts, disk, now);
+    await recordDisk(tx, inserted.key, facts, disk, now);
   }
   return true;
 }
 
-async function recordDisk(tx: Transaction, facts: BackupFacts, disk: DiskFacts, now: Date): Promise<void> {
+async function recordDisk(tx: Transaction, backupKey: string, facts: BackupFacts, disk: DiskFacts, now: Date): Promise<void> {
   let chainId: string;
   let position = 0;
   let parentId: string | null = null;
@@ -73,9 +77,9 @@ async function recordDisk(tx: Transaction, facts: BackupFacts, disk: DiskFacts, 
   }
   try {
     await tx`
-      insert into disks (id, backup_id, disk_key, chain_id, position, parent_id, kind, file, size_bytes,
+      insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes,
                          virtual_size, checksum, footer_uuid)
-      values (${randomUUID()}, ${facts.id}, ${disk.diskKey}, ${chainId}, ${position}, ${parentId},
+      values (${randomUUID()}, ${backupKey}, ${disk.diskKey}, ${chainId}, ${position}, ${parentId},
               ${parentId === null ? 'full' : 'delta'}, ${disk.file}, ${disk.sizeBytes}, ${disk.virtualSize},
               ${disk.checksum}, ${disk.footerUuid})`;
   } catch (error) {
@@ -89,7 +93,7 @@ async function recordDisk(tx: Transaction, facts: BackupFacts, disk: DiskFacts, 
 
 async function findParent(tx: Transaction, facts: BackupFacts, disk: DiskFacts): Promise<DiskRecord> {
   const [parent] = await tx<DiskRecord[]>`
-    select d.* from disks d join backups b on b.id = d.backup_id
+    select d.* from disks d join backups b on b.key = d.backup_key
     where b.remote_name = ${facts.remote} and b.vm_uuid = ${facts.vmUuid} and d.disk_key = ${disk.diskKey}
       and d.footer_uuid = ${disk.parentFooterUuid} and d.state = 'present'
     order by d.position desc limit 1`;
@@ -115,8 +119,8 @@ export interface BackupListing extends BackupRecord {
 export async function listBackups(db: Queryable, filter: BackupFilter = {}): Promise<BackupListing[]> {
   return db<BackupListing[]>`
     select b.*,
-      (select count(*) from disks d where d.backup_id = b.id) as disk_count,
-      (select count(*) from disks d where d.backup_id = b.id and d.kind = 'full') as full_disk_count
+      (select count(*) from disks d where d.backup_key = b.key) as disk_count,
+      (select count(*) from disks d where d.backup_key = b.key and d.kind = 'full') as full_disk_count
     from backups b
     where (${filter.vmUuid ?? null}::uuid is null or vm_uuid = ${filter.vmUuid ?? null}::uuid)
       and (${filter.remote ?? null}::text is null or remote_name = ${filter.remote ?? null})
@@ -124,10 +128,18 @@ export async function listBackups(db: Queryable, filter: BackupFilter = {}): Pro
     order by vm_uuid, remote_name, taken_at`;
 }
 
-export async function getBackup(db: Queryable, id: string): Promise<BackupRecord> {
-  const [backup] = await db<BackupRecord[]>`select * from backups where id = ${id}`;
-  if (!backup) throw new NotFoundError(`no backup with id ${id}; see \`deltachain backup list\``);
-  return backup;
+/** A backup by id; `remote` is needed only when the id is on several remotes. */
+export async function getBackup(db: Queryable, id: string, remote?: string): Promise<BackupRecord> {
+  const found = await db<BackupRecord[]>`
+    select * from backups where id = ${id} and (${remote ?? null}::text is null or remote_name = ${remote ?? null})
+    order by remote_name`;
+  if (found.length === 0) {
+    throw new NotFoundError(`no backup with id ${id}${remote === undefined ? '' : ` on remote ${remote}`}; see \`deltachain backup list\``);
+  }
+  if (found.length > 1) {
+    throw new CatalogError('INVALID_INPUT', `backup ${id} is on several remotes (${found.map((b) => b.remoteName).join(', ')}); say which with --remote`);
+  }
+  return found[0]!;
 }
 
 export async function getBackupByTask(db: Queryable, taskId: string): Promise<BackupRecord | undefined> {
@@ -135,6 +147,6 @@ export async function getBackupByTask(db: Queryable, taskId: string): Promise<Ba
   return backup;
 }
 
-export async function listDisksOfBackup(db: Queryable, backupId: string): Promise<DiskRecord[]> {
-  return db<DiskRecord[]>`select * from disks where backup_id = ${backupId} order by disk_key`;
+export async function listDisksOfBackup(db: Queryable, backupKey: string): Promise<DiskRecord[]> {
+  return db<DiskRecord[]>`select * from disks where backup_key = ${backupKey} order by disk_key`;
 }

@@ -7,7 +7,7 @@ import type { Queryable } from './connect-catalog.js';
 export async function chainTails(db: Queryable, vmUuid: string, remote: string): Promise<Record<string, ChainTail>> {
   const rows = await db<{ diskKey: string; footerUuid: string; position: number }[]>`
     select distinct on (d.disk_key) d.disk_key, d.footer_uuid, d.position
-    from disks d join backups b on b.id = d.backup_id
+    from disks d join backups b on b.key = d.backup_key
     where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed' and d.state = 'present'
     order by d.disk_key, b.taken_at desc, d.position desc`;
   return Object.fromEntries(rows.map((r) => [r.diskKey, { footerUuid: r.footerUuid, position: r.position }]));
@@ -17,12 +17,13 @@ export async function chainTails(db: Queryable, vmUuid: string, remote: string):
 export async function retentionView(db: Queryable, vmUuid: string, remote: string): Promise<RetentionBackup[]> {
   return db<RetentionBackup[]>`
     select b.id, b.taken_at,
-           coalesce(array_agg(distinct p.backup_id) filter (where p.backup_id is not null), '{}') as parents
+           coalesce(array_agg(distinct pb.id) filter (where pb.id is not null), '{}') as parents
     from backups b
-    left join disks d on d.backup_id = b.id and d.state = 'present'
+    left join disks d on d.backup_key = b.key and d.state = 'present'
     left join disks p on p.id = d.parent_id
+    left join backups pb on pb.key = p.backup_key
     where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed'
-    group by b.id order by b.taken_at, b.id`;
+    group by b.key order by b.taken_at, b.id`;
 }
 
 /** VM and remote pairs holding committed backups written by a policy (retention's work list). */

@@ -25,11 +25,11 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
     case 'merge': {
       const payload = task.payload as unknown as MergePayload;
       const retired = output?.kind === 'merge' && output.retiredBackupIds.length > 0 ? output.retiredBackupIds : payload.retires;
-      await applyMerge(tx, payload.backupId, retired, now);
+      await applyMerge(tx, task.address, payload.backupId, retired, now);
       return output ?? { retiredBackupIds: retired };
     }
     case 'delete':
-      await applyDelete(tx, (task.payload as unknown as DeletePayload).backupId, now);
+      await applyDelete(tx, task.address, (task.payload as unknown as DeletePayload).backupId, now);
       return output ?? {};
     case 'scan': {
       const backups = output?.kind === 'scan' ? output.backups : [];

@@ -33,7 +33,8 @@ function payloadOf(task: TaskRecord): Task['payload'] {
     }
     case 'restore': {
       const p = task.payload as unknown as RestorePayload;
-      return { $case: 'restore', value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid } };
+      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid };
+      return { $case: 'restore', value: p.name === '' ? value : { ...value, nameLabel: p.name } };
     }
     case 'merge':
       return { $case: 'merge', value: { vmUuid, backupId: (task.payload as unknown as MergePayload).backupId } };

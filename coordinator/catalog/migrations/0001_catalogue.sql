@@ -146,9 +146,12 @@ create table chains (
 );
 create index chains_by_disk on chains (remote_name, vm_uuid, disk_key);
 
+-- A backup on one remote. The same backup id can be on several remotes (a remote seeded from a
+-- copy of another holds the same backups), so the id is unique per remote and rows have a key.
 create table backups (
+  key         uuid primary key,
   -- docs/remote-format.md: ^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$, chosen by the coordinator.
-  id          text primary key check (id ~ '^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$'),
+  id          text not null check (id ~ '^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$'),
   task_id     uuid references tasks (id) on delete set null,
   run_id      uuid references runs (id) on delete set null,
   policy_id   uuid references policies (id) on delete set null,
@@ -162,6 +165,7 @@ create table backups (
   metadata_path text not null,
   created_at  timestamptz not null default now(),
   deleted_at  timestamptz,
+  unique (remote_name, id),
   -- One committed backup per task: a task delivered twice records its backup once.
   unique (task_id),
   check ((status = 'deleted') = (deleted_at is not null))
@@ -170,7 +174,7 @@ create index backups_by_vm on backups (vm_uuid, remote_name, taken_at);
 
 create table disks (
   id          uuid primary key,
-  backup_id   text not null references backups (id) on delete cascade,
+  backup_key  uuid not null references backups (key) on delete cascade,
   disk_key     text not null,
   chain_id    uuid not null references chains (id) on delete cascade,
   -- 0 for the full that started the chain, n for the n-th delta after it. Merges keep positions,
@@ -186,7 +190,7 @@ create table disks (
   -- The VHD footer uuid: the uuid of the snapshot VDI the disk was exported from.
   footer_uuid uuid not null,
   state       text not null default 'present' check (state in ('present', 'merged', 'deleted')),
-  unique (backup_id, disk_key),
+  unique (backup_key, disk_key),
   unique (chain_id, position),
   check ((kind = 'full') = (parent_id is null))
 );

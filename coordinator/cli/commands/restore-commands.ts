@@ -40,7 +40,7 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--backup <id>', 'the backup to restore').conflicts(['vm', 'at']))
     .option('--vm <uuid>', 'the VM to restore (with --at)')
     .option('--at <date>', 'restore the VM as of this date: the newest backup at or before it', instant)
-    .option('--remote <name>', 'with --vm/--at: only backups on this remote')
+    .option('--remote <name>', 'only backups on this remote (with --backup: needed when the id is on several remotes)')
     .requiredOption('--pool <name>', 'the pool to restore to')
     .requiredOption('--sr <uuid>', 'the SR of that pool to put the disks on')
     .option('--name <name>', 'name of the new VM (default: the VM name and the backup date)')
@@ -53,7 +53,7 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
         if (options.backup) what = { $case: 'backupId', value: options.backup };
         else if (options.vm && options.at) what = { $case: 'point', value: { vmUuid: options.vm, atMs: options.at.getTime(), remote: options.remote ?? '' } };
         else throw new InvalidInputError('say what to restore: --backup ID, or --vm UUID with --at DATE');
-        const { task, backup } = await client.restore({ what, pool: options.pool, srUuid: options.sr, name: options.name ?? '' });
+        const { task, backup } = await client.restore({ what, pool: options.pool, srUuid: options.sr, name: options.name ?? '', backupRemote: options.backup ? (options.remote ?? '') : '' });
         if (!options.json) io.out(`restoring backup ${backup!.id} (${humanTime(backup!.takenAtMs)}, remote ${backup!.remote}) to pool ${options.pool}\n`);
         if (!options.wait) return options.json ? printJson(io, task) : undefined;
         const [last] = await follow(client, io, [task!], options.json ?? false);
@@ -67,15 +67,16 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
   withConnection(program.command('verify').description('re-read backups on their remote and check every block against its checksum'))
     .addOption(new Option('--backup <id>', 'verify this backup').conflicts('vm'))
     .option('--vm <uuid>', 'verify every backup of this VM')
+    .option('--remote <name>', 'only backups on this remote')
     .option('--no-wait', 'return once the verifications are queued')
     .option('--json', 'print the tasks as JSON')
     .action(
-      commandAction<[], { backup?: string; vm?: string; wait: boolean }>(io, async ({ client, options }) => {
+      commandAction<[], { backup?: string; vm?: string; remote?: string; wait: boolean }>(io, async ({ client, options }) => {
         let what: wire.VerifyRequest['what'];
         if (options.backup) what = { $case: 'backupId', value: options.backup };
         else if (options.vm) what = { $case: 'vmUuid', value: options.vm };
         else throw new InvalidInputError('say what to verify: --backup ID or --vm UUID');
-        const { tasks } = await client.verify({ what });
+        const { tasks } = await client.verify({ what, remote: options.remote ?? '' });
         if (!options.wait) return options.json ? printJson(io, tasks) : io.out(`queued ${tasks.length} verification${tasks.length === 1 ? '' : 's'}\n`);
         const done = await follow(client, io, tasks, options.json ?? false);
         if (options.json) printJson(io, done);

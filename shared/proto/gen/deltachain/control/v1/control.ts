@@ -319,6 +319,8 @@ export interface RestoreRequest {
   srUuid: string;
   /** Name of the new VM; empty = "<VM name> (<backup date>)". */
   name: string;
+  /** With backup_id: the remote holding it, needed only when the id is on several remotes. */
+  backupRemote: string;
 }
 
 export interface RestorePoint {
@@ -329,9 +331,14 @@ export interface RestorePoint {
 }
 
 export interface VerifyRequest {
-  what?: { $case: "backupId"; value: string } | //
-  /** Every committed backup of this VM. */
-  { $case: "vmUuid"; value: string } | undefined;
+  what?:
+    | { $case: "backupId"; value: string }
+    | //
+    /** Every committed backup of this VM. */
+    { $case: "vmUuid"; value: string }
+    | undefined;
+  /** Only backups on this remote; empty = any (a backup id on several remotes then needs it). */
+  remote: string;
 }
 
 export interface VerifyResponse {
@@ -4633,7 +4640,7 @@ export const GetRunRequest: MessageFns<GetRunRequest> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { what: undefined, pool: "", srUuid: "", name: "" };
+  return { what: undefined, pool: "", srUuid: "", name: "", backupRemote: "" };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
@@ -4654,6 +4661,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(42).string(message.name);
+    }
+    if (message.backupRemote !== "") {
+      writer.uint32(50).string(message.backupRemote);
     }
     return writer;
   },
@@ -4711,6 +4721,14 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.backupRemote = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4739,6 +4757,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
         ? globalThis.String(object.sr_uuid)
         : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      backupRemote: isSet(object.backupRemote)
+        ? globalThis.String(object.backupRemote)
+        : isSet(object.backup_remote)
+        ? globalThis.String(object.backup_remote)
+        : "",
     };
   },
 
@@ -4757,6 +4780,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.name !== "") {
       obj.name = message.name;
+    }
+    if (message.backupRemote !== "") {
+      obj.backupRemote = message.backupRemote;
     }
     return obj;
   },
@@ -4783,6 +4809,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     message.pool = object.pool ?? "";
     message.srUuid = object.srUuid ?? "";
     message.name = object.name ?? "";
+    message.backupRemote = object.backupRemote ?? "";
     return message;
   },
 };
@@ -4897,7 +4924,7 @@ export const RestorePoint: MessageFns<RestorePoint> = {
 };
 
 function createBaseVerifyRequest(): VerifyRequest {
-  return { what: undefined };
+  return { what: undefined, remote: "" };
 }
 
 export const VerifyRequest: MessageFns<VerifyRequest> = {
@@ -4909,6 +4936,9 @@ export const VerifyRequest: MessageFns<VerifyRequest> = {
       case "vmUuid":
         writer.uint32(18).string(message.what.value);
         break;
+    }
+    if (message.remote !== "") {
+      writer.uint32(26).string(message.remote);
     }
     return writer;
   },
@@ -4942,6 +4972,14 @@ export const VerifyRequest: MessageFns<VerifyRequest> = {
             message.what = { $case: "vmUuid", value: reader.string() };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.remote = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4965,6 +5003,7 @@ export const VerifyRequest: MessageFns<VerifyRequest> = {
         : isSet(object.vm_uuid)
         ? { $case: "vmUuid", value: globalThis.String(object.vm_uuid) }
         : undefined,
+      remote: isSet(object.remote) ? globalThis.String(object.remote) : "",
     };
   },
 
@@ -4974,6 +5013,9 @@ export const VerifyRequest: MessageFns<VerifyRequest> = {
       obj.backupId = message.what.value;
     } else if (message.what?.$case === "vmUuid") {
       obj.vmUuid = message.what.value;
+    }
+    if (message.remote !== "") {
+      obj.remote = message.remote;
     }
     return obj;
   },
@@ -4997,6 +5039,7 @@ export const VerifyRequest: MessageFns<VerifyRequest> = {
         break;
       }
     }
+    message.remote = object.remote ?? "";
     return message;
   },
 };

@@ -1,0 +1,126 @@
+// The whole coordinator side for end-to-end tests, all real and all its own: a fresh Postgres
+// database, a NATS namespace (own streams), storage agents run as `deltachain agent` processes
+// on temporary remotes, the coordinator run as a `deltachain coordinator` process (so a test can
+// SIGKILL it), a control API client, and a stand-in host agent. Everything is removed by close().
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ChannelCredentials } from '@grpc/grpc-js';
+import { ControlClient } from '../../coordinator/api/control-client.js';
+import { createTestDatabase, type TestDatabase } from './pg-database.js';
+import { startAgentProcess, type AgentProcess } from './storage-agent-process.js';
+import { startTestNats, type TestNats } from './storage-nats.js';
+import { StandInHostAgent } from './pg-stand-in-host-agent.js';
+
+const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
+
+export interface CoordinatorProcess {
+  child: ChildProcess;
+  port: number;
+  logs: Record<string, unknown>[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface CoordinatorStack {
+  folder: string;
+  db: TestDatabase;
+  nats: TestNats;
+  storage: Map<string, AgentProcess>;
+  host: StandInHostAgent;
+  coordinator: CoordinatorProcess | undefined;
+  client: ControlClient | undefined;
+  /** Starts a storage agent for a remote on its own root under the stack's folder (or `root`). */
+  startStorage(remote: string, root?: string): Promise<AgentProcess>;
+  /** Starts (or restarts) the coordinator on `databaseUrl` (default: the stack's database). */
+  startCoordinator(databaseUrl?: string): Promise<ControlClient>;
+  stopCoordinator(signal?: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function spawnCoordinator(configPath: string, timeoutMs = 30_000): Promise<CoordinatorProcess> {
+  const child = spawn(process.execPath, [BIN, 'coordinator', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`coordinator not started within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'coordinator started') (clearTimeout(timer), resolve(Number(entry.port)));
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then(() => (clearTimeout(timer), reject(new Error(`coordinator exited before it started: ${stderr}`))));
+  });
+  return {
+    child,
+    port,
+    logs,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorStack> {
+  const folder = await mkdtemp(join(tmpdir(), 'dc-coordinator-'));
+  const db = await createTestDatabase();
+  const nats = await startTestNats();
+  const host = new StandInHostAgent(nats.nc, nats.names, pool);
+  await host.start();
+  const stack: CoordinatorStack = {
+    folder,
+    db,
+    nats,
+    storage: new Map(),
+    host,
+    coordinator: undefined,
+    client: undefined,
+    async startStorage(remote, root) {
+      const agent = await startAgentProcess({ folder, root: root ?? join(folder, `remote-${remote}`), remoteId: remote, namespace: nats.namespace, ackWaitSeconds: 10 });
+      stack.storage.set(remote, agent);
+      return agent;
+    },
+    async startCoordinator(databaseUrl = db.url) {
+      const config = {
+        log: { level: 'info', pretty: false },
+        database: { url: databaseUrl, maxConnections: 4 },
+        nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
+        api: { listen: '127.0.0.1:0' },
+        retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
+        tasks: { backup: { timeoutSeconds: 120 } },
+        dispatchIntervalMs: 200,
+      };
+      const path = join(folder, 'coordinator.json');
+      await writeFile(path, JSON.stringify(config, null, 2));
+      stack.coordinator = await spawnCoordinator(path);
+      stack.client?.close();
+      stack.client = new ControlClient(`127.0.0.1:${stack.coordinator.port}`, ChannelCredentials.createInsecure());
+      return stack.client;
+    },
+    async stopCoordinator(signal = 'SIGTERM') {
+      stack.client?.close();
+      stack.client = undefined;
+      await stack.coordinator?.kill(signal);
+      stack.coordinator = undefined;
+    },
+    async close() {
+      await stack.stopCoordinator().catch(() => undefined);
+      await host.stop().catch(() => undefined);
+      for (const agent of stack.storage.values()) await agent.kill().catch(() => undefined);
+      await nats.close().catch(() => undefined);
+      await db.drop().catch(() => undefined);
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
