@@ -216,6 +216,34 @@ describe('lab pool exports and imports', () => {
   });
 });
 
+describe('export framing', () => {
+  it('"close" sends the body as XAPI does: no length, no chunking, ended by closing the connection', async () => {
+    const lab = await startTestLab({ exportFraming: 'close', fleet: { vms: [{ name: 'vm', disks: [{ size: 4 * MiB, fill: 50 }] }] } });
+    try {
+      const { vdiRef } = await vmDisk(lab.xapi, 'vm');
+      const { request } = await import('node:http');
+      const url = `${lab.pool.url}/export_raw_vdi?format=vhd&vdi=${vdiRef}&session_id=${lab.xapi.sessionId}`;
+      const { headers, body } = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(url, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => parts.push(chunk));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(headers['connection'], 'close');
+      assert.equal(headers['transfer-encoding'], undefined);
+      assert.equal(headers['content-length'], undefined);
+      assert.equal(body.length, 2560 + 2 * MiB + 512 + 512, 'one block and the structures');
+      assert.equal(decodeFooter(body.subarray(body.length - FOOTER_SIZE)).currentSize, 4 * MiB);
+    } finally {
+      await lab.close();
+    }
+  });
+});
+
 describe('a delta on a 4 GiB disk', () => {
   it('after lab write --pattern clustered --percent 1 carries about 1 % of the disk', async () => {
     const lab = await startTestLab({ fleet: { vms: [{ name: 'big', disks: [{ size: '4GiB', fill: 0.5 }] }] } });
