@@ -28,36 +28,7 @@ export async function snapshotVm(state: LabState, vmRef: string, options: Snapsh
   const { records } = state;
   const source = records.get('VM', vmRef);
   const date = options.date ?? new Date();
-  const copy: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(structuredClone(source))) if (!NOT_COPIED.has(field)) copy[field] = value;
-  const snapRef = records.add('VM', {
-    ...(copy as XapiRecord),
-    uuid: randomUUID(),
-    name_label: options.name,
-    is_a_snapshot: true,
-    is_a_template: true,
-    snapshot_of: vmRef,
-    snapshot_time: xapiTime(date),
-    power_state: 'Halted',
-    resident_on: NULL_REF,
-    scheduled_to_be_resident_on: NULL_REF,
-    domid: -1,
-    allowed_operations: SNAPSHOT_OPERATIONS,
-    current_operations: {},
-    metrics: NULL_REF,
-    guest_metrics: NULL_REF,
-    VBDs: [],
-    VIFs: [],
-    snapshots: [],
-    children: [],
-    parent: NULL_REF,
-    consoles: [],
-    crash_dumps: [],
-    VTPMs: [],
-    VUSBs: [],
-    VGPUs: [],
-    attached_PCIs: [],
-  });
+  const snapRef = records.add('VM', snapshotRecord(source, vmRef, options.name, date));
   const made: string[] = [];
   try {
     for (const vbdRef of source['VBDs'] as string[]) {
@@ -71,6 +42,31 @@ export async function snapshotVm(state: LabState, vmRef: string, options: Snapsh
   for (const vifRef of source['VIFs'] as string[]) copyVif(state, records.get('VIF', vifRef), snapRef);
   linkRef(records, 'VM', vmRef, 'snapshots', snapRef);
   return snapRef;
+}
+
+/** The snapshot VM's record: the source's configuration, a snapshot's identity and state. */
+function snapshotRecord(source: XapiRecord, vmRef: string, name: string, date: Date): XapiRecord {
+  const copy: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(structuredClone(source))) if (!NOT_COPIED.has(field)) copy[field] = value;
+  return {
+    ...(copy as XapiRecord),
+    uuid: randomUUID(),
+    name_label: name,
+    is_a_snapshot: true,
+    is_a_template: true,
+    snapshot_of: vmRef,
+    snapshot_time: xapiTime(date),
+    power_state: 'Halted',
+    resident_on: NULL_REF,
+    scheduled_to_be_resident_on: NULL_REF,
+    domid: -1,
+    allowed_operations: SNAPSHOT_OPERATIONS,
+    current_operations: {},
+    metrics: NULL_REF,
+    guest_metrics: NULL_REF,
+    parent: NULL_REF,
+    ...Object.fromEntries(['VBDs', 'VIFs', 'snapshots', 'children', 'consoles', 'crash_dumps', 'VTPMs', 'VUSBs', 'VGPUs', 'attached_PCIs'].map((f) => [f, []])),
+  };
 }
 
 async function copyVbd(state: LabState, vbd: XapiRecord, snapRef: string, date: Date, ignore: string[], made: string[]): Promise<void> {
