@@ -1,0 +1,77 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
+import { Event, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { BackupResult } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import type { TaskRecord } from '../catalog/index.js';
+import { encodeTask, messageIdOf } from './task-envelope.js';
+import { decodeAgentEvent } from './wire-events.js';
+
+const base = {
+  id: '0b2f1c9e-5a7d-4e55-9c3f-2d1b6a0e9f10',
+  runId: null,
+  vmUuid: '11111111-1111-4111-8111-111111111111',
+  attempt: 2,
+  createdAt: new Date(1000),
+  deadlineAt: new Date(5000),
+} as unknown as TaskRecord;
+
+describe('task envelopes', () => {
+  it('a backup task carries the plan bases, the storage address and the policy', () => {
+    const task = {
+      ...base,
+      kind: 'backup',
+      addressKind: 'pool',
+      address: 'lab',
+      remoteName: 'nas',
+      payload: {
+        policyId: 'p', policyName: 'nightly', retention: 3, backupId: '20240601T020000Z-ab', vmName: 'web', forceFull: false,
+        storageAddress: '10.0.0.5:50051',
+        plan: { xvda: { mode: 'delta', reason: 'x', baseVdiUuid: 'base-a' }, xvdb: { mode: 'full', reason: 'y' } },
+      },
+    } as TaskRecord;
+    const decoded = Task.decode(encodeTask(task));
+    assert.equal(decoded.kind, TaskKind.TASK_KIND_BACKUP);
+    assert.deepEqual(decoded.target?.agent, { $case: 'poolId', value: 'lab' });
+    assert.equal(decoded.attempt, 2);
+    assert.equal(decoded.deadlineMs, 5000);
+    assert.equal(decoded.payload?.$case, 'backup');
+    if (decoded.payload?.$case !== 'backup') return;
+    assert.deepEqual(decoded.payload.value.baseSnapshotVdiByDisk, { xvda: 'base-a' });
+    assert.equal(decoded.payload.value.storageAddress, '10.0.0.5:50051');
+    assert.deepEqual(JSON.parse(decoded.payload.value.policyJson), { id: 'p', name: 'nightly', retention: 3, remote: 'nas' });
+    assert.equal(messageIdOf(task), `${base.id}.2`);
+  });
+
+  it('a merge goes to the remote with the child backup', () => {
+    const task = { ...base, kind: 'merge', addressKind: 'remote', address: 'nas', remoteName: 'nas', payload: { backupId: 'b2', retires: ['b1'], policyId: 'p' } } as TaskRecord;
+    const decoded = Task.decode(encodeTask(task));
+    assert.deepEqual(decoded.target?.agent, { $case: 'remoteId', value: 'nas' });
+    assert.deepEqual(decoded.payload, { $case: 'merge', value: { vmUuid: base.vmUuid, backupId: 'b2' } });
+  });
+});
+
+describe('decodeAgentEvent', () => {
+  it('turns a result into the coordinator’s terms', () => {
+    const data = Event.encode({
+      eventId: 'e', taskId: base.id.toUpperCase(), agentId: 'host-1', emittedAtMs: 7,
+      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'backup', value: BackupResult.create({ backupId: 'b', snapshotUuid: 's', bytesSent: 9 }) } } },
+    }).finish();
+    const event = decodeAgentEvent(data);
+    assert.equal(event.type, 'result');
+    if (event.type !== 'result' || !event.ok) return;
+    assert.equal(event.taskId, base.id);
+    assert.deepEqual(event.output, { kind: 'backup', backupId: 'b', snapshotUuid: 's', bytesSent: 9 });
+  });
+
+  it('a failure without details still names a cause', () => {
+    const data = Event.encode({ eventId: 'e', taskId: base.id, agentId: 'a', emittedAtMs: 7, body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, durationMs: 0 } } }).finish();
+    const event = decodeAgentEvent(data);
+    assert.ok(event.type === 'result' && !event.ok && event.error.code === 'AGENT_FAILED');
+  });
+
+  it('refuses garbage and events without a body, naming them', () => {
+    assert.throws(() => decodeAgentEvent(Buffer.from([0xff, 0xff, 0xff])), /not a valid deltachain\.tasks\.v1\.Event/);
+    assert.throws(() => decodeAgentEvent(Event.encode({ eventId: 'x1', taskId: '', agentId: 'a', emittedAtMs: 0 }).finish()), /event x1 from a has no body/);
+  });
+});
