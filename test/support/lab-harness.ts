@@ -27,8 +27,15 @@ export interface TestLab {
 export async function startTestLab(config: Record<string, unknown> = {}): Promise<TestLab> {
   const dir = await mkdtemp(join(tmpdir(), 'lab-pool-test-'));
   const full = { state: join(dir, 'state'), ...config };
+  let pool: LabPool;
+  try {
+    pool = await startLabPool({ config: full });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const lab: TestLab = {
-    pool: await startLabPool({ config: full }),
+    pool,
     dir,
     xapi: undefined as unknown as Xapi,
     admin: undefined as unknown as LabAdminClient,
