@@ -165,14 +165,17 @@ function checkPair(child: VhdFile, target: MergeTarget): void {
   }
 }
 
-/** Runs the steps left from `run.state.step`; closes nothing (the caller owns the files). */
+/** Runs the steps left from `run.state.step`; closes both files (closing again is harmless). */
 async function finish(run: MergeRun, child: VhdFile, target: MergeTarget, childPath: string, resumed: boolean): Promise<MergeResult> {
   let copied = 0;
   if (run.state.step === 'blocks') copied = await run.blocks(child, target);
   if (run.state.step === 'footer') await run.footer(child, target);
   await target.close();
-  await child.close();
+  // The child stays open across the rename that replaces it: its blocks are freed (and, on a
+  // filesystem mounted with `discard`, trimmed) when it is closed afterwards, not inside the
+  // folder fsync that makes the rename durable.
   await run.rename(target.path, childPath);
+  await child.close();
   return { path: childPath, parentPath: target.path, blocksMerged: run.state.totalBlocks, blocksCopied: copied, resumed };
 }
 
