@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import * as catalog from '../coordinator/catalog/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import { Scheduler, randomIds } from '../coordinator/scheduler/index.js';
+import { Scheduler, randomIds, recordRun } from '../coordinator/scheduler/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';
 
@@ -66,6 +66,17 @@ describe('scheduler', () => {
     const [run] = await catalog.listRuns(db.sql, { policyName: 'empty' });
     assert.equal(run?.state, 'failed');
     assert.match(run?.error ?? '', /selected no VM/);
+  });
+
+  it('names the VMs no pool has reported', async () => {
+    const policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({
+      name: 'ghost', selection: { vmUuids: ['99999999-9999-4999-8999-999999999999'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3,
+    }), created);
+    const { run } = await recordRun(db.sql, { policy, scheduledAt: new Date('2024-06-02T02:00:00Z'), trigger: 'manual' }, randomIds, DEFAULT_TASK_LIMITS, now);
+    const saved = await catalog.getRun(db.sql, run.id);
+    assert.equal(saved.state, 'failed');
+    assert.match(saved.error ?? '', /no pool has reported VM 99999999-9999-4999-8999-999999999999; check the uuid against `deltachain vm list`/);
+    await catalog.deletePolicy(db.sql, 'ghost');
   });
 
   it('after an outage catches up once, with the newest missed firing', async () => {

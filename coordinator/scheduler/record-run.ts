@@ -44,16 +44,28 @@ export async function recordRun(sql: Catalog, request: RunRequest, ids: Ids, lim
       createdAt: now,
     });
     if (!recorded.created) return { ...recorded, taskIds: [] };
-    const taskIds = await insertBackupTasks(tx, recorded.run, request, ids, limits, now);
-    if (taskIds.length === 0) await saveRunOutcome(tx, recorded.run.id, deriveRunState([]), now);
+    const { taskIds, unknownVms } = await insertBackupTasks(tx, recorded.run, request, ids, limits, now);
+    if (taskIds.length === 0) {
+      const outcome = deriveRunState([]);
+      if (unknownVms.length > 0) outcome.error = `no pool has reported VM ${unknownVms.join(', ')}; check the uuid against \`deltachain vm list\``;
+      await saveRunOutcome(tx, recorded.run.id, outcome, now);
+    }
     return { ...recorded, taskIds };
   })) as RecordedRun;
 }
 
-async function insertBackupTasks(tx: Transaction, run: RunRecord, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<string[]> {
+async function insertBackupTasks(
+  tx: Transaction,
+  run: RunRecord,
+  request: RunRequest,
+  ids: Ids,
+  limits: TaskLimits,
+  now: Date,
+): Promise<{ taskIds: string[]; unknownVms: string[] }> {
   const { policy } = request;
   let vms = await selectVms(tx, policy.selection);
   if (request.onlyVms) vms = vms.filter((vm) => request.onlyVms!.includes(vm.uuid));
+  const unknownVms = (request.onlyVms ?? policy.selection.vmUuids).filter((uuid) => !vms.some((vm) => vm.uuid === uuid));
   const taskIds: string[] = [];
   for (const vm of vms) {
     for (const remote of policy.remotes) {
@@ -83,5 +95,5 @@ async function insertBackupTasks(tx: Transaction, run: RunRecord, request: RunRe
       taskIds.push(id);
     }
   }
-  return taskIds;
+  return { taskIds, unknownVms };
 }

@@ -1,0 +1,47 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
+import { ProgressView, progressBar } from './progress-view.js';
+
+function task(over: Partial<wire.TaskInfo>): wire.TaskInfo {
+  return {
+    id: 't1', runId: '', kind: 'backup', addressKind: 'pool', address: 'lab', remote: 'nas', vmUuid: '11111111-2222-4333-8444-555555555555',
+    state: 'running', attempt: 1, maxAttempts: 3, createdAtMs: 0, startedAtMs: 0, finishedAtMs: 0, notBeforeMs: 0,
+    progressDone: 0, progressTotal: 0, errorCode: '', errorMessage: '', payloadJson: '{}', resultJson: '', ...over,
+  };
+}
+
+function capture(isTTY: boolean) {
+  const lines: string[] = [];
+  return { lines, io: { out: (s: string) => void lines.push(s), err: () => {}, isTTY, columns: 100, env: {} } };
+}
+
+describe('ProgressView', () => {
+  it('draws bars in a terminal and redraws them in place', () => {
+    const { lines, io } = capture(true);
+    const view = new ProgressView(io);
+    view.update([task({ progressDone: 1, progressTotal: 4 })]);
+    view.update([task({ progressDone: 3, progressTotal: 4 })]);
+    assert.doesNotMatch(lines[0]!, /\x1b\[1A/);
+    assert.match(lines[0]!, /backup 11111111→nas \[#+-+\] running 25% 1\/4/);
+    assert.match(lines[1]!, /^\x1b\[1A\x1b\[2Kbackup 11111111→nas \[#+-*\] running 75% 3\/4\n$/);
+  });
+
+  it('prints plain lines elsewhere, only when something changed enough', () => {
+    const { lines, io } = capture(false);
+    const view = new ProgressView(io);
+    view.update([task({ progressDone: 10, progressTotal: 100 })]);
+    view.update([task({ progressDone: 12, progressTotal: 100 })]);
+    view.update([task({ progressDone: 25, progressTotal: 100 })]);
+    view.update([task({ state: 'queued', errorCode: 'TASK_TIMEOUT', errorMessage: 'late' })]);
+    assert.equal(lines.length, 3);
+    assert.match(lines[1]!, /running 25%/);
+    assert.match(lines[2]!, /queued TASK_TIMEOUT: late/);
+    assert.doesNotMatch(lines.join(''), /\x1b/);
+  });
+
+  it('bars', () => {
+    assert.equal(progressBar(0.5, 10), '[#####-----]');
+    assert.equal(progressBar(undefined, 4), '[    ]');
+  });
+});
