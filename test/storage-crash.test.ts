@@ -118,13 +118,18 @@ describe('storage agent crash safety (real processes, SIGKILL)', () => {
     const vm = randomUUID();
     const folder = join(root, 'remote', 'vms', vm, 'disks', 'xvda');
     const uploadAndKill = async (backupId: string, kill: 'client' | 'agent'): Promise<void> => {
-      const child = spawn(process.execPath, ['--import', 'tsx', UPLOADER, agent!.address, vm, backupId, '32', '100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', UPLOADER, agent!.address, vm, backupId, '64', '150'], { stdio: ['ignore', 'pipe', 'ignore'] });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       await new Promise<void>((resolve, reject) => {
         createInterface({ input: child.stdout! }).on('line', (line) => line === 'sent 3' && resolve());
         void exited.then(() => reject(new Error('uploader exited early')));
       });
-      const temps = (await readdir(folder)).filter((n) => n.endsWith('.tmp'));
+      // The client runs ahead of the server by its window: wait for the server's temporary.
+      let temps: string[] = [];
+      for (let i = 0; i < 100 && temps.length === 0; i++) {
+        temps = (await readdir(folder).catch(() => [])).filter((n) => n.endsWith('.tmp'));
+        if (temps.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
       assert.equal(temps.length, 1, `one temporary while uploading: ${temps.join(', ')}`);
       if (kill === 'client') child.kill('SIGKILL');
       else await agent!.kill('SIGKILL');
