@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -162,7 +162,8 @@ describe(`merge killed with SIGKILL (seed ${SEED}; replay with MERGE_KILL_SEED=$
       const state = await readMergeState(dir, layers[0]!.name);
       t.diagnostic(`run ${attempt}, kill at ${killAt}: ${run.killed ? 'killed' : 'finished'}; state ${state ? `${state.step}, next block ${state.nextBlock}` : 'none'}; ${depth} disks`);
       assert.deepEqual(await findInterruptedMerges(dir), stateFile ? [path(1)] : []);
-      if (!stateFile) assert.equal(depth, finished ? 2 : 3, `after kill ${attempt}: no state file but the chain has ${depth} disks`);
+      // Without a state file the merge either had not started (3 disks) or is complete (2 disks).
+      if (!stateFile && depth === 2) finished = true;
       if (finished) break;
     }
     assert.ok(kills >= KILLS - 2, `only ${kills} kills landed before the merge finished`);
@@ -172,6 +173,7 @@ describe(`merge killed with SIGKILL (seed ${SEED}; replay with MERGE_KILL_SEED=$
     assert.equal(depth, 2);
     assert.deepEqual(digests, expectedHead);
     assert.equal(existsSync(path(0)), false);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('.')), [], 'state, lock or temporary left behind');
     const raw = join(dir, 'merged.raw');
     await qemuVhdToRaw(path(1), raw);
     assert.deepEqual(await rawDigests(raw, expectedChild.length), expectedChild, 'qemu-img reads the merged disk differently');

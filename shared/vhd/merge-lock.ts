@@ -18,6 +18,7 @@ export class MergeLockedError extends DeltachainError {
 }
 
 export interface MergeLock {
+  /** Removes the lock file; later calls do nothing. */
   release(): Promise<void>;
 }
 
@@ -43,7 +44,15 @@ export async function acquireMergeLock(folder: string, parentBasename: string): 
       } finally {
         await handle.close();
       }
-      return { release: () => unlink(path).catch(() => undefined) };
+      let held = true;
+      // Idempotent: a second release must not remove a lock another merge took meanwhile.
+      return {
+        release: async () => {
+          if (!held) return;
+          held = false;
+          await unlink(path).catch(() => undefined);
+        },
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

@@ -14,6 +14,7 @@ import { basename, dirname } from 'node:path';
 import { DeltachainError } from '../errors.js';
 import { fsyncFolder } from './fsync-folder.js';
 import { copyBlocks } from './merge-blocks.js';
+import type { MergeLock } from './merge-lock.js';
 import { mergedFooter } from './merge-plan.js';
 import { removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 import type { MergeTarget, TargetPoint } from './merge-target.js';
@@ -47,8 +48,10 @@ export class MergeRun {
   readonly #folder: string;
   #state: MergeState;
   readonly #options: MergeRunOptions;
+  readonly #lock: MergeLock;
 
-  constructor(folder: string, state: MergeState, options: MergeRunOptions) {
+  constructor(folder: string, state: MergeState, options: MergeRunOptions, lock: MergeLock) {
+    this.#lock = lock;
     this.#folder = folder;
     this.#state = state;
     this.#options = options;
@@ -108,7 +111,13 @@ export class MergeRun {
     await this.cleanup();
   }
 
+  /**
+   * Ends a merge whose rename is done: the lock goes first, then the state file. A crash between
+   * the two leaves a state file (the next attempt removes it), never a lock nobody will take over
+   * (the parent's name, which the lock is named after, no longer exists).
+   */
   async cleanup(): Promise<void> {
+    await this.#lock.release();
     await removeMergeState(this.#folder, this.#state.parent);
   }
 

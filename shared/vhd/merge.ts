@@ -17,7 +17,7 @@ import { access, open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DeltachainError } from '../errors.js';
 import { DiskType, decodeFooter, FOOTER_SIZE } from './format/index.js';
-import { acquireMergeLock } from './merge-lock.js';
+import { acquireMergeLock, type MergeLock } from './merge-lock.js';
 import { planBatGrowth, resumeAction } from './merge-plan.js';
 import { MergeRun, type MergeRunOptions } from './merge-run.js';
 import { listMergeStates, mergeStatePath, readMergeState, MERGE_STATE_VERSION, type MergeState } from './merge-state.js';
@@ -63,9 +63,9 @@ export async function mergeVhd(childPath: string, options: MergeOptions = {}): P
         `${join(folder, parentName)} is being merged with ${state.child}; finish that merge first (deltachain vhd merge ${join(folder, state.child)})`,
       );
     }
-    if (state) return await resume(folder, state, options);
+    if (state) return await resume(folder, state, options, lock);
     if (pending) return { path, parentPath: join(folder, parentName), blocksMerged: pending.totalBlocks, blocksCopied: 0, resumed: true };
-    return await start(path, parentName, options);
+    return await start(path, parentName, options, lock);
   } finally {
     await lock.release();
   }
@@ -105,7 +105,7 @@ function notDifferencing(path: string): VhdMergeError {
   );
 }
 
-async function start(childPath: string, parentName: string, options: MergeOptions): Promise<MergeResult> {
+async function start(childPath: string, parentName: string, options: MergeOptions, lock: MergeLock): Promise<MergeResult> {
   const folder = dirname(childPath);
   const parentPath = join(folder, parentName);
   const child = await VhdFile.open(childPath);
@@ -134,7 +134,7 @@ async function start(childPath: string, parentName: string, options: MergeOption
       startedAt: now,
       updatedAt: now,
     };
-    const run = new MergeRun(folder, state, options);
+    const run = new MergeRun(folder, state, options, lock);
     await run.start();
     return await finish(run, child, target, childPath, false);
   } finally {
@@ -179,12 +179,12 @@ async function finish(run: MergeRun, child: VhdFile, target: MergeTarget, childP
   return { path: childPath, parentPath: target.path, blocksMerged: run.state.totalBlocks, blocksCopied: copied, resumed };
 }
 
-async function resume(folder: string, state: MergeState, options: MergeOptions): Promise<MergeResult> {
+async function resume(folder: string, state: MergeState, options: MergeOptions, lock: MergeLock): Promise<MergeResult> {
   const childPath = join(folder, state.child);
   const parentPath = join(folder, state.parent);
   const seen = { childUuid: await footerUuid(childPath), parentUuid: await footerUuid(parentPath) };
   const action = resumeAction(state, seen);
-  const run = new MergeRun(folder, state, options);
+  const run = new MergeRun(folder, state, options, lock);
   const result = { path: childPath, parentPath, blocksMerged: state.totalBlocks, blocksCopied: 0, resumed: true };
   switch (action.kind) {
     case 'broken':
