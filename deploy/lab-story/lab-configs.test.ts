@@ -1,0 +1,35 @@
+// Every config the lab writes passes the schema of the process that reads it.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hostAgentConfigSchema } from '../../agent/host/index.js';
+import { storageAgentConfigSchema } from '../../agent/storage/index.js';
+import { coordinatorConfigSchema } from '../../coordinator/service/coordinator-config.js';
+import { parseLabConfig } from '../lab/index.js';
+import { coordinatorConfig, DEMO_TIMINGS, hostAgentConfig, labPoolConfig, storageAgentConfig, TEST_TIMINGS } from './lab-configs.js';
+import { labFleet } from './lab-options.js';
+
+const nats = { servers: ['nats://127.0.0.1:4222'], namespace: 'lab-0a1b2c3d' };
+
+describe('lab configs', () => {
+  for (const [name, timings] of [['demo', DEMO_TIMINGS], ['test', TEST_TIMINGS]] as const) {
+    it(`pass their processes' schemas (${name} timings)`, () => {
+      const storage = storageAgentConfigSchema.parse(storageAgentConfig({ remote: 'nas', root: '/tmp/r', nats, timings, logLevel: 'info' }));
+      assert.equal(storage.storage.remoteId, 'nas');
+      assert.equal(storage.nats.namespace, nats.namespace);
+      const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn' }));
+      assert.equal(host.pool.id, 'lab');
+      const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', listen: '127.0.0.1:0', nats, timings, logLevel: 'info' }));
+      assert.equal(coordinator.dispatchIntervalMs, timings.dispatchIntervalMs);
+    });
+  }
+
+  it('the lab pool config with the lab fleet parses, with three VMs on two SRs', () => {
+    const lab = parseLabConfig(labPoolConfig({ state: '/tmp/pool', fleet: labFleet(64 * 1024 * 1024), seed: 7 }));
+    assert.deepEqual(lab.fleet.vms.map((vm) => [vm.name, vm.disks.map((d) => d.size)]), [
+      ['web', [64 * 1024 * 1024, 32 * 1024 * 1024]],
+      ['db', [64 * 1024 * 1024]],
+      ['build', [32 * 1024 * 1024]],
+    ]);
+    assert.deepEqual(lab.fleet.srs.map((sr) => sr.name), ['Local storage', 'Restore SR']);
+  });
+});

@@ -1,0 +1,82 @@
+// The config files of the lab's processes, as plain objects (written as JSON by the lab stack,
+// checked against each process's own schema by lab-configs.test.ts). Everything listens on
+// loopback and picks a free port unless told otherwise; the data plane runs in plaintext
+// (`insecure: true`) because every process is on this machine. Timings are the production
+// defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
+// short retry backoffs.
+import type { FleetConfig } from '../lab/index.js';
+
+export interface LabTimings {
+  /** Coordinator: milliseconds between dispatch rounds. */
+  dispatchIntervalMs: number;
+  /** Coordinator: first retry backoff, ms (doubles up to maxMs). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** JetStream ack wait of every consumer, seconds. */
+  ackWaitSeconds: number;
+  /** Agents' heartbeat period, seconds. */
+  heartbeatSeconds: number;
+}
+
+export const DEMO_TIMINGS: LabTimings = { dispatchIntervalMs: 250, retryBaseMs: 2000, retryMaxMs: 30_000, ackWaitSeconds: 30, heartbeatSeconds: 10 };
+export const TEST_TIMINGS: LabTimings = { dispatchIntervalMs: 150, retryBaseMs: 300, retryMaxMs: 2000, ackWaitSeconds: 10, heartbeatSeconds: 10 };
+
+export interface NatsTarget {
+  servers: string[];
+  namespace: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export function labPoolConfig(o: { state: string; fleet: Partial<FleetConfig>; seed: number; port?: number }): Record<string, unknown> {
+  return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet };
+}
+
+export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {
+  return {
+    role: 'storage',
+    agentId: `storage-${o.remote}`,
+    log: { level: o.logLevel, pretty: false },
+    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    storage: {
+      remoteId: o.remote,
+      root: o.root,
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { insecure: true },
+      concurrency: 2,
+      heartbeatSeconds: o.timings.heartbeatSeconds,
+    },
+  };
+}
+
+export function hostAgentConfig(o: {
+  pool: string;
+  xapi: { url: string; user: string; password: string };
+  nats: NatsTarget;
+  timings: LabTimings;
+  logLevel: LogLevel;
+}): Record<string, unknown> {
+  return {
+    role: 'host',
+    agentId: `host-${o.pool}`,
+    log: { level: o.logLevel, pretty: false },
+    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    pool: { id: o.pool, url: o.xapi.url, user: o.xapi.user, password: o.xapi.password },
+    limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
+    xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
+    storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
+    heartbeatSeconds: o.timings.heartbeatSeconds,
+    progressIntervalMs: 500,
+  };
+}
+
+export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {
+  return {
+    log: { level: o.logLevel, pretty: false },
+    database: { url: o.databaseUrl, maxConnections: 4 },
+    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    api: { listen: o.listen },
+    retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },
+    dispatchIntervalMs: o.timings.dispatchIntervalMs,
+  };
+}
