@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runDeltachain } from './support/vhd-cli.js';
+import { runAgent } from '../agent/index.js';
+import { ConfigError } from '../shared/errors.js';
 
 let folder: string;
 before(async () => {
@@ -19,11 +21,15 @@ async function agentWith(config: unknown): Promise<{ code: number; stderr: strin
   return runDeltachain(['agent', '--config', path]);
 }
 
-test('an unknown role and a bad storage section name what is wrong', async () => {
-  assert.match((await agentWith({ role: 'coordinator' })).stderr, /role must be "storage" or "host"/);
-  const bad = await agentWith({ role: 'storage', agentId: 'a1', storage: { remoteId: 'r1', root: folder, tls: {} } });
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /storage\.tls: give cert and key .* or set insecure: true/);
-  const missing = await runDeltachain(['agent', '--config', join(folder, 'absent.json')]);
-  assert.match(missing.stderr, /cannot read agent config .*absent\.json/);
+test('an unknown role is named by the command', async () => {
+  const result = await agentWith({ role: 'coordinator' });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /role must be "storage" or "host"/);
+});
+
+test('a bad storage section and a missing file name what is wrong', async () => {
+  const path = join(folder, 'bad.json');
+  await writeFile(path, JSON.stringify({ role: 'storage', agentId: 'a1', storage: { remoteId: 'r1', root: folder, tls: {} } }));
+  await assert.rejects(runAgent(path, {}), (e: Error) => e instanceof ConfigError && /storage\.tls: give cert and key .* or set insecure: true/.test(e.message));
+  await assert.rejects(runAgent(join(folder, 'absent.json'), {}), (e: Error) => e instanceof ConfigError && /absent\.json/.test(e.message));
 });

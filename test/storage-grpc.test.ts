@@ -114,10 +114,9 @@ describe('storage agent gRPC data plane', () => {
   test('committed files pass `deltachain vhd check` and the chain reads through libvhdi', async () => {
     const folder = join(h.root, 'vms', vm, 'disks', 'xvda');
     const files = ids.map((id) => join(folder, `${id}.vhd`));
-    for (const file of files) {
-      const result = await runDeltachain(['vhd', 'check', file]);
-      assert.equal(result.code, 0, `${file}: ${result.stdout}${result.stderr}`);
-    }
+    // `vhd check` validates the file and its whole chain: the newest disk covers all three.
+    const result = await runDeltachain(['vhd', 'check', '--json', files[2]!]);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
     const raw = join(h.root, 'libvhdi.raw');
     const wantRaw = join(h.root, 'want-d2.raw');
     assert.equal(await libvhdiChainToRaw([...files].reverse(), raw), SIZE);
