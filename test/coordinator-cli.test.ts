@@ -213,6 +213,10 @@ describe('coordinator CLI', () => {
     const none = await h.cli('verify', '--vm', '44444444-4444-4444-8444-444444444444', '--no-wait');
     assert.equal(none.code, 4);
     assert.match(none.err, /no committed backup to verify/);
+    const [backup] = JSON.parse((await h.cli('backup', 'list', '--vm', DB, '--remote', 'nas', '--json')).out);
+    const byId = await h.cli('verify', '--backup', backup.id, '--remote', 'nas', '--no-wait', '--json');
+    assert.equal(byId.code, 0, byId.err);
+    assert.deepEqual(JSON.parse(byId.out).map((t: { kind: string; address: string }) => [t.kind, t.address]), [['verify', 'nas']]);
     const both = await h.cli('verify', '--no-wait');
     assert.match(both.err, /say what to verify: --backup ID or --vm UUID/);
   });

@@ -1,11 +1,11 @@
-// The coordinator end to end, with real parts: Postgres, NATS JetStream, storage agents run as
-// `deltachain agent` processes, the coordinator run as a `deltachain coordinator` process, the
-// control API over gRPC — and a stand-in host agent (pushing real disks to the real storage
+// The coordinator end to end, with real parts: Postgres, NATS JetStream, real storage agents,
+// the coordinator run as a `deltachain coordinator` process (SIGKILLed mid-run, then started
+// again in this process), the control API over gRPC — and a stand-in host agent (pushing real disks to the real storage
 // agents) in place of XAPI. Covers: a policy with two remotes writes both; deltas follow fulls;
 // retention merges on the remotes; a duplicated task message or event records one backup; a
 // coordinator killed in the middle of a run finishes it after a restart with no duplicate; a
-// remote scan rebuilds a remote's catalogue into an empty database; an initial seed continues
-// with deltas on a copied remote.
+// an initial seed continues with deltas on a copied remote; a remote scan rebuilds a remote's
+// catalogue into an empty database.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
@@ -155,7 +155,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     release();
     await waitFor('the agent to finish while the coordinator is down', async () => taskIds.every((id) => stack.host.reported.includes(id)));
     assert.equal((await catalog.getRun(stack.db.sql, runId)).finishedAt, null, 'nothing recorded while the coordinator was down');
-    await stack.startCoordinator();
+    await stack.startCoordinator(undefined, { inProcess: true });
     const done = await finished(runId);
     assert.equal(done.run!.state, 'succeeded', JSON.stringify(done.tasks.map((t) => [t.kind, t.state, t.errorMessage])));
     for (const id of taskIds) {
@@ -163,34 +163,6 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
       assert.equal(stack.host.deliveries.get(id), 1, 'the agent ran each task once');
     }
     for (const remote of ['nas', 'offsite']) assert.equal((await committed(remote)).length, 2, `${remote} back to 2 after retention`);
-  });
-
-  it('remote scan rebuilds the catalogue of a remote from its files into an empty database', async () => {
-    const expected = await committed('nas');
-    const expectedTails = await catalog.chainTails(stack.db.sql, VM, 'nas');
-    await stack.stopCoordinator();
-    const empty = await createTestDatabase({ migrate: false });
-    try {
-      await stack.startCoordinator(empty.url);
-      await client().addRemote({ name: 'nas', site: '', location: '', description: '' });
-      const { task } = await client().scanRemote({ name: 'nas', removeGarbage: false, graceSeconds: 3600 });
-      const scanned = await waitFor('the scan', async () => {
-        const { task: t } = await client().getTask({ id: task!.id });
-        return t!.state === 'succeeded' || t!.state === 'failed' ? t : undefined;
-      });
-      assert.equal(scanned.state, 'succeeded', scanned.errorMessage);
-      const rebuilt = await catalog.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
-      assert.deepEqual(rebuilt.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]), expected.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]));
-      // The same chain tails. (Positions count the backups a chain has taken; a remote knows only
-      // the disks it still holds, so after merges a rebuilt catalogue counts from its full.)
-      const footers = (tails: Record<string, { footerUuid: string }>) => Object.fromEntries(Object.entries(tails).map(([k, t]) => [k, t.footerUuid]));
-      assert.deepEqual(footers(await catalog.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
-      assert.deepEqual(JSON.parse(scanned.resultJson).adopted.sort(), expected.map((b) => b.id).sort());
-    } finally {
-      await stack.stopCoordinator();
-      await empty.drop();
-      await stack.startCoordinator();
-    }
   });
 
   it('an initial seed: a copied remote, scanned, continues with a delta when the policy is retargeted', async () => {
@@ -210,5 +182,31 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     assert.deepEqual(planOf(backup), ['delta', 'delta']);
     const [newest] = (await committed('seed')).slice(-1);
     assert.equal(newest!.fullDiskCount, 0, 'the new backup on the seeded remote is a delta');
+  });
+  it('remote scan rebuilds the catalogue of a remote from its files into an empty database', async () => {
+    const expected = await committed('nas');
+    const expectedTails = await catalog.chainTails(stack.db.sql, VM, 'nas');
+    await stack.stopCoordinator();
+    const empty = await createTestDatabase({ migrate: false });
+    const fresh = await stack.startCoordinator(empty.url, { inProcess: true });
+    try {
+      await fresh.addRemote({ name: 'nas', site: '', location: '', description: '' });
+      const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, graceSeconds: 3600 });
+      const scanned = await waitFor('the scan', async () => {
+        const { task: t } = await fresh.getTask({ id: task!.id });
+        return t!.state === 'succeeded' || t!.state === 'failed' ? t : undefined;
+      });
+      assert.equal(scanned.state, 'succeeded', scanned.errorMessage);
+      const rebuilt = await catalog.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
+      assert.deepEqual(rebuilt.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]), expected.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]));
+      // The same chain tails. (Positions count the backups a chain has taken; a remote knows only
+      // the disks it still holds, so after merges a rebuilt catalogue counts from its full.)
+      const footers = (tails: Record<string, { footerUuid: string }>) => Object.fromEntries(Object.entries(tails).map(([k, t]) => [k, t.footerUuid]));
+      assert.deepEqual(footers(await catalog.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
+      assert.deepEqual(JSON.parse(scanned.resultJson).adopted.sort(), expected.map((b) => b.id).sort());
+    } finally {
+      await stack.stopCoordinator();
+      await empty.drop();
+    }
   });
 });

@@ -1,11 +1,12 @@
 // The shell every control-API command runs in: parse the connection options, connect, run the
 // command's body, close the connection; failures are printed once, on stderr, with what to do,
 // and turned into an exit code (exit-codes.ts). The body returns its exit code (default 0).
+// Nothing heavy is imported until a command runs, so `deltachain --help` stays quick.
 import type { Command } from 'commander';
 import { DeltachainError } from '../../shared/errors.js';
 import type { ControlClient } from '../api/control-client.js';
 import type { CliIo } from './cli-io.js';
-import { connectControl, type ConnectionOptions } from './connect-control.js';
+import type { ConnectionOptions } from './connect-control.js';
 import { EXIT } from './exit-codes.js';
 
 export interface CommandContext<O> {
@@ -38,6 +39,8 @@ export function commandAction<A extends unknown[], O>(io: CliIo, body: (ctx: Com
     const args = received.slice(0, -2) as A;
     let client: ControlClient | undefined;
     try {
+      // Loaded when a command runs: gRPC and the generated code are most of the CLI's start-up.
+      const { connectControl } = await import('./connect-control.js');
       client = connectControl(options, io);
       process.exitCode = (await body({ client, options, io }, ...args)) ?? EXIT.OK;
     } catch (error) {

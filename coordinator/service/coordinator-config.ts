@@ -6,9 +6,11 @@
 //   storage.tls     how to reach storage agents' gRPC (to confirm commits)
 //   tasks.<kind>    overrides of timeoutSeconds / maxAttempts per task kind
 //   retry           backoff between attempts: baseMs, maxMs, jitter (0..1)
+//   metrics         optional: /healthz and /metrics (shared/observability): listen, tls
 import { z } from 'zod';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { natsSchema } from '../../shared/nats/index.js';
+import { metricsSchema } from '../../shared/observability/index.js';
 
 const limitSchema = z
   .object({
@@ -64,6 +66,8 @@ export const coordinatorConfigSchema = z
       .default({ baseMs: 30_000, maxMs: 30 * 60_000, jitter: 0.5 }),
     /** Milliseconds between dispatch rounds when nothing wakes the dispatcher. */
     dispatchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+    /** /healthz and /metrics; served only when given. */
+    metrics: metricsSchema.optional(),
   })
   .strict();
 

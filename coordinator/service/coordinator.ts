@@ -5,12 +5,17 @@
 // events that arrived while the coordinator was down (bounded wait), then every task still
 // marked dispatched is published again with its original message id (JetStream drops it if it
 // was stored before), and overdue tasks time out on the first dispatch round.
+//
+// Observability (when `metrics` is configured): /healthz says "starting" until the control API
+// is up, then checks the catalogue and NATS; /metrics reads the catalogue at scrape time
+// (catalogue-metrics.ts). A stop marks the process "stopping" first, closes the server last.
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials, serverCredentials } from '../../shared/grpc/credentials.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
+import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
 import { startControlServer, type ControlServer } from '../api/control-server.js';
 import { connectCatalog, migrateCatalog, type Catalog } from '../catalog/index.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
@@ -20,7 +25,10 @@ import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
 import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
 import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
 import { randomIds, Scheduler, type Ids } from '../scheduler/index.js';
+import { registerCatalogueMetrics } from './catalogue-metrics.js';
 import type { CoordinatorConfig } from './coordinator-config.js';
+
+export const COORDINATOR_VERSION = '0.1.0';
 
 export interface CoordinatorDeps {
   logger: Logger;
@@ -48,6 +56,7 @@ export class Coordinator {
   private dispatcher: Dispatcher | undefined;
   private scheduler: Scheduler | undefined;
   private server: ControlServer | undefined;
+  private observability: ProcessObservability | undefined;
 
   constructor(private readonly config: CoordinatorConfig, private readonly deps: CoordinatorDeps) {}
 
@@ -56,8 +65,25 @@ export class Coordinator {
     return this.server?.port ?? 0;
   }
 
+  /** "host:port" of /healthz and /metrics (after start, when configured). */
+  get observabilityAddress(): string | undefined {
+    return this.observability?.server?.address;
+  }
+
   async start(): Promise<void> {
     const { config, deps } = this;
+    this.observability = await startProcessObservability({ role: 'coordinator', version: COORDINATOR_VERSION, config: config.metrics, logger: deps.logger });
+    try {
+      await this.startServices();
+    } catch (error) {
+      await this.observability.close();
+      throw error;
+    }
+  }
+
+  private async startServices(): Promise<void> {
+    const { config, deps } = this;
+    const observability = this.observability!;
     const log = deps.logger;
     const clock = deps.clock ?? (() => new Date());
     const ids = deps.ids ?? randomIds;
@@ -67,12 +93,18 @@ export class Coordinator {
     const apiCredentials = this.apiCredentials();
 
     this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
+    const catalogue = this.sql;
+    observability.health.add('catalogue', async () => {
+      await catalogue`select 1`;
+      return { ok: true, detail: 'answering' };
+    });
     const migrated = await migrateCatalog(this.sql);
     log.info({ version: migrated.version, applied: migrated.applied.length }, 'catalogue ready');
 
     const names = natsNames(config.nats.namespace);
     this.nc = await connectNats(config.nats, 'deltachain-coordinator');
     await ensureStreams(this.nc, names);
+    observability.health.add('nats', natsCheck(this.nc));
 
     const sql = this.sql;
     this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
@@ -97,7 +129,9 @@ export class Coordinator {
 
     const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake() };
     this.server = await startControlServer({ sql, clock, ids, limits, hooks }, config.api.listen, apiCredentials);
-    log.info({ listen: config.api.listen, port: this.server.port, namespace: names.namespace }, 'coordinator started');
+    registerCatalogueMetrics(observability.metrics, sql, clock);
+    observability.setPhase('ready');
+    log.info({ listen: config.api.listen, port: this.server.port, namespace: names.namespace, observability: observability.server?.address }, 'coordinator started');
   }
 
   private apiCredentials(): ServerCredentials {
@@ -115,12 +149,14 @@ export class Coordinator {
   }
 
   async stop(): Promise<void> {
+    this.observability?.setPhase('stopping');
     await this.server?.close();
     await this.scheduler?.stop();
     await this.dispatcher?.stop();
     await this.consumer?.stop();
     await this.nc?.drain().catch(() => undefined);
     await this.sql?.end({ timeout: 5 });
+    await this.observability?.close();
     this.deps.logger.info('coordinator stopped');
   }
 }

@@ -1,7 +1,8 @@
 // The whole coordinator side for end-to-end tests, all real and all its own: a fresh Postgres
-// database, a NATS namespace (own streams), storage agents run as `deltachain agent` processes
-// on temporary remotes, the coordinator run as a `deltachain coordinator` process (so a test can
-// SIGKILL it), a control API client, and a stand-in host agent. Everything is removed by close().
+// database, a NATS namespace (own streams), storage agents (in this process) on temporary
+// remotes, the coordinator run as a `deltachain coordinator` process (so a test can SIGKILL it)
+// or in this process (quicker to start), a control API client, and a stand-in host agent.
+// Everything is removed by close().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,8 +11,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
+import { coordinatorConfigSchema, type CoordinatorConfig } from '../../coordinator/service/coordinator-config.js';
 import { createTestDatabase, type TestDatabase } from './pg-database.js';
-import { startAgentProcess, type AgentProcess } from './storage-agent-process.js';
+import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../../agent/storage/index.js';
+import { Coordinator } from '../../coordinator/service/coordinator.js';
+import { createLogger } from '../../shared/logging/index.js';
 import { startTestNats, type TestNats } from './storage-nats.js';
 import { StandInHostAgent } from './pg-stand-in-host-agent.js';
 
@@ -28,14 +32,20 @@ export interface CoordinatorStack {
   folder: string;
   db: TestDatabase;
   nats: TestNats;
-  storage: Map<string, AgentProcess>;
+  storage: Map<string, RunningStorageAgent>;
   host: StandInHostAgent;
   coordinator: CoordinatorProcess | undefined;
+  inProcess: Coordinator | undefined;
   client: ControlClient | undefined;
   /** Starts a storage agent for a remote on its own root under the stack's folder (or `root`). */
-  startStorage(remote: string, root?: string): Promise<AgentProcess>;
-  /** Starts (or restarts) the coordinator on `databaseUrl` (default: the stack's database). */
-  startCoordinator(databaseUrl?: string): Promise<ControlClient>;
+  startStorage(remote: string, root?: string): Promise<RunningStorageAgent>;
+  /** The config the coordinator runs with (same NATS namespace; database as given). */
+  coordinatorConfig(databaseUrl?: string): CoordinatorConfig;
+  /**
+   * Starts (or restarts) the coordinator on `databaseUrl` (default: the stack's database), as a
+   * `deltachain coordinator` process, or in this process with `inProcess`.
+   */
+  startCoordinator(databaseUrl?: string, options?: { inProcess?: boolean }): Promise<ControlClient>;
   stopCoordinator(signal?: NodeJS.Signals): Promise<void>;
   close(): Promise<void>;
 }
@@ -84,14 +94,21 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
     storage: new Map(),
     host,
     coordinator: undefined,
+    inProcess: undefined,
     client: undefined,
     async startStorage(remote, root) {
-      const agent = await startAgentProcess({ folder, root: root ?? join(folder, `remote-${remote}`), remoteId: remote, namespace: nats.namespace, ackWaitSeconds: 10 });
+      const config = storageAgentConfigSchema.parse({
+        role: 'storage',
+        agentId: `storage-${remote}`,
+        nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
+        storage: { remoteId: remote, root: root ?? join(folder, `remote-${remote}`), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
+      });
+      const agent = await startStorageAgent(config, createLogger({ level: 'silent' }));
       stack.storage.set(remote, agent);
       return agent;
     },
-    async startCoordinator(databaseUrl = db.url) {
-      const config = {
+    coordinatorConfig(databaseUrl = db.url) {
+      return coordinatorConfigSchema.parse({
         log: { level: 'info', pretty: false },
         database: { url: databaseUrl, maxConnections: 4 },
         nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
@@ -99,12 +116,23 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
         tasks: { backup: { timeoutSeconds: 120 } },
         dispatchIntervalMs: 200,
-      };
-      const path = join(folder, 'coordinator.json');
-      await writeFile(path, JSON.stringify(config, null, 2));
-      stack.coordinator = await spawnCoordinator(path);
+      });
+    },
+    async startCoordinator(databaseUrl = db.url, options = {}) {
+      const config = stack.coordinatorConfig(databaseUrl);
+      let port: number;
+      if (options.inProcess) {
+        stack.inProcess = new Coordinator(config, { logger: createLogger({ level: 'silent' }) });
+        await stack.inProcess.start();
+        port = stack.inProcess.apiPort;
+      } else {
+        const path = join(folder, 'coordinator.json');
+        await writeFile(path, JSON.stringify(config, null, 2));
+        stack.coordinator = await spawnCoordinator(path);
+        port = stack.coordinator.port;
+      }
       stack.client?.close();
-      stack.client = new ControlClient(`127.0.0.1:${stack.coordinator.port}`, ChannelCredentials.createInsecure());
+      stack.client = new ControlClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
       return stack.client;
     },
     async stopCoordinator(signal = 'SIGTERM') {
@@ -112,11 +140,13 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
       stack.client = undefined;
       await stack.coordinator?.kill(signal);
       stack.coordinator = undefined;
+      await stack.inProcess?.stop();
+      stack.inProcess = undefined;
     },
     async close() {
       await stack.stopCoordinator().catch(() => undefined);
       await host.stop().catch(() => undefined);
-      for (const agent of stack.storage.values()) await agent.kill().catch(() => undefined);
+      for (const agent of stack.storage.values()) await agent.stop().catch(() => undefined);
       await nats.close().catch(() => undefined);
       await db.drop().catch(() => undefined);
       await rm(folder, { recursive: true, force: true });
