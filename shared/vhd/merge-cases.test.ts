@@ -106,6 +106,16 @@ describe('mergeVhd refuses, changing nothing', () => {
     await assertRefused(f, f.paths[1]!, 'VHD_MERGE_OTHER_IN_PROGRESS', /being merged with sibling\.vhd/);
   });
 
+  it('to merge a disk that an unfinished merge writes into, or into one it reads', async () => {
+    const f = await setup();
+    await assert.rejects(mergeVhd(f.paths[2]!, { failAfterBlocks: 1 }), MergeInjectedFailure); // grandchild into child
+    await assertRefused(f, f.paths[1]!, 'VHD_MERGE_OTHER_IN_PROGRESS', /merge of grandchild\.vhd into child\.vhd is unfinished/);
+    await mergeVhd(f.paths[2]!);
+    const g = await setup();
+    await assert.rejects(mergeVhd(g.paths[1]!, { failAfterBlocks: 1 }), MergeInjectedFailure); // child into base
+    await assertRefused(g, g.paths[2]!, 'VHD_MERGE_OTHER_IN_PROGRESS', /merge of child\.vhd into base\.vhd is unfinished/);
+  });
+
   it('to resume a merge whose child was replaced, keeping the state for inspection', async () => {
     const f = await setup();
     await assert.rejects(mergeVhd(f.paths[1]!, { failAfterBlocks: 4 }), MergeInjectedFailure);

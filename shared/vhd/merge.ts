@@ -52,8 +52,10 @@ export async function mergeVhd(childPath: string, options: MergeOptions = {}): P
   const path = resolve(childPath);
   const folder = dirname(path);
   const name = basename(path);
-  const pending = (await listMergeStates(folder)).find((s) => s.child === name);
+  const states = await listMergeStates(folder);
+  const pending = states.find((s) => s.child === name);
   const parentName = pending?.parent ?? (await parentOf(path));
+  if (!pending) refuseOverlap(folder, name, parentName, states);
   const lock = await acquireMergeLock(folder, parentName);
   try {
     const state = await readMergeState(folder, parentName);
@@ -68,6 +70,21 @@ export async function mergeVhd(childPath: string, options: MergeOptions = {}): P
     return await start(path, parentName, options, lock);
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * A new merge may not touch a file another unfinished merge uses: the child must not be the
+ * parent of one (it would be read while written), the parent must not be the child of one.
+ */
+function refuseOverlap(folder: string, child: string, parent: string, states: MergeState[]): void {
+  const busy = states.find((s) => s.parent === child || s.child === parent);
+  if (busy) {
+    throw new VhdMergeError(
+      'VHD_MERGE_OTHER_IN_PROGRESS',
+      `the merge of ${busy.child} into ${busy.parent} is unfinished and uses the same disks; finish it first ` +
+        `(deltachain vhd merge ${join(folder, busy.child)})`,
+    );
   }
 }
 
