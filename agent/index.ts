@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../shared/errors.js';
 import { loadConfigFile } from '../shared/config/index.js';
 import { createLogger } from '../shared/logging/index.js';
+import { exitAfterStop, waitForShutdownSignal } from '../shared/observability/index.js';
 import { startHostAgent, hostAgentConfigSchema } from './host/index.js';
 import { startStorageAgent, storageAgentConfigSchema } from './storage/index.js';
 
@@ -18,7 +19,7 @@ export function registerAgentCommand(program: Command): void {
     });
 }
 
-/** Runs until SIGTERM or SIGINT, then stops cleanly. */
+/** Runs until SIGTERM or SIGINT, then stops cleanly (a second signal exits at once). */
 export async function runAgent(configPath: string, env: Record<string, string | undefined>): Promise<void> {
   const role = await readRole(configPath);
   if (role !== 'storage' && role !== 'host') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
@@ -30,16 +31,10 @@ export async function runAgent(configPath: string, env: Record<string, string | 
     const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
     agent = await startStorageAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await waitForShutdownSignal();
   await agent.stop();
+  // A task handed back mid-transfer may still hold a socket or a file: do not wait for it.
+  exitAfterStop();
 }
 
 async function readRole(path: string): Promise<unknown> {

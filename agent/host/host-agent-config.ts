@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
+import { metricsSchema } from '../../shared/observability/index.js';
 
 const retrySchema = z
   .object({
@@ -72,6 +73,10 @@ export const hostAgentConfigSchema = z
     heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
     /** Minimum time between two progress events of one task, ms. */
     progressIntervalMs: z.number().int().min(0).max(600_000).default(2000),
+    /** /healthz and /metrics (shared/observability); served only when given. */
+    metrics: metricsSchema.optional(),
+    /** On SIGTERM, seconds running backups and restores get to finish before they are handed back to the queue. */
+    shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
   })
   .strict();
 

@@ -2,11 +2,15 @@
 // pulls the backup and restore tasks addressed to the pool from JetStream — at most `limits.vms`
 // at once — and publishes events (started, progress, result, heartbeat). One per pool is enough;
 // several may run for one pool (a task goes to one of them).
+// /healthz and /metrics (when configured) come up first. Stop: pulling ends, running tasks get
+// `shutdownGraceSeconds` to finish, the rest are handed back to the queue; the next delivery
+// cleans up what the interrupted run left (its snapshot, the remote's temporaries).
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials } from '../../shared/grpc/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
 import { HostTaskRunner, type EventSink } from './tasks/host-task-runner.js';
@@ -20,11 +24,15 @@ export interface RunningHostAgent {
   xapi: HostXapi;
   /** Tasks running now. */
   readonly running: number;
+  /** "host:port" of /healthz and /metrics, when configured. */
+  readonly observabilityAddress: string | undefined;
   stop(): Promise<void>;
 }
 
 export async function startHostAgent(config: HostAgentConfig, logger: Logger): Promise<RunningHostAgent> {
   const log = logger.child({ component: 'host-agent', pool: config.pool.id, agentId: config.agentId });
+  const observability = await startProcessObservability({ role: 'host-agent', version: HOST_AGENT_VERSION, config: config.metrics, logger: log });
+  const taskMetrics = new AgentTaskMetrics(new TaskMetrics(observability.metrics.registry), new TransferMetrics(observability.metrics.registry));
   const xapi = await connectXapi({
     url: config.pool.url,
     user: config.pool.user,
@@ -34,7 +42,11 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     callTimeoutMs: config.xapi.callTimeoutMs,
     retry: config.xapi.retry,
     logger,
+  }).catch(async (error: unknown) => {
+    await observability.close();
+    throw error;
   });
+  observability.health.add('xapi', () => ({ ok: xapi.client.status === 'connected', detail: `${config.pool.url}: ${xapi.client.status}` }));
   const storages = new RemoteStorages(channelCredentials(config.storage.tls), {
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
@@ -46,9 +58,10 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   try {
     nc = await connectNats(config.nats, `deltachain-host-${config.agentId}`);
+    observability.health.add('nats', natsCheck(nc));
     await ensureStreams(nc, names);
     const connection = nc;
-    const events: EventSink = { publish: async (taskId, body) => void (await publishEvent(connection, names, config.agentId, taskId, body)) };
+    const events: EventSink = taskMetrics.events({ publish: async (taskId, body) => void (await publishEvent(connection, names, config.agentId, taskId, body)) });
     const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, events, logger, progressIntervalMs: config.progressIntervalMs });
     consumer = await startTaskConsumer({
       nc,
@@ -58,9 +71,11 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
       concurrency: config.limits.vms,
       ackWaitSeconds: config.nats.ackWaitSeconds,
       maxDeliver: config.nats.maxDeliver,
-      handler: (delivery) => runner.handle(delivery),
+      handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
       logger,
     });
+    const tasks = consumer;
+    observability.health.add('tasks', () => ({ ok: true, detail: `${tasks.running} of ${config.limits.vms} running` }));
     const startedAt = Date.now();
     const beat = (): Promise<void> =>
       events
@@ -71,12 +86,14 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
         .catch((error: unknown) => log.warn({ err: error }, 'heartbeat not published'));
     await beat();
     heartbeat = setInterval(() => void beat(), config.heartbeatSeconds * 1000);
-    log.info({ instance: randomUUID(), vms: config.limits.vms, disksPerVm: config.limits.disksPerVm }, 'host agent ready');
+    observability.setPhase('ready');
+    log.info({ instance: randomUUID(), vms: config.limits.vms, disksPerVm: config.limits.disksPerVm, observability: observability.server?.address }, 'host agent ready');
   } catch (error) {
     await consumer?.stop();
     await nc?.close();
     storages.closeAll();
     await xapi.client.disconnect().catch(() => undefined);
+    await observability.close();
     throw error;
   }
   const connection = nc;
@@ -85,13 +102,16 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     get running() {
       return consumer?.running ?? 0;
     },
+    observabilityAddress: observability.server?.address,
     async stop() {
+      observability.setPhase('stopping');
       clearInterval(heartbeat);
-      await consumer?.stop();
+      const stopped = await consumer?.stop({ graceMs: config.shutdownGraceSeconds * 1000 });
       await connection.drain();
       storages.closeAll();
       await xapi.client.disconnect().catch(() => undefined);
-      log.info('host agent stopped');
+      await observability.close();
+      log.info({ handedBack: stopped?.handedBack ?? 0 }, 'host agent stopped');
     },
   };
 }

@@ -1,10 +1,14 @@
 // The storage agent process: opens the remote, finishes interrupted merges BEFORE taking any new
 // work (docs/remote-format.md §8), then serves the gRPC data plane and pulls tasks from its
 // remote's JetStream subject, publishing events (started, progress, result, heartbeat).
+// /healthz and /metrics (when configured) come up first and say "starting" during merge recovery.
+// Stop: pulling ends, running tasks get `shutdownGraceSeconds` to finish, the rest are handed
+// back to the queue (their work is crash-safe: a merge resumes, an upload's temporary is dropped).
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics, writableFolderCheck } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { ActiveUploads } from './active-uploads.js';
 import { RemoteLayout } from './remote-layout.js';
@@ -20,6 +24,8 @@ export const AGENT_VERSION = '0.1.0';
 export interface RunningStorageAgent {
   address: string;
   ctx: RemoteContext;
+  /** "host:port" of /healthz and /metrics, when configured. */
+  observabilityAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -34,19 +40,28 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     logger,
     now: () => new Date(),
   };
-  await ctx.layout.ensure();
-  const recovered = await recoverMerges(ctx);
-  log.info({ resumed: recovered.resumed.length, failed: recovered.failed.length }, 'interrupted merges handled');
-
+  const observability = await startProcessObservability({ role: 'storage-agent', version: AGENT_VERSION, config: config.metrics, logger: log });
+  const taskMetrics = new AgentTaskMetrics(new TaskMetrics(observability.metrics.registry), new TransferMetrics(observability.metrics.registry));
+  observability.health.add('remote', writableFolderCheck(s.root));
   const names = natsNames(config.nats.namespace);
-  const nc: NatsConnection = await connectNats(config.nats, `deltachain-storage-${config.agentId}`);
+  let nc: NatsConnection;
+  try {
+    await ctx.layout.ensure();
+    const recovered = await recoverMerges(ctx);
+    log.info({ resumed: recovered.resumed.length, failed: recovered.failed.length }, 'interrupted merges handled');
+    nc = await connectNats(config.nats, `deltachain-storage-${config.agentId}`);
+  } catch (error) {
+    await observability.close();
+    throw error;
+  }
+  observability.health.add('nats', natsCheck(nc));
   let server: StorageServer | undefined;
   let consumer: TaskConsumer | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   try {
     await ensureStreams(nc, names);
     server = await startStorageServer(ctx, s.listen, s.tls);
-    const events = { publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, config.agentId, taskId, body)) };
+    const events = taskMetrics.events({ publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, config.agentId, taskId, body)) });
     const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks });
     consumer = await startTaskConsumer({
       nc,
@@ -56,9 +71,11 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
       concurrency: s.concurrency,
       ackWaitSeconds: config.nats.ackWaitSeconds,
       maxDeliver: config.nats.maxDeliver,
-      handler: (delivery) => runner.handle(delivery),
+      handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
       logger,
     });
+    const tasks = consumer;
+    observability.health.add('tasks', () => ({ ok: true, detail: `${tasks.running} of ${s.concurrency} running` }));
     const startedAt = Date.now();
     const address = server.address;
     const beat = (): Promise<void> =>
@@ -68,21 +85,26 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
       }).catch((error: unknown) => log.warn({ err: error }, 'heartbeat not published'));
     await beat();
     heartbeat = setInterval(() => void beat(), s.heartbeatSeconds * 1000);
-    log.info({ address, instance: randomUUID() }, 'storage agent ready');
+    observability.setPhase('ready');
+    log.info({ address, instance: randomUUID(), observability: observability.server?.address }, 'storage agent ready');
   } catch (error) {
     await server?.close();
     await nc.close();
+    await observability.close();
     throw error;
   }
   return {
     address: server.address,
     ctx,
+    observabilityAddress: observability.server?.address,
     async stop() {
+      observability.setPhase('stopping');
       clearInterval(heartbeat);
-      await consumer?.stop();
+      const stopped = await consumer?.stop({ graceMs: config.shutdownGraceSeconds * 1000 });
       await server?.close();
       await nc.drain();
-      log.info('storage agent stopped');
+      await observability.close();
+      log.info({ handedBack: stopped?.handedBack ?? 0 }, 'storage agent stopped');
     },
   };
 }

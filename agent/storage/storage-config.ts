@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
+import { metricsSchema } from '../../shared/observability/index.js';
 
 export const storageSectionSchema = z
   .object({
@@ -42,6 +43,10 @@ export const storageAgentConfigSchema = z
     log: logSchema.default({ level: 'info' }),
     nats: natsSchema.default(natsSchema.parse({})),
     storage: storageSectionSchema,
+    /** /healthz and /metrics (shared/observability); served only when given. */
+    metrics: metricsSchema.optional(),
+    /** On SIGTERM, seconds running tasks get to finish before they are handed back to the queue. */
+    shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
   })
   .strict();
 

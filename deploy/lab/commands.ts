@@ -43,6 +43,7 @@ interface PoolOptions {
   fill?: number;
   seed?: number;
   faults?: string;
+  metrics?: string;
   logLevel: LogLevel;
   json?: boolean;
 }
@@ -62,6 +63,7 @@ function registerPool(lab: Command): void {
     .option('--fill <percent>', 'share of each new disk written with seeded content (default 2)', number('--fill'))
     .option('--seed <n>', 'seed of the seeded content (default 1)', integer('--seed'))
     .option('--faults <json>', 'faults to arm at start, e.g. \'{"snapshotFailure":{"times":1}}\'')
+    .option('--metrics <host:port>', 'serve /healthz and /metrics there (plain HTTP; TLS through "metrics" in --config)')
     .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .option('--json', 'print the banner as one JSON line')
     .action(async (o: PoolOptions) => {
@@ -86,6 +88,7 @@ async function poolConfig(o: PoolOptions): Promise<Record<string, unknown>> {
   set('user', o.user);
   set('password', o.password);
   set('seed', o.seed);
+  if (o.metrics !== undefined) config['metrics'] = { ...(config['metrics'] as object | undefined), listen: o.metrics };
   if (config['state'] === undefined) throw new ConfigError('lab pool: give --state <dir> (or "state" in --config)');
   if (o.vms !== undefined || o.diskSize !== undefined || o.fill !== undefined || config['fleet'] === undefined) {
     config['fleet'] = simpleFleet(o.vms ?? 2, o.diskSize ?? 8 * 1024 ** 3, o.fill ?? 2);
@@ -100,10 +103,10 @@ async function poolConfig(o: PoolOptions): Promise<Record<string, unknown>> {
   return config;
 }
 
-function printBanner(pool: { url: string; urlWithCredentials: string; user: string; password: string }, summary: LabSummary, state: string, json: boolean): void {
+function printBanner(pool: { url: string; urlWithCredentials: string; user: string; password: string; observabilityAddress: string | undefined }, summary: LabSummary, state: string, json: boolean): void {
   if (json) {
-    const { url, urlWithCredentials, user, password } = pool;
-    process.stdout.write(`${JSON.stringify({ url, urlWithCredentials, user, password, state, ...summary })}\n`);
+    const { url, urlWithCredentials, user, password, observabilityAddress: metrics } = pool;
+    process.stdout.write(`${JSON.stringify({ url, urlWithCredentials, user, password, state, ...(metrics ? { metrics } : {}), ...summary })}\n`);
     return;
   }
   const lines = [
@@ -114,6 +117,7 @@ function printBanner(pool: { url: string; urlWithCredentials: string; user: stri
     `  --url:     ${pool.urlWithCredentials}`,
     `  state:     ${state}`,
   ];
+  if (pool.observabilityAddress) lines.push(`  metrics:   ${pool.observabilityAddress} (/healthz, /metrics)`);
   for (const vm of summary.vms.filter((v) => !v.isSnapshot)) {
     lines.push(`VM ${vm.name} ${vm.uuid} (${vm.powerState})`);
     for (const d of vm.disks) lines.push(`  disk ${d.userdevice}: VDI ${d.vdi} ${formatBytes(d.virtualSize)}`);

@@ -1,11 +1,13 @@
 // Starts a lab pool: opens (or creates, building the configured fleet) the state folder, then
 // serves XAPI's JSON-RPC at /jsonrpc, the export_raw_vdi / import_raw_vdi handlers, and the lab's
 // admin endpoints on one HTTP server. `close()` stops accepting, ends long polls and streams,
-// waits for handlers to finish, and saves the state.
+// waits for handlers to finish, and saves the state. With a `metrics` section the lab also
+// serves /healthz and /metrics (lab-metrics.ts), "stopping" from the first moment of close().
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/logging/index.js';
+import { startProcessObservability, writableFolderCheck, type ProcessObservability } from '../../shared/observability/index.js';
 import { parseLabConfig, type LabConfig } from './config/lab-config.js';
 import { FaultInjector } from './faults/fault-injector.js';
 import { handleAdmin } from './http/admin-handler.js';
@@ -14,6 +16,7 @@ import { replyText } from './http/http-replies.js';
 import { handleImport } from './http/import-handler.js';
 import { handleJsonRpc } from './http/json-rpc-handler.js';
 import type { LabServices } from './lab-services.js';
+import { registerLabMetrics } from './lab-metrics.js';
 import { buildFleet } from './model/build-fleet.js';
 import { labMethods } from './rpc/methods/lab-methods.js';
 import { RpcDispatcher } from './rpc/rpc-dispatcher.js';
@@ -23,6 +26,8 @@ import { LabState } from './state/lab-state.js';
 
 /** Milliseconds handlers get to finish on close before connections are cut. */
 const CLOSE_GRACE_MS = 1000;
+
+export const LAB_POOL_VERSION = '0.1.0';
 
 export interface LabPool {
   /** `http://host:port` (no credentials). */
@@ -35,6 +40,8 @@ export interface LabPool {
   /** The lab's state (records and disks), for tests and harnesses. */
   readonly state: LabState;
   readonly faults: FaultInjector;
+  /** "host:port" of /healthz and /metrics, when configured. */
+  readonly observabilityAddress: string | undefined;
   close(): Promise<void>;
 }
 
@@ -74,6 +81,10 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
   });
   server.keepAliveTimeout = 65_000;
   await listen(server, config.host, config.port);
+  const observability = await observe(config, state, server, logger).catch(async (error: unknown) => {
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
+  });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   logger?.info({ host: config.host, port, state: config.state }, 'lab pool listening');
@@ -86,8 +97,10 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
     port,
     state,
     faults,
+    observabilityAddress: observability.server?.address,
     close: () =>
       (closing ??= (async () => {
+        observability.setPhase('stopping');
         shutdown.abort(new Error('the lab pool is shutting down'));
         state.events.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -98,6 +111,7 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
         await Promise.allSettled([...inFlight]);
         await stopped;
         await state.close();
+        await observability.close();
         logger?.info('lab pool stopped');
       })()),
   };
@@ -116,6 +130,15 @@ async function route(lab: LabServices, req: IncomingMessage, res: ServerResponse
     lab.logger?.error({ err: error, method: req.method, path }, 'lab request failed');
     replyText(res, 500, 'Internal error');
   }
+}
+
+async function observe(config: LabConfig, state: LabState, server: Server, logger: Logger | undefined): Promise<ProcessObservability> {
+  const observability = await startProcessObservability({ role: 'lab-pool', version: LAB_POOL_VERSION, config: config.metrics, logger });
+  observability.health.add('state', writableFolderCheck(config.state));
+  observability.health.add('xapi', () => ({ ok: server.listening, detail: server.listening ? 'listening' : 'closed' }));
+  registerLabMetrics(observability.metrics, state);
+  observability.setPhase('ready');
+  return observability;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

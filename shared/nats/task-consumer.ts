@@ -6,6 +6,9 @@
 // ack wait, so a long merge is not redelivered to someone else. The handler's outcome decides:
 // 'ack' (done — success or a reported failure), or a delay to redeliver after (the agent could not
 // even report, e.g. NATS was briefly down). Handlers must be idempotent: delivery is at least once.
+// Shutdown (`stop`): pulling stops at once; running handlers get a grace period to finish, then
+// each one still running is handed back — nak'ed for immediate redelivery elsewhere, its
+// delivery's `signal` aborted so it reports no result — and its outcome is ignored.
 import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/index.js';
@@ -20,6 +23,11 @@ export interface TaskDelivery {
   deliveryCount: number;
   /** Extend the ack deadline now (also done automatically while the handler runs). */
   working(): void;
+  /**
+   * Aborted when the task is handed back to the queue (shutdown after the grace period): the
+   * handler should stop and must not report a result — the task runs again elsewhere.
+   */
+  signal?: AbortSignal;
 }
 
 export type TaskOutcome = 'ack' | { redeliverAfterMs: number };
@@ -39,11 +47,23 @@ export interface TaskConsumerOptions {
   pullExpiresMs?: number;
 }
 
+export interface TaskConsumerStopOptions {
+  /** How long running handlers may take to finish, ms, before they are handed back; default: no limit. */
+  graceMs?: number;
+}
+
 export interface TaskConsumer {
   /** Tasks being handled right now. */
   readonly running: number;
-  /** Stops pulling, waits for running handlers to end. */
-  stop(): Promise<void>;
+  /** Stops pulling, waits for running handlers to end (up to `graceMs`, then hands them back). */
+  stop(options?: TaskConsumerStopOptions): Promise<{ handedBack: number }>;
+}
+
+interface InFlight {
+  msg: JsMsg;
+  timer: NodeJS.Timeout;
+  controller: AbortController;
+  handedBack: boolean;
 }
 
 export async function startTaskConsumer(options: TaskConsumerOptions): Promise<TaskConsumer> {
@@ -72,27 +92,49 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
   const consumer = await jetstream(options.nc).consumers.get(stream, options.consumerName);
   let stopped = false;
   let running = 0;
+  const inFlight = new Set<InFlight>();
   const log = options.logger.child({ component: 'task-consumer', consumer: options.consumerName });
 
   const handle = async (msg: JsMsg): Promise<void> => {
     running++;
-    const timer = setInterval(() => msg.working(), Math.max(1000, (options.ackWaitSeconds * 1000) / 3));
+    const entry: InFlight = {
+      msg,
+      timer: setInterval(() => msg.working(), Math.max(1000, (options.ackWaitSeconds * 1000) / 3)),
+      controller: new AbortController(),
+      handedBack: false,
+    };
+    inFlight.add(entry);
     try {
       const outcome = await options.handler({
         data: msg.data,
         subject: msg.subject,
         deliveryCount: msg.info.deliveryCount,
         working: () => msg.working(),
+        signal: entry.controller.signal,
       });
+      if (entry.handedBack) return;
       if (outcome === 'ack') await msg.ackAck();
       else msg.nak(outcome.redeliverAfterMs);
     } catch (error) {
+      if (entry.handedBack) return;
       log.error({ err: error, subject: msg.subject }, 'task handler failed; redelivering later');
       msg.nak(5000);
     } finally {
-      clearInterval(timer);
+      clearInterval(entry.timer);
+      inFlight.delete(entry);
       running--;
     }
+  };
+
+  const handBack = (): number => {
+    for (const entry of inFlight) {
+      entry.handedBack = true;
+      clearInterval(entry.timer);
+      entry.msg.nak();
+      entry.controller.abort(new Error('the agent is shutting down; the task was handed back to the queue'));
+      log.warn({ subject: entry.msg.subject, delivery: entry.msg.info.deliveryCount }, 'task handed back to the queue');
+    }
+    return inFlight.size;
   };
 
   const worker = async (): Promise<void> => {
@@ -106,6 +148,11 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
+      if (msg && stopped) {
+        // Arrived while stopping: never started here, so straight back to the queue.
+        msg.nak();
+        break;
+      }
       if (msg) await handle(msg);
     }
   };
@@ -114,9 +161,22 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
     get running() {
       return running;
     },
-    async stop() {
+    async stop(stopOptions = {}) {
       stopped = true;
-      await Promise.all(workers);
+      const all = Promise.all(workers);
+      if (stopOptions.graceMs === undefined) {
+        await all;
+        return { handedBack: 0 };
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopOptions.graceMs)));
+      const finished = await Promise.race([all.then(() => true), graceOver]);
+      clearTimeout(timer);
+      if (finished) return { handedBack: 0 };
+      const handedBack = handBack();
+      // Idle workers end with their pull; handed-back handlers are not waited for.
+      await Promise.race([all, new Promise((r) => setTimeout(r, (options.pullExpiresMs ?? 2000) + 500))]);
+      return { handedBack };
     },
   };
 }

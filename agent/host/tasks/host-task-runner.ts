@@ -60,6 +60,8 @@ export class HostTaskRunner {
     }
     await this.context.events.publish(task.taskId, { $case: 'started', value: { attempt: task.attempt, delivery: delivery.deliveryCount } });
     const result = await this.run(task, delivery.working);
+    // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
+    if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
     await this.context.events.publish(task.taskId, { $case: 'result', value: result });
     return 'ack';
   }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../../../shared/errors.js';
+import { metricsSchema } from '../../../shared/observability/index.js';
 import { faultsSchema } from '../faults/fault-config.js';
 import { parseSize } from './parse-size.js';
 
@@ -80,6 +81,8 @@ export const labConfigSchema = z
     seed: z.number().int().default(1),
     fleet: fleetSchema.default(fleetSchema.parse({})),
     faults: faultsSchema.default({}),
+    /** /healthz and /metrics (shared/observability); served only when given. */
+    metrics: metricsSchema.optional(),
   })
   .strict();
 
