@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -136,6 +136,27 @@ describe('storage agent gRPC data plane', () => {
     assert.equal(stat.backupCount, 3);
     assert.equal(stat.vmCount, 1);
     assert.ok(stat.freeBytes > 0 && stat.totalBytes >= stat.freeBytes);
+  });
+
+  test('a client that stops reading GetDisk midway leaves no file open on the server', async () => {
+    const openUnderRoot = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(h.root)) out.push(target);
+      }
+      return out;
+    };
+    const call = h.client.getDisk(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD);
+    await new Promise<void>((resolve) => call.once('data', () => resolve()));
+    call.cancel();
+    call.on('error', () => undefined);
+    let left = await openUnderRoot();
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await openUnderRoot();
+    }
+    assert.deepEqual(left, []);
   });
 
   test('CommitBackup is idempotent for the same backup id', async () => {

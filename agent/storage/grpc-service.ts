@@ -151,10 +151,21 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   }
   const { chain, record } = await openBackupDisk(ctx, request);
   const pending: Promise<void>[] = [];
+  // grpc-js never calls a write's callback once the call is cancelled: wait on that too, or a
+  // client that goes away would leave this loop (and the chain's open files) hanging.
+  const cancelled = new Promise<never>((_, reject) => {
+    const stop = (): void => reject(new StorageRequestError('the client cancelled the download'));
+    if (call.cancelled) stop();
+    else call.once('cancelled', stop);
+  });
+  cancelled.catch(() => undefined);
+  const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
   const send = async (message: GetDiskResponse): Promise<void> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
-    pending.push(new Promise((resolve, reject) => call.write(message, (error?: Error | null) => (error ? reject(error) : resolve()))));
-    while (pending.length >= WRITE_WINDOW) await pending.shift();
+    const write = new Promise<void>((resolve, reject) => call.write(message, (error?: Error | null) => (error ? reject(error) : resolve())));
+    write.catch(() => undefined); // a write failing after a cancel is expected; the race above reports it
+    pending.push(write);
+    while (pending.length >= WRITE_WINDOW) await settle(pending.shift()!);
   };
   try {
     if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
@@ -170,7 +181,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
         stream.destroy();
       }
     }
-    await Promise.all(pending);
+    await settle(Promise.all(pending));
     call.end();
   } finally {
     await chain.close();
