@@ -7,7 +7,7 @@
 // the same message id, which JetStream drops if the first publish did happen. A publish that
 // fails is recorded as a retryable failure, so the retry backoff applies.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
+import { getTask, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { prepareDispatch } from './prepare-dispatch.js';
@@ -131,8 +131,8 @@ export class Dispatcher {
   }
 
   private async refresh(taskId: string): Promise<void> {
-    const [task] = await this.options.sql<{ runId: string | null }[]>`select run_id from tasks where id = ${taskId}`;
-    if (task?.runId) await refreshRun(this.options.sql, task.runId, this.options.clock());
+    const task = await getTask(this.options.sql, taskId);
+    if (task.runId) await refreshRun(this.options.sql, task.runId, this.options.clock());
   }
 
   private async timeOutOverdue(): Promise<void> {

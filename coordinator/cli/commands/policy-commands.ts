@@ -80,9 +80,7 @@ function printPolicy(io: CliIo, p: wire.Policy): void {
   );
 }
 
-export function registerPolicyCommands(program: Command, io: CliIo): void {
-  const policy = program.command('policy').description('backup policies: which VMs, to which remotes, when, how much history');
-
+function registerCreate(policy: Command, io: CliIo): void {
   settingsOptions(withConnection(policy.command('create <name>').description('create a policy')), false)
     .option('--disabled', 'create it disabled (no scheduled runs until enabled)')
     .option('--json', 'print the policy as JSON')
@@ -95,7 +93,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         else io.out(`created policy ${name}; next run ${humanTime(created!.nextRunAtMs)}\n`);
       }),
     );
+}
 
+function registerList(policy: Command, io: CliIo): void {
   withConnection(policy.command('list').description('list policies'))
     .option('--json', 'print JSON')
     .action(
@@ -117,7 +117,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         );
       }),
     );
+}
 
+function registerShow(policy: Command, io: CliIo): void {
   withConnection(policy.command('show <name>').description('show one policy'))
     .option('--json', 'print JSON')
     .action(
@@ -127,7 +129,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         else printPolicy(io, found!);
       }),
     );
+}
 
+function registerEdit(policy: Command, io: CliIo): void {
   settingsOptions(withConnection(policy.command('edit <name>').description('change settings of a policy (only the options given)')), true)
     .option('--rename <new-name>', 'give the policy a new name')
     .option('--json', 'print the policy as JSON')
@@ -140,7 +144,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         else printPolicy(io, updated!);
       }),
     );
+}
 
+function registerDelete(policy: Command, io: CliIo): void {
   withConnection(policy.command('delete <name>').description('delete a policy (its backups stay on the remotes and in the catalogue)'))
     .action(
       commandAction<[string], object>(io, async ({ client }, name) => {
@@ -148,7 +154,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         io.out(`deleted policy ${name}\n`);
       }),
     );
+}
 
+function registerEnableDisable(policy: Command, io: CliIo): void {
   for (const enabled of [true, false]) {
     withConnection(policy.command(`${enabled ? 'enable' : 'disable'} <name>`).description(enabled ? 'resume scheduled runs of a policy' : 'stop scheduled runs of a policy (manual runs still work)'))
       .action(
@@ -158,7 +166,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         }),
       );
   }
+}
 
+function registerRun(policy: Command, io: CliIo): void {
   withConnection(policy.command('run <name>').description('run a policy now'))
     .option('--full', 'export every disk full (start new chains)')
     .option('--vm <uuid>', 'only this VM of the policy; repeat for several', collect)
@@ -171,4 +181,15 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
         io.out(`follow it with: deltachain run watch ${shortId(run!.run!.id)}\n`);
       }),
     );
+}
+
+export function registerPolicyCommands(program: Command, io: CliIo): void {
+  const policy = program.command('policy').description('backup policies: which VMs, to which remotes, when, how much history');
+  registerCreate(policy, io);
+  registerList(policy, io);
+  registerShow(policy, io);
+  registerEdit(policy, io);
+  registerDelete(policy, io);
+  registerEnableDisable(policy, io);
+  registerRun(policy, io);
 }
