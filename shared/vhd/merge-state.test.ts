@@ -54,7 +54,11 @@ describe('merge state file', () => {
   });
 
   it('is undefined when absent, and removing it twice is fine', async () => {
+    await writeFile(join(dir, '.a.vhd.merge.json.0123abcd.tmp'), '{"version"'); // a write cut short
+    await writeFile(join(dir, '.a.vhd.merge.json.keep'), '');
     await removeMergeState(dir, 'a.vhd');
+    assert.deepEqual(await readdir(dir), ['.a.vhd.merge.json.keep']);
+    await rm(join(dir, '.a.vhd.merge.json.keep'));
     await removeMergeState(dir, 'a.vhd');
     assert.equal(await readMergeState(dir, 'a.vhd'), undefined);
     assert.deepEqual(await listMergeStates(dir), []);

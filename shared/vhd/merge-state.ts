@@ -83,6 +83,7 @@ const stateSchema = z
   .strict();
 
 const STATE_NAME = /^\.(.+)\.merge\.json$/;
+const TEMPORARY_SUFFIX = /^[0-9a-f]{8}\.tmp$/;
 
 export function mergeStateName(parentBasename: string): string {
   return `.${parentBasename}.merge.json`;
@@ -154,14 +155,19 @@ export async function writeMergeState(folder: string, state: MergeState, options
 }
 
 /**
- * Removes the state file (the merge is finished); absent is fine. Not fsynced: should the removal
- * be lost, the state file says the rename was done and the next attempt only removes it again.
+ * Removes the state file (the merge is finished), and any temporary of it that a crash in the
+ * middle of `writeMergeState` left; absent is fine. Not fsynced: should the removal be lost, the
+ * state file says the rename was done and the next attempt only removes it again.
  */
 export async function removeMergeState(folder: string, parentBasename: string): Promise<void> {
-  try {
-    await unlink(mergeStatePath(folder, parentBasename));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  const temporary = `${mergeStateName(parentBasename)}.`;
+  const names = (await readdir(folder)).filter((n) => n.startsWith(temporary) && TEMPORARY_SUFFIX.test(n.slice(temporary.length)));
+  for (const name of [...names, mergeStateName(parentBasename)]) {
+    try {
+      await unlink(join(folder, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }
 
