@@ -12,6 +12,8 @@ import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
 import type { BackupPayload, DeletePayload, MergePayload } from './task-payloads.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Finds a committed backup's facts on its remote when a result does not carry them. */
 export interface BackupLookup {
   findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined>;
@@ -51,8 +53,8 @@ async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput
   }
   const remote = task.remoteName!;
   await recordBackup(tx, { ...facts, remote, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }, now);
-  const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid : '';
-  if (snapshotUuid !== '') {
+  const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
+  if (UUID.test(snapshotUuid)) {
     const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
     await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
     if (payload.referenceSnapshotUuid) await forgetReferenceSnapshot(tx, payload.policyId, task.vmUuid!, payload.referenceSnapshotUuid, remote);

@@ -36,6 +36,8 @@ export class StandInHostAgent {
   readonly deliveries = new Map<string, number>();
   /** Task ids whose result was published. */
   readonly reported: string[] = [];
+  /** Backup id → the snapshot kept by the delivery that committed it (reported again on redelivery). */
+  private readonly kept = new Map<string, string>();
   private gate: Promise<void> | undefined;
   private consumer: TaskConsumer | undefined;
 
@@ -112,8 +114,9 @@ export class StandInHostAgent {
     const storage = new StorageClient(task.storageAddress, ChannelCredentials.createInsecure());
     try {
       const committed = (await storage.listBackups(task.vmUuid)).find((b) => b.backupId === task.backupId);
-      if (committed) return { backupId: task.backupId, snapshotUuid: `redelivered-${task.backupId}`, bytesSent: 0 };
+      if (committed) return { backupId: task.backupId, snapshotUuid: this.kept.get(task.backupId) ?? '', bytesSent: 0 };
       const snapshotUuid = randomUUID();
+      this.kept.set(task.backupId, snapshotUuid);
       const timestampMs = Date.now();
       let bytesSent = 0;
       const sources = [];
