@@ -2,14 +2,16 @@
 // Nothing here decides anything; it only wires commands to the code that does the work.
 import { Command, CommanderError } from 'commander';
 import { DeltachainError } from '../shared/errors.js';
-import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
-import { registerAgentCommand } from '../agent/index.js';
-import { registerLabCommands } from '../deploy/lab/commands.js';
-import { registerCoordinatorCommands } from '../coordinator/cli/index.js';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(): Command {
+/**
+ * Each area registers its subcommands; areas are imported when the program is built. For
+ * `deltachain agent` — a long-running process whose resident memory is part of its contract
+ * (the host agent must stay under 200 MiB while streaming, issue 5) — only the agent's area is
+ * loaded: the lab server and the coordinator's modules cost tens of MiB that process never uses.
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('deltachain')
     .description(
       'Continuous delta backups of Xen / XCP-ng VM disks.\n\n' +
@@ -20,6 +22,16 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  const { registerAgentCommand } = await import('../agent/index.js');
+  if (argv[2] === 'agent') {
+    registerAgentCommand(program);
+    return program;
+  }
+  const [{ registerVhdCommands }, { registerLabCommands }, { registerCoordinatorCommands }] = await Promise.all([
+    import('../shared/vhd/tools/commands.js'),
+    import('../deploy/lab/commands.js'),
+    import('../coordinator/cli/index.js'),
+  ]);
   registerVhdCommands(program);
   registerAgentCommand(program);
   registerLabCommands(program);
@@ -29,7 +41,7 @@ export function buildProgram(): Command {
 
 /** Runs the command line; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
