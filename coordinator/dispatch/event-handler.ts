@@ -52,9 +52,24 @@ export class EventHandler {
     }
   }
 
+  /**
+   * A backup result without the backup's summary: ask the storage agent for it before taking the
+   * task's row lock (a slow remote must not hold a transaction open).
+   */
+  private async withBackupFacts(event: Exclude<AgentEvent, { type: 'heartbeat' }>): Promise<Exclude<AgentEvent, { type: 'heartbeat' }>> {
+    if (event.type !== 'result' || !event.ok || (event.output && event.output.kind !== 'backup') || event.output?.backup) return event;
+    const task = await getTask(this.options.sql, event.taskId).catch(() => undefined);
+    if (!task || task.kind !== 'backup' || task.state === 'succeeded') return event;
+    const payload = task.payload as unknown as BackupPayload;
+    const output = event.output ?? { kind: 'backup' as const, backupId: payload.backupId, snapshotUuid: '', bytesSent: 0 };
+    const backup = await this.options.lookup.findBackup(task, output.backupId || payload.backupId);
+    return backup ? { ...event, output: { ...output, backup } } : event;
+  }
+
   /** Moves the task; returns it when it changed, undefined otherwise. */
-  private async transition(event: Exclude<AgentEvent, { type: 'heartbeat' }>): Promise<TaskRecord | undefined> {
+  private async transition(received: Exclude<AgentEvent, { type: 'heartbeat' }>): Promise<TaskRecord | undefined> {
     const { sql, lookup, logger, retryDelay } = this.options;
+    const event = await this.withBackupFacts(received);
     try {
       return await withTaskLocked(sql, event.taskId, async (task, tx) => {
         const transition: Transition = applyTaskEvent(task, this.lifecycleEvent(event, task), retryDelay);

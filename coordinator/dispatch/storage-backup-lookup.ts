@@ -2,6 +2,7 @@
 // gRPC data plane). Used when a backup task's result does not carry the backup's summary: the
 // coordinator then checks the commit with the remote itself before recording anything.
 import type { ChannelCredentials } from '@grpc/grpc-js';
+import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import type { BackupFacts, Catalog, TaskRecord } from '../catalog/index.js';
 import { storageAddressOf } from '../catalog/index.js';
@@ -9,18 +10,28 @@ import type { BackupLookup } from './task-effects.js';
 import { backupFactsFromSummary } from './wire-events.js';
 
 export class StorageBackupLookup implements BackupLookup {
-  constructor(private readonly sql: Catalog, private readonly credentials: ChannelCredentials) {}
+  constructor(
+    private readonly sql: Catalog,
+    private readonly credentials: ChannelCredentials,
+    /** Milliseconds to wait for the storage agent's answer. */
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   async findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined> {
     const remote = task.remoteName!;
     const address = await storageAddressOf(this.sql, remote);
     if (address === undefined) return undefined;
     const client = new StorageClient(address, this.credentials);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeltachainError('STORAGE_TIMEOUT', `the storage agent of remote ${remote} at ${address} did not list its backups within ${this.timeoutMs} ms`, { retryable: true })), this.timeoutMs);
+    });
     try {
-      const summaries = await client.listBackups(task.vmUuid ?? '');
+      const summaries = await Promise.race([client.listBackups(task.vmUuid ?? ''), timeout]);
       const summary = summaries.find((s) => s.backupId === backupId);
       return summary ? backupFactsFromSummary(summary, remote) : undefined;
     } finally {
+      clearTimeout(timer);
       client.close();
     }
   }
