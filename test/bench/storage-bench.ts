@@ -36,16 +36,29 @@ async function peakRssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
 }
 
-async function benchPutDisk(): Promise<{ seconds: number; rss: number; finish: number }> {
+async function benchPutDisk(): Promise<{ seconds: number; rss: number; finish: number; serverCpu: number; clientCpu: number }> {
   const { child, port } = await startServer('storage');
   const client = new StorageClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
   const baseline = await peakRssMiB(child.pid!);
+  const serverCpu0 = await cpuSeconds(child.pid!);
+  const clientCpu0 = ownCpuSeconds();
   const started = process.hrtime.bigint();
   const blocks = Array.from({ length: COUNT }, (_, i) => i);
   let lastBlock = started;
@@ -56,10 +69,12 @@ async function benchPutDisk(): Promise<{ seconds: number; rss: number; finish: n
   const seconds = Number(ended - started) / 1e9;
   const finish = Number(ended - lastBlock) / 1e9;
   const rss = await peakRssMiB(child.pid!);
+  const serverCpu = (await cpuSeconds(child.pid!)) - serverCpu0;
+  const clientCpu = ownCpuSeconds() - clientCpu0;
   client.close();
   await stop(child);
   process.stdout.write(`  (server RSS before the upload: ${baseline.toFixed(0)} MiB)\n`);
-  return { seconds, rss, finish };
+  return { seconds, rss, finish, serverCpu, clientCpu };
 }
 
 async function benchTcp(mode: 'tcp' | 'tcp-file'): Promise<number> {
@@ -90,6 +105,7 @@ process.stdout.write(
   `gRPC PutDisk (VHD + fsync):       ${mib} MiB in ${put.seconds.toFixed(2)} s = ${(mib / put.seconds).toFixed(0)} MiB/s ` +
     `(last ${put.finish.toFixed(2)} s after the last block: trailer check, fsync, rename)\n`,
 );
+process.stdout.write(`  CPU: server ${put.serverCpu.toFixed(1)} s, client ${put.clientCpu.toFixed(1)} s (${((put.serverCpu / GIB)).toFixed(2)} + ${(put.clientCpu / GIB).toFixed(2)} s per GiB; SHA-256 on each side is most of it)\n`);
 process.stdout.write(`PutDisk / raw TCP:                ${(tcp / put.seconds).toFixed(2)}\n`);
 process.stdout.write(`PutDisk / raw TCP to file+fsync:  ${(tcpFile / put.seconds).toFixed(2)}\n`);
 process.stdout.write(`storage server peak RSS while receiving ${GIB} GiB: ${put.rss.toFixed(0)} MiB\n`);
