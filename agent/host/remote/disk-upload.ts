@@ -1,11 +1,14 @@
-// One disk being pushed to one remote: a PutDisk stream (the shared storage client computes the
-// block checksums, the trailer and applies gRPC flow control) fed block by block through a
-// BlockChannel. A failure on the remote side (a refused header, a full disk) rejects the next
-// `writeBlock`; `abort` cancels the stream so the storage agent discards its temporary file.
-import type { PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
+// One disk being pushed to one remote: a PutDisk stream — a header, blocks in ascending index
+// order, a trailer (block count and digest, docs/remote-format.md section 6). Backpressure: at most
+// `window` block messages are handed to gRPC and not yet flushed to the transport (each write's
+// callback), so a slow remote slows the export and the memory held per disk stays bounded (about
+// window × block size). A failure on the remote side (a refused header, a full disk) rejects the
+// next `writeBlock`; `abort` cancels the stream so the storage agent discards its temporary file.
+import type { ClientWritableStream } from '@grpc/grpc-js';
+import { DiskDigest, blockChecksum } from '../../../shared/grpc/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
-import type { OutgoingBlock, StorageClient } from '../../../shared/grpc/index.js';
-import { BlockChannel } from './block-channel.js';
+import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
+import type { PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
 
 export interface PutDiskResult {
@@ -16,30 +19,50 @@ export interface PutDiskResult {
   digest: Buffer;
 }
 
+const CANCELLED = 1;
+
 export class DiskUpload {
-  private readonly channel = new BlockChannel<OutgoingBlock>();
-  private readonly abortController = new AbortController();
+  private readonly digest = new DiskDigest();
+  private readonly call: ClientWritableStream<PutDiskRequest>;
   private readonly response: Promise<PutDiskResponse>;
+  private inFlight = 0;
+  private readonly drained: Array<() => void> = [];
+  private failure: StorageCallError | undefined;
 
   constructor(
     private readonly remoteId: string,
-    client: StorageClient,
+    stub: PutDiskStub,
     header: DiskHeader,
-    /** gRPC messages in flight, not yet accepted by the transport. */
-    window: number,
+    private readonly window: number,
   ) {
-    this.response = client.putDisk(header, this.channel, { window, signal: this.abortController.signal });
-    this.response.catch((error: unknown) => this.channel.fail(StorageCallError.from(remoteId, 'PutDisk', error)));
+    let call!: ClientWritableStream<PutDiskRequest>;
+    this.response = new Promise<PutDiskResponse>((resolve, reject) => {
+      call = stub.putDisk((error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
+    });
+    this.call = call;
+    this.call.on('error', (error) => this.fail(error));
+    this.response.catch((error: unknown) => this.fail(error));
+    this.call.write({ part: { $case: 'header', value: header } });
   }
 
-  /** Hands one block over; resolves when the stream took it (backpressure). */
+  /** Sends one block; resolves when the stream can take the next one. */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer): Promise<void> {
-    await this.channel.push({ index, bitmap, data });
+    this.throwIfFailed();
+    const checksum = blockChecksum(bitmap, data);
+    this.digest.add(index, checksum);
+    this.inFlight++;
+    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum } } }, () => this.onFlushed());
+    while (this.inFlight >= this.window && this.failure === undefined) {
+      await new Promise<void>((resolve) => this.drained.push(resolve));
+    }
+    this.throwIfFailed();
   }
 
-  /** Ends the block list; resolves when the storage agent put the disk in place. */
+  /** Sends the trailer and waits for the storage agent to put the disk in place. */
   async finish(): Promise<PutDiskResult> {
-    this.channel.close();
+    this.throwIfFailed();
+    this.call.write({ part: { $case: 'trailer', value: { blockCount: this.digest.count, digest: this.digest.digest() } } });
+    this.call.end();
     try {
       const response = await this.response;
       return { path: response.path, fileSize: response.fileSize, blockCount: response.blockCount, digest: Buffer.from(response.digest) };
@@ -48,8 +71,23 @@ export class DiskUpload {
     }
   }
 
+  /** Abandons the stream: the storage agent discards the temporary file. */
   abort(): void {
-    this.channel.fail(new StorageCallError(this.remoteId, 'PutDisk', 1, 'upload aborted by the host agent'));
-    this.abortController.abort();
+    this.fail(new StorageCallError(this.remoteId, 'PutDisk', CANCELLED, 'upload aborted by the host agent'));
+    this.call.cancel();
+  }
+
+  private onFlushed(): void {
+    this.inFlight--;
+    this.drained.shift()?.();
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= StorageCallError.from(this.remoteId, 'PutDisk', error);
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 }

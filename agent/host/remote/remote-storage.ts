@@ -1,8 +1,8 @@
 // The host agent's view of one remote: the shared storage client (gRPC, flow control, checksums)
 // plus what a task needs around it — the remote id in every error, failures classified by gRPC
 // status (StorageCallError), deadlines and retries with backoff on the idempotent unary calls
-// (HasBase, ListBackups, CommitBackup of the same backup id), push-style uploads for fanning one
-// export out to several remotes; for restores, a backup's stored records and a disk as one VHD
+// (HasBase, ListBackups, CommitBackup of the same backup id), push-style uploads (with a leaner
+// block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores, a backup's stored records and a disk as one VHD
 // stream of known length.
 import { Readable } from 'node:stream';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -14,6 +14,7 @@ import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retr
 import { parseStoredBackup } from '../restore/parse-stored-backup.js';
 import type { BackupSource, StoredBackup } from '../restore/restore-types.js';
 import { DiskUpload } from './disk-upload.js';
+import { createPutDiskStub, type PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
 
 export interface RemoteEndpoint {
@@ -43,12 +44,14 @@ const DEADLINE_EXCEEDED = 4;
 
 export class RemoteStorage implements BackupSource {
   private readonly client: StorageClient;
+  private readonly uploads: PutDiskStub;
 
   constructor(
     readonly endpoint: RemoteEndpoint,
     private readonly options: RemoteStorageOptions,
   ) {
     this.client = new StorageClient(endpoint.address, endpoint.credentials);
+    this.uploads = createPutDiskStub(endpoint.address, endpoint.credentials);
   }
 
   get remoteId(): string {
@@ -56,7 +59,7 @@ export class RemoteStorage implements BackupSource {
   }
 
   putDisk(header: DiskHeader): DiskUpload {
-    return new DiskUpload(this.remoteId, this.client, header, this.options.uploadWindow);
+    return new DiskUpload(this.remoteId, this.uploads, header, this.options.uploadWindow);
   }
 
   commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
@@ -96,6 +99,7 @@ export class RemoteStorage implements BackupSource {
 
   close(): void {
     this.client.close();
+    this.uploads.close();
   }
 
   private async *vhdChunks(parts: AsyncGenerator<NonNullable<GetDiskResponse['part']>>, length: number): AsyncGenerator<Buffer> {

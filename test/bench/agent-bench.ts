@@ -1,0 +1,147 @@
+// `npm run bench:agent`: the host agent's peak RSS while it backs up a 16 GiB lab disk (the issue's
+// bound: under 200 MiB), and its throughput. The agent runs as the real process
+// (`deltachain agent --config`, role host) so its memory is measured alone; the lab pool, the
+// storage agent (real gRPC on loopback) and NATS run beside it. The bench publishes a full backup
+// task, then a delta after a 1 % guest write, and samples the agent's /proc status throughout
+// (VmHWM is the kernel's own peak RSS). Prints a table and writes bench-results/agent.json.
+//
+// Options: --disk-gib N (16), --fill P (percent of the disk holding data, 100), --delta-percent P
+// (1), --keep (leave the temporary folders).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startLabPool, LabAdminClient } from '../../deploy/lab/index.js';
+import { publishTask } from '../../shared/nats/index.js';
+import { TaskStatus, type TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { backupTask, hostAgentConfig } from '../support/host-tasks.js';
+import { startStorageHarness } from '../support/storage-harness.js';
+import { startTestNats } from '../support/storage-nats.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const RSS_BOUND_MIB = 200;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    'disk-gib': { type: 'string', default: '16' },
+    fill: { type: 'string', default: '100' },
+    'delta-percent': { type: 'string', default: '1' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const diskGib = Number(args['disk-gib']);
+const fill = Number(args.fill);
+const deltaPercent = Number(args['delta-percent']);
+
+interface ProcStatus {
+  rssMiB: number;
+  peakMiB: number;
+}
+
+async function procStatus(pid: number): Promise<ProcStatus> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/** Samples the process's RSS every 100 ms; `stop()` returns the highest sample. */
+function sampleRss(pid: number): { stop(): number } {
+  let max = 0;
+  const timer = setInterval(() => {
+    procStatus(pid).then((s) => (max = Math.max(max, s.rssMiB)), () => undefined);
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return max;
+    },
+  };
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+const folder = await mkdtemp(join(tmpdir(), 'deltachain-agent-bench-'));
+let child: ChildProcess | undefined;
+const closers: Array<() => Promise<void>> = [];
+try {
+  log(`agent bench: a ${diskGib} GiB lab disk, ${fill} % of it holding data; then a ${deltaPercent} % delta`);
+  let started = Date.now();
+  const lab = await startLabPool({
+    config: {
+      state: join(folder, 'lab'),
+      fleet: { vms: [{ name: 'bench', disks: [{ name: 'bench disk', size: diskGib * GiB, fill }] }] },
+      seed: 3,
+    },
+  });
+  closers.push(() => lab.close());
+  log(`lab pool ready (disk seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const admin = new LabAdminClient(lab.url, { user: lab.user, password: lab.password });
+  const vm = (await admin.state()).vms.find((v) => v.name === 'bench')!;
+  const storage = await startStorageHarness();
+  closers.push(() => storage.close());
+  const nats = await startTestNats();
+  closers.push(() => nats.close());
+  const poolId = 'bench';
+  const configPath = join(folder, 'host-agent.json');
+  await writeFile(configPath, JSON.stringify({ ...hostAgentConfig({ lab, poolId, namespace: nats.namespace, agentId: 'host-bench' }), log: { level: 'warn', pretty: false } }));
+  child = spawn(process.execPath, [join(ROOT, 'bin/deltachain.mjs'), 'agent', '--config', configPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const pid = child.pid!;
+  await nats.waitForEvent((e) => e.agentId === 'host-bench' && e.body?.$case === 'heartbeat', 60_000, 'the host agent heartbeat');
+  const idle = await procStatus(pid);
+  log(`host agent ready: RSS ${idle.rssMiB.toFixed(0)} MiB idle`);
+
+  const rows: Array<Record<string, unknown>> = [];
+  const runBackup = async (label: string, backupId: string, bases: Record<string, string>): Promise<TaskResult> => {
+    const task = backupTask(poolId, { vmUuid: vm.uuid, backupId, remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, baseSnapshotVdiByDisk: bases, policyJson: JSON.stringify({ id: 'bench' }) });
+    const sampler = sampleRss(pid);
+    started = Date.now();
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
+    const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', 3 * 3600_000, `result of the ${label}`);
+    const seconds = (Date.now() - started) / 1000;
+    const sampled = sampler.stop();
+    const status = await procStatus(pid);
+    const result = event.body!.value as TaskResult;
+    if (result.status !== TaskStatus.TASK_STATUS_SUCCEEDED) throw new Error(`${label} failed: ${result.error?.message}`);
+    const output = result.output?.$case === 'backup' ? result.output.value : undefined;
+    const disk = output?.report?.disks[0];
+    const bytes = output?.bytesSent ?? 0;
+    rows.push({ case: label, mode: disk?.mode, blocks: disk?.blocks, bytes, seconds, mibPerSecond: bytes / MiB / seconds, peakRssSampledMiB: sampled, peakRssKernelMiB: status.peakMiB });
+    log(`${label}: ${disk?.mode}, ${disk?.blocks} blocks, ${(bytes / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s; agent RSS peak ${sampled.toFixed(0)} MiB sampled, VmHWM ${status.peakMiB.toFixed(0)} MiB so far`);
+    return result;
+  };
+
+  const full = await runBackup('full backup', 'bench-full', {});
+  const fullOutput = full.output?.$case === 'backup' ? full.output.value : undefined;
+  await admin.write({ vdi: vm.disks[0]!.vdi, pattern: 'clustered', percent: deltaPercent, seed: 9 });
+  await runBackup(`delta after a ${deltaPercent} % write`, 'bench-delta', Object.fromEntries(fullOutput!.report!.disks.map((d) => [d.diskKey, d.snapshotVdiUuid])));
+
+  const peak = (await procStatus(pid)).peakMiB;
+  log('');
+  log('| case | mode | blocks | MiB sent | seconds | MiB/s | agent peak RSS (sampled) |');
+  log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    log(`| ${r.case} | ${r.mode} | ${r.blocks} | ${((r.bytes as number) / MiB).toFixed(0)} | ${(r.seconds as number).toFixed(1)} | ${(r.mibPerSecond as number).toFixed(0)} | ${(r.peakRssSampledMiB as number).toFixed(0)} MiB |`);
+  }
+  log('');
+  log(`host agent peak RSS over the whole run (VmHWM): ${peak.toFixed(0)} MiB — bound ${RSS_BOUND_MIB} MiB: ${peak < RSS_BOUND_MIB ? 'PASS' : 'FAIL'} (idle: ${idle.rssMiB.toFixed(0)} MiB)`);
+  await mkdir(join(ROOT, 'bench-results'), { recursive: true });
+  await writeFile(
+    join(ROOT, 'bench-results/agent.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, diskGib, fill, deltaPercent, idleRssMiB: idle.rssMiB, peakRssMiB: peak, boundMiB: RSS_BOUND_MIB, rows }, null, 2)}\n`,
+  );
+  if (peak >= RSS_BOUND_MIB) process.exitCode = 1;
+} finally {
+  if (child !== undefined && child.exitCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+  if (!args.keep) await rm(folder, { recursive: true, force: true });
+}
