@@ -26,7 +26,7 @@ import { SeededBytes } from './support/vhd-raw-image.js';
 const MiB = 1024 * 1024;
 const BLOCK = 2 * MiB;
 const SEED = process.env.MERGE_KILL_SEED ?? String(Date.now() % 100000);
-const KILLS = 7;
+const KILLS = 6;
 const SCRIPT = join(PROJECT_ROOT, 'test/support/merge-process.ts');
 
 interface Layer {
