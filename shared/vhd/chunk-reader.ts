@@ -41,7 +41,7 @@ export class ChunkReader {
 
   /**
    * Exactly `target.length` bytes: a view of the input chunk when one chunk holds them all,
-   * otherwise copied into `target`, which is then returned. Either way nothing is allocated.
+   * otherwise copied into `target`, which is then returned. Either way no buffer memory is allocated.
    */
   async readInto(target: Buffer, where: string): Promise<Buffer> {
     if (target.length === 0) return target;

@@ -2,17 +2,20 @@
 // them with, side by side in one run:
 //   merge  — mergeVhd of a 1 GiB child (512 blocks of 2 MiB) into a 1 GiB and a 4 GiB parent,
 //            against `cp` of the child's bytes (+ fsync of the copy: a merge makes its writes durable);
-//   parse  — parseVhdStream(fs.createReadStream(file)) draining every block, against `cat file`,
-//            with 64 KiB reads (Node's default; what an HTTP export delivers) and 2 MiB reads.
+//   parse  — parseVhdStream draining every block of a file, against `cat file`, in each way of
+//            vhd-parse-cases.ts: fresh or borrowed block buffers, fs.createReadStream with 64 KiB
+//            or 2 MiB reads or recycled 4 MiB reads, and createReadStream alone (no parser).
 // Throughput is the child's (or parsed file's) bytes over wall time; a ratio ≥ 0.9 of cp, flat
 // across parent sizes, is the target. Files are generated quickly (only allocated blocks are
 // written; data drawn from a 64 MiB random pool, each block stamped so none repeats) in a
 // mkdtemp folder removed at the end. Each measurement runs `--runs` times (default 3) on a warm
-// page cache and the median is kept. Prints a markdown table and writes bench-results/vhd.json.
+// page cache and the median is kept. Parse rows also compare CPU time (user + system, every
+// thread; cat's from bash's `time`), which the load of a shared machine hardly moves.
+// Prints a markdown table and writes bench-results/vhd.json.
 //
-// Options: --runs N, --child-mib N (default 1024), --parents-gib 1,4, --keep (leave the files).
+// Options: --runs N, --child-mib N (default 1024), --parents-gib 1,4, --keep (leave the files),
+// --parse-only (skip the merges: the parse rows alone).
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,16 +23,14 @@ import { parseArgs, promisify } from 'node:util';
 import { DiskType } from '../../shared/vhd/format/index.js';
 import { mergeVhd } from '../../shared/vhd/merge.js';
 import { humanSize } from '../../shared/vhd/tools/human-size.js';
-import { parseVhdStream } from '../../shared/vhd/stream-parser.js';
 import { VhdWriter } from '../../shared/vhd/vhd-writer.js';
 import { SeededBytes } from '../support/vhd-raw-image.js';
+import { PARSE_CASES } from './vhd-parse-cases.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const BLOCK = 2 * MiB;
-/** Read sizes of the parse bench: Node's default (about what an HTTP body delivers) and whole blocks. */
-const READ_SIZES = [64 * 1024, 2 * MiB];
 
 interface Row {
   case: string;
@@ -37,6 +38,15 @@ interface Row {
   oursSeconds: number;
   toolSeconds: number;
   tool: string;
+  /** CPU seconds (user + system, every thread), parse rows only: the machine's load hardly moves them. */
+  oursCpuSeconds?: number;
+  toolCpuSeconds?: number;
+}
+
+/** One measurement: wall-clock and CPU seconds. */
+interface Sample {
+  wall: number;
+  cpu: number;
 }
 
 const { values } = parseArgs({
@@ -45,6 +55,7 @@ const { values } = parseArgs({
     'child-mib': { type: 'string', default: '1024' },
     'parents-gib': { type: 'string', default: '1,4' },
     keep: { type: 'boolean', default: false },
+    'parse-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -107,14 +118,7 @@ function median(xs: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function parseAll(path: string, highWaterMark: number): Promise<number> {
-  const parsed = await parseVhdStream(createReadStream(path, { highWaterMark }));
-  let blocks = 0;
-  for await (const _ of parsed.blocks()) blocks++;
-  return blocks;
-}
-
-async function benchCase(dir: string, parentSize: number, rows: Row[]): Promise<void> {
+async function benchCase(dir: string, parentSize: number, rows: Row[], first: boolean): Promise<void> {
   const label = `${humanSize(parentSize)} parent`;
   const { parent, child } = layout(parentSize);
   const templates = join(dir, `t-${parentSize / GiB}`);
@@ -124,15 +128,24 @@ async function benchCase(dir: string, parentSize: number, rows: Row[]): Promise<
   log(`generating ${label} (${parent.length} blocks) and a child of ${child.length} blocks`);
   await writeVhd(parentTemplate, parentSize, parent);
   await writeVhd(childTemplate, parentSize, child, { uuid: uuidFor(parentTemplate), name: 'parent.vhd' });
-  const childBytes = (await stat(childTemplate)).size;
+  const childLabel = `${humanSize(child.length * BLOCK)} child`;
+  if (!values['parse-only']) rows.push(await benchMerge(dir, { parentTemplate, childTemplate, parentSize, label: `${childLabel} into ${label}` }));
 
+  const files: [string, string][] = [[label, parentTemplate]];
+  if (first) files.unshift([childLabel, childTemplate]);
+  for (const [what, file] of files) rows.push(...(await benchParse(what, file)));
+  if (!values.keep) await rm(templates, { recursive: true });
+}
+
+async function benchMerge(dir: string, c: { parentTemplate: string; childTemplate: string; parentSize: number; label: string }): Promise<Row> {
+  const childBytes = (await stat(c.childTemplate)).size;
   const merges: number[] = [];
   const copies: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const work = join(dir, `w-${parentSize / GiB}-${r}`);
+    const work = join(dir, `w-${c.parentSize / GiB}-${r}`);
     await mkdir(work);
-    await copyFile(parentTemplate, join(work, 'parent.vhd'));
-    await copyFile(childTemplate, join(work, 'child.vhd'));
+    await copyFile(c.parentTemplate, join(work, 'parent.vhd'));
+    await copyFile(c.childTemplate, join(work, 'child.vhd'));
     await run('sync', []);
     const copy = join(dir, `copy-${r}.vhd`);
     copies.push(await timed(() => run('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'cp', join(work, 'child.vhd'), copy])));
@@ -141,25 +154,47 @@ async function benchCase(dir: string, parentSize: number, rows: Row[]): Promise<
     await rm(work, { recursive: true });
     await rm(copy);
   }
-  const childLabel = `${humanSize(child.length * BLOCK)} child`;
-  rows.push({ case: `merge ${childLabel} into ${label}`, bytes: childBytes, oursSeconds: median(merges), toolSeconds: median(copies), tool: 'cp' });
+  return { case: `merge ${c.label}`, bytes: childBytes, oursSeconds: median(merges), toolSeconds: median(copies), tool: 'cp' };
+}
 
-  const files: [string, string][] = [[label, parentTemplate]];
-  if (rows.length === 1) files.unshift([childLabel, childTemplate]);
-  for (const [what, file] of files) {
-    const bytes = (await stat(file)).size;
-    for (const chunk of READ_SIZES) {
-      const parses: number[] = [];
-      const cats: number[] = [];
-      for (let r = 0; r < runs; r++) {
-        cats.push(await timed(() => run('sh', ['-c', 'cat "$1" > /dev/null', 'cat', file])));
-        parses.push(await timed(() => parseAll(file, chunk)));
-      }
-      const reads = chunk >= MiB ? `${chunk / MiB} MiB` : `${chunk / 1024} KiB`;
-      rows.push({ case: `parse ${what} (${reads} reads)`, bytes, oursSeconds: median(parses), toolSeconds: median(cats), tool: 'cat' });
+/** Every parse case against `cat`, run after run side by side (the machine's load drifts). */
+async function benchParse(what: string, file: string): Promise<Row[]> {
+  const bytes = (await stat(file)).size;
+  const rows: Row[] = [];
+  for (const parse of PARSE_CASES) {
+    const parses: Sample[] = [];
+    const cats: Sample[] = [];
+    for (let r = 0; r < runs; r++) {
+      cats.push(await catSample(file));
+      parses.push(await ourSample(() => parse.run(file)));
     }
+    const row: Row = {
+      case: `parse ${what} (${parse.label})`,
+      bytes,
+      tool: 'cat',
+      oursSeconds: median(parses.map((p) => p.wall)),
+      toolSeconds: median(cats.map((c) => c.wall)),
+      oursCpuSeconds: median(parses.map((p) => p.cpu)),
+      toolCpuSeconds: median(cats.map((c) => c.cpu)),
+    };
+    log(`  ${row.case}: ${mbps(bytes, row.oursSeconds)} MiB/s, cat ${mbps(bytes, row.toolSeconds)} MiB/s; CPU ${row.oursCpuSeconds!.toFixed(2)} s, cat ${row.toolCpuSeconds!.toFixed(2)} s`);
+    rows.push(row);
   }
-  if (!values.keep) await rm(templates, { recursive: true });
+  return rows;
+}
+
+/** `cat file > /dev/null` timed by bash (no process start-up of ours counted), CPU from its rusage. */
+async function catSample(file: string): Promise<Sample> {
+  const { stderr } = await run('bash', ['-c', 'TIMEFORMAT="%3R %3U %3S"; time cat "$1" > /dev/null', 'cat', file]);
+  const [wall, user, system] = stderr.trim().split(/\s+/).map(Number) as [number, number, number];
+  return { wall, cpu: user + system };
+}
+
+async function ourSample(work: () => Promise<unknown>): Promise<Sample> {
+  const before = process.cpuUsage();
+  const wall = await timed(work);
+  const cpu = process.cpuUsage(before);
+  return { wall, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
 function mbps(bytes: number, seconds: number): string {
@@ -171,19 +206,25 @@ function log(text: string): void {
 }
 
 function table(rows: Row[]): string {
-  const lines = ['| case | file | ours MiB/s | tool | tool MiB/s | ratio |', '|---|---:|---:|---|---:|---:|'];
+  const lines = ['| case | file | ours MiB/s | tool | tool MiB/s | ratio | CPU ratio |', '|---|---:|---:|---|---:|---:|---:|'];
   for (const r of rows) {
     const ratio = r.toolSeconds / r.oursSeconds;
-    lines.push(`| ${r.case} | ${(r.bytes / MiB).toFixed(0)} MiB | ${mbps(r.bytes, r.oursSeconds)} | \`${r.tool}\` | ${mbps(r.bytes, r.toolSeconds)} | ${ratio.toFixed(2)} |`);
+    const cpu = cpuRatio(r)?.toFixed(2) ?? '–';
+    lines.push(`| ${r.case} | ${(r.bytes / MiB).toFixed(0)} MiB | ${mbps(r.bytes, r.oursSeconds)} | \`${r.tool}\` | ${mbps(r.bytes, r.toolSeconds)} | ${ratio.toFixed(2)} | ${cpu} |`);
   }
   return lines.join('\n');
+}
+
+/** The tool's CPU time over ours (1 = as cheap as the tool), when both were measured. */
+function cpuRatio(r: Row): number | undefined {
+  return r.toolCpuSeconds !== undefined && r.oursCpuSeconds ? r.toolCpuSeconds / r.oursCpuSeconds : undefined;
 }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'deltachain-bench-vhd-'));
   const rows: Row[] = [];
   try {
-    for (const size of parentSizes) await benchCase(dir, size, rows);
+    for (const [k, size] of parentSizes.entries()) await benchCase(dir, size, rows, k === 0);
   } finally {
     if (!values.keep) await rm(dir, { recursive: true, force: true });
     else log(`files kept in ${dir}`);
@@ -200,6 +241,7 @@ async function main(): Promise<void> {
       oursMiBps: r.bytes / MiB / r.oursSeconds,
       toolMiBps: r.bytes / MiB / r.toolSeconds,
       ratio: r.toolSeconds / r.oursSeconds,
+      cpuRatio: cpuRatio(r),
     })),
   };
   await writeFile(join(results, 'vhd.json'), `${JSON.stringify(json, null, 2)}\n`);
