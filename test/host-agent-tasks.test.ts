@@ -4,11 +4,12 @@
 // restore by task, and failures reported with their code.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { startHostAgent, type RunningHostAgent } from '../agent/host/index.js';
 import { publishTask } from '../shared/nats/index.js';
-import { TaskStatus, type TaskProgress, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { Event, TaskStatus, type TaskProgress, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { Task } from '../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { createLogger } from '../shared/logging/index.js';
 import { startHostLab, type HostLab } from './support/host-lab.js';
@@ -24,12 +25,16 @@ describe('host agent tasks over NATS', () => {
   let webUuid: string;
   const poolId = `pool-${randomUUID().slice(0, 8)}`;
   const policyJson = JSON.stringify({ id: randomUUID(), name: 'nightly' });
+  const password = `secret-${randomUUID()}`;
+  let logs = '';
 
   before(async () => {
-    env = await startHostLab();
+    env = await startHostLab({ password });
     storage = await startStorageHarness();
     nats = await startTestNats();
-    agent = await startHostAgent(hostAgentConfig({ lab: env.lab, poolId, namespace: nats.namespace }), createLogger({ level: 'silent', pretty: false }));
+    const destination = new PassThrough();
+    destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    agent = await startHostAgent(hostAgentConfig({ lab: env.lab, poolId, namespace: nats.namespace }), createLogger({ level: 'debug', pretty: false, destination }));
     webUuid = await env.vmUuid('web');
   });
   after(async () => {
@@ -140,5 +145,11 @@ describe('host agent tasks over NATS', () => {
     assert.equal(result.status, TaskStatus.TASK_STATUS_FAILED);
     assert.equal(result.error?.code, 'INVALID_INPUT');
     assert.match(result.error!.message, /policy_json/);
+  });
+
+  it('never logs the XAPI password nor puts it in an event', async () => {
+    assert.ok(logs.includes('"msg":"task succeeded"'), 'the agent did log (at debug level)');
+    assert.equal(logs.includes(password), false, 'the password is not in the logs');
+    for (const event of nats.events) assert.equal(Buffer.from(Event.encode(event).finish()).includes(password), false, 'nor in any event');
   });
 });

@@ -28,6 +28,8 @@ export interface HostLabOptions {
   fleet?: Partial<FleetConfig>;
   /** Fast retries so failure tests stay quick. */
   retry?: { tries: number; baseDelayMs: number; maxDelayMs: number };
+  /** The pool's XAPI password (default the lab's). */
+  password?: string;
 }
 
 /** Two VMs: `web` with two disks (32 MiB + 16 MiB), `db` with one 16 MiB disk. */
@@ -43,7 +45,9 @@ export const SMALL_FLEET = {
 export async function startHostLab(options: HostLabOptions = {}): Promise<HostLab> {
   const state = await mkdtemp(join(tmpdir(), 'deltachain-host-lab-'));
   const logger = createLogger({ level: (process.env.DELTACHAIN_TEST_LOG as 'debug' | undefined) ?? 'silent', pretty: false });
-  const lab = await startLabPool({ config: { state, fleet: { ...SMALL_FLEET, ...options.fleet }, seed: 7 } });
+  const lab = await startLabPool({
+    config: { state, fleet: { ...SMALL_FLEET, ...options.fleet }, seed: 7, ...(options.password === undefined ? {} : { password: options.password }) },
+  });
   let xapi: HostXapi | undefined;
   try {
     xapi = await connectXapi({
