@@ -111,12 +111,19 @@ describe('storage agent gRPC data plane', () => {
     await rm(wantRaw);
   });
 
-  test('committed files pass `deltachain vhd check` and the chain reads through libvhdi', async () => {
+  test('committed files pass `deltachain vhd check`, the full reads through qemu-img and the chain through libvhdi', async () => {
     const folder = join(h.root, 'vms', vm, 'disks', 'xvda');
     const files = ids.map((id) => join(folder, `${id}.vhd`));
     // `vhd check` validates the file and its whole chain: the newest disk covers all three.
     const result = await runDeltachain(['vhd', 'check', '--json', files[2]!]);
     assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    const fullRaw = join(h.root, 'qemu-full.raw');
+    const wantFull = join(h.root, 'want-full.raw');
+    await qemuVhdToRaw(files[0]!, fullRaw);
+    await writeExpectedRaw(wantFull, FULL);
+    await assertSameBytes(fullRaw, wantFull, 'qemu-img read of the stored full');
+    await rm(fullRaw);
+    await rm(wantFull);
     const raw = join(h.root, 'libvhdi.raw');
     const wantRaw = join(h.root, 'want-d2.raw');
     assert.equal(await libvhdiChainToRaw([...files].reverse(), raw), SIZE);
