@@ -6,8 +6,6 @@ import { ConfigError } from '../shared/errors.js';
 import { loadConfigFile } from '../shared/config/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { exitAfterStop, waitForShutdownSignal } from '../shared/observability/index.js';
-import { startHostAgent, hostAgentConfigSchema } from './host/index.js';
-import { startStorageAgent, storageAgentConfigSchema } from './storage/index.js';
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -24,10 +22,14 @@ export async function runAgent(configPath: string, env: Record<string, string | 
   const role = await readRole(configPath);
   if (role !== 'storage' && role !== 'host') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
   let agent: { stop(): Promise<void> };
+  // Each role's modules are loaded only by the process that runs it (resident memory matters in a
+  // long-running agent; the host agent's bound is 200 MiB while streaming).
   if (role === 'host') {
+    const { startHostAgent, hostAgentConfigSchema } = await import('./host/index.js');
     const config = await loadConfigFile(hostAgentConfigSchema, configPath, env);
     agent = await startHostAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
   } else {
+    const { startStorageAgent, storageAgentConfigSchema } = await import('./storage/index.js');
     const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
     agent = await startStorageAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
   }
