@@ -10,8 +10,9 @@ import { labFleet, parseLabOptions, type LabOptions } from './lab-options.js';
 import { createLabResources, type LabResources } from './lab-resources.js';
 import { claimLabRoot, type LabRootClaim } from './lab-root.js';
 import { startLabStack, type LabStack } from './lab-stack.js';
-import { printExploreGuide, printStartup } from './lab-guide.js';
+import { printExploreGuide, printServices, printStartup } from './lab-guide.js';
 import { freePortOr } from './free-port.js';
+import { formatDuration } from './format-units.js';
 import { playStory } from './story.js';
 import { ConsoleReporter } from './story-reporter.js';
 
@@ -40,8 +41,9 @@ export async function runLab(argv: string[], env: Record<string, string | undefi
     reporter.chapter('Postgres and NATS');
     running.services = await ensureServices({ ...(options.postgresUrl === undefined ? {} : { postgresUrl: options.postgresUrl }), postgresPort: options.postgresPort, natsUrl: options.natsUrl, root: options.root, progress: (text) => reporter.command(text) });
     running.resources = await createLabResources(running.services.postgresUrl, running.services.natsServers);
+    printServices(reporter, running.services, running.resources);
     running.stack = await startStack(options, running.services, running.resources, reporter);
-    printStartup(reporter, options, running.services, running.resources, running.stack);
+    printStartup(reporter, options, running.stack);
     const outcome = await playStory(running.stack, reporter, { ...STORY, nights: options.nights });
     const failed = outcome.checks.filter((c) => !c.ok);
     reporter.chapter(failed.length === 0 ? `All ${outcome.checks.length} checks passed` : `${failed.length} of ${outcome.checks.length} checks FAILED`);
@@ -62,17 +64,20 @@ export async function runLab(argv: string[], env: Record<string, string | undefi
 async function startStack(options: LabOptions, services: Services, resources: LabResources, reporter: ConsoleReporter): Promise<LabStack> {
   reporter.chapter('Starting the system', `each part is a \`deltachain\` process; logs in ${options.root}/logs`);
   const port = options.port === 0 ? 0 : await freePortOr(options.port);
-  return startLabStack({
+  const started = Date.now();
+  const stack = await startLabStack({
     root: options.root,
     databaseUrl: resources.databaseUrl,
     nats: { servers: services.natsServers, namespace: resources.namespace },
     coordinatorListen: `127.0.0.1:${port}`,
-    pools: [{ name: STORY.pool, fleet: labFleet(options.diskSize), seed: STORY.seed }],
+    pools: [{ name: STORY.pool, fleet: labFleet(options.diskSize), seed: STORY.seed, faults: options.faults }],
     remotes: [STORY.remote],
     timings: options.once ? TEST_TIMINGS : DEMO_TIMINGS,
     logLevel: options.logLevel,
     onExit: (name, code, signal) => reporter.line(`! ${name} exited on its own (${code ?? signal}); see ${options.root}/logs/${name}.log`),
   });
+  reporter.line(`up in ${formatDuration(Date.now() - started)}`);
+  return stack;
 }
 
 /** Resolves on SIGINT or SIGTERM; keeps the catalogue's VM list fresh meanwhile. */

@@ -4,7 +4,7 @@
 // (`insecure: true`) because every process is on this machine. Timings are the production
 // defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
 // short retry backoffs.
-import type { FleetConfig } from '../lab/index.js';
+import type { FleetInput } from './lab-stack.js';
 
 export interface LabTimings {
   /** Coordinator: milliseconds between dispatch rounds. */
@@ -28,8 +28,8 @@ export interface NatsTarget {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export function labPoolConfig(o: { state: string; fleet: Partial<FleetConfig>; seed: number; port?: number }): Record<string, unknown> {
-  return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet };
+export function labPoolConfig(o: { state: string; fleet: FleetInput; seed: number; port?: number; faults?: Record<string, unknown> }): Record<string, unknown> {
+  return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet, faults: o.faults ?? {} };
 }
 
 export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {

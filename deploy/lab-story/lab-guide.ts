@@ -22,15 +22,19 @@ function shown(path: string): string {
   return rel === '' || rel.startsWith('..') ? path : rel;
 }
 
-export function printStartup(reporter: StoryReporter, options: LabOptions, services: Services, resources: LabResources, stack: LabStack): void {
-  if (services.actions.length > 0) reporter.line(`to get Postgres and NATS running: ${services.actions.join('; ')}`);
+export function printServices(reporter: StoryReporter, services: Services, resources: LabResources): void {
+  if (services.actions.length === 0) reporter.line('both already running: used as they are');
   reporter.line(`Postgres       ${withoutPassword(services.postgresUrl)} — database ${resources.databaseName} (the lab's own, dropped when it stops)`);
   reporter.line(`NATS           ${services.natsServers.join(', ')} with JetStream — namespace ${resources.namespace} (the lab's own streams)`);
+}
+
+export function printStartup(reporter: StoryReporter, options: LabOptions, stack: LabStack): void {
   for (const pool of stack.pools.values()) reporter.line(`lab pool       "${pool.name}" at ${pool.url} — XAPI-compatible (JSON-RPC, export_raw_vdi, import_raw_vdi, snapshots)`);
   for (const remote of stack.remotes.values()) reporter.line(`storage agent  remote "${remote.name}" at ${remote.address} — VHD chains under ${shown(remote.root)}`);
   for (const pool of stack.pools.values()) reporter.line(`host agent     pool "${pool.name}" — takes the pool's tasks from NATS, snapshots and exports over XAPI`);
   reporter.line(`coordinator    control API at ${stack.coordinatorAddress} — catalogue in Postgres, tasks and events over NATS`);
   reporter.line(`logs           ${shown(join(options.root, 'logs'))}/*.log`);
+  if (Object.keys(options.faults).length > 0) reporter.line(`faults armed on the lab pool: ${JSON.stringify(options.faults)} — expect failed checks`);
 }
 
 async function firstVhd(folder: string): Promise<string | undefined> {

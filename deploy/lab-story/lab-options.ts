@@ -3,7 +3,8 @@
 // DELTACHAIN_LAB_NATS_URL). Also the lab's fleet: three VMs, two of them in the story's policy.
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { parseSize, type FleetConfig } from '../lab/index.js';
+import { parseSize } from '../lab/index.js';
+import type { FleetInput } from './lab-stack.js';
 
 export interface LabOptions {
   once: boolean;
@@ -16,6 +17,8 @@ export interface LabOptions {
   postgresPort: number;
   natsUrl: string;
   logLevel: 'info' | 'debug' | 'warn';
+  /** Lab pool faults armed at start (docs/lab-pool.md), to see how failures look. */
+  faults: Record<string, unknown>;
 }
 
 function positiveInt(min: number) {
@@ -24,6 +27,16 @@ function positiveInt(min: number) {
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
     return n;
   };
+}
+
+function faults(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidArgumentError(`not a JSON object of faults (${(error as Error).message}), e.g. '{"snapshotFailure":{"times":1}}'`);
+  }
 }
 
 function size(text: string): number {
@@ -45,6 +58,7 @@ export function labProgram(): Command {
     .option('--nights <n>', 'nights of backups in the story (at least 5 to see merges)', positiveInt(5), 5)
     .option('--port <n>', 'control API port (default 7100, or a free one if taken; 0 = free)', positiveInt(0))
     .option('--log-level <level>', 'log level of the processes (logs in <root>/logs)', 'info')
+    .option('--faults <json>', 'lab pool faults to arm at start, to see how failures look (docs/lab-pool.md)', faults, {})
     .helpOption('-h, --help', 'show this help')
     .exitOverride();
 }
@@ -52,7 +66,7 @@ export function labProgram(): Command {
 export function parseLabOptions(argv: string[], env: Record<string, string | undefined>): LabOptions {
   const program = labProgram();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ once: boolean; root: string; diskSize: number; nights: number; port?: number; logLevel: string }>();
+  const o = program.opts<{ once: boolean; root: string; diskSize: number; nights: number; port?: number; logLevel: string; faults: Record<string, unknown> }>();
   const level = ['info', 'debug', 'warn'].includes(o.logLevel) ? (o.logLevel as LabOptions['logLevel']) : 'info';
   const postgresUrl = env.DELTACHAIN_LAB_PG_URL;
   return Object.freeze({
@@ -65,13 +79,14 @@ export function parseLabOptions(argv: string[], env: Record<string, string | und
     postgresPort: postgresUrl === undefined ? 5432 : Number(new URL(postgresUrl).port || 5432),
     natsUrl: env.DELTACHAIN_LAB_NATS_URL ?? 'nats://127.0.0.1:4222',
     logLevel: level,
+    faults: o.faults,
   });
 }
 
 const MiB = 1024 * 1024;
 
 /** The lab pool's fleet: web (two disks) and db are backed up; build is not in the policy. */
-export function labFleet(diskSize: number): Partial<FleetConfig> {
+export function labFleet(diskSize: number): FleetInput {
   const half = Math.max(4 * MiB, Math.floor(diskSize / 2 / (2 * MiB)) * 2 * MiB);
   return {
     pool: 'Lab pool',
@@ -80,9 +95,9 @@ export function labFleet(diskSize: number): Partial<FleetConfig> {
       { name: 'Restore SR', type: 'ext', size: 2 ** 40 },
     ],
     vms: [
-      { name: 'web', powerState: 'Running', memory: 2 * 1024 ** 3, vcpus: 2, otherConfig: {}, cd: true, vifs: [{}], disks: [{ name: 'web root', size: diskSize, fill: 40 }, { name: 'web data', size: half, fill: 50 }] },
-      { name: 'db', powerState: 'Running', memory: 4 * 1024 ** 3, vcpus: 2, otherConfig: {}, cd: true, vifs: [{}], disks: [{ name: 'db root', size: diskSize, fill: 30 }] },
-      { name: 'build', powerState: 'Halted', memory: 1024 ** 3, vcpus: 1, otherConfig: {}, cd: true, vifs: [{}], disks: [{ name: 'build root', size: half, fill: 20 }] },
+      { name: 'web', memory: 2 * 1024 ** 3, vcpus: 2, disks: [{ name: 'web root', size: diskSize, fill: 40 }, { name: 'web data', size: half, fill: 50 }] },
+      { name: 'db', memory: 4 * 1024 ** 3, vcpus: 2, disks: [{ name: 'db root', size: diskSize, fill: 30 }] },
+      { name: 'build', powerState: 'Halted', disks: [{ name: 'build root', size: half, fill: 20 }] },
     ],
-  } as Partial<FleetConfig>;
+  };
 }

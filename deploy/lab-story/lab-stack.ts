@@ -1,7 +1,8 @@
 // The whole system on one machine, every part a real `deltachain` process started the way an
 // operator would (`bin/deltachain.mjs lab pool | agent --config | coordinator --config`): lab
 // pools, one storage agent per remote, one host agent per pool, the coordinator — on a
-// Postgres database and a NATS namespace the caller owns. Once up, the pools and remotes are
+// Postgres database and a NATS namespace the caller owns — started all at once (a host agent
+// as soon as its lab pool is up). Once up, the pools and remotes are
 // registered through the control API and the pools' VMs are reported to the catalogue.
 // Layout under `root`: config/ (the JSON configs), logs/ (one log per process), pools/<pool>/
 // (lab pool state: records and disks), remotes/<remote>/ (the remote's files).
@@ -11,19 +12,26 @@ import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
 import { connectCatalog, type Catalog } from '../../coordinator/catalog/index.js';
-import { LabAdminClient, type FleetConfig } from '../lab/index.js';
+import type { z } from 'zod';
+import { LabAdminClient } from '../lab/index.js';
+import type { fleetSchema } from '../lab/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
 import { syncInventory, type InventoryVm } from './inventory-sync.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 
+/** A fleet as a lab pool's config file gives it (defaults filled by the lab pool). */
+export type FleetInput = z.input<typeof fleetSchema>;
+
 export interface LabPoolSpec {
   /** The pool's name in the coordinator (and its host agent's pool id). */
   name: string;
-  fleet: Partial<FleetConfig>;
+  fleet: FleetInput;
   /** Seed of the fleet's disk content. */
   seed: number;
+  /** Faults armed at start (docs/lab-pool.md). */
+  faults?: Record<string, unknown>;
 }
 
 export interface LabStackOptions {
@@ -85,99 +93,108 @@ interface LabBanner {
   password: string;
 }
 
-export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
-  const configs = join(options.root, 'config');
-  await mkdir(configs, { recursive: true });
-  const supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
-  const writeConfig = async (name: string, config: Record<string, unknown>): Promise<string> => {
-    const path = join(configs, `${name}.json`);
+/** Starts the stack's processes; `startAll` runs them concurrently (a host agent after its lab pool). */
+class StackProcesses {
+  readonly supervisor: ProcessSupervisor;
+  readonly remotes = new Map<string, StackRemote>();
+  readonly pools = new Map<string, StackPool>();
+
+  constructor(private readonly options: LabStackOptions) {
+    this.supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
+  }
+
+  private async writeConfig(name: string, config: Record<string, unknown>): Promise<string> {
+    const folder = join(this.options.root, 'config');
+    await mkdir(folder, { recursive: true });
+    const path = join(folder, `${name}.json`);
     await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
     return path;
-  };
-  const remotes = new Map<string, StackRemote>();
-  const startStorage = async (remote: string, root = join(options.root, 'remotes', remote)): Promise<StackRemote> => {
-    const path = await writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: options.nats, timings: options.timings, logLevel: options.logLevel }));
-    const process = await supervisor.start({
-      name: `storage-${remote}`,
-      command: globalThis.process.execPath,
-      args: [BIN, 'agent', '--config', path],
-      ready: (_line, json) => (json?.msg === 'storage agent ready' ? String(json.address) : undefined),
-    });
-    const started = { name: remote, root, address: process.value, process };
-    remotes.set(remote, started);
+  }
+
+  private deltachain<T>(name: string, args: string[], ready: (json: Record<string, unknown>) => T | undefined): Promise<SupervisedProcess<T>> {
+    return this.supervisor.start({ name, command: process.execPath, args: [BIN, ...args], ready: (_line, json) => (json === undefined ? undefined : ready(json)) });
+  }
+
+  async startStorage(remote: string, root = join(this.options.root, 'remotes', remote)): Promise<StackRemote> {
+    const o = this.options;
+    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? String(json.address) : undefined));
+    const started = { name: remote, root, address: agent.value, process: agent };
+    this.remotes.set(remote, started);
     return started;
-  };
+  }
+
+  async startPool(spec: LabPoolSpec): Promise<StackPool> {
+    const o = this.options;
+    const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
+    const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? (json as unknown as LabBanner) : undefined));
+    const { url, user, password, urlWithCredentials } = lab.value;
+    const hostPath = await this.writeConfig(`host-${spec.name}`, hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? true : undefined));
+    const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
+    this.pools.set(spec.name, pool);
+    return pool;
+  }
+
+  async startCoordinator(): Promise<SupervisedProcess<number>> {
+    const o = this.options;
+    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? Number(json.port) : undefined));
+  }
+
+  /** Everything at once; when one part fails, waits for the others to settle, then rethrows. */
+  async startAll(): Promise<SupervisedProcess<number>> {
+    const coordinator = this.startCoordinator();
+    const results = await Promise.allSettled([coordinator, ...this.options.pools.map((p) => this.startPool(p)), ...this.options.remotes.map((r) => this.startStorage(r))]);
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
+    return coordinator;
+  }
+}
+
+export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
+  const processes = new StackProcesses(options);
   let sql: Catalog | undefined;
   let control: ControlClient | undefined;
   try {
-    const labs = await Promise.all(options.pools.map(async (pool) => startPoolProcess(supervisor, pool, await writeConfig(`lab-pool-${pool.name}`, labPoolConfig({ state: join(options.root, 'pools', pool.name), fleet: pool.fleet, seed: pool.seed })))));
-    await Promise.all(options.remotes.map((remote) => startStorage(remote)));
-    const coordinatorPath = await writeConfig('coordinator', coordinatorConfig({ databaseUrl: options.databaseUrl, listen: options.coordinatorListen, nats: options.nats, timings: options.timings, logLevel: options.logLevel }));
-    const coordinator = await supervisor.start({
-      name: 'coordinator',
-      command: process.execPath,
-      args: [BIN, 'coordinator', '--config', coordinatorPath],
-      ready: (_line, json) => (json?.msg === 'coordinator started' ? Number(json.port) : undefined),
-    });
-    const pools = new Map<string, StackPool>();
-    await Promise.all(
-      options.pools.map(async (spec, i) => {
-        const lab = labs[i]!;
-        const config = hostAgentConfig({ pool: spec.name, xapi: { url: lab.value.url, user: lab.value.user, password: lab.value.password }, nats: options.nats, timings: options.timings, logLevel: options.logLevel });
-        const host = await supervisor.start({
-          name: `host-${spec.name}`,
-          command: process.execPath,
-          args: [BIN, 'agent', '--config', await writeConfig(`host-${spec.name}`, config)],
-          ready: (_line, json) => (json?.msg === 'host agent ready' ? true : undefined),
-        });
-        const { url, user, password, urlWithCredentials } = lab.value;
-        pools.set(spec.name, { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host });
-      }),
-    );
+    const coordinator = await processes.startAll();
     const host = options.coordinatorListen.replace(/:\d+$/, '');
     const coordinatorAddress = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${coordinator.value}`;
     control = new ControlClient(coordinatorAddress, ChannelCredentials.createInsecure());
     for (const pool of options.pools) await control.addPool({ name: pool.name, site: 'lab', description: `lab pool ${pool.name}` });
-    for (const remote of options.remotes) await control.addRemote({ name: remote, site: 'lab', location: remotes.get(remote)!.root, description: `local remote ${remote}` });
+    for (const remote of options.remotes) await control.addRemote({ name: remote, site: 'lab', location: processes.remotes.get(remote)!.root, description: `local remote ${remote}` });
     sql = connectCatalog(options.databaseUrl, { maxConnections: 2, applicationName: 'deltachain-lab' });
-    const catalogue = sql;
-    const client = control;
-    const stack: LabStack = {
-      options,
-      supervisor,
-      pools,
-      remotes,
-      coordinator,
-      coordinatorAddress,
-      control: client,
-      sql: catalogue,
-      async syncInventory() {
-        const out = new Map<string, InventoryVm[]>();
-        for (const pool of pools.values()) out.set(pool.name, await syncInventory(catalogue, pool.name, pool.admin));
-        return out;
-      },
-      startStorage,
-      async stop() {
-        client.close();
-        await supervisor.stopAll();
-        await catalogue.end({ timeout: 5 });
-      },
-    };
+    const stack = assemble(options, processes, coordinator, coordinatorAddress, control, sql);
     await stack.syncInventory();
     return stack;
   } catch (error) {
     control?.close();
-    await supervisor.stopAll();
+    await processes.supervisor.stopAll();
     await sql?.end({ timeout: 5 });
     throw error;
   }
 }
 
-function startPoolProcess(supervisor: ProcessSupervisor, pool: LabPoolSpec, configPath: string): Promise<SupervisedProcess<LabBanner>> {
-  return supervisor.start({
-    name: `lab-pool-${pool.name}`,
-    command: process.execPath,
-    args: [BIN, 'lab', 'pool', '--config', configPath, '--json', '--log-level', 'warn'],
-    ready: (_line, json) => (json !== undefined && typeof json.urlWithCredentials === 'string' ? (json as unknown as LabBanner) : undefined),
-  });
+function assemble(options: LabStackOptions, processes: StackProcesses, coordinator: SupervisedProcess<number>, coordinatorAddress: string, control: ControlClient, sql: Catalog): LabStack {
+  return {
+    options,
+    supervisor: processes.supervisor,
+    pools: processes.pools,
+    remotes: processes.remotes,
+    coordinator,
+    coordinatorAddress,
+    control,
+    sql,
+    async syncInventory() {
+      const out = new Map<string, InventoryVm[]>();
+      for (const pool of processes.pools.values()) out.set(pool.name, await syncInventory(sql, pool.name, pool.admin));
+      return out;
+    },
+    startStorage: (remote, root) => processes.startStorage(remote, root),
+    async stop() {
+      control.close();
+      await processes.supervisor.stopAll();
+      await sql.end({ timeout: 5 });
+    },
+  };
 }

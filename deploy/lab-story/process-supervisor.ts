@@ -1,9 +1,9 @@
 // Runs the lab's long-running parts (lab pool, storage and host agents, coordinator, a private
 // nats-server) as real child processes, the way an operator would start them: each one's
 // stdout and stderr go line by line to its own log file, JSON log lines are kept (the last few
-// hundred) and offered to a readiness test, and `stopAll` stops them in the reverse order of
-// their start with SIGTERM — SIGKILL only for one that does not exit within a grace period.
-// A process that exits on its own while the lab runs is reported through `onExit`.
+// hundred) and offered to a readiness test, and `stopAll` stops them all at once with SIGTERM —
+// SIGKILL only for one that does not exit within a grace period (a process still starting
+// included). A process that exits on its own while the lab runs is reported through `onExit`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -60,72 +60,75 @@ export class ProcessSupervisor {
   async start<T>(options: StartProcessOptions<T>): Promise<SupervisedProcess<T>> {
     await mkdir(this.logFolder, { recursive: true });
     const logFile = join(this.logFolder, `${options.name}.log`);
-    const log = createWriteStream(logFile, { flags: 'a' });
     const child = spawn(options.command, options.args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-    const logs: Record<string, unknown>[] = [];
-    const tail: string[] = [];
     const exited = new Promise<number | null>((resolve) => {
       child.once('error', () => resolve(null));
       child.once('exit', (code) => resolve(code));
     });
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    void closed.then(() => log.end());
-    const value = await new Promise<T>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? 60_000;
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new LabProcessError(`${options.name} was not ready within ${timeoutMs / 1000} s; its log: ${logFile}\n${tail.join('\n')}`));
-      }, timeoutMs);
-      let settled = false;
-      const onLine = (line: string): void => {
-        writeLine(log, line);
-        const json = parseJson(line);
-        if (json) keep(logs, json, KEEP_LOGS);
-        keep(tail, line, 20);
-        if (settled) return;
-        const ready = options.ready(line, json);
-        if (ready !== undefined) {
-          settled = true;
-          clearTimeout(timer);
-          resolve(ready);
-        }
-      };
-      createInterface({ input: child.stdout! }).on('line', onLine);
-      createInterface({ input: child.stderr! }).on('line', onLine);
-      child.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new LabProcessError(`cannot start ${options.name} (${options.command}): ${error.message}`, { cause: error }));
-      });
-      void exited.then((code) => {
-        if (settled) return;
-        clearTimeout(timer);
-        // Give the output a moment to be read before quoting it.
-        void closed.then(() => reject(new LabProcessError(`${options.name} exited (${code ?? child.signalCode}) before it was ready; its log: ${logFile}\n${tail.join('\n')}`)));
-      });
-    });
-    const process_: SupervisedProcess<T> = {
+    const supervised: SupervisedProcess<T> = {
       name: options.name,
       child,
-      value,
+      value: undefined as T,
       logFile,
-      logs,
+      logs: [],
       exited,
       stop: (signal = 'SIGTERM', graceMs = 15_000) => stopChild(child, exited, signal, graceMs),
     };
+    // Known from the spawn on, so stopAll also stops a process still starting.
+    this.processes.push(supervised as SupervisedProcess);
     void exited.then((code) => {
-      const index = this.processes.indexOf(process_ as SupervisedProcess);
+      const index = this.processes.indexOf(supervised as SupervisedProcess);
       if (index >= 0) this.processes.splice(index, 1);
-      if (!this.stopping && index >= 0) this.onExit(options.name, code, child.signalCode);
+      if (!this.stopping && index >= 0 && supervised.value !== undefined) this.onExit(options.name, code, child.signalCode);
     });
-    this.processes.push(process_ as SupervisedProcess);
-    return process_;
+    supervised.value = await waitUntilReady(options, supervised, createWriteStream(logFile, { flags: 'a' }));
+    return supervised;
   }
 
-  /** Stops every process, newest first. */
+  /** Stops every process at once (SIGTERM; SIGKILL after `graceMs`). */
   async stopAll(graceMs = 15_000): Promise<void> {
     this.stopping = true;
-    for (const p of [...this.processes].reverse()) await p.stop('SIGTERM', graceMs);
+    await Promise.all(this.processes.map((p) => p.stop('SIGTERM', graceMs)));
   }
+}
+
+/** Logs every output line; resolves with the first `ready` value, rejects on exit or timeout. */
+function waitUntilReady<T>(options: StartProcessOptions<T>, p: SupervisedProcess<T>, log: WriteStream): Promise<T> {
+  const { child, logFile } = p;
+  const tail: string[] = [];
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  void closed.then(() => log.end());
+  return new Promise<T>((resolve, reject) => {
+    const timeoutMs = options.timeoutMs ?? 90_000;
+    let settled = false;
+    const fail = (error: LabProcessError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new LabProcessError(`${options.name} was not ready within ${timeoutMs / 1000} s; its log: ${logFile}\n${tail.join('\n')}`));
+    }, timeoutMs);
+    const onLine = (line: string): void => {
+      writeLine(log, line);
+      const json = parseJson(line);
+      if (json) keep(p.logs, json, KEEP_LOGS);
+      keep(tail, line, 20);
+      if (settled) return;
+      const ready = options.ready(line, json);
+      if (ready === undefined) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(ready);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('error', (error) => fail(new LabProcessError(`cannot start ${options.name} (${options.command}): ${error.message}`, { cause: error })));
+    // On an early exit, let the output be read before quoting it.
+    void p.exited.then((code) => closed.then(() => fail(new LabProcessError(`${options.name} exited (${code ?? child.signalCode}) before it was ready; its log: ${logFile}\n${tail.join('\n')}`))));
+  });
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>, signal: NodeJS.Signals, graceMs: number): Promise<void> {

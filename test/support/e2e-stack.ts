@@ -1,0 +1,63 @@
+// The whole system for end-to-end tests, as `npm run lab` runs it (deploy/lab-story's lab
+// stack: lab pools, storage agents, host agents and the coordinator, each a real `deltachain`
+// process), on resources of the test's own: a fresh database, a NATS namespace (own streams),
+// a temporary folder. close() stops every process and removes all three.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats, deleteStreams, natsNames, natsSchema } from '../../shared/nats/index.js';
+import { startLabStack, type LabPoolSpec, type LabStack } from '../../deploy/lab-story/lab-stack.js';
+import { TEST_TIMINGS } from '../../deploy/lab-story/lab-configs.js';
+import { createEmptyDatabase, databaseUrl, dropDatabase } from './pg-database.js';
+import { NATS_URL } from './storage-nats.js';
+
+export interface E2eStack {
+  stack: LabStack;
+  folder: string;
+  close(): Promise<void>;
+}
+
+async function deleteNamespace(namespace: string): Promise<void> {
+  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace }), 'deltachain-e2e-cleanup');
+  try {
+    await deleteStreams(await jetstreamManager(nc), natsNames(namespace));
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function startE2eStack(spec: { pools: LabPoolSpec[]; remotes: string[] }): Promise<E2eStack> {
+  const folder = await mkdtemp(join(tmpdir(), 'dc-e2e-'));
+  const database = await createEmptyDatabase('dc_e2e');
+  const namespace = `e2e-${randomBytes(4).toString('hex')}`;
+  const cleanup = async (): Promise<void> => {
+    await deleteNamespace(namespace).catch(() => undefined);
+    await dropDatabase(database).catch(() => undefined);
+    await rm(folder, { recursive: true, force: true });
+  };
+  try {
+    const stack = await startLabStack({
+      root: folder,
+      databaseUrl: databaseUrl(database),
+      nats: { servers: [NATS_URL], namespace },
+      coordinatorListen: '127.0.0.1:0',
+      pools: spec.pools,
+      remotes: spec.remotes,
+      timings: TEST_TIMINGS,
+      logLevel: (process.env.DELTACHAIN_TEST_LOG as 'debug' | undefined) ?? 'info',
+    });
+    return {
+      stack,
+      folder,
+      async close() {
+        await stack.stop().catch(() => undefined);
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
