@@ -23,8 +23,9 @@ interface LabRun {
   waitFor(text: string, timeoutMs?: number): Promise<void>;
 }
 
-function startLab(command: string, args: string[]): LabRun {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+/** `npm run lab -- …` in a process group of its own, as a terminal would run it. */
+function startLab(args: string[]): LabRun {
+  const child = spawn('npm', ['run', 'lab', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' }, detached: true });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
@@ -64,7 +65,7 @@ describe('npm run lab', { timeout: 600_000 }, () => {
   it('--once plays the story, every check passes, exits 0 and leaves nothing running', async () => {
     const root = await mkdtemp(join(tmpdir(), 'dc-lab-once-'));
     folders.push(root);
-    const lab = startLab('npm', ['run', 'lab', '--', '--once', '--root', root, '--disk-size', '32MiB']);
+    const lab = startLab(['--once', '--root', root, '--disk-size', '32MiB']);
     const code = await lab.exited;
     const out = lab.output();
     assert.equal(code, 0, out);
@@ -82,7 +83,7 @@ describe('npm run lab', { timeout: 600_000 }, () => {
     const root = await mkdtemp(join(tmpdir(), 'dc-lab-live-'));
     folders.push(root);
     const faults = JSON.stringify({ snapshotFailure: { times: 1 } });
-    const lab = startLab(process.execPath, ['--import', 'tsx', 'deploy/lab-story/main.ts', '--root', root, '--disk-size', '32MiB', '--port', '0', '--faults', faults]);
+    const lab = startLab(['--root', root, '--disk-size', '32MiB', '--port', '0', '--faults', faults]);
     try {
       await lab.waitFor('Stop everything with Ctrl-C here');
       const out = lab.output();
@@ -96,13 +97,18 @@ describe('npm run lab', { timeout: 600_000 }, () => {
       assert.deepEqual([...new Set(names)].sort(), ['db', 'web']);
       const vms = await runCliAt(address, ['vm', 'list']);
       assert.match(vms.stdout, /web \(night 3\)/, 'the restored VM is reported to the catalogue');
-      lab.child.kill('SIGINT');
+      // Ctrl-C in a terminal: SIGINT to the whole foreground group (npm, the lab and its processes).
+      process.kill(-lab.child.pid!, 'SIGINT');
       assert.equal(await lab.exited, 1, 'a failed check makes the status 1');
       assert.match(lab.output(), /▸ Stopping/);
       assert.equal(await portOpen('127.0.0.1', Number(address.split(':')[1])), false, 'the coordinator stopped');
       assert.deepEqual(await labLeftovers(lab.output()), []);
     } finally {
-      lab.child.kill('SIGKILL');
+      try {
+        process.kill(-lab.child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone
+      }
     }
   });
 });

@@ -39,6 +39,8 @@ export interface Services {
   natsServers: string[];
   /** What was done to get there (empty when both were running). */
   actions: string[];
+  /** Pids of the processes started for the lab (a nats-server), to stop if the lab dies. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -143,7 +145,7 @@ export async function ensureServices(o: ServicesOptions): Promise<Services> {
   try {
     const postgresUrl = await ensurePostgres(o, actions);
     await ensureNats(o, actions, supervisor);
-    return { postgresUrl, natsServers: [o.natsUrl], actions, stop: () => supervisor.stopAll() };
+    return { postgresUrl, natsServers: [o.natsUrl], actions, pids: () => supervisor.running.map((p) => p.child.pid ?? 0).filter((pid) => pid > 0), stop: () => supervisor.stopAll() };
   } catch (error) {
     await supervisor.stopAll();
     throw error;

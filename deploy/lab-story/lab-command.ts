@@ -2,21 +2,26 @@
 // of the lab's own, the whole system as real processes (lab pool, storage agent, host agent,
 // coordinator), the seed's story told on the terminal — and then either exit (`--once`, status
 // 1 when a check failed) or keep everything running for the user to explore with the CLI until
-// Ctrl-C, which stops every process, drops the lab's database and deletes its streams.
+// Ctrl-C. A stop signal at any moment stops every process, drops the lab's database and
+// deletes its streams (status 130 when the story was cut short).
 import { CommanderError } from 'commander';
 import { ensureServices, ServicesError, type Services } from './ensure-services.js';
+import { formatDuration } from './format-units.js';
 import { TEST_TIMINGS, DEMO_TIMINGS } from './lab-configs.js';
+import { printExploreGuide, printServices, printStartup } from './lab-guide.js';
 import { labFleet, parseLabOptions, type LabOptions } from './lab-options.js';
 import { createLabResources, type LabResources } from './lab-resources.js';
 import { claimLabRoot, type LabRootClaim } from './lab-root.js';
 import { startLabStack, type LabStack } from './lab-stack.js';
-import { printExploreGuide, printServices, printStartup } from './lab-guide.js';
 import { freePortOr } from './free-port.js';
-import { formatDuration } from './format-units.js';
+import { watchStopSignals, unlessStopped, type StopSignal } from './stop-signal.js';
 import { playStory } from './story.js';
 import { ConsoleReporter } from './story-reporter.js';
 
 export const STORY = { pool: 'lab', remote: 'nas', policy: 'nightly', vmNames: ['web', 'db'], retention: 3, restoreNight: 3, restoreSr: 'Restore SR', seed: 7 };
+
+/** Status when a signal stopped the lab before the story was over. */
+const INTERRUPTED = 130;
 
 interface Running {
   claim?: LabRootClaim;
@@ -34,34 +39,49 @@ export async function runLab(argv: string[], env: Record<string, string | undefi
     throw error;
   }
   const reporter = new ConsoleReporter(out);
+  const stop = watchStopSignals();
   const running: Running = {};
   try {
-    running.claim = await claimLabRoot(options.root);
-    reporter.chapter('Deltachain lab', 'the whole system on this machine, every part a real process; then the story of continuous delta backups');
-    reporter.chapter('Postgres and NATS');
-    running.services = await ensureServices({ ...(options.postgresUrl === undefined ? {} : { postgresUrl: options.postgresUrl }), postgresPort: options.postgresPort, natsUrl: options.natsUrl, root: options.root, progress: (text) => reporter.command(text) });
-    running.resources = await createLabResources(running.services.postgresUrl, running.services.natsServers);
-    printServices(reporter, running.services, running.resources);
-    running.stack = await startStack(options, running.services, running.resources, reporter);
-    printStartup(reporter, options, running.stack);
-    const outcome = await playStory(running.stack, reporter, { ...STORY, nights: options.nights });
-    const failed = outcome.checks.filter((c) => !c.ok);
-    reporter.chapter(failed.length === 0 ? `All ${outcome.checks.length} checks passed` : `${failed.length} of ${outcome.checks.length} checks FAILED`);
-    for (const c of failed) reporter.line(`✗ ${c.text}`);
-    if (options.once) return failed.length === 0 ? 0 : 1;
-    await printExploreGuide(reporter, options, running.stack, outcome);
-    await untilStopped(running.stack);
-    return failed.length === 0 ? 0 : 1;
+    return await play(options, reporter, stop, running);
   } catch (error) {
     reporter.chapter('The lab stopped on an error');
     reporter.line(error instanceof ServicesError ? error.message : ((error as Error).stack ?? String(error)));
     return 1;
   } finally {
     await shutDown(running, reporter);
+    stop.dispose();
   }
 }
 
-async function startStack(options: LabOptions, services: Services, resources: LabResources, reporter: ConsoleReporter): Promise<LabStack> {
+async function play(options: LabOptions, reporter: ConsoleReporter, stop: StopSignal, running: Running): Promise<number> {
+  running.claim = await claimLabRoot(options.root);
+  reporter.chapter('Deltachain lab', 'the whole system on this machine, every part a real process; then the story of continuous delta backups');
+  if (running.claim.leftoversStopped > 0) reporter.line(`stopped ${running.claim.leftoversStopped} processes a previous lab in ${options.root} had left running`);
+  reporter.chapter('Postgres and NATS');
+  running.services = await ensureServices({ ...(options.postgresUrl === undefined ? {} : { postgresUrl: options.postgresUrl }), postgresPort: options.postgresPort, natsUrl: options.natsUrl, root: options.root, progress: (text) => reporter.command(text) });
+  await running.claim.recordProcesses(running.services.pids());
+  running.resources = await createLabResources(running.services.postgresUrl, running.services.natsServers);
+  printServices(reporter, running.services, running.resources);
+  running.stack = await startStack(options, running.services, running.resources, reporter, stop);
+  await running.claim.recordProcesses([...running.services.pids(), ...running.stack.supervisor.running.map((p) => p.child.pid ?? 0)]);
+  printStartup(reporter, options, running.stack);
+  if (stop.received !== undefined) return INTERRUPTED;
+  const outcome = await unlessStopped(playStory(running.stack, reporter, { ...STORY, nights: options.nights }), stop);
+  if (outcome === 'stopped') {
+    reporter.chapter(`Stopped by ${stop.received} before the story was over`);
+    return INTERRUPTED;
+  }
+  const failed = outcome.checks.filter((c) => !c.ok);
+  reporter.chapter(failed.length === 0 ? `All ${outcome.checks.length} checks passed` : `${failed.length} of ${outcome.checks.length} checks FAILED`);
+  for (const c of failed) reporter.line(`✗ ${c.text}`);
+  if (!options.once) {
+    await printExploreGuide(reporter, options, running.stack, outcome);
+    await keepInventoryFresh(running.stack, stop);
+  }
+  return failed.length === 0 ? 0 : 1;
+}
+
+async function startStack(options: LabOptions, services: Services, resources: LabResources, reporter: ConsoleReporter, stop: StopSignal): Promise<LabStack> {
   reporter.chapter('Starting the system', `each part is a \`deltachain\` process; logs in ${options.root}/logs`);
   const port = options.port === 0 ? 0 : await freePortOr(options.port);
   const started = Date.now();
@@ -74,39 +94,25 @@ async function startStack(options: LabOptions, services: Services, resources: La
     remotes: [STORY.remote],
     timings: options.once ? TEST_TIMINGS : DEMO_TIMINGS,
     logLevel: options.logLevel,
-    onExit: (name, code, signal) => reporter.line(`! ${name} exited on its own (${code ?? signal}); see ${options.root}/logs/${name}.log`),
+    // After Ctrl-C in a terminal every process got the SIGINT too: their exits are expected.
+    onExit: (name, code, signal) => stop.received === undefined && reporter.line(`! ${name} exited on its own (${code ?? signal}); see ${options.root}/logs/${name}.log`),
   });
   reporter.line(`up in ${formatDuration(Date.now() - started)}`);
   return stack;
 }
 
-/** Resolves on SIGINT or SIGTERM; keeps the catalogue's VM list fresh meanwhile. */
-function untilStopped(stack: LabStack): Promise<void> {
-  return new Promise((resolve) => {
-    const sync = setInterval(() => void stack.syncInventory().catch(() => undefined), 5000);
-    const stop = (): void => {
-      clearInterval(sync);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+/** Until a stop signal: reports the pool's VMs every few seconds (restored VMs show in `vm list`). */
+async function keepInventoryFresh(stack: LabStack, stop: StopSignal): Promise<void> {
+  const sync = setInterval(() => void stack.syncInventory().catch(() => undefined), 5000);
+  await stop.promise;
+  clearInterval(sync);
 }
 
 async function shutDown(running: Running, reporter: ConsoleReporter): Promise<void> {
   if (running.stack !== undefined || running.services !== undefined) reporter.chapter('Stopping', 'every process, then the lab\'s database and NATS streams');
-  // A second Ctrl-C while stopping should not kill us half-way: ignore it.
-  const ignore = (): void => {};
-  process.on('SIGINT', ignore);
-  try {
-    await running.stack?.stop().catch((error: unknown) => reporter.line(`stopping the processes: ${(error as Error).message}`));
-    await running.resources?.release().catch((error: unknown) => reporter.line(`removing the lab's database and streams: ${(error as Error).message}`));
-    await running.services?.stop();
-    await running.claim?.release();
-    if (running.stack !== undefined) reporter.line(`stopped; files and logs stay in ${running.stack.options.root} until the next \`npm run lab\``);
-  } finally {
-    process.off('SIGINT', ignore);
-  }
+  await running.stack?.stop().catch((error: unknown) => reporter.line(`stopping the processes: ${(error as Error).message}`));
+  await running.resources?.release().catch((error: unknown) => reporter.line(`removing the lab's database and streams: ${(error as Error).message}`));
+  await running.services?.stop();
+  await running.claim?.release();
+  if (running.stack !== undefined) reporter.line(`stopped; files and logs stay in ${running.stack.options.root} until the next \`npm run lab\``);
 }
