@@ -163,8 +163,6 @@ describe('host agent backup against the lab pool and a real storage agent', () =
   it('destroys leftovers of an interrupted run before taking a new snapshot', async () => {
     const { ref } = await env.xapi.getRecordByUuid<XapiVm>('VM', webUuid);
     const leftover = await env.xapi.callAsync<string>('VM.snapshot', ref, 'crashed run');
-    const tags = { ...readSnapshotTags({}), ...{} };
-    void tags;
     for (const [key, value] of Object.entries({
       'deltachain:policy': policyId,
       'deltachain:vm': webUuid,
@@ -196,5 +194,26 @@ describe('host agent backup against the lab pool and a real storage agent', () =
     } finally {
       await env.xapi.call('VDI.remove_from_other_config', dataRef, 'deltachain:skip');
     }
+  });
+
+  it('finishes a run that crashed between the commit and the exported mark when the task is redelivered', async () => {
+    const [root] = await env.diskUuids(webUuid);
+    await env.admin.write({ vdi: root!, pattern: 'clustered', percent: 3, seed: 41 });
+    const task = request(basesOf(second));
+    const done = await backupVm({ xapi: env.xapi, disksPerVm: 2, logger: env.logger }, task);
+    // What a crash right after CommitBackup leaves: the new snapshot tagged but neither marked nor reported.
+    const { ref } = await env.xapi.getRecordByUuid<XapiVm>('VM', done.snapshotUuid);
+    await env.xapi.call('VM.remove_from_other_config', ref, 'deltachain:result');
+    await env.xapi.call('VM.remove_from_other_config', ref, 'deltachain:exported');
+    const again = await backupVm({ xapi: env.xapi, disksPerVm: 2, logger: env.logger }, task);
+    assert.equal(again.redelivered, true);
+    assert.equal(again.snapshotUuid, done.snapshotUuid);
+    assert.deepEqual(again.backups, done.backups);
+    assert.deepEqual(again.disks.map((d) => [d.diskKey, d.mode, d.snapshotVdiUuid]), done.disks.map((d) => [d.diskKey, d.mode, d.snapshotVdiUuid]));
+    assert.match(again.warnings.join(' '), /reported from the remotes/);
+    const tags = readSnapshotTags((await env.xapi.getRecord<XapiVm>('VM', ref)).other_config);
+    assert.equal(tags?.exported, true, 'the snapshot is the reference again');
+    assert.deepEqual((await snapshotsOfWeb()).map((s) => s.uuid), [done.snapshotUuid]);
+    second = done;
   });
 });
