@@ -23,7 +23,10 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const { registerAgentCommand } = await import('../agent/index.js');
-  if (argv[2] === 'agent') {
+  // Only a running agent (`agent --config FILE`) is the lean process; `agent list` is the
+  // coordinator CLI's and needs the whole program (fix by H1: it failed with "required option
+  // '-c, --config <file>' not specified").
+  if (argv[2] === 'agent' && argv.slice(3).some((a) => a === '-c' || a.startsWith('--config'))) {
     registerAgentCommand(program);
     return program;
   }

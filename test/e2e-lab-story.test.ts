@@ -97,6 +97,9 @@ describe('npm run lab', { timeout: 600_000 }, () => {
       assert.deepEqual([...new Set(names)].sort(), ['db', 'web']);
       const vms = await runCliAt(address, ['vm', 'list']);
       assert.match(vms.stdout, /web \(night 3\)/, 'the restored VM is reported to the catalogue');
+      const agents = await runCliAt(address, ['agent', 'list', '--json']);
+      assert.equal(agents.code, 0, agents.stderr);
+      assert.deepEqual((JSON.parse(agents.stdout) as { id: string }[]).map((a) => a.id).sort(), ['host-lab', 'storage-nas']);
       // Ctrl-C in a terminal: SIGINT to the whole foreground group (npm, the lab and its processes).
       process.kill(-lab.child.pid!, 'SIGINT');
       assert.equal(await lab.exited, 1, 'a failed check makes the status 1');
