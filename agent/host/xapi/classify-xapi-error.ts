@@ -59,7 +59,17 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+/**
+ * xen-api 4.7.6 asserts that it holds a session when a call starts; a call that starts while the
+ * client is logging in again after SESSION_INVALID (its `_sessionOpen` clears the session first)
+ * fails that assertion. The next try finds the new session, so it is transient.
+ */
+const CLIENT_RELOGIN_RACE = 'ERR_ASSERTION';
+
 export function classifyXapiFailure(code: string | undefined): XapiFailureClass {
+  if (code === CLIENT_RELOGIN_RACE) {
+    return { kind: 'transient', advice: 'the XAPI client was logging in again; retried' };
+  }
   if (code !== undefined) {
     const transient = TRANSIENT_XAPI_CODES[code];
     if (transient !== undefined) return { kind: 'transient', advice: transient };

@@ -12,6 +12,7 @@ describe('classifyXapiFailure', () => {
     ['SR_BACKEND_FAILURE_46', 'transient'],
     ['VDI_IN_USE', 'transient'],
     ['ECONNRESET', 'transient'],
+    ['ERR_ASSERTION', 'transient'],
     ['UND_ERR_SOCKET', 'transient'],
     ['HTTP_503', 'transient'],
     ['SESSION_INVALID', 'permanent'],
