@@ -71,6 +71,8 @@ export const hostAgentConfigSchema = z
       .strict(),
     /** Seconds between heartbeat events. */
     heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
+    /** Seconds between two reports of the pool's VM inventory (one is also sent at start). */
+    inventoryIntervalSeconds: z.number().int().min(5).max(86_400).default(60),
     /** Minimum time between two progress events of one task, ms. */
     progressIntervalMs: z.number().int().min(0).max(600_000).default(2000),
     /** /healthz and /metrics (shared/observability); served only when given. */

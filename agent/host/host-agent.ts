@@ -15,6 +15,7 @@ import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
 import { HostTaskRunner, type EventSink } from './tasks/host-task-runner.js';
 import { RemoteStorages } from './tasks/remote-storages.js';
+import { InventoryReporter } from './inventory/inventory-reporter.js';
 import { connectXapi } from './xapi/connect-xapi.js';
 import type { HostXapi } from './xapi/host-xapi.js';
 
@@ -56,6 +57,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
   let nc: NatsConnection | undefined;
   let consumer: TaskConsumer | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let inventory: InventoryReporter | undefined;
   try {
     nc = await connectNats(config.nats, `deltachain-host-${config.agentId}`);
     observability.health.add('nats', natsCheck(nc));
@@ -86,9 +88,13 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
         .catch((error: unknown) => log.warn({ err: error }, 'heartbeat not published'));
     await beat();
     heartbeat = setInterval(() => void beat(), config.heartbeatSeconds * 1000);
+    inventory = new InventoryReporter({ poolName: config.pool.id, xapi, events, intervalSeconds: config.inventoryIntervalSeconds, logger: log });
+    await inventory.start();
     observability.setPhase('ready');
     log.info({ instance: randomUUID(), vms: config.limits.vms, disksPerVm: config.limits.disksPerVm, observability: observability.server?.address }, 'host agent ready');
   } catch (error) {
+    clearInterval(heartbeat);
+    await inventory?.stop();
     await consumer?.stop();
     await nc?.close();
     storages.closeAll();
@@ -106,6 +112,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     async stop() {
       observability.setPhase('stopping');
       clearInterval(heartbeat);
+      await inventory?.stop();
       const stopped = await consumer?.stop({ graceMs: config.shutdownGraceSeconds * 1000 });
       await connection.drain();
       storages.closeAll();

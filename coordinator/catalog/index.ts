@@ -16,6 +16,7 @@ export { addRemote, getRemote, listRemotes, markRemoteScanned, type Remote, type
 export { listAgents, recordHeartbeat, storageAddressOf, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';
 export { deletePolicy, getPolicy, getPolicyByName, insertPolicy, listPolicies, setPolicyEnabled, updatePolicy } from './policies.js';
 export { listVms, selectVms, upsertVm, type VmRecord } from './vms.js';
+export { applyInventory, type InventoryDisk, type InventoryOutcome, type InventoryReport, type InventoryVmInput } from './vm-inventory.js';
 export {
   findRunsByPrefix,
   getRun,

@@ -31,7 +31,7 @@ export async function addPool(db: Queryable, input: PoolInput): Promise<void> {
 export async function listPools(db: Queryable): Promise<Pool[]> {
   return db<Pool[]>`
     select p.name, p.site, p.description, p.created_at,
-           (select count(*) from vms v where v.pool_name = p.name) as vm_count,
+           (select count(*) from vms v where v.pool_name = p.name and v.gone_at is null) as vm_count,
            (select count(*) from agents a where a.role = 'host' and a.pool_name = p.name) as agent_count
     from pools p order by p.name`;
 }
@@ -39,7 +39,7 @@ export async function listPools(db: Queryable): Promise<Pool[]> {
 export async function getPool(db: Queryable, name: string): Promise<Pool> {
   const [pool] = await db<Pool[]>`
     select p.name, p.site, p.description, p.created_at,
-           (select count(*) from vms v where v.pool_name = p.name) as vm_count,
+           (select count(*) from vms v where v.pool_name = p.name and v.gone_at is null) as vm_count,
            (select count(*) from agents a where a.role = 'host' and a.pool_name = p.name) as agent_count
     from pools p where p.name = ${name}`;
   if (!pool) throw new NotFoundError(`no pool named ${name}; see \`deltachain pool list\` or add it with \`deltachain pool add ${name}\``);

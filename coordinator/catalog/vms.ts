@@ -1,8 +1,10 @@
-// The vms table: VMs as the host agents last reported them. A policy's selection is resolved
-// against it (by uuid, by tag, by pool) when a run is recorded.
+// The vms table: VMs as the host agents last reported them (vm-inventory.ts applies their
+// reports). A policy's selection is resolved against it (by uuid, by tag, by pool) when a run
+// is recorded; a VM its pool's last report did not list (gone_at set) is neither listed nor selected.
 import type { VmSelection } from '../policy/index.js';
 import type { Queryable } from './connect-catalog.js';
 import { classifyCatalogError } from './catalog-errors.js';
+import type { InventoryDisk } from './vm-inventory.js';
 
 export interface VmRecord {
   uuid: string;
@@ -11,6 +13,10 @@ export interface VmRecord {
   tags: string[];
   powerState: string;
   lastSeenAt: Date;
+  /** Set when a later inventory report of its pool no longer listed it. */
+  goneAt?: Date | null;
+  /** Its disks as last reported. */
+  disks?: InventoryDisk[];
 }
 
 export async function upsertVm(db: Queryable, vm: VmRecord): Promise<void> {
@@ -28,17 +34,18 @@ export async function upsertVm(db: Queryable, vm: VmRecord): Promise<void> {
 
 export async function listVms(db: Queryable, filter: { pool?: string } = {}): Promise<VmRecord[]> {
   if (filter.pool !== undefined) {
-    return db<VmRecord[]>`select * from vms where pool_name = ${filter.pool} order by name_label, uuid`;
+    return db<VmRecord[]>`select * from vms where pool_name = ${filter.pool} and gone_at is null order by name_label, uuid`;
   }
-  return db<VmRecord[]>`select * from vms order by pool_name, name_label, uuid`;
+  return db<VmRecord[]>`select * from vms where gone_at is null order by pool_name, name_label, uuid`;
 }
 
 /** The VMs a selection names, among those known: by uuid, carrying any tag, or in any pool. */
 export async function selectVms(db: Queryable, selection: VmSelection): Promise<VmRecord[]> {
   return db<VmRecord[]>`
     select * from vms
-    where uuid = any(${selection.vmUuids}::uuid[])
+    where gone_at is null
+      and (uuid = any(${selection.vmUuids}::uuid[])
        or tags && ${selection.tags}::text[]
-       or pool_name = any(${selection.pools}::text[])
+       or pool_name = any(${selection.pools}::text[]))
     order by pool_name, name_label, uuid`;
 }

@@ -1,6 +1,6 @@
 // Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
 // event may arrive twice or late; every consumer of these is idempotent.
-import type { AgentHeartbeat, BackupFacts } from '../catalog/index.js';
+import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 
 export type TaskOutput =
@@ -19,7 +19,11 @@ interface EventBase {
 
 export type AgentEvent =
   | (EventBase & { type: 'heartbeat'; heartbeat: AgentHeartbeat })
+  | (EventBase & { type: 'inventory'; inventory: InventoryReport })
   | (EventBase & { type: 'started'; taskId: string; attempt: number })
   | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string })
   | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number })
   | (EventBase & { type: 'result'; taskId: string; ok: false; error: TaskFailure; durationMs: number });
+
+/** The events about one task (started, progress, result). */
+export type TaskAgentEvent = Exclude<AgentEvent, { type: 'heartbeat' | 'inventory' }>;

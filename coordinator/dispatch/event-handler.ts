@@ -1,4 +1,5 @@
-// Applies one agent event to the catalogue. Heartbeats update the agents table; task events
+// Applies one agent event to the catalogue. Heartbeats update the agents table, inventory
+// reports the vms table (record-inventory.ts); task events
 // move the task's lifecycle under its row lock, and a success applies the task's effects in the
 // same transaction. Afterwards the run's state is re-derived and retention is asked for its next
 // step. Every path is idempotent, because JetStream may deliver an event twice and a task may
@@ -8,7 +9,8 @@ import { CatalogError, getTask, NotFoundError, recordHeartbeat, withTaskLocked }
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import type { AgentEvent } from './agent-event.js';
+import type { AgentEvent, TaskAgentEvent } from './agent-event.js';
+import { recordInventory } from './record-inventory.js';
 import { queueRetention } from './queue-retention.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
@@ -32,6 +34,7 @@ export class EventHandler {
 
   async handle(event: AgentEvent): Promise<void> {
     if (event.type === 'heartbeat') return recordHeartbeat(this.options.sql, event.heartbeat);
+    if (event.type === 'inventory') return recordInventory(this.options.sql, event, this.options.logger);
     const task = await this.transition(event);
     if (!task) return;
     const now = this.options.clock();
@@ -39,7 +42,7 @@ export class EventHandler {
     if (task.state === 'succeeded') await this.followUp(task, now);
   }
 
-  private lifecycleEvent(event: Exclude<AgentEvent, { type: 'heartbeat' }>, current: TaskRecord): TaskEvent {
+  private lifecycleEvent(event: TaskAgentEvent, current: TaskRecord): TaskEvent {
     switch (event.type) {
       case 'started':
         return { type: 'started', at: event.at, attempt: event.attempt };
@@ -56,7 +59,7 @@ export class EventHandler {
    * A backup result without the backup's summary: ask the storage agent for it before taking the
    * task's row lock (a slow remote must not hold a transaction open).
    */
-  private async withBackupFacts(event: Exclude<AgentEvent, { type: 'heartbeat' }>): Promise<Exclude<AgentEvent, { type: 'heartbeat' }>> {
+  private async withBackupFacts(event: TaskAgentEvent): Promise<TaskAgentEvent> {
     if (event.type !== 'result' || !event.ok || (event.output && event.output.kind !== 'backup') || event.output?.backup) return event;
     const task = await getTask(this.options.sql, event.taskId).catch(() => undefined);
     if (!task || task.kind !== 'backup' || task.state === 'succeeded') return event;
@@ -67,7 +70,7 @@ export class EventHandler {
   }
 
   /** Moves the task; returns it when it changed, undefined otherwise. */
-  private async transition(received: Exclude<AgentEvent, { type: 'heartbeat' }>): Promise<TaskRecord | undefined> {
+  private async transition(received: TaskAgentEvent): Promise<TaskRecord | undefined> {
     const { sql, lookup, logger, retryDelay } = this.options;
     const event = await this.withBackupFacts(received);
     try {

@@ -3,9 +3,9 @@
 // malformed message would not make it well-formed).
 import { Event, AgentRole, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import type { TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { InvalidInputError } from '../../shared/errors.js';
-import type { BackupFacts } from '../catalog/index.js';
+import type { BackupFacts, InventoryReport } from '../catalog/index.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -60,6 +60,21 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** An inventory report, checked: the pool name is a pool id, every VM and disk uuid a uuid. */
+function inventoryOf(eventId: string, agentId: string, at: Date, inventory: InventoryEvent): InventoryReport {
+  const where = `inventory ${eventId} from ${agentId}`;
+  if (!POOL_NAME.test(inventory.poolName)) throw new InvalidInputError(`${where}: pool_name ${JSON.stringify(inventory.poolName)} is not a pool name`);
+  const vms = inventory.vms.map((vm, i) => {
+    const uuid = vm.uuid.toLowerCase();
+    if (!UUID.test(uuid)) throw new InvalidInputError(`${where}: vms[${i}].uuid ${JSON.stringify(vm.uuid)} is not a uuid`);
+    return { uuid, nameLabel: vm.nameLabel, tags: vm.tags, powerState: vm.powerState, disks: vm.disks.map((d) => ({ vdiUuid: d.vdiUuid.toLowerCase(), virtualSize: d.virtualSize })) };
+  });
+  return { poolName: inventory.poolName, poolUuid: inventory.poolUuid, at, vms };
+}
+
 export function decodeAgentEvent(data: Uint8Array): AgentEvent {
   let event: Event;
   try {
@@ -99,6 +114,8 @@ export function decodeAgentEvent(data: Uint8Array): AgentEvent {
       const error = { code: r.error?.code || 'AGENT_FAILED', message: r.error?.message || 'the agent reported a failure without a message', retryable: r.error?.retryable ?? false };
       return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs };
     }
+    case 'inventory':
+      return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, event.agentId, base.at, body.value) };
     default:
       throw new InvalidInputError(`event ${event.eventId} from ${event.agentId} has no body`);
   }

@@ -4,12 +4,12 @@
 //
 //   <ns>.tasks.storage.<remoteId>     tasks for a remote's storage agent   (stream <NS>_TASKS, work queue)
 //   <ns>.tasks.host.<poolId>          tasks for a pool's host agents       (stream <NS>_TASKS)
-//   <ns>.events.<agentId>.<kind>      events: started|progress|result|heartbeat (stream <NS>_EVENTS)
+//   <ns>.events.<agentId>.<kind>      events: started|progress|result|heartbeat|inventory (stream <NS>_EVENTS)
 export const DEFAULT_NAMESPACE = 'deltachain';
 /** Namespaces, remote, pool and agent ids become subject tokens and stream names: no dots or wildcards. */
 export const TOKEN_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-export type EventKind = 'started' | 'progress' | 'result' | 'heartbeat';
+export type EventKind = 'started' | 'progress' | 'result' | 'heartbeat' | 'inventory';
 
 export interface NatsNames {
   namespace: string;

@@ -106,6 +106,7 @@ export interface Event {
     | { $case: "progress"; value: TaskProgress }
     | { $case: "result"; value: TaskResult }
     | { $case: "heartbeat"; value: Heartbeat }
+    | { $case: "inventory"; value: InventoryEvent }
     | undefined;
 }
 
@@ -166,6 +167,34 @@ export interface Heartbeat {
   address: string;
 }
 
+/**
+ * A host agent's report of its pool's VMs (at start and every inventoryIntervalSeconds). The
+ * report is complete: a VM of the pool that is missing from it is gone. Snapshots, templates
+ * and the control domain are never listed. Applying the same report twice changes nothing.
+ */
+export interface InventoryEvent {
+  /** The pool id the agent serves (the coordinator's pool name). */
+  poolName: string;
+  /** The XAPI pool's uuid; empty when the agent could not read it. */
+  poolUuid: string;
+  vms: InventoryVm[];
+}
+
+export interface InventoryVm {
+  uuid: string;
+  nameLabel: string;
+  tags: string[];
+  /** XAPI's power_state: "Running", "Halted", "Paused", "Suspended". */
+  powerState: string;
+  disks: InventoryDisk[];
+}
+
+export interface InventoryDisk {
+  vdiUuid: string;
+  /** Virtual size, bytes. */
+  virtualSize: number;
+}
+
 function createBaseEvent(): Event {
   return { eventId: "", taskId: "", agentId: "", emittedAtMs: 0, body: undefined };
 }
@@ -196,6 +225,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "heartbeat":
         Heartbeat.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
+      case "inventory":
+        InventoryEvent.encode(message.body.value, writer.uint32(114).fork()).join();
         break;
     }
     return writer;
@@ -278,6 +310,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "inventory", value: InventoryEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -320,6 +360,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "result", value: TaskResult.fromJSON(object.result) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.inventory)
+        ? { $case: "inventory", value: InventoryEvent.fromJSON(object.inventory) }
         : undefined,
     };
   },
@@ -346,6 +388,8 @@ export const Event: MessageFns<Event> = {
       obj.result = TaskResult.toJSON(message.body.value);
     } else if (message.body?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.body.value);
+    } else if (message.body?.$case === "inventory") {
+      obj.inventory = InventoryEvent.toJSON(message.body.value);
     }
     return obj;
   },
@@ -381,6 +425,12 @@ export const Event: MessageFns<Event> = {
       case "heartbeat": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "heartbeat", value: Heartbeat.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "inventory": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "inventory", value: InventoryEvent.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1172,6 +1222,349 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     message.version = object.version ?? "";
     message.startedAtMs = object.startedAtMs ?? 0;
     message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseInventoryEvent(): InventoryEvent {
+  return { poolName: "", poolUuid: "", vms: [] };
+}
+
+export const InventoryEvent: MessageFns<InventoryEvent> = {
+  encode(message: InventoryEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.poolName !== "") {
+      writer.uint32(10).string(message.poolName);
+    }
+    if (message.poolUuid !== "") {
+      writer.uint32(18).string(message.poolUuid);
+    }
+    for (const v of message.vms) {
+      InventoryVm.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.poolName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.poolUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vms.push(InventoryVm.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryEvent {
+    return {
+      poolName: isSet(object.poolName)
+        ? globalThis.String(object.poolName)
+        : isSet(object.pool_name)
+        ? globalThis.String(object.pool_name)
+        : "",
+      poolUuid: isSet(object.poolUuid)
+        ? globalThis.String(object.poolUuid)
+        : isSet(object.pool_uuid)
+        ? globalThis.String(object.pool_uuid)
+        : "",
+      vms: globalThis.Array.isArray(object?.vms) ? object.vms.map((e: any) => InventoryVm.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: InventoryEvent): unknown {
+    const obj: any = {};
+    if (message.poolName !== "") {
+      obj.poolName = message.poolName;
+    }
+    if (message.poolUuid !== "") {
+      obj.poolUuid = message.poolUuid;
+    }
+    if (message.vms?.length) {
+      obj.vms = message.vms.map((e) => InventoryVm.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryEvent>): InventoryEvent {
+    return InventoryEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryEvent>): InventoryEvent {
+    const message = createBaseInventoryEvent();
+    message.poolName = object.poolName ?? "";
+    message.poolUuid = object.poolUuid ?? "";
+    message.vms = object.vms?.map((e) => InventoryVm.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInventoryVm(): InventoryVm {
+  return { uuid: "", nameLabel: "", tags: [], powerState: "", disks: [] };
+}
+
+export const InventoryVm: MessageFns<InventoryVm> = {
+  encode(message: InventoryVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uuid !== "") {
+      writer.uint32(10).string(message.uuid);
+    }
+    if (message.nameLabel !== "") {
+      writer.uint32(18).string(message.nameLabel);
+    }
+    for (const v of message.tags) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.powerState !== "") {
+      writer.uint32(34).string(message.powerState);
+    }
+    for (const v of message.disks) {
+      InventoryDisk.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nameLabel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.powerState = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.disks.push(InventoryDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryVm {
+    return {
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      nameLabel: isSet(object.nameLabel)
+        ? globalThis.String(object.nameLabel)
+        : isSet(object.name_label)
+        ? globalThis.String(object.name_label)
+        : "",
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      powerState: isSet(object.powerState)
+        ? globalThis.String(object.powerState)
+        : isSet(object.power_state)
+        ? globalThis.String(object.power_state)
+        : "",
+      disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => InventoryDisk.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: InventoryVm): unknown {
+    const obj: any = {};
+    if (message.uuid !== "") {
+      obj.uuid = message.uuid;
+    }
+    if (message.nameLabel !== "") {
+      obj.nameLabel = message.nameLabel;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.powerState !== "") {
+      obj.powerState = message.powerState;
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => InventoryDisk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryVm>): InventoryVm {
+    return InventoryVm.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryVm>): InventoryVm {
+    const message = createBaseInventoryVm();
+    message.uuid = object.uuid ?? "";
+    message.nameLabel = object.nameLabel ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.powerState = object.powerState ?? "";
+    message.disks = object.disks?.map((e) => InventoryDisk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInventoryDisk(): InventoryDisk {
+  return { vdiUuid: "", virtualSize: 0 };
+}
+
+export const InventoryDisk: MessageFns<InventoryDisk> = {
+  encode(message: InventoryDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vdiUuid !== "") {
+      writer.uint32(10).string(message.vdiUuid);
+    }
+    if (message.virtualSize !== 0) {
+      writer.uint32(16).uint64(message.virtualSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vdiUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.virtualSize = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryDisk {
+    return {
+      vdiUuid: isSet(object.vdiUuid)
+        ? globalThis.String(object.vdiUuid)
+        : isSet(object.vdi_uuid)
+        ? globalThis.String(object.vdi_uuid)
+        : "",
+      virtualSize: isSet(object.virtualSize)
+        ? globalThis.Number(object.virtualSize)
+        : isSet(object.virtual_size)
+        ? globalThis.Number(object.virtual_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: InventoryDisk): unknown {
+    const obj: any = {};
+    if (message.vdiUuid !== "") {
+      obj.vdiUuid = message.vdiUuid;
+    }
+    if (message.virtualSize !== 0) {
+      obj.virtualSize = Math.round(message.virtualSize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryDisk>): InventoryDisk {
+    return InventoryDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryDisk>): InventoryDisk {
+    const message = createBaseInventoryDisk();
+    message.vdiUuid = object.vdiUuid ?? "";
+    message.virtualSize = object.virtualSize ?? 0;
     return message;
   },
 };

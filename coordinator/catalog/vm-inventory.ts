@@ -1,0 +1,65 @@
+// Applies a host agent's inventory report to the vms table, in one transaction: each reported
+// VM is upserted (present again: gone_at cleared), and every VM of the pool the report does not
+// list — and that no newer report has seen — is marked gone. Idempotent: the same report
+// applied twice changes nothing; an older report arriving late overwrites nothing newer (rows
+// move only when the report is at least as new as their last_seen_at).
+import type { Catalog } from './connect-catalog.js';
+import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
+
+export interface InventoryDisk {
+  vdiUuid: string;
+  /** Bytes. */
+  virtualSize: number;
+}
+
+export interface InventoryVmInput {
+  uuid: string;
+  nameLabel: string;
+  tags: string[];
+  powerState: string;
+  disks: InventoryDisk[];
+}
+
+export interface InventoryReport {
+  poolName: string;
+  /** The XAPI pool uuid ('' when unknown). */
+  poolUuid: string;
+  /** When the agent read the pool. */
+  at: Date;
+  vms: InventoryVmInput[];
+}
+
+export interface InventoryOutcome {
+  upserted: number;
+  /** VMs newly marked gone by this report. */
+  gone: number;
+}
+
+/** Throws NotFoundError when the pool is not in the catalogue (add it first). */
+export async function applyInventory(sql: Catalog, report: InventoryReport): Promise<InventoryOutcome> {
+  const { poolName, at } = report;
+  try {
+    return await sql.begin(async (tx) => {
+      const [pool] = await tx<{ name: string }[]>`select name from pools where name = ${poolName} for update`;
+      if (!pool) throw new NotFoundError(`pool ${poolName} is not in the catalogue; add it with 'deltachain pool add ${poolName}' and its host agents' next inventory report fills its VMs`);
+      if (report.poolUuid !== '') await tx`update pools set xapi_uuid = ${report.poolUuid} where name = ${poolName}`;
+      for (const vm of report.vms) {
+        await tx`
+          insert into vms (uuid, pool_name, name_label, tags, power_state, last_seen_at, gone_at, disks)
+          values (${vm.uuid}, ${poolName}, ${vm.nameLabel}, ${vm.tags}, ${vm.powerState}, ${at}, null, ${tx.json(vm.disks as never)})
+          on conflict (uuid) do update set pool_name = excluded.pool_name, name_label = excluded.name_label,
+            tags = excluded.tags, power_state = excluded.power_state, last_seen_at = excluded.last_seen_at,
+            gone_at = null, disks = excluded.disks
+          where vms.last_seen_at <= excluded.last_seen_at`;
+      }
+      const reported = report.vms.map((vm) => vm.uuid);
+      const gone = await tx`
+        update vms set gone_at = ${at}
+        where pool_name = ${poolName} and gone_at is null and last_seen_at < ${at}
+          and not (uuid = any(${reported}::uuid[]))`;
+      return { upserted: report.vms.length, gone: gone.count };
+    });
+  } catch (error) {
+    throw classifyCatalogError(error, `recording the inventory of pool ${poolName}`);
+  }
+}
