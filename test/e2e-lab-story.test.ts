@@ -97,6 +97,11 @@ describe('npm run lab', { timeout: 600_000 }, () => {
       assert.deepEqual([...new Set(names)].sort(), ['db', 'web']);
       const vms = await runCliAt(address, ['vm', 'list']);
       assert.match(vms.stdout, /web \(night 3\)/, 'the restored VM is reported to the catalogue');
+      const endpoints = [...(/GET \/healthz and \/metrics of (.*)/.exec(out)?.[1] ?? '').matchAll(/(\S+) (http:\/\/\S+?)(?:,|$)/g)].map((m) => [m[1]!, m[2]!]);
+      assert.deepEqual(endpoints.map(([name]) => name).sort(), ['coordinator', 'host-lab', 'lab-pool-lab', 'storage-nas'], 'every process serves /healthz and /metrics');
+      for (const [name, url] of endpoints) assert.equal((await fetch(`${url}/healthz`)).status, 200, `${name} is healthy`);
+      const metrics = await (await fetch(`${endpoints.find(([name]) => name === 'coordinator')![1]}/metrics`)).text();
+      assert.match(metrics, /^deltachain_last_good_backup_age_seconds\{[^}]*\} \d/m, 'the coordinator exports the age of the last good backup');
       const agents = await runCliAt(address, ['agent', 'list', '--json']);
       assert.equal(agents.code, 0, agents.stderr);
       assert.deepEqual((JSON.parse(agents.stdout) as { id: string }[]).map((a) => a.id).sort(), ['host-lab', 'storage-nas']);

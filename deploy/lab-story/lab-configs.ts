@@ -3,7 +3,7 @@
 // loopback and picks a free port unless told otherwise; the data plane runs in plaintext
 // (`insecure: true`) because every process is on this machine. Timings are the production
 // defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
-// short retry backoffs.
+// short retry backoffs. Every process serves /healthz and /metrics on a free loopback port.
 import type { FleetInput } from './lab-stack.js';
 
 export interface LabTimings {
@@ -26,10 +26,13 @@ export interface NatsTarget {
   namespace: string;
 }
 
+/** /healthz and /metrics on loopback, a free port (each process logs the one it got). */
+const METRICS = { listen: '127.0.0.1:0' };
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export function labPoolConfig(o: { state: string; fleet: FleetInput; seed: number; port?: number; faults?: Record<string, unknown> }): Record<string, unknown> {
-  return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet, faults: o.faults ?? {} };
+  return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet, faults: o.faults ?? {}, metrics: METRICS };
 }
 
 export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {
@@ -46,6 +49,7 @@ export function storageAgentConfig(o: { remote: string; root: string; nats: Nats
       concurrency: 2,
       heartbeatSeconds: o.timings.heartbeatSeconds,
     },
+    metrics: METRICS,
   };
 }
 
@@ -67,6 +71,7 @@ export function hostAgentConfig(o: {
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
     heartbeatSeconds: o.timings.heartbeatSeconds,
     progressIntervalMs: 500,
+    metrics: METRICS,
   };
 }
 
@@ -78,5 +83,6 @@ export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats
     api: { listen: o.listen },
     retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },
     dispatchIntervalMs: o.timings.dispatchIntervalMs,
+    metrics: METRICS,
   };
 }

@@ -34,6 +34,7 @@ export function printStartup(reporter: StoryReporter, options: LabOptions, stack
   for (const pool of stack.pools.values()) reporter.line(`host agent     pool "${pool.name}" — takes the pool's tasks from NATS, snapshots and exports over XAPI`);
   reporter.line(`coordinator    control API at ${stack.coordinatorAddress} — catalogue in Postgres, tasks and events over NATS`);
   reporter.line(`logs           ${shown(join(options.root, 'logs'))}/*.log`);
+  if (stack.metrics.length > 0) reporter.line(`health         GET /healthz and /metrics of ${stack.metrics.map((m) => `${m.name} http://${m.address}`).join(', ')}`);
   if (Object.keys(options.faults).length > 0) reporter.line(`faults armed on the lab pool: ${JSON.stringify(options.faults)} — expect failed checks`);
 }
 
@@ -61,6 +62,11 @@ export async function printExploreGuide(reporter: StoryReporter, _options: LabOp
     reporter.line('restore any retained date to a new VM, and compare:');
     reporter.command(`npx deltachain restore --vm ${web.uuid} --at ${new Date(restored.atMs).toISOString()} --pool ${pool.name} --sr ${restored.srUuid}`);
     reporter.command(`npx deltachain lab digest --url ${pool.urlWithCredentials} --vdi ${web.vdis[0]}`);
+  }
+  const coordinatorMetrics = stack.metrics.find((m) => m.name === 'coordinator');
+  if (coordinatorMetrics !== undefined) {
+    reporter.line('what an operator alerts on (Prometheus):');
+    reporter.command(`curl -s http://${coordinatorMetrics.address}/metrics | grep -E '^deltachain_(last_good_backup_age_seconds|chain_length|tasks)'`);
   }
   const vhd = await firstVhd(remote.root);
   if (vhd !== undefined) {

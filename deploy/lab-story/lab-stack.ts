@@ -60,6 +60,12 @@ export interface StackPool {
   host: SupervisedProcess;
 }
 
+/** A process's /healthz and /metrics, "host:port". */
+export interface MetricsEndpoint {
+  name: string;
+  address: string;
+}
+
 export interface StackRemote {
   name: string;
   root: string;
@@ -75,6 +81,8 @@ export interface LabStack {
   remotes: Map<string, StackRemote>;
   coordinator: SupervisedProcess<number>;
   coordinatorAddress: string;
+  /** Where each process serves /healthz and /metrics. */
+  metrics: MetricsEndpoint[];
   control: ControlClient;
   /** A catalogue connection (inventory reports, tests' queries). */
   sql: Catalog;
@@ -91,6 +99,17 @@ interface LabBanner {
   urlWithCredentials: string;
   user: string;
   password: string;
+  metrics?: string;
+}
+
+/** Readiness values carry the process's observability address (its ready log line names it). */
+interface Ready<T> {
+  value: T;
+  metrics: string | undefined;
+}
+
+function ready<T>(value: T, json: Record<string, unknown>): Ready<T> {
+  return { value, metrics: typeof json.observability === 'string' ? json.observability : undefined };
 }
 
 /** Starts the stack's processes; `startAll` runs them concurrently (a host agent after its lab pool). */
@@ -98,6 +117,7 @@ class StackProcesses {
   readonly supervisor: ProcessSupervisor;
   readonly remotes = new Map<string, StackRemote>();
   readonly pools = new Map<string, StackPool>();
+  readonly metrics: MetricsEndpoint[] = [];
 
   constructor(private readonly options: LabStackOptions) {
     this.supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
@@ -111,14 +131,17 @@ class StackProcesses {
     return path;
   }
 
-  private deltachain<T>(name: string, args: string[], ready: (json: Record<string, unknown>) => T | undefined): Promise<SupervisedProcess<T>> {
-    return this.supervisor.start({ name, command: process.execPath, args: [BIN, ...args], ready: (_line, json) => (json === undefined ? undefined : ready(json)) });
+  /** Starts `deltachain ARGS`; records where it serves its metrics. */
+  private async deltachain<T>(name: string, args: string[], isReady: (json: Record<string, unknown>) => Ready<T> | undefined): Promise<SupervisedProcess<T>> {
+    const started = await this.supervisor.start({ name, command: process.execPath, args: [BIN, ...args], ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
+    if (started.value.metrics !== undefined) this.metrics.push({ name, address: started.value.metrics });
+    return Object.assign(started, { value: started.value.value });
   }
 
   async startStorage(remote: string, root = join(this.options.root, 'remotes', remote)): Promise<StackRemote> {
     const o = this.options;
     const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
-    const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? String(json.address) : undefined));
+    const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
     const started = { name: remote, root, address: agent.value, process: agent };
     this.remotes.set(remote, started);
     return started;
@@ -127,10 +150,10 @@ class StackProcesses {
   async startPool(spec: LabPoolSpec): Promise<StackPool> {
     const o = this.options;
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
-    const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? (json as unknown as LabBanner) : undefined));
+    const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
     const hostPath = await this.writeConfig(`host-${spec.name}`, hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
-    const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? true : undefined));
+    const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));
     const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
     this.pools.set(spec.name, pool);
     return pool;
@@ -139,7 +162,7 @@ class StackProcesses {
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
     const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
-    return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? Number(json.port) : undefined));
+    return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));
   }
 
   /** Everything at once; when one part fails, waits for the others to settle, then rethrows. */
@@ -183,6 +206,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     remotes: processes.remotes,
     coordinator,
     coordinatorAddress,
+    metrics: processes.metrics,
     control,
     sql,
     async syncInventory() {
