@@ -2,7 +2,8 @@
 // VM is upserted (present again: gone_at cleared), and every VM of the pool the report does not
 // list — and that no newer report has seen — is marked gone. Idempotent: the same report
 // applied twice changes nothing; an older report arriving late overwrites nothing newer (rows
-// move only when the report is at least as new as their last_seen_at).
+// move only when the report is at least as new as their last_seen_at, and a gone VM comes back
+// only in a report newer than the one that found it gone).
 import type { Catalog } from './connect-catalog.js';
 import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
 
@@ -50,7 +51,7 @@ export async function applyInventory(sql: Catalog, report: InventoryReport): Pro
           on conflict (uuid) do update set pool_name = excluded.pool_name, name_label = excluded.name_label,
             tags = excluded.tags, power_state = excluded.power_state, last_seen_at = excluded.last_seen_at,
             gone_at = null, disks = excluded.disks
-          where vms.last_seen_at <= excluded.last_seen_at`;
+          where vms.last_seen_at <= excluded.last_seen_at and (vms.gone_at is null or vms.gone_at < excluded.last_seen_at)`;
       }
       const reported = report.vms.map((vm) => vm.uuid);
       const gone = await tx`
