@@ -7,7 +7,7 @@
 // 'ack' (done — success or a reported failure), or a delay to redeliver after (the agent could not
 // even report, e.g. NATS was briefly down). Handlers must be idempotent: delivery is at least once.
 // Shutdown (`stop`): pulling stops at once; running handlers get a grace period to finish, then
-// each one still running is handed back — nak'ed for immediate redelivery elsewhere, its
+// each one still running is handed back — nak'ed for redelivery elsewhere within seconds, its
 // delivery's `signal` aborted so it reports no result — and its outcome is ignored.
 import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -93,6 +93,7 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
   let stopped = false;
   let running = 0;
   const inFlight = new Set<InFlight>();
+  const pullMs = options.pullExpiresMs ?? 2000;
   const log = options.logger.child({ component: 'task-consumer', consumer: options.consumerName });
 
   const handle = async (msg: JsMsg): Promise<void> => {
@@ -130,7 +131,8 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
     for (const entry of inFlight) {
       entry.handedBack = true;
       clearInterval(entry.timer);
-      entry.msg.nak();
+      // Redelivered once this agent's own pulls (at most pullMs old) have ended, so it goes elsewhere.
+      entry.msg.nak(pullMs + 500);
       entry.controller.abort(new Error('the agent is shutting down; the task was handed back to the queue'));
       log.warn({ subject: entry.msg.subject, delivery: entry.msg.info.deliveryCount }, 'task handed back to the queue');
     }
@@ -141,7 +143,7 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
     while (!stopped) {
       let msg: JsMsg | null = null;
       try {
-        msg = await consumer.next({ expires: options.pullExpiresMs ?? 2000 });
+        msg = await consumer.next({ expires: pullMs });
       } catch (error) {
         if (stopped) break;
         log.warn({ err: error }, 'pulling a task failed; retrying');
@@ -175,7 +177,7 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
       if (finished) return { handedBack: 0 };
       const handedBack = handBack();
       // Idle workers end with their pull; handed-back handlers are not waited for.
-      await Promise.race([all, new Promise((r) => setTimeout(r, (options.pullExpiresMs ?? 2000) + 500))]);
+      await Promise.race([all, new Promise((r) => setTimeout(r, pullMs + 500))]);
       return { handedBack };
     },
   };
