@@ -42,6 +42,13 @@ export async function importDisk(xapi: HostXapi, source: BackupSource, input: Im
   } finally {
     if (!download.stream.destroyed) download.stream.destroy();
   }
-  if (downloadError !== undefined) throw downloadError;
+  // Once XAPI reported the import done and every byte of the known length went through, the
+  // upload is whole; a premature-close the HTTP client raises while tearing the body down after
+  // the response (seen under load) says nothing about the data and must not fail the restore.
+  if (downloadError !== undefined && !(bytes === download.length && isPrematureClose(downloadError))) throw downloadError;
   return { diskKey: input.diskKey, vdiUuid: input.vdiUuid, bytes, durationMs: Date.now() - startedAt };
+}
+
+function isPrematureClose(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
