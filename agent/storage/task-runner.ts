@@ -65,7 +65,7 @@ export class StorageTaskRunner {
     const result = await this.run(task, delivery.working);
     // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
     if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
-    await this.#events.publish(task.taskId, { $case: 'result', value: result });
+    await this.#events.publish(task.taskId, { $case: 'result', value: { ...result, attempt: task.attempt } });
     return 'ack';
   }
 
@@ -136,7 +136,7 @@ export class StorageTaskRunner {
       if (now - last < interval && done < total) return;
       last = now;
       keepAlive();
-      this.#events.publish(taskId, { $case: 'progress', value: { phase, done, total, unit: 'blocks' } }).catch((error: unknown) => {
+      this.#events.publish(taskId, { $case: 'progress', value: { phase, done, total, unit: 'blocks', attempt: task.attempt } }).catch((error: unknown) => {
         this.#log.warn({ err: error, taskId }, 'progress event not published');
       });
     };

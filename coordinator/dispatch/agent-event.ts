@@ -1,5 +1,6 @@
 // Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
-// event may arrive twice or late; every consumer of these is idempotent.
+// event may arrive twice or late; every consumer of these is idempotent. `attempt` on progress
+// and results is the attempt that sent them (absent from older agents: the current attempt).
 import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 
@@ -21,9 +22,9 @@ export type AgentEvent =
   | (EventBase & { type: 'heartbeat'; heartbeat: AgentHeartbeat })
   | (EventBase & { type: 'inventory'; inventory: InventoryReport })
   | (EventBase & { type: 'started'; taskId: string; attempt: number })
-  | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string })
-  | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number })
-  | (EventBase & { type: 'result'; taskId: string; ok: false; error: TaskFailure; durationMs: number });
+  | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string; attempt?: number })
+  | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number; attempt?: number })
+  | (EventBase & { type: 'result'; taskId: string; ok: false; error: TaskFailure; durationMs: number; attempt?: number });
 
 /** The events about one task (started, progress, result). */
 export type TaskAgentEvent = Exclude<AgentEvent, { type: 'heartbeat' | 'inventory' }>;

@@ -47,11 +47,11 @@ export class EventHandler {
       case 'started':
         return { type: 'started', at: event.at, attempt: event.attempt };
       case 'progress':
-        return { type: 'progress', at: event.at, attempt: current.attempt, done: event.done, total: event.total };
+        return { type: 'progress', at: event.at, attempt: event.attempt ?? current.attempt, done: event.done, total: event.total };
       case 'result':
         return event.ok
-          ? { type: 'succeeded', at: event.at, attempt: current.attempt, result: null }
-          : { type: 'failed', at: event.at, attempt: current.attempt, error: event.error };
+          ? { type: 'succeeded', at: event.at, attempt: event.attempt ?? current.attempt, result: null }
+          : { type: 'failed', at: event.at, attempt: event.attempt ?? current.attempt, error: event.error };
     }
   }
 

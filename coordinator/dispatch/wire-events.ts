@@ -60,6 +60,9 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
   }
 }
 
+/** An attempt number sent by the agent; absent or 0 (an older agent) means "the current one". */
+const attemptOf = (attempt: number | undefined): { attempt?: number } => (attempt ? { attempt } : {});
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -107,12 +110,12 @@ export function decodeAgentEvent(data: Uint8Array): AgentEvent {
     case 'started':
       return { ...base, type: 'started', taskId: needTask(), attempt: body.value.attempt };
     case 'progress':
-      return { ...base, type: 'progress', taskId: needTask(), done: body.value.done, total: body.value.total, phase: body.value.phase, unit: body.value.unit };
+      return { ...base, type: 'progress', taskId: needTask(), done: body.value.done, total: body.value.total, phase: body.value.phase, unit: body.value.unit, ...attemptOf(body.value.attempt) };
     case 'result': {
       const r = body.value;
-      if (r.status === TaskStatus.TASK_STATUS_SUCCEEDED) return { ...base, type: 'result', taskId: needTask(), ok: true, output: outputOf(r), durationMs: r.durationMs };
+      if (r.status === TaskStatus.TASK_STATUS_SUCCEEDED) return { ...base, type: 'result', taskId: needTask(), ok: true, output: outputOf(r), durationMs: r.durationMs, ...attemptOf(r.attempt) };
       const error = { code: r.error?.code || 'AGENT_FAILED', message: r.error?.message || 'the agent reported a failure without a message', retryable: r.error?.retryable ?? false };
-      return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs };
+      return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs, ...attemptOf(r.attempt) };
     }
     case 'inventory':
       return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, event.agentId, base.at, body.value) };

@@ -62,7 +62,7 @@ export class HostTaskRunner {
     const result = await this.run(task, delivery.working);
     // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
     if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
-    await this.context.events.publish(task.taskId, { $case: 'result', value: result });
+    await this.context.events.publish(task.taskId, { $case: 'result', value: { ...result, attempt: task.attempt } });
     return 'ack';
   }
 
@@ -130,6 +130,7 @@ export class HostTaskRunner {
           blocksDone: report.blocksDone,
           blocksTotal: report.blocksTotal,
           bytesPerSecond: report.rate,
+          attempt: task.attempt,
         },
       };
       this.context.events.publish(task.taskId, body).catch((error: unknown) => this.log.warn({ err: error, taskId: task.taskId }, 'progress event not published'));

@@ -126,7 +126,14 @@ export interface TaskProgress {
   /** Transfers (backup, restore) also count blocks, and the average rate since they started. */
   blocksDone?: number | undefined;
   blocksTotal?: number | undefined;
-  bytesPerSecond?: number | undefined;
+  bytesPerSecond?:
+    | number
+    | undefined;
+  /**
+   * The task's attempt this progress belongs to (Task.attempt); absent from older agents. The
+   * coordinator ignores progress of an attempt older than the task's current one.
+   */
+  attempt?: number | undefined;
 }
 
 export interface TaskError {
@@ -145,6 +152,11 @@ export interface TaskResult {
     | undefined;
   /** How long the task ran, milliseconds. */
   durationMs: number;
+  /**
+   * The task's attempt this result belongs to (Task.attempt); absent from older agents (then the
+   * coordinator takes it as the current attempt's). A result of an older attempt is ignored.
+   */
+  attempt?: number | undefined;
   output?:
     | { $case: "merge"; value: MergeResult }
     | { $case: "verify"; value: VerifyResult }
@@ -533,6 +545,7 @@ function createBaseTaskProgress(): TaskProgress {
     blocksDone: undefined,
     blocksTotal: undefined,
     bytesPerSecond: undefined,
+    attempt: undefined,
   };
 }
 
@@ -558,6 +571,9 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     }
     if (message.bytesPerSecond !== undefined) {
       writer.uint32(56).uint64(message.bytesPerSecond);
+    }
+    if (message.attempt !== undefined) {
+      writer.uint32(64).uint32(message.attempt);
     }
     return writer;
   },
@@ -631,6 +647,14 @@ export const TaskProgress: MessageFns<TaskProgress> = {
             message.bytesPerSecond = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -664,6 +688,7 @@ export const TaskProgress: MessageFns<TaskProgress> = {
         : isSet(object.bytes_per_second)
         ? globalThis.Number(object.bytes_per_second)
         : undefined,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : undefined,
     };
   },
 
@@ -690,6 +715,9 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     if (message.bytesPerSecond !== undefined) {
       obj.bytesPerSecond = Math.round(message.bytesPerSecond);
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = Math.round(message.attempt);
+    }
     return obj;
   },
 
@@ -705,6 +733,7 @@ export const TaskProgress: MessageFns<TaskProgress> = {
     message.blocksDone = object.blocksDone ?? undefined;
     message.blocksTotal = object.blocksTotal ?? undefined;
     message.bytesPerSecond = object.bytesPerSecond ?? undefined;
+    message.attempt = object.attempt ?? undefined;
     return message;
   },
 };
@@ -811,7 +840,7 @@ export const TaskError: MessageFns<TaskError> = {
 };
 
 function createBaseTaskResult(): TaskResult {
-  return { status: 0, error: undefined, durationMs: 0, output: undefined };
+  return { status: 0, error: undefined, durationMs: 0, attempt: undefined, output: undefined };
 }
 
 export const TaskResult: MessageFns<TaskResult> = {
@@ -824,6 +853,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(24).uint64(message.durationMs);
+    }
+    if (message.attempt !== undefined) {
+      writer.uint32(32).uint32(message.attempt);
     }
     switch (message.output?.$case) {
       case "merge":
@@ -883,6 +915,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             }
 
             message.durationMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
             continue;
           }
           case 10: {
@@ -954,6 +994,7 @@ export const TaskResult: MessageFns<TaskResult> = {
         : isSet(object.duration_ms)
         ? globalThis.Number(object.duration_ms)
         : 0,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : undefined,
       output: isSet(object.merge)
         ? { $case: "merge", value: MergeResult.fromJSON(object.merge) }
         : isSet(object.verify)
@@ -981,6 +1022,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     if (message.durationMs !== 0) {
       obj.durationMs = Math.round(message.durationMs);
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = Math.round(message.attempt);
+    }
     if (message.output?.$case === "merge") {
       obj.merge = MergeResult.toJSON(message.output.value);
     } else if (message.output?.$case === "verify") {
@@ -1007,6 +1051,7 @@ export const TaskResult: MessageFns<TaskResult> = {
       ? TaskError.fromPartial(object.error)
       : undefined;
     message.durationMs = object.durationMs ?? 0;
+    message.attempt = object.attempt ?? undefined;
     switch (object.output?.$case) {
       case "merge": {
         if (object.output?.value !== undefined && object.output?.value !== null) {
