@@ -1,0 +1,31 @@
+# Deltachain: one image for every process — coordinator, storage agent, host agent, lab pool —
+# chosen by the command (see docker-compose.yml). TypeScript runs through tsx, a production
+# dependency, so there is no build stage: `npm ci --omit=dev` installs everything that runs.
+# qemu-img and libvhdi are test oracles only; nothing here needs them.
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production
+WORKDIR /opt/deltachain
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY shared ./shared
+COPY coordinator ./coordinator
+COPY agent ./agent
+COPY deploy ./deploy
+
+# Where remotes and lab state live in the container; owned by the unprivileged `node` user so
+# named volumes mounted here start writable.
+RUN printf '#!/bin/sh\nexec node /opt/deltachain/bin/deltachain.mjs "$@"\n' > /usr/local/bin/deltachain \
+ && chmod 755 /usr/local/bin/deltachain \
+ && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain \
+ && chown -R node:node /var/lib/deltachain
+
+USER node
+# SIGTERM reaches node directly (exec form): each process stops cleanly, handing running tasks
+# back to the queue after its shutdownGraceSeconds (compose's stop_grace_period is longer).
+ENTRYPOINT ["node", "/opt/deltachain/bin/deltachain.mjs"]
+CMD ["--help"]
