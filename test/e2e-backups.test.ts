@@ -113,14 +113,17 @@ describe('end to end: the seed, line by line', { timeout: 600_000 }, () => {
     const app = await findVm(stack, 'lab-a', 'app');
     await stack.control.createPolicy({ settings: policySettings('every-other', [app], ['nas'], { retention: 10, fullInterval: 2 }) });
     const kinds: string[] = [];
+    const why: string[] = [];
     let last = '';
     for (let run = 1; run <= 4; run++) {
       if (run > 1) await writeGuest(stack, app, planGuestWrites(run, 1, 1, 5));
-      const backup = (await backUp(stack, 'every-other', [app], ledger)).backup(app, 'nas');
+      const done = await backUp(stack, 'every-other', [app], ledger);
+      const backup = done.backup(app, 'nas');
       kinds.push(backupKind(backup));
+      why.push(`run ${run}: ${backupKind(backup)}, planned ${JSON.stringify(done.plans(app, 'nas'))}`);
       last = backup.backupId;
     }
-    assert.deepEqual(kinds, ['full', 'delta', 'full', 'delta']);
+    assert.deepEqual(kinds, ['full', 'delta', 'full', 'delta'], `${why.join('\n')}\nhost agent warnings:\n${await e2e.warnings('host-lab-a')}`);
     await restoreChecked(stack, ledger, { vm: app, what: { backupId: last }, remote: 'nas', toPool: 'lab-a', srName: 'Restore SR', expectedBackupId: last });
   });
 

@@ -60,6 +60,8 @@ export interface BackupRun {
   summary: RunSummary;
   /** The run's backup of a VM to a remote. */
   backup(vm: E2eVm, remote: string): BackupOutcome;
+  /** The coordinator's plan for that backup: disk → "mode: reason". */
+  plans(vm: E2eVm, remote: string): Record<string, string>;
 }
 
 /** Runs the policy now and waits; asserts it succeeded; records the digests of each backup. */
@@ -73,6 +75,11 @@ export async function backUp(stack: LabStack, policy: string, vms: E2eVm[], ledg
   for (const b of summary.backups) ledger.record(b.remote, b.backupId, digests.get(b.vmUuid)!);
   return {
     summary,
+    plans(vm, remote) {
+      const task = run.tasks.find((t) => t.kind === 'backup' && t.vmUuid === vm.uuid && t.remote === remote);
+      const plan = (JSON.parse(task?.payloadJson || '{}') as { plan?: Record<string, { mode: string; reason: string }> }).plan ?? {};
+      return Object.fromEntries(Object.entries(plan).map(([disk, p]) => [disk, `${p.mode}: ${p.reason}`]));
+    },
     backup(vm, remote) {
       const found = summary.backups.find((b) => b.vmUuid === vm.uuid && b.remote === remote);
       assert.ok(found, `run ${summary.runId} has no backup of ${vm.name} to ${remote}`);

@@ -3,7 +3,7 @@
 // process), on resources of the test's own: a fresh database, a NATS namespace (own streams),
 // a temporary folder. close() stops every process and removes all three.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,6 +16,8 @@ import { NATS_URL } from './storage-nats.js';
 export interface E2eStack {
   stack: LabStack;
   folder: string;
+  /** A process's warnings and errors from its log (for failure messages). */
+  warnings(process: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,10 @@ export async function startE2eStack(spec: { pools: LabPoolSpec[]; remotes: strin
     return {
       stack,
       folder,
+      async warnings(name) {
+        const text = await readFile(join(folder, 'logs', `${name}.log`), 'utf8').catch((error: Error) => error.message);
+        return text.split('\n').filter((line) => /"level":(40|50|60)/.test(line)).slice(-20).join('\n');
+      },
       async close() {
         await stack.stop().catch(() => undefined);
         await cleanup();
