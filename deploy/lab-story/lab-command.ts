@@ -76,7 +76,7 @@ async function play(options: LabOptions, reporter: ConsoleReporter, stop: StopSi
   for (const c of failed) reporter.line(`✗ ${c.text}`);
   if (!options.once) {
     await printExploreGuide(reporter, options, running.stack, outcome);
-    await keepInventoryFresh(running.stack, stop);
+    await stop.promise;
   }
   return failed.length === 0 ? 0 : 1;
 }
@@ -99,13 +99,6 @@ async function startStack(options: LabOptions, services: Services, resources: La
   });
   reporter.line(`up in ${formatDuration(Date.now() - started)}`);
   return stack;
-}
-
-/** Until a stop signal: reports the pool's VMs every few seconds (restored VMs show in `vm list`). */
-async function keepInventoryFresh(stack: LabStack, stop: StopSignal): Promise<void> {
-  const sync = setInterval(() => void stack.syncInventory().catch(() => undefined), 5000);
-  await stop.promise;
-  clearInterval(sync);
 }
 
 async function shutDown(running: Running, reporter: ConsoleReporter): Promise<void> {

@@ -16,10 +16,12 @@ export interface LabTimings {
   ackWaitSeconds: number;
   /** Agents' heartbeat period, seconds. */
   heartbeatSeconds: number;
+  /** Host agents' inventory report period, seconds (the first report comes at start). */
+  inventorySeconds: number;
 }
 
-export const DEMO_TIMINGS: LabTimings = { dispatchIntervalMs: 250, retryBaseMs: 2000, retryMaxMs: 30_000, ackWaitSeconds: 30, heartbeatSeconds: 10 };
-export const TEST_TIMINGS: LabTimings = { dispatchIntervalMs: 150, retryBaseMs: 300, retryMaxMs: 2000, ackWaitSeconds: 10, heartbeatSeconds: 10 };
+export const DEMO_TIMINGS: LabTimings = { dispatchIntervalMs: 250, retryBaseMs: 2000, retryMaxMs: 30_000, ackWaitSeconds: 30, heartbeatSeconds: 10, inventorySeconds: 10 };
+export const TEST_TIMINGS: LabTimings = { dispatchIntervalMs: 150, retryBaseMs: 300, retryMaxMs: 2000, ackWaitSeconds: 10, heartbeatSeconds: 10, inventorySeconds: 5 };
 
 export interface NatsTarget {
   servers: string[];
@@ -70,6 +72,7 @@ export function hostAgentConfig(o: {
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
     heartbeatSeconds: o.timings.heartbeatSeconds,
+    inventoryIntervalSeconds: o.timings.inventorySeconds,
     progressIntervalMs: 500,
     metrics: METRICS,
   };

@@ -5,19 +5,19 @@
 // as soon as its lab pool is up). Once up, the pools and remotes are
 // registered through the control API and the pools' VMs are reported to the catalogue.
 // Layout under `root`: config/ (the JSON configs), logs/ (one log per process), pools/<pool>/
-// (lab pool state: records and disks), remotes/<remote>/ (the remote's files).
+// (lab pool state: records and disks), remotes/<remote>/ (the remote's files). The stack is up
+// when the catalogue lists every pool's VMs, as the host agents report them.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
-import { connectCatalog, type Catalog } from '../../coordinator/catalog/index.js';
 import type { z } from 'zod';
 import { LabAdminClient } from '../lab/index.js';
 import type { fleetSchema } from '../lab/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
-import { syncInventory, type InventoryVm } from './inventory-sync.js';
+import { awaitInventory } from './await-inventory.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 
@@ -84,10 +84,8 @@ export interface LabStack {
   /** Where each process serves /healthz and /metrics. */
   metrics: MetricsEndpoint[];
   control: ControlClient;
-  /** A catalogue connection (inventory reports, tests' queries). */
-  sql: Catalog;
-  /** Reports every pool's VMs to the catalogue; returns them per pool. */
-  syncInventory(): Promise<Map<string, InventoryVm[]>>;
+  /** Waits until the catalogue lists every VM of every pool (the host agents' inventory). */
+  awaitInventory(): Promise<void>;
   /** Starts a storage agent for another remote (or the same remote on another root). */
   startStorage(remote: string, root?: string): Promise<StackRemote>;
   /** Stops every process (newest first) and closes connections. The database and streams stay. */
@@ -177,7 +175,6 @@ class StackProcesses {
 
 export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
   const processes = new StackProcesses(options);
-  let sql: Catalog | undefined;
   let control: ControlClient | undefined;
   try {
     const coordinator = await processes.startAll();
@@ -186,19 +183,17 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     control = new ControlClient(coordinatorAddress, ChannelCredentials.createInsecure());
     for (const pool of options.pools) await control.addPool({ name: pool.name, site: 'lab', description: `lab pool ${pool.name}` });
     for (const remote of options.remotes) await control.addRemote({ name: remote, site: 'lab', location: processes.remotes.get(remote)!.root, description: `local remote ${remote}` });
-    sql = connectCatalog(options.databaseUrl, { maxConnections: 2, applicationName: 'deltachain-lab' });
-    const stack = assemble(options, processes, coordinator, coordinatorAddress, control, sql);
-    await stack.syncInventory();
+    const stack = assemble(options, processes, coordinator, coordinatorAddress, control);
+    await stack.awaitInventory();
     return stack;
   } catch (error) {
     control?.close();
     await processes.supervisor.stopAll();
-    await sql?.end({ timeout: 5 });
     throw error;
   }
 }
 
-function assemble(options: LabStackOptions, processes: StackProcesses, coordinator: SupervisedProcess<number>, coordinatorAddress: string, control: ControlClient, sql: Catalog): LabStack {
+function assemble(options: LabStackOptions, processes: StackProcesses, coordinator: SupervisedProcess<number>, coordinatorAddress: string, control: ControlClient): LabStack {
   return {
     options,
     supervisor: processes.supervisor,
@@ -208,17 +203,13 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     coordinatorAddress,
     metrics: processes.metrics,
     control,
-    sql,
-    async syncInventory() {
-      const out = new Map<string, InventoryVm[]>();
-      for (const pool of processes.pools.values()) out.set(pool.name, await syncInventory(sql, pool.name, pool.admin));
-      return out;
+    async awaitInventory() {
+      for (const pool of processes.pools.values()) await awaitInventory(control, pool.name, pool.admin);
     },
     startStorage: (remote, root) => processes.startStorage(remote, root),
     async stop() {
       control.close();
       await processes.supervisor.stopAll();
-      await sql.end({ timeout: 5 });
     },
   };
 }

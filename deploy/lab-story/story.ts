@@ -51,7 +51,8 @@ export async function playStory(stack: LabStack, reporter: StoryReporter, option
   }
   reporter.chapter(`Restore ${vms[0]!.name} as it was on night ${options.restoreNight}`, `an older date than the newest backup, to a new VM on SR "${options.restoreSr}"; its disks must equal what the pool held that night`);
   const restored = await restoreOlderNight(stack, reporter, check, { pool: options.pool, remote: options.remote, srName: options.restoreSr, vm: vms[0]!, night: nights[options.restoreNight - 1]! });
-  await stack.syncInventory();
+  // The restored VM shows in `vm list` once the host agent reports it.
+  await stack.awaitInventory();
   return { checks, passed: checks.every((c) => c.ok), vms, nights, restored };
 }
 
