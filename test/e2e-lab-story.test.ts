@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { portOpen } from '../deploy/lab-story/probe-services.js';
+import { portOpen } from '../deploy/lab-story/index.js';
 import { labLeftovers, runCliAt } from './support/e2e-lab-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

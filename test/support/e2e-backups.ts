@@ -5,12 +5,7 @@
 // a VM with everything on its SR the way an administrator would, through XAPI.
 import assert from 'node:assert/strict';
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import type { LabStack } from '../../deploy/lab-story/lab-stack.js';
-import { digestVm, type DiskDigestEntry } from '../../deploy/lab-story/disk-digests.js';
-import { applyGuestWrites, type PlannedWrite } from '../../deploy/lab-story/guest-writes.js';
-import { PoolXapi } from '../../deploy/lab-story/pool-xapi.js';
-import { restoreAndWait, runPolicyAndWait } from '../../deploy/lab-story/run-and-wait.js';
-import { summarizeRun, type BackupOutcome, type RunSummary } from '../../deploy/lab-story/run-summary.js';
+import { digestVm, type DiskDigestEntry, applyGuestWrites, type PlannedWrite, PoolXapi, restoreAndWait, runPolicyAndWait, summarizeRun, type BackupOutcome, type RunSummary, type LabStack } from '../../deploy/lab-story/index.js';
 
 export interface E2eVm {
   uuid: string;

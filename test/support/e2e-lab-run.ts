@@ -4,7 +4,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import postgres from 'postgres';
 import { connectNats, natsNames, natsSchema, isNotFound } from '../../shared/nats/index.js';
-import { portOpen } from '../../deploy/lab-story/probe-services.js';
+import { portOpen } from '../../deploy/lab-story/index.js';
 import { ADMIN_URL } from './pg-database.js';
 import { NATS_URL } from './storage-nats.js';
 

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, deleteStreams, natsNames, natsSchema } from '../../shared/nats/index.js';
-import { startLabStack, type LabPoolSpec, type LabStack } from '../../deploy/lab-story/lab-stack.js';
-import { TEST_TIMINGS } from '../../deploy/lab-story/lab-configs.js';
+import { startLabStack, type LabPoolSpec, type LabStack, TEST_TIMINGS } from '../../deploy/lab-story/index.js';
 import { createEmptyDatabase, databaseUrl, dropDatabase } from './pg-database.js';
 import { NATS_URL } from './storage-nats.js';
 
