@@ -29,7 +29,7 @@ export class AgentTaskMetrics {
 
   handler(inner: TaskHandler): TaskHandler {
     return async (delivery) => {
-      const { taskId, kind } = describe(delivery.data);
+      const { taskId, kind } = identify(delivery.data);
       const running = { kind, state: 'running' };
       if (taskId) this.#kinds.set(taskId, kind);
       this.#tasks.tasks.inc(running);
@@ -43,7 +43,7 @@ export class AgentTaskMetrics {
     };
   }
 
-  events<S extends TaskEventSink>(inner: S): TaskEventSink {
+  events(inner: TaskEventSink): TaskEventSink {
     return {
       publish: async (taskId, body) => {
         await inner.publish(taskId, body);
@@ -60,7 +60,7 @@ export class AgentTaskMetrics {
   }
 }
 
-function describe(data: Uint8Array): { taskId: string; kind: string } {
+function identify(data: Uint8Array): { taskId: string; kind: string } {
   try {
     const task = decodeTask(data);
     return { taskId: task.taskId, kind: task.payload?.$case ?? 'unknown' };
