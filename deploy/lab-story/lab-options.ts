@@ -2,7 +2,7 @@
 // the environment read here and nowhere else in the lab (DELTACHAIN_LAB_PG_URL,
 // DELTACHAIN_LAB_NATS_URL). Also the lab's fleet: three VMs, two of them in the story's policy.
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSize } from '../lab/index.js';
 import type { FleetInput } from './lab-stack.js';
 
@@ -52,13 +52,13 @@ function size(text: string): number {
 export function labProgram(): Command {
   return new Command('npm run lab --')
     .description('Deltachain on this machine: Postgres, NATS, a lab pool, agents and the coordinator, then the story of continuous delta backups')
-    .option('--once', 'play the story, stop everything and exit (status 1 when a check fails)', false)
+    .option('--once', 'play the story, stop everything and exit (status 1 when a check fails)')
     .option('--root <dir>', 'folder of the lab (configs, logs, pool disks, the remote)', '.lab')
-    .option('--disk-size <size>', 'size of each VM\'s first disk (others are half)', size, 128 * 1024 * 1024)
+    .addOption(new Option('--disk-size <size>', 'size of each VM\'s first disk (others are half)').argParser(size).default(128 * 1024 * 1024, '128MiB'))
     .option('--nights <n>', 'nights of backups in the story (at least 5 to see merges)', positiveInt(5), 5)
     .option('--port <n>', 'control API port (default 7100, or a free one if taken; 0 = free)', positiveInt(0))
     .option('--log-level <level>', 'log level of the processes (logs in <root>/logs)', 'info')
-    .option('--faults <json>', 'lab pool faults to arm at start, to see how failures look (docs/lab-pool.md)', faults, {})
+    .addOption(new Option('--faults <json>', 'lab pool faults to arm at start, to see how failures look (docs/lab-pool.md)').argParser(faults).default({}, 'none'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride();
 }
@@ -66,11 +66,11 @@ export function labProgram(): Command {
 export function parseLabOptions(argv: string[], env: Record<string, string | undefined>): LabOptions {
   const program = labProgram();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ once: boolean; root: string; diskSize: number; nights: number; port?: number; logLevel: string; faults: Record<string, unknown> }>();
+  const o = program.opts<{ once?: boolean; root: string; diskSize: number; nights: number; port?: number; logLevel: string; faults: Record<string, unknown> }>();
   const level = ['info', 'debug', 'warn'].includes(o.logLevel) ? (o.logLevel as LabOptions['logLevel']) : 'info';
   const postgresUrl = env.DELTACHAIN_LAB_PG_URL;
   return Object.freeze({
-    once: o.once,
+    once: o.once === true,
     root: resolve(o.root),
     diskSize: o.diskSize,
     nights: o.nights,
