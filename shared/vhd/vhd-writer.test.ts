@@ -178,13 +178,24 @@ describe('VhdWriter and VhdFile', () => {
     }
   });
 
-  it('a writer killed mid-way leaves only its temporary, never the final name', async () => {
+  it('a writer killed mid-way leaves only its temporary, never the final name', { timeout: 120_000 }, async () => {
     const path = join(dir, 'killed.vhd');
     const script = fileURLToPath(new URL('./testing/slow-writer.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    const exited = once(child, 'exit');
+    let line: Buffer;
+    try {
+      // A child that dies before printing must fail the test, not leave it waiting for output.
+      line = await Promise.race([
+        once(child.stdout!, 'data').then(([chunk]) => chunk as Buffer),
+        exited.then(([code, signal]) => {
+          throw new Error(`slow-writer exited (${String(code ?? signal)}) before printing its temporary path`);
+        }),
+      ]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await exited;
     const tempPath = line.toString().trim();
     assert.match(tempPath, /\/\.killed\.vhd\.[0-9a-f]{8}\.tmp$/);
     await assert.rejects(stat(path), { code: 'ENOENT' });
