@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { figure } from './bench/lib/stats.js';
+import { suiteMarkdown, cell } from './bench/suite/markdown.js';
+import { parseSuiteOptions } from './bench/suite/options.js';
+import { deriveRatios, pairedRatio } from './bench/suite/ratios.js';
+import { END, START, replaceBetweenMarkers } from './bench/suite/readme-table.js';
+import type { BackupFigures, SuiteResults } from './bench/suite/results.js';
+import { ratioChartSvg } from './bench/suite/svg-chart.js';
+
+const MiB = 1024 * 1024;
+
+function backup(wall: number[], added: number[]): BackupFigures {
+  return { wallSec: figure(wall), cpuSec: figure(wall.map((w) => w / 2)), bytesRead: figure([4096 * MiB, 4096 * MiB, 4096 * MiB]), bytesAdded: figure(added) };
+}
+
+function sample(): Omit<SuiteResults, 'ratios'> {
+  return {
+    version: 1,
+    date: '2026-11-26T15:00:00.000Z',
+    durationSec: 1500,
+    machine: { cpu: 'Test CPU', cores: 2, memGiB: 24, kernel: '6.1', filesystem: 'ext4', node: 'v20', restic: 'restic 0.14.0', borg: 'borg 1.2.4', loadStart: 0.5, loadEnd: 1.5 },
+    options: { diskGiB: 4, runs: 3, sections: ['full', 'incremental'] },
+    incremental: [
+      { pattern: 'clustered', label: 'clustered 2 MiB runs', writtenBytes: 41 * MiB, tools: { deltachain: backup([1, 2, 4], [40 * MiB, 41 * MiB, 42 * MiB]), restic: backup([10, 10, 10], [30 * MiB, 30 * MiB, 30 * MiB]), borg: backup([20, 20, 20], [35 * MiB, 35 * MiB, 35 * MiB]) } },
+    ],
+    full: {
+      bytes: 4096 * MiB,
+      deltachain: { wallSec: figure([20, 22, 21]), mibPerSec: figure([200, 180, 190]), cpuSec: figure([30, 31, 32]) },
+      rawTcp: { wallSec: figure([5, 5, 5]), mibPerSec: figure([800, 900, 950]), cpuSec: figure([4, 4, 4]) },
+    },
+    notes: ['a note'],
+  };
+}
+
+describe('bench suite report', () => {
+  it('pairs runs for ratios: run i against run i', () => {
+    assert.deepEqual(pairedRatio(figure([10, 10, 10]), figure([1, 2, 4])).runs, [10, 5, 2.5]);
+    assert.equal(pairedRatio(figure([10, 10, 10]), figure([1, 2, 4])).median, 5);
+  });
+
+  it('derives one ratio per peer and pattern, plus the limit ratios', () => {
+    const ratios = deriveRatios(sample());
+    const labels = ratios.map((r) => `${r.group}: ${r.label}`);
+    assert.ok(labels.includes('Incremental backup time: clustered 2 MiB runs: restic'));
+    assert.ok(labels.includes('Incremental repository growth: clustered 2 MiB runs: borg'));
+    const full = ratios.find((r) => r.label === 'full backup vs raw TCP copy')!;
+    assert.equal(full.limit, true);
+    assert.deepEqual(full.figure.runs, [200 / 800, 180 / 900, 190 / 950]);
+  });
+
+  it('writes a markdown table with medians and ranges, and the machine', () => {
+    const r = { ...sample(), ratios: deriveRatios(sample()) };
+    const md = suiteMarkdown(r);
+    assert.match(md, /Machine: 2 × Test CPU, 24 GiB RAM, ext4/);
+    assert.match(md, /\| clustered 2 MiB runs \(41 MiB written\) \| Deltachain \| 2\.00 \(1\.00–4\.00\) \|/);
+    assert.match(md, /\| Deltachain full backup \| 21\.00 \(20\.00–22\.00\) \| 190 \(180–200\) \|/);
+    assert.match(md, /- a note/);
+    assert.equal(cell(figure([3, 3, 3]), 1), '3.0');
+  });
+
+  it('draws an SVG bar per ratio with whiskers, escaping labels', () => {
+    const ratios = deriveRatios(sample());
+    ratios[0]!.label = 'a <b> & "c"';
+    const svg = ratioChartSvg(ratios, 'title & more');
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal((svg.match(/<rect x=/g) ?? []).length, ratios.length);
+    assert.ok(svg.includes('a &lt;b&gt; &amp; &quot;c&quot;'));
+    assert.ok(svg.includes('title &amp; more'));
+    assert.ok(!/NaN|Infinity/.test(svg));
+  });
+
+  it('replaces only what is between the README markers', () => {
+    const text = `before\n${START}\nold\n${END}\nafter\n`;
+    assert.equal(replaceBetweenMarkers(text, 'new table'), `before\n${START}\nnew table\n${END}\nafter\n`);
+    assert.throws(() => replaceBetweenMarkers('no markers', 'x'), /markers/);
+  });
+
+  it('parses options with clear errors', () => {
+    const o = parseSuiteOptions(['--disk-gib', '16', '--only', 'merge,coordinator']);
+    assert.ok(o !== 'help');
+    assert.equal(o.diskGiB, 16);
+    assert.deepEqual(o.sections, ['merge', 'coordinator']);
+    assert.throws(() => parseSuiteOptions(['--only', 'nope']), /unknown section "nope"/);
+    assert.throws(() => parseSuiteOptions(['--only', 'restore']), /restore needs incremental/);
+    assert.throws(() => parseSuiteOptions(['--runs', 'x']), /--runs/);
+    assert.equal(parseSuiteOptions(['--help']), 'help');
+  });
+});

@@ -1,0 +1,41 @@
+// The ratios the chart shows, each paired run by run (run i of Deltachain against run i of the
+// peer, measured on the same change or the same bytes) and then summarised, so a ratio's range
+// is the range of real pairs, not of independent medians.
+import { figure, type Figure } from '../lib/stats.js';
+import type { Ratio, SuiteResults } from './results.js';
+
+/** Run-by-run quotient of two figures measured in pairs. */
+export function pairedRatio(numerator: Figure, denominator: Figure): Figure {
+  const n = Math.min(numerator.runs.length, denominator.runs.length);
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) values.push(numerator.runs[i]! / denominator.runs[i]!);
+  return figure(values);
+}
+
+export function deriveRatios(r: Omit<SuiteResults, 'ratios'>): Ratio[] {
+  const out: Ratio[] = [];
+  for (const c of r.incremental ?? []) {
+    const dc = c.tools.deltachain;
+    for (const peer of ['restic', 'borg'] as const) {
+      out.push({ group: 'Incremental backup time', label: `${c.label}: ${peer}`, figure: pairedRatio(c.tools[peer].wallSec, dc.wallSec), meaning: `${peer} wall / Deltachain wall` });
+    }
+  }
+  for (const c of r.incremental ?? []) {
+    const dc = c.tools.deltachain;
+    for (const peer of ['restic', 'borg'] as const) {
+      out.push({ group: 'Incremental repository growth', label: `${c.label}: ${peer}`, figure: pairedRatio(c.tools[peer].bytesAdded, dc.bytesAdded), meaning: `${peer} bytes added / Deltachain bytes added` });
+    }
+  }
+  if (r.full) {
+    out.push({ group: 'Against the limit', label: 'full backup vs raw TCP copy', figure: pairedRatio(r.full.deltachain.mibPerSec, r.full.rawTcp.mibPerSec), meaning: 'Deltachain MiB/s / raw loopback TCP copy MiB/s', limit: true });
+  }
+  if (r.restore) {
+    out.push({ group: 'Against the limit', label: `restore (chain of ${r.restore.chainDepth}) vs raw copy`, figure: pairedRatio(r.restore.deltachain.mibPerSec, r.restore.rawCopy.mibPerSec), meaning: 'Deltachain restore MiB/s / cp + fsync MiB/s', limit: true });
+    out.push({ group: 'Restore time', label: 'restic restore', figure: pairedRatio(r.restore.restic.wallSec, r.restore.deltachain.wallSec), meaning: 'restic restore wall / Deltachain restore wall' });
+    out.push({ group: 'Restore time', label: 'borg extract', figure: pairedRatio(r.restore.borg.wallSec, r.restore.deltachain.wallSec), meaning: 'borg extract wall / Deltachain restore wall' });
+  }
+  for (const m of r.merge ?? []) {
+    out.push({ group: 'Merge', label: `merge into a ${m.parentGiB} GiB full vs cp + fsync`, figure: pairedRatio(m.cpSyncSec, m.mergeSec), meaning: 'cp + fsync wall / merge wall' });
+  }
+  return out;
+}

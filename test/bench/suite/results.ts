@@ -1,0 +1,113 @@
+// The shape of `npm run bench`'s results file (bench-results/suite.json): everything the markdown
+// table and the chart are made from, with every run's value kept beside its median and range.
+import type { Figure } from '../lib/stats.js';
+
+export type Tool = 'deltachain' | 'restic' | 'borg';
+
+export interface MachineFacts {
+  cpu: string;
+  cores: number;
+  memGiB: number;
+  kernel: string;
+  filesystem: string;
+  node: string;
+  restic: string;
+  borg: string;
+  /** 1-minute load average when the suite started and ended. */
+  loadStart: number;
+  loadEnd: number;
+}
+
+export interface BackupFigures {
+  wallSec: Figure;
+  /** User + system CPU seconds of the tool's processes (Deltachain: host agent + storage agent). */
+  cpuSec: Figure;
+  /** Bytes read from the source (Deltachain: what the lab pool served; peers: their own count). */
+  bytesRead: Figure;
+  /** Growth of the repository's allocated size. */
+  bytesAdded: Figure;
+}
+
+export interface IncrementalCase {
+  /** Write pattern key: clustered, clustered-64k, scattered. */
+  pattern: string;
+  label: string;
+  /** Bytes the guest wrote per run (median). */
+  writtenBytes: number;
+  tools: Record<Tool, BackupFigures>;
+}
+
+export interface ThroughputFigures {
+  wallSec: Figure;
+  mibPerSec: Figure;
+  cpuSec: Figure;
+}
+
+export interface FullCase {
+  bytes: number;
+  deltachain: ThroughputFigures;
+  rawTcp: ThroughputFigures;
+}
+
+export interface RestoreCase {
+  chainDepth: number;
+  bytes: number;
+  deltachain: ThroughputFigures;
+  /** cp of the raw image + fsync. */
+  rawCopy: ThroughputFigures;
+  restic: ThroughputFigures;
+  borg: ThroughputFigures;
+  digestsMatched: boolean;
+}
+
+export interface MergeCase {
+  parentGiB: number;
+  childBytes: number;
+  parentFileBytes: number;
+  mergeSec: Figure;
+  cpSec: Figure;
+  cpSyncSec: Figure;
+}
+
+export interface CoordinatorCase {
+  vms: number;
+  agents: number;
+  planSec: Figure;
+  dispatchSec: Figure;
+  recordSec: Figure;
+  totalSec: Figure;
+  tasksPerSec: Figure;
+  dbRowsTotal: number;
+  dbRows: Record<string, number>;
+  dbBytes: number;
+  coordinatorPeakRssMiB: number;
+  coordinatorCpuSec: Figure;
+}
+
+/** One bar of the chart: how Deltachain compares, > 1 = Deltachain ahead (or, for a limit, its share of it). */
+export interface Ratio {
+  group: string;
+  label: string;
+  figure: Figure;
+  /** What the ratio divides, e.g. "restic wall / Deltachain wall". */
+  meaning: string;
+  /** A limit: the bar can reach at most 1. */
+  limit?: boolean;
+}
+
+export interface SuiteResults {
+  version: 1;
+  date: string;
+  durationSec: number;
+  machine: MachineFacts;
+  options: { diskGiB: number; runs: number; sections: string[] };
+  full?: FullCase;
+  incremental?: IncrementalCase[];
+  restore?: RestoreCase;
+  merge?: MergeCase[];
+  /** Peak RSS (MiB) of each Deltachain process, per phase and overall. */
+  memory?: Record<string, Record<string, number>>;
+  coordinator?: CoordinatorCase[];
+  ratios: Ratio[];
+  notes: string[];
+}
