@@ -10,6 +10,7 @@ import { readLabConfigFile, simpleFleet } from './config/lab-config.js';
 import { parseSize } from './config/parse-size.js';
 import { labSummary, type LabSummary } from './http/lab-summary.js';
 import { startLabPool } from './lab-pool.js';
+import { CONTENT_KINDS, type ContentKind } from './workload/content-kind.js';
 import { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
 
 export function registerLabCommands(program: Command): void {
@@ -41,6 +42,7 @@ interface PoolOptions {
   vms?: number;
   diskSize?: number;
   fill?: number;
+  content?: ContentKind;
   seed?: number;
   faults?: string;
   metrics?: string;
@@ -61,6 +63,7 @@ function registerPool(lab: Command): void {
     .option('--vms <n>', 'VMs of a new lab, one disk each (default 2)', integer('--vms'))
     .option('--disk-size <size>', 'disk size of a new lab, e.g. 16GiB (default 8GiB)', size('--disk-size'))
     .option('--fill <percent>', 'share of each new disk written with seeded content (default 2)', number('--fill'))
+    .addOption(new Option('--content <kind>', 'what the fill writes: random (incompressible) or mixed (random, text-like, zeros) (default random)').choices(CONTENT_KINDS))
     .option('--seed <n>', 'seed of the seeded content (default 1)', integer('--seed'))
     .option('--faults <json>', 'faults to arm at start, e.g. \'{"snapshotFailure":{"times":1}}\'')
     .option('--metrics <host:port>', 'serve /healthz and /metrics there (plain HTTP; TLS through "metrics" in --config)')
@@ -90,8 +93,8 @@ async function poolConfig(o: PoolOptions): Promise<Record<string, unknown>> {
   set('seed', o.seed);
   if (o.metrics !== undefined) config['metrics'] = { ...(config['metrics'] as object | undefined), listen: o.metrics };
   if (config['state'] === undefined) throw new ConfigError('lab pool: give --state <dir> (or "state" in --config)');
-  if (o.vms !== undefined || o.diskSize !== undefined || o.fill !== undefined || config['fleet'] === undefined) {
-    config['fleet'] = simpleFleet(o.vms ?? 2, o.diskSize ?? 8 * 1024 ** 3, o.fill ?? 2);
+  if (o.vms !== undefined || o.diskSize !== undefined || o.fill !== undefined || o.content !== undefined || config['fleet'] === undefined) {
+    config['fleet'] = simpleFleet(o.vms ?? 2, o.diskSize ?? 8 * 1024 ** 3, o.fill ?? 2, o.content ?? 'random');
   }
   if (o.faults !== undefined) {
     try {
@@ -132,12 +135,13 @@ function registerWrite(lab: Command): void {
     .description("change a running VM's disk the way a guest would (deterministic for a seed)")
     .requiredOption('--url <url>', 'lab pool URL with credentials: http://user:password@host:port')
     .requiredOption('--vdi <uuid>', 'VDI to write')
-    .addOption(new Option('--pattern <pattern>', 'clustered: 2 MiB runs; scattered: 4 KiB pages; sequential: one region').choices(WRITE_PATTERNS).makeOptionMandatory())
+    .addOption(new Option('--pattern <pattern>', 'clustered: 2 MiB runs; clustered-64k: 64 KiB runs; scattered: 4 KiB pages; sequential: one region').choices(WRITE_PATTERNS).makeOptionMandatory())
     .requiredOption('--percent <p>', 'share of the disk to rewrite, 0 < p <= 100', number('--percent'))
     .option('--seed <n>', 'seed of the positions and content', integer('--seed'), 1)
+    .addOption(new Option('--content <kind>', 'what is written: random (incompressible) or mixed (random, text-like, zeros)').choices(CONTENT_KINDS).default('random'))
     .option('--json', 'print the result as JSON')
-    .action(async (o: { url: string; vdi: string; pattern: WritePattern; percent: number; seed: number; json?: boolean }) => {
-      const result = await new LabAdminClient(o.url).write({ vdi: o.vdi, pattern: o.pattern, percent: o.percent, seed: o.seed });
+    .action(async (o: { url: string; vdi: string; pattern: WritePattern; percent: number; seed: number; content: ContentKind; json?: boolean }) => {
+      const result = await new LabAdminClient(o.url).write({ vdi: o.vdi, pattern: o.pattern, percent: o.percent, seed: o.seed, content: o.content });
       process.stdout.write(
         o.json === true
           ? `${JSON.stringify(result)}\n`

@@ -6,6 +6,7 @@ import type { FaultsConfig } from '../faults/fault-config.js';
 import type { LabSummary } from '../http/lab-summary.js';
 import type { DiskDigest } from '../workload/disk-digest.js';
 import type { WriteResult } from '../workload/apply-writes.js';
+import type { ContentKind } from '../workload/content-kind.js';
 import type { WritePattern } from '../workload/write-plan.js';
 
 export class LabAdminError extends DeltachainError {
@@ -21,9 +22,11 @@ export interface LabWriteRequest {
   /** Share of the disk, 0 < percent ≤ 100. */
   percent: number;
   seed: number;
+  /** What is written: `random` (default) or `mixed`. */
+  content?: ContentKind;
 }
 
-export type LabWriteResult = WriteResult & LabWriteRequest;
+export type LabWriteResult = WriteResult & Required<LabWriteRequest>;
 
 export class LabAdminClient {
   private readonly base: URL;
@@ -50,8 +53,8 @@ export class LabAdminClient {
   }
 
   write(request: LabWriteRequest): Promise<LabWriteResult> {
-    const { vdi, pattern, percent, seed } = request;
-    return this.request('POST', '/lab/write', { vdi, pattern, percent: String(percent), seed: String(seed) });
+    const { vdi, pattern, percent, seed, content = 'random' } = request;
+    return this.request('POST', '/lab/write', { vdi, pattern, percent: String(percent), seed: String(seed), content });
   }
 
   digest(vdi: string): Promise<DiskDigest> {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../../shared/errors.js';
 import { metricsSchema } from '../../../shared/observability/index.js';
 import { faultsSchema } from '../faults/fault-config.js';
+import { CONTENT_KINDS, type ContentKind } from '../workload/content-kind.js';
 import { parseSize } from './parse-size.js';
 
 const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -27,6 +28,8 @@ const diskSchema = z
     sr: z.string().optional(),
     /** Share of the disk (percent) written with seeded content at creation, in 2 MiB runs. */
     fill: z.number().min(0).max(100).default(5),
+    /** What the fill writes: `random` (incompressible) or `mixed` (random, text-like, zeros). */
+    content: z.enum(CONTENT_KINDS as [ContentKind, ...ContentKind[]]).default('random'),
   })
   .strict();
 
@@ -109,11 +112,11 @@ export async function readLabConfigFile(path: string): Promise<Record<string, un
 }
 
 /** The fleet `lab pool --vms N --disk-size S` describes: N running VMs with one disk each. */
-export function simpleFleet(vms: number, diskSize: number, fill: number): FleetConfig {
+export function simpleFleet(vms: number, diskSize: number, fill: number, content: ContentKind = 'random'): FleetConfig {
   return fleetSchema.parse({
     vms: Array.from({ length: vms }, (_, i) => ({
       name: `lab-vm-${i + 1}`,
-      disks: [{ name: `lab-vm-${i + 1} disk 0`, size: diskSize, fill }],
+      disks: [{ name: `lab-vm-${i + 1} disk 0`, size: diskSize, fill, content }],
     })),
   });
 }

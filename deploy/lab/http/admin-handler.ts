@@ -1,7 +1,7 @@
 // The lab's admin endpoints under /lab/ (HTTP Basic auth with the pool's credentials), for tests,
 // demos and benchmarks — not part of XAPI:
 //   GET  /lab/state                  the fleet (VMs, their disks, snapshots) as JSON
-//   POST /lab/write?vdi=&pattern=&percent=&seed=   change a disk as a guest would
+//   POST /lab/write?vdi=&pattern=&percent=&seed=[&content=random|mixed]   change a disk as a guest would
 //   GET  /lab/digest?vdi=            SHA-256 of a disk's whole content
 //   GET|POST|DELETE /lab/faults      show, arm (JSON body; null disarms one), clear faults
 //   POST /lab/delete-snapshot?uuid=  an admin deleting a snapshot (VM or VDI uuid)
@@ -13,6 +13,7 @@ import { vdiRefOf } from '../model/vdi-operations.js';
 import { toFailure } from '../rpc/rpc-dispatcher.js';
 import { XapiFailure } from '../rpc/xapi-failure.js';
 import { applyWrites } from '../workload/apply-writes.js';
+import { CONTENT_KINDS, type ContentKind } from '../workload/content-kind.js';
 import { diskDigest } from '../workload/disk-digest.js';
 import { WRITE_PATTERNS, planWrites, type WritePattern } from '../workload/write-plan.js';
 import { labSummary } from './lab-summary.js';
@@ -63,14 +64,16 @@ async function labWrite(lab: LabServices, q: URLSearchParams) {
   if (!WRITE_PATTERNS.includes(pattern)) throw new XapiFailure('INVALID_VALUE', ['pattern', String(pattern)]);
   const percent = Number(q.get('percent'));
   const seed = Number(q.get('seed') ?? 1);
+  const content = (q.get('content') ?? 'random') as ContentKind;
+  if (!CONTENT_KINDS.includes(content)) throw new XapiFailure('INVALID_VALUE', ['content', String(content)]);
   if (!(percent > 0 && percent <= 100)) throw new XapiFailure('INVALID_VALUE', ['percent', String(q.get('percent'))]);
   if (!Number.isInteger(seed)) throw new XapiFailure('INVALID_VALUE', ['seed', String(q.get('seed'))]);
   const vdi = lab.state.records.get('VDI', vdiRef);
   if (vdi['is_a_snapshot'] === true) throw new XapiFailure('OPERATION_NOT_ALLOWED', [`VDI ${vdi.uuid} is a snapshot: guests write to the VM's own disks`]);
   const extents = planWrites({ pattern, virtualSize: vdi['virtual_size'] as number, percent, seed });
-  const result = await applyWrites(lab.state, vdiRef, extents, seed);
+  const result = await applyWrites(lab.state, vdiRef, extents, seed, content);
   await lab.state.save();
-  return { vdi: vdi.uuid, pattern, percent, seed, ...result };
+  return { vdi: vdi.uuid, pattern, percent, seed, content, ...result };
 }
 
 function authorized(lab: LabServices, req: IncomingMessage): boolean {

@@ -1,6 +1,6 @@
 // Creates a new lab's records and disks from the fleet config: the pool and its host, SRs (with
-// PBDs), networks, then each VM with its disks (seeded content: `fill` percent of each disk in
-// 2 MiB runs, deterministic from the lab's seed), VBDs, an empty CD drive and VIFs, started when
+// PBDs), networks, then each VM with its disks (seeded content of the disk's `content` kind:
+// `fill` percent of each disk in 2 MiB runs, deterministic from the lab's seed), VBDs, an empty CD drive and VIFs, started when
 // Running.
 import type { FleetConfig, VmConfig } from '../config/lab-config.js';
 import { newNetworkRecord, newPbdRecord, newSrRecord } from '../records/record-defaults.js';
@@ -53,7 +53,7 @@ async function buildVm(
     if (disk.fill > 0) {
       const contentSeed = seed * 1000 + index * 10 + d;
       const extents = planWrites({ pattern: 'clustered', virtualSize: disk.size, percent: disk.fill, seed: contentSeed });
-      await applyWrites(state, vdiRef, extents, contentSeed);
+      await applyWrites(state, vdiRef, extents, contentSeed, disk.content);
     }
   }
   if (vm.cd) {

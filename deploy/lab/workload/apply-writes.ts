@@ -1,9 +1,9 @@
 // Applies planned writes to a lab disk the way a guest would change it: each extent gets the
-// seeded pattern content for its offset, written through one copy-on-write writer (one commit
+// seeded content of the chosen kind (content-kind.ts) for its offset, written through one copy-on-write writer (one commit
 // for the whole plan), at most one block of content in memory at a time.
 import type { LabState } from '../state/lab-state.js';
 import { refreshUtilisation } from '../model/vdi-operations.js';
-import { patternContent, patternKey } from './pattern-content.js';
+import { contentSource, type ContentKind } from './content-kind.js';
 import { totalBytes, type Extent } from './write-plan.js';
 
 export interface WriteResult {
@@ -14,16 +14,16 @@ export interface WriteResult {
   blocks: number;
 }
 
-export async function applyWrites(state: LabState, vdiRef: string, extents: Extent[], seed: number): Promise<WriteResult> {
+export async function applyWrites(state: LabState, vdiRef: string, extents: Extent[], seed: number, content: ContentKind = 'random'): Promise<WriteResult> {
   const vdi = state.records.get('VDI', vdiRef);
-  const key = patternKey(seed);
+  const bytesAt = contentSource(content, seed);
   const writer = await state.disks.openWriter(vdi.uuid);
   const chunk = writer.blockSize;
   try {
     for (const extent of extents) {
       for (let done = 0; done < extent.length; done += chunk) {
         const offset = extent.offset + done;
-        await writer.writeAt(offset, patternContent(key, offset, Math.min(chunk, extent.length - done)));
+        await writer.writeAt(offset, bytesAt(offset, Math.min(chunk, extent.length - done)));
       }
     }
     await writer.commit();

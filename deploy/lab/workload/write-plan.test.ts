@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { contentSource } from './content-kind.js';
 import { patternContent, patternKey } from './pattern-content.js';
 import { planWrites, totalBytes, type WritePattern } from './write-plan.js';
 
@@ -9,6 +10,7 @@ const GiB = 1024 * MiB;
 describe('planWrites', () => {
   const cases: [WritePattern, number, number, number][] = [
     ['clustered', 4 * GiB, 1, 41 * MiB],
+    ['clustered-64k', 4 * GiB, 1, 41 * MiB],
     ['scattered', 64 * MiB, 2, 1.28 * MiB],
     ['sequential', 64 * MiB, 10, 6.4 * MiB],
   ];
@@ -32,6 +34,13 @@ describe('planWrites', () => {
     }
   });
 
+  it('clustered-64k writes are whole 64 KiB aligned runs', () => {
+    for (const e of planWrites({ pattern: 'clustered-64k', virtualSize: 64 * MiB, percent: 5, seed: 1 })) {
+      assert.equal(e.offset % (64 * 1024), 0);
+      assert.equal(e.length, 64 * 1024);
+    }
+  });
+
   it('handles a 100% rewrite, a partial last block and bad input', () => {
     const all = planWrites({ pattern: 'clustered', virtualSize: 5 * MiB, percent: 100, seed: 3 });
     assert.deepEqual(all, [
@@ -49,5 +58,9 @@ describe('patternContent', () => {
     const whole = patternContent(key, 0, 8192);
     assert.deepEqual(patternContent(key, 4096, 4096), whole.subarray(4096));
     assert.notDeepEqual(patternContent(patternKey(43), 0, 8192), whole);
+  });
+
+  it('is what the random content kind writes', () => {
+    assert.deepEqual(contentSource('random', 42)(4096, 4096), patternContent(patternKey(42), 4096, 4096));
   });
 });

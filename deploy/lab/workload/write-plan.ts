@@ -1,13 +1,15 @@
 // Plans the writes a guest would make, as a pure function of (pattern, disk size, percent,
-// seed): `clustered` rewrites whole 2 MiB-aligned runs (databases, big files), `scattered`
-// rewrites random 4 KiB pages (metadata, logs), `sequential` rewrites one contiguous region.
+// seed): `clustered` rewrites whole 2 MiB-aligned runs (databases, big files), `clustered-64k`
+// whole 64 KiB-aligned runs (file-sized updates), `scattered` random 4 KiB pages (metadata, logs),
+// `sequential` one contiguous region.
 // Extents come out sorted and disjoint, so a copy-on-write writer touches each block once.
 import { SeededRandom } from './seeded-random.js';
 
-export type WritePattern = 'clustered' | 'scattered' | 'sequential';
-export const WRITE_PATTERNS: readonly WritePattern[] = ['clustered', 'scattered', 'sequential'];
+export type WritePattern = 'clustered' | 'clustered-64k' | 'scattered' | 'sequential';
+export const WRITE_PATTERNS: readonly WritePattern[] = ['clustered', 'clustered-64k', 'scattered', 'sequential'];
 
 export const CLUSTER_SIZE = 2 * 1024 * 1024;
+export const SMALL_CLUSTER_SIZE = 64 * 1024;
 export const PAGE_SIZE = 4096;
 
 export interface Extent {
@@ -34,6 +36,8 @@ export function planWrites(options: WritePlanOptions): Extent[] {
   switch (pattern) {
     case 'clustered':
       return units(random, virtualSize, CLUSTER_SIZE, target);
+    case 'clustered-64k':
+      return units(random, virtualSize, SMALL_CLUSTER_SIZE, target);
     case 'scattered':
       return units(random, virtualSize, PAGE_SIZE, target);
     case 'sequential': {
