@@ -2,7 +2,7 @@
 // real lab pool, storage agent and host agent processes; a full and two deltas after guest
 // writes, each measured; the newest restored equal to the disk at that backup.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +53,8 @@ describe('bench data plane: Deltachain stack of real processes', { timeout: 60_0
     await stack.fullBackup();
     assert.equal(stack.chainDepth(), 1);
     await stack.dropOlderChains();
+    const committed = await readdir(join(folder, 'remote', 'vms', stack.vmUuid, 'backups'));
+    assert.equal(committed.filter((f) => f.endsWith('.json')).length, 1, 'only the newest chain stays on the remote');
     const restore = await stack.restoreNewest();
     assert.equal(restore.digestMatches, true);
     const state = (await (await fetch(new URL('/lab/state', stack.lab.url), { headers: { authorization: `Basic ${Buffer.from(`${stack.lab.user}:${stack.lab.password}`).toString('base64')}` } })).json()) as { vms: { isSnapshot: boolean; name: string }[] };

@@ -46,20 +46,25 @@ export async function startDeltachainStack(o: DeltachainStackOptions): Promise<D
     const features = labFeatures();
     const content: DiskContent = o.content === 'mixed' && !features.mixedContent ? 'random' : o.content;
     if (content !== o.content) log('dataplane: the lab pool has no "mixed" disk content yet; the disk is random');
-    parts.nats = await startTestNats();
     const labConfig = join(paths.config, 'lab.json');
     const disk = { name: 'bench disk', size: o.diskBytes, fill: o.fill, ...(features.mixedContent ? { content } : {}) };
     await writeFile(labConfig, JSON.stringify({ state: paths.lab, seed: o.seed, fleet: { vms: [{ name: 'bench', disks: [disk] }] } }));
-    let started = Date.now();
-    parts.lab = await startLabProcess(['--config', labConfig], 60_000 + Math.ceil(o.diskBytes / GiB) * 30_000);
-    log(`dataplane: lab pool ready (${((Date.now() - started) / 1000).toFixed(1)} s to seed ${(o.diskBytes / GiB).toFixed(2)} GiB, fill ${o.fill} %, ${content})`);
-    const vm = parts.lab.banner.vms.find((v) => v.name === 'bench' && !v.isSnapshot);
+    const started = Date.now();
+    // The lab seeds its disk while NATS and the storage agent come up.
+    const lab = startLabProcess(['--config', labConfig], 60_000 + Math.ceil(o.diskBytes / GiB) * 30_000).then((p) => (parts.lab = p));
+    const storage = startTestNats().then(async (nats) => {
+      parts.nats = nats;
+      parts.storage = await startAgentProcess({ folder: paths.config, root: paths.remote, remoteId: REMOTE_ID, namespace: nats.namespace });
+    });
+    const settled = await Promise.allSettled([lab, storage]);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    log(`dataplane: lab pool and storage agent ready (${((Date.now() - started) / 1000).toFixed(1)} s; disk ${(o.diskBytes / GiB).toFixed(2)} GiB, fill ${o.fill} %, ${content})`);
+    const vm = parts.lab!.banner.vms.find((v) => v.name === 'bench' && !v.isSnapshot);
     if (vm?.disks[0] === undefined) throw new Error('the lab pool banner lists no "bench" VM with a disk');
-    started = Date.now();
-    parts.storage = await startAgentProcess({ folder: paths.config, root: paths.remote, remoteId: REMOTE_ID, namespace: parts.nats.namespace });
-    const { url, user, password } = parts.lab.banner;
-    parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: parts.nats });
-    log(`dataplane: agents ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const { url, user, password } = parts.lab!.banner;
+    const hostStarted = Date.now();
+    parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: parts.nats! });
+    log(`dataplane: host agent ready in ${((Date.now() - hostStarted) / 1000).toFixed(1)} s`);
     return new Stack(paths, parts as Required<Parts>, { vmUuid: vm.uuid, vdiUuid: vm.disks[0].vdi, content, writePatterns: features.writePatterns, mixed: features.mixedContent });
   } catch (error) {
     await stopParts(parts);
