@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { get, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { contentSource, type ContentKind } from '../../../deploy/lab/workload/content-kind.js';
 import { planWrites, type WritePattern } from '../../../deploy/lab/workload/write-plan.js';
@@ -31,12 +31,13 @@ export async function writeRawMirror(lab: LabAccess, vdiUuid: string, file: stri
     const virtualSize = Number(await rpc<string | number>(lab, 'VDI.get_virtual_size', [session, vdiRef]));
     const url = new URL('/export_raw_vdi', lab.url);
     url.search = new URLSearchParams({ vdi: vdiUuid, format: 'raw', session_id: session }).toString();
-    const response = await fetch(url);
-    if (response.status !== 200 || response.body === null) {
-      throw new Error(`raw export of VDI ${vdiUuid} from ${lab.url}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`);
+    const body = await httpGet(url);
+    if (body.statusCode !== 200) {
+      body.resume();
+      throw new Error(`raw export of VDI ${vdiUuid} from ${lab.url}: HTTP ${body.statusCode} ${body.statusMessage ?? ''}`);
     }
     const out = createWriteStream(file, { highWaterMark: 4 * 1024 * 1024 });
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), out);
+    await pipeline(body, out);
     if (out.bytesWritten !== virtualSize) {
       throw new Error(`raw export of VDI ${vdiUuid}: got ${out.bytesWritten} bytes, the virtual size is ${virtualSize}`);
     }
@@ -91,6 +92,11 @@ export async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** A plain GET (node:http: streams the body with less overhead than fetch's web streams). */
+function httpGet(url: URL): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => get(url, resolve).on('error', reject));
 }
 
 /** One XAPI JSON-RPC call; XAPI failures become errors naming the code and parameters. */
