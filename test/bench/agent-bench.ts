@@ -24,6 +24,8 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const RSS_BOUND_MIB = 200;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** BENCH_CPU_PROF_DIR: the host agent writes a V8 CPU profile there (summarise: test/bench/profile-summary.ts). */
+const PROFILE = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
 
 const { values: args } = parseArgs({
   options: {
@@ -90,7 +92,7 @@ try {
   const poolId = 'bench';
   const configPath = join(folder, 'host-agent.json');
   await writeFile(configPath, JSON.stringify({ ...hostAgentConfig({ lab, poolId, namespace: nats.namespace, agentId: 'host-bench' }), log: { level: 'warn', pretty: false } }));
-  child = spawn(process.execPath, [join(ROOT, 'bin/deltachain.mjs'), 'agent', '--config', configPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+  child = spawn(process.execPath, [...PROFILE, join(ROOT, 'bin/deltachain.mjs'), 'agent', '--config', configPath], { stdio: ['ignore', 'inherit', 'inherit'] });
   const pid = child.pid!;
   await nats.waitForEvent((e) => e.agentId === 'host-bench' && e.body?.$case === 'heartbeat', 60_000, 'the host agent heartbeat');
   const idle = await procStatus(pid);

@@ -17,9 +17,11 @@ import { BLOCK, MiB, diskHeader, patternBlock, patternBlocks } from '../support/
 const GIB = Number(process.env.BENCH_STORAGE_GIB ?? 4);
 const COUNT = (GIB * 1024 * MiB) / BLOCK;
 const SERVER = fileURLToPath(new URL('../support/storage-bench-server.ts', import.meta.url));
+/** BENCH_CPU_PROF_DIR: the server processes write V8 CPU profiles there (summarise: test/bench/profile-summary.ts). */
+const PROFILE = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
 
 async function startServer(mode: 'storage' | 'tcp' | 'tcp-file'): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...PROFILE, '--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^listening (\d+)$/.exec(line);
