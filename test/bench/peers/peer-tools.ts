@@ -30,8 +30,12 @@ export async function ensurePeerTools(log: (s: string) => void = () => undefined
     }
     log(`installing ${missing.join(' ')} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update', '-qq'], { env });
-    await run('apt-get', ['install', '-y', '-qq', ...missing], { env });
+    try {
+      await run('apt-get', ['update', '-qq'], { env });
+      await run('apt-get', ['install', '-y', '-qq', ...missing], { env });
+    } catch (cause) {
+      throw new Error(`could not install ${missing.join(' and ')} with apt-get; install restic 0.14+ and borg 1.2+ by hand`, { cause });
+    }
     found = await versions();
   }
   if (found.restic === undefined || found.borg === undefined) throw new Error('restic or borg is still missing after apt-get install restic borgbackup');
