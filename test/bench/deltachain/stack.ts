@@ -50,21 +50,22 @@ export async function startDeltachainStack(o: DeltachainStackOptions): Promise<D
     const disk = { name: 'bench disk', size: o.diskBytes, fill: o.fill, ...(features.mixedContent ? { content } : {}) };
     await writeFile(labConfig, JSON.stringify({ state: paths.lab, seed: o.seed, fleet: { vms: [{ name: 'bench', disks: [disk] }] } }));
     const started = Date.now();
-    // The lab seeds its disk while NATS and the storage agent come up.
+    // The lab seeds its disk while NATS and the storage agent come up; the host agent needs the lab.
     const lab = startLabProcess(['--config', labConfig], 60_000 + Math.ceil(o.diskBytes / GiB) * 30_000).then((p) => (parts.lab = p));
-    const storage = startTestNats().then(async (nats) => {
-      parts.nats = nats;
-      parts.storage = await startAgentProcess({ folder: paths.config, root: paths.remote, remoteId: REMOTE_ID, namespace: nats.namespace });
+    const nats = startTestNats().then((n) => (parts.nats = n));
+    const storage = nats.then(async (n) => {
+      parts.storage = await startAgentProcess({ folder: paths.config, root: paths.remote, remoteId: REMOTE_ID, namespace: n.namespace });
     });
-    const settled = await Promise.allSettled([lab, storage]);
+    const host = Promise.all([lab, nats]).then(async ([l, n]) => {
+      log(`dataplane: lab pool ready in ${((Date.now() - started) / 1000).toFixed(1)} s (disk ${(o.diskBytes / GiB).toFixed(2)} GiB, fill ${o.fill} %, ${content})`);
+      const { url, user, password } = l.banner;
+      parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: n });
+    });
+    const settled = await Promise.allSettled([lab, nats, storage, host]);
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
-    log(`dataplane: lab pool and storage agent ready (${((Date.now() - started) / 1000).toFixed(1)} s; disk ${(o.diskBytes / GiB).toFixed(2)} GiB, fill ${o.fill} %, ${content})`);
+    log(`dataplane: every process ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const vm = parts.lab!.banner.vms.find((v) => v.name === 'bench' && !v.isSnapshot);
     if (vm?.disks[0] === undefined) throw new Error('the lab pool banner lists no "bench" VM with a disk');
-    const { url, user, password } = parts.lab!.banner;
-    const hostStarted = Date.now();
-    parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: parts.nats! });
-    log(`dataplane: host agent ready in ${((Date.now() - hostStarted) / 1000).toFixed(1)} s`);
     return new Stack(paths, parts as Required<Parts>, { vmUuid: vm.uuid, vdiUuid: vm.disks[0].vdi, content, writePatterns: features.writePatterns, mixed: features.mixedContent });
   } catch (error) {
     await stopParts(parts);
