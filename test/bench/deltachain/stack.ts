@@ -113,7 +113,7 @@ class Stack implements DeltachainStack {
     this.pids = { hostAgent: parts.host.pid, storageAgent: parts.storage.child.pid!, labPool: parts.lab.child.pid! };
   }
 
-  write(o: WriteOptions): Promise<{ bytes: number; blocks: number }> {
+  async write(o: WriteOptions): Promise<{ bytes: number; blocks: number }> {
     if (!this.writePatterns.includes(o.pattern)) throw new Error(`the lab pool has no write pattern "${o.pattern}" (it has ${this.writePatterns.join(', ')})`);
     const content = o.content ?? this.content;
     return this.rpc.write({ vdi: this.vdiUuid, pattern: o.pattern, percent: o.percent, seed: o.seed, ...(this.mixed ? { content } : {}) });
