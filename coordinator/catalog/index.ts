@@ -32,13 +32,17 @@ export {
   type RunTrigger,
 } from './runs.js';
 export {
+  countTasksOfRun,
   getTask,
   insertTask,
+  insertTasks,
   listActiveTasksFor,
+  listInFlightKeys,
   listInFlightTasks,
   listOverdueTasks,
   listReadyTasks,
   listTasksOfRun,
+  runActivity,
   withTaskLocked,
   type AddressKind,
   type TaskInsert,

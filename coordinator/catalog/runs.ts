@@ -74,12 +74,16 @@ export async function listUnfinishedRuns(db: Queryable): Promise<RunRecord[]> {
   return db<RunRecord[]>`select * from runs where finished_at is null order by created_at`;
 }
 
+/** Saves a run's derived state; a no-op (no row version written) when nothing changes. */
 export async function saveRunOutcome(db: Queryable, id: string, outcome: RunOutcome, now: Date): Promise<void> {
   await db`
     update runs set state = ${outcome.state}, error = ${outcome.error},
       started_at = case when ${outcome.state} <> 'pending' then coalesce(started_at, ${now}) else started_at end,
       finished_at = case when ${outcome.finished} then coalesce(finished_at, ${now}) else null end
-    where id = ${id}`;
+    where id = ${id}
+      and not (state = ${outcome.state}::text and error is not distinct from ${outcome.error}::text
+               and (finished_at is not null) = ${outcome.finished}::boolean
+               and (${outcome.state}::text = 'pending' or started_at is not null))`;
 }
 
 /** The newest run of every policy that has one. */

@@ -45,6 +45,28 @@ export async function insertTask(db: Queryable, task: TaskInsert): Promise<void>
             ${task.notBefore}, ${task.createdAt})`;
 }
 
+/**
+ * Inserts many tasks in a few statements (a nightly run of thousands of VMs: one statement per
+ * row made recording the run take seconds). Rows go as one JSON array per chunk.
+ */
+export async function insertTasks(db: Queryable, tasks: readonly TaskInsert[], chunk = 1000): Promise<void> {
+  for (let i = 0; i < tasks.length; i += chunk) {
+    const rows = tasks.slice(i, i + chunk).map((t) => ({
+      id: t.id, run_id: t.runId, kind: t.kind, address_kind: t.addressKind, address: t.address, remote_name: t.remoteName,
+      vm_uuid: t.vmUuid, payload: t.payload, max_attempts: t.maxAttempts, timeout_seconds: t.timeoutSeconds,
+      not_before: t.notBefore.toISOString(), created_at: t.createdAt.toISOString(),
+    }));
+    await db`
+      insert into tasks (id, run_id, kind, address_kind, address, remote_name, vm_uuid, payload, max_attempts,
+                         timeout_seconds, not_before, created_at)
+      select id, run_id, kind, address_kind, address, remote_name, vm_uuid, payload, max_attempts,
+             timeout_seconds, not_before, created_at
+      from jsonb_to_recordset(${db.json(rows as never)}) as r(id uuid, run_id uuid, kind text, address_kind text,
+        address text, remote_name text, vm_uuid uuid, payload jsonb, max_attempts integer, timeout_seconds integer,
+        not_before timestamptz, created_at timestamptz)`;
+  }
+}
+
 export async function getTask(db: Queryable, id: string): Promise<TaskRecord> {
   const [task] = await db<TaskRecord[]>`select * from tasks where id = ${id}`;
   if (!task) throw new NotFoundError(`no task with id ${id}`);
@@ -53,6 +75,23 @@ export async function getTask(db: Queryable, id: string): Promise<TaskRecord> {
 
 export async function listTasksOfRun(db: Queryable, runId: string): Promise<TaskRecord[]> {
   return db<TaskRecord[]>`select * from tasks where run_id = ${runId} order by created_at, kind, vm_uuid, remote_name`;
+}
+
+/**
+ * Whether a run still has active tasks (queued, dispatched, running) and whether any task has
+ * left the queue: two index probes (migration 0003), however many tasks the run has.
+ */
+export async function runActivity(db: Queryable, runId: string): Promise<{ active: boolean; started: boolean }> {
+  const [row] = await db<{ active: boolean; started: boolean }[]>`
+    select exists (select 1 from tasks where run_id = ${runId} and state in ('queued', 'dispatched', 'running')) as active,
+           exists (select 1 from tasks where run_id = ${runId} and state <> 'queued') as started`;
+  return row!;
+}
+
+/** How many tasks of a run are in each state. */
+export async function countTasksOfRun(db: Queryable, runId: string): Promise<Partial<Record<TaskState, number>>> {
+  const rows = await db<{ state: TaskState; n: number }[]>`select state, count(*)::int as n from tasks where run_id = ${runId} group by state`;
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
 /** Queued tasks whose retry time has come, oldest first. */
@@ -64,6 +103,17 @@ export async function listReadyTasks(db: Queryable, now: Date, limit = 500): Pro
 /** Tasks an agent holds right now (dispatched or running). */
 export async function listInFlightTasks(db: Queryable): Promise<TaskRecord[]> {
   return db<TaskRecord[]>`select * from tasks where state in ('dispatched', 'running') order by dispatched_at`;
+}
+
+/**
+ * What the dispatch choice needs of the in-flight tasks (select-dispatch.ts): their chain, scan
+ * and policy keys, without the payloads and results of thousands of rows.
+ */
+export async function listInFlightKeys(db: Queryable): Promise<Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]> {
+  return db<Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]>`
+    select id, kind, address, remote_name, vm_uuid, created_at,
+           case when payload ? 'policyId' then jsonb_build_object('policyId', payload->'policyId') else '{}'::jsonb end as payload
+    from tasks where state in ('dispatched', 'running')`;
 }
 
 /** In-flight tasks whose deadline has passed. */

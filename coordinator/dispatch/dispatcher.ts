@@ -6,8 +6,11 @@
 // "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
 // the same message id, which JetStream drops if the first publish did happen. A publish that
 // fails is recorded as a retryable failure, so the retry backoff applies.
+// At scale (a night of thousands of VMs, test/bench/coordinator) a round prepares a few tasks at
+// once, each in its own transaction, does not wait for one publish before preparing the next
+// (the round waits for all of them), and refreshes each run once at the end of the round.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
+import { getTask, listInFlightKeys, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { prepareDispatch } from './prepare-dispatch.js';
@@ -15,6 +18,9 @@ import { refreshRun } from './refresh-run.js';
 import { selectDispatch } from './select-dispatch.js';
 import { encodeTask, messageIdOf } from './task-envelope.js';
 import type { TaskPublisher } from './task-publisher.js';
+
+/** Tasks prepared and published at once in a round (each in its own transaction). */
+const DISPATCH_PARALLELISM = 6;
 
 export interface DispatcherOptions {
   sql: Catalog;
@@ -76,18 +82,27 @@ export class Dispatcher {
     await this.timeOutOverdue();
     const { sql, clock } = this.options;
     const now = clock();
-    const [ready, inFlight, policies] = await Promise.all([listReadyTasks(sql, now), listInFlightTasks(sql), listPolicies(sql)]);
+    const ready = await listReadyTasks(sql, now);
+    if (ready.length === 0) return 0; // the common case while results come in: nothing more to read
+    const [inFlight, policies] = await Promise.all([listInFlightKeys(sql), listPolicies(sql)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
     const chosen = selectDispatch(ready, inFlight, { concurrencyOf: (id) => byId.get(id)?.concurrency });
-    let sent = 0;
-    for (const task of chosen) {
+    const runs = new Set<string>();
+    const publishing: Promise<void>[] = [];
+    await forEachLimited(chosen, DISPATCH_PARALLELISM, async (task) => {
       const policyId = typeof task.payload.policyId === 'string' ? task.payload.policyId : undefined;
-      if (await this.dispatchOne(task.id, policyId ? byId.get(policyId)?.fullInterval : undefined)) sent++;
-    }
-    return sent;
+      const prepared = await this.prepareOne(task.id, policyId ? byId.get(policyId)?.fullInterval : undefined);
+      // The row says dispatched (committed); the publish is awaited with the round's others.
+      if (prepared) publishing.push(this.publish(prepared));
+      if (task.runId) runs.add(task.runId);
+    });
+    await Promise.all(publishing);
+    for (const runId of runs) await refreshRun(sql, runId, clock());
+    return publishing.length;
   }
 
-  private async dispatchOne(taskId: string, fullInterval: number | undefined): Promise<boolean> {
+  /** Prepares one task and marks it dispatched (committed); returns it to publish, if it may go. */
+  private async prepareOne(taskId: string, fullInterval: number | undefined): Promise<TaskRecord | undefined> {
     const { sql, clock, retryDelay, logger } = this.options;
     const now = clock();
     const prepared = await withTaskLocked(sql, taskId, async (task, tx) => {
@@ -101,13 +116,7 @@ export class Dispatcher {
       }
       return { save: dispatched.task, payload: preparation.payload, value: { ...task, ...dispatched.task, payload: preparation.payload } as TaskRecord };
     });
-    if (!prepared) {
-      await this.refresh(taskId);
-      return false;
-    }
-    await this.publish(prepared);
-    if (prepared.runId) await refreshRun(sql, prepared.runId, clock());
-    return true;
+    return prepared;
   }
 
   private async publish(task: TaskRecord): Promise<void> {
@@ -149,4 +158,13 @@ export class Dispatcher {
     for (const task of tasks) await this.publish(task);
     return tasks.length;
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -38,7 +38,10 @@ export class EventHandler {
     const task = await this.transition(event);
     if (!task) return;
     const now = this.options.clock();
-    if (task.runId) await refreshRun(this.options.sql, task.runId, now);
+    // A task now running (started, progress) leaves its run's state as it was: the dispatcher
+    // refreshed the run when it sent the task. Only a task that ended or went back to the queue
+    // can change it — skipping the rest saves a transaction per started and progress event.
+    if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, now);
     if (task.state === 'succeeded') await this.followUp(task, now);
   }
 

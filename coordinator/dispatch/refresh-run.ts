@@ -1,9 +1,21 @@
-// Re-derives a run's state from its tasks and saves it (runs/lifecycle: deriveRunState).
-import type { Queryable } from '../catalog/index.js';
-import { listTasksOfRun, saveRunOutcome } from '../catalog/index.js';
-import { deriveRunState } from '../lifecycle/index.js';
+// Re-derives a run's state from its tasks and saves it (runs/lifecycle: deriveRunState). Called
+// after every task event, so it must not read the whole run: while the run has active tasks its
+// state follows from two indexed existence checks (pending or running); only once none is active
+// are the tasks counted by state for the final outcome. The save writes nothing when the state
+// is unchanged.
+//
+// Events are applied concurrently, so two refreshes of one run may overlap; the run's row is
+// locked first, so each reads the tasks after the other has saved, and an older reading ("still
+// running") never overwrites a newer one ("succeeded").
+import type { Catalog } from '../catalog/index.js';
+import { countTasksOfRun, runActivity, saveRunOutcome } from '../catalog/index.js';
+import { activeRunState, deriveRunStateFromCounts } from '../lifecycle/index.js';
 
-export async function refreshRun(db: Queryable, runId: string, now: Date): Promise<void> {
-  const tasks = await listTasksOfRun(db, runId);
-  await saveRunOutcome(db, runId, deriveRunState(tasks), now);
+export async function refreshRun(sql: Catalog, runId: string, now: Date): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`select 1 from runs where id = ${runId} for update`;
+    const { active, started } = await runActivity(tx, runId);
+    const outcome = active ? activeRunState(started) : deriveRunStateFromCounts(await countTasksOfRun(tx, runId));
+    await saveRunOutcome(tx, runId, outcome, now);
+  });
 }

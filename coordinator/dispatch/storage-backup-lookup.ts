@@ -1,6 +1,8 @@
 // Finds a committed backup's facts by asking the remote's storage agent (ListBackups over its
 // gRPC data plane). Used when a backup task's result does not carry the backup's summary: the
 // coordinator then checks the commit with the remote itself before recording anything.
+// One gRPC client per storage agent address is kept for the process's life (a new channel per
+// result cost a connection per backup recorded); close() releases them.
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
@@ -10,6 +12,8 @@ import type { BackupLookup } from './task-effects.js';
 import { backupFactsFromSummary } from './wire-events.js';
 
 export class StorageBackupLookup implements BackupLookup {
+  private readonly clients = new Map<string, StorageClient>();
+
   constructor(
     private readonly sql: Catalog,
     private readonly credentials: ChannelCredentials,
@@ -21,7 +25,11 @@ export class StorageBackupLookup implements BackupLookup {
     const remote = task.remoteName!;
     const address = await storageAddressOf(this.sql, remote);
     if (address === undefined) return undefined;
-    const client = new StorageClient(address, this.credentials);
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new StorageClient(address, this.credentials);
+      this.clients.set(address, client);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DeltachainError('STORAGE_TIMEOUT', `the storage agent of remote ${remote} at ${address} did not list its backups within ${this.timeoutMs} ms`, { retryable: true })), this.timeoutMs);
@@ -32,7 +40,11 @@ export class StorageBackupLookup implements BackupLookup {
       return summary ? backupFactsFromSummary(summary, remote) : undefined;
     } finally {
       clearTimeout(timer);
-      client.close();
     }
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
   }
 }

@@ -10,5 +10,5 @@ export {
   type TaskState,
   type Transition,
 } from './task-lifecycle.js';
-export { deriveRunState, TERMINAL_RUN_STATES, type RunOutcome, type RunState } from './run-outcome.js';
+export { activeRunState, deriveRunState, deriveRunStateFromCounts, TERMINAL_RUN_STATES, type RunOutcome, type RunState } from './run-outcome.js';
 export { DEFAULT_TASK_LIMITS, type TaskLimit, type TaskLimits } from './task-limits.js';

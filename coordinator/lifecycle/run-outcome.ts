@@ -16,18 +16,28 @@ export interface RunOutcome {
 }
 
 export function deriveRunState(tasks: readonly { state: TaskState }[]): RunOutcome {
-  if (tasks.length === 0) return { state: 'failed', finished: true, error: 'the policy selected no VM: check its VMs, tags and pools against `deltachain vm list`' };
-  const count = (state: TaskState) => tasks.filter((t) => t.state === state).length;
+  const counts: Partial<Record<TaskState, number>> = {};
+  for (const t of tasks) counts[t.state] = (counts[t.state] ?? 0) + 1;
+  return deriveRunStateFromCounts(counts);
+}
+
+/** The same, from the number of tasks in each state (what the catalogue counts for a large run). */
+export function deriveRunStateFromCounts(counts: Partial<Record<TaskState, number>>): RunOutcome {
+  const count = (state: TaskState) => counts[state] ?? 0;
+  const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+  if (total === 0) return { state: 'failed', finished: true, error: 'the policy selected no VM: check its VMs, tags and pools against `deltachain vm list`' };
   const active = count('queued') + count('dispatched') + count('running');
-  if (active > 0) {
-    const started = tasks.some((t) => t.state !== 'queued');
-    return { state: started ? 'running' : 'pending', finished: false, error: null };
-  }
+  if (active > 0) return activeRunState(count('queued') < total);
   const succeeded = count('succeeded');
   const failed = count('failed');
   const cancelled = count('cancelled');
-  if (succeeded === tasks.length) return { state: 'succeeded', finished: true, error: null };
-  if (cancelled === tasks.length) return { state: 'cancelled', finished: true, error: 'cancelled' };
-  const summary = `${failed} of ${tasks.length} task${tasks.length === 1 ? '' : 's'} failed${cancelled > 0 ? `, ${cancelled} cancelled` : ''}`;
+  if (succeeded === total) return { state: 'succeeded', finished: true, error: null };
+  if (cancelled === total) return { state: 'cancelled', finished: true, error: 'cancelled' };
+  const summary = `${failed} of ${total} task${total === 1 ? '' : 's'} failed${cancelled > 0 ? `, ${cancelled} cancelled` : ''}`;
   return { state: succeeded > 0 ? 'partial' : 'failed', finished: true, error: summary };
+}
+
+/** A run with active tasks: running once any task has left the queue, pending before. */
+export function activeRunState(started: boolean): RunOutcome {
+  return { state: started ? 'running' : 'pending', finished: false, error: null };
 }

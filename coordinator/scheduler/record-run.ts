@@ -2,8 +2,9 @@
 // transaction, so a crash never leaves a run without its tasks. Recording the same policy and
 // scheduled time again is a no-op (the run's unique key), which makes firing idempotent.
 // The full/delta plan is not made here but at dispatch, from the catalogue as it is then.
+// The tasks are inserted in batches (insertTasks): thousands of VMs are one statement per thousand.
 import type { Catalog, RunRecord, RunTrigger, Transaction } from '../catalog/index.js';
-import { insertRun, insertTask, saveRunOutcome, selectVms } from '../catalog/index.js';
+import { insertRun, insertTasks, saveRunOutcome, selectVms, type TaskInsert } from '../catalog/index.js';
 import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
 import type { Policy } from '../policy/index.js';
 import { backupIdFor } from './backup-id.js';
@@ -63,10 +64,11 @@ async function insertBackupTasks(
   now: Date,
 ): Promise<{ taskIds: string[]; unknownVms: string[] }> {
   const { policy } = request;
-  let vms = await selectVms(tx, policy.selection);
-  if (request.onlyVms) vms = vms.filter((vm) => request.onlyVms!.includes(vm.uuid));
-  const unknownVms = (request.onlyVms ?? policy.selection.vmUuids).filter((uuid) => !vms.some((vm) => vm.uuid === uuid));
-  const taskIds: string[] = [];
+  const only = request.onlyVms ? new Set(request.onlyVms) : undefined;
+  const vms = (await selectVms(tx, policy.selection)).filter((vm) => !only || only.has(vm.uuid));
+  const selected = new Set(vms.map((vm) => vm.uuid));
+  const unknownVms = (request.onlyVms ?? policy.selection.vmUuids).filter((uuid) => !selected.has(uuid));
+  const tasks: TaskInsert[] = [];
   for (const vm of vms) {
     for (const remote of policy.remotes) {
       const id = ids.uuid();
@@ -78,7 +80,7 @@ async function insertBackupTasks(
         vmName: vm.nameLabel,
         forceFull: request.forceFull ?? false,
       };
-      await insertTask(tx, {
+      tasks.push({
         id,
         runId: run.id,
         kind: 'backup',
@@ -92,8 +94,9 @@ async function insertBackupTasks(
         notBefore: now,
         createdAt: now,
       });
-      taskIds.push(id);
     }
   }
+  await insertTasks(tx, tasks);
+  const taskIds = tasks.map((t) => t.id);
   return { taskIds, unknownVms };
 }

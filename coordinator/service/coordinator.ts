@@ -57,6 +57,7 @@ export class Coordinator {
   private scheduler: Scheduler | undefined;
   private server: ControlServer | undefined;
   private observability: ProcessObservability | undefined;
+  private lookup: StorageBackupLookup | undefined;
 
   constructor(private readonly config: CoordinatorConfig, private readonly deps: CoordinatorDeps) {}
 
@@ -108,9 +109,10 @@ export class Coordinator {
 
     const sql = this.sql;
     this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
+    this.lookup = new StorageBackupLookup(sql, channelCredentials(config.storage.tls));
     const handler = new EventHandler({
       sql, clock, ids, limits, retryDelay,
-      lookup: new StorageBackupLookup(sql, channelCredentials(config.storage.tls)),
+      lookup: this.lookup,
       logger: log.child({ component: 'events' }),
       onQueued: () => this.dispatcher?.wake(),
     });
@@ -154,6 +156,7 @@ export class Coordinator {
     await this.scheduler?.stop();
     await this.dispatcher?.stop();
     await this.consumer?.stop();
+    this.lookup?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.sql?.end({ timeout: 5 });
     await this.observability?.close();
