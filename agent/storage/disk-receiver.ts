@@ -3,13 +3,11 @@
 // temporary VHD through VhdWriter, and on a trailer whose block count and digest match writes the
 // `.sums` file and renames the VHD into place. Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
-// message, which is the backpressure. A block's SHA-256 is computed off the event loop
-// (blockChecksumAsync) while the previous block is written and the next message is received;
-// blocks are verified, recorded and written strictly in arrival order.
+// message, which is the backpressure; one disk write overlaps the checks of the next block.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
-import { CHECKSUM_SIZE, DiskDigest, blockChecksumAsync } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
 import { StorageChecksumError, StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
@@ -67,8 +65,7 @@ export class DiskReceiver {
   readonly #digest = new DiskDigest();
   #last = -1;
   #closed = false;
-  /** The latest block's step: hashed, verified, recorded and written. Awaited by the next block. */
-  #step: Promise<void> | undefined;
+  #pendingWrite: Promise<void> | undefined;
 
   private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined) {
     this.#ctx = ctx;
@@ -111,32 +108,22 @@ export class DiskReceiver {
   }
 
   /**
-   * Checks the block and starts hashing it; resolves once the PREVIOUS block is verified and
-   * written. So this block's hash overlaps the previous write and the next message's receipt,
-   * and at most two blocks are held at a time. A bad checksum fails this call or the next one
-   * (or `finish`); either way the upload is aborted and nothing is kept.
+   * Checks the block and starts writing it; resolves once the PREVIOUS block is written. So one
+   * write overlaps the checksum of the next block, and at most two blocks are held at a time.
    */
   async addBlock(block: BlockInput): Promise<void> {
     try {
       this.#checkBlock(block);
-      this.#last = block.index;
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
-      const hashing = blockChecksumAsync(bitmap ?? this.#fullBitmap, block.data);
-      const previous = this.#step;
-      const step = (async () => {
-        const actual = await hashing;
-        await previous;
-        if (!actual.equals(block.checksum)) {
-          throw new StorageChecksumError(`${this.#where()} block ${block.index}: checksum mismatch; the block was damaged in transit`);
-        }
-        // A copy: the checksum is a view into the received message; keeping the view would keep
-        // the whole block's memory alive until the disk is finished.
-        this.#sums.set(block.index, Buffer.from(block.checksum));
-        this.#digest.add(block.index, block.checksum);
-        await this.#writer.writeBlock(block.index, block.data, bitmap);
-      })();
-      step.catch(() => undefined); // awaited by the next call, finish or abort; never unhandled
-      this.#step = step;
+      const write = this.#writer.writeBlock(block.index, block.data, bitmap);
+      write.catch(() => undefined); // awaited below or by the next call; never unhandled
+      // A copy: the checksum is a view into the received message; keeping the view would keep
+      // the whole block's memory alive until the disk is finished.
+      this.#sums.set(block.index, Buffer.from(block.checksum));
+      this.#digest.add(block.index, block.checksum);
+      this.#last = block.index;
+      const previous = this.#pendingWrite;
+      this.#pendingWrite = write;
       await previous;
     } catch (error) {
       await this.abort();
@@ -146,7 +133,7 @@ export class DiskReceiver {
 
   async finish(trailer: TrailerInput): Promise<ReceivedDisk> {
     try {
-      await this.#step;
+      await this.#pendingWrite;
       const where = this.#where();
       if (trailer.blockCount !== this.#digest.count) {
         throw new StorageChecksumError(`${where}: trailer announces ${trailer.blockCount} blocks, ${this.#digest.count} were received`);
@@ -173,7 +160,7 @@ export class DiskReceiver {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#close();
-    await this.#step?.catch(() => undefined);
+    await this.#pendingWrite?.catch(() => undefined);
     await this.#writer.abort();
   }
 
@@ -201,6 +188,8 @@ export class DiskReceiver {
       throw new StorageRequestError(`${where}: ${block.bitmap.length} bitmap bytes, expected ${this.#bitmapSize} (or none)`);
     }
     if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
+    const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, block.data);
+    if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
   }
 }
 

@@ -1,4 +1,4 @@
 // gRPC for Deltachain: credentials from config, the data-plane checksums, the storage client.
 export { serverCredentials, channelCredentials } from './credentials.js';
-export { CHECKSUM_SIZE, DiskDigest, blockChecksum, blockChecksumAsync, digestHex } from './disk-checksum.js';
+export { CHECKSUM_SIZE, DiskDigest, blockChecksum, digestHex } from './disk-checksum.js';
 export { StorageClient, MAX_MESSAGE_BYTES, GetDiskFormat, type OutgoingBlock, type PutDiskOptions } from './storage-client.js';

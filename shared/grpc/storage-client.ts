@@ -4,8 +4,7 @@
 // putDisk streams blocks with backpressure end to end: at most `window` messages (default 4) are
 // handed to the HTTP/2 stream and not yet accepted; the next block is pulled from the source only
 // when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
-// disk digest are computed here (disk-checksum.ts), each block's off the event loop while the
-// previous block is sent (one block ahead). getDisk streams are pulled the same way.
+// disk digest are computed here (disk-checksum.ts). getDisk streams are pulled the same way.
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
@@ -26,7 +25,7 @@ import {
   type PutDiskResponse,
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { DiskDigest, blockChecksumAsync } from './disk-checksum.js';
+import { DiskDigest, blockChecksum } from './disk-checksum.js';
 import { serializePutDiskRequest } from './put-disk-encoding.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
@@ -152,28 +151,16 @@ async function sendDisk(
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();
   let bytes = 0;
-  // The block whose checksum is being computed while the one before it is sent.
-  let ahead: { index: number; bitmap: Uint8Array; data: Uint8Array; checksum: Promise<Buffer> } | undefined;
-  const sendAhead = async (): Promise<void> => {
-    if (ahead === undefined) return;
-    const { index, bitmap, data } = ahead;
-    const checksum = await ahead.checksum;
-    ahead = undefined;
-    digest.add(index, checksum);
-    await send({ part: { $case: 'block', value: { index, bitmap, data, checksum } } });
-    bytes += data.length;
-    options.onProgress?.(digest.count, bytes);
-  };
   await send({ part: { $case: 'header', value: header } });
   for await (const block of blocks) {
     options.signal?.throwIfAborted();
     const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
-    const checksum = blockChecksumAsync(bitmap.length > 0 ? bitmap : full, block.data);
-    checksum.catch(() => undefined); // awaited by sendAhead; never unhandled if sending fails first
-    await sendAhead();
-    ahead = { index: block.index, bitmap, data: block.data, checksum };
+    const checksum = blockChecksum(bitmap.length > 0 ? bitmap : full, block.data);
+    digest.add(block.index, checksum);
+    await send({ part: { $case: 'block', value: { index: block.index, bitmap, data: block.data, checksum } } });
+    bytes += block.data.length;
+    options.onProgress?.(digest.count, bytes);
   }
-  await sendAhead();
   await send({ part: { $case: 'trailer', value: { blockCount: digest.count, digest: digest.digest() } } });
   await Promise.all(pending);
   stream.end();

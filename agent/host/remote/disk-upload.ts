@@ -4,11 +4,8 @@
 // callback), so a slow remote slows the export and the memory held per disk stays bounded (about
 // window × block size). A failure on the remote side (a refused header, a full disk) rejects the
 // next `writeBlock`; `abort` cancels the stream so the storage agent discards its temporary file.
-// Each block's checksum is computed off the event loop (blockChecksumAsync); blocks are handed to
-// gRPC in call order once their checksum is known, so the export parses the next block while
-// this one is hashed. A block being hashed counts in the window like one not yet flushed.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksumAsync } from '../../../shared/grpc/index.js';
+import { DiskDigest, blockChecksum } from '../../../shared/grpc/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
@@ -31,8 +28,6 @@ export class DiskUpload {
   private inFlight = 0;
   private readonly drained: Array<() => void> = [];
   private failure: StorageCallError | undefined;
-  /** Settles once the latest block is handed to gRPC (or skipped after a failure); never rejects. */
-  private handedOver: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly remoteId: string,
@@ -53,16 +48,10 @@ export class DiskUpload {
   /** Sends one block; resolves when the stream can take the next one. */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer): Promise<void> {
     this.throwIfFailed();
-    const hashing = blockChecksumAsync(bitmap, data);
-    const previous = this.handedOver;
+    const checksum = blockChecksum(bitmap, data);
+    this.digest.add(index, checksum);
     this.inFlight++;
-    this.handedOver = (async () => {
-      const checksum = await hashing;
-      await previous;
-      if (this.failure !== undefined) return;
-      this.digest.add(index, checksum);
-      this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum } } }, () => this.onFlushed());
-    })().catch((error: unknown) => this.fail(error));
+    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum } } }, () => this.onFlushed());
     while (this.inFlight >= this.window && this.failure === undefined) {
       await new Promise<void>((resolve) => this.drained.push(resolve));
     }
@@ -71,7 +60,6 @@ export class DiskUpload {
 
   /** Sends the trailer and waits for the storage agent to put the disk in place. */
   async finish(): Promise<PutDiskResult> {
-    await this.handedOver;
     this.throwIfFailed();
     this.call.write({ part: { $case: 'trailer', value: { blockCount: this.digest.count, digest: this.digest.digest() } } });
     this.call.end();
