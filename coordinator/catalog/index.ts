@@ -43,6 +43,7 @@ export {
   listReadyTasks,
   listTasksOfRun,
   runActivity,
+  runStateAndActivity,
   withTaskLocked,
   type AddressKind,
   type TaskInsert,

@@ -88,6 +88,16 @@ export async function runActivity(db: Queryable, runId: string): Promise<{ activ
   return row!;
 }
 
+/** The run's saved state beside its tasks' activity (runActivity), in one statement, unlocked. */
+export async function runStateAndActivity(db: Queryable, runId: string): Promise<{ state: string; open: boolean; active: boolean; started: boolean } | undefined> {
+  const [row] = await db<{ state: string; open: boolean; active: boolean; started: boolean }[]>`
+    select r.state, r.finished_at is null as open,
+           exists (select 1 from tasks where run_id = r.id and state in ('queued', 'dispatched', 'running')) as active,
+           exists (select 1 from tasks where run_id = r.id and state <> 'queued') as started
+    from runs r where r.id = ${runId}`;
+  return row;
+}
+
 /** How many tasks of a run are in each state. */
 export async function countTasksOfRun(db: Queryable, runId: string): Promise<Partial<Record<TaskState, number>>> {
   const rows = await db<{ state: TaskState; n: number }[]>`select state, count(*)::int as n from tasks where run_id = ${runId} group by state`;

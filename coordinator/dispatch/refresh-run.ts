@@ -6,12 +6,16 @@
 //
 // Events are applied concurrently, so two refreshes of one run may overlap; the run's row is
 // locked first, so each reads the tasks after the other has saved, and an older reading ("still
-// running") never overwrites a newer one ("succeeded").
+// running") never overwrites a newer one ("succeeded"). Most refreshes find a running run with
+// tasks still active — nothing to save — and that is checked first in one unlocked statement
+// (it writes nothing, so it cannot overwrite anything).
 import type { Catalog } from '../catalog/index.js';
-import { countTasksOfRun, runActivity, saveRunOutcome } from '../catalog/index.js';
+import { countTasksOfRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalog/index.js';
 import { activeRunState, deriveRunStateFromCounts } from '../lifecycle/index.js';
 
 export async function refreshRun(sql: Catalog, runId: string, now: Date): Promise<void> {
+  const seen = await runStateAndActivity(sql, runId);
+  if (seen && seen.active && seen.started && seen.state === 'running' && seen.open) return;
   await sql.begin(async (tx) => {
     await tx`select 1 from runs where id = ${runId} for update`;
     const { active, started } = await runActivity(tx, runId);
