@@ -1,0 +1,154 @@
+// The data-plane sections of the suite, on one lab disk shared by every tool: Deltachain backs it
+// up from the lab pool through its real processes; restic and borg back up a raw image file kept
+// byte-identical to it (the same seeded writes applied to both, digests compared). Every run of
+// every tool follows the same guest write, so runs pair up for the ratios.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LabAdminClient } from '../../../deploy/lab/index.js';
+import type { DcBackupMeasure, DeltachainStack } from '../deltachain/index.js';
+import { measureCommand, rawTcpCopy, type BorgRepo, type PeerBackupMeasure, type ResticRepo } from '../peers/index.js';
+import { figure, figureOf } from '../lib/stats.js';
+import { applyWritesToFile, fileSha256 } from '../workload/raw-mirror.js';
+import type { BackupFigures, FullCase, IncrementalCase, RestoreCase, ThroughputFigures } from './results.js';
+
+const MiB = 1024 * 1024;
+
+export interface DataplaneContext {
+  folder: string;
+  stack: DeltachainStack;
+  restic: ResticRepo;
+  borg: BorgRepo;
+  /** The raw image file mirroring the lab disk. */
+  raw: string;
+  diskBytes: number;
+  runs: number;
+  log: (line: string) => void;
+}
+
+export const PATTERNS = [
+  { pattern: 'clustered', label: 'clustered 2 MiB runs' },
+  { pattern: 'clustered-64k', label: 'clustered 64 KiB runs' },
+  { pattern: 'scattered', label: 'scattered 4 KiB pages' },
+] as const;
+
+function throughput(bytes: number, wall: number[], cpu: number[]): ThroughputFigures {
+  return { wallSec: figure(wall), mibPerSec: figure(wall.map((s) => bytes / MiB / s)), cpuSec: figure(cpu) };
+}
+
+export async function fullSection(c: DataplaneContext): Promise<FullCase> {
+  const dc: DcBackupMeasure[] = [];
+  const tcp: Array<{ wallSec: number; cpuSec: number }> = [];
+  for (let run = 0; run < c.runs; run++) {
+    const m = await c.stack.fullBackup();
+    dc.push(m);
+    await c.stack.dropOlderChains();
+    const copy = join(c.folder, 'tcp-copy.img');
+    const t = await rawTcpCopy(c.raw, copy);
+    await rm(copy, { force: true });
+    tcp.push(t);
+    c.log(`full ${run + 1}/${c.runs}: Deltachain ${(c.diskBytes / MiB / m.wallSec).toFixed(0)} MiB/s (${m.wallSec.toFixed(1)} s, CPU ${m.cpuSec.toFixed(1)} s), raw TCP ${(c.diskBytes / MiB / t.wallSec).toFixed(0)} MiB/s (${t.wallSec.toFixed(1)} s)`);
+  }
+  return {
+    bytes: c.diskBytes,
+    deltachain: throughput(c.diskBytes, dc.map((m) => m.wallSec), dc.map((m) => m.cpuSec)),
+    rawTcp: throughput(c.diskBytes, tcp.map((m) => m.wallSec), tcp.map((m) => m.cpuSec)),
+  };
+}
+
+function backupFigures(results: Array<{ wallSec: number; cpuSec: number; bytesRead: number; bytesAdded: number }>): BackupFigures {
+  return {
+    wallSec: figureOf(results, (r) => r.wallSec),
+    cpuSec: figureOf(results, (r) => r.cpuSec),
+    bytesRead: figureOf(results, (r) => r.bytesRead),
+    bytesAdded: figureOf(results, (r) => r.bytesAdded),
+  };
+}
+
+/** The same guest write on the lab disk and on the raw image. */
+async function writeBoth(c: DataplaneContext, pattern: string, percent: number, seed: number): Promise<number> {
+  const lab = await c.stack.write({ pattern, percent, seed, content: 'mixed' });
+  const file = await applyWritesToFile(c.raw, { virtualSize: c.diskBytes, pattern: pattern as never, percent, seed, content: 'mixed' });
+  if (file.bytes !== lab.bytes) throw new Error(`the raw mirror wrote ${file.bytes} bytes where the lab wrote ${lab.bytes} (${pattern} ${percent} % seed ${seed})`);
+  return lab.bytes;
+}
+
+/** Fails the suite if the raw image no longer holds the lab disk's bytes (the peers would be backing up something else). */
+export async function checkMirror(c: DataplaneContext): Promise<void> {
+  const admin = new LabAdminClient(c.stack.lab.url, { user: c.stack.lab.user, password: c.stack.lab.password });
+  const [lab, file] = await Promise.all([admin.digest(c.stack.vdiUuid), fileSha256(c.raw)]);
+  if (lab.sha256 !== file) throw new Error(`the raw image's sha256 ${file} differs from the lab disk's ${lab.sha256}: the peers would not be backing up the same bytes`);
+}
+
+export async function incrementalSection(c: DataplaneContext): Promise<IncrementalCase[]> {
+  const cases: IncrementalCase[] = [];
+  for (const [p, { pattern, label }] of PATTERNS.entries()) {
+    const written: number[] = [];
+    const dc: DcBackupMeasure[] = [];
+    const rs: PeerBackupMeasure[] = [];
+    const bg: PeerBackupMeasure[] = [];
+    for (let run = 0; run < c.runs; run++) {
+      written.push(await writeBoth(c, pattern, 1, 1000 + p * 100 + run));
+      dc.push(await c.stack.incrementalBackup());
+      rs.push(await c.restic.backup(c.raw));
+      bg.push(await c.borg.backup(c.raw));
+      const d = dc.at(-1)!;
+      c.log(
+        `incremental ${label} ${run + 1}/${c.runs}: Deltachain ${d.wallSec.toFixed(2)} s (${d.mode}, ${(d.bytesAdded / MiB).toFixed(0)} MiB added), ` +
+          `restic ${rs.at(-1)!.wallSec.toFixed(2)} s (${(rs.at(-1)!.bytesAdded / MiB).toFixed(0)} MiB), borg ${bg.at(-1)!.wallSec.toFixed(2)} s (${(bg.at(-1)!.bytesAdded / MiB).toFixed(0)} MiB)`,
+      );
+      if (d.mode !== 'delta') throw new Error(`Deltachain made a ${d.mode} backup where a delta was expected (${label}, run ${run + 1})`);
+    }
+    cases.push({
+      pattern,
+      label,
+      writtenBytes: figure(written).median,
+      tools: {
+        deltachain: backupFigures(dc.map((m) => ({ wallSec: m.wallSec, cpuSec: m.cpuSec, bytesRead: m.bytesReadFromSource, bytesAdded: m.bytesAdded }))),
+        restic: backupFigures(rs),
+        borg: backupFigures(bg),
+      },
+    });
+  }
+  await checkMirror(c);
+  return cases;
+}
+
+export async function restoreSection(c: DataplaneContext, depth: number): Promise<RestoreCase> {
+  let seed = 5000;
+  while (c.stack.chainDepth() < depth) {
+    await writeBoth(c, 'clustered', 0.1, seed++);
+    const m = await c.stack.incrementalBackup();
+    c.log(`chain depth ${c.stack.chainDepth()}/${depth}: delta of ${(m.bytesAdded / MiB).toFixed(0)} MiB in ${m.wallSec.toFixed(2)} s`);
+  }
+  // The peers' newest snapshot holds the same bytes as the chain's newest backup.
+  await c.restic.backup(c.raw);
+  await c.borg.backup(c.raw);
+  await checkMirror(c);
+  const dc: Array<{ wall: number; cpu: number }> = [];
+  const cp: Array<{ wall: number; cpu: number }> = [];
+  const rs: Array<{ wall: number; cpu: number }> = [];
+  const bg: Array<{ wall: number; cpu: number }> = [];
+  let matched = true;
+  for (let run = 0; run < c.runs; run++) {
+    const d = await c.stack.restoreNewest();
+    matched &&= d.digestMatches;
+    dc.push({ wall: d.wallSec, cpu: d.cpuSec });
+    const copy = join(c.folder, 'restore-copy.img');
+    const k = await measureCommand(['sh', '-c', 'cp "$1" "$2" && sync "$2"', 'cp', c.raw, copy]);
+    await rm(copy, { force: true });
+    cp.push({ wall: k.wallSec, cpu: k.cpuSec });
+    const target = join(c.folder, 'restore-target');
+    const r = await c.restic.restore('latest', target);
+    await rm(target, { recursive: true, force: true });
+    rs.push({ wall: r.wallSec, cpu: r.cpuSec });
+    const b = await c.borg.restore('latest', target);
+    await rm(target, { recursive: true, force: true });
+    bg.push({ wall: b.wallSec, cpu: b.cpuSec });
+    c.log(
+      `restore ${run + 1}/${c.runs}: Deltachain ${d.wallSec.toFixed(1)} s (digest ${d.digestMatches ? 'equal' : 'DIFFERS'}), ` +
+        `cp+fsync ${k.wallSec.toFixed(1)} s, restic ${r.wallSec.toFixed(1)} s, borg ${b.wallSec.toFixed(1)} s`,
+    );
+  }
+  const t = (xs: Array<{ wall: number; cpu: number }>): ThroughputFigures => throughput(c.diskBytes, xs.map((x) => x.wall), xs.map((x) => x.cpu));
+  return { chainDepth: c.stack.chainDepth(), bytes: c.diskBytes, deltachain: t(dc), rawCopy: t(cp), restic: t(rs), borg: t(bg), digestsMatched: matched };
+}
