@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { PutDiskRequest } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { serializePutDiskRequest } from './put-disk-encoding.js';
+import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest } from './put-disk-encoding.js';
 
 test('fast block encoding is read back by the generated decoder as the same message', () => {
   for (const [index, bitmap, data] of [
@@ -30,4 +30,22 @@ test('fast block encoding is read back by the generated decoder as the same mess
 test('other messages go through the generated encoder', () => {
   const message: PutDiskRequest = { part: { $case: 'trailer', value: { blockCount: 3, digest: randomBytes(32) } } };
   assert.deepEqual(serializePutDiskRequest(message), Buffer.from(PutDiskRequest.encode(message).finish()));
+});
+
+test('a block encoded into a reused buffer is the same bytes, and passes the serializer unchanged', () => {
+  const buffers = new EncodeBuffers();
+  const first = { index: 5, bitmap: randomBytes(512), data: randomBytes(64 * 1024), checksum: randomBytes(32) };
+  const out = buffers.take(blockMessageSize(first));
+  const encoded = encodeBlockInto(out, first);
+  assert.deepEqual(encoded, Buffer.from(PutDiskRequest.encode({ part: { $case: 'block', value: first } }).finish()));
+  assert.equal(serializePutDiskRequest(encoded), encoded);
+  buffers.give(out);
+  // The next block of the same size reuses the buffer; a smaller one fits too (a view of it).
+  const second = { index: 6, bitmap: new Uint8Array(0), data: randomBytes(64 * 1024), checksum: randomBytes(32) };
+  const again = buffers.take(blockMessageSize(second));
+  assert.equal(again, out);
+  const view = encodeBlockInto(again, second);
+  assert.equal(view.length, blockMessageSize(second));
+  assert.deepEqual(view, Buffer.from(PutDiskRequest.encode({ part: { $case: 'block', value: second } }).finish()));
+  assert.throws(() => encodeBlockInto(Buffer.alloc(10), second), /does not fit/);
 });

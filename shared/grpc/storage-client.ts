@@ -4,7 +4,9 @@
 // putDisk streams blocks with backpressure end to end: at most `window` messages (default 4) are
 // handed to the HTTP/2 stream and not yet accepted; the next block is pulled from the source only
 // when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
-// disk digest are computed here (disk-checksum.ts). getDisk streams are pulled the same way.
+// disk digest are computed here (disk-checksum.ts). Block messages are encoded into buffers
+// reused across the upload (put-disk-encoding.ts): no fresh 2 MiB allocation per block besides
+// grpc-js's own frame. getDisk streams are pulled the same way.
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
@@ -26,7 +28,7 @@ import {
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { DiskDigest, blockChecksum } from './disk-checksum.js';
-import { serializePutDiskRequest } from './put-disk-encoding.js';
+import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
 const FastStorageServiceClient = makeGenericClientConstructor(
@@ -143,10 +145,11 @@ async function sendDisk(
 ): Promise<void> {
   const window = Math.max(1, options.window ?? 4);
   const pending: Promise<void>[] = [];
-  const send = async (message: PutDiskRequest): Promise<void> => {
-    pending.push(writeMessage(stream, message));
+  const send = async (message: PutDiskRequest | EncodedPutDiskRequest, onWritten?: () => void): Promise<void> => {
+    pending.push(writeMessage(stream, message, onWritten));
     while (pending.length >= window) await pending.shift();
   };
+  const buffers = new EncodeBuffers();
   const bitmapBytes = Math.ceil(header.blockSize / 4096 / 512) * 512;
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();
@@ -157,7 +160,9 @@ async function sendDisk(
     const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
     const checksum = blockChecksum(bitmap.length > 0 ? bitmap : full, block.data);
     digest.add(block.index, checksum);
-    await send({ part: { $case: 'block', value: { index: block.index, bitmap, data: block.data, checksum } } });
+    const fields = { index: block.index, bitmap, data: block.data, checksum };
+    const out = buffers.take(blockMessageSize(fields));
+    await send(encodeBlockInto(out, fields), () => buffers.give(out));
     bytes += block.data.length;
     options.onProgress?.(digest.count, bytes);
   }
@@ -166,9 +171,15 @@ async function sendDisk(
   stream.end();
 }
 
-function writeMessage(stream: ClientWritableStream<PutDiskRequest>, message: PutDiskRequest): Promise<void> {
+/** Writes one message; `onWritten` runs once gRPC has framed it (its buffer may then be reused). */
+function writeMessage(stream: ClientWritableStream<PutDiskRequest>, message: PutDiskRequest | EncodedPutDiskRequest, onWritten?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const ok = stream.write(message, (error?: Error | null) => (error ? reject(error) : resolve()));
+    // An encoded block goes through serializePutDiskRequest unchanged (this client's serializer).
+    const ok = stream.write(message as PutDiskRequest, (error?: Error | null) => {
+      if (error) return reject(error);
+      onWritten?.();
+      resolve();
+    });
     if (!ok) void once(stream, 'drain').catch(() => undefined);
   });
 }
