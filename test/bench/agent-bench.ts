@@ -19,13 +19,20 @@ import { TaskStatus, type TaskResult } from '../../shared/proto/gen/deltachain/t
 import { backupTask, hostAgentConfig } from '../support/host-tasks.js';
 import { startStorageHarness } from '../support/storage-harness.js';
 import { startTestNats } from '../support/storage-nats.js';
+import { readProc } from './lib/proc.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const RSS_BOUND_MIB = 200;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** BENCH_CPU_PROF_DIR: the host agent writes a V8 CPU profile there (summarise: test/bench/profile-summary.ts). */
-const PROFILE = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+/**
+ * BENCH_CPU_PROF_DIR: the host agent writes V8 CPU profiles there (summarise: test/bench/profile-summary.ts).
+ * BENCH_NODE_ARGS: more node options for them, space-separated (e.g. --trace-gc).
+ */
+const PROFILE = [
+  ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : []),
+  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
 
 const { values: args } = parseArgs({
   options: {
@@ -102,10 +109,15 @@ try {
   const runBackup = async (label: string, backupId: string, bases: Record<string, string>): Promise<TaskResult> => {
     const task = backupTask(poolId, { vmUuid: vm.uuid, backupId, remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, baseSnapshotVdiByDisk: bases, policyJson: JSON.stringify({ id: 'bench' }) });
     const sampler = sampleRss(pid);
+    const agentCpu0 = (await readProc(pid)).cpuSec;
+    const ownCpu0 = process.cpuUsage();
     started = Date.now();
     await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', 3 * 3600_000, `result of the ${label}`);
     const seconds = (Date.now() - started) / 1000;
+    const agentCpuSec = (await readProc(pid)).cpuSec - agentCpu0;
+    const ownCpu = process.cpuUsage(ownCpu0);
+    const labAndStorageCpuSec = (ownCpu.user + ownCpu.system) / 1e6;
     const sampled = sampler.stop();
     const status = await procStatus(pid);
     const result = event.body!.value as TaskResult;
@@ -113,8 +125,8 @@ try {
     const output = result.output?.$case === 'backup' ? result.output.value : undefined;
     const disk = output?.report?.disks[0];
     const bytes = output?.bytesSent ?? 0;
-    rows.push({ case: label, mode: disk?.mode, blocks: disk?.blocks, bytes, seconds, mibPerSecond: bytes / MiB / seconds, peakRssSampledMiB: sampled, peakRssKernelMiB: status.peakMiB });
-    log(`${label}: ${disk?.mode}, ${disk?.blocks} blocks, ${(bytes / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s; agent RSS peak ${sampled.toFixed(0)} MiB sampled, VmHWM ${status.peakMiB.toFixed(0)} MiB so far`);
+    rows.push({ case: label, mode: disk?.mode, blocks: disk?.blocks, bytes, seconds, mibPerSecond: bytes / MiB / seconds, agentCpuSec, labAndStorageCpuSec, peakRssSampledMiB: sampled, peakRssKernelMiB: status.peakMiB });
+    log(`${label}: ${disk?.mode}, ${disk?.blocks} blocks, ${(bytes / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s; agent RSS peak ${sampled.toFixed(0)} MiB sampled, VmHWM ${status.peakMiB.toFixed(0)} MiB so far; CPU: host agent ${agentCpuSec.toFixed(1)} s (${(agentCpuSec / (bytes / GiB)).toFixed(2)} s per GiB), lab pool + storage agent (this process) ${labAndStorageCpuSec.toFixed(1)} s`);
     return result;
   };
 

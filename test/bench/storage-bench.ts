@@ -17,8 +17,14 @@ import { BLOCK, MiB, diskHeader, patternBlock, patternBlocks } from '../support/
 const GIB = Number(process.env.BENCH_STORAGE_GIB ?? 4);
 const COUNT = (GIB * 1024 * MiB) / BLOCK;
 const SERVER = fileURLToPath(new URL('../support/storage-bench-server.ts', import.meta.url));
-/** BENCH_CPU_PROF_DIR: the server processes write V8 CPU profiles there (summarise: test/bench/profile-summary.ts). */
-const PROFILE = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+/**
+ * BENCH_CPU_PROF_DIR: the server processes write V8 CPU profiles there (summarise: test/bench/profile-summary.ts).
+ * BENCH_NODE_ARGS: more node options for them, space-separated (e.g. --trace-gc).
+ */
+const PROFILE = [
+  ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : []),
+  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
 
 async function startServer(mode: 'storage' | 'tcp' | 'tcp-file'): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [...PROFILE, '--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
