@@ -1,5 +1,6 @@
 // Runs a real storage agent (`deltachain agent --config FILE`) as a child process, as an
 // operator would, so tests can SIGKILL it mid-work and start it again on the same remote.
+import { profileArgs } from './profile-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
 /** Starts the agent and resolves once it logs "storage agent ready" (after merge recovery). */
 export async function startAgentProcess(o: AgentProcessOptions, timeoutMs = 30_000): Promise<AgentProcess> {
   const config = await writeAgentConfig(o);
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs(), BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -1,5 +1,6 @@
 // The host agent as a real process (`deltachain agent --config FILE`, role host, log level warn)
 // pointed at the lab pool and a NATS namespace; ready once its first heartbeat arrives.
+import { profileArgs } from '../../support/profile-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
   });
   const path = join(o.configFolder, 'host-agent.json');
   await writeFile(path, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs(), BIN, 'agent', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-20_000));
   child.stdout!.on('data', keep);
