@@ -8,7 +8,7 @@ const LABEL_W = 330;
 const BAR_H = 18;
 const GAP = 6;
 const GROUP_GAP = 26;
-const TOP = 50;
+const TOP = 62;
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -56,7 +56,8 @@ export function ratioChartSvg(ratios: readonly Ratio[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="8" y="20" font-size="15" font-weight="bold">${escape(title)}</text>`,
-    `<text x="8" y="38" font-size="11">Bars: median ratio (log scale); whiskers: min–max over paired runs. Right of 1 (green): Deltachain ahead; "against the limit" bars are Deltachain's share of the raw copy.</text>`,
+    `<text x="8" y="36" font-size="11">Bars: median ratio (log scale); whiskers: min–max over paired runs. Right of 1 (green): Deltachain ahead.</text>`,
+    `<text x="8" y="50" font-size="11">"Against the limit" bars are Deltachain's share of a raw copy of the same bytes (green from 0.9).</text>`,
     ...axis,
     ...parts,
     `<text x="${LABEL_W}" y="${height - 8}" font-size="11">ratio</text>`,
@@ -69,5 +70,5 @@ export function formatRatio(v: number): string {
   if (v >= 100) return v.toFixed(0);
   if (v >= 10) return v.toFixed(1);
   if (v >= 1) return v.toFixed(2);
-  return v.toPrecision(2);
+  return String(Number(v.toPrecision(2)));
 }
