@@ -15,6 +15,7 @@ import {
   decodeFooter,
   fullBitmap,
 } from './index.js';
+import { nonZeroRuns } from './vhd-writer.js';
 
 const MiB = 1024 * 1024;
 const BASE_UUID = '11111111-2222-4333-8444-555555555555';
@@ -82,6 +83,51 @@ describe('VhdWriter and VhdFile', () => {
     assert.ok(bytes.subarray(14 * MiB, 16 * MiB).equals(pattern(7)));
     assert.ok(bytes.subarray(16 * MiB).equals(pattern(8).subarray(0, 1536)));
     await rm(raw);
+  });
+
+  it('leaves all-zero pages of a block as holes: same bytes read back, less space on disk', async () => {
+    const path = join(dir, 'sparse.vhd');
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 8 * MiB, uuid: BASE_UUID });
+    const mixed = pattern(3);
+    mixed.fill(0, 0, 64 * 1024); // a zero run at the start
+    mixed.fill(0, MiB, MiB + 256 * 1024); // and in the middle
+    mixed.fill(0, 2 * MiB - 4096); // and the last page
+    mixed[MiB + 100 * 1024] = 1; // one non-zero byte inside the middle run
+    const zeros = Buffer.alloc(2 * MiB);
+    await writer.writeBlock(0, mixed);
+    await writer.writeBlock(1, zeros);
+    await writer.writeBlock(3, pattern(4));
+    await writer.finish();
+    const st = await stat(path);
+    // Allocated: about two blocks of data (2 MiB of zeros in block 1 and ~380 KiB in block 0 are holes).
+    assert.ok(st.blocks * 512 < st.size - 2 * MiB, `${st.blocks * 512} bytes allocated of ${st.size}`);
+    const file = await VhdFile.open(path);
+    try {
+      assert.deepEqual(file.allocatedBlocks(), [0, 1, 3]);
+      assert.ok((await file.readBlock(0))!.data.equals(mixed));
+      assert.ok((await file.readBlock(1))!.data.equals(zeros));
+      assert.ok((await file.readBlock(1))!.bitmap.equals(fullBitmap(512)));
+      assert.ok((await file.readBlock(3))!.data.equals(pattern(4)));
+    } finally {
+      await file.close();
+    }
+    const raw = join(dir, 'sparse.raw');
+    execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${path}`, '-O', 'raw', raw]);
+    const bytes = await readFile(raw);
+    assert.ok(bytes.subarray(0, 2 * MiB).equals(mixed));
+    assert.ok(bytes.subarray(2 * MiB, 6 * MiB).equals(Buffer.alloc(4 * MiB)));
+    assert.ok(bytes.subarray(6 * MiB).equals(pattern(4)));
+    await rm(raw);
+  });
+
+  it('nonZeroRuns finds the pages holding data', () => {
+    const data = Buffer.alloc(5 * 4096 + 100);
+    data[4096 + 7] = 1;
+    data[3 * 4096] = 2;
+    data[4 * 4096 + 1] = 3;
+    data[5 * 4096 + 99] = 4;
+    assert.deepEqual(nonZeroRuns(data), [[4096, 2 * 4096], [3 * 4096, 5 * 4096 + 100]]);
+    assert.deepEqual(nonZeroRuns(Buffer.alloc(8192)), []);
   });
 
   it('writes a differencing VHD with parent uuid, name and locators; libvhdi reads the chain', async () => {

@@ -123,7 +123,7 @@ export class VhdWriter {
     this.#nextOffset += this.bitmapSize + this.blockSize;
     this.#bat[index] = offset / SECTOR_SIZE;
     this.#blocks++;
-    const write = writeFully(handle, [bitmap ?? this.#fullBitmap, data], offset);
+    const write = writeBlockSparse(handle, bitmap ?? this.#fullBitmap, data, offset);
     this.#pending.add(write);
     try {
       await write;
@@ -243,6 +243,53 @@ function parentLocators(childPath: string, relativeName: string, start: number):
     at += data.length;
   }
   return out;
+}
+
+/** Bytes of a page the writer leaves unwritten when all zero: the file system's block. */
+export const ZERO_PAGE_SIZE = 4096;
+const ZERO_PAGE = Buffer.alloc(ZERO_PAGE_SIZE);
+
+/**
+ * Runs `[start, end)` of `data` holding a non-zero byte, in whole pages (the last page may be
+ * short). Zero pages between them are not written: the file is new, so they stay holes that read
+ * back as zeros and take no space (a full disk's zero regions, a delta's unwritten sectors).
+ */
+export function nonZeroRuns(data: Buffer): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let start = -1;
+  for (let at = 0; at < data.length; at += ZERO_PAGE_SIZE) {
+    const end = Math.min(at + ZERO_PAGE_SIZE, data.length);
+    const zero = data.compare(ZERO_PAGE, 0, end - at, at, end) === 0;
+    if (!zero && start < 0) start = at;
+    if (zero && start >= 0) {
+      runs.push([start, at]);
+      start = -1;
+    }
+  }
+  if (start >= 0) runs.push([start, data.length]);
+  return runs;
+}
+
+/** The block's bitmap then its data at `position`, all-zero pages of the data skipped (holes). */
+async function writeBlockSparse(handle: FileHandle, bitmap: Buffer, data: Buffer, position: number): Promise<void> {
+  const runs = nonZeroRuns(data);
+  const dataAt = position + bitmap.length;
+  if (runs.length === 1 && runs[0]![0] === 0 && runs[0]![1] === data.length) {
+    await writeFully(handle, [bitmap, data], position);
+    return;
+  }
+  const first = runs[0];
+  const writes: Array<Promise<void>> = [];
+  if (first !== undefined && first[0] === 0) {
+    writes.push(writeFully(handle, [bitmap, data.subarray(0, first[1])], position));
+    runs.shift();
+  } else {
+    writes.push(writeFully(handle, [bitmap], position));
+  }
+  for (const [start, end] of runs) writes.push(writeFully(handle, [data.subarray(start, end)], dataAt + start));
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
