@@ -6,21 +6,24 @@
 // "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
 // the same message id, which JetStream drops if the first publish did happen. A publish that
 // fails is recorded as a retryable failure, so the retry backoff applies.
-// At scale (a night of thousands of VMs, test/bench/coordinator) a round prepares a few tasks at
-// once, each in its own transaction, does not wait for one publish before preparing the next
-// (the round waits for all of them), and refreshes each run once at the end of the round.
+// At scale (a night of thousands of VMs, test/bench/coordinator) a round prepares the chosen
+// tasks in batches of up to DISPATCH_BATCH, one transaction each: the rows locked together
+// (`for update skip locked`: a row another transaction holds waits for the next round), the
+// planner's views read once per batch (prepare-dispatch.ts), every row written in one statement.
+// A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
+// for all of them at its end, and refreshes each run once.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, listInFlightKeys, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, withTaskLocked } from '../catalog/index.js';
+import { getTask, listInFlightKeys, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { prepareDispatch } from './prepare-dispatch.js';
+import { prepareDispatches } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
 import { selectDispatch } from './select-dispatch.js';
 import { encodeTask, messageIdOf } from './task-envelope.js';
 import type { TaskPublisher } from './task-publisher.js';
 
-/** Tasks prepared and published at once in a round (each in its own transaction). */
-const DISPATCH_PARALLELISM = 6;
+/** Tasks prepared in one transaction. */
+const DISPATCH_BATCH = 200;
 
 export interface DispatcherOptions {
   sql: Catalog;
@@ -87,36 +90,45 @@ export class Dispatcher {
     const [inFlight, policies] = await Promise.all([listInFlightKeys(sql), listPolicies(sql)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
     const chosen = selectDispatch(ready, inFlight, { concurrencyOf: (id) => byId.get(id)?.concurrency });
+    const fullIntervalOf = (policyId: string) => byId.get(policyId)?.fullInterval;
     const runs = new Set<string>();
     const publishing: Promise<void>[] = [];
-    await forEachLimited(chosen, DISPATCH_PARALLELISM, async (task) => {
-      const policyId = typeof task.payload.policyId === 'string' ? task.payload.policyId : undefined;
-      const prepared = await this.prepareOne(task.id, policyId ? byId.get(policyId)?.fullInterval : undefined);
-      // The row says dispatched (committed); the publish is awaited with the round's others.
-      if (prepared) publishing.push(this.publish(prepared));
-      if (task.runId) runs.add(task.runId);
-    });
+    for (let i = 0; i < chosen.length; i += DISPATCH_BATCH) {
+      const batch = chosen.slice(i, i + DISPATCH_BATCH);
+      // The rows say dispatched (committed); the publishes are awaited with the round's others.
+      for (const task of await this.prepareBatch(batch.map((t) => t.id), fullIntervalOf)) publishing.push(this.publish(task));
+      for (const task of batch) if (task.runId) runs.add(task.runId);
+    }
     await Promise.all(publishing);
     for (const runId of runs) await refreshRun(sql, runId, clock());
     return publishing.length;
   }
 
-  /** Prepares one task and marks it dispatched (committed); returns it to publish, if it may go. */
-  private async prepareOne(taskId: string, fullInterval: number | undefined): Promise<TaskRecord | undefined> {
+  /** Prepares tasks and marks them dispatched (committed); returns those to publish. */
+  private async prepareBatch(ids: readonly string[], fullIntervalOf: (policyId: string) => number | undefined): Promise<TaskRecord[]> {
     const { sql, clock, retryDelay, logger } = this.options;
     const now = clock();
-    const prepared = await withTaskLocked(sql, taskId, async (task, tx) => {
-      const dispatched = applyTaskEvent(task, { type: 'dispatch', at: now }, retryDelay);
-      if (!dispatched.changed) return { value: undefined };
-      const preparation = await prepareDispatch(tx, task, fullInterval);
-      if (!preparation.ok) {
-        const failed = applyTaskEvent(dispatched.task, { type: 'failed', at: now, attempt: dispatched.task.attempt, error: preparation.error }, retryDelay);
-        logger.warn({ taskId, code: preparation.error.code }, 'task cannot be dispatched yet');
-        return { save: failed.task, value: undefined };
+    return sql.begin(async (tx) => {
+      const dispatching = (await lockTasks(tx, ids, { skipLocked: true }))
+        .map((task) => ({ task, dispatched: applyTaskEvent(task, { type: 'dispatch', at: now }, retryDelay) }))
+        .filter(({ dispatched }) => dispatched.changed);
+      const preparations = await prepareDispatches(tx, dispatching.map(({ task }) => task), fullIntervalOf);
+      const saves: TaskSave[] = [];
+      const ready: TaskRecord[] = [];
+      for (const { task, dispatched } of dispatching) {
+        const preparation = preparations.get(task.id)!;
+        if (!preparation.ok) {
+          const failed = applyTaskEvent(dispatched.task, { type: 'failed', at: now, attempt: dispatched.task.attempt, error: preparation.error }, retryDelay);
+          logger.warn({ taskId: task.id, code: preparation.error.code }, 'task cannot be dispatched yet');
+          saves.push({ id: task.id, lifecycle: failed.task });
+          continue;
+        }
+        saves.push({ id: task.id, lifecycle: dispatched.task, payload: preparation.payload });
+        ready.push({ ...task, ...dispatched.task, payload: preparation.payload } as TaskRecord);
       }
-      return { save: dispatched.task, payload: preparation.payload, value: { ...task, ...dispatched.task, payload: preparation.payload } as TaskRecord };
-    });
-    return prepared;
+      await saveTasks(tx, saves);
+      return ready;
+    }) as Promise<TaskRecord[]>;
   }
 
   private async publish(task: TaskRecord): Promise<void> {
@@ -158,13 +170,4 @@ export class Dispatcher {
     for (const task of tasks) await this.publish(task);
     return tasks.length;
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -4,13 +4,14 @@
 // harmlessly (the handlers are idempotent). A malformed event is acknowledged and logged; a
 // failure to apply one is retried after a pause.
 //
-// Events are pulled one at a time in stream order and applied up to `parallelism` at once, but
-// never two of the same task (or, for heartbeats and inventories, of the same agent) together:
-// those are applied in the order they were pulled. A night of thousands of backups is thousands
-// of independent tasks, and applying their events one after the other left the catalogue's
-// connections idle most of the time (coordinator bench, test/bench/coordinator). Stopping stops
-// pulling and waits for the events being applied.
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+// Events stream in (`consume`, the client keeps pulls outstanding) into a buffer, and are applied
+// in batches of what has arrived, up to `batchSize`, one batch at a time in stream order — so
+// events of one task or one agent are applied in the order they were published. Idle, a batch is
+// the one event that came; under load (a night of thousands of backups) it is a few hundred,
+// which the handler applies in one transaction (event-handler.ts). A batch's events are
+// acknowledged after it was applied; those whose application failed are handed back (nak) to be
+// delivered again after `retryAfterMs`. Stopping stops the stream and applies what was buffered.
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidInputError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -23,31 +24,38 @@ const SECOND_NS = 1_000_000_000;
 /** The coordinators' durable consumer of the events stream (shared by several coordinators). */
 export const COORDINATOR_CONSUMER = 'coordinator';
 
+/** Applies events in order; returns, per event, undefined (applied) or why it failed. */
+export type BatchHandler = (events: readonly AgentEvent[]) => Promise<(unknown | undefined)[]>;
+
 export interface EventConsumerOptions {
   nc: NatsConnection;
   names: NatsNames;
-  handle: (event: AgentEvent) => Promise<void>;
+  /** Applies one event (used when `handleBatch` is not given). */
+  handle?: (event: AgentEvent) => Promise<void>;
+  /** Applies a batch of events in order. */
+  handleBatch?: BatchHandler;
   logger: Logger;
   /** Seconds before an unacknowledged event is delivered again; default 60. */
   ackWaitSeconds?: number;
-  /** Milliseconds one pull waits (bounds how fast stop() returns); default 1000. */
+  /** Milliseconds one pull request waits on the server (≥ 1000); default 1000. */
   pullExpiresMs?: number;
   /** Milliseconds before a failed event is tried again; default 2000. */
   retryAfterMs?: number;
-  /** Events applied at once (of different tasks or agents); default 8. */
-  parallelism?: number;
+  /** Most events applied in one batch; default 250. */
+  batchSize?: number;
 }
 
 export class EventConsumer {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private consumer: Consumer | undefined;
-  /** Key (task or agent) → the application of its latest event, which the next one waits for. */
-  private readonly chains = new Map<string, Promise<void>>();
-  private applying = 0;
-  private slotFreed: (() => void) | undefined;
+  private messages: ConsumerMessages | undefined;
+  private readonly buffer: JsMsg[] = [];
+  private arrived: (() => void) | undefined;
 
-  constructor(private readonly options: EventConsumerOptions) {}
+  constructor(private readonly options: EventConsumerOptions) {
+    if (!options.handle && !options.handleBatch) throw new InvalidInputError('EventConsumer needs handle or handleBatch');
+  }
 
   async start(): Promise<void> {
     const { nc, names } = this.options;
@@ -67,7 +75,7 @@ export class EventConsumer {
       await jsm.consumers.add(names.eventsStream, config);
     }
     this.consumer = await jetstream(nc).consumers.get(names.eventsStream, COORDINATOR_CONSUMER);
-    this.loop = this.run();
+    this.loop = Promise.all([this.receive(), this.applyLoop()]).then(() => undefined);
   }
 
   /** Events waiting in the stream for this consumer. */
@@ -78,63 +86,92 @@ export class EventConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.messages?.stop();
+    this.wakeApplier();
     await this.loop;
   }
 
-  private async run(): Promise<void> {
-    const log = this.options.logger;
-    const parallelism = this.options.parallelism ?? 8;
+  private wakeApplier(): void {
+    const arrived = this.arrived;
+    this.arrived = undefined;
+    arrived?.();
+  }
+
+  /** Streams messages into the buffer until stopped (re-opening the stream after an error). */
+  private async receive(): Promise<void> {
+    const batch = this.options.batchSize ?? 250;
     while (!this.stopped) {
-      if (this.applying >= parallelism) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
-        continue;
-      }
-      let msg: JsMsg | null = null;
       try {
-        msg = await this.consumer!.next({ expires: this.options.pullExpiresMs ?? 1000 });
+        this.messages = await this.consumer!.consume({ max_messages: batch * 2, expires: Math.max(1000, this.options.pullExpiresMs ?? 1000) });
+        if (this.stopped) this.messages.stop();
+        for await (const msg of this.messages) {
+          this.buffer.push(msg);
+          this.wakeApplier();
+        }
       } catch (error) {
         if (this.stopped) break;
-        log.warn({ err: error }, 'pulling events failed; retrying');
+        this.options.logger.warn({ err: error }, 'pulling events failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    this.wakeApplier();
+  }
+
+  /** Applies what has arrived, a batch at a time, until stopped and the buffer is empty. */
+  private async applyLoop(): Promise<void> {
+    const batch = this.options.batchSize ?? 250;
+    for (;;) {
+      if (this.buffer.length === 0) {
+        if (this.stopped) return;
+        await new Promise<void>((resolve) => (this.arrived = resolve));
         continue;
       }
-      if (msg) this.schedule(msg);
+      await this.applyBatch(this.buffer.splice(0, batch));
     }
-    await Promise.all(this.chains.values());
   }
 
-  /** Applies the message after the previous event of the same task or agent. */
-  private schedule(msg: JsMsg): void {
-    let event: AgentEvent;
-    try {
-      event = decodeAgentEvent(msg.data);
-    } catch (error) {
-      this.options.logger.error({ err: error, subject: msg.subject }, 'malformed event dropped');
-      msg.ack();
-      return;
-    }
-    const key = event.type === 'heartbeat' || event.type === 'inventory' ? `agent:${event.agentId}` : `task:${event.taskId}`;
-    this.applying++;
-    const previous = this.chains.get(key) ?? Promise.resolve();
-    const done = previous.then(() => this.apply(msg, event)).finally(() => {
-      this.applying--;
-      if (this.chains.get(key) === done) this.chains.delete(key);
-      const freed = this.slotFreed;
-      this.slotFreed = undefined;
-      freed?.();
-    });
-    this.chains.set(key, done);
-  }
-
-  private async apply(msg: JsMsg, event: AgentEvent): Promise<void> {
+  private async applyBatch(msgs: JsMsg[]): Promise<void> {
     const log = this.options.logger;
-    try {
-      await this.options.handle(event);
-      await msg.ackAck();
-    } catch (error) {
+    const decoded: { msg: JsMsg; event: AgentEvent }[] = [];
+    for (const msg of msgs) {
+      try {
+        decoded.push({ msg, event: decodeAgentEvent(msg.data) });
+      } catch (error) {
+        log.error({ err: error, subject: msg.subject }, 'malformed event dropped');
+        msg.ack();
+      }
+    }
+    if (decoded.length === 0) return;
+    const failures = await this.handle(decoded.map((d) => d.event));
+    await Promise.all(decoded.map(async ({ msg, event }, i) => {
+      const error = failures[i];
+      if (error === undefined) {
+        await msg.ackAck().catch((e: unknown) => log.warn({ err: e, eventId: event.eventId }, 'acknowledging an event failed; it will be applied again'));
+        return;
+      }
       const level = error instanceof InvalidInputError ? 'error' : 'warn';
       log[level]({ err: error, eventId: event.eventId, type: event.type }, 'applying an event failed; it will be delivered again');
       msg.nak(this.options.retryAfterMs ?? 2000);
+    }));
+  }
+
+  private async handle(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
+    if (this.options.handleBatch) {
+      try {
+        return await this.options.handleBatch(events);
+      } catch (error) {
+        return events.map(() => error);
+      }
     }
+    const failures: (unknown | undefined)[] = [];
+    for (const event of events) {
+      try {
+        await this.options.handle!(event);
+        failures.push(undefined);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    return failures;
   }
 }

@@ -4,14 +4,24 @@
 // same transaction. Afterwards the run's state is re-derived and retention is asked for its next
 // step. Every path is idempotent, because JetStream may deliver an event twice and a task may
 // be reported by two attempts.
+//
+// `handleBatch` applies a batch of events (event-consumer.ts) with the same effect as `handle` on
+// each in turn, in far fewer statements: the backups' facts are asked of the storage agents for
+// the whole batch first (no transaction open meanwhile); then one transaction locks every task
+// of the batch (in id order), moves each through its events in order in memory, applies the
+// successes' effects (their statements pipelined on the transaction's connection) and writes
+// every task in one statement; after the commit each run is refreshed once and retention is
+// planned for the whole batch. A batch that fails as a whole (a backup the remote does not list
+// yet, a delta on a chain the catalogue lacks, a conflict) is applied again one event at a time
+// through `handle`, so each event gets its own outcome exactly as before.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { CatalogError, getTask, NotFoundError, recordHeartbeat, withTaskLocked } from '../catalog/index.js';
+import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import type { AgentEvent, TaskAgentEvent } from './agent-event.js';
+import type { AgentEvent, TaskAgentEvent, TaskOutput } from './agent-event.js';
 import { recordInventory } from './record-inventory.js';
-import { queueRetention } from './queue-retention.js';
+import { queueRetention, queueRetentions, type RetentionTarget } from './queue-retention.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
 import { applyTaskEffects, type BackupLookup } from './task-effects.js';
@@ -43,6 +53,106 @@ export class EventHandler {
     // can change it — skipping the rest saves a transaction per started and progress event.
     if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, now);
     if (task.state === 'succeeded') await this.followUp(task, now);
+  }
+
+  /** Applies events in order (see the header); per event, undefined or the error it failed with. */
+  async handleBatch(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
+    const failures: (unknown | undefined)[] = events.map(() => undefined);
+    const taskEvents: TaskAgentEvent[] = [];
+    for (const [i, event] of events.entries()) {
+      if (event.type !== 'heartbeat' && event.type !== 'inventory') taskEvents.push(event);
+      else await this.handle(event).catch((error: unknown) => (failures[i] = error));
+    }
+    if (taskEvents.length === 0) return failures;
+    try {
+      await this.applyTaskBatch(await this.withBatchFacts(taskEvents));
+    } catch (error) {
+      this.options.logger.info({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
+      for (const [i, event] of events.entries()) {
+        if (event.type !== 'heartbeat' && event.type !== 'inventory') await this.handle(event).catch((e: unknown) => (failures[i] = e));
+      }
+    }
+    return failures;
+  }
+
+  /** withBackupFacts for a batch: one read of the tasks, one lookup per VM and remote. */
+  private async withBatchFacts(events: readonly TaskAgentEvent[]): Promise<TaskAgentEvent[]> {
+    const needs = (e: TaskAgentEvent) => e.type === 'result' && e.ok && (!e.output || e.output.kind === 'backup') && !e.output?.backup;
+    const ids = [...new Set(events.filter(needs).map((e) => e.taskId))];
+    if (ids.length === 0) return [...events];
+    const { sql, lookup } = this.options;
+    const tasks = (await sql<TaskRecord[]>`select * from tasks where id = any(${ids}::uuid[])`).filter((t) => t.kind === 'backup' && t.state !== 'succeeded');
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    const backupIdOf = (e: TaskAgentEvent, task: TaskRecord) => (e.type === 'result' && e.ok && e.output?.kind === 'backup' && e.output.backupId) || (task.payload as unknown as BackupPayload).backupId;
+    const wanted = events.filter((e) => needs(e) && byId.has(e.taskId)).map((e) => ({ task: byId.get(e.taskId)!, backupId: backupIdOf(e, byId.get(e.taskId)!) }));
+    let found: Map<string, BackupFacts>;
+    if (lookup.findBackups) found = await lookup.findBackups(wanted);
+    else found = new Map((await Promise.all(wanted.map(async (w) => [w.task.id, await lookup.findBackup(w.task, w.backupId)] as const))).filter((e): e is [string, BackupFacts] => e[1] !== undefined));
+    return events.map((e) => {
+      const task = byId.get(e.taskId);
+      const backup = found.get(e.taskId);
+      if (!needs(e) || !task || !backup || e.type !== 'result' || !e.ok) return e;
+      const output: TaskOutput = e.output ?? { kind: 'backup', backupId: backupIdOf(e, task), snapshotUuid: '', bytesSent: 0 };
+      return { ...e, output: { ...output, backup } as TaskOutput };
+    });
+  }
+
+  /** One transaction for the batch's task events; then runs refreshed and retention planned. */
+  private async applyTaskBatch(events: readonly TaskAgentEvent[]): Promise<void> {
+    const { sql, lookup, logger, retryDelay, clock } = this.options;
+    const moved = await sql.begin(async (tx) => {
+      const locked = await lockTasks(tx, [...new Set(events.map((e) => e.taskId))]);
+      const current = new Map(locked.map((t) => [t.id, t]));
+      const changed = new Map<string, TaskRecord>();
+      const effects: { task: TaskRecord; output: TaskOutput | undefined }[] = [];
+      for (const event of events) {
+        const task = current.get(event.taskId);
+        if (!task) {
+          logger.warn({ taskId: event.taskId, agent: event.agentId }, 'event for an unknown task ignored');
+          continue;
+        }
+        const transition: Transition = applyTaskEvent(task, this.lifecycleEvent(event, task), retryDelay);
+        if (!transition.changed) continue;
+        const next = { ...task, ...transition.task } as TaskRecord;
+        if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) effects.push({ task, output: event.output });
+        if (transition.outcome && transition.outcome !== 'dispatched') {
+          logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
+        }
+        current.set(task.id, next);
+        changed.set(task.id, next);
+      }
+      const now = clock();
+      // Backups touch only their own VM's chain: their statements go together. Merges, deletes
+      // and scans follow one at a time, in the order their results came.
+      const results: unknown[] = await Promise.all(effects.map(({ task, output }) => (task.kind === 'backup' ? applyTaskEffects(tx, task, output, lookup, now) : undefined)));
+      for (const [i, { task, output }] of effects.entries()) if (task.kind !== 'backup') results[i] = await applyTaskEffects(tx, task, output, lookup, now);
+      effects.forEach(({ task }, i) => {
+        const next = changed.get(task.id)!;
+        if (next.state === 'succeeded') changed.set(task.id, { ...next, result: results[i] });
+      });
+      await saveTasks(tx, [...changed.values()].map((t) => ({ id: t.id, lifecycle: t })));
+      return [...changed.values()];
+    });
+    const now = clock();
+    const runs = new Set(moved.filter((t) => t.runId && t.state !== 'running').map((t) => t.runId!));
+    for (const runId of runs) await refreshRun(sql, runId, now);
+    await this.followUpBatch(moved.filter((t) => t.state === 'succeeded'), now);
+  }
+
+  private async followUpBatch(tasks: readonly TaskRecord[], now: Date): Promise<void> {
+    const targets = new Map<string, RetentionTarget>();
+    for (const task of tasks) {
+      if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') continue;
+      const policyId = (task.payload as unknown as BackupPayload | MergePayload).policyId;
+      if (!policyId || !task.vmUuid || !task.remoteName) continue;
+      targets.set(`${task.vmUuid}@${task.remoteName}`, { vmUuid: task.vmUuid, remote: task.remoteName, policyId, runId: task.runId });
+    }
+    if (targets.size === 0) return;
+    const { sql, ids, limits } = this.options;
+    const queued = await queueRetentions(sql, [...targets.values()], ids, limits, now);
+    if (queued.length === 0) return;
+    for (const runId of new Set(queued.filter((t) => t.runId).map((t) => t.runId!))) await refreshRun(sql, runId, now);
+    this.options.onQueued?.();
   }
 
   private lifecycleEvent(event: TaskAgentEvent, current: TaskRecord): TaskEvent {

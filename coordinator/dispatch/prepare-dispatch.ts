@@ -1,19 +1,46 @@
-// The last decisions before a task leaves: a backup task gets its full/delta plan from the
+// The last decisions before tasks leave: a backup task gets its full/delta plan from the
 // catalogue as it is now (chains and references may have moved since the run was recorded),
-// and backup and restore tasks get the address of the remote's storage agent. Returns the new
-// payload, or a failure to record when the task cannot go yet.
+// and backup and restore tasks get the address of the remote's storage agent. Returns each
+// task's new payload, or a failure to record when the task cannot go yet.
+//
+// A whole batch of tasks is prepared from one read of each view (storage addresses of the
+// remotes named, references of the (policy, VM) pairs, chain tails of the (VM, remote) pairs);
+// the plan itself is the planner's pure decision per task.
 import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainTails, listReferences, storageAddressOf } from '../catalog/index.js';
+import { chainKey, chainTailsOf, referenceKey, referencesOf, storageAddressOf } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
-import { DISK_MODE_REASONS, planBackup } from '../planner/index.js';
+import { DISK_MODE_REASONS, planBackup, type ChainTail, type ReferenceView } from '../planner/index.js';
 import type { BackupPayload, PlannedDisk } from './task-payloads.js';
 
 export type Preparation = { ok: true; payload: Record<string, unknown> } | { ok: false; error: TaskFailure };
 
-export async function prepareDispatch(db: Queryable, task: TaskRecord, fullInterval: number | undefined): Promise<Preparation> {
+interface DispatchViews {
+  storageAddresses: Map<string, string | undefined>;
+  references: Map<string, ReferenceView[]>;
+  chains: Map<string, Record<string, ChainTail>>;
+}
+
+/** Prepares every task given (rows locked by the caller); task id → its preparation. */
+export async function prepareDispatches(db: Queryable, tasks: readonly TaskRecord[], fullIntervalOf: (policyId: string) => number | undefined): Promise<Map<string, Preparation>> {
+  const views = await loadViews(db, tasks);
+  return new Map(tasks.map((task) => [task.id, prepareOne(task, views, fullIntervalOf)]));
+}
+
+async function loadViews(db: Queryable, tasks: readonly TaskRecord[]): Promise<DispatchViews> {
+  const remotes = [...new Set(tasks.filter((t) => t.kind === 'backup' || t.kind === 'restore').map((t) => t.remoteName!))];
+  const backups = tasks.filter((t) => t.kind === 'backup');
+  const [addresses, references, chains] = await Promise.all([
+    Promise.all(remotes.map(async (remote) => [remote, await storageAddressOf(db, remote)] as const)),
+    referencesOf(db, backups.map((t) => ({ policyId: (t.payload as unknown as BackupPayload).policyId, vmUuid: t.vmUuid! }))),
+    chainTailsOf(db, backups.map((t) => ({ vmUuid: t.vmUuid!, remote: t.remoteName! }))),
+  ]);
+  return { storageAddresses: new Map(addresses), references, chains };
+}
+
+function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (policyId: string) => number | undefined): Preparation {
   if (task.kind !== 'backup' && task.kind !== 'restore') return { ok: true, payload: task.payload };
   const remote = task.remoteName!;
-  const storageAddress = await storageAddressOf(db, remote);
+  const storageAddress = views.storageAddresses.get(remote);
   if (storageAddress === undefined) {
     return {
       ok: false,
@@ -24,9 +51,9 @@ export async function prepareDispatch(db: Queryable, task: TaskRecord, fullInter
   const payload = task.payload as unknown as BackupPayload;
   const plan = planBackup({
     remote,
-    references: await listReferences(db, payload.policyId, task.vmUuid!),
-    chains: await chainTails(db, task.vmUuid!, remote),
-    fullInterval: fullInterval ?? 0,
+    references: views.references.get(referenceKey(payload.policyId, task.vmUuid!)) ?? [],
+    chains: views.chains.get(chainKey(task.vmUuid!, remote)) ?? {},
+    fullInterval: fullIntervalOf(payload.policyId) ?? 0,
     forceFull: payload.forceFull,
   });
   const disks: Record<string, PlannedDisk> = {};

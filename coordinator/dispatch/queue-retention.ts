@@ -2,8 +2,11 @@
 // next there and queues that one action (merge or delete) — unless a retention task for that VM
 // and remote is already waiting or running. One action at a time, re-planned after each, so a
 // crash or a failed step simply resumes from the catalogue.
+// `queueRetentions` does the same for a batch of results: each policy read once, and the
+// catalogue's views of every VM and remote of the batch read in two statements.
 import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { getPolicy, listActiveTasksFor, NotFoundError, retentionView } from '../catalog/index.js';
+import { chainKey, getPolicy, listActiveTasksFor, NotFoundError, pairsWithActiveRetention, retentionView, retentionViewsOf } from '../catalog/index.js';
+import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';
 import type { Ids } from '../scheduler/index.js';
@@ -27,7 +30,33 @@ export async function queueRetention(db: Queryable, target: RetentionTarget, ids
   }
   const active = await listActiveTasksFor(db, target.vmUuid, target.remote);
   if (active.some((t) => t.kind === 'merge' || t.kind === 'delete')) return undefined;
-  const action = nextRetentionAction(planRetention(await retentionView(db, target.vmUuid, target.remote), retention));
+  return queueAction(db, target, retention, await retentionView(db, target.vmUuid, target.remote), ids, limits, now);
+}
+
+/** queueRetention for many VMs and remotes (one target per VM and remote); returns the tasks queued. */
+export async function queueRetentions(db: Queryable, targets: readonly RetentionTarget[], ids: Ids, limits: TaskLimits, now: Date): Promise<TaskRecord[]> {
+  const retentions = new Map<string, number>();
+  for (const policyId of new Set(targets.map((t) => t.policyId))) {
+    try {
+      retentions.set(policyId, (await getPolicy(db, policyId)).retention);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error; // the policy is gone: keep everything
+    }
+  }
+  const kept = targets.filter((t) => retentions.has(t.policyId));
+  const [busy, views] = await Promise.all([pairsWithActiveRetention(db, kept), retentionViewsOf(db, kept)]);
+  const queued: TaskRecord[] = [];
+  for (const target of kept) {
+    const key = chainKey(target.vmUuid, target.remote);
+    if (busy.has(key)) continue;
+    const task = await queueAction(db, target, retentions.get(target.policyId)!, views.get(key) ?? [], ids, limits, now);
+    if (task) queued.push(task);
+  }
+  return queued;
+}
+
+async function queueAction(db: Queryable, target: RetentionTarget, retention: number, view: RetentionBackup[], ids: Ids, limits: TaskLimits, now: Date): Promise<TaskRecord | undefined> {
+  const action = nextRetentionAction(planRetention(view, retention));
   if (!action) return undefined;
   const payload: MergePayload | DeletePayload =
     action.type === 'merge' ? { backupId: action.backupId, retires: action.retires, policyId: target.policyId } : { backupId: action.backupId, policyId: target.policyId };

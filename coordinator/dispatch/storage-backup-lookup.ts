@@ -3,9 +3,14 @@
 // coordinator then checks the commit with the remote itself before recording anything.
 // One gRPC client per storage agent address is kept for the process's life (a new channel per
 // result cost a connection per backup recorded); close() releases them.
+// A batch of results (findBackups) reads each remote's storage address once and asks for each VM
+// once, all at the same time. ListBackups answers for one VM or for the whole remote: one call
+// per batch would list every backup of every VM there (10k VMs × retention), so it stays one
+// call per VM of the batch.
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
+import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
 import type { BackupFacts, Catalog, TaskRecord } from '../catalog/index.js';
 import { storageAddressOf } from '../catalog/index.js';
 import type { BackupLookup } from './task-effects.js';
@@ -25,6 +30,30 @@ export class StorageBackupLookup implements BackupLookup {
     const remote = task.remoteName!;
     const address = await storageAddressOf(this.sql, remote);
     if (address === undefined) return undefined;
+    const summaries = await this.listBackups(address, remote, task.vmUuid ?? '');
+    const summary = summaries.find((s) => s.backupId === backupId);
+    return summary ? backupFactsFromSummary(summary, remote) : undefined;
+  }
+
+  async findBackups(wanted: readonly { task: TaskRecord; backupId: string }[]): Promise<Map<string, BackupFacts>> {
+    const remotes = [...new Set(wanted.map((w) => w.task.remoteName!))];
+    const addresses = new Map(await Promise.all(remotes.map(async (remote) => [remote, await storageAddressOf(this.sql, remote)] as const)));
+    const listings = new Map<string, Promise<BackupSummary[]>>();
+    const found = new Map<string, BackupFacts>();
+    await Promise.all(wanted.map(async ({ task, backupId }) => {
+      const remote = task.remoteName!;
+      const address = addresses.get(remote);
+      if (address === undefined) return;
+      const key = `${remote}/${task.vmUuid ?? ''}`;
+      let listing = listings.get(key);
+      if (!listing) listings.set(key, (listing = this.listBackups(address, remote, task.vmUuid ?? '')));
+      const summary = (await listing).find((s) => s.backupId === backupId);
+      if (summary) found.set(task.id, backupFactsFromSummary(summary, remote));
+    }));
+    return found;
+  }
+
+  private async listBackups(address: string, remote: string, vmUuid: string): Promise<BackupSummary[]> {
     let client = this.clients.get(address);
     if (!client) {
       client = new StorageClient(address, this.credentials);
@@ -35,9 +64,7 @@ export class StorageBackupLookup implements BackupLookup {
       timer = setTimeout(() => reject(new DeltachainError('STORAGE_TIMEOUT', `the storage agent of remote ${remote} at ${address} did not list its backups within ${this.timeoutMs} ms`, { retryable: true })), this.timeoutMs);
     });
     try {
-      const summaries = await Promise.race([client.listBackups(task.vmUuid ?? ''), timeout]);
-      const summary = summaries.find((s) => s.backupId === backupId);
-      return summary ? backupFactsFromSummary(summary, remote) : undefined;
+      return await Promise.race([client.listBackups(vmUuid), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -17,6 +17,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Finds a committed backup's facts on its remote when a result does not carry them. */
 export interface BackupLookup {
   findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined>;
+  /** Many at once (a batch of results); task id → facts, absent when not found. Optional. */
+  findBackups?(wanted: readonly { task: TaskRecord; backupId: string }[]): Promise<Map<string, BackupFacts>>;
 }
 
 /** Returns the result to store with the task. */

@@ -116,9 +116,10 @@ export class Coordinator {
       logger: log.child({ component: 'events' }),
       onQueued: () => this.dispatcher?.wake(),
     });
-    this.consumer = new EventConsumer({ nc: this.nc, names, logger: log.child({ component: 'event-consumer' }), handle: async (event) => {
-      await handler.handle(event);
-      if (event.type === 'result') this.dispatcher?.wake();
+    this.consumer = new EventConsumer({ nc: this.nc, names, logger: log.child({ component: 'event-consumer' }), handleBatch: async (events) => {
+      const failures = await handler.handleBatch(events);
+      if (events.some((e) => e.type === 'result')) this.dispatcher?.wake();
+      return failures;
     } });
     await this.consumer.start();
     await this.catchUp();
