@@ -68,14 +68,16 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     this.timer = undefined;
+    let sent = 0;
     this.round = this.runRound().then(
-      () => undefined,
+      (n) => void (sent = n),
       (error: unknown) => this.options.logger.error({ err: error }, 'dispatch round failed'),
     );
     await this.round;
     this.round = undefined;
     if (!this.running) return;
-    const delay = this.again ? 0 : (this.options.intervalMs ?? 1000);
+    // A round that sent tasks may have left more ready (a page of them was read): go again now.
+    const delay = this.again || sent > 0 ? 0 : (this.options.intervalMs ?? 1000);
     this.again = false;
     this.timer = setTimeout(() => void this.loop(), delay);
   }

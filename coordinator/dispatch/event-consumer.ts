@@ -9,7 +9,8 @@
 // events of one task or one agent are applied in the order they were published. Idle, a batch is
 // the one event that came; under load (a night of thousands of backups) it is a few hundred,
 // which the handler applies in one transaction (event-handler.ts). A batch's events are
-// acknowledged after it was applied; those whose application failed are handed back (nak) to be
+// acknowledged after it was applied (plain acks, then one flush — not a confirmed ack per event,
+// which cost a request each); those whose application failed are handed back (nak) to be
 // delivered again after `retryAfterMs`. Stopping stops the stream and applies what was buffered.
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -143,16 +144,16 @@ export class EventConsumer {
     }
     if (decoded.length === 0) return;
     const failures = await this.handle(decoded.map((d) => d.event));
-    await Promise.all(decoded.map(async ({ msg, event }, i) => {
+    decoded.forEach(({ msg, event }, i) => {
       const error = failures[i];
-      if (error === undefined) {
-        await msg.ackAck().catch((e: unknown) => log.warn({ err: e, eventId: event.eventId }, 'acknowledging an event failed; it will be applied again'));
-        return;
-      }
+      if (error === undefined) return msg.ack();
       const level = error instanceof InvalidInputError ? 'error' : 'warn';
       log[level]({ err: error, eventId: event.eventId, type: event.type }, 'applying an event failed; it will be delivered again');
       msg.nak(this.options.retryAfterMs ?? 2000);
-    }));
+    });
+    // The acks are sent when the server has answered a ping after them; an ack lost all the same
+    // means the event is delivered and applied again, harmlessly.
+    await this.options.nc.flush().catch((e: unknown) => log.warn({ err: e }, 'flushing acknowledgements failed; their events may be applied again'));
   }
 
   private async handle(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {

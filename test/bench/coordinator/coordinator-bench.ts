@@ -112,7 +112,7 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
       api: { listen: '127.0.0.1:0' },
       tasks: { backup: { timeoutSeconds: 3600 } },
     }));
-    coordinator = await spawnCoordinator(configPath, o.coordinatorNodeArgs);
+    coordinator = await spawnCoordinator(configPath, join(folder, 'coordinator.log'), o.coordinatorNodeArgs);
     client = new ControlClient(`127.0.0.1:${coordinator.port}`, ChannelCredentials.createInsecure(), 300_000);
     const setupStart = Date.now();
     await client.addRemote({ name: REMOTE, site: '', location: '', description: 'simulated' });
@@ -136,7 +136,8 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
       log(`${vms} VMs night ${night + 1}: ${m.state}, ${m.tasks} tasks — plan ${m.planSec.toFixed(2)} s, dispatch ${m.dispatchSec.toFixed(2)} s, record ${m.recordSec.toFixed(2)} s, total ${m.totalSec.toFixed(2)} s; coordinator CPU ${m.cpuSec.toFixed(2)} s, peak RSS ${m.peakMiB.toFixed(0)} MiB`);
     }
     const { dbRows, dbBytes } = await catalogueSize(db);
-    if (coordinator.warnings.length > 0) log(`coordinator warnings (first of ${coordinator.warnings.length}): ${coordinator.warnings[0]}`);
+    const warnings = await coordinator.warnings();
+    if (warnings.length > 0) log(`coordinator warnings (${warnings.length}${warnings.length === 50 ? '+' : ''}), the first: ${warnings[0]}`);
     return {
       vms,
       agents: o.agents,
