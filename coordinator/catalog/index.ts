@@ -66,6 +66,7 @@ export {
 export { backupGroupsOfPolicy, chainTails, retentionView } from './chains.js';
 export { chainKey, chainTailsOf, pairsWithActiveRetention, referenceKey, referencesOf, retentionViewsOf } from './planning-views.js';
 export { lockTasks, saveTasks, type TaskSave } from './task-batches.js';
+export { forgetReferenceSnapshots, recordBackups, setReferences } from './record-backups.js';
 export { applyDelete, applyMerge } from './retention-updates.js';
 export { forgetReferenceSnapshot, listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
 export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';

@@ -9,7 +9,7 @@
 // each in turn, in far fewer statements: the backups' facts are asked of the storage agents for
 // the whole batch first (no transaction open meanwhile); then one transaction locks every task
 // of the batch (in id order), moves each through its events in order in memory, applies the
-// successes' effects (their statements pipelined on the transaction's connection) and writes
+// successes' effects (the backups' all together: catalog/record-backups.ts) and writes
 // every task in one statement; after the commit each run is refreshed once and retention is
 // planned for the whole batch. A batch that fails as a whole (a backup the remote does not list
 // yet, a delta on a chain the catalogue lacks, a conflict) is applied again one event at a time
@@ -24,7 +24,7 @@ import { recordInventory } from './record-inventory.js';
 import { queueRetention, queueRetentions, type RetentionTarget } from './queue-retention.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
-import { applyTaskEffects, type BackupLookup } from './task-effects.js';
+import { applyBackupEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
 import type { BackupPayload, MergePayload } from './task-payloads.js';
 
 export interface EventHandlerOptions {
@@ -122,14 +122,16 @@ export class EventHandler {
         changed.set(task.id, next);
       }
       const now = clock();
-      // Backups touch only their own VM's chain: their statements go together. Merges, deletes
-      // and scans follow one at a time, in the order their results came.
-      const results: unknown[] = await Promise.all(effects.map(({ task, output }) => (task.kind === 'backup' ? applyTaskEffects(tx, task, output, lookup, now) : undefined)));
-      for (const [i, { task, output }] of effects.entries()) if (task.kind !== 'backup') results[i] = await applyTaskEffects(tx, task, output, lookup, now);
-      effects.forEach(({ task }, i) => {
-        const next = changed.get(task.id)!;
-        if (next.state === 'succeeded') changed.set(task.id, { ...next, result: results[i] });
-      });
+      // Backups touch only their own VM's chain: recorded together, a few statements for all of
+      // them. Merges, deletes and scans follow one at a time, in the order their results came.
+      const backups = effects.filter(({ task }) => task.kind === 'backup');
+      const backupResults = await applyBackupEffects(tx, backups, lookup, now);
+      const results = new Map(backups.map(({ task }, i) => [task.id, backupResults[i]]));
+      for (const { task, output } of effects) if (task.kind !== 'backup') results.set(task.id, await applyTaskEffects(tx, task, output, lookup, now));
+      for (const [id, result] of results) {
+        const next = changed.get(id)!;
+        if (next.state === 'succeeded') changed.set(id, { ...next, result });
+      }
       await saveTasks(tx, [...changed.values()].map((t) => ({ id: t.id, lifecycle: t })));
       return [...changed.values()];
     });

@@ -6,8 +6,10 @@
 //   scan    → adopt what the remote holds
 //   verify, restore → nothing beyond the stored result
 // Each is idempotent: applying the same result twice changes nothing more.
+// `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
+// in a few statements for the whole batch (catalog/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReferenceSnapshot, recordBackup, setReference } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReferenceSnapshot, forgetReferenceSnapshots, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
 import type { BackupPayload, DeletePayload, MergePayload } from './task-payloads.js';
@@ -62,4 +64,26 @@ async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput
     if (payload.referenceSnapshotUuid) await forgetReferenceSnapshot(tx, payload.policyId, task.vmUuid!, payload.referenceSnapshotUuid, remote);
   }
   return { backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length };
+}
+
+/** applyTaskEffects for many backup tasks at once (one result each); the results, in order. */
+export async function applyBackupEffects(tx: Transaction, items: readonly { task: TaskRecord; output: TaskOutput | undefined }[], lookup: BackupLookup, now: Date): Promise<unknown[]> {
+  const prepared = await Promise.all(items.map(async ({ task, output }) => {
+    const payload = task.payload as unknown as BackupPayload;
+    const backupId = output?.kind === 'backup' && output.backupId !== '' ? output.backupId : payload.backupId;
+    const facts = (output?.kind === 'backup' ? output.backup : undefined) ?? (await lookup.findBackup(task, backupId));
+    if (!facts) {
+      throw new DeltachainError('BACKUP_NOT_FOUND', `task ${task.id} reports backup ${backupId} committed, but remote ${task.remoteName} does not list it yet`, { retryable: true });
+    }
+    const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
+    return { task, output, payload, backupId, facts, snapshotUuid };
+  }));
+  await recordBackups(tx, prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName })), now);
+  const referenced = prepared.filter((p) => UUID.test(p.snapshotUuid));
+  const references: ReferenceInput[] = referenced.map(({ task, payload, facts, snapshotUuid }) => ({
+    policyId: payload.policyId, vmUuid: task.vmUuid!, remote: task.remoteName!, snapshotUuid, vdis: Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid])), takenAt: facts.takenAt,
+  }));
+  await setReferences(tx, references, now);
+  await forgetReferenceSnapshots(tx, referenced.filter((p) => p.payload.referenceSnapshotUuid).map(({ task, payload }) => ({ policyId: payload.policyId, vmUuid: task.vmUuid!, snapshotUuid: payload.referenceSnapshotUuid!, keepRemote: task.remoteName! })));
+  return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({ backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length }));
 }
