@@ -3,6 +3,7 @@
 import { Server } from '@grpc/grpc-js';
 import type { TlsConfig } from '../../shared/config/index.js';
 import { serverCredentials } from '../../shared/grpc/credentials.js';
+import { serializeGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceService } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { createStorageService } from './grpc-service.js';
@@ -21,7 +22,9 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   widenReceiveWindow(server);
-  server.addService(StorageServiceService, createStorageService(ctx));
+  // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts).
+  const service = { ...StorageServiceService, getDisk: { ...StorageServiceService.getDisk, responseSerialize: serializeGetDiskResponse } };
+  server.addService(service, createStorageService(ctx));
   const credentials = serverCredentials(tls);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${listen.host}:${listen.port}`, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
+import { serializeGetDiskResponse } from './get-disk-encoding.js';
+
+test('block and VHD chunk messages encode to the generated encoder bytes and decode back', () => {
+  const messages: GetDiskResponse[] = [
+    { part: { $case: 'block', value: { index: 0, bitmap: randomBytes(512), data: randomBytes(2 * 1024 * 1024), checksum: randomBytes(32) } } },
+    { part: { $case: 'block', value: { index: 300, bitmap: randomBytes(512), data: randomBytes(4096), checksum: randomBytes(32) } } },
+    { part: { $case: 'vhdChunk', value: randomBytes(1024 * 1024) } },
+    { part: { $case: 'vhdChunk', value: randomBytes(100) } },
+    { part: { $case: 'vhdChunk', value: Buffer.alloc(0) } },
+    { part: { $case: 'vhdStart', value: { length: 5 * 2 ** 40, virtualSize: 2 ** 40 } } },
+    { part: { $case: 'trailer', value: { blockCount: 7, digest: randomBytes(32) } } },
+  ];
+  for (const message of messages) {
+    const fast = serializeGetDiskResponse(message);
+    assert.deepEqual(fast, Buffer.from(GetDiskResponse.encode(message).finish()), message.part?.$case);
+    assert.deepEqual(GetDiskResponse.decode(fast).part?.$case, message.part?.$case);
+  }
+  const chunk = randomBytes(300_000);
+  const decoded = GetDiskResponse.decode(serializeGetDiskResponse({ part: { $case: 'vhdChunk', value: chunk } }));
+  assert.ok(decoded.part?.$case === 'vhdChunk' && Buffer.from(decoded.part.value).equals(chunk));
+});
