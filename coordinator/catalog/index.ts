@@ -37,6 +37,7 @@ export {
   insertTask,
   insertTasks,
   listActiveTasksFor,
+  inFlightFor,
   listInFlightKeys,
   listInFlightTasks,
   listOverdueTasks,

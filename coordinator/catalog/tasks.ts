@@ -126,6 +126,31 @@ export async function listInFlightKeys(db: Queryable): Promise<Pick<TaskRecord, 
     from tasks where state in ('dispatched', 'running')`;
 }
 
+type InFlightKey = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
+
+/**
+ * What the dispatch choice needs of the in-flight tasks for a page of ready ones, without reading
+ * every in-flight row (thousands during a night): the in-flight tasks on the same VM and remote
+ * as a ready one, and every in-flight scan (payloads left out), and the in-flight backups counted
+ * per `policyId/address`.
+ */
+export async function inFlightFor(db: Queryable, ready: readonly Pick<TaskRecord, 'vmUuid' | 'remoteName'>[]): Promise<{ keys: InFlightKey[]; running: Map<string, number> }> {
+  const pairs = ready.filter((t) => t.vmUuid !== null && t.remoteName !== null);
+  const [keys, counts] = await Promise.all([
+    db<InFlightKey[]>`
+      select t.id, t.kind, t.address, t.remote_name, t.vm_uuid, t.created_at, '{}'::jsonb as payload
+      from tasks t
+      where t.state in ('dispatched', 'running')
+        and (t.kind = 'scan' or (t.vm_uuid, t.remote_name) in (
+          select * from unnest(${pairs.map((t) => t.vmUuid!)}::uuid[], ${pairs.map((t) => t.remoteName!)}::text[])))`,
+    db<{ policyId: string; address: string; n: number }[]>`
+      select payload->>'policyId' as policy_id, address, count(*)::int as n
+      from tasks where state in ('dispatched', 'running') and kind = 'backup' and jsonb_typeof(payload->'policyId') = 'string'
+      group by 1, 2`,
+  ]);
+  return { keys, running: new Map(counts.map((c) => [`${c.policyId}/${c.address}`, c.n])) };
+}
+
 /** In-flight tasks whose deadline has passed. */
 export async function listOverdueTasks(db: Queryable, now: Date): Promise<TaskRecord[]> {
   return db<TaskRecord[]>`

@@ -13,7 +13,7 @@
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, listInFlightKeys, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
+import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
@@ -24,6 +24,8 @@ import type { TaskPublisher } from './task-publisher.js';
 
 /** Tasks prepared in one transaction. */
 const DISPATCH_BATCH = 200;
+/** Ready tasks read (and chosen from) per round. */
+const READY_PAGE = 1000;
 
 export interface DispatcherOptions {
   sql: Catalog;
@@ -87,11 +89,11 @@ export class Dispatcher {
     await this.timeOutOverdue();
     const { sql, clock } = this.options;
     const now = clock();
-    const ready = await listReadyTasks(sql, now);
+    const ready = await listReadyTasks(sql, now, READY_PAGE);
     if (ready.length === 0) return 0; // the common case while results come in: nothing more to read
-    const [inFlight, policies] = await Promise.all([listInFlightKeys(sql), listPolicies(sql)]);
+    const [inFlight, policies] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
-    const chosen = selectDispatch(ready, inFlight, { concurrencyOf: (id) => byId.get(id)?.concurrency });
+    const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency }, inFlight.running);
     const fullIntervalOf = (policyId: string) => byId.get(policyId)?.fullInterval;
     const runs = new Set<string>();
     const publishing: Promise<void>[] = [];

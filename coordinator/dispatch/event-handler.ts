@@ -67,7 +67,7 @@ export class EventHandler {
     try {
       await this.applyTaskBatch(await this.withBatchFacts(taskEvents));
     } catch (error) {
-      this.options.logger.info({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
+      this.options.logger.warn({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
       for (const [i, event] of events.entries()) {
         if (event.type !== 'heartbeat' && event.type !== 'inventory') await this.handle(event).catch((e: unknown) => (failures[i] = e));
       }

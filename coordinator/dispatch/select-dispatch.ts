@@ -17,9 +17,13 @@ const chainKey = (t: Candidate) => (t.vmUuid !== null && t.remoteName !== null ?
 const scanKey = (t: Candidate) => (t.kind === 'scan' ? `scan@${t.address}` : undefined);
 const policyOf = (t: Candidate) => (t.kind === 'backup' && typeof t.payload.policyId === 'string' ? t.payload.policyId : undefined);
 
-export function selectDispatch<T extends Candidate>(ready: readonly T[], inFlight: readonly Candidate[], limits: DispatchLimits): T[] {
+/**
+ * `running`: backups already in flight per `policyId/address`, for callers that count them in
+ * the catalogue rather than pass every in-flight task (those passed count on top).
+ */
+export function selectDispatch<T extends Candidate>(ready: readonly T[], inFlight: readonly Candidate[], limits: DispatchLimits, running = new Map<string, number>()): T[] {
   const busy = new Set<string>();
-  const running = new Map<string, number>();
+  running = new Map(running);
   const hold = (t: Candidate) => {
     for (const key of [chainKey(t), scanKey(t)]) if (key) busy.add(key);
     const policy = policyOf(t);
