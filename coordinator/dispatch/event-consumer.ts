@@ -109,6 +109,10 @@ export class EventConsumer {
           this.buffer.push(msg);
           this.wakeApplier();
         }
+        if (!this.stopped) {
+          this.options.logger.warn('the event stream ended; consuming again');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       } catch (error) {
         if (this.stopped) break;
         this.options.logger.warn({ err: error }, 'pulling events failed; retrying');
