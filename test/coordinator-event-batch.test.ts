@@ -5,7 +5,8 @@
 // VM's delta names a parent the catalogue lacks, so the batch is applied again one event at a
 // time: that task succeeds unrecorded with a remote scan queued, the others are recorded; and
 // retention (1) queues one merge per recorded VM. Night 3 (retention tasks cancelled first):
-// deltas on every chain, recorded by the batch itself (no event applied one at a time).
+// deltas on every chain, recorded by the batch itself (no event applied one at a time). Night 4:
+// a success the remote does not confirm is handed back with its task's events, the rest applied.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -129,5 +130,20 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
     assert.deepEqual(new Map(tails.map((t) => [t.vmUuid, t.position])), expected);
     const [refs] = await db.sql<{ n: number }[]>`select count(*)::int as n from reference_snapshots r join backups b on b.vm_uuid = r.vm_uuid and b.task_id = any(${tasks.map((t) => t.id)}::uuid[]) and r.vdis->>'xvda' = (select footer_uuid::text from disks where backup_key = b.key)`;
     assert.equal(refs!.n, VMS);
+  });
+
+  it('night 4: an unconfirmed success is handed back, the rest of the batch applied', async () => {
+    await db.sql`update tasks set state = 'cancelled', finished_at = now() where state in ('queued', 'dispatched', 'running')`;
+    const tasks = await night();
+    const parentOf = (t: catalog.TaskRecord) => (t.payload as unknown as BackupPayload).plan!.xvda!.baseVdiUuid!;
+    const results = tasks.map((t) => result(t, parentOf(t)));
+    const first = results[0]!;
+    if (first.type === 'result' && first.ok && first.output?.kind === 'backup') delete first.output.backup;
+    const failures = await handler.handleBatch([...tasks.map((t) => started(t)), ...results]);
+    assert.deepEqual(failures.map((f) => (f as { code?: string } | undefined)?.code), [
+      'BACKUP_NOT_FOUND', ...tasks.slice(1).map(() => undefined), 'BACKUP_NOT_FOUND', ...tasks.slice(1).map(() => undefined),
+    ]);
+    const states = await db.sql<{ id: string; state: string }[]>`select id, state from tasks where id = any(${tasks.map((t) => t.id)}::uuid[])`;
+    for (const { id, state } of states) assert.equal(state, id === tasks[0]!.id ? 'dispatched' : 'succeeded');
   });
 });

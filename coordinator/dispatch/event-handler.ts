@@ -18,6 +18,7 @@ import type { Catalog, TaskRecord } from '../catalog/index.js';
 import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
+import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { AgentEvent, TaskAgentEvent, TaskOutput } from './agent-event.js';
 import { recordInventory } from './record-inventory.js';
@@ -64,37 +65,63 @@ export class EventHandler {
       else await this.handle(event).catch((error: unknown) => (failures[i] = error));
     }
     if (taskEvents.length === 0) return failures;
+    const { events: withFacts, unconfirmed } = await this.withBatchFacts(taskEvents);
+    // A success whose backup the remote did not confirm (not listed yet, storage agent not
+    // answering) waits for its redelivery, with the task's other events of this batch (handed
+    // back too; the lifecycle ignores whatever comes late): the rest of the batch goes on.
+    const held = (e: AgentEvent) => e.type !== 'heartbeat' && e.type !== 'inventory' && unconfirmed.has(e.taskId);
+    for (const [i, event] of events.entries()) if (held(event)) failures[i] = unconfirmed.get((event as TaskAgentEvent).taskId);
     try {
-      await this.applyTaskBatch(await this.withBatchFacts(taskEvents));
+      await this.applyTaskBatch(withFacts.filter((e) => !held(e)));
     } catch (error) {
       this.options.logger.warn({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
       for (const [i, event] of events.entries()) {
-        if (event.type !== 'heartbeat' && event.type !== 'inventory') await this.handle(event).catch((e: unknown) => (failures[i] = e));
+        if (event.type !== 'heartbeat' && event.type !== 'inventory' && !held(event)) await this.handle(event).catch((e: unknown) => (failures[i] = e));
       }
     }
     return failures;
   }
 
-  /** withBackupFacts for a batch: one read of the tasks, one lookup per VM and remote. */
-  private async withBatchFacts(events: readonly TaskAgentEvent[]): Promise<TaskAgentEvent[]> {
+  /**
+   * withBackupFacts for a batch: one read of the tasks, one lookup per VM and remote. Returns the
+   * events with the facts found, and the tasks whose success the remote did not confirm (task id
+   * → the error to hand their events back with).
+   */
+  private async withBatchFacts(events: readonly TaskAgentEvent[]): Promise<{ events: TaskAgentEvent[]; unconfirmed: Map<string, DeltachainError> }> {
     const needs = (e: TaskAgentEvent) => e.type === 'result' && e.ok && (!e.output || e.output.kind === 'backup') && !e.output?.backup;
     const ids = [...new Set(events.filter(needs).map((e) => e.taskId))];
-    if (ids.length === 0) return [...events];
-    const { sql, lookup } = this.options;
-    const tasks = (await sql<TaskRecord[]>`select * from tasks where id = any(${ids}::uuid[])`).filter((t) => t.kind === 'backup' && t.state !== 'succeeded');
+    const unconfirmed = new Map<string, DeltachainError>();
+    if (ids.length === 0) return { events: [...events], unconfirmed };
+    const tasks = (await this.options.sql<TaskRecord[]>`select * from tasks where id = any(${ids}::uuid[])`).filter((t) => t.kind === 'backup' && t.state !== 'succeeded');
     const byId = new Map(tasks.map((t) => [t.id, t]));
     const backupIdOf = (e: TaskAgentEvent, task: TaskRecord) => (e.type === 'result' && e.ok && e.output?.kind === 'backup' && e.output.backupId) || (task.payload as unknown as BackupPayload).backupId;
     const wanted = events.filter((e) => needs(e) && byId.has(e.taskId)).map((e) => ({ task: byId.get(e.taskId)!, backupId: backupIdOf(e, byId.get(e.taskId)!) }));
-    let found: Map<string, BackupFacts>;
-    if (lookup.findBackups) found = await lookup.findBackups(wanted);
-    else found = new Map((await Promise.all(wanted.map(async (w) => [w.task.id, await lookup.findBackup(w.task, w.backupId)] as const))).filter((e): e is [string, BackupFacts] => e[1] !== undefined));
-    return events.map((e) => {
+    const found = await this.findBackups(wanted);
+    for (const { task, backupId } of wanted) {
+      if (found.has(task.id)) continue;
+      unconfirmed.set(task.id, new DeltachainError('BACKUP_NOT_FOUND', `task ${task.id} reports backup ${backupId} committed, but remote ${task.remoteName} does not list it (yet), or its storage agent did not answer`, { retryable: true }));
+    }
+    const withFacts = events.map((e) => {
       const task = byId.get(e.taskId);
       const backup = found.get(e.taskId);
       if (!needs(e) || !task || !backup || e.type !== 'result' || !e.ok) return e;
       const output: TaskOutput = e.output ?? { kind: 'backup', backupId: backupIdOf(e, task), snapshotUuid: '', bytesSent: 0 };
       return { ...e, output: { ...output, backup } as TaskOutput };
     });
+    return { events: withFacts, unconfirmed };
+  }
+
+  /** The lookup's answers (task id → facts); a lookup that fails finds nothing. */
+  private async findBackups(wanted: readonly { task: TaskRecord; backupId: string }[]): Promise<Map<string, BackupFacts>> {
+    const { lookup, logger } = this.options;
+    const one = async (w: { task: TaskRecord; backupId: string }) => [w.task.id, await lookup.findBackup(w.task, w.backupId).catch(() => undefined)] as const;
+    try {
+      if (lookup.findBackups) return await lookup.findBackups(wanted);
+      return new Map((await Promise.all(wanted.map(one))).filter((e): e is [string, BackupFacts] => e[1] !== undefined));
+    } catch (error) {
+      logger.warn({ err: error, results: wanted.length }, 'the storage agents could not confirm a batch of backups; their results will be delivered again');
+      return new Map();
+    }
   }
 
   /** One transaction for the batch's task events; then runs refreshed and retention planned. */

@@ -46,7 +46,8 @@ export class StorageBackupLookup implements BackupLookup {
       if (address === undefined) return;
       const key = `${remote}/${task.vmUuid ?? ''}`;
       let listing = listings.get(key);
-      if (!listing) listings.set(key, (listing = this.listBackups(address, remote, task.vmUuid ?? '')));
+      // A VM whose listing fails is not found (its result is delivered again later).
+      if (!listing) listings.set(key, (listing = this.listBackups(address, remote, task.vmUuid ?? '').catch(() => [])));
       const summary = (await listing).find((s) => s.backupId === backupId);
       if (summary) found.set(task.id, backupFactsFromSummary(summary, remote));
     }));
