@@ -26,7 +26,7 @@ function sample(): Omit<SuiteResults, 'ratios'> {
     ],
     full: {
       bytes: 4096 * MiB,
-      deltachain: { wallSec: figure([20, 22, 21]), mibPerSec: figure([200, 180, 190]), cpuSec: figure([30, 31, 32]) },
+      deltachain: { wallSec: figure([20, 22, 21]), mibPerSec: figure([200, 180, 190]), cpuSec: figure([30, 31, 32]), cpuByProcess: { hostAgent: figure([20, 21, 22]), storageAgent: figure([10, 10, 10]) } },
       rawTcp: { wallSec: figure([5, 5, 5]), mibPerSec: figure([800, 900, 950]), cpuSec: figure([4, 4, 4]) },
     },
     notes: ['a note'],
@@ -56,6 +56,7 @@ describe('bench suite report', () => {
     assert.match(md, /\| clustered 2 MiB runs \(41 MiB written\) \| Deltachain \| 2\.00 \(1\.00–4\.00\) \|/);
     assert.match(md, /\| Deltachain full backup \| 21\.00 \(20\.00–22\.00\) \| 190 \(180–200\) \|/);
     assert.match(md, /- a note/);
+    assert.match(md, /CPU by process \(s\): host agent 21\.0 \(20\.0–22\.0\), storage agent 10\.0\./);
     assert.equal(cell(figure([3, 3, 3]), 1), '3.0');
   });
 

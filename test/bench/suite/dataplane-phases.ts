@@ -31,8 +31,12 @@ export const PATTERNS = [
   { pattern: 'scattered', label: 'scattered 4 KiB pages' },
 ] as const;
 
-function throughput(bytes: number, wall: number[], cpu: number[]): ThroughputFigures {
-  return { wallSec: figure(wall), mibPerSec: figure(wall.map((s) => bytes / MiB / s)), cpuSec: figure(cpu) };
+function throughput(bytes: number, wall: number[], cpu: number[], byProcess?: Array<Record<string, number>>): ThroughputFigures {
+  const out: ThroughputFigures = { wallSec: figure(wall), mibPerSec: figure(wall.map((s) => bytes / MiB / s)), cpuSec: figure(cpu) };
+  if (byProcess && byProcess.length > 0) {
+    out.cpuByProcess = Object.fromEntries(Object.keys(byProcess[0]!).map((name) => [name, figure(byProcess.map((p) => p[name] ?? 0))]));
+  }
+  return out;
 }
 
 export async function fullSection(c: DataplaneContext): Promise<FullCase> {
@@ -50,7 +54,7 @@ export async function fullSection(c: DataplaneContext): Promise<FullCase> {
   }
   return {
     bytes: c.diskBytes,
-    deltachain: throughput(c.diskBytes, dc.map((m) => m.wallSec), dc.map((m) => m.cpuSec)),
+    deltachain: throughput(c.diskBytes, dc.map((m) => m.wallSec), dc.map((m) => m.cpuSec), dc.map((m) => m.cpuByProcess)),
     rawTcp: throughput(c.diskBytes, tcp.map((m) => m.wallSec), tcp.map((m) => m.cpuSec)),
   };
 }
@@ -124,7 +128,7 @@ export async function restoreSection(c: DataplaneContext, depth: number): Promis
   await c.restic.backup(c.raw);
   await c.borg.backup(c.raw);
   await checkMirror(c);
-  const dc: Array<{ wall: number; cpu: number }> = [];
+  const dc: Array<{ wall: number; cpu: number; byProcess: Record<string, number> }> = [];
   const cp: Array<{ wall: number; cpu: number }> = [];
   const rs: Array<{ wall: number; cpu: number }> = [];
   const bg: Array<{ wall: number; cpu: number }> = [];
@@ -132,7 +136,7 @@ export async function restoreSection(c: DataplaneContext, depth: number): Promis
   for (let run = 0; run < c.runs; run++) {
     const d = await c.stack.restoreNewest();
     matched &&= d.digestMatches;
-    dc.push({ wall: d.wallSec, cpu: d.cpuSec });
+    dc.push({ wall: d.wallSec, cpu: d.cpuSec, byProcess: d.cpuByProcess });
     const copy = join(c.folder, 'restore-copy.img');
     const k = await measureCommand(['sh', '-c', 'cp "$1" "$2" && sync "$2"', 'cp', c.raw, copy]);
     await rm(copy, { force: true });
@@ -150,5 +154,6 @@ export async function restoreSection(c: DataplaneContext, depth: number): Promis
     );
   }
   const t = (xs: Array<{ wall: number; cpu: number }>): ThroughputFigures => throughput(c.diskBytes, xs.map((x) => x.wall), xs.map((x) => x.cpu));
-  return { chainDepth: c.stack.chainDepth(), bytes: c.diskBytes, deltachain: t(dc), rawCopy: t(cp), restic: t(rs), borg: t(bg), digestsMatched: matched };
+  const restored = throughput(c.diskBytes, dc.map((x) => x.wall), dc.map((x) => x.cpu), dc.map((x) => x.byProcess));
+  return { chainDepth: c.stack.chainDepth(), bytes: c.diskBytes, deltachain: restored, rawCopy: t(cp), restic: t(rs), borg: t(bg), digestsMatched: matched };
 }

@@ -22,6 +22,8 @@ function ratioCell(f: Figure): string {
   return lo === hi ? `**${m}**` : `**${m}** (${lo}–${hi})`;
 }
 
+const PROCESS_NAMES: Record<string, string> = { hostAgent: 'host agent', storageAgent: 'storage agent', labPool: 'lab pool (the XAPI stand-in, not in the CPU column)' };
+
 const TOOL_NAMES: Record<Tool, string> = { deltachain: 'Deltachain', restic: 'restic', borg: 'borg' };
 
 export function suiteMarkdown(r: SuiteResults): string {
@@ -55,9 +57,11 @@ export function suiteMarkdown(r: SuiteResults): string {
     push('');
   }
   const throughputRow = (name: string, t: ThroughputFigures): string => `| ${name} | ${cell(t.wallSec, 2)} | ${cell(t.mibPerSec, 0)} | ${cell(t.cpuSec, 2)} |`;
+  const byProcess = (t: ThroughputFigures): string[] =>
+    t.cpuByProcess === undefined ? [] : [`Deltachain's CPU by process (s): ${Object.entries(t.cpuByProcess).map(([name, f]) => `${PROCESS_NAMES[name] ?? name} ${cell(f, 1)}`).join(', ')}.`, ''];
   if (r.full) {
     push(`**Full backup** of the ${num(r.full.bytes / MiB, 0)} MiB disk against the same bytes copied over loopback TCP to a file and fsynced:`, '', '| | wall s | MiB/s | CPU s |', '|---|---:|---:|---:|');
-    push(throughputRow('Deltachain full backup', r.full.deltachain), throughputRow('raw TCP copy', r.full.rawTcp), '');
+    push(throughputRow('Deltachain full backup', r.full.deltachain), throughputRow('raw TCP copy', r.full.rawTcp), '', ...byProcess(r.full.deltachain));
   }
   if (r.restore) {
     push(
@@ -66,7 +70,7 @@ export function suiteMarkdown(r: SuiteResults): string {
       '| | wall s | MiB/s | CPU s |',
       '|---|---:|---:|---:|',
     );
-    push(throughputRow('Deltachain restore', r.restore.deltachain), throughputRow('cp + fsync of the raw image', r.restore.rawCopy), throughputRow('restic restore', r.restore.restic), throughputRow('borg extract', r.restore.borg), '');
+    push(throughputRow('Deltachain restore', r.restore.deltachain), throughputRow('cp + fsync of the raw image', r.restore.rawCopy), throughputRow('restic restore', r.restore.restic), throughputRow('borg extract', r.restore.borg), '', ...byProcess(r.restore.deltachain));
   }
   if (r.merge) {
     push('**Merge** of a delta into a full, against `cp` of the delta file:', '', '| full | delta MiB | merge s | cp s | cp + fsync s |', '|---|---:|---:|---:|---:|');

@@ -41,6 +41,8 @@ export interface ThroughputFigures {
   wallSec: Figure;
   mibPerSec: Figure;
   cpuSec: Figure;
+  /** Deltachain only: CPU seconds of each process (host agent, storage agent, lab pool). */
+  cpuByProcess?: Record<string, Figure>;
 }
 
 export interface FullCase {
