@@ -38,7 +38,11 @@ async function freeBytes(folder: string): Promise<number> {
 
 async function main(o: SuiteOptions): Promise<void> {
   const base = o.folder ?? tmpdir();
-  const needGiB = (o.sections.some((s) => s !== 'merge' && s !== 'coordinator') ? 15 * o.diskGiB : 0) + (o.sections.includes('merge') ? Math.max(...o.mergeParentsGiB) + 2 : 0);
+  // The merge section removes its files before the data plane starts: the peak is the larger of the two.
+  const needGiB = Math.max(
+    o.sections.some((s) => s !== 'merge' && s !== 'coordinator') ? 15 * o.diskGiB : 0,
+    o.sections.includes('merge') ? Math.max(...o.mergeParentsGiB) + 2 : 0,
+  );
   const free = (await freeBytes(base)) / GiB;
   if (free < needGiB) throw new Error(`${base} has ${free.toFixed(0)} GiB free; this run needs about ${needGiB} GiB (use --folder on a larger disk, a smaller --disk-gib, or --only)`);
   const tools = await ensurePeerTools(log);
