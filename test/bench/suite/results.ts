@@ -1,5 +1,6 @@
 // The shape of `npm run bench`'s results file (bench-results/suite.json): everything the markdown
 // table and the chart are made from, with every run's value kept beside its median and range.
+import type { CoordinatorScaleRow } from '../coordinator/coordinator-bench.js';
 import type { Figure } from '../lib/stats.js';
 
 export type Tool = 'deltachain' | 'restic' | 'borg';
@@ -71,20 +72,8 @@ export interface MergeCase {
   cpSyncSec: Figure;
 }
 
-export interface CoordinatorCase {
-  vms: number;
-  agents: number;
-  planSec: Figure;
-  dispatchSec: Figure;
-  recordSec: Figure;
-  totalSec: Figure;
-  tasksPerSec: Figure;
-  dbRowsTotal: number;
-  dbRows: Record<string, number>;
-  dbBytes: number;
-  coordinatorPeakRssMiB: number;
-  coordinatorCpuSec: Figure;
-}
+/** One coordinator size: the coordinator bench's row as it is (test/bench/coordinator). */
+export type CoordinatorCase = CoordinatorScaleRow;
 
 /** One bar of the chart: how Deltachain compares, > 1 = Deltachain ahead (or, for a limit, its share of it). */
 export interface Ratio {
