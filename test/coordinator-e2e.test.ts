@@ -107,7 +107,12 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     stack.host.write(VM, 'xvdb', 3);
     const third = await runAndWait();
     assert.equal(third.run!.state, 'succeeded', JSON.stringify(third.tasks.map((t) => [t.kind, t.state, t.errorMessage])));
-    const merges = third.tasks.filter((t) => t.kind === 'merge');
+    // The run can be marked finished just before the retention merges its backups trigger are
+    // queued (events are applied in batches), so wait for the merges themselves.
+    const merges = await waitFor('one retention merge per remote, finished', async () => {
+      const found = (await client().getRun({ id: third.run!.id })).run!.tasks.filter((t) => t.kind === 'merge');
+      return found.length === 2 && found.every((t) => ['succeeded', 'failed', 'cancelled'].includes(t.state)) ? found : undefined;
+    });
     assert.equal(merges.length, 2, 'one merge per remote');
     for (const remote of ['nas', 'offsite']) {
       const backups = await committed(remote);
