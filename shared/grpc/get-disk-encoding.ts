@@ -7,28 +7,17 @@
 //   GetDiskResponse.block     (field 2, LEN) — the same bytes as PutDiskRequest.block (also field 2)
 //   GetDiskResponse.vhd_chunk (field 5, LEN)
 import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { blockMessageSize, encodeBlockInto } from './put-disk-encoding.js';
+import { blockMessageSize, encodeBlockInto, varintSize, writeVarint } from './put-disk-encoding.js';
 
 const VHD_CHUNK_TAG = 0x2a;
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
 
 export function serializeGetDiskResponse(message: GetDiskResponse): Buffer {
   const part = message.part;
   if (part?.$case === 'block') return encodeBlockInto(Buffer.allocUnsafe(blockMessageSize(part.value)), part.value);
   if (part?.$case === 'vhdChunk' && part.value.length > 0) {
-    const head = [VHD_CHUNK_TAG, ...varintBytes(part.value.length)];
-    const out = Buffer.allocUnsafe(head.length + part.value.length);
-    out.set(head, 0);
-    out.set(part.value, head.length);
+    const out = Buffer.allocUnsafe(1 + varintSize(part.value.length) + part.value.length);
+    out[0] = VHD_CHUNK_TAG;
+    out.set(part.value, writeVarint(out, 1, part.value.length));
     return out;
   }
   return Buffer.from(GetDiskResponse.encode(message).finish());

@@ -24,7 +24,7 @@ export interface BlockFields {
   checksum: Uint8Array;
 }
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -33,7 +33,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-function writeVarint(out: Buffer, at: number, n: number): number {
+export function writeVarint(out: Buffer, at: number, n: number): number {
   while (n >= 0x80) {
     out[at++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);
