@@ -87,7 +87,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     const id = queued.id;
     try {
       await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'started', value: { attempt: 2, delivery: 1 } });
-      const failure = { code: 'OLD_ATTEMPT', message: 'attempt 1 gave up late', retryable: false };
+      const failure = { code: 'OLD_ATTEMPT', message: 'attempt 1 gave up late', retryable: false, side: '' };
       await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: failure, durationMs: 5, output: undefined, attempt: 1 } });
       await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'progress', value: { phase: 'scan', done: 1, total: 9, unit: 'files', attempt: 1 } });
       await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'progress', value: { phase: 'scan', done: 7, total: 9, unit: 'files', attempt: 2 } });
@@ -96,7 +96,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
       assert.equal(t.state, 'running', 'the old attempt’s failure was ignored');
       assert.notEqual(t.errorCode, 'OLD_ATTEMPT');
 
-      const current = { code: 'NOW_FAILED', message: 'attempt 2 failed', retryable: false };
+      const current = { code: 'NOW_FAILED', message: 'attempt 2 failed', retryable: false, side: '' };
       await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: current, durationMs: 5, output: undefined } });
       await waitFor('the current failure', async () => (await catalog.getTask(db.sql, id)).state === 'failed');
       t = await catalog.getTask(db.sql, id);

@@ -90,7 +90,7 @@ describe('host agent killed mid-export', () => {
 
     const srs = await env.xapi.call<Record<string, { uuid: string; name_label: string }>>('SR.get_all_records');
     const srUuid = Object.values(srs).find((sr) => sr.name_label === 'Restore SR')!.uuid;
-    const restore = restoreTask(poolId, { vmUuid: webUuid, backupId: '20240101T000000Z-crash', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, srUuid, nameLabel: 'after crash' });
+    const restore = restoreTask(poolId, { vmUuid: webUuid, backupId: '20240101T000000Z-crash', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, srUuid, nameLabel: 'after crash', expectedChainDigests: {} });
     await publishTask(nats.nc, nats.names.hostTasks(poolId), restore);
     const restored = (await resultOf(nats, restore.taskId)).body!.value as TaskResult;
     assert.equal(restored.status, TaskStatus.TASK_STATUS_SUCCEEDED, restored.error?.message);

@@ -113,7 +113,7 @@ describe('host agent tasks over NATS', () => {
   it('runs a restore task, and a redelivered restore reports the same VM', async () => {
     const srs = await env.xapi.call<Record<string, { uuid: string; name_label: string }>>('SR.get_all_records');
     const srUuid = Object.values(srs).find((sr) => sr.name_label === 'Restore SR')!.uuid;
-    const task = restoreTask(poolId, { vmUuid: webUuid, backupId: '20240102T000000Z-web', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, srUuid, nameLabel: 'web from task' });
+    const task = restoreTask(poolId, { vmUuid: webUuid, backupId: '20240102T000000Z-web', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, srUuid, nameLabel: 'web from task', expectedChainDigests: {} });
     const result = await run(task);
     assert.equal(result.status, TaskStatus.TASK_STATUS_SUCCEEDED, result.error?.message);
     const output = result.output?.$case === 'restore' ? result.output.value : undefined;

@@ -99,6 +99,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
         },
         callback,
       ),
+    discardBackup: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: 'DiscardBackup is not implemented yet' }),
   };
 }
 

@@ -84,7 +84,7 @@ export class StorageTaskRunner {
       log.warn({ code, err: error }, 'task failed');
       return {
         status: TaskStatus.TASK_STATUS_FAILED,
-        error: { code, message: errorMessage(error), retryable },
+        error: { code, message: errorMessage(error), retryable, side: '' },
         durationMs: Date.now() - started,
         output: undefined,
       };
@@ -113,7 +113,7 @@ export class StorageTaskRunner {
         return { $case: 'merge', value: { disks: r.disks, retiredBackupIds: r.retiredBackupIds } };
       }
       case 'verify':
-        return { $case: 'verify', value: await runVerifyTask(ctx, payload.value, progress) };
+        return { $case: 'verify', value: { ...(await runVerifyTask(ctx, payload.value, progress)), damaged: [] } };
       case 'delete':
         return { $case: 'delete', value: await runDeleteTask(ctx, payload.value) };
       case 'scan': {

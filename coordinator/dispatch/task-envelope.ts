@@ -33,7 +33,7 @@ function payloadOf(task: TaskRecord): Task['payload'] {
     }
     case 'restore': {
       const p = task.payload as unknown as RestorePayload;
-      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid };
+      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests: {} };
       return { $case: 'restore', value: p.name === '' ? value : { ...value, nameLabel: p.name } };
     }
     case 'merge':

@@ -54,7 +54,7 @@ describe('AgentTaskMetrics', () => {
     const sink = metrics.events({ publish: async () => undefined });
     const taskId = randomUUID();
     await metrics.handler(async () => {
-      await sink.publish(taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'X', message: 'm', retryable: true }, durationMs: 5, output: undefined } });
+      await sink.publish(taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'X', message: 'm', retryable: true, side: '' }, durationMs: 5, output: undefined } });
       return 'ack';
     })(mergeDelivery(taskId));
     assert.equal(await value(registry, METRIC.tasksFinished, { kind: 'merge', outcome: 'failed' }), 1);

@@ -40,7 +40,7 @@ describe('measureTaskResult', () => {
     const result: TaskResult = {
       status: TaskStatus.TASK_STATUS_SUCCEEDED,
       durationMs: 4000,
-      output: { $case: 'restore', value: { newVmUuid: 'v', bytesReceived: 64, report: { newVmName: 'n', disks: [{ diskKey: 'd', vdiUuid: 'x', bytes: 64, durationMs: 3000 }], warnings: [], redelivered: false } } },
+      output: { $case: 'restore', value: { newVmUuid: 'v', bytesReceived: 64, report: { newVmName: 'n', disks: [{ diskKey: 'd', vdiUuid: 'x', bytes: 64, durationMs: 3000, digestChecked: false }], warnings: [], redelivered: false } } },
     };
     assert.deepEqual(measureTaskResult(result).transfers, [{ operation: 'restore', mode: 'restore', bytes: 64, seconds: 3 }]);
   });
@@ -56,7 +56,7 @@ describe('measureTaskResult', () => {
   });
 
   it('a failure is only an outcome', () => {
-    const failed: TaskResult = { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'X', message: 'm', retryable: true }, durationMs: 10, output: undefined };
+    const failed: TaskResult = { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'X', message: 'm', retryable: true, side: '' }, durationMs: 10, output: undefined };
     assert.deepEqual(measureTaskResult(failed), { outcome: 'failed', kind: undefined, seconds: 0.01, transfers: [], mergeSeconds: undefined });
   });
 });

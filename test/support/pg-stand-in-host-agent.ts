@@ -105,7 +105,7 @@ export class StandInHostAgent {
   }
 
   private fail(task: Task, code: string, message: string): Promise<unknown> {
-    return this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code, message, retryable: false }, durationMs: 0 } });
+    return this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code, message, retryable: false, side: '' }, durationMs: 0 } });
   }
 
   private async backup(task: BackupTask): Promise<{ backupId: string; snapshotUuid: string; bytesSent: number }> {

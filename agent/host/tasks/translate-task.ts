@@ -100,7 +100,7 @@ export function restoreOutput(outcome: RestoreOutcome): Output {
       bytesReceived: outcome.bytesReceived,
       report: {
         newVmName: outcome.newVmName,
-        disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs })),
+        disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs, digestChecked: false })),
         warnings: outcome.warnings,
         redelivered: outcome.redelivered,
       },

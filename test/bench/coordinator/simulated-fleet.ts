@@ -97,7 +97,7 @@ export class SimulatedHostAgent {
     if (this.answered.has(task.taskId)) this.counters.redelivered++;
     if (task.payload?.$case !== 'backup') {
       this.counters.refused++;
-      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'UNSUPPORTED', message: `simulated host agent: ${task.payload?.$case}`, retryable: false }, durationMs: 0, attempt: task.attempt } });
+      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'UNSUPPORTED', message: `simulated host agent: ${task.payload?.$case}`, retryable: false, side: '' }, durationMs: 0, attempt: task.attempt } });
       return 'ack';
     }
     const started = Date.now();
@@ -105,7 +105,7 @@ export class SimulatedHostAgent {
     const backup = task.payload.value;
     const vm = this.vms.find((v) => v.uuid === backup.vmUuid);
     if (!vm) {
-      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'VM_NOT_FOUND', message: `no VM ${backup.vmUuid} in pool ${this.pool}`, retryable: false }, durationMs: 0, attempt: task.attempt } });
+      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: { code: 'VM_NOT_FOUND', message: `no VM ${backup.vmUuid} in pool ${this.pool}`, retryable: false, side: '' }, durationMs: 0, attempt: task.attempt } });
       return 'ack';
     }
     const base = backup.baseSnapshotVdiByDisk[DISK_KEY] ?? '';
@@ -118,7 +118,7 @@ export class SimulatedHostAgent {
       vmUuid: vm.uuid,
       timestampMs: started,
       metadataPath: `vms/${vm.uuid}/${backup.backupId}/backup.json`,
-      disks: [{ diskKey: DISK_KEY, path: `vms/${vm.uuid}/${backup.backupId}/${DISK_KEY}.vhd`, fileSize, virtualSize: vm.virtualSize, footerUuid, parentFooterUuid: parent ? base : '', chainPosition: parent ? parent.chainPosition + 1 : 0, digest: randomBytes(32) }],
+      disks: [{ diskKey: DISK_KEY, path: `vms/${vm.uuid}/${backup.backupId}/${DISK_KEY}.vhd`, fileSize, virtualSize: vm.virtualSize, footerUuid, parentFooterUuid: parent ? base : '', chainPosition: parent ? parent.chainPosition + 1 : 0, digest: randomBytes(32), chainDigest: Buffer.alloc(0) }],
     });
     const result = BackupResult.create({ backupId: backup.backupId, snapshotUuid: randomUUID(), bytesSent: fileSize });
     await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: Date.now() - started, attempt: task.attempt, output: { $case: 'backup', value: result } } });

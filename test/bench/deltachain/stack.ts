@@ -164,7 +164,7 @@ class Stack implements DeltachainStack {
     // when the next backup succeeds), so its digest is the digest of the disk at that backup.
     const expected = await this.snapshotDigests(newest);
     this.srUuid ??= await this.rpc.firstSrUuid();
-    const task = restoreTask(POOL_ID, { vmUuid: this.vmUuid, backupId: newest.backupId, remoteId: REMOTE_ID, storageAddress: this.parts.storage.address, srUuid: this.srUuid, nameLabel: `bench restore ${newest.backupId}` });
+    const task = restoreTask(POOL_ID, { vmUuid: this.vmUuid, backupId: newest.backupId, remoteId: REMOTE_ID, storageAddress: this.parts.storage.address, srUuid: this.srUuid, nameLabel: `bench restore ${newest.backupId}`, expectedChainDigests: {} });
     const { result, wallSec, cpuByProcess } = await this.runHostTask(task, `restore ${newest.backupId}`);
     const output = result.output?.$case === 'restore' ? result.output.value : undefined;
     const restored = output?.report?.disks ?? [];

@@ -36,6 +36,12 @@ export interface DiskSummary {
   chainPosition: number;
   /** Disk digest (DiskTrailer.digest), 32 bytes. */
   digest: Uint8Array;
+  /**
+   * Digest of the disk as a restore of this backup produces it (its chain folded, each block with
+   * a full sector bitmap; docs/remote-format.md section 6), recorded when the backup was
+   * committed and unchanged by merges. 32 bytes; empty for backups committed before it existed.
+   */
+  chainDigest: Uint8Array;
 }
 
 function createBaseBackupSummary(): BackupSummary {
@@ -197,6 +203,7 @@ function createBaseDiskSummary(): DiskSummary {
     parentFooterUuid: "",
     chainPosition: 0,
     digest: new Uint8Array(0),
+    chainDigest: new Uint8Array(0),
   };
 }
 
@@ -225,6 +232,9 @@ export const DiskSummary: MessageFns<DiskSummary> = {
     }
     if (message.digest.length !== 0) {
       writer.uint32(66).bytes(message.digest);
+    }
+    if (message.chainDigest.length !== 0) {
+      writer.uint32(74).bytes(message.chainDigest);
     }
     return writer;
   },
@@ -306,6 +316,14 @@ export const DiskSummary: MessageFns<DiskSummary> = {
             message.digest = reader.bytes();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.chainDigest = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -352,6 +370,11 @@ export const DiskSummary: MessageFns<DiskSummary> = {
         ? globalThis.Number(object.chain_position)
         : 0,
       digest: isSet(object.digest) ? bytesFromBase64(object.digest) : new Uint8Array(0),
+      chainDigest: isSet(object.chainDigest)
+        ? bytesFromBase64(object.chainDigest)
+        : isSet(object.chain_digest)
+        ? bytesFromBase64(object.chain_digest)
+        : new Uint8Array(0),
     };
   },
 
@@ -381,6 +404,9 @@ export const DiskSummary: MessageFns<DiskSummary> = {
     if (message.digest.length !== 0) {
       obj.digest = base64FromBytes(message.digest);
     }
+    if (message.chainDigest.length !== 0) {
+      obj.chainDigest = base64FromBytes(message.chainDigest);
+    }
     return obj;
   },
 
@@ -397,6 +423,7 @@ export const DiskSummary: MessageFns<DiskSummary> = {
     message.parentFooterUuid = object.parentFooterUuid ?? "";
     message.chainPosition = object.chainPosition ?? 0;
     message.digest = object.digest ?? new Uint8Array(0);
+    message.chainDigest = object.chainDigest ?? new Uint8Array(0);
     return message;
   },
 };

@@ -205,6 +205,16 @@ export interface GetBackupResponse {
   metadataJson: string;
 }
 
+export interface DiscardBackupRequest {
+  vmUuid: string;
+  backupId: string;
+}
+
+export interface DiscardBackupResponse {
+  /** Files removed, relative to the remote root. */
+  removedPaths: string[];
+}
+
 function createBasePutDiskRequest(): PutDiskRequest {
   return { part: undefined };
 }
@@ -2010,6 +2020,172 @@ export const GetBackupResponse: MessageFns<GetBackupResponse> = {
   },
 };
 
+function createBaseDiscardBackupRequest(): DiscardBackupRequest {
+  return { vmUuid: "", backupId: "" };
+}
+
+export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
+  encode(message: DiscardBackupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmUuid !== "") {
+      writer.uint32(10).string(message.vmUuid);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(18).string(message.backupId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardBackupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardBackupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardBackupRequest {
+    return {
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DiscardBackupRequest): unknown {
+    const obj: any = {};
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiscardBackupRequest>): DiscardBackupRequest {
+    return DiscardBackupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiscardBackupRequest>): DiscardBackupRequest {
+    const message = createBaseDiscardBackupRequest();
+    message.vmUuid = object.vmUuid ?? "";
+    message.backupId = object.backupId ?? "";
+    return message;
+  },
+};
+
+function createBaseDiscardBackupResponse(): DiscardBackupResponse {
+  return { removedPaths: [] };
+}
+
+export const DiscardBackupResponse: MessageFns<DiscardBackupResponse> = {
+  encode(message: DiscardBackupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removedPaths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardBackupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardBackupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.removedPaths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardBackupResponse {
+    return {
+      removedPaths: globalThis.Array.isArray(object?.removedPaths)
+        ? object.removedPaths.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.removed_paths)
+        ? object.removed_paths.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DiscardBackupResponse): unknown {
+    const obj: any = {};
+    if (message.removedPaths?.length) {
+      obj.removedPaths = message.removedPaths;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiscardBackupResponse>): DiscardBackupResponse {
+    return DiscardBackupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiscardBackupResponse>): DiscardBackupResponse {
+    const message = createBaseDiscardBackupResponse();
+    message.removedPaths = object.removedPaths?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type StorageServiceService = typeof StorageServiceService;
 export const StorageServiceService = {
   /**
@@ -2098,6 +2274,23 @@ export const StorageServiceService = {
     responseSerialize: (value: GetBackupResponse): Buffer => Buffer.from(GetBackupResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetBackupResponse => GetBackupResponse.decode(value),
   },
+  /**
+   * Removes what an upload of a backup that was never committed left on the remote: received
+   * disks of that backup id, their checksum files and the temporaries of uploads no longer
+   * running. Called by a host agent when a backup attempt fails and before it tries again.
+   * FAILED_PRECONDITION when the backup is committed (a committed backup never changes).
+   * Idempotent: nothing to remove succeeds with an empty list.
+   */
+  discardBackup: {
+    path: "/deltachain.storage.v1.StorageService/DiscardBackup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiscardBackupRequest): Buffer => Buffer.from(DiscardBackupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiscardBackupRequest => DiscardBackupRequest.decode(value),
+    responseSerialize: (value: DiscardBackupResponse): Buffer =>
+      Buffer.from(DiscardBackupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiscardBackupResponse => DiscardBackupResponse.decode(value),
+  },
 } as const;
 
 export interface StorageServiceServer extends UntypedServiceImplementation {
@@ -2130,6 +2323,14 @@ export interface StorageServiceServer extends UntypedServiceImplementation {
    * (Added by the host agent for restores, issue 5.)
    */
   getBackup: handleUnaryCall<GetBackupRequest, GetBackupResponse>;
+  /**
+   * Removes what an upload of a backup that was never committed left on the remote: received
+   * disks of that backup id, their checksum files and the temporaries of uploads no longer
+   * running. Called by a host agent when a backup attempt fails and before it tries again.
+   * FAILED_PRECONDITION when the backup is committed (a committed backup never changes).
+   * Idempotent: nothing to remove succeeds with an empty list.
+   */
+  discardBackup: handleUnaryCall<DiscardBackupRequest, DiscardBackupResponse>;
 }
 
 export interface StorageServiceClient extends Client {
@@ -2248,6 +2449,28 @@ export interface StorageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBackupResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes what an upload of a backup that was never committed left on the remote: received
+   * disks of that backup id, their checksum files and the temporaries of uploads no longer
+   * running. Called by a host agent when a backup attempt fails and before it tries again.
+   * FAILED_PRECONDITION when the backup is committed (a committed backup never changes).
+   * Idempotent: nothing to remove succeeds with an empty list.
+   */
+  discardBackup(
+    request: DiscardBackupRequest,
+    callback: (error: ServiceError | null, response: DiscardBackupResponse) => void,
+  ): ClientUnaryCall;
+  discardBackup(
+    request: DiscardBackupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DiscardBackupResponse) => void,
+  ): ClientUnaryCall;
+  discardBackup(
+    request: DiscardBackupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DiscardBackupResponse) => void,
   ): ClientUnaryCall;
 }
 

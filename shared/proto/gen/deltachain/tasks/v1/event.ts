@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { BackupResult, RestoreResult } from "./host_tasks.js";
+import { BackupResult, ReleaseReferencesResult, RestoreResult } from "./host_tasks.js";
 import { DeleteResult, MergeResult, ScanResult, VerifyResult } from "./storage_tasks.js";
 
 /**
@@ -142,6 +142,13 @@ export interface TaskError {
   message: string;
   /** True when dispatching the task again may succeed. */
   retryable: boolean;
+  /**
+   * Which side failed, so the advice fits: "pool" (XAPI, the VM, its SR), "storage" (the
+   * storage agent), "network" (the link to the pool or to the storage agent), "remote-full"
+   * (the remote's file system has no room), "data" (damaged or inconsistent backup data),
+   * "request" (the task itself was refused); empty when unknown (older agents).
+   */
+  side: string;
 }
 
 export interface TaskResult {
@@ -164,6 +171,7 @@ export interface TaskResult {
     | { $case: "scan"; value: ScanResult }
     | { $case: "backup"; value: BackupResult }
     | { $case: "restore"; value: RestoreResult }
+    | { $case: "releaseReferences"; value: ReleaseReferencesResult }
     | undefined;
 }
 
@@ -739,7 +747,7 @@ export const TaskProgress: MessageFns<TaskProgress> = {
 };
 
 function createBaseTaskError(): TaskError {
-  return { code: "", message: "", retryable: false };
+  return { code: "", message: "", retryable: false, side: "" };
 }
 
 export const TaskError: MessageFns<TaskError> = {
@@ -752,6 +760,9 @@ export const TaskError: MessageFns<TaskError> = {
     }
     if (message.retryable !== false) {
       writer.uint32(24).bool(message.retryable);
+    }
+    if (message.side !== "") {
+      writer.uint32(34).string(message.side);
     }
     return writer;
   },
@@ -793,6 +804,14 @@ export const TaskError: MessageFns<TaskError> = {
             message.retryable = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.side = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -810,6 +829,7 @@ export const TaskError: MessageFns<TaskError> = {
       code: isSet(object.code) ? globalThis.String(object.code) : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       retryable: isSet(object.retryable) ? globalThis.Boolean(object.retryable) : false,
+      side: isSet(object.side) ? globalThis.String(object.side) : "",
     };
   },
 
@@ -824,6 +844,9 @@ export const TaskError: MessageFns<TaskError> = {
     if (message.retryable !== false) {
       obj.retryable = message.retryable;
     }
+    if (message.side !== "") {
+      obj.side = message.side;
+    }
     return obj;
   },
 
@@ -835,6 +858,7 @@ export const TaskError: MessageFns<TaskError> = {
     message.code = object.code ?? "";
     message.message = object.message ?? "";
     message.retryable = object.retryable ?? false;
+    message.side = object.side ?? "";
     return message;
   },
 };
@@ -875,6 +899,9 @@ export const TaskResult: MessageFns<TaskResult> = {
         break;
       case "restore":
         RestoreResult.encode(message.output.value, writer.uint32(122).fork()).join();
+        break;
+      case "releaseReferences":
+        ReleaseReferencesResult.encode(message.output.value, writer.uint32(130).fork()).join();
         break;
     }
     return writer;
@@ -973,6 +1000,17 @@ export const TaskResult: MessageFns<TaskResult> = {
             message.output = { $case: "restore", value: RestoreResult.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.output = {
+              $case: "releaseReferences",
+              value: ReleaseReferencesResult.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1007,6 +1045,10 @@ export const TaskResult: MessageFns<TaskResult> = {
         ? { $case: "backup", value: BackupResult.fromJSON(object.backup) }
         : isSet(object.restore)
         ? { $case: "restore", value: RestoreResult.fromJSON(object.restore) }
+        : isSet(object.releaseReferences)
+        ? { $case: "releaseReferences", value: ReleaseReferencesResult.fromJSON(object.releaseReferences) }
+        : isSet(object.release_references)
+        ? { $case: "releaseReferences", value: ReleaseReferencesResult.fromJSON(object.release_references) }
         : undefined,
     };
   },
@@ -1037,6 +1079,8 @@ export const TaskResult: MessageFns<TaskResult> = {
       obj.backup = BackupResult.toJSON(message.output.value);
     } else if (message.output?.$case === "restore") {
       obj.restore = RestoreResult.toJSON(message.output.value);
+    } else if (message.output?.$case === "releaseReferences") {
+      obj.releaseReferences = ReleaseReferencesResult.toJSON(message.output.value);
     }
     return obj;
   },
@@ -1086,6 +1130,15 @@ export const TaskResult: MessageFns<TaskResult> = {
       case "restore": {
         if (object.output?.value !== undefined && object.output?.value !== null) {
           message.output = { $case: "restore", value: RestoreResult.fromPartial(object.output.value) };
+        }
+        break;
+      }
+      case "releaseReferences": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = {
+            $case: "releaseReferences",
+            value: ReleaseReferencesResult.fromPartial(object.output.value),
+          };
         }
         break;
       }

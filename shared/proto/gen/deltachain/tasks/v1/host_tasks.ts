@@ -99,7 +99,20 @@ export interface RestoreTask {
   storageAddress: string;
   srUuid: string;
   /** Name of the new VM; empty = "<backed-up VM name> (restored <date>)". */
-  nameLabel?: string | undefined;
+  nameLabel?:
+    | string
+    | undefined;
+  /**
+   * Per disk key: the digest the restored disk must have (BackupSummary's chain_digest, as the
+   * catalogue recorded it at commit), 32 bytes. The host agent checks every disk against it
+   * before the import completes; a disk without an entry is checked by the storage agent only.
+   */
+  expectedChainDigests: { [key: string]: Uint8Array };
+}
+
+export interface RestoreTask_ExpectedChainDigestsEntry {
+  key: string;
+  value: Uint8Array;
 }
 
 export interface RestoreResult {
@@ -124,6 +137,27 @@ export interface RestoredDisk {
   vdiUuid: string;
   bytes: number;
   durationMs: number;
+  /** True when the restored disk was checked against its expected chain digest. */
+  digestChecked: boolean;
+}
+
+/**
+ * Destroy the reference snapshots a policy keeps on this pool for VMs it no longer backs up (the
+ * policy was deleted, or a VM left it) or for remotes it no longer writes to. Idempotent: a
+ * snapshot already gone is not an error.
+ */
+export interface ReleaseReferencesTask {
+  /** The policy whose references go (a uuid). */
+  policyId: string;
+  /** VMs whose references go; empty = every VM of the pool with a reference of this policy. */
+  vmUuids: string[];
+  /** Remotes whose references stay (the policy's current remotes); empty = none stay. */
+  keepRemoteIds: string[];
+}
+
+export interface ReleaseReferencesResult {
+  /** Snapshot VM uuids destroyed. */
+  destroyedSnapshotUuids: string[];
 }
 
 function createBaseBackupTask(): BackupTask {
@@ -1147,7 +1181,15 @@ export const RemovedSnapshot: MessageFns<RemovedSnapshot> = {
 };
 
 function createBaseRestoreTask(): RestoreTask {
-  return { vmUuid: "", backupId: "", remoteId: "", storageAddress: "", srUuid: "", nameLabel: undefined };
+  return {
+    vmUuid: "",
+    backupId: "",
+    remoteId: "",
+    storageAddress: "",
+    srUuid: "",
+    nameLabel: undefined,
+    expectedChainDigests: {},
+  };
 }
 
 export const RestoreTask: MessageFns<RestoreTask> = {
@@ -1170,6 +1212,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     if (message.nameLabel !== undefined) {
       writer.uint32(50).string(message.nameLabel);
     }
+    globalThis.Object.entries(message.expectedChainDigests).forEach(([key, value]: [string, Uint8Array]) => {
+      RestoreTask_ExpectedChainDigestsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -1234,6 +1279,17 @@ export const RestoreTask: MessageFns<RestoreTask> = {
             message.nameLabel = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = RestoreTask_ExpectedChainDigestsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.expectedChainDigests[entry7.key] = entry7.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1278,6 +1334,33 @@ export const RestoreTask: MessageFns<RestoreTask> = {
         : isSet(object.name_label)
         ? globalThis.String(object.name_label)
         : undefined,
+      expectedChainDigests: isObject(object.expectedChainDigests)
+        ? (globalThis.Object.entries(object.expectedChainDigests) as [string, any][]).reduce(
+          (acc: { [key: string]: Uint8Array }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: bytesFromBase64(value as string),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.expected_chain_digests)
+        ? (globalThis.Object.entries(object.expected_chain_digests) as [string, any][]).reduce(
+          (acc: { [key: string]: Uint8Array }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: bytesFromBase64(value as string),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1301,6 +1384,15 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     if (message.nameLabel !== undefined) {
       obj.nameLabel = message.nameLabel;
     }
+    if (message.expectedChainDigests) {
+      const entries = globalThis.Object.entries(message.expectedChainDigests) as [string, Uint8Array][];
+      if (entries.length > 0) {
+        obj.expectedChainDigests = {};
+        entries.forEach(([k, v]) => {
+          obj.expectedChainDigests[k] = base64FromBytes(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -1315,6 +1407,101 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     message.storageAddress = object.storageAddress ?? "";
     message.srUuid = object.srUuid ?? "";
     message.nameLabel = object.nameLabel ?? undefined;
+    message.expectedChainDigests =
+      (globalThis.Object.entries(object.expectedChainDigests ?? {}) as [string, Uint8Array][]).reduce(
+        (acc: { [key: string]: Uint8Array }, [key, value]: [string, Uint8Array]) => {
+          if (value !== undefined) {
+            acc[key] = value;
+          }
+          return acc;
+        },
+        {},
+      );
+    return message;
+  },
+};
+
+function createBaseRestoreTask_ExpectedChainDigestsEntry(): RestoreTask_ExpectedChainDigestsEntry {
+  return { key: "", value: new Uint8Array(0) };
+}
+
+export const RestoreTask_ExpectedChainDigestsEntry: MessageFns<RestoreTask_ExpectedChainDigestsEntry> = {
+  encode(message: RestoreTask_ExpectedChainDigestsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreTask_ExpectedChainDigestsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreTask_ExpectedChainDigestsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreTask_ExpectedChainDigestsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? bytesFromBase64(object.value) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: RestoreTask_ExpectedChainDigestsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoreTask_ExpectedChainDigestsEntry>): RestoreTask_ExpectedChainDigestsEntry {
+    return RestoreTask_ExpectedChainDigestsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoreTask_ExpectedChainDigestsEntry>): RestoreTask_ExpectedChainDigestsEntry {
+    const message = createBaseRestoreTask_ExpectedChainDigestsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1552,7 +1739,7 @@ export const RestoreReport: MessageFns<RestoreReport> = {
 };
 
 function createBaseRestoredDisk(): RestoredDisk {
-  return { diskKey: "", vdiUuid: "", bytes: 0, durationMs: 0 };
+  return { diskKey: "", vdiUuid: "", bytes: 0, durationMs: 0, digestChecked: false };
 }
 
 export const RestoredDisk: MessageFns<RestoredDisk> = {
@@ -1568,6 +1755,9 @@ export const RestoredDisk: MessageFns<RestoredDisk> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(32).uint64(message.durationMs);
+    }
+    if (message.digestChecked !== false) {
+      writer.uint32(40).bool(message.digestChecked);
     }
     return writer;
   },
@@ -1617,6 +1807,14 @@ export const RestoredDisk: MessageFns<RestoredDisk> = {
             message.durationMs = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.digestChecked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1647,6 +1845,11 @@ export const RestoredDisk: MessageFns<RestoredDisk> = {
         : isSet(object.duration_ms)
         ? globalThis.Number(object.duration_ms)
         : 0,
+      digestChecked: isSet(object.digestChecked)
+        ? globalThis.Boolean(object.digestChecked)
+        : isSet(object.digest_checked)
+        ? globalThis.Boolean(object.digest_checked)
+        : false,
     };
   },
 
@@ -1664,6 +1867,9 @@ export const RestoredDisk: MessageFns<RestoredDisk> = {
     if (message.durationMs !== 0) {
       obj.durationMs = Math.round(message.durationMs);
     }
+    if (message.digestChecked !== false) {
+      obj.digestChecked = message.digestChecked;
+    }
     return obj;
   },
 
@@ -1676,9 +1882,221 @@ export const RestoredDisk: MessageFns<RestoredDisk> = {
     message.vdiUuid = object.vdiUuid ?? "";
     message.bytes = object.bytes ?? 0;
     message.durationMs = object.durationMs ?? 0;
+    message.digestChecked = object.digestChecked ?? false;
     return message;
   },
 };
+
+function createBaseReleaseReferencesTask(): ReleaseReferencesTask {
+  return { policyId: "", vmUuids: [], keepRemoteIds: [] };
+}
+
+export const ReleaseReferencesTask: MessageFns<ReleaseReferencesTask> = {
+  encode(message: ReleaseReferencesTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyId !== "") {
+      writer.uint32(10).string(message.policyId);
+    }
+    for (const v of message.vmUuids) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.keepRemoteIds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseReferencesTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseReferencesTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmUuids.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keepRemoteIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseReferencesTask {
+    return {
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      vmUuids: globalThis.Array.isArray(object?.vmUuids)
+        ? object.vmUuids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.vm_uuids)
+        ? object.vm_uuids.map((e: any) => globalThis.String(e))
+        : [],
+      keepRemoteIds: globalThis.Array.isArray(object?.keepRemoteIds)
+        ? object.keepRemoteIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.keep_remote_ids)
+        ? object.keep_remote_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReleaseReferencesTask): unknown {
+    const obj: any = {};
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.vmUuids?.length) {
+      obj.vmUuids = message.vmUuids;
+    }
+    if (message.keepRemoteIds?.length) {
+      obj.keepRemoteIds = message.keepRemoteIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseReferencesTask>): ReleaseReferencesTask {
+    return ReleaseReferencesTask.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseReferencesTask>): ReleaseReferencesTask {
+    const message = createBaseReleaseReferencesTask();
+    message.policyId = object.policyId ?? "";
+    message.vmUuids = object.vmUuids?.map((e) => e) || [];
+    message.keepRemoteIds = object.keepRemoteIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReleaseReferencesResult(): ReleaseReferencesResult {
+  return { destroyedSnapshotUuids: [] };
+}
+
+export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
+  encode(message: ReleaseReferencesResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.destroyedSnapshotUuids) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseReferencesResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseReferencesResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destroyedSnapshotUuids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseReferencesResult {
+    return {
+      destroyedSnapshotUuids: globalThis.Array.isArray(object?.destroyedSnapshotUuids)
+        ? object.destroyedSnapshotUuids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.destroyed_snapshot_uuids)
+        ? object.destroyed_snapshot_uuids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReleaseReferencesResult): unknown {
+    const obj: any = {};
+    if (message.destroyedSnapshotUuids?.length) {
+      obj.destroyedSnapshotUuids = message.destroyedSnapshotUuids;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseReferencesResult>): ReleaseReferencesResult {
+    return ReleaseReferencesResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseReferencesResult>): ReleaseReferencesResult {
+    const message = createBaseReleaseReferencesResult();
+    message.destroyedSnapshotUuids = object.destroyedSnapshotUuids?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -56,6 +56,22 @@ export interface VerifyResult {
   badBlocks: BadBlock[];
   /** Problems that are not one block (missing file, unreadable header, digest mismatch …). */
   problems: string[];
+  /**
+   * Every backup of the VM that can no longer be restored correctly because of what was found:
+   * the backup verified and every other backup whose chain holds a damaged file.
+   */
+  damaged: DamagedBackup[];
+}
+
+export interface DamagedBackup {
+  backupId: string;
+  diskKey: string;
+  /** The damaged file (this backup's own disk or an ancestor), relative to the remote root. */
+  path: string;
+  /** Bad block indexes in that file (empty when the problem is not a block). */
+  blocks: number[];
+  /** What is wrong, for the operator. */
+  reason: string;
 }
 
 export interface BadBlock {
@@ -539,7 +555,7 @@ export const VerifyTask: MessageFns<VerifyTask> = {
 };
 
 function createBaseVerifyResult(): VerifyResult {
-  return { ok: false, blocksChecked: 0, badBlocks: [], problems: [] };
+  return { ok: false, blocksChecked: 0, badBlocks: [], problems: [], damaged: [] };
 }
 
 export const VerifyResult: MessageFns<VerifyResult> = {
@@ -555,6 +571,9 @@ export const VerifyResult: MessageFns<VerifyResult> = {
     }
     for (const v of message.problems) {
       writer.uint32(34).string(v!);
+    }
+    for (const v of message.damaged) {
+      DamagedBackup.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -604,6 +623,14 @@ export const VerifyResult: MessageFns<VerifyResult> = {
             message.problems.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.damaged.push(DamagedBackup.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -630,6 +657,9 @@ export const VerifyResult: MessageFns<VerifyResult> = {
         ? object.bad_blocks.map((e: any) => BadBlock.fromJSON(e))
         : [],
       problems: globalThis.Array.isArray(object?.problems) ? object.problems.map((e: any) => globalThis.String(e)) : [],
+      damaged: globalThis.Array.isArray(object?.damaged)
+        ? object.damaged.map((e: any) => DamagedBackup.fromJSON(e))
+        : [],
     };
   },
 
@@ -647,6 +677,9 @@ export const VerifyResult: MessageFns<VerifyResult> = {
     if (message.problems?.length) {
       obj.problems = message.problems;
     }
+    if (message.damaged?.length) {
+      obj.damaged = message.damaged.map((e) => DamagedBackup.toJSON(e));
+    }
     return obj;
   },
 
@@ -659,6 +692,162 @@ export const VerifyResult: MessageFns<VerifyResult> = {
     message.blocksChecked = object.blocksChecked ?? 0;
     message.badBlocks = object.badBlocks?.map((e) => BadBlock.fromPartial(e)) || [];
     message.problems = object.problems?.map((e) => e) || [];
+    message.damaged = object.damaged?.map((e) => DamagedBackup.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDamagedBackup(): DamagedBackup {
+  return { backupId: "", diskKey: "", path: "", blocks: [], reason: "" };
+}
+
+export const DamagedBackup: MessageFns<DamagedBackup> = {
+  encode(message: DamagedBackup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backupId !== "") {
+      writer.uint32(10).string(message.backupId);
+    }
+    if (message.diskKey !== "") {
+      writer.uint32(18).string(message.diskKey);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    if (message.blocks.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.blocks) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DamagedBackup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDamagedBackup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.blocks.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.blocks.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DamagedBackup {
+    return {
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      blocks: globalThis.Array.isArray(object?.blocks) ? object.blocks.map((e: any) => globalThis.Number(e)) : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DamagedBackup): unknown {
+    const obj: any = {};
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.blocks?.length) {
+      obj.blocks = message.blocks.map((e) => Math.round(e));
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DamagedBackup>): DamagedBackup {
+    return DamagedBackup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DamagedBackup>): DamagedBackup {
+    const message = createBaseDamagedBackup();
+    message.backupId = object.backupId ?? "";
+    message.diskKey = object.diskKey ?? "";
+    message.path = object.path ?? "";
+    message.blocks = object.blocks?.map((e) => e) || [];
+    message.reason = object.reason ?? "";
     return message;
   },
 };

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { BackupTask, RestoreTask } from "./host_tasks.js";
+import { BackupTask, ReleaseReferencesTask, RestoreTask } from "./host_tasks.js";
 import { DeleteTask, MergeTask, ScanTask, VerifyTask } from "./storage_tasks.js";
 
 /**
@@ -25,6 +25,7 @@ export enum TaskKind {
   TASK_KIND_SCAN = 4,
   TASK_KIND_BACKUP = 5,
   TASK_KIND_RESTORE = 6,
+  TASK_KIND_RELEASE_REFERENCES = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -51,6 +52,9 @@ export function taskKindFromJSON(object: any): TaskKind {
     case 6:
     case "TASK_KIND_RESTORE":
       return TaskKind.TASK_KIND_RESTORE;
+    case 7:
+    case "TASK_KIND_RELEASE_REFERENCES":
+      return TaskKind.TASK_KIND_RELEASE_REFERENCES;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -74,6 +78,8 @@ export function taskKindToJSON(object: TaskKind): string {
       return "TASK_KIND_BACKUP";
     case TaskKind.TASK_KIND_RESTORE:
       return "TASK_KIND_RESTORE";
+    case TaskKind.TASK_KIND_RELEASE_REFERENCES:
+      return "TASK_KIND_RELEASE_REFERENCES";
     case TaskKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -115,6 +121,7 @@ export interface Task {
     | { $case: "scan"; value: ScanTask }
     | { $case: "backup"; value: BackupTask }
     | { $case: "restore"; value: RestoreTask }
+    | { $case: "releaseReferences"; value: ReleaseReferencesTask }
     | undefined;
 }
 
@@ -278,6 +285,9 @@ export const Task: MessageFns<Task> = {
       case "restore":
         RestoreTask.encode(message.payload.value, writer.uint32(122).fork()).join();
         break;
+      case "releaseReferences":
+        ReleaseReferencesTask.encode(message.payload.value, writer.uint32(130).fork()).join();
+        break;
     }
     return writer;
   },
@@ -399,6 +409,17 @@ export const Task: MessageFns<Task> = {
             message.payload = { $case: "restore", value: RestoreTask.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.payload = {
+              $case: "releaseReferences",
+              value: ReleaseReferencesTask.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -448,6 +469,10 @@ export const Task: MessageFns<Task> = {
         ? { $case: "backup", value: BackupTask.fromJSON(object.backup) }
         : isSet(object.restore)
         ? { $case: "restore", value: RestoreTask.fromJSON(object.restore) }
+        : isSet(object.releaseReferences)
+        ? { $case: "releaseReferences", value: ReleaseReferencesTask.fromJSON(object.releaseReferences) }
+        : isSet(object.release_references)
+        ? { $case: "releaseReferences", value: ReleaseReferencesTask.fromJSON(object.release_references) }
         : undefined,
     };
   },
@@ -487,6 +512,8 @@ export const Task: MessageFns<Task> = {
       obj.backup = BackupTask.toJSON(message.payload.value);
     } else if (message.payload?.$case === "restore") {
       obj.restore = RestoreTask.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "releaseReferences") {
+      obj.releaseReferences = ReleaseReferencesTask.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -539,6 +566,15 @@ export const Task: MessageFns<Task> = {
       case "restore": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "restore", value: RestoreTask.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "releaseReferences": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = {
+            $case: "releaseReferences",
+            value: ReleaseReferencesTask.fromPartial(object.payload.value),
+          };
         }
         break;
       }
