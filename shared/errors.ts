@@ -2,21 +2,31 @@
 // boundary (XAPI codes, Postgres codes, gRPC statuses) into one of these; messages say what the
 // operator should do next.
 
+/**
+ * Which side of a transfer failed, so that the advice fits (proto TaskError.side): the pool (XAPI,
+ * the VM, its SR), the storage agent, the network between them, the remote's file system being
+ * full, the backup data itself (damaged or inconsistent), or the request (refused as invalid).
+ */
+export type FailureSide = 'pool' | 'storage' | 'network' | 'remote-full' | 'data' | 'request';
+
 export interface DeltachainErrorOptions {
   cause?: unknown;
   /** True when the same operation may succeed if tried again later. */
   retryable?: boolean;
+  side?: FailureSide;
 }
 
 export class DeltachainError extends Error {
   override name = 'DeltachainError';
   readonly code: string;
   readonly retryable: boolean;
+  readonly side: FailureSide | undefined;
 
   constructor(code: string, message: string, options: DeltachainErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.side = options.side;
   }
 }
 

@@ -84,7 +84,7 @@ export class StorageTaskRunner {
       log.warn({ code, err: error }, 'task failed');
       return {
         status: TaskStatus.TASK_STATUS_FAILED,
-        error: { code, message: errorMessage(error), retryable, side: '' },
+        error: { code, message: errorMessage(error), retryable, side: (error instanceof DeltachainError ? error.side : undefined) ?? '' },
         durationMs: Date.now() - started,
         output: undefined,
       };

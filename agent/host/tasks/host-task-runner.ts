@@ -79,7 +79,7 @@ export class HostTaskRunner {
       const code = error instanceof DeltachainError ? error.code : 'HOST_TASK_FAILED';
       const retryable = error instanceof DeltachainError ? error.retryable : true;
       log.warn({ code, err: error }, 'task failed');
-      return { status: TaskStatus.TASK_STATUS_FAILED, error: { code, message: errorMessage(error), retryable, side: '' }, durationMs: Date.now() - started, output: undefined };
+      return { status: TaskStatus.TASK_STATUS_FAILED, error: { code, message: errorMessage(error), retryable, side: (error instanceof DeltachainError ? error.side : undefined) ?? '' }, durationMs: Date.now() - started, output: undefined };
     }
   }
 
