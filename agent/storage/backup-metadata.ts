@@ -7,12 +7,14 @@ import { RemoteFormatError } from './errors.js';
 import { ID_PATTERN, UUID_PATTERN } from './ids.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-export const BACKUP_METADATA_VERSION = 1;
+/** The version written; version 1 (no `chainDigest` in disk records) is still read. */
+export const BACKUP_METADATA_VERSION = 2;
 
 const uuid = z.string().regex(UUID_PATTERN);
 const id = z.string().regex(ID_PATTERN);
 const relativeFile = z.string().regex(/^disks\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\.vhd$/);
 const count = z.number().int().min(0);
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 
 const diskRecordSchema = z
   .object({
@@ -28,14 +30,16 @@ const diskRecordSchema = z
     parentFooterUuid: uuid.nullable(),
     parentFile: relativeFile.nullable(),
     chainPosition: count,
-    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    digest,
+    /** The digest of the disk a restore of this backup produces (§6); absent in version 1. */
+    chainDigest: digest.optional(),
   })
   .strict();
 
 const metadataSchema = z
   .object({
     format: z.literal('deltachain-backup'),
-    version: z.literal(BACKUP_METADATA_VERSION),
+    version: z.union([z.literal(1), z.literal(BACKUP_METADATA_VERSION)]),
     backupId: id,
     vmUuid: uuid,
     timestamp: z.string(),

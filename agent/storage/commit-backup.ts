@@ -1,9 +1,14 @@
 // CommitBackup: writes a backup's metadata JSON — the commit point (docs/remote-format.md §4) —
 // once every named disk is in place. Everything is checked first (ids, sizes of the records, each
-// disk received and its chain reaching a full); the metadata file is written last, atomically.
+// disk received and its chain reaching a full), then each disk's chain digest is computed (§6,
+// chain-digest.ts: a chain whose stored data is damaged fails the commit with DATA_DAMAGED, so no
+// backup is committed on top of damage); the metadata file is written last, atomically.
 // Idempotent: the same backup id with the same disks returns the existing metadata unchanged.
+import { join } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { BACKUP_METADATA_VERSION, readBackupMetadata, writeBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
+import { digestHex } from '../../shared/grpc/disk-checksum.js';
+import { computeChainDigest } from './chain-digest.js';
 import { buildDiskRecord, type DiskSourceInput } from './disk-record.js';
 import { StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
@@ -37,6 +42,7 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
     for (const key of checked.diskKeys) disks.push(await diskRecordOf(ctx, checked, key));
     const existing = await readBackupMetadata(path);
     if (existing) return sameBackup(ctx, existing, disks, path);
+    for (const disk of disks) disk.chainDigest = await chainDigestOf(ctx, checked, disk);
     const metadata: BackupMetadata = {
       format: 'deltachain-backup',
       version: BACKUP_METADATA_VERSION,
@@ -106,6 +112,14 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
   } catch (error) {
     throw new StorageConflictError(`disk ${diskKey} of backup ${input.backupId}: ${errorMessage(error)}`, { cause: error });
   }
+}
+
+async function chainDigestOf(ctx: RemoteContext, input: CheckedCommit, disk: DiskRecord): Promise<string> {
+  const path = join(ctx.layout.vmFolder(input.vmUuid), disk.file);
+  const target = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: disk.key, path, uncommitted: true, exclusive: true };
+  const { digest, blocks, blocksRead } = await computeChainDigest(ctx, target);
+  ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead }, 'chain digest computed');
+  return digestHex(digest);
 }
 
 function sameBackup(ctx: RemoteContext, existing: BackupMetadata, disks: DiskRecord[], path: string): CommitOutcome {

@@ -1,17 +1,26 @@
 // GetDisk: one disk of a committed backup with its chain folded in, either as its allocated
-// blocks (newest data, full bitmaps, fresh checksums and digest, so the reader can verify) or as
-// one dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time
-// as the consumer pulls: the disk is never held in memory.
+// blocks (newest data, full bitmaps, checksums and digest, so the reader can verify) or as one
+// dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time as
+// the consumer pulls: the disk is never held in memory. Every block read is checked against the
+// checksums stored at commit (checked-chain.ts): damaged data fails the stream with DATA_LOSS
+// rather than reaching the consumer.
 //
 // Reading while a merge of the same chain runs is safe: a merge only overwrites parent blocks
 // the child also has (the reader takes those from the child), and open handles survive renames.
+// Where a merge does rewrite what a reader needs (a parent block the child only partly covers),
+// the check notices and the read fails as retryable. A chain whose tables fail their checks at
+// open, or whose files a merge renamed while it was opened, is opened once more under the VM's
+// lock, which waits for a merge rewriting the chain's files, tables and metadata
+// (docs/remote-format.md §8 steps 3–5) to finish.
 import type { Readable } from 'node:stream';
-import { ChainReader, bitmapSize } from '../../shared/vhd/index.js';
+import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
 import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';
 import { readBackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { openCheckedChain } from './checked-chain.js';
 import type { BlockInput, DiskHeaderInput, TrailerInput } from './disk-receiver.js';
-import { StorageNotFoundError } from './errors.js';
+import { StorageChainChangedError, StorageDataError, StorageNotFoundError } from './errors.js';
+import type { SumsBlockCheck } from './sums-block-check.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { join } from 'node:path';
@@ -27,20 +36,35 @@ export type ExportPart =
   | { kind: 'block'; block: BlockInput }
   | { kind: 'trailer'; trailer: TrailerInput };
 
-/** Finds the disk of a committed backup and opens its chain. Close the returned chain when done. */
-export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequest): Promise<{ chain: ChainReader; record: DiskRecord }> {
-  const vmUuid = validUuid(request.vmUuid, 'VM uuid');
-  const backupId = validBackupId(request.backupId);
-  const diskKey = validDiskKey(request.diskKey);
+export interface BackupDisk {
+  /** Every block read is checked; close it when done (that closes the tables too). */
+  chain: ChainReader;
+  record: DiskRecord;
+  check: SumsBlockCheck;
+}
+
+/** Finds the disk of a committed backup and opens its chain, checked. Close the chain when done. */
+export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequest): Promise<BackupDisk> {
+  const ids = { vmUuid: validUuid(request.vmUuid, 'VM uuid'), backupId: validBackupId(request.backupId), diskKey: validDiskKey(request.diskKey) };
+  try {
+    return await openOnce(ctx, ids);
+  } catch (error) {
+    if (!(error instanceof StorageDataError || error instanceof StorageChainChangedError)) throw error;
+  }
+  return ctx.locks.withVm(ids.vmUuid, () => openOnce(ctx, ids));
+}
+
+async function openOnce(ctx: RemoteContext, { vmUuid, backupId, diskKey }: DiskExportRequest): Promise<BackupDisk> {
   const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
   if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}`);
   const record = metadata.disks.find((d) => d.key === diskKey);
   if (!record) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} has no disk ${diskKey}`);
-  const chain = await ChainReader.open(join(ctx.layout.vmFolder(vmUuid), record.file));
-  return { chain, record };
+  const path = join(ctx.layout.vmFolder(vmUuid), record.file);
+  const { chain, check } = await openCheckedChain(ctx, { vmUuid, backupId, diskKey, path });
+  return { chain, record, check };
 }
 
-export async function* exportBlocks(chain: ChainReader, request: DiskExportRequest, record: DiskRecord): AsyncGenerator<ExportPart> {
+export async function* exportBlocks({ chain, record, check }: BackupDisk, request: DiskExportRequest): AsyncGenerator<ExportPart> {
   const head = chain.disks[0]!;
   yield {
     kind: 'header',
@@ -61,7 +85,7 @@ export async function* exportBlocks(chain: ChainReader, request: DiskExportReque
   for (let index = 0; index < count; index++) {
     if (!chain.isAllocated(index)) continue;
     const data = await chain.readBlock(index);
-    const checksum = blockChecksum(bitmap, data);
+    const checksum = check.fullBlockChecksum(index) ?? blockChecksum(bitmap, data);
     digest.add(index, checksum);
     yield { kind: 'block', block: { index, bitmap, data, checksum } };
   }

@@ -14,7 +14,8 @@ import { StorageChecksumError, StorageConflictError, StorageNotFoundError, Stora
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import { sumsPathOf } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
-import { writeSumsFile } from './sums-file.js';
+import { isAllOnes } from '../../shared/sums/index.js';
+import { writeSumsFile, type SumsEntry } from './sums-file.js';
 import { readDiskFolderOf } from './vm-inventory.js';
 
 export interface DiskHeaderInput {
@@ -61,7 +62,7 @@ export class DiskReceiver {
   readonly #blockCount: number;
   readonly #bitmapSize: number;
   readonly #fullBitmap: Buffer;
-  readonly #sums = new Map<number, Buffer>();
+  readonly #sums: SumsEntry[] = [];
   readonly #digest = new DiskDigest();
   #last = -1;
   #closed = false;
@@ -119,7 +120,7 @@ export class DiskReceiver {
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
-      this.#sums.set(block.index, Buffer.from(block.checksum));
+      this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap: bitmap === undefined || isAllOnes(bitmap) });
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
       const previous = this.#pendingWrite;
@@ -145,7 +146,7 @@ export class DiskReceiver {
       const { vmUuid } = this.header;
       const result = await this.#ctx.locks.withVm(vmUuid, async () => {
         await checkTarget(this.#ctx, this.header, this.#parentName);
-        await writeSumsFile(sumsPathOf(this.#writer.path), { blockSize: this.header.blockSize, sums: this.#sums });
+        await writeSumsFile(sumsPathOf(this.#writer.path), this.header.blockSize, this.#sums);
         return this.#writer.finish();
       });
       this.#close();

@@ -52,3 +52,24 @@ export class RemoteFormatError extends StorageError {
     super('REMOTE_FORMAT_INVALID', status.INTERNAL, message, options);
   }
 }
+
+/**
+ * Stored data does not match the checksums recorded when it was committed (a flipped byte, a
+ * damaged `.sums` file): nothing that reads it can be trusted, and retrying reads the same bytes.
+ * gRPC DATA_LOSS; the message names backup, disk, file, block and the backups that depend on the
+ * file, and says what to do (data-damage.ts builds it).
+ */
+export class StorageDataError extends StorageError {
+  override name = 'StorageDataError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('DATA_DAMAGED', status.DATA_LOSS, message, { ...options, retryable: false, side: 'data' });
+  }
+}
+
+/** A merge changed the chain's files while they were read; reading again gives consistent data. */
+export class StorageChainChangedError extends StorageError {
+  override name = 'StorageChainChangedError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_CHAIN_CHANGED', status.ABORTED, message, { ...options, retryable: true, side: 'storage' });
+  }
+}

@@ -150,7 +150,8 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   if (request.format !== GetDiskFormat.GET_DISK_FORMAT_BLOCKS && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
     throw new StorageRequestError(`format ${request.format} is not BLOCKS (1) or VHD (2)`);
   }
-  const { chain, record } = await openBackupDisk(ctx, request);
+  const disk = await openBackupDisk(ctx, request);
+  const { chain } = disk;
   const pending: Promise<void>[] = [];
   // grpc-js never calls a write's callback once the call is cancelled: wait on that too, or a
   // client that goes away would leave this loop (and the chain's open files) hanging.
@@ -170,7 +171,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   };
   try {
     if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
-      for await (const part of exportBlocks(chain, request, record)) await send(partToProto(part));
+      for await (const part of exportBlocks(disk, request)) await send(partToProto(part));
     } else {
       const { length, stream } = exportVhd(chain);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize } } });

@@ -3,5 +3,14 @@
 export { startStorageAgent, AGENT_VERSION, type RunningStorageAgent } from './storage-agent.js';
 export { storageAgentConfigSchema, storageSectionSchema, type StorageAgentConfig } from './storage-config.js';
 export { RemoteLayout, REMOTE_FORMAT_VERSION } from './remote-layout.js';
-export { StorageError, StorageRequestError, StorageNotFoundError, StorageConflictError, StorageChecksumError, RemoteFormatError } from './errors.js';
+export {
+  StorageError,
+  StorageRequestError,
+  StorageNotFoundError,
+  StorageConflictError,
+  StorageChecksumError,
+  StorageDataError,
+  StorageChainChangedError,
+  RemoteFormatError,
+} from './errors.js';
 export { ID_PATTERN, UUID_PATTERN } from './ids.js';

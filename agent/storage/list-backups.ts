@@ -18,6 +18,8 @@ export interface DiskSummary {
   parentFooterUuid: string | undefined;
   chainPosition: number;
   digest: Buffer;
+  /** The digest a restore of this backup's disk must have (§6); empty for backups committed before it was recorded. */
+  chainDigest: Buffer;
 }
 
 export interface BackupSummary {
@@ -47,9 +49,14 @@ export function summarize(ctx: RemoteContext, m: BackupMetadata): BackupSummary 
       footerUuid: d.footerUuid,
       parentFooterUuid: d.parentFooterUuid ?? undefined,
       chainPosition: d.chainPosition,
-      digest: Buffer.from(d.digest.slice('sha256:'.length), 'hex'),
+      digest: hexDigest(d.digest),
+      chainDigest: d.chainDigest === undefined ? Buffer.alloc(0) : hexDigest(d.chainDigest),
     })),
   };
+}
+
+function hexDigest(text: string): Buffer {
+  return Buffer.from(text.slice('sha256:'.length), 'hex');
 }
 
 /** Committed backups of one VM (or all VMs when vmUuid is empty), oldest first per VM. */

@@ -18,7 +18,7 @@ export function toProtoSummary(b: BackupSummary): ProtoBackupSummary {
       parentFooterUuid: d.parentFooterUuid ?? '',
       chainPosition: d.chainPosition,
       digest: d.digest,
-      chainDigest: Buffer.alloc(0),
+      chainDigest: d.chainDigest,
     })),
   };
 }

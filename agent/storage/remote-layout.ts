@@ -6,7 +6,7 @@ import { RemoteFormatError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-export const REMOTE_FORMAT_VERSION = 1;
+export const REMOTE_FORMAT_VERSION = 2;
 export const MARKER_NAME = 'deltachain-remote.json';
 export const VHD_SUFFIX = '.vhd';
 export const SUMS_SUFFIX = '.vhd.sums';
@@ -52,7 +52,12 @@ export class RemoteLayout {
     return relative(this.root, path).split('\\').join('/');
   }
 
-  /** Creates the root and its marker when missing; refuses a remote of a newer format. */
+  /**
+   * Creates the root and its marker when missing; refuses a remote of a newer format. A remote of
+   * an older format (everything it holds stays readable) is marked with the current version
+   * before anything is written, so that older agents refuse it rather than meet files they do
+   * not know (docs/remote-format.md §12).
+   */
   async ensure(now: Date = new Date()): Promise<void> {
     await mkdir(this.vmsFolder, { recursive: true });
     const marker = join(this.root, MARKER_NAME);
@@ -67,15 +72,17 @@ export class RemoteLayout {
       await writeFileAtomic(marker, `${JSON.stringify(body, null, 2)}\n`);
       return;
     }
-    let version: unknown;
+    let body: { version?: unknown };
     try {
-      version = (JSON.parse(text) as { version?: unknown }).version;
+      body = JSON.parse(text) as { version?: unknown };
     } catch (cause) {
       throw new RemoteFormatError(`${marker} is not JSON; is ${this.root} a Deltachain remote?`, { cause });
     }
+    const { version } = body;
     if (typeof version !== 'number' || version > REMOTE_FORMAT_VERSION) {
       throw new RemoteFormatError(`${marker}: format version ${String(version)} is newer than ${REMOTE_FORMAT_VERSION}; upgrade Deltachain`);
     }
+    if (version < REMOTE_FORMAT_VERSION) await writeFileAtomic(marker, `${JSON.stringify({ ...body, version: REMOTE_FORMAT_VERSION }, null, 2)}\n`);
   }
 }
 

@@ -113,7 +113,7 @@ export class StorageTaskRunner {
         return { $case: 'merge', value: { disks: r.disks, retiredBackupIds: r.retiredBackupIds } };
       }
       case 'verify':
-        return { $case: 'verify', value: { ...(await runVerifyTask(ctx, payload.value, progress)), damaged: [] } };
+        return { $case: 'verify', value: await runVerifyTask(ctx, payload.value, progress) };
       case 'delete':
         return { $case: 'delete', value: await runDeleteTask(ctx, payload.value) };
       case 'scan': {

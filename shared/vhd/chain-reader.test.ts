@@ -96,6 +96,32 @@ describe('ChainReader', () => {
     }
   });
 
+  it('hands every contributing raw block to its BlockCheck once, newest first, and fails the read when the check throws', async () => {
+    const raw = await ChainReader.open(join(dir, 'top.vhd'));
+    const seen: string[] = [];
+    let closed = false;
+    const chain = raw.withBlockCheck({
+      check(layer, block) {
+        seen.push(`${block.index}@${layer}:${block.bitmap.length}+${block.data.length}`);
+        if (block.index === 7) throw new Error('block 7 is bad');
+      },
+      async close() {
+        closed = true;
+      },
+    });
+    try {
+      for (const index of [0, 1, 2, 3, 4, 5]) await chain.readBlock(index);
+      // 1: mid marks every sector, so the base's block 1 is never read; 2: top, mid, then base
+      // for the sectors neither marks; 4: mid marks one sector and the base lacks the block.
+      assert.deepEqual(seen, ['0@2:512+65536', '1@1:512+65536', '2@0:512+65536', '2@1:512+65536', '2@2:512+65536', '3@0:512+65536', '4@1:512+65536']);
+      await assert.rejects(chain.readBlock(7), /block 7 is bad/);
+      assert.ok((await raw.readBlock(7)).equals(fill(1)), 'the reader without the check shares the files and checks nothing');
+    } finally {
+      await chain.close();
+    }
+    assert.equal(closed, true);
+  });
+
   it('refuses a missing parent, a uuid mismatch, a loop, an absolute name and mixed block sizes', async () => {
     const cases: [Layer, RegExp][] = [
       [{ name: 'orphan.vhd', uuid: U(10), parent: { name: 'gone.vhd', uuid: U(1) }, blocks: [] }, /gone\.vhd does not exist/],

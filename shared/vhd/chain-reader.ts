@@ -7,12 +7,27 @@
 // its data is returned as is (the common case: XAPI writes whole blocks). Otherwise the block is
 // assembled sector by sector from the layers below (sector-overlay.ts); sectors no layer marks
 // read as zeros, as do unmarked sectors of the dynamic base.
+//
+// A reader may carry a BlockCheck (`withBlockCheck`): every raw block read from a chain file
+// (stored bitmap + data, exactly as the file holds it) is handed to it before it is used, newest
+// layer first. Each contributing block is read once and checked once: a full block of the newest
+// layer alone, or for a partially marked block every layer down to the one that completes it.
+// The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
 import { DiskType, SECTOR_SIZE } from './format/index.js';
 import { mergeExplainsUuidMismatch, readMergeState } from './merge-state.js';
 import { isFullPrefix, overlaySectors } from './sector-overlay.js';
+import type { VhdBlock } from './types.js';
 import { VhdFile } from './vhd-file.js';
+
+/** Checks raw blocks as a ChainReader reads them; throwing (or rejecting) fails the read. */
+export interface BlockCheck {
+  /** `layer` is the block's file: its position in `ChainReader.disks` (0 = the newest). */
+  check(layer: number, block: VhdBlock): void | Promise<void>;
+  /** Called by `ChainReader.close`; releases what the check holds. */
+  close?(): Promise<void>;
+}
 
 /** Longest chain followed; a longer one is treated as a loop. */
 export const MAX_CHAIN_DEPTH = 1000;
@@ -27,9 +42,11 @@ export class ChainReader {
   readonly blockCount: number;
   readonly #bitmapBytes: number;
   readonly #full: Buffer;
+  readonly #check: BlockCheck | undefined;
 
-  private constructor(disks: VhdFile[]) {
+  private constructor(disks: VhdFile[], check?: BlockCheck) {
     this.disks = disks;
+    this.#check = check;
     this.currentSize = disks[0]!.currentSize;
     this.blockSize = disks[0]!.blockSize;
     this.blockCount = disks[0]!.blockCount;
@@ -53,6 +70,14 @@ export class ChainReader {
       await Promise.all(disks.map((d) => d.close()));
       throw error;
     }
+  }
+
+  /**
+   * A reader over the same open files whose every block read passes through `check`. Close
+   * only one of the two readers (the files are shared); closing it also closes the check.
+   */
+  withBlockCheck(check: BlockCheck): ChainReader {
+    return new ChainReader(this.disks, check);
   }
 
   /** The newest disk, whose name and uuid the chain goes by. */
@@ -79,16 +104,25 @@ export class ChainReader {
     }
     let layer = this.disks.findIndex((d) => d.hasBlock(index));
     if (layer < 0) return Buffer.alloc(this.blockSize);
-    const first = (await this.disks[layer]!.readBlock(index))!;
+    const first = (await this.#readLayer(layer, index))!;
     if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) return first.data;
     const target = Buffer.alloc(this.blockSize);
     const needed = Buffer.from(this.#full);
     let done = overlaySectors(target, needed, first.data, first.bitmap);
     for (layer++; !done && layer < this.disks.length; layer++) {
-      const block = await this.disks[layer]!.readBlock(index);
+      const block = await this.#readLayer(layer, index);
       if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
     }
     return target;
+  }
+
+  async #readLayer(layer: number, index: number): Promise<VhdBlock | undefined> {
+    const block = await this.disks[layer]!.readBlock(index);
+    if (block && this.#check) {
+      const checking = this.#check.check(layer, block);
+      if (checking) await checking;
+    }
+    return block;
   }
 
   /** `length` bytes of the virtual disk from `offset`; the range must lie within `currentSize`. */
@@ -114,7 +148,7 @@ export class ChainReader {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.disks.map((d) => d.close()));
+    await Promise.all([...this.disks.map((d) => d.close()), this.#check?.close?.()]);
   }
 }
 

@@ -7,7 +7,7 @@ export { VhdFile, type VhdFileOptions } from './vhd-file.js';
 export { VhdWriter, type VhdWriterOptions, type VhdWriterResult } from './vhd-writer.js';
 export { blocksInFileOrder, type BlockLayoutRules, type ByteRange } from './block-layout.js';
 export { fsyncFolder } from './fsync-folder.js';
-export { ChainReader, MAX_CHAIN_DEPTH } from './chain-reader.js';
+export { ChainReader, MAX_CHAIN_DEPTH, type BlockCheck } from './chain-reader.js';
 export { VhdChainError } from './chain-error.js';
 export { overlaySectors } from './sector-overlay.js';
 export { parseVhdStream, MAX_GAP, MAX_BAT_BYTES, type VhdStream, type ParseVhdStreamOptions } from './stream-parser.js';

@@ -1,5 +1,7 @@
 // The `merge` task (docs/remote-format.md §8): merge each delta disk of a backup into its parent,
 // retiring the parent's backup. Steps per disk, each safe to repeat after a crash:
+//   0. check every block the merge will copy against the stored checksums (merge-input-check.ts):
+//      damaged input fails the task with DATA_DAMAGED before anything changes;
 //   1. remove the metadata of the backups whose disk is the parent (their date is given up);
 //   2. write `.<D>.vhd.sums.merged` = parent checksums overlaid with D's (D's partially marked
 //      blocks left out: they are recomputed from the merged file in step 4);
@@ -9,16 +11,19 @@
 // Idempotent: a disk that is already a full is skipped (only steps 4-5 are re-checked).
 import { access, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DiskType, VhdFile, fsyncFolder, isFullyMarked } from '../../../shared/vhd/index.js';
+import { DiskType, SECTOR_SIZE, VhdFile, fsyncFolder } from '../../../shared/vhd/index.js';
+import { classifyChildBlock } from '../../../shared/vhd/merge-plan.js';
+import { isAllOnes } from '../../../shared/sums/index.js';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
 import { blockChecksum } from '../../../shared/grpc/disk-checksum.js';
 import { readBackupMetadata, type BackupMetadata } from '../backup-metadata.js';
-import { removeIfPresent, writeFileAtomic } from '../atomic-write.js';
+import { removeIfPresent } from '../atomic-write.js';
 import { StorageConflictError, StorageNotFoundError } from '../errors.js';
 import { validBackupId, validUuid } from '../ids.js';
 import { mergedSumsPathOf, sumsPathOf } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
-import { encodeSums, readSumsFile } from '../sums-file.js';
+import { readSumsFile, writeSumsFile, type SumsEntry } from '../sums-file.js';
+import { checkMergeInputs } from './merge-input-check.js';
 import { readDiskFolderOf } from '../vm-inventory.js';
 import { refreshVmMetadata } from './refresh-metadata.js';
 
@@ -80,6 +85,7 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
   const interrupted = await exists(join(folder.folder, `.${parent?.name ?? '-'}.merge.json`));
   if (!parent && !interrupted) throw new StorageConflictError(`${path}: its parent is missing or does not match; the chain is broken, nothing merged`);
   if (parent) {
+    await checkMergeInputs(ctx, { vmUuid: metadata.vmUuid, backupId: metadata.backupId, diskKey, childPath: child.path });
     for (const backup of backups) {
       if (backup.disks.some((d) => d.key === diskKey && d.file === `disks/${diskKey}/${parent.name}`)) {
         await removeIfPresent(ctx.layout.metadataPath(metadata.vmUuid, backup.backupId));
@@ -101,25 +107,33 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
   return { diskKey, path, blocksMerged: result.blocksMerged, resumed: result.resumed, merged: true };
 }
 
-/** Step 2: parent entries overlaid with the child's fully marked blocks. */
+/**
+ * Step 2: parent entries overlaid with the child's. A fully marked child block replaces the
+ * parent's (the merge copies it as is, so its checksum and flags hold); an empty one leaves the
+ * parent's block as it was; a partly marked one is left out, recomputed from the merged file in
+ * step 4. Entries of a version 1 parent table keep their unknown flags.
+ */
 async function writeMergedSums(childPath: string, parentPath: string): Promise<void> {
   const parentSums = await readSumsFile(sumsPathOf(parentPath));
-  const childSums = await readSumsFile(sumsPathOf(childPath));
-  const merged = new Map(parentSums.sums);
+  const childEntries = new Map((await readSumsFile(sumsPathOf(childPath))).entries.map((e) => [e.index, e]));
+  const fromChild = new Map<number, SumsEntry | undefined>();
   const child = await VhdFile.open(childPath);
   try {
     const bitmap = Buffer.alloc(child.bitmapSize);
-    const sectors = child.blockSize / 512;
     for (const index of child.allocatedBlocks()) {
       await child.handle.read(bitmap, 0, bitmap.length, child.bat[index]! * 512);
-      const sum = childSums.sums.get(index);
-      if (sum && isFullyMarked(bitmap, sectors)) merged.set(index, sum);
-      else merged.delete(index);
+      const kind = classifyChildBlock(bitmap, child.blockSize / SECTOR_SIZE);
+      const sum = childEntries.get(index);
+      if (kind === 'full' && sum) fromChild.set(index, { ...sum, fullBitmap: isAllOnes(bitmap) });
+      else if (kind !== 'empty') fromChild.set(index, undefined);
     }
   } finally {
     await child.close();
   }
-  await writeFileAtomic(mergedSumsPathOf(childPath), encodeSums({ blockSize: parentSums.blockSize, sums: merged }));
+  const merged = parentSums.entries.filter((e) => !fromChild.has(e.index));
+  for (const entry of fromChild.values()) if (entry) merged.push(entry);
+  merged.sort((a, b) => a.index - b.index);
+  await writeSumsFile(mergedSumsPathOf(childPath), parentSums.blockSize, merged);
 }
 
 /** Step 4: when the merged file is in place, complete its checksum table and put it in place. */
@@ -130,15 +144,20 @@ export async function finishChecksums(vhdPath: string): Promise<boolean> {
   const file = await VhdFile.open(vhdPath);
   try {
     if (file.footer.diskType !== DiskType.Dynamic) return false;
-    let changed = false;
+    const have = new Map(table.entries.map((e) => [e.index, e]));
+    const entries: SumsEntry[] = [];
     for (const index of file.allocatedBlocks()) {
-      if (table.sums.has(index)) continue;
+      const known = have.get(index);
+      if (known) {
+        entries.push(known);
+        continue;
+      }
       const block = (await file.readBlock(index))!;
-      table.sums.set(index, blockChecksum(block.bitmap, block.data));
-      changed = true;
+      entries.push({ index, checksum: blockChecksum(block.bitmap, block.data), fullBitmap: isAllOnes(block.bitmap) });
     }
-    for (const index of [...table.sums.keys()]) if (!file.hasBlock(index)) (table.sums.delete(index), (changed = true));
-    if (changed) await writeFileAtomic(pending, encodeSums(table));
+    if (entries.length !== table.entries.length || entries.some((e, k) => e !== table.entries[k])) {
+      await writeSumsFile(pending, table.blockSize, entries);
+    }
   } finally {
     await file.close();
   }

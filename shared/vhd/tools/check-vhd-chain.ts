@@ -9,14 +9,14 @@ import { access } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { DiskType } from '../format/index.js';
 import { MergeStateError, mergeExplainsUuidMismatch, readMergeState, type MergeState } from '../merge-state.js';
-import { checkVhdFile, VhdCheckProblem, type CheckedFile } from './check-vhd-file.js';
+import { checkVhdFile, VhdCheckProblem, type CheckedFile, type CheckOptions } from './check-vhd-file.js';
 
 export interface ChainCheckReport {
   ok: boolean;
   /** The disks checked, child first (up to the one with the problem, excluded). */
   disks: CheckedFile[];
-  /** The first problem, when not ok. */
-  problem?: { file: string; reason: string };
+  /** The first problem, when not ok (`badBlocks`: the blocks that failed the data check, if any). */
+  problem?: { file: string; reason: string; badBlocks: { index: number; reason: string }[] };
   /** Things an operator should know that do not make the chain unsound. */
   notes: string[];
 }
@@ -24,17 +24,17 @@ export interface ChainCheckReport {
 /** Chains deeper than this are refused: a loop or a runaway chain, never a real backup. */
 export const MAX_CHAIN_DEPTH = 1000;
 
-export async function checkVhdChain(path: string): Promise<ChainCheckReport> {
+export async function checkVhdChain(path: string, options: CheckOptions = {}): Promise<ChainCheckReport> {
   const disks: CheckedFile[] = [];
   const notes: string[] = [];
   try {
-    let current = await checkVhdFile(path);
+    let current = await checkVhdFile(path, options);
     let shownPath = path;
     disks.push(current);
     while (current.footer.diskType === DiskType.Differencing) {
       const parentPath = resolve(dirname(current.path), current.header.parentUnicodeName);
       await checkLink(current, shownPath, parentPath, disks);
-      const parent = await checkVhdFile(parentPath);
+      const parent = await checkVhdFile(parentPath, options);
       await checkParentMatches(current, shownPath, parent, notes);
       disks.push(parent);
       current = parent;
@@ -43,7 +43,7 @@ export async function checkVhdChain(path: string): Promise<ChainCheckReport> {
     return { ok: true, disks, notes };
   } catch (error) {
     if (!(error instanceof VhdCheckProblem)) throw error;
-    return { ok: false, disks, problem: { file: error.file, reason: error.reason }, notes };
+    return { ok: false, disks, problem: { file: error.file, reason: error.reason, badBlocks: error.badBlocks }, notes };
   }
 }
 

@@ -2,10 +2,13 @@
 // them: both footers (each sound, byte-identical), then everything VhdFile.open validates
 // (header, BAT inside the file, blocks clear of the metadata and of each other), then the same
 // layout rules again with the trailing footer and the parent locator data reserved, then every
-// allocated block read back. The chain around the file is check-vhd-chain.ts.
-import { open } from 'node:fs/promises';
-import { resolve } from 'node:path';
+// allocated block read back — and, when the file has a `.sums` table beside it (how a remote
+// keeps its files, docs/remote-format.md §6), compared with its stored checksum, naming every
+// bad block. The chain around the file is check-vhd-chain.ts.
+import { access, open } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
+import { SumsReader, compareBlocks, type BadBlockFinding } from '../../sums/index.js';
 import { blocksInFileOrder, type ByteRange } from '../block-layout.js';
 import {
   DiskType,
@@ -28,9 +31,16 @@ export class VhdCheckProblem extends Error {
   constructor(
     readonly file: string,
     readonly reason: string,
+    /** Blocks that failed the data check against the file's `.sums`, when that is the problem. */
+    readonly badBlocks: BadBlockFinding[] = [],
   ) {
     super(`${file}: ${reason}`);
   }
+}
+
+export interface CheckOptions {
+  /** Compare blocks with `FILE.sums` when it exists (default true). */
+  sums?: boolean;
 }
 
 export interface CheckedFile {
@@ -40,12 +50,14 @@ export interface CheckedFile {
   footer: Footer;
   header: DynamicHeader;
   allocatedBlocks: number;
+  /** The `.sums` table the blocks were compared with, when they were. */
+  sumsPath: string | undefined;
 }
 
 type Fail = (reason: string) => never;
 
 /** Throws VhdCheckProblem naming `path` at the first problem. */
-export async function checkVhdFile(path: string): Promise<CheckedFile> {
+export async function checkVhdFile(path: string, options: CheckOptions = {}): Promise<CheckedFile> {
   const full = resolve(path);
   const fail: Fail = (reason) => {
     throw new VhdCheckProblem(path, reason);
@@ -60,9 +72,11 @@ export async function checkVhdFile(path: string): Promise<CheckedFile> {
   try {
     checkLayout(vhd, fail);
     checkParentFields(vhd, fail);
-    await readEveryBlock(vhd, fail);
+    const sumsPath = options.sums === false ? undefined : await sumsBeside(full);
+    if (sumsPath) await compareWithSums(vhd, path, sumsPath);
+    else await readEveryBlock(vhd, fail);
     const { fileSize, footer, header } = vhd;
-    return { path: full, fileSize, footer, header, allocatedBlocks: vhd.allocatedBlocks().length };
+    return { path: full, fileSize, footer, header, allocatedBlocks: vhd.allocatedBlocks().length, sumsPath };
   } finally {
     await vhd.close();
   }
@@ -136,6 +150,43 @@ async function readEveryBlock(vhd: VhdFile, fail: Fail): Promise<void> {
       fail(reason.startsWith(`block ${index}`) ? reason : `block ${index}: ${reason}`);
     }
   }
+}
+
+async function sumsBeside(path: string): Promise<string | undefined> {
+  const sums = `${path}.sums`;
+  return access(sums).then(
+    () => sums,
+    () => undefined,
+  );
+}
+
+/** Every block read back and compared with its stored checksum; all bad blocks are named. */
+async function compareWithSums(vhd: VhdFile, shown: string, sumsPath: string): Promise<void> {
+  const shownSums = `${shown}.sums`;
+  let reader: SumsReader;
+  try {
+    reader = await SumsReader.open(sumsPath, shownSums);
+  } catch (error) {
+    throw new VhdCheckProblem(shownSums, reasonOf(error, `checksum file ${shownSums}`));
+  }
+  try {
+    if (reader.blockSize !== vhd.blockSize) {
+      throw new VhdCheckProblem(shownSums, `checksums of ${reader.blockSize}-byte blocks, but ${basename(shown)} has ${vhd.blockSize}-byte blocks`);
+    }
+    const { bad } = await compareBlocks(vhd, reader.entries()).catch((error: unknown) => {
+      throw new VhdCheckProblem(shownSums, reasonOf(error, `checksum file ${shownSums}`));
+    });
+    if (bad.length > 0) throw new VhdCheckProblem(shown, badBlocksReason(bad, basename(shownSums)), bad);
+  } finally {
+    await reader.close();
+  }
+}
+
+function badBlocksReason(bad: BadBlockFinding[], sumsName: string): string {
+  const byReason = new Map<string, number[]>();
+  for (const b of bad) byReason.set(b.reason, [...(byReason.get(b.reason) ?? []), b.index]);
+  const parts = [...byReason].map(([reason, indexes]) => `${indexes.join(', ')} (${reason})`);
+  return `${bad.length} bad ${bad.length === 1 ? 'block' : 'blocks'} against ${sumsName}: ${parts.join('; ')}`;
 }
 
 function problemOf(decode: () => unknown): string | undefined {

@@ -1,0 +1,56 @@
+// Checks every raw block a ChainReader reads against the `.sums` entry of the file it comes from
+// (docs/remote-format.md §6, "Checked reads"). The tables were checked when the chain was opened
+// (chain-sums.ts); here each one is walked with a cursor as blocks are read in ascending order,
+// so nothing but a chunk of entries per file is held. A block without an entry or whose SHA-256
+// differs fails the read with the error `onDamage` makes (it decides whether the data is damaged
+// or a merge changed the files under the reader).
+import { blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { errorMessage } from '../../shared/errors.js';
+import { SumsCursor, isAllOnes, type SumsReader } from '../../shared/sums/index.js';
+import type { BlockCheck, VhdBlock } from '../../shared/vhd/index.js';
+
+/** Builds the error for a block of `layer` that fails its check. */
+export type DamageReporter = (layer: number, index: number, reason: string) => Promise<Error>;
+
+export class SumsBlockCheck implements BlockCheck {
+  readonly #cursors: SumsCursor[];
+  readonly #onDamage: DamageReporter;
+  readonly #release: () => Promise<void>;
+  #lastIndex = -1;
+  #full: { index: number; checksum: Buffer } | undefined;
+
+  /** `readers` in chain order; `release` closes them. */
+  constructor(readers: SumsReader[], onDamage: DamageReporter, release: () => Promise<void>) {
+    this.#cursors = readers.map((r) => new SumsCursor(r));
+    this.#onDamage = onDamage;
+    this.#release = release;
+  }
+
+  async check(layer: number, block: VhdBlock): Promise<void> {
+    const first = block.index !== this.#lastIndex;
+    this.#lastIndex = block.index;
+    let stored: Buffer | undefined;
+    try {
+      stored = (await this.#cursors[layer]!.find(block.index))?.checksum;
+    } catch (error) {
+      throw await this.#onDamage(layer, block.index, `cannot be checked: its checksum file failed: ${errorMessage(error)}`);
+    }
+    if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
+    const actual = blockChecksum(block.bitmap, block.data);
+    if (!actual.equals(stored)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
+    if (first) this.#full = isAllOnes(block.bitmap) ? { index: block.index, checksum: actual } : undefined;
+  }
+
+  /**
+   * SHA-256(full bitmap ‖ data) of block `index` as the chain reads it, already computed by the
+   * check, when the newest layer holding the block stores it with an all-ones bitmap (the reader
+   * then returns that layer's data as is); undefined otherwise.
+   */
+  fullBlockChecksum(index: number): Buffer | undefined {
+    return this.#full?.index === index ? this.#full.checksum : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#release();
+  }
+}
