@@ -3,18 +3,18 @@
 // installed packages) with its modification time and size; it is current when each of them is
 // unchanged. An edit, a checkout or an `npm ci` changes one of them, and the command then runs
 // the TypeScript through tsx instead of an old build. Plain JavaScript and Node's own modules
-// only: this runs before anything else at every start (a few hundred stat calls, ~2 ms).
+// only: this runs before anything else at every start (a few hundred stat calls, a few ms).
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const DIST = join(ROOT, 'dist', 'cli');
+export const DIST = `${ROOT}dist/cli`;
 export const STAMP = 'build-stamp.json';
 
 /** `[path relative to the project, mtimeMs, size]` of a file as it is now; undefined if absent. */
 export function fileStamp(root, path) {
-  const stat = statSync(join(root, path), { throwIfNoEntry: false });
+  // Concatenated, not path.join: joining was half the time of this check.
+  const stat = statSync(root.endsWith('/') ? root + path : `${root}/${path}`, { throwIfNoEntry: false });
   return stat === undefined ? undefined : [path, stat.mtimeMs, stat.size];
 }
 
@@ -22,7 +22,7 @@ export function fileStamp(root, path) {
 export function buildIsCurrent(root = ROOT, dist = DIST) {
   let files;
   try {
-    files = JSON.parse(readFileSync(join(dist, STAMP), 'utf8')).files;
+    files = JSON.parse(readFileSync(`${dist}/${STAMP}`, 'utf8')).files;
   } catch {
     return false; // no build yet, or one that did not finish (the stamp is written last)
   }
