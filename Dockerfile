@@ -1,6 +1,8 @@
 # Deltachain: one image for every process — coordinator, storage agent, host agent, lab pool —
-# chosen by the command (see docker-compose.yml). TypeScript runs through tsx, a production
-# dependency, so there is no build stage: `npm ci --omit=dev` installs everything that runs.
+# chosen by the command (see docker-compose.yml). The command runs the JavaScript build in
+# dist/cli/ (bin/build.mjs, esbuild: a production dependency, as is tsx, which runs the source if
+# the build is ever not current). npm's `prepare` would build before the source is copied, so the
+# install skips scripts and the build runs once the source is in.
 # qemu-img and libvhdi are test oracles only; nothing here needs them.
 FROM node:20-bookworm-slim
 
@@ -8,7 +10,7 @@ ENV NODE_ENV=production
 WORKDIR /opt/deltachain
 
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY bin ./bin
@@ -16,6 +18,7 @@ COPY shared ./shared
 COPY coordinator ./coordinator
 COPY agent ./agent
 COPY deploy ./deploy
+RUN node bin/build.mjs
 
 # Where remotes and lab state live in the container; owned by the unprivileged `node` user so
 # named volumes mounted here start writable.

@@ -1,17 +1,23 @@
 // The composition root of the `deltachain` command: each area contributes its subcommands.
 // Nothing here decides anything; it only wires commands to the code that does the work.
 import { Command, CommanderError } from 'commander';
+import { registerAgentCommand } from '../agent/index.js';
+import { registerCoordinatorCommands } from '../coordinator/cli/index.js';
+import { registerLabCommands } from '../deploy/lab/commands.js';
 import { DeltachainError } from '../shared/errors.js';
+import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
 
 export const VERSION = '0.1.0';
 
 /**
- * Each area registers its subcommands; areas are imported when the program is built. For
- * `deltachain agent` — a long-running process whose resident memory is part of its contract
- * (the host agent must stay under 200 MiB while streaming, issue 5) — only the agent's area is
- * loaded: the lab server and the coordinator's modules cost tens of MiB that process never uses.
+ * Each area registers its subcommands. Registering only declares commands and options: every
+ * action imports the code that does the work when it runs (gRPC, NATS, Postgres, pino, zod, the
+ * lab server, the agents). That keeps `--help` and a listing quick, and keeps the long-running
+ * `deltachain agent` process to the agent's own modules (its resident memory is part of its
+ * contract: the host agent stays under 200 MiB while streaming, issue 5).
+ * test/cli-start-up.test.ts checks that `--help` loads none of the heavy packages.
  */
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+export function buildProgram(): Command {
   const program = new Command('deltachain')
     .description(
       'Continuous delta backups of Xen / XCP-ng VM disks.\n\n' +
@@ -22,19 +28,6 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  const { registerAgentCommand } = await import('../agent/index.js');
-  // Only a running agent (`agent --config FILE`) is the lean process; `agent list` is the
-  // coordinator CLI's and needs the whole program (fix by H1: it failed with "required option
-  // '-c, --config <file>' not specified").
-  if (argv[2] === 'agent' && argv.slice(3).some((a) => a === '-c' || a.startsWith('--config'))) {
-    registerAgentCommand(program);
-    return program;
-  }
-  const [{ registerVhdCommands }, { registerLabCommands }, { registerCoordinatorCommands }] = await Promise.all([
-    import('../shared/vhd/tools/commands.js'),
-    import('../deploy/lab/commands.js'),
-    import('../coordinator/cli/index.js'),
-  ]);
   registerVhdCommands(program);
   registerAgentCommand(program);
   registerLabCommands(program);
@@ -44,7 +37,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
 /** Runs the command line; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram(argv);
+  const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runDeltachain } from './support/vhd-cli.js';
-import { runAgent } from '../agent/index.js';
+import { runAgent } from '../agent/run-agent.js';
 import { ConfigError } from '../shared/errors.js';
 
 let folder: string;

@@ -1,15 +1,14 @@
 // `deltachain lab …`: run a lab pool (an XAPI-compatible server for tests, demos and
 // benchmarks) and drive a running one — change a disk as a guest would, print a disk's digest,
 // arm faults, delete a snapshot as an admin would. Thin shells over deploy/lab; output is for
-// humans unless --json.
+// humans unless --json. The lab pool itself (pool-command.ts: config, logging, the server) is
+// imported when `lab pool` runs, so registering these commands costs the CLI's start-up nothing.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, InvalidInputError } from '../../shared/errors.js';
-import { createLogger, type LogLevel } from '../../shared/logging/index.js';
+import { InvalidInputError } from '../../shared/errors.js';
 import { LabAdminClient } from './client/lab-admin-client.js';
-import { readLabConfigFile, simpleFleet } from './config/lab-config.js';
 import { parseSize } from './config/parse-size.js';
-import { labSummary, type LabSummary } from './http/lab-summary.js';
-import { startLabPool } from './lab-pool.js';
+import { formatBytes } from './format-bytes.js';
+import type { PoolOptions } from './pool-command.js';
 import { CONTENT_KINDS, type ContentKind } from './workload/content-kind.js';
 import { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
 
@@ -32,24 +31,6 @@ export function registerLabCommands(program: Command): void {
     });
 }
 
-interface PoolOptions {
-  state?: string;
-  config?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string;
-  vms?: number;
-  diskSize?: number;
-  fill?: number;
-  content?: ContentKind;
-  seed?: number;
-  faults?: string;
-  metrics?: string;
-  logLevel: LogLevel;
-  json?: boolean;
-}
-
 function registerPool(lab: Command): void {
   lab
     .command('pool')
@@ -70,63 +51,9 @@ function registerPool(lab: Command): void {
     .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .option('--json', 'print the banner as one JSON line')
     .action(async (o: PoolOptions) => {
-      const config = await poolConfig(o);
-      const logger = createLogger({ level: o.logLevel, destination: process.stderr, pretty: false });
-      const pool = await startLabPool({ config, logger });
-      const summary = labSummary(pool.state);
-      printBanner(pool, summary, config['state'] as string, o.json === true);
-      await waitForSignal();
-      await pool.close();
+      const { runLabPool } = await import('./pool-command.js');
+      await runLabPool(o);
     });
-}
-
-async function poolConfig(o: PoolOptions): Promise<Record<string, unknown>> {
-  const config: Record<string, unknown> = o.config === undefined ? {} : await readLabConfigFile(o.config);
-  const set = (key: string, value: unknown): void => {
-    if (value !== undefined) config[key] = value;
-  };
-  set('state', o.state);
-  set('host', o.host);
-  set('port', o.port);
-  set('user', o.user);
-  set('password', o.password);
-  set('seed', o.seed);
-  if (o.metrics !== undefined) config['metrics'] = { ...(config['metrics'] as object | undefined), listen: o.metrics };
-  if (config['state'] === undefined) throw new ConfigError('lab pool: give --state <dir> (or "state" in --config)');
-  if (o.vms !== undefined || o.diskSize !== undefined || o.fill !== undefined || o.content !== undefined || config['fleet'] === undefined) {
-    config['fleet'] = simpleFleet(o.vms ?? 2, o.diskSize ?? 8 * 1024 ** 3, o.fill ?? 2, o.content ?? 'random');
-  }
-  if (o.faults !== undefined) {
-    try {
-      config['faults'] = JSON.parse(o.faults);
-    } catch (error) {
-      throw new InvalidInputError(`--faults is not JSON: ${(error as Error).message}`);
-    }
-  }
-  return config;
-}
-
-function printBanner(pool: { url: string; urlWithCredentials: string; user: string; password: string; observabilityAddress: string | undefined }, summary: LabSummary, state: string, json: boolean): void {
-  if (json) {
-    const { url, urlWithCredentials, user, password, observabilityAddress: metrics } = pool;
-    process.stdout.write(`${JSON.stringify({ url, urlWithCredentials, user, password, state, ...(metrics ? { metrics } : {}), ...summary })}\n`);
-    return;
-  }
-  const lines = [
-    `lab pool "${summary.pool.name}" listening`,
-    `  url:       ${pool.url}`,
-    `  user:      ${pool.user}`,
-    `  password:  ${pool.password}`,
-    `  --url:     ${pool.urlWithCredentials}`,
-    `  state:     ${state}`,
-  ];
-  if (pool.observabilityAddress) lines.push(`  metrics:   ${pool.observabilityAddress} (/healthz, /metrics)`);
-  for (const vm of summary.vms.filter((v) => !v.isSnapshot)) {
-    lines.push(`VM ${vm.name} ${vm.uuid} (${vm.powerState})`);
-    for (const d of vm.disks) lines.push(`  disk ${d.userdevice}: VDI ${d.vdi} ${formatBytes(d.virtualSize)}`);
-  }
-  lines.push('stop with Ctrl-C (SIGINT) or SIGTERM');
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function registerWrite(lab: Command): void {
@@ -187,18 +114,6 @@ function registerFaults(lab: Command): void {
     });
 }
 
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
-}
-
 function integer(flag: string) {
   return (value: string): number => {
     if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${flag} must be an integer, got ${JSON.stringify(value)}`);
@@ -222,15 +137,4 @@ function size(flag: string) {
       throw new InvalidArgumentError((error as Error).message);
     }
   };
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -51,7 +51,7 @@ export function fieldPaths(schema: z.ZodType, opaque: readonly string[] = []): s
 
 /** The subcommand `words` of `deltachain` (e.g. ["lab", "pool"]), or undefined. */
 export async function findCommand(words: string[]): Promise<Command | undefined> {
-  let command: Command | undefined = await buildProgram();
+  let command: Command | undefined = buildProgram();
   for (const word of words) command = command?.commands.find((c) => c.name() === word);
   return command;
 }

@@ -1,0 +1,37 @@
+// Runs one agent process: reads the config's `role`, starts the storage agent of a remote or a
+// pool's host agent, and stops it cleanly on SIGTERM or SIGINT.
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../shared/errors.js';
+import { loadConfigFile } from '../shared/config/index.js';
+import { createLogger } from '../shared/logging/index.js';
+import { exitAfterStop, waitForShutdownSignal } from '../shared/observability/index.js';
+
+/** Runs until SIGTERM or SIGINT, then stops cleanly (a second signal exits at once). */
+export async function runAgent(configPath: string, env: Record<string, string | undefined>): Promise<void> {
+  const role = await readRole(configPath);
+  if (role !== 'storage' && role !== 'host') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
+  let agent: { stop(): Promise<void> };
+  // Each role's modules are loaded only by the process that runs it (resident memory matters in a
+  // long-running agent; the host agent's bound is 200 MiB while streaming).
+  if (role === 'host') {
+    const { startHostAgent, hostAgentConfigSchema } = await import('./host/index.js');
+    const config = await loadConfigFile(hostAgentConfigSchema, configPath, env);
+    agent = await startHostAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
+  } else {
+    const { startStorageAgent, storageAgentConfigSchema } = await import('./storage/index.js');
+    const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
+    agent = await startStorageAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
+  }
+  await waitForShutdownSignal();
+  await agent.stop();
+  // A task handed back mid-transfer may still hold a socket or a file: do not wait for it.
+  exitAfterStop();
+}
+
+async function readRole(path: string): Promise<unknown> {
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as { role?: unknown }).role;
+  } catch (cause) {
+    throw new ConfigError(`cannot read agent config ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
