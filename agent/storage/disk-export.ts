@@ -3,8 +3,10 @@
 // one dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time
 // as the consumer pulls: the disk is never held in memory.
 //
-// Reading while a merge of the same chain runs is safe: a merge only overwrites parent blocks
-// the child also has (the reader takes those from the child), and open handles survive renames.
+// No merge runs under an open chain: GetDisk holds the VM's chain read lock for the whole stream
+// (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move
+// them to grow its BAT, which a reader opened earlier would read wrong (docs/remote-format.md §10,
+// shown by test/storage-merge-reads.test.ts).
 import type { Readable } from 'node:stream';
 import { ChainReader, bitmapSize } from '../../shared/vhd/index.js';
 import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';

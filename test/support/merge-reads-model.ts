@@ -52,12 +52,12 @@ export class ChainModel {
     this.#random = new SeededBytes(seed);
   }
 
-  /** Adds the next date (the first is the full) and returns it. */
-  next(): ModelDate {
+  /** Adds the next date (the first is the full) and returns it; `scale` multiplies a delta's picks. */
+  next(scale = 1): ModelDate {
     const n = this.dates.length;
     const previous = this.dates[n - 1];
     const size = (previous?.size ?? START_BLOCKS * BLOCK_SIZE) + (n > 1 && n % GROW_EVERY === 0 ? GROW_BLOCKS * BLOCK_SIZE : 0);
-    const upload = this.#blocksOf(n, size / BLOCK_SIZE);
+    const upload = this.#blocksOf(n, size / BLOCK_SIZE, scale);
     const content = new Map(previous?.content ?? []);
     for (const block of upload) content.set(block.index, overlay(content.get(block.index), block));
     const date: ModelDate = { n, backupId: backupIdOf(n), uuid: randomUUID(), size, upload, content };
@@ -65,12 +65,12 @@ export class ChainModel {
     return date;
   }
 
-  #blocksOf(n: number, blocks: number): UploadBlock[] {
+  #blocksOf(n: number, blocks: number, scale: number): UploadBlock[] {
     if (n === 0) return [...FULL_ONLY, ...range(SHARED_FROM, SHARED_TO)].map((i) => ({ index: i, data: stamped(n, i) }));
     if (n === 1) return LOW.map((i) => ({ index: i, data: stamped(n, i) }));
     const picks = new Set<number>();
     const pick = (from: number, to: number, count: number): void => {
-      for (let k = 0; k < count; k++) picks.add(from + this.#random.int(to - from));
+      for (let k = 0; k < count * scale; k++) picks.add(from + this.#random.int(to - from));
     };
     pick(SHARED_FROM, SHARED_TO, 16);
     pick(SHARED_FROM, blocks, 3);
