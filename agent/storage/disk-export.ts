@@ -5,13 +5,10 @@
 // checksums stored at commit (checked-chain.ts): damaged data fails the stream with DATA_LOSS
 // rather than reaching the consumer.
 //
-// Reading while a merge of the same chain runs is safe: a merge only overwrites parent blocks
-// the child also has (the reader takes those from the child), and open handles survive renames.
-// Where a merge does rewrite what a reader needs (a parent block the child only partly covers),
-// the check notices and the read fails as retryable. A chain whose tables fail their checks at
-// open, or whose files a merge renamed while it was opened, is opened once more under the VM's
-// lock, which waits for a merge rewriting the chain's files, tables and metadata
-// (docs/remote-format.md §8 steps 3–5) to finish.
+// No merge runs under an open chain: GetDisk holds the VM's chain read lock for the whole stream
+// (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move
+// them to grow its BAT, which a reader opened earlier would read wrong (docs/remote-format.md §10,
+// shown by test/storage-merge-reads.test.ts).
 import type { Readable } from 'node:stream';
 import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
 import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';
@@ -19,8 +16,8 @@ import { readBackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
 import type { BlockInput, DiskHeaderInput, TrailerInput } from './disk-receiver.js';
-import { StorageChainChangedError, StorageDataError, StorageNotFoundError } from './errors.js';
 import type { SumsBlockCheck } from './sums-block-check.js';
+import { StorageNotFoundError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { join } from 'node:path';
@@ -45,16 +42,9 @@ export interface BackupDisk {
 
 /** Finds the disk of a committed backup and opens its chain, checked. Close the chain when done. */
 export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequest): Promise<BackupDisk> {
-  const ids = { vmUuid: validUuid(request.vmUuid, 'VM uuid'), backupId: validBackupId(request.backupId), diskKey: validDiskKey(request.diskKey) };
-  try {
-    return await openOnce(ctx, ids);
-  } catch (error) {
-    if (!(error instanceof StorageDataError || error instanceof StorageChainChangedError)) throw error;
-  }
-  return ctx.locks.withVm(ids.vmUuid, () => openOnce(ctx, ids));
-}
-
-async function openOnce(ctx: RemoteContext, { vmUuid, backupId, diskKey }: DiskExportRequest): Promise<BackupDisk> {
+  const vmUuid = validUuid(request.vmUuid, 'VM uuid');
+  const backupId = validBackupId(request.backupId);
+  const diskKey = validDiskKey(request.diskKey);
   const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
   if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}`);
   const record = metadata.disks.find((d) => d.key === diskKey);

@@ -69,7 +69,8 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
         callback,
       ),
     getDisk: (call) => {
-      sendDisk(ctx, call).catch((error: unknown) => {
+      // The chain stays read-locked until the stream ends: no merge rewrites it meanwhile.
+      ctx.locks.chains.read(call.request.vmUuid, () => sendDisk(ctx, call)).catch((error: unknown) => {
         // grpc-js sends the status of an 'error' event (destroy() would drop it).
         if (!call.cancelled) call.emit('error', fail('GetDisk', error));
       });

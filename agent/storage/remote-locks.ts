@@ -1,8 +1,12 @@
 // In-process locks over a remote: operations that change one VM's files (commit, merge, delete,
 // the final rename of a received disk) run one at a time per VM; a scan runs alone over the
 // whole remote. `withAll` closes a gate so new VM operations wait, then waits for the running
-// ones to end. One storage agent serves a remote, so in-process locks are enough.
+// ones to end. One storage agent serves a remote, so in-process locks are enough. `chains` is the
+// per-VM read/write lock that keeps reads and merges of a VM's chains apart (chain-locks.ts).
+import { ChainLocks } from './chain-locks.js';
+
 export class RemoteLocks {
+  readonly chains = new ChainLocks();
   #tails = new Map<string, Promise<void>>();
   #holders = new Set<Promise<void>>();
   #gate: Promise<void> = Promise.resolve();

@@ -75,7 +75,7 @@ export class StorageTaskRunner {
     const log = this.#log.child({ taskId: task.taskId, kind: task.payload?.$case });
     try {
       this.#check(task);
-      const output = await this.#execute(task, this.#progress(task, keepAlive));
+      const output = await this.#locked(task, () => this.#execute(task, this.#progress(task, keepAlive)));
       log.info({ ms: Date.now() - started }, 'task succeeded');
       return { status: TaskStatus.TASK_STATUS_SUCCEEDED, error: undefined, durationMs: Date.now() - started, output };
     } catch (error) {
@@ -123,6 +123,12 @@ export class StorageTaskRunner {
       default:
         throw new StorageRequestError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
     }
+  }
+
+  /** Verify reads a VM's chains: it shares their lock, so no merge rewrites them under it (chain-locks.ts). */
+  #locked(task: Task, run: () => Promise<Output>): Promise<Output> {
+    const payload = task.payload;
+    return payload?.$case === 'verify' ? this.#ctx.locks.chains.read(payload.value.vmUuid, run) : run();
   }
 
   /** Progress callback: extends the ack, publishes at most one event per interval. */

@@ -56,7 +56,10 @@ export interface MergeTaskOptions {
 export async function runMergeTask(ctx: RemoteContext, input: MergeTaskInput, options: MergeTaskOptions = {}): Promise<MergeTaskOutcome> {
   const vmUuid = validUuid(input.vmUuid, 'VM uuid');
   const backupId = validBackupId(input.backupId);
-  return ctx.locks.withVm(vmUuid, async () => {
+  // Reads of the VM's chains wait for the whole merge, and it for the reads running (chain-locks.ts).
+  const alone = <T>(fn: () => Promise<T>): Promise<T> =>
+    ctx.locks.chains.write(vmUuid, fn, (reads) => ctx.logger.info({ vm: vmUuid, backupId, reads }, 'merge waits for reads of the VM'));
+  return ctx.locks.withVm(vmUuid, () => alone(async () => {
     const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
     if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}; nothing to merge`);
     const outcome: MergeTaskOutcome = { disks: [], retiredBackupIds: [] };
@@ -64,7 +67,7 @@ export async function runMergeTask(ctx: RemoteContext, input: MergeTaskInput, op
     await refreshVmMetadata(ctx, vmUuid);
     ctx.logger.info({ vm: vmUuid, backupId, retired: outcome.retiredBackupIds }, 'merge done');
     return outcome;
-  });
+  }));
 }
 
 async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: string, retired: string[], options: MergeTaskOptions): Promise<MergedDiskOutcome> {

@@ -19,7 +19,9 @@ const MERGED_SUMS = /^\.(.+\.vhd)\.sums\.merged$/;
 export type VmRunner = <T>(vmUuid: string, fn: () => Promise<T>) => Promise<T>;
 
 export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Promise<{ resumed: string[]; failed: { path: string; reason: string }[] }> {
-  const withVm: VmRunner = runner ?? ((vm, fn) => ctx.locks.withVm(vm, fn));
+  const locked: VmRunner = runner ?? ((vm, fn) => ctx.locks.withVm(vm, fn));
+  // Also alone on the VM's chains: a scan runs this while GetDisk and verify may be reading.
+  const withVm: VmRunner = (vm, fn) => locked(vm, () => ctx.locks.chains.write(vm, fn));
   const resumed: string[] = [];
   const failed: { path: string; reason: string }[] = [];
   for (const vm of await listVms(ctx)) {
