@@ -1,5 +1,5 @@
 // The disks being received right now: refuses a second concurrent upload of the same disk, and
-// tells a scan which temporaries belong to live uploads (they are not garbage).
+// tells a scan or DiscardBackup which temporaries belong to live uploads (they are not garbage).
 import { StorageConflictError } from './errors.js';
 
 export class ActiveUploads {
@@ -16,6 +16,11 @@ export class ActiveUploads {
       release: () => void this.#byKey.delete(key),
       setTemporary: (path) => void this.#byKey.set(key, path),
     };
+  }
+
+  /** Whether that disk of that backup is being received (from its header on, before its temporary exists). */
+  isLive(vmUuid: string, diskKey: string, backupId: string): boolean {
+    return this.#byKey.has(`${vmUuid}/${diskKey}/${backupId}`);
   }
 
   get count(): number {
