@@ -59,7 +59,7 @@ export async function transferDisk(context: TransferDiskContext, disk: SnapshotD
       if (step === 'wait-for-storage') {
         const failed = error as StorageCallError;
         const target = context.targets.find((t) => t.remoteId === failed.remoteId);
-        if (target !== undefined) await waitForStorage(target.storage, retry.storageWaitMs, logger, failed);
+        if (target !== undefined) await waitForStorage(target.storage, context.vmUuid, retry.storageWaitMs, logger, failed);
       }
     }
   }

@@ -1,8 +1,8 @@
 // The host agent's view of one remote: the shared storage client (gRPC, flow control, checksums)
 // plus what a task needs around it — the remote id in every error, failures classified by gRPC
 // status (StorageCallError), deadlines and retries with backoff on the idempotent unary calls
-// (HasBase, ListBackups, CommitBackup of the same backup id); DiscardBackup and a probe (Stat: does
-// a storage agent that went away answer again?) tried once; push-style uploads (with a leaner
+// (HasBase, ListBackups, CommitBackup of the same backup id); DiscardBackup and a probe (does a
+// storage agent that went away answer again?) tried once; push-style uploads (with a leaner
 // block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores,
 // a backup's stored records and a disk as one VHD stream of known length.
 // The channels reconnect at least every 5 s while a storage agent is away (grpc-js would back off
@@ -85,9 +85,10 @@ export class RemoteStorage implements BackupSource {
     return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId), this.options.callTimeoutMs);
   }
 
-  /** One Stat call, not retried: resolves when the storage agent answers within `timeoutMs`. */
-  async probe(timeoutMs: number): Promise<void> {
-    await this.withDeadline('Stat', () => this.client.stat(), timeoutMs);
+  /** One ListBackups of a VM (cheap: one folder; Stat reads the whole remote), not retried:
+   * resolves when the storage agent answers within `timeoutMs`. */
+  async probe(vmUuid: string, timeoutMs: number): Promise<void> {
+    await this.withDeadline('ListBackups', () => this.client.listBackups(vmUuid), timeoutMs);
   }
 
   listBackups(vmUuid: string): Promise<BackupSummary[]> {
