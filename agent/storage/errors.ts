@@ -37,6 +37,14 @@ export class StorageConflictError extends StorageError {
   }
 }
 
+/** The disk is being received by another upload right now; trying again later can succeed. */
+export class StorageBusyError extends StorageError {
+  override name = 'StorageBusyError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('UPLOAD_IN_PROGRESS', status.ABORTED, message, { retryable: true, side: 'storage', ...options });
+  }
+}
+
 /** Received data does not match its checksum or digest; nothing was kept. */
 export class StorageChecksumError extends StorageError {
   override name = 'StorageChecksumError';

@@ -21,6 +21,8 @@ export class StorageCallError extends DeltachainError {
 
   constructor(remoteId: string, rpc: string, grpcCode: number, detail: string, cause?: unknown, serverCode?: string) {
     const statusName = GrpcStatus[grpcCode] ?? `STATUS_${grpcCode}`;
+    // grpc-js ends a connection failure's details with an empty "Resolution note: ".
+    detail = detail.replace(/\s*Resolution note:\s*$/, '');
     const verdict = classifyStorageFailure(grpcCode, serverCode, rpc, detail);
     const advice = verdict.advice === '' ? '' : ` — ${verdict.advice}`;
     super(verdict.code, `storage agent of remote ${remoteId}: ${rpc} failed: ${statusName}: ${detail}${advice}`, { cause, retryable: verdict.retryable, side: verdict.side });
