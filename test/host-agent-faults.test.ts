@@ -1,8 +1,10 @@
 // Faults during a backup, at the host agent, on real parts (the lab pool through the real xen-api
 // client, a storage agent as a real process): an export cut once is exported again from the same
-// snapshot within the attempt and the backup is whole; a storage agent killed mid-upload that
-// does not come back fails the backup on the storage side (not the pool's: XAPI's VDI_IO_ERROR
-// after our own cancel is not blamed), as retryable, with the reference untouched.
+// snapshot within the attempt and the backup is whole; a storage agent killed and restarted
+// between two disks removed the first at start, so the commit finds it gone and both are sent
+// again; a storage agent killed mid-upload that does not come back fails the backup on the
+// storage side (not the pool's: XAPI's VDI_IO_ERROR after our own cancel is not blamed), as
+// retryable, with the reference untouched.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
@@ -77,6 +79,42 @@ describe('host agent: faults during a backup', () => {
     assert.ok(verify.ok, JSON.stringify(verify));
     const files = (await readdir(join(remote.harness.root, 'vms', dbUuid, 'disks', outcome.disks[0]!.diskKey))).sort();
     assert.deepEqual(files, ['20240201T000000Z-cut.vhd', '20240201T000000Z-cut.vhd.sums'], 'no temporary of the cut try remains');
+  });
+
+  it('a storage agent killed and restarted between two disks: the lost first disk is sent again before the commit', async () => {
+    const remoteId = `phoenix-${randomUUID().slice(0, 6)}`;
+    const root = join(folder, 'phoenix');
+    const options = { folder, root, remoteId, namespace: nats.namespace };
+    let agent = await startAgentProcess(options);
+    const port = Number(agent.address.split(':').pop());
+    const storage = new RemoteStorage({ remoteId, address: agent.address, credentials: ChannelCredentials.createInsecure() }, { uploadWindow: 2, callTimeoutMs: 5000, retry: { tries: 2, baseDelayMs: 20, maxDelayMs: 50 } });
+    const webUuid = await env.vmUuid('web');
+    const { logger, lines } = recordingLogger();
+    await env.admin.setFaults({ slowStreams: { bytesPerSecond: 8 * 1024 * 1024 } });
+    try {
+      const backup = backupVm({ xapi: env.xapi, disksPerVm: 1, logger, transferRetry: { ...FAST_RETRY, storageWaitMs: 30_000 } }, { ...request('20240203T000000Z-two', { remoteId, storage }), vmUuid: webUuid });
+      backup.catch(() => undefined);
+      const disks = join(root, 'vms', webUuid, 'disks');
+      // The first disk is in place and the second is being received.
+      for (let i = 0; i < 400; i++) {
+        const names = (await readdir(disks, { recursive: true }).catch(() => [] as string[])).map(String);
+        if (names.some((n) => n.endsWith('.vhd')) && names.some((n) => n.endsWith('.tmp'))) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await agent.kill('SIGKILL');
+      await env.admin.clearFaults();
+      agent = await startAgentProcess({ ...options, port });
+      const outcome = await backup;
+      assert.ok(lines.some((l) => l.msg === 'remote lost the disks before the commit; sending them again'), 'the commit found the first disk gone and both were sent again');
+      assert.equal(outcome.disks.length, 2);
+      assert.deepEqual((await storage.listBackups(webUuid)).map((b) => b.backupId), ['20240203T000000Z-two']);
+      const files = (await readdir(disks, { recursive: true })).map(String).filter((n) => /\.(vhd|sums|tmp)$/.test(n)).sort();
+      assert.equal(files.length, 4, `each disk and its checksums, nothing else: ${files.join(', ')}`);
+    } finally {
+      await env.admin.clearFaults();
+      storage.close();
+      await agent.kill('SIGKILL');
+    }
   });
 
   it('a storage agent killed mid-upload that does not come back fails the backup on the storage side, retryable, reference untouched', async () => {
