@@ -6,14 +6,14 @@
 // Refused (FAILED_PRECONDITION) once the backup is committed: a committed backup never changes.
 // Idempotent: nothing to remove is an empty list. Runs under the VM's lock, so neither an
 // upload's final rename nor a commit interleaves with it.
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { removeIfPresent } from './atomic-write.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import { StorageConflictError } from './errors.js';
-import { validBackupId, validUuid } from './ids.js';
+import { ID_PATTERN, validBackupId, validUuid } from './ids.js';
 import { diskFileName, isTemporaryName, sumsPathOf } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
-import { listFolder, readVmInventory, type DiskFolder } from './vm-inventory.js';
+import { listFolder, readDiskFolderOf } from './vm-inventory.js';
 
 export interface DiscardInput {
   vmUuid: string;
@@ -28,9 +28,9 @@ export async function discardBackup(ctx: RemoteContext, input: DiscardInput): Pr
       throw new StorageConflictError(`backup ${backupId} of VM ${vmUuid} is committed on remote ${ctx.remoteId}; a committed backup is never discarded (delete it instead)`);
     }
     const removed: string[] = [];
-    const inventory = await readVmInventory(ctx.layout, vmUuid);
-    for (const folder of inventory.disks.values()) {
-      for (const path of await discardInFolder(ctx, vmUuid, folder, backupId)) removed.push(ctx.layout.relative(path));
+    for (const key of await listFolder(ctx.layout.disksFolder(vmUuid))) {
+      if (!ID_PATTERN.test(key)) continue;
+      for (const path of await discardInFolder(ctx, vmUuid, key, backupId)) removed.push(ctx.layout.relative(path));
     }
     const backups = ctx.layout.backupsFolder(vmUuid);
     for (const name of await listFolder(backups)) {
@@ -41,20 +41,23 @@ export async function discardBackup(ctx: RemoteContext, input: DiscardInput): Pr
   });
 }
 
-/** The backup's disk, its checksums and its upload temporaries in one disk folder. */
-async function discardInFolder(ctx: RemoteContext, vmUuid: string, folder: DiskFolder, backupId: string): Promise<string[]> {
+/** The backup's disk, its checksums and its upload temporaries in one disk folder. The folder's
+ * chain is read only when the backup's disk is there (the common call finds nothing). */
+async function discardInFolder(ctx: RemoteContext, vmUuid: string, diskKey: string, backupId: string): Promise<string[]> {
+  const folder = ctx.layout.diskFolder(vmUuid, diskKey);
   const name = diskFileName(backupId);
+  const names = await listFolder(folder);
   const removed: string[] = [];
-  if (folder.needed.has(name)) {
+  if (names.includes(name) && (await readDiskFolderOf(ctx.layout, vmUuid, diskKey)).folder.needed.has(name)) {
     // Only a committed backup's chain could need it; never remove what a committed backup reads.
-    ctx.logger.warn({ vm: vmUuid, path: ctx.layout.relative(join(folder.folder, name)) }, 'disk of an uncommitted backup is needed by a committed one; kept');
+    ctx.logger.warn({ vm: vmUuid, path: ctx.layout.relative(join(folder, name)) }, 'disk of an uncommitted backup is needed by a committed one; kept');
     return removed;
   }
-  const vhd = join(folder.folder, name);
-  for (const path of [sumsPathOf(vhd), vhd]) if (await removeIfPresent(path)) removed.push(path);
-  if (ctx.uploads.isLive(vmUuid, folder.diskKey, backupId)) return removed;
-  for (const entry of await listFolder(folder.folder)) {
-    if (isTemporaryName(entry) && entry.startsWith(`.${name}.`) && (await removeIfPresent(join(folder.folder, entry)))) removed.push(join(folder.folder, entry));
+  const vhd = join(folder, name);
+  for (const path of [sumsPathOf(vhd), vhd]) if (names.includes(basename(path)) && (await removeIfPresent(path))) removed.push(path);
+  if (ctx.uploads.isLive(vmUuid, diskKey, backupId)) return removed;
+  for (const entry of names) {
+    if (isTemporaryName(entry) && entry.startsWith(`.${name}.`) && (await removeIfPresent(join(folder, entry)))) removed.push(join(folder, entry));
   }
   return removed;
 }
