@@ -128,43 +128,54 @@ describe('end to end: faults during backups', { timeout: 600_000 }, () => {
   it('(c) a commit that times out: the next attempt finds it committed and keeps its snapshot as the reference', async () => {
     const vm = await findVm(stack, POOL.name, 'commit');
     const policy = await policyFor(vm, 'nas');
-    const lab = stack.pools.get(POOL.name)!.process.child;
-    const storage = (): NonNullable<typeof lab> => stack.remotes.get('nas')!.process.child;
+    const pool = stack.pools.get(POOL.name)!;
+    const lab = pool.process.child;
+    const storage = (): typeof lab => stack.remotes.get('nas')!.process.child;
+    // A slow export, so the disk folder is watched well before the disk is put in place.
+    await pool.admin.setFaults({ slowStreams: { bytesPerSecond: 2 * MiB } });
     const { run: started } = await stack.control.runPolicy({ name: policy, forceFull: false, vmUuids: [] });
     const runId = started!.run!.id;
+    const describeRun = async (): Promise<string> => {
+      const task = backupTask((await stack.control.getRun({ id: runId })).run!, vm);
+      return `task ${task.state}, attempt ${task.attempt}, ${task.errorCode} (${task.errorSide}): ${task.errorMessage}\nhost agent: ${await e2e.warnings(`host-${POOL.name}`)}`;
+    };
     const folder = await until('the disk folder', async () => {
       const keys = await readdir(join(nasRoot(), 'vms', vm.uuid, 'disks')).catch(() => [] as string[]);
       return keys.length > 0 ? join(nasRoot(), 'vms', vm.uuid, 'disks', keys[0]!) : undefined;
     }, 60_000, 5);
-    // The disk is in place: hold the pool (the host agent is about to read the records it commits),
-    // then stop the storage agent once it has answered the upload, and let the host agent commit.
+    // The disk is in place: hold the pool (the host agent is about to read the records it
+    // commits), stop the storage agent once it has answered the upload, let the host agent commit.
     const watcher = watch(folder);
     try {
-      await new Promise<void>((resolve) =>
+      const placed = new Promise<void>((resolve) =>
         watcher.on('change', (_event, name) => {
           if (/^[^.].*\.vhd$/.test(String(name)) && lab.kill('SIGSTOP')) resolve();
         }),
       );
+      const already = (await readdir(folder)).filter((n) => /^[^.].*\.vhd$/.test(n));
+      assert.deepEqual(already, [], 'the disk was put in place before the folder was watched (the export was not slow enough)');
+      await Promise.race([placed, sleep(60_000).then(async () => assert.fail(`the disk was never put in place: ${await describeRun()}`))]);
     } finally {
       watcher.close();
     }
     try {
-      await sleep(500);
+      await sleep(1000);
       storage().kill('SIGSTOP');
       lab.kill('SIGCONT');
       const unconfirmed = await until('the commit to be given up on', async () => {
         const task = backupTask((await stack.control.getRun({ id: runId })).run!, vm);
         return task.errorCode === 'COMMIT_UNCONFIRMED' ? task : undefined;
-      }, 60_000, 100);
+      }, 60_000, 50).catch(async (error: Error) => assert.fail(`${error.message}: ${await describeRun()}`));
       assert.equal(unconfirmed.errorSide, 'storage');
       assert.match(unconfirmed.errorMessage, /CommitBackup failed: DEADLINE_EXCEEDED: no answer within 2500 ms/);
     } finally {
       lab.kill('SIGCONT');
       storage().kill('SIGCONT');
+      await pool.admin.clearFaults();
     }
     const run = await waitForRun(stack.control, runId);
     const task = backupTask(run, vm);
-    assert.equal(run.run!.state, 'succeeded', `${task.errorCode}: ${task.errorMessage}`);
+    assert.equal(run.run!.state, 'succeeded', await describeRun());
     assert.ok(task.attempt >= 2, `a later attempt reported it (attempt ${task.attempt})`);
     assert.equal(await snapshotCount(stack, vm), 1, 'one reference snapshot');
     const next = await backUp(stack, policy, [vm], ledger);
