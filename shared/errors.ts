@@ -9,6 +9,13 @@
  */
 export type FailureSide = 'pool' | 'storage' | 'network' | 'remote-full' | 'data' | 'request';
 
+export const FAILURE_SIDES: readonly FailureSide[] = ['pool', 'storage', 'network', 'remote-full', 'data', 'request'];
+
+/** A side as it came from the wire, or undefined when empty or unknown (an older or newer agent). */
+export function failureSideOf(value: string | undefined): FailureSide | undefined {
+  return FAILURE_SIDES.find((side) => side === value);
+}
+
 export interface DeltachainErrorOptions {
   cause?: unknown;
   /** True when the same operation may succeed if tried again later. */

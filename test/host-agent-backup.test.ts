@@ -95,8 +95,15 @@ describe('host agent backup against the lab pool and a real storage agent', () =
   it('leaves the reference untouched when an export is cut, and the next delta still carries the blocks written before', async () => {
     const [root] = await env.diskUuids(webUuid);
     const before = await env.admin.write({ vdi: root!, pattern: 'clustered', percent: 5, seed: 21 });
-    await env.admin.setFaults({ exportCut: { afterBytes: 600 * 1024 } }); // the first export: the root disk (device 0)
-    await assert.rejects(backupVm({ xapi: env.xapi, disksPerVm: 1, logger: env.logger }, request(basesOf(second))), /VDI_IO_ERROR.*the export stream broke/);
+    // Every export is cut (the root disk, device 0, goes first), the retry within the attempt too.
+    await env.admin.setFaults({ exportCut: { afterBytes: 600 * 1024, times: 'always' } });
+    const transferRetry = { tries: 2, baseDelayMs: 10, maxDelayMs: 10, storageWaitMs: 1000 };
+    await assert.rejects(backupVm({ xapi: env.xapi, disksPerVm: 1, logger: env.logger, transferRetry }, request(basesOf(second))), (error: Error & { code?: string; retryable?: boolean }) => {
+      assert.equal(error.code, 'EXPORT_INTERRUPTED');
+      assert.match(error.message, /export of VDI .* broke after .*XAPI's task reported VDI_IO_ERROR/);
+      assert.equal(error.retryable, true, 'the coordinator may try the task again');
+      return true;
+    });
     await env.admin.clearFaults();
     assert.deepEqual((await snapshotsOfWeb()).map((s) => s.uuid), [second.snapshotUuid], 'the failed run left no snapshot and kept the reference');
     assert.equal((await remote.storage.listBackups(webUuid)).length, 2, 'nothing was committed');

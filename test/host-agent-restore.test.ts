@@ -48,7 +48,7 @@ describe('host agent restore: every date comes back byte for byte', () => {
     const previous = dates.at(-1)?.outcome;
     const bases = new Map(previous?.disks.map((d) => [d.diskKey, d.snapshotVdiUuid]) ?? []);
     return backupVm(
-      { xapi: env.xapi, disksPerVm: 2, logger: env.logger },
+      { xapi: env.xapi, disksPerVm: 2, logger: env.logger, transferRetry: { tries: 2, baseDelayMs: 10, maxDelayMs: 10, storageWaitMs: 1000 } },
       { taskId: randomUUID(), policyId, policyJson: JSON.stringify({ id: policyId }), vmUuid: webUuid, targets: [{ remoteId: remote.remoteId, backupId: `b${dates.length + 1}`, storage: remote.storage }], bases },
     );
   }
@@ -92,7 +92,7 @@ describe('host agent restore: every date comes back byte for byte', () => {
     await env.admin.write({ vdi: data!, pattern: 'scattered', percent: 2, seed: 102 });
     await backupAndRecord();
     await env.admin.write({ vdi: root!, pattern: 'sequential', percent: 5, seed: 103 });
-    await env.admin.setFaults({ exportCut: { afterBytes: 300 * 1024 } });
+    await env.admin.setFaults({ exportCut: { afterBytes: 300 * 1024, times: 'always' } });
     await assert.rejects(backup(), /VDI_IO_ERROR/);
     await env.admin.clearFaults();
     await env.admin.write({ vdi: data!, pattern: 'clustered', percent: 10, seed: 104 });

@@ -69,6 +69,24 @@ export const hostAgentConfigSchema = z
         uploadWindow: z.number().int().min(1).max(16).default(2),
       })
       .strict(),
+    /**
+     * Sending one disk again within a task attempt, when its export stream broke or its storage
+     * agent went away (agent/host/backup/transfer-disk.ts). Failures left after the last try go
+     * back to the coordinator, which retries the task later.
+     */
+    transfer: z
+      .object({
+        /** Tries of one disk within an attempt, the first included (1 = no retry). */
+        tries: z.number().int().min(1).max(10).default(3),
+        /** Delay cap before the first retry, ms; doubles each retry (jittered). */
+        baseDelayMs: z.number().int().min(0).max(60_000).default(2000),
+        /** Largest delay between tries, ms. */
+        maxDelayMs: z.number().int().min(0).max(600_000).default(30_000),
+        /** Longest wait for a storage agent that went away (restarting) to answer again, ms. */
+        storageWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+      })
+      .strict()
+      .default({ tries: 3, baseDelayMs: 2000, maxDelayMs: 30_000, storageWaitMs: 120_000 }),
     /** Seconds between heartbeat events. */
     heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
     /** Seconds between two reports of the pool's VM inventory (one is also sent at start). */

@@ -52,6 +52,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
     retry: config.xapi.retry,
+    logger: log,
   });
   const names = natsNames(config.nats.namespace);
   let nc: NatsConnection | undefined;
@@ -64,7 +65,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     await ensureStreams(nc, names);
     const connection = nc;
     const events: EventSink = taskMetrics.events({ publish: async (taskId, body) => void (await publishEvent(connection, names, config.agentId, taskId, body)) });
-    const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, events, logger, progressIntervalMs: config.progressIntervalMs });
+    const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, transferRetry: config.transfer, events, logger, progressIntervalMs: config.progressIntervalMs });
     consumer = await startTaskConsumer({
       nc,
       names,

@@ -82,7 +82,7 @@ export class DiskReceiver {
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
   static async start(ctx: RemoteContext, raw: DiskHeaderInput): Promise<DiskReceiver> {
     const header = validateHeader(raw);
-    const claim = ctx.uploads.claim(header.vmUuid, header.diskKey, header.backupId);
+    const claim = await ctx.uploads.claim(header.vmUuid, header.diskKey, header.backupId);
     try {
       const parent = await checkTarget(ctx, header);
       const path = ctx.layout.diskPath(header.vmUuid, header.diskKey, header.backupId);

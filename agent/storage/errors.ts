@@ -1,6 +1,6 @@
-// The storage agent's named errors. Each carries a stable `code` and the gRPC status it maps
-// to at the service boundary (grpc-service.ts), so a client gets e.g. INVALID_ARGUMENT with a
-// message naming the field, never an INTERNAL for a bad request.
+// The storage agent's named errors. Each carries a stable `code`, the gRPC status it maps to at
+// the service boundary (grpc-service.ts) and the side that failed (shared/errors.ts), so a client
+// gets e.g. INVALID_ARGUMENT with a message naming the field, never an INTERNAL for a bad request.
 import { status } from '@grpc/grpc-js';
 import { DeltachainError, type DeltachainErrorOptions } from '../../shared/errors.js';
 
@@ -17,7 +17,7 @@ export class StorageError extends DeltachainError {
 export class StorageRequestError extends StorageError {
   override name = 'StorageRequestError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
-    super('STORAGE_INVALID_REQUEST', status.INVALID_ARGUMENT, message, options);
+    super('STORAGE_INVALID_REQUEST', status.INVALID_ARGUMENT, message, { side: 'request', ...options });
   }
 }
 
@@ -25,7 +25,7 @@ export class StorageRequestError extends StorageError {
 export class StorageNotFoundError extends StorageError {
   override name = 'StorageNotFoundError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
-    super('STORAGE_NOT_FOUND', status.NOT_FOUND, message, options);
+    super('STORAGE_NOT_FOUND', status.NOT_FOUND, message, { side: 'request', ...options });
   }
 }
 
@@ -33,7 +33,15 @@ export class StorageNotFoundError extends StorageError {
 export class StorageConflictError extends StorageError {
   override name = 'StorageConflictError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
-    super('STORAGE_CONFLICT', status.FAILED_PRECONDITION, message, options);
+    super('STORAGE_CONFLICT', status.FAILED_PRECONDITION, message, { side: 'request', ...options });
+  }
+}
+
+/** The disk is being received by another upload right now; trying again later can succeed. */
+export class StorageBusyError extends StorageError {
+  override name = 'StorageBusyError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('UPLOAD_IN_PROGRESS', status.ABORTED, message, { retryable: true, side: 'storage', ...options });
   }
 }
 
@@ -41,7 +49,7 @@ export class StorageConflictError extends StorageError {
 export class StorageChecksumError extends StorageError {
   override name = 'StorageChecksumError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
-    super('STORAGE_CHECKSUM_MISMATCH', status.DATA_LOSS, message, { retryable: true, ...options });
+    super('STORAGE_CHECKSUM_MISMATCH', status.DATA_LOSS, message, { retryable: true, side: 'data', ...options });
   }
 }
 
@@ -49,7 +57,7 @@ export class StorageChecksumError extends StorageError {
 export class RemoteFormatError extends StorageError {
   override name = 'RemoteFormatError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
-    super('REMOTE_FORMAT_INVALID', status.INTERNAL, message, options);
+    super('REMOTE_FORMAT_INVALID', status.INTERNAL, message, { side: 'data', ...options });
   }
 }
 

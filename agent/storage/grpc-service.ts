@@ -1,6 +1,8 @@
 // The storage agent's gRPC service (deltachain.storage.v1.StorageService): translates wire
 // messages to domain inputs, runs the operation, translates results back, and maps errors to
-// gRPC statuses with messages that say what was wrong. Flow control: PutDisk reads the next
+// gRPC statuses with messages that say what was wrong (a full file system becomes
+// RESOURCE_EXHAUSTED naming the remote; every DeltachainError's code also travels in the
+// `deltachain-error-code` trailer, so a client tells a full remote from a busy one). Flow control: PutDisk reads the next
 // message only after the previous block is written, and the call's read buffer is cut to one
 // message; GetDisk writes the next message only when the transport has accepted earlier ones.
 import { readFile } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import {
   type StorageServiceServer,
 } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { commitBackup } from './commit-backup.js';
+import { discardBackup } from './discard-backup.js';
 import { exportBlocks, exportVhd, openBackupDisk, type ExportPart } from './disk-export.js';
 import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
@@ -25,8 +28,11 @@ import { findBase } from './has-base.js';
 import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
 import { toProtoSummary } from './proto-mapping.js';
+import { asRemoteFull } from './remote-full.js';
 
 const VHD_CHUNK = 1024 * 1024;
+/** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
+export const ERROR_CODE_KEY = 'deltachain-error-code';
 /** Messages handed to the transport and not yet accepted, per GetDisk stream. */
 const WRITE_WINDOW = 2;
 
@@ -41,7 +47,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const unary = <T>(method: string, run: () => Promise<T>, callback: sendUnaryData<T>): void => {
     run().then(
       (value) => callback(null, value),
-      (error: unknown) => callback(fail(method, error)),
+      async (error: unknown) => callback(fail(method, await asRemoteFull(ctx, error, method))),
     );
   };
   return {
@@ -100,15 +106,17 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
         },
         callback,
       ),
-    discardBackup: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: 'DiscardBackup is not implemented yet' }),
+    discardBackup: (call, callback) => unary('DiscardBackup', () => discardBackup(ctx, { vmUuid: call.request.vmUuid, backupId: call.request.backupId }), callback),
   };
 }
 
 export function toServiceError(error: unknown): Partial<ServiceError> {
-  if (error instanceof StorageError) return { code: error.grpcStatus, details: error.message, metadata: new Metadata() };
-  if (error instanceof InvalidInputError) return { code: status.INVALID_ARGUMENT, details: error.message };
-  if (error instanceof DeltachainError && error.retryable) return { code: status.UNAVAILABLE, details: error.message };
-  return { code: status.INTERNAL, details: `storage agent error: ${errorMessage(error)}` };
+  const metadata = new Metadata();
+  if (error instanceof DeltachainError) metadata.set(ERROR_CODE_KEY, error.code);
+  if (error instanceof StorageError) return { code: error.grpcStatus, details: error.message, metadata };
+  if (error instanceof InvalidInputError) return { code: status.INVALID_ARGUMENT, details: error.message, metadata };
+  if (error instanceof DeltachainError && error.retryable) return { code: status.UNAVAILABLE, details: error.message, metadata };
+  return { code: status.INTERNAL, details: `storage agent error: ${errorMessage(error)}`, metadata };
 }
 
 /** At most one received message waits in the call's buffer (grpc-js defaults to 16). */

@@ -1,5 +1,6 @@
-// The storage agent process: opens the remote, finishes interrupted merges BEFORE taking any new
-// work (docs/remote-format.md §8), then serves the gRPC data plane and pulls tasks from its
+// The storage agent process: opens the remote, finishes interrupted merges and removes what
+// crashed uploads left (remove-leftovers.ts) BEFORE taking any new work (docs/remote-format.md §8,
+// §9), then serves the gRPC data plane and pulls tasks from its
 // remote's JetStream subject, publishing events (started, progress, result, heartbeat).
 // /healthz and /metrics (when configured) come up first and say "starting" during merge recovery.
 // Stop: pulling ends, running tasks get `shutdownGraceSeconds` to finish, the rest are handed
@@ -18,6 +19,7 @@ import type { StorageAgentConfig } from './storage-config.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 import { StorageTaskRunner } from './task-runner.js';
 import { recoverMerges } from './tasks/recover-merges.js';
+import { removeLeftovers } from './remove-leftovers.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -49,6 +51,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     await ctx.layout.ensure();
     const recovered = await recoverMerges(ctx);
     log.info({ resumed: recovered.resumed.length, failed: recovered.failed.length }, 'interrupted merges handled');
+    await removeLeftovers(ctx);
     nc = await connectNats(config.nats, `deltachain-storage-${config.agentId}`);
   } catch (error) {
     await observability.close();

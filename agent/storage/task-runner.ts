@@ -11,6 +11,7 @@ import { TaskStatus, type TaskResult } from '../../shared/proto/gen/deltachain/t
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { StorageRequestError } from './errors.js';
 import type { RemoteContext } from './remote-context.js';
+import { asRemoteFull } from './remote-full.js';
 import { toProtoSummary } from './proto-mapping.js';
 import { runDeleteTask } from './tasks/delete-task.js';
 import { runMergeTask } from './tasks/merge-task.js';
@@ -78,7 +79,8 @@ export class StorageTaskRunner {
       const output = await this.#locked(task, () => this.#execute(task, this.#progress(task, keepAlive)));
       log.info({ ms: Date.now() - started }, 'task succeeded');
       return { status: TaskStatus.TASK_STATUS_SUCCEEDED, error: undefined, durationMs: Date.now() - started, output };
-    } catch (error) {
+    } catch (thrown) {
+      const error = await asRemoteFull(this.#ctx, thrown, `the ${task.payload?.$case ?? 'storage'} task`);
       const code = error instanceof DeltachainError ? error.code : 'STORAGE_TASK_FAILED';
       const retryable = error instanceof DeltachainError ? error.retryable : true;
       log.warn({ code, err: error }, 'task failed');

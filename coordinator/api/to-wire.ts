@@ -134,6 +134,7 @@ export function taskToWire(t: TaskRecord): wire.TaskInfo {
     progressTotal: t.progressTotal ?? 0,
     errorCode: t.errorCode ?? '',
     errorMessage: t.errorMessage ?? '',
+    errorSide: t.errorSide ?? '',
     payloadJson: JSON.stringify(t.payload ?? {}),
     resultJson: t.result === null || t.result === undefined ? '' : JSON.stringify(t.result),
   };

@@ -187,6 +187,6 @@ async function saveLifecycle(db: Queryable, id: string, t: TaskLifecycle): Promi
       deadline_at = ${t.deadlineAt}, dispatched_at = ${t.dispatchedAt}, started_at = ${t.startedAt},
       finished_at = ${t.finishedAt}, last_event_at = ${t.lastEventAt}, progress_done = ${t.progressDone},
       progress_total = ${t.progressTotal}, error_code = ${t.errorCode}, error_message = ${t.errorMessage},
-      result = ${result}
+      error_side = ${t.errorSide ?? null}, result = ${result}
     where id = ${id}`;
 }

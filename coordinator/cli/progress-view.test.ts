@@ -7,7 +7,7 @@ function task(over: Partial<wire.TaskInfo>): wire.TaskInfo {
   return {
     id: 't1', runId: '', kind: 'backup', addressKind: 'pool', address: 'lab', remote: 'nas', vmUuid: '11111111-2222-4333-8444-555555555555',
     state: 'running', attempt: 1, maxAttempts: 3, createdAtMs: 0, startedAtMs: 0, finishedAtMs: 0, notBeforeMs: 0,
-    progressDone: 0, progressTotal: 0, errorCode: '', errorMessage: '', payloadJson: '{}', resultJson: '', ...over,
+    progressDone: 0, progressTotal: 0, errorCode: '', errorMessage: '', errorSide: '', payloadJson: '{}', resultJson: '', ...over,
   };
 }
 

@@ -30,7 +30,8 @@ function amount(t: wire.TaskInfo): string {
 function describe(t: wire.TaskInfo): string {
   const f = fraction(t);
   const percent = f === undefined ? '' : `${Math.floor(f * 100)}%`;
-  const error = t.state === 'failed' || (t.state === 'queued' && t.errorCode) ? ` ${t.errorCode}: ${t.errorMessage}` : '';
+  const side = t.errorSide ? ` (side: ${t.errorSide})` : '';
+  const error = t.state === 'failed' || (t.state === 'queued' && t.errorCode) ? ` ${t.errorCode}${side}: ${t.errorMessage}` : '';
   return [t.state, percent, amount(t)].filter((s) => s !== '').join(' ') + error;
 }
 

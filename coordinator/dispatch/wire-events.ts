@@ -4,7 +4,7 @@
 import { Event, AgentRole, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
 import type { InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
-import { InvalidInputError } from '../../shared/errors.js';
+import { InvalidInputError, failureSideOf } from '../../shared/errors.js';
 import type { BackupFacts, InventoryReport } from '../catalog/index.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
 
@@ -114,7 +114,8 @@ export function decodeAgentEvent(data: Uint8Array): AgentEvent {
     case 'result': {
       const r = body.value;
       if (r.status === TaskStatus.TASK_STATUS_SUCCEEDED) return { ...base, type: 'result', taskId: needTask(), ok: true, output: outputOf(r), durationMs: r.durationMs, ...attemptOf(r.attempt) };
-      const error = { code: r.error?.code || 'AGENT_FAILED', message: r.error?.message || 'the agent reported a failure without a message', retryable: r.error?.retryable ?? false };
+      const side = failureSideOf(r.error?.side);
+      const error = { code: r.error?.code || 'AGENT_FAILED', message: r.error?.message || 'the agent reported a failure without a message', retryable: r.error?.retryable ?? false, ...(side === undefined ? {} : { side }) };
       return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs, ...attemptOf(r.attempt) };
     }
     case 'inventory':

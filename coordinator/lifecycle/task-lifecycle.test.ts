@@ -120,6 +120,21 @@ describe('applyTaskEvent', () => {
       expect: { finishedAt: at(1), result: 'first' },
     },
     {
+      name: 'a failure keeps the side the agent named; a later success clears it',
+      start: dispatched(1),
+      events: [
+        { type: 'failed', at: at(30), attempt: 1, error: { ...err(true), side: 'remote-full' } },
+        { type: 'dispatch', at: at(95) },
+      ],
+      expect: { state: 'dispatched', attempt: 2, errorSide: 'remote-full' },
+    },
+    {
+      name: 'success clears the side of an earlier failure',
+      start: task({ state: 'dispatched', attempt: 2, dispatchedAt: t0, deadlineAt: at(600), errorCode: 'X', errorSide: 'pool' }),
+      events: [{ type: 'succeeded', at: at(9), attempt: 2, result: 1 }],
+      expect: { errorSide: null },
+    },
+    {
       name: 'cancel stops an active task but not a finished one',
       start: dispatched(1),
       events: [

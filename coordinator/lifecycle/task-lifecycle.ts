@@ -10,6 +10,8 @@
 // one are ignored; a success is accepted from any attempt and even after the task was given up
 // (the work is done — a committed backup exists and must be recorded).
 
+import type { FailureSide } from '../../shared/errors.js';
+
 export type TaskState = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -31,6 +33,9 @@ export interface TaskLifecycle {
   progressTotal: number | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** Which side the last failure was on (FailureSide: pool, storage, network, remote-full, data,
+   * request); null when unknown or after a success. Absent = null. */
+  errorSide?: FailureSide | null;
   result: unknown;
 }
 
@@ -38,6 +43,8 @@ export interface TaskFailure {
   code: string;
   message: string;
   retryable: boolean;
+  /** The side the agent named, when it named one. */
+  side?: FailureSide;
 }
 
 export type TaskEvent =
@@ -79,7 +86,7 @@ export function applyTaskEvent(task: TaskLifecycle, event: TaskEvent, retryDelay
     case 'cancel':
       if (TERMINAL_TASK_STATES.has(task.state)) return unchanged(task);
       return {
-        task: { ...task, state: 'cancelled', finishedAt: event.at, errorCode: 'CANCELLED', errorMessage: event.reason },
+        task: { ...task, state: 'cancelled', finishedAt: event.at, errorCode: 'CANCELLED', errorMessage: event.reason, errorSide: null },
         changed: true,
         outcome: 'cancelled',
       };
@@ -135,13 +142,14 @@ function succeed(task: TaskLifecycle, at: Date, result: unknown): Transition {
     lastEventAt: at,
     errorCode: null,
     errorMessage: null,
+    errorSide: null,
     result,
   };
   return { task: next, changed: true, outcome: 'succeeded' };
 }
 
 function fail(task: TaskLifecycle, at: Date, error: TaskFailure, retryDelay: RetryDelay): Transition {
-  const base = { ...task, lastEventAt: at, errorCode: error.code, errorMessage: error.message };
+  const base = { ...task, lastEventAt: at, errorCode: error.code, errorMessage: error.message, errorSide: error.side ?? null };
   if (error.retryable && task.attempt < task.maxAttempts) {
     const notBefore = new Date(at.getTime() + retryDelay(task.attempt));
     const next: TaskLifecycle = { ...base, state: 'queued', notBefore, deadlineAt: null };

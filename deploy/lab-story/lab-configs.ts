@@ -37,7 +37,7 @@ export function labPoolConfig(o: { state: string; fleet: FleetInput; seed: numbe
   return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet, faults: o.faults ?? {}, metrics: METRICS };
 }
 
-export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {
+export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; port?: number }): Record<string, unknown> {
   return {
     role: 'storage',
     agentId: `storage-${o.remote}`,
@@ -46,7 +46,7 @@ export function storageAgentConfig(o: { remote: string; root: string; nats: Nats
     storage: {
       remoteId: o.remote,
       root: o.root,
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: { host: '127.0.0.1', port: o.port ?? 0 },
       tls: { insecure: true },
       concurrency: 2,
       heartbeatSeconds: o.timings.heartbeatSeconds,
@@ -61,6 +61,8 @@ export function hostAgentConfig(o: {
   nats: NatsTarget;
   timings: LabTimings;
   logLevel: LogLevel;
+  /** Deadline of a unary call to a storage agent, ms (default 60 s). */
+  storageCallTimeoutMs?: number;
 }): Record<string, unknown> {
   return {
     role: 'host',
@@ -70,7 +72,10 @@ export function hostAgentConfig(o: {
     pool: { id: o.pool, url: o.xapi.url, user: o.xapi.user, password: o.xapi.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
-    storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
+    storage: { tls: { insecure: true }, callTimeoutMs: o.storageCallTimeoutMs ?? 60_000 },
+    // A disk is sent again as soon as the coordinator would retry a task; a storage agent that
+    // went away gets a minute to come back.
+    transfer: { tries: 3, baseDelayMs: o.timings.retryBaseMs, maxDelayMs: o.timings.retryMaxMs, storageWaitMs: 60_000 },
     heartbeatSeconds: o.timings.heartbeatSeconds,
     inventoryIntervalSeconds: o.timings.inventorySeconds,
     progressIntervalMs: 500,

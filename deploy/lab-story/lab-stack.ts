@@ -32,6 +32,8 @@ export interface LabPoolSpec {
   seed: number;
   /** Faults armed at start (docs/lab-pool.md). */
   faults?: Record<string, unknown>;
+  /** The host agent's deadline of a unary call to a storage agent, ms (default 60 s). */
+  storageCallTimeoutMs?: number;
 }
 
 export interface LabStackOptions {
@@ -86,8 +88,9 @@ export interface LabStack {
   control: ControlClient;
   /** Waits until the catalogue lists every VM of every pool (the host agents' inventory). */
   awaitInventory(): Promise<void>;
-  /** Starts a storage agent for another remote (or the same remote on another root). */
-  startStorage(remote: string, root?: string): Promise<StackRemote>;
+  /** Starts a storage agent for another remote (or the same remote on another root), or again
+   * after it was stopped — on `port` to be reachable where it was. */
+  startStorage(remote: string, root?: string, port?: number): Promise<StackRemote>;
   /** Stops every process (newest first) and closes connections. The database and streams stay. */
   stop(): Promise<void>;
 }
@@ -136,9 +139,9 @@ class StackProcesses {
     return Object.assign(started, { value: started.value.value });
   }
 
-  async startStorage(remote: string, root = join(this.options.root, 'remotes', remote)): Promise<StackRemote> {
+  async startStorage(remote: string, root = join(this.options.root, 'remotes', remote), port?: number): Promise<StackRemote> {
     const o = this.options;
-    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(port === undefined ? {} : { port }) }));
     const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
     const started = { name: remote, root, address: agent.value, process: agent };
     this.remotes.set(remote, started);
@@ -150,7 +153,8 @@ class StackProcesses {
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
     const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
-    const hostPath = await this.writeConfig(`host-${spec.name}`, hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
+    const hostPath = await this.writeConfig(`host-${spec.name}`, hostConfig);
     const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));
     const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
     this.pools.set(spec.name, pool);
@@ -206,7 +210,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     async awaitInventory() {
       for (const pool of processes.pools.values()) await awaitInventory(control, pool.name, pool.admin);
     },
-    startStorage: (remote, root) => processes.startStorage(remote, root),
+    startStorage: (remote, root, port) => processes.startStorage(remote, root, port),
     async stop() {
       control.close();
       await processes.supervisor.stopAll();

@@ -8,7 +8,7 @@ const VM = '5e1f0c9e-5a7d-4e55-9c3f-2d1b6a0e9f10';
 function task(t: Partial<wire.TaskInfo>): wire.TaskInfo {
   return {
     id: 't', runId: 'r', kind: 'backup', addressKind: 'pool', address: 'lab', remote: 'nas', vmUuid: VM, state: 'succeeded', attempt: 1, maxAttempts: 3,
-    createdAtMs: 0, startedAtMs: 1000, finishedAtMs: 3500, notBeforeMs: 0, progressDone: 0, progressTotal: 0, errorCode: '', errorMessage: '', payloadJson: '', resultJson: '', ...t,
+    createdAtMs: 0, startedAtMs: 1000, finishedAtMs: 3500, notBeforeMs: 0, progressDone: 0, progressTotal: 0, errorCode: '', errorMessage: '', errorSide: '', payloadJson: '', resultJson: '', ...t,
   };
 }
 

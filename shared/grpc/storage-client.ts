@@ -19,6 +19,7 @@ import {
   StorageServiceService,
   type CommitBackupRequest,
   type CommitBackupResponse,
+  type DiscardBackupResponse,
   type GetBackupResponse,
   type GetDiskResponse,
   type HasBaseResponse,
@@ -57,11 +58,13 @@ export interface PutDiskOptions {
 export class StorageClient {
   readonly #client: InstanceType<typeof StorageServiceClient>;
 
-  constructor(address: string, credentials: ChannelCredentials) {
+  /** `channelOptions` are added to the defaults (e.g. a shorter reconnect backoff). */
+  constructor(address: string, credentials: ChannelCredentials, channelOptions: Record<string, number> = {}) {
     this.#client = new FastStorageServiceClient(address, credentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      ...channelOptions,
     });
   }
 
@@ -112,6 +115,12 @@ export class StorageClient {
   /** One committed backup's metadata (added by the host agent for restores). */
   getBackup(vmUuid: string, backupId: string): Promise<GetBackupResponse> {
     return unary((cb) => this.#client.getBackup({ vmUuid, backupId }, cb));
+  }
+
+  /** Removes what uploads of an uncommitted backup left (DiscardBackup); the paths removed. */
+  async discardBackup(vmUuid: string, backupId: string): Promise<string[]> {
+    const response = await unary<DiscardBackupResponse>((cb) => this.#client.discardBackup({ vmUuid, backupId }, cb));
+    return response.removedPaths;
   }
 
   async listBackups(vmUuid = ''): Promise<BackupSummary[]> {

@@ -17,6 +17,8 @@ export interface AgentProcessOptions {
   agentId?: string;
   mergeCheckpointBlocks?: number;
   ackWaitSeconds?: number;
+  /** gRPC port (default 0: a free one); a restarted agent takes its predecessor's to be found again. */
+  port?: number;
 }
 
 export interface AgentProcess {
@@ -36,7 +38,7 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
     storage: {
       remoteId: o.remoteId,
       root: o.root,
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: { host: '127.0.0.1', port: o.port ?? 0 },
       tls: { insecure: true },
       concurrency: 2,
       heartbeatSeconds: 60,

@@ -1,12 +1,16 @@
 // Backs up one VM (one task), in the order that keeps the next delta correct whatever fails:
 //   1. a redelivered task whose backup is committed reports the first result and stops;
-//   2. leftovers of interrupted runs are destroyed (plan-cleanup.ts);
+//   2. leftovers of interrupted runs are destroyed (plan-cleanup.ts), and every remote discards
+//      what an earlier attempt's uploads of this backup left;
 //   3. a new snapshot is taken (skipped VDIs left out) and tagged;
-//   4. per disk, full or delta (gather-disk-plans.ts), exported and streamed to every remote;
-//   5. every remote commits (CommitBackup with the XAPI records);
+//   4. per disk, full or delta (gather-disk-plans.ts), exported and streamed to every remote —
+//      a disk whose export broke or whose storage agent went away is sent again (transfer-disk.ts);
+//   5. every remote commits (CommitBackup with the XAPI records); a remote that lost the disks
+//      (its storage agent restarted in between) gets them again, once (commit-to-remotes.ts);
 //   6. only then the snapshot is marked exported, and the previous reference destroyed.
-// Any failure before 6 destroys the new snapshot and leaves the old reference untouched, so the
-// next delta is computed against data every remote holds.
+// Any failure before 6 destroys the new snapshot — unless the commit may have happened unseen,
+// then the next attempt decides — leaves the old reference untouched, so the next delta is
+// computed against data every remote holds, and asks every remote to discard the upload.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { mapWithLimit } from '../concurrency/semaphore.js';
@@ -22,9 +26,12 @@ import type { XapiRef, XapiVbd, XapiVdi, XapiVm } from '../xapi/xapi-records.js'
 import { outcomeFromListing, parseStoredOutcome } from './backup-outcome.js';
 import type { BackupOutcome, BackupRequest, DiskOutcome } from './backup-types.js';
 import { collectBackupRecords } from './collect-backup-records.js';
-import { exportDisk, type SnapshotDisk } from './export-disk.js';
+import { CommitUnconfirmedError, DisksLostError, commitToRemotes } from './commit-to-remotes.js';
+import { discardOnRemotes } from './discard-on-remotes.js';
+import type { SnapshotDisk } from './export-disk.js';
 import { gatherDiskPlans } from './gather-disk-plans.js';
 import { PoolSnapshots } from './pool-snapshots.js';
+import { DEFAULT_TRANSFER_RETRY, transferDisk, type TransferRetryOptions } from './transfer-disk.js';
 import { TransferProgress, type ProgressListener } from './transfer-progress.js';
 
 export interface BackupContext {
@@ -37,6 +44,8 @@ export interface BackupContext {
   progressIntervalMs?: number;
   /** Untagged snapshots named by us count as leftovers only when older than this (ms). */
   untaggedGraceMs?: number;
+  /** Sending a disk again within the attempt (default DEFAULT_TRANSFER_RETRY). */
+  transferRetry?: TransferRetryOptions;
   clock?: () => Date;
 }
 
@@ -55,7 +64,7 @@ interface NewSnapshot {
 export class VmNotFoundError extends DeltachainError {
   override name = 'VmNotFoundError';
   constructor(vmUuid: string, cause: unknown) {
-    super('VM_NOT_FOUND', `VM ${vmUuid} does not exist on this pool; check the policy's VM list`, { cause });
+    super('VM_NOT_FOUND', `VM ${vmUuid} does not exist on this pool; check the policy's VM list`, { cause, side: 'request' });
   }
 }
 
@@ -87,17 +96,18 @@ class VmBackup {
     if (previous !== undefined) return previous;
     this.progress.enter('cleanup');
     await this.cleanup(existing);
+    await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'before sending');
     const reference = findReferenceSnapshot(existing, this.scope());
     const selection = await this.selectDisks(vm.record);
     this.progress.enter('snapshot');
     const snapshot = await this.takeSnapshot(vm, selection, reference);
     let disks: DiskOutcome[];
     try {
-      disks = await this.exportAll(snapshot);
-      this.progress.enter('commit');
-      await this.commit(vm, snapshot, disks);
+      disks = await this.sendAndCommit(vm, snapshot);
     } catch (error) {
-      await this.discard(snapshot);
+      if (error instanceof CommitUnconfirmedError) this.logger.warn({ snapshot: snapshot.uuid }, 'commit unconfirmed; the new snapshot is kept for the next attempt');
+      else await this.discard(snapshot);
+      await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'after a failure');
       throw error;
     }
     this.progress.enter('rotate');
@@ -160,7 +170,7 @@ class VmBackup {
       if (vbd.type === 'Disk' && !vbd.empty) vdis.set(vbd.VDI, await this.context.xapi.getRecord<XapiVdi>('VDI', vbd.VDI));
     }
     const selection = selectDisks(vbds, vdis);
-    if (selection.disks.length === 0) throw new DeltachainError('NOTHING_TO_BACK_UP', `VM ${this.request.vmUuid} has no disk to back up (all skipped or none attached)`);
+    if (selection.disks.length === 0) throw new DeltachainError('NOTHING_TO_BACK_UP', `VM ${this.request.vmUuid} has no disk to back up (all skipped or none attached)`, { side: 'request' });
     return selection;
   }
 
@@ -200,7 +210,7 @@ class VmBackup {
       if (source !== undefined) out.push({ diskKey: source.diskKey, snapshotVdiRef: vbd.VDI, snapshotVdiUuid: vdi.uuid, virtualSize: Number(vdi.virtual_size) });
     }
     if (out.length !== selection.disks.length) {
-      throw new DeltachainError('SNAPSHOT_INCOMPLETE', `snapshot of VM ${this.request.vmUuid} holds ${out.length} of its ${selection.disks.length} disks`);
+      throw new DeltachainError('SNAPSHOT_INCOMPLETE', `snapshot of VM ${this.request.vmUuid} holds ${out.length} of its ${selection.disks.length} disks`, { side: 'pool' });
     }
     return out;
   }
@@ -210,30 +220,37 @@ class VmBackup {
     return summary.vdis.map((vdi) => ({ diskKey: vdi.diskKey ?? vdi.uuid, snapshotVdiRef: vdi.ref, snapshotVdiUuid: vdi.uuid, virtualSize: 0 }));
   }
 
-  private async exportAll(snapshot: NewSnapshot): Promise<DiskOutcome[]> {
-    const { xapi, logger } = this.context;
-    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), this.request.bases, this.request.targets, this.logger);
-    this.progress.enter('export');
-    const context = { xapi, vmUuid: this.request.vmUuid, targets: this.request.targets, timestampMs: snapshot.takenAt.getTime(), progress: this.progress, logger };
-    return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => exportDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
+  /** Steps 4 and 5; a remote that lost the disks before its commit is sent them again, once. */
+  private async sendAndCommit(vm: LiveVm, snapshot: NewSnapshot): Promise<DiskOutcome[]> {
+    let targets = this.request.targets;
+    for (let round = 1; ; round++) {
+      const disks = await this.exportAll(snapshot, targets);
+      this.progress.enter('commit');
+      try {
+        await this.commit(vm, snapshot, disks, targets);
+        return disks;
+      } catch (error) {
+        if (!(error instanceof DisksLostError) || round > 1) throw error;
+        this.logger.warn({ reason: error.message }, 'remote lost the disks before the commit; sending them again');
+        targets = error.remaining;
+      }
+    }
   }
 
-  private async commit(vm: LiveVm, snapshot: NewSnapshot, disks: DiskOutcome[]): Promise<void> {
+  private async exportAll(snapshot: NewSnapshot, targets: BackupRequest['targets']): Promise<DiskOutcome[]> {
+    const { xapi, logger } = this.context;
+    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), this.request.bases, targets, this.logger);
+    this.progress.enter('export');
+    const retry = this.context.transferRetry ?? DEFAULT_TRANSFER_RETRY;
+    const context = { xapi, vmUuid: this.request.vmUuid, targets, timestampMs: snapshot.takenAt.getTime(), progress: this.progress, logger, retry };
+    return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => transferDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
+  }
+
+  private async commit(vm: LiveVm, snapshot: NewSnapshot, disks: DiskOutcome[], targets: BackupRequest['targets']): Promise<void> {
     const diskKeyByVdi = new Map(snapshot.disks.map((d) => [d.snapshotVdiRef, d.diskKey]));
     const records = await collectBackupRecords(this.context.xapi, vm, snapshot.ref, diskKeyByVdi);
-    const recordsJson = JSON.stringify(records);
-    for (const target of this.request.targets) {
-      await target.storage.commitBackup({
-        backupId: target.backupId,
-        vmUuid: this.request.vmUuid,
-        timestampMs: snapshot.takenAt.getTime(),
-        diskKeys: disks.map((d) => d.diskKey),
-        recordsJson,
-        policyJson: this.request.policyJson,
-        diskSources: disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, snapshotVdiUuid: d.snapshotVdiUuid })),
-      });
-    }
-    this.logger.info({ remotes: this.request.targets.map((t) => t.remoteId) }, 'backup committed');
+    const fields = { vmUuid: this.request.vmUuid, timestampMs: snapshot.takenAt.getTime(), recordsJson: JSON.stringify(records), policyJson: this.request.policyJson };
+    await commitToRemotes(targets, fields, disks, this.logger);
   }
 
   private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, disks: DiskOutcome[], existing: SnapshotSummary[]): Promise<BackupOutcome> {

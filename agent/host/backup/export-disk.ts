@@ -1,21 +1,26 @@
-// One disk of a backup: export the snapshot VDI from XAPI as VHD (a delta when the plan has a
-// base), parse the stream block by block and forward each block to every remote's PutDisk —
+// One disk of a backup, one try: export the snapshot VDI from XAPI as VHD (a delta when the plan
+// has a base), parse the stream block by block and forward each block to every remote's PutDisk —
 // no temporary file, at most one parsed block plus each upload's bounded in-flight window in
 // memory. Each upload encodes a block into its own reused buffers (disk-upload.ts). The parser's
 // borrowed-block mode (reuseBuffers) would save its per-block buffer too, but measured on the
 // agent bench it raised the agent's peak RSS by about 20 MiB (against the 200 MiB bound), so
 // blocks stay owned. XAPI refusing a delta before the first byte turns it into a full (said in
 // the result); any failure after that aborts every upload of the disk, so nothing becomes visible
-// remotely.
+// remotely, and is blamed on the side that failed first: a storage agent that refused or went
+// away (XAPI then reports our cancel as VDI_IO_ERROR: not the pool's fault), or the export
+// stream breaking (ExportInterruptedError, with XAPI's verdict). transfer-disk.ts decides
+// whether to try again.
 import { BAT_ABSENT, DiskType, bitmapSize, parseVhdStream, type VhdStream } from '../../../shared/vhd/index.js';
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { fallBackToFull, type DiskExportPlan } from '../plan/plan-disk-exports.js';
 import type { DiskUpload, PutDiskResult } from '../remote/disk-upload.js';
+import { StorageCallError } from '../remote/storage-call-error.js';
 import type { HostXapi, VdiExport } from '../xapi/host-xapi.js';
 import { XapiCallError } from '../xapi/xapi-call-error.js';
 import type { XapiRef } from '../xapi/xapi-records.js';
 import type { BackupTarget, DiskOutcome } from './backup-types.js';
+import { ExportInterruptedError } from './export-interrupted-error.js';
 import type { TransferProgress } from './transfer-progress.js';
 
 export interface SnapshotDisk {
@@ -39,12 +44,14 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
   const startedAt = Date.now();
   const { plan, exported } = await startExport(context, disk, initialPlan);
   const uploads: DiskUpload[] = [];
+  const expected = { blocks: 0, bytes: 0 };
+  const moved = { blocks: 0, bytes: 0 };
   try {
     const vhd = await parseVhdStream(exported.body, { where: `export of VDI ${disk.snapshotVdiUuid}` });
     checkStream(vhd, disk, plan);
-    const allocated = vhd.bat.reduce((count, entry) => (entry === BAT_ABSENT ? count : count + 1), 0);
-    const blockBytes = vhd.header.blockSize + bitmapSize(vhd.header.blockSize);
-    context.progress.expect(allocated, allocated * blockBytes);
+    expected.blocks = vhd.bat.reduce((count, entry) => (entry === BAT_ABSENT ? count : count + 1), 0);
+    expected.bytes = expected.blocks * (vhd.header.blockSize + bitmapSize(vhd.header.blockSize));
+    context.progress.expect(expected.blocks, expected.bytes);
     for (const target of context.targets) {
       uploads.push(
         target.storage.putDisk({
@@ -59,28 +66,38 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
         }),
       );
     }
-    let blocks = 0;
-    let bytes = 0;
     for await (const block of vhd.blocks()) {
       await Promise.all(uploads.map((upload) => upload.writeBlock(block.index, block.bitmap, block.data)));
-      blocks++;
-      bytes += block.bitmap.length + block.data.length;
+      moved.blocks++;
+      moved.bytes += block.bitmap.length + block.data.length;
       context.progress.add(1, block.bitmap.length + block.data.length);
     }
     await exported.done;
     const results = await Promise.all(uploads.map((upload) => upload.finish()));
-    return outcome(disk, plan, { blocks, bytes, startedAt, results, targets: context.targets });
+    return outcome(disk, plan, { blocks: moved.blocks, bytes: moved.bytes, startedAt, results, targets: context.targets });
   } catch (error) {
     exported.cancel();
+    const remote = uploads.map((upload) => upload.remoteFailure).find((failure) => failure !== undefined);
     for (const upload of uploads) upload.abort();
-    throw await preferXapiError(exported, error);
+    context.progress.retract(expected, moved);
+    throw await blame(exported, disk, error, remote, `${moved.blocks} of ${expected.blocks} blocks`);
   }
 }
 
-/** A stream that ends early is usually XAPI failing the export: report XAPI's error (the task's
- * VDI_IO_ERROR …) rather than the truncation it caused, when the task says so promptly. */
-async function preferXapiError(exported: VdiExport, error: unknown): Promise<unknown> {
-  if (error instanceof XapiCallError) return error;
+/**
+ * The error to report for a failed try, by the side that failed first: a storage agent's refusal
+ * or disappearance (XAPI's error that follows is our own cancel), a check of the stream's shape,
+ * or else the export stream breaking — with XAPI's verdict when its task gives one promptly.
+ */
+async function blame(exported: VdiExport, disk: SnapshotDisk, error: unknown, remote: StorageCallError | undefined, progress: string): Promise<unknown> {
+  if (remote !== undefined) return remote;
+  if (error instanceof StorageCallError || (error instanceof DeltachainError && error.code === 'EXPORT_UNEXPECTED')) return error;
+  const verdict = error instanceof XapiCallError ? error : await xapiVerdict(exported);
+  return new ExportInterruptedError(disk.snapshotVdiUuid, disk.diskKey, error, verdict, progress);
+}
+
+/** XAPI's error for the export's task, if it ends with one within two seconds. */
+async function xapiVerdict(exported: VdiExport): Promise<XapiCallError | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const verdict = await Promise.race([
     exported.done.then(
@@ -92,10 +109,7 @@ async function preferXapiError(exported: VdiExport, error: unknown): Promise<unk
     }),
   ]);
   clearTimeout(timer);
-  if (verdict instanceof XapiCallError) {
-    return new XapiCallError(verdict.method, verdict.xapiCode, verdict.params, { cause: error, detail: `(the export stream broke: ${(error as Error).message})` });
-  }
-  return error;
+  return verdict instanceof XapiCallError ? verdict : undefined;
 }
 
 async function startExport(context: ExportDiskContext, disk: SnapshotDisk, plan: DiskExportPlan): Promise<{ plan: DiskExportPlan; exported: VdiExport }> {
@@ -112,10 +126,10 @@ async function startExport(context: ExportDiskContext, disk: SnapshotDisk, plan:
 function checkStream(vhd: VhdStream, disk: SnapshotDisk, plan: DiskExportPlan): void {
   const expected = plan.mode === 'delta' ? DiskType.Differencing : DiskType.Dynamic;
   if (vhd.footer.diskType !== expected) {
-    throw new DeltachainError('EXPORT_UNEXPECTED', `export of VDI ${disk.snapshotVdiUuid}: expected a ${DiskType[expected]} VHD for a ${plan.mode} export, got ${DiskType[vhd.footer.diskType] ?? vhd.footer.diskType}`);
+    throw new DeltachainError('EXPORT_UNEXPECTED', `export of VDI ${disk.snapshotVdiUuid}: expected a ${DiskType[expected]} VHD for a ${plan.mode} export, got ${DiskType[vhd.footer.diskType] ?? vhd.footer.diskType}`, { side: 'pool' });
   }
   if (vhd.footer.currentSize !== disk.virtualSize) {
-    throw new DeltachainError('EXPORT_UNEXPECTED', `export of VDI ${disk.snapshotVdiUuid}: VHD size ${vhd.footer.currentSize} differs from the VDI's virtual size ${disk.virtualSize}`);
+    throw new DeltachainError('EXPORT_UNEXPECTED', `export of VDI ${disk.snapshotVdiUuid}: VHD size ${vhd.footer.currentSize} differs from the VDI's virtual size ${disk.virtualSize}`, { side: 'pool' });
   }
 }
 

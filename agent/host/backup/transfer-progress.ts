@@ -45,6 +45,14 @@ export class TransferProgress {
     this.bytesTotal += bytes;
   }
 
+  /** Takes back what a failed transfer of one disk announced and counted (it is sent again). */
+  retract(expected: { blocks: number; bytes: number }, done: { blocks: number; bytes: number }): void {
+    this.blocksTotal -= expected.blocks;
+    this.bytesTotal -= expected.bytes;
+    this.blocksDone -= done.blocks;
+    this.bytesDone -= done.bytes;
+  }
+
   add(blocks: number, bytes: number): void {
     this.blocksDone += blocks;
     this.bytesDone += bytes;

@@ -32,6 +32,7 @@ export class DiskUpload {
   private inFlight = 0;
   private readonly drained: Array<() => void> = [];
   private failure: StorageCallError | undefined;
+  private abortedFirst = false;
 
   constructor(
     private readonly remoteId: string,
@@ -75,8 +76,14 @@ export class DiskUpload {
     }
   }
 
+  /** How the storage agent side failed (refused, went away, full), if it did before any abort. */
+  get remoteFailure(): StorageCallError | undefined {
+    return this.abortedFirst ? undefined : this.failure;
+  }
+
   /** Abandons the stream: the storage agent discards the temporary file. */
   abort(): void {
+    this.abortedFirst = this.failure === undefined;
     this.fail(new StorageCallError(this.remoteId, 'PutDisk', CANCELLED, 'upload aborted by the host agent'));
     this.call.cancel();
   }

@@ -18,10 +18,11 @@ const PutDiskStubConstructor = makeGenericClientConstructor(PutDiskService, 'del
   new (address: string, credentials: ChannelCredentials, options?: Record<string, unknown>): PutDiskStub;
 };
 
-export function createPutDiskStub(address: string, credentials: ChannelCredentials): PutDiskStub {
+export function createPutDiskStub(address: string, credentials: ChannelCredentials, channelOptions: Record<string, number> = {}): PutDiskStub {
   return new PutDiskStubConstructor(address, credentials, {
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    ...channelOptions,
   });
 }
 

@@ -1,11 +1,15 @@
 // The host agent's view of one remote: the shared storage client (gRPC, flow control, checksums)
 // plus what a task needs around it — the remote id in every error, failures classified by gRPC
 // status (StorageCallError), deadlines and retries with backoff on the idempotent unary calls
-// (HasBase, ListBackups, CommitBackup of the same backup id), push-style uploads (with a leaner
-// block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores, a backup's stored records and a disk as one VHD
-// stream of known length.
+// (HasBase, ListBackups, CommitBackup of the same backup id); DiscardBackup and a probe (does a
+// storage agent that went away answer again?) tried once; push-style uploads (with a leaner
+// block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores,
+// a backup's stored records and a disk as one VHD stream of known length.
+// The channels reconnect at least every 5 s while a storage agent is away (grpc-js would back off
+// up to 2 minutes), so a restarted one is reached soon after it is back.
 import { Readable } from 'node:stream';
 import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { Logger } from '../../../shared/logging/index.js';
 import { GetDiskFormat, StorageClient } from '../../../shared/grpc/index.js';
 import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
@@ -30,7 +34,12 @@ export interface RemoteStorageOptions {
   /** Deadline of a unary call, milliseconds. */
   callTimeoutMs: number;
   retry?: RetryOptions;
+  /** Hears of unary calls that failed and are tried again. */
+  logger?: Logger;
 }
+
+/** Channel options of every connection to a storage agent (see the header). */
+export const STORAGE_CHANNEL_OPTIONS = Object.freeze({ 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 5000 });
 
 /** A disk of a backup as one dynamic VHD stream of known length (for `putResource`). */
 export interface VhdDownload {
@@ -50,8 +59,8 @@ export class RemoteStorage implements BackupSource {
     readonly endpoint: RemoteEndpoint,
     private readonly options: RemoteStorageOptions,
   ) {
-    this.client = new StorageClient(endpoint.address, endpoint.credentials);
-    this.uploads = createPutDiskStub(endpoint.address, endpoint.credentials);
+    this.client = new StorageClient(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS);
+    this.uploads = createPutDiskStub(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS);
   }
 
   get remoteId(): string {
@@ -68,6 +77,18 @@ export class RemoteStorage implements BackupSource {
 
   async hasBase(vmUuid: string, footerUuid: string): Promise<boolean> {
     return (await this.unary('HasBase', () => this.client.hasBase(vmUuid, footerUuid))).found;
+  }
+
+  /** Removes what uploads of this uncommitted backup left on the remote; the paths removed. One
+   * try (its callers do it best effort, and must not hold a failed backup for minutes). */
+  discardBackup(vmUuid: string, backupId: string): Promise<string[]> {
+    return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId), this.options.callTimeoutMs);
+  }
+
+  /** One ListBackups of a VM (cheap: one folder; Stat reads the whole remote), not retried:
+   * resolves when the storage agent answers within `timeoutMs`. */
+  async probe(vmUuid: string, timeoutMs: number): Promise<void> {
+    await this.withDeadline('ListBackups', () => this.client.listBackups(vmUuid), timeoutMs);
   }
 
   listBackups(vmUuid: string): Promise<BackupSummary[]> {
@@ -126,22 +147,24 @@ export class RemoteStorage implements BackupSource {
   }
 
   private unary<T>(rpc: string, call: () => Promise<T>): Promise<T> {
-    return retryWithBackoff(
-      async () => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StorageCallError(this.remoteId, rpc, DEADLINE_EXCEEDED, `no answer within ${this.options.callTimeoutMs} ms`)), this.options.callTimeoutMs);
-        });
-        try {
-          return await Promise.race([call(), deadline]);
-        } catch (error) {
-          throw StorageCallError.from(this.remoteId, rpc, error);
-        } finally {
-          clearTimeout(timer);
-        }
-      },
-      this.options.retry ?? DEFAULT_RETRY,
-      { isTransient: (error) => error instanceof StorageCallError && error.retryable },
-    );
+    return retryWithBackoff(() => this.withDeadline(rpc, call, this.options.callTimeoutMs), this.options.retry ?? DEFAULT_RETRY, {
+      isTransient: (error) => error instanceof StorageCallError && error.retryable,
+      onRetry: (error, attempt, delayMs) =>
+        this.options.logger?.warn({ remote: this.remoteId, rpc, attempt, delayMs, status: (error as StorageCallError).grpcStatus, reason: (error as Error).message }, 'storage call failed, retrying'),
+    });
+  }
+
+  private async withDeadline<T>(rpc: string, call: () => Promise<T>, timeoutMs: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageCallError(this.remoteId, rpc, DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([call(), deadline]);
+    } catch (error) {
+      throw StorageCallError.from(this.remoteId, rpc, error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -11,6 +11,7 @@ import { decodeTask } from '../../../shared/nats/index.js';
 import { TaskStatus, type TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { TaskKind, type Task } from '../../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { backupVm } from '../backup/backup-vm.js';
+import type { TransferRetryOptions } from '../backup/transfer-disk.js';
 import type { ProgressListener } from '../backup/transfer-progress.js';
 import { restoreVm } from '../restore/restore-vm.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
@@ -28,6 +29,8 @@ export interface HostTaskContext {
   xapi: HostXapi;
   storages: RemoteStorages;
   disksPerVm: number;
+  /** Sending a disk again within an attempt (default DEFAULT_TRANSFER_RETRY). */
+  transferRetry?: TransferRetryOptions;
   events: EventSink;
   logger: Logger;
   /** Minimum time between two progress events of one task, ms. */
@@ -37,7 +40,7 @@ export interface HostTaskContext {
 export class TaskRefusedError extends DeltachainError {
   override name = 'TaskRefusedError';
   constructor(message: string) {
-    super('TASK_REFUSED', message);
+    super('TASK_REFUSED', message, { side: 'request' });
   }
 }
 
@@ -100,7 +103,8 @@ export class HostTaskRunner {
     const payload = task.payload!;
     if (payload.$case === 'backup') {
       const request = backupRequestFrom(task.taskId, payload.value, storages);
-      const outcome = await this.locks.run(request.vmUuid, () => backupVm({ xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0 }, request));
+      const transferRetry = this.context.transferRetry;
+      const outcome = await this.locks.run(request.vmUuid, () => backupVm({ xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0, ...(transferRetry === undefined ? {} : { transferRetry }) }, request));
       return backupOutput(outcome);
     }
     if (payload.$case === 'restore') {

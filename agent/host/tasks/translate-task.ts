@@ -16,7 +16,7 @@ const ADDRESS = /^[^\s/]+:\d{1,5}$/;
 type Output = TaskResult['output'];
 
 function need(condition: boolean, taskId: string, message: string): void {
-  if (!condition) throw new InvalidInputError(`task ${taskId}: ${message}`);
+  if (!condition) throw new InvalidInputError(`task ${taskId}: ${message}`, { side: 'request' });
 }
 
 function checkCommon(taskId: string, p: { vmUuid: string; backupId: string; remoteId: string; storageAddress: string }): void {

@@ -66,6 +66,11 @@ const TRANSIENT_NETWORK_CODES = new Set([
  */
 const CLIENT_RELOGIN_RACE = 'ERR_ASSERTION';
 
+/** Whether a code is a failure of the connection to the pool rather than of the pool itself. */
+export function isNetworkCode(code: string): boolean {
+  return TRANSIENT_NETWORK_CODES.has(code);
+}
+
 export function classifyXapiFailure(code: string | undefined): XapiFailureClass {
   if (code === CLIENT_RELOGIN_RACE) {
     return { kind: 'transient', advice: 'the XAPI client was logging in again; retried' };

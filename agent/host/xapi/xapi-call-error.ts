@@ -1,8 +1,9 @@
 // The named error for a failed XAPI call or transfer: the XAPI code and its parameters (as XAPI
-// gave them), the method, whether retrying later can help, and advice for the operator. Built
+// gave them), the method, whether retrying later can help, advice for the operator, and the side
+// that failed — the pool, or the network to it for a connection error. Built
 // at the boundary from whatever the `xen-api` client threw (XapiError, network error, HTTP error).
 import { DeltachainError } from '../../../shared/errors.js';
-import { classifyXapiFailure, type XapiFailureKind } from './classify-xapi-error.js';
+import { classifyXapiFailure, isNetworkCode, type XapiFailureKind } from './classify-xapi-error.js';
 
 export class XapiCallError extends DeltachainError {
   override name = 'XapiCallError';
@@ -18,6 +19,7 @@ export class XapiCallError extends DeltachainError {
     super('XAPI_CALL_FAILED', `XAPI ${method} failed: ${xapiCode}(${params.join(', ')})${detail} — ${advice}`, {
       cause: options.cause,
       retryable: kind === 'transient',
+      side: isNetworkCode(xapiCode) ? 'network' : 'pool',
     });
     this.xapiCode = xapiCode;
     this.params = params;

@@ -1,10 +1,13 @@
 // Finishes every interrupted merge on the remote (docs/remote-format.md §8): a storage agent runs
 // this at start, before taking new work, and a scan runs it first. For each disk folder: resume
-// each merge whose state file exists, finish pending `.sums.merged` tables, then rewrite the VM's
-// metadata chain fields. Returns the child paths whose merge was finished.
+// each merge whose state file exists, finish pending `.sums.merged` tables, remove the checksums
+// the merged parent left without their disk (§8 step 4: the merge's last removal, whose parent
+// name only the interrupted run knew), then rewrite the VM's metadata chain fields. Returns the
+// child paths whose merge was finished.
 import { join } from 'node:path';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
 import { errorMessage } from '../../../shared/errors.js';
+import { removeIfPresent } from '../atomic-write.js';
 import { backupIdOfDiskFile } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
 import { listFolder } from '../vm-inventory.js';
@@ -29,11 +32,12 @@ export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Prom
     for (const key of await listFolder(ctx.layout.disksFolder(vm))) {
       if (!ID_PATTERN.test(key)) continue;
       const folder = ctx.layout.diskFolder(vm, key);
+      let finished = false;
       for (const child of await findInterruptedMerges(folder).catch(() => [])) {
         try {
           await withVm(vm, () => mergeVhd(child));
           resumed.push(ctx.layout.relative(child));
-          touched = true;
+          finished = true;
           ctx.logger.info({ vm, path: ctx.layout.relative(child) }, 'interrupted merge finished');
         } catch (error) {
           failed.push({ path: ctx.layout.relative(child), reason: errorMessage(error) });
@@ -43,10 +47,23 @@ export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Prom
       for (const name of await listFolder(folder)) {
         const match = MERGED_SUMS.exec(name);
         if (!match || backupIdOfDiskFile(match[1]!) === undefined) continue;
-        if (await withVm(vm, () => finishChecksums(join(folder, match[1]!)).catch(() => false))) touched = true;
+        if (await withVm(vm, () => finishChecksums(join(folder, match[1]!)).catch(() => false))) finished = true;
       }
+      if (finished) await withVm(vm, () => removeSumsWithoutDisk(ctx, folder));
+      touched ||= finished;
     }
     if (touched) await withVm(vm, () => refreshVmMetadata(ctx, vm));
   }
   return { resumed, failed };
+}
+
+/** Removes `<x>.vhd.sums` files whose `<x>.vhd` is gone, unless a merge in the folder is still unfinished. */
+async function removeSumsWithoutDisk(ctx: RemoteContext, folder: string): Promise<void> {
+  const names = await listFolder(folder);
+  if (names.some((name) => /^\..+\.merge\.json$/.test(name))) return;
+  const present = new Set(names);
+  for (const name of names) {
+    if (!name.endsWith('.vhd.sums') || present.has(name.slice(0, -'.sums'.length))) continue;
+    if (await removeIfPresent(join(folder, name))) ctx.logger.info({ path: ctx.layout.relative(join(folder, name)) }, 'checksums of a merged parent removed');
+  }
 }

@@ -44,6 +44,7 @@ export function printRunDetail(io: CliIo, detail: wire.RunDetail, now: number): 
       { header: 'STATE', value: (t) => t.state },
       { header: 'TRY', value: (t) => `${t.attempt}/${t.maxAttempts}`, right: true },
       { header: 'DISKS', value: modes },
+      { header: 'SIDE', value: (t) => (t.errorCode ? t.errorSide : '') },
       { header: 'ERROR', value: (t) => (t.errorCode ? `${t.errorCode}: ${t.errorMessage}` : '') },
     ]),
   );

@@ -282,6 +282,11 @@ export interface TaskInfo {
   payloadJson: string;
   /** The agent's result as JSON, once succeeded. */
   resultJson: string;
+  /**
+   * Which side the last failure was on: "pool", "storage", "network", "remote-full", "data",
+   * "request"; empty when unknown or after a success.
+   */
+  errorSide: string;
 }
 
 export interface RunDetail {
@@ -3907,6 +3912,7 @@ function createBaseTaskInfo(): TaskInfo {
     errorMessage: "",
     payloadJson: "",
     resultJson: "",
+    errorSide: "",
   };
 }
 
@@ -3971,6 +3977,9 @@ export const TaskInfo: MessageFns<TaskInfo> = {
     }
     if (message.resultJson !== "") {
       writer.uint32(162).string(message.resultJson);
+    }
+    if (message.errorSide !== "") {
+      writer.uint32(170).string(message.errorSide);
     }
     return writer;
   },
@@ -4148,6 +4157,14 @@ export const TaskInfo: MessageFns<TaskInfo> = {
             message.resultJson = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.errorSide = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4238,6 +4255,11 @@ export const TaskInfo: MessageFns<TaskInfo> = {
         : isSet(object.result_json)
         ? globalThis.String(object.result_json)
         : "",
+      errorSide: isSet(object.errorSide)
+        ? globalThis.String(object.errorSide)
+        : isSet(object.error_side)
+        ? globalThis.String(object.error_side)
+        : "",
     };
   },
 
@@ -4303,6 +4325,9 @@ export const TaskInfo: MessageFns<TaskInfo> = {
     if (message.resultJson !== "") {
       obj.resultJson = message.resultJson;
     }
+    if (message.errorSide !== "") {
+      obj.errorSide = message.errorSide;
+    }
     return obj;
   },
 
@@ -4331,6 +4356,7 @@ export const TaskInfo: MessageFns<TaskInfo> = {
     message.errorMessage = object.errorMessage ?? "";
     message.payloadJson = object.payloadJson ?? "";
     message.resultJson = object.resultJson ?? "";
+    message.errorSide = object.errorSide ?? "";
     return message;
   },
 };

@@ -1,0 +1,21 @@
+// Asks every remote of a backup to discard what uploads of it left (DiscardBackup): before an
+// attempt sends anything (what a killed earlier attempt of the same task left) and after an
+// attempt fails. Best effort: a remote that refuses (the backup is committed there) or does not
+// answer is logged, never fails the backup — its storage agent removes leftovers when it starts,
+// and a scan finds what is left.
+import { errorMessage } from '../../../shared/errors.js';
+import type { Logger } from '../../../shared/logging/index.js';
+import type { BackupTarget } from './backup-types.js';
+
+export async function discardOnRemotes(targets: readonly BackupTarget[], vmUuid: string, logger: Logger, when: 'before sending' | 'after a failure'): Promise<void> {
+  await Promise.all(
+    targets.map(async (target) => {
+      try {
+        const removed = await target.storage.discardBackup(vmUuid, target.backupId);
+        if (removed.length > 0) logger.info({ remote: target.remoteId, backupId: target.backupId, removed, when }, 'leftovers of the backup removed from the remote');
+      } catch (error) {
+        logger.warn({ remote: target.remoteId, backupId: target.backupId, when, reason: errorMessage(error) }, 'could not discard the backup on the remote');
+      }
+    }),
+  );
+}
