@@ -92,11 +92,13 @@ class VmBackup {
   async run(): Promise<BackupOutcome> {
     const vm = await this.findVm();
     const existing = await this.snapshots.list(vm.record);
+    // First the discard: the storage agent runs it after any commit of an earlier attempt still
+    // in flight, so what the listing below says is final (committed, or never will be).
+    await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'before sending');
     const previous = await this.previousDelivery(existing);
     if (previous !== undefined) return previous;
     this.progress.enter('cleanup');
     await this.cleanup(existing);
-    await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'before sending');
     const reference = findReferenceSnapshot(existing, this.scope());
     const selection = await this.selectDisks(vm.record);
     this.progress.enter('snapshot');
