@@ -63,6 +63,8 @@ async function recordRunOnce(sql: Catalog, request: RunRequest, ids: Ids, limits
       trigger: request.trigger,
       createdAt: now,
     });
+    // A manual run recorded by another call at the same instant is that call's run, not this one's.
+    if (!recorded.created && request.trigger === 'manual') throw new RunInProgressError(policy.name, undefined);
     if (!recorded.created) return { ...recorded, taskIds: [] };
     const { taskIds, unknownVms, selected } = await insertBackupTasks(tx, recorded.run, request, ids, limits, now);
     // A run that backs up nothing fails at once (below): its releases go outside it.
