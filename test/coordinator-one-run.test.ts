@@ -1,8 +1,9 @@
-// One run at a time per policy, end to end: a `deltachain coordinator` process on Postgres and
-// NATS JetStream, a real storage agent and the stand-in host agent (held, so the run stays
-// active). Two `deltachain policy run` processes issued at the same moment record exactly one
-// run; the other exits 1 naming it and saying how to follow it. Then the same race through the
-// control API of two coordinators on one catalogue: one call wins, every other is refused.
+// One run at a time per policy, end to end: the coordinator (in this process: its gRPC control
+// API, dispatcher and event consumer) on Postgres and NATS JetStream, a real storage agent and
+// the stand-in host agent (held, so the run stays active). Two `deltachain policy run` processes
+// issued at the same moment record exactly one run; the other exits 1 naming it and saying how to
+// follow it. Then the same race through the control API of two coordinators on one catalogue: one
+// call wins, every other is refused.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelCredentials } from '@grpc/grpc-js';
@@ -38,7 +39,7 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
   before(async () => {
     stack = await startCoordinatorStack('lab');
     await stack.startStorage('nas');
-    const client = await stack.startCoordinator();
+    const client = await stack.startCoordinator(undefined, { inProcess: true });
     await client.addPool({ name: 'lab', site: '', description: '' });
     await client.addRemote({ name: 'nas', site: '', location: '', description: '' });
     stack.host.addVm(VM, 'web', ['xvda']);
@@ -49,7 +50,7 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
 
   it('two `policy run` at the same moment: one run, the other refused naming it (exit 1)', async () => {
     const release = stack.host.hold();
-    const address = `127.0.0.1:${stack.coordinator!.port}`;
+    const address = `127.0.0.1:${stack.inProcess!.apiPort}`;
     const results = await Promise.all([0, 1].map(() => runCliAt(address, ['policy', 'run', 'nightly'])));
     const [run, ...more] = await runs();
     assert.equal(more.length, 0, 'exactly one run recorded');
@@ -61,9 +62,9 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
     assert.match(refused[0]!.stderr, new RegExp(`^deltachain: policy nightly already has a run in progress: run ${run!.id} \\((pending|running) since [^)]+\\); a policy runs one at a time — follow it with \`deltachain run watch ${run!.id}\`\\n$`));
     release();
     await finished(run!.id);
-    const again = await runCliAt(address, ['policy', 'run', 'nightly']);
-    assert.equal(again.code, 0, `once the run finished, the next one starts: ${again.stderr}`);
-    await finished((await runs())[0]!.id);
+    const { run: again } = await stack.client!.runPolicy({ name: 'nightly', forceFull: false, vmUuids: [] });
+    assert.notEqual(again!.run!.id, run!.id, 'once the run finished, the next one starts');
+    await finished(again!.run!.id);
   });
 
   it('two coordinators on one catalogue, several calls at once: one run, every other call refused', async () => {
