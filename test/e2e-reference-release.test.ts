@@ -71,7 +71,7 @@ describe('end to end: reference snapshots released', { timeout: 300_000 }, () =>
 
   async function references(policy: string): Promise<string[]> {
     const rows = await sql<{ vm: string; remote: string }[]>`select vm_uuid::text as vm, remote_name as remote from reference_snapshots where policy_id = ${policy} order by 1, 2`;
-    return rows.map((r) => `${r.vm === web.uuid ? 'web' : r.vm === db.uuid ? 'db' : r.vm}@${r.remote}`);
+    return rows.map((r) => `${r.vm === web.uuid ? 'web' : r.vm === db.uuid ? 'db' : r.vm}@${r.remote}`).sort();
   }
 
   async function run(policy: string): Promise<wire.RunDetail> {
@@ -119,7 +119,7 @@ describe('end to end: reference snapshots released', { timeout: 300_000 }, () =>
     const list = await snapshots();
     assert.deepEqual([of(list, rotating, web), of(list, rotating, db)], [['offsite'], ['offsite']], JSON.stringify(list));
     assert.deepEqual(of(list, other, web), ['nas'], 'another policy’s reference of web stays');
-    assert.deepEqual(await references(rotating), ['db@offsite', 'web@offsite'].sort((a, b) => (a < b ? -1 : 1)).sort(), 'the catalogue keeps offsite’s references only');
+    assert.deepEqual(await references(rotating), ['db@offsite', 'web@offsite'], 'the catalogue keeps offsite’s references only');
     // The next run is a delta against offsite's reference, and still one reference per VM.
     const again = await run('rotating');
     for (const task of again.tasks.filter((t) => t.kind === 'backup')) assert.deepEqual(Object.values(JSON.parse(task.payloadJson).plan).map((p) => (p as { mode: string }).mode), ['delta']);
