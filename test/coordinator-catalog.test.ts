@@ -199,12 +199,15 @@ describe('catalogue', () => {
       );
       await catalog.applyDelete(db.sql, 'nas', 't1', now);
     });
-    it('a merge turns the child into the full and retires the parent', async () => {
-      await catalog.applyMerge(db.sql, 'nas', 'b2', ['b1'], now);
+    it('a merge turns the child into the full, with the merged files’ sizes, and retires the parent', async () => {
+      // The agent reported xvda's merged size only (an older agent reports none): xvdb keeps its own.
+      await catalog.applyMerge(db.sql, 'nas', 'b2', ['b1'], [{ diskKey: 'xvda', sizeBytes: 5000 }], now);
       const view = await catalog.retentionView(db.sql, VM, 'nas');
       assert.deepEqual(view.map((b) => [b.id, b.parents]), [['b2', []], ['b3', ['b2']]]);
       const disks = await catalog.listDisksOfBackup(db.sql, (await catalog.getBackup(db.sql, 'b2')).key);
       assert.deepEqual(disks.map((d) => [d.kind, d.parentId, d.position]), [['full', null, 1], ['full', null, 1]]);
+      assert.deepEqual(disks.map((d) => [d.diskKey, d.sizeBytes]), [['xvda', 5000], ['xvdb', 1000]]);
+      assert.equal((await catalog.getBackup(db.sql, 'b2')).sizeBytes, 6000, 'the backup’s size is its disks’ sizes');
       assert.equal((await catalog.getBackup(db.sql, 'b1')).status, 'deleted');
       assert.deepEqual((await catalog.chainTails(db.sql, VM, 'nas')).xvda, { footerUuid: uuid(5), position: 2 });
     });

@@ -1,5 +1,7 @@
 // The scheduler against a real Postgres with a clock the test moves: runs are recorded once
-// per firing — also by two schedulers at once — with one backup task per VM and remote.
+// per firing — also by two schedulers at once — with one backup task per VM and remote; a firing
+// while the policy's previous run is still active is recorded as skipped, naming that run.
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -79,27 +81,61 @@ describe('scheduler', () => {
     await catalog.deletePolicy(db.sql, 'ghost');
   });
 
+  /** What a dispatcher and agents would do to a run: its tasks end, and so does the run. */
+  async function finishRunsOf(policy: string): Promise<void> {
+    for (const run of await catalog.listRuns(db.sql, { policyName: policy })) {
+      await db.sql`update tasks set state = 'cancelled', finished_at = ${now} where run_id = ${run.id} and finished_at is null`;
+      await catalog.saveRunOutcome(db.sql, run.id, { state: 'cancelled', finished: true, error: 'cancelled by the test' }, now);
+    }
+  }
+
   it('after an outage catches up once, with the newest missed firing', async () => {
+    await finishRunsOf('nightly');
     now = new Date('2024-06-05T09:00:00Z');
     await scheduler().tick();
     const runs = await catalog.listRuns(db.sql, { policyName: 'nightly' });
     assert.deepEqual(runs.map((r) => r.scheduledAt.toISOString()), ['2024-06-05T02:00:00.000Z', '2024-06-02T02:00:00.000Z']);
+    assert.equal(runs[0]!.state, 'pending');
+  });
+
+  it('a firing while the previous run is still active starts no second run: it is recorded as skipped, naming it, and logged', async () => {
+    const [active] = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({ write: (chunk, _e, done) => void (lines.push(JSON.parse(String(chunk))), done()) });
+    const logger = createLogger({ level: 'info', pretty: false, destination });
+    now = new Date('2024-06-06T02:00:01Z');
+    await Promise.all([0, 1].map(() => new Scheduler({ sql: db.sql, clock: () => now, ids: randomIds, limits: DEFAULT_TASK_LIMITS, logger }).tick()));
+    const [skipped, ...older] = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    assert.equal(older[0]!.id, active!.id);
+    assert.equal(skipped!.scheduledAt.toISOString(), '2024-06-06T02:00:00.000Z');
+    assert.equal(skipped!.state, 'skipped');
+    assert.ok(skipped!.finishedAt, 'a skipped firing is finished at once');
+    assert.equal(skipped!.error, `skipped: run ${active!.id} of this policy was still pending`);
+    assert.equal((await catalog.listTasksOfRun(db.sql, skipped!.id)).length, 0, 'and has no task');
+    assert.equal((await catalog.activeRunOf(db.sql, active!.policyId!))?.id, active!.id, 'the active run is untouched');
+    const warnings = lines.filter((l) => l.msg === 'firing skipped: the policy’s previous run is still active');
+    assert.equal(warnings.length, 1, 'logged once, by the scheduler that recorded it');
+    assert.equal(warnings[0]!.activeRunId, active!.id);
+    await scheduler().tick();
+    assert.equal((await catalog.listRuns(db.sql, { policyName: 'nightly' })).length, 3, 'the skipped firing is not fired again');
+    await finishRunsOf('nightly');
   });
 
   it('does not fire a disabled policy, nor catch up what was missed while disabled', async () => {
     await catalog.setPolicyEnabled(db.sql, 'nightly', false, now);
-    now = new Date('2024-06-06T02:00:00Z');
+    now = new Date('2024-06-07T02:00:00Z');
     await scheduler().tick();
-    now = new Date('2024-06-06T10:00:00Z');
+    now = new Date('2024-06-07T10:00:00Z');
     await catalog.setPolicyEnabled(db.sql, 'nightly', true, now);
     await scheduler().tick();
-    assert.equal((await catalog.listRuns(db.sql, { policyName: 'nightly' })).length, 2);
+    assert.equal((await catalog.listRuns(db.sql, { policyName: 'nightly' })).length, 3);
   });
 
-  it('runs on its own timer when started', async () => {
+  it('runs on its own timer when started (the run of the first firing still pending, the next ones are skipped)', async () => {
+    const edited = new Date(Date.now() - 1000);
     await catalog.updatePolicy(db.sql, (await catalog.getPolicyByName(db.sql, 'empty')).id, parsePolicySettings({
       name: 'empty', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '* * * * * *', timeZone: 'UTC' }, retention: 1,
-    }), new Date(Date.now() - 1000));
+    }), edited);
     now = new Date();
     const seen: string[] = [];
     const live = new Scheduler({
@@ -107,9 +143,14 @@ describe('scheduler', () => {
       logger: createLogger({ level: 'silent' }), onRun: (run) => { if (run.policyName === 'empty') seen.push(run.policyName); },
     });
     live.start();
+    const firings = async () => (await catalog.listRuns(db.sql, { policyName: 'empty' })).filter((r) => r.trigger === 'schedule' && r.scheduledAt > edited);
     const deadline = Date.now() + 5000;
-    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await firings()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await live.stop();
-    assert.ok(seen.length >= 2, `expected two firings of a per-second schedule, saw ${seen.length}`);
+    const states = (await firings()).map((r) => r.state).reverse();
+    assert.ok(states.length >= 2, `expected two firings of a per-second schedule, saw ${states.length}`);
+    assert.equal(states[0], 'pending');
+    assert.ok(states.slice(1).every((s) => s === 'skipped'), `later firings skipped while the first run is pending: ${states.join(', ')}`);
+    assert.equal(seen.length, 1, 'onRun is called for runs recorded, not for skipped firings');
   });
 });

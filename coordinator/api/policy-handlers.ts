@@ -1,6 +1,9 @@
-// Control API: policies — create, edit, show, list, delete, enable/disable, run now.
+// Control API: policies — create, edit, show, list, delete, enable/disable, run now. An edit that
+// drops remotes or VMs, and a delete, queue the release of the reference snapshots the policy no
+// longer needs on its pools (dispatch/queue-releases.ts).
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import * as catalog from '../catalog/index.js';
+import { queueDeletedPolicyReleases, queueStaleReleases } from '../dispatch/queue-releases.js';
 import { DeltachainError } from '../../shared/errors.js';
 import { nextFireTime, parsePolicySettings, type Policy } from '../policy/index.js';
 import { recordRun } from '../scheduler/index.js';
@@ -25,6 +28,9 @@ export function policyHandlers(ctx: ControlContext) {
       const settings = parsePolicySettings(settingsFromWire(req.settings), `policy ${req.name}`);
       const policy = await catalog.updatePolicy(ctx.sql, current.id, settings, ctx.clock());
       ctx.hooks.policiesChanged();
+      // A crash before this leaves the releases to the policy's next run, which finds them too.
+      const releases = await queueStaleReleases(ctx.sql, policy, { ids: ctx.ids, limits: ctx.limits, now: ctx.clock(), runId: null });
+      if (releases.length > 0) ctx.hooks.tasksQueued();
       return { policy: await describePolicy(ctx, policy) };
     },
     async getPolicy(req: wire.GetPolicyRequest): Promise<wire.GetPolicyResponse> {
@@ -40,8 +46,13 @@ export function policyHandlers(ctx: ControlContext) {
       if (await catalog.hasUnfinishedRun(ctx.sql, policy.id)) {
         throw new DeltachainError('PRECONDITION', `policy ${req.name} has a run in progress; wait for it to finish (\`deltachain run list --policy ${req.name}\`) or disable the policy first`);
       }
-      await catalog.deletePolicy(ctx.sql, req.name);
+      const now = ctx.clock();
+      await ctx.sql.begin(async (tx) => {
+        await queueDeletedPolicyReleases(tx, policy, { ids: ctx.ids, limits: ctx.limits, now, runId: null });
+        await catalog.deletePolicy(tx, req.name);
+      });
       ctx.hooks.policiesChanged();
+      ctx.hooks.tasksQueued();
       return {};
     },
     async setPolicyEnabled(req: wire.SetPolicyEnabledRequest): Promise<wire.SetPolicyEnabledResponse> {

@@ -18,9 +18,12 @@ export { deletePolicy, getPolicy, getPolicyByName, insertPolicy, listPolicies, s
 export { listVms, selectVms, upsertVm, type VmRecord } from './vms.js';
 export { applyInventory, type InventoryDisk, type InventoryOutcome, type InventoryReport, type InventoryVmInput } from './vm-inventory.js';
 export {
+  activeRunOf,
   findRunsByPrefix,
   getRun,
   insertRun,
+  insertSkippedRun,
+  RunInProgressError,
   hasUnfinishedRun,
   lastScheduledAt,
   latestRunPerPolicy,
@@ -67,7 +70,8 @@ export {
 export { backupGroupsOfPolicy, chainTails, retentionView } from './chains.js';
 export { chainKey, chainTailsOf, pairsWithActiveRetention, referenceKey, referencesOf, retentionViewsOf } from './planning-views.js';
 export { lockTasks, saveTasks, type TaskSave } from './task-batches.js';
-export { forgetReferenceSnapshots, recordBackups, setReferences } from './record-backups.js';
+export { recordBackups, setReferences } from './record-backups.js';
 export { applyDelete, applyMerge } from './retention-updates.js';
-export { forgetReferenceSnapshot, listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
+export { listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
 export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';
+export { forgetReleasedReferences, pairsWithActiveBackups, policyPoolKey, referencesOfPolicy } from './reference-releases.js';

@@ -1,4 +1,4 @@
-// recordBackup, setReference and forgetReferenceSnapshot for a batch of backup results, a few
+// recordBackup and setReference for a batch of backup results, a few
 // statements for the whole batch (event-handler.ts applies results a few hundred at a time).
 // Same rules as backups.ts: a backup id already recorded on its remote adds nothing; a full
 // disk starts a chain; a delta disk continues the chain of the newest present disk of that VM
@@ -99,14 +99,4 @@ export async function setReferences(db: Queryable, refs: readonly ReferenceInput
       snapshot_uuid = excluded.snapshot_uuid, vdis = excluded.vdis, taken_at = excluded.taken_at,
       gone_at = null, updated_at = excluded.updated_at
     where reference_snapshots.taken_at <= excluded.taken_at`;
-}
-
-/** forgetReferenceSnapshot for many. */
-export async function forgetReferenceSnapshots(db: Queryable, forget: readonly { policyId: string; vmUuid: string; snapshotUuid: string; keepRemote: string }[]): Promise<void> {
-  if (forget.length === 0) return;
-  await db`
-    delete from reference_snapshots r
-    using unnest(${forget.map((f) => f.policyId)}::uuid[], ${forget.map((f) => f.vmUuid)}::uuid[], ${forget.map((f) => f.snapshotUuid)}::uuid[], ${forget.map((f) => f.keepRemote)}::text[])
-      as k(policy_id, vm_uuid, snapshot_uuid, keep_remote)
-    where r.policy_id = k.policy_id and r.vm_uuid = k.vm_uuid and r.snapshot_uuid = k.snapshot_uuid and r.remote_name <> k.keep_remote`;
 }

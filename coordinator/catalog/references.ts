@@ -1,6 +1,9 @@
 // The reference snapshots: per policy, VM and remote, the snapshot whose VDIs the next delta
 // to that remote is exported against. Set after a backup commits, from the committed disks'
-// footer uuids (which are the snapshot VDIs' uuids).
+// footer uuids (which are the snapshot VDIs' uuids). A row mirrors a snapshot on the VM's pool:
+// it goes only when the host agent destroyed that snapshot — replaced by the next backup to the
+// same remote, or released (reference-releases.ts). A delta to another remote seeded from it
+// leaves it in place: the host agent keeps each remote's reference under that remote's tag.
 import type { ReferenceView } from '../planner/index.js';
 import type { Queryable } from './connect-catalog.js';
 
@@ -29,13 +32,6 @@ export async function setReference(db: Queryable, ref: ReferenceInput, now: Date
       snapshot_uuid = excluded.snapshot_uuid, vdis = excluded.vdis, taken_at = excluded.taken_at,
       gone_at = null, updated_at = excluded.updated_at
     where reference_snapshots.taken_at <= excluded.taken_at`;
-}
-
-/** Forgets references to a snapshot the host has consumed (deleted after a newer commit). */
-export async function forgetReferenceSnapshot(db: Queryable, policyId: string, vmUuid: string, snapshotUuid: string, keepRemote: string): Promise<void> {
-  await db`
-    delete from reference_snapshots
-    where policy_id = ${policyId} and vm_uuid = ${vmUuid} and snapshot_uuid = ${snapshotUuid} and remote_name <> ${keepRemote}`;
 }
 
 export async function markReferenceGone(db: Queryable, policyId: string, vmUuid: string, remote: string, at: Date): Promise<void> {

@@ -1,9 +1,30 @@
 // The runs table: one row per policy firing (or manual run). Recording is idempotent through the
 // unique (policy_id, scheduled_at) constraint, so two schedulers — or one restarted — that fire
-// the same policy at the same time record one run.
+// the same policy at the same time record one run. A policy has at most one run pending or
+// running (the partial unique index runs_one_active_per_policy, migration 0004): a second insert
+// waits for the first transaction and then fails, whichever coordinator or API call made it.
 import type { RunOutcome, RunState } from '../lifecycle/index.js';
 import type { Queryable } from './connect-catalog.js';
-import { NotFoundError } from './catalog-errors.js';
+import { CatalogError, isUniqueViolation, NotFoundError } from './catalog-errors.js';
+
+const ONE_ACTIVE_RUN = 'runs_one_active_per_policy';
+
+/**
+ * The policy already has a run pending or running. `activeRun` is that run when known (the
+ * insert failed inside a transaction that could not look it up: the caller fills it in).
+ */
+export class RunInProgressError extends CatalogError {
+  override name = 'RunInProgressError';
+  constructor(readonly policyName: string, readonly activeRun: RunRecord | undefined, options: { cause?: unknown } = {}) {
+    super('RUN_IN_PROGRESS', describeActive(policyName, activeRun), options);
+  }
+}
+
+function describeActive(policyName: string, run: RunRecord | undefined): string {
+  if (!run) return `policy ${policyName} already has a run in progress; a policy runs one at a time (see \`deltachain run list --policy ${policyName}\`)`;
+  const since = (run.startedAt ?? run.createdAt).toISOString();
+  return `policy ${policyName} already has a run in progress: run ${run.id} (${run.state} since ${since}); a policy runs one at a time — follow it with \`deltachain run watch ${run.id}\``;
+}
 
 export type RunTrigger = 'schedule' | 'manual';
 
@@ -29,13 +50,23 @@ export interface RunInsert {
   createdAt: Date;
 }
 
-/** Records a run; returns it and whether it was new (false: this firing was recorded before). */
+/**
+ * Records a run; returns it and whether it was new (false: this firing was recorded before).
+ * Throws RunInProgressError (without the active run: the statement failed) when the policy has
+ * a run pending or running.
+ */
 export async function insertRun(db: Queryable, run: RunInsert): Promise<{ run: RunRecord; created: boolean }> {
-  const [inserted] = await db<RunRecord[]>`
-    insert into runs (id, policy_id, policy_name, scheduled_at, trigger, created_at)
-    values (${run.id}, ${run.policyId}, ${run.policyName}, ${run.scheduledAt}, ${run.trigger}, ${run.createdAt})
-    on conflict (policy_id, scheduled_at) do nothing
-    returning *`;
+  let inserted: RunRecord | undefined;
+  try {
+    [inserted] = await db<RunRecord[]>`
+      insert into runs (id, policy_id, policy_name, scheduled_at, trigger, created_at)
+      values (${run.id}, ${run.policyId}, ${run.policyName}, ${run.scheduledAt}, ${run.trigger}, ${run.createdAt})
+      on conflict (policy_id, scheduled_at) do nothing
+      returning *`;
+  } catch (error) {
+    if (isUniqueViolation(error, ONE_ACTIVE_RUN)) throw new RunInProgressError(run.policyName, undefined, { cause: error });
+    throw error;
+  }
   if (inserted) return { run: inserted, created: true };
   const [existing] = await db<RunRecord[]>`
     select * from runs where policy_id = ${run.policyId} and scheduled_at = ${run.scheduledAt}`;
@@ -91,6 +122,27 @@ export async function latestRunPerPolicy(db: Queryable): Promise<Map<string, Run
   const rows = await db<RunRecord[]>`
     select distinct on (policy_id) * from runs where policy_id is not null order by policy_id, created_at desc`;
   return new Map(rows.map((r) => [r.policyId!, r]));
+}
+
+/** The policy's run pending or running, if any (at most one: runs_one_active_per_policy). */
+export async function activeRunOf(db: Queryable, policyId: string): Promise<RunRecord | undefined> {
+  const [run] = await db<RunRecord[]>`select * from runs where policy_id = ${policyId} and state in ('pending', 'running')`;
+  return run;
+}
+
+/**
+ * Records a firing that was not run because `active` (a run of the same policy) was still going:
+ * a finished run in state `skipped` that names it. Idempotent like insertRun (same firing, one
+ * row); returns whether it was new.
+ */
+export async function insertSkippedRun(db: Queryable, run: RunInsert, active: RunRecord): Promise<boolean> {
+  const error = `skipped: run ${active.id} of this policy was still ${active.state}`;
+  const rows = await db`
+    insert into runs (id, policy_id, policy_name, scheduled_at, trigger, state, created_at, finished_at, error)
+    values (${run.id}, ${run.policyId}, ${run.policyName}, ${run.scheduledAt}, ${run.trigger}, 'skipped', ${run.createdAt},
+            ${run.createdAt}, ${error})
+    on conflict (policy_id, scheduled_at) do nothing`;
+  return rows.count > 0;
 }
 
 export async function hasUnfinishedRun(db: Queryable, policyId: string): Promise<boolean> {

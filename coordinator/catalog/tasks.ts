@@ -5,7 +5,7 @@ import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
 import type { Catalog, Queryable, Transaction } from './connect-catalog.js';
 import { NotFoundError } from './catalog-errors.js';
 
-export type TaskKind = 'backup' | 'merge' | 'delete' | 'scan' | 'restore' | 'verify';
+export type TaskKind = 'backup' | 'merge' | 'delete' | 'scan' | 'restore' | 'verify' | 'release';
 export type AddressKind = 'pool' | 'remote';
 
 export interface TaskRecord extends TaskLifecycle {
@@ -131,17 +131,18 @@ type InFlightKey = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | '
 /**
  * What the dispatch choice needs of the in-flight tasks for a page of ready ones, without reading
  * every in-flight row (thousands during a night): the in-flight tasks on the same VM and remote
- * as a ready one, and every in-flight scan (payloads left out), and the in-flight backups counted
- * per `policyId/address`.
+ * as a ready one, every in-flight scan (payloads left out) and release (its policy id only), and
+ * the in-flight backups counted per `policyId/address`.
  */
 export async function inFlightFor(db: Queryable, ready: readonly Pick<TaskRecord, 'vmUuid' | 'remoteName'>[]): Promise<{ keys: InFlightKey[]; running: Map<string, number> }> {
   const pairs = ready.filter((t) => t.vmUuid !== null && t.remoteName !== null);
   const [keys, counts] = await Promise.all([
     db<InFlightKey[]>`
-      select t.id, t.kind, t.address, t.remote_name, t.vm_uuid, t.created_at, '{}'::jsonb as payload
+      select t.id, t.kind, t.address, t.remote_name, t.vm_uuid, t.created_at,
+             case when t.kind = 'release' then jsonb_build_object('policyId', t.payload->'policyId') else '{}'::jsonb end as payload
       from tasks t
       where t.state in ('dispatched', 'running')
-        and (t.kind = 'scan' or (t.vm_uuid, t.remote_name) in (
+        and (t.kind in ('scan', 'release') or (t.vm_uuid, t.remote_name) in (
           select * from unnest(${pairs.map((t) => t.vmUuid!)}::uuid[], ${pairs.map((t) => t.remoteName!)}::text[])))`,
     db<{ policyId: string; address: string; n: number }[]>`
       select payload->>'policyId' as policy_id, address, count(*)::int as n
@@ -164,18 +165,22 @@ export async function listActiveTasksFor(db: Queryable, vmUuid: string, remote: 
       and state in ('queued', 'dispatched', 'running') order by created_at`;
 }
 
-/** Runs `fn` with the task row locked; what it returns is saved when it returns a lifecycle. */
+/**
+ * Runs `fn` with the task row locked; what it returns is saved when it returns a lifecycle, and
+ * then `afterSave` runs in the same transaction (work that must see the task's new state).
+ */
 export async function withTaskLocked<T>(
   sql: Catalog,
   id: string,
-  fn: (task: TaskRecord, tx: Transaction) => Promise<{ save?: TaskLifecycle; payload?: Record<string, unknown>; value: T }>,
+  fn: (task: TaskRecord, tx: Transaction) => Promise<{ save?: TaskLifecycle; payload?: Record<string, unknown>; value: T; afterSave?: () => Promise<void> }>,
 ): Promise<T> {
   return sql.begin(async (tx) => {
     const [task] = await tx<TaskRecord[]>`select * from tasks where id = ${id} for update`;
     if (!task) throw new NotFoundError(`no task with id ${id}`);
-    const { save, payload, value } = await fn(task, tx);
+    const { save, payload, value, afterSave } = await fn(task, tx);
     if (save) await saveLifecycle(tx, id, save);
     if (payload) await tx`update tasks set payload = ${tx.json(payload as never)} where id = ${id}`;
+    await afterSave?.();
     return value;
   }) as Promise<T>;
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import { ProgressView, progressBar } from './progress-view.js';
+import { ProgressView, progressBar, taskLabel } from './progress-view.js';
 
 function task(over: Partial<wire.TaskInfo>): wire.TaskInfo {
   return {
@@ -43,5 +43,14 @@ describe('ProgressView', () => {
   it('bars', () => {
     assert.equal(progressBar(0.5, 10), '[#####-----]');
     assert.equal(progressBar(undefined, 4), '[    ]');
+  });
+
+  it('names a release of reference snapshots by pool, VMs, reason and what it destroyed', () => {
+    const payloadJson = JSON.stringify({ policyId: 'p', vmUuids: ['a', 'b'], keepRemotes: ['offsite'], reason: 'remote-dropped' });
+    const release = task({ kind: 'release', remote: '', vmUuid: '', payloadJson });
+    assert.equal(taskLabel(release), 'release lab 2 VMs (remotes dropped, keep offsite)');
+    assert.equal(taskLabel({ ...release, state: 'succeeded', resultJson: JSON.stringify({ destroyedSnapshotUuids: ['s1', 's2'] }) }), 'release lab 2 VMs (remotes dropped, keep offsite): 2 destroyed');
+    const deleted = task({ kind: 'release', remote: '', vmUuid: '', payloadJson: JSON.stringify({ vmUuids: [], keepRemotes: [], reason: 'policy-deleted' }) });
+    assert.equal(taskLabel(deleted), 'release lab every VM (policy deleted)');
   });
 });

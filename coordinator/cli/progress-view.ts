@@ -1,10 +1,25 @@
 // Live progress of tasks. In a terminal: one bar per task, redrawn in place. Otherwise: a plain
-// line whenever a task changes state or passes another tenth of its work — fit for logs.
+// line whenever a task changes state or passes another tenth of its work — fit for logs. A task is
+// named by its kind and where it works (`taskLabel`, also `run show`'s WHAT column).
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import type { CliIo } from './cli-io.js';
 import { humanSize } from './format-values.js';
 
+const RELEASE_REASONS: Record<string, string> = { 'left-policy': 'left the policy', 'remote-dropped': 'remotes dropped', 'policy-deleted': 'policy deleted' };
+
+/** A release of reference snapshots: the pool, whose, why, and what went once it is done. */
+function releaseLabel(t: wire.TaskInfo): string {
+  const p = JSON.parse(t.payloadJson || '{}') as { vmUuids?: string[]; keepRemotes?: string[]; reason?: string; heldAsSeed?: string[] };
+  const vms = p.vmUuids?.length ? `${p.vmUuids.length} VM${p.vmUuids.length === 1 ? '' : 's'}` : 'every VM';
+  const keep = p.keepRemotes?.length ? `, keep ${p.keepRemotes.join(',')}` : '';
+  const held = p.heldAsSeed?.length ? `, ${p.heldAsSeed.length} held as seed` : '';
+  const result = t.resultJson ? (JSON.parse(t.resultJson) as { destroyedSnapshotUuids?: string[] }) : undefined;
+  const destroyed = result?.destroyedSnapshotUuids ? `: ${result.destroyedSnapshotUuids.length} destroyed` : '';
+  return `release ${t.address} ${vms} (${RELEASE_REASONS[p.reason ?? ''] ?? p.reason}${keep}${held})${destroyed}`;
+}
+
 export function taskLabel(t: wire.TaskInfo): string {
+  if (t.kind === 'release') return releaseLabel(t);
   const vm = t.vmUuid ? t.vmUuid.slice(0, 8) : '';
   const where = t.remote && t.kind !== 'scan' ? `${vm}→${t.remote}` : t.address;
   return `${t.kind} ${where}`.trim();

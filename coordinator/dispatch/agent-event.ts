@@ -6,11 +6,18 @@ import type { TaskFailure } from '../lifecycle/index.js';
 
 export type TaskOutput =
   | { kind: 'backup'; backupId: string; snapshotUuid: string; bytesSent: number; backup?: BackupFacts }
-  | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean }
+  | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean; diskSizes: MergedDiskSize[] }
   | { kind: 'delete'; existed: boolean; removedPaths: string[]; keptPaths: string[] }
   | { kind: 'scan'; backups: BackupFacts[]; garbage: number; resumedMerges: string[] }
   | { kind: 'verify'; ok: boolean; blocksChecked: number; badBlocks: number; problems: string[] }
-  | { kind: 'restore'; newVmUuid: string; bytesReceived: number };
+  | { kind: 'restore'; newVmUuid: string; bytesReceived: number }
+  | { kind: 'release'; destroyedSnapshotUuids: string[] };
+
+/** A merged file's size on the remote after a merge (disks whose agent did not say are absent). */
+export interface MergedDiskSize {
+  diskKey: string;
+  sizeBytes: number;
+}
 
 interface EventBase {
   eventId: string;

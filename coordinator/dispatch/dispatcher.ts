@@ -13,7 +13,7 @@
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
+import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
@@ -91,9 +91,10 @@ export class Dispatcher {
     const now = clock();
     const ready = await listReadyTasks(sql, now, READY_PAGE);
     if (ready.length === 0) return 0; // the common case while results come in: nothing more to read
-    const [inFlight, policies] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql)]);
+    const releases = ready.filter((t) => t.kind === 'release').map((t) => ({ policyId: String(t.payload.policyId), pool: t.address }));
+    const [inFlight, policies, backupsActive] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql), pairsWithActiveBackups(sql, releases)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
-    const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency }, inFlight.running);
+    const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency, backupsActive }, inFlight.running);
     const fullIntervalOf = (policyId: string) => byId.get(policyId)?.fullInterval;
     const runs = new Set<string>();
     const publishing: Promise<void>[] = [];
@@ -125,6 +126,13 @@ export class Dispatcher {
           const failed = applyTaskEvent(dispatched.task, { type: 'failed', at: now, attempt: dispatched.task.attempt, error: preparation.error }, retryDelay);
           logger.warn({ taskId: task.id, code: preparation.error.code }, 'task cannot be dispatched yet');
           saves.push({ id: task.id, lifecycle: failed.task });
+          continue;
+        }
+        if (preparation.done) {
+          // Nothing left to send (a release whose every VM still seeds a kept remote): done here.
+          const done = applyTaskEvent(dispatched.task, { type: 'succeeded', at: now, attempt: dispatched.task.attempt, result: preparation.done }, retryDelay);
+          logger.info({ taskId: task.id, kind: task.kind }, 'task done at dispatch: nothing to send');
+          saves.push({ id: task.id, lifecycle: done.task, payload: preparation.payload });
           continue;
         }
         saves.push({ id: task.id, lifecycle: dispatched.task, payload: preparation.payload });

@@ -1,19 +1,20 @@
 // Applies one agent event to the catalogue. Heartbeats update the agents table, inventory
 // reports the vms table (record-inventory.ts); task events
-// move the task's lifecycle under its row lock, and a success applies the task's effects in the
-// same transaction. Afterwards the run's state is re-derived and retention is asked for its next
-// step. Every path is idempotent, because JetStream may deliver an event twice and a task may
-// be reported by two attempts.
+// move the task's lifecycle under its row lock, and a success applies the task's effects and
+// queues what follows it (the next retention step: queue-follow-ups.ts) in the same transaction.
+// Afterwards the run's state is re-derived — never before its follow-ups are queued, or a run
+// could be seen finished with its merges still to come. Every path is idempotent, because
+// JetStream may deliver an event twice and a task may be reported by two attempts.
 //
 // `handleBatch` applies a batch of events (event-consumer.ts) with the same effect as `handle` on
 // each in turn, in far fewer statements: the backups' facts are asked of the storage agents for
 // the whole batch first (no transaction open meanwhile); then one transaction locks every task
 // of the batch (in id order), moves each through its events in order in memory, applies the
 // successes' effects (the backups' all together: catalog/record-backups.ts) and writes
-// every task in one statement; after the commit each run is refreshed once and retention is
-// planned for the whole batch. A batch that fails as a whole (a backup the remote does not list
-// yet, a delta on a chain the catalogue lacks, a conflict) is applied again one event at a time
-// through `handle`, so each event gets its own outcome exactly as before.
+// every task in one statement, then plans retention for the whole batch in that same
+// transaction; after the commit each run is refreshed once. A batch that fails as a whole (a
+// backup the remote does not list yet, a delta on a chain the catalogue lacks, a conflict) is
+// applied again one event at a time through `handle`, so each event gets its own outcome.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
 import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
@@ -22,11 +23,11 @@ import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { AgentEvent, TaskAgentEvent, TaskOutput } from './agent-event.js';
 import { recordInventory } from './record-inventory.js';
-import { queueRetention, queueRetentions, type RetentionTarget } from './queue-retention.js';
+import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
 import { applyBackupEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
-import type { BackupPayload, MergePayload } from './task-payloads.js';
+import type { BackupPayload } from './task-payloads.js';
 
 export interface EventHandlerOptions {
   sql: Catalog;
@@ -46,14 +47,14 @@ export class EventHandler {
   async handle(event: AgentEvent): Promise<void> {
     if (event.type === 'heartbeat') return recordHeartbeat(this.options.sql, event.heartbeat);
     if (event.type === 'inventory') return recordInventory(this.options.sql, event, this.options.logger);
-    const task = await this.transition(event);
-    if (!task) return;
-    const now = this.options.clock();
+    const moved = await this.transition(event);
+    if (!moved) return;
+    const { task, queued } = moved;
     // A task now running (started, progress) leaves its run's state as it was: the dispatcher
     // refreshed the run when it sent the task. Only a task that ended or went back to the queue
     // can change it — skipping the rest saves a transaction per started and progress event.
-    if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, now);
-    if (task.state === 'succeeded') await this.followUp(task, now);
+    if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, this.options.clock());
+    if (queued.length > 0) this.options.onQueued?.();
   }
 
   /** Applies events in order (see the header); per event, undefined or the error it failed with. */
@@ -124,10 +125,10 @@ export class EventHandler {
     }
   }
 
-  /** One transaction for the batch's task events; then runs refreshed and retention planned. */
+  /** One transaction for the batch's task events and their follow-ups; then runs refreshed. */
   private async applyTaskBatch(events: readonly TaskAgentEvent[]): Promise<void> {
-    const { sql, lookup, logger, retryDelay, clock } = this.options;
-    const moved = await sql.begin(async (tx) => {
+    const { sql, lookup, logger, retryDelay, clock, ids, limits } = this.options;
+    const { moved, queued } = await sql.begin(async (tx) => {
       const locked = await lockTasks(tx, [...new Set(events.map((e) => e.taskId))]);
       const current = new Map(locked.map((t) => [t.id, t]));
       const changed = new Map<string, TaskRecord>();
@@ -160,28 +161,13 @@ export class EventHandler {
         if (next.state === 'succeeded') changed.set(id, { ...next, result });
       }
       await saveTasks(tx, [...changed.values()].map((t) => ({ id: t.id, lifecycle: t })));
-      return [...changed.values()];
+      const succeeded = [...changed.values()].filter((t) => t.state === 'succeeded');
+      return { moved: [...changed.values()], queued: await queueFollowUps(tx, succeeded, ids, limits, now) };
     });
     const now = clock();
     const runs = new Set(moved.filter((t) => t.runId && t.state !== 'running').map((t) => t.runId!));
     for (const runId of runs) await refreshRun(sql, runId, now);
-    await this.followUpBatch(moved.filter((t) => t.state === 'succeeded'), now);
-  }
-
-  private async followUpBatch(tasks: readonly TaskRecord[], now: Date): Promise<void> {
-    const targets = new Map<string, RetentionTarget>();
-    for (const task of tasks) {
-      if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') continue;
-      const policyId = (task.payload as unknown as BackupPayload | MergePayload).policyId;
-      if (!policyId || !task.vmUuid || !task.remoteName) continue;
-      targets.set(`${task.vmUuid}@${task.remoteName}`, { vmUuid: task.vmUuid, remote: task.remoteName, policyId, runId: task.runId });
-    }
-    if (targets.size === 0) return;
-    const { sql, ids, limits } = this.options;
-    const queued = await queueRetentions(sql, [...targets.values()], ids, limits, now);
-    if (queued.length === 0) return;
-    for (const runId of new Set(queued.filter((t) => t.runId).map((t) => t.runId!))) await refreshRun(sql, runId, now);
-    this.options.onQueued?.();
+    if (queued.length > 0) this.options.onQueued?.();
   }
 
   private lifecycleEvent(event: TaskAgentEvent, current: TaskRecord): TaskEvent {
@@ -211,9 +197,9 @@ export class EventHandler {
     return backup ? { ...event, output: { ...output, backup } } : event;
   }
 
-  /** Moves the task; returns it when it changed, undefined otherwise. */
-  private async transition(received: TaskAgentEvent): Promise<TaskRecord | undefined> {
-    const { sql, lookup, logger, retryDelay } = this.options;
+  /** Moves the task; returns it (and the follow-ups queued) when it changed, undefined otherwise. */
+  private async transition(received: TaskAgentEvent): Promise<{ task: TaskRecord; queued: TaskRecord[] } | undefined> {
+    const { sql, lookup, logger, retryDelay, ids, limits, clock } = this.options;
     const event = await this.withBackupFacts(received);
     try {
       return await withTaskLocked(sql, event.taskId, async (task, tx) => {
@@ -221,12 +207,15 @@ export class EventHandler {
         if (!transition.changed) return { value: undefined };
         let next = transition.task;
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) {
-          next = { ...next, result: await applyTaskEffects(tx, task, event.output, lookup, this.options.clock()) };
+          next = { ...next, result: await applyTaskEffects(tx, task, event.output, lookup, clock()) };
         }
         if (transition.outcome && transition.outcome !== 'dispatched') {
           logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
         }
-        return { save: next, value: { ...task, ...next } };
+        const value = { task: { ...task, ...next } as TaskRecord, queued: [] as TaskRecord[] };
+        const succeeded = value.task.state === 'succeeded' ? [value.task] : [];
+        const afterSave = async () => void (value.queued = await queueFollowUps(tx, succeeded, ids, limits, clock()));
+        return { save: next, value, afterSave };
       });
     } catch (error) {
       if (error instanceof NotFoundError) {
@@ -243,29 +232,19 @@ export class EventHandler {
    * a catalogue restored from an old dump): the task succeeded, and a scan of the remote is
    * queued to adopt the chain with the new backup.
    */
-  private async recordUnlinked(taskId: string, error: CatalogError): Promise<TaskRecord | undefined> {
+  private async recordUnlinked(taskId: string, error: CatalogError): Promise<{ task: TaskRecord; queued: TaskRecord[] }> {
     const { sql, clock, ids, limits, retryDelay, logger } = this.options;
     const task = await getTask(sql, taskId);
     const now = clock();
-    await withTaskLocked(sql, taskId, async (current) => {
+    const queued = await withTaskLocked(sql, taskId, async (current, tx) => {
       const t = applyTaskEvent(current, { type: 'succeeded', at: now, attempt: current.attempt, result: { recorded: false, reason: error.message } }, retryDelay);
-      return { save: t.changed ? t.task : undefined, value: undefined };
+      const value: TaskRecord[] = [];
+      const afterSave = async () => void value.push(...(t.changed ? await queueFollowUps(tx, [{ ...current, ...t.task } as TaskRecord], ids, limits, now) : []));
+      return { save: t.changed ? t.task : undefined, value, afterSave };
     });
     await queueTask(sql, { id: ids.uuid(), kind: 'scan', addressKind: 'remote', address: task.remoteName!, remoteName: task.remoteName, vmUuid: null, payload: { removeGarbage: false, graceSeconds: 3600 } }, limits, now);
     logger.warn({ taskId, remote: task.remoteName, err: error }, 'backup committed on a chain the catalogue lacks; remote scan queued');
     this.options.onQueued?.();
-    return getTask(sql, taskId);
-  }
-
-  private async followUp(task: TaskRecord, now: Date): Promise<void> {
-    if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') return;
-    const policyId = (task.payload as unknown as BackupPayload | MergePayload).policyId;
-    if (!policyId || !task.vmUuid || !task.remoteName) return;
-    const { sql, ids, limits } = this.options;
-    const queued = await queueRetention(sql, { vmUuid: task.vmUuid, remote: task.remoteName, policyId, runId: task.runId }, ids, limits, now);
-    if (queued) {
-      if (task.runId) await refreshRun(sql, task.runId, now);
-      this.options.onQueued?.();
-    }
+    return { task: await getTask(sql, taskId), queued };
   }
 }

@@ -1,7 +1,9 @@
 // The last decisions before tasks leave: a backup task gets its full/delta plan from the
 // catalogue as it is now (chains and references may have moved since the run was recorded),
-// and backup and restore tasks get the address of the remote's storage agent. Returns each
-// task's new payload, or a failure to record when the task cannot go yet.
+// and backup and restore tasks get the address of the remote's storage agent. A release holds
+// back the VMs whose reference is still the seed of a kept remote (planner/plan-releases.ts);
+// when that leaves it nothing to do, it is done without being sent (`done` is its result).
+// Returns each task's new payload, or a failure to record when the task cannot go yet.
 //
 // A whole batch of tasks is prepared from one read of each view (storage addresses of the
 // remotes named, references of the (policy, VM) pairs, chain tails of the (VM, remote) pairs);
@@ -9,10 +11,10 @@
 import type { Queryable, TaskRecord } from '../catalog/index.js';
 import { chainKey, chainTailsOf, referenceKey, referencesOf, storageAddressOf } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
-import { DISK_MODE_REASONS, planBackup, type ChainTail, type ReferenceView } from '../planner/index.js';
-import type { BackupPayload, PlannedDisk } from './task-payloads.js';
+import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type ReferenceView } from '../planner/index.js';
+import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';
 
-export type Preparation = { ok: true; payload: Record<string, unknown> } | { ok: false; error: TaskFailure };
+export type Preparation = { ok: true; payload: Record<string, unknown>; done?: Record<string, unknown> } | { ok: false; error: TaskFailure };
 
 interface DispatchViews {
   storageAddresses: Map<string, string | undefined>;
@@ -26,18 +28,48 @@ export async function prepareDispatches(db: Queryable, tasks: readonly TaskRecor
   return new Map(tasks.map((task) => [task.id, prepareOne(task, views, fullIntervalOf)]));
 }
 
+/** The (policy, VM) and (VM, remote) pairs whose references and chains a task's preparation reads. */
+function viewPairs(task: TaskRecord): { references: { policyId: string; vmUuid: string }[]; chains: { vmUuid: string; remote: string }[] } {
+  if (task.kind === 'backup') {
+    const policyId = (task.payload as unknown as BackupPayload).policyId;
+    return { references: [{ policyId, vmUuid: task.vmUuid! }], chains: [{ vmUuid: task.vmUuid!, remote: task.remoteName! }] };
+  }
+  if (task.kind !== 'release') return { references: [], chains: [] };
+  const { policyId, vmUuids, keepRemotes } = task.payload as unknown as ReleasePayload;
+  return {
+    references: vmUuids.map((vmUuid) => ({ policyId, vmUuid })),
+    chains: vmUuids.flatMap((vmUuid) => keepRemotes.map((remote) => ({ vmUuid, remote }))),
+  };
+}
+
 async function loadViews(db: Queryable, tasks: readonly TaskRecord[]): Promise<DispatchViews> {
   const remotes = [...new Set(tasks.filter((t) => t.kind === 'backup' || t.kind === 'restore').map((t) => t.remoteName!))];
-  const backups = tasks.filter((t) => t.kind === 'backup');
+  const pairs = tasks.map(viewPairs);
   const [addresses, references, chains] = await Promise.all([
     Promise.all(remotes.map(async (remote) => [remote, await storageAddressOf(db, remote)] as const)),
-    referencesOf(db, backups.map((t) => ({ policyId: (t.payload as unknown as BackupPayload).policyId, vmUuid: t.vmUuid! }))),
-    chainTailsOf(db, backups.map((t) => ({ vmUuid: t.vmUuid!, remote: t.remoteName! }))),
+    referencesOf(db, pairs.flatMap((p) => p.references)),
+    chainTailsOf(db, pairs.flatMap((p) => p.chains)),
   ]);
   return { storageAddresses: new Map(addresses), references, chains };
 }
 
+function prepareRelease(task: TaskRecord, views: DispatchViews): Preparation {
+  const payload = task.payload as unknown as ReleasePayload;
+  const { release, heldAsSeed } = withoutSeedsInUse({
+    vmUuids: payload.vmUuids,
+    keepRemotes: payload.keepRemotes,
+    references: (vm) => views.references.get(referenceKey(payload.policyId, vm)) ?? [],
+    chains: (vm, remote) => views.chains.get(chainKey(vm, remote)) ?? {},
+  });
+  if (heldAsSeed.length === 0) return { ok: true, payload: task.payload };
+  const next: ReleasePayload = { ...payload, vmUuids: release, heldAsSeed };
+  // An empty list would mean "every VM of the pool": a release left with none is done here.
+  if (release.length === 0) return { ok: true, payload: { ...next }, done: { destroyedSnapshotUuids: [], heldAsSeed } };
+  return { ok: true, payload: { ...next } };
+}
+
 function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (policyId: string) => number | undefined): Preparation {
+  if (task.kind === 'release') return prepareRelease(task, views);
   if (task.kind !== 'backup' && task.kind !== 'restore') return { ok: true, payload: task.payload };
   const remote = task.remoteName!;
   const storageAddress = views.storageAddresses.get(remote);

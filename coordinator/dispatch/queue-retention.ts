@@ -1,11 +1,11 @@
 // After a backup, merge or delete on a VM and remote, asks the planner what retention wants
 // next there and queues that one action (merge or delete) — unless a retention task for that VM
 // and remote is already waiting or running. One action at a time, re-planned after each, so a
-// crash or a failed step simply resumes from the catalogue.
-// `queueRetentions` does the same for a batch of results: each policy read once, and the
-// catalogue's views of every VM and remote of the batch read in two statements.
+// crash or a failed step simply resumes from the catalogue. A batch of results is planned
+// together: each policy read once, and the catalogue's views of every VM and remote of the batch
+// read in two statements (one result is a batch of one).
 import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, getPolicy, listActiveTasksFor, NotFoundError, pairsWithActiveRetention, retentionView, retentionViewsOf } from '../catalog/index.js';
+import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retentionViewsOf } from '../catalog/index.js';
 import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';
@@ -20,20 +20,7 @@ export interface RetentionTarget {
   runId: string | null;
 }
 
-export async function queueRetention(db: Queryable, target: RetentionTarget, ids: Ids, limits: TaskLimits, now: Date): Promise<TaskRecord | undefined> {
-  let retention: number;
-  try {
-    retention = (await getPolicy(db, target.policyId)).retention;
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined; // the policy is gone: keep everything
-    throw error;
-  }
-  const active = await listActiveTasksFor(db, target.vmUuid, target.remote);
-  if (active.some((t) => t.kind === 'merge' || t.kind === 'delete')) return undefined;
-  return queueAction(db, target, retention, await retentionView(db, target.vmUuid, target.remote), ids, limits, now);
-}
-
-/** queueRetention for many VMs and remotes (one target per VM and remote); returns the tasks queued. */
+/** Queues the next retention action of each VM and remote (one target each); returns the tasks queued. */
 export async function queueRetentions(db: Queryable, targets: readonly RetentionTarget[], ids: Ids, limits: TaskLimits, now: Date): Promise<TaskRecord[]> {
   const retentions = new Map<string, number>();
   for (const policyId of new Set(targets.map((t) => t.policyId))) {

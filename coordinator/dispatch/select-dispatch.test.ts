@@ -44,4 +44,21 @@ describe('selectDispatch', () => {
     const ready = [task('a', { payload: { policyId: 'gone' } }), task('b', { payload: { policyId: 'gone' } })];
     assert.deepEqual(ids(selectDispatch(ready, [], limits(5))), ['a']);
   });
+  describe('releases of reference snapshots', () => {
+    const release = (id: string, policyId = 'p1', address = 'lab') => task(id, { kind: 'release', address, remoteName: null, vmUuid: null, payload: { policyId } });
+    const active = (...keys: string[]) => ({ ...limits(5), backupsActive: new Set(keys) });
+    it('wait while backups of their policy on their pool are queued or in flight', () => {
+      assert.deepEqual(ids(selectDispatch([release('r')], [], active('p1@lab'))), []);
+      assert.deepEqual(ids(selectDispatch([release('r')], [task('x')], limits(5))), [], 'a backup in flight');
+      assert.deepEqual(ids(selectDispatch([task('a'), release('r')], [], limits(5))), ['a'], 'a backup chosen in the same round');
+    });
+    it('go when only other policies or pools have backups', () => {
+      const ready = [release('r1'), release('r2', 'p2'), release('r3', 'p1', 'other')];
+      assert.deepEqual(ids(selectDispatch(ready, [task('x', { address: 'other' })], active('p2@other', 'p9@lab'))), ['r1', 'r2']);
+    });
+    it('one at a time per policy and pool, and the policy’s backups there wait for it', () => {
+      assert.deepEqual(ids(selectDispatch([release('r1'), release('r2')], [], limits(5))), ['r1']);
+      assert.deepEqual(ids(selectDispatch([task('a'), task('b', { address: 'other' })], [release('r')], limits(5))), ['b']);
+    });
+  });
 });

@@ -2,13 +2,19 @@
 //   * at most one task at a time per VM and remote: a chain is appended to, merged or read by
 //     one task at once (a backup and a merge on one chain never race);
 //   * backup tasks of one policy count against its concurrency per pool (VMs at once);
-//   * a scan of a remote waits for nothing but is itself one at a time per remote.
+//   * a scan of a remote waits for nothing but is itself one at a time per remote;
+//   * a release of a policy's references on a pool waits while backups of that policy on that
+//     pool are queued or in flight (it must not destroy the base of a delta being exported, and
+//     goes after the run's backups it belongs to), one at a time per policy and pool; while it is
+//     in flight, that policy's backups on that pool wait.
 // Oldest first; a task held back stays queued for the next round.
 import type { TaskRecord } from '../catalog/index.js';
 
 export interface DispatchLimits {
   /** The concurrency of a policy (VMs per pool at once); undefined = the policy is gone. */
   concurrencyOf(policyId: string): number | undefined;
+  /** `policyId@pool` of the ready releases' policies and pools with backups queued or in flight. */
+  backupsActive?: ReadonlySet<string>;
 }
 
 type Candidate = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
@@ -16,6 +22,8 @@ type Candidate = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vm
 const chainKey = (t: Candidate) => (t.vmUuid !== null && t.remoteName !== null ? `${t.vmUuid}@${t.remoteName}` : undefined);
 const scanKey = (t: Candidate) => (t.kind === 'scan' ? `scan@${t.address}` : undefined);
 const policyOf = (t: Candidate) => (t.kind === 'backup' && typeof t.payload.policyId === 'string' ? t.payload.policyId : undefined);
+const policyPool = (t: Candidate) => ((t.kind === 'backup' || t.kind === 'release') && typeof t.payload.policyId === 'string' ? `${t.payload.policyId}@${t.address}` : undefined);
+const releaseKey = (t: Candidate) => (t.kind === 'release' ? `release:${policyPool(t)}` : undefined);
 
 /**
  * `running`: backups already in flight per `policyId/address`, for callers that count them in
@@ -25,14 +33,16 @@ export function selectDispatch<T extends Candidate>(ready: readonly T[], inFligh
   const busy = new Set<string>();
   running = new Map(running);
   const hold = (t: Candidate) => {
-    for (const key of [chainKey(t), scanKey(t)]) if (key) busy.add(key);
+    for (const key of [chainKey(t), scanKey(t), releaseKey(t)]) if (key) busy.add(key);
     const policy = policyOf(t);
     if (policy) running.set(`${policy}/${t.address}`, (running.get(`${policy}/${t.address}`) ?? 0) + 1);
   };
   inFlight.forEach(hold);
   const chosen: T[] = [];
   for (const task of [...ready].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())) {
-    if ([chainKey(task), scanKey(task)].some((key) => key !== undefined && busy.has(key))) continue;
+    if ([chainKey(task), scanKey(task), releaseKey(task)].some((key) => key !== undefined && busy.has(key))) continue;
+    if (task.kind === 'backup' && busy.has(`release:${policyPool(task)}`)) continue;
+    if (task.kind === 'release' && (limits.backupsActive?.has(policyPool(task)!) || (running.get(`${task.payload.policyId}/${task.address}`) ?? 0) > 0)) continue;
     const policy = policyOf(task);
     if (policy) {
       const limit = limits.concurrencyOf(policy) ?? 1;

@@ -1,18 +1,20 @@
 // What a successful task changes in the catalogue, applied in the transaction that marks the
 // task succeeded (so a crash leaves either both or neither):
 //   backup  → record the backup and its disks in their chains; move the reference snapshot
-//   merge   → the child's disks become fulls, the retired backups are gone
+//   merge   → the child's disks become fulls (with the merged files' sizes), the retired backups
+//             are gone
 //   delete  → the backup is gone
 //   scan    → adopt what the remote holds
+//   release → the released references' rows are gone
 //   verify, restore → nothing beyond the stored result
 // Each is idempotent: applying the same result twice changes nothing more.
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
 // in a few statements for the whole batch (catalog/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReferenceSnapshot, forgetReferenceSnapshots, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReleasedReferences, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
-import type { BackupPayload, DeletePayload, MergePayload } from './task-payloads.js';
+import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload } from './task-payloads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -31,7 +33,7 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
     case 'merge': {
       const payload = task.payload as unknown as MergePayload;
       const retired = output?.kind === 'merge' && output.retiredBackupIds.length > 0 ? output.retiredBackupIds : payload.retires;
-      await applyMerge(tx, task.address, payload.backupId, retired, now);
+      await applyMerge(tx, task.address, payload.backupId, retired, output?.kind === 'merge' ? output.diskSizes : [], now);
       return output ?? { retiredBackupIds: retired };
     }
     case 'delete':
@@ -41,6 +43,14 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
       const backups = output?.kind === 'scan' ? output.backups : [];
       const report = await adoptRemoteScanIn(tx, task.address, backups, now);
       return { ...report, garbage: output?.kind === 'scan' ? output.garbage : 0, resumedMerges: output?.kind === 'scan' ? output.resumedMerges : [] };
+    }
+    case 'release': {
+      const payload = task.payload as unknown as ReleasePayload;
+      // No VM named means every VM of the pool only for a deleted policy (a narrowed list that
+      // became empty was never sent: prepare-dispatch.ts).
+      const everyVm = payload.vmUuids.length === 0 && payload.reason === 'policy-deleted';
+      const forgotten = payload.vmUuids.length === 0 && !everyVm ? 0 : await forgetReleasedReferences(tx, { policyId: payload.policyId, pool: task.address, vmUuids: payload.vmUuids, keepRemotes: payload.keepRemotes });
+      return { destroyedSnapshotUuids: output?.kind === 'release' ? output.destroyedSnapshotUuids : [], forgottenReferences: forgotten };
     }
     case 'verify':
     case 'restore':
@@ -61,7 +71,6 @@ async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput
   if (UUID.test(snapshotUuid)) {
     const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
     await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
-    if (payload.referenceSnapshotUuid) await forgetReferenceSnapshot(tx, payload.policyId, task.vmUuid!, payload.referenceSnapshotUuid, remote);
   }
   return { backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length };
 }
@@ -84,6 +93,5 @@ export async function applyBackupEffects(tx: Transaction, items: readonly { task
     policyId: payload.policyId, vmUuid: task.vmUuid!, remote: task.remoteName!, snapshotUuid, vdis: Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid])), takenAt: facts.takenAt,
   }));
   await setReferences(tx, references, now);
-  await forgetReferenceSnapshots(tx, referenced.filter((p) => p.payload.referenceSnapshotUuid).map(({ task, payload }) => ({ policyId: payload.policyId, vmUuid: task.vmUuid!, snapshotUuid: payload.referenceSnapshotUuid!, keepRemote: task.remoteName! })));
   return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({ backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length }));
 }

@@ -74,4 +74,39 @@ describe('decodeAgentEvent', () => {
     assert.throws(() => decodeAgentEvent(Buffer.from([0xff, 0xff, 0xff])), /not a valid deltachain\.tasks\.v1\.Event/);
     assert.throws(() => decodeAgentEvent(Event.encode({ eventId: 'x1', taskId: '', agentId: 'a', emittedAtMs: 0 }).finish()), /event x1 from a has no body/);
   });
+
+  it('a release task carries the policy, the VMs and the remotes kept; its result the snapshots destroyed', () => {
+    const task = {
+      ...base,
+      vmUuid: null,
+      kind: 'release',
+      addressKind: 'pool',
+      address: 'lab',
+      remoteName: null,
+      payload: { policyId: 'p', policyName: 'nightly', reason: 'remote-dropped', vmUuids: ['11111111-1111-4111-8111-111111111111'], keepRemotes: ['offsite'] },
+    } as TaskRecord;
+    const decoded = Task.decode(encodeTask(task));
+    assert.equal(decoded.kind, TaskKind.TASK_KIND_RELEASE_REFERENCES);
+    assert.deepEqual(decoded.payload, { $case: 'releaseReferences', value: { policyId: 'p', vmUuids: ['11111111-1111-4111-8111-111111111111'], keepRemoteIds: ['offsite'] } });
+    const event = Event.encode({
+      eventId: 'e', agentId: 'host-lab', emittedAtMs: 1, taskId: task.id,
+      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: ['s1'] } } } },
+    }).finish();
+    const received = decodeAgentEvent(event);
+    assert.deepEqual(received.type === 'result' && received.ok ? received.output : undefined, { kind: 'release', destroyedSnapshotUuids: ['s1'] });
+  });
+
+  it('a merge result carries the merged files’ sizes (a size of 0, from an older agent, is no size)', () => {
+    const disks = [
+      { diskKey: 'xvda', path: 'vms/v/disks/xvda/b2.vhd', blocksMerged: 3, resumed: false, merged: true, fileSize: 6_291_968 },
+      { diskKey: 'xvdb', path: 'vms/v/disks/xvdb/b2.vhd', blocksMerged: 0, resumed: false, merged: true, fileSize: 0 },
+    ];
+    const event = Event.encode({
+      eventId: 'e', agentId: 'storage-nas', emittedAtMs: 1, taskId: base.id,
+      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'merge', value: { disks, retiredBackupIds: ['b1'] } } } },
+    }).finish();
+    const received = decodeAgentEvent(event);
+    const output = received.type === 'result' && received.ok ? received.output : undefined;
+    assert.deepEqual(output?.kind === 'merge' ? output.diskSizes : undefined, [{ diskKey: 'xvda', sizeBytes: 6_291_968 }]);
+  });
 });

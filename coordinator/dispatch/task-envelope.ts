@@ -4,7 +4,7 @@
 // retry is a new message.
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { TaskRecord } from '../catalog/index.js';
-import type { BackupPayload, DeletePayload, MergePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
+import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
 
 const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   backup: TaskKind.TASK_KIND_BACKUP,
@@ -13,6 +13,7 @@ const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   scan: TaskKind.TASK_KIND_SCAN,
   restore: TaskKind.TASK_KIND_RESTORE,
   verify: TaskKind.TASK_KIND_VERIFY,
+  release: TaskKind.TASK_KIND_RELEASE_REFERENCES,
 };
 
 export function messageIdOf(task: Pick<TaskRecord, 'id' | 'attempt'>): string {
@@ -45,6 +46,10 @@ function payloadOf(task: TaskRecord): Task['payload'] {
     case 'scan': {
       const p = task.payload as unknown as ScanPayload;
       return { $case: 'scan', value: { removeGarbage: p.removeGarbage, graceSeconds: p.graceSeconds } };
+    }
+    case 'release': {
+      const p = task.payload as unknown as ReleasePayload;
+      return { $case: 'releaseReferences', value: { policyId: p.policyId, vmUuids: p.vmUuids, keepRemoteIds: p.keepRemotes } };
     }
   }
 }

@@ -1,6 +1,7 @@
 // What the coordinator stores in `tasks.payload` for each kind of task: the decisions made and
 // the ids chosen, as plain JSON. The dispatcher turns a payload into the wire envelope
 // (proto deltachain.tasks.v1) at the last moment; `run show` reads payloads as they are.
+import type { ReleaseReason } from '../planner/index.js';
 
 /** Disk key → how the disk is exported, decided at dispatch. */
 export interface PlannedDisk {
@@ -45,6 +46,19 @@ export interface ScanPayload {
 
 export interface VerifyPayload {
   backupId: string;
+}
+
+/** Reference snapshots a policy no longer needs, destroyed by a pool's host agent (planner/plan-releases.ts). */
+export interface ReleasePayload {
+  policyId: string;
+  policyName: string;
+  reason: ReleaseReason;
+  /** The VMs whose references go; empty = every VM of the pool with a reference of the policy. */
+  vmUuids: string[];
+  /** The remotes whose references stay. */
+  keepRemotes: string[];
+  /** Filled at dispatch: VMs held back because a reference to release still seeds a kept remote. */
+  heldAsSeed?: string[];
 }
 
 export interface RestorePayload {

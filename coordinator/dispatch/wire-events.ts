@@ -43,6 +43,7 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
         retiredBackupIds: output.value.retiredBackupIds,
         mergedDisks: output.value.disks.filter((d) => d.merged).length,
         resumed: output.value.disks.some((d) => d.resumed),
+        diskSizes: output.value.disks.filter((d) => d.fileSize > 0).map((d) => ({ diskKey: d.diskKey, sizeBytes: d.fileSize })),
       };
     case 'delete':
       return { kind: 'delete', existed: output.value.existed, removedPaths: output.value.removedPaths, keptPaths: output.value.keptPaths };
@@ -57,6 +58,8 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
       return { kind: 'verify', ok: output.value.ok, blocksChecked: output.value.blocksChecked, badBlocks: output.value.badBlocks.length, problems: output.value.problems };
     case 'restore':
       return { kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived };
+    case 'releaseReferences':
+      return { kind: 'release', destroyedSnapshotUuids: output.value.destroyedSnapshotUuids };
   }
 }
 

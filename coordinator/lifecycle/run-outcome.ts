@@ -1,12 +1,13 @@
 // A run's state follows from its tasks: pending until one is dispatched, running while any is
 // active, then succeeded (all succeeded), failed (none succeeded), cancelled (all cancelled) or
 // partial (some succeeded, some not). A run with no task at all (the selection matched no VM)
-// failed, and says why.
+// failed, and says why. A scheduled firing that found the policy's previous run still active is
+// recorded `skipped` (never derived from tasks: it has none).
 import type { TaskState } from './task-lifecycle.js';
 
-export type RunState = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
+export type RunState = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'skipped';
 
-export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
+export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'partial', 'failed', 'cancelled', 'skipped']);
 
 export interface RunOutcome {
   state: RunState;

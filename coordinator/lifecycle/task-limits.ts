@@ -18,4 +18,5 @@ export const DEFAULT_TASK_LIMITS: TaskLimits = {
   scan: { timeoutSeconds: 3600, maxAttempts: 3 },
   restore: { timeoutSeconds: 12 * 3600, maxAttempts: 1 },
   verify: { timeoutSeconds: 6 * 3600, maxAttempts: 2 },
+  release: { timeoutSeconds: 1800, maxAttempts: 5 },
 };

@@ -1,10 +1,12 @@
 // Fires enabled policies on their cron schedules. Each tick asks, per policy, for the newest
 // firing due since the last one recorded (or since the policy was last changed) and records a
 // run for it; recording is idempotent, so a restart, a slow tick or a second coordinator can
-// never produce two runs for one firing. Between ticks it sleeps until the next firing (at most
-// `maxSleepMs`), and `wake()` re-reads policies at once after an edit.
+// never produce two runs for one firing. A firing that finds the policy's previous run still
+// pending or running does not start a second one: it is recorded as a `skipped` run naming the
+// active one, and logged. Between ticks it sleeps until the next firing (at most `maxSleepMs`),
+// and `wake()` re-reads policies at once after an edit.
 import type { Catalog, RunRecord } from '../catalog/index.js';
-import { lastScheduledAt, listPolicies } from '../catalog/index.js';
+import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalog/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextFireTime, type Policy } from '../policy/index.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -88,9 +90,22 @@ export class Scheduler {
 
   private async fire(policy: Policy, scheduledAt: Date): Promise<void> {
     const { sql, ids, limits, clock, logger } = this.options;
-    const recorded = await recordRun(sql, { policy, scheduledAt, trigger: 'schedule' }, ids, limits, clock());
+    let recorded;
+    try {
+      recorded = await recordRun(sql, { policy, scheduledAt, trigger: 'schedule' }, ids, limits, clock());
+    } catch (error) {
+      if (!(error instanceof RunInProgressError) || !error.activeRun) throw error;
+      return this.skip(policy, scheduledAt, error.activeRun);
+    }
     if (!recorded.created) return;
     logger.info({ policy: policy.name, runId: recorded.run.id, scheduledAt, tasks: recorded.taskIds.length }, 'run recorded');
     this.options.onRun?.(recorded.run);
+  }
+
+  private async skip(policy: Policy, scheduledAt: Date, active: RunRecord): Promise<void> {
+    const { sql, ids, clock, logger } = this.options;
+    const run = { id: ids.uuid(), policyId: policy.id, policyName: policy.name, scheduledAt, trigger: 'schedule' as const, createdAt: clock() };
+    if (!(await insertSkippedRun(sql, run, active))) return;
+    logger.warn({ policy: policy.name, scheduledAt, runId: run.id, activeRunId: active.id, activeState: active.state }, 'firing skipped: the policy’s previous run is still active');
   }
 }

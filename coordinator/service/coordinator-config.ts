@@ -50,6 +50,7 @@ export const coordinatorConfigSchema = z
         scan: limitSchema.optional(),
         restore: limitSchema.optional(),
         verify: limitSchema.optional(),
+        release: limitSchema.optional(),
       })
       .strict()
       .default({}),

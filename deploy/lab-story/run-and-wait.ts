@@ -32,26 +32,17 @@ function finished(run: wire.RunDetail | undefined): run is wire.RunDetail {
   return run?.run !== undefined && run.run.finishedAtMs > 0 && run.tasks.every((t) => isTerminal(t.state));
 }
 
-/** Between the two looks at a finished run, ms. */
-const SETTLE_MS = 400;
-
 /**
- * Waits until the run has finished and every task of it is terminal — seen twice, SETTLE_MS
- * apart, with the same tasks: the coordinator marks a run finished when its last backup
- * succeeds and only then queues the retention that backup triggers (which reopens the run), so
- * one look can catch the run "finished" with its merges still to come.
+ * Waits until the run has finished and every task of it is terminal. A finished run holds every
+ * task it brought: the coordinator queues the retention a backup triggers in the same transaction
+ * that records the backup, before the run can be seen finished.
  */
 export async function waitForRun(control: ControlClient, runId: string, timeoutMs = 120_000): Promise<wire.RunDetail> {
   const deadline = Date.now() + timeoutMs;
   let last: wire.RunDetail | undefined;
   while (Date.now() < deadline) {
     last = (await control.getRun({ id: runId })).run;
-    if (finished(last)) {
-      await sleep(SETTLE_MS);
-      const again = (await control.getRun({ id: runId })).run;
-      if (finished(again) && again.tasks.length === last.tasks.length) return again;
-      last = again;
-    }
+    if (finished(last)) return last;
     await sleep(POLL_MS);
   }
   throw new LabWaitError(`run ${runId} did not finish within ${timeoutMs / 1000} s (state ${last?.run?.state}):\n${describeTasks(last?.tasks ?? [])}`);

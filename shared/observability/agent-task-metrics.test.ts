@@ -34,7 +34,7 @@ describe('AgentTaskMetrics', () => {
     let runningDuring: number | undefined;
     const handler = metrics.handler(async () => {
       runningDuring = await value(registry, METRIC.tasks, { kind: 'merge', state: 'running' });
-      await sink.publish(taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 2500, output: { $case: 'merge', value: { disks: [{ diskKey: 'd', path: 'p', blocksMerged: 1, resumed: false, merged: true }], retiredBackupIds: [] } } } });
+      await sink.publish(taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 2500, output: { $case: 'merge', value: { disks: [{ diskKey: 'd', path: 'p', blocksMerged: 1, resumed: false, merged: true, fileSize: 0 }], retiredBackupIds: [] } } } });
       return 'ack';
     });
     assert.equal(await handler(mergeDelivery(taskId)), 'ack');

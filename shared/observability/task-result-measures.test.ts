@@ -49,7 +49,7 @@ describe('measureTaskResult', () => {
     const merge = (merged: boolean): TaskResult => ({
       status: TaskStatus.TASK_STATUS_SUCCEEDED,
       durationMs: 1500,
-      output: { $case: 'merge', value: { disks: [{ diskKey: 'd', path: 'p', blocksMerged: 3, resumed: false, merged }], retiredBackupIds: [] } },
+      output: { $case: 'merge', value: { disks: [{ diskKey: 'd', path: 'p', blocksMerged: 3, resumed: false, merged, fileSize: 0 }], retiredBackupIds: [] } },
     });
     assert.equal(measureTaskResult(merge(true)).mergeSeconds, 1.5);
     assert.equal(measureTaskResult(merge(false)).mergeSeconds, undefined);

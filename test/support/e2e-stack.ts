@@ -15,6 +15,8 @@ import { NATS_URL } from './storage-nats.js';
 export interface E2eStack {
   stack: LabStack;
   folder: string;
+  /** The coordinator's catalogue (a database of this stack's own). */
+  databaseUrl: string;
   /** A process's warnings and errors from its log (for failure messages). */
   warnings(process: string): Promise<string>;
   close(): Promise<void>;
@@ -52,6 +54,7 @@ export async function startE2eStack(spec: { pools: LabPoolSpec[]; remotes: strin
     return {
       stack,
       folder,
+      databaseUrl: databaseUrl(database),
       async warnings(name) {
         const text = await readFile(join(folder, 'logs', `${name}.log`), 'utf8').catch((error: Error) => error.message);
         return text.split('\n').filter((line) => /"level":(40|50|60)/.test(line)).slice(-20).join('\n');

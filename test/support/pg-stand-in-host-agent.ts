@@ -2,7 +2,8 @@
 // tasks from the real JetStream queue (shared/nats task consumer), pushes disks to the real
 // storage agent named in the task (PutDisk, CommitBackup over gRPC) and publishes real events.
 // What it does not do is talk to XAPI: its VMs are in memory (disks of a few blocks the test
-// writes to), and each backup's "snapshot" is a copy of them. The real host agent (agent/host)
+// writes to), and each backup's "snapshot" is a copy of them; a release of reference snapshots is
+// recorded (`releases`) and succeeds with nothing destroyed. The real host agent (agent/host)
 // is tested against the lab pool on its own; this keeps the coordinator's tests about the
 // coordinator. It behaves as the host agent must: a backup task delivered again whose backup is
 // committed reports the same result and writes nothing.
@@ -13,7 +14,7 @@ import { StorageClient, type OutgoingBlock } from '../../shared/grpc/storage-cli
 import { publishEvent, startTaskConsumer, type NatsNames, type TaskConsumer, type TaskOutcome } from '../../shared/nats/index.js';
 import { AgentRole, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import { BackupResult, type BackupTask } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import { BackupResult, type BackupTask, type ReleaseReferencesTask } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import { createLogger } from '../../shared/logging/index.js';
 
 export const BLOCK = 2 * 1024 * 1024;
@@ -36,6 +37,8 @@ export class StandInHostAgent {
   readonly deliveries = new Map<string, number>();
   /** Task ids whose result was published. */
   readonly reported: string[] = [];
+  /** Release tasks received, in order. */
+  readonly releases: ReleaseReferencesTask[] = [];
   /** Backup id → the snapshot kept by the delivery that committed it (reported again on redelivery). */
   private readonly kept = new Map<string, string>();
   private gate: Promise<void> | undefined;
@@ -87,6 +90,11 @@ export class StandInHostAgent {
 
   private async handle(task: Task): Promise<TaskOutcome> {
     this.deliveries.set(task.taskId, (this.deliveries.get(task.taskId) ?? 0) + 1);
+    if (task.payload?.$case === 'releaseReferences') {
+      this.releases.push(task.payload.value);
+      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 0, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: [] } } } });
+      return 'ack';
+    }
     if (task.payload?.$case !== 'backup') {
       await this.fail(task, 'UNSUPPORTED', `the stand-in host agent runs backups only, not ${task.payload?.$case}`);
       return 'ack';

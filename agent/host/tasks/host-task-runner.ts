@@ -1,9 +1,11 @@
-// Runs the tasks addressed to this pool (deltachain.tasks.v1.Task: backup, restore) and reports
+// Runs the tasks addressed to this pool (deltachain.tasks.v1.Task: backup, restore, release of
+// reference snapshots) and reports
 // them as events: `started`, throttled `progress` (bytes, blocks, rate), one `result` (the
 // outcome, or a failure with a stable code, the XAPI code and parameters in the message, and
-// whether retrying helps). Both handlers are idempotent: a redelivered backup whose backup is
+// whether retrying helps). The handlers are idempotent: a redelivered backup whose backup is
 // committed reports the first result (backup-vm.ts), a redelivered restore finds the VM it made
-// (restore-vm.ts). A task whose result cannot be published is redelivered later by the consumer.
+// (restore-vm.ts), a release finds nothing more to destroy (release-references.ts); a backup and
+// a release of one VM never overlap in this agent (VmLocks). A task whose result cannot be published is redelivered later by the consumer.
 import { DeltachainError, errorMessage } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import type { EventBody, TaskDelivery, TaskOutcome } from '../../../shared/nats/index.js';
@@ -13,10 +15,11 @@ import { TaskKind, type Task } from '../../../shared/proto/gen/deltachain/tasks/
 import { backupVm } from '../backup/backup-vm.js';
 import type { TransferRetryOptions } from '../backup/transfer-disk.js';
 import type { ProgressListener } from '../backup/transfer-progress.js';
+import { releaseReferences } from '../release/release-references.js';
 import { restoreVm } from '../restore/restore-vm.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
 import type { RemoteStorages } from './remote-storages.js';
-import { backupOutput, backupRequestFrom, restoreOutput, restoreRequestFrom } from './translate-task.js';
+import { backupOutput, backupRequestFrom, releaseOutput, releaseRequestFrom, restoreOutput, restoreRequestFrom } from './translate-task.js';
 import { VmLocks } from './vm-locks.js';
 
 /** Where events go (NATS in the agent). */
@@ -36,6 +39,12 @@ export interface HostTaskContext {
   /** Minimum time between two progress events of one task, ms. */
   progressIntervalMs: number;
 }
+
+const HOST_TASK_KINDS: Partial<Record<NonNullable<Task['payload']>['$case'], TaskKind>> = {
+  backup: TaskKind.TASK_KIND_BACKUP,
+  restore: TaskKind.TASK_KIND_RESTORE,
+  releaseReferences: TaskKind.TASK_KIND_RELEASE_REFERENCES,
+};
 
 export class TaskRefusedError extends DeltachainError {
   override name = 'TaskRefusedError';
@@ -92,8 +101,8 @@ export class HostTaskRunner {
       throw new TaskRefusedError(`task ${task.taskId} is addressed to ${target ? `${target.$case} ${target.value}` : 'no one'}, not pool ${this.context.poolId}`);
     }
     const payload = task.payload;
-    const expected = payload?.$case === 'backup' ? TaskKind.TASK_KIND_BACKUP : payload?.$case === 'restore' ? TaskKind.TASK_KIND_RESTORE : undefined;
-    if (expected === undefined) throw new TaskRefusedError(`task ${task.taskId}: a host agent runs backup and restore tasks, not ${payload?.$case ?? 'an empty one'}`);
+    const expected = payload === undefined ? undefined : HOST_TASK_KINDS[payload.$case];
+    if (expected === undefined) throw new TaskRefusedError(`task ${task.taskId}: a host agent runs backup, restore and release tasks, not ${payload?.$case ?? 'an empty one'}`);
     if (task.kind !== expected) throw new TaskRefusedError(`task ${task.taskId}: kind ${task.kind} does not match its ${payload!.$case} payload`);
     if (task.deadlineMs > 0 && Date.now() > task.deadlineMs) throw new TaskRefusedError(`task ${task.taskId}: its deadline passed before it started`);
   }
@@ -110,6 +119,10 @@ export class HostTaskRunner {
     if (payload.$case === 'restore') {
       const request = restoreRequestFrom(task.taskId, payload.value, storages);
       return restoreOutput(await restoreVm({ xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0 }, request));
+    }
+    if (payload.$case === 'releaseReferences') {
+      const request = releaseRequestFrom(task.taskId, payload.value);
+      return releaseOutput(await releaseReferences({ xapi, logger, lockVm: (vm, operation) => this.locks.run(vm, operation) }, request));
     }
     throw new TaskRefusedError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
   }

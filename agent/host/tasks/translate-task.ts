@@ -1,17 +1,19 @@
 // The edge between the wire (deltachain.tasks.v1 envelopes from the coordinator) and the host
-// agent's domain: a task becomes a BackupRequest or RestoreRequest after its fields are checked
+// agent's domain: a task becomes a BackupRequest, RestoreRequest or ReleaseRequest after its fields are checked
 // (a bad task fails with a message naming the field, it does not half-run), and an outcome
 // becomes a TaskResult output. Generated types stop here.
 import { InvalidInputError } from '../../../shared/errors.js';
-import type { BackupTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import type { BackupTask, ReleaseReferencesTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
+import type { ReleaseOutcome, ReleaseRequest } from '../release/release-references.js';
 import type { RestoreOutcome, RestoreRequest } from '../restore/restore-types.js';
 import type { RemoteStorages } from './remote-storages.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
 const ADDRESS = /^[^\s/]+:\d{1,5}$/;
+const REMOTE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 type Output = TaskResult['output'];
 
@@ -60,6 +62,17 @@ export function restoreRequestFrom(taskId: string, payload: RestoreTask, storage
     srUuid: payload.srUuid,
     ...(payload.nameLabel === undefined || payload.nameLabel === '' ? {} : { nameLabel: payload.nameLabel }),
   };
+}
+
+export function releaseRequestFrom(taskId: string, payload: ReleaseReferencesTask): ReleaseRequest {
+  need(UUID.test(payload.policyId), taskId, `policy_id ${JSON.stringify(payload.policyId)} is not a lowercase uuid`);
+  for (const vm of payload.vmUuids) need(UUID.test(vm), taskId, `vm_uuids: ${JSON.stringify(vm)} is not a lowercase uuid`);
+  for (const remote of payload.keepRemoteIds) need(REMOTE_ID.test(remote), taskId, `keep_remote_ids: ${JSON.stringify(remote)} is not a remote id`);
+  return { taskId, policyId: payload.policyId, vmUuids: payload.vmUuids, keepRemotes: payload.keepRemoteIds };
+}
+
+export function releaseOutput(outcome: ReleaseOutcome): Output {
+  return { $case: 'releaseReferences', value: { destroyedSnapshotUuids: outcome.destroyed.map((d) => d.uuid) } };
 }
 
 export function backupOutput(outcome: BackupOutcome): Output {

@@ -9,7 +9,9 @@
 //   4. finish the checksums: fill missing entries from the merged file, rename over `<D>.vhd.sums`;
 //   5. rewrite the chain fields of the VM's metadata.
 // Idempotent: a disk that is already a full is skipped (only steps 4-5 are re-checked).
-import { access, rename } from 'node:fs/promises';
+// Each disk's outcome carries the merged file's size as it is now on the remote (the merged full
+// is not the size the delta had), so the catalogue can show what the remote holds.
+import { access, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DiskType, SECTOR_SIZE, VhdFile, fsyncFolder } from '../../../shared/vhd/index.js';
 import { classifyChildBlock } from '../../../shared/vhd/merge-plan.js';
@@ -38,6 +40,8 @@ export interface MergedDiskOutcome {
   blocksMerged: number;
   resumed: boolean;
   merged: boolean;
+  /** Size of the file at `path` after the merge, bytes. */
+  fileSize: number;
 }
 
 export interface MergeTaskOutcome {
@@ -81,8 +85,9 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
     const resumed = (await findInterruptedMerges(folder.folder)).includes(child.path);
     if (resumed) await mergeVhd(child.path);
     await finishChecksums(child.path);
-    if (resumed) return { diskKey, path, blocksMerged: 0, resumed, merged: true };
-    return { diskKey, path, blocksMerged: 0, resumed: false, merged: false };
+    const fileSize = (await stat(child.path)).size;
+    if (resumed) return { diskKey, path, blocksMerged: 0, resumed, merged: true, fileSize };
+    return { diskKey, path, blocksMerged: 0, resumed: false, merged: false, fileSize };
   }
   const parent = folder.model.parent.get(name);
   const interrupted = await exists(join(folder.folder, `.${parent?.name ?? '-'}.merge.json`));
@@ -107,7 +112,7 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
   // The parent's table now describes nothing (its file took the child's name); a crash before
   // this line leaves it as garbage for scan ("checksums without their disk").
   if (parent) await removeIfPresent(sumsPathOf(parent.path));
-  return { diskKey, path, blocksMerged: result.blocksMerged, resumed: result.resumed, merged: true };
+  return { diskKey, path, blocksMerged: result.blocksMerged, resumed: result.resumed, merged: true, fileSize: (await stat(child.path)).size };
 }
 
 /**

@@ -39,6 +39,11 @@ export interface MergedDisk {
   resumed: boolean;
   /** False when the disk was already a full (nothing to do). */
   merged: boolean;
+  /**
+   * Size of the merged file (the file at `path`) on the remote after the merge, bytes; 0 from
+   * agents that do not report it.
+   */
+  fileSize: number;
 }
 
 /**
@@ -321,7 +326,7 @@ export const MergeResult: MessageFns<MergeResult> = {
 };
 
 function createBaseMergedDisk(): MergedDisk {
-  return { diskKey: "", path: "", blocksMerged: 0, resumed: false, merged: false };
+  return { diskKey: "", path: "", blocksMerged: 0, resumed: false, merged: false, fileSize: 0 };
 }
 
 export const MergedDisk: MessageFns<MergedDisk> = {
@@ -340,6 +345,9 @@ export const MergedDisk: MessageFns<MergedDisk> = {
     }
     if (message.merged !== false) {
       writer.uint32(40).bool(message.merged);
+    }
+    if (message.fileSize !== 0) {
+      writer.uint32(48).uint64(message.fileSize);
     }
     return writer;
   },
@@ -397,6 +405,14 @@ export const MergedDisk: MessageFns<MergedDisk> = {
             message.merged = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fileSize = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -424,6 +440,11 @@ export const MergedDisk: MessageFns<MergedDisk> = {
         : 0,
       resumed: isSet(object.resumed) ? globalThis.Boolean(object.resumed) : false,
       merged: isSet(object.merged) ? globalThis.Boolean(object.merged) : false,
+      fileSize: isSet(object.fileSize)
+        ? globalThis.Number(object.fileSize)
+        : isSet(object.file_size)
+        ? globalThis.Number(object.file_size)
+        : 0,
     };
   },
 
@@ -444,6 +465,9 @@ export const MergedDisk: MessageFns<MergedDisk> = {
     if (message.merged !== false) {
       obj.merged = message.merged;
     }
+    if (message.fileSize !== 0) {
+      obj.fileSize = Math.round(message.fileSize);
+    }
     return obj;
   },
 
@@ -457,6 +481,7 @@ export const MergedDisk: MessageFns<MergedDisk> = {
     message.blocksMerged = object.blocksMerged ?? 0;
     message.resumed = object.resumed ?? false;
     message.merged = object.merged ?? false;
+    message.fileSize = object.fileSize ?? 0;
     return message;
   },
 };
