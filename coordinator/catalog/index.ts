@@ -71,3 +71,5 @@ export { forgetReferenceSnapshots, recordBackups, setReferences } from './record
 export { applyDelete, applyMerge } from './retention-updates.js';
 export { forgetReferenceSnapshot, listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
 export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';
+export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
+export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';

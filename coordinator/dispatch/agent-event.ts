@@ -1,7 +1,7 @@
 // Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
 // event may arrive twice or late; every consumer of these is idempotent. `attempt` on progress
 // and results is the attempt that sent them (absent from older agents: the current attempt).
-import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
+import type { AgentHeartbeat, BackupFacts, DamageFinding, InventoryReport } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 
 export type TaskOutput =
@@ -9,7 +9,16 @@ export type TaskOutput =
   | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean }
   | { kind: 'delete'; existed: boolean; removedPaths: string[]; keptPaths: string[] }
   | { kind: 'scan'; backups: BackupFacts[]; garbage: number; resumedMerges: string[] }
-  | { kind: 'verify'; ok: boolean; blocksChecked: number; badBlocks: number; problems: string[] }
+  | {
+      kind: 'verify';
+      ok: boolean;
+      blocksChecked: number;
+      badBlocks: number;
+      problems: string[];
+      badBlockList: { diskKey: string; path: string; index: number; reason: string }[];
+      /** Backups the storage agent found damaged (the verified one and those depending on its files). */
+      damaged: DamageFinding[];
+    }
   | { kind: 'restore'; newVmUuid: string; bytesReceived: number };
 
 interface EventBase {

@@ -1,7 +1,7 @@
 // Applies one agent event to the catalogue. Heartbeats update the agents table, inventory
 // reports the vms table (record-inventory.ts); task events
 // move the task's lifecycle under its row lock, and a success applies the task's effects in the
-// same transaction. Afterwards the run's state is re-derived and retention is asked for its next
+// same transaction (as does a final failure: task-effects.ts applyFailureEffects). Afterwards the run's state is re-derived and retention is asked for its next
 // step. Every path is idempotent, because JetStream may deliver an event twice and a task may
 // be reported by two attempts.
 //
@@ -16,7 +16,7 @@
 // through `handle`, so each event gets its own outcome exactly as before.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
 import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
-import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
+import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -25,7 +25,7 @@ import { recordInventory } from './record-inventory.js';
 import { queueRetention, queueRetentions, type RetentionTarget } from './queue-retention.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
-import { applyBackupEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
+import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
 import type { BackupPayload, MergePayload } from './task-payloads.js';
 
 export interface EventHandlerOptions {
@@ -132,6 +132,7 @@ export class EventHandler {
       const current = new Map(locked.map((t) => [t.id, t]));
       const changed = new Map<string, TaskRecord>();
       const effects: { task: TaskRecord; output: TaskOutput | undefined }[] = [];
+      const failures: { task: TaskRecord; failure: TaskFailure }[] = [];
       for (const event of events) {
         const task = current.get(event.taskId);
         if (!task) {
@@ -142,6 +143,7 @@ export class EventHandler {
         if (!transition.changed) continue;
         const next = { ...task, ...transition.task } as TaskRecord;
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) effects.push({ task, output: event.output });
+        if (transition.outcome === 'failed' && event.type === 'result' && !event.ok) failures.push({ task, failure: event.error });
         if (transition.outcome && transition.outcome !== 'dispatched') {
           logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
         }
@@ -155,6 +157,7 @@ export class EventHandler {
       const backupResults = await applyBackupEffects(tx, backups, lookup, now);
       const results = new Map(backups.map(({ task }, i) => [task.id, backupResults[i]]));
       for (const { task, output } of effects) if (task.kind !== 'backup') results.set(task.id, await applyTaskEffects(tx, task, output, lookup, now));
+      for (const { task, failure } of failures) await applyFailureEffects(tx, task, failure, now);
       for (const [id, result] of results) {
         const next = changed.get(id)!;
         if (next.state === 'succeeded') changed.set(id, { ...next, result });
@@ -223,6 +226,7 @@ export class EventHandler {
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) {
           next = { ...next, result: await applyTaskEffects(tx, task, event.output, lookup, this.options.clock()) };
         }
+        if (transition.outcome === 'failed' && event.type === 'result' && !event.ok) await applyFailureEffects(tx, task, event.error, this.options.clock());
         if (transition.outcome && transition.outcome !== 'dispatched') {
           logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
         }
