@@ -19,7 +19,14 @@ export type TaskOutput =
       /** Backups the storage agent found damaged (the verified one and those depending on its files). */
       damaged: DamageFinding[];
     }
-  | { kind: 'restore'; newVmUuid: string; bytesReceived: number };
+  | {
+      kind: 'restore';
+      newVmUuid: string;
+      bytesReceived: number;
+      /** Each restored disk, and whether the host agent checked it against its chain digest. */
+      disks: { diskKey: string; vdiUuid: string; digestChecked: boolean }[];
+      warnings: string[];
+    };
 
 interface EventBase {
   eventId: string;

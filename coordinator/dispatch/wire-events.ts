@@ -64,8 +64,14 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
         damaged: v.damaged.map((d) => ({ backupId: d.backupId, diskKey: d.diskKey, file: d.path, blocks: d.blocks, reason: d.reason })),
       };
     }
-    case 'restore':
-      return { kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived };
+    case 'restore': {
+      const report = output.value.report;
+      return {
+        kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived,
+        disks: (report?.disks ?? []).map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, digestChecked: d.digestChecked })),
+        warnings: report?.warnings ?? [],
+      };
+    }
   }
 }
 
