@@ -24,8 +24,8 @@ export type TaskOutput =
       newVmUuid: string;
       bytesReceived: number;
       /** Each restored disk, and whether the host agent checked it against its chain digest. */
-      disks: { diskKey: string; vdiUuid: string; digestChecked: boolean }[];
-      warnings: string[];
+      disks?: { diskKey: string; vdiUuid: string; digestChecked: boolean }[];
+      warnings?: string[];
     };
 
 interface EventBase {
