@@ -179,7 +179,6 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
 
   it('verify names every damaged backup with its disks, files and blocks, marks them, and exits 1', async () => {
     const text = await runCli(stack, ['verify', '--vm', web.uuid]);
-    if (process.env.DELTACHAIN_TEST_SHOW === '1') console.log(text.stdout);
     assert.equal(text.code, 1, text.stderr);
     assert.match(text.stdout, /4 of 4 backups failed verification/);
     for (const backupId of nights) assert.match(text.stdout, new RegExp(`backup ${backupId}\\n`), `names ${backupId}`);
@@ -211,7 +210,6 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
     const reason = (disk: string) => `full: the chain on the remote holds a damaged backup; a new full starts a sound chain (backup ${oldest(disk)})`;
     assert.deepEqual(run.plans(web, 'nas'), { [disks[0]!]: reason(disks[0]!), [disks[1]!]: reason(disks[1]!) });
     const show = await runCli(stack, ['run', 'show', run.summary.runId]);
-    if (process.env.DELTACHAIN_TEST_SHOW === '1') console.log(show.stdout);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /\nwhy full:\n/);
     for (const disk of disks) assert.ok(show.stdout.includes(`disk ${disk}: ${reason(disk).slice('full: '.length)}`), show.stdout);

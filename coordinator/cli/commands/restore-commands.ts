@@ -65,7 +65,7 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
       }),
     );
 
-  withConnection(program.command('verify').description('re-read backups on their remote and check every block against its checksum'))
+  withConnection(program.command('verify').description('re-read backups on their remote, check every block against its checksum, and name and mark the damaged ones'))
     .addOption(new Option('--backup <id>', 'verify this backup').conflicts('vm'))
     .option('--vm <uuid>', 'verify every backup of this VM')
     .option('--remote <name>', 'only backups on this remote')
