@@ -156,6 +156,13 @@ export async function getBackupByTask(db: Queryable, taskId: string): Promise<Ba
   return backup;
 }
 
+/** The disk keys of a backup on a remote (none when the catalogue lacks it). */
+export async function diskKeysOfBackup(db: Queryable, remote: string, backupId: string): Promise<string[]> {
+  const rows = await db<{ diskKey: string }[]>`
+    select d.disk_key from disks d join backups b on b.key = d.backup_key where b.remote_name = ${remote} and b.id = ${backupId} order by d.disk_key`;
+  return rows.map((r) => r.diskKey);
+}
+
 export async function listDisksOfBackup(db: Queryable, backupKey: string): Promise<DiskRecord[]> {
   return db<DiskRecord[]>`select * from disks where backup_key = ${backupKey} order by disk_key`;
 }

@@ -55,6 +55,7 @@ export type { BackupFacts, DiskFacts } from './backup-facts.js';
 export {
   getBackup,
   getBackupByTask,
+  diskKeysOfBackup,
   listBackups,
   listDisksOfBackup,
   recordBackup,

@@ -12,7 +12,7 @@
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
 // in a few statements for the whole batch (catalog/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReferenceSnapshot, forgetReferenceSnapshots, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, applyMerge, diskKeysOfBackup, forgetReferenceSnapshot, forgetReferenceSnapshots, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';
@@ -66,9 +66,7 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
 export async function applyFailureEffects(tx: Transaction, task: TaskRecord, failure: TaskFailure, now: Date): Promise<void> {
   if (task.kind !== 'restore' || !DATA_ERROR_CODES.has(failure.code)) return;
   const backupId = (task.payload as unknown as RestorePayload).backupId;
-  const disks = await tx<{ diskKey: string }[]>`
-    select d.disk_key from disks d join backups b on b.key = d.backup_key where b.remote_name = ${task.remoteName} and b.id = ${backupId}`;
-  const finding = restoreFinding(backupId, failure, disks.map((d) => d.diskKey));
+  const finding = restoreFinding(backupId, failure, await diskKeysOfBackup(tx, task.remoteName!, backupId));
   if (finding) await markDamaged(tx, task.remoteName!, [finding], 'restore', task.id, now);
 }
 
