@@ -1,5 +1,7 @@
 // Control API: restore (a backup by id, or a VM as of a date, to a pool and SR) and verify.
-// The decision — which backup serves the date — is the planner's resolveRestore.
+// The decision — which backup serves the date — is the planner's resolveRestore. A restore task
+// carries the chain digests the catalogue recorded for the backup's disks, for the host agent to
+// check the restored disks against.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import * as catalog from '../catalog/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
@@ -33,7 +35,8 @@ export function restoreHandlers(ctx: ControlContext) {
       if (!UUID.test(req.srUuid)) throw new InvalidInputError(`"${req.srUuid}" is not an SR uuid: give the uuid of the SR to restore onto (--sr)`);
       await catalog.getPool(ctx.sql, req.pool);
       const backup = await resolveBackup(ctx, req.what, req.backupRemote);
-      const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name };
+      const expectedChainDigests = await catalog.chainDigestsOf(ctx.sql, backup.remoteName, backup.id);
+      const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name, expectedChainDigests };
       const task = await queueTask(
         ctx.sql,
         { id: ctx.ids.uuid(), kind: 'restore', addressKind: 'pool', address: req.pool, remoteName: backup.remoteName, vmUuid: backup.vmUuid, payload },

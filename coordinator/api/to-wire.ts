@@ -96,6 +96,15 @@ export function backupToWire(b: BackupListing): wire.Backup {
     policyId: b.policyId ?? '',
     diskCount: b.diskCount,
     fullDiskCount: b.fullDiskCount,
+    damage: b.damage.map((d) => ({
+      diskKey: d.diskKey,
+      file: d.file,
+      blocks: d.blocks,
+      reason: d.reason,
+      foundBy: d.foundBy,
+      firstFoundAtMs: Date.parse(d.firstFoundAt) || 0,
+      lastFoundAtMs: Date.parse(d.lastFoundAt) || 0,
+    })),
   };
 }
 

@@ -1,10 +1,12 @@
 // Adopts what a storage agent found on its remote (a scan) into the catalogue: backups the
 // catalogue does not know are recorded with their chains — parents before children, so delta
-// disks link up — and committed backups the remote no longer holds are marked deleted. This is
+// disks link up — known backups recorded without chain digests get the remote's, and committed
+// backups the remote no longer holds are marked deleted. This is
 // how a lost catalogue is rebuilt and how a seeded remote (files copied from elsewhere) joins.
 import type { Catalog, Transaction } from './connect-catalog.js';
 import type { BackupFacts } from './backup-facts.js';
 import { recordBackup } from './backups.js';
+import { fillChainDigests } from './chain-digests.js';
 import { applyDelete } from './retention-updates.js';
 import { markRemoteScanned } from './remotes.js';
 import { classifyCatalogError } from './catalog-errors.js';
@@ -33,6 +35,8 @@ export async function adoptRemoteScanIn(tx: Transaction, remote: string, found: 
     if (await recordBackup(tx, { ...facts, remote }, now)) report.adopted.push(facts.id);
     else report.known.push(facts.id);
   }
+  // Known backups recorded before their chain digests were: the remote's digests fill them in.
+  await fillChainDigests(tx, remote, found);
   const ids = found.map((b) => b.id);
   const gone = await tx<{ id: string }[]>`
     select id from backups where remote_name = ${remote} and status = 'committed' and id <> all(${ids}::text[])`;

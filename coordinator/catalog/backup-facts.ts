@@ -13,6 +13,11 @@ export interface DiskFacts {
   parentFooterUuid: string | null;
   /** Hex digest of the disk's blocks. */
   checksum: string;
+  /**
+   * Hex chain digest: what a restore of this backup's disk must produce (the storage agent's,
+   * at commit); '' or absent when the storage agent did not send one.
+   */
+  chainDigest?: string;
 }
 
 export interface BackupFacts {

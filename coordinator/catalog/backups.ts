@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queryable, Transaction } from './connect-catalog.js';
 import { CatalogError, ConflictError, NotFoundError } from './catalog-errors.js';
 import type { BackupFacts, DiskFacts } from './backup-facts.js';
+import type { DamageRecord } from './disk-damage.js';
 
 export type BackupStatus = 'committed' | 'deleting' | 'deleted';
 
@@ -42,6 +43,8 @@ export interface DiskRecord {
   checksum: string;
   footerUuid: string;
   state: 'present' | 'merged' | 'deleted';
+  /** Hex chain digest recorded at commit; '' when unknown. */
+  chainDigest: string;
 }
 
 /** Records a committed backup; returns false when a backup with this id was already recorded. */
@@ -78,10 +81,10 @@ async function recordDisk(tx: Transaction, backupKey: string, facts: BackupFacts
   try {
     await tx`
       insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes,
-                         virtual_size, checksum, footer_uuid)
+                         virtual_size, checksum, footer_uuid, chain_digest)
       values (${randomUUID()}, ${backupKey}, ${disk.diskKey}, ${chainId}, ${position}, ${parentId},
               ${parentId === null ? 'full' : 'delta'}, ${disk.file}, ${disk.sizeBytes}, ${disk.virtualSize},
-              ${disk.checksum}, ${disk.footerUuid})`;
+              ${disk.checksum}, ${disk.footerUuid}, ${disk.chainDigest ?? ''})`;
   } catch (error) {
     const constraint = (error as { constraint_name?: string }).constraint_name;
     if (constraint === 'disks_one_child_per_parent' || constraint === 'disks_chain_id_position_key') {
@@ -114,13 +117,19 @@ export interface BackupListing extends BackupRecord {
   diskCount: number;
   /** Disks that are fulls now (the rest are deltas). */
   fullDiskCount: number;
+  /** Damage found on the backup's disks (disk-damage.ts), by disk and file; empty when none. */
+  damage: DamageRecord[];
 }
 
 export async function listBackups(db: Queryable, filter: BackupFilter = {}): Promise<BackupListing[]> {
   return db<BackupListing[]>`
     select b.*,
       (select count(*) from disks d where d.backup_key = b.key) as disk_count,
-      (select count(*) from disks d where d.backup_key = b.key and d.kind = 'full') as full_disk_count
+      (select count(*) from disks d where d.backup_key = b.key and d.kind = 'full') as full_disk_count,
+      coalesce((
+        select jsonb_agg(jsonb_build_object('diskKey', d.disk_key, 'file', x.file, 'blocks', x.blocks, 'reason', x.reason,
+                 'foundBy', x.found_by, 'firstFoundAt', x.first_found_at, 'lastFoundAt', x.last_found_at) order by d.disk_key, x.file)
+        from disk_damage x join disks d on d.id = x.disk_id where d.backup_key = b.key), '[]') as damage
     from backups b
     where (${filter.vmUuid ?? null}::uuid is null or vm_uuid = ${filter.vmUuid ?? null}::uuid)
       and (${filter.remote ?? null}::text is null or remote_name = ${filter.remote ?? null})
@@ -145,6 +154,13 @@ export async function getBackup(db: Queryable, id: string, remote?: string): Pro
 export async function getBackupByTask(db: Queryable, taskId: string): Promise<BackupRecord | undefined> {
   const [backup] = await db<BackupRecord[]>`select * from backups where task_id = ${taskId}`;
   return backup;
+}
+
+/** The disk keys of a backup on a remote (none when the catalogue lacks it). */
+export async function diskKeysOfBackup(db: Queryable, remote: string, backupId: string): Promise<string[]> {
+  const rows = await db<{ diskKey: string }[]>`
+    select d.disk_key from disks d join backups b on b.key = d.backup_key where b.remote_name = ${remote} and b.id = ${backupId} order by d.disk_key`;
+  return rows.map((r) => r.diskKey);
 }
 
 export async function listDisksOfBackup(db: Queryable, backupKey: string): Promise<DiskRecord[]> {

@@ -2,18 +2,21 @@
 // dependencies between committed backups (through their disks' parents) for retention.
 import type { ChainTail, RetentionBackup } from '../planner/index.js';
 import type { Queryable } from './connect-catalog.js';
+import { chainTailOf, damagedInChain, type TailRow } from './planning-views.js';
 
 // Tie-break on created_at (fix by H1): a full that starts a new chain in the same second as the
 // old chain's last delta (taken_at has second precision) must win over that delta's higher
 // position, or the next run plans a full ("the remote lacks the base").
-/** Disk key → the newest present disk of that VM disk on the remote. */
+/** Disk key → the newest present disk of that VM disk on the remote (with damage in its chain, if any). */
 export async function chainTails(db: Queryable, vmUuid: string, remote: string): Promise<Record<string, ChainTail>> {
-  const rows = await db<{ diskKey: string; footerUuid: string; position: number }[]>`
-    select distinct on (d.disk_key) d.disk_key, d.footer_uuid, d.position
-    from disks d join backups b on b.key = d.backup_key
-    where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed' and d.state = 'present'
-    order by d.disk_key, b.taken_at desc, b.created_at desc, d.position desc`;
-  return Object.fromEntries(rows.map((r) => [r.diskKey, { footerUuid: r.footerUuid, position: r.position }]));
+  const rows = await db<TailRow[]>`
+    select t.*, ${damagedInChain(db)} as damaged_backup_id
+    from (
+      select distinct on (d.disk_key) d.disk_key, d.footer_uuid, d.position, d.chain_id
+      from disks d join backups b on b.key = d.backup_key
+      where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed' and d.state = 'present'
+      order by d.disk_key, b.taken_at desc, b.created_at desc, d.position desc) t`;
+  return Object.fromEntries(rows.map((r) => [r.diskKey, chainTailOf(r)]));
 }
 
 /** The committed backups of a VM on a remote with the backups their delta disks depend on. */

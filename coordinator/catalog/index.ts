@@ -58,6 +58,7 @@ export type { BackupFacts, DiskFacts } from './backup-facts.js';
 export {
   getBackup,
   getBackupByTask,
+  diskKeysOfBackup,
   listBackups,
   listDisksOfBackup,
   recordBackup,
@@ -75,3 +76,5 @@ export { applyDelete, applyMerge } from './retention-updates.js';
 export { listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
 export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';
 export { forgetReleasedReferences, pairsWithActiveBackups, policyPoolKey, referencesOfPolicy } from './reference-releases.js';
+export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
+export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';

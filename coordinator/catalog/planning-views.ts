@@ -32,18 +32,43 @@ export async function referencesOf(db: Queryable, pairs: readonly { policyId: st
   return new Map([...grouped].map(([key, list]) => [key, list.map((r) => ({ remote: r.remoteName, snapshotUuid: r.snapshotUuid, vdis: r.vdis, gone: r.goneAt !== null }))]));
 }
 
-/** Per (VM, remote): disk key → the newest present disk of that VM disk (chainTails, many at once). */
+/**
+ * Per (VM, remote): disk key → the newest present disk of that VM disk (chainTails, many at once),
+ * with the oldest backup of its chain found damaged, if any.
+ */
 export async function chainTailsOf(db: Queryable, pairs: readonly { vmUuid: string; remote: string }[]): Promise<Map<string, Record<string, ChainTail>>> {
   if (pairs.length === 0) return new Map();
-  const rows = await db<{ vmUuid: string; remoteName: string; diskKey: string; footerUuid: string; position: number }[]>`
-    select distinct on (b.vm_uuid, b.remote_name, d.disk_key) b.vm_uuid, b.remote_name, d.disk_key, d.footer_uuid, d.position
-    from unnest(${pairs.map((p) => p.vmUuid)}::uuid[], ${pairs.map((p) => p.remote)}::text[]) as k(vm_uuid, remote_name)
-    join backups b on b.vm_uuid = k.vm_uuid and b.remote_name = k.remote_name and b.status = 'committed'
-    join disks d on d.backup_key = b.key and d.state = 'present'
-    order by b.vm_uuid, b.remote_name, d.disk_key, b.taken_at desc, b.created_at desc, d.position desc`;
+  const rows = await db<TailRow[]>`
+    select t.*, ${damagedInChain(db)} as damaged_backup_id
+    from (
+      select distinct on (b.vm_uuid, b.remote_name, d.disk_key) b.vm_uuid, b.remote_name, d.disk_key, d.footer_uuid, d.position, d.chain_id
+      from unnest(${pairs.map((p) => p.vmUuid)}::uuid[], ${pairs.map((p) => p.remote)}::text[]) as k(vm_uuid, remote_name)
+      join backups b on b.vm_uuid = k.vm_uuid and b.remote_name = k.remote_name and b.status = 'committed'
+      join disks d on d.backup_key = b.key and d.state = 'present'
+      order by b.vm_uuid, b.remote_name, d.disk_key, b.taken_at desc, b.created_at desc, d.position desc) t`;
   const grouped = group(rows, (r) => chainKey(r.vmUuid, r.remoteName));
-  return new Map([...grouped].map(([key, list]) => [key, Object.fromEntries(list.map((r) => [r.diskKey, { footerUuid: r.footerUuid, position: r.position }]))]));
+  return new Map([...grouped].map(([key, list]) => [key, Object.fromEntries(list.map((r) => [r.diskKey, chainTailOf(r)]))]));
 }
+
+export interface TailRow {
+  vmUuid: string;
+  remoteName: string;
+  diskKey: string;
+  footerUuid: string;
+  position: number;
+  damagedBackupId: string | null;
+}
+
+export const chainTailOf = (r: TailRow): ChainTail => ({ footerUuid: r.footerUuid, position: r.position, ...(r.damagedBackupId === null ? {} : { damagedBackupId: r.damagedBackupId }) });
+
+/**
+ * SQL: the oldest backup with a damage finding on a disk of the chain `t.chain_id` (any state: a
+ * damaged disk merged into its child left its damage there), or null.
+ */
+export const damagedInChain = (db: Queryable) => db`(
+  select db.id from disks x join backups db on db.key = x.backup_key
+  where x.chain_id = t.chain_id and exists (select 1 from disk_damage dd where dd.disk_id = x.id)
+  order by x.position limit 1)`;
 
 /** Per (VM, remote): the committed backups with the backups they depend on (retentionView, many at once). */
 export async function retentionViewsOf(db: Queryable, pairs: readonly { vmUuid: string; remote: string }[]): Promise<Map<string, RetentionBackup[]>> {

@@ -51,10 +51,10 @@ export async function recordBackups(db: Queryable, batch: readonly BackupFacts[]
   ];
   if (diskRows.length > 0) {
     await db`
-      insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid)
-      select id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid
+      insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest)
+      select id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest
       from jsonb_to_recordset(${db.json(diskRows as never)}) as r(id uuid, backup_key uuid, disk_key text, chain_id uuid,
-        position integer, parent_id uuid, kind text, file text, size_bytes bigint, virtual_size bigint, checksum text, footer_uuid uuid)`;
+        position integer, parent_id uuid, kind text, file text, size_bytes bigint, virtual_size bigint, checksum text, footer_uuid uuid, chain_digest text)`;
   }
   return new Set(keyed.filter(({ key }) => fresh.has(key)).map(({ facts }) => `${facts.remote}/${facts.id}`));
 }
@@ -62,7 +62,7 @@ export async function recordBackups(db: Queryable, batch: readonly BackupFacts[]
 function diskRow(d: { key: string; id: string; disk: BackupFacts['disks'][number] }) {
   return {
     id: d.id, backup_key: d.key, disk_key: d.disk.diskKey, file: d.disk.file, size_bytes: d.disk.sizeBytes,
-    virtual_size: d.disk.virtualSize, checksum: d.disk.checksum, footer_uuid: d.disk.footerUuid,
+    virtual_size: d.disk.virtualSize, checksum: d.disk.checksum, footer_uuid: d.disk.footerUuid, chain_digest: d.disk.chainDigest ?? '',
   };
 }
 

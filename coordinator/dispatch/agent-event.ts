@@ -1,7 +1,7 @@
 // Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
 // event may arrive twice or late; every consumer of these is idempotent. `attempt` on progress
 // and results is the attempt that sent them (absent from older agents: the current attempt).
-import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
+import type { AgentHeartbeat, BackupFacts, DamageFinding, InventoryReport } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 
 export type TaskOutput =
@@ -9,8 +9,24 @@ export type TaskOutput =
   | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean; diskSizes: MergedDiskSize[] }
   | { kind: 'delete'; existed: boolean; removedPaths: string[]; keptPaths: string[] }
   | { kind: 'scan'; backups: BackupFacts[]; garbage: number; resumedMerges: string[] }
-  | { kind: 'verify'; ok: boolean; blocksChecked: number; badBlocks: number; problems: string[] }
-  | { kind: 'restore'; newVmUuid: string; bytesReceived: number }
+  | {
+      kind: 'verify';
+      ok: boolean;
+      blocksChecked: number;
+      badBlocks: number;
+      problems: string[];
+      badBlockList: { diskKey: string; path: string; index: number; reason: string }[];
+      /** Backups the storage agent found damaged (the verified one and those depending on its files). */
+      damaged: DamageFinding[];
+    }
+  | {
+      kind: 'restore';
+      newVmUuid: string;
+      bytesReceived: number;
+      /** Each restored disk, and whether the host agent checked it against its chain digest. */
+      disks?: { diskKey: string; vdiUuid: string; digestChecked: boolean }[];
+      warnings?: string[];
+    }
   | { kind: 'release'; destroyedSnapshotUuids: string[] };
 
 /** A merged file's size on the remote after a merge (disks whose agent did not say are absent). */

@@ -1,7 +1,8 @@
 // Applies one agent event to the catalogue. Heartbeats update the agents table, inventory
 // reports the vms table (record-inventory.ts); task events
 // move the task's lifecycle under its row lock, and a success applies the task's effects and
-// queues what follows it (the next retention step: queue-follow-ups.ts) in the same transaction.
+// queues what follows it (the next retention step: queue-follow-ups.ts) in the same transaction (a final failure
+// applies its effects too: task-effects.ts applyFailureEffects).
 // Afterwards the run's state is re-derived — never before its follow-ups are queued, or a run
 // could be seen finished with its merges still to come. Every path is idempotent, because
 // JetStream may deliver an event twice and a task may be reported by two attempts.
@@ -17,7 +18,7 @@
 // applied again one event at a time through `handle`, so each event gets its own outcome.
 import type { Catalog, TaskRecord } from '../catalog/index.js';
 import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
-import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskLimits, type Transition } from '../lifecycle/index.js';
+import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -26,7 +27,7 @@ import { recordInventory } from './record-inventory.js';
 import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
-import { applyBackupEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
+import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
 import type { BackupPayload } from './task-payloads.js';
 
 export interface EventHandlerOptions {
@@ -133,6 +134,7 @@ export class EventHandler {
       const current = new Map(locked.map((t) => [t.id, t]));
       const changed = new Map<string, TaskRecord>();
       const effects: { task: TaskRecord; output: TaskOutput | undefined }[] = [];
+      const failures: { task: TaskRecord; failure: TaskFailure }[] = [];
       for (const event of events) {
         const task = current.get(event.taskId);
         if (!task) {
@@ -143,6 +145,7 @@ export class EventHandler {
         if (!transition.changed) continue;
         const next = { ...task, ...transition.task } as TaskRecord;
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) effects.push({ task, output: event.output });
+        if (transition.outcome === 'failed' && event.type === 'result' && !event.ok) failures.push({ task, failure: event.error });
         if (transition.outcome && transition.outcome !== 'dispatched') {
           logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
         }
@@ -156,6 +159,7 @@ export class EventHandler {
       const backupResults = await applyBackupEffects(tx, backups, lookup, now);
       const results = new Map(backups.map(({ task }, i) => [task.id, backupResults[i]]));
       for (const { task, output } of effects) if (task.kind !== 'backup') results.set(task.id, await applyTaskEffects(tx, task, output, lookup, now));
+      for (const { task, failure } of failures) await applyFailureEffects(tx, task, failure, now);
       for (const [id, result] of results) {
         const next = changed.get(id)!;
         if (next.state === 'succeeded') changed.set(id, { ...next, result });
@@ -209,6 +213,7 @@ export class EventHandler {
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) {
           next = { ...next, result: await applyTaskEffects(tx, task, event.output, lookup, clock()) };
         }
+        if (transition.outcome === 'failed' && event.type === 'result' && !event.ok) await applyFailureEffects(tx, task, event.error, this.options.clock());
         if (transition.outcome && transition.outcome !== 'dispatched') {
           logger.info({ taskId: task.id, kind: task.kind, vm: task.vmUuid, remote: task.remoteName, outcome: transition.outcome, error: next.errorCode ?? undefined }, 'task moved');
         }

@@ -11,7 +11,7 @@
 import type { Queryable, TaskRecord } from '../catalog/index.js';
 import { chainKey, chainTailsOf, referenceKey, referencesOf, storageAddressOf } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
-import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type ReferenceView } from '../planner/index.js';
+import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type DiskMode, type ReferenceView } from '../planner/index.js';
 import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';
 
 export type Preparation = { ok: true; payload: Record<string, unknown>; done?: Record<string, unknown> } | { ok: false; error: TaskFailure };
@@ -90,10 +90,16 @@ function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (pol
   });
   const disks: Record<string, PlannedDisk> = {};
   for (const [disk, mode] of Object.entries(plan.disks)) {
-    disks[disk] = mode.mode === 'delta' ? { mode: 'delta', reason: DISK_MODE_REASONS[mode.reason], baseVdiUuid: mode.baseVdiUuid } : { mode: 'full', reason: DISK_MODE_REASONS[mode.reason] };
+    disks[disk] = mode.mode === 'delta' ? { mode: 'delta', reason: DISK_MODE_REASONS[mode.reason], baseVdiUuid: mode.baseVdiUuid } : { mode: 'full', reason: fullReason(mode) };
   }
   const next: BackupPayload = { ...payload, plan: disks, storageAddress };
   if (plan.reference) next.referenceSnapshotUuid = plan.reference.snapshotUuid;
   else delete next.referenceSnapshotUuid;
   return { ok: true, payload: { ...next } };
+}
+
+/** Words for a full, naming the damaged backup when that is the reason. */
+function fullReason(mode: Extract<DiskMode, { mode: 'full' }>): string {
+  const words = DISK_MODE_REASONS[mode.reason];
+  return mode.reason === 'chain-damaged' ? `${words} (backup ${mode.damagedBackupId})` : words;
 }

@@ -6,15 +6,20 @@
 //   delete  → the backup is gone
 //   scan    → adopt what the remote holds
 //   release → the released references' rows are gone
-//   verify, restore → nothing beyond the stored result
+//   verify  → the damaged backups it found are marked (disk-damage.ts)
+//   restore → nothing beyond the stored result
+// A task that failed for good can change it too (applyFailureEffects): a restore that failed on
+// the data marks its backup's disk damaged.
 // Each is idempotent: applying the same result twice changes nothing more.
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
 // in a few statements for the whole batch (catalog/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, applyMerge, forgetReleasedReferences, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import type { TaskFailure } from '../lifecycle/index.js';
+import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
-import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload } from './task-payloads.js';
+import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, VerifyPayload } from './task-payloads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -52,10 +57,27 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
       const forgotten = payload.vmUuids.length === 0 && !everyVm ? 0 : await forgetReleasedReferences(tx, { policyId: payload.policyId, pool: task.address, vmUuids: payload.vmUuids, keepRemotes: payload.keepRemotes });
       return { destroyedSnapshotUuids: output?.kind === 'release' ? output.destroyedSnapshotUuids : [], forgottenReferences: forgotten };
     }
-    case 'verify':
+    case 'verify': {
+      if (output?.kind !== 'verify') return output ?? {};
+      const { badBlockList: _list, ...stored } = output;
+      const damaged = verifyFindings((task.payload as unknown as VerifyPayload).backupId, output);
+      await markDamaged(tx, task.address, damaged, 'verify', task.id, now);
+      return { ...stored, damaged };
+    }
     case 'restore':
       return output ?? {};
   }
+}
+
+/**
+ * What a task that failed for good changes in the catalogue: a restore that failed on the data
+ * marks the disk of the backup it restored damaged (damage-findings.ts). Idempotent.
+ */
+export async function applyFailureEffects(tx: Transaction, task: TaskRecord, failure: TaskFailure, now: Date): Promise<void> {
+  if (task.kind !== 'restore' || !DATA_ERROR_CODES.has(failure.code)) return;
+  const backupId = (task.payload as unknown as RestorePayload).backupId;
+  const finding = restoreFinding(backupId, failure, await diskKeysOfBackup(tx, task.remoteName!, backupId));
+  if (finding) await markDamaged(tx, task.remoteName!, [finding], 'restore', task.id, now);
 }
 
 async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {

@@ -34,7 +34,8 @@ function payloadOf(task: TaskRecord): Task['payload'] {
     }
     case 'restore': {
       const p = task.payload as unknown as RestorePayload;
-      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests: {} };
+      const expectedChainDigests = Object.fromEntries(Object.entries(p.expectedChainDigests ?? {}).map(([disk, hex]) => [disk, Buffer.from(hex, 'hex')]));
+      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests };
       return { $case: 'restore', value: p.name === '' ? value : { ...value, nameLabel: p.name } };
     }
     case 'merge':

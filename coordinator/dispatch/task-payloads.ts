@@ -68,4 +68,10 @@ export interface RestorePayload {
   /** Name of the new VM; empty = the backup's VM name with the backup date. */
   name: string;
   storageAddress?: string;
+  /**
+   * Disk key → hex chain digest recorded for the backup's disk, read from the catalogue when the
+   * task is queued; the host agent checks each restored disk against it. Disks without one
+   * (recorded before digests were kept) are absent.
+   */
+  expectedChainDigests?: Record<string, string>;
 }

@@ -6,6 +6,7 @@ import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1
 import type { InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { InvalidInputError, failureSideOf } from '../../shared/errors.js';
 import type { BackupFacts, InventoryReport } from '../catalog/index.js';
+import { CHECKSUM_SIZE } from '../../shared/grpc/disk-checksum.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -26,6 +27,8 @@ export function backupFactsFromSummary(summary: BackupSummary, remote: string): 
       footerUuid: d.footerUuid.toLowerCase(),
       parentFooterUuid: d.parentFooterUuid === '' ? null : d.parentFooterUuid.toLowerCase(),
       checksum: hex(d.digest),
+      // Anything but a 32-byte digest is treated as absent: the backup is still recorded.
+      chainDigest: d.chainDigest.length === CHECKSUM_SIZE ? hex(d.chainDigest) : '',
     })),
   };
 }
@@ -54,10 +57,22 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
         garbage: output.value.garbage.length,
         resumedMerges: output.value.resumedMerges,
       };
-    case 'verify':
-      return { kind: 'verify', ok: output.value.ok, blocksChecked: output.value.blocksChecked, badBlocks: output.value.badBlocks.length, problems: output.value.problems };
-    case 'restore':
-      return { kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived };
+    case 'verify': {
+      const v = output.value;
+      return {
+        kind: 'verify', ok: v.ok, blocksChecked: v.blocksChecked, badBlocks: v.badBlocks.length, problems: v.problems,
+        badBlockList: v.badBlocks.map((b) => ({ diskKey: b.diskKey, path: b.path, index: b.index, reason: b.reason })),
+        damaged: v.damaged.map((d) => ({ backupId: d.backupId, diskKey: d.diskKey, file: d.path, blocks: d.blocks, reason: d.reason })),
+      };
+    }
+    case 'restore': {
+      const report = output.value.report;
+      return {
+        kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived,
+        disks: (report?.disks ?? []).map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, digestChecked: d.digestChecked })),
+        warnings: report?.warnings ?? [],
+      };
+    }
     case 'releaseReferences':
       return { kind: 'release', destroyedSnapshotUuids: output.value.destroyedSnapshotUuids };
   }

@@ -20,6 +20,11 @@ describe('planDiskMode', () => {
     ['interval 1 is always full', { fullInterval: 1 }, 'full', 'interval-reached'],
     ['interval 0 never ends a chain', { fullInterval: 0, chain: { footerUuid: R, position: 500 } }, 'delta', 'continues-chain'],
     ['forced', { forceFull: true }, 'full', 'forced'],
+    ['the chain holds a damaged backup', { chain: { footerUuid: R, position: 2, damagedBackupId: 'b1' } }, 'full', 'chain-damaged'],
+    ['a damaged chain goes full even when the remote lacks the base', { chain: { footerUuid: OTHER, position: 2, damagedBackupId: 'b1' } }, 'full', 'chain-damaged'],
+    ['a damaged chain goes full before its interval is reached', { fullInterval: 10, chain: { footerUuid: R, position: 1, damagedBackupId: 'b1' } }, 'full', 'chain-damaged'],
+    ['a gone reference is said before a damaged chain', { referenceGone: true, chain: { footerUuid: R, position: 2, damagedBackupId: 'b1' } }, 'full', 'reference-gone'],
+    ['forced is said before a damaged chain', { forceFull: true, chain: { footerUuid: R, position: 2, damagedBackupId: 'b1' } }, 'full', 'forced'],
   ];
   for (const [name, change, mode, reason] of table) {
     it(name, () => {
@@ -28,6 +33,13 @@ describe('planDiskMode', () => {
       assert.equal(plan.reason, reason);
     });
   }
+  it('names the damaged backup when a damaged chain ends', () => {
+    assert.deepEqual(planDiskMode({ ...base, chain: { footerUuid: R, position: 3, damagedBackupId: '20240601T020000Z-ab' } }), {
+      mode: 'full',
+      reason: 'chain-damaged',
+      damagedBackupId: '20240601T020000Z-ab',
+    });
+  });
   it('bases a delta on the reference VDI at the next position', () => {
     assert.deepEqual(planDiskMode({ ...base, chain: { footerUuid: R, position: 4 } }), {
       mode: 'delta',
@@ -66,6 +78,19 @@ describe('the full backup interval over successive runs', () => {
   });
   it('with 0 only the first run is full', () => {
     assert.deepEqual(simulate(0, 4), ['full', 'delta', 'delta', 'delta']);
+  });
+});
+
+describe('a damaged chain over successive runs', () => {
+  it('the run after the damage is found takes a full of the damaged disk only, and the next continues the new chain', () => {
+    const A = 'aaaaaaaa-0000-4000-8000-00000000000a';
+    const B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+    const reference: ReferenceView = { remote: 'r1', snapshotUuid: 's3', vdis: { xvda: A, xvdb: B }, gone: false };
+    const damaged = planBackup({ remote: 'r1', references: [reference], chains: { xvda: { footerUuid: A, position: 3, damagedBackupId: 'night-2' }, xvdb: { footerUuid: B, position: 3 } }, fullInterval: 0 });
+    assert.deepEqual(Object.fromEntries(Object.entries(damaged.disks).map(([k, d]) => [k, d.reason])), { xvda: 'chain-damaged', xvdb: 'continues-chain' });
+    assert.deepEqual(damaged.bases, { xvdb: B });
+    const after = planBackup({ remote: 'r1', references: [{ ...reference, vdis: { xvda: R, xvdb: OTHER } }], chains: { xvda: { footerUuid: R, position: 0 }, xvdb: { footerUuid: OTHER, position: 4 } }, fullInterval: 0 });
+    assert.deepEqual(Object.values(after.disks).map((d) => d.mode), ['delta', 'delta']);
   });
 });
 

@@ -5,6 +5,8 @@
 //   * there is no reference snapshot for it (first backup, or a disk added since), or the host
 //     reported the reference gone;
 //   * the remote has no chain for the disk;
+//   * the chain holds a damaged backup (a verify, or a restore that failed on the data, found
+//     it): a delta would hang off data that no longer restores correctly, so a new chain starts;
 //   * the remote lacks the base: its chain's newest disk is not the reference snapshot's VDI
 //     (the VHD footer uuid of every disk is the uuid of the snapshot VDI it came from);
 //   * the chain reached the policy's full interval: with interval n the chain holds n backups
@@ -18,6 +20,7 @@ export type DiskModeReason =
   | 'no-reference'
   | 'reference-gone'
   | 'no-chain'
+  | 'chain-damaged'
   | 'remote-lacks-base'
   | 'interval-reached'
   | 'continues-chain';
@@ -27,6 +30,8 @@ export interface ChainTail {
   footerUuid: string;
   /** Its position: 0 for the full, n for the n-th delta. */
   position: number;
+  /** The oldest backup of the chain found damaged; absent when none is. */
+  damagedBackupId?: string;
 }
 
 export interface DiskModeInput {
@@ -41,7 +46,8 @@ export interface DiskModeInput {
 }
 
 export type DiskMode =
-  | { mode: 'full'; reason: Exclude<DiskModeReason, 'continues-chain'> }
+  | { mode: 'full'; reason: Exclude<DiskModeReason, 'continues-chain' | 'chain-damaged'> }
+  | { mode: 'full'; reason: 'chain-damaged'; damagedBackupId: string }
   | { mode: 'delta'; reason: 'continues-chain'; baseVdiUuid: string; position: number };
 
 export function planDiskMode(input: DiskModeInput): DiskMode {
@@ -49,6 +55,7 @@ export function planDiskMode(input: DiskModeInput): DiskMode {
   if (input.referenceVdiUuid === undefined) return { mode: 'full', reason: 'no-reference' };
   if (input.referenceGone) return { mode: 'full', reason: 'reference-gone' };
   if (input.chain === undefined) return { mode: 'full', reason: 'no-chain' };
+  if (input.chain.damagedBackupId !== undefined) return { mode: 'full', reason: 'chain-damaged', damagedBackupId: input.chain.damagedBackupId };
   if (input.chain.footerUuid.toLowerCase() !== input.referenceVdiUuid.toLowerCase()) {
     return { mode: 'full', reason: 'remote-lacks-base' };
   }
@@ -64,6 +71,7 @@ export const DISK_MODE_REASONS: Readonly<Record<DiskModeReason, string>> = {
   'no-reference': 'no reference snapshot for this disk yet',
   'reference-gone': 'the reference snapshot is gone from the pool',
   'no-chain': 'the remote holds no chain for this disk',
+  'chain-damaged': 'the chain on the remote holds a damaged backup; a new full starts a sound chain',
   'remote-lacks-base': "the remote's newest disk is not the reference snapshot",
   'interval-reached': 'the chain reached the full backup interval',
   'continues-chain': 'delta on the reference snapshot',

@@ -29,6 +29,11 @@ export interface RestoreRequest {
   srUuid: string;
   /** Name of the new VM; default "<original name> (restored <date>)". */
   nameLabel?: string;
+  /**
+   * Disk key → the chain digest the restored disk must have (32 bytes, recorded in the catalogue
+   * when the backup was committed). A disk without one is restored unchecked here, with a warning.
+   */
+  expectedChainDigests?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface RestoredDisk {
@@ -36,6 +41,8 @@ export interface RestoredDisk {
   vdiUuid: string;
   bytes: number;
   durationMs: number;
+  /** True when the disk was checked against its expected chain digest before the import completed. */
+  digestChecked: boolean;
 }
 
 export interface RestoreOutcome {

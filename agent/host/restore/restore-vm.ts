@@ -2,9 +2,11 @@
 // backup stored — VM.create with the recorded configuration (start blocked), BIOS strings, one new
 // VDI per backed-up disk on the chosen SR with its VBD, CD drives (empty), VIFs on the matching
 // networks — then each disk is imported from the remote as one VHD stream (its whole chain folded
-// in), several at once up to the limit. Only then is `start` unblocked. Nothing of the source VM
-// or SR is needed: restoring to another pool, or after both are gone, is the same path.
-// On failure everything created is destroyed.
+// in), several at once up to the limit, each checked against the chain digest the catalogue
+// recorded for it before its import may complete (import-disk.ts). Only then is `start`
+// unblocked. Nothing of the source VM or SR is needed: restoring to another pool, or after both
+// are gone, is the same path. On failure everything created is destroyed — the VM and every VDI,
+// including disks whose import had already completed.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import type { BackupRecords } from '../backup/collect-backup-records.js';
@@ -78,8 +80,9 @@ class VmRestore {
       const disks = await this.createDisks(backup, srRef);
       const networks = await this.createVifs(backup.records);
       this.progress.enter('import');
+      this.warnUnchecked(disks);
       const restored = await mapWithLimit(disks, this.context.disksPerVm, (disk) =>
-        importDisk(this.context.xapi, this.request.source, { vmUuid: this.request.vmUuid, backupId: backup.backupId, ...disk }, this.progress),
+        importDisk(this.context.xapi, this.request.source, { vmUuid: this.request.vmUuid, backupId: backup.backupId, ...disk, expectedDigest: this.request.expectedChainDigests?.get(disk.diskKey) }, this.progress),
       );
       this.progress.enter('finish');
       const newVmUuid = await this.context.xapi.call<string>('VM.get_uuid', this.vmRef);
@@ -130,6 +133,15 @@ class VmRestore {
       this.vdiRefs.length = 0;
     }
     return undefined;
+  }
+
+  /** Disks the catalogue has no chain digest for (backups recorded before it kept them). */
+  private warnUnchecked(disks: NewDisk[]): void {
+    const unchecked = disks.filter((d) => this.request.expectedChainDigests?.get(d.diskKey) === undefined).map((d) => d.diskKey);
+    if (unchecked.length === 0) return;
+    const warning = `disk${unchecked.length === 1 ? '' : 's'} ${unchecked.join(', ')}: no chain digest recorded in the catalogue for backup ${this.request.backupId} (recorded before digests were kept), so the restored data was checked by the storage agent only`;
+    this.warnings.push(warning);
+    this.logger.warn({ disks: unchecked }, 'restoring disks without an expected chain digest');
   }
 
   private async findSr(): Promise<XapiRef> {

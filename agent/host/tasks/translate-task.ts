@@ -3,6 +3,7 @@
 // (a bad task fails with a message naming the field, it does not half-run), and an outcome
 // becomes a TaskResult output. Generated types stop here.
 import { InvalidInputError } from '../../../shared/errors.js';
+import { CHECKSUM_SIZE } from '../../../shared/grpc/disk-checksum.js';
 import type { BackupTask, ReleaseReferencesTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
@@ -54,6 +55,9 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
 export function restoreRequestFrom(taskId: string, payload: RestoreTask, storages: RemoteStorages): RestoreRequest {
   checkCommon(taskId, payload);
   need(UUID.test(payload.srUuid), taskId, `sr_uuid ${JSON.stringify(payload.srUuid)} is not a lowercase uuid`);
+  for (const [disk, digest] of Object.entries(payload.expectedChainDigests)) {
+    need(digest.length === CHECKSUM_SIZE, taskId, `the expected chain digest of disk ${JSON.stringify(disk)} has ${digest.length} bytes, not ${CHECKSUM_SIZE}`);
+  }
   return {
     taskId,
     vmUuid: payload.vmUuid,
@@ -61,6 +65,7 @@ export function restoreRequestFrom(taskId: string, payload: RestoreTask, storage
     source: storages.get(payload.remoteId, payload.storageAddress),
     srUuid: payload.srUuid,
     ...(payload.nameLabel === undefined || payload.nameLabel === '' ? {} : { nameLabel: payload.nameLabel }),
+    expectedChainDigests: new Map(Object.entries(payload.expectedChainDigests)),
   };
 }
 
@@ -113,7 +118,7 @@ export function restoreOutput(outcome: RestoreOutcome): Output {
       bytesReceived: outcome.bytesReceived,
       report: {
         newVmName: outcome.newVmName,
-        disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs, digestChecked: false })),
+        disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs, digestChecked: d.digestChecked === true })),
         warnings: outcome.warnings,
         redelivered: outcome.redelivered,
       },

@@ -1,8 +1,10 @@
 // `deltachain pool add|list`, `remote add|list|scan`, `agent list`, `vm list`, `backup list`.
 import { Command } from 'commander';
+import type * as wire from '../../../shared/proto/gen/deltachain/control/v1/control.js';
 import type { CliIo } from '../cli-io.js';
 import { commandAction, printJson, withConnection } from '../command-action.js';
 import { EXIT } from '../exit-codes.js';
+import { damageOfBackups, formatDamage } from '../format-damage.js';
 import { formatTable } from '../format-table.js';
 import { humanAgo, humanSize, humanTime, shortId } from '../format-values.js';
 import { wholeNumber } from '../parse-arguments.js';
@@ -179,6 +181,7 @@ function registerBackup(program: Command, io: CliIo): void {
       commandAction<[], { vm?: string; remote?: string; all?: boolean }>(io, async ({ client, options }) => {
         const { backups } = await client.listBackups({ vmUuid: options.vm ?? '', remote: options.remote ?? '', all: options.all ?? false });
         if (options.json) return printJson(io, backups);
+        const damaged = formatDamage(damageOfBackups(backups));
         io.out(
           formatTable(backups, [
             { header: 'BACKUP', value: (b) => b.id },
@@ -188,8 +191,11 @@ function registerBackup(program: Command, io: CliIo): void {
             { header: 'DISKS', value: (b) => `${b.diskCount} (${b.fullDiskCount} full)` },
             { header: 'SIZE', value: (b) => humanSize(b.sizeBytes), right: true },
             { header: 'STATUS', value: (b) => b.status },
+            // Only when a backup is damaged: the usual listing stays as it was.
+            ...(damaged === '' ? [] : [{ header: 'DAMAGED', value: (b: wire.Backup) => (b.damage.length === 0 ? '' : [...new Set(b.damage.map((d) => (d.diskKey === '' ? 'all disks' : `disk ${shortId(d.diskKey)}`)))].join(', ')) }]),
           ]),
         );
+        if (damaged !== '') io.out(`\ndamaged backups — they do not restore correctly, and the next backup of each damaged disk is a full:\n${damaged}`);
       }),
     );
 }

@@ -5,6 +5,7 @@ import { InvalidInputError } from '../../../shared/errors.js';
 import type { CliIo } from '../cli-io.js';
 import { commandAction, printJson, withConnection } from '../command-action.js';
 import { EXIT } from '../exit-codes.js';
+import { formatDamage, type DamageEntry } from '../format-damage.js';
 import { humanTime } from '../format-values.js';
 import { instant } from '../parse-arguments.js';
 import { ProgressView } from '../progress-view.js';
@@ -64,7 +65,7 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
       }),
     );
 
-  withConnection(program.command('verify').description('re-read backups on their remote and check every block against its checksum'))
+  withConnection(program.command('verify').description('re-read backups on their remote, check every block against its checksum, and name and mark the damaged ones'))
     .addOption(new Option('--backup <id>', 'verify this backup').conflicts('vm'))
     .option('--vm <uuid>', 'verify every backup of this VM')
     .option('--remote <name>', 'only backups on this remote')
@@ -79,10 +80,39 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
         const { tasks } = await client.verify({ what, remote: options.remote ?? '' });
         if (!options.wait) return options.json ? printJson(io, tasks) : io.out(`queued ${tasks.length} verification${tasks.length === 1 ? '' : 's'}\n`);
         const done = await follow(client, io, tasks, options.json ?? false);
-        if (options.json) printJson(io, done);
-        const bad = done.filter((t) => t.state !== 'succeeded' || JSON.parse(t.resultJson || '{}').ok === false);
-        if (!options.json) io.out(bad.length === 0 ? `all ${done.length} backups verified\n` : `${bad.length} of ${done.length} backups failed verification\n`);
-        return bad.length === 0 ? EXIT.OK : EXIT.FAILED;
+        return reportVerification(io, done, options.json ?? false);
       }),
     );
+}
+
+interface VerifyOutcome {
+  task: wire.TaskInfo;
+  backupId: string;
+  ok: boolean;
+  damaged: DamageEntry[];
+}
+
+/**
+ * The verifications' verdict: every damaged backup named with its disks, files and bad blocks
+ * (also in --json, as `damaged` on each task), verify tasks that could not run, and exit 1 when
+ * any backup failed.
+ */
+function reportVerification(io: CliIo, done: wire.TaskInfo[], json: boolean): number {
+  const outcomes: VerifyOutcome[] = done.map((task) => {
+    const result = JSON.parse(task.resultJson || '{}') as { ok?: boolean; damaged?: DamageEntry[] };
+    const backupId = (JSON.parse(task.payloadJson || '{}') as { backupId?: string }).backupId ?? '';
+    return { task, backupId, ok: task.state === 'succeeded' && result.ok !== false, damaged: result.damaged ?? [] };
+  });
+  const bad = outcomes.filter((o) => !o.ok);
+  if (json) {
+    printJson(io, outcomes.map((o) => ({ ...o.task, damaged: o.damaged })));
+    return bad.length === 0 ? EXIT.OK : EXIT.FAILED;
+  }
+  io.out(bad.length === 0 ? `all ${done.length} backups verified\n` : `${bad.length} of ${done.length} backups failed verification\n`);
+  const damaged = formatDamage(outcomes.flatMap((o) => o.damaged));
+  if (damaged !== '') io.out(`damaged backups — they do not restore correctly, and the next backup of each damaged disk is a full:\n${damaged}`);
+  for (const o of bad.filter((b) => b.task.state !== 'succeeded')) {
+    io.out(`  backup ${o.backupId}: the verification ${o.task.state}: ${o.task.errorCode} ${o.task.errorMessage}\n`);
+  }
+  return bad.length === 0 ? EXIT.OK : EXIT.FAILED;
 }

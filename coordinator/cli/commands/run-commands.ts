@@ -48,6 +48,17 @@ export function printRunDetail(io: CliIo, detail: wire.RunDetail, now: number): 
       { header: 'ERROR', value: (t) => (t.errorCode ? `${t.errorCode}: ${t.errorMessage}` : '') },
     ]),
   );
+  const fulls = fullReasons(detail.tasks);
+  if (fulls.length > 0) io.out(`\nwhy full:\n${fulls.map((line) => `  ${line}\n`).join('')}`);
+}
+
+/** "<task> disk <key>: <reason>" for every disk a backup task of the run exports full. */
+function fullReasons(tasks: readonly wire.TaskInfo[]): string[] {
+  return tasks.flatMap((t) => {
+    if (t.kind !== 'backup') return [];
+    const payload = JSON.parse(t.payloadJson || '{}') as { plan?: Record<string, { mode: string; reason: string }> };
+    return Object.entries(payload.plan ?? {}).filter(([, p]) => p.mode === 'full').map(([disk, p]) => `${shortId(t.id)} disk ${disk}: ${p.reason}`);
+  });
 }
 
 export function exitCodeOfRun(state: string): number {

@@ -227,6 +227,27 @@ export interface Backup {
   /** Disks: count, and how many are fulls (the rest are deltas). */
   diskCount: number;
   fullDiskCount: number;
+  /**
+   * Damage found on the backup (by a verify, or a restore that failed on the data), per disk and
+   * damaged file; empty when none is known. A damaged backup does not restore correctly.
+   */
+  damage: BackupDamage[];
+}
+
+export interface BackupDamage {
+  diskKey: string;
+  /**
+   * The damaged VHD (this backup's own or an ancestor's in its chain), relative to the remote
+   * root; empty when the finding did not name one.
+   */
+  file: string;
+  /** Bad block indexes in that file; empty when the damage is not one block. */
+  blocks: number[];
+  reason: string;
+  /** "verify" or "restore". */
+  foundBy: string;
+  firstFoundAtMs: number;
+  lastFoundAtMs: number;
 }
 
 export interface ListBackupsRequest {
@@ -3228,6 +3249,7 @@ function createBaseBackup(): Backup {
     policyId: "",
     diskCount: 0,
     fullDiskCount: 0,
+    damage: [],
   };
 }
 
@@ -3262,6 +3284,9 @@ export const Backup: MessageFns<Backup> = {
     }
     if (message.fullDiskCount !== 0) {
       writer.uint32(80).uint32(message.fullDiskCount);
+    }
+    for (const v of message.damage) {
+      BackupDamage.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -3359,6 +3384,14 @@ export const Backup: MessageFns<Backup> = {
             message.fullDiskCount = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.damage.push(BackupDamage.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3411,6 +3444,9 @@ export const Backup: MessageFns<Backup> = {
         : isSet(object.full_disk_count)
         ? globalThis.Number(object.full_disk_count)
         : 0,
+      damage: globalThis.Array.isArray(object?.damage)
+        ? object.damage.map((e: any) => BackupDamage.fromJSON(e))
+        : [],
     };
   },
 
@@ -3446,6 +3482,9 @@ export const Backup: MessageFns<Backup> = {
     if (message.fullDiskCount !== 0) {
       obj.fullDiskCount = Math.round(message.fullDiskCount);
     }
+    if (message.damage?.length) {
+      obj.damage = message.damage.map((e) => BackupDamage.toJSON(e));
+    }
     return obj;
   },
 
@@ -3464,6 +3503,202 @@ export const Backup: MessageFns<Backup> = {
     message.policyId = object.policyId ?? "";
     message.diskCount = object.diskCount ?? 0;
     message.fullDiskCount = object.fullDiskCount ?? 0;
+    message.damage = object.damage?.map((e) => BackupDamage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBackupDamage(): BackupDamage {
+  return { diskKey: "", file: "", blocks: [], reason: "", foundBy: "", firstFoundAtMs: 0, lastFoundAtMs: 0 };
+}
+
+export const BackupDamage: MessageFns<BackupDamage> = {
+  encode(message: BackupDamage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.file !== "") {
+      writer.uint32(18).string(message.file);
+    }
+    if (message.blocks.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.blocks) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.foundBy !== "") {
+      writer.uint32(42).string(message.foundBy);
+    }
+    if (message.firstFoundAtMs !== 0) {
+      writer.uint32(48).uint64(message.firstFoundAtMs);
+    }
+    if (message.lastFoundAtMs !== 0) {
+      writer.uint32(56).uint64(message.lastFoundAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupDamage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupDamage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.blocks.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.blocks.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.foundBy = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.firstFoundAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.lastFoundAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupDamage {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      blocks: globalThis.Array.isArray(object?.blocks) ? object.blocks.map((e: any) => globalThis.Number(e)) : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      foundBy: isSet(object.foundBy)
+        ? globalThis.String(object.foundBy)
+        : isSet(object.found_by)
+        ? globalThis.String(object.found_by)
+        : "",
+      firstFoundAtMs: isSet(object.firstFoundAtMs)
+        ? globalThis.Number(object.firstFoundAtMs)
+        : isSet(object.first_found_at_ms)
+        ? globalThis.Number(object.first_found_at_ms)
+        : 0,
+      lastFoundAtMs: isSet(object.lastFoundAtMs)
+        ? globalThis.Number(object.lastFoundAtMs)
+        : isSet(object.last_found_at_ms)
+        ? globalThis.Number(object.last_found_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: BackupDamage): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.blocks?.length) {
+      obj.blocks = message.blocks.map((e) => Math.round(e));
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.foundBy !== "") {
+      obj.foundBy = message.foundBy;
+    }
+    if (message.firstFoundAtMs !== 0) {
+      obj.firstFoundAtMs = Math.round(message.firstFoundAtMs);
+    }
+    if (message.lastFoundAtMs !== 0) {
+      obj.lastFoundAtMs = Math.round(message.lastFoundAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupDamage>): BackupDamage {
+    return BackupDamage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupDamage>): BackupDamage {
+    const message = createBaseBackupDamage();
+    message.diskKey = object.diskKey ?? "";
+    message.file = object.file ?? "";
+    message.blocks = object.blocks?.map((e) => e) || [];
+    message.reason = object.reason ?? "";
+    message.foundBy = object.foundBy ?? "";
+    message.firstFoundAtMs = object.firstFoundAtMs ?? 0;
+    message.lastFoundAtMs = object.lastFoundAtMs ?? 0;
     return message;
   },
 };

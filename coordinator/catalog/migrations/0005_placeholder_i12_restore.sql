@@ -1,3 +1,0 @@
--- PLACEHOLDER on branch i12-faults only, so that 0006 applies here: the real 0005 is
--- i12-restore's. Drop this file (its commit) when merging.
-select 1;
