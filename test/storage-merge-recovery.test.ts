@@ -4,7 +4,7 @@
 // runs at start) leaves checksums, metadata and every retained date right, and no stray file.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { mergeVhd } from '../shared/vhd/merge.js';
@@ -81,6 +81,18 @@ describe('merge recovery with injected failures', () => {
     await mergeVhd(join(folder(), `${ids[1]}.vhd`));
     assert.ok((await readdir(folder())).includes(`.${ids[1]}.vhd.sums.merged`));
     await recoverMerges(h.ctx);
+    await assertRecovered();
+  });
+
+  test('a crash after the checksums are finished, before the metadata is rewritten, is finished by recovery', async () => {
+    // The merge completes; then the metadata of the retained backups is put back as it was before
+    // step 5, which is what a crash between steps 4 and 5 leaves: no state file, no .merged table.
+    const before = await Promise.all([1, 2].map((n) => readFile(h.ctx.layout.metadataPath(vm, ids[n]!))));
+    await runMergeTask(h.ctx, { vmUuid: vm, backupId: ids[1]! });
+    for (const n of [1, 2]) await writeFile(h.ctx.layout.metadataPath(vm, ids[n]!), before[n - 1]!);
+    assert.notEqual((await readBackupMetadata(h.ctx.layout.metadataPath(vm, ids[1]!)))?.disks[0]?.chainPosition, 0, 'the metadata is stale');
+    const recovered = await recoverMerges(h.ctx);
+    assert.deepEqual(recovered.resumed, []);
     await assertRecovered();
   });
 });

@@ -2,7 +2,7 @@
 // this at start, before taking new work, and a scan runs it first. For each disk folder: resume
 // each merge whose state file exists, finish pending `.sums.merged` tables, remove the checksums
 // the merged parent left without their disk (§8 step 4: the merge's last removal, whose parent
-// name only the interrupted run knew), then rewrite the VM's metadata chain fields. Returns the
+// name only the interrupted run knew), then rewrite every VM's metadata chain fields. Returns the
 // child paths whose merge was finished.
 import { join } from 'node:path';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
@@ -28,7 +28,6 @@ export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Prom
   const resumed: string[] = [];
   const failed: { path: string; reason: string }[] = [];
   for (const vm of await listVms(ctx)) {
-    let touched = false;
     for (const key of await listFolder(ctx.layout.disksFolder(vm))) {
       if (!ID_PATTERN.test(key)) continue;
       const folder = ctx.layout.diskFolder(vm, key);
@@ -50,9 +49,11 @@ export async function recoverMerges(ctx: RemoteContext, runner?: VmRunner): Prom
         if (await withVm(vm, () => finishChecksums(join(folder, match[1]!)).catch(() => false))) finished = true;
       }
       if (finished) await withVm(vm, () => removeSumsWithoutDisk(ctx, folder));
-      touched ||= finished;
     }
-    if (touched) await withVm(vm, () => refreshVmMetadata(ctx, vm));
+    // Every VM, not only those with a merge finished here: a crash between a merge's step 4 (its
+    // checksums in place) and step 5 (the metadata rewritten) leaves nothing else to find, and
+    // stale metadata would make every read of the chain report its checksums as damaged.
+    await withVm(vm, () => refreshVmMetadata(ctx, vm));
   }
   return { resumed, failed };
 }
