@@ -63,6 +63,7 @@ export function taskEnvelope(task: TaskRecord): Task {
     attempt: task.attempt,
     createdAtMs: task.createdAt.getTime(),
     deadlineMs: task.deadlineAt ? task.deadlineAt.getTime() : 0,
+    expiresAtMs: 0,
     runId: task.runId ?? '',
     payload: payloadOf(task),
   };

@@ -8,11 +8,11 @@ import type { LabPool } from '../../deploy/lab/index.js';
 import { NATS_URL } from './storage-nats.js';
 
 export function backupTask(poolId: string, backup: BackupTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
+  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
 }
 
 export function restoreTask(poolId: string, restore: RestoreTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
+  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
 }
 
 export function hostAgentConfig(options: { lab: LabPool; poolId: string; namespace: string; agentId?: string; ackWaitSeconds?: number }): HostAgentConfig {

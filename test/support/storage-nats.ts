@@ -77,6 +77,7 @@ export function storageTask(remoteId: string, payload: NonNullable<Task['payload
     attempt: 1,
     createdAtMs: Date.now(),
     deadlineMs: 0,
+    expiresAtMs: 0,
     runId: '',
     payload,
   };

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { SignedGrant } from "../../storage/v1/grant.js";
 
 /**
  * Payloads of the tasks a pool's host agents run. The host agent fills these in; fields are
@@ -26,6 +27,11 @@ export interface BackupTask {
   /** Per disk: the reference snapshot VDI uuid to export a delta against; absent = full. */
   baseSnapshotVdiByDisk: { [key: string]: string };
   policyJson: string;
+  /**
+   * The coordinator's grant to upload and commit `backup_id` on `remote_id` (GRANT_ACTION_WRITE),
+   * sent with every call to the storage agent; absent when the remote runs without grants.
+   */
+  writeGrant?: SignedGrant | undefined;
 }
 
 export interface BackupTask_BaseSnapshotVdiByDiskEntry {
@@ -108,6 +114,11 @@ export interface RestoreTask {
    * before the import completes; a disk without an entry is checked by the storage agent only.
    */
   expectedChainDigests: { [key: string]: Uint8Array };
+  /**
+   * The coordinator's grant to read `backup_id` on `remote_id` (GRANT_ACTION_READ), sent with
+   * every call to the storage agent; absent when the remote runs without grants.
+   */
+  readGrant?: SignedGrant | undefined;
 }
 
 export interface RestoreTask_ExpectedChainDigestsEntry {
@@ -161,7 +172,15 @@ export interface ReleaseReferencesResult {
 }
 
 function createBaseBackupTask(): BackupTask {
-  return { vmUuid: "", backupId: "", remoteId: "", storageAddress: "", baseSnapshotVdiByDisk: {}, policyJson: "" };
+  return {
+    vmUuid: "",
+    backupId: "",
+    remoteId: "",
+    storageAddress: "",
+    baseSnapshotVdiByDisk: {},
+    policyJson: "",
+    writeGrant: undefined,
+  };
 }
 
 export const BackupTask: MessageFns<BackupTask> = {
@@ -183,6 +202,9 @@ export const BackupTask: MessageFns<BackupTask> = {
     });
     if (message.policyJson !== "") {
       writer.uint32(50).string(message.policyJson);
+    }
+    if (message.writeGrant !== undefined) {
+      SignedGrant.encode(message.writeGrant, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -251,6 +273,14 @@ export const BackupTask: MessageFns<BackupTask> = {
             message.policyJson = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.writeGrant = SignedGrant.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -317,6 +347,11 @@ export const BackupTask: MessageFns<BackupTask> = {
         : isSet(object.policy_json)
         ? globalThis.String(object.policy_json)
         : "",
+      writeGrant: isSet(object.writeGrant)
+        ? SignedGrant.fromJSON(object.writeGrant)
+        : isSet(object.write_grant)
+        ? SignedGrant.fromJSON(object.write_grant)
+        : undefined,
     };
   },
 
@@ -346,6 +381,9 @@ export const BackupTask: MessageFns<BackupTask> = {
     if (message.policyJson !== "") {
       obj.policyJson = message.policyJson;
     }
+    if (message.writeGrant !== undefined) {
+      obj.writeGrant = SignedGrant.toJSON(message.writeGrant);
+    }
     return obj;
   },
 
@@ -369,6 +407,9 @@ export const BackupTask: MessageFns<BackupTask> = {
         {},
       );
     message.policyJson = object.policyJson ?? "";
+    message.writeGrant = (object.writeGrant !== undefined && object.writeGrant !== null)
+      ? SignedGrant.fromPartial(object.writeGrant)
+      : undefined;
     return message;
   },
 };
@@ -1189,6 +1230,7 @@ function createBaseRestoreTask(): RestoreTask {
     srUuid: "",
     nameLabel: undefined,
     expectedChainDigests: {},
+    readGrant: undefined,
   };
 }
 
@@ -1215,6 +1257,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     globalThis.Object.entries(message.expectedChainDigests).forEach(([key, value]: [string, Uint8Array]) => {
       RestoreTask_ExpectedChainDigestsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.readGrant !== undefined) {
+      SignedGrant.encode(message.readGrant, writer.uint32(66).fork()).join();
+    }
     return writer;
   },
 
@@ -1290,6 +1335,14 @@ export const RestoreTask: MessageFns<RestoreTask> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.readGrant = SignedGrant.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1361,6 +1414,11 @@ export const RestoreTask: MessageFns<RestoreTask> = {
           {},
         )
         : {},
+      readGrant: isSet(object.readGrant)
+        ? SignedGrant.fromJSON(object.readGrant)
+        : isSet(object.read_grant)
+        ? SignedGrant.fromJSON(object.read_grant)
+        : undefined,
     };
   },
 
@@ -1393,6 +1451,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
         });
       }
     }
+    if (message.readGrant !== undefined) {
+      obj.readGrant = SignedGrant.toJSON(message.readGrant);
+    }
     return obj;
   },
 
@@ -1417,6 +1478,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
         },
         {},
       );
+    message.readGrant = (object.readGrant !== undefined && object.readGrant !== null)
+      ? SignedGrant.fromPartial(object.readGrant)
+      : undefined;
     return message;
   },
 };

@@ -114,6 +114,12 @@ export interface Task {
   deadlineMs: number;
   /** The run this task belongs to, if any (a uuid). */
   runId: string;
+  /**
+   * An agent refuses the task after this time, ms since the epoch (0 = never; every task the
+   * coordinator signs has one). Unlike deadline_ms it bounds when a captured task could be
+   * replayed, not how long the work may take.
+   */
+  expiresAtMs: number;
   payload?:
     | { $case: "merge"; value: MergeTask }
     | { $case: "verify"; value: VerifyTask }
@@ -239,6 +245,7 @@ function createBaseTask(): Task {
     createdAtMs: 0,
     deadlineMs: 0,
     runId: "",
+    expiresAtMs: 0,
     payload: undefined,
   };
 }
@@ -265,6 +272,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.runId !== "") {
       writer.uint32(58).string(message.runId);
+    }
+    if (message.expiresAtMs !== 0) {
+      writer.uint32(64).uint64(message.expiresAtMs);
     }
     switch (message.payload?.$case) {
       case "merge":
@@ -359,6 +369,14 @@ export const Task: MessageFns<Task> = {
             }
 
             message.runId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.expiresAtMs = longToNumber(reader.uint64());
             continue;
           }
           case 10: {
@@ -457,6 +475,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.run_id)
         ? globalThis.String(object.run_id)
         : "",
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? globalThis.Number(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? globalThis.Number(object.expires_at_ms)
+        : 0,
       payload: isSet(object.merge)
         ? { $case: "merge", value: MergeTask.fromJSON(object.merge) }
         : isSet(object.verify)
@@ -500,6 +523,9 @@ export const Task: MessageFns<Task> = {
     if (message.runId !== "") {
       obj.runId = message.runId;
     }
+    if (message.expiresAtMs !== 0) {
+      obj.expiresAtMs = Math.round(message.expiresAtMs);
+    }
     if (message.payload?.$case === "merge") {
       obj.merge = MergeTask.toJSON(message.payload.value);
     } else if (message.payload?.$case === "verify") {
@@ -532,6 +558,7 @@ export const Task: MessageFns<Task> = {
     message.createdAtMs = object.createdAtMs ?? 0;
     message.deadlineMs = object.deadlineMs ?? 0;
     message.runId = object.runId ?? "";
+    message.expiresAtMs = object.expiresAtMs ?? 0;
     switch (object.payload?.$case) {
       case "merge": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
