@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ChannelCredentials, Server, ServerCredentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { ChannelCredentials, Server, ServerCredentials, makeGenericClientConstructor, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { peerIdentity, type Identity } from '../shared/identity/index.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 
@@ -33,8 +33,8 @@ describe('identities proved by TLS', () => {
     const serverCert = await pki.issue({ role: 'storage', name: 'nas' }, { server: true });
     server = new Server();
     server.addService(service, {
-      whoAmI: (call: { getAuthContext: () => null }, callback: (e: null, v: Buffer) => void) => {
-        callback(null, Buffer.from(JSON.stringify(peerIdentity(call as never) ?? null)));
+      whoAmI: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+        callback(null, Buffer.from(JSON.stringify(peerIdentity(call) ?? null)));
       },
     });
     const credentials = ServerCredentials.createSsl(await readFile(pki.ca.cert), [{ cert_chain: await readFile(serverCert.cert), private_key: await readFile(serverCert.key) }], true);
