@@ -2,6 +2,7 @@
 // loopback) and a real Postgres catalogue: human tables, --json, helpful errors, exit codes.
 // Agents are not involved: task results are applied through the coordinator's own event
 // handler, as the event consumer would.
+import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -40,9 +41,9 @@ describe('coordinator CLI', () => {
   async function succeedBackup(task: catalog.TaskRecord, parent?: string): Promise<string> {
     const payload = task.payload as unknown as BackupPayload;
     const footer = diskUuid();
-    await events.handle({ type: 'started', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task.id, attempt: 1 });
+    await events.handle({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, attempt: 1 });
     await events.handle({
-      type: 'result', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task.id, ok: true, durationMs: 5,
+      type: 'result', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, ok: true, durationMs: 5,
       output: {
         kind: 'backup', backupId: payload.backupId, snapshotUuid: diskUuid(), bytesSent: 1000,
         backup: {
@@ -198,9 +199,9 @@ describe('coordinator CLI', () => {
       task = (await h.db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'restore' and state = 'queued' and payload->>'backupId' = ${backup.id}`)[0];
     }
     await dispatch(task!.id);
-    await events.handle({ type: 'progress', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task!.id, done: 512 << 20, total: 1 << 30, phase: 'import', unit: 'bytes' });
+    await events.handle({ type: 'progress', eventId: randomUUID(), sender: addresseeOf(task!, 'host-1'), at: new Date(), taskId: task!.id, done: 512 << 20, total: 1 << 30, phase: 'import', unit: 'bytes' });
     await new Promise((r) => setTimeout(r, 120));
-    await events.handle({ type: 'result', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task!.id, ok: true, durationMs: 9, output: { kind: 'restore', newVmUuid: DB, bytesReceived: 1 << 30 } });
+    await events.handle({ type: 'result', eventId: randomUUID(), sender: addresseeOf(task!, 'host-1'), at: new Date(), taskId: task!.id, ok: true, durationMs: 9, output: { kind: 'restore', newVmUuid: DB, bytesReceived: 1 << 30 } });
     const result = await waiting;
     assert.equal(result.code, 0, result.err);
     assert.match(result.out, /restore 11111111→nas: running 50% 512 MiB\/1\.0 GiB/);

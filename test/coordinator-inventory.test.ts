@@ -85,7 +85,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
   });
 
   it('policies selecting by pool and by tag pick the reported VMs', async () => {
-    await client().addRemote({ name: 'nas', site: '', location: '', description: '' });
+    await client().addRemote({ name: 'nas', address: '', site: '', location: '', description: '' });
     await client().createPolicy({ settings: policy('whole-pool', { vmUuids: [], tags: [], pools: [POOL] }) });
     await client().createPolicy({ settings: policy('prod-only', { vmUuids: [], tags: ['prod'], pools: [] }) });
     assert.deepEqual((await catalog.selectVms(stack.db.sql, { vmUuids: [], tags: [], pools: [POOL] })).map((vm) => vm.uuid).sort(), [web, db].sort());
