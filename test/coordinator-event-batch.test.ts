@@ -39,9 +39,8 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas' });
+    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
     await catalog.addPool(db.sql, { name: 'p1' });
-    await catalog.recordHeartbeat(db.sql, { id: 'storage-nas', role: 'storage', target: 'nas', version: 't', address: '127.0.0.1:1', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
     policyId = randomUUID();
     await catalog.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     dispatcher = new Dispatcher({ sql: db.sql, publisher, clock: () => new Date(), retryDelay: () => 100, logger });

@@ -37,9 +37,8 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas' });
+    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
     await catalog.addPool(db.sql, { name: 'p1' });
-    await catalog.recordHeartbeat(db.sql, { id: 'storage-nas', role: 'storage', target: 'nas', version: 't', address: '127.0.0.1:1', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
     for (const uuid of VMS) await catalog.upsertVm(db.sql, { uuid, poolName: 'p1', nameLabel: uuid.slice(0, 4), tags: ['prod'], powerState: 'Running', lastSeenAt: new Date() });
     policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     await db.sql.unsafe(`
