@@ -10,6 +10,9 @@ export async function recordInventory(sql: Catalog, event: Extract<AgentEvent, {
   const { inventory } = event;
   try {
     const outcome = await applyInventory(sql, inventory);
+    if (outcome.claimedElsewhere.length > 0) {
+      logger.warn({ pool: inventory.poolName, agent: event.sender.agent, vms: outcome.claimedElsewhere }, 'inventory lists VMs another pool still has; left in their pool');
+    }
     logger.debug({ pool: inventory.poolName, agent: event.sender.agent, vms: outcome.upserted, gone: outcome.gone }, 'inventory recorded');
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
