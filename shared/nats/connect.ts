@@ -19,6 +19,8 @@ export interface ConnectNatsOptions {
   inboxPrefix?: string;
   /** Hears the policy's warnings (plaintext, insecure). */
   logger?: Logger;
+  /** How long the first connection may take, ms (nats.js's default: 20 s). */
+  timeoutMs?: number;
 }
 
 export async function connectNats(config: NatsConfig, name: string, options: ConnectNatsOptions = {}): Promise<NatsConnection> {
@@ -31,6 +33,7 @@ export async function connectNats(config: NatsConfig, name: string, options: Con
     ...(seed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.seed)) }),
     ...(policy.tls === undefined ? {} : { tls: policy.tls }),
     ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
     maxReconnectAttempts: -1,
   });
 }
