@@ -245,7 +245,8 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     startStorage: (remote, root, port) => processes.startStorage(remote, root, port),
     async stop() {
       control.close();
-      await processes.supervisor.stopAll();
+      // NATS last: the agents and the coordinator hand back their work over it as they stop.
+      await processes.supervisor.stopAll(undefined, [processes.nats.process.name]);
     },
   };
 }
