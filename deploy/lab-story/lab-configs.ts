@@ -31,8 +31,9 @@ export interface NatsTarget {
   seedFile: string;
 }
 
-function natsSection(nats: NatsTarget, timings: LabTimings): Record<string, unknown> {
-  return { servers: nats.servers, namespace: nats.namespace, seedFile: nats.seedFile, ackWaitSeconds: timings.ackWaitSeconds };
+/** The `nats` section; the queues' ack wait is the coordinator's to set (it makes them). */
+function natsSection(nats: NatsTarget, timings?: LabTimings): Record<string, unknown> {
+  return { servers: nats.servers, namespace: nats.namespace, seedFile: nats.seedFile, ...(timings ? { ackWaitSeconds: timings.ackWaitSeconds } : {}) };
 }
 
 /** /healthz and /metrics on loopback, a free port (each process logs the one it got). */
@@ -49,7 +50,7 @@ export function storageAgentConfig(o: { remote: string; root: string; nats: Nats
     role: 'storage',
     agentId: `storage-${o.remote}`,
     log: { level: o.logLevel, pretty: false },
-    nats: natsSection(o.nats, o.timings),
+    nats: natsSection(o.nats),
     storage: {
       remoteId: o.remote,
       root: o.root,
@@ -75,7 +76,7 @@ export function hostAgentConfig(o: {
     role: 'host',
     agentId: `host-${o.pool}`,
     log: { level: o.logLevel, pretty: false },
-    nats: natsSection(o.nats, o.timings),
+    nats: natsSection(o.nats),
     pool: { id: o.pool, url: o.xapi.url, user: o.xapi.user, password: o.xapi.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },

@@ -9,7 +9,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentsOf, authorizationBlock, ensureSeedFiles, natsNames, seedFileName, type EventSender, type SeedFile } from '../../shared/nats/index.js';
-import type { ProcessSupervisor, SupervisedProcess } from './process-supervisor.js';
+import { LabProcessError, type ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
+import { findExecutable } from './probe-services.js';
 
 export interface LabNatsOptions {
   /** Where its config, seeds and store live. */
@@ -86,10 +87,12 @@ export async function startLabNats(o: LabNatsOptions): Promise<LabNats> {
   const seeds = await writeUsers(o, agents, authorizationFile);
   const configFile = join(o.folder, 'nats-server.conf');
   await writeFile(configFile, serverConfig(o, store));
+  const binary = o.binary ?? (await findExecutable('nats-server'));
+  if (binary === undefined) throw new LabProcessError('the lab runs its own nats-server, and none is installed: sudo apt-get install -y nats-server');
   let port = 0;
   const process = await o.supervisor.start({
     name: o.name ?? 'nats-server',
-    command: o.binary ?? 'nats-server',
+    command: binary,
     args: ['-c', configFile],
     ready: (line) => {
       const listening = /Listening for client connections on [^\s]+:(\d+)/.exec(line);
