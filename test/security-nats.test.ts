@@ -93,6 +93,11 @@ describe('security: NATS', { timeout: 300_000 }, () => {
       }
       throw new Error('the backup of pool other was not dispatched');
     })();
+    // Both agents in the catalogue before any attack (their first heartbeat may precede the streams).
+    for (let i = 0; (await stack.control.listAgents()).agents.length < 2; i++) {
+      assert.ok(i < 150, 'the host and storage agents announced themselves');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     coordinator = await connectAs(stack, 'coordinator');
     host = await connectAs(stack, HOST);
     storage = await connectAs(stack, STORAGE);
