@@ -21,7 +21,7 @@ import { publishEvent } from '../shared/nats/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { TaskStatus } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import { NATS_URL, resultOf, startTestNats, storageTask, type TestNats } from './support/storage-nats.js';
+import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,6 +33,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
     await sleep(50);
   }
 }
+
+const GHOST = { role: 'storage', scope: 'ghost', agent: 'storage-ghost' } as const;
 
 describe('task attempts on events', { timeout: 60_000 }, () => {
   let db: TestDatabase;
@@ -57,7 +59,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     const config = storageAgentConfigSchema.parse({
       role: 'storage',
       agentId: 'storage-nas',
-      nats: { servers: [NATS_URL], namespace: nats.namespace, ackWaitSeconds: 10 },
+      nats: testNatsSection(nats.namespace),
       storage: { remoteId: 'nas', root: join(folder, 'nas'), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
     });
     storage = await startStorageAgent(config, logger);
@@ -86,18 +88,18 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     await consumer.start();
     const id = queued.id;
     try {
-      await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'started', value: { attempt: 2, delivery: 1 } });
+      await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'started', value: { attempt: 2, delivery: 1 } });
       const failure = { code: 'OLD_ATTEMPT', message: 'attempt 1 gave up late', retryable: false, side: '' };
-      await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: failure, durationMs: 5, output: undefined, attempt: 1 } });
-      await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'progress', value: { phase: 'scan', done: 1, total: 9, unit: 'files', attempt: 1 } });
-      await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'progress', value: { phase: 'scan', done: 7, total: 9, unit: 'files', attempt: 2 } });
+      await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: failure, durationMs: 5, output: undefined, attempt: 1 } });
+      await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'progress', value: { phase: 'scan', done: 1, total: 9, unit: 'files', attempt: 1 } });
+      await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'progress', value: { phase: 'scan', done: 7, total: 9, unit: 'files', attempt: 2 } });
       await waitFor('attempt 2 progress', async () => (await catalog.getTask(db.sql, id)).progressDone === 7);
       let t = await catalog.getTask(db.sql, id);
       assert.equal(t.state, 'running', 'the old attempt’s failure was ignored');
       assert.notEqual(t.errorCode, 'OLD_ATTEMPT');
 
       const current = { code: 'NOW_FAILED', message: 'attempt 2 failed', retryable: false, side: '' };
-      await publishEvent(nats.nc, nats.names, 'storage-ghost', id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: current, durationMs: 5, output: undefined } });
+      await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: current, durationMs: 5, output: undefined } });
       await waitFor('the current failure', async () => (await catalog.getTask(db.sql, id)).state === 'failed');
       t = await catalog.getTask(db.sql, id);
       assert.equal(t.errorCode, 'NOW_FAILED', 'a result without an attempt counts as the current attempt’s');

@@ -117,7 +117,8 @@ describe('catalogue', () => {
       const [agent] = await catalog.listAgents(db.sql);
       assert.equal(agent?.version, '2');
       assert.equal(agent?.known, true);
-      assert.equal(await catalog.storageAddressOf(db.sql, 'nas'), '127.0.0.1:1');
+      assert.equal(agent?.address, '127.0.0.1:1', 'shown as the agent says');
+      assert.equal(await catalog.registeredAddressOf(db.sql, 'nas'), undefined, 'but never the address tasks use');
     });
   });
 

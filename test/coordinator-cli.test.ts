@@ -2,6 +2,7 @@
 // loopback) and a real Postgres catalogue: human tables, --json, helpful errors, exit codes.
 // Agents are not involved: task results are applied through the coordinator's own event
 // handler, as the event consumer would.
+import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -40,9 +41,9 @@ describe('coordinator CLI', () => {
   async function succeedBackup(task: catalog.TaskRecord, parent?: string): Promise<string> {
     const payload = task.payload as unknown as BackupPayload;
     const footer = diskUuid();
-    await events.handle({ type: 'started', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task.id, attempt: 1 });
+    await events.handle({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, attempt: 1 });
     await events.handle({
-      type: 'result', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task.id, ok: true, durationMs: 5,
+      type: 'result', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, ok: true, durationMs: 5,
       output: {
         kind: 'backup', backupId: payload.backupId, snapshotUuid: diskUuid(), bytesSent: 1000,
         backup: {
@@ -64,15 +65,29 @@ describe('coordinator CLI', () => {
     assert.equal(JSON.parse((await h.cli('pool', 'list', '--json')).out)[0].name, 'lab');
   });
 
-  it('remote add and list; a bad name is refused and explained', async () => {
-    assert.equal((await h.cli('remote', 'add', 'nas', '--location', '/srv/nas')).code, 0);
-    assert.equal((await h.cli('remote', 'add', 'offsite')).code, 0);
+  it('remote add, edit and list; a bad name or address is refused and explained, changing nothing', async () => {
+    assert.equal((await h.cli('remote', 'add', 'nas', '--address', '127.0.0.1:9', '--location', '/srv/nas')).code, 0);
+    const later = await h.cli('remote', 'add', 'offsite');
+    assert.equal(later.code, 0);
+    assert.match(later.err, /remote offsite has no address yet: backups to it wait until `deltachain remote edit offsite --address HOST:PORT`/);
     const bad = await h.cli('remote', 'add', 'My Remote');
     assert.equal(bad.code, 1);
     assert.match(bad.err, /remote name "My Remote" is not allowed: use 1 to 64 lower-case letters/);
+    const badAddress = await h.cli('remote', 'add', 'tape', '--address', 'tape.example.net');
+    assert.equal(badAddress.code, 1);
+    assert.match(badAddress.err, /storage address "tape.example.net" is not host:port/);
+    assert.equal((await h.cli('remote', 'edit', 'offsite', '--address', 'offsite:99999')).code, 1, 'a port out of range');
+    assert.equal((await h.cli('remote', 'edit', 'offsite')).code, 2, 'nothing to change is a usage error');
+    assert.equal((await h.cli('remote', 'edit', 'ghost', '--address', 'ghost:1')).code, 4);
     const list = await h.cli('remote', 'list');
-    assert.match(list.out, /nas\s+0\s+0 B\s+-\s+\/srv\/nas/);
-    assert.deepEqual(JSON.parse((await h.cli('remote', 'list', '--json')).out).map((r: { name: string }) => r.name), ['nas', 'offsite']);
+    assert.match(list.out, /nas\s+127\.0\.0\.1:9\s+0\s+0 B\s+-\s+\/srv\/nas/);
+    assert.match(list.out, /offsite\s+\(none\)/);
+    assert.deepEqual(JSON.parse((await h.cli('remote', 'list', '--json')).out).map((r: { name: string }) => r.name), ['nas', 'offsite'], 'tape was not added');
+    const edited = await h.cli('remote', 'edit', 'offsite', '--address', 'offsite.example.net:50051', '--site', 'dc2');
+    assert.equal(edited.code, 0, edited.err);
+    assert.match(edited.out, /its storage agent is at offsite\.example\.net:50051/);
+    const offsite = (await catalog.listRemotes(h.db.sql)).find((r) => r.name === 'offsite');
+    assert.deepEqual([offsite?.address, offsite?.site, offsite?.location], ['offsite.example.net:50051', 'dc2', '']);
   });
 
   it('vm list and agent list show what agents reported', async () => {
@@ -85,6 +100,12 @@ describe('coordinator CLI', () => {
     assert.match(vms.out, new RegExp(`${WEB}\\s+web\\s+lab\\s+Running\\s+prod`));
     const agents = await h.cli('agent', 'list');
     assert.match(agents.out, /st-nas\s+storage\s+nas\s+up/);
+    assert.doesNotMatch(agents.err, /st-nas/, 'its address is the registered one');
+    await catalog.recordHeartbeat(h.db.sql, { id: 'st-nas', role: 'storage', target: 'nas', version: '0.1.0', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 2, startedAt: now, at: new Date(now.getTime() + 1) });
+    const mismatch = await h.cli('agent', 'list');
+    assert.match(mismatch.out, /127\.0\.0\.1:50999 \(registered: 127\.0\.0\.1:9; not used\)/);
+    assert.match(mismatch.err, /storage agent st-nas of remote nas says it serves 127\.0\.0\.1:50999, but the registered address is 127\.0\.0\.1:9: tasks use the registered one/);
+    assert.equal(await catalog.registeredAddressOf(h.db.sql, 'nas'), '127.0.0.1:9', 'the heartbeat changed nothing tasks use');
     assert.match(agents.out, /host-x\s+host\s+elsewhere \(not registered\)\s+silent/);
     assert.equal(JSON.parse((await h.cli('agent', 'list', '--json')).out).length, 2);
     assert.equal(JSON.parse((await h.cli('vm', 'list', '--json')).out).length, 2);
@@ -198,9 +219,9 @@ describe('coordinator CLI', () => {
       task = (await h.db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'restore' and state = 'queued' and payload->>'backupId' = ${backup.id}`)[0];
     }
     await dispatch(task!.id);
-    await events.handle({ type: 'progress', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task!.id, done: 512 << 20, total: 1 << 30, phase: 'import', unit: 'bytes' });
+    await events.handle({ type: 'progress', eventId: randomUUID(), sender: addresseeOf(task!, 'host-1'), at: new Date(), taskId: task!.id, done: 512 << 20, total: 1 << 30, phase: 'import', unit: 'bytes' });
     await new Promise((r) => setTimeout(r, 120));
-    await events.handle({ type: 'result', eventId: randomUUID(), agentId: 'host-1', at: new Date(), taskId: task!.id, ok: true, durationMs: 9, output: { kind: 'restore', newVmUuid: DB, bytesReceived: 1 << 30 } });
+    await events.handle({ type: 'result', eventId: randomUUID(), sender: addresseeOf(task!, 'host-1'), at: new Date(), taskId: task!.id, ok: true, durationMs: 9, output: { kind: 'restore', newVmUuid: DB, bytesReceived: 1 << 30 } });
     const result = await waiting;
     assert.equal(result.code, 0, result.err);
     assert.match(result.out, /restore 11111111→nas: running 50% 512 MiB\/1\.0 GiB/);

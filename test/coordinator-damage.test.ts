@@ -129,7 +129,7 @@ describe('chain digests and damaged backups in the catalogue', () => {
   });
 
   it('dispatch plans a full of each disk whose chain holds a damaged backup, naming the oldest one', async () => {
-    await catalog.recordHeartbeat(db.sql, { id: 'storage-nas', role: 'storage', target: 'nas', version: 't', address: '127.0.0.1:1', runningTasks: 0, concurrency: 1, startedAt: null, at: now });
+    await catalog.editRemote(db.sql, 'nas', { address: '127.0.0.1:1' });
     const policyId = randomUUID();
     await catalog.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 30, fullInterval: 0 }), now);
     await catalog.setReference(db.sql, { policyId, vmUuid: VM, remote: 'nas', snapshotUuid: uuid(50), vdis: { xvda: uuid(3), xvdb: uuid(13) }, takenAt: now }, now);

@@ -19,6 +19,7 @@ import { randomIds } from '../coordinator/scheduler/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, deleteStreams, ensureStreams, natsNames, natsSchema, publishEvent, type NatsNames } from '../shared/nats/index.js';
 import { createLogger } from '../shared/logging/index.js';
+import { testNatsSection } from './support/storage-nats.js';
 
 const logger = createLogger({ level: 'silent' });
 const VM = '11111111-1111-4111-8111-111111111111';
@@ -38,7 +39,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
   before(async () => {
     db = await createTestDatabase();
     const namespace = `dctest-${randomBytes(4).toString('hex')}`;
-    const nc = await connectNats(natsSchema.parse({ namespace }), 'coordinator-dispatch-test');
+    const nc = await connectNats(natsSchema.parse(testNatsSection(namespace)), 'coordinator-dispatch-test');
     nats = { nc, names: natsNames(namespace), namespace };
     await ensureStreams(nc, nats.names);
     await catalog.addPool(db.sql, { name: 'lab' });
@@ -75,7 +76,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     assert.match(t.errorMessage ?? '', /attempt 2 did not finish within 1 s; is an agent for this task running\? .* \(gave up after 2 attempts\)/);
   });
 
-  it('a backup waits for its remote’s storage agent and goes once one announces itself', async () => {
+  it('a backup waits for its remote’s registered address and goes once an operator gives it — never a heartbeat’s', async () => {
     const policy = await catalog.insertPolicy(db.sql, randomUUID(), {
       name: 'p', selection: { vmUuids: [VM], tags: [], pools: [] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' },
       retention: 2, fullInterval: 0, concurrency: 1, enabled: true,
@@ -85,20 +86,24 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     await dispatcher.runRound();
     let t = await catalog.getTask(db.sql, task.id);
     assert.equal(t.state, 'queued');
-    assert.equal(t.errorCode, 'NO_STORAGE_AGENT');
-    assert.match(t.errorMessage ?? '', /no storage agent has announced itself for remote nas/);
-    await catalog.recordHeartbeat(db.sql, { id: 'st', role: 'storage', target: 'nas', version: '1', address: '127.0.0.1:7', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
+    assert.equal(t.errorCode, 'NO_STORAGE_ADDRESS');
+    assert.match(t.errorMessage ?? '', /remote nas has no registered address: run `deltachain remote edit nas --address HOST:PORT`/);
+    await catalog.recordHeartbeat(db.sql, { id: 'st', role: 'storage', target: 'nas', version: '1', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
+    await sleep(250);
+    await dispatcher.runRound();
+    assert.equal((await catalog.getTask(db.sql, task.id)).errorCode, 'NO_STORAGE_ADDRESS', 'a heartbeat\'s address is never used');
+    await catalog.editRemote(db.sql, 'nas', { address: '127.0.0.1:7' });
     await sleep(250);
     await dispatcher.runRound();
     t = await catalog.getTask(db.sql, task.id);
     assert.equal(t.state, 'dispatched');
-    assert.equal(t.attempt, 2);
+    assert.equal(t.attempt, 3);
     assert.deepEqual(t.payload.plan, {}, 'no reference yet: every disk goes full');
     assert.equal(t.payload.storageAddress, '127.0.0.1:7');
   });
 
   it('a publish that fails is recorded as a retryable failure', async () => {
-    const closed = await connectNats(natsSchema.parse({ namespace: nats.namespace }), 'closed');
+    const closed = await connectNats(natsSchema.parse(testNatsSection(nats.namespace)), 'closed');
     await closed.close();
     const broken = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(closed, nats.names), clock: () => new Date(), retryDelay: () => 60_000, logger });
     const task = await queueTask(db.sql, { id: randomUUID(), kind: 'verify', addressKind: 'remote', address: 'nas', remoteName: 'nas', vmUuid: randomUUID(), payload: { backupId: 'b' } }, DEFAULT_TASK_LIMITS, new Date());
@@ -114,9 +119,10 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handle: (e) => handler.handle(e), logger });
     await consumer.start();
     try {
-      await jetstream(nats.nc).publish(nats.names.event('host-1', 'progress'), Buffer.from('not protobuf at all'));
-      await publishEvent(nats.nc, nats.names, 'host-1', task!.id, { $case: 'started', value: { attempt: 2, delivery: 1 } });
-      await publishEvent(nats.nc, nats.names, 'host-1', task!.id, { $case: 'progress', value: { phase: 'export', done: 3, total: 4, unit: 'blocks' } });
+      const host1 = { role: 'host', scope: 'lab', agent: 'host-1' } as const;
+      await jetstream(nats.nc).publish(nats.names.event(host1, 'progress'), Buffer.from('not protobuf at all'));
+      await publishEvent(nats.nc, nats.names, host1, task!.id, { $case: 'started', value: { attempt: 3, delivery: 1 } });
+      await publishEvent(nats.nc, nats.names, host1, task!.id, { $case: 'progress', value: { phase: 'export', done: 3, total: 4, unit: 'blocks' } });
       for (let i = 0; i < 100 && (await catalog.getTask(db.sql, task!.id)).progressDone !== 3; i++) await sleep(50);
       const t = await catalog.getTask(db.sql, task!.id);
       assert.equal(t.state, 'running');

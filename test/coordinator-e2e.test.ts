@@ -73,8 +73,8 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     await Promise.all([stack.startStorage('nas'), stack.startStorage('offsite')]);
     await stack.startCoordinator();
     await client().addPool({ name: 'lab', site: '', description: '' });
-    await client().addRemote({ name: 'nas', site: '', location: '', description: '' });
-    await client().addRemote({ name: 'offsite', site: '', location: '', description: '' });
+    await client().addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
+    await client().addRemote({ name: 'offsite', address: stack.storage.get('offsite')!.address, site: '', location: '', description: '' });
     // Inventory: what a host agent reports about its pool (the stand-in's VM).
     stack.host.addVm(VM, 'web', ['xvda', 'xvdb']);
     await catalog.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
@@ -149,7 +149,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     // And the same result event twice.
     const value = BackupResult.create({ backupId: JSON.parse(task.payloadJson).backupId, snapshotUuid: randomUUID(), bytesSent: 1 });
     for (let i = 0; i < 2; i++) {
-      await publishEvent(stack.nats.nc, stack.nats.names, 'host-lab', task.id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 1, output: { $case: 'backup', value } } });
+      await publishEvent(stack.nats.nc, stack.nats.names, { role: 'host', scope: 'lab', agent: 'host-lab' }, task.id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 1, output: { $case: 'backup', value } } });
     }
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual((await committed('nas')).map((b) => b.id), before);
@@ -187,7 +187,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const seedRoot = join(stack.folder, 'remote-seed');
     await cp(nasRoot, seedRoot, { recursive: true });
     await stack.startStorage('seed', seedRoot);
-    await client().addRemote({ name: 'seed', site: '', location: '', description: '' });
+    await client().addRemote({ name: 'seed', address: stack.storage.get('seed')!.address, site: '', location: '', description: '' });
     const { task } = await client().scanRemote({ name: 'seed', removeGarbage: false, graceSeconds: 3600 });
     await waitFor('the seed scan', async () => (await client().getTask({ id: task!.id })).task!.state === 'succeeded');
     await client().updatePolicy({ name: 'nightly', settings: settings(['seed']) });
@@ -207,7 +207,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const empty = await createTestDatabase({ migrate: false });
     const fresh = await stack.startCoordinator(empty.url, { inProcess: true });
     try {
-      await fresh.addRemote({ name: 'nas', site: '', location: '', description: '' });
+      await fresh.addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
       const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, graceSeconds: 3600 });
       const scanned = await waitFor('the scan', async () => {
         const { task: t } = await fresh.getTask({ id: task!.id });

@@ -7,6 +7,7 @@
 // retention (1) queues one merge per recorded VM. Night 3 (retention tasks cancelled first):
 // deltas on every chain, recorded by the batch itself (no event applied one at a time). Night 4:
 // a success the remote does not confirm is handed back with its task's events, the rest applied.
+import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -38,9 +39,8 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas' });
+    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
     await catalog.addPool(db.sql, { name: 'p1' });
-    await catalog.recordHeartbeat(db.sql, { id: 'storage-nas', role: 'storage', target: 'nas', version: 't', address: '127.0.0.1:1', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
     policyId = randomUUID();
     await catalog.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     dispatcher = new Dispatcher({ sql: db.sql, publisher, clock: () => new Date(), retryDelay: () => 100, logger });
@@ -66,9 +66,9 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
     if (parentFooter === null || footers.has(task.vmUuid!)) footers.set(task.vmUuid!, footerUuid);
     const disk = { diskKey: 'xvda', file: `vms/${task.vmUuid}/${payload.backupId}/xvda.vhd`, sizeBytes: 1024, virtualSize: 4096, footerUuid, parentFooterUuid: parentFooter, checksum: '00' };
     const backup = { id: payload.backupId, vmUuid: task.vmUuid!, remote: 'nas', takenAt: new Date(), metadataPath: `vms/${task.vmUuid}/${payload.backupId}/backup.json`, disks: [disk] };
-    return { type: 'result', eventId: randomUUID(), agentId: 'host-p1', at: new Date(), taskId: task.id, ok: true, durationMs: 1, attempt: task.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
+    return { type: 'result', eventId: randomUUID(), sender: addresseeOf(task, 'host-p1'), at: new Date(), taskId: task.id, ok: true, durationMs: 1, attempt: task.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
   };
-  const started = (task: catalog.TaskRecord, taskId = task.id): AgentEvent => ({ type: 'started', eventId: randomUUID(), agentId: 'host-p1', at: new Date(), taskId, attempt: task.attempt });
+  const started = (task: catalog.TaskRecord, taskId = task.id): AgentEvent => ({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-p1'), at: new Date(), taskId, attempt: task.attempt });
 
   it('night 1: fulls recorded once each, a duplicate and an unknown task harmless', async () => {
     const tasks = await night();

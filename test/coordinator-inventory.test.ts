@@ -85,7 +85,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
   });
 
   it('policies selecting by pool and by tag pick the reported VMs', async () => {
-    await client().addRemote({ name: 'nas', site: '', location: '', description: '' });
+    await client().addRemote({ name: 'nas', address: '', site: '', location: '', description: '' });
     await client().createPolicy({ settings: policy('whole-pool', { vmUuids: [], tags: [], pools: [POOL] }) });
     await client().createPolicy({ settings: policy('prod-only', { vmUuids: [], tags: ['prod'], pools: [] }) });
     assert.deepEqual((await catalog.selectVms(stack.db.sql, { vmUuids: [], tags: [], pools: [POOL] })).map((vm) => vm.uuid).sort(), [web, db].sort());
@@ -123,15 +123,31 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
     const rows = () => sql<{ uuid: string; nameLabel: string; goneAt: Date | null; lastSeenAt: Date }[]>`select uuid, name_label, gone_at, last_seen_at from vms where pool_name = 'idem' order by name_label`;
     await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
     const once = await rows();
-    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] }), { upserted: 2, gone: 0 });
+    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] }), { upserted: 2, gone: 0, claimedElsewhere: [] });
     assert.deepEqual(await rows(), once, 'the same report again changes nothing');
 
-    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t2, vms: [vm(a, 'a2')] }), { upserted: 1, gone: 1 });
+    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t2, vms: [vm(a, 'a2')] }), { upserted: 1, gone: 1, claimedElsewhere: [] });
     const late = await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
     assert.equal(late.gone, 0);
     const after = await rows();
     assert.deepEqual(after.map((r) => [r.nameLabel, r.goneAt?.toISOString() ?? null]), [['a2', null], ['b', t2.toISOString()]], 'the late report renamed nothing and revived nothing');
 
     await assert.rejects(catalog.applyInventory(sql, { poolName: 'nowhere', poolUuid: '', at: t2, vms: [vm(a, 'a')] }), { code: 'NOT_FOUND' });
+  });
+
+  it('a report never takes a VM another pool still has; one that pool found gone moves', async () => {
+    const sql = stack.db.sql;
+    await catalog.addPool(sql, { name: 'thief' });
+    await catalog.addPool(sql, { name: 'owner' });
+    const a = randomUUID();
+    const vm = { uuid: a, nameLabel: 'a', tags: [], powerState: 'Running', disks: [] };
+    const at = (minute: number) => new Date(Date.UTC(2026, 0, 2, 0, minute));
+    const poolOf = async () => (await sql<{ poolName: string }[]>`select pool_name from vms where uuid = ${a}`)[0]?.poolName;
+    await catalog.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(1), vms: [vm] });
+    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(2), vms: [{ ...vm, nameLabel: 'stolen' }] }), { upserted: 0, gone: 0, claimedElsewhere: [a] });
+    assert.equal(await poolOf(), 'owner');
+    await catalog.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(3), vms: [] });
+    await catalog.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(4), vms: [vm] });
+    assert.equal(await poolOf(), 'thief', 'migrated: gone from its old pool, reported by the new one');
   });
 });

@@ -41,7 +41,7 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
     await stack.startStorage('nas');
     const client = await stack.startCoordinator(undefined, { inProcess: true });
     await client.addPool({ name: 'lab', site: '', description: '' });
-    await client.addRemote({ name: 'nas', site: '', location: '', description: '' });
+    await client.addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
     stack.host.addVm(VM, 'web', ['xvda']);
     await catalog.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
     await client.createPolicy({ settings });

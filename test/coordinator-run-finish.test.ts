@@ -7,6 +7,7 @@
 // each call the test also checks that a finished run has no retention action left to queue.
 // Last, a success reported after its run finished (a task given up, then done by a late attempt)
 // queues its merge outside the run instead of reopening it.
+import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -36,9 +37,8 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas' });
+    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
     await catalog.addPool(db.sql, { name: 'p1' });
-    await catalog.recordHeartbeat(db.sql, { id: 'storage-nas', role: 'storage', target: 'nas', version: 't', address: '127.0.0.1:1', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
     for (const uuid of VMS) await catalog.upsertVm(db.sql, { uuid, poolName: 'p1', nameLabel: uuid.slice(0, 4), tags: ['prod'], powerState: 'Running', lastSeenAt: new Date() });
     policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     await db.sql.unsafe(`
@@ -54,9 +54,9 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
   });
   after(() => db?.drop());
 
-  const base = (taskId: string) => ({ eventId: randomUUID(), agentId: 'agent', at: new Date(), taskId });
-  const started = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t.id), type: 'started', attempt: t.attempt });
-  const failed = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t.id), type: 'result', ok: false, durationMs: 1, attempt: t.attempt, error: { code: 'SNAPSHOT_FAILED', message: 'the pool said no', retryable: false } });
+  const base = (t: catalog.TaskRecord) => ({ eventId: randomUUID(), sender: addresseeOf(t), at: new Date(), taskId: t.id });
+  const started = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t), type: 'started', attempt: t.attempt });
+  const failed = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t), type: 'result', ok: false, durationMs: 1, attempt: t.attempt, error: { code: 'SNAPSHOT_FAILED', message: 'the pool said no', retryable: false } });
 
   function backupResult(t: catalog.TaskRecord): AgentEvent {
     const payload = t.payload as unknown as BackupPayload;
@@ -65,12 +65,12 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
     footers.set(t.vmUuid!, footerUuid);
     const disk = { diskKey: 'xvda', file: `vms/${t.vmUuid}/disks/xvda/${payload.backupId}.vhd`, sizeBytes: 1024, virtualSize: 4096, footerUuid, parentFooterUuid, checksum: '00' };
     const backup = { id: payload.backupId, vmUuid: t.vmUuid!, remote: 'nas', takenAt: new Date(), metadataPath: `vms/${t.vmUuid}/backups/${payload.backupId}.json`, disks: [disk] };
-    return { ...base(t.id), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
+    return { ...base(t), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
   }
 
   function mergeResult(t: catalog.TaskRecord): AgentEvent {
     const retires = (t.payload as unknown as MergePayload).retires;
-    return { ...base(t.id), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'merge', retiredBackupIds: retires, mergedDisks: 1, resumed: false, diskSizes: [] } };
+    return { ...base(t), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'merge', retiredBackupIds: retires, mergedDisks: 1, resumed: false, diskSizes: [] } };
   }
 
   /** Records a run of the policy and dispatches its backups; returns the run and the tasks sent. */

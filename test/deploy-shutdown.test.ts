@@ -23,7 +23,7 @@ import { startDeltachain, waitFor, type RunningProcess } from './support/deploy-
 import { startHostLab, type HostLab } from './support/host-lab.js';
 import { backupTask, hostAgentConfig } from './support/host-tasks.js';
 import { MiB, diskHeader, listTree, patternBlock, records, startStorageHarness, type StorageHarness } from './support/storage-harness.js';
-import { NATS_URL, resultOf, startTestNats, storageTask, type TestNats } from './support/storage-nats.js';
+import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
 
 const silent = createLogger({ level: 'silent', pretty: false });
 /** Long enough that a redelivery inside it can only come from the hand-back. */
@@ -45,11 +45,11 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
 
   it('the task consumer: after the grace period a running task is nak\'ed, its signal aborted and its outcome ignored', async () => {
     const subject = nats.names.storageTasks('consumer-test');
-    const consumerName = nats.names.storageConsumer('consumer-test');
+    await nats.queue('storage', 'consumer-test', { ackWaitSeconds: ACK_WAIT_SECONDS, maxDeliver: 5 });
     let release: () => void = () => undefined;
     const firstSignal: AbortSignal[] = [];
     const first = await startTaskConsumer({
-      nc: nats.nc, names: nats.names, consumerName, filterSubject: subject, concurrency: 1, ackWaitSeconds: ACK_WAIT_SECONDS, maxDeliver: 5, logger: silent, pullExpiresMs: 1000,
+      nc: nats.nc, names: nats.names, role: 'storage', scope: 'consumer-test', concurrency: 1, logger: silent, pullExpiresMs: 1000,
       handler: async (delivery: TaskDelivery) => {
         firstSignal.push(delivery.signal!);
         await new Promise<void>((resolve) => (release = resolve));
@@ -66,7 +66,7 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
       assert.deepEqual(await first.stop({ graceMs: 100 }), { handedBack: 1 });
       assert.equal(firstSignal[0]!.aborted, true);
       second = await startTaskConsumer({
-        nc: nats.nc, names: nats.names, consumerName, filterSubject: subject, concurrency: 1, ackWaitSeconds: ACK_WAIT_SECONDS, maxDeliver: 5, logger: silent, pullExpiresMs: 1000,
+        nc: nats.nc, names: nats.names, role: 'storage', scope: 'consumer-test', concurrency: 1, logger: silent, pullExpiresMs: 1000,
         handler: async (delivery) => (deliveries.push(delivery.deliveryCount), 'ack'),
       });
       await waitFor('the redelivery', () => deliveries.length === 1, 10_000);
@@ -85,10 +85,11 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
   it('storage agent mid-merge: exits 0 at once, reports nothing, dates read the same; the next agent finishes the merge once', async () => {
     const root = join(folder, 'remote');
     const remoteId = `shut-${randomUUID().slice(0, 8)}`;
+    await nats.queue('storage', remoteId, { ackWaitSeconds: ACK_WAIT_SECONDS });
     const agent = (agentId: string) =>
       writeFile(join(folder, `${agentId}.json`), JSON.stringify({
         role: 'storage', agentId, log: { level: 'info', pretty: false }, shutdownGraceSeconds: 0,
-        nats: { servers: [NATS_URL], namespace: nats.namespace, ackWaitSeconds: ACK_WAIT_SECONDS },
+        nats: testNatsSection(nats.namespace),
         storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60, mergeCheckpointBlocks: 1 },
       })).then(() => startDeltachain(agentId, ['agent', '--config', join(folder, `${agentId}.json`)], (l) => (l.msg === 'storage agent ready' ? String(l.address) : undefined)));
 
@@ -167,6 +168,7 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
 
     it('exits 0 at once and reports nothing; the next agent backs up once, removing the stopped run\'s snapshot', async () => {
       const poolId = `pool-${randomUUID().slice(0, 8)}`;
+      await nats.queue('host', poolId, { ackWaitSeconds: ACK_WAIT_SECONDS });
       const vm = await env.vmUuid('web');
       const configPath = join(folder, 'host-doomed.json');
       const config = { ...hostAgentConfig({ lab: env.lab, poolId, namespace: nats.namespace, agentId: 'host-doomed', ackWaitSeconds: ACK_WAIT_SECONDS }), shutdownGraceSeconds: 0 };

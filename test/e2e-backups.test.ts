@@ -134,8 +134,8 @@ describe('end to end: the seed, line by line', { timeout: 600_000 }, () => {
     await backUp(stack, 'seeded', [db], ledger);
     const copy = join(e2e.folder, 'remotes', 'seed');
     await cp(stack.remotes.get('offsite')!.root, copy, { recursive: true });
-    await stack.startStorage('seed', copy);
-    await stack.control.addRemote({ name: 'seed', site: 'lab', location: copy, description: 'a copy of offsite' });
+    const seed = await stack.startStorage('seed', copy);
+    await stack.control.addRemote({ name: 'seed', address: seed.address, site: 'lab', location: copy, description: 'a copy of offsite' });
     const scan = await runCli(stack, ['remote', 'scan', 'seed', '--json']);
     assert.equal(scan.code, 0, scan.stderr);
     const adopted = (await stack.control.listBackups({ vmUuid: db.uuid, remote: 'seed', all: false })).backups;

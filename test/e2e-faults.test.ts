@@ -188,7 +188,7 @@ describe('end to end: faults during backups', { timeout: 600_000 }, () => {
     small = await mountSmallFilesystem(8 * MiB);
     if ('skip' in small) return t.skip(small.skip);
     const remote = await stack.startStorage('small', small.path);
-    await stack.control.addRemote({ name: 'small', site: 'lab', location: remote.root, description: 'an 8 MiB tmpfs' });
+    await stack.control.addRemote({ name: 'small', address: remote.address, site: 'lab', location: remote.root, description: 'an 8 MiB tmpfs' });
     const vm = await findVm(stack, POOL.name, 'full');
     const policy = await policyFor(vm, 'small');
     const { run: started } = await stack.control.runPolicy({ name: policy, forceFull: false, vmUuids: [] });

@@ -53,6 +53,7 @@ describe('host agent killed mid-export', () => {
     const configPath = join(folder, 'host-agent.json');
     await writeFile(configPath, JSON.stringify(config));
     await env.admin.setFaults({ slowStreams: { bytesPerSecond: 2 * 1024 * 1024 } });
+    await nats.queue('host', poolId, { ackWaitSeconds: 5 });
     child = spawn(process.execPath, [BIN, 'agent', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

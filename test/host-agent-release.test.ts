@@ -37,6 +37,7 @@ describe('host agent: releasing reference snapshots', () => {
     env = await startHostLab();
     storage = await startStorageHarness();
     nats = await startTestNats();
+    await nats.queue('host', poolId);
     agent = await startHostAgent(hostAgentConfig({ lab: env.lab, poolId, namespace: nats.namespace }), createLogger({ level: 'silent' }));
     web = await env.vmUuid('web');
     db = await env.vmUuid('db');

@@ -32,6 +32,7 @@ describe('host agent tasks over NATS', () => {
     env = await startHostLab({ password });
     storage = await startStorageHarness();
     nats = await startTestNats();
+    await nats.queue('host', poolId);
     const destination = new PassThrough();
     destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     agent = await startHostAgent(hostAgentConfig({ lab: env.lab, poolId, namespace: nats.namespace }), createLogger({ level: 'debug', pretty: false, destination }));

@@ -17,7 +17,7 @@ import { METRIC } from '../shared/observability/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { httpGet, sample, startDeltachain, waitFor, type RunningProcess } from './support/deploy-processes.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import { NATS_URL, startTestNats, type TestNats } from './support/storage-nats.js';
+import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
 
 interface LabBanner {
   url: string;
@@ -42,7 +42,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
   let vm: string;
   let coordinatorConfig: string;
 
-  const natsSection = () => ({ servers: [NATS_URL], namespace: nats.namespace, ackWaitSeconds: 10 });
+  const natsSection = () => testNatsSection(nats.namespace, { ackWaitSeconds: 10 });
   const writeConfig = async (name: string, config: object): Promise<string> => {
     const path = join(folder, `${name}.json`);
     await writeFile(path, JSON.stringify(config, null, 2));
@@ -94,7 +94,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     ]);
     await startCoordinator();
     await control.addPool({ name: 'lab', site: '', description: '' });
-    await control.addRemote({ name: 'nas', site: '', location: '', description: '' });
+    await control.addRemote({ name: 'nas', address: storage.ready.address!, site: '', location: '', description: '' });
     await catalog.upsertVm(db.sql, { uuid: vm, poolName: 'lab', nameLabel: 'lab-vm-1', tags: [], powerState: 'Running', lastSeenAt: new Date() });
     await control.createPolicy({
       settings: { name: 'nightly', selection: { vmUuids: [vm], tags: [], pools: [] }, remotes: ['nas'], cron: '0 3 * * *', timeZone: 'UTC', retention: 1, fullInterval: 0, concurrency: 1, enabled: true },

@@ -33,6 +33,7 @@ describe('storage agent crash safety (real processes, SIGKILL)', () => {
   before(async () => {
     root = await tempRemoteRoot();
     nats = await startTestNats();
+    await nats.queue('storage', remoteId, { ackWaitSeconds: 5 });
   });
   after(async () => {
     await agent?.kill('SIGKILL');

@@ -96,6 +96,7 @@ describe('reads during retention merges (real storage agent process)', () => {
   before(async () => {
     root = await tempRemoteRoot();
     nats = await startTestNats();
+    await nats.queue('storage', remoteId, { ackWaitSeconds: 5 });
     await startAgent();
     for (let n = 0; n < CHAIN; n++) await commitNext();
   });

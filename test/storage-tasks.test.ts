@@ -14,7 +14,7 @@ import { VhdFile } from '../shared/vhd/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
 import { MiB, diskHeader, listTree, patternBlock, records, tempRemoteRoot } from './support/storage-harness.js';
-import { resultOf, startTestNats, storageTask, type TestNats } from './support/storage-nats.js';
+import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
 
 const SIZE = 16 * MiB;
 const remoteId = `tasks-${randomUUID().slice(0, 8)}`;
@@ -59,10 +59,11 @@ describe('storage tasks over NATS', () => {
   before(async () => {
     root = await tempRemoteRoot();
     nats = await startTestNats();
+    await nats.queue('storage', remoteId, { ackWaitSeconds: 10 });
     const config = storageAgentConfigSchema.parse({
       role: 'storage',
       agentId: `agent-${remoteId}`,
-      nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
+      nats: testNatsSection(nats.namespace),
       storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true } },
     });
     agent = await startStorageAgent(config, createLogger({ level: 'silent', pretty: false }));

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials } from '../../shared/grpc/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { connectNats, natsNames, publishEvent, startTaskConsumer, notRegisteredAdvice, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
@@ -55,30 +55,28 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     logger: log,
   });
   const names = natsNames(config.nats.namespace);
+  const sender: EventSender = { role: 'host', scope: config.pool.id, agent: config.agentId };
   let nc: NatsConnection | undefined;
   let consumer: TaskConsumer | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let inventory: InventoryReporter | undefined;
   try {
-    nc = await connectNats(config.nats, `deltachain-host-${config.agentId}`);
+    nc = await connectNats(config.nats, `deltachain-host-${config.agentId}`, { inboxPrefix: names.agentInbox(sender), logger: log });
     observability.health.add('nats', natsCheck(nc));
-    await ensureStreams(nc, names);
     const connection = nc;
-    const events: EventSink = taskMetrics.events({ publish: async (taskId, body) => void (await publishEvent(connection, names, config.agentId, taskId, body)) });
+    const events: EventSink = taskMetrics.events({ publish: async (taskId, body) => void (await publishEvent(connection, names, sender, taskId, body)) });
     const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, transferRetry: config.transfer, events, logger, progressIntervalMs: config.progressIntervalMs });
-    consumer = await startTaskConsumer({
+    consumer = startTaskConsumer({
       nc,
       names,
-      consumerName: names.hostConsumer(config.pool.id),
-      filterSubject: names.hostTasks(config.pool.id),
+      role: 'host',
+      scope: config.pool.id,
       concurrency: config.limits.vms,
-      ackWaitSeconds: config.nats.ackWaitSeconds,
-      maxDeliver: config.nats.maxDeliver,
       handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
       logger,
     });
     const tasks = consumer;
-    observability.health.add('tasks', () => ({ ok: true, detail: `${tasks.running} of ${config.limits.vms} running` }));
+    observability.health.add('tasks', () => ({ ok: tasks.pulling, detail: tasks.pulling ? `${tasks.running} of ${config.limits.vms} running` : notRegisteredAdvice('host', config.pool.id) }));
     const startedAt = Date.now();
     const beat = (): Promise<void> =>
       events

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectNats, ensureStreams, natsNames, publishEvent, startTaskConsumer, type TaskConsumer } from '../../shared/nats/index.js';
+import { connectNats, natsNames, notRegisteredAdvice, publishEvent, startTaskConsumer, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics, writableFolderCheck } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { ActiveUploads } from './active-uploads.js';
@@ -46,13 +46,14 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
   const taskMetrics = new AgentTaskMetrics(new TaskMetrics(observability.metrics.registry), new TransferMetrics(observability.metrics.registry));
   observability.health.add('remote', writableFolderCheck(s.root));
   const names = natsNames(config.nats.namespace);
+  const sender: EventSender = { role: 'storage', scope: s.remoteId, agent: config.agentId };
   let nc: NatsConnection;
   try {
     await ctx.layout.ensure();
     const recovered = await recoverMerges(ctx);
     log.info({ resumed: recovered.resumed.length, failed: recovered.failed.length }, 'interrupted merges handled');
     await removeLeftovers(ctx);
-    nc = await connectNats(config.nats, `deltachain-storage-${config.agentId}`);
+    nc = await connectNats(config.nats, `deltachain-storage-${config.agentId}`, { inboxPrefix: names.agentInbox(sender), logger: log });
   } catch (error) {
     await observability.close();
     throw error;
@@ -62,25 +63,22 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
   let consumer: TaskConsumer | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   try {
-    await ensureStreams(nc, names);
     server = await startStorageServer(ctx, s.listen, s.tls);
-    const events = taskMetrics.events({ publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, config.agentId, taskId, body)) });
+    const events = taskMetrics.events({ publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, sender, taskId, body)) });
     const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks });
-    consumer = await startTaskConsumer({
+    consumer = startTaskConsumer({
       nc,
       names,
-      consumerName: names.storageConsumer(s.remoteId),
-      filterSubject: names.storageTasks(s.remoteId),
+      role: 'storage',
+      scope: s.remoteId,
       concurrency: s.concurrency,
-      ackWaitSeconds: config.nats.ackWaitSeconds,
-      maxDeliver: config.nats.maxDeliver,
       handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
       logger,
     });
     const tasks = consumer;
-    observability.health.add('tasks', () => ({ ok: true, detail: `${tasks.running} of ${s.concurrency} running` }));
+    observability.health.add('tasks', () => ({ ok: tasks.pulling, detail: tasks.pulling ? `${tasks.running} of ${s.concurrency} running` : notRegisteredAdvice('storage', s.remoteId) }));
     const startedAt = Date.now();
-    const address = server.address;
+    const address = s.advertise ?? server.address;
     const beat = (): Promise<void> =>
       events.publish('', {
         $case: 'heartbeat',

@@ -24,6 +24,12 @@ export const storageSectionSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 50051 }),
+    /**
+     * "host:port" clients reach this agent at — what `deltachain remote add --address` registered.
+     * Heartbeats carry it so `agent list` can flag a registered address that differs; the
+     * coordinator never uses it. Default: the listen address.
+     */
+    advertise: z.string().regex(/^[^\s/]+:\d{1,5}$/, { message: 'expected host:port, e.g. nas1.example.net:50051' }).optional(),
     /** gRPC TLS; mTLS when `ca` is given; plaintext only with `insecure: true`. */
     tls: tlsSchema,
     /** Tasks run at once. */

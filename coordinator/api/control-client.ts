@@ -37,6 +37,7 @@ export class ControlClient {
   addPool = (r: wire.AddPoolRequest) => this.call<wire.AddPoolRequest, wire.AddPoolResponse>(this.client.addPool, r);
   listPools = (r: wire.ListPoolsRequest = {}) => this.call<wire.ListPoolsRequest, wire.ListPoolsResponse>(this.client.listPools, r);
   addRemote = (r: wire.AddRemoteRequest) => this.call<wire.AddRemoteRequest, wire.AddRemoteResponse>(this.client.addRemote, r);
+  editRemote = (r: wire.EditRemoteRequest) => this.call<wire.EditRemoteRequest, wire.EditRemoteResponse>(this.client.editRemote, r);
   listRemotes = (r: wire.ListRemotesRequest = {}) => this.call<wire.ListRemotesRequest, wire.ListRemotesResponse>(this.client.listRemotes, r);
   scanRemote = (r: wire.ScanRemoteRequest) => this.call<wire.ScanRemoteRequest, wire.ScanRemoteResponse>(this.client.scanRemote, r);
   listAgents = (r: wire.ListAgentsRequest = {}) => this.call<wire.ListAgentsRequest, wire.ListAgentsResponse>(this.client.listAgents, r);

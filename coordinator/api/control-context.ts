@@ -9,6 +9,8 @@ export interface ControlHooks {
   policiesChanged(): void;
   /** Tasks were queued (a manual run, a scan, a restore…). */
   tasksQueued(): void;
+  /** A pool (host role) or remote (storage role) was registered: make its task queue. */
+  registered?(role: 'host' | 'storage', name: string): Promise<void>;
 }
 
 export interface ControlContext {

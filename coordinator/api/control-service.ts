@@ -23,6 +23,7 @@ export function controlService(ctx: ControlContext): ControlServiceServer {
     addPool: unary(i.addPool),
     listPools: unary(i.listPools),
     addRemote: unary(i.addRemote),
+    editRemote: unary(i.editRemote),
     listRemotes: unary(i.listRemotes),
     scanRemote: unary(i.scanRemote),
     listAgents: unary(i.listAgents),

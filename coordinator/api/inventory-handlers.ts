@@ -1,4 +1,5 @@
-// Control API: pools, remotes (add, list, scan), agents, VMs and backups.
+// Control API: pools, remotes (add, edit, list, scan), agents, VMs and backups. A remote's
+// address is what an operator registers here; tasks use nothing else.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import * as catalog from '../catalog/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
@@ -16,6 +17,14 @@ function checkName(what: string, name: string): void {
   }
 }
 
+/** A storage agent's gRPC address as an operator registers it: "host:port", port 1–65535. */
+export function checkStorageAddress(address: string): string {
+  const match = /^([^\s/]+):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[2] ?? 0);
+  if (!match || port < 1 || port > 65535) throw new InvalidInputError(`storage address "${address}" is not host:port (e.g. nas1.example.net:50051): give the address the storage agent's gRPC server is reached at`);
+  return address;
+}
+
 export function checkVmUuid(uuid: string): string {
   const lower = uuid.toLowerCase();
   if (!UUID.test(lower)) throw new InvalidInputError(`"${uuid}" is not a VM uuid (expected like 0b2f1c9e-5a7d-4e55-9c3f-2d1b6a0e9f10)`);
@@ -27,6 +36,7 @@ export function inventoryHandlers(ctx: ControlContext) {
     async addPool(req: wire.AddPoolRequest): Promise<wire.AddPoolResponse> {
       checkName('pool', req.name);
       await catalog.addPool(ctx.sql, req);
+      await ctx.hooks.registered?.('host', req.name);
       return { pool: poolToWire(await catalog.getPool(ctx.sql, req.name)) };
     },
     async listPools(): Promise<wire.ListPoolsResponse> {
@@ -34,8 +44,16 @@ export function inventoryHandlers(ctx: ControlContext) {
     },
     async addRemote(req: wire.AddRemoteRequest): Promise<wire.AddRemoteResponse> {
       checkName('remote', req.name);
+      if (req.address !== '') checkStorageAddress(req.address);
       await catalog.addRemote(ctx.sql, req);
+      await ctx.hooks.registered?.('storage', req.name);
       return { remote: remoteToWire(await catalog.getRemote(ctx.sql, req.name)) };
+    },
+    async editRemote(req: wire.EditRemoteRequest): Promise<wire.EditRemoteResponse> {
+      if (req.address !== undefined) checkStorageAddress(req.address);
+      const { name, ...changes } = req;
+      await catalog.editRemote(ctx.sql, name, changes);
+      return { remote: remoteToWire(await catalog.getRemote(ctx.sql, name)) };
     },
     async listRemotes(): Promise<wire.ListRemotesResponse> {
       return { remotes: (await catalog.listRemotes(ctx.sql)).map(remoteToWire) };

@@ -54,6 +54,7 @@ export function poolToWire(p: Pool): wire.Pool {
 export function remoteToWire(r: Remote): wire.Remote {
   return {
     name: r.name,
+    address: r.address,
     site: r.site,
     location: r.location,
     description: r.description,
@@ -77,6 +78,8 @@ export function agentToWire(a: AgentRecord): wire.Agent {
     startedAtMs: ms(a.startedAt),
     lastHeartbeatAtMs: ms(a.lastHeartbeatAt),
     known: a.known,
+    registeredAddress: a.registeredAddress,
+    addressMismatch: a.addressMismatch,
   };
 }
 

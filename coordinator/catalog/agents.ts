@@ -1,6 +1,9 @@
 // The agents table, kept by heartbeats: which host and storage agents exist, their versions,
-// and when each was last heard from. Upserts are idempotent; an older heartbeat arriving late
-// (redelivery) never moves `last_heartbeat_at` backwards.
+// and when each was last heard from. An agent is its NATS sender (role, pool or remote, name:
+// the subject the server authorised), and `at` is the time JetStream stored the heartbeat —
+// neither comes from the message body. Upserts are idempotent; an older heartbeat arriving late
+// (redelivery) never moves `last_heartbeat_at` backwards. A storage agent's address is shown,
+// and compared with the remote's registered one, never used (remotes.ts registeredAddressOf).
 import type { Queryable } from './connect-catalog.js';
 
 export type AgentRole = 'host' | 'storage';
@@ -12,7 +15,7 @@ export interface AgentHeartbeat {
   target: string;
   version: string;
   hostname?: string;
-  /** Storage role: gRPC address "host:port". */
+  /** Storage role: the gRPC address "host:port" the agent says it serves (shown only). */
   address?: string;
   runningTasks: number;
   concurrency: number;
@@ -34,6 +37,10 @@ export interface AgentRecord {
   lastHeartbeatAt: Date;
   /** False when the agent serves a pool or remote nobody registered. */
   known: boolean;
+  /** Storage role: the remote's registered address ('' when none). */
+  registeredAddress: string;
+  /** Storage role: the agent says it serves an address other than the registered one. */
+  addressMismatch: boolean;
 }
 
 export async function recordHeartbeat(db: Queryable, beat: AgentHeartbeat): Promise<void> {
@@ -44,8 +51,7 @@ export async function recordHeartbeat(db: Queryable, beat: AgentHeartbeat): Prom
                         concurrency, started_at, last_heartbeat_at)
     values (${beat.id}, ${beat.role}, ${pool}, ${remote}, ${beat.version}, ${beat.hostname ?? ''},
             ${beat.address ?? ''}, ${beat.runningTasks}, ${beat.concurrency}, ${beat.startedAt}, ${beat.at})
-    on conflict (id) do update set
-      role = excluded.role, pool_name = excluded.pool_name, remote_name = excluded.remote_name,
+    on conflict (role, (coalesce(pool_name, remote_name)), id) do update set
       version = excluded.version, hostname = excluded.hostname, address = excluded.address,
       running_tasks = excluded.running_tasks, concurrency = excluded.concurrency,
       started_at = excluded.started_at, last_heartbeat_at = excluded.last_heartbeat_at
@@ -54,17 +60,11 @@ export async function recordHeartbeat(db: Queryable, beat: AgentHeartbeat): Prom
 
 export async function listAgents(db: Queryable): Promise<AgentRecord[]> {
   return db<AgentRecord[]>`
-    select a.*, (p.name is not null or r.name is not null) as known
+    select a.*, (p.name is not null or r.name is not null) as known,
+           coalesce(r.address, '') as registered_address,
+           (a.role = 'storage' and coalesce(r.address, '') <> '' and a.address <> r.address) as address_mismatch
     from agents a
     left join pools p on p.name = a.pool_name
     left join remotes r on r.name = a.remote_name
     order by a.role, coalesce(a.pool_name, a.remote_name), a.id`;
-}
-
-/** The gRPC address of the remote's storage agent heard from most recently, if any. */
-export async function storageAddressOf(db: Queryable, remote: string): Promise<string | undefined> {
-  const [row] = await db<{ address: string }[]>`
-    select address from agents where role = 'storage' and remote_name = ${remote} and address <> ''
-    order by last_heartbeat_at desc limit 1`;
-  return row?.address;
 }

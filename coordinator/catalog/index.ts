@@ -12,8 +12,8 @@ export {
   RETRYABLE_SQLSTATES,
 } from './catalog-errors.js';
 export { addPool, getPool, listPools, type Pool, type PoolInput } from './pools.js';
-export { addRemote, getRemote, listRemotes, markRemoteScanned, type Remote, type RemoteInput } from './remotes.js';
-export { listAgents, recordHeartbeat, storageAddressOf, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';
+export { addRemote, editRemote, getRemote, listRemotes, markRemoteScanned, registeredAddressOf, type Remote, type RemoteChanges, type RemoteInput } from './remotes.js';
+export { listAgents, recordHeartbeat, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';
 export { deletePolicy, getPolicy, getPolicyByName, insertPolicy, listPolicies, setPolicyEnabled, updatePolicy } from './policies.js';
 export { listVms, selectVms, upsertVm, type VmRecord } from './vms.js';
 export { applyInventory, type InventoryDisk, type InventoryOutcome, type InventoryReport, type InventoryVmInput } from './vm-inventory.js';

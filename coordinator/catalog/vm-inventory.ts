@@ -3,7 +3,10 @@
 // list — and that no newer report has seen — is marked gone. Idempotent: the same report
 // applied twice changes nothing; an older report arriving late overwrites nothing newer (rows
 // move only when the report is at least as new as their last_seen_at, and a gone VM comes back
-// only in a report newer than the one that found it gone).
+// only in a report newer than the one that found it gone). A report never takes a VM from another
+// pool that still has it (not gone): the report is its host agent's word only about its own pool,
+// and a VM moved between pools moves once its old pool's report has found it gone. Without this,
+// a host agent of one pool could claim another pool's VMs — and with them their backup tasks.
 import type { Catalog } from './connect-catalog.js';
 import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
 
@@ -34,6 +37,8 @@ export interface InventoryOutcome {
   upserted: number;
   /** VMs newly marked gone by this report. */
   gone: number;
+  /** Reported VMs another pool still has: left there. */
+  claimedElsewhere: string[];
 }
 
 /** Throws NotFoundError when the pool is not in the catalogue (add it first). */
@@ -44,21 +49,26 @@ export async function applyInventory(sql: Catalog, report: InventoryReport): Pro
       const [pool] = await tx<{ name: string }[]>`select name from pools where name = ${poolName} for update`;
       if (!pool) throw new NotFoundError(`pool ${poolName} is not in the catalogue; add it with 'deltachain pool add ${poolName}' and its host agents' next inventory report fills its VMs`);
       if (report.poolUuid !== '') await tx`update pools set xapi_uuid = ${report.poolUuid} where name = ${poolName}`;
-      for (const vm of report.vms) {
+      const reportedUuids = report.vms.map((vm) => vm.uuid);
+      const elsewhere = await tx<{ uuid: string }[]>`
+        select uuid::text from vms where uuid = any(${reportedUuids}::uuid[]) and pool_name <> ${poolName} and gone_at is null`;
+      const claimedElsewhere = elsewhere.map((row) => row.uuid);
+      for (const vm of report.vms.filter((v) => !claimedElsewhere.includes(v.uuid))) {
         await tx`
           insert into vms (uuid, pool_name, name_label, tags, power_state, last_seen_at, gone_at, disks)
           values (${vm.uuid}, ${poolName}, ${vm.nameLabel}, ${vm.tags}, ${vm.powerState}, ${at}, null, ${tx.json(vm.disks as never)})
           on conflict (uuid) do update set pool_name = excluded.pool_name, name_label = excluded.name_label,
             tags = excluded.tags, power_state = excluded.power_state, last_seen_at = excluded.last_seen_at,
             gone_at = null, disks = excluded.disks
-          where vms.last_seen_at <= excluded.last_seen_at and (vms.gone_at is null or vms.gone_at < excluded.last_seen_at)`;
+          where vms.last_seen_at <= excluded.last_seen_at and (vms.gone_at is null or vms.gone_at < excluded.last_seen_at)
+            and (vms.pool_name = excluded.pool_name or vms.gone_at is not null)`;
       }
-      const reported = report.vms.map((vm) => vm.uuid);
+      const reported = reportedUuids;
       const gone = await tx`
         update vms set gone_at = ${at}
         where pool_name = ${poolName} and gone_at is null and last_seen_at < ${at}
           and not (uuid = any(${reported}::uuid[]))`;
-      return { upserted: report.vms.length, gone: gone.count };
+      return { upserted: report.vms.length - claimedElsewhere.length, gone: gone.count, claimedElsewhere };
     });
   } catch (error) {
     throw classifyCatalogError(error, `recording the inventory of pool ${poolName}`);

@@ -4,6 +4,7 @@ import { CommanderError, type Command } from 'commander';
 import { processIo, type CliIo } from './cli-io.js';
 import { registerCoordinatorCommand } from './commands/coordinator-command.js';
 import { registerInventoryCommands } from './commands/inventory-commands.js';
+import { registerNatsConfigCommand } from './commands/nats-config-command.js';
 import { registerPolicyCommands } from './commands/policy-commands.js';
 import { registerRestoreCommands } from './commands/restore-commands.js';
 import { registerRunCommands } from './commands/run-commands.js';
@@ -20,6 +21,7 @@ export function registerCoordinatorCommands(program: Command, io: CliIo = proces
   registerInventoryCommands(program, io);
   registerRunCommands(program, io);
   registerRestoreCommands(program, io);
+  registerNatsConfigCommand(program, io);
   for (const command of program.commands) {
     if (before.has(command)) command.commands.filter((c) => c.name() === 'list').forEach(usageExitCode);
     else usageExitCode(command);

@@ -1,8 +1,11 @@
 // Events from agents in the coordinator's terms (wire-events.ts translates the protobuf). An
 // event may arrive twice or late; every consumer of these is idempotent. `attempt` on progress
 // and results is the attempt that sent them (absent from older agents: the current attempt).
+// `sender` is the subject's (the NATS server let only that agent publish there) and `at` the
+// time JetStream stored the event: neither is the body's word.
 import type { AgentHeartbeat, BackupFacts, DamageFinding, InventoryReport } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
+import type { EventSender } from '../../shared/nats/index.js';
 
 export type TaskOutput =
   | { kind: 'backup'; backupId: string; snapshotUuid: string; bytesSent: number; backup?: BackupFacts }
@@ -37,7 +40,8 @@ export interface MergedDiskSize {
 
 interface EventBase {
   eventId: string;
-  agentId: string;
+  sender: EventSender;
+  /** When JetStream stored it. */
   at: Date;
 }
 

@@ -12,6 +12,10 @@
 // acknowledged after it was applied (plain acks, then one flush — not a confirmed ack per event,
 // which cost a request each); those whose application failed are handed back (nak) to be
 // delivered again after `retryAfterMs`. Stopping stops the stream and applies what was buffered.
+//
+// Each event is read with its envelope: the sender its subject names (the server lets an agent
+// publish only under its own role, pool or remote and name) and the time JetStream stored it.
+// An event on a subject that names no sender is dropped (acknowledged and logged).
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidInputError } from '../../shared/errors.js';
@@ -21,9 +25,6 @@ import type { AgentEvent } from './agent-event.js';
 import { decodeAgentEvent } from './wire-events.js';
 
 const SECOND_NS = 1_000_000_000;
-
-/** The coordinators' durable consumer of the events stream (shared by several coordinators). */
-export const COORDINATOR_CONSUMER = 'coordinator';
 
 /** Applies events in order; returns, per event, undefined (applied) or why it failed. */
 export type BatchHandler = (events: readonly AgentEvent[]) => Promise<(unknown | undefined)[]>;
@@ -61,8 +62,9 @@ export class EventConsumer {
   async start(): Promise<void> {
     const { nc, names } = this.options;
     const jsm = await jetstreamManager(nc);
+    const durable = names.coordinatorConsumer;
     const config = {
-      durable_name: COORDINATOR_CONSUMER,
+      durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: names.allEvents,
@@ -70,12 +72,12 @@ export class EventConsumer {
       max_ack_pending: 1000,
     };
     try {
-      await jsm.consumers.info(names.eventsStream, COORDINATOR_CONSUMER);
+      await jsm.consumers.info(names.eventsStream, durable);
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await jsm.consumers.add(names.eventsStream, config);
     }
-    this.consumer = await jetstream(nc).consumers.get(names.eventsStream, COORDINATOR_CONSUMER);
+    this.consumer = await jetstream(nc).consumers.get(names.eventsStream, durable);
     this.loop = Promise.all([this.receive(), this.applyLoop()]).then(() => undefined);
   }
 
@@ -140,9 +142,9 @@ export class EventConsumer {
     const decoded: { msg: JsMsg; event: AgentEvent }[] = [];
     for (const msg of msgs) {
       try {
-        decoded.push({ msg, event: decodeAgentEvent(msg.data) });
+        decoded.push({ msg, event: this.decode(msg) });
       } catch (error) {
-        log.error({ err: error, subject: msg.subject }, 'malformed event dropped');
+        log.error({ err: error, subject: msg.subject }, 'event refused (malformed, or not its sender\'s to send) and dropped');
         msg.ack();
       }
     }
@@ -158,6 +160,13 @@ export class EventConsumer {
     // The acks are sent when the server has answered a ping after them; an ack lost all the same
     // means the event is delivered and applied again, harmlessly.
     await this.options.nc.flush().catch((e: unknown) => log.warn({ err: e }, 'flushing acknowledgements failed; their events may be applied again'));
+  }
+
+  /** The event with its envelope: the sender its subject names, JetStream's time. */
+  private decode(msg: JsMsg): AgentEvent {
+    const from = this.options.names.parseEvent(msg.subject);
+    if (from === undefined) throw new InvalidInputError(`an event on ${msg.subject} names no sender (expected <ns>.events.<host|storage>.<pool or remote>.<agent>.<kind>)`);
+    return decodeAgentEvent(msg.data, { ...from, at: new Date(Math.floor(msg.info.timestampNanos / 1e6)) });
   }
 
   private async handle(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {

@@ -1,4 +1,5 @@
-// Applies one agent event to the catalogue. Heartbeats update the agents table, inventory
+// Applies one agent event to the catalogue, if its sender may send it (event-senders.ts: a task's
+// events come from its addressee only). Heartbeats update the agents table, inventory
 // reports the vms table (record-inventory.ts); task events
 // move the task's lifecycle under its row lock, and a success applies the task's effects and
 // queues what follows it (the next retention step: queue-follow-ups.ts) in the same transaction (a final failure
@@ -24,6 +25,7 @@ import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { AgentEvent, TaskAgentEvent, TaskOutput } from './agent-event.js';
 import { recordInventory } from './record-inventory.js';
+import { foreignEvents } from './event-senders.js';
 import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
@@ -46,6 +48,21 @@ export class EventHandler {
   constructor(private readonly options: EventHandlerOptions) {}
 
   async handle(event: AgentEvent): Promise<void> {
+    if ((await foreignEvents(this.options.sql, [event], this.options.logger)).size > 0) return;
+    await this.applyOne(event);
+  }
+
+  /** Applies events in order (see the header); per event, undefined or the error it failed with. */
+  async handleBatch(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
+    const foreign = await foreignEvents(this.options.sql, events, this.options.logger);
+    if (foreign.size === 0) return this.applyBatch(events);
+    const kept = events.filter((e) => !foreign.has(e));
+    const failures = await this.applyBatch(kept);
+    const byEvent = new Map(kept.map((e, i) => [e, failures[i]]));
+    return events.map((e) => byEvent.get(e));
+  }
+
+  private async applyOne(event: AgentEvent): Promise<void> {
     if (event.type === 'heartbeat') return recordHeartbeat(this.options.sql, event.heartbeat);
     if (event.type === 'inventory') return recordInventory(this.options.sql, event, this.options.logger);
     const moved = await this.transition(event);
@@ -58,13 +75,12 @@ export class EventHandler {
     if (queued.length > 0) this.options.onQueued?.();
   }
 
-  /** Applies events in order (see the header); per event, undefined or the error it failed with. */
-  async handleBatch(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
+  private async applyBatch(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
     const failures: (unknown | undefined)[] = events.map(() => undefined);
     const taskEvents: TaskAgentEvent[] = [];
     for (const [i, event] of events.entries()) {
       if (event.type !== 'heartbeat' && event.type !== 'inventory') taskEvents.push(event);
-      else await this.handle(event).catch((error: unknown) => (failures[i] = error));
+      else await this.applyOne(event).catch((error: unknown) => (failures[i] = error));
     }
     if (taskEvents.length === 0) return failures;
     const { events: withFacts, unconfirmed } = await this.withBatchFacts(taskEvents);
@@ -78,7 +94,7 @@ export class EventHandler {
     } catch (error) {
       this.options.logger.warn({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
       for (const [i, event] of events.entries()) {
-        if (event.type !== 'heartbeat' && event.type !== 'inventory' && !held(event)) await this.handle(event).catch((e: unknown) => (failures[i] = e));
+        if (event.type !== 'heartbeat' && event.type !== 'inventory' && !held(event)) await this.applyOne(event).catch((e: unknown) => (failures[i] = e));
       }
     }
     return failures;
@@ -138,7 +154,7 @@ export class EventHandler {
       for (const event of events) {
         const task = current.get(event.taskId);
         if (!task) {
-          logger.warn({ taskId: event.taskId, agent: event.agentId }, 'event for an unknown task ignored');
+          logger.warn({ taskId: event.taskId, agent: event.sender.agent }, 'event for an unknown task ignored');
           continue;
         }
         const transition: Transition = applyTaskEvent(task, this.lifecycleEvent(event, task), retryDelay);
@@ -224,7 +240,7 @@ export class EventHandler {
       });
     } catch (error) {
       if (error instanceof NotFoundError) {
-        logger.warn({ taskId: event.taskId, agent: event.agentId }, 'event for an unknown task ignored');
+        logger.warn({ taskId: event.taskId, agent: event.sender.agent }, 'event for an unknown task ignored');
         return undefined;
       }
       if (error instanceof CatalogError && error.code === 'PARENT_UNKNOWN') return this.recordUnlinked(event.taskId, error);

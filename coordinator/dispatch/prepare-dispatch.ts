@@ -1,6 +1,6 @@
 // The last decisions before tasks leave: a backup task gets its full/delta plan from the
 // catalogue as it is now (chains and references may have moved since the run was recorded),
-// and backup and restore tasks get the address of the remote's storage agent. A release holds
+// and backup and restore tasks get the registered address of the remote's storage agent. A release holds
 // back the VMs whose reference is still the seed of a kept remote (planner/plan-releases.ts);
 // when that leaves it nothing to do, it is done without being sent (`done` is its result).
 // Returns each task's new payload, or a failure to record when the task cannot go yet.
@@ -9,7 +9,7 @@
 // remotes named, references of the (policy, VM) pairs, chain tails of the (VM, remote) pairs);
 // the plan itself is the planner's pure decision per task.
 import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, chainTailsOf, referenceKey, referencesOf, storageAddressOf } from '../catalog/index.js';
+import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type DiskMode, type ReferenceView } from '../planner/index.js';
 import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';
@@ -46,7 +46,7 @@ async function loadViews(db: Queryable, tasks: readonly TaskRecord[]): Promise<D
   const remotes = [...new Set(tasks.filter((t) => t.kind === 'backup' || t.kind === 'restore').map((t) => t.remoteName!))];
   const pairs = tasks.map(viewPairs);
   const [addresses, references, chains] = await Promise.all([
-    Promise.all(remotes.map(async (remote) => [remote, await storageAddressOf(db, remote)] as const)),
+    Promise.all(remotes.map(async (remote) => [remote, await registeredAddressOf(db, remote)] as const)),
     referencesOf(db, pairs.flatMap((p) => p.references)),
     chainTailsOf(db, pairs.flatMap((p) => p.chains)),
   ]);
@@ -76,7 +76,7 @@ function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (pol
   if (storageAddress === undefined) {
     return {
       ok: false,
-      error: { code: 'NO_STORAGE_AGENT', message: `no storage agent has announced itself for remote ${remote}; start one (\`deltachain agent --config …\`) and check \`deltachain agent list\``, retryable: true },
+      error: { code: 'NO_STORAGE_ADDRESS', message: `remote ${remote} has no registered address: run \`deltachain remote edit ${remote} --address HOST:PORT\` with its storage agent's gRPC address`, retryable: true },
     };
   }
   if (task.kind === 'restore') return { ok: true, payload: { ...task.payload, storageAddress } };

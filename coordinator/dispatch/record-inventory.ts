@@ -10,9 +10,12 @@ export async function recordInventory(sql: Catalog, event: Extract<AgentEvent, {
   const { inventory } = event;
   try {
     const outcome = await applyInventory(sql, inventory);
-    logger.debug({ pool: inventory.poolName, agent: event.agentId, vms: outcome.upserted, gone: outcome.gone }, 'inventory recorded');
+    if (outcome.claimedElsewhere.length > 0) {
+      logger.warn({ pool: inventory.poolName, agent: event.sender.agent, vms: outcome.claimedElsewhere }, 'inventory lists VMs another pool still has; left in their pool');
+    }
+    logger.debug({ pool: inventory.poolName, agent: event.sender.agent, vms: outcome.upserted, gone: outcome.gone }, 'inventory recorded');
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    logger.warn({ pool: inventory.poolName, agent: event.agentId, err: error }, 'inventory of an unknown pool ignored');
+    logger.warn({ pool: inventory.poolName, agent: event.sender.agent, err: error }, 'inventory of an unknown pool ignored');
   }
 }

@@ -12,7 +12,7 @@ import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
 import type { BackupFacts, Catalog, TaskRecord } from '../catalog/index.js';
-import { storageAddressOf } from '../catalog/index.js';
+import { registeredAddressOf } from '../catalog/index.js';
 import type { BackupLookup } from './task-effects.js';
 import { backupFactsFromSummary } from './wire-events.js';
 
@@ -28,7 +28,7 @@ export class StorageBackupLookup implements BackupLookup {
 
   async findBackup(task: TaskRecord, backupId: string): Promise<BackupFacts | undefined> {
     const remote = task.remoteName!;
-    const address = await storageAddressOf(this.sql, remote);
+    const address = await registeredAddressOf(this.sql, remote);
     if (address === undefined) return undefined;
     const summaries = await this.listBackups(address, remote, task.vmUuid ?? '');
     const summary = summaries.find((s) => s.backupId === backupId);
@@ -37,7 +37,7 @@ export class StorageBackupLookup implements BackupLookup {
 
   async findBackups(wanted: readonly { task: TaskRecord; backupId: string }[]): Promise<Map<string, BackupFacts>> {
     const remotes = [...new Set(wanted.map((w) => w.task.remoteName!))];
-    const addresses = new Map(await Promise.all(remotes.map(async (remote) => [remote, await storageAddressOf(this.sql, remote)] as const)));
+    const addresses = new Map(await Promise.all(remotes.map(async (remote) => [remote, await registeredAddressOf(this.sql, remote)] as const)));
     const listings = new Map<string, Promise<BackupSummary[]>>();
     const found = new Map<string, BackupFacts>();
     await Promise.all(wanted.map(async ({ task, backupId }) => {

@@ -1,11 +1,15 @@
-// Protobuf events (deltachain.tasks.v1.Event) → AgentEvent. Anything malformed is refused with
-// a message naming the event and field; the consumer acknowledges and logs it (redelivering a
-// malformed message would not make it well-formed).
+// Protobuf events (deltachain.tasks.v1.Event) → AgentEvent. Who sent an event and when are the
+// envelope's — the subject the NATS server authorised and JetStream's timestamp — never the
+// body's: a body whose kind or claims (a heartbeat's role and target, an inventory's pool)
+// disagree with its subject is refused. Anything malformed is refused with a message naming the
+// event and field; the consumer acknowledges and logs it (redelivering a malformed message
+// would not make it well-formed).
 import { Event, AgentRole, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import type { InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { Heartbeat, InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { InvalidInputError, failureSideOf } from '../../shared/errors.js';
-import type { BackupFacts, InventoryReport } from '../catalog/index.js';
+import { describeSender, type EventKind, type EventSender } from '../../shared/nats/index.js';
+import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
 import { CHECKSUM_SIZE } from '../../shared/grpc/disk-checksum.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
 
@@ -82,49 +86,59 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
 const attemptOf = (attempt: number | undefined): { attempt?: number } => (attempt ? { attempt } : {});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/** An inventory report, checked: the pool name is a pool id, every VM and disk uuid a uuid. */
-function inventoryOf(eventId: string, agentId: string, at: Date, inventory: InventoryEvent): InventoryReport {
-  const where = `inventory ${eventId} from ${agentId}`;
-  if (!POOL_NAME.test(inventory.poolName)) throw new InvalidInputError(`${where}: pool_name ${JSON.stringify(inventory.poolName)} is not a pool name`);
+/** Where an event came from: its subject's sender and kind, and when JetStream stored it. */
+export interface EventEnvelope {
+  sender: EventSender;
+  kind: EventKind;
+  at: Date;
+}
+
+/** An inventory report, checked: only a host agent reports, of its own pool; every VM and disk uuid a uuid. */
+function inventoryOf(eventId: string, envelope: EventEnvelope, inventory: InventoryEvent): InventoryReport {
+  const { sender, at } = envelope;
+  const where = `inventory ${eventId} from ${describeSender(sender)}`;
+  if (sender.role !== 'host') throw new InvalidInputError(`${where}: only host agents report inventory`);
+  if (inventory.poolName !== sender.scope) throw new InvalidInputError(`${where}: it names pool ${JSON.stringify(inventory.poolName)}, not its own; ignored`);
   const vms = inventory.vms.map((vm, i) => {
     const uuid = vm.uuid.toLowerCase();
     if (!UUID.test(uuid)) throw new InvalidInputError(`${where}: vms[${i}].uuid ${JSON.stringify(vm.uuid)} is not a uuid`);
     return { uuid, nameLabel: vm.nameLabel, tags: vm.tags, powerState: vm.powerState, disks: vm.disks.map((d) => ({ vdiUuid: d.vdiUuid.toLowerCase(), virtualSize: d.virtualSize })) };
   });
-  return { poolName: inventory.poolName, poolUuid: inventory.poolUuid, at, vms };
+  return { poolName: sender.scope, poolUuid: inventory.poolUuid, at, vms };
 }
 
-export function decodeAgentEvent(data: Uint8Array): AgentEvent {
+/** A heartbeat's claims must be its subject's; only what the agent alone knows is taken from it. */
+function heartbeatOf(eventId: string, envelope: EventEnvelope, h: Heartbeat): AgentHeartbeat {
+  const { sender, at } = envelope;
+  const where = `heartbeat ${eventId} from ${describeSender(sender)}`;
+  const role = h.role === AgentRole.AGENT_ROLE_HOST ? 'host' : h.role === AgentRole.AGENT_ROLE_STORAGE ? 'storage' : undefined;
+  if (role !== sender.role) throw new InvalidInputError(`${where}: it claims role ${h.role}; ignored`);
+  if (h.targetId !== sender.scope) throw new InvalidInputError(`${where}: it claims to serve ${JSON.stringify(h.targetId)}; ignored`);
+  return {
+    id: sender.agent, role: sender.role, target: sender.scope, version: h.version, address: sender.role === 'storage' ? h.address : '', runningTasks: h.runningTasks,
+    concurrency: h.concurrency, startedAt: h.startedAtMs === 0 ? null : new Date(h.startedAtMs), at,
+  };
+}
+
+export function decodeAgentEvent(data: Uint8Array, envelope: EventEnvelope): AgentEvent {
   let event: Event;
   try {
     event = Event.decode(data);
   } catch (cause) {
-    throw new InvalidInputError(`an event is not a valid deltachain.tasks.v1.Event: ${(cause as Error).message}`, { cause });
+    throw new InvalidInputError(`an event from ${describeSender(envelope.sender)} is not a valid deltachain.tasks.v1.Event: ${(cause as Error).message}`, { cause });
   }
-  const base = { eventId: event.eventId, agentId: event.agentId, at: new Date(event.emittedAtMs) };
+  const from = describeSender(envelope.sender);
+  const base = { eventId: event.eventId, sender: envelope.sender, at: envelope.at };
   const body = event.body;
+  if (body !== undefined && body.$case !== envelope.kind) throw new InvalidInputError(`event ${event.eventId} from ${from}: a ${body.$case} published as ${envelope.kind}; ignored`);
   const needTask = () => {
-    if (event.taskId === '') throw new InvalidInputError(`event ${event.eventId} from ${event.agentId}: task_id is empty`);
+    if (event.taskId === '') throw new InvalidInputError(`event ${event.eventId} from ${from}: task_id is empty`);
     return event.taskId.toLowerCase();
   };
   switch (body?.$case) {
-    case 'heartbeat': {
-      const h = body.value;
-      if (h.role !== AgentRole.AGENT_ROLE_HOST && h.role !== AgentRole.AGENT_ROLE_STORAGE) {
-        throw new InvalidInputError(`heartbeat ${event.eventId} from ${event.agentId}: unknown role ${h.role}`);
-      }
-      const role = h.role === AgentRole.AGENT_ROLE_HOST ? 'host' : 'storage';
-      return {
-        ...base,
-        type: 'heartbeat',
-        heartbeat: {
-          id: event.agentId, role, target: h.targetId, version: h.version, address: h.address, runningTasks: h.runningTasks,
-          concurrency: h.concurrency, startedAt: h.startedAtMs === 0 ? null : new Date(h.startedAtMs), at: base.at,
-        },
-      };
-    }
+    case 'heartbeat':
+      return { ...base, type: 'heartbeat', heartbeat: heartbeatOf(event.eventId, envelope, body.value) };
     case 'started':
       return { ...base, type: 'started', taskId: needTask(), attempt: body.value.attempt };
     case 'progress':
@@ -137,8 +151,8 @@ export function decodeAgentEvent(data: Uint8Array): AgentEvent {
       return { ...base, type: 'result', taskId: needTask(), ok: false, error, durationMs: r.durationMs, ...attemptOf(r.attempt) };
     }
     case 'inventory':
-      return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, event.agentId, base.at, body.value) };
+      return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, envelope, body.value) };
     default:
-      throw new InvalidInputError(`event ${event.eventId} from ${event.agentId} has no body`);
+      throw new InvalidInputError(`event ${event.eventId} from ${from} has no body`);
   }
 }

@@ -1,6 +1,7 @@
 // The coordinator's config file (JSON, validated once at start; see deploy/ for an example):
 //   database.url    Postgres URL of the catalogue
-//   nats            servers, namespace, credentials (shared/nats)
+//   nats            servers, namespace, nkey seed, TLS (shared/nats); ackWaitSeconds and maxDeliver
+//                   of every task queue (the coordinator creates them)
 //   api.listen      "host:port" of the control API; api.tls as shared/config's tlsSchema —
 //                   plaintext only with tls.insecure: true, or by default on a loopback address
 //   storage.tls     how to reach storage agents' gRPC (to confirm commits)
@@ -32,7 +33,7 @@ export const coordinatorConfigSchema = z
         maxConnections: z.number().int().min(2).max(100).default(10),
       })
       .strict(),
-    nats: natsSchema.default({ servers: ['nats://127.0.0.1:4222'], namespace: 'deltachain', ackWaitSeconds: 30, maxDeliver: 20 }),
+    nats: natsSchema.default(natsSchema.parse({})),
     api: z
       .object({
         /** "host:port"; port 0 picks a free port. */

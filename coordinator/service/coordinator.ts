@@ -1,6 +1,9 @@
 // The coordinator process: the catalogue (migrated at start), the event consumer, the
 // dispatcher, the scheduler and the control API, started in that order and stopped in reverse.
 //
+// NATS: the coordinator makes the streams and the task queue of every registered pool and
+// remote (agents have no right to); see shared/nats/nats-permissions.ts.
+//
 // Restart safety: all state is in Postgres. At start the consumer first catches up with the
 // events that arrived while the coordinator was down (bounded wait), then every task still
 // marked dispatched is published again with its original message id (JetStream drops it if it
@@ -22,6 +25,7 @@ import { Dispatcher } from '../dispatch/dispatcher.js';
 import { EventConsumer } from '../dispatch/event-consumer.js';
 import { EventHandler } from '../dispatch/event-handler.js';
 import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
+import { TaskQueueRegistry } from '../dispatch/task-queue-registry.js';
 import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
 import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
 import { randomIds, Scheduler, type Ids } from '../scheduler/index.js';
@@ -103,12 +107,14 @@ export class Coordinator {
     log.info({ version: migrated.version, applied: migrated.applied.length }, 'catalogue ready');
 
     const names = natsNames(config.nats.namespace);
-    this.nc = await connectNats(config.nats, 'deltachain-coordinator');
-    await ensureStreams(this.nc, names);
+    this.nc = await connectNats(config.nats, 'deltachain-coordinator', { inboxPrefix: names.coordinatorInbox, logger: log });
+    const jsm = await ensureStreams(this.nc, names);
     observability.health.add('nats', natsCheck(this.nc));
 
     const sql = this.sql;
-    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
+    const queues = new TaskQueueRegistry(jsm, names, { ackWaitSeconds: config.nats.ackWaitSeconds, maxDeliver: config.nats.maxDeliver }, log.child({ component: 'task-queues' }));
+    await queues.ensureRegistered(sql);
+    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
     this.lookup = new StorageBackupLookup(sql, channelCredentials(config.storage.tls));
     const handler = new EventHandler({
       sql, clock, ids, limits, retryDelay,
@@ -130,7 +136,7 @@ export class Coordinator {
     this.scheduler = new Scheduler({ sql, clock, ids, limits, logger: log.child({ component: 'scheduler' }), onRun: () => this.dispatcher?.wake() });
     this.scheduler.start();
 
-    const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake() };
+    const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake(), registered: (role: 'host' | 'storage', name: string) => queues.ensureOrLog(role, name) };
     this.server = await startControlServer({ sql, clock, ids, limits, hooks }, config.api.listen, apiCredentials);
     registerCatalogueMetrics(observability.metrics, sql, clock);
     observability.setPhase('ready');

@@ -12,3 +12,5 @@ export { planGuestWrites, applyGuestWrites, type PlannedWrite, type WriteDone } 
 export { digestVm, compareDigests, type DiskDigestEntry } from './disk-digests.js';
 export { PoolXapi } from './pool-xapi.js';
 export { portOpen } from './probe-services.js';
+export { startLabNats, type LabNats, type LabNatsOptions } from './lab-nats.js';
+export { ProcessSupervisor } from './process-supervisor.js';

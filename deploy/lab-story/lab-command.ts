@@ -2,8 +2,8 @@
 // of the lab's own, the whole system as real processes (lab pool, storage agent, host agent,
 // coordinator), the seed's story told on the terminal — and then either exit (`--once`, status
 // 1 when a check failed) or keep everything running for the user to explore with the CLI until
-// Ctrl-C. A stop signal at any moment stops every process, drops the lab's database and
-// deletes its streams (status 130 when the story was cut short).
+// Ctrl-C. A stop signal at any moment stops every process (the lab's own nats-server among
+// them) and drops the lab's database (status 130 when the story was cut short).
 import { CommanderError } from 'commander';
 import { ensureServices, ServicesError, type Services } from './ensure-services.js';
 import { formatDuration } from './format-units.js';
@@ -60,9 +60,9 @@ async function play(options: LabOptions, reporter: ConsoleReporter, stop: StopSi
   reporter.chapter('Postgres and NATS');
   running.services = await ensureServices({ ...(options.postgresUrl === undefined ? {} : { postgresUrl: options.postgresUrl }), postgresPort: options.postgresPort, natsUrl: options.natsUrl, root: options.root, progress: (text) => reporter.command(text) });
   await running.claim.recordProcesses(running.services.pids());
-  running.resources = await createLabResources(running.services.postgresUrl, running.services.natsServers);
+  running.resources = await createLabResources(running.services.postgresUrl);
   printServices(reporter, running.services, running.resources);
-  running.stack = await startStack(options, running.services, running.resources, reporter, stop);
+  running.stack = await startStack(options, running.resources, reporter, stop);
   await running.claim.recordProcesses([...running.services.pids(), ...running.stack.supervisor.running.map((p) => p.child.pid ?? 0)]);
   printStartup(reporter, options, running.stack);
   if (stop.received !== undefined) return INTERRUPTED;
@@ -81,14 +81,14 @@ async function play(options: LabOptions, reporter: ConsoleReporter, stop: StopSi
   return failed.length === 0 ? 0 : 1;
 }
 
-async function startStack(options: LabOptions, services: Services, resources: LabResources, reporter: ConsoleReporter, stop: StopSignal): Promise<LabStack> {
+async function startStack(options: LabOptions, resources: LabResources, reporter: ConsoleReporter, stop: StopSignal): Promise<LabStack> {
   reporter.chapter('Starting the system', `each part is a \`deltachain\` process; logs in ${options.root}/logs`);
   const port = options.port === 0 ? 0 : await freePortOr(options.port);
   const started = Date.now();
   const stack = await startLabStack({
     root: options.root,
     databaseUrl: resources.databaseUrl,
-    nats: { servers: services.natsServers, namespace: resources.namespace },
+    nats: { namespace: resources.namespace },
     coordinatorListen: `127.0.0.1:${port}`,
     pools: [{ name: STORY.pool, fleet: labFleet(options.diskSize), seed: STORY.seed, faults: options.faults }],
     remotes: [STORY.remote],
@@ -102,9 +102,9 @@ async function startStack(options: LabOptions, services: Services, resources: La
 }
 
 async function shutDown(running: Running, reporter: ConsoleReporter): Promise<void> {
-  if (running.stack !== undefined || running.services !== undefined) reporter.chapter('Stopping', 'every process, then the lab\'s database and NATS streams');
+  if (running.stack !== undefined || running.services !== undefined) reporter.chapter('Stopping', 'every process, then the lab\'s database');
   await running.stack?.stop().catch((error: unknown) => reporter.line(`stopping the processes: ${(error as Error).message}`));
-  await running.resources?.release().catch((error: unknown) => reporter.line(`removing the lab's database and streams: ${(error as Error).message}`));
+  await running.resources?.release().catch((error: unknown) => reporter.line(`removing the lab's database: ${(error as Error).message}`));
   await running.services?.stop();
   await running.claim?.release();
   if (running.stack !== undefined) reporter.line(`stopped; files and logs stay in ${running.stack.options.root} until the next \`npm run lab\``);

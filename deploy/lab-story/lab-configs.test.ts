@@ -8,7 +8,7 @@ import { parseLabConfig } from '../lab/index.js';
 import { coordinatorConfig, DEMO_TIMINGS, hostAgentConfig, labPoolConfig, storageAgentConfig, TEST_TIMINGS } from './lab-configs.js';
 import { labFleet } from './lab-options.js';
 
-const nats = { servers: ['nats://127.0.0.1:4222'], namespace: 'lab-0a1b2c3d' };
+const nats = { servers: ['nats://127.0.0.1:4222'], namespace: 'lab-0a1b2c3d', seedFile: '/tmp/lab/nats/seeds/coordinator.nk' };
 
 describe('lab configs', () => {
   for (const [name, timings] of [['demo', DEMO_TIMINGS], ['test', TEST_TIMINGS]] as const) {
@@ -16,6 +16,8 @@ describe('lab configs', () => {
       const storage = storageAgentConfigSchema.parse(storageAgentConfig({ remote: 'nas', root: '/tmp/r', nats, timings, logLevel: 'info' }));
       assert.equal(storage.storage.remoteId, 'nas');
       assert.equal(storage.nats.namespace, nats.namespace);
+      assert.equal(storage.nats.seedFile, nats.seedFile, 'each process authenticates with its own nkey');
+      assert.equal(storage.nats.insecure, false);
       const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn' }));
       assert.equal(host.pool.id, 'lab');
       const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', listen: '127.0.0.1:0', nats, timings, logLevel: 'info' }));

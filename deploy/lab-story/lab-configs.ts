@@ -1,7 +1,8 @@
 // The config files of the lab's processes, as plain objects (written as JSON by the lab stack,
 // checked against each process's own schema by lab-configs.test.ts). Everything listens on
 // loopback and picks a free port unless told otherwise; the data plane runs in plaintext
-// (`insecure: true`) because every process is on this machine. Timings are the production
+// (`insecure: true`) because every process is on this machine. NATS is the lab's own server,
+// each process with its own nkey user (lab-nats.ts). Timings are the production
 // defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
 // short retry backoffs. Every process serves /healthz and /metrics on a free loopback port.
 import type { FleetInput } from './lab-stack.js';
@@ -23,9 +24,16 @@ export interface LabTimings {
 export const DEMO_TIMINGS: LabTimings = { dispatchIntervalMs: 250, retryBaseMs: 2000, retryMaxMs: 30_000, ackWaitSeconds: 30, heartbeatSeconds: 10, inventorySeconds: 10 };
 export const TEST_TIMINGS: LabTimings = { dispatchIntervalMs: 150, retryBaseMs: 300, retryMaxMs: 2000, ackWaitSeconds: 10, heartbeatSeconds: 10, inventorySeconds: 5 };
 
+/** A process's way to NATS: the lab's own server (lab-nats.ts), the namespace, its own seed. */
 export interface NatsTarget {
   servers: string[];
   namespace: string;
+  seedFile: string;
+}
+
+/** The `nats` section; the queues' ack wait is the coordinator's to set (it makes them). */
+function natsSection(nats: NatsTarget, timings?: LabTimings): Record<string, unknown> {
+  return { servers: nats.servers, namespace: nats.namespace, seedFile: nats.seedFile, ...(timings ? { ackWaitSeconds: timings.ackWaitSeconds } : {}) };
 }
 
 /** /healthz and /metrics on loopback, a free port (each process logs the one it got). */
@@ -42,7 +50,7 @@ export function storageAgentConfig(o: { remote: string; root: string; nats: Nats
     role: 'storage',
     agentId: `storage-${o.remote}`,
     log: { level: o.logLevel, pretty: false },
-    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    nats: natsSection(o.nats),
     storage: {
       remoteId: o.remote,
       root: o.root,
@@ -68,7 +76,7 @@ export function hostAgentConfig(o: {
     role: 'host',
     agentId: `host-${o.pool}`,
     log: { level: o.logLevel, pretty: false },
-    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    nats: natsSection(o.nats),
     pool: { id: o.pool, url: o.xapi.url, user: o.xapi.user, password: o.xapi.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
@@ -87,7 +95,7 @@ export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats
   return {
     log: { level: o.logLevel, pretty: false },
     database: { url: o.databaseUrl, maxConnections: 4 },
-    nats: { servers: o.nats.servers, namespace: o.nats.namespace, ackWaitSeconds: o.timings.ackWaitSeconds },
+    nats: natsSection(o.nats, o.timings),
     api: { listen: o.listen },
     retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },
     dispatchIntervalMs: o.timings.dispatchIntervalMs,

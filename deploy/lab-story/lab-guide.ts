@@ -25,10 +25,10 @@ function shown(path: string): string {
 export function printServices(reporter: StoryReporter, services: Services, resources: LabResources): void {
   if (services.actions.length === 0) reporter.line('both already running: used as they are');
   reporter.line(`Postgres       ${withoutPassword(services.postgresUrl)} — database ${resources.databaseName} (the lab's own, dropped when it stops)`);
-  reporter.line(`NATS           ${services.natsServers.join(', ')} with JetStream — namespace ${resources.namespace} (the lab's own streams)`);
 }
 
 export function printStartup(reporter: StoryReporter, options: LabOptions, stack: LabStack): void {
+  reporter.line(`NATS           the lab's own nats-server at ${stack.nats.url.replace(/^nats:\/\//, '')} (JetStream) — namespace ${stack.options.nats.namespace}; one nkey user per process with its role's permissions (seeds and authorization in ${shown(join(options.root, 'nats'))})`);
   for (const pool of stack.pools.values()) reporter.line(`lab pool       "${pool.name}" at ${pool.url} — XAPI-compatible (JSON-RPC, export_raw_vdi, import_raw_vdi, snapshots)`);
   for (const remote of stack.remotes.values()) reporter.line(`storage agent  remote "${remote.name}" at ${remote.address} — VHD chains under ${shown(remote.root)}`);
   for (const pool of stack.pools.values()) reporter.line(`host agent     pool "${pool.name}" — takes the pool's tasks from NATS, snapshots and exports over XAPI`);

@@ -1,17 +1,16 @@
 // The shared resources a lab run owns, so it never collides with tests or another lab: a
-// database of its own (`deltachain_lab_<random>`) and a NATS namespace of its own
-// (`lab-<random>`: its own streams and consumers). Both are removed when the lab stops.
+// database of its own (`deltachain_lab_<random>`), removed when the lab stops, and a NATS
+// namespace of its own (`lab-<random>`) — on the lab's own nats-server (lab-nats.ts), whose
+// streams stop with it and whose store is under the lab's folder.
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { connectNats, deleteStreams, natsNames, natsSchema } from '../../shared/nats/index.js';
-import { jetstreamManager } from '@nats-io/jetstream';
 
 export interface LabResources {
   databaseName: string;
   /** URL of the lab's database (same login as the admin URL). */
   databaseUrl: string;
   namespace: string;
-  /** Drops the database and deletes the namespace's streams. */
+  /** Drops the database. */
   release(): Promise<void>;
 }
 
@@ -21,7 +20,7 @@ export function databaseUrlFor(adminUrl: string, name: string): string {
   return url.toString();
 }
 
-export async function createLabResources(adminUrl: string, natsServers: string[], suffix = randomBytes(4).toString('hex')): Promise<LabResources> {
+export async function createLabResources(adminUrl: string, suffix = randomBytes(4).toString('hex')): Promise<LabResources> {
   const databaseName = `deltachain_lab_${suffix}`;
   const namespace = `lab-${suffix}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -35,12 +34,6 @@ export async function createLabResources(adminUrl: string, natsServers: string[]
     databaseUrl: databaseUrlFor(adminUrl, databaseName),
     namespace,
     async release() {
-      const nc = await connectNats(natsSchema.parse({ servers: natsServers, namespace }), 'deltachain-lab-cleanup');
-      try {
-        await deleteStreams(await jetstreamManager(nc), natsNames(namespace));
-      } finally {
-        await nc.close();
-      }
       const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
       try {
         await sql.unsafe(`drop database if exists ${databaseName} with (force)`);

@@ -1,12 +1,14 @@
 // The whole system on one machine, every part a real `deltachain` process started the way an
 // operator would (`bin/deltachain.mjs lab pool | agent --config | coordinator --config`): lab
 // pools, one storage agent per remote, one host agent per pool, the coordinator — on a
-// Postgres database and a NATS namespace the caller owns — started all at once (a host agent
-// as soon as its lab pool is up). Once up, the pools and remotes are
-// registered through the control API and the pools' VMs are reported to the catalogue.
-// Layout under `root`: config/ (the JSON configs), logs/ (one log per process), pools/<pool>/
-// (lab pool state: records and disks), remotes/<remote>/ (the remote's files). The stack is up
-// when the catalogue lists every pool's VMs, as the host agents report them.
+// Postgres database the caller owns, and NATS of its own (lab-nats.ts: a nats-server with one
+// nkey user per process and each role's permissions) — started all at once (a host agent
+// as soon as its lab pool is up). Once up, the pools and remotes (with their storage agents'
+// addresses) are registered through the control API and the pools' VMs are reported to the
+// catalogue. Layout under `root`: config/ (the JSON configs), logs/ (one log per process),
+// nats/ (the server's config, authorization, seeds and store), pools/<pool>/ (lab pool state:
+// records and disks), remotes/<remote>/ (the remote's files). The stack is up when the
+// catalogue lists every pool's VMs, as the host agents report them.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,7 @@ import type { z } from 'zod';
 import { LabAdminClient } from '../lab/index.js';
 import type { fleetSchema } from '../lab/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
+import { startLabNats, type LabNats } from './lab-nats.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
 import { awaitInventory } from './await-inventory.js';
 
@@ -39,7 +42,8 @@ export interface LabPoolSpec {
 export interface LabStackOptions {
   root: string;
   databaseUrl: string;
-  nats: NatsTarget;
+  /** The namespace of the stack's subjects and streams (on the stack's own nats-server). */
+  nats: { namespace: string };
   /** Control API address, e.g. "127.0.0.1:0". */
   coordinatorListen: string;
   pools: LabPoolSpec[];
@@ -83,6 +87,8 @@ export interface LabStack {
   remotes: Map<string, StackRemote>;
   coordinator: SupervisedProcess<number>;
   coordinatorAddress: string;
+  /** The stack's own nats-server: its URL, its users' seeds. */
+  nats: LabNats;
   /** Where each process serves /healthz and /metrics. */
   metrics: MetricsEndpoint[];
   control: ControlClient;
@@ -119,9 +125,27 @@ class StackProcesses {
   readonly remotes = new Map<string, StackRemote>();
   readonly pools = new Map<string, StackPool>();
   readonly metrics: MetricsEndpoint[] = [];
+  private natsServer: LabNats | undefined;
 
   constructor(private readonly options: LabStackOptions) {
     this.supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
+  }
+
+  get nats(): LabNats {
+    if (this.natsServer === undefined) throw new Error('the lab\'s nats-server is not started');
+    return this.natsServer;
+  }
+
+  /** The lab's nats-server with a user per process of the stack (first of all). */
+  async startNats(): Promise<LabNats> {
+    const o = this.options;
+    this.natsServer = await startLabNats({ folder: join(o.root, 'nats'), namespace: o.nats.namespace, pools: o.pools.map((p) => p.name), remotes: o.remotes, supervisor: this.supervisor });
+    return this.natsServer;
+  }
+
+  /** How `who` reaches NATS: the stack's server, the namespace, its seed. */
+  private natsFor(who: Parameters<LabNats['seedOf']>[0]): NatsTarget {
+    return { servers: [this.nats.url], namespace: this.options.nats.namespace, seedFile: this.nats.seedOf(who) };
   }
 
   private async writeConfig(name: string, config: Record<string, unknown>): Promise<string> {
@@ -141,9 +165,12 @@ class StackProcesses {
 
   async startStorage(remote: string, root = join(this.options.root, 'remotes', remote), port?: number): Promise<StackRemote> {
     const o = this.options;
-    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(port === undefined ? {} : { port }) }));
-    const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
-    const started = { name: remote, root, address: agent.value, process: agent };
+    const agent = { role: 'storage', scope: remote, agent: `storage-${remote}` } as const;
+    // A remote the stack did not start with gets its NATS user the way an operator adds one.
+    if (!this.nats.seeds.some((s) => s.user.role === 'agent' && s.user.sender.scope === remote && s.user.sender.role === 'storage')) await this.nats.addAgents([agent]);
+    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: this.natsFor(agent), timings: o.timings, logLevel: o.logLevel, ...(port === undefined ? {} : { port }) }));
+    const process = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
+    const started = { name: remote, root, address: process.value, process };
     this.remotes.set(remote, started);
     return started;
   }
@@ -153,7 +180,7 @@ class StackProcesses {
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
     const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
-    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
+    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: this.natsFor({ role: 'host', scope: spec.name, agent: `host-${spec.name}` }), timings: o.timings, logLevel: o.logLevel, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
     const hostPath = await this.writeConfig(`host-${spec.name}`, hostConfig);
     const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));
     const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
@@ -163,12 +190,13 @@ class StackProcesses {
 
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
-    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel }));
     return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));
   }
 
-  /** Everything at once; when one part fails, waits for the others to settle, then rethrows. */
+  /** NATS first, then everything at once; when one part fails, waits for the others to settle, then rethrows. */
   async startAll(): Promise<SupervisedProcess<number>> {
+    await this.startNats();
     const coordinator = this.startCoordinator();
     const results = await Promise.allSettled([coordinator, ...this.options.pools.map((p) => this.startPool(p)), ...this.options.remotes.map((r) => this.startStorage(r))]);
     const failure = results.find((r) => r.status === 'rejected');
@@ -186,7 +214,10 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     const coordinatorAddress = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${coordinator.value}`;
     control = new ControlClient(coordinatorAddress, ChannelCredentials.createInsecure());
     for (const pool of options.pools) await control.addPool({ name: pool.name, site: 'lab', description: `lab pool ${pool.name}` });
-    for (const remote of options.remotes) await control.addRemote({ name: remote, site: 'lab', location: processes.remotes.get(remote)!.root, description: `local remote ${remote}` });
+    for (const remote of options.remotes) {
+      const started = processes.remotes.get(remote)!;
+      await control.addRemote({ name: remote, address: started.address, site: 'lab', location: started.root, description: `local remote ${remote}` });
+    }
     const stack = assemble(options, processes, coordinator, coordinatorAddress, control);
     await stack.awaitInventory();
     return stack;
@@ -205,6 +236,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     remotes: processes.remotes,
     coordinator,
     coordinatorAddress,
+    nats: processes.nats,
     metrics: processes.metrics,
     control,
     async awaitInventory() {
@@ -213,7 +245,8 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     startStorage: (remote, root, port) => processes.startStorage(remote, root, port),
     async stop() {
       control.close();
-      await processes.supervisor.stopAll();
+      // NATS last: the agents and the coordinator hand back their work over it as they stop.
+      await processes.supervisor.stopAll(undefined, [processes.nats.process.name]);
     },
   };
 }

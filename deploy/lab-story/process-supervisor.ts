@@ -85,10 +85,15 @@ export class ProcessSupervisor {
     return supervised;
   }
 
-  /** Stops every process at once (SIGTERM; SIGKILL after `graceMs`). */
-  async stopAll(graceMs = 15_000): Promise<void> {
+  /**
+   * Stops every process at once (SIGTERM; SIGKILL after `graceMs`) — those named in `last` once
+   * the others have exited (a server the others talk to while they stop).
+   */
+  async stopAll(graceMs = 15_000, last: readonly string[] = []): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.processes.map((p) => p.stop('SIGTERM', graceMs)));
+    const later = this.processes.filter((p) => last.includes(p.name));
+    await Promise.all(this.processes.filter((p) => !later.includes(p)).map((p) => p.stop('SIGTERM', graceMs)));
+    await Promise.all(later.map((p) => p.stop('SIGTERM', graceMs)));
   }
 }
 

@@ -1,22 +1,39 @@
-// Connects to NATS from config and makes sure Deltachain's two streams exist:
+// Connects to NATS from config (connection-policy.ts: credentials and TLS), and makes sure
+// Deltachain's two streams exist — the coordinator's job only; agents may not touch streams:
 //   tasks  — work-queue retention (a task is removed once acked), 2-minute duplicate window so a
 //            re-published task id is dropped; subjects `<ns>.tasks.>`.
 //   events — limits retention (kept 7 days), subjects `<ns>.events.>`.
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '../logging/index.js';
+import { connectionPolicy } from './connection-policy.js';
 import type { NatsConfig } from './nats-config.js';
 import type { NatsNames } from './names.js';
+import { readSeedFile } from './nkey-seed.js';
 
 const SECOND_NS = 1_000_000_000;
 
-export async function connectNats(config: NatsConfig, name: string): Promise<NatsConnection> {
+export interface ConnectNatsOptions {
+  /** Where replies to this process go (names.ts agentInbox / coordinatorInbox): its user may read only there. */
+  inboxPrefix?: string;
+  /** Hears the policy's warnings (plaintext, insecure). */
+  logger?: Logger;
+  /** How long the first connection may take, ms (nats.js's default: 20 s). */
+  timeoutMs?: number;
+}
+
+export async function connectNats(config: NatsConfig, name: string, options: ConnectNatsOptions = {}): Promise<NatsConnection> {
+  const policy = connectionPolicy(config);
+  for (const warning of policy.warnings) options.logger?.warn({ servers: config.servers }, warning);
+  const seed = config.seedFile === undefined ? undefined : await readSeedFile(config.seedFile);
   return connect({
     servers: [...config.servers],
     name,
-    user: config.user,
-    pass: config.password,
-    token: config.token,
+    ...(seed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.seed)) }),
+    ...(policy.tls === undefined ? {} : { tls: policy.tls }),
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
     maxReconnectAttempts: -1,
   });
 }

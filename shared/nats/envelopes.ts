@@ -6,7 +6,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Event } from '../proto/gen/deltachain/tasks/v1/event.js';
 import { Task } from '../proto/gen/deltachain/tasks/v1/task.js';
-import type { EventKind, NatsNames } from './names.js';
+import type { EventKind, EventSender, NatsNames } from './names.js';
 
 export async function publishTask(nc: NatsConnection, subject: string, task: Task): Promise<void> {
   await jetstream(nc).publish(subject, Task.encode(task).finish(), { msgID: task.taskId });
@@ -18,11 +18,15 @@ export function decodeTask(data: Uint8Array): Task {
 
 export type EventBody = NonNullable<Event['body']>;
 
-/** Publishes an event from `agentId`; returns it. The subject's kind follows the body. */
-export async function publishEvent(nc: NatsConnection, names: NatsNames, agentId: string, taskId: string, body: EventBody, now = Date.now()): Promise<Event> {
-  const event: Event = { eventId: randomUUID(), taskId, agentId, emittedAtMs: now, body };
+/**
+ * Publishes an event as `sender` (on its own subject, the only one its NATS user may publish
+ * on); returns it. The subject's kind follows the body. The body's agent id and time are for
+ * people reading it: the coordinator takes the sender from the subject and the time from the stream.
+ */
+export async function publishEvent(nc: NatsConnection, names: NatsNames, sender: EventSender, taskId: string, body: EventBody, now = Date.now()): Promise<Event> {
+  const event: Event = { eventId: randomUUID(), taskId, agentId: sender.agent, emittedAtMs: now, body };
   const kind: EventKind = body.$case;
-  await jetstream(nc).publish(names.event(agentId, kind), Event.encode(event).finish(), { msgID: event.eventId });
+  await jetstream(nc).publish(names.event(sender, kind), Event.encode(event).finish(), { msgID: event.eventId });
   return event;
 }
 

@@ -112,6 +112,7 @@ try {
     const agentCpu0 = (await readProc(pid)).cpuSec;
     const ownCpu0 = process.cpuUsage();
     started = Date.now();
+    await nats.queue('host', poolId);
     await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', 3 * 3600_000, `result of the ${label}`);
     const seconds = (Date.now() - started) / 1000;

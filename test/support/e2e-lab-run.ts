@@ -1,12 +1,10 @@
 // What a finished `npm run lab` may have left behind, read from what it printed: its database
-// (still in Postgres?), its NATS streams (still on the server?), and its processes (the lab
-// pool's, storage agent's and coordinator's ports still open?). An empty list means clean.
-import { jetstreamManager } from '@nats-io/jetstream';
+// (still in Postgres?) and its processes (the lab's nats-server's, lab pool's, storage agent's
+// and coordinator's ports still open?). An empty list means clean. The lab's streams live on its
+// own nats-server, which is among those processes.
 import postgres from 'postgres';
-import { connectNats, natsNames, natsSchema, isNotFound } from '../../shared/nats/index.js';
 import { portOpen } from '../../deploy/lab-story/index.js';
 import { ADMIN_URL } from './pg-database.js';
-import { NATS_URL } from './storage-nats.js';
 
 export { runCliAt } from './e2e-cli.js';
 
@@ -21,17 +19,6 @@ export async function labLeftovers(output: string): Promise<string[]> {
     if (rows.length > 0) left.push(`database ${database}`);
   } finally {
     await sql.end({ timeout: 5 });
-  }
-  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace }), 'deltachain-e2e-check');
-  try {
-    const jsm = await jetstreamManager(nc);
-    const names = natsNames(namespace);
-    for (const stream of [names.tasksStream, names.eventsStream]) {
-      const exists = await jsm.streams.info(stream).then(() => true, (error: unknown) => (isNotFound(error) ? false : Promise.reject(error)));
-      if (exists) left.push(`stream ${stream}`);
-    }
-  } finally {
-    await nc.close();
   }
   for (const [, host, port] of output.matchAll(/ at (?:http:\/\/)?(127\.0\.0\.1):(\d+)/g)) {
     if (await portOpen(host!, Number(port))) left.push(`a process still listens on ${host}:${port}`);

@@ -1,16 +1,14 @@
 // The whole system for end-to-end tests, as `npm run lab` runs it (deploy/lab-story's lab
 // stack: lab pools, storage agents, host agents and the coordinator, each a real `deltachain`
-// process), on resources of the test's own: a fresh database, a NATS namespace (own streams),
-// a temporary folder. close() stops every process and removes all three.
+// process, on the stack's own nats-server with a user per process), on resources of the test's
+// own: a fresh database, a NATS namespace, a temporary folder. close() stops every process and
+// removes the database and the folder (the nats-server's store with it).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, deleteStreams, natsNames, natsSchema } from '../../shared/nats/index.js';
 import { startLabStack, type LabPoolSpec, type LabStack, TEST_TIMINGS } from '../../deploy/lab-story/index.js';
 import { createEmptyDatabase, databaseUrl, dropDatabase } from './pg-database.js';
-import { NATS_URL } from './storage-nats.js';
 
 export interface E2eStack {
   stack: LabStack;
@@ -22,21 +20,11 @@ export interface E2eStack {
   close(): Promise<void>;
 }
 
-async function deleteNamespace(namespace: string): Promise<void> {
-  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace }), 'deltachain-e2e-cleanup');
-  try {
-    await deleteStreams(await jetstreamManager(nc), natsNames(namespace));
-  } finally {
-    await nc.close();
-  }
-}
-
 export async function startE2eStack(spec: { pools: LabPoolSpec[]; remotes: string[] }): Promise<E2eStack> {
   const folder = await mkdtemp(join(tmpdir(), 'dc-e2e-'));
   const database = await createEmptyDatabase('dc_e2e');
   const namespace = `e2e-${randomBytes(4).toString('hex')}`;
   const cleanup = async (): Promise<void> => {
-    await deleteNamespace(namespace).catch(() => undefined);
     await dropDatabase(database).catch(() => undefined);
     await rm(folder, { recursive: true, force: true });
   };
@@ -44,7 +32,7 @@ export async function startE2eStack(spec: { pools: LabPoolSpec[]; remotes: strin
     const stack = await startLabStack({
       root: folder,
       databaseUrl: databaseUrl(database),
-      nats: { servers: [NATS_URL], namespace },
+      nats: { namespace },
       coordinatorListen: '127.0.0.1:0',
       pools: spec.pools,
       remotes: spec.remotes,

@@ -5,7 +5,7 @@ import { hostAgentConfigSchema, type HostAgentConfig } from '../../agent/host/in
 import type { BackupTask, RestoreTask } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { LabPool } from '../../deploy/lab/index.js';
-import { NATS_URL } from './storage-nats.js';
+import { testNatsSection } from './storage-nats.js';
 
 export function backupTask(poolId: string, backup: BackupTask, taskId = randomUUID()): Task {
   return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
@@ -15,12 +15,13 @@ export function restoreTask(poolId: string, restore: RestoreTask, taskId = rando
   return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
 }
 
+/** A host agent's config for tests (its queue's ack wait is the harness's: TestNats.queue). */
 export function hostAgentConfig(options: { lab: LabPool; poolId: string; namespace: string; agentId?: string; ackWaitSeconds?: number }): HostAgentConfig {
   return hostAgentConfigSchema.parse({
     role: 'host',
     agentId: options.agentId ?? 'host-test',
     log: { level: (process.env.DELTACHAIN_TEST_LOG as 'debug' | undefined) ?? 'silent', pretty: false },
-    nats: { servers: [NATS_URL], namespace: options.namespace, ackWaitSeconds: options.ackWaitSeconds ?? 30 },
+    nats: testNatsSection(options.namespace),
     pool: { id: options.poolId, url: options.lab.url, user: options.lab.user, password: options.lab.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 30_000, retry: { tries: 3, baseDelayMs: 20, maxDelayMs: 100 } },

@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from './pg-database.js';
 import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../../agent/storage/index.js';
 import { Coordinator } from '../../coordinator/service/coordinator.js';
 import { createLogger } from '../../shared/logging/index.js';
-import { startTestNats, type TestNats } from './storage-nats.js';
+import { startTestNats, testNatsSection, type TestNats } from './storage-nats.js';
 import { StandInHostAgent } from './pg-stand-in-host-agent.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
@@ -100,7 +100,7 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
       const config = storageAgentConfigSchema.parse({
         role: 'storage',
         agentId: `storage-${remote}`,
-        nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
+        nats: testNatsSection(nats.namespace),
         storage: { remoteId: remote, root: root ?? join(folder, `remote-${remote}`), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
       });
       const agent = await startStorageAgent(config, createLogger({ level: 'silent' }));
@@ -111,7 +111,7 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
       return coordinatorConfigSchema.parse({
         log: { level: 'info', pretty: false },
         database: { url: databaseUrl, maxConnections: 4 },
-        nats: { servers: ['nats://127.0.0.1:4222'], namespace: nats.namespace, ackWaitSeconds: 10 },
+        nats: testNatsSection(nats.namespace, { ackWaitSeconds: 10 }),
         api: { listen: '127.0.0.1:0' },
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
         tasks: { backup: { timeoutSeconds: 120 } },

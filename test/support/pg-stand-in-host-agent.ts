@@ -66,14 +66,14 @@ export class StandInHostAgent {
   }
 
   async start(): Promise<void> {
-    this.consumer = await startTaskConsumer({
+    // The queue is the coordinator's to make (when the test adds the pool): looked for often.
+    this.consumer = startTaskConsumer({
       nc: this.nc,
       names: this.names,
-      consumerName: this.names.hostConsumer(this.pool),
-      filterSubject: this.names.hostTasks(this.pool),
+      role: 'host',
+      scope: this.pool,
       concurrency: 4,
-      ackWaitSeconds: 10,
-      maxDeliver: 5,
+      registrationPollMs: 200,
       handler: (delivery) => this.handle(Task.decode(delivery.data)),
       logger: createLogger({ level: 'silent' }),
     });
@@ -85,7 +85,7 @@ export class StandInHostAgent {
   }
 
   private event(taskId: string, body: Parameters<typeof publishEvent>[4]): Promise<unknown> {
-    return publishEvent(this.nc, this.names, this.agentId, taskId, body);
+    return publishEvent(this.nc, this.names, { role: 'host', scope: this.pool, agent: this.agentId }, taskId, body);
   }
 
   private async handle(task: Task): Promise<TaskOutcome> {

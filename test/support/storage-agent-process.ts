@@ -1,6 +1,7 @@
 // Runs a real storage agent (`deltachain agent --config FILE`) as a child process, as an
 // operator would, so tests can SIGKILL it mid-work and start it again on the same remote.
 import { profileArgs } from './profile-args.js';
+import { testNatsSection } from './storage-nats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ export interface AgentProcessOptions {
   namespace: string;
   agentId?: string;
   mergeCheckpointBlocks?: number;
+  /** Unused by the agent (its queue's ack wait is the harness's: TestNats.queue); kept for callers. */
   ackWaitSeconds?: number;
   /** gRPC port (default 0: a free one); a restarted agent takes its predecessor's to be found again. */
   port?: number;
@@ -34,7 +36,7 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
     role: 'storage',
     agentId: o.agentId ?? `storage-${o.remoteId}`,
     log: { level: 'info', pretty: false },
-    nats: { servers: ['nats://127.0.0.1:4222'], namespace: o.namespace, ackWaitSeconds: o.ackWaitSeconds ?? 5 },
+    nats: testNatsSection(o.namespace),
     storage: {
       remoteId: o.remoteId,
       root: o.root,

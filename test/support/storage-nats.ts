@@ -1,9 +1,11 @@
-// NATS for storage tests: a namespace of its own per run (so streams and consumers never clash
-// with other runs or engineers), an event collector on the real server, task publishing, and
-// cleanup that deletes the streams.
+// NATS for agent tests: a namespace of its own per run (so streams and consumers never clash
+// with other runs or engineers) on the machine's open server, an event collector, task
+// publishing, and cleanup that deletes the streams. The harness plays the coordinator's part on
+// NATS: it makes the streams and each task queue (agents may not); `queue` makes one with the
+// test's ack wait, and `publish` makes the addressee's queue when the test did not.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connectNats, deleteStreams, ensureStreams, natsNames, publishTask, decodeEvent, natsSchema, type NatsNames } from '../../shared/nats/index.js';
+import { connectNats, deleteStreams, ensureStreams, ensureTaskConsumer, natsNames, publishTask, decodeEvent, natsSchema, type AgentRole, type NatsNames } from '../../shared/nats/index.js';
 import type { Event } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 
@@ -17,14 +19,26 @@ export interface TestNats {
   /** Resolves with the first event (already seen or coming) that matches. */
   waitForEvent(match: (e: Event) => boolean, timeoutMs?: number, what?: string): Promise<Event>;
   publish(task: Task): Promise<void>;
+  /** Makes (or updates) the task queue of a pool (host) or remote (storage), as the coordinator does. */
+  queue(role: AgentRole, scope: string, settings?: { ackWaitSeconds?: number; maxDeliver?: number }): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The `nats` section of an agent config on the test's namespace: the machine's open NATS. */
+export function testNatsSection(namespace: string, extra: Record<string, unknown> = {}): { servers: string[]; namespace: string; insecure: true } & Record<string, unknown> {
+  return { servers: [NATS_URL], namespace, insecure: true, ...extra };
 }
 
 export async function startTestNats(): Promise<TestNats> {
   const namespace = `dctest-${randomBytes(4).toString('hex')}`;
   const names = natsNames(namespace);
-  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace }), 'deltachain-test');
+  const nc = await connectNats(natsSchema.parse(testNatsSection(namespace)), 'deltachain-test');
   const jsm = await ensureStreams(nc, names);
+  const queues = new Set<string>();
+  const queue = async (role: AgentRole, scope: string, settings: { ackWaitSeconds?: number; maxDeliver?: number } = {}): Promise<void> => {
+    await ensureTaskConsumer(jsm, names, role, scope, { ackWaitSeconds: settings.ackWaitSeconds ?? 30, maxDeliver: settings.maxDeliver ?? 20 });
+    queues.add(names.consumerOf(role, scope));
+  };
   const events: Event[] = [];
   const waiters = new Set<{ match: (e: Event) => boolean; resolve: (e: Event) => void }>();
   const sub: Subscription = nc.subscribe(names.allEvents);
@@ -52,7 +66,13 @@ export async function startTestNats(): Promise<TestNats> {
         waiters.add(waiter);
       });
     },
-    publish: (task) => publishTask(nc, names.storageTasks(task.target?.agent?.value ?? 'none'), task),
+    async publish(task) {
+      const role: AgentRole = task.target?.agent?.$case === 'poolId' ? 'host' : 'storage';
+      const scope = task.target?.agent?.value ?? 'none';
+      if (!queues.has(names.consumerOf(role, scope))) await queue(role, scope);
+      await publishTask(nc, names.tasksOf(role, scope), task);
+    },
+    queue,
     async close() {
       sub.unsubscribe();
       await deleteStreams(jsm, names);

@@ -1,4 +1,4 @@
-// `deltachain pool add|list`, `remote add|list|scan`, `agent list`, `vm list`, `backup list`.
+// `deltachain pool add|list`, `remote add|edit|list|scan`, `agent list`, `vm list`, `backup list`.
 import { Command } from 'commander';
 import type * as wire from '../../../shared/proto/gen/deltachain/control/v1/control.js';
 import type { CliIo } from '../cli-io.js';
@@ -45,14 +45,32 @@ function registerPool(program: Command, io: CliIo): void {
 
 function registerRemote(program: Command, io: CliIo): void {
   const remote = program.command('remote').description('remotes: where backups are kept, each served by a storage agent');
-  withConnection(remote.command('add <name>').description('register a remote (its storage agent names it in its config)'))
+  withConnection(remote.command('add <name>').description('register a remote (its storage agent names it in its config) and where its storage agent is'))
+    .option('--address <host:port>', "the storage agent's gRPC address; backups and restores use this one only (never what an agent announces)", '')
     .option('--site <site>', 'where the remote is', '')
     .option('--location <where>', 'where the storage agent keeps it (informational)', '')
     .option('--description <text>', 'free text', '')
     .action(
-      commandAction<[string], { site: string; location: string; description: string }>(io, async ({ client, options }, name) => {
-        await client.addRemote({ name, site: options.site, location: options.location, description: options.description });
-        io.out(`added remote ${name}\n`);
+      commandAction<[string], { address: string; site: string; location: string; description: string }>(io, async ({ client, options }, name) => {
+        await client.addRemote({ name, address: options.address, site: options.site, location: options.location, description: options.description });
+        io.out(`added remote ${name}${options.address === '' ? '' : ` at ${options.address}`}\n`);
+        if (options.address === '') io.err(`deltachain: remote ${name} has no address yet: backups to it wait until \`deltachain remote edit ${name} --address HOST:PORT\`\n`);
+      }),
+    );
+  withConnection(remote.command('edit <name>').description("change a remote's registered storage address, site, location or description"))
+    .option('--address <host:port>', "the storage agent's gRPC address")
+    .option('--site <site>', 'where the remote is')
+    .option('--location <where>', 'where the storage agent keeps it (informational)')
+    .option('--description <text>', 'free text')
+    .action(
+      commandAction<[string], { address?: string; site?: string; location?: string; description?: string }>(io, async ({ client, options }, name) => {
+        const { address, site, location, description } = options;
+        if ([address, site, location, description].every((v) => v === undefined)) {
+          io.err('deltachain: nothing to change: give --address, --site, --location or --description\n');
+          return EXIT.USAGE;
+        }
+        const { remote: edited } = await client.editRemote({ name, address, site, location, description });
+        io.out(`remote ${name} edited${edited?.address ? `; its storage agent is at ${edited.address}` : ''}\n`);
       }),
     );
   withConnection(remote.command('list').description('list remotes'))
@@ -64,6 +82,7 @@ function registerRemote(program: Command, io: CliIo): void {
         io.out(
           formatTable(remotes, [
             { header: 'NAME', value: (r) => r.name },
+            { header: 'ADDRESS', value: (r) => r.address || '(none)' },
             { header: 'SITE', value: (r) => r.site },
             { header: 'BACKUPS', value: (r) => r.backupCount, right: true },
             { header: 'SIZE', value: (r) => humanSize(r.sizeBytes), right: true },
@@ -124,9 +143,11 @@ function registerAgentList(program: Command, io: CliIo): void {
             { header: 'HEARD', value: (a) => humanAgo(a.lastHeartbeatAtMs, nowMs) },
             { header: 'TASKS', value: (a) => `${a.runningTasks}/${a.concurrency}`, right: true },
             { header: 'VERSION', value: (a) => a.version },
-            { header: 'ADDRESS', value: (a) => a.address },
+            { header: 'ADDRESS', value: (a) => (a.addressMismatch ? `${a.address} (registered: ${a.registeredAddress}; not used)` : a.address) },
           ]),
         );
+        const mismatched = agents.filter((a) => a.addressMismatch);
+        for (const a of mismatched) io.err(`deltachain: storage agent ${a.id} of remote ${a.target} says it serves ${a.address}, but the registered address is ${a.registeredAddress}: tasks use the registered one; fix the agent's storage.advertise or run \`deltachain remote edit ${a.target} --address HOST:PORT\`\n`);
       }),
     );
 }

@@ -95,7 +95,7 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
   const dbName = await createEmptyDatabase('dc_bench');
   const db = postgres(databaseUrl(dbName), { max: 2, onnotice: () => {} });
   const names = natsNames(`bench-${randomBytes(4).toString('hex')}`);
-  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace: names.namespace }), 'deltachain-coordinator-bench');
+  const nc = await connectNats(natsSchema.parse({ servers: [NATS_URL], namespace: names.namespace, insecure: true }), 'deltachain-coordinator-bench');
   const jsm = await ensureStreams(nc, names);
   const remote = new SimulatedRemote();
   const storage = new SimulatedStorageAgent(REMOTE, remote);
@@ -108,16 +108,16 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
     await writeFile(configPath, JSON.stringify({
       log: { level: 'info', pretty: false },
       database: { url: databaseUrl(dbName), maxConnections: 10 },
-      nats: { servers: [NATS_URL], namespace: names.namespace, ackWaitSeconds: 30 },
+      nats: { servers: [NATS_URL], namespace: names.namespace, insecure: true, ackWaitSeconds: 30 },
       api: { listen: '127.0.0.1:0' },
       tasks: { backup: { timeoutSeconds: 3600 } },
     }));
     coordinator = await spawnCoordinator(configPath, join(folder, 'coordinator.log'), o.coordinatorNodeArgs);
     client = new ControlClient(`127.0.0.1:${coordinator.port}`, ChannelCredentials.createInsecure(), 300_000);
     const setupStart = Date.now();
-    await client.addRemote({ name: REMOTE, site: '', location: '', description: 'simulated' });
-    for (const agent of agents) await client.addPool({ name: agent.pool, site: '', description: '' });
     await storage.start(nc, names);
+    await client.addRemote({ name: REMOTE, address: storage.address, site: '', location: '', description: 'simulated' });
+    for (const agent of agents) await client.addPool({ name: agent.pool, site: '', description: '' });
     await Promise.all(agents.map((a) => a.start()));
     await Promise.all(agents.map((a) => a.reportInventory()));
     await waitFor(async () => {

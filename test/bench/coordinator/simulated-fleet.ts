@@ -58,11 +58,9 @@ export class SimulatedHostAgent {
     this.consumer = await startTaskConsumer({
       nc: this.nc,
       names: this.names,
-      consumerName: this.names.hostConsumer(this.pool),
-      filterSubject: this.names.hostTasks(this.pool),
+      role: 'host',
+      scope: this.pool,
       concurrency: this.concurrency,
-      ackWaitSeconds: 30,
-      maxDeliver: 5,
       pullExpiresMs: 5000,
       handler: (delivery) => this.handle(Task.decode(delivery.data)),
       logger: createLogger({ level: 'silent' }),
@@ -90,7 +88,7 @@ export class SimulatedHostAgent {
   }
 
   private event(taskId: string, body: EventBody): Promise<unknown> {
-    return publishEvent(this.nc, this.names, this.agentId, taskId, body);
+    return publishEvent(this.nc, this.names, { role: 'host', scope: this.pool, agent: this.agentId }, taskId, body);
   }
 
   private async handle(task: Task): Promise<TaskOutcome> {

@@ -51,7 +51,7 @@ export class SimulatedStorageAgent {
     );
     this.server = server;
     this.address = `127.0.0.1:${port}`;
-    await publishEvent(nc, names, `storage-${this.remote}`, '', {
+    await publishEvent(nc, names, { role: 'storage', scope: this.remote, agent: `storage-${this.remote}` }, '', {
       $case: 'heartbeat',
       value: { role: AgentRole.AGENT_ROLE_STORAGE, targetId: this.remote, runningTasks: 0, concurrency: 4, version: 'bench', startedAtMs: Date.now(), address: this.address },
     });

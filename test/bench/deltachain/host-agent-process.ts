@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostAgentConfigSchema } from '../../../agent/host/index.js';
-import { NATS_URL, type TestNats } from '../../support/storage-nats.js';
+import { testNatsSection, type TestNats } from '../../support/storage-nats.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/deltachain.mjs', import.meta.url));
 
@@ -31,7 +31,7 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
     role: 'host',
     agentId: o.agentId,
     log: { level: 'warn', pretty: false },
-    nats: { servers: [NATS_URL], namespace: o.nats.namespace, ackWaitSeconds: 30 },
+    nats: testNatsSection(o.nats.namespace),
     pool: { id: o.poolId, url: o.lab.url, user: o.lab.user, password: o.lab.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },

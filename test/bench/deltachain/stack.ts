@@ -192,6 +192,7 @@ class Stack implements DeltachainStack {
     const { nats } = this.parts;
     const window = await openWindow(this.pids);
     const started = process.hrtime.bigint();
+    await nats.queue('host', POOL_ID);
     await publishTask(nats.nc, nats.names.hostTasks(POOL_ID), task);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', TASK_TIMEOUT_MS, `result of ${what}`);
     const wallSec = Number(process.hrtime.bigint() - started) / 1e9;

@@ -144,6 +144,11 @@ export interface Remote {
   backupCount: number;
   /** Total size of the committed backups' files, bytes. */
   sizeBytes: number;
+  /**
+   * The gRPC address of its storage agent, "host:port", as registered (never learnt from
+   * heartbeats); backup and restore tasks use it. Empty when not registered yet.
+   */
+  address: string;
 }
 
 export interface AddRemoteRequest {
@@ -151,6 +156,21 @@ export interface AddRemoteRequest {
   site: string;
   location: string;
   description: string;
+  /** The storage agent's gRPC address, "host:port"; may be given later (EditRemote). */
+  address: string;
+}
+
+export interface EditRemoteRequest {
+  name: string;
+  /** Each field given replaces the remote's; absent fields stay. */
+  address?: string | undefined;
+  site?: string | undefined;
+  location?: string | undefined;
+  description?: string | undefined;
+}
+
+export interface EditRemoteResponse {
+  remote?: Remote | undefined;
 }
 
 export interface ListRemotesRequest {
@@ -176,7 +196,7 @@ export interface Agent {
   target: string;
   version: string;
   hostname: string;
-  /** Storage agents: gRPC address "host:port". */
+  /** Storage agents: the gRPC address "host:port" its heartbeat says it serves (shown, not used). */
   address: string;
   runningTasks: number;
   concurrency: number;
@@ -184,6 +204,12 @@ export interface Agent {
   lastHeartbeatAtMs: number;
   /** False when its pool or remote is not registered. */
   known: boolean;
+  /**
+   * Storage agents: the remote's registered address, and whether `address` (what the agent's
+   * heartbeat says) differs from it. Only the registered address is ever used.
+   */
+  registeredAddress: string;
+  addressMismatch: boolean;
 }
 
 export interface ListAgentsRequest {
@@ -2005,6 +2031,7 @@ function createBaseRemote(): Remote {
     lastScanAtMs: 0,
     backupCount: 0,
     sizeBytes: 0,
+    address: "",
   };
 }
 
@@ -2033,6 +2060,9 @@ export const Remote: MessageFns<Remote> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(64).uint64(message.sizeBytes);
+    }
+    if (message.address !== "") {
+      writer.uint32(74).string(message.address);
     }
     return writer;
   },
@@ -2114,6 +2144,14 @@ export const Remote: MessageFns<Remote> = {
             message.sizeBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2152,6 +2190,7 @@ export const Remote: MessageFns<Remote> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
     };
   },
 
@@ -2181,6 +2220,9 @@ export const Remote: MessageFns<Remote> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
     return obj;
   },
 
@@ -2197,12 +2239,13 @@ export const Remote: MessageFns<Remote> = {
     message.lastScanAtMs = object.lastScanAtMs ?? 0;
     message.backupCount = object.backupCount ?? 0;
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.address = object.address ?? "";
     return message;
   },
 };
 
 function createBaseAddRemoteRequest(): AddRemoteRequest {
-  return { name: "", site: "", location: "", description: "" };
+  return { name: "", site: "", location: "", description: "", address: "" };
 }
 
 export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
@@ -2218,6 +2261,9 @@ export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
     }
     if (message.description !== "") {
       writer.uint32(34).string(message.description);
+    }
+    if (message.address !== "") {
+      writer.uint32(42).string(message.address);
     }
     return writer;
   },
@@ -2267,6 +2313,14 @@ export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
             message.description = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2285,6 +2339,7 @@ export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
       site: isSet(object.site) ? globalThis.String(object.site) : "",
       location: isSet(object.location) ? globalThis.String(object.location) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
     };
   },
 
@@ -2302,6 +2357,9 @@ export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
     return obj;
   },
 
@@ -2314,6 +2372,209 @@ export const AddRemoteRequest: MessageFns<AddRemoteRequest> = {
     message.site = object.site ?? "";
     message.location = object.location ?? "";
     message.description = object.description ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseEditRemoteRequest(): EditRemoteRequest {
+  return { name: "", address: undefined, site: undefined, location: undefined, description: undefined };
+}
+
+export const EditRemoteRequest: MessageFns<EditRemoteRequest> = {
+  encode(message: EditRemoteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.address !== undefined) {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.site !== undefined) {
+      writer.uint32(26).string(message.site);
+    }
+    if (message.location !== undefined) {
+      writer.uint32(34).string(message.location);
+    }
+    if (message.description !== undefined) {
+      writer.uint32(42).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EditRemoteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEditRemoteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.site = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EditRemoteRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : undefined,
+      site: isSet(object.site) ? globalThis.String(object.site) : undefined,
+      location: isSet(object.location) ? globalThis.String(object.location) : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : undefined,
+    };
+  },
+
+  toJSON(message: EditRemoteRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.address !== undefined) {
+      obj.address = message.address;
+    }
+    if (message.site !== undefined) {
+      obj.site = message.site;
+    }
+    if (message.location !== undefined) {
+      obj.location = message.location;
+    }
+    if (message.description !== undefined) {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EditRemoteRequest>): EditRemoteRequest {
+    return EditRemoteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EditRemoteRequest>): EditRemoteRequest {
+    const message = createBaseEditRemoteRequest();
+    message.name = object.name ?? "";
+    message.address = object.address ?? undefined;
+    message.site = object.site ?? undefined;
+    message.location = object.location ?? undefined;
+    message.description = object.description ?? undefined;
+    return message;
+  },
+};
+
+function createBaseEditRemoteResponse(): EditRemoteResponse {
+  return { remote: undefined };
+}
+
+export const EditRemoteResponse: MessageFns<EditRemoteResponse> = {
+  encode(message: EditRemoteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remote !== undefined) {
+      Remote.encode(message.remote, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EditRemoteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEditRemoteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.remote = Remote.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EditRemoteResponse {
+    return { remote: isSet(object.remote) ? Remote.fromJSON(object.remote) : undefined };
+  },
+
+  toJSON(message: EditRemoteResponse): unknown {
+    const obj: any = {};
+    if (message.remote !== undefined) {
+      obj.remote = Remote.toJSON(message.remote);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EditRemoteResponse>): EditRemoteResponse {
+    return EditRemoteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EditRemoteResponse>): EditRemoteResponse {
+    const message = createBaseEditRemoteResponse();
+    message.remote = (object.remote !== undefined && object.remote !== null)
+      ? Remote.fromPartial(object.remote)
+      : undefined;
     return message;
   },
 };
@@ -2561,6 +2822,8 @@ function createBaseAgent(): Agent {
     startedAtMs: 0,
     lastHeartbeatAtMs: 0,
     known: false,
+    registeredAddress: "",
+    addressMismatch: false,
   };
 }
 
@@ -2598,6 +2861,12 @@ export const Agent: MessageFns<Agent> = {
     }
     if (message.known !== false) {
       writer.uint32(88).bool(message.known);
+    }
+    if (message.registeredAddress !== "") {
+      writer.uint32(98).string(message.registeredAddress);
+    }
+    if (message.addressMismatch !== false) {
+      writer.uint32(104).bool(message.addressMismatch);
     }
     return writer;
   },
@@ -2703,6 +2972,22 @@ export const Agent: MessageFns<Agent> = {
             message.known = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.registeredAddress = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.addressMismatch = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2740,6 +3025,16 @@ export const Agent: MessageFns<Agent> = {
         ? globalThis.Number(object.last_heartbeat_at_ms)
         : 0,
       known: isSet(object.known) ? globalThis.Boolean(object.known) : false,
+      registeredAddress: isSet(object.registeredAddress)
+        ? globalThis.String(object.registeredAddress)
+        : isSet(object.registered_address)
+        ? globalThis.String(object.registered_address)
+        : "",
+      addressMismatch: isSet(object.addressMismatch)
+        ? globalThis.Boolean(object.addressMismatch)
+        : isSet(object.address_mismatch)
+        ? globalThis.Boolean(object.address_mismatch)
+        : false,
     };
   },
 
@@ -2778,6 +3073,12 @@ export const Agent: MessageFns<Agent> = {
     if (message.known !== false) {
       obj.known = message.known;
     }
+    if (message.registeredAddress !== "") {
+      obj.registeredAddress = message.registeredAddress;
+    }
+    if (message.addressMismatch !== false) {
+      obj.addressMismatch = message.addressMismatch;
+    }
     return obj;
   },
 
@@ -2797,6 +3098,8 @@ export const Agent: MessageFns<Agent> = {
     message.startedAtMs = object.startedAtMs ?? 0;
     message.lastHeartbeatAtMs = object.lastHeartbeatAtMs ?? 0;
     message.known = object.known ?? false;
+    message.registeredAddress = object.registeredAddress ?? "";
+    message.addressMismatch = object.addressMismatch ?? false;
     return message;
   },
 };
@@ -6574,6 +6877,16 @@ export const ControlServiceService = {
     responseSerialize: (value: AddRemoteResponse): Buffer => Buffer.from(AddRemoteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AddRemoteResponse => AddRemoteResponse.decode(value),
   },
+  /** Changes what is given of a remote (its storage agent's address, site, location, description). */
+  editRemote: {
+    path: "/deltachain.control.v1.ControlService/EditRemote" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EditRemoteRequest): Buffer => Buffer.from(EditRemoteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EditRemoteRequest => EditRemoteRequest.decode(value),
+    responseSerialize: (value: EditRemoteResponse): Buffer => Buffer.from(EditRemoteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EditRemoteResponse => EditRemoteResponse.decode(value),
+  },
   listRemotes: {
     path: "/deltachain.control.v1.ControlService/ListRemotes" as const,
     requestStream: false as const,
@@ -6706,6 +7019,8 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   addPool: handleUnaryCall<AddPoolRequest, AddPoolResponse>;
   listPools: handleUnaryCall<ListPoolsRequest, ListPoolsResponse>;
   addRemote: handleUnaryCall<AddRemoteRequest, AddRemoteResponse>;
+  /** Changes what is given of a remote (its storage agent's address, site, location, description). */
+  editRemote: handleUnaryCall<EditRemoteRequest, EditRemoteResponse>;
   listRemotes: handleUnaryCall<ListRemotesRequest, ListRemotesResponse>;
   /**
    * Asks the remote's storage agent for everything it holds; the result is adopted into the
@@ -6881,6 +7196,22 @@ export interface ControlServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddRemoteResponse) => void,
+  ): ClientUnaryCall;
+  /** Changes what is given of a remote (its storage agent's address, site, location, description). */
+  editRemote(
+    request: EditRemoteRequest,
+    callback: (error: ServiceError | null, response: EditRemoteResponse) => void,
+  ): ClientUnaryCall;
+  editRemote(
+    request: EditRemoteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EditRemoteResponse) => void,
+  ): ClientUnaryCall;
+  editRemote(
+    request: EditRemoteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EditRemoteResponse) => void,
   ): ClientUnaryCall;
   listRemotes(
     request: ListRemotesRequest,
