@@ -17,7 +17,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ChannelCredentials } from '@grpc/grpc-js';
 import { connectCatalog, type Catalog } from '../coordinator/catalog/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
@@ -72,7 +71,7 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
 
   /** Remote summaries of web's backups, oldest first. */
   async function onRemote() {
-    const storage = new StorageClient(stack.remotes.get('nas')!.address, ChannelCredentials.createInsecure());
+    const storage = new StorageClient(stack.remotes.get('nas')!.address, stack.security.coordinatorCredentials());
     return (await storage.listBackups(web.uuid).finally(() => storage.close())).sort((a, b) => a.timestampMs - b.timestampMs);
   }
 

@@ -4,7 +4,8 @@
 // Postgres database and a NATS namespace the caller owns — started all at once (a host agent
 // as soon as its lab pool is up). Once up, the pools and remotes are
 // registered through the control API and the pools' VMs are reported to the catalogue.
-// Layout under `root`: config/ (the JSON configs), logs/ (one log per process), pools/<pool>/
+// The data plane runs with mutual TLS and the coordinator's grants (lab-security.ts).
+// Layout under `root`: config/ (the JSON configs; config/tls/ the CA, certificates and keys), logs/ (one log per process), pools/<pool>/
 // (lab pool state: records and disks), remotes/<remote>/ (the remote's files). The stack is up
 // when the catalogue lists every pool's VMs, as the host agents report them.
 import { writeFile, mkdir } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { LabAdminClient } from '../lab/index.js';
 import type { fleetSchema } from '../lab/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
+import { makeLabSecurity, type LabSecurity } from './lab-security.js';
 import { awaitInventory } from './await-inventory.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
@@ -86,6 +88,8 @@ export interface LabStack {
   /** Where each process serves /healthz and /metrics. */
   metrics: MetricsEndpoint[];
   control: ControlClient;
+  /** The data plane's CA, certificates and keys (e.g. `coordinatorTls` to list a remote as the coordinator does). */
+  security: LabSecurity;
   /** Waits until the catalogue lists every VM of every pool (the host agents' inventory). */
   awaitInventory(): Promise<void>;
   /** Starts a storage agent for another remote (or the same remote on another root), or again
@@ -120,7 +124,10 @@ class StackProcesses {
   readonly pools = new Map<string, StackPool>();
   readonly metrics: MetricsEndpoint[] = [];
 
-  constructor(private readonly options: LabStackOptions) {
+  constructor(
+    private readonly options: LabStackOptions,
+    readonly security: LabSecurity,
+  ) {
     this.supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
   }
 
@@ -141,7 +148,8 @@ class StackProcesses {
 
   async startStorage(remote: string, root = join(this.options.root, 'remotes', remote), port?: number): Promise<StackRemote> {
     const o = this.options;
-    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(port === undefined ? {} : { port }) }));
+    const dataPlane = { tls: await this.security.storageTls(remote), coordinatorKey: this.security.coordinatorKey };
+    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: o.nats, timings: o.timings, logLevel: o.logLevel, dataPlane, ...(port === undefined ? {} : { port }) }));
     const agent = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
     const started = { name: remote, root, address: agent.value, process: agent };
     this.remotes.set(remote, started);
@@ -153,7 +161,8 @@ class StackProcesses {
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
     const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
-    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
+    const dataPlane = { tls: await this.security.hostTls(spec.name) };
+    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: o.nats, timings: o.timings, logLevel: o.logLevel, dataPlane, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
     const hostPath = await this.writeConfig(`host-${spec.name}`, hostConfig);
     const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));
     const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
@@ -163,7 +172,8 @@ class StackProcesses {
 
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
-    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: o.nats, timings: o.timings, logLevel: o.logLevel }));
+    const dataPlane = { tls: this.security.coordinatorTls, signingKey: this.security.signingKey };
+    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: o.nats, timings: o.timings, logLevel: o.logLevel, dataPlane }));
     return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));
   }
 
@@ -178,7 +188,7 @@ class StackProcesses {
 }
 
 export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
-  const processes = new StackProcesses(options);
+  const processes = new StackProcesses(options, await makeLabSecurity(join(options.root, 'config', 'tls')));
   let control: ControlClient | undefined;
   try {
     const coordinator = await processes.startAll();
@@ -207,6 +217,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     coordinatorAddress,
     metrics: processes.metrics,
     control,
+    security: processes.security,
     async awaitInventory() {
       for (const pool of processes.pools.values()) await awaitInventory(control, pool.name, pool.admin);
     },
