@@ -21,7 +21,10 @@ export interface DataPlaneAccess {
 /** `coordinatorKey`: the coordinator's public key (trust.coordinatorKey), when configured. */
 export function dataPlaneAccess(remoteId: string, tls: TlsConfig, coordinatorKey: Verifier | undefined, logger: Logger, now: () => Date = () => new Date()): DataPlaneAccess {
   const missing = [...(isMutualTls(tls) ? [] : ['storage.tls.cert, storage.tls.key and storage.tls.ca (mutual TLS)']), ...(coordinatorKey ? [] : ['trust.coordinatorKey'])];
-  if (missing.length === 0) return { credentials: serverCredentials(tls, 'storage.tls'), guard: new GrantGuard(remoteId, coordinatorKey!, now) };
+  if (missing.length === 0) {
+    logger.info({ remoteId }, 'data plane checks every call: mutual TLS, the caller’s role and the coordinator’s grant');
+    return { credentials: serverCredentials(tls, 'storage.tls'), guard: new GrantGuard(remoteId, coordinatorKey!, now) };
+  }
   if (!tls.insecure) {
     throw new ConfigError(
       `the storage agent authorises every call by the caller's certificate and the coordinator's grant, and lacks ${missing.join(' and ')}: give them (docs/security.md), or set storage.tls.insecure: true to serve every call from anyone`,
