@@ -1,6 +1,7 @@
 // The data plane's TLS from config: with cert, key, ca and the coordinator's key, a client whose
 // certificate the CA signed is served (as its role allows); a client without one, with one from
-// another CA, or in plaintext is refused at the handshake. A server with TLS but no CA, or
+// another CA, or in plaintext is refused at the handshake; a client that calls a remote refuses a
+// server whose certificate names another. A server with TLS but no CA, or
 // without the coordinator's key, does not start unless the config says `insecure: true` — and
 // then it serves anyone, which is what `insecure` means.
 import assert from 'node:assert/strict';
@@ -63,6 +64,20 @@ describe('storage gRPC over mutual TLS', { skip: openssl ? false : 'openssl is n
 
   test('a client with a certificate from the configured CA is served', async () => {
     assert.equal((await stat(servers[0]!.port, { ca: pki.ca.cert, ...coordinatorCert })).remoteId, 'test-remote');
+  });
+
+  test("a client that expects another remote's storage agent at this address refuses the server", async () => {
+    const tls = tlsSchema.parse({ ca: pki.ca.cert, ...coordinatorCert });
+    const call = async (remoteId: string) => {
+      const client = new StorageClient(`localhost:${servers[0]!.port}`, channelCredentials(tls, { role: 'storage', name: remoteId }));
+      try {
+        return await answerWithin(client.stat());
+      } finally {
+        client.close();
+      }
+    };
+    assert.equal((await call('test-remote')).remoteId, 'test-remote');
+    await assert.rejects(call('offsite'), (e: { code?: number; details?: string }) => e.code === 14 && /is not storage:offsite: its certificate names storage:test-remote/.test(e.details ?? ''));
   });
 
   for (const [what, tls] of [

@@ -49,7 +49,8 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
   });
   observability.health.add('xapi', () => ({ ok: xapi.client.status === 'connected', detail: `${config.pool.url}: ${xapi.client.status}` }));
   warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
-  const storages = new RemoteStorages(channelCredentials(config.storage.tls), {
+  channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first task
+  const storages = new RemoteStorages((remoteId) => channelCredentials(config.storage.tls, { role: 'storage', name: remoteId }), {
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
     retry: config.xapi.retry,

@@ -94,7 +94,8 @@ export class Coordinator {
     const retryDelay = (attempt: number) => backoffDelay(attempt, config.retry, random());
     const apiCredentials = this.apiCredentials();
     const signer = this.grantSigner();
-    const storageCredentials = channelCredentials(config.storage.tls);
+    channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first lookup
+    const storageCredentials = (remote: string) => channelCredentials(config.storage.tls, { role: 'storage', name: remote });
     warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
 
     this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });

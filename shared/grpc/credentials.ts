@@ -3,9 +3,13 @@
 // (mutual TLS), because the certificate's identity is what every call is authorised by; a server
 // without a CA would serve anyone, so it starts only with `insecure: true`, as does plaintext. A
 // client uses TLS unless `insecure: true`: it verifies the server against `ca` (else the system
-// CAs) and shows its own certificate when given one. Files are read once, at start.
+// CAs), and — when told whom it calls — that the server's certificate names that identity (a
+// storage agent's certificate names its remote: another remote's agent, reached at this address,
+// is refused); it shows its own certificate when given one. Files are read once, at start.
 import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { identityOfCertificate, identityText, type Identity } from '../identity/index.js';
 import { ConfigError } from '../errors.js';
 import type { TlsConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -33,13 +37,26 @@ export function serverCredentials(tls: TlsConfig, field = 'tls'): ServerCredenti
   return ServerCredentials.createSsl(ca, [{ cert_chain: readPem(tls.cert, 'certificate'), private_key: readPem(tls.key, 'key') }], ca !== null);
 }
 
-export function channelCredentials(tls: TlsConfig): ChannelCredentials {
+/** `server`: the identity the server's certificate must carry (besides naming the host called). */
+export function channelCredentials(tls: TlsConfig, server?: Identity): ChannelCredentials {
   if (tls.insecure) return ChannelCredentials.createInsecure();
   const ca = tls.ca === undefined ? null : readPem(tls.ca, 'CA');
   const key = tls.key === undefined ? null : readPem(tls.key, 'key');
   const cert = tls.cert === undefined ? null : readPem(tls.cert, 'certificate');
   if ((key === null) !== (cert === null)) throw new ConfigError('give both tls.cert and tls.key for a client certificate, or neither');
-  return ChannelCredentials.createSsl(ca, key, cert);
+  return ChannelCredentials.createSsl(ca, key, cert, server === undefined ? {} : { checkServerIdentity: serverIdentityCheck(server) });
+}
+
+/** Node's host name check, then the Deltachain identity the certificate carries. */
+export function serverIdentityCheck(expected: Identity): (host: string, certificate: PeerCertificate) => Error | undefined {
+  const wanted = identityText(expected);
+  return (host, certificate) => {
+    const hostError = checkServerIdentity(host, certificate);
+    if (hostError) return hostError;
+    const found = identityOfCertificate(certificate);
+    if (found !== undefined && identityText(found) === wanted) return undefined;
+    return new Error(`the server at ${host} is not ${wanted}: its certificate names ${found ? identityText(found) : 'no Deltachain identity'}`);
+  };
 }
 
 /** True when a server with this config checks client certificates (mutual TLS). */
