@@ -21,7 +21,7 @@ import { encodeTask } from '../coordinator/dispatch/task-envelope.js';
 import { createTestDatabase } from './support/pg-database.js';
 import { startCoordinatorStack, type CoordinatorStack } from './support/pg-coordinator-stack.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
-import { ChannelCredentials } from '@grpc/grpc-js';
+import { readSigner } from '../shared/signing/index.js';
 
 const VM = '5e1f0c9e-5a7d-4e55-9c3f-2d1b6a0e9f10';
 const settings = (remotes: string[]): wire.PolicySettings => ({
@@ -91,7 +91,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
       assert.equal(more.length, 0);
       assert.equal(backup!.diskCount, 2);
       assert.equal(backup!.fullDiskCount, 2);
-      const storage = new StorageClient(stack.storage.get(remote)!.address, ChannelCredentials.createInsecure());
+      const storage = new StorageClient(stack.storage.get(remote)!.address, stack.security.coordinatorCredentials());
       assert.deepEqual((await storage.listBackups(VM)).map((b) => b.backupId), [backup!.id]);
       storage.close();
     }
@@ -115,7 +115,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
       assert.equal(backups.length, 2, `${remote} keeps 2 backups`);
       assert.equal(backups[0]!.fullDiskCount, 2, 'the oldest kept backup is now the full');
       assert.equal(backups[1]!.fullDiskCount, 0);
-      const storage = new StorageClient(stack.storage.get(remote)!.address, ChannelCredentials.createInsecure());
+      const storage = new StorageClient(stack.storage.get(remote)!.address, stack.security.coordinatorCredentials());
       assert.deepEqual((await storage.listBackups(VM)).map((b) => b.backupId).sort(), backups.map((b) => b.id).sort(), "the remote holds the same backups (as a set: snapshot times are to the second)");
       storage.close();
       await assertSizesAsOnRemote(remote);
@@ -144,7 +144,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const before = (await committed('nas')).map((b) => b.id);
     const record = await catalog.getTask(stack.db.sql, task.id);
     // The same task delivered again (a redelivery past the duplicate window): a new message id.
-    await jetstream(stack.nats.nc).publish(stack.nats.names.hostTasks('lab'), encodeTask(record), { msgID: `${task.id}.again` });
+    await jetstream(stack.nats.nc).publish(stack.nats.names.hostTasks('lab'), encodeTask(record, readSigner(stack.security.signingKey)), { msgID: `${task.id}.again` });
     await waitFor('the second delivery to be handled', async () => (stack.host.deliveries.get(task.id) ?? 0) >= 2 && stack.host.reported.filter((id) => id === task.id).length >= 2);
     // And the same result event twice.
     const value = BackupResult.create({ backupId: JSON.parse(task.payloadJson).backupId, snapshotUuid: randomUUID(), bytesSent: 1 });

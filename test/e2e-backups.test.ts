@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ChannelCredentials } from '@grpc/grpc-js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import { backupKind, checkDelta, planGuestWrites, type LabStack } from '../deploy/lab-story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
@@ -73,7 +72,7 @@ describe('end to end: the seed, line by line', { timeout: 600_000 }, () => {
 
     async function checkRetainedAfterRun5(vm: E2eVm, ids: string[]): Promise<void> {
       const catalogue = (await stack.control.listBackups({ vmUuid: vm.uuid, remote: 'nas', all: false })).backups;
-      const storage = new StorageClient(stack.remotes.get('nas')!.address, ChannelCredentials.createInsecure());
+      const storage = new StorageClient(stack.remotes.get('nas')!.address, stack.security.coordinatorCredentials());
       const onRemote = await storage.listBackups(vm.uuid).finally(() => storage.close());
       assert.deepEqual(catalogue.map((b) => b.id), ids.slice(2), 'the catalogue keeps runs 3, 4 and 5');
       // As a set: the remote orders by snapshot time, which XAPI gives to the second, and two

@@ -17,7 +17,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ChannelCredentials } from '@grpc/grpc-js';
 import { connectCatalog, type Catalog } from '../coordinator/catalog/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
@@ -26,6 +25,7 @@ import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, srUuidOf, writeGuest, type E2eVm } from './support/e2e-backups.js';
 import { runCli } from './support/e2e-cli.js';
 import { chainDigestOverGrpc, flipStoredByte, type FlippedByte } from './support/stored-damage.js';
+import { labReadAccess } from './support/lab-read-access.js';
 
 const MiB = 1024 * 1024;
 const POOL = {
@@ -72,7 +72,7 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
 
   /** Remote summaries of web's backups, oldest first. */
   async function onRemote() {
-    const storage = new StorageClient(stack.remotes.get('nas')!.address, ChannelCredentials.createInsecure());
+    const storage = new StorageClient(stack.remotes.get('nas')!.address, stack.security.coordinatorCredentials());
     return (await storage.listBackups(web.uuid).finally(() => storage.close())).sort((a, b) => a.timestampMs - b.timestampMs);
   }
 
@@ -82,7 +82,8 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
       select d.id, d.disk_key, d.chain_digest from disks d join backups b on b.key = d.backup_key where b.remote_name = 'nas' and b.id = ${backupId}`;
     assert.equal(rows.length, 2);
     for (const row of rows) {
-      const digest = (await chainDigestOverGrpc(stack.remotes.get('nas')!.address, web.uuid, backupId, row.diskKey)).toString('hex');
+      const access = await labReadAccess(stack.security, { pool: 'lab-a', remote: 'nas', vmUuid: web.uuid, backupId });
+      const digest = (await chainDigestOverGrpc(stack.remotes.get('nas')!.address, web.uuid, backupId, row.diskKey, access)).toString('hex');
       if (row.chainDigest !== '') assert.equal(row.chainDigest, digest, `the chain digest recorded for ${backupId}/${row.diskKey} is the chain's`);
       else await sql`update disks set chain_digest = ${digest} where id = ${row.id}`;
     }

@@ -18,6 +18,7 @@ import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js
 import { httpGet, sample, startDeltachain, waitFor, type RunningProcess } from './support/deploy-processes.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
+import { makeLabSecurity } from '../deploy/lab-story/lab-security.js';
 
 interface LabBanner {
   url: string;
@@ -75,17 +76,20 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     vm = lab.ready.vms.find((v) => !v.isSnapshot)!.uuid;
     const log = { level: 'info', pretty: false };
     const metrics = { listen: '127.0.0.1:0' };
+    const security = await makeLabSecurity(join(folder, 'tls'));
     const storageConfig = await writeConfig('storage', {
       role: 'storage', agentId: 'storage-nas', log, nats: natsSection(), metrics, shutdownGraceSeconds: 5,
-      storage: { remoteId: 'nas', root: join(folder, 'remote'), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
+      storage: { remoteId: 'nas', root: join(folder, 'remote'), listen: { host: '127.0.0.1', port: 0 }, tls: await security.storageTls('nas'), heartbeatSeconds: 60 },
+      trust: { coordinatorKey: security.coordinatorKey },
     });
     const hostConfig = await writeConfig('host', {
       role: 'host', agentId: 'host-lab', log, nats: natsSection(), metrics, shutdownGraceSeconds: 5,
       pool: { id: 'lab', url: lab.ready.url, user: lab.ready.user, password: lab.ready.password },
-      storage: { tls: { insecure: true } }, heartbeatSeconds: 60, progressIntervalMs: 200,
+      storage: { tls: await security.hostTls('lab') }, heartbeatSeconds: 60, progressIntervalMs: 200,
     });
     coordinatorConfig = await writeConfig('coordinator', {
       log, metrics, database: { url: db.url, maxConnections: 4 }, nats: natsSection(), api: { listen: '127.0.0.1:0' },
+      storage: { tls: security.coordinatorTls }, keys: { signing: security.signingKey },
       retry: { baseMs: 300, maxMs: 2000, jitter: 0 }, dispatchIntervalMs: 200,
     });
     [storage, host] = await Promise.all([

@@ -1,6 +1,7 @@
 // /healthz and /metrics over HTTPS from config: a scraper trusting the CA reads them; with a
 // `ca` in the config, a scraper without a client certificate, or with one from another CA, is
-// refused, and plain HTTP gets no answer.
+// refused, and plain HTTP gets no answer; without a `ca` the server starts only when the config
+// says `insecure: true`.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,8 +46,12 @@ describe('observability server over TLS', { skip: openssl ? false : 'openssl is 
     await rm(folder, { recursive: true, force: true });
   });
 
-  test('HTTPS with the configured certificate', async () => {
-    const o = await startProcessObservability({ role: 'r', version: 'v', config: { listen: '127.0.0.1:0', tls: { cert: pki.serverCert, key: pki.serverKey } } });
+  test('HTTPS without client certificates only when insecure says so', async () => {
+    await assert.rejects(
+      startProcessObservability({ role: 'r', version: 'v', config: { listen: '127.0.0.1:0', tls: { cert: pki.serverCert, key: pki.serverKey } } }),
+      (e: unknown) => e instanceof ConfigError && /metrics\.tls: a server without a CA would serve anyone/.test(e.message),
+    );
+    const o = await startProcessObservability({ role: 'r', version: 'v', config: { listen: '127.0.0.1:0', tls: { cert: pki.serverCert, key: pki.serverKey, insecure: true } } });
     open.push(o);
     o.setPhase('ready');
     assert.equal(o.server!.scheme, 'https');
@@ -76,7 +81,7 @@ describe('observability server over TLS', { skip: openssl ? false : 'openssl is 
 
   test('an unreadable certificate is a config error naming the field', async () => {
     await assert.rejects(
-      startProcessObservability({ role: 'r', version: 'v', config: { listen: '127.0.0.1:0', tls: { cert: join(folder, 'missing.pem'), key: pki.serverKey } } }),
+      startProcessObservability({ role: 'r', version: 'v', config: { listen: '127.0.0.1:0', tls: { cert: join(folder, 'missing.pem'), key: pki.serverKey, ca: pki.ca } } }),
       (e: unknown) => e instanceof ConfigError && /metrics\.tls\.cert: cannot read .*missing\.pem/.test(e.message),
     );
   });

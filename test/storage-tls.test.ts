@@ -1,65 +1,114 @@
-// The data plane with mutual TLS from config: a client with a certificate from the configured
-// CA is served; a client without one, or with one from another CA, is refused; plaintext is
-// only possible when the config says `insecure: true`.
+// The data plane's TLS from config: with cert, key, ca and the coordinator's key, a client whose
+// certificate the CA signed is served (as its role allows); a client without one, with one from
+// another CA, or in plaintext is refused at the handshake; a client that calls a remote refuses a
+// server whose certificate names another. A server with TLS but no CA, or
+// without the coordinator's key, does not start unless the config says `insecure: true` — and
+// then it serves anyone, which is what `insecure` means.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tlsSchema } from '../shared/config/index.js';
+import { ConfigError } from '../shared/errors.js';
 import { channelCredentials } from '../shared/grpc/credentials.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
+import { generateSigningKeyPair, verifierFromPem, type Verifier } from '../shared/signing/index.js';
 import { startStorageServer, type StorageServer } from '../agent/storage/storage-server.js';
+import { storageAgentConfigSchema } from '../agent/storage/storage-config.js';
 import { tempRemoteRoot, testContext } from './support/storage-harness.js';
-import { hasOpenssl, makeTestPki, type TestPki } from './support/storage-tls.js';
+import { hasOpenssl } from './support/storage-tls.js';
+import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 
 const openssl = await hasOpenssl();
 
+function answerWithin<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
 describe('storage gRPC over mutual TLS', { skip: openssl ? false : 'openssl is not installed (needed to make test certificates)' }, () => {
   let root: string;
-  let pki: TestPki;
-  let server: StorageServer;
-  const address = (): string => `localhost:${server.port}`;
+  let pki: RolePki;
+  let serverCert: CertFiles;
+  let coordinatorCert: CertFiles;
+  let strangerCert: CertFiles;
+  let coordinatorKey: Verifier;
+  const servers: StorageServer[] = [];
+  const ctx = () => testContext(join(root, 'remote'));
 
   before(async () => {
     root = await tempRemoteRoot();
-    pki = await makeTestPki(root);
-    const ctx = testContext(join(root, 'remote'));
-    await ctx.layout.ensure();
-    server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, tlsSchema.parse({ ca: pki.ca, cert: pki.serverCert, key: pki.serverKey }));
+    pki = await makeRolePki(root);
+    [serverCert, coordinatorCert, strangerCert] = await Promise.all([
+      pki.issue({ role: 'storage', name: 'test-remote' }, { server: true }),
+      pki.issue({ role: 'coordinator', name: '' }),
+      pki.issue({ role: 'coordinator', name: '' }, { issuer: pki.stranger }),
+    ]);
+    coordinatorKey = verifierFromPem(generateSigningKeyPair().publicPem, 'test');
+    await ctx().layout.ensure();
+    servers.push(await startStorageServer(ctx(), { host: '127.0.0.1', port: 0 }, tlsSchema.parse({ ca: pki.ca.cert, ...serverCert }), coordinatorKey));
   });
   after(async () => {
-    await server.close();
+    for (const server of servers) await server.close();
     await rm(root, { recursive: true, force: true });
   });
 
-  test('a client with a certificate from the configured CA is served', async () => {
-    const client = new StorageClient(address(), channelCredentials(tlsSchema.parse({ ca: pki.ca, cert: pki.clientCert, key: pki.clientKey })));
+  const stat = async (port: number, tls: object) => {
+    const client = new StorageClient(`localhost:${port}`, channelCredentials(tlsSchema.parse(tls)));
     try {
-      assert.equal((await client.stat()).remoteId, 'test-remote');
+      return await answerWithin(client.stat());
     } finally {
       client.close();
     }
+  };
+
+  test('a client with a certificate from the configured CA is served', async () => {
+    assert.equal((await stat(servers[0]!.port, { ca: pki.ca.cert, ...coordinatorCert })).remoteId, 'test-remote');
   });
 
-  for (const [what, tls] of [
-    ['no client certificate', (): object => ({ ca: pki.ca })],
-    ['a certificate from another CA', (): object => ({ ca: pki.ca, cert: pki.strangerCert, key: pki.strangerKey })],
-    ['plaintext', (): object => ({ insecure: true })],
-  ] as const) {
-    test(`a client with ${what} is refused`, async () => {
-      const client = new StorageClient(address(), channelCredentials(tlsSchema.parse(tls())));
+  test("a client that expects another remote's storage agent at this address refuses the server", async () => {
+    const tls = tlsSchema.parse({ ca: pki.ca.cert, ...coordinatorCert });
+    const call = async (remoteId: string) => {
+      const client = new StorageClient(`localhost:${servers[0]!.port}`, channelCredentials(tls, { role: 'storage', name: remoteId }));
       try {
-        await assert.rejects(
-          Promise.race([client.stat(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000))]),
-          (error: { code?: number; message: string }) => error.code === 14 || /UNAVAILABLE|handshake|certificate/i.test(error.message),
-        );
+        return await answerWithin(client.stat());
       } finally {
         client.close();
       }
+    };
+    assert.equal((await call('test-remote')).remoteId, 'test-remote');
+    await assert.rejects(call('offsite'), (e: { code?: number; details?: string }) => e.code === 14 && /is not storage:offsite: its certificate names storage:test-remote/.test(e.details ?? ''));
+  });
+
+  for (const [what, tls] of [
+    ['no client certificate', (): object => ({ ca: pki.ca.cert })],
+    ['a certificate from another CA', (): object => ({ ca: pki.ca.cert, ...strangerCert })],
+    ['plaintext', (): object => ({ insecure: true })],
+  ] as const) {
+    test(`a client with ${what} is refused`, async () => {
+      await assert.rejects(stat(servers[0]!.port, tls()), (error: { code?: number; message: string }) => error.code === 14 || /UNAVAILABLE|handshake|certificate/i.test(error.message));
     });
   }
 
-  test('the config refuses a server without TLS material unless insecure is explicit', () => {
+  test('a server with TLS but no CA, or no coordinator key, does not start unless insecure says so', async () => {
+    const listen = { host: '127.0.0.1', port: 0 };
+    await assert.rejects(startStorageServer(ctx(), listen, tlsSchema.parse({ ...serverCert }), coordinatorKey), (e: unknown) => e instanceof ConfigError && /lacks storage\.tls\.cert, storage\.tls\.key and storage\.tls\.ca/.test(e.message));
+    await assert.rejects(startStorageServer(ctx(), listen, tlsSchema.parse({ ca: pki.ca.cert, ...serverCert })), (e: unknown) => e instanceof ConfigError && /lacks trust\.coordinatorKey/.test(e.message));
+    const open = await startStorageServer(ctx(), listen, tlsSchema.parse({ ...serverCert, insecure: true }));
+    servers.push(open);
+    assert.equal((await stat(open.port, { ca: pki.ca.cert })).remoteId, 'test-remote', 'insecure: TLS without client certificates, open to anyone');
+  });
+
+  test('the config refuses a storage agent without a CA or the coordinator key, naming the field', () => {
+    const config = (storage: object, extra: object = {}) => ({ role: 'storage', agentId: 'a', storage: { remoteId: 'r', root: '/r', ...storage }, ...extra });
+    const issues = (raw: object) => {
+      const parsed = storageAgentConfigSchema.safeParse(raw);
+      return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    assert.match(issues(config({ tls: serverCert })).join('\n'), /storage\.tls\.ca: a storage agent without a CA would serve anyone/);
+    assert.match(issues(config({ tls: { ...serverCert, ca: pki.ca.cert } })).join('\n'), /trust\.coordinatorKey: the coordinator's public key/);
+    assert.deepEqual(issues(config({ tls: { ...serverCert, ca: pki.ca.cert } }, { trust: { coordinatorKey: '/k.pub' } })), []);
+    assert.deepEqual(issues(config({ tls: { insecure: true } })), []);
     assert.throws(() => tlsSchema.parse({}), /set insecure: true/);
   });
 });

@@ -7,7 +7,7 @@
 // cleans up what the interrupted run left (its snapshot, the remote's temporaries).
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { channelCredentials } from '../../shared/grpc/index.js';
+import { channelCredentials, warnIfInsecure } from '../../shared/grpc/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, natsNames, publishEvent, startTaskConsumer, notRegisteredAdvice, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics } from '../../shared/observability/index.js';
@@ -48,7 +48,9 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     throw error;
   });
   observability.health.add('xapi', () => ({ ok: xapi.client.status === 'connected', detail: `${config.pool.url}: ${xapi.client.status}` }));
-  const storages = new RemoteStorages(channelCredentials(config.storage.tls), {
+  warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
+  channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first task
+  const storages = new RemoteStorages((remoteId) => channelCredentials(config.storage.tls, { role: 'storage', name: remoteId }), {
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
     retry: config.xapi.retry,

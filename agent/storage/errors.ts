@@ -81,3 +81,15 @@ export class StorageChainChangedError extends StorageError {
     super('STORAGE_CHAIN_CHANGED', status.ABORTED, message, { ...options, retryable: true, side: 'storage' });
   }
 }
+
+/**
+ * The caller may not make this call (docs/security.md, "Data plane"): no certificate identity
+ * (UNAUTHENTICATED), or a role or grant that does not allow it (PERMISSION_DENIED). The message
+ * says which role or grant was missing; nothing was read or written.
+ */
+export class StorageAccessError extends StorageError {
+  override name = 'StorageAccessError';
+  constructor(grpcStatus: status.UNAUTHENTICATED | status.PERMISSION_DENIED, message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_ACCESS_DENIED', grpcStatus, message, { side: 'request', ...options });
+  }
+}

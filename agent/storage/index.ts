@@ -12,5 +12,6 @@ export {
   StorageDataError,
   StorageChainChangedError,
   RemoteFormatError,
+  StorageAccessError,
 } from './errors.js';
 export { ID_PATTERN, UUID_PATTERN } from './ids.js';

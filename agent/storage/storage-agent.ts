@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, natsNames, notRegisteredAdvice, publishEvent, startTaskConsumer, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics, writableFolderCheck } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { readVerifier } from '../../shared/signing/index.js';
 import { ActiveUploads } from './active-uploads.js';
 import { RemoteLayout } from './remote-layout.js';
 import { RemoteLocks } from './remote-locks.js';
@@ -63,7 +64,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
   let consumer: TaskConsumer | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   try {
-    server = await startStorageServer(ctx, s.listen, s.tls);
+    server = await startStorageServer(ctx, s.listen, s.tls, config.trust.coordinatorKey === undefined ? undefined : readVerifier(config.trust.coordinatorKey));
     const events = taskMetrics.events({ publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, sender, taskId, body)) });
     const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks });
     consumer = startTaskConsumer({

@@ -4,9 +4,10 @@
 //     "nats": { "servers": ["nats://127.0.0.1:4222"] },
 //     "storage": { "remoteId": "nas1", "root": "/srv/deltachain",
 //                  "listen": { "host": "0.0.0.0", "port": 50051 },
-//                  "tls": { "cert": "…", "key": "…", "ca": "…" } } }
+//                  "tls": { "cert": "…", "key": "…", "ca": "…" } },
+//     "trust": { "coordinatorKey": "/etc/deltachain/coordinator.pub" } }
 import { z } from 'zod';
-import { logSchema, tlsSchema } from '../../shared/config/index.js';
+import { logSchema, tlsSchema, type TlsConfig } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
 
@@ -30,7 +31,10 @@ export const storageSectionSchema = z
      * coordinator never uses it. Default: the listen address.
      */
     advertise: z.string().regex(/^[^\s/]+:\d{1,5}$/, { message: 'expected host:port, e.g. nas1.example.net:50051' }).optional(),
-    /** gRPC TLS; mTLS when `ca` is given; plaintext only with `insecure: true`. */
+    /**
+     * gRPC TLS: cert, key and ca (mutual TLS; with trust.coordinatorKey every call is checked by
+     * role and grant). `insecure: true` serves every call from anyone: plaintext without cert/key.
+     */
     tls: tlsSchema,
     /** Tasks run at once. */
     concurrency: z.number().int().min(1).max(16).default(2),
@@ -49,11 +53,39 @@ export const storageAgentConfigSchema = z
     log: logSchema.default({ level: 'info' }),
     nats: natsSchema.default(natsSchema.parse({})),
     storage: storageSectionSchema,
+    /** What this agent trusts (docs/security.md). */
+    trust: z
+      .object({
+        /** The coordinator's Ed25519 public key (PEM file path): grants and tasks are checked against it. */
+        coordinatorKey: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /** /healthz and /metrics (shared/observability); served only when given. */
     metrics: metricsSchema.optional(),
     /** On SIGTERM, seconds running tasks get to finish before they are handed back to the queue. */
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
   })
-  .strict();
+  .strict()
+  .superRefine(requireDataPlaneChecks);
+
+/**
+ * A storage agent checks every call by the caller's certificate and the coordinator's grant
+ * (data-plane-access.ts): refused at load, naming the field, when that is impossible and the
+ * config does not say `storage.tls.insecure: true`.
+ */
+function requireDataPlaneChecks(config: { storage: { tls: TlsConfig }; trust: { coordinatorKey?: string | undefined } }, ctx: z.RefinementCtx): void {
+  const { tls } = config.storage;
+  // No TLS material at all: tlsSchema has said what to do.
+  if (tls.insecure || (tls.cert === undefined && tls.key === undefined && tls.ca === undefined)) return;
+  const issue = (path: string[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+  if (tls.cert === undefined || tls.key === undefined) issue(['storage', 'tls'], 'the data plane needs cert and key (its server certificate), or insecure: true for plaintext');
+  if (tls.ca === undefined) {
+    issue(['storage', 'tls', 'ca'], 'a storage agent without a CA would serve anyone: give ca (clients must then show a certificate it signed), or storage.tls.insecure: true');
+  }
+  if (config.trust.coordinatorKey === undefined) {
+    issue(['trust', 'coordinatorKey'], "the coordinator's public key (PEM file) is needed to check the grant every call carries; or storage.tls.insecure: true to serve every call from anyone");
+  }
+}
 
 export type StorageAgentConfig = z.infer<typeof storageAgentConfigSchema>;

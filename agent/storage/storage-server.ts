@@ -1,12 +1,15 @@
-// The gRPC server of a storage agent: binds the service on the configured address with TLS
-// (mTLS when a CA is configured) or plaintext when the config says `insecure: true`.
+// The gRPC server of a storage agent: binds the service, behind its guard (guarded-service.ts),
+// on the configured address — with mutual TLS and every call checked by role and grant, or, when
+// the config says `insecure: true`, open to anyone (data-plane-access.ts).
 import { Server } from '@grpc/grpc-js';
 import type { TlsConfig } from '../../shared/config/index.js';
-import { serverCredentials } from '../../shared/grpc/credentials.js';
 import { serializeGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceService } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
+import type { Verifier } from '../../shared/signing/index.js';
+import { dataPlaneAccess } from './data-plane-access.js';
 import { createStorageService } from './grpc-service.js';
+import { guardStorageService } from './guarded-service.js';
 import type { RemoteContext } from './remote-context.js';
 
 export interface StorageServer {
@@ -16,7 +19,9 @@ export interface StorageServer {
   close(): Promise<void>;
 }
 
-export async function startStorageServer(ctx: RemoteContext, listen: { host: string; port: number }, tls: TlsConfig): Promise<StorageServer> {
+/** `coordinatorKey`: the coordinator's public key the grants are checked with (trust.coordinatorKey). */
+export async function startStorageServer(ctx: RemoteContext, listen: { host: string; port: number }, tls: TlsConfig, coordinatorKey?: Verifier): Promise<StorageServer> {
+  const access = dataPlaneAccess(ctx.remoteId, tls, coordinatorKey, ctx.logger, ctx.now);
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -24,8 +29,8 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
   widenReceiveWindow(server);
   // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts).
   const service = { ...StorageServiceService, getDisk: { ...StorageServiceService.getDisk, responseSerialize: serializeGetDiskResponse } };
-  server.addService(service, createStorageService(ctx));
-  const credentials = serverCredentials(tls);
+  server.addService(service, guardStorageService(createStorageService(ctx), access.guard, ctx.logger));
+  const credentials = access.credentials;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${listen.host}:${listen.port}`, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );

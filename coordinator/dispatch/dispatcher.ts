@@ -16,6 +16,7 @@ import type { Catalog, TaskRecord } from '../catalog/index.js';
 import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import type { Signer } from '../../shared/signing/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
 import { selectDispatch } from './select-dispatch.js';
@@ -35,6 +36,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Milliseconds between rounds when nothing wakes it; default 1000. */
   intervalMs?: number;
+  /** The coordinator's key (keys.signing): backup and restore tasks carry grants signed with it. */
+  signer?: Signer | undefined;
 }
 
 export class Dispatcher {
@@ -146,7 +149,7 @@ export class Dispatcher {
   private async publish(task: TaskRecord): Promise<void> {
     const { logger } = this.options;
     try {
-      await this.options.publisher.publish(task, encodeTask(task), messageIdOf(task));
+      await this.options.publisher.publish(task, encodeTask(task, this.options.signer), messageIdOf(task));
       logger.info({ taskId: task.id, kind: task.kind, address: task.address, vm: task.vmUuid, remote: task.remoteName, attempt: task.attempt }, 'task dispatched');
     } catch (error) {
       logger.warn({ taskId: task.id, err: error }, 'publishing a task failed');

@@ -1,8 +1,9 @@
 // Finds a committed backup's facts by asking the remote's storage agent (ListBackups over its
 // gRPC data plane). Used when a backup task's result does not carry the backup's summary: the
 // coordinator then checks the commit with the remote itself before recording anything.
-// One gRPC client per storage agent address is kept for the process's life (a new channel per
-// result cost a connection per backup recorded); close() releases them.
+// One gRPC client per storage agent (remote and address) is kept for the process's life (a new
+// channel per result cost a connection per backup recorded); close() releases them. The storage
+// agent must show a certificate naming its remote (`credentialsFor`).
 // A batch of results (findBackups) reads each remote's storage address once and asks for each VM
 // once, all at the same time. ListBackups answers for one VM or for the whole remote: one call
 // per batch would list every backup of every VM there (10k VMs × retention), so it stays one
@@ -21,7 +22,8 @@ export class StorageBackupLookup implements BackupLookup {
 
   constructor(
     private readonly sql: Catalog,
-    private readonly credentials: ChannelCredentials,
+    /** TLS towards the storage agent of a remote. */
+    private readonly credentialsFor: (remote: string) => ChannelCredentials,
     /** Milliseconds to wait for the storage agent's answer. */
     private readonly timeoutMs = 30_000,
   ) {}
@@ -55,10 +57,11 @@ export class StorageBackupLookup implements BackupLookup {
   }
 
   private async listBackups(address: string, remote: string, vmUuid: string): Promise<BackupSummary[]> {
-    let client = this.clients.get(address);
+    const key = `${remote} ${address}`;
+    let client = this.clients.get(key);
     if (!client) {
-      client = new StorageClient(address, this.credentials);
-      this.clients.set(address, client);
+      client = new StorageClient(address, this.credentialsFor(remote));
+      this.clients.set(key, client);
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -6,6 +6,8 @@ import { BackupResult } from '../../shared/proto/gen/deltachain/tasks/v1/host_ta
 import type { TaskRecord } from '../catalog/index.js';
 import { encodeTask, messageIdOf } from './task-envelope.js';
 import { decodeAgentEvent } from './wire-events.js';
+import { Grant, GrantAction } from '../../shared/grants/index.js';
+import { generateSigningKeyPair, signerFromPem } from '../../shared/signing/index.js';
 
 const HOST = { sender: { role: 'host', scope: 'lab', agent: 'host-1' }, kind: 'result', at: new Date(1_000_000) } as const;
 const STORAGE = { ...HOST, sender: { role: 'storage', scope: 'nas', agent: 'storage-nas' } } as const;
@@ -44,6 +46,26 @@ describe('task envelopes', () => {
     assert.equal(decoded.payload.value.storageAddress, '10.0.0.5:50051');
     assert.deepEqual(JSON.parse(decoded.payload.value.policyJson), { id: 'p', name: 'nightly', retention: 3, remote: 'nas' });
     assert.equal(messageIdOf(task), `${base.id}.2`);
+  });
+
+  it('backup and restore tasks carry the grant for their storage calls, signed, held by the pool’s host agents, until the deadline', () => {
+    const signer = signerFromPem(generateSigningKeyPair().privatePem, 'test');
+    const backup = { ...base, kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', payload: { policyId: 'p', policyName: 'n', retention: 3, backupId: 'b9', vmName: 'web', forceFull: false } } as TaskRecord;
+    const restore = { ...base, kind: 'restore', addressKind: 'pool', address: 'lab2', remoteName: 'nas', payload: { backupId: 'b7', srUuid: 's', name: '', diskKeys: ['xvda', 'xvdb'] } } as TaskRecord;
+    const write = Task.decode(encodeTask(backup, signer));
+    assert.equal(write.payload?.$case, 'backup');
+    const signedWrite = write.payload?.$case === 'backup' ? write.payload.value.writeGrant : undefined;
+    assert.ok(signedWrite && signer.publicKey.verify(signedWrite.grant, signedWrite.signature));
+    assert.deepEqual(Grant.decode(signedWrite.grant), { action: GrantAction.GRANT_ACTION_WRITE, remoteId: 'nas', vmUuid: base.vmUuid, backupId: 'b9', diskKeys: [], holder: 'host:lab', expiresAtMs: 5000, taskId: base.id });
+    const read = Task.decode(encodeTask(restore, signer));
+    const signedRead = read.payload?.$case === 'restore' ? read.payload.value.readGrant : undefined;
+    assert.ok(signedRead && signer.publicKey.verify(signedRead.grant, signedRead.signature));
+    assert.deepEqual(Grant.decode(signedRead.grant), { action: GrantAction.GRANT_ACTION_READ, remoteId: 'nas', vmUuid: base.vmUuid, backupId: 'b7', diskKeys: ['xvda', 'xvdb'], holder: 'host:lab2', expiresAtMs: 5000, taskId: base.id });
+    assert.deepEqual(encodeTask(backup, signer), encodeTask(backup, signer), 'published again, the same bytes (JetStream drops the duplicate)');
+    const unsigned = Task.decode(encodeTask(backup));
+    assert.equal(unsigned.payload?.$case === 'backup' ? unsigned.payload.value.writeGrant : 'x', undefined);
+    const merge = { ...base, kind: 'merge', addressKind: 'remote', address: 'nas', remoteName: 'nas', payload: { backupId: 'b2', retires: [], policyId: 'p' } } as TaskRecord;
+    assert.deepEqual(Task.decode(encodeTask(merge, signer)).payload, { $case: 'merge', value: { vmUuid: base.vmUuid, backupId: 'b2' } });
   });
 
   it('a merge goes to the remote with the child backup', () => {

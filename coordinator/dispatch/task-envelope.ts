@@ -1,9 +1,12 @@
 // A task as it goes on the wire: the catalogue row and its payload → deltachain.tasks.v1.Task,
 // encoded as protobuf. The message id for JetStream deduplication is `<task id>.<attempt>`: a
 // republish of the same attempt (after a coordinator restart) is dropped by the server, while a
-// retry is a new message.
+// retry is a new message. Backup and restore tasks carry the coordinator's grant for their
+// storage calls (task-grants.ts) when the coordinator has a signing key.
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
+import type { Signer } from '../../shared/signing/index.js';
 import type { TaskRecord } from '../catalog/index.js';
+import { withGrant } from './task-grants.js';
 import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
 
 const KINDS: Record<TaskRecord['kind'], TaskKind> = {
@@ -55,8 +58,8 @@ function payloadOf(task: TaskRecord): Task['payload'] {
   }
 }
 
-export function taskEnvelope(task: TaskRecord): Task {
-  return {
+export function taskEnvelope(task: TaskRecord, signer?: Signer): Task {
+  const envelope: Task = {
     taskId: task.id,
     kind: KINDS[task.kind],
     target: { agent: task.addressKind === 'pool' ? { $case: 'poolId', value: task.address } : { $case: 'remoteId', value: task.address } },
@@ -67,8 +70,9 @@ export function taskEnvelope(task: TaskRecord): Task {
     runId: task.runId ?? '',
     payload: payloadOf(task),
   };
+  return signer === undefined ? envelope : withGrant(envelope, task, signer);
 }
 
-export function encodeTask(task: TaskRecord): Uint8Array {
-  return Task.encode(taskEnvelope(task)).finish();
+export function encodeTask(task: TaskRecord, signer?: Signer): Uint8Array {
+  return Task.encode(taskEnvelope(task, signer)).finish();
 }

@@ -74,4 +74,7 @@ export interface RestorePayload {
    * (recorded before digests were kept) are absent.
    */
   expectedChainDigests?: Record<string, string>;
+  /** The backup's disk keys, as the catalogue recorded them when the task was queued: the disks
+   * the task's read grant names (absent: every disk of the backup). */
+  diskKeys?: string[];
 }

@@ -4,7 +4,10 @@
 //                   of every task queue (the coordinator creates them)
 //   api.listen      "host:port" of the control API; api.tls as shared/config's tlsSchema —
 //                   plaintext only with tls.insecure: true, or by default on a loopback address
-//   storage.tls     how to reach storage agents' gRPC (to confirm commits)
+//   storage.tls     how to reach storage agents' gRPC (to confirm commits): required; mutual TLS
+//                   with the coordinator's certificate, plaintext only with tls.insecure: true
+//   keys.signing    the coordinator's Ed25519 private key (PEM): it signs the grants backup and
+//                   restore tasks carry to storage agents (docs/security.md)
 //   tasks.<kind>    overrides of timeoutSeconds / maxAttempts per task kind
 //   retry           backoff between attempts: baseMs, maxMs, jitter (0..1)
 //   metrics         optional: /healthz and /metrics (shared/observability): listen, tls
@@ -42,7 +45,14 @@ export const coordinatorConfigSchema = z
       })
       .strict()
       .default({ listen: '127.0.0.1:7100' }),
-    storage: z.object({ tls: tlsSchema.default({ insecure: true }) }).strict().default({ tls: { insecure: true } }),
+    storage: z.object({ tls: tlsSchema }).strict(),
+    keys: z
+      .object({
+        /** PEM file of the coordinator's Ed25519 private key (`deltachain keys generate`). */
+        signing: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     tasks: z
       .object({
         backup: limitSchema.optional(),

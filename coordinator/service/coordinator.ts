@@ -14,7 +14,8 @@
 // (catalogue-metrics.ts). A stop marks the process "stopping" first, closes the server last.
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { channelCredentials, serverCredentials } from '../../shared/grpc/credentials.js';
+import { channelCredentials, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
+import { readSigner, type Signer } from '../../shared/signing/index.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
@@ -96,6 +97,10 @@ export class Coordinator {
     const limits = taskLimits(config);
     const retryDelay = (attempt: number) => backoffDelay(attempt, config.retry, random());
     const apiCredentials = this.apiCredentials();
+    const signer = this.grantSigner();
+    channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first lookup
+    const storageCredentials = (remote: string) => channelCredentials(config.storage.tls, { role: 'storage', name: remote });
+    warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
 
     this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
     const catalogue = this.sql;
@@ -114,8 +119,8 @@ export class Coordinator {
     const sql = this.sql;
     const queues = new TaskQueueRegistry(jsm, names, { ackWaitSeconds: config.nats.ackWaitSeconds, maxDeliver: config.nats.maxDeliver }, log.child({ component: 'task-queues' }));
     await queues.ensureRegistered(sql);
-    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs });
-    this.lookup = new StorageBackupLookup(sql, channelCredentials(config.storage.tls));
+    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs, signer });
+    this.lookup = new StorageBackupLookup(sql, storageCredentials);
     const handler = new EventHandler({
       sql, clock, ids, limits, retryDelay,
       lookup: this.lookup,
@@ -150,6 +155,14 @@ export class Coordinator {
       throw new ConfigError(`api.listen ${api.listen} is not a loopback address: give api.tls (cert and key), or api.tls.insecure: true for plaintext`);
     }
     return ServerCredentials.createInsecure();
+  }
+
+  /** The key grants are signed with (keys.signing); without one, tasks go without grants. */
+  private grantSigner(): Signer | undefined {
+    const path = this.config.keys.signing;
+    if (path !== undefined) return readSigner(path);
+    this.deps.logger.warn({ field: 'keys.signing' }, 'no signing key: backup and restore tasks carry no grants, and storage agents that check grants refuse them');
+    return undefined;
   }
 
   private async catchUp(): Promise<void> {

@@ -9,19 +9,25 @@ import { coordinatorConfig, DEMO_TIMINGS, hostAgentConfig, labPoolConfig, storag
 import { labFleet } from './lab-options.js';
 
 const nats = { servers: ['nats://127.0.0.1:4222'], namespace: 'lab-0a1b2c3d', seedFile: '/tmp/lab/nats/seeds/coordinator.nk' };
+const tls = (name: string) => ({ ca: '/lab/config/tls/deltachain-ca.crt', cert: `/lab/config/tls/${name}.crt`, key: `/lab/config/tls/${name}.key` });
 
 describe('lab configs', () => {
   for (const [name, timings] of [['demo', DEMO_TIMINGS], ['test', TEST_TIMINGS]] as const) {
     it(`pass their processes' schemas (${name} timings)`, () => {
-      const storage = storageAgentConfigSchema.parse(storageAgentConfig({ remote: 'nas', root: '/tmp/r', nats, timings, logLevel: 'info' }));
+      const storage = storageAgentConfigSchema.parse(storageAgentConfig({ remote: 'nas', root: '/tmp/r', nats, timings, logLevel: 'info', dataPlane: { tls: tls('storage-nas'), coordinatorKey: '/lab/k.pub' } }));
       assert.equal(storage.storage.remoteId, 'nas');
+      assert.deepEqual(storage.storage.tls, { ...tls('storage-nas'), insecure: false });
+      assert.equal(storage.trust.coordinatorKey, '/lab/k.pub');
       assert.equal(storage.nats.namespace, nats.namespace);
       assert.equal(storage.nats.seedFile, nats.seedFile, 'each process authenticates with its own nkey');
       assert.equal(storage.nats.insecure, false);
-      const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn' }));
+      const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn', dataPlane: { tls: tls('host-lab') } }));
       assert.equal(host.pool.id, 'lab');
-      const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', listen: '127.0.0.1:0', nats, timings, logLevel: 'info' }));
+      assert.equal(host.storage.tls.insecure, false);
+      const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', listen: '127.0.0.1:0', nats, timings, logLevel: 'info', dataPlane: { tls: tls('coordinator'), signingKey: '/lab/k.key' } }));
       assert.equal(coordinator.dispatchIntervalMs, timings.dispatchIntervalMs);
+      assert.equal(coordinator.storage.tls.insecure, false);
+      assert.equal(coordinator.keys.signing, '/lab/k.key');
     });
   }
 

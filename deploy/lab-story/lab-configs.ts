@@ -1,11 +1,13 @@
 // The config files of the lab's processes, as plain objects (written as JSON by the lab stack,
 // checked against each process's own schema by lab-configs.test.ts). Everything listens on
-// loopback and picks a free port unless told otherwise; the data plane runs in plaintext
-// (`insecure: true`) because every process is on this machine. NATS is the lab's own server,
-// each process with its own nkey user (lab-nats.ts). Timings are the production
+// loopback and picks a free port unless told otherwise; the data plane runs as in production:
+// mutual TLS with role certificates and the coordinator's signed grants (lab-security.ts makes
+// the files; `dataPlane` names them). NATS is the lab's own server, each process with its own
+// nkey user (lab-nats.ts). Timings are the production
 // defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
 // short retry backoffs. Every process serves /healthz and /metrics on a free loopback port.
 import type { FleetInput } from './lab-stack.js';
+import type { TlsFiles } from './lab-security.js';
 
 export interface LabTimings {
   /** Coordinator: milliseconds between dispatch rounds. */
@@ -45,7 +47,19 @@ export function labPoolConfig(o: { state: string; fleet: FleetInput; seed: numbe
   return { state: o.state, host: '127.0.0.1', port: o.port ?? 0, user: 'root', password: 'lab', seed: o.seed, fleet: o.fleet, faults: o.faults ?? {}, metrics: METRICS };
 }
 
-export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; port?: number }): Record<string, unknown> {
+/** A storage agent's data plane: its certificate (server and client) and the coordinator's public key. */
+export interface StorageDataPlane {
+  tls: TlsFiles;
+  coordinatorKey: string;
+}
+
+/** The coordinator's side of the data plane: its client certificate and its signing key. */
+export interface CoordinatorDataPlane {
+  tls: TlsFiles;
+  signingKey: string;
+}
+
+export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; port?: number; dataPlane: StorageDataPlane }): Record<string, unknown> {
   return {
     role: 'storage',
     agentId: `storage-${o.remote}`,
@@ -55,10 +69,11 @@ export function storageAgentConfig(o: { remote: string; root: string; nats: Nats
       remoteId: o.remote,
       root: o.root,
       listen: { host: '127.0.0.1', port: o.port ?? 0 },
-      tls: { insecure: true },
+      tls: o.dataPlane.tls,
       concurrency: 2,
       heartbeatSeconds: o.timings.heartbeatSeconds,
     },
+    trust: { coordinatorKey: o.dataPlane.coordinatorKey },
     metrics: METRICS,
   };
 }
@@ -71,6 +86,8 @@ export function hostAgentConfig(o: {
   logLevel: LogLevel;
   /** Deadline of a unary call to a storage agent, ms (default 60 s). */
   storageCallTimeoutMs?: number;
+  /** The host agent's certificate ("host:<pool>"), for storage agents. */
+  dataPlane: { tls: TlsFiles };
 }): Record<string, unknown> {
   return {
     role: 'host',
@@ -80,7 +97,7 @@ export function hostAgentConfig(o: {
     pool: { id: o.pool, url: o.xapi.url, user: o.xapi.user, password: o.xapi.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
-    storage: { tls: { insecure: true }, callTimeoutMs: o.storageCallTimeoutMs ?? 60_000 },
+    storage: { tls: o.dataPlane.tls, callTimeoutMs: o.storageCallTimeoutMs ?? 60_000 },
     // A disk is sent again as soon as the coordinator would retry a task; a storage agent that
     // went away gets a minute to come back.
     transfer: { tries: 3, baseDelayMs: o.timings.retryBaseMs, maxDelayMs: o.timings.retryMaxMs, storageWaitMs: 60_000 },
@@ -91,12 +108,14 @@ export function hostAgentConfig(o: {
   };
 }
 
-export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel }): Record<string, unknown> {
+export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; dataPlane: CoordinatorDataPlane }): Record<string, unknown> {
   return {
     log: { level: o.logLevel, pretty: false },
     database: { url: o.databaseUrl, maxConnections: 4 },
     nats: natsSection(o.nats, o.timings),
     api: { listen: o.listen },
+    storage: { tls: o.dataPlane.tls },
+    keys: { signing: o.dataPlane.signingKey },
     retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },
     dispatchIntervalMs: o.timings.dispatchIntervalMs,
     metrics: METRICS,

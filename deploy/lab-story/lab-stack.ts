@@ -5,7 +5,7 @@
 // nkey user per process and each role's permissions) — started all at once (a host agent
 // as soon as its lab pool is up). Once up, the pools and remotes (with their storage agents'
 // addresses) are registered through the control API and the pools' VMs are reported to the
-// catalogue. Layout under `root`: config/ (the JSON configs), logs/ (one log per process),
+// catalogue. The data plane runs with mutual TLS and the coordinator's grants (lab-security.ts). Layout under `root`: config/ (the JSON configs; config/tls/ the CA, certificates and keys), logs/ (one log per process),
 // nats/ (the server's config, authorization, seeds and store), pools/<pool>/ (lab pool state:
 // records and disks), remotes/<remote>/ (the remote's files). The stack is up when the
 // catalogue lists every pool's VMs, as the host agents report them.
@@ -20,6 +20,7 @@ import type { fleetSchema } from '../lab/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
 import { startLabNats, type LabNats } from './lab-nats.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
+import { makeLabSecurity, type LabSecurity } from './lab-security.js';
 import { awaitInventory } from './await-inventory.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
@@ -92,6 +93,8 @@ export interface LabStack {
   /** Where each process serves /healthz and /metrics. */
   metrics: MetricsEndpoint[];
   control: ControlClient;
+  /** The data plane's CA, certificates and keys (e.g. `coordinatorTls` to list a remote as the coordinator does). */
+  security: LabSecurity;
   /** Waits until the catalogue lists every VM of every pool (the host agents' inventory). */
   awaitInventory(): Promise<void>;
   /** Starts a storage agent for another remote (or the same remote on another root), or again
@@ -127,7 +130,10 @@ class StackProcesses {
   readonly metrics: MetricsEndpoint[] = [];
   private natsServer: LabNats | undefined;
 
-  constructor(private readonly options: LabStackOptions) {
+  constructor(
+    private readonly options: LabStackOptions,
+    readonly security: LabSecurity,
+  ) {
     this.supervisor = new ProcessSupervisor(join(options.root, 'logs'), options.onExit);
   }
 
@@ -168,7 +174,8 @@ class StackProcesses {
     const agent = { role: 'storage', scope: remote, agent: `storage-${remote}` } as const;
     // A remote the stack did not start with gets its NATS user the way an operator adds one.
     if (!this.nats.seeds.some((s) => s.user.role === 'agent' && s.user.sender.scope === remote && s.user.sender.role === 'storage')) await this.nats.addAgents([agent]);
-    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: this.natsFor(agent), timings: o.timings, logLevel: o.logLevel, ...(port === undefined ? {} : { port }) }));
+    const dataPlane = { tls: await this.security.storageTls(remote), coordinatorKey: this.security.coordinatorKey };
+    const path = await this.writeConfig(`storage-${remote}`, storageAgentConfig({ remote, root, nats: this.natsFor(agent), timings: o.timings, logLevel: o.logLevel, dataPlane, ...(port === undefined ? {} : { port }) }));
     const process = await this.deltachain(`storage-${remote}`, ['agent', '--config', path], (json) => (json.msg === 'storage agent ready' ? ready(String(json.address), json) : undefined));
     const started = { name: remote, root, address: process.value, process };
     this.remotes.set(remote, started);
@@ -180,7 +187,8 @@ class StackProcesses {
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
     const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
-    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: this.natsFor({ role: 'host', scope: spec.name, agent: `host-${spec.name}` }), timings: o.timings, logLevel: o.logLevel, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
+    const dataPlane = { tls: await this.security.hostTls(spec.name) };
+    const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: this.natsFor({ role: 'host', scope: spec.name, agent: `host-${spec.name}` }), timings: o.timings, logLevel: o.logLevel, dataPlane, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
     const hostPath = await this.writeConfig(`host-${spec.name}`, hostConfig);
     const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));
     const pool = { name: spec.name, url, user, password, urlWithCredentials, admin: new LabAdminClient(url, { user, password }), process: lab, host };
@@ -190,7 +198,8 @@ class StackProcesses {
 
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
-    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel }));
+    const dataPlane = { tls: this.security.coordinatorTls, signingKey: this.security.signingKey };
+    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel, dataPlane }));
     return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));
   }
 
@@ -206,7 +215,7 @@ class StackProcesses {
 }
 
 export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
-  const processes = new StackProcesses(options);
+  const processes = new StackProcesses(options, await makeLabSecurity(join(options.root, 'config', 'tls')));
   let control: ControlClient | undefined;
   try {
     const coordinator = await processes.startAll();
@@ -239,6 +248,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     nats: processes.nats,
     metrics: processes.metrics,
     control,
+    security: processes.security,
     async awaitInventory() {
       for (const pool of processes.pools.values()) await awaitInventory(control, pool.name, pool.admin);
     },

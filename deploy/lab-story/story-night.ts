@@ -3,7 +3,6 @@
 // first night, afterwards deltas of about the changed blocks, merges on the storage agent once
 // the chain holds more dates than the retention, exactly that many dates left on the remote (in
 // the catalogue and in the storage agent's own listing), and one reference snapshot per VM.
-import { ChannelCredentials } from '@grpc/grpc-js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import { digestVm, type DiskDigestEntry } from './disk-digests.js';
 import { formatBytes, formatDuration } from './format-units.js';
@@ -72,7 +71,7 @@ async function tellRetention(ctx: NightContext, summary: RunSummary, night: numb
   if (night <= ctx.retention) return;
   ctx.check(checkMerged(ctx.remote, merges.length, ctx.vms.length));
   const remote = ctx.stack.remotes.get(ctx.remote)!;
-  const storage = new StorageClient(remote.address, ChannelCredentials.createInsecure());
+  const storage = new StorageClient(remote.address, ctx.stack.security.coordinatorCredentials());
   try {
     for (const vm of ctx.vms) {
       const catalogue = (await ctx.stack.control.listBackups({ vmUuid: vm.uuid, remote: ctx.remote, all: false })).backups.length;

@@ -1,4 +1,5 @@
 // gRPC for Deltachain: credentials from config, the data-plane checksums, the storage client.
-export { serverCredentials, channelCredentials } from './credentials.js';
+export { serverCredentials, channelCredentials, isMutualTls, warnIfInsecure } from './credentials.js';
 export { CHECKSUM_SIZE, DiskDigest, blockChecksum, digestHex } from './disk-checksum.js';
 export { StorageClient, MAX_MESSAGE_BYTES, GetDiskFormat, type OutgoingBlock, type PutDiskOptions } from './storage-client.js';
+export { grantMetadata, type StorageCallOptions } from './grant-metadata.js';

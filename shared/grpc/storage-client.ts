@@ -6,11 +6,12 @@
 // when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
 // disk digest are computed here (disk-checksum.ts). Block messages are encoded into buffers
 // reused across the upload (put-disk-encoding.ts): no fresh 2 MiB allocation per block besides
-// grpc-js's own frame. getDisk streams are pulled the same way.
+// grpc-js's own frame. getDisk streams are pulled the same way. A caller holding the
+// coordinator's grant for a call passes it (`grant`) and it travels as the call's metadata.
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
-import { Metadata, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
 import {
@@ -29,6 +30,7 @@ import {
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { DiskDigest, blockChecksum } from './disk-checksum.js';
+import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
@@ -47,7 +49,7 @@ export interface OutgoingBlock {
   bitmap?: Uint8Array;
 }
 
-export interface PutDiskOptions {
+export interface PutDiskOptions extends StorageCallOptions {
   /** Messages handed to gRPC and not yet accepted by the transport (default 4). */
   window?: number;
   signal?: AbortSignal;
@@ -75,7 +77,7 @@ export class StorageClient {
   async putDisk(header: DiskHeader, blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>, options: PutDiskOptions = {}): Promise<PutDiskResponse> {
     let call: ClientWritableStream<PutDiskRequest> | undefined;
     const result = new Promise<PutDiskResponse>((resolve, reject) => {
-      call = this.#client.putDisk(new Metadata(), (error: ServiceError | null, response?: PutDiskResponse) =>
+      call = this.#client.putDisk(grantMetadata(options.grant), (error: ServiceError | null, response?: PutDiskResponse) =>
         error ? reject(error) : resolve(response!),
       );
     });
@@ -100,42 +102,42 @@ export class StorageClient {
     }
   }
 
-  commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
-    return unary((cb) => this.#client.commitBackup(request, cb));
+  commitBackup(request: CommitBackupRequest, options: StorageCallOptions = {}): Promise<CommitBackupResponse> {
+    return unary((cb) => this.#client.commitBackup(request, grantMetadata(options.grant), cb));
   }
 
-  hasBase(vmUuid: string, footerUuid: string): Promise<HasBaseResponse> {
-    return unary((cb) => this.#client.hasBase({ vmUuid, footerUuid }, cb));
+  hasBase(vmUuid: string, footerUuid: string, options: StorageCallOptions = {}): Promise<HasBaseResponse> {
+    return unary((cb) => this.#client.hasBase({ vmUuid, footerUuid }, grantMetadata(options.grant), cb));
   }
 
-  stat(): Promise<StatResponse> {
-    return unary((cb) => this.#client.stat({}, cb));
+  stat(options: StorageCallOptions = {}): Promise<StatResponse> {
+    return unary((cb) => this.#client.stat({}, grantMetadata(options.grant), cb));
   }
 
   /** One committed backup's metadata (added by the host agent for restores). */
-  getBackup(vmUuid: string, backupId: string): Promise<GetBackupResponse> {
-    return unary((cb) => this.#client.getBackup({ vmUuid, backupId }, cb));
+  getBackup(vmUuid: string, backupId: string, options: StorageCallOptions = {}): Promise<GetBackupResponse> {
+    return unary((cb) => this.#client.getBackup({ vmUuid, backupId }, grantMetadata(options.grant), cb));
   }
 
   /** Removes what uploads of an uncommitted backup left (DiscardBackup); the paths removed. */
-  async discardBackup(vmUuid: string, backupId: string): Promise<string[]> {
-    const response = await unary<DiscardBackupResponse>((cb) => this.#client.discardBackup({ vmUuid, backupId }, cb));
+  async discardBackup(vmUuid: string, backupId: string, options: StorageCallOptions = {}): Promise<string[]> {
+    const response = await unary<DiscardBackupResponse>((cb) => this.#client.discardBackup({ vmUuid, backupId }, grantMetadata(options.grant), cb));
     return response.removedPaths;
   }
 
-  async listBackups(vmUuid = ''): Promise<BackupSummary[]> {
-    const response = await unary<ListBackupsResponse>((cb) => this.#client.listBackups({ vmUuid }, cb));
+  async listBackups(vmUuid = '', options: StorageCallOptions = {}): Promise<BackupSummary[]> {
+    const response = await unary<ListBackupsResponse>((cb) => this.#client.listBackups({ vmUuid }, grantMetadata(options.grant), cb));
     return response.backups;
   }
 
   /** The raw GetDisk stream; prefer getDiskParts. Cancel it to stop early. */
-  getDisk(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat): ClientReadableStream<GetDiskResponse> {
-    return this.#client.getDisk({ vmUuid, backupId, diskKey, format });
+  getDisk(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat, options: StorageCallOptions = {}): ClientReadableStream<GetDiskResponse> {
+    return this.#client.getDisk({ vmUuid, backupId, diskKey, format }, grantMetadata(options.grant));
   }
 
   /** GetDisk as an async iteration of its parts, pulled one at a time. */
-  async *getDiskParts(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat): AsyncGenerator<NonNullable<GetDiskResponse['part']>> {
-    const call = this.getDisk(vmUuid, backupId, diskKey, format);
+  async *getDiskParts(vmUuid: string, backupId: string, diskKey: string, format: GetDiskFormat, options: StorageCallOptions = {}): AsyncGenerator<NonNullable<GetDiskResponse['part']>> {
+    const call = this.getDisk(vmUuid, backupId, diskKey, format, options);
     try {
       for await (const message of call as AsyncIterable<GetDiskResponse>) {
         if (message.part) yield message.part;

@@ -18,10 +18,14 @@ describe('metrics config', () => {
     assert.equal(metricsSchema.safeParse({ listen: '9711' }).success, false);
   });
 
-  it('takes TLS as cert and key, with an optional CA for client certificates; nothing else', () => {
+  it('takes TLS as cert, key and a CA for client certificates; without the CA only when insecure says so; nothing else', () => {
     assert.ok(metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem' } }).success);
     assert.equal(metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c.pem' } }).success, false);
-    assert.equal(metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c', key: '/k', insecure: true } }).success, false);
+    const noCa = metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c', key: '/k' } });
+    assert.equal(noCa.success, false);
+    assert.match(JSON.stringify(noCa.error?.issues), /a server without a CA would serve anyone/);
+    assert.ok(metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c', key: '/k', insecure: true } }).success);
+    assert.equal(metricsSchema.safeParse({ listen: '0.0.0.0:9711', tls: { cert: '/c', key: '/k', insecure: 'yes' } }).success, false);
     assert.equal(metricsSchema.safeParse({ listen: '0.0.0.0:9711', port: 1 }).success, false);
   });
 });

@@ -1,7 +1,8 @@
 // The optional `metrics` section every long-running process accepts (coordinator, storage agent,
 // host agent, lab pool): where its observability server listens (/healthz and /metrics) and, when
-// the port is reachable from outside, the TLS material to serve it over HTTPS. Without the
-// section the process serves nothing (tests run many processes side by side).
+// the port is reachable from outside, the TLS material to serve it over HTTPS — with client
+// certificates checked against `ca`, or, only when the config says `insecure: true`, without.
+// Without the section the process serves nothing (tests run many processes side by side).
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -11,10 +12,15 @@ export const metricsTlsSchema = z
     cert: z.string().min(1),
     /** PEM private key of the server, a file path. */
     key: z.string().min(1),
-    /** PEM CA bundle, a file path: when given, scrapers must present a client certificate it signed. */
+    /** PEM CA bundle, a file path: scrapers must present a client certificate it signed. */
     ca: z.string().min(1).optional(),
+    /** `true` to serve HTTPS without `ca`: any client that reaches the port reads /metrics. */
+    insecure: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((tls) => tls.ca !== undefined || tls.insecure, {
+    message: 'a server without a CA would serve anyone: give ca (scrapers then show a certificate it signed), or insecure: true to serve without client certificates',
+  });
 
 export const metricsSchema = z
   .object({
@@ -25,8 +31,10 @@ export const metricsSchema = z
   })
   .strict();
 
-export type MetricsConfig = z.infer<typeof metricsSchema>;
-export type MetricsTlsConfig = z.infer<typeof metricsTlsSchema>;
+/** As parsed, or as a caller builds it (defaults not yet filled). */
+export type MetricsConfig = z.input<typeof metricsSchema>;
+/** As parsed, or as a caller builds it (`insecure` then defaults to false). */
+export type MetricsTlsConfig = z.input<typeof metricsTlsSchema>;
 
 export interface ListenAddress {
   /** Without brackets: "127.0.0.1", "::1", "0.0.0.0". */

@@ -2,7 +2,8 @@
 // as JSON when the process is ready and 503 (same body) when it is not — starting, stopping, or a
 // component failing; GET /metrics answers the Prometheus exposition text. HEAD works on both;
 // anything else is 404 or 405. HTTPS when TLS material is configured, requiring client
-// certificates signed by `ca` when one is given. Files are read once, at start.
+// certificates signed by `ca`; HTTPS without a CA serves anyone, so it needs `insecure: true`
+// (and says so in a warning at start). Files are read once, at start.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -39,7 +40,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
       res.end('internal error\n');
     });
   };
-  const server: Server = options.tls ? createHttpsServer(tlsOptions(options.tls), handler) : createHttpServer(handler);
+  const server: Server = options.tls ? createHttpsServer(tlsOptions(options.tls, options.logger), handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new ConfigError(`metrics.listen ${options.listen}: ${error.message}`, { cause: error })));
     server.listen(port, host, () => resolve());
@@ -78,7 +79,11 @@ function reply(res: ServerResponse, status: number, contentType: string, body: s
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function tlsOptions(tls: MetricsTlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean } {
+function tlsOptions(tls: MetricsTlsConfig, logger: Logger | undefined): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean } {
+  if (tls.ca === undefined) {
+    if (tls.insecure !== true) throw new ConfigError('metrics.tls: a server without a CA would serve anyone: give metrics.tls.ca, or metrics.tls.insecure: true to serve without client certificates');
+    logger?.warn({ field: 'metrics.tls', mode: 'tls-without-client-certificates' }, 'insecure HTTPS edge: no client certificates, /healthz and /metrics are served to anyone who reaches them');
+  }
   const ca = tls.ca === undefined ? undefined : readPem(tls.ca, 'metrics.tls.ca');
   return {
     cert: readPem(tls.cert, 'metrics.tls.cert'),

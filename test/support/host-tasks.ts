@@ -1,5 +1,8 @@
 // Task envelopes for host agent tests (backup and restore addressed to a pool) and a host agent
-// config that points at a lab pool, a storage agent's address and a test NATS namespace.
+// config that points at a lab pool, a storage agent's address and a test NATS namespace. The
+// config talks plaintext to the storage harness's open agent (storage-harness.ts), and the tasks
+// carry no grants; the host agent's grants are exercised by the e2e stacks and
+// test/observability-processes.test.ts, where storage agents check them.
 import { randomUUID } from 'node:crypto';
 import { hostAgentConfigSchema, type HostAgentConfig } from '../../agent/host/index.js';
 import type { BackupTask, RestoreTask } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';

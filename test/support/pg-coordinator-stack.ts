@@ -2,6 +2,8 @@
 // database, a NATS namespace (own streams), storage agents (in this process) on temporary
 // remotes, the coordinator run as a `deltachain coordinator` process (so a test can SIGKILL it)
 // or in this process (quicker to start), a control API client, and a stand-in host agent.
+// The data plane runs as in production: mutual TLS with role certificates and the coordinator's
+// grants (the lab's security material, deploy/lab-story/lab-security.ts).
 // Everything is removed by close().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
+import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
 import { coordinatorConfigSchema, type CoordinatorConfig } from '../../coordinator/service/coordinator-config.js';
 import { createTestDatabase, type TestDatabase } from './pg-database.js';
@@ -18,6 +21,7 @@ import { Coordinator } from '../../coordinator/service/coordinator.js';
 import { createLogger } from '../../shared/logging/index.js';
 import { startTestNats, testNatsSection, type TestNats } from './storage-nats.js';
 import { StandInHostAgent } from './pg-stand-in-host-agent.js';
+import { makeLabSecurity, type LabSecurity } from '../../deploy/lab-story/lab-security.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 
@@ -34,6 +38,8 @@ export interface CoordinatorStack {
   nats: TestNats;
   storage: Map<string, RunningStorageAgent>;
   host: StandInHostAgent;
+  /** The data plane's CA, certificates and the coordinator's signing key. */
+  security: LabSecurity;
   coordinator: CoordinatorProcess | undefined;
   inProcess: Coordinator | undefined;
   client: ControlClient | undefined;
@@ -85,7 +91,8 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
   const folder = await mkdtemp(join(tmpdir(), 'dc-coordinator-'));
   const db = await createTestDatabase();
   const nats = await startTestNats();
-  const host = new StandInHostAgent(nats.nc, nats.names, pool);
+  const security = await makeLabSecurity(join(folder, 'tls'));
+  const host = new StandInHostAgent(nats.nc, nats.names, pool, channelCredentials({ ...(await security.hostTls(pool)), insecure: false }));
   await host.start();
   const stack: CoordinatorStack = {
     folder,
@@ -93,6 +100,7 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
     nats,
     storage: new Map(),
     host,
+    security,
     coordinator: undefined,
     inProcess: undefined,
     client: undefined,
@@ -101,7 +109,8 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
         role: 'storage',
         agentId: `storage-${remote}`,
         nats: testNatsSection(nats.namespace),
-        storage: { remoteId: remote, root: root ?? join(folder, `remote-${remote}`), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
+        storage: { remoteId: remote, root: root ?? join(folder, `remote-${remote}`), listen: { host: '127.0.0.1', port: 0 }, tls: await security.storageTls(remote), heartbeatSeconds: 60 },
+        trust: { coordinatorKey: security.coordinatorKey },
       });
       const agent = await startStorageAgent(config, createLogger({ level: 'silent' }));
       stack.storage.set(remote, agent);
@@ -113,6 +122,8 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
         database: { url: databaseUrl, maxConnections: 4 },
         nats: testNatsSection(nats.namespace, { ackWaitSeconds: 10 }),
         api: { listen: '127.0.0.1:0' },
+        storage: { tls: security.coordinatorTls },
+        keys: { signing: security.signingKey },
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
         tasks: { backup: { timeoutSeconds: 120 } },
         dispatchIntervalMs: 200,

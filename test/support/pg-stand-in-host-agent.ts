@@ -6,9 +6,11 @@
 // recorded (`releases`) and succeeds with nothing destroyed. The real host agent (agent/host)
 // is tested against the lab pool on its own; this keeps the coordinator's tests about the
 // coordinator. It behaves as the host agent must: a backup task delivered again whose backup is
-// committed reports the same result and writes nothing.
+// committed reports the same result and writes nothing. It calls storage agents with the pool's
+// host certificate and sends each task's grant, as the real host agent does.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { encodeSignedGrant } from '../../shared/grants/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { StorageClient, type OutgoingBlock } from '../../shared/grpc/storage-client.js';
 import { publishEvent, startTaskConsumer, type NatsNames, type TaskConsumer, type TaskOutcome } from '../../shared/nats/index.js';
@@ -44,7 +46,14 @@ export class StandInHostAgent {
   private gate: Promise<void> | undefined;
   private consumer: TaskConsumer | undefined;
 
-  constructor(private readonly nc: NatsConnection, private readonly names: NatsNames, readonly pool: string, readonly agentId = `host-${pool}`) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly names: NatsNames,
+    readonly pool: string,
+    /** TLS towards storage agents, with this pool's host certificate. */
+    private readonly credentials: ChannelCredentials,
+    readonly agentId = `host-${pool}`,
+  ) {}
 
   addVm(uuid: string, name: string, diskKeys: string[]): void {
     this.vms.set(uuid, { uuid, name, disks: new Map(diskKeys.map((k) => [k, randomBytes(BLOCK * BLOCKS)])), vdis: new Map(diskKeys.map((k) => [k, randomUUID()])) });
@@ -119,9 +128,10 @@ export class StandInHostAgent {
   private async backup(task: BackupTask): Promise<{ backupId: string; snapshotUuid: string; bytesSent: number }> {
     const vm = this.vms.get(task.vmUuid);
     if (!vm) throw new Error(`no VM ${task.vmUuid} in pool ${this.pool}`);
-    const storage = new StorageClient(task.storageAddress, ChannelCredentials.createInsecure());
+    const storage = new StorageClient(task.storageAddress, this.credentials);
+    const auth = { grant: task.writeGrant && encodeSignedGrant(task.writeGrant) };
     try {
-      const committed = (await storage.listBackups(task.vmUuid)).find((b) => b.backupId === task.backupId);
+      const committed = (await storage.listBackups(task.vmUuid, auth)).find((b) => b.backupId === task.backupId);
       if (committed) return { backupId: task.backupId, snapshotUuid: this.kept.get(task.backupId) ?? '', bytesSent: 0 };
       const snapshotUuid = randomUUID();
       this.kept.set(task.backupId, snapshotUuid);
@@ -136,14 +146,14 @@ export class StandInHostAgent {
         const parent = base !== undefined && this.snapshots.has(base) ? base : '';
         const blocks = changedBlocks(frozen, parent === '' ? undefined : this.snapshots.get(parent));
         bytesSent += blocks.length * BLOCK;
-        await storage.putDisk({ backupId: task.backupId, vmUuid: vm.uuid, diskKey, virtualSize: BLOCK * BLOCKS, blockSize: BLOCK, footerUuid, parentFooterUuid: parent, timestampMs }, blocks);
+        await storage.putDisk({ backupId: task.backupId, vmUuid: vm.uuid, diskKey, virtualSize: BLOCK * BLOCKS, blockSize: BLOCK, footerUuid, parentFooterUuid: parent, timestampMs }, blocks, auth);
         sources.push({ diskKey, vdiUuid: vm.vdis.get(diskKey)!, snapshotVdiUuid: footerUuid });
       }
       await storage.commitBackup({
         backupId: task.backupId, vmUuid: vm.uuid, timestampMs, diskKeys: [...vm.disks.keys()],
         recordsJson: JSON.stringify({ vm: { name_label: vm.name }, vmSnapshot: {}, vbds: [], vdis: [], vifs: [] }),
         policyJson: task.policyJson, diskSources: sources,
-      });
+      }, auth);
       return { backupId: task.backupId, snapshotUuid, bytesSent };
     } finally {
       storage.close();

@@ -1,5 +1,8 @@
 // Runs a real storage agent (`deltachain agent --config FILE`) as a child process, as an
 // operator would, so tests can SIGKILL it mid-work and start it again on the same remote.
+// With `dataPlane` it runs as in production (mutual TLS, every call checked by role and grant);
+// without, its data plane is open (`insecure: true`): the crash and recovery tests that use it
+// are about what the remote holds, and call it with plain clients.
 import { profileArgs } from './profile-args.js';
 import { testNatsSection } from './storage-nats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +24,8 @@ export interface AgentProcessOptions {
   ackWaitSeconds?: number;
   /** gRPC port (default 0: a free one); a restarted agent takes its predecessor's to be found again. */
   port?: number;
+  /** The agent's certificate (storage:<remote>, a server certificate), its CA and the coordinator's public key. */
+  dataPlane?: { tls: { ca: string; cert: string; key: string }; coordinatorKey: string };
 }
 
 export interface AgentProcess {
@@ -41,11 +46,12 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
       remoteId: o.remoteId,
       root: o.root,
       listen: { host: '127.0.0.1', port: o.port ?? 0 },
-      tls: { insecure: true },
+      tls: o.dataPlane?.tls ?? { insecure: true },
       concurrency: 2,
       heartbeatSeconds: 60,
       mergeCheckpointBlocks: o.mergeCheckpointBlocks ?? 256,
     },
+    ...(o.dataPlane ? { trust: { coordinatorKey: o.dataPlane.coordinatorKey } } : {}),
   };
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;

@@ -1,6 +1,8 @@
 // A real storage agent core on loopback for tests: a temporary remote root, the gRPC server
-// (plaintext, as a test config would say `insecure: true`) and a client. `close()` stops both
-// and removes the folder. Also deterministic disk content so tests can compare what they read
+// and a client. `close()` stops both and removes the folder. The server is open (plaintext, as a
+// config saying `insecure: true` makes it): the tests on this harness are about what a remote
+// stores and serves, and call it with plain clients; who may call is tested against a real
+// agent over mutual TLS (test/security-dataplane.test.ts), and the e2e stacks run it so. Also deterministic disk content so tests can compare what they read
 // back with what they sent without keeping disks in memory.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';

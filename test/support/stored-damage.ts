@@ -9,11 +9,11 @@ import { GetDiskFormat, StorageClient } from '../../shared/grpc/storage-client.j
 import { SECTOR_SIZE, isSectorMarked } from '../../shared/vhd/format/index.js';
 import { VhdFile } from '../../shared/vhd/vhd-file.js';
 
-/** GetDisk BLOCKS's trailer digest of a backup's disk (32 bytes). */
-export async function chainDigestOverGrpc(address: string, vmUuid: string, backupId: string, diskKey: string): Promise<Buffer> {
-  const client = new StorageClient(address, ChannelCredentials.createInsecure());
+/** GetDisk BLOCKS's trailer digest of a backup's disk (32 bytes); `access`: a host certificate and read grant (default: plaintext, no grant). */
+export async function chainDigestOverGrpc(address: string, vmUuid: string, backupId: string, diskKey: string, access?: { credentials: ChannelCredentials; grant: Uint8Array }): Promise<Buffer> {
+  const client = new StorageClient(address, access?.credentials ?? ChannelCredentials.createInsecure());
   try {
-    for await (const part of client.getDiskParts(vmUuid, backupId, diskKey, GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
+    for await (const part of client.getDiskParts(vmUuid, backupId, diskKey, GetDiskFormat.GET_DISK_FORMAT_BLOCKS, { grant: access?.grant })) {
       if (part.$case === 'trailer') return Buffer.from(part.value.digest);
     }
     throw new Error(`GetDisk of ${backupId}/${diskKey} ended without a trailer`);

@@ -15,6 +15,8 @@ describe('classifyStorageFailure', () => {
     ['a block damaged on the way', status.DATA_LOSS, 'STORAGE_CHECKSUM_MISMATCH', 'PutDisk', 'block 3: checksum mismatch', true, 'network'],
     ['damaged data on the remote', status.DATA_LOSS, undefined, 'GetDisk', 'block 3 does not match its checksum', false, 'data'],
     ['a refused request', status.FAILED_PRECONDITION, 'STORAGE_CONFLICT', 'PutDisk', 'backup is already committed', false, 'request'],
+    ['a refused grant', status.PERMISSION_DENIED, 'STORAGE_ACCESS_DENIED', 'PutDisk', 'PutDisk refused for host:lab: grant of task t refused: it expired', false, 'request'],
+    ['a certificate without an identity', status.UNAUTHENTICATED, 'STORAGE_ACCESS_DENIED', 'ListBackups', 'ListBackups refused: the caller showed no certificate with a Deltachain identity', false, 'request'],
     ['a storage agent bug', status.INTERNAL, undefined, 'PutDisk', 'storage agent error: boom', false, 'storage'],
   ];
   for (const [name, code, serverCode, rpc, detail, retryable, side] of cases) {

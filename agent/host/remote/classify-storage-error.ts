@@ -6,7 +6,9 @@
 //     network; retryable;
 //   * the remote's file system is full (REMOTE_FULL): the operator must free space; not retried;
 //   * a block damaged on the way in (PutDisk DATA_LOSS): sending it again helps;
-//   * a refused request (bad id, missing parent, committed backup): not retried.
+//   * a refused request (bad id, missing parent, committed backup): not retried;
+//   * a refused caller (certificate without the right identity, a missing or wrong grant): not
+//     retried — the certificates or keys need an operator.
 import { status } from '@grpc/grpc-js';
 import type { FailureSide } from '../../../shared/errors.js';
 
@@ -43,6 +45,9 @@ export function classifyStorageFailure(grpcCode: number, serverCode: string | un
     case status.ALREADY_EXISTS:
     case status.OUT_OF_RANGE:
       return failed(false, 'request', 'the storage agent refused the request');
+    case status.UNAUTHENTICATED:
+    case status.PERMISSION_DENIED:
+      return failed(false, 'request', "the storage agent refused this host agent: check that its storage.tls certificate names host:<pool id> and comes from the storage agent's CA, and that the storage agent's trust.coordinatorKey is this coordinator's public key");
     case status.UNIMPLEMENTED:
       return failed(false, 'storage', 'the storage agent does not know this call; upgrade it to the version of this host agent');
     default:

@@ -9,7 +9,7 @@
 // a tenth on the agent bench, but raised its peak RSS by 10–20 MiB (fewer young-generation
 // collections, so gRPC's 2 MiB frames linger longer): over the 200 MiB bound in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksum } from '../../../shared/grpc/index.js';
+import { DiskDigest, blockChecksum, grantMetadata } from '../../../shared/grpc/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
@@ -39,10 +39,12 @@ export class DiskUpload {
     stub: PutDiskStub,
     header: DiskHeader,
     private readonly window: number,
+    /** The task's grant, sent as the stream's metadata. */
+    grant: Uint8Array | undefined,
   ) {
     let call!: ClientWritableStream<PutDiskRequest>;
     this.response = new Promise<PutDiskResponse>((resolve, reject) => {
-      call = stub.putDisk((error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
+      call = stub.putDisk(grantMetadata(grant), (error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
     });
     this.call = call;
     this.call.on('error', (error) => this.fail(error));

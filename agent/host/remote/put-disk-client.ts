@@ -1,7 +1,7 @@
 // A gRPC client for PutDisk only: the generated service definition with its request encoder
 // replaced by the hand-written one (put-disk-serializer.ts), so disk blocks are copied once
 // before gRPC frames them. Same wire format, same server.
-import { makeGenericClientConstructor, type ChannelCredentials, type Client, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, type ChannelCredentials, type Client, type ClientWritableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { MAX_MESSAGE_BYTES } from '../../../shared/grpc/index.js';
 import { StorageServiceService, type PutDiskRequest, type PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { serializePutDiskRequest } from './put-disk-serializer.js';
@@ -11,7 +11,7 @@ const PutDiskService = {
 };
 
 interface PutDiskStub extends Client {
-  putDisk(callback: (error: ServiceError | null, response?: PutDiskResponse) => void): ClientWritableStream<PutDiskRequest>;
+  putDisk(metadata: Metadata, callback: (error: ServiceError | null, response?: PutDiskResponse) => void): ClientWritableStream<PutDiskRequest>;
 }
 
 const PutDiskStubConstructor = makeGenericClientConstructor(PutDiskService, 'deltachain.storage.v1.StorageService') as unknown as {

@@ -5,12 +5,14 @@
 // storage agent that went away answer again?) tried once; push-style uploads (with a leaner
 // block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores,
 // a backup's stored records and a disk as one VHD stream of known length.
+// A task works through a view of the remote that carries its grant (`withGrant`): every call of
+// the view sends the coordinator's grant the task came with, over the remote's shared channels.
 // The channels reconnect at least every 5 s while a storage agent is away (grpc-js would back off
 // up to 2 minutes), so a restarted one is reached soon after it is back.
 import { Readable } from 'node:stream';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/logging/index.js';
-import { GetDiskFormat, StorageClient } from '../../../shared/grpc/index.js';
+import { GetDiskFormat, StorageClient, type StorageCallOptions } from '../../../shared/grpc/index.js';
 import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
@@ -51,59 +53,75 @@ export interface VhdDownload {
 const INTERNAL = 13;
 const DEADLINE_EXCEEDED = 4;
 
+/** The gRPC channels of one remote, shared by every view of it. */
+interface RemoteChannels {
+  client: StorageClient;
+  uploads: PutDiskStub;
+}
+
 export class RemoteStorage implements BackupSource {
-  private readonly client: StorageClient;
-  private readonly uploads: PutDiskStub;
+  private readonly channels: RemoteChannels;
 
   constructor(
     readonly endpoint: RemoteEndpoint,
     private readonly options: RemoteStorageOptions,
+    /** The grant this view sends with every call (withGrant). */
+    private readonly grant?: Uint8Array,
+    shared?: RemoteChannels,
   ) {
-    this.client = new StorageClient(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS);
-    this.uploads = createPutDiskStub(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS);
+    this.channels = shared ?? {
+      client: new StorageClient(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS),
+      uploads: createPutDiskStub(endpoint.address, endpoint.credentials, STORAGE_CHANNEL_OPTIONS),
+    };
   }
 
   get remoteId(): string {
     return this.endpoint.remoteId;
   }
 
+  /** This remote as a task holding `grant` sees it: same channels, the grant on every call.
+   * Close the remote, not its views. */
+  withGrant(grant: Uint8Array | undefined): RemoteStorage {
+    return new RemoteStorage(this.endpoint, this.options, grant, this.channels);
+  }
+
   putDisk(header: DiskHeader): DiskUpload {
-    return new DiskUpload(this.remoteId, this.uploads, header, this.options.uploadWindow);
+    return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant);
   }
 
   commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
-    return this.unary('CommitBackup', () => this.client.commitBackup(request));
+    return this.unary('CommitBackup', () => this.client.commitBackup(request, this.auth));
   }
 
   async hasBase(vmUuid: string, footerUuid: string): Promise<boolean> {
-    return (await this.unary('HasBase', () => this.client.hasBase(vmUuid, footerUuid))).found;
+    return (await this.unary('HasBase', () => this.client.hasBase(vmUuid, footerUuid, this.auth))).found;
   }
 
   /** Removes what uploads of this uncommitted backup left on the remote; the paths removed. One
    * try (its callers do it best effort, and must not hold a failed backup for minutes). */
   discardBackup(vmUuid: string, backupId: string): Promise<string[]> {
-    return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId), this.options.callTimeoutMs);
+    return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId, this.auth), this.options.callTimeoutMs);
   }
 
   /** One ListBackups of a VM (cheap: one folder; Stat reads the whole remote), not retried:
    * resolves when the storage agent answers within `timeoutMs`. */
   async probe(vmUuid: string, timeoutMs: number): Promise<void> {
-    await this.withDeadline('ListBackups', () => this.client.listBackups(vmUuid), timeoutMs);
+    await this.withDeadline('ListBackups', () => this.client.listBackups(vmUuid, this.auth), timeoutMs);
   }
 
   listBackups(vmUuid: string): Promise<BackupSummary[]> {
-    return this.unary('ListBackups', () => this.client.listBackups(vmUuid));
+    return this.unary('ListBackups', () => this.client.listBackups(vmUuid, this.auth));
   }
 
   /** A committed backup's metadata, records included (for restores). */
   async getBackup(vmUuid: string, backupId: string): Promise<StoredBackup> {
-    const response = await this.unary('GetBackup', () => this.client.getBackup(vmUuid, backupId));
+    const response = await this.unary('GetBackup', () => this.client.getBackup(vmUuid, backupId, this.auth));
     return parseStoredBackup(response.metadataJson, `backup ${backupId} of VM ${vmUuid} on remote ${this.remoteId}`);
   }
 
   /** GetDisk as one VHD stream; resolves once the stream's length is known. */
   async getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<VhdDownload> {
-    const parts = this.client.getDiskParts(vmUuid, backupId, diskKey, GetDiskFormat.GET_DISK_FORMAT_VHD);
+    const parts = this.client.getDiskParts(vmUuid, backupId, diskKey, GetDiskFormat.GET_DISK_FORMAT_VHD, this.auth);
     let first: IteratorResult<NonNullable<GetDiskResponse['part']>>;
     try {
       first = await parts.next();
@@ -119,8 +137,16 @@ export class RemoteStorage implements BackupSource {
   }
 
   close(): void {
-    this.client.close();
-    this.uploads.close();
+    this.channels.client.close();
+    this.channels.uploads.close();
+  }
+
+  private get client(): StorageClient {
+    return this.channels.client;
+  }
+
+  private get auth(): StorageCallOptions {
+    return { grant: this.grant };
   }
 
   private async *vhdChunks(parts: AsyncGenerator<NonNullable<GetDiskResponse['part']>>, length: number): AsyncGenerator<Buffer> {

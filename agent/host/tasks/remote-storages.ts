@@ -1,6 +1,7 @@
 // One storage client per remote (and address), shared by the tasks that use it, closed when the
 // agent stops. Tasks name the remote and its storage agent's address; TLS material comes from the
-// host agent's config, never from a task.
+// host agent's config, never from a task, and the storage agent must show a certificate naming
+// the task's remote (`credentialsFor`).
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { RemoteStorage, type RemoteStorageOptions } from '../remote/remote-storage.js';
 
@@ -8,7 +9,8 @@ export class RemoteStorages {
   private readonly clients = new Map<string, RemoteStorage>();
 
   constructor(
-    private readonly credentials: ChannelCredentials,
+    /** TLS towards the storage agent of a remote. */
+    private readonly credentialsFor: (remoteId: string) => ChannelCredentials,
     private readonly options: RemoteStorageOptions,
   ) {}
 
@@ -16,7 +18,7 @@ export class RemoteStorages {
     const key = `${remoteId} ${address}`;
     let client = this.clients.get(key);
     if (client === undefined) {
-      client = new RemoteStorage({ remoteId, address, credentials: this.credentials }, this.options);
+      client = new RemoteStorage({ remoteId, address, credentials: this.credentialsFor(remoteId) }, this.options);
       this.clients.set(key, client);
     }
     return client;

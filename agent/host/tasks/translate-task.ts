@@ -1,9 +1,11 @@
 // The edge between the wire (deltachain.tasks.v1 envelopes from the coordinator) and the host
 // agent's domain: a task becomes a BackupRequest, RestoreRequest or ReleaseRequest after its fields are checked
 // (a bad task fails with a message naming the field, it does not half-run), and an outcome
-// becomes a TaskResult output. Generated types stop here.
+// becomes a TaskResult output. Generated types stop here. The coordinator's grant a backup or
+// restore task carries goes with every call the task makes to its remote (RemoteStorage.withGrant).
 import { InvalidInputError } from '../../../shared/errors.js';
 import { CHECKSUM_SIZE } from '../../../shared/grpc/disk-checksum.js';
+import { encodeSignedGrant, type SignedGrant } from '../../../shared/grants/index.js';
 import type { BackupTask, ReleaseReferencesTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
@@ -47,7 +49,7 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
     policyId: policyId as string,
     policyJson: payload.policyJson,
     vmUuid: payload.vmUuid,
-    targets: [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress) }],
+    targets: [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress).withGrant(grantBytes(payload.writeGrant)) }],
     bases: new Map(Object.entries(payload.baseSnapshotVdiByDisk)),
   };
 }
@@ -62,11 +64,17 @@ export function restoreRequestFrom(taskId: string, payload: RestoreTask, storage
     taskId,
     vmUuid: payload.vmUuid,
     backupId: payload.backupId,
-    source: storages.get(payload.remoteId, payload.storageAddress),
+    source: storages.get(payload.remoteId, payload.storageAddress).withGrant(grantBytes(payload.readGrant)),
     srUuid: payload.srUuid,
     ...(payload.nameLabel === undefined || payload.nameLabel === '' ? {} : { nameLabel: payload.nameLabel }),
     expectedChainDigests: new Map(Object.entries(payload.expectedChainDigests)),
   };
+}
+
+/** The grant as the storage agent reads it (absent: the call goes without one, and a storage agent
+ * that checks grants refuses it, saying so). */
+function grantBytes(grant: SignedGrant | undefined): Uint8Array | undefined {
+  return grant === undefined ? undefined : encodeSignedGrant(grant);
 }
 
 export function releaseRequestFrom(taskId: string, payload: ReleaseReferencesTask): ReleaseRequest {

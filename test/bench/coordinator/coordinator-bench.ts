@@ -110,6 +110,8 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
       database: { url: databaseUrl(dbName), maxConnections: 10 },
       nats: { servers: [NATS_URL], namespace: names.namespace, insecure: true, ackWaitSeconds: 30 },
       api: { listen: '127.0.0.1:0' },
+      // The simulated agents have no data plane: results carry their summaries, nothing is looked up.
+      storage: { tls: { insecure: true } },
       tasks: { backup: { timeoutSeconds: 3600 } },
     }));
     coordinator = await spawnCoordinator(configPath, join(folder, 'coordinator.log'), o.coordinatorNodeArgs);

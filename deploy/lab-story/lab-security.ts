@@ -1,0 +1,64 @@
+// The lab's data-plane security material, made fresh for each lab under config/tls/: a CA and
+// role certificates (role-certificates.ts) — the coordinator's, one per pool's host agent
+// ("host:<pool>") and one per remote's storage agent ("storage:<remote>", also its server
+// certificate) — and the coordinator's Ed25519 key pair that signs the grants storage agents
+// check. The lab runs the data plane as production does: mutual TLS, every call authorised.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { channelCredentials } from '../../shared/grpc/credentials.js';
+import { generateSigningKeyPair } from '../../shared/signing/index.js';
+import { makeRoleCertificates, type CertFiles, type RoleCertificates } from './role-certificates.js';
+
+/** A TLS section's files, as the configs take them. */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface LabSecurity {
+  folder: string;
+  /** The coordinator's TLS client files (storage.tls). */
+  coordinatorTls: TlsFiles;
+  /** Credentials that call a storage agent as the coordinator does (to list what a remote holds). */
+  coordinatorCredentials(): ChannelCredentials;
+  /** The coordinator's private signing key (keys.signing) and the public key agents pin (trust.coordinatorKey). */
+  signingKey: string;
+  coordinatorKey: string;
+  /** A pool's host agent's TLS files (made on first use). */
+  hostTls(pool: string): Promise<TlsFiles>;
+  /** A remote's storage agent's TLS files, server and client (made on first use). */
+  storageTls(remote: string): Promise<TlsFiles>;
+}
+
+export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
+  await mkdir(folder, { recursive: true });
+  const [certificates, keys] = await Promise.all([makeRoleCertificates(folder), writeSigningKeys(folder)]);
+  const tls = (files: CertFiles): TlsFiles => ({ ca: certificates.ca.cert, ...files });
+  const coordinator = tls(await certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator' }));
+  const issued = new Map<string, Promise<TlsFiles>>();
+  const once = (name: string, make: (c: RoleCertificates) => Promise<CertFiles>): Promise<TlsFiles> => {
+    let files = issued.get(name);
+    if (!files) issued.set(name, (files = make(certificates).then(tls)));
+    return files;
+  };
+  return {
+    folder,
+    coordinatorTls: coordinator,
+    coordinatorCredentials: () => channelCredentials({ ...coordinator, insecure: false }),
+    ...keys,
+    hostTls: (pool) => once(`host-${pool}`, (c) => c.issue({ role: 'host', name: pool }, { file: `host-${pool}` })),
+    storageTls: (remote) => once(`storage-${remote}`, (c) => c.issue({ role: 'storage', name: remote }, { file: `storage-${remote}`, server: true })),
+  };
+}
+
+async function writeSigningKeys(folder: string): Promise<{ signingKey: string; coordinatorKey: string }> {
+  const pair = generateSigningKeyPair();
+  const signingKey = join(folder, 'coordinator-signing.key');
+  const coordinatorKey = join(folder, 'coordinator-signing.pub');
+  await writeFile(signingKey, pair.privatePem, { mode: 0o600 });
+  await chmod(signingKey, 0o600);
+  await writeFile(coordinatorKey, pair.publicPem);
+  return { signingKey, coordinatorKey };
+}
