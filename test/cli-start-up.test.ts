@@ -92,7 +92,7 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
   });
 
   it('a control-API command loads gRPC and none of NATS, Postgres, pino, zod, xen-api, prom-client', async () => {
-    const list = await run(['policy', 'list', '--coordinator', '127.0.0.1:1']);
+    const list = await run(['policy', 'list', '--api', '127.0.0.1:1', '--insecure']);
     assert.equal(list.code, 69, `coordinator unreachable: ${list.stderr}`);
     const packages = packagesOf(list);
     assert.ok(packages.has('@grpc/grpc-js'));

@@ -1,11 +1,13 @@
 // Every operator command of the coordinator's CLI, run against the real control API (gRPC on
-// loopback) and a real Postgres catalogue: human tables, --json, helpful errors, exit codes.
+// the coordinator's local socket) and a real Postgres catalogue: human tables, --json, helpful errors, exit codes.
 // Agents are not involved: task results are applied through the coordinator's own event
 // handler, as the event consumer would.
 import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startCliHarness, type CliHarness } from './support/pg-cli-harness.js';
 import * as catalog from '../coordinator/catalog/index.js';
 import { applyTaskEvent } from '../coordinator/lifecycle/index.js';
@@ -262,7 +264,7 @@ describe('coordinator CLI', () => {
       ['coordinator'], ['policy', 'create'], ['policy', 'list'], ['policy', 'show'], ['policy', 'edit'], ['policy', 'delete'],
       ['policy', 'enable'], ['policy', 'disable'], ['policy', 'run'], ['pool', 'add'], ['pool', 'list'], ['remote', 'add'],
       ['remote', 'list'], ['remote', 'scan'], ['agent', 'list'], ['vm', 'list'], ['backup', 'list'], ['run', 'list'],
-      ['run', 'show'], ['run', 'watch'], ['restore'], ['verify'],
+      ['run', 'show'], ['run', 'watch'], ['restore'], ['verify'], ['audit', 'list'],
     ];
     for (const command of commands) {
       const help = await h.cli(...command, '--help');
@@ -272,10 +274,31 @@ describe('coordinator CLI', () => {
   });
 
   it('an unreachable coordinator is exit code 69 with what to do', async () => {
-    const result = await h.cli('pool', 'list', '--coordinator', '127.0.0.1:1');
+    const result = await h.cli('pool', 'list', '--api', '127.0.0.1:1', '--insecure');
     assert.equal(result.code, 69);
     assert.match(result.err, /cannot reach the coordinator at 127\.0\.0\.1:1 .*is `deltachain coordinator` running there\?/);
-    const remote = await h.cli('pool', 'list', '--coordinator', '10.9.9.9:7100');
-    assert.match(remote.err, /not on this machine: give --tls-ca/);
+    const gone = await h.cli('pool', 'list', '--socket', join(tmpdir(), 'no-such-coordinator.sock'));
+    assert.equal(gone.code, 69, gone.err);
+    const plaintext = await h.cli('pool', 'list', '--api', '10.9.9.9:7100');
+    assert.equal(plaintext.code, 1);
+    assert.match(plaintext.err, /reached over TCP: give --ca, --cert and --key/);
+  });
+
+  it('audit list shows every call, newest first, filtered by caller, time and count', async () => {
+    assert.equal((await h.cli('pool', 'add', 'audited', '--site', 'dc9')).code, 0);
+    assert.equal((await h.cli('pool', 'add', 'audited')).code, 1, 'a second add fails, and is audited as failed');
+    await new Promise((r) => setTimeout(r, 100));
+    const listed = await h.cli('audit', 'list', '--json', '--since', '5m', '--who', 'local');
+    assert.equal(listed.code, 0, listed.err);
+    const entries = JSON.parse(listed.out) as { who: string; method: string; outcome: string; arguments: string; detail: string }[];
+    const adds = entries.filter((e) => e.method === 'AddPool' && e.arguments.includes('audited'));
+    assert.deepEqual(adds.map((e) => [e.who, e.outcome]), [['local socket', 'failed'], ['local socket', 'ok']]);
+    assert.match(adds[1]!.arguments, /"site":"dc9"/);
+    assert.equal(JSON.parse((await h.cli('audit', 'list', '--json', '--limit', '1')).out).length, 1);
+    assert.deepEqual(JSON.parse((await h.cli('audit', 'list', '--json', '--who', 'operator:')).out), []);
+    assert.deepEqual(JSON.parse((await h.cli('audit', 'list', '--json', '--since', '2099-01-01')).out), []);
+    const table = await h.cli('audit', 'list', '--limit', '3');
+    assert.match(table.out, /^AT\s+WHO\s+METHOD\s+OUTCOME/);
+    assert.equal((await h.cli('audit', 'list', '--since', 'yesterday')).code, 2);
   });
 });

@@ -47,6 +47,7 @@ export class ControlClient {
   getRun = (r: wire.GetRunRequest) => this.call<wire.GetRunRequest, wire.GetRunResponse>(this.client.getRun, r);
   restore = (r: wire.RestoreRequest) => this.call<wire.RestoreRequest, wire.RestoreResponse>(this.client.restore, r);
   verify = (r: wire.VerifyRequest) => this.call<wire.VerifyRequest, wire.VerifyResponse>(this.client.verify, r);
+  listAudit = (r: wire.ListAuditRequest) => this.call<wire.ListAuditRequest, wire.ListAuditResponse>(this.client.listAudit, r);
   getTask = (r: wire.GetTaskRequest) => this.call<wire.GetTaskRequest, wire.GetTaskResponse>(this.client.getTask, r);
 
   watchRun(request: wire.WatchRunRequest): AsyncIterable<wire.WatchRunResponse> {

@@ -1,5 +1,6 @@
 // The control API service: every handler of proto deltachain.control.v1 wired to grpc-js.
 import type { ControlServiceServer } from '../../shared/proto/gen/deltachain/control/v1/control.js';
+import { auditHandlers } from './audit-handlers.js';
 import type { ControlContext } from './control-context.js';
 import { inventoryHandlers } from './inventory-handlers.js';
 import { policyHandlers } from './policy-handlers.js';
@@ -12,6 +13,7 @@ export function controlService(ctx: ControlContext): ControlServiceServer {
   const i = inventoryHandlers(ctx);
   const r = runHandlers(ctx);
   const s = restoreHandlers(ctx);
+  const a = auditHandlers(ctx);
   return {
     createPolicy: unary(p.createPolicy),
     updatePolicy: unary(p.updatePolicy),
@@ -36,5 +38,6 @@ export function controlService(ctx: ControlContext): ControlServiceServer {
     watchTask: serverStream(r.watchTask),
     restore: unary(s.restore),
     verify: unary(s.verify),
+    listAudit: unary(a.listAudit),
   };
 }

@@ -35,9 +35,12 @@ export class ControlApiError extends DeltachainError {
 
 export function fromServiceError(error: ServiceError, address: string): ControlApiError {
   const code = String(error.metadata?.get('deltachain-code')[0] ?? '');
+  if (error.code === status.UNAVAILABLE && /EACCES|permission denied/i.test(error.details)) {
+    return new ControlApiError('COORDINATOR_FORBIDDEN', `cannot connect to the coordinator's socket ${address.replace(/^unix:/, '')}: permission denied; run as a member of the coordinator's group (or as its user)`, error.code, error);
+  }
   if (error.code === status.UNAVAILABLE && code === '') {
     const why = error.details.replace(/\s*Resolution note:.*$/s, '').replace(/^No connection established\. Last error: (Error: )?/, '').replace(/\.$/, '');
-    return new ControlApiError('COORDINATOR_UNAVAILABLE', `cannot reach the coordinator at ${address} (${why}); is \`deltachain coordinator\` running there? Set --coordinator or DELTACHAIN_COORDINATOR`, error.code, error);
+    return new ControlApiError('COORDINATOR_UNAVAILABLE', `cannot reach the coordinator at ${address} (${why}); is \`deltachain coordinator\` running there? Give --socket or --api (or DELTACHAIN_SOCKET, DELTACHAIN_API)`, error.code, error);
   }
   if (error.code === status.DEADLINE_EXCEEDED) {
     return new ControlApiError('COORDINATOR_TIMEOUT', `the coordinator at ${address} did not answer in time`, error.code, error);

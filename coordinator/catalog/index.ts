@@ -78,3 +78,4 @@ export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt
 export { forgetReleasedReferences, pairsWithActiveBackups, policyPoolKey, referencesOfPolicy } from './reference-releases.js';
 export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
 export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';
+export { listAudit, recordAudit, type AuditEntry, type AuditFilter, type AuditOutcome } from './control-audit.js';

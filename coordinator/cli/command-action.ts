@@ -18,17 +18,19 @@ export interface CommandContext<O> {
 /** Adds the connection options every control-API command takes. */
 export function withConnection(command: Command): Command {
   return command
-    .option('--coordinator <host:port>', 'control API address (default $DELTACHAIN_COORDINATOR or 127.0.0.1:7100)')
-    .option('--tls-ca <file>', 'CA certificate to check the coordinator with (PEM)')
-    .option('--tls-cert <file>', 'client certificate for mutual TLS (PEM)')
-    .option('--tls-key <file>', 'client key for mutual TLS (PEM)')
-    .option('--insecure', 'talk to a remote coordinator without TLS');
+    .option('--socket <path>', "the coordinator's local socket (default $DELTACHAIN_SOCKET or /run/deltachain/coordinator.sock)")
+    .option('--api <host:port>', 'the control API over TCP with mutual TLS (default $DELTACHAIN_API)')
+    .option('--ca <file>', 'CA certificate to check the coordinator with (PEM; $DELTACHAIN_CA)')
+    .option('--cert <file>', "an operator's or viewer's certificate (PEM; $DELTACHAIN_CERT)")
+    .option('--key <file>', 'its private key (PEM; $DELTACHAIN_KEY)')
+    .option('--insecure', 'talk to a coordinator serving plaintext TCP (api.tls.insecure)');
 }
 
 export function exitCodeFor(error: unknown): number {
   const code = (error as DeltachainError).code;
   if (code === 'COORDINATOR_UNAVAILABLE' || code === 'COORDINATOR_TIMEOUT' || code === 'CATALOG_UNAVAILABLE') return EXIT.UNAVAILABLE;
   if (code === 'NOT_FOUND') return EXIT.NOT_FOUND;
+  if (code === 'PERMISSION_DENIED' || code === 'UNAUTHENTICATED' || code === 'COORDINATOR_FORBIDDEN') return EXIT.NOT_ALLOWED;
   return EXIT.FAILED;
 }
 

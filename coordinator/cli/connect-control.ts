@@ -1,26 +1,26 @@
-// Connects the CLI to the coordinator's control API. The address comes from --coordinator, else
-// DELTACHAIN_COORDINATOR, else 127.0.0.1:7100. TLS from --tls-ca/--tls-cert/--tls-key (or the
-// DELTACHAIN_TLS_CA/_CERT/_KEY variables); plaintext only to a loopback address or with
-// --insecure, so credentials and catalogue data never cross a network in clear by accident.
-import { readFileSync } from 'node:fs';
+// Connects the CLI to the coordinator's control API (docs/security.md, "Control API"):
+//   --socket PATH (or $DELTACHAIN_SOCKET): the coordinator's local unix socket; whoever the
+//     socket's permissions let connect is an operator.
+//   --api HOST:PORT (or $DELTACHAIN_API): over TCP with mutual TLS — --ca to check the
+//     coordinator, --cert/--key an operator's or viewer's certificate (or $DELTACHAIN_CA,
+//     _CERT, _KEY); plaintext only with --insecure (a coordinator with api.tls.insecure).
+//   neither: the default socket, /run/deltachain/coordinator.sock, when it exists.
+// Only Node's fs is used before a command runs the call, so start-up stays quick.
+import { existsSync, readFileSync } from 'node:fs';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ConfigError } from '../../shared/errors.js';
 import { ControlClient } from '../api/control-client.js';
 import type { CliIo } from './cli-io.js';
 
-export const DEFAULT_COORDINATOR = '127.0.0.1:7100';
+export const DEFAULT_SOCKET = '/run/deltachain/coordinator.sock';
 
 export interface ConnectionOptions {
-  coordinator?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
+  socket?: string;
+  api?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
   insecure?: boolean;
-}
-
-function isLoopback(address: string): boolean {
-  const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function readPem(path: string, what: string): Buffer {
@@ -32,22 +32,25 @@ function readPem(path: string, what: string): Buffer {
 }
 
 export function connectControl(options: ConnectionOptions, io: CliIo): ControlClient {
-  const address = options.coordinator ?? io.env.DELTACHAIN_COORDINATOR ?? DEFAULT_COORDINATOR;
-  const ca = options.tlsCa ?? io.env.DELTACHAIN_TLS_CA;
-  const cert = options.tlsCert ?? io.env.DELTACHAIN_TLS_CERT;
-  const key = options.tlsKey ?? io.env.DELTACHAIN_TLS_KEY;
-  let credentials: ChannelCredentials;
-  if (ca !== undefined || cert !== undefined || key !== undefined) {
-    if ((cert === undefined) !== (key === undefined)) throw new ConfigError('give both --tls-cert and --tls-key for a client certificate, or neither');
-    credentials = ChannelCredentials.createSsl(
-      ca === undefined ? null : readPem(ca, 'CA'),
-      key === undefined ? null : readPem(key, 'key'),
-      cert === undefined ? null : readPem(cert, 'certificate'),
+  const api = options.api ?? (options.socket === undefined ? io.env.DELTACHAIN_API : undefined);
+  if (api !== undefined && api !== '') return new ControlClient(api, tcpCredentials(api, options, io));
+  const socket = options.socket ?? io.env.DELTACHAIN_SOCKET ?? DEFAULT_SOCKET;
+  if (options.socket === undefined && io.env.DELTACHAIN_SOCKET === undefined && !existsSync(socket)) {
+    throw new ConfigError(
+      `no coordinator socket at ${socket}: on the coordinator's machine, run as a member of its group; elsewhere give --api HOST:PORT with --ca, --cert and --key (an operator's or viewer's certificate), or --socket PATH`,
     );
-  } else if (options.insecure || isLoopback(address)) {
-    credentials = ChannelCredentials.createInsecure();
-  } else {
-    throw new ConfigError(`the coordinator at ${address} is not on this machine: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure to talk in plaintext`);
   }
-  return new ControlClient(address, credentials);
+  return new ControlClient(`unix:${socket}`, ChannelCredentials.createInsecure());
+}
+
+function tcpCredentials(api: string, options: ConnectionOptions, io: CliIo): ChannelCredentials {
+  const ca = options.ca ?? io.env.DELTACHAIN_CA;
+  const cert = options.cert ?? io.env.DELTACHAIN_CERT;
+  const key = options.key ?? io.env.DELTACHAIN_KEY;
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('give both --cert and --key for a client certificate, or neither');
+  if (ca === undefined && cert === undefined) {
+    if (options.insecure) return ChannelCredentials.createInsecure();
+    throw new ConfigError(`the coordinator at ${api} is reached over TCP: give --ca, --cert and --key (an operator's or viewer's certificate), or --insecure for a coordinator serving plaintext; on its machine, use its socket (--socket)`);
+  }
+  return ChannelCredentials.createSsl(ca === undefined ? null : readPem(ca, 'CA'), key === undefined ? null : readPem(key, 'key'), cert === undefined ? null : readPem(cert, 'certificate'));
 }

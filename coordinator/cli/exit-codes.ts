@@ -10,6 +10,8 @@ export const EXIT = {
   PARTIAL: 3,
   /** The thing named does not exist. */
   NOT_FOUND: 4,
+  /** The caller may not do this: no or the wrong certificate, a viewer changing things, no access to the socket (EX_NOPERM). */
+  NOT_ALLOWED: 77,
   /** The coordinator cannot be reached (EX_UNAVAILABLE). */
   UNAVAILABLE: 69,
 } as const;

@@ -2,6 +2,7 @@
 // commands that talk to it through the control API.
 import { CommanderError, type Command } from 'commander';
 import { processIo, type CliIo } from './cli-io.js';
+import { registerAuditCommands } from './commands/audit-commands.js';
 import { registerCoordinatorCommand } from './commands/coordinator-command.js';
 import { registerInventoryCommands } from './commands/inventory-commands.js';
 import { registerNatsConfigCommand } from './commands/nats-config-command.js';
@@ -22,6 +23,7 @@ export function registerCoordinatorCommands(program: Command, io: CliIo = proces
   registerRunCommands(program, io);
   registerRestoreCommands(program, io);
   registerNatsConfigCommand(program, io);
+  registerAuditCommands(program, io);
   for (const command of program.commands) {
     if (before.has(command)) command.commands.filter((c) => c.name() === 'list').forEach(usageExitCode);
     else usageExitCode(command);

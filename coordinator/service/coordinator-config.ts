@@ -2,8 +2,12 @@
 //   database.url    Postgres URL of the catalogue
 //   nats            servers, namespace, nkey seed, TLS (shared/nats); ackWaitSeconds and maxDeliver
 //                   of every task queue (the coordinator creates them)
-//   api.listen      "host:port" of the control API; api.tls as shared/config's tlsSchema —
-//                   plaintext only with tls.insecure: true, or by default on a loopback address
+//   api.socket      the control API's local unix socket (mode 0660: its owner and group may
+//                   connect, as operators); '' for none. Default /run/deltachain/coordinator.sock
+//   api.listen      optional "host:port" of the control API over TCP; needs api.tls with cert,
+//                   key and ca (mutual TLS: callers show operator or viewer certificates), or
+//                   api.tls.insecure: true (plaintext or no client certificates: anyone who
+//                   reaches it is an operator)
 //   storage.tls     how to reach storage agents' gRPC (to confirm commits): required; mutual TLS
 //                   with the coordinator's certificate, plaintext only with tls.insecure: true
 //   keys.signing    the coordinator's Ed25519 private key (PEM): it signs the grants backup and
@@ -15,6 +19,9 @@ import { z } from 'zod';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
+
+/** Where the coordinator serves its control API locally, and where the CLI looks first. */
+export const DEFAULT_API_SOCKET = '/run/deltachain/coordinator.sock';
 
 const limitSchema = z
   .object({
@@ -39,12 +46,14 @@ export const coordinatorConfigSchema = z
     nats: natsSchema.default(natsSchema.parse({})),
     api: z
       .object({
-        /** "host:port"; port 0 picks a free port. */
-        listen: z.string().regex(/^.+:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:7100' }).default('127.0.0.1:7100'),
+        /** Path of the local unix socket; '' = none. At most 100 bytes (the kernel's limit is 108). */
+        socket: z.string().max(100).default(DEFAULT_API_SOCKET),
+        /** "host:port" over TCP; port 0 picks a free port. Absent: the socket only. */
+        listen: z.string().regex(/^.+:\d+$/, { message: 'expected host:port, e.g. 0.0.0.0:7100' }).optional(),
         tls: tlsSchema.optional(),
       })
       .strict()
-      .default({ listen: '127.0.0.1:7100' }),
+      .default({ socket: DEFAULT_API_SOCKET }),
     storage: z.object({ tls: tlsSchema }).strict(),
     keys: z
       .object({

@@ -12,7 +12,6 @@
 // Observability (when `metrics` is configured): /healthz says "starting" until the control API
 // is up, then checks the catalogue and NATS; /metrics reads the catalogue at scrape time
 // (catalogue-metrics.ts). A stop marks the process "stopping" first, closes the server last.
-import { ServerCredentials } from '@grpc/grpc-js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
 import { readSigner, type Signer } from '../../shared/signing/index.js';
@@ -20,7 +19,7 @@ import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
 import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
-import { startControlServer, type ControlServer } from '../api/control-server.js';
+import { startControlServer, type ControlEndpoint, type ControlServer } from '../api/control-server.js';
 import { connectCatalog, migrateCatalog, type Catalog } from '../catalog/index.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { EventConsumer } from '../dispatch/event-consumer.js';
@@ -48,10 +47,6 @@ function taskLimits(config: CoordinatorConfig): TaskLimits {
   const limits = { ...DEFAULT_TASK_LIMITS };
   for (const kind of Object.keys(limits) as (keyof TaskLimits)[]) limits[kind] = { ...limits[kind], ...config.tasks[kind] };
   return limits;
-}
-
-function isLoopback(listen: string): boolean {
-  return /^(127\.|localhost:|\[::1\]:)/.test(listen);
 }
 
 export class Coordinator {
@@ -96,7 +91,7 @@ export class Coordinator {
     const random = deps.random ?? Math.random;
     const limits = taskLimits(config);
     const retryDelay = (attempt: number) => backoffDelay(attempt, config.retry, random());
-    const apiCredentials = this.apiCredentials();
+    const apiEndpoints = this.apiEndpoints();
     const signer = this.grantSigner();
     channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first lookup
     const storageCredentials = (remote: string) => channelCredentials(config.storage.tls, { role: 'storage', name: remote });
@@ -142,19 +137,34 @@ export class Coordinator {
     this.scheduler.start();
 
     const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake(), registered: (role: 'host' | 'storage', name: string) => queues.ensureOrLog(role, name) };
-    this.server = await startControlServer({ sql, clock, ids, limits, hooks }, config.api.listen, apiCredentials);
+    this.server = await startControlServer({ sql, clock, ids, limits, hooks }, apiEndpoints, log);
     registerCatalogueMetrics(observability.metrics, sql, clock);
     observability.setPhase('ready');
-    log.info({ listen: config.api.listen, port: this.server.port, namespace: names.namespace, observability: observability.server?.address }, 'coordinator started');
+    log.info({ listen: config.api.listen, port: this.server.port, socket: this.server.socket, namespace: names.namespace, observability: observability.server?.address }, 'coordinator started');
   }
 
-  private apiCredentials(): ServerCredentials {
+  /**
+   * The control API's endpoints (docs/security.md, "Control API"): the socket, and TCP only with
+   * mutual TLS or an explicit api.tls.insecure — there is no plaintext exception for loopback
+   * (any local user could use it). Files are read now: a bad path stops the start.
+   */
+  private apiEndpoints(): ControlEndpoint[] {
     const { api } = this.config;
-    if (api.tls) return serverCredentials(api.tls);
-    if (!isLoopback(api.listen)) {
-      throw new ConfigError(`api.listen ${api.listen} is not a loopback address: give api.tls (cert and key), or api.tls.insecure: true for plaintext`);
+    const endpoints: ControlEndpoint[] = [];
+    if (api.socket !== '') endpoints.push({ kind: 'socket', path: api.socket });
+    if (api.listen !== undefined) {
+      if (api.tls === undefined) {
+        throw new ConfigError(
+          `api.listen ${api.listen}: the control API over TCP needs api.tls with cert, key and ca (callers show operator or viewer certificates), or api.tls.insecure: true to serve anyone who reaches it; for this machine alone, use api.socket instead`,
+        );
+      }
+      warnIfInsecure(this.deps.logger, 'api.tls', api.tls, 'server');
+      endpoints.push({ kind: 'tcp', address: api.listen, credentials: serverCredentials(api.tls, 'api.tls'), open: api.tls.insecure });
+    } else if (api.tls !== undefined) {
+      throw new ConfigError('api.tls is set but api.listen is not: give api.listen (host:port) to serve over TCP, or remove api.tls');
     }
-    return ServerCredentials.createInsecure();
+    if (endpoints.length === 0) throw new ConfigError("the control API has no endpoint: give api.socket (a path), or api.listen with api.tls");
+    return endpoints;
   }
 
   /** The key grants are signed with (keys.signing); without one, tasks go without grants. */
