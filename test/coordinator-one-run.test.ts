@@ -4,6 +4,7 @@
 // issued at the same moment record exactly one run; the other exits 1 naming it and saying how to
 // follow it. Then the same race through the control API of two coordinators on one catalogue: one
 // call wins, every other is refused.
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelCredentials } from '@grpc/grpc-js';
@@ -50,8 +51,7 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
 
   it('two `policy run` at the same moment: one run, the other refused naming it (exit 1)', async () => {
     const release = stack.host.hold();
-    const address = `127.0.0.1:${stack.inProcess!.apiPort}`;
-    const results = await Promise.all([0, 1].map(() => runCliAt(address, ['policy', 'run', 'nightly'])));
+    const results = await Promise.all([0, 1].map(() => runCliAt(stack.socket, ['policy', 'run', 'nightly'])));
     const [run, ...more] = await runs();
     assert.equal(more.length, 0, 'exactly one run recorded');
     const won = results.filter((r) => r.code === 0);
@@ -68,9 +68,9 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
   });
 
   it('two coordinators on one catalogue, several calls at once: one run, every other call refused', async () => {
-    const second = new Coordinator(stack.coordinatorConfig(), { logger: createLogger({ level: 'silent' }) });
+    const second = new Coordinator(stack.coordinatorConfig(undefined, join(stack.folder, 'second.sock')), { logger: createLogger({ level: 'silent' }) });
     await second.start();
-    const clients = [stack.client!, new ControlClient(`127.0.0.1:${second.apiPort}`, ChannelCredentials.createInsecure())];
+    const clients = [stack.client!, new ControlClient(`unix:${second.apiSocket}`, ChannelCredentials.createInsecure())];
     const release = stack.host.hold();
     try {
       const before = (await runs()).length;

@@ -89,8 +89,8 @@ describe('npm run lab', { timeout: 600_000 }, () => {
       const out = lab.output();
       assert.match(out, /✗ .*SR_BACKEND_FAILURE_82/, 'the failed snapshot is reported with its XAPI code');
       assert.match(out, /\d+ of \d+ checks FAILED/);
-      const address = /export DELTACHAIN_COORDINATOR=(\S+)/.exec(out)?.[1];
-      assert.ok(address, 'the guide says where the coordinator is');
+      const address = /export DELTACHAIN_SOCKET=(\S+)/.exec(out)?.[1];
+      assert.ok(address, "the guide says where the coordinator's socket is");
       const backups = await runCliAt(address, ['backup', 'list', '--json']);
       assert.equal(backups.code, 0, backups.stderr);
       const names = (JSON.parse(backups.stdout) as { vmName: string }[]).map((b) => b.vmName);

@@ -52,7 +52,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
   const startCoordinator = async (): Promise<void> => {
     coordinator = await startDeltachain('coordinator', ['coordinator', '--config', coordinatorConfig], observed('coordinator started'));
     control?.close();
-    control = new ControlClient(`127.0.0.1:${coordinator.ready.port}`, ChannelCredentials.createInsecure());
+    control = new ControlClient(`unix:${join(folder, 'coordinator.sock')}`, ChannelCredentials.createInsecure());
   };
   const runAndWait = async (forceFull = false): Promise<wire.RunDetail> => {
     const { run } = await control.runPolicy({ name: 'nightly', forceFull, vmUuids: [] });
@@ -88,7 +88,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
       storage: { tls: await security.hostTls('lab') }, heartbeatSeconds: 60, progressIntervalMs: 200,
     });
     coordinatorConfig = await writeConfig('coordinator', {
-      log, metrics, database: { url: db.url, maxConnections: 4 }, nats: natsSection(), api: { listen: '127.0.0.1:0' },
+      log, metrics, database: { url: db.url, maxConnections: 4 }, nats: natsSection(), api: { socket: join(folder, 'coordinator.sock') },
       storage: { tls: security.coordinatorTls }, keys: { signing: security.signingKey },
       retry: { baseMs: 300, maxMs: 2000, jitter: 0 }, dispatchIntervalMs: 200,
     });

@@ -66,6 +66,11 @@ export class Coordinator {
     return this.server?.port ?? 0;
   }
 
+  /** The control API's socket path (after start), when it serves one. */
+  get apiSocket(): string | undefined {
+    return this.server?.socket;
+  }
+
   /** "host:port" of /healthz and /metrics (after start, when configured). */
   get observabilityAddress(): string | undefined {
     return this.observability?.server?.address;

@@ -24,10 +24,13 @@ describe('lab configs', () => {
       const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn', dataPlane: { tls: tls('host-lab') } }));
       assert.equal(host.pool.id, 'lab');
       assert.equal(host.storage.tls.insecure, false);
-      const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', listen: '127.0.0.1:0', nats, timings, logLevel: 'info', dataPlane: { tls: tls('coordinator'), signingKey: '/lab/k.key' } }));
+      const api = { socket: '/lab/run/coordinator.sock', listen: '127.0.0.1:0', tls: tls('coordinator-api') };
+      const coordinator = coordinatorConfigSchema.parse(coordinatorConfig({ databaseUrl: 'postgres://postgres@127.0.0.1/x', api, nats, timings, logLevel: 'info', dataPlane: { tls: tls('coordinator'), signingKey: '/lab/k.key' } }));
       assert.equal(coordinator.dispatchIntervalMs, timings.dispatchIntervalMs);
       assert.equal(coordinator.storage.tls.insecure, false);
       assert.equal(coordinator.keys.signing, '/lab/k.key');
+      assert.equal(coordinator.api.socket, api.socket, 'the CLI on this machine uses the socket');
+      assert.deepEqual(coordinator.api.tls, { ...api.tls, insecure: false }, 'over TCP: mutual TLS, operator and viewer certificates');
     });
   }
 

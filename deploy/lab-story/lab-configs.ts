@@ -53,6 +53,13 @@ export interface StorageDataPlane {
   coordinatorKey: string;
 }
 
+/** The coordinator's control API: its local socket, and TCP with mutual TLS (`tls`: its server certificate). */
+export interface CoordinatorApi {
+  socket: string;
+  listen: string;
+  tls: TlsFiles;
+}
+
 /** The coordinator's side of the data plane: its client certificate and its signing key. */
 export interface CoordinatorDataPlane {
   tls: TlsFiles;
@@ -108,12 +115,12 @@ export function hostAgentConfig(o: {
   };
 }
 
-export function coordinatorConfig(o: { databaseUrl: string; listen: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; dataPlane: CoordinatorDataPlane }): Record<string, unknown> {
+export function coordinatorConfig(o: { databaseUrl: string; api: CoordinatorApi; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; dataPlane: CoordinatorDataPlane }): Record<string, unknown> {
   return {
     log: { level: o.logLevel, pretty: false },
     database: { url: o.databaseUrl, maxConnections: 4 },
     nats: natsSection(o.nats, o.timings),
-    api: { listen: o.listen },
+    api: { socket: o.api.socket, listen: o.api.listen, tls: o.api.tls },
     storage: { tls: o.dataPlane.tls },
     keys: { signing: o.dataPlane.signingKey },
     retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },

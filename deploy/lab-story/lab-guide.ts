@@ -32,7 +32,7 @@ export function printStartup(reporter: StoryReporter, options: LabOptions, stack
   for (const pool of stack.pools.values()) reporter.line(`lab pool       "${pool.name}" at ${pool.url} — XAPI-compatible (JSON-RPC, export_raw_vdi, import_raw_vdi, snapshots)`);
   for (const remote of stack.remotes.values()) reporter.line(`storage agent  remote "${remote.name}" at ${remote.address} — VHD chains under ${shown(remote.root)}`);
   for (const pool of stack.pools.values()) reporter.line(`host agent     pool "${pool.name}" — takes the pool's tasks from NATS, snapshots and exports over XAPI`);
-  reporter.line(`coordinator    control API at ${stack.coordinatorAddress} — catalogue in Postgres, tasks and events over NATS`);
+  reporter.line(`coordinator    control API on the socket ${shown(stack.coordinatorSocket)} and at ${stack.coordinatorAddress} (mutual TLS: operator and viewer certificates in ${shown(stack.security.folder)}) — catalogue in Postgres, tasks and events over NATS`);
   reporter.line(`logs           ${shown(join(options.root, 'logs'))}/*.log`);
   if (stack.metrics.length > 0) reporter.line(`health         GET /healthz and /metrics of ${stack.metrics.map((m) => `${m.name} http://${m.address}`).join(', ')}`);
   if (Object.keys(options.faults).length > 0) reporter.line(`faults armed on the lab pool: ${JSON.stringify(options.faults)} — expect failed checks`);
@@ -49,8 +49,8 @@ export async function printExploreGuide(reporter: StoryReporter, _options: LabOp
   const remote = [...stack.remotes.values()][0]!;
   const web = outcome.vms[0]!;
   const restored = outcome.restored;
-  reporter.chapter('Explore — everything keeps running', 'in another terminal, in this folder (the CLI talks to the coordinator\'s control API):');
-  if (!stack.coordinatorAddress.endsWith(':7100')) reporter.command(`export DELTACHAIN_COORDINATOR=${stack.coordinatorAddress}`);
+  reporter.chapter('Explore — everything keeps running', 'in another terminal, in this folder (the CLI talks to the coordinator\'s control API on its local socket):');
+  reporter.command(`export DELTACHAIN_SOCKET=${stack.coordinatorSocket}`);
   reporter.command('npx deltachain policy show nightly');
   reporter.command('npx deltachain backup list');
   reporter.command('npx deltachain run list');

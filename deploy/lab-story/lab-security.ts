@@ -3,6 +3,8 @@
 // ("host:<pool>") and one per remote's storage agent ("storage:<remote>", also its server
 // certificate) — and the coordinator's Ed25519 key pair that signs the grants storage agents
 // check. The lab runs the data plane as production does: mutual TLS, every call authorised.
+// For the control API: the coordinator's server certificate and an operator's ("operator:lab")
+// and a viewer's ("viewer:lab") client certificates, as docs/security.md asks people to hold.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -21,6 +23,11 @@ export interface LabSecurity {
   folder: string;
   /** The coordinator's TLS client files (storage.tls). */
   coordinatorTls: TlsFiles;
+  /** The coordinator's control API server files (api.tls): a coordinator certificate for 127.0.0.1/localhost. */
+  apiTls: TlsFiles;
+  /** An operator's and a viewer's client files for the control API over TCP (the CLI's --ca/--cert/--key). */
+  operatorTls: TlsFiles;
+  viewerTls: TlsFiles;
   /** Credentials that call a storage agent as the coordinator does (to list what a remote holds). */
   coordinatorCredentials(): ChannelCredentials;
   /** The coordinator's private signing key (keys.signing) and the public key agents pin (trust.coordinatorKey). */
@@ -36,7 +43,14 @@ export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
   await mkdir(folder, { recursive: true });
   const [certificates, keys] = await Promise.all([makeRoleCertificates(folder), writeSigningKeys(folder)]);
   const tls = (files: CertFiles): TlsFiles => ({ ca: certificates.ca.cert, ...files });
-  const coordinator = tls(await certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator' }));
+  const [coordinator, apiTls, operatorTls, viewerTls] = (
+    await Promise.all([
+      certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator' }),
+      certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator-api', server: true }),
+      certificates.issue({ role: 'operator', name: 'lab' }, { file: 'operator-lab' }),
+      certificates.issue({ role: 'viewer', name: 'lab' }, { file: 'viewer-lab' }),
+    ])
+  ).map(tls) as [TlsFiles, TlsFiles, TlsFiles, TlsFiles];
   const issued = new Map<string, Promise<TlsFiles>>();
   const once = (name: string, make: (c: RoleCertificates) => Promise<CertFiles>): Promise<TlsFiles> => {
     let files = issued.get(name);
@@ -46,6 +60,9 @@ export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
   return {
     folder,
     coordinatorTls: coordinator,
+    apiTls,
+    operatorTls,
+    viewerTls,
     coordinatorCredentials: () => channelCredentials({ ...coordinator, insecure: false }),
     ...keys,
     hostTls: (pool) => once(`host-${pool}`, (c) => c.issue({ role: 'host', name: pool }, { file: `host-${pool}` })),

@@ -5,14 +5,18 @@
 // nkey user per process and each role's permissions) — started all at once (a host agent
 // as soon as its lab pool is up). Once up, the pools and remotes (with their storage agents'
 // addresses) are registered through the control API and the pools' VMs are reported to the
-// catalogue. The data plane runs with mutual TLS and the coordinator's grants (lab-security.ts). Layout under `root`: config/ (the JSON configs; config/tls/ the CA, certificates and keys), logs/ (one log per process),
+// catalogue. The data plane runs with mutual TLS and the coordinator's grants (lab-security.ts);
+// the control API on a local socket (run/coordinator.sock, the CLI's DELTACHAIN_SOCKET) and over
+// TCP with mutual TLS, where the lab itself calls with its operator certificate. Layout under
+// `root`: config/ (the JSON configs; config/tls/ the CA, certificates and keys), logs/ (one log
+// per process), run/ (the control socket),
 // nats/ (the server's config, authorization, seeds and store), pools/<pool>/ (lab pool state:
 // records and disks), remotes/<remote>/ (the remote's files). The stack is up when the
 // catalogue lists every pool's VMs, as the host agents report them.
 import { writeFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChannelCredentials } from '@grpc/grpc-js';
+import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
 import type { z } from 'zod';
 import { LabAdminClient } from '../lab/index.js';
@@ -45,7 +49,7 @@ export interface LabStackOptions {
   databaseUrl: string;
   /** The namespace of the stack's subjects and streams (on the stack's own nats-server). */
   nats: { namespace: string };
-  /** Control API address, e.g. "127.0.0.1:0". */
+  /** Control API address over TCP (mutual TLS), e.g. "127.0.0.1:0". */
   coordinatorListen: string;
   pools: LabPoolSpec[];
   remotes: string[];
@@ -88,6 +92,8 @@ export interface LabStack {
   remotes: Map<string, StackRemote>;
   coordinator: SupervisedProcess<number>;
   coordinatorAddress: string;
+  /** The coordinator's local control socket (DELTACHAIN_SOCKET for the CLI). */
+  coordinatorSocket: string;
   /** The stack's own nats-server: its URL, its users' seeds. */
   nats: LabNats;
   /** Where each process serves /healthz and /metrics. */
@@ -199,7 +205,8 @@ class StackProcesses {
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
     const dataPlane = { tls: this.security.coordinatorTls, signingKey: this.security.signingKey };
-    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, listen: o.coordinatorListen, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel, dataPlane }));
+    const api = { socket: coordinatorSocketOf(o.root), listen: o.coordinatorListen, tls: this.security.apiTls };
+    const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, api, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel, dataPlane }));
     return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));
   }
 
@@ -214,6 +221,11 @@ class StackProcesses {
   }
 }
 
+/** Where the lab's coordinator serves its control socket. */
+export function coordinatorSocketOf(root: string): string {
+  return resolve(root, 'run', 'coordinator.sock');
+}
+
 export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
   const processes = new StackProcesses(options, await makeLabSecurity(join(options.root, 'config', 'tls')));
   let control: ControlClient | undefined;
@@ -221,7 +233,7 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     const coordinator = await processes.startAll();
     const host = options.coordinatorListen.replace(/:\d+$/, '');
     const coordinatorAddress = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${coordinator.value}`;
-    control = new ControlClient(coordinatorAddress, ChannelCredentials.createInsecure());
+    control = new ControlClient(coordinatorAddress, channelCredentials({ ...processes.security.operatorTls, insecure: false }, { role: 'coordinator', name: '' }));
     for (const pool of options.pools) await control.addPool({ name: pool.name, site: 'lab', description: `lab pool ${pool.name}` });
     for (const remote of options.remotes) {
       const started = processes.remotes.get(remote)!;
@@ -245,6 +257,7 @@ function assemble(options: LabStackOptions, processes: StackProcesses, coordinat
     remotes: processes.remotes,
     coordinator,
     coordinatorAddress,
+    coordinatorSocket: coordinatorSocketOf(options.root),
     nats: processes.nats,
     metrics: processes.metrics,
     control,

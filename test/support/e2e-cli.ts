@@ -1,4 +1,4 @@
-// Runs the `deltachain` CLI as a person would, against a coordinator (DELTACHAIN_COORDINATOR),
+// Runs the `deltachain` CLI as a person would, against a coordinator's local socket (DELTACHAIN_SOCKET),
 // and collects its exit code and output.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +12,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCliAt(coordinator: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
+export function runCliAt(socket: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, DELTACHAIN_COORDINATOR: coordinator }, timeout: timeoutMs }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, DELTACHAIN_API: '', DELTACHAIN_SOCKET: socket }, timeout: timeoutMs }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
@@ -22,5 +22,5 @@ export function runCliAt(coordinator: string, args: string[], timeoutMs = 120_00
 }
 
 export function runCli(stack: LabStack, args: string[], timeoutMs?: number): Promise<CliResult> {
-  return runCliAt(stack.coordinatorAddress, args, timeoutMs);
+  return runCliAt(stack.coordinatorSocket, args, timeoutMs);
 }

@@ -1,7 +1,8 @@
 // The whole coordinator side for end-to-end tests, all real and all its own: a fresh Postgres
 // database, a NATS namespace (own streams), storage agents (in this process) on temporary
 // remotes, the coordinator run as a `deltachain coordinator` process (so a test can SIGKILL it)
-// or in this process (quicker to start), a control API client, and a stand-in host agent.
+// or in this process (quicker to start), a control API client on its local socket, and a
+// stand-in host agent.
 // The data plane runs as in production: mutual TLS with role certificates and the coordinator's
 // grants (the lab's security material, deploy/lab-story/lab-security.ts).
 // Everything is removed by close().
@@ -45,8 +46,10 @@ export interface CoordinatorStack {
   client: ControlClient | undefined;
   /** Starts a storage agent for a remote on its own root under the stack's folder (or `root`). */
   startStorage(remote: string, root?: string): Promise<RunningStorageAgent>;
-  /** The config the coordinator runs with (same NATS namespace; database as given). */
-  coordinatorConfig(databaseUrl?: string): CoordinatorConfig;
+  /** The coordinator's control socket (the CLI's DELTACHAIN_SOCKET). */
+  socket: string;
+  /** The config the coordinator runs with (same NATS namespace; database and control socket as given). */
+  coordinatorConfig(databaseUrl?: string, socket?: string): CoordinatorConfig;
   /**
    * Starts (or restarts) the coordinator on `databaseUrl` (default: the stack's database), as a
    * `deltachain coordinator` process, or in this process with `inProcess`.
@@ -104,6 +107,7 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
     coordinator: undefined,
     inProcess: undefined,
     client: undefined,
+    socket: join(folder, 'coordinator.sock'),
     async startStorage(remote, root) {
       const config = storageAgentConfigSchema.parse({
         role: 'storage',
@@ -116,12 +120,12 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
       stack.storage.set(remote, agent);
       return agent;
     },
-    coordinatorConfig(databaseUrl = db.url) {
+    coordinatorConfig(databaseUrl = db.url, socket = stack.socket) {
       return coordinatorConfigSchema.parse({
         log: { level: 'info', pretty: false },
         database: { url: databaseUrl, maxConnections: 4 },
         nats: testNatsSection(nats.namespace, { ackWaitSeconds: 10 }),
-        api: { listen: '127.0.0.1:0' },
+        api: { socket },
         storage: { tls: security.coordinatorTls },
         keys: { signing: security.signingKey },
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
@@ -131,19 +135,16 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
     },
     async startCoordinator(databaseUrl = db.url, options = {}) {
       const config = stack.coordinatorConfig(databaseUrl);
-      let port: number;
       if (options.inProcess) {
         stack.inProcess = new Coordinator(config, { logger: createLogger({ level: 'silent' }) });
         await stack.inProcess.start();
-        port = stack.inProcess.apiPort;
       } else {
         const path = join(folder, 'coordinator.json');
         await writeFile(path, JSON.stringify(config, null, 2));
         stack.coordinator = await spawnCoordinator(path);
-        port = stack.coordinator.port;
       }
       stack.client?.close();
-      stack.client = new ControlClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
+      stack.client = new ControlClient(`unix:${stack.socket}`, ChannelCredentials.createInsecure());
       return stack.client;
     },
     async stopCoordinator(signal = 'SIGTERM') {

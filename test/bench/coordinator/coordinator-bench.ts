@@ -109,13 +109,13 @@ async function benchOneSize(vms: number, o: CoordinatorBenchOptions): Promise<Co
       log: { level: 'info', pretty: false },
       database: { url: databaseUrl(dbName), maxConnections: 10 },
       nats: { servers: [NATS_URL], namespace: names.namespace, insecure: true, ackWaitSeconds: 30 },
-      api: { listen: '127.0.0.1:0' },
+      api: { socket: join(folder, 'coordinator.sock') },
       // The simulated agents have no data plane: results carry their summaries, nothing is looked up.
       storage: { tls: { insecure: true } },
       tasks: { backup: { timeoutSeconds: 3600 } },
     }));
     coordinator = await spawnCoordinator(configPath, join(folder, 'coordinator.log'), o.coordinatorNodeArgs);
-    client = new ControlClient(`127.0.0.1:${coordinator.port}`, ChannelCredentials.createInsecure(), 300_000);
+    client = new ControlClient(`unix:${join(folder, 'coordinator.sock')}`, ChannelCredentials.createInsecure(), 300_000);
     const setupStart = Date.now();
     await storage.start(nc, names);
     await client.addRemote({ name: REMOTE, address: storage.address, site: '', location: '', description: 'simulated' });
