@@ -59,7 +59,7 @@ export interface CoordinatorStack {
   close(): Promise<void>;
 }
 
-async function spawnCoordinator(configPath: string, timeoutMs = 30_000): Promise<CoordinatorProcess> {
+export async function spawnCoordinator(configPath: string, timeoutMs = 30_000): Promise<CoordinatorProcess> {
   const child = spawn(process.execPath, [BIN, 'coordinator', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';

@@ -9,7 +9,7 @@ export function registerCoordinatorCommand(program: Command, io: CliIo): void {
     .command('coordinator')
     .description('run the coordinator: catalogue, scheduler, dispatch over NATS, control API')
     .requiredOption('-c, --config <file>', 'coordinator config (JSON); DELTACHAIN__SECTION__FIELD variables override fields')
-    .addHelpText('after', '\nMinimal config:\n  { "database": { "url": "postgres://deltachain@127.0.0.1/deltachain" },\n    "nats": { "servers": ["nats://127.0.0.1:4222"] },\n    "api": { "listen": "127.0.0.1:7100" } }')
+    .addHelpText('after', '\nMinimal config:\n  { "database": { "url": "postgres://deltachain@127.0.0.1/deltachain" },\n    "nats": { "servers": ["nats://127.0.0.1:4222"] },\n    "api": { "socket": "/run/deltachain/coordinator.sock" } }')
     .action(async (options: { config: string }) => {
       const [{ loadConfigFile }, { createLogger }, { Coordinator }, { coordinatorConfigSchema }] = await Promise.all([
         import('../../../shared/config/index.js'),
