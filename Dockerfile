@@ -24,8 +24,9 @@ RUN node bin/build.mjs
 # named volumes mounted here start writable.
 RUN printf '#!/bin/sh\nexec node /opt/deltachain/bin/deltachain.mjs "$@"\n' > /usr/local/bin/deltachain \
  && chmod 755 /usr/local/bin/deltachain \
- && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain \
- && chown -R node:node /var/lib/deltachain
+ && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain /run/deltachain \
+ && chown -R node:node /var/lib/deltachain /run/deltachain \
+ && chmod 750 /run/deltachain
 
 USER node
 # SIGTERM reaches node directly (exec form): each process stops cleanly, handing running tasks

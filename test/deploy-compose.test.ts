@@ -97,7 +97,10 @@ describe('docker-compose.yml', () => {
       const metrics = parseListen(String(get(config, 'metrics.listen')));
       assert.equal(metrics.host, '0.0.0.0', 'metrics reachable from outside the container');
       const listening = [metrics.port];
-      if (name === 'coordinator') listening.push(parseListen(String(get(config, 'api.listen'))).port);
+      if (name === 'coordinator') {
+        assert.equal(get(config, 'api.listen'), undefined, 'the control API is not on the network: the CLI runs in the container, on the socket');
+        assert.match(String(get(config, 'api.socket')), /^\/run\/deltachain\//, 'a socket in the folder the image makes for it');
+      }
       if (name === 'lab-pool') listening.push(Number(config.port));
       for (const port of service.ports ?? []) {
         assert.match(port, /^127\.0\.0\.1:\d+:\d+$/, `${port}: published on the host's loopback only`);

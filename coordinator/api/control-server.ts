@@ -3,7 +3,7 @@
 // mutual TLS. Each endpoint is its own gRPC server, so a call's transport is known for certain
 // (both a socket and an insecure TCP endpoint are "plaintext" to grpc-js). Every service is
 // behind the access policy and writes the audit trail (guarded-control-service.ts).
-import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -18,8 +18,8 @@ import { guardControlService, type ControlTransport } from './guarded-control-se
 export const SOCKET_MODE = 0o660;
 
 export type ControlEndpoint =
-  /** A unix socket at `path`; its callers are operators. */
-  | { kind: 'socket'; path: string }
+  /** A unix socket at `path`; its callers are operators. `group`: a group name or gid to give it (else the process's). */
+  | { kind: 'socket'; path: string; group?: string }
   /** "host:port" (port 0 picks a free one); `open`: callers without a certificate identity are operators (insecure). */
   | { kind: 'tcp'; address: string; credentials: ServerCredentials; open: boolean };
 
@@ -45,7 +45,7 @@ export async function startControlServer(ctx: ControlContext, endpoints: readonl
       server.addService(ControlServiceService, guardControlService(service, transport, ctx, logger));
       servers.push(server);
       if (endpoint.kind === 'socket') {
-        await bindSocket(server, endpoint.path);
+        await bindSocket(server, endpoint.path, endpoint.group);
         socket = endpoint.path;
       } else {
         port = await bind(server, endpoint.address, endpoint.credentials);
@@ -79,7 +79,7 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
  * left by a coordinator that is gone is replaced; one a live coordinator answers on, or a file
  * that is not a socket, stops the start.
  */
-async function bindSocket(server: Server, path: string): Promise<void> {
+async function bindSocket(server: Server, path: string, group: string | undefined): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o750 });
   const existing = await lstat(path).catch(() => undefined);
   if (existing !== undefined) {
@@ -94,6 +94,22 @@ async function bindSocket(server: Server, path: string): Promise<void> {
     process.umask(umask);
   }
   await chmod(path, SOCKET_MODE);
+  if (group !== undefined) {
+    const gid = await groupId(group);
+    await chown(path, -1, gid).catch((cause: Error) => {
+      throw new ConfigError(`api.socketGroup ${group}: cannot give the socket to that group (${cause.message}); the coordinator must be a member (systemd: SupplementaryGroups=)`, { cause });
+    });
+  }
+}
+
+/** A gid, or a group name looked up in /etc/group. */
+async function groupId(group: string): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  const line = text.split('\n').find((l) => l.split(':')[0] === group);
+  const gid = line?.split(':')[2];
+  if (gid === undefined || !/^\d+$/.test(gid)) throw new ConfigError(`api.socketGroup ${group}: no such group in /etc/group; create it (deploy/systemd/deltachain.sysusers.conf) or give a gid`);
+  return Number(gid);
 }
 
 function answers(path: string): Promise<boolean> {

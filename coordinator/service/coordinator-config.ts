@@ -4,6 +4,8 @@
 //                   of every task queue (the coordinator creates them)
 //   api.socket      the control API's local unix socket (mode 0660: its owner and group may
 //                   connect, as operators); '' for none. Default /run/deltachain/coordinator.sock
+//   api.socketGroup the socket's group (name or gid), e.g. deltachain-operators; default the
+//                   coordinator's own group
 //   api.listen      optional "host:port" of the control API over TCP; needs api.tls with cert,
 //                   key and ca (mutual TLS: callers show operator or viewer certificates), or
 //                   api.tls.insecure: true (plaintext or no client certificates: anyone who
@@ -48,6 +50,8 @@ export const coordinatorConfigSchema = z
       .object({
         /** Path of the local unix socket; '' = none. At most 100 bytes (the kernel's limit is 108). */
         socket: z.string().max(100).default(DEFAULT_API_SOCKET),
+        /** Group (name or gid) the socket is given to; its members may use the CLI. Default: the process's group. */
+        socketGroup: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$|^\d+$/, { message: 'expected a group name or gid' }).optional(),
         /** "host:port" over TCP; port 0 picks a free port. Absent: the socket only. */
         listen: z.string().regex(/^.+:\d+$/, { message: 'expected host:port, e.g. 0.0.0.0:7100' }).optional(),
         tls: tlsSchema.optional(),

@@ -156,7 +156,7 @@ export class Coordinator {
   private apiEndpoints(): ControlEndpoint[] {
     const { api } = this.config;
     const endpoints: ControlEndpoint[] = [];
-    if (api.socket !== '') endpoints.push({ kind: 'socket', path: api.socket });
+    if (api.socket !== '') endpoints.push({ kind: 'socket', path: api.socket, ...(api.socketGroup === undefined ? {} : { group: api.socketGroup }) });
     if (api.listen !== undefined) {
       if (api.tls === undefined) {
         throw new ConfigError(
