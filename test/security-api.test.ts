@@ -177,6 +177,21 @@ describe('control API attacks (a real coordinator process)', { timeout: 300_000 
     assert.equal(own.code, 0, `the socket's owner may: ${own.stderr}`);
   });
 
+  it("a member of the socket's group (api.socketGroup) is let in, as an operator", async () => {
+    const shared = join(stack.folder, 'run', 'shared.sock');
+    const path = join(stack.folder, 'coordinator-group.json');
+    await writeFile(path, JSON.stringify({ ...stack.coordinatorConfig(), api: { socket: shared, socketGroup: 'nogroup' } }));
+    const second = await spawnCoordinator(path);
+    try {
+      const listed = await cli(['pool', 'list', '--json', '--socket', shared], { asUser: 'nobody' });
+      assert.equal(listed.code, 0, listed.stderr);
+      const last = (await audit()).at(-1)!;
+      assert.deepEqual([last.who, last.method, last.outcome], ['local socket', 'ListPools', 'ok']);
+    } finally {
+      await second.kill();
+    }
+  });
+
   it('the audit trail lists the refused attempts, filtered by caller', async () => {
     const listed = await cli(['audit', 'list', '--json', '--who', 'host:', ...viaSocket()]);
     assert.equal(listed.code, 0, listed.stderr);
