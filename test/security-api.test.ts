@@ -129,9 +129,11 @@ describe('control API attacks (a real coordinator process)', { timeout: 300_000 
     assert.match(attempt.stderr, /host:lab is not a person: the control API serves operators and viewers only/);
     const read = await cli(['pool', 'list', ...viaTls(certs.host)]);
     assert.equal(read.code, 77, 'nor may it read');
+    const watch = await cli(['run', 'watch', 'abcd1234', ...viaTls(certs.host)]);
+    assert.equal(watch.code, 77, `nor watch (a stream): ${watch.stderr}`);
     assert.equal(await catalogue(), before);
-    const rows = (await audit()).slice(-2);
-    assert.deepEqual(rows.map((r) => [r.who, r.method, r.outcome]), [['host:lab', 'AddPool', 'refused'], ['host:lab', 'ListPools', 'refused']]);
+    const rows = (await audit()).slice(-3);
+    assert.deepEqual(rows.map((r) => [r.who, r.method, r.outcome]), [['host:lab', 'AddPool', 'refused'], ['host:lab', 'ListPools', 'refused'], ['host:lab', 'WatchRun', 'refused']]);
     assert.match(rows[0]!.arguments, /"name":"evil"/, 'what it tried is recorded');
   });
 
@@ -196,7 +198,7 @@ describe('control API attacks (a real coordinator process)', { timeout: 300_000 
     const listed = await cli(['audit', 'list', '--json', '--who', 'host:', ...viaSocket()]);
     assert.equal(listed.code, 0, listed.stderr);
     const rows = JSON.parse(listed.stdout) as AuditRow[];
-    assert.deepEqual(rows.map((r) => [r.who, r.method, r.outcome]), [['host:lab', 'ListPools', 'refused'], ['host:lab', 'AddPool', 'refused']]);
+    assert.deepEqual(rows.map((r) => [r.who, r.method, r.outcome]), [['host:lab', 'WatchRun', 'refused'], ['host:lab', 'ListPools', 'refused'], ['host:lab', 'AddPool', 'refused']]);
   });
 
   it('plaintext TCP is refused at start unless the config says insecure', async () => {
