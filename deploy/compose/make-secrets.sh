@@ -39,10 +39,9 @@ issue nats 'DNS:nats' serverAuth
 deltachain keys generate --out keys
 deltachain nats-config --out nats --namespace deltachain --pool lab --remote local > nats/authorization.conf
 cat > nats/nats.conf <<CONF
-# nats-server for the compose stack: JetStream, TLS, one nkey user per process.
+# nats-server for the compose stack (JetStream and monitoring on its command line): TLS, one
+# nkey user per process.
 port: 4222
-http_port: 8222
-jetstream { store_dir: /data }
 tls { cert_file: "/secrets/nats.crt", key_file: "/secrets/nats.key", ca_file: "/secrets/ca.crt" }
 include authorization.conf
 CONF
