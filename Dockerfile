@@ -6,6 +6,9 @@
 # qemu-img and libvhdi are test oracles only; nothing here needs them.
 FROM node:20-bookworm-slim
 
+# openssl makes the compose stack's certificates (deploy/compose/make-secrets.sh).
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
+
 ENV NODE_ENV=production
 WORKDIR /opt/deltachain
 
@@ -24,8 +27,8 @@ RUN node bin/build.mjs
 # named volumes mounted here start writable.
 RUN printf '#!/bin/sh\nexec node /opt/deltachain/bin/deltachain.mjs "$@"\n' > /usr/local/bin/deltachain \
  && chmod 755 /usr/local/bin/deltachain \
- && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain /run/deltachain \
- && chown -R node:node /var/lib/deltachain /run/deltachain \
+ && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain /secrets /run/deltachain \
+ && chown -R node:node /var/lib/deltachain /secrets /run/deltachain \
  && chmod 750 /run/deltachain
 
 USER node

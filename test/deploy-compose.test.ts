@@ -76,7 +76,7 @@ const containerPorts = (service: Service): number[] => (service.ports ?? []).map
 
 describe('docker-compose.yml', () => {
   it('has the whole stack: postgres, nats with JetStream, coordinator, storage agent, host agent, lab pool', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['coordinator', 'host-agent', 'lab-pool', 'nats', 'postgres', 'storage-agent']);
+    assert.deepEqual(Object.keys(services).sort(), ['coordinator', 'host-agent', 'lab-pool', 'nats', 'postgres', 'secrets', 'storage-agent']);
     assert.match(services.postgres!.image!, /^postgres:\d+/);
     assert.match(services.nats!.image!, /^nats:2\./);
     assert.ok(services.nats!.command!.includes('--jetstream'), 'nats runs with JetStream');
@@ -144,6 +144,38 @@ describe('docker-compose.yml', () => {
     assert.equal(get(storage, 'storage.listen.host'), 'storage-agent', 'the storage agent announces an address host agents can reach');
     assert.ok((services['storage-agent']!.expose ?? []).includes(String(get(storage, 'storage.listen.port'))));
     assert.ok(Object.keys(services['host-agent']!.depends_on ?? {}).includes('lab-pool'));
+  });
+
+  it('credentials are made once by the secrets service and every secured process reads them', () => {
+    const secrets = services.secrets!;
+    assert.equal(secrets.image, 'deltachain:local');
+    const script = 'deploy/compose/make-secrets.sh';
+    assert.ok((statSync(join(ROOT, script)).mode & 0o111) !== 0, `${script} is executable`);
+    assert.deepEqual((secrets as { entrypoint?: string[] }).entrypoint, [`/opt/deltachain/${script}`]);
+    const made = read(script);
+    for (const name of ['nats', 'coordinator', 'storage-agent', 'host-agent']) {
+      const service = services[name]!;
+      assert.ok((service.volumes ?? []).includes('secrets:/secrets:ro'), `${name} reads the secrets volume, read-only`);
+    }
+    assert.deepEqual(services.nats!.depends_on, { secrets: { condition: 'service_completed_successfully' } });
+    const files = ['coordinator', 'storage-agent', 'host-agent'].flatMap((name) => JSON.stringify(load(name).raw).match(/\/secrets\/[^"]+/g) ?? []);
+    assert.ok(files.length >= 10, `the configs name their credentials: ${files.join(', ')}`);
+    assert.match(made, /deltachain nats-config --out nats --namespace deltachain --pool lab --remote local/);
+    assert.match(made, /deltachain keys generate --out keys/);
+    for (const file of files) {
+      const name = file.split('/').pop()!.replace(/\.(crt|key|pub|nk)$/, '');
+      const madeHere = file.startsWith('/secrets/nats/')
+        ? ['coordinator', 'host.lab.host-lab', 'storage.local.storage-local'].includes(name)
+        : file.startsWith('/secrets/keys/')
+          ? ['signing', 'digest'].includes(name)
+          : name === 'ca' || made.includes(`issue ${name} `);
+      assert.ok(madeHere, `${file} is made by ${script}`);
+    }
+    for (const name of ['coordinator', 'storage-agent', 'host-agent']) {
+      const config = load(name).config;
+      assert.notEqual(get(config, 'nats.insecure'), true, `${name}: NATS with its nkey user and TLS`);
+      assert.notEqual(get(config, 'storage.tls.insecure'), true, `${name}: mutual TLS on the data plane`);
+    }
   });
 
   it('state lives in named volumes: the remote, the lab, the database, the streams', () => {

@@ -176,4 +176,21 @@ describe('verify, vhd check and merges against damage', () => {
     const again = await readVhd(h.client, other.vmUuid, other.ids[2]!);
     assert.ok(again.digest.equals(digestOfBlocks(foldedDate(model, 2))));
   });
+
+  test('a delta merged into a delta keeps checksums for every block it holds: verify and a later commit read it as sound', async () => {
+    const other = newChain(3);
+    const model = [
+      Array.from({ length: 4 }, (_, index) => ({ index, seed: 1 })),
+      [{ index: 0, seed: 2 }, { index: 5, seed: 2, sectors: [0, 1024] as [number, number] }],
+      [{ index: 6, seed: 3 }],
+    ];
+    await uploadChain(h.client, other, model);
+    const merged = await run({ $case: 'merge', value: { vmUuid: other.vmUuid, backupId: other.ids[2]! } });
+    assert.equal(merged.status, TaskStatus.TASK_STATUS_SUCCEEDED, merged.error?.message);
+    const result = await run({ $case: 'verify', value: { vmUuid: other.vmUuid, backupId: other.ids[2]! } });
+    assert.ok(result.output?.$case === 'verify');
+    assert.deepEqual([result.output.value.ok, result.output.value.problems], [true, []]);
+    const again = await readVhd(h.client, other.vmUuid, other.ids[2]!);
+    assert.ok(again.digest.equals(digestOfBlocks(foldedDate(model, 2))));
+  });
 });

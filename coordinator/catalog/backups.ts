@@ -134,7 +134,7 @@ export async function listBackups(db: Queryable, filter: BackupFilter = {}): Pro
     where (${filter.vmUuid ?? null}::uuid is null or vm_uuid = ${filter.vmUuid ?? null}::uuid)
       and (${filter.remote ?? null}::text is null or remote_name = ${filter.remote ?? null})
       and (${filter.all ?? false} or status <> 'deleted')
-    order by vm_uuid, remote_name, taken_at`;
+    order by vm_uuid, remote_name, taken_at, created_at, id`;
 }
 
 /** A backup by id; `remote` is needed only when the id is on several remotes. */

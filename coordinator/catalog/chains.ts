@@ -29,7 +29,7 @@ export async function retentionView(db: Queryable, vmUuid: string, remote: strin
     left join disks p on p.id = d.parent_id
     left join backups pb on pb.key = p.backup_key
     where b.vm_uuid = ${vmUuid} and b.remote_name = ${remote} and b.status = 'committed'
-    group by b.key order by b.taken_at, b.id`;
+    group by b.key order by b.taken_at, b.created_at, b.id`;
 }
 
 /** VM and remote pairs holding committed backups written by a policy (retention's work list). */

@@ -36,6 +36,20 @@ describe('planRetention', () => {
     });
   }
 
+  it('orders backups of one second by their chain, not by their random ids', () => {
+    const second = new Date(Date.UTC(2024, 0, 1, 0, 0, 4));
+    const backups: RetentionBackup[] = [
+      { id: 'a0', takenAt: new Date(Date.UTC(2024, 0, 1, 0, 0, 1)), parents: [] },
+      { id: 'a1', takenAt: new Date(Date.UTC(2024, 0, 1, 0, 0, 2)), parents: ['a0'] },
+      { id: 'z3', takenAt: second, parents: ['a1'] },
+      { id: 'c4', takenAt: second, parents: ['z3'] },
+      { id: 'a5', takenAt: new Date(Date.UTC(2024, 0, 1, 0, 0, 5)), parents: ['c4'] },
+    ];
+    const plan = planRetention(backups, 3);
+    assert.deepEqual(plan.keep, ['z3', 'c4', 'a5']);
+    assert.deepEqual(plan.actions, [merge('a1', 'a0'), merge('z3', 'a1')], 'merges go into the full, oldest first');
+  });
+
   it('keeps the newest backups whatever the input order', () => {
     const backups = history('FDDD').reverse();
     assert.deepEqual(planRetention(backups, 2).keep, ['b2', 'b3']);

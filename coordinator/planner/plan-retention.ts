@@ -31,7 +31,7 @@ export interface RetentionPlan {
 export function planRetention(backups: readonly RetentionBackup[], retention: number): RetentionPlan {
   if (!Number.isInteger(retention) || retention < 1) throw new RangeError(`retention must be a whole number ≥ 1, got ${retention}`);
   const byId = new Map(backups.map((b) => [b.id, b]));
-  const ordered = [...backups].sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime() || a.id.localeCompare(b.id));
+  const ordered = chainOrder(backups, byId);
   const keep = ordered.slice(-retention);
   const kept = new Set(keep.map((b) => b.id));
   const needed = ancestorsOf(keep, byId);
@@ -44,6 +44,25 @@ export function planRetention(backups: readonly RetentionBackup[], retention: nu
     if (retires.length > 0) actions.push({ type: 'merge', backupId: backup.id, retires });
   }
   return { keep: keep.map((b) => b.id), actions };
+}
+
+/**
+ * Oldest first, every backup after the backups it depends on. Snapshot times have second
+ * precision and ids are random after the date, so two backups of one second are ordered by their
+ * dependency, never by their ids: a child taken for older than its parent would make retention
+ * keep the parent and merge the child away into it.
+ */
+function chainOrder(backups: readonly RetentionBackup[], byId: Map<string, RetentionBackup>): RetentionBackup[] {
+  const byTime = [...backups].sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime() || a.id.localeCompare(b.id));
+  const placed = new Set<string>();
+  const ordered: RetentionBackup[] = [];
+  const ready = (b: RetentionBackup): boolean => b.parents.every((p) => placed.has(p) || !byId.has(p));
+  while (ordered.length < byTime.length) {
+    const next = byTime.find((b) => !placed.has(b.id) && ready(b)) ?? byTime.find((b) => !placed.has(b.id))!;
+    placed.add(next.id);
+    ordered.push(next);
+  }
+  return ordered;
 }
 
 function ancestorsOf(from: readonly RetentionBackup[], byId: Map<string, RetentionBackup>): Set<string> {

@@ -2,16 +2,24 @@
 // own process: validation, SHA-256 per block on both ends, VHD written to disk, fsync, rename)
 // against a raw TCP copy of the same bytes on loopback (receiver discards; and receiver writes a
 // file and fsyncs, the fair "store it" baseline), and the storage server's peak RSS (VmHWM) while
-// it receives a 4 GiB disk. Size: BENCH_STORAGE_GIB (default 4). The machine's load skews all of
-// these: compare numbers from one run only.
+// it receives a 4 GiB disk; and the cost of security on that path: the same PutDisk over mutual
+// TLS with role certificates and a coordinator-signed grant checked by the storage agent, against
+// plaintext without grants (throughput and CPU per GiB on both ends). Size: BENCH_STORAGE_GIB
+// (default 4). The machine's load skews all of these: compare numbers from one run only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
+import { channelCredentials } from '../../shared/grpc/credentials.js';
+import { GrantAction, encodeSignedGrant, signGrant } from '../../shared/grants/index.js';
+import { generateSigningKeyPair, signerFromPem, type Signer } from '../../shared/signing/index.js';
+import { makeRolePki, type CertFiles, type RolePki } from '../support/role-pki.js';
 import { BLOCK, MiB, diskHeader, patternBlock, patternBlocks } from '../support/storage-harness.js';
 
 const GIB = Number(process.env.BENCH_STORAGE_GIB ?? 4);
@@ -26,8 +34,10 @@ const PROFILE = [
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ];
 
-async function startServer(mode: 'storage' | 'tcp' | 'tcp-file'): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...PROFILE, '--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+type ServerMode = 'storage' | 'storage-secure' | 'tcp' | 'tcp-file';
+
+async function startServer(mode: ServerMode, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...PROFILE, '--import', 'tsx', SERVER, mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^listening (\d+)$/.exec(line);
@@ -61,17 +71,49 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function benchPutDisk(): Promise<{ seconds: number; rss: number; finish: number; serverCpu: number; clientCpu: number }> {
-  const { child, port } = await startServer('storage');
-  const client = new StorageClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
+interface Secure {
+  pki: RolePki;
+  host: CertFiles;
+  server: CertFiles;
+  coordinator: Signer;
+  coordinatorPub: string;
+}
+
+/** Role certificates (a storage server, a host agent client) and a coordinator key pair. */
+async function makeSecure(folder: string): Promise<Secure> {
+  const pki = await makeRolePki(folder);
+  const [server, host] = await Promise.all([pki.issue({ role: 'storage', name: 'bench' }, { server: true }), pki.issue({ role: 'host', name: 'bench' })]);
+  const pair = generateSigningKeyPair();
+  const coordinatorPub = join(folder, 'coordinator.pub');
+  await writeFile(coordinatorPub, pair.publicPem);
+  return { pki, host, server, coordinator: signerFromPem(pair.privatePem, 'bench coordinator'), coordinatorPub };
+}
+
+async function benchPutDisk(secure?: Secure): Promise<{ seconds: number; rss: number; finish: number; serverCpu: number; clientCpu: number }> {
+  const vmUuid = randomUUID();
+  const { child, port } = secure
+    ? await startServer('storage-secure', [secure.pki.ca.cert, secure.server.cert, secure.server.key, secure.coordinatorPub])
+    : await startServer('storage');
+  const client = secure
+    ? new StorageClient(`127.0.0.1:${port}`, channelCredentials({ ca: secure.pki.ca.cert, ...secure.host, insecure: false }))
+    : new StorageClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
+  const grant = secure
+    ? encodeSignedGrant(
+        signGrant(secure.coordinator, {
+          action: GrantAction.GRANT_ACTION_WRITE, remoteId: 'bench', vmUuid, backupId: 'bench', diskKeys: [],
+          holder: 'host:bench', expiresAtMs: Date.now() + 3600_000, taskId: randomUUID(),
+        }),
+      )
+    : undefined;
   const baseline = await peakRssMiB(child.pid!);
   const serverCpu0 = await cpuSeconds(child.pid!);
   const clientCpu0 = ownCpuSeconds();
   const started = process.hrtime.bigint();
   const blocks = Array.from({ length: COUNT }, (_, i) => i);
   let lastBlock = started;
-  await client.putDisk(diskHeader({ vmUuid: randomUUID(), backupId: 'bench', virtualSize: COUNT * BLOCK }), patternBlocks(1, blocks), {
+  await client.putDisk(diskHeader({ vmUuid, backupId: 'bench', virtualSize: COUNT * BLOCK }), patternBlocks(1, blocks), {
     onProgress: () => (lastBlock = process.hrtime.bigint()),
+    grant,
   });
   const ended = process.hrtime.bigint();
   const seconds = Number(ended - started) / 1e9;
@@ -117,3 +159,16 @@ process.stdout.write(`  CPU: server ${put.serverCpu.toFixed(1)} s, client ${put.
 process.stdout.write(`PutDisk / raw TCP:                ${(tcp / put.seconds).toFixed(2)}\n`);
 process.stdout.write(`PutDisk / raw TCP to file+fsync:  ${(tcpFile / put.seconds).toFixed(2)}\n`);
 process.stdout.write(`storage server peak RSS while receiving ${GIB} GiB: ${put.rss.toFixed(0)} MiB\n`);
+const folder = await mkdtemp(join(tmpdir(), 'dc-bench-storage-pki-'));
+try {
+  const secure = await benchPutDisk(await makeSecure(folder));
+  const perGiB = (cpu: number): string => (cpu / GIB).toFixed(2);
+  process.stdout.write(
+    `gRPC PutDisk, mTLS + grant:       ${mib} MiB in ${secure.seconds.toFixed(2)} s = ${(mib / secure.seconds).toFixed(0)} MiB/s; ` +
+      `CPU ${perGiB(secure.serverCpu)} + ${perGiB(secure.clientCpu)} s per GiB (plaintext: ${perGiB(put.serverCpu)} + ${perGiB(put.clientCpu)})\n`,
+  );
+  process.stdout.write(`secure / plaintext throughput:    ${(put.seconds / secure.seconds).toFixed(2)}; CPU per GiB, server ${(secure.serverCpu / put.serverCpu).toFixed(2)}, client ${(secure.clientCpu / put.clientCpu).toFixed(2)}\n`);
+  process.stdout.write(`storage server peak RSS, secure:  ${secure.rss.toFixed(0)} MiB\n`);
+} finally {
+  await rm(folder, { recursive: true, force: true });
+}

@@ -1,12 +1,15 @@
 // The receiving side of the storage benchmark, in its own process so its peak RSS is its own:
-// `storage` mode serves the real gRPC data plane on a temporary remote; `tcp` mode accepts one
-// raw TCP connection and discards what it reads. Prints "listening <port>" when ready; exits
+// `storage` mode serves the real gRPC data plane on a temporary remote in plaintext without
+// grants; `storage-secure` as production does: mutual TLS with role certificates and a grant
+// checked on every call (argv: CA, server certificate, key, the coordinator's public key, PEM
+// files); `tcp` mode accepts one raw TCP connection and discards what it reads. Prints "listening <port>" when ready; exits
 // (removing the remote) on SIGTERM.
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startStorageServer } from '../../agent/storage/storage-server.js';
+import { readVerifier } from '../../shared/signing/index.js';
 import { tempRemoteRoot, testContext } from './storage-harness.js';
 
 const mode = process.argv[2];
@@ -35,7 +38,11 @@ if (mode === 'tcp' || mode === 'tcp-file') {
   const root = await tempRemoteRoot();
   const ctx = testContext(root, 'bench');
   await ctx.layout.ensure();
-  const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
+  const [ca, cert, key, coordinatorKey] = process.argv.slice(3);
+  const server =
+    mode === 'storage-secure'
+      ? await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { ca: ca!, cert: cert!, key: key!, insecure: false }, readVerifier(coordinatorKey!))
+      : await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
   process.stdout.write(`listening ${server.port}\n`);
   process.on('SIGTERM', () => {
     void server.close().then(async () => {

@@ -4,7 +4,8 @@ import type { RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/
 import { restoreRequestFrom } from './translate-task.js';
 import type { RemoteStorages } from './remote-storages.js';
 
-const storages = { get: () => ({ remoteId: 'nas' }) } as unknown as RemoteStorages;
+const storage = { remoteId: 'nas', withGrant: () => storage };
+const storages = { get: () => storage } as unknown as RemoteStorages;
 const task = (expectedChainDigests: Record<string, Uint8Array>): RestoreTask => ({
   vmUuid: '11111111-1111-4111-8111-111111111111', backupId: 'b1', remoteId: 'nas', storageAddress: '127.0.0.1:7000',
   srUuid: '22222222-2222-4222-8222-222222222222', expectedChainDigests,

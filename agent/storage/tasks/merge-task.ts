@@ -108,7 +108,7 @@ async function mergeDisk(ctx: RemoteContext, metadata: BackupMetadata, diskKey: 
     failAfterBlocks: options.failAfterBlocks,
     checkpointBlocks: options.checkpointBlocks,
   });
-  await finishChecksums(child.path);
+  await finishChecksums(child.path, { merged: true });
   // The parent's table now describes nothing (its file took the child's name); a crash before
   // this line leaves it as garbage for scan ("checksums without their disk").
   if (parent) await removeIfPresent(sumsPathOf(parent.path));
@@ -144,14 +144,19 @@ async function writeMergedSums(childPath: string, parentPath: string): Promise<v
   await writeSumsFile(mergedSumsPathOf(childPath), parentSums.blockSize, merged);
 }
 
-/** Step 4: when the merged file is in place, complete its checksum table and put it in place. */
-export async function finishChecksums(vhdPath: string): Promise<boolean> {
+/**
+ * Step 4: when the merged file is in place, complete its checksum table and put it in place.
+ * Without `merged` (recovery, a re-run) a file still differencing is taken as not merged yet:
+ * its pending table stays for the merge to finish. A merge of a delta into a delta leaves a
+ * differencing file; the merge itself says so once its VHD step is done.
+ */
+export async function finishChecksums(vhdPath: string, options: { merged?: boolean } = {}): Promise<boolean> {
   const pending = mergedSumsPathOf(vhdPath);
   if (!(await exists(pending))) return false;
   const table = await readSumsFile(pending);
   const file = await VhdFile.open(vhdPath);
   try {
-    if (file.footer.diskType !== DiskType.Dynamic) return false;
+    if (!options.merged && file.footer.diskType !== DiskType.Dynamic) return false;
     const have = new Map(table.entries.map((e) => [e.index, e]));
     const entries: SumsEntry[] = [];
     for (const index of file.allocatedBlocks()) {
