@@ -13,7 +13,7 @@
 // is up, then checks the catalogue and NATS; /metrics reads the catalogue at scrape time
 // (catalogue-metrics.ts). A stop marks the process "stopping" first, closes the server last.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { channelCredentials, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
+import { channelCredentials, isMutualTls, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
 import { readSigner, type Signer } from '../../shared/signing/index.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -164,7 +164,8 @@ export class Coordinator {
         );
       }
       warnIfInsecure(this.deps.logger, 'api.tls', api.tls, 'server');
-      endpoints.push({ kind: 'tcp', address: api.listen, credentials: serverCredentials(api.tls, 'api.tls'), open: api.tls.insecure });
+      // Callers are taken on trust only where no client certificate is checked (insecure, no CA).
+      endpoints.push({ kind: 'tcp', address: api.listen, credentials: serverCredentials(api.tls, 'api.tls'), open: api.tls.insecure && !isMutualTls(api.tls) });
     } else if (api.tls !== undefined) {
       throw new ConfigError('api.tls is set but api.listen is not: give api.listen (host:port) to serve over TCP, or remove api.tls');
     }
