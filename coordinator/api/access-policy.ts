@@ -7,7 +7,8 @@
 //                are operators. Node cannot read a unix socket's peer credentials (SO_PEERCRED)
 //                without a native addon, so the file permissions are the check, and the audit
 //                trail records "local socket".
-//   insecure     api.tls.insecure: true: callers without a certificate identity are operators
+//   insecure     api.tls.insecure: true without a CA (plaintext, or TLS checking no client
+//                certificate): callers without a certificate identity are operators
 //                ("unauthenticated <peer>"); ones with an identity keep their role.
 import type { ControlServiceService } from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import { identityText, type Identity } from '../../shared/identity/index.js';
