@@ -22,6 +22,7 @@ import { createLogger } from '../shared/logging/index.js';
 import { TaskStatus } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,6 +62,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
       agentId: 'storage-nas',
       nats: testNatsSection(nats.namespace),
       storage: { remoteId: 'nas', root: join(folder, 'nas'), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
+      trust: { coordinatorKey: testTaskKeys().publicPath },
     });
     storage = await startStorageAgent(config, logger);
     const task = { ...storageTask('nas', { $case: 'scan', value: { removeGarbage: false, graceSeconds: 3600 } }), attempt: 3 };

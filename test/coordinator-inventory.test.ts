@@ -60,7 +60,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
   });
 
   it('a report for a pool the catalogue lacks is dropped; once the pool is added, the next report lists its VMs', async () => {
-    const config = { ...hostAgentConfig({ lab: hostLab.lab, poolId: POOL, namespace: stack.nats.namespace }), inventoryIntervalSeconds: INTERVAL_SECONDS };
+    const config = { ...hostAgentConfig({ lab: hostLab.lab, poolId: POOL, namespace: stack.nats.namespace, coordinatorKey: stack.security.coordinatorKey }), inventoryIntervalSeconds: INTERVAL_SECONDS };
     agent = await startHostAgent(config, createLogger({ level: 'silent' }));
     const first = await stack.nats.waitForEvent((e) => e.body?.$case === 'inventory', 10_000, 'inventory event');
     assert.equal(first.agentId, 'host-test');
@@ -101,7 +101,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
   it('a VM no longer in the pool is marked gone at the next report and no longer selected', async () => {
     const webRef = await hostLab.xapi.call<string>('VM.get_by_uuid', web);
     await hostLab.xapi.call('VM.set_is_a_template', webRef, true);
-    const config = { ...hostAgentConfig({ lab: hostLab.lab, poolId: POOL, namespace: stack.nats.namespace, agentId: 'host-again' }), inventoryIntervalSeconds: INTERVAL_SECONDS };
+    const config = { ...hostAgentConfig({ lab: hostLab.lab, poolId: POOL, namespace: stack.nats.namespace, agentId: 'host-again', coordinatorKey: stack.security.coordinatorKey }), inventoryIntervalSeconds: INTERVAL_SECONDS };
     agent = await startHostAgent(config, createLogger({ level: 'silent' }));
     await waitFor('web to be gone', async () => (await listed()).every((vm) => vm.uuid !== web), 15_000);
     assert.deepEqual((await listed()).map((vm) => vm.uuid), [db]);

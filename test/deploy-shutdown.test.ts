@@ -24,6 +24,7 @@ import { startHostLab, type HostLab } from './support/host-lab.js';
 import { backupTask, hostAgentConfig } from './support/host-tasks.js';
 import { MiB, diskHeader, listTree, patternBlock, records, startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
 
 const silent = createLogger({ level: 'silent', pretty: false });
 /** Long enough that a redelivery inside it can only come from the hand-back. */
@@ -60,7 +61,7 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
     let second: Awaited<ReturnType<typeof startTaskConsumer>> | undefined;
     try {
       const task = storageTask('consumer-test', { $case: 'verify', value: { vmUuid: randomUUID(), backupId: 'b' } });
-      await publishTask(nats.nc, subject, task);
+      await publishTask(nats.nc, subject, task, testTaskKeys().signer);
       await waitFor('the first delivery', () => firstSignal.length === 1, 10_000);
       const started = Date.now();
       assert.deepEqual(await first.stop({ graceMs: 100 }), { handedBack: 1 });
@@ -91,6 +92,7 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
         role: 'storage', agentId, log: { level: 'info', pretty: false }, shutdownGraceSeconds: 0,
         nats: testNatsSection(nats.namespace),
         storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60, mergeCheckpointBlocks: 1 },
+        trust: { coordinatorKey: testTaskKeys().publicPath },
       })).then(() => startDeltachain(agentId, ['agent', '--config', join(folder, `${agentId}.json`)], (l) => (l.msg === 'storage agent ready' ? String(l.address) : undefined)));
 
     // A full, a delta rewriting every block, a small delta: merging the first delta is the task.
@@ -178,7 +180,7 @@ describe('SIGTERM with a task in flight hands it back to the queue', { timeout: 
       const task = backupTask(poolId, {
         vmUuid: vm, backupId: '20261126T120000Z-sigterm', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, baseSnapshotVdiByDisk: {}, policyJson: JSON.stringify({ id: randomUUID() }),
       });
-      await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
+      await publishTask(nats.nc, nats.names.hostTasks(poolId), task, testTaskKeys().signer);
       await nats.waitForEvent(
         (e) => e.taskId === task.taskId && e.agentId === 'host-doomed' && e.body?.$case === 'progress' && (e.body.value as TaskProgress).phase === 'export' && (e.body.value as TaskProgress).done > 0,
         60_000,

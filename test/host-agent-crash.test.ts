@@ -19,6 +19,7 @@ import { startHostLab, type HostLab } from './support/host-lab.js';
 import { backupTask, hostAgentConfig, restoreTask } from './support/host-tasks.js';
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
 
 const BIN = fileURLToPath(new URL('../bin/deltachain.mjs', import.meta.url));
 
@@ -66,7 +67,7 @@ describe('host agent killed mid-export', () => {
       baseSnapshotVdiByDisk: {},
       policyJson: JSON.stringify({ id: randomUUID() }),
     });
-    await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), task, testTaskKeys().signer);
     await nats.waitForEvent(
       (e) => e.taskId === task.taskId && e.agentId === 'host-doomed' && e.body?.$case === 'progress' && (e.body.value as TaskProgress).phase === 'export' && (e.body.value as TaskProgress).done > 0,
       60_000,
@@ -92,7 +93,7 @@ describe('host agent killed mid-export', () => {
     const srs = await env.xapi.call<Record<string, { uuid: string; name_label: string }>>('SR.get_all_records');
     const srUuid = Object.values(srs).find((sr) => sr.name_label === 'Restore SR')!.uuid;
     const restore = restoreTask(poolId, { vmUuid: webUuid, backupId: '20240101T000000Z-crash', remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, srUuid, nameLabel: 'after crash', expectedChainDigests: {} });
-    await publishTask(nats.nc, nats.names.hostTasks(poolId), restore);
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), restore, testTaskKeys().signer);
     const restored = (await resultOf(nats, restore.taskId)).body!.value as TaskResult;
     assert.equal(restored.status, TaskStatus.TASK_STATUS_SUCCEEDED, restored.error?.message);
     const newVm = restored.output?.$case === 'restore' ? restored.output.value.newVmUuid : '';

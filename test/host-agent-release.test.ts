@@ -18,7 +18,7 @@ import { startStorageHarness, type StorageHarness } from './support/storage-harn
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 
 function releaseTask(poolId: string, release: ReleaseReferencesTask): Task {
-  return { taskId: randomUUID(), kind: TaskKind.TASK_KIND_RELEASE_REFERENCES, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'releaseReferences', value: release } };
+  return { taskId: randomUUID(), kind: TaskKind.TASK_KIND_RELEASE_REFERENCES, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'releaseReferences', value: release } };
 }
 
 describe('host agent: releasing reference snapshots', () => {

@@ -16,6 +16,7 @@ import { startHostLab, type HostLab } from './support/host-lab.js';
 import { backupTask, hostAgentConfig, restoreTask } from './support/host-tasks.js';
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
 
 describe('host agent tasks over NATS', () => {
   let env: HostLab;
@@ -62,7 +63,7 @@ describe('host agent tasks over NATS', () => {
 
   it('runs a backup task and reports started, progress (bytes, blocks, rate) and a per-disk result', async () => {
     fullTask = backup('20240101T000000Z-web');
-    await publishTask(nats.nc, nats.names.hostTasks(poolId), fullTask);
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), fullTask, testTaskKeys().signer);
     await resultOf(nats, fullTask.taskId);
     const mine = nats.events.filter((e) => e.taskId === fullTask.taskId);
     assert.equal(mine[0]!.body?.$case, 'started');

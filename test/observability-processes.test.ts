@@ -85,7 +85,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     const hostConfig = await writeConfig('host', {
       role: 'host', agentId: 'host-lab', log, nats: natsSection(), metrics, shutdownGraceSeconds: 5,
       pool: { id: 'lab', url: lab.ready.url, user: lab.ready.user, password: lab.ready.password },
-      storage: { tls: await security.hostTls('lab') }, heartbeatSeconds: 60, progressIntervalMs: 200,
+      storage: { tls: await security.hostTls('lab') }, trust: { coordinatorKey: security.coordinatorKey }, heartbeatSeconds: 60, progressIntervalMs: 200,
     });
     coordinatorConfig = await writeConfig('coordinator', {
       log, metrics, database: { url: db.url, maxConnections: 4 }, nats: natsSection(), api: { socket: join(folder, 'coordinator.sock') },

@@ -15,6 +15,7 @@ import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/task
 import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
 import { MiB, diskHeader, listTree, patternBlock, records, tempRemoteRoot } from './support/storage-harness.js';
 import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
 
 const SIZE = 16 * MiB;
 const remoteId = `tasks-${randomUUID().slice(0, 8)}`;
@@ -65,6 +66,7 @@ describe('storage tasks over NATS', () => {
       agentId: `agent-${remoteId}`,
       nats: testNatsSection(nats.namespace),
       storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true } },
+      trust: { coordinatorKey: testTaskKeys().publicPath },
     });
     agent = await startStorageAgent(config, createLogger({ level: 'silent', pretty: false }));
     client = new StorageClient(agent.address, ChannelCredentials.createInsecure());

@@ -108,7 +108,8 @@ describe('storage gRPC over mutual TLS', { skip: openssl ? false : 'openssl is n
     assert.match(issues(config({ tls: serverCert })).join('\n'), /storage\.tls\.ca: a storage agent without a CA would serve anyone/);
     assert.match(issues(config({ tls: { ...serverCert, ca: pki.ca.cert } })).join('\n'), /trust\.coordinatorKey: the coordinator's public key/);
     assert.deepEqual(issues(config({ tls: { ...serverCert, ca: pki.ca.cert } }, { trust: { coordinatorKey: '/k.pub' } })), []);
-    assert.deepEqual(issues(config({ tls: { insecure: true } })), []);
+    assert.match(issues(config({ tls: { insecure: true } })).join('\n'), /trust\.coordinatorKey: the coordinator's public key .* to check the signature on every task; or trust\.insecure: true/);
+    assert.deepEqual(issues(config({ tls: { insecure: true } }, { trust: { insecure: true } })), []);
     assert.throws(() => tlsSchema.parse({}), /set insecure: true/);
   });
 });

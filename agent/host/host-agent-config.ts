@@ -8,6 +8,7 @@
 //     "limits": { "vms": 2, "disksPerVm": 2, "xapiCalls": 8 },
 //     "storage": { "tls": { "ca": "…", "cert": "…", "key": "…" } } }
 import { z } from 'zod';
+import { requireTaskTrust, trustSchema } from '../../shared/task-trust/index.js';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
@@ -87,6 +88,8 @@ export const hostAgentConfigSchema = z
       })
       .strict()
       .default({ tries: 3, baseDelayMs: 2000, maxDelayMs: 30_000, storageWaitMs: 120_000 }),
+    /** What this agent trusts: the coordinator's public key every task's signature is checked with (docs/security.md). */
+    trust: trustSchema,
     /** Seconds between heartbeat events. */
     heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
     /** Seconds between two reports of the pool's VM inventory (one is also sent at start). */
@@ -98,6 +101,7 @@ export const hostAgentConfigSchema = z
     /** On SIGTERM, seconds running backups and restores get to finish before they are handed back to the queue. */
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
   })
-  .strict();
+  .strict()
+  .superRefine(requireTaskTrust);
 
 export type HostAgentConfig = z.infer<typeof hostAgentConfigSchema>;

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials, warnIfInsecure } from '../../shared/grpc/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectNats, natsNames, publishEvent, startTaskConsumer, notRegisteredAdvice, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
+import { taskTrustOf } from '../../shared/task-trust/index.js';
+import { connectNats, natsNames, trustedTasks, publishEvent, startTaskConsumer, notRegisteredAdvice, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
@@ -50,6 +51,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
   observability.health.add('xapi', () => ({ ok: xapi.client.status === 'connected', detail: `${config.pool.url}: ${xapi.client.status}` }));
   warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
   channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first task
+  const trust = taskTrustOf(config.trust, 'host', config.pool.id, log);
   const storages = new RemoteStorages((remoteId) => channelCredentials(config.storage.tls, { role: 'storage', name: remoteId }), {
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
@@ -74,7 +76,10 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
       role: 'host',
       scope: config.pool.id,
       concurrency: config.limits.vms,
-      handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
+      handler: trustedTasks(trust, taskMetrics.handler((delivery) => runner.handle(delivery)), {
+        logger: log,
+        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject } })),
+      }),
       logger,
     });
     const tasks = consumer;

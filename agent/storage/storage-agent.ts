@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectNats, natsNames, notRegisteredAdvice, publishEvent, startTaskConsumer, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
+import { taskTrustOf } from '../../shared/task-trust/index.js';
+import { connectNats, natsNames, trustedTasks, notRegisteredAdvice, publishEvent, startTaskConsumer, type EventSender, type TaskConsumer } from '../../shared/nats/index.js';
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics, writableFolderCheck } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { readVerifier } from '../../shared/signing/index.js';
@@ -48,6 +49,13 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
   observability.health.add('remote', writableFolderCheck(s.root));
   const names = natsNames(config.nats.namespace);
   const sender: EventSender = { role: 'storage', scope: s.remoteId, agent: config.agentId };
+  let trust: ReturnType<typeof taskTrustOf>;
+  try {
+    trust = taskTrustOf(config.trust, 'storage', s.remoteId, log);
+  } catch (error) {
+    await observability.close();
+    throw error;
+  }
   let nc: NatsConnection;
   try {
     await ctx.layout.ensure();
@@ -73,7 +81,10 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
       role: 'storage',
       scope: s.remoteId,
       concurrency: s.concurrency,
-      handler: taskMetrics.handler((delivery) => runner.handle(delivery)),
+      handler: trustedTasks(trust, taskMetrics.handler((delivery) => runner.handle(delivery)), {
+        logger: log,
+        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject } })),
+      }),
       logger,
     });
     const tasks = consumer;

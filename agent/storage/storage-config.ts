@@ -7,6 +7,7 @@
 //                  "tls": { "cert": "…", "key": "…", "ca": "…" } },
 //     "trust": { "coordinatorKey": "/etc/deltachain/coordinator.pub" } }
 import { z } from 'zod';
+import { requireTaskTrust, trustSchema } from '../../shared/task-trust/index.js';
 import { logSchema, tlsSchema, type TlsConfig } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
@@ -54,20 +55,15 @@ export const storageAgentConfigSchema = z
     nats: natsSchema.default(natsSchema.parse({})),
     storage: storageSectionSchema,
     /** What this agent trusts (docs/security.md). */
-    trust: z
-      .object({
-        /** The coordinator's Ed25519 public key (PEM file path): grants and tasks are checked against it. */
-        coordinatorKey: z.string().min(1).optional(),
-      })
-      .strict()
-      .default({}),
+    trust: trustSchema,
     /** /healthz and /metrics (shared/observability); served only when given. */
     metrics: metricsSchema.optional(),
     /** On SIGTERM, seconds running tasks get to finish before they are handed back to the queue. */
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
   })
   .strict()
-  .superRefine(requireDataPlaneChecks);
+  .superRefine(requireDataPlaneChecks)
+  .superRefine(requireTaskTrust);
 
 /**
  * A storage agent checks every call by the caller's certificate and the coordinator's grant

@@ -5,6 +5,7 @@ import { processIo, type CliIo } from './cli-io.js';
 import { registerAuditCommands } from './commands/audit-commands.js';
 import { registerCoordinatorCommand } from './commands/coordinator-command.js';
 import { registerInventoryCommands } from './commands/inventory-commands.js';
+import { registerKeysCommand } from './commands/keys-command.js';
 import { registerNatsConfigCommand } from './commands/nats-config-command.js';
 import { registerPolicyCommands } from './commands/policy-commands.js';
 import { registerRestoreCommands } from './commands/restore-commands.js';
@@ -23,6 +24,7 @@ export function registerCoordinatorCommands(program: Command, io: CliIo = proces
   registerRunCommands(program, io);
   registerRestoreCommands(program, io);
   registerNatsConfigCommand(program, io);
+  registerKeysCommand(program, io);
   registerAuditCommands(program, io);
   for (const command of program.commands) {
     if (before.has(command)) command.commands.filter((c) => c.name() === 'list').forEach(usageExitCode);

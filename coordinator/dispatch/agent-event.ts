@@ -48,10 +48,17 @@ interface EventBase {
 export type AgentEvent =
   | (EventBase & { type: 'heartbeat'; heartbeat: AgentHeartbeat })
   | (EventBase & { type: 'inventory'; inventory: InventoryReport })
+  /** An agent refused a task message (shared/task-trust); the claimed id proves nothing. */
+  | (EventBase & { type: 'refused'; claimedTaskId: string; reason: string; subject: string })
   | (EventBase & { type: 'started'; taskId: string; attempt: number })
   | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string; attempt?: number })
   | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number; attempt?: number })
   | (EventBase & { type: 'result'; taskId: string; ok: false; error: TaskFailure; durationMs: number; attempt?: number });
 
 /** The events about one task (started, progress, result). */
-export type TaskAgentEvent = Exclude<AgentEvent, { type: 'heartbeat' | 'inventory' }>;
+export type TaskAgentEvent = Exclude<AgentEvent, { type: 'heartbeat' | 'inventory' | 'refused' }>;
+
+/** True for the events about one task (their task id is the task they change). */
+export function isTaskEvent(event: AgentEvent): event is TaskAgentEvent {
+  return event.type !== 'heartbeat' && event.type !== 'inventory' && event.type !== 'refused';
+}

@@ -20,7 +20,7 @@ import type { Signer } from '../../shared/signing/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
 import { selectDispatch } from './select-dispatch.js';
-import { encodeTask, messageIdOf } from './task-envelope.js';
+import { messageIdOf, signedTask } from './task-envelope.js';
 import type { TaskPublisher } from './task-publisher.js';
 
 /** Tasks prepared in one transaction. */
@@ -149,7 +149,8 @@ export class Dispatcher {
   private async publish(task: TaskRecord): Promise<void> {
     const { logger } = this.options;
     try {
-      await this.options.publisher.publish(task, encodeTask(task, this.options.signer), messageIdOf(task));
+      const { data, signature } = signedTask(task, this.options.signer);
+      await this.options.publisher.publish(task, data, messageIdOf(task), signature);
       logger.info({ taskId: task.id, kind: task.kind, address: task.address, vm: task.vmUuid, remote: task.remoteName, attempt: task.attempt }, 'task dispatched');
     } catch (error) {
       logger.warn({ taskId: task.id, err: error }, 'publishing a task failed');

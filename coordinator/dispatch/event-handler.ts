@@ -23,7 +23,8 @@ import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type
 import type { Ids } from '../scheduler/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
-import type { AgentEvent, TaskAgentEvent, TaskOutput } from './agent-event.js';
+import { isTaskEvent, type AgentEvent, type TaskAgentEvent, type TaskOutput } from './agent-event.js';
+import { describeSender } from '../../shared/nats/index.js';
 import { recordInventory } from './record-inventory.js';
 import { foreignEvents } from './event-senders.js';
 import { queueFollowUps } from './queue-follow-ups.js';
@@ -65,6 +66,11 @@ export class EventHandler {
   private async applyOne(event: AgentEvent): Promise<void> {
     if (event.type === 'heartbeat') return recordHeartbeat(this.options.sql, event.heartbeat);
     if (event.type === 'inventory') return recordInventory(this.options.sql, event, this.options.logger);
+    if (event.type === 'refused') {
+      // Never applied to the task it names (anyone who could publish a task could name any id).
+      this.options.logger.error({ agent: describeSender(event.sender), claimedTaskId: event.claimedTaskId, subject: event.subject }, `${describeSender(event.sender)} refused a task message: ${event.reason}`);
+      return;
+    }
     const moved = await this.transition(event);
     if (!moved) return;
     const { task, queued } = moved;
@@ -79,7 +85,7 @@ export class EventHandler {
     const failures: (unknown | undefined)[] = events.map(() => undefined);
     const taskEvents: TaskAgentEvent[] = [];
     for (const [i, event] of events.entries()) {
-      if (event.type !== 'heartbeat' && event.type !== 'inventory') taskEvents.push(event);
+      if (isTaskEvent(event)) taskEvents.push(event);
       else await this.applyOne(event).catch((error: unknown) => (failures[i] = error));
     }
     if (taskEvents.length === 0) return failures;
@@ -87,14 +93,14 @@ export class EventHandler {
     // A success whose backup the remote did not confirm (not listed yet, storage agent not
     // answering) waits for its redelivery, with the task's other events of this batch (handed
     // back too; the lifecycle ignores whatever comes late): the rest of the batch goes on.
-    const held = (e: AgentEvent) => e.type !== 'heartbeat' && e.type !== 'inventory' && unconfirmed.has(e.taskId);
+    const held = (e: AgentEvent) => isTaskEvent(e) && unconfirmed.has(e.taskId);
     for (const [i, event] of events.entries()) if (held(event)) failures[i] = unconfirmed.get((event as TaskAgentEvent).taskId);
     try {
       await this.applyTaskBatch(withFacts.filter((e) => !held(e)));
     } catch (error) {
       this.options.logger.warn({ err: error, events: taskEvents.length }, 'a batch of events failed as a whole; applying them one at a time');
       for (const [i, event] of events.entries()) {
-        if (event.type !== 'heartbeat' && event.type !== 'inventory' && !held(event)) await this.applyOne(event).catch((e: unknown) => (failures[i] = e));
+        if (isTaskEvent(event) && !held(event)) await this.applyOne(event).catch((e: unknown) => (failures[i] = e));
       }
     }
     return failures;

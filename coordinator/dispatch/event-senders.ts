@@ -7,7 +7,7 @@
 import type { Logger } from '../../shared/logging/index.js';
 import { describeSender, type EventSender } from '../../shared/nats/index.js';
 import type { Queryable, TaskRecord } from '../catalog/index.js';
-import type { AgentEvent } from './agent-event.js';
+import { isTaskEvent, type AgentEvent } from './agent-event.js';
 
 type Addressed = Pick<TaskRecord, 'addressKind' | 'address'>;
 
@@ -18,13 +18,13 @@ export function mayReport(sender: EventSender, task: Addressed): boolean {
 
 /** The task events of `events` whose sender is not their task's addressee (logged). */
 export async function foreignEvents(db: Queryable, events: readonly AgentEvent[], logger: Logger): Promise<Set<AgentEvent>> {
-  const ids = [...new Set(events.flatMap((e) => (e.type === 'heartbeat' || e.type === 'inventory' ? [] : [e.taskId])))];
+  const ids = [...new Set(events.flatMap((e) => (isTaskEvent(e) ? [e.taskId] : [])))];
   const foreign = new Set<AgentEvent>();
   if (ids.length === 0) return foreign;
   const rows = await db<(Addressed & { id: string })[]>`select id, address_kind, address from tasks where id = any(${ids}::uuid[])`;
   const tasks = new Map(rows.map((t) => [t.id, t]));
   for (const event of events) {
-    if (event.type === 'heartbeat' || event.type === 'inventory') continue;
+    if (!isTaskEvent(event)) continue;
     const task = tasks.get(event.taskId);
     if (task === undefined || mayReport(event.sender, task)) continue;
     foreign.add(event);

@@ -3,7 +3,8 @@
 // attempt) for the stream's duplicate window. The queue's consumer is made first when this
 // process has not made it yet (task-queue-registry.ts).
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { TASK_SIGNATURE_HEADER } from '../../shared/task-trust/index.js';
 import type { NatsNames } from '../../shared/nats/index.js';
 import type { TaskRecord } from '../catalog/index.js';
 import type { TaskPublisher } from './task-publisher.js';
@@ -20,8 +21,14 @@ export class NatsTaskPublisher implements TaskPublisher {
     return task.addressKind === 'pool' ? this.names.hostTasks(task.address) : this.names.storageTasks(task.address);
   }
 
-  async publish(task: TaskRecord, data: Uint8Array, messageId: string): Promise<void> {
+  async publish(task: TaskRecord, data: Uint8Array, messageId: string, signature?: string): Promise<void> {
     await this.queues?.ensure(task.addressKind === 'pool' ? 'host' : 'storage', task.address);
-    await this.js.publish(this.subjectOf(task), data, { msgID: messageId });
+    if (signature === undefined) {
+      await this.js.publish(this.subjectOf(task), data, { msgID: messageId });
+      return;
+    }
+    const h = headers();
+    h.set(TASK_SIGNATURE_HEADER, signature);
+    await this.js.publish(this.subjectOf(task), data, { msgID: messageId, headers: h });
   }
 }

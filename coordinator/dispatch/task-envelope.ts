@@ -2,9 +2,11 @@
 // encoded as protobuf. The message id for JetStream deduplication is `<task id>.<attempt>`: a
 // republish of the same attempt (after a coordinator restart) is dropped by the server, while a
 // retry is a new message. Backup and restore tasks carry the coordinator's grant for their
-// storage calls (task-grants.ts) when the coordinator has a signing key.
+// storage calls (task-grants.ts) when the coordinator has a signing key, and the task is signed
+// with that key (header Deltachain-Task-Signature; shared/task-trust).
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { Signer } from '../../shared/signing/index.js';
+import { signTask } from '../../shared/task-trust/index.js';
 import type { TaskRecord } from '../catalog/index.js';
 import { withGrant } from './task-grants.js';
 import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
@@ -66,13 +68,30 @@ export function taskEnvelope(task: TaskRecord, signer?: Signer): Task {
     attempt: task.attempt,
     createdAtMs: task.createdAt.getTime(),
     deadlineMs: task.deadlineAt ? task.deadlineAt.getTime() : 0,
-    expiresAtMs: 0,
+    // Signed when dispatched, valid until the attempt's deadline (when the coordinator gives up
+    // on it): the same attempt published again is the same bytes, so JetStream drops it.
+    expiresAtMs: expiryOf(task),
+    signedAtMs: task.dispatchedAt ? task.dispatchedAt.getTime() : 0,
     runId: task.runId ?? '',
     payload: payloadOf(task),
   };
   return signer === undefined ? envelope : withGrant(envelope, task, signer);
 }
 
+/** A task without a deadline still expires: a day after it was dispatched. */
+const EXPIRY_WITHOUT_DEADLINE_MS = 86_400_000;
+
+function expiryOf(task: TaskRecord): number {
+  if (task.deadlineAt) return task.deadlineAt.getTime();
+  return task.dispatchedAt ? task.dispatchedAt.getTime() + EXPIRY_WITHOUT_DEADLINE_MS : 0;
+}
+
 export function encodeTask(task: TaskRecord, signer?: Signer): Uint8Array {
   return Task.encode(taskEnvelope(task, signer)).finish();
+}
+
+/** The encoded task and, with the coordinator's key, its signature (shared/task-trust). */
+export function signedTask(task: TaskRecord, signer?: Signer): { data: Uint8Array; signature?: string } {
+  const data = encodeTask(task, signer);
+  return signer === undefined ? { data } : { data, signature: signTask(signer, data) };
 }

@@ -5,7 +5,7 @@ export interface TaskPublisher {
   /**
    * Publishes the encoded task to the queue of its address (a pool's host agents or a remote's
    * storage agent) with `messageId` for the server's deduplication. Resolves once the server
-   * has stored it.
+   * has stored it. `signature`: the coordinator's signature of `data`, sent as its header.
    */
-  publish(task: TaskRecord, data: Uint8Array, messageId: string): Promise<void>;
+  publish(task: TaskRecord, data: Uint8Array, messageId: string, signature?: string): Promise<void>;
 }

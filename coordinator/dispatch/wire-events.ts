@@ -152,6 +152,8 @@ export function decodeAgentEvent(data: Uint8Array, envelope: EventEnvelope): Age
     }
     case 'inventory':
       return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, envelope, body.value) };
+    case 'refused':
+      return { ...base, type: 'refused', claimedTaskId: event.taskId, reason: body.value.reason.slice(0, 2000), subject: body.value.subject.slice(0, 300) };
     default:
       throw new InvalidInputError(`event ${event.eventId} from ${from} has no body`);
   }

@@ -21,7 +21,7 @@ describe('lab configs', () => {
       assert.equal(storage.nats.namespace, nats.namespace);
       assert.equal(storage.nats.seedFile, nats.seedFile, 'each process authenticates with its own nkey');
       assert.equal(storage.nats.insecure, false);
-      const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn', dataPlane: { tls: tls('host-lab') } }));
+      const host = hostAgentConfigSchema.parse(hostAgentConfig({ pool: 'lab', xapi: { url: 'http://127.0.0.1:1234', user: 'root', password: 'lab' }, nats, timings, logLevel: 'warn', dataPlane: { tls: tls('host-lab'), coordinatorKey: '/etc/deltachain/keys/signing.pub' } }));
       assert.equal(host.pool.id, 'lab');
       assert.equal(host.storage.tls.insecure, false);
       const api = { socket: '/lab/run/coordinator.sock', listen: '127.0.0.1:0', tls: tls('coordinator-api') };

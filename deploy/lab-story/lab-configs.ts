@@ -93,8 +93,8 @@ export function hostAgentConfig(o: {
   logLevel: LogLevel;
   /** Deadline of a unary call to a storage agent, ms (default 60 s). */
   storageCallTimeoutMs?: number;
-  /** The host agent's certificate ("host:<pool>"), for storage agents. */
-  dataPlane: { tls: TlsFiles };
+  /** The host agent's certificate ("host:<pool>"), for storage agents; the coordinator's public key its tasks are checked with. */
+  dataPlane: { tls: TlsFiles; coordinatorKey: string };
 }): Record<string, unknown> {
   return {
     role: 'host',
@@ -105,6 +105,7 @@ export function hostAgentConfig(o: {
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 60_000, retry: { tries: 3, baseDelayMs: 200, maxDelayMs: 2000 } },
     storage: { tls: o.dataPlane.tls, callTimeoutMs: o.storageCallTimeoutMs ?? 60_000 },
+    trust: { coordinatorKey: o.dataPlane.coordinatorKey },
     // A disk is sent again as soon as the coordinator would retry a task; a storage agent that
     // went away gets a minute to come back.
     transfer: { tries: 3, baseDelayMs: o.timings.retryBaseMs, maxDelayMs: o.timings.retryMaxMs, storageWaitMs: 60_000 },

@@ -193,7 +193,7 @@ class StackProcesses {
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
     const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
     const { url, user, password, urlWithCredentials } = lab.value;
-    const dataPlane = { tls: await this.security.hostTls(spec.name) };
+    const dataPlane = { tls: await this.security.hostTls(spec.name), coordinatorKey: this.security.coordinatorKey };
     const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: this.natsFor({ role: 'host', scope: spec.name, agent: `host-${spec.name}` }), timings: o.timings, logLevel: o.logLevel, dataPlane, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });
     const hostPath = await this.writeConfig(`host-${spec.name}`, hostConfig);
     const host = await this.deltachain(`host-${spec.name}`, ['agent', '--config', hostPath], (json) => (json.msg === 'host agent ready' ? ready(true, json) : undefined));

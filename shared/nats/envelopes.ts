@@ -3,13 +3,32 @@
 // published within the stream's duplicate window.
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Signer } from '../signing/index.js';
+import { TASK_SIGNATURE_HEADER, signTask } from '../task-trust/index.js';
 import { Event } from '../proto/gen/deltachain/tasks/v1/event.js';
 import { Task } from '../proto/gen/deltachain/tasks/v1/task.js';
 import type { EventKind, EventSender, NatsNames } from './names.js';
 
-export async function publishTask(nc: NatsConnection, subject: string, task: Task): Promise<void> {
-  await jetstream(nc).publish(subject, Task.encode(task).finish(), { msgID: task.taskId });
+/**
+ * Publishes a task; with `signer` (the coordinator's key) signed as agents require
+ * (shared/task-trust): `signedAtMs` set to now and `expiresAtMs`, when 0, to an hour from now.
+ */
+export async function publishTask(nc: NatsConnection, subject: string, task: Task, signer?: Signer): Promise<void> {
+  if (signer === undefined) {
+    await jetstream(nc).publish(subject, Task.encode(task).finish(), { msgID: task.taskId });
+    return;
+  }
+  const now = Date.now();
+  const data = Task.encode({ ...task, signedAtMs: now, expiresAtMs: task.expiresAtMs || now + 3600_000 }).finish();
+  await publishSignedTask(nc, subject, data, signTask(signer, data), task.taskId);
+}
+
+/** Publishes encoded task bytes with their signature header. */
+export async function publishSignedTask(nc: NatsConnection, subject: string, data: Uint8Array, signature: string, messageId: string): Promise<void> {
+  const h = headers();
+  h.set(TASK_SIGNATURE_HEADER, signature);
+  await jetstream(nc).publish(subject, data, { msgID: messageId, headers: h });
 }
 
 export function decodeTask(data: Uint8Array): Task {

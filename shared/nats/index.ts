@@ -9,6 +9,7 @@ export { ensureTaskConsumer, type TaskQueueSettings } from './task-queues.js';
 export { agentPermissions, coordinatorPermissions, jsApi, type SubjectPermissions } from './nats-permissions.js';
 export { authorizationBlock, describeUser, type NatsUser } from './nats-authorization.js';
 export { createUserKey, readSeedFile, userKeyOf, writeSeedFile, type UserKey } from './nkey-seed.js';
+export { trustedTasks, type RefusalReport } from './trusted-tasks.js';
 export { notRegisteredAdvice, startTaskConsumer, type TaskConsumer, type TaskConsumerOptions, type TaskDelivery, type TaskOutcome } from './task-consumer.js';
-export { publishTask, decodeTask, publishEvent, decodeEvent, type EventBody } from './envelopes.js';
+export { publishTask, publishSignedTask, decodeTask, publishEvent, decodeEvent, type EventBody } from './envelopes.js';
 export { agentsOf, ensureSeedFiles, seedFileName, type Registered, type SeedFile } from './nats-users.js';

@@ -16,7 +16,7 @@ export const DEFAULT_NAMESPACE = 'deltachain';
 /** Namespaces, remote, pool and agent ids become subject tokens and stream names: no dots or wildcards. */
 export const TOKEN_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-export const EVENT_KINDS = ['started', 'progress', 'result', 'heartbeat', 'inventory'] as const;
+export const EVENT_KINDS = ['started', 'progress', 'result', 'heartbeat', 'inventory', 'refused'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Host agents serve a pool; storage agents serve a remote. */

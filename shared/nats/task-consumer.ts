@@ -15,6 +15,7 @@
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/index.js';
+import { TASK_SIGNATURE_HEADER } from '../task-trust/index.js';
 import { isNotFound } from './connect.js';
 import type { AgentRole, NatsNames } from './names.js';
 
@@ -23,6 +24,10 @@ const SECOND_NS = 1_000_000_000;
 export interface TaskDelivery {
   data: Uint8Array;
   subject: string;
+  /** The coordinator's signature (header Deltachain-Task-Signature); undefined when absent. */
+  signature?: string;
+  /** The message's stream sequence (the same for every redelivery of one message). */
+  sequence?: number;
   /** 1 for the first delivery. */
   deliveryCount: number;
   /** Extend the ack deadline now (also done automatically while the handler runs). */
@@ -145,7 +150,9 @@ class PullingConsumer implements TaskConsumer {
     const entry: InFlight = { msg, timer: setInterval(() => msg.working(), Math.max(1000, ackWaitMs / 3)), controller: new AbortController(), handedBack: false };
     this.inFlight.add(entry);
     try {
-      const outcome = await this.options.handler({ data: msg.data, subject: msg.subject, deliveryCount: msg.info.deliveryCount, working: () => msg.working(), signal: entry.controller.signal });
+      const signature = msg.headers?.get(TASK_SIGNATURE_HEADER) || undefined;
+      const delivery: TaskDelivery = { data: msg.data, subject: msg.subject, signature, sequence: msg.seq, deliveryCount: msg.info.deliveryCount, working: () => msg.working(), signal: entry.controller.signal };
+      const outcome = await this.options.handler(delivery);
       if (entry.handedBack) return;
       if (outcome === 'ack') await msg.ackAck();
       else msg.nak(outcome.redeliverAfterMs);

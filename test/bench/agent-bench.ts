@@ -20,6 +20,7 @@ import { backupTask, hostAgentConfig } from '../support/host-tasks.js';
 import { startStorageHarness } from '../support/storage-harness.js';
 import { startTestNats } from '../support/storage-nats.js';
 import { readProc } from './lib/proc.js';
+import { testTaskKeys } from '../support/task-keys.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -113,7 +114,7 @@ try {
     const ownCpu0 = process.cpuUsage();
     started = Date.now();
     await nats.queue('host', poolId);
-    await publishTask(nats.nc, nats.names.hostTasks(poolId), task);
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), task, testTaskKeys().signer);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', 3 * 3600_000, `result of the ${label}`);
     const seconds = (Date.now() - started) / 1000;
     const agentCpuSec = (await readProc(pid)).cpuSec - agentCpu0;

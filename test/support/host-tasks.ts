@@ -9,17 +9,19 @@ import type { BackupTask, RestoreTask } from '../../shared/proto/gen/deltachain/
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { LabPool } from '../../deploy/lab/index.js';
 import { testNatsSection } from './storage-nats.js';
+import { testTaskKeys } from './task-keys.js';
 
 export function backupTask(poolId: string, backup: BackupTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
+  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
 }
 
 export function restoreTask(poolId: string, restore: RestoreTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
+  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
 }
 
 /** A host agent's config for tests (its queue's ack wait is the harness's: TestNats.queue). */
-export function hostAgentConfig(options: { lab: LabPool; poolId: string; namespace: string; agentId?: string; ackWaitSeconds?: number }): HostAgentConfig {
+/** `coordinatorKey`: the public key tasks are signed with (default: the tests' own, testTaskKeys). */
+export function hostAgentConfig(options: { lab: LabPool; poolId: string; namespace: string; agentId?: string; ackWaitSeconds?: number; coordinatorKey?: string }): HostAgentConfig {
   return hostAgentConfigSchema.parse({
     role: 'host',
     agentId: options.agentId ?? 'host-test',
@@ -29,6 +31,7 @@ export function hostAgentConfig(options: { lab: LabPool; poolId: string; namespa
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     xapi: { callTimeoutMs: 30_000, retry: { tries: 3, baseDelayMs: 20, maxDelayMs: 100 } },
     storage: { tls: { insecure: true }, callTimeoutMs: 30_000 },
+    trust: { coordinatorKey: options.coordinatorKey ?? testTaskKeys().publicPath },
     heartbeatSeconds: 60,
     progressIntervalMs: 0,
   });

@@ -5,6 +5,7 @@
 // are about what the remote holds, and call it with plain clients.
 import { profileArgs } from './profile-args.js';
 import { testNatsSection } from './storage-nats.js';
+import { testTaskKeys } from './task-keys.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
       heartbeatSeconds: 60,
       mergeCheckpointBlocks: o.mergeCheckpointBlocks ?? 256,
     },
-    ...(o.dataPlane ? { trust: { coordinatorKey: o.dataPlane.coordinatorKey } } : {}),
+    trust: { coordinatorKey: o.dataPlane?.coordinatorKey ?? testTaskKeys().publicPath },
   };
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;

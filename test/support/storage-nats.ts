@@ -8,6 +8,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connectNats, deleteStreams, ensureStreams, ensureTaskConsumer, natsNames, publishTask, decodeEvent, natsSchema, type AgentRole, type NatsNames } from '../../shared/nats/index.js';
 import type { Event } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
+import { testTaskKeys } from './task-keys.js';
+import type { Signer } from '../../shared/signing/index.js';
 
 export const NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -18,7 +20,8 @@ export interface TestNats {
   events: Event[];
   /** Resolves with the first event (already seen or coming) that matches. */
   waitForEvent(match: (e: Event) => boolean, timeoutMs?: number, what?: string): Promise<Event>;
-  publish(task: Task): Promise<void>;
+  /** Publishes a task as the coordinator would: signed (default: with the tests' key, testTaskKeys; `null`: unsigned). */
+  publish(task: Task, signer?: Signer | null): Promise<void>;
   /** Makes (or updates) the task queue of a pool (host) or remote (storage), as the coordinator does. */
   queue(role: AgentRole, scope: string, settings?: { ackWaitSeconds?: number; maxDeliver?: number }): Promise<void>;
   close(): Promise<void>;
@@ -66,11 +69,11 @@ export async function startTestNats(): Promise<TestNats> {
         waiters.add(waiter);
       });
     },
-    async publish(task) {
+    async publish(task, signer) {
       const role: AgentRole = task.target?.agent?.$case === 'poolId' ? 'host' : 'storage';
       const scope = task.target?.agent?.value ?? 'none';
       if (!queues.has(names.consumerOf(role, scope))) await queue(role, scope);
-      await publishTask(nc, names.tasksOf(role, scope), task);
+      await publishTask(nc, names.tasksOf(role, scope), task, signer === null ? undefined : (signer ?? testTaskKeys().signer));
     },
     queue,
     async close() {
@@ -97,7 +100,7 @@ export function storageTask(remoteId: string, payload: NonNullable<Task['payload
     attempt: 1,
     createdAtMs: Date.now(),
     deadlineMs: 0,
-    expiresAtMs: 0,
+    expiresAtMs: 0, signedAtMs: 0,
     runId: '',
     payload,
   };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostAgentConfigSchema } from '../../../agent/host/index.js';
 import { testNatsSection, type TestNats } from '../../support/storage-nats.js';
+import { testTaskKeys } from '../../support/task-keys.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/deltachain.mjs', import.meta.url));
 
@@ -35,6 +36,7 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
     pool: { id: o.poolId, url: o.lab.url, user: o.lab.user, password: o.lab.password },
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
+    trust: { coordinatorKey: testTaskKeys().publicPath },
     heartbeatSeconds: 60,
     progressIntervalMs: 0,
   });

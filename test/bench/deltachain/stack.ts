@@ -22,6 +22,7 @@ import { labFeatures } from './lab-features.js';
 import { LabRpc } from './lab-rpc.js';
 import { openWindow } from './process-cpu.js';
 import type { DcBackupMeasure, DcRestoreMeasure, DeltachainStack, DeltachainStackOptions, DiskContent, ProcessName, WriteOptions } from './types.js';
+import { testTaskKeys } from '../../support/task-keys.js';
 
 const POOL_ID = 'bench';
 const REMOTE_ID = 'bench-remote';
@@ -193,7 +194,7 @@ class Stack implements DeltachainStack {
     const window = await openWindow(this.pids);
     const started = process.hrtime.bigint();
     await nats.queue('host', POOL_ID);
-    await publishTask(nats.nc, nats.names.hostTasks(POOL_ID), task);
+    await publishTask(nats.nc, nats.names.hostTasks(POOL_ID), task, testTaskKeys().signer);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', TASK_TIMEOUT_MS, `result of ${what}`);
     const wallSec = Number(process.hrtime.bigint() - started) / 1e9;
     const { cpuByProcess, labReadBytes } = await window.close();

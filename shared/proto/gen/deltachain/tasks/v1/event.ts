@@ -107,7 +107,19 @@ export interface Event {
     | { $case: "result"; value: TaskResult }
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "inventory"; value: InventoryEvent }
+    | { $case: "refused"; value: TaskRefused }
     | undefined;
+}
+
+/**
+ * An agent refused a task message: unsigned, signed with another key, expired, replayed, or for
+ * another pool or remote. `task_id` is what the message claimed (it proves nothing); the
+ * coordinator only reports the refusal, it never changes that task.
+ */
+export interface TaskRefused {
+  reason: string;
+  /** The NATS subject the message came on. */
+  subject: string;
 }
 
 export interface TaskStarted {
@@ -249,6 +261,9 @@ export const Event: MessageFns<Event> = {
       case "inventory":
         InventoryEvent.encode(message.body.value, writer.uint32(114).fork()).join();
         break;
+      case "refused":
+        TaskRefused.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
     }
     return writer;
   },
@@ -338,6 +353,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "inventory", value: InventoryEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "refused", value: TaskRefused.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -382,6 +405,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.inventory)
         ? { $case: "inventory", value: InventoryEvent.fromJSON(object.inventory) }
+        : isSet(object.refused)
+        ? { $case: "refused", value: TaskRefused.fromJSON(object.refused) }
         : undefined,
     };
   },
@@ -410,6 +435,8 @@ export const Event: MessageFns<Event> = {
       obj.heartbeat = Heartbeat.toJSON(message.body.value);
     } else if (message.body?.$case === "inventory") {
       obj.inventory = InventoryEvent.toJSON(message.body.value);
+    } else if (message.body?.$case === "refused") {
+      obj.refused = TaskRefused.toJSON(message.body.value);
     }
     return obj;
   },
@@ -454,7 +481,98 @@ export const Event: MessageFns<Event> = {
         }
         break;
       }
+      case "refused": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "refused", value: TaskRefused.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseTaskRefused(): TaskRefused {
+  return { reason: "", subject: "" };
+}
+
+export const TaskRefused: MessageFns<TaskRefused> = {
+  encode(message: TaskRefused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.subject !== "") {
+      writer.uint32(18).string(message.subject);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskRefused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskRefused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskRefused {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+    };
+  },
+
+  toJSON(message: TaskRefused): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskRefused>): TaskRefused {
+    return TaskRefused.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskRefused>): TaskRefused {
+    const message = createBaseTaskRefused();
+    message.reason = object.reason ?? "";
+    message.subject = object.subject ?? "";
     return message;
   },
 };

@@ -120,6 +120,11 @@ export interface Task {
    * replayed, not how long the work may take.
    */
   expiresAtMs: number;
+  /**
+   * When the coordinator signed the task, ms since the epoch: the signature (NATS header
+   * Deltachain-Task-Signature, docs/security.md) covers the task's bytes, this field included.
+   */
+  signedAtMs: number;
   payload?:
     | { $case: "merge"; value: MergeTask }
     | { $case: "verify"; value: VerifyTask }
@@ -246,6 +251,7 @@ function createBaseTask(): Task {
     deadlineMs: 0,
     runId: "",
     expiresAtMs: 0,
+    signedAtMs: 0,
     payload: undefined,
   };
 }
@@ -275,6 +281,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.expiresAtMs !== 0) {
       writer.uint32(64).uint64(message.expiresAtMs);
+    }
+    if (message.signedAtMs !== 0) {
+      writer.uint32(72).uint64(message.signedAtMs);
     }
     switch (message.payload?.$case) {
       case "merge":
@@ -379,6 +388,14 @@ export const Task: MessageFns<Task> = {
             message.expiresAtMs = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.signedAtMs = longToNumber(reader.uint64());
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -480,6 +497,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.expires_at_ms)
         ? globalThis.Number(object.expires_at_ms)
         : 0,
+      signedAtMs: isSet(object.signedAtMs)
+        ? globalThis.Number(object.signedAtMs)
+        : isSet(object.signed_at_ms)
+        ? globalThis.Number(object.signed_at_ms)
+        : 0,
       payload: isSet(object.merge)
         ? { $case: "merge", value: MergeTask.fromJSON(object.merge) }
         : isSet(object.verify)
@@ -526,6 +548,9 @@ export const Task: MessageFns<Task> = {
     if (message.expiresAtMs !== 0) {
       obj.expiresAtMs = Math.round(message.expiresAtMs);
     }
+    if (message.signedAtMs !== 0) {
+      obj.signedAtMs = Math.round(message.signedAtMs);
+    }
     if (message.payload?.$case === "merge") {
       obj.merge = MergeTask.toJSON(message.payload.value);
     } else if (message.payload?.$case === "verify") {
@@ -559,6 +584,7 @@ export const Task: MessageFns<Task> = {
     message.deadlineMs = object.deadlineMs ?? 0;
     message.runId = object.runId ?? "";
     message.expiresAtMs = object.expiresAtMs ?? 0;
+    message.signedAtMs = object.signedAtMs ?? 0;
     switch (object.payload?.$case) {
       case "merge": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
