@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { jetstream } from '@nats-io/jetstream';
 import { startHostAgent, type RunningHostAgent } from '../agent/host/index.js';
-import { publishTask } from '../shared/nats/index.js';
+import { publishSignedTask, publishTask } from '../shared/nats/index.js';
 import { Event, TaskStatus, type TaskProgress, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { Task } from '../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { createLogger } from '../shared/logging/index.js';
@@ -17,6 +16,7 @@ import { backupTask, hostAgentConfig, restoreTask } from './support/host-tasks.j
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, type TestNats } from './support/storage-nats.js';
 import { testTaskKeys } from './support/task-keys.js';
+import { signTask } from '../shared/task-trust/index.js';
 
 describe('host agent tasks over NATS', () => {
   let env: HostLab;
@@ -50,10 +50,17 @@ describe('host agent tasks over NATS', () => {
     return backupTask(poolId, { vmUuid: webUuid, backupId, remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, baseSnapshotVdiByDisk: bases, policyJson });
   }
 
-  /** Publishes (a new message id makes it a redelivery of the same task) and waits for a new result. */
-  async function run(task: Task, msgID = task.taskId): Promise<TaskResult> {
+  /**
+   * Publishes signed, as the coordinator does, and waits for a new result. `again`: the
+   * coordinator's next attempt of the same task (a new message, attempt + 1) — the same
+   * attempt as a second message would be refused as a replay (test/security-tasks.test.ts).
+   */
+  async function run(task: Task, again = false): Promise<TaskResult> {
     const seen = new Set(nats.events.map((e) => e.eventId));
-    await jetstream(nats.nc).publish(nats.names.hostTasks(poolId), Task.encode(task).finish(), { msgID });
+    const now = Date.now();
+    const attempt = again ? task.attempt + 1 : task.attempt;
+    const data = Task.encode({ ...task, attempt, signedAtMs: now, expiresAtMs: now + 600_000 }).finish();
+    await publishSignedTask(nats.nc, nats.names.hostTasks(poolId), data, signTask(testTaskKeys().signer, data), `${task.taskId}.${attempt}`);
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result' && !seen.has(e.eventId), 60_000, `result of ${task.taskId}`);
     return event.body!.value as TaskResult;
   }
@@ -88,7 +95,7 @@ describe('host agent tasks over NATS', () => {
 
   it('reports the same result for a redelivered backup task and does nothing else', async () => {
     const before = await storage.client.listBackups(webUuid);
-    const again = await run(fullTask, `${fullTask.taskId}.redelivered`);
+    const again = await run(fullTask, true);
     assert.equal(again.status, TaskStatus.TASK_STATUS_SUCCEEDED);
     const first = full.output?.$case === 'backup' ? full.output.value : undefined;
     const second = again.output?.$case === 'backup' ? again.output.value : undefined;
@@ -123,7 +130,7 @@ describe('host agent tasks over NATS', () => {
     const sources = await env.diskUuids(webUuid);
     const restored = await env.diskUuids(output!.newVmUuid);
     for (const [i, vdi] of restored.entries()) assert.equal((await env.admin.digest(vdi)).sha256, (await env.admin.digest(sources[i]!)).sha256);
-    const again = await run(task, `${task.taskId}.redelivered`);
+    const again = await run(task, true);
     const second = again.output?.$case === 'restore' ? again.output.value : undefined;
     assert.equal(second?.newVmUuid, output?.newVmUuid);
     assert.equal(second?.report?.redelivered, true);

@@ -11,6 +11,7 @@ const minimal = {
   agentId: 'host-1',
   pool: { id: 'lab', url: 'https://xcp.example', user: 'root', password: 'pw' },
   storage: { tls: { insecure: true } },
+  trust: { coordinatorKey: '/etc/deltachain/keys/signing.pub' },
 };
 
 describe('host agent config', () => {
@@ -21,6 +22,11 @@ describe('host agent config', () => {
     assert.equal(config.storage.uploadWindow, 2);
     assert.equal(config.nats.namespace, 'deltachain');
     assert.ok(Object.isFrozen(config.pool));
+  });
+  it('refuses a config without the coordinator\'s key unless trust.insecure says so', () => {
+    const { trust: _, ...open } = minimal;
+    assert.throws(() => parseConfig(hostAgentConfigSchema, open, 'host.json'), /host\.json: trust\.coordinatorKey: the coordinator's public key .*or trust\.insecure: true/);
+    assert.equal(parseConfig(hostAgentConfigSchema, { ...open, trust: { insecure: true } }, 'host.json').trust.insecure, true);
   });
   it('refuses credentials inside the pool URL, naming the field', () => {
     assert.throws(
