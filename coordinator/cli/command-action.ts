@@ -10,7 +10,8 @@ import type { ConnectionOptions } from './connect-control.js';
 import { EXIT } from './exit-codes.js';
 
 export interface CommandContext<O> {
-  client: ControlClient;
+  /** Connected when first used: a command that needs no coordinator (nats-config --pool) never connects. */
+  readonly client: ControlClient;
   options: O & ConnectionOptions & { json?: boolean };
   io: CliIo;
 }
@@ -43,8 +44,14 @@ export function commandAction<A extends unknown[], O>(io: CliIo, body: (ctx: Com
     try {
       // Loaded when a command runs: gRPC and the generated code are most of the CLI's start-up.
       const { connectControl } = await import('./connect-control.js');
-      client = connectControl(options, io);
-      process.exitCode = (await body({ client, options, io }, ...args)) ?? EXIT.OK;
+      const context: CommandContext<O> = {
+        get client() {
+          return (client ??= connectControl(options, io));
+        },
+        options,
+        io,
+      };
+      process.exitCode = (await body(context, ...args)) ?? EXIT.OK;
     } catch (error) {
       if (!(error instanceof DeltachainError)) throw error;
       io.err(`deltachain: ${error.message}\n`);

@@ -67,14 +67,15 @@ export function registerNatsConfigCommand(program: Command, io: CliIo): void {
     .option('--agent <role:scope:name>', 'an agent by name, e.g. host:pool1:host-pool1-a (repeat)', collect, [])
     .addHelpText('after', HELP);
   command.action(
-    commandAction<[], NatsConfigOptions>(io, async ({ client, options }) => {
+    commandAction<[], NatsConfigOptions>(io, async (ctx) => {
+      const { options } = ctx; // ctx.client only when the coordinator is asked: it connects when used
       const { agentsOf, authorizationBlock, describeUser, ensureSeedFiles, natsNames } = await import('../../../shared/nats/index.js');
       let names!: ReturnType<typeof natsNames>;
       checkNames(() => (names = natsNames(options.namespace)));
       const named = options.agent.map(parseAgent);
       const offline = options.pool.length + options.remote.length + named.length > 0;
-      const pools = offline ? options.pool : (await client.listPools()).pools.map((p) => p.name);
-      const remotes = offline ? options.remote : (await client.listRemotes()).remotes.map((r) => r.name);
+      const pools = offline ? options.pool : (await ctx.client.listPools()).pools.map((p) => p.name);
+      const remotes = offline ? options.remote : (await ctx.client.listRemotes()).remotes.map((r) => r.name);
       const agents = agentsOf({ pools, remotes, agents: named });
       for (const agent of agents) checkNames(() => names.eventsOf(agent));
       const files = await ensureSeedFiles(options.out, agents);
