@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { jetstream } from '@nats-io/jetstream';
 import { startHostAgent, type RunningHostAgent } from '../agent/host/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { ReleaseReferencesTask } from '../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
@@ -16,6 +15,8 @@ import { startHostLab, type HostLab } from './support/host-lab.js';
 import { backupTask, hostAgentConfig } from './support/host-tasks.js';
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { startTestNats, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
+import { publishTask } from '../shared/nats/index.js';
 
 function releaseTask(poolId: string, release: ReleaseReferencesTask): Task {
   return { taskId: randomUUID(), kind: TaskKind.TASK_KIND_RELEASE_REFERENCES, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'releaseReferences', value: release } };
@@ -50,7 +51,7 @@ describe('host agent: releasing reference snapshots', () => {
   });
 
   async function publish(task: Task): Promise<void> {
-    await jetstream(nats.nc).publish(nats.names.hostTasks(poolId), Task.encode(task).finish(), { msgID: task.taskId });
+    await publishTask(nats.nc, nats.names.hostTasks(poolId), task, testTaskKeys().signer);
   }
 
   async function result(task: Task): Promise<TaskResult> {
