@@ -4,6 +4,7 @@
 // with `server`, as a server for 127.0.0.1/localhost too (the lab's storage agents listen there).
 // EC P-256 keys: small and quick to make. The lab makes one per run; tests make their own.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -60,7 +61,7 @@ export async function makeRoleCertificates(folder: string, options: { caName?: s
       const usage = o.server ? 'serverAuth,clientAuth' : 'clientAuth';
       await writeFile(ext, `${names.length > 0 ? `subjectAltName=${names.join(',')}\n` : ''}extendedKeyUsage=${usage}\n`);
       const issuer = o.issuer ?? ca;
-      await run('openssl', ['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-CAcreateserial', '-out', cert, '-days', String(days), '-extfile', ext]);
+      await run('openssl', ['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-out', cert, '-days', String(days), '-extfile', ext]);
       return { cert, key };
     },
   };
