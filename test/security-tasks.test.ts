@@ -2,7 +2,7 @@
 // with one nkey user per process, the coordinator, a real storage agent of remote `nas` and host
 // agent of pool `lab`). The attacker holds the coordinator's stolen NATS seed — the only
 // credential the server lets publish tasks — but not its signing key. Each test is one attack on
-// the storage agent's queue: the agent refuses it loudly (an error in its log, a `refused` event
+// an agent's queue (the storage agent's; the host agent's for the forged backups): the agent refuses it loudly (an error in its log, a `refused` event
 // the coordinator logs), and nothing changes on the remote or in the catalogue.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,7 @@ import { signTask } from '../shared/task-trust/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { findVm, policySettings, type E2eVm } from './support/e2e-backups.js';
 import { connectAs, eventsApplied, type NatsUserConnection } from './support/nats-users.js';
+import { backupTask } from './support/host-tasks.js';
 import { storageTask } from './support/storage-nats.js';
 
 const MiB = 1024 * 1024;
@@ -67,26 +68,28 @@ describe('security: signed tasks', { timeout: 300_000 }, () => {
   const storageLogs = () => stack.remotes.get('nas')!.process.logs;
   const coordinatorLogs = () => stack.coordinator.logs;
 
-  /** Publishes, then waits until the storage agent refused it: its log line and the coordinator's. */
-  async function refused(publish: () => Promise<void>, taskId: string, reason: RegExp): Promise<void> {
+  /** Publishes, then waits until the agent (default: the storage agent) refused it: its log line and the coordinator's. */
+  async function refused(publish: () => Promise<void>, taskId: string, reason: RegExp, who: 'storage' | 'host' = 'storage'): Promise<void> {
+    const agentLogs = who === 'storage' ? storageLogs : () => stack.pools.get('lab')!.host.logs;
     const files = await remoteFiles();
     const before_ = await catalogue();
     await publish();
     for (let i = 0; ; i++) {
-      const agent = storageLogs().find((l) => l.claimedTaskId === taskId && l.level === 50);
-      const coordinator = coordinatorLogs().find((l) => l.claimedTaskId === taskId && /storage agent .*refused a task message/.test(String(l.msg)));
+      const agent = agentLogs().find((l) => l.claimedTaskId === taskId && l.level === 50);
+      const coordinator = coordinatorLogs().find((l) => l.claimedTaskId === taskId && new RegExp(`${who} agent .*refused a task message`).test(String(l.msg)));
       if (agent && coordinator) {
-        assert.match(String(agent.msg), reason, 'the storage agent says why');
+        assert.match(String(agent.msg), reason, `the ${who} agent says why`);
         assert.match(String(coordinator.msg), reason, 'the coordinator logs the refusal with its reason');
         break;
       }
-      assert.ok(i < 200, `the refusal of ${taskId} was logged by the storage agent and the coordinator`);
+      assert.ok(i < 200, `the refusal of ${taskId} was logged by the ${who} agent and the coordinator`);
       await new Promise((r) => setTimeout(r, 100));
     }
     await eventsApplied(thief);
     assert.deepEqual(await remoteFiles(), files, 'the backup is still on the remote, untouched');
     assert.deepEqual(await catalogue(), before_, 'the catalogue did not change');
-    const info = await (await jetstream(thief.nc).consumers.get(thief.names.tasksStream, thief.names.storageConsumer('nas'))).info();
+    const queue = who === 'storage' ? thief.names.storageConsumer('nas') : thief.names.hostConsumer('lab');
+    const info = await (await jetstream(thief.nc).consumers.get(thief.names.tasksStream, queue)).info();
     assert.equal(info.num_pending + info.num_ack_pending, 0, 'the refused message left the queue (acknowledged, never run)');
   }
 
@@ -136,6 +139,21 @@ describe('security: signed tasks', { timeout: 300_000 }, () => {
     const task = storageTask('offsite', { $case: 'delete', value: { vmUuid: web.uuid, backupId } });
     const data = encoded(task);
     await refused(() => publishSignedTask(thief.nc, subject(), data, signTask(coordinatorKey, data), randomUUID()), task.taskId, /it is for remote offsite, this agent serves remote nas/);
+  });
+
+  it('the host agent refuses too: an unsigned BackupTask and one signed with another key make no snapshot and send nothing', async () => {
+    const backupOf = (): Task =>
+      backupTask('lab', { vmUuid: web.uuid, backupId: `20990101T000000Z-${randomUUID().slice(0, 8)}`, remoteId: 'nas', storageAddress: stack.remotes.get('nas')!.address, baseSnapshotVdiByDisk: {}, policyJson: '{}' });
+    const hostSubject = thief.names.hostTasks('lab');
+    const snapshots = async () => (await stack.pools.get('lab')!.admin.state()).vms.filter((v) => v.isSnapshot).map((v) => v.uuid).sort();
+    const before_ = await snapshots();
+    const unsigned = backupOf();
+    await refused(() => jetstream(thief.nc).publish(hostSubject, encoded(unsigned), { msgID: randomUUID() }).then(() => undefined), unsigned.taskId, /is not signed/, 'host');
+    const forged = backupOf();
+    const data = encoded(forged);
+    const impostor = signerFromPem(generateSigningKeyPair().privatePem, 'impostor');
+    await refused(() => publishSignedTask(thief.nc, hostSubject, data, signTask(impostor, data), randomUUID()), forged.taskId, /signature is not the coordinator's/, 'host');
+    assert.deepEqual(await snapshots(), before_, 'no snapshot was taken on the pool');
   });
 
   it('a replayed task (the same signed message again) is refused; the first ran once', async () => {
