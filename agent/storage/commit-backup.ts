@@ -57,10 +57,20 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
   const path = ctx.layout.metadataPath(checked.vmUuid, checked.backupId);
   return ctx.locks.withVm(checked.vmUuid, async () => {
     const disks: DiskRecord[] = [];
-    for (const key of checked.diskKeys) disks.push(await diskRecordOf(ctx, checked, key));
+    const needed: string[] = [];
+    for (const key of checked.diskKeys) {
+      const found = await diskRecordOf(ctx, checked, key);
+      disks.push(found.record);
+      if (found.needed) needed.push(key);
+    }
     checkSent(checked, disks);
     const existing = await readBackupMetadata(path);
     if (existing) return sameBackup(ctx, existing, disks, path);
+    if (needed.length > 0) {
+      throw new StorageConflictError(
+        `backup ${checked.backupId} (VM ${checked.vmUuid}): disk ${needed.join(', ')} is part of a committed chain already (a deleted backup's disk kept for its children); it is never committed again under a new metadata — back up under a new backup id`,
+      );
+    }
     for (const disk of disks) disk.chainDigest = await chainDigestOf(ctx, checked, disk);
     const metadata: BackupMetadata = {
       format: 'deltachain-backup',
@@ -119,15 +129,15 @@ function validateCommit(input: CommitInput): CheckedCommit {
     if (disk.digest.length !== 32) throw new StorageRequestError(`digest of sent disk ${disk.diskKey} must be 32 bytes (the PutDisk trailer's digest)`);
     sent.set(disk.diskKey, disk);
   }
-  const missing = input.diskKeys.filter((key) => !sent.has(key));
-  if (missing.length > 0) {
-    throw new StorageRequestError(`sent_disks lacks disk ${missing.join(', ')}: a commit names each disk's footer uuid, virtual size and digest as streamed`);
-  }
   return { ...input, records, policy, sources, sent };
 }
 
 /** Each received file must be what the sender streamed; refuses the commit on any difference. */
 function checkSent(input: CheckedCommit, disks: readonly DiskRecord[]): void {
+  const missing = input.diskKeys.filter((key) => !input.sent.has(key));
+  if (missing.length > 0) {
+    throw new StorageRequestError(`sent_disks lacks disk ${missing.join(', ')}: a commit names each disk's footer uuid, virtual size and digest as streamed`);
+  }
   for (const disk of disks) {
     const sent = input.sent.get(disk.key)!;
     const where = `disk ${disk.key} of backup ${input.backupId} (VM ${input.vmUuid})`;
@@ -155,7 +165,8 @@ function jsonObject(text: string, field: string, maxBytes: number): Record<strin
   return value as Record<string, unknown>;
 }
 
-async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: string): Promise<DiskRecord> {
+/** The disk's record, and whether committed backups already need its file (as theirs or an ancestor). */
+async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: string): Promise<{ record: DiskRecord; needed: boolean }> {
   const { folder } = await readDiskFolderOf(ctx.layout, input.vmUuid, diskKey);
   const name = `${input.backupId}.vhd`;
   const file = folder.model.files.find((f) => f.name === name);
@@ -164,7 +175,7 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
   }
   const source = input.sources.get(diskKey) ?? { vdiUuid: null, snapshotVdiUuid: null };
   try {
-    return await buildDiskRecord(folder, file, source);
+    return { record: await buildDiskRecord(folder, file, source), needed: folder.needed.has(name) };
   } catch (error) {
     throw new StorageConflictError(`disk ${diskKey} of backup ${input.backupId}: ${errorMessage(error)}`, { cause: error });
   }
