@@ -188,7 +188,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     await cp(nasRoot, seedRoot, { recursive: true });
     await stack.startStorage('seed', seedRoot);
     await client().addRemote({ name: 'seed', address: stack.storage.get('seed')!.address, site: '', location: '', description: '' });
-    const { task } = await client().scanRemote({ name: 'seed', removeGarbage: false, graceSeconds: 3600 });
+    const { task } = await client().scanRemote({ name: 'seed', removeGarbage: false, accept: false, graceSeconds: 3600 });
     await waitFor('the seed scan', async () => (await client().getTask({ id: task!.id })).task!.state === 'succeeded');
     await client().updatePolicy({ name: 'nightly', settings: settings(['seed']) });
     stack.host.write(VM, 'xvda', 3);
@@ -208,7 +208,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const fresh = await stack.startCoordinator(empty.url, { inProcess: true });
     try {
       await fresh.addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
-      const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, graceSeconds: 3600 });
+      const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, accept: false, graceSeconds: 3600 });
       const scanned = await waitFor('the scan', async () => {
         const { task: t } = await fresh.getTask({ id: task!.id });
         return t!.state === 'succeeded' || t!.state === 'failed' ? t : undefined;

@@ -1,0 +1,50 @@
+// Which backups a remote scan may adopt as committed (docs/catalogue.md, "Unverified backups").
+// The catalogue vouches for a backup it recorded from a backup task: a found backup is adopted as
+// committed only when, for every one of its disks, the catalogue holds a disk of a backup with the
+// same id and VM (on any remote: a seeded copy of another remote matches) with the same disk key,
+// footer uuid and digest. Anything else — a planted delta on top of a known chain, a whole remote
+// the catalogue never saw — is recorded 'unverified' until an operator accepts it. A backup the
+// catalogue already holds on this remote whose disks differ from what the scan found is a
+// mismatch: reported, left as it is.
+import type { BackupFacts } from './backup-facts.js';
+import type { Queryable } from './connect-catalog.js';
+
+export type ScanVerdict = 'vouched' | 'unverified' | 'known' | 'mismatch';
+
+interface CatalogueDisk {
+  remote: string;
+  diskKey: string;
+  footerUuid: string;
+  checksum: string;
+}
+
+/** The catalogue's disks of backups with this id and VM, on every remote. */
+export async function catalogueDisksOf(db: Queryable, vmUuid: string, backupId: string): Promise<CatalogueDisk[]> {
+  return db<CatalogueDisk[]>`
+    select b.remote_name as remote, d.disk_key, d.footer_uuid, d.checksum
+    from backups b join disks d on d.backup_key = b.key
+    where b.vm_uuid = ${vmUuid} and b.id = ${backupId} and b.status <> 'unverified'`;
+}
+
+/** The verdict on one found backup, from the catalogue's disks of that id (pure). */
+export function scanVerdict(remote: string, found: BackupFacts, catalogue: readonly CatalogueDisk[]): ScanVerdict {
+  const same = (c: CatalogueDisk, d: BackupFacts['disks'][number]) => c.diskKey === d.diskKey && c.footerUuid === d.footerUuid && c.checksum === d.checksum;
+  const here = catalogue.filter((c) => c.remote === remote);
+  if (here.length > 0) {
+    const matches = here.length === found.disks.length && found.disks.every((d) => here.some((c) => same(c, d)));
+    return matches ? 'known' : 'mismatch';
+  }
+  const byRemote = new Map<string, CatalogueDisk[]>();
+  for (const c of catalogue) byRemote.set(c.remote, [...(byRemote.get(c.remote) ?? []), c]);
+  for (const disks of byRemote.values()) {
+    if (disks.length === found.disks.length && found.disks.every((d) => disks.some((c) => same(c, d)))) return 'vouched';
+  }
+  return 'unverified';
+}
+
+/** Accepts the unverified backups of `remote` (an operator's decision): they become committed; their ids. */
+export async function acceptUnverified(db: Queryable, remote: string): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    update backups set status = 'committed' where remote_name = ${remote} and status = 'unverified' returning id`;
+  return rows.map((r) => r.id).sort();
+}
