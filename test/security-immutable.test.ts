@@ -6,7 +6,13 @@
 //   * the re-upload of a deleted backup's id under a committed child (its files gone), and the
 //     re-commit of a deleted backup whose disk is kept for its child;
 //   * a commit whose footer uuid, virtual size or digest differs from what was received.
-// Each is refused, and every file of the remote is byte for byte what it was before.
+//   * a backup planted on top of a VM's chain (valid certificate and grant), then a remote scan:
+//     never adopted as committed — recorded unverified, not chosen by `restore --at`, no base for
+//     a delta; a known backup whose remote digest differs from the catalogue's: reported, left
+//     as recorded; a remote the catalogue never saw: unverified until `remote scan --accept`.
+// Each is refused, and every file of the remote is byte for byte what it was before; the scans
+// run against a real Postgres catalogue fed with the real storage agent's listing (what its scan
+// task reports), and the catalogue is row for row what it was, except for the unverified records.
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
@@ -23,9 +29,16 @@ import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js
 import { startAgentProcess, type AgentProcess } from './support/storage-agent-process.js';
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 import { BLOCK, diskHeader, patternBlocks, records } from './support/storage-harness.js';
+import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
+import * as catalog from '../coordinator/catalog/index.js';
+import { backupFactsFromSummary } from '../coordinator/dispatch/wire-events.js';
+import { resolveRestore } from '../coordinator/planner/index.js';
 
 const openssl = await hasOpenssl();
 const VM = randomUUID();
+/** A VM the catalogue knows (backed up through the coordinator), and one it never saw. */
+const KNOWN_VM = randomUUID();
+const UNSEEN_VM = randomUUID();
 const REMOTE = 'nas';
 
 /** Every file under `root` with the SHA-256 of its bytes, for "nothing changed" checks. */
@@ -52,12 +65,12 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
   let lister: StorageClient;
   const footers = new Map<string, string>();
 
-  const grant = (backupId: string): { grant: Uint8Array } => ({
+  const grant = (backupId: string, vmUuid = VM): { grant: Uint8Array } => ({
     grant: encodeSignedGrant(
       signGrant(coordinatorKey, {
         action: GrantAction.GRANT_ACTION_WRITE,
         remoteId: REMOTE,
-        vmUuid: VM,
+        vmUuid,
         backupId,
         diskKeys: [],
         holder: 'host:lab',
@@ -70,13 +83,13 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
   const metadata = (id: string) => join(root, 'vms', VM, 'backups', `${id}.json`);
 
   /** Uploads `id` (a delta on `parent` when given) with `seed`'s data; returns the footer uuid. */
-  async function upload(id: string, parent: string | undefined, seed: number, client = host): Promise<void> {
-    const header = diskHeader({ vmUuid: VM, backupId: id, virtualSize: 4 * BLOCK, parentFooterUuid: parent === undefined ? '' : footers.get(parent)!, ...(footers.has(id) ? { footerUuid: footers.get(id)! } : {}) });
+  async function upload(id: string, parent: string | undefined, seed: number, client = host, vmUuid = VM): Promise<void> {
+    const header = diskHeader({ vmUuid, backupId: id, virtualSize: 4 * BLOCK, parentFooterUuid: parent === undefined ? '' : footers.get(parent)!, ...(footers.has(id) ? { footerUuid: footers.get(id)! } : {}) });
     footers.set(id, header.footerUuid);
-    await client.putDisk(header, patternBlocks(seed, parent === undefined ? [0, 1, 2, 3] : [seed % 4]), grant(id));
+    await client.putDisk(header, patternBlocks(seed, parent === undefined ? [0, 1, 2, 3] : [seed % 4]), grant(id, vmUuid));
   }
-  const commit = (id: string, client = host, sentDisks?: Parameters<StorageClient['commitBackup']>[0]['sentDisks']) =>
-    client.commitBackup({ backupId: id, vmUuid: VM, timestampMs: Date.now(), diskKeys: ['xvda'], recordsJson: records(VM), policyJson: '{"id":"p"}', diskSources: [], ...(sentDisks ? { sentDisks } : {}) }, grant(id));
+  const commit = (id: string, client = host, sentDisks?: Parameters<StorageClient['commitBackup']>[0]['sentDisks'], vmUuid = VM) =>
+    client.commitBackup({ backupId: id, vmUuid, timestampMs: Date.now(), diskKeys: ['xvda'], recordsJson: records(vmUuid), policyJson: '{"id":"p"}', diskSources: [], ...(sentDisks ? { sentDisks } : {}) }, grant(id, vmUuid));
 
   /** `attack` is refused with `code` and a message matching `reason`; no file of the remote changed. */
   async function refused(attack: () => Promise<unknown>, code: status, reason: RegExp): Promise<void> {
@@ -131,6 +144,75 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
     await agent?.kill('SIGTERM');
     await nats?.close();
     await rm(folder, { recursive: true, force: true });
+  });
+
+  describe('a remote scan adopts only what the catalogue vouches for', () => {
+    let db: TestDatabase;
+    /** What the storage agent's scan reports for these VMs, as catalogue facts. */
+    const scanned = async (...vms: string[]) => (await Promise.all(vms.map((vm) => lister.listBackups(vm)))).flat().map((b) => backupFactsFromSummary(b, REMOTE));
+    const rows = async () => ({
+      backups: [...(await db.sql`select key, id, vm_uuid, status, deleted_at from backups order by key`)],
+      disks: [...(await db.sql`select id, backup_key, chain_id, position, parent_id, state, checksum, chain_digest from disks order by id`)],
+    });
+    const restoreChoice = async (vm: string) => {
+      const candidates = await catalog.listBackups(db.sql, { vmUuid: vm, remote: REMOTE });
+      const resolved = resolveRestore(candidates.map((b) => ({ id: b.id, vmUuid: b.vmUuid, remote: b.remoteName, takenAt: b.takenAt, status: b.status })), vm, REMOTE, new Date(Date.now() + 86_400_000));
+      return resolved.ok ? resolved.backup.id : undefined;
+    };
+
+    before(async () => {
+      db = await createTestDatabase();
+      await catalog.addRemote(db.sql, { name: REMOTE });
+      // KNOWN_VM: k1 (full) ← k2, backed up and recorded as the coordinator records backup results.
+      await upload('k1', undefined, 11, host, KNOWN_VM);
+      await commit('k1', host, undefined, KNOWN_VM);
+      await upload('k2', 'k1', 12, host, KNOWN_VM);
+      await commit('k2', host, undefined, KNOWN_VM);
+      await db.sql.begin(async (tx) => {
+        for (const facts of await scanned(KNOWN_VM)) await catalog.recordBackup(tx, facts, new Date());
+      });
+      // UNSEEN_VM: u1 ← u2 on the remote, never recorded (a catalogue lost, or a remote planted whole).
+      await upload('u1', undefined, 21, host, UNSEEN_VM);
+      await commit('u1', host, undefined, UNSEEN_VM);
+      await upload('u2', 'u1', 22, host, UNSEEN_VM);
+      await commit('u2', host, undefined, UNSEEN_VM);
+    });
+    after(() => db?.drop());
+
+    test('a planted delta on top of a known chain is recorded unverified: not restored, no base', async () => {
+      const attacker = newClient(); // a valid host certificate and a valid grant: the strongest data-plane attacker
+      await upload('k3', 'k2', 13, attacker, KNOWN_VM);
+      await commit('k3', attacker, undefined, KNOWN_VM);
+      const tails = await catalog.chainTails(db.sql, KNOWN_VM, REMOTE);
+      const before = await rows();
+      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM), new Date());
+      assert.deepEqual({ adopted: report.adopted, known: report.known, unverified: report.unverified, mismatched: report.mismatched }, { adopted: [], known: ['k1', 'k2'], unverified: ['k3'], mismatched: [] });
+      assert.equal(await restoreChoice(KNOWN_VM), 'k2', 'restore --at never picks the planted backup');
+      assert.deepEqual(await catalog.chainTails(db.sql, KNOWN_VM, REMOTE), tails, 'the next delta still extends k2');
+      const after = await rows();
+      assert.deepEqual(after.backups.filter((b) => b.id !== 'k3'), before.backups, 'the known backups are as they were');
+      assert.equal(after.backups.find((b) => b.id === 'k3')?.status, 'unverified', 'backup list shows it, unverified');
+    });
+
+    test('a known backup whose remote digest differs from the catalogue is reported and left as recorded', async () => {
+      const facts = await scanned(KNOWN_VM);
+      const k2 = facts.find((b) => b.id === 'k2')!;
+      k2.disks[0]!.checksum = 'ff'.repeat(32); // what a remote whose k2 was rewritten (sums and all) reports
+      const before = await rows();
+      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, facts, new Date());
+      assert.deepEqual(report.mismatched, ['k2']);
+      assert.deepEqual(await rows(), before, 'the catalogue is row for row as it was');
+    });
+
+    test('backups of a VM the catalogue never saw stay unverified until an operator accepts them', async () => {
+      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM, UNSEEN_VM), new Date());
+      assert.deepEqual(report.unverified.sort(), ['u1', 'u2']);
+      assert.ok(report.known.includes('k3'), 'k3 stays as recorded: unverified');
+      assert.deepEqual((await catalog.listBackups(db.sql, { vmUuid: UNSEEN_VM })).map((b) => [b.id, b.status]), [['u1', 'unverified'], ['u2', 'unverified']]);
+      assert.equal(await restoreChoice(UNSEEN_VM), undefined, 'nothing unverified is restorable');
+      assert.deepEqual(await catalog.acceptUnverified(db.sql, REMOTE), ['k3', 'u1', 'u2']);
+      assert.equal(await restoreChoice(UNSEEN_VM), 'u2', 'accepted: restorable');
+    });
   });
 
   test('a second upload of a received, uncommitted backup id is refused; the first file stays', async () => {
