@@ -214,13 +214,18 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
         return t!.state === 'succeeded' || t!.state === 'failed' ? t : undefined;
       });
       assert.equal(scanned.state, 'succeeded', scanned.errorMessage);
+      // An empty catalogue vouches for nothing: the scan records what it found unverified, and
+      // the operator accepts it.
+      assert.deepEqual(JSON.parse(scanned.resultJson).unverified.sort(), expected.map((b) => b.id).sort());
+      assert.deepEqual(await catalog.chainTails(empty.sql, VM, 'nas'), {}, 'unverified backups are no base');
+      const { acceptedBackupIds } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, accept: true, graceSeconds: 0 });
+      assert.deepEqual([...acceptedBackupIds].sort(), expected.map((b) => b.id).sort());
       const rebuilt = await catalog.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
       assert.deepEqual(rebuilt.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]), expected.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]));
       // The same chain tails. (Positions count the backups a chain has taken; a remote knows only
       // the disks it still holds, so after merges a rebuilt catalogue counts from its full.)
       const footers = (tails: Record<string, { footerUuid: string }>) => Object.fromEntries(Object.entries(tails).map(([k, t]) => [k, t.footerUuid]));
       assert.deepEqual(footers(await catalog.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
-      assert.deepEqual(JSON.parse(scanned.resultJson).adopted.sort(), expected.map((b) => b.id).sort());
     } finally {
       await stack.stopCoordinator();
       await empty.drop();
