@@ -2,7 +2,7 @@
 // fsync it, put it in place, fsync the folder. A crash leaves the old state or the new one (plus
 // at worst a temporary, which is garbage by docs/remote-format.md §9).
 //
-// Two ways to put it in place (docs/remote-format.md §10):
+// Two ways to put it in place (docs/remote-format.md §7):
 //   * `writeFileExclusive` links the temporary to the final name: link(2) fails with EEXIST when
 //     the name exists, so a final file of an upload or a commit is never replaced;
 //   * `writeFileAtomic` renames over the final name: only for the storage agent's own upkeep

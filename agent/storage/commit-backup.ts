@@ -3,7 +3,7 @@
 // disk received and its chain reaching a full), then each disk's chain digest is computed (§6,
 // chain-digest.ts: a chain whose stored data is damaged fails the commit with DATA_DAMAGED, so no
 // backup is committed on top of damage); the metadata file is written last, atomically, and
-// never over an existing one (link(2); docs/remote-format.md §10).
+// never over an existing one (link(2); docs/remote-format.md §7).
 // Every disk's footer uuid, virtual size and disk digest, as the sender computed them while
 // streaming (`sentDisks`), must equal the received file's: the digest is the file's own disk digest
 // (§6, the PutDisk trailer's), not the chain digest, because the sender computes it from the

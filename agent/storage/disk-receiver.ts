@@ -2,7 +2,7 @@
 // created, checks every block (index in range and ascending, lengths, SHA-256), appends it to a
 // temporary VHD through VhdWriter, and on a trailer whose block count and digest match writes the
 // `.sums` file and links the VHD into place — never over an existing file (link(2), exclusive
-// create; docs/remote-format.md §10). Any failure removes the temporary: a refused or
+// create; docs/remote-format.md §7). Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
 import { mkdir } from 'node:fs/promises';
