@@ -204,6 +204,26 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
       assert.deepEqual(await rows(), before, 'the catalogue is row for row as it was');
     });
 
+    test("verify finds a backup whose data and sums were rewritten together: the remote's digest differs from the catalogue's", async () => {
+      // An intruder on the remote rewrites k1 consistently (what its metadata and sums say), so
+      // the storage agent's own check against the sums beside the data passes.
+      const path = join(root, 'vms', KNOWN_VM, 'backups', 'k1.json');
+      const meta = JSON.parse(await readFile(path, 'utf8')) as { disks: { digest: string }[] };
+      const recorded = meta.disks[0]!.digest;
+      meta.disks[0]!.digest = `sha256:${'7'.repeat(64)}`;
+      await writeFile(path, JSON.stringify(meta));
+      const listed = (await scanned(KNOWN_VM)).find((b) => b.id === 'k1')!;
+      const before = await rows();
+      const findings = await catalog.catalogueMismatches(db.sql, REMOTE, listed);
+      assert.equal(findings.length, 1);
+      assert.match(findings[0]!.reason, /the remote's digest 7{64} differs from the catalogue's [0-9a-f]{64}: the backup was rewritten on the remote/);
+      await catalog.markDamaged(db.sql, REMOTE, findings, 'verify', null, new Date());
+      assert.deepEqual(await rows(), before, "the catalogue's digests are as recorded at commit");
+      const damage = await db.sql<{ reason: string }[]>`select reason from disk_damage`;
+      assert.equal(damage.length, 1, 'k1 is marked damaged');
+      assert.equal(`sha256:${before.disks.find((d) => d.checksum === recorded.slice(7))?.checksum}`, recorded, 'the catalogue keeps the digest recorded at commit');
+    });
+
     test('backups of a VM the catalogue never saw stay unverified until an operator accepts them', async () => {
       const report = await catalog.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM, UNSEEN_VM), new Date());
       assert.deepEqual(report.unverified.sort(), ['u1', 'u2']);

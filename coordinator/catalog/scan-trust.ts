@@ -8,6 +8,7 @@
 // mismatch: reported, left as it is.
 import type { BackupFacts } from './backup-facts.js';
 import type { Queryable } from './connect-catalog.js';
+import type { DamageFinding } from './disk-damage.js';
 
 export type ScanVerdict = 'vouched' | 'unverified' | 'known' | 'mismatch';
 
@@ -47,4 +48,28 @@ export async function acceptUnverified(db: Queryable, remote: string): Promise<s
   const rows = await db<{ id: string }[]>`
     update backups set status = 'committed' where remote_name = ${remote} and status = 'unverified' returning id`;
   return rows.map((r) => r.id).sort();
+}
+
+/**
+ * A verify's check of the remote against the catalogue: for each disk of a backup as the remote
+ * lists it, a finding when its footer uuid or digest differs from the catalogue's (the remote's
+ * sums beside the data may have been rewritten with it; the catalogue's were recorded when the
+ * backup was committed). Chain digests are compared when both sides have one.
+ */
+export async function catalogueMismatches(db: Queryable, remote: string, found: BackupFacts): Promise<DamageFinding[]> {
+  const rows = await db<{ diskKey: string; footerUuid: string; checksum: string; chainDigest: string }[]>`
+    select d.disk_key, d.footer_uuid, d.checksum, d.chain_digest from disks d join backups b on b.key = d.backup_key
+    where b.remote_name = ${remote} and b.id = ${found.id} and b.vm_uuid = ${found.vmUuid} and d.state = 'present'`;
+  const findings: DamageFinding[] = [];
+  for (const row of rows) {
+    const disk = found.disks.find((d) => d.diskKey === row.diskKey);
+    const problem =
+      disk === undefined ? 'the remote no longer lists this disk'
+      : disk.footerUuid !== row.footerUuid ? `the remote's footer uuid ${disk.footerUuid} differs from the catalogue's ${row.footerUuid}`
+      : disk.checksum !== row.checksum ? `the remote's digest ${disk.checksum} differs from the catalogue's ${row.checksum}`
+      : (disk.chainDigest ?? '') !== '' && row.chainDigest !== '' && disk.chainDigest !== row.chainDigest ? `the remote's chain digest ${disk.chainDigest} differs from the catalogue's ${row.chainDigest}`
+      : undefined;
+    if (problem !== undefined) findings.push({ backupId: found.id, diskKey: row.diskKey, file: disk?.file ?? '', blocks: [], reason: `${problem}: the backup was rewritten on the remote` });
+  }
+  return findings;
 }
