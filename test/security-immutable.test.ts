@@ -197,7 +197,7 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
     test('a known backup whose remote digest differs from the catalogue is reported and left as recorded', async () => {
       const facts = await scanned(KNOWN_VM);
       const k2 = facts.find((b) => b.id === 'k2')!;
-      k2.disks[0]!.checksum = 'ff'.repeat(32); // what a remote whose k2 was rewritten (sums and all) reports
+      k2.disks[0]!.chainDigest = 'ff'.repeat(32); // what a remote whose k2 was rewritten (sums and all) reports
       const before = await rows();
       const report = await catalog.adoptRemoteScan(db.sql, REMOTE, facts, new Date());
       assert.deepEqual(report.mismatched, ['k2']);
@@ -208,20 +208,20 @@ describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not
       // An intruder on the remote rewrites k1 consistently (what its metadata and sums say), so
       // the storage agent's own check against the sums beside the data passes.
       const path = join(root, 'vms', KNOWN_VM, 'backups', 'k1.json');
-      const meta = JSON.parse(await readFile(path, 'utf8')) as { disks: { digest: string }[] };
-      const recorded = meta.disks[0]!.digest;
-      meta.disks[0]!.digest = `sha256:${'7'.repeat(64)}`;
+      const meta = JSON.parse(await readFile(path, 'utf8')) as { disks: { chainDigest: string }[] };
+      const recorded = meta.disks[0]!.chainDigest;
+      meta.disks[0]!.chainDigest = `sha256:${'7'.repeat(64)}`;
       await writeFile(path, JSON.stringify(meta));
       const listed = (await scanned(KNOWN_VM)).find((b) => b.id === 'k1')!;
       const before = await rows();
       const findings = await catalog.catalogueMismatches(db.sql, REMOTE, listed);
       assert.equal(findings.length, 1);
-      assert.match(findings[0]!.reason, /the remote's digest 7{64} differs from the catalogue's [0-9a-f]{64}: the backup was rewritten on the remote/);
+      assert.match(findings[0]!.reason, /the remote's chain digest 7{64} differs from the catalogue's [0-9a-f]{64}: the backup was rewritten on the remote/);
       await catalog.markDamaged(db.sql, REMOTE, findings, 'verify', null, new Date());
       assert.deepEqual(await rows(), before, "the catalogue's digests are as recorded at commit");
       const damage = await db.sql<{ reason: string }[]>`select reason from disk_damage`;
       assert.equal(damage.length, 1, 'k1 is marked damaged');
-      assert.equal(`sha256:${before.disks.find((d) => d.checksum === recorded.slice(7))?.checksum}`, recorded, 'the catalogue keeps the digest recorded at commit');
+      assert.ok(before.disks.some((d) => d.chainDigest === recorded.slice('sha256:'.length)), 'the catalogue keeps the chain digest recorded at commit');
     });
 
     test('backups of a VM the catalogue never saw stay unverified until an operator accepts them', async () => {
