@@ -250,9 +250,12 @@ describe('catalogue', () => {
         facts('s2', 2, [['xvda', 22, 21]], 'offsite'),
       ];
       const first = await catalog.adoptRemoteScan(db.sql, 'offsite', scan, now);
-      assert.deepEqual(first.adopted, ['s1', 's2', 's3']);
+      assert.deepEqual(first.unverified, ['s1', 's2', 's3'], 'the catalogue never saw them: recorded unverified');
+      assert.deepEqual(first.adopted, []);
+      assert.deepEqual(await catalog.chainTails(db.sql, VM, 'offsite'), {}, 'unverified backups are no base for a delta');
+      assert.deepEqual(await catalog.acceptUnverified(db.sql, 'offsite'), ['s1', 's2', 's3']);
       const second = await catalog.adoptRemoteScan(db.sql, 'offsite', scan.slice(1), now);
-      assert.deepEqual(second, { adopted: [], known: ['s1', 's2'], missing: ['s3'] });
+      assert.deepEqual(second, { adopted: [], known: ['s1', 's2'], missing: ['s3'], unverified: [], mismatched: [] });
       assert.deepEqual(await catalog.chainTails(db.sql, VM, 'offsite'), { xvda: { footerUuid: uuid(22), position: 1 } });
       assert.ok((await catalog.getRemote(db.sql, 'offsite')).lastScanAt);
     });

@@ -188,7 +188,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     await cp(nasRoot, seedRoot, { recursive: true });
     await stack.startStorage('seed', seedRoot);
     await client().addRemote({ name: 'seed', address: stack.storage.get('seed')!.address, site: '', location: '', description: '' });
-    const { task } = await client().scanRemote({ name: 'seed', removeGarbage: false, graceSeconds: 3600 });
+    const { task } = await client().scanRemote({ name: 'seed', removeGarbage: false, accept: false, graceSeconds: 3600 });
     await waitFor('the seed scan', async () => (await client().getTask({ id: task!.id })).task!.state === 'succeeded');
     await client().updatePolicy({ name: 'nightly', settings: settings(['seed']) });
     stack.host.write(VM, 'xvda', 3);
@@ -208,19 +208,24 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const fresh = await stack.startCoordinator(empty.url, { inProcess: true });
     try {
       await fresh.addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
-      const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, graceSeconds: 3600 });
+      const { task } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, accept: false, graceSeconds: 3600 });
       const scanned = await waitFor('the scan', async () => {
         const { task: t } = await fresh.getTask({ id: task!.id });
         return t!.state === 'succeeded' || t!.state === 'failed' ? t : undefined;
       });
       assert.equal(scanned.state, 'succeeded', scanned.errorMessage);
+      // An empty catalogue vouches for nothing: the scan records what it found unverified, and
+      // the operator accepts it.
+      assert.deepEqual(JSON.parse(scanned.resultJson).unverified.sort(), expected.map((b) => b.id).sort());
+      assert.deepEqual(await catalog.chainTails(empty.sql, VM, 'nas'), {}, 'unverified backups are no base');
+      const { acceptedBackupIds } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, accept: true, graceSeconds: 0 });
+      assert.deepEqual([...acceptedBackupIds].sort(), expected.map((b) => b.id).sort());
       const rebuilt = await catalog.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
       assert.deepEqual(rebuilt.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]), expected.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]));
       // The same chain tails. (Positions count the backups a chain has taken; a remote knows only
       // the disks it still holds, so after merges a rebuilt catalogue counts from its full.)
       const footers = (tails: Record<string, { footerUuid: string }>) => Object.fromEntries(Object.entries(tails).map(([k, t]) => [k, t.footerUuid]));
       assert.deepEqual(footers(await catalog.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
-      assert.deepEqual(JSON.parse(scanned.resultJson).adopted.sort(), expected.map((b) => b.id).sort());
     } finally {
       await stack.stopCoordinator();
       await empty.drop();

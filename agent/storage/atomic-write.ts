@@ -1,8 +1,14 @@
-// Replace a small file atomically and durably: write `.<name>.<8 hex>.tmp` in the same folder,
-// fsync it, rename it over the final name, fsync the folder. A crash leaves the old file or the
-// new one (plus at worst a temporary, which is garbage by docs/remote-format.md §9).
+// Small files written atomically and durably: write `.<name>.<8 hex>.tmp` in the same folder,
+// fsync it, put it in place, fsync the folder. A crash leaves the old state or the new one (plus
+// at worst a temporary, which is garbage by docs/remote-format.md §9).
+//
+// Two ways to put it in place (docs/remote-format.md §7):
+//   * `writeFileExclusive` links the temporary to the final name: link(2) fails with EEXIST when
+//     the name exists, so a final file of an upload or a commit is never replaced;
+//   * `writeFileAtomic` renames over the final name: only for the storage agent's own upkeep
+//     (the remote marker, a merge's tables, refreshed metadata), never for what a client sends.
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncFolder } from '../../shared/vhd/index.js';
 
@@ -10,7 +16,49 @@ export function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+/** Thrown by `writeFileExclusive` and `linkExclusive` when the final name exists already. */
+export class FinalFileExistsError extends Error {
+  override name = 'FinalFileExistsError';
+  readonly path: string;
+  constructor(path: string) {
+    super(`${path} exists already; a final file is never replaced`);
+    this.path = path;
+  }
+}
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const temp = await writeTemporary(path, data);
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncFolder(dirname(path));
+}
+
+/** Writes a file that must not exist yet; FinalFileExistsError (nothing changed) if it does. */
+export async function writeFileExclusive(path: string, data: Uint8Array | string): Promise<void> {
+  await linkExclusive(await writeTemporary(path, data), path);
+}
+
+/**
+ * Puts a complete, fsynced temporary in place under `path` without ever replacing a file:
+ * link(2), then unlink the temporary, then fsync the folder. The temporary is removed either way.
+ */
+export async function linkExclusive(temp: string, path: string): Promise<void> {
+  try {
+    await link(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new FinalFileExistsError(path);
+    throw error;
+  }
+  await unlink(temp);
+  await fsyncFolder(dirname(path));
+}
+
+async function writeTemporary(path: string, data: Uint8Array | string): Promise<string> {
   const temp = temporaryName(path);
   const handle = await open(temp, 'wx');
   try {
@@ -22,13 +70,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw error;
   }
   await handle.close();
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await fsyncFolder(dirname(path));
+  return temp;
 }
 
 /** Removes a file; absent is fine. Returns whether it existed. */

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { RemoteFormatError } from './errors.js';
 import { ID_PATTERN, UUID_PATTERN } from './ids.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic, writeFileExclusive } from './atomic-write.js';
 
 /** The version written; version 1 (no `chainDigest` in disk records) is still read. */
 export const BACKUP_METADATA_VERSION = 2;
@@ -80,6 +80,13 @@ export async function readBackupMetadata(path: string): Promise<BackupMetadata |
   return parseBackupMetadata(text, path);
 }
 
+/** Writes a new backup's metadata — the commit point — never over an existing file (FinalFileExistsError). */
+export async function createBackupMetadata(path: string, metadata: BackupMetadata): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileExclusive(path, `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/** Replaces a committed backup's metadata (the storage agent's own refresh after a merge). */
 export async function writeBackupMetadata(path: string, metadata: BackupMetadata): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, `${JSON.stringify(metadata, null, 2)}\n`);

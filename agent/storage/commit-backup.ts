@@ -2,15 +2,22 @@
 // once every named disk is in place. Everything is checked first (ids, sizes of the records, each
 // disk received and its chain reaching a full), then each disk's chain digest is computed (§6,
 // chain-digest.ts: a chain whose stored data is damaged fails the commit with DATA_DAMAGED, so no
-// backup is committed on top of damage); the metadata file is written last, atomically.
+// backup is committed on top of damage); the metadata file is written last, atomically, and
+// never over an existing one (link(2); docs/remote-format.md §7).
+// Every disk's footer uuid, virtual size and disk digest, as the sender computed them while
+// streaming (`sentDisks`), must equal the received file's: the digest is the file's own disk digest
+// (§6, the PutDisk trailer's), not the chain digest, because the sender computes it from the
+// blocks it streams without reading the base; it binds the commit to exactly the blocks sent, so
+// a file swapped or altered between PutDisk and CommitBackup is refused (FAILED_PRECONDITION).
 // Idempotent: the same backup id with the same disks returns the existing metadata unchanged.
 import { join } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { BACKUP_METADATA_VERSION, readBackupMetadata, writeBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
+import { BACKUP_METADATA_VERSION, createBackupMetadata, readBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { digestHex } from '../../shared/grpc/disk-checksum.js';
 import { computeChainDigest } from './chain-digest.js';
 import { buildDiskRecord, type DiskSourceInput } from './disk-record.js';
-import { StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
+import { StorageConflictError, StorageNotFoundError, StorageSentMismatchError, StorageRequestError } from './errors.js';
+import { FinalFileExistsError } from './atomic-write.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { readDiskFolderOf } from './vm-inventory.js';
@@ -26,6 +33,17 @@ export interface CommitInput {
   recordsJson: string;
   policyJson: string;
   diskSources: { diskKey: string; vdiUuid: string; snapshotVdiUuid: string }[];
+  /** One per disk key: what the sender streamed. */
+  sentDisks: SentDiskInput[];
+}
+
+export interface SentDiskInput {
+  diskKey: string;
+  footerUuid: string;
+  /** Bytes. */
+  virtualSize: number;
+  /** The disk digest of the streamed blocks, 32 bytes. */
+  digest: Buffer;
 }
 
 export interface CommitOutcome {
@@ -39,9 +57,20 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
   const path = ctx.layout.metadataPath(checked.vmUuid, checked.backupId);
   return ctx.locks.withVm(checked.vmUuid, async () => {
     const disks: DiskRecord[] = [];
-    for (const key of checked.diskKeys) disks.push(await diskRecordOf(ctx, checked, key));
+    const needed: string[] = [];
+    for (const key of checked.diskKeys) {
+      const found = await diskRecordOf(ctx, checked, key);
+      disks.push(found.record);
+      if (found.needed) needed.push(key);
+    }
+    checkSent(checked, disks);
     const existing = await readBackupMetadata(path);
     if (existing) return sameBackup(ctx, existing, disks, path);
+    if (needed.length > 0) {
+      throw new StorageConflictError(
+        `backup ${checked.backupId} (VM ${checked.vmUuid}): disk ${needed.join(', ')} is part of a committed chain already (a deleted backup's disk kept for its children); it is never committed again under a new metadata — back up under a new backup id`,
+      );
+    }
     for (const disk of disks) disk.chainDigest = await chainDigestOf(ctx, checked, disk);
     const metadata: BackupMetadata = {
       format: 'deltachain-backup',
@@ -54,7 +83,12 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
       records: checked.records,
       disks,
     };
-    await writeBackupMetadata(path, metadata);
+    try {
+      await createBackupMetadata(path, metadata);
+    } catch (error) {
+      if (error instanceof FinalFileExistsError) throw new StorageConflictError(`backup ${checked.backupId} was committed meanwhile; a committed backup never changes`, { cause: error });
+      throw error;
+    }
     ctx.logger.info({ vm: checked.vmUuid, backupId: checked.backupId, disks: disks.length }, 'backup committed');
     return { metadataPath: ctx.layout.relative(path), alreadyCommitted: false, metadata };
   });
@@ -64,6 +98,7 @@ interface CheckedCommit extends CommitInput {
   records: Record<string, unknown>;
   policy: Record<string, unknown>;
   sources: Map<string, DiskSourceInput>;
+  sent: Map<string, SentDiskInput>;
 }
 
 function validateCommit(input: CommitInput): CheckedCommit {
@@ -84,7 +119,38 @@ function validateCommit(input: CommitInput): CheckedCommit {
       snapshotVdiUuid: validUuid(source.snapshotVdiUuid, `snapshot VDI uuid of disk ${source.diskKey}`),
     });
   }
-  return { ...input, records, policy, sources };
+  const sent = new Map<string, SentDiskInput>();
+  for (const disk of input.sentDisks) {
+    validDiskKey(disk.diskKey, 'sent disk key');
+    if (!input.diskKeys.includes(disk.diskKey)) throw new StorageRequestError(`sent disk ${disk.diskKey} is not one of the backup's disks`);
+    if (sent.has(disk.diskKey)) throw new StorageRequestError(`sent disk ${disk.diskKey} is given twice`);
+    validUuid(disk.footerUuid, `footer uuid of sent disk ${disk.diskKey}`);
+    if (!Number.isSafeInteger(disk.virtualSize) || disk.virtualSize <= 0) throw new StorageRequestError(`virtual size of sent disk ${disk.diskKey} must be a positive number of bytes`);
+    if (disk.digest.length !== 32) throw new StorageRequestError(`digest of sent disk ${disk.diskKey} must be 32 bytes (the PutDisk trailer's digest)`);
+    sent.set(disk.diskKey, disk);
+  }
+  return { ...input, records, policy, sources, sent };
+}
+
+/** Each received file must be what the sender streamed; refuses the commit on any difference. */
+function checkSent(input: CheckedCommit, disks: readonly DiskRecord[]): void {
+  const missing = input.diskKeys.filter((key) => !input.sent.has(key));
+  if (missing.length > 0) {
+    throw new StorageRequestError(`sent_disks lacks disk ${missing.join(', ')}: a commit names each disk's footer uuid, virtual size and digest as streamed`);
+  }
+  for (const disk of disks) {
+    const sent = input.sent.get(disk.key)!;
+    const where = `disk ${disk.key} of backup ${input.backupId} (VM ${input.vmUuid})`;
+    const received = digestHex(sent.digest);
+    const differences = [
+      sent.footerUuid === disk.footerUuid ? undefined : `footer uuid ${sent.footerUuid} sent, ${disk.footerUuid} received`,
+      sent.virtualSize === disk.virtualSize ? undefined : `virtual size ${sent.virtualSize} sent, ${disk.virtualSize} received`,
+      received === disk.digest ? undefined : `digest ${received} sent, ${disk.digest} received`,
+    ].filter((d) => d !== undefined);
+    if (differences.length > 0) {
+      throw new StorageSentMismatchError(`${where}: the received file is not what was sent (${differences.join('; ')}); nothing was committed — send the disks again under a new backup id`);
+    }
+  }
 }
 
 function jsonObject(text: string, field: string, maxBytes: number): Record<string, unknown> {
@@ -99,7 +165,8 @@ function jsonObject(text: string, field: string, maxBytes: number): Record<strin
   return value as Record<string, unknown>;
 }
 
-async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: string): Promise<DiskRecord> {
+/** The disk's record, and whether committed backups already need its file (as theirs or an ancestor). */
+async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: string): Promise<{ record: DiskRecord; needed: boolean }> {
   const { folder } = await readDiskFolderOf(ctx.layout, input.vmUuid, diskKey);
   const name = `${input.backupId}.vhd`;
   const file = folder.model.files.find((f) => f.name === name);
@@ -108,7 +175,7 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
   }
   const source = input.sources.get(diskKey) ?? { vdiUuid: null, snapshotVdiUuid: null };
   try {
-    return await buildDiskRecord(folder, file, source);
+    return { record: await buildDiskRecord(folder, file, source), needed: folder.needed.has(name) };
   } catch (error) {
     throw new StorageConflictError(`disk ${diskKey} of backup ${input.backupId}: ${errorMessage(error)}`, { cause: error });
   }

@@ -1,7 +1,8 @@
 // Receives one disk (docs/remote-format.md §7): validates the header before anything is
 // created, checks every block (index in range and ascending, lengths, SHA-256), appends it to a
 // temporary VHD through VhdWriter, and on a trailer whose block count and digest match writes the
-// `.sums` file and renames the VHD into place. Any failure removes the temporary: a refused or
+// `.sums` file and links the VHD into place — never over an existing file (link(2), exclusive
+// create; docs/remote-format.md §7). Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
 import { mkdir } from 'node:fs/promises';
@@ -15,7 +16,8 @@ import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import { sumsPathOf } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
 import { isAllOnes } from '../../shared/sums/index.js';
-import { writeSumsFile, type SumsEntry } from './sums-file.js';
+import { createSumsFile, type SumsEntry } from './sums-file.js';
+import { removeIfPresent } from './atomic-write.js';
 import { readDiskFolderOf } from './vm-inventory.js';
 
 export interface DiskHeaderInput {
@@ -146,8 +148,16 @@ export class DiskReceiver {
       const { vmUuid } = this.header;
       const result = await this.#ctx.locks.withVm(vmUuid, async () => {
         await checkTarget(this.#ctx, this.header, this.#parentName);
-        await writeSumsFile(sumsPathOf(this.#writer.path), this.header.blockSize, this.#sums);
-        return this.#writer.finish();
+        // A `.sums` without its disk is a crash's leftover (nothing reads it): it makes way.
+        await removeIfPresent(sumsPathOf(this.#writer.path));
+        await createSumsFile(sumsPathOf(this.#writer.path), this.header.blockSize, this.#sums);
+        try {
+          return await this.#writer.finish();
+        } catch (error) {
+          await removeIfPresent(sumsPathOf(this.#writer.path));
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyReceived(where);
+          throw error;
+        }
       });
       this.#close();
       return { path: result.path, fileSize: result.size, blockCount: result.blocks, digest };
@@ -214,9 +224,17 @@ export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
   return { ...h, parentFooterUuid: parent };
 }
 
+function alreadyReceived(where: string): StorageConflictError {
+  return new StorageConflictError(
+    `${where}: this disk of this backup id was already received; a received disk is never replaced — discard the backup (DiscardBackup) if it is not committed, or use a new backup id`,
+  );
+}
+
 /**
- * The backup must not be committed, the footer uuid must not be taken by another file, and a
- * named parent must exist, be committed (or needed by a committed backup), be its chain's
+ * The backup must not be committed; its disk must not have been received already (a final file is
+ * never replaced); no file may name it as its parent, by name or by footer uuid (a deleted disk's
+ * id or uuid under a surviving child is never filled again: the child would restore other data);
+ * the footer uuid must not be taken by another file; and a named parent must exist, be committed (or needed by a committed backup), be its chain's
  * newest committed disk and have the same block size. Returns the parent's identity.
  */
 async function checkTarget(ctx: RemoteContext, h: DiskHeaderInput, expectedParentName?: string): Promise<DiskIdentity | undefined> {
@@ -226,7 +244,14 @@ async function checkTarget(ctx: RemoteContext, h: DiskHeaderInput, expectedParen
   }
   const { folder } = await readDiskFolderOf(ctx.layout, h.vmUuid, h.diskKey);
   const ownName = `${h.backupId}.vhd`;
-  const clash = folder.model.files.find((f) => f.footerUuid === h.footerUuid && f.name !== ownName);
+  if (folder.model.files.some((f) => f.name === ownName)) throw alreadyReceived(where);
+  const orphan = folder.model.files.find((f) => f.parentName === ownName || f.parentUuid === h.footerUuid);
+  if (orphan) {
+    throw new StorageConflictError(
+      `${where}: ${ctx.layout.relative(orphan.path)} names ${ownName} (footer uuid ${orphan.parentUuid}) as its parent; a missing parent is never filled by a new upload — back up under a new backup id`,
+    );
+  }
+  const clash = folder.model.files.find((f) => f.footerUuid === h.footerUuid);
   if (clash) throw new StorageConflictError(`${where}: footer uuid ${h.footerUuid} is already used by ${ctx.layout.relative(clash.path)}`);
   if (h.parentFooterUuid === undefined) return undefined;
   const parent = folder.model.files.find((f) => f.footerUuid === h.parentFooterUuid && folder.needed.has(f.name));

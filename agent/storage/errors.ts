@@ -37,6 +37,14 @@ export class StorageConflictError extends StorageError {
   }
 }
 
+/** A commit's sent disks (footer uuid, virtual size, digest) differ from the files received. */
+export class StorageSentMismatchError extends StorageError {
+  override name = 'StorageSentMismatchError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('SENT_DISK_MISMATCH', status.FAILED_PRECONDITION, message, { side: 'request', ...options });
+  }
+}
+
 /** The disk is being received by another upload right now; trying again later can succeed. */
 export class StorageBusyError extends StorageError {
   override name = 'StorageBusyError';

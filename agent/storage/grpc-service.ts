@@ -65,6 +65,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
             recordsJson: r.recordsJson,
             policyJson: r.policyJson,
             diskSources: r.diskSources,
+            sentDisks: r.sentDisks.map((d) => ({ diskKey: d.diskKey, footerUuid: d.footerUuid, virtualSize: d.virtualSize, digest: Buffer.from(d.digest) })),
           });
           return {
             metadataPath: outcome.metadataPath,

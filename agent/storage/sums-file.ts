@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { DiskDigest } from '../../shared/grpc/disk-checksum.js';
 import { SumsFormatError, SumsReader, decodeSums, encodeSums, type BlockSums, type SumsEntry } from '../../shared/sums/index.js';
 import { RemoteFormatError } from './errors.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic, writeFileExclusive } from './atomic-write.js';
 
 export type { BlockSums, SumsEntry };
 
@@ -44,7 +44,12 @@ async function asRemoteFormatError<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Writes a version 2 table; `entries` ascend by index. */
+/** Writes a new version 2 table, never over an existing file (FinalFileExistsError); `entries` ascend by index. */
+export async function createSumsFile(path: string, blockSize: number, entries: readonly SumsEntry[]): Promise<void> {
+  await writeFileExclusive(path, encodeSums(blockSize, entries));
+}
+
+/** Replaces a version 2 table (a merge's own tables only); `entries` ascend by index. */
 export async function writeSumsFile(path: string, blockSize: number, entries: readonly SumsEntry[]): Promise<void> {
   await writeFileAtomic(path, encodeSums(blockSize, entries));
 }

@@ -60,6 +60,10 @@ export function inventoryHandlers(ctx: ControlContext) {
     },
     async scanRemote(req: wire.ScanRemoteRequest): Promise<wire.ScanRemoteResponse> {
       await catalog.getRemote(ctx.sql, req.name);
+      if (req.accept) {
+        const accepted = await catalog.acceptUnverified(ctx.sql, req.name);
+        return { acceptedBackupIds: accepted };
+      }
       const payload: ScanPayload = { removeGarbage: req.removeGarbage, graceSeconds: req.graceSeconds };
       const task = await queueTask(
         ctx.sql,
@@ -68,7 +72,7 @@ export function inventoryHandlers(ctx: ControlContext) {
         ctx.clock(),
       );
       ctx.hooks.tasksQueued();
-      return { task: taskToWire(task) };
+      return { task: taskToWire(task), acceptedBackupIds: [] };
     },
     async listAgents(): Promise<wire.ListAgentsResponse> {
       return { agents: (await catalog.listAgents(ctx.sql)).map(agentToWire), nowMs: ctx.clock().getTime() };

@@ -8,7 +8,7 @@ import { CatalogError, ConflictError, NotFoundError } from './catalog-errors.js'
 import type { BackupFacts, DiskFacts } from './backup-facts.js';
 import type { DamageRecord } from './disk-damage.js';
 
-export type BackupStatus = 'committed' | 'deleting' | 'deleted';
+export type BackupStatus = 'committed' | 'deleting' | 'deleted' | 'unverified';
 
 export interface BackupRecord {
   /** The catalogue's key of this backup on this remote. */
@@ -47,14 +47,14 @@ export interface DiskRecord {
   chainDigest: string;
 }
 
-/** Records a committed backup; returns false when a backup with this id was already recorded. */
-export async function recordBackup(tx: Transaction, facts: BackupFacts, now: Date): Promise<boolean> {
+/** Records a committed backup (or, from a scan the catalogue cannot vouch for, an 'unverified' one); false when the id is known on that remote. */
+export async function recordBackup(tx: Transaction, facts: BackupFacts, now: Date, status: 'committed' | 'unverified' = 'committed'): Promise<boolean> {
   const size = facts.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
   const [inserted] = await tx<{ key: string }[]>`
     insert into backups (key, id, task_id, run_id, policy_id, vm_uuid, vm_name, remote_name, taken_at, size_bytes,
-                         metadata_path, created_at)
+                         metadata_path, created_at, status)
     values (${randomUUID()}, ${facts.id}, ${facts.taskId ?? null}, ${facts.runId ?? null}, ${facts.policyId ?? null},
-            ${facts.vmUuid}, ${facts.vmName ?? ''}, ${facts.remote}, ${facts.takenAt}, ${size}, ${facts.metadataPath}, ${now})
+            ${facts.vmUuid}, ${facts.vmName ?? ''}, ${facts.remote}, ${facts.takenAt}, ${size}, ${facts.metadataPath}, ${now}, ${status})
     on conflict (remote_name, id) do nothing
     returning key`;
   if (!inserted) return false;

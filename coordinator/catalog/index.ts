@@ -75,6 +75,7 @@ export { recordBackups, setReferences } from './record-backups.js';
 export { applyDelete, applyMerge } from './retention-updates.js';
 export { listReferences, markReferenceGone, setReference, type ReferenceInput } from './references.js';
 export { adoptRemoteScan, adoptRemoteScanIn, type AdoptionReport } from './adopt-remote-scan.js';
+export { acceptUnverified, catalogueMismatches, scanVerdict, type ScanVerdict } from './scan-trust.js';
 export { forgetReleasedReferences, pairsWithActiveBackups, policyPoolKey, referencesOfPolicy } from './reference-releases.js';
 export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
 export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';

@@ -14,7 +14,7 @@
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
 // in a few statements for the whole batch (catalog/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';
@@ -60,9 +60,15 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
     case 'verify': {
       if (output?.kind !== 'verify') return output ?? {};
       const { badBlockList: _list, ...stored } = output;
-      const damaged = verifyFindings((task.payload as unknown as VerifyPayload).backupId, output);
+      const backupId = (task.payload as unknown as VerifyPayload).backupId;
+      const damaged = verifyFindings(backupId, output);
+      // The remote's own check compares data with the sums beside it; the catalogue's digests,
+      // recorded at commit, catch a backup whose data and sums were rewritten together.
+      const listed = await lookup.findBackup(task, backupId).catch(() => undefined);
+      const rewritten = listed === undefined ? [] : await catalogueMismatches(tx, task.address, listed);
+      damaged.push(...rewritten);
       await markDamaged(tx, task.address, damaged, 'verify', task.id, now);
-      return { ...stored, damaged };
+      return { ...stored, ...(rewritten.length > 0 ? { ok: false } : {}), damaged };
     }
     case 'restore':
       return output ?? {};

@@ -7,7 +7,7 @@ export interface RestoreCandidate {
   vmUuid: string;
   remote: string;
   takenAt: Date;
-  status: 'committed' | 'deleting' | 'deleted';
+  status: 'committed' | 'deleting' | 'deleted' | 'unverified';
 }
 
 export type RestoreResolution =

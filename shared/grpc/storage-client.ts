@@ -19,6 +19,7 @@ import {
   StorageServiceClient,
   StorageServiceService,
   type CommitBackupRequest,
+  type SentDisk,
   type CommitBackupResponse,
   type DiscardBackupResponse,
   type GetBackupResponse,
@@ -59,6 +60,8 @@ export interface PutDiskOptions extends StorageCallOptions {
 
 export class StorageClient {
   readonly #client: InstanceType<typeof StorageServiceClient>;
+  /** What this client streamed per `<vm>/<backup>/<disk>`: CommitBackup's sent_disks when a request has none. */
+  readonly #sent = new Map<string, SentDisk>();
 
   /** `channelOptions` are added to the defaults (e.g. a shorter reconnect backoff). */
   constructor(address: string, credentials: ChannelCredentials, channelOptions: Record<string, number> = {}) {
@@ -84,7 +87,10 @@ export class StorageClient {
     const stream = call!;
     const onAbort = (): void => void stream.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const sending = sendDisk(stream, header, blocks, options);
+    const sending = sendDisk(stream, header, blocks, options).then((digest) => {
+      const key = sentKey(header.vmUuid, header.backupId, header.diskKey);
+      this.#sent.set(key, { diskKey: header.diskKey, footerUuid: header.footerUuid, virtualSize: header.virtualSize, digest });
+    });
     sending.catch(() => undefined);
     result.catch(() => undefined);
     try {
@@ -102,8 +108,15 @@ export class StorageClient {
     }
   }
 
-  commitBackup(request: CommitBackupRequest, options: StorageCallOptions = {}): Promise<CommitBackupResponse> {
-    return unary((cb) => this.#client.commitBackup(request, grantMetadata(options.grant), cb));
+  /**
+   * CommitBackup. A request without `sentDisks` gets, for each of its disk keys, what this client
+   * streamed by `putDisk` (footer uuid, virtual size, the digest computed while streaming).
+   */
+  commitBackup(request: Omit<CommitBackupRequest, 'sentDisks'> & { sentDisks?: SentDisk[] }, options: StorageCallOptions = {}): Promise<CommitBackupResponse> {
+    const sentDisks = request.sentDisks !== undefined && request.sentDisks.length > 0
+      ? request.sentDisks
+      : request.diskKeys.flatMap((key) => this.#sent.get(sentKey(request.vmUuid, request.backupId, key)) ?? []);
+    return unary((cb) => this.#client.commitBackup({ ...request, sentDisks }, grantMetadata(options.grant), cb));
   }
 
   hasBase(vmUuid: string, footerUuid: string, options: StorageCallOptions = {}): Promise<HasBaseResponse> {
@@ -153,7 +166,7 @@ async function sendDisk(
   header: DiskHeader,
   blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>,
   options: PutDiskOptions,
-): Promise<void> {
+): Promise<Buffer> {
   const window = Math.max(1, options.window ?? 4);
   const pending: Promise<void>[] = [];
   const send = async (message: PutDiskRequest | EncodedPutDiskRequest, onWritten?: () => void): Promise<void> => {
@@ -177,9 +190,15 @@ async function sendDisk(
     bytes += block.data.length;
     options.onProgress?.(digest.count, bytes);
   }
-  await send({ part: { $case: 'trailer', value: { blockCount: digest.count, digest: digest.digest() } } });
+  const sum = digest.digest();
+  await send({ part: { $case: 'trailer', value: { blockCount: digest.count, digest: sum } } });
   await Promise.all(pending);
   stream.end();
+  return sum;
+}
+
+function sentKey(vmUuid: string, backupId: string, diskKey: string): string {
+  return `${vmUuid}/${backupId}/${diskKey}`;
 }
 
 /** Writes one message; `onWritten` runs once gRPC has framed it (its buffer may then be reused). */

@@ -4,10 +4,11 @@
 // disk the parent locator data (W2ru: the relative name, W2ku: the absolute path, both UTF-16LE,
 // each padded to a sector), then blocks (bitmap + data, one `writev` each) in the order they
 // arrive, then the footer. Metadata is written by `finish`, which fsyncs the temporary file,
-// renames it into place and fsyncs the folder: a crash leaves either no file or a complete one,
-// plus at worst a `.<name>.<hex>.tmp` for the cleaner.
+// links it to the final name (link(2) never replaces: an existing final file fails the finish
+// with EEXIST and stays as it was), removes the temporary and fsyncs the folder: a crash leaves
+// either no file or a complete one, plus at worst a `.<name>.<hex>.tmp` for the cleaner.
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { link, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   BAT_ABSENT,
@@ -135,7 +136,10 @@ export class VhdWriter {
     }
   }
 
-  /** Writes BAT, header and footers, fsyncs, renames into place and fsyncs the folder. */
+  /**
+   * Writes BAT, header and footers, fsyncs, links into place and fsyncs the folder. Fails with the
+   * link's EEXIST error (the temporary removed, the existing file untouched) if the name is taken.
+   */
   async finish(): Promise<VhdWriterResult> {
     const handle = this.#usable();
     try {
@@ -156,7 +160,8 @@ export class VhdWriter {
       await handle.sync();
       await handle.close();
       this.#handle = undefined;
-      await rename(this.tempPath, this.path);
+      await link(this.tempPath, this.path);
+      await unlink(this.tempPath);
       await fsyncFolder(dirname(this.path));
       return { path: this.path, size, blocks: this.#blocks };
     } catch (error) {

@@ -29,7 +29,7 @@ function accountedFor(path: string, known: Set<string>): boolean {
 
 /** Runs a scan of the remote (no removal, default grace) and returns how much garbage it reported. */
 export async function scanGarbage(stack: LabStack, remote: string): Promise<number> {
-  const { task } = await stack.control.scanRemote({ name: remote, removeGarbage: false, graceSeconds: DEFAULT_GRACE_SECONDS });
+  const { task } = await stack.control.scanRemote({ name: remote, removeGarbage: false, accept: false, graceSeconds: DEFAULT_GRACE_SECONDS });
   const done = await waitForTask(stack.control, task!.id, 60_000);
   if (done.state !== 'succeeded') throw new Error(`scan of ${remote} ${done.state}: ${done.errorCode} ${done.errorMessage}`);
   return (JSON.parse(done.resultJson) as { garbage: number }).garbage;

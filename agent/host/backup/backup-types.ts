@@ -33,6 +33,8 @@ export interface DiskOutcome {
   fullReason?: FullReason;
   detail?: string;
   virtualSize: number;
+  /** The disk digest (`sha256:<hex>`) of the blocks streamed, computed while streaming; absent in a report rebuilt from listings. */
+  digest?: string;
   blocks: number;
   /** Block bytes (bitmaps + data) sent to each remote. */
   bytesSent: number;

@@ -235,6 +235,9 @@ class VmBackup {
         if (!(error instanceof DisksLostError) || round > 1) throw error;
         this.logger.warn({ reason: error.message }, 'remote lost the disks before the commit; sending them again');
         targets = error.remaining;
+        // A received disk is never replaced: what this attempt's disks left on those remotes
+        // (a disk received after the storage agent restarted) goes before they are sent again.
+        await discardOnRemotes(targets, this.request.vmUuid, this.logger, 'before sending');
       }
     }
   }

@@ -11,6 +11,7 @@
 import { status } from '@grpc/grpc-js';
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
+import type { SentDisk } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { StorageCallError } from '../remote/storage-call-error.js';
 import type { BackupTarget, DiskOutcome } from './backup-types.js';
 
@@ -46,6 +47,12 @@ export interface CommitFields {
   policyJson: string;
 }
 
+/** What was streamed of a disk, for the storage agent to check the received file against. */
+function sentDisk(disk: DiskOutcome): SentDisk {
+  if (disk.digest === undefined) throw new DeltachainError('BACKUP_DIGEST_MISSING', `disk ${disk.diskKey}: no digest of the streamed blocks to commit with`);
+  return { diskKey: disk.diskKey, footerUuid: disk.snapshotVdiUuid, virtualSize: disk.virtualSize, digest: Buffer.from(disk.digest.replace(/^sha256:/, ''), 'hex') };
+}
+
 export async function commitToRemotes(targets: readonly BackupTarget[], fields: CommitFields, disks: readonly DiskOutcome[], logger: Logger): Promise<void> {
   for (const [i, target] of targets.entries()) {
     try {
@@ -57,6 +64,7 @@ export async function commitToRemotes(targets: readonly BackupTarget[], fields: 
         recordsJson: fields.recordsJson,
         policyJson: fields.policyJson,
         diskSources: disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, snapshotVdiUuid: d.snapshotVdiUuid })),
+        sentDisks: disks.map(sentDisk),
       });
     } catch (error) {
       if (!(error instanceof StorageCallError)) throw error;

@@ -12,6 +12,7 @@
 // whether to try again.
 import { BAT_ABSENT, DiskType, bitmapSize, parseVhdStream, type VhdStream } from '../../../shared/vhd/index.js';
 import { DeltachainError } from '../../../shared/errors.js';
+import { digestHex } from '../../../shared/grpc/disk-checksum.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { fallBackToFull, type DiskExportPlan } from '../plan/plan-disk-exports.js';
 import type { DiskUpload, PutDiskResult } from '../remote/disk-upload.js';
@@ -151,6 +152,7 @@ function outcome(disk: SnapshotDisk, plan: DiskExportPlan, moved: Transferred): 
     ...(plan.fullReason === undefined ? {} : { fullReason: plan.fullReason }),
     ...(plan.detail === undefined ? {} : { detail: plan.detail }),
     virtualSize: disk.virtualSize,
+    ...(moved.results[0] === undefined ? {} : { digest: digestHex(moved.results[0].digest) }),
     blocks: moved.blocks,
     bytesSent: moved.bytes,
     durationMs: Date.now() - moved.startedAt,

@@ -20,6 +20,7 @@ export interface PutDiskResult {
   path: string;
   fileSize: number;
   blockCount: number;
+  /** The disk digest of the blocks this upload streamed, computed here. */
   digest: Buffer;
 }
 
@@ -68,11 +69,14 @@ export class DiskUpload {
   /** Sends the trailer and waits for the storage agent to put the disk in place. */
   async finish(): Promise<PutDiskResult> {
     this.throwIfFailed();
-    this.call.write({ part: { $case: 'trailer', value: { blockCount: this.digest.count, digest: this.digest.digest() } } });
+    const digest = this.digest.digest();
+    this.call.write({ part: { $case: 'trailer', value: { blockCount: this.digest.count, digest } } });
     this.call.end();
     try {
       const response = await this.response;
-      return { path: response.path, fileSize: response.fileSize, blockCount: response.blockCount, digest: Buffer.from(response.digest) };
+      // The digest this agent computed while streaming, not the storage agent's answer: it is what
+      // the commit asks the storage agent to check the received file against.
+      return { path: response.path, fileSize: response.fileSize, blockCount: response.blockCount, digest };
     } catch (error) {
       throw StorageCallError.from(this.remoteId, 'PutDisk', error);
     }

@@ -92,14 +92,21 @@ function registerRemote(program: Command, io: CliIo): void {
         );
       }),
     );
-  withConnection(remote.command('scan <name>').description("ask the remote's storage agent what it holds and adopt it into the catalogue"))
+  withConnection(remote.command('scan <name>').description("ask the remote's storage agent what it holds and adopt it into the catalogue (what the catalogue cannot vouch for is recorded unverified)"))
     .option('--remove-garbage', 'also delete leftovers the remote format calls garbage')
+    .option('--accept', "instead of scanning: accept the remote's unverified backups (restorable afterwards); check them first with `backup list`")
     .option('--grace <seconds>', 'only files untouched this long count as garbage', wholeNumber(0, 10 * 365 * 86400), 3600)
     .option('--no-wait', 'return once the scan is queued')
     .option('--json', 'print the task as JSON when it ends')
     .action(
-      commandAction<[string], { removeGarbage?: boolean; grace: number; wait: boolean }>(io, async ({ client, options }, name) => {
-        const { task } = await client.scanRemote({ name, removeGarbage: options.removeGarbage ?? false, graceSeconds: options.grace });
+      commandAction<[string], { removeGarbage?: boolean; accept?: boolean; grace: number; wait: boolean }>(io, async ({ client, options }, name) => {
+        if (options.accept) {
+          const { acceptedBackupIds } = await client.scanRemote({ name, removeGarbage: false, graceSeconds: 0, accept: true });
+          if (options.json) printJson(io, { accepted: acceptedBackupIds });
+          else io.out(acceptedBackupIds.length === 0 ? `remote ${name} has no unverified backups\n` : `accepted ${acceptedBackupIds.length} backups of ${name}: ${acceptedBackupIds.join(', ')}\n`);
+          return EXIT.OK;
+        }
+        const { task } = await client.scanRemote({ name, removeGarbage: options.removeGarbage ?? false, graceSeconds: options.grace, accept: false });
         if (!options.wait) {
           if (options.json) printJson(io, task);
           else io.out(`scan of ${name} queued as task ${task!.id}\n`);
@@ -120,8 +127,15 @@ function registerRemote(program: Command, io: CliIo): void {
 }
 
 function summarizeScan(resultJson: string): string {
-  const result = JSON.parse(resultJson || '{}') as { adopted?: string[]; known?: string[]; missing?: string[] };
-  return `${result.adopted?.length ?? 0} backups adopted, ${result.known?.length ?? 0} already known, ${result.missing?.length ?? 0} gone from the remote`;
+  const result = JSON.parse(resultJson || '{}') as { adopted?: string[]; known?: string[]; missing?: string[]; unverified?: string[]; mismatched?: string[] };
+  const base = `${result.adopted?.length ?? 0} backups adopted, ${result.known?.length ?? 0} already known, ${result.missing?.length ?? 0} gone from the remote`;
+  const unverified = result.unverified ?? [];
+  const mismatched = result.mismatched ?? [];
+  return [
+    base,
+    ...(unverified.length === 0 ? [] : [`${unverified.length} unverified (the catalogue cannot vouch for them; not restorable until \`remote scan --accept\`): ${unverified.join(', ')}`]),
+    ...(mismatched.length === 0 ? [] : [`${mismatched.length} differ from the catalogue (left as recorded; check with \`verify\`): ${mismatched.join(', ')}`]),
+  ].join('; ');
 }
 
 function registerAgentList(program: Command, io: CliIo): void {

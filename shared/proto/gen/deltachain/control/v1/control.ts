@@ -186,6 +186,11 @@ export interface ScanRemoteRequest {
   removeGarbage: boolean;
   /** Seconds a file must be untouched to count as garbage. */
   graceSeconds: number;
+  /**
+   * Instead of scanning: accept the remote's unverified backups (what earlier scans found and the
+   * catalogue could not vouch for), making them committed — restorable and bases for deltas.
+   */
+  accept: boolean;
 }
 
 export interface Agent {
@@ -430,7 +435,12 @@ export interface AddRemoteResponse {
 }
 
 export interface ScanRemoteResponse {
-  task?: TaskInfo | undefined;
+  /** The scan task queued; absent when the request was `accept`. */
+  task?:
+    | TaskInfo
+    | undefined;
+  /** With `accept`: the backup ids accepted. */
+  acceptedBackupIds: string[];
 }
 
 export interface GetRunResponse {
@@ -2734,7 +2744,7 @@ export const ListRemotesResponse: MessageFns<ListRemotesResponse> = {
 };
 
 function createBaseScanRemoteRequest(): ScanRemoteRequest {
-  return { name: "", removeGarbage: false, graceSeconds: 0 };
+  return { name: "", removeGarbage: false, graceSeconds: 0, accept: false };
 }
 
 export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
@@ -2747,6 +2757,9 @@ export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
     }
     if (message.graceSeconds !== 0) {
       writer.uint32(24).uint32(message.graceSeconds);
+    }
+    if (message.accept !== false) {
+      writer.uint32(32).bool(message.accept);
     }
     return writer;
   },
@@ -2788,6 +2801,14 @@ export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
             message.graceSeconds = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.accept = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2813,6 +2834,7 @@ export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
         : isSet(object.grace_seconds)
         ? globalThis.Number(object.grace_seconds)
         : 0,
+      accept: isSet(object.accept) ? globalThis.Boolean(object.accept) : false,
     };
   },
 
@@ -2827,6 +2849,9 @@ export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
     if (message.graceSeconds !== 0) {
       obj.graceSeconds = Math.round(message.graceSeconds);
     }
+    if (message.accept !== false) {
+      obj.accept = message.accept;
+    }
     return obj;
   },
 
@@ -2838,6 +2863,7 @@ export const ScanRemoteRequest: MessageFns<ScanRemoteRequest> = {
     message.name = object.name ?? "";
     message.removeGarbage = object.removeGarbage ?? false;
     message.graceSeconds = object.graceSeconds ?? 0;
+    message.accept = object.accept ?? false;
     return message;
   },
 };
@@ -6255,13 +6281,16 @@ export const AddRemoteResponse: MessageFns<AddRemoteResponse> = {
 };
 
 function createBaseScanRemoteResponse(): ScanRemoteResponse {
-  return { task: undefined };
+  return { task: undefined, acceptedBackupIds: [] };
 }
 
 export const ScanRemoteResponse: MessageFns<ScanRemoteResponse> = {
   encode(message: ScanRemoteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.task !== undefined) {
       TaskInfo.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.acceptedBackupIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -6287,6 +6316,14 @@ export const ScanRemoteResponse: MessageFns<ScanRemoteResponse> = {
             message.task = TaskInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acceptedBackupIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6300,13 +6337,23 @@ export const ScanRemoteResponse: MessageFns<ScanRemoteResponse> = {
   },
 
   fromJSON(object: any): ScanRemoteResponse {
-    return { task: isSet(object.task) ? TaskInfo.fromJSON(object.task) : undefined };
+    return {
+      task: isSet(object.task) ? TaskInfo.fromJSON(object.task) : undefined,
+      acceptedBackupIds: globalThis.Array.isArray(object?.acceptedBackupIds)
+        ? object.acceptedBackupIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.accepted_backup_ids)
+        ? object.accepted_backup_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: ScanRemoteResponse): unknown {
     const obj: any = {};
     if (message.task !== undefined) {
       obj.task = TaskInfo.toJSON(message.task);
+    }
+    if (message.acceptedBackupIds?.length) {
+      obj.acceptedBackupIds = message.acceptedBackupIds;
     }
     return obj;
   },
@@ -6317,6 +6364,7 @@ export const ScanRemoteResponse: MessageFns<ScanRemoteResponse> = {
   fromPartial(object: DeepPartial<ScanRemoteResponse>): ScanRemoteResponse {
     const message = createBaseScanRemoteResponse();
     message.task = (object.task !== undefined && object.task !== null) ? TaskInfo.fromPartial(object.task) : undefined;
+    message.acceptedBackupIds = object.acceptedBackupIds?.map((e) => e) || [];
     return message;
   },
 };

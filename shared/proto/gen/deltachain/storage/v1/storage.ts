@@ -111,6 +111,22 @@ export interface CommitBackupRequest {
   policyJson: string;
   /** Per disk key: the XAPI VDI uuid it was exported from, and the snapshot VDI uuid. */
   diskSources: DiskSource[];
+  /**
+   * Per disk key (one for each of disk_keys): what the sender streamed, as it computed it while
+   * streaming. The storage agent compares each with the file it received and refuses the commit
+   * (FAILED_PRECONDITION, nothing written) on any difference.
+   */
+  sentDisks: SentDisk[];
+}
+
+export interface SentDisk {
+  diskKey: string;
+  /** The VHD footer uuid sent in the DiskHeader. */
+  footerUuid: string;
+  /** The virtual size sent in the DiskHeader, in bytes. */
+  virtualSize: number;
+  /** The disk digest of the blocks streamed (DiskTrailer.digest), 32 bytes. */
+  digest: Uint8Array;
 }
 
 export interface DiskSource {
@@ -463,7 +479,16 @@ export const PutDiskResponse: MessageFns<PutDiskResponse> = {
 };
 
 function createBaseCommitBackupRequest(): CommitBackupRequest {
-  return { backupId: "", vmUuid: "", timestampMs: 0, diskKeys: [], recordsJson: "", policyJson: "", diskSources: [] };
+  return {
+    backupId: "",
+    vmUuid: "",
+    timestampMs: 0,
+    diskKeys: [],
+    recordsJson: "",
+    policyJson: "",
+    diskSources: [],
+    sentDisks: [],
+  };
 }
 
 export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
@@ -488,6 +513,9 @@ export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
     }
     for (const v of message.diskSources) {
       DiskSource.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.sentDisks) {
+      SentDisk.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -561,6 +589,14 @@ export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
             message.diskSources.push(DiskSource.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sentDisks.push(SentDisk.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -610,6 +646,11 @@ export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
         : globalThis.Array.isArray(object?.disk_sources)
         ? object.disk_sources.map((e: any) => DiskSource.fromJSON(e))
         : [],
+      sentDisks: globalThis.Array.isArray(object?.sentDisks)
+        ? object.sentDisks.map((e: any) => SentDisk.fromJSON(e))
+        : globalThis.Array.isArray(object?.sent_disks)
+        ? object.sent_disks.map((e: any) => SentDisk.fromJSON(e))
+        : [],
     };
   },
 
@@ -636,6 +677,9 @@ export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
     if (message.diskSources?.length) {
       obj.diskSources = message.diskSources.map((e) => DiskSource.toJSON(e));
     }
+    if (message.sentDisks?.length) {
+      obj.sentDisks = message.sentDisks.map((e) => SentDisk.toJSON(e));
+    }
     return obj;
   },
 
@@ -651,6 +695,136 @@ export const CommitBackupRequest: MessageFns<CommitBackupRequest> = {
     message.recordsJson = object.recordsJson ?? "";
     message.policyJson = object.policyJson ?? "";
     message.diskSources = object.diskSources?.map((e) => DiskSource.fromPartial(e)) || [];
+    message.sentDisks = object.sentDisks?.map((e) => SentDisk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSentDisk(): SentDisk {
+  return { diskKey: "", footerUuid: "", virtualSize: 0, digest: new Uint8Array(0) };
+}
+
+export const SentDisk: MessageFns<SentDisk> = {
+  encode(message: SentDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.footerUuid !== "") {
+      writer.uint32(18).string(message.footerUuid);
+    }
+    if (message.virtualSize !== 0) {
+      writer.uint32(24).uint64(message.virtualSize);
+    }
+    if (message.digest.length !== 0) {
+      writer.uint32(34).bytes(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SentDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSentDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.footerUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.virtualSize = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.digest = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SentDisk {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      footerUuid: isSet(object.footerUuid)
+        ? globalThis.String(object.footerUuid)
+        : isSet(object.footer_uuid)
+        ? globalThis.String(object.footer_uuid)
+        : "",
+      virtualSize: isSet(object.virtualSize)
+        ? globalThis.Number(object.virtualSize)
+        : isSet(object.virtual_size)
+        ? globalThis.Number(object.virtual_size)
+        : 0,
+      digest: isSet(object.digest) ? bytesFromBase64(object.digest) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SentDisk): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.footerUuid !== "") {
+      obj.footerUuid = message.footerUuid;
+    }
+    if (message.virtualSize !== 0) {
+      obj.virtualSize = Math.round(message.virtualSize);
+    }
+    if (message.digest.length !== 0) {
+      obj.digest = base64FromBytes(message.digest);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SentDisk>): SentDisk {
+    return SentDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SentDisk>): SentDisk {
+    const message = createBaseSentDisk();
+    message.diskKey = object.diskKey ?? "";
+    message.footerUuid = object.footerUuid ?? "";
+    message.virtualSize = object.virtualSize ?? 0;
+    message.digest = object.digest ?? new Uint8Array(0);
     return message;
   },
 };
