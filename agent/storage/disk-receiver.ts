@@ -210,6 +210,11 @@ export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
   if (!isPowerOfTwo(h.blockSize) || h.blockSize < LIMITS.minBlockSize || h.blockSize > LIMITS.maxBlockSize) {
     throw new StorageRequestError(`block size ${h.blockSize} must be a power of two from ${LIMITS.minBlockSize} to ${LIMITS.maxBlockSize} bytes`);
   }
+  // The writer holds a BAT of one entry per block: bounded before anything is allocated.
+  const entries = blockCount(h.virtualSize, h.blockSize);
+  if (entries > LIMITS.maxBatEntries) {
+    throw new StorageRequestError(`virtual size ${h.virtualSize} in blocks of ${h.blockSize} bytes needs ${entries} BAT entries, past the limit of ${LIMITS.maxBatEntries}; send larger blocks`);
+  }
   if (!Number.isSafeInteger(h.timestampMs) || h.timestampMs < 0) throw new StorageRequestError(`timestamp ${h.timestampMs} is not valid`);
   return { ...h, parentFooterUuid: parent };
 }
