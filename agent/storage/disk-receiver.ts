@@ -4,7 +4,7 @@
 // `.sums` file and renames the VHD into place. Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
 import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
@@ -17,6 +17,10 @@ import type { RemoteContext } from './remote-context.js';
 import { isAllOnes } from '../../shared/sums/index.js';
 import { writeSumsFile, type SumsEntry } from './sums-file.js';
 import { readDiskFolderOf } from './vm-inventory.js';
+import { DEFAULT_UPLOAD_LIMITS, checkFreeSpace } from './upload-limits.js';
+
+/** The free-space floor is checked again every this many blocks of an upload. */
+const SPACE_CHECK_BLOCKS = 64;
 
 export interface DiskHeaderInput {
   backupId: string;
@@ -67,9 +71,12 @@ export class DiskReceiver {
   #last = -1;
   #closed = false;
   #pendingWrite: Promise<void> | undefined;
+  /** Folders this upload created, deepest first: removed (when empty) if it is aborted. */
+  readonly #createdFolders: string[];
 
-  private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined) {
+  private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined, createdFolders: string[]) {
     this.#ctx = ctx;
+    this.#createdFolders = createdFolders;
     this.header = header;
     this.#writer = writer;
     this.#claim = claim;
@@ -82,11 +89,14 @@ export class DiskReceiver {
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
   static async start(ctx: RemoteContext, raw: DiskHeaderInput): Promise<DiskReceiver> {
     const header = validateHeader(raw);
+    const floor = (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).freeSpaceFloorBytes;
+    await checkFreeSpace(ctx.remoteId, ctx.layout.root, floor, 0, `disk ${header.diskKey} of backup ${header.backupId}`);
     const claim = await ctx.uploads.claim(header.vmUuid, header.diskKey, header.backupId);
+    let createdFolders: string[] = [];
     try {
       const parent = await checkTarget(ctx, header);
       const path = ctx.layout.diskPath(header.vmUuid, header.diskKey, header.backupId);
-      await mkdir(dirname(path), { recursive: true });
+      createdFolders = foldersBetween(await mkdir(dirname(path), { recursive: true }), dirname(path));
       const writer = await VhdWriter.create({
         path,
         diskType: parent ? DiskType.Differencing : DiskType.Dynamic,
@@ -97,8 +107,9 @@ export class DiskReceiver {
         date: header.timestampMs > 0 ? new Date(header.timestampMs) : ctx.now(),
       });
       claim.setTemporary(writer.tempPath);
-      return new DiskReceiver(ctx, header, writer, claim, parent?.name);
+      return new DiskReceiver(ctx, header, writer, claim, parent?.name, createdFolders);
     } catch (error) {
+      await removeEmptyFolders(createdFolders);
       claim.release();
       throw error;
     }
@@ -115,6 +126,10 @@ export class DiskReceiver {
   async addBlock(block: BlockInput): Promise<void> {
     try {
       this.#checkBlock(block);
+      if ((this.#digest.count + 1) % SPACE_CHECK_BLOCKS === 0) {
+        const floor = (this.#ctx.limits ?? DEFAULT_UPLOAD_LIMITS).freeSpaceFloorBytes;
+        await checkFreeSpace(this.#ctx.remoteId, this.#ctx.layout.root, floor, 0, this.#where());
+      }
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
       const write = this.#writer.writeBlock(block.index, block.data, bitmap);
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
@@ -163,6 +178,7 @@ export class DiskReceiver {
     this.#close();
     await this.#pendingWrite?.catch(() => undefined);
     await this.#writer.abort();
+    await removeEmptyFolders(this.#createdFolders);
   }
 
   #close(): void {
@@ -191,6 +207,28 @@ export class DiskReceiver {
     if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
     const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, block.data);
     if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
+  }
+}
+
+/** `first` (what `mkdir -p` created first) and its descendants down to `last`, deepest first. */
+function foldersBetween(first: string | undefined, last: string): string[] {
+  if (first === undefined) return [];
+  const out: string[] = [];
+  for (let at = last; at.length >= first.length; at = dirname(at)) {
+    out.push(at);
+    if (at === first || dirname(at) === at) break;
+  }
+  return out;
+}
+
+/** Removes each folder that is empty (another upload may have put files in one since). */
+async function removeEmptyFolders(folders: string[]): Promise<void> {
+  for (const folder of folders) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
   }
 }
 

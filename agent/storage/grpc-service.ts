@@ -29,6 +29,9 @@ import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
 import { toProtoSummary } from './proto-mapping.js';
 import { asRemoteFull } from './remote-full.js';
+import { peerIdentity } from '../../shared/identity/index.js';
+import { StorageLimitError } from './errors.js';
+import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
@@ -38,6 +41,8 @@ const WRITE_WINDOW = 2;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
+  const limits = ctx.limits ?? DEFAULT_UPLOAD_LIMITS;
+  const peers = new PeerUploads(limits.uploadsPerPeer);
   const fail = (method: string, error: unknown): Partial<ServiceError> => {
     const mapped = toServiceError(error);
     if (mapped.code === status.INTERNAL) log.error({ method, err: error }, 'request failed');
@@ -51,7 +56,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
     );
   };
   return {
-    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call), callback),
+    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call, peers, limits.idleSeconds), callback),
     commitBackup: (call, callback) =>
       unary(
         'CommitBackup',
@@ -125,13 +130,31 @@ function limitReadBuffer(call: Readable): void {
   if (state) state.highWaterMark = 1;
 }
 
-async function receiveDisk(ctx: RemoteContext, call: ServerReadableStream<PutDiskRequest, PutDiskResponse>): Promise<PutDiskResponse> {
+/** Who a call counts against for per-caller limits: its certificate identity, else its address. */
+function callerOf(call: ServerReadableStream<PutDiskRequest, PutDiskResponse>): string {
+  const identity = peerIdentity(call);
+  if (identity) return `caller ${identity.role}${identity.name ? `:${identity.name}` : ''}`;
+  const address = call.getPeer();
+  return `caller at ${address.replace(/:\d+$/, '')}`;
+}
+
+async function receiveDisk(
+  ctx: RemoteContext,
+  call: ServerReadableStream<PutDiskRequest, PutDiskResponse>,
+  peers: PeerUploads,
+  idleSeconds: number,
+): Promise<PutDiskResponse> {
   limitReadBuffer(call);
+  const release = peers.claim(callerOf(call));
   call.on('cancelled', () => call.destroy(new StorageRequestError('the client cancelled the upload; nothing was kept')));
+  const idle = idleDeadline(idleSeconds, () =>
+    call.destroy(new StorageLimitError(`no message for ${idleSeconds} s (storage.limits.idleSeconds): the upload was cancelled and nothing was kept`)),
+  );
   let receiver: DiskReceiver | undefined;
   let received: ReceivedDisk | undefined;
   try {
     for await (const message of call as AsyncIterable<PutDiskRequest>) {
+      idle.touch();
       const part = message.part;
       if (!part) throw new StorageRequestError('a PutDisk message has no part');
       if (received) throw new StorageRequestError('a PutDisk message came after the trailer');
@@ -150,6 +173,9 @@ async function receiveDisk(ctx: RemoteContext, call: ServerReadableStream<PutDis
   } catch (error) {
     await receiver?.abort();
     throw error;
+  } finally {
+    idle.stop();
+    release();
   }
   return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
 }
