@@ -40,9 +40,10 @@ export function filterBootConfig(stored: XapiVm, keep: boolean): FilteredRecord 
   if (keep) return { vm: stored, dropped: [] };
   const vm: Record<string, unknown> = { ...stored };
   const dropped: string[] = [];
+  // VM.create requires the string fields: they become '' (and xenstore_data {}), not absent.
   for (const field of BOOT_PATH_FIELDS) {
     if (!isEmpty(vm[field])) dropped.push(field);
-    delete vm[field];
+    vm[field] = field === 'xenstore_data' ? {} : '';
   }
   for (const [map, keys] of Object.entries(BOOT_PATH_KEYS)) {
     const entries = vm[map] as Record<string, string> | undefined;
