@@ -20,8 +20,9 @@ export const BOOT_PATH_FIELDS = Object.freeze([
 
 /** Keys of maps dropped unless kept: passthrough devices and device-model arguments. */
 export const BOOT_PATH_KEYS: Readonly<Record<'other_config' | 'platform', readonly string[]>> = Object.freeze({
-  other_config: ['pci', 'vgpu_pci', 'mac_seed', 'folder', 'vgpu', 'disable_pv_vnc'],
-  platform: ['device_model_args', 'device-model', 'device_model', 'usb_passthrough', 'pci_passthrough', 'vga', 'vgpu_pci', 'vgpu_config', 'videoram', 'vif-qemu'],
+  other_config: ['pci', 'vgpu_pci'],
+  // Not device-model, vga, videoram: ordinary emulation choices a guest needs to boot as before.
+  platform: ['device_model_args', 'pci_passthrough', 'usb_passthrough', 'vgpu_pci', 'vgpu_config'],
 });
 
 export interface FilteredRecord {
