@@ -81,7 +81,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
       ),
     getDisk: (call) => {
       // The chain stays read-locked until the stream ends: no merge rewrites it meanwhile.
-      ctx.locks.chains.read(call.request.vmUuid, () => sendDisk(ctx, call)).catch((error: unknown) => {
+      ctx.locks.chains.read(call.request.vmUuid, () => sendDisk(ctx, call, limits.idleSeconds)).catch((error: unknown) => {
         // grpc-js sends the status of an 'error' event (destroy() would drop it).
         if (!call.cancelled) call.emit('error', fail('GetDisk', error));
       });
@@ -180,7 +180,7 @@ async function receiveDisk(
   return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
 }
 
-async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>): Promise<void> {
+async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>, idleSeconds: number): Promise<void> {
   const request = call.request;
   if (request.format !== GetDiskFormat.GET_DISK_FORMAT_BLOCKS && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
     throw new StorageRequestError(`format ${request.format} is not BLOCKS (1) or VHD (2)`);
@@ -190,16 +190,28 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   const pending: Promise<void>[] = [];
   // grpc-js never calls a write's callback once the call is cancelled: wait on that too, or a
   // client that goes away would leave this loop (and the chain's open files) hanging.
+  // A client that stops reading holds the chain's read lock and open files: after `idleSeconds`
+  // without the transport accepting a message, the download is ended.
+  let idle: { touch(): void; stop(): void } | undefined;
   const cancelled = new Promise<never>((_, reject) => {
     const stop = (): void => reject(new StorageRequestError('the client cancelled the download'));
     if (call.cancelled) stop();
     else call.once('cancelled', stop);
+    idle = idleDeadline(idleSeconds, () =>
+      reject(new StorageLimitError(`the client read nothing for ${idleSeconds} s (storage.limits.idleSeconds): the download was ended`)),
+    );
   });
   cancelled.catch(() => undefined);
   const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
   const send = async (message: GetDiskResponse): Promise<void> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
-    const write = new Promise<void>((resolve, reject) => call.write(message, (error?: Error | null) => (error ? reject(error) : resolve())));
+    const write = new Promise<void>((resolve, reject) =>
+      call.write(message, (error?: Error | null) => {
+        idle?.touch();
+        if (error) reject(error);
+        else resolve();
+      }),
+    );
     write.catch(() => undefined); // a write failing after a cancel is expected; the race above reports it
     pending.push(write);
     while (pending.length >= WRITE_WINDOW) await settle(pending.shift()!);
@@ -221,6 +233,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     await settle(Promise.all(pending));
     call.end();
   } finally {
+    idle?.stop();
     await chain.close();
   }
 }
