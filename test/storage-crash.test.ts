@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
@@ -140,9 +140,11 @@ describe('storage agent crash safety (real processes, SIGKILL)', () => {
     };
 
     await uploadAndKill('20261126T110000Z-client', 'client');
-    // The server sees the stream cancelled and drops its temporary.
-    for (let i = 0; i < 50 && (await readdir(folder)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(await readdir(folder), []);
+    // The server sees the stream cancelled and drops its temporary, and the folders the upload created.
+    const vmFolder = join(root, 'remote', 'vms', vm);
+    const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+    for (let i = 0; i < 50 && (await exists(vmFolder)); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await exists(vmFolder), false, 'nothing of the VM is left');
     let c = client();
     assert.deepEqual(await c.listBackups(vm), []);
     c.close();

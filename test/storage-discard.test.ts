@@ -12,6 +12,7 @@ import { ChannelCredentials, status, type ServiceError } from '@grpc/grpc-js';
 import { StorageClient, type OutgoingBlock } from '../shared/grpc/storage-client.js';
 import { removeLeftovers } from '../agent/storage/remove-leftovers.js';
 import { startStorageServer } from '../agent/storage/storage-server.js';
+import { DEFAULT_UPLOAD_LIMITS } from '../agent/storage/upload-limits.js';
 import { MiB, diskHeader, listTree, patternBlock, patternBlocks, records, startStorageHarness, testContext, type StorageHarness } from './support/storage-harness.js';
 import { mountSmallFilesystem } from './support/small-filesystem.js';
 
@@ -128,7 +129,8 @@ describe('a full remote', () => {
   test('PutDisk answers RESOURCE_EXHAUSTED naming the remote and its free space; nothing of the upload remains', async (t) => {
     const fs = await mountSmallFilesystem(6 * MiB);
     if ('skip' in fs) return t.skip(fs.skip);
-    const ctx = testContext(fs.path, 'small-nas');
+    // No floor: this is the file system itself running out (the floor is test/security-bounds.test.ts's).
+    const ctx = { ...testContext(fs.path, 'small-nas'), limits: { ...DEFAULT_UPLOAD_LIMITS, freeSpaceFloorBytes: 0 } };
     const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
     const client = new StorageClient(server.address, ChannelCredentials.createInsecure());
     try {

@@ -5,7 +5,7 @@
 // create; docs/remote-format.md §7). Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
 import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
@@ -19,6 +19,10 @@ import { isAllOnes } from '../../shared/sums/index.js';
 import { createSumsFile, type SumsEntry } from './sums-file.js';
 import { removeIfPresent } from './atomic-write.js';
 import { readDiskFolderOf } from './vm-inventory.js';
+import { DEFAULT_UPLOAD_LIMITS, checkFreeSpace } from './upload-limits.js';
+
+/** The free-space floor is checked again every this many blocks of an upload. */
+const SPACE_CHECK_BLOCKS = 64;
 
 export interface DiskHeaderInput {
   backupId: string;
@@ -69,9 +73,12 @@ export class DiskReceiver {
   #last = -1;
   #closed = false;
   #pendingWrite: Promise<void> | undefined;
+  /** Folders this upload created, deepest first: removed (when empty) if it is aborted. */
+  readonly #createdFolders: string[];
 
-  private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined) {
+  private constructor(ctx: RemoteContext, header: DiskHeaderInput, writer: VhdWriter, claim: { release: () => void }, parentName: string | undefined, createdFolders: string[]) {
     this.#ctx = ctx;
+    this.#createdFolders = createdFolders;
     this.header = header;
     this.#writer = writer;
     this.#claim = claim;
@@ -84,11 +91,14 @@ export class DiskReceiver {
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
   static async start(ctx: RemoteContext, raw: DiskHeaderInput): Promise<DiskReceiver> {
     const header = validateHeader(raw);
+    const floor = (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).freeSpaceFloorBytes;
+    await checkFreeSpace(ctx.remoteId, ctx.layout.root, floor, 0, `disk ${header.diskKey} of backup ${header.backupId}`);
     const claim = await ctx.uploads.claim(header.vmUuid, header.diskKey, header.backupId);
+    let createdFolders: string[] = [];
     try {
       const parent = await checkTarget(ctx, header);
       const path = ctx.layout.diskPath(header.vmUuid, header.diskKey, header.backupId);
-      await mkdir(dirname(path), { recursive: true });
+      createdFolders = foldersBetween(await mkdir(dirname(path), { recursive: true }), dirname(path));
       const writer = await VhdWriter.create({
         path,
         diskType: parent ? DiskType.Differencing : DiskType.Dynamic,
@@ -99,8 +109,9 @@ export class DiskReceiver {
         date: header.timestampMs > 0 ? new Date(header.timestampMs) : ctx.now(),
       });
       claim.setTemporary(writer.tempPath);
-      return new DiskReceiver(ctx, header, writer, claim, parent?.name);
+      return new DiskReceiver(ctx, header, writer, claim, parent?.name, createdFolders);
     } catch (error) {
+      await removeEmptyFolders(createdFolders);
       claim.release();
       throw error;
     }
@@ -117,6 +128,10 @@ export class DiskReceiver {
   async addBlock(block: BlockInput): Promise<void> {
     try {
       this.#checkBlock(block);
+      if ((this.#digest.count + 1) % SPACE_CHECK_BLOCKS === 0) {
+        const floor = (this.#ctx.limits ?? DEFAULT_UPLOAD_LIMITS).freeSpaceFloorBytes;
+        await checkFreeSpace(this.#ctx.remoteId, this.#ctx.layout.root, floor, 0, this.#where());
+      }
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
       const write = this.#writer.writeBlock(block.index, block.data, bitmap);
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
@@ -173,6 +188,7 @@ export class DiskReceiver {
     this.#close();
     await this.#pendingWrite?.catch(() => undefined);
     await this.#writer.abort();
+    await removeEmptyFolders(this.#createdFolders);
   }
 
   #close(): void {
@@ -204,6 +220,28 @@ export class DiskReceiver {
   }
 }
 
+/** `first` (what `mkdir -p` created first) and its descendants down to `last`, deepest first. */
+function foldersBetween(first: string | undefined, last: string): string[] {
+  if (first === undefined) return [];
+  const out: string[] = [];
+  for (let at = last; at.length >= first.length; at = dirname(at)) {
+    out.push(at);
+    if (at === first || dirname(at) === at) break;
+  }
+  return out;
+}
+
+/** Removes each folder that is empty (another upload may have put files in one since). */
+async function removeEmptyFolders(folders: string[]): Promise<void> {
+  for (const folder of folders) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
+  }
+}
+
 export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
   validBackupId(h.backupId);
   validUuid(h.vmUuid, 'VM uuid');
@@ -219,6 +257,11 @@ export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
   }
   if (!isPowerOfTwo(h.blockSize) || h.blockSize < LIMITS.minBlockSize || h.blockSize > LIMITS.maxBlockSize) {
     throw new StorageRequestError(`block size ${h.blockSize} must be a power of two from ${LIMITS.minBlockSize} to ${LIMITS.maxBlockSize} bytes`);
+  }
+  // The writer holds a BAT of one entry per block: bounded before anything is allocated.
+  const entries = blockCount(h.virtualSize, h.blockSize);
+  if (entries > LIMITS.maxBatEntries) {
+    throw new StorageRequestError(`virtual size ${h.virtualSize} in blocks of ${h.blockSize} bytes needs ${entries} BAT entries, past the limit of ${LIMITS.maxBatEntries}; send larger blocks`);
   }
   if (!Number.isSafeInteger(h.timestampMs) || h.timestampMs < 0) throw new StorageRequestError(`timestamp ${h.timestampMs} is not valid`);
   return { ...h, parentFooterUuid: parent };

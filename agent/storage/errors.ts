@@ -101,3 +101,11 @@ export class StorageAccessError extends StorageError {
     super('STORAGE_ACCESS_DENIED', grpcStatus, message, { side: 'request', ...options });
   }
 }
+
+/** A caller is past its share of the agent (concurrent uploads) or let a stream go idle. */
+export class StorageLimitError extends StorageError {
+  override name = 'StorageLimitError';
+  constructor(message: string, options: DeltachainErrorOptions = {}) {
+    super('STORAGE_LIMIT', status.RESOURCE_EXHAUSTED, message, { retryable: true, side: 'storage', ...options });
+  }
+}

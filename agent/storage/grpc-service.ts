@@ -29,6 +29,9 @@ import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
 import { toProtoSummary } from './proto-mapping.js';
 import { asRemoteFull } from './remote-full.js';
+import { peerIdentity } from '../../shared/identity/index.js';
+import { StorageLimitError } from './errors.js';
+import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
@@ -38,6 +41,8 @@ const WRITE_WINDOW = 2;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
+  const limits = ctx.limits ?? DEFAULT_UPLOAD_LIMITS;
+  const peers = new PeerUploads(limits.uploadsPerPeer);
   const fail = (method: string, error: unknown): Partial<ServiceError> => {
     const mapped = toServiceError(error);
     if (mapped.code === status.INTERNAL) log.error({ method, err: error }, 'request failed');
@@ -51,7 +56,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
     );
   };
   return {
-    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call), callback),
+    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call, peers, limits.idleSeconds), callback),
     commitBackup: (call, callback) =>
       unary(
         'CommitBackup',
@@ -77,7 +82,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
       ),
     getDisk: (call) => {
       // The chain stays read-locked until the stream ends: no merge rewrites it meanwhile.
-      ctx.locks.chains.read(call.request.vmUuid, () => sendDisk(ctx, call)).catch((error: unknown) => {
+      ctx.locks.chains.read(call.request.vmUuid, () => sendDisk(ctx, call, limits.idleSeconds)).catch((error: unknown) => {
         // grpc-js sends the status of an 'error' event (destroy() would drop it).
         if (!call.cancelled) call.emit('error', fail('GetDisk', error));
       });
@@ -126,13 +131,31 @@ function limitReadBuffer(call: Readable): void {
   if (state) state.highWaterMark = 1;
 }
 
-async function receiveDisk(ctx: RemoteContext, call: ServerReadableStream<PutDiskRequest, PutDiskResponse>): Promise<PutDiskResponse> {
+/** Who a call counts against for per-caller limits: its certificate identity, else its address. */
+function callerOf(call: ServerReadableStream<PutDiskRequest, PutDiskResponse>): string {
+  const identity = peerIdentity(call);
+  if (identity) return `caller ${identity.role}${identity.name ? `:${identity.name}` : ''}`;
+  const address = call.getPeer();
+  return `caller at ${address.replace(/:\d+$/, '')}`;
+}
+
+async function receiveDisk(
+  ctx: RemoteContext,
+  call: ServerReadableStream<PutDiskRequest, PutDiskResponse>,
+  peers: PeerUploads,
+  idleSeconds: number,
+): Promise<PutDiskResponse> {
   limitReadBuffer(call);
+  const release = peers.claim(callerOf(call));
   call.on('cancelled', () => call.destroy(new StorageRequestError('the client cancelled the upload; nothing was kept')));
+  const idle = idleDeadline(idleSeconds, () =>
+    call.destroy(new StorageLimitError(`no message for ${idleSeconds} s (storage.limits.idleSeconds): the upload was cancelled and nothing was kept`)),
+  );
   let receiver: DiskReceiver | undefined;
   let received: ReceivedDisk | undefined;
   try {
     for await (const message of call as AsyncIterable<PutDiskRequest>) {
+      idle.touch();
       const part = message.part;
       if (!part) throw new StorageRequestError('a PutDisk message has no part');
       if (received) throw new StorageRequestError('a PutDisk message came after the trailer');
@@ -151,11 +174,14 @@ async function receiveDisk(ctx: RemoteContext, call: ServerReadableStream<PutDis
   } catch (error) {
     await receiver?.abort();
     throw error;
+  } finally {
+    idle.stop();
+    release();
   }
   return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
 }
 
-async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>): Promise<void> {
+async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>, idleSeconds: number): Promise<void> {
   const request = call.request;
   if (request.format !== GetDiskFormat.GET_DISK_FORMAT_BLOCKS && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
     throw new StorageRequestError(`format ${request.format} is not BLOCKS (1) or VHD (2)`);
@@ -165,16 +191,28 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   const pending: Promise<void>[] = [];
   // grpc-js never calls a write's callback once the call is cancelled: wait on that too, or a
   // client that goes away would leave this loop (and the chain's open files) hanging.
+  // A client that stops reading holds the chain's read lock and open files: after `idleSeconds`
+  // without the transport accepting a message, the download is ended.
+  let idle: { touch(): void; stop(): void } | undefined;
   const cancelled = new Promise<never>((_, reject) => {
     const stop = (): void => reject(new StorageRequestError('the client cancelled the download'));
     if (call.cancelled) stop();
     else call.once('cancelled', stop);
+    idle = idleDeadline(idleSeconds, () =>
+      reject(new StorageLimitError(`the client read nothing for ${idleSeconds} s (storage.limits.idleSeconds): the download was ended`)),
+    );
   });
   cancelled.catch(() => undefined);
   const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
   const send = async (message: GetDiskResponse): Promise<void> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
-    const write = new Promise<void>((resolve, reject) => call.write(message, (error?: Error | null) => (error ? reject(error) : resolve())));
+    const write = new Promise<void>((resolve, reject) =>
+      call.write(message, (error?: Error | null) => {
+        idle?.touch();
+        if (error) reject(error);
+        else resolve();
+      }),
+    );
     write.catch(() => undefined); // a write failing after a cancel is expected; the race above reports it
     pending.push(write);
     while (pending.length >= WRITE_WINDOW) await settle(pending.shift()!);
@@ -196,6 +234,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     await settle(Promise.all(pending));
     call.end();
   } finally {
+    idle?.stop();
     await chain.close();
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import type { ActiveUploads } from './active-uploads.js';
 import type { RemoteLayout } from './remote-layout.js';
 import type { RemoteLocks } from './remote-locks.js';
+import type { UploadLimits } from './upload-limits.js';
 
 export interface RemoteContext {
   remoteId: string;
@@ -12,4 +13,6 @@ export interface RemoteContext {
   uploads: ActiveUploads;
   logger: Logger;
   now: () => Date;
+  /** Bounds on uploads (storage.limits); DEFAULT_UPLOAD_LIMITS when absent. */
+  limits?: UploadLimits;
 }

@@ -41,6 +41,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     layout: new RemoteLayout(s.root),
     locks: new RemoteLocks(),
     uploads: new ActiveUploads(),
+    limits: s.limits,
     logger,
     now: () => new Date(),
   };

@@ -11,6 +11,7 @@ import { requireTaskTrust, trustSchema } from '../../shared/task-trust/index.js'
 import { logSchema, tlsSchema, type TlsConfig } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
+import { DEFAULT_UPLOAD_LIMITS } from './upload-limits.js';
 
 export const storageSectionSchema = z
   .object({
@@ -41,6 +42,20 @@ export const storageSectionSchema = z
     concurrency: z.number().int().min(1).max(16).default(2),
     /** Seconds between heartbeat events. */
     heartbeatSeconds: z.number().int().min(1).max(3600).default(15),
+    /** Bounds on what callers can make this agent spend (agent/storage/upload-limits.ts). */
+    limits: z
+      .object({
+        /** HTTP/2 streams (calls) at once per connection; more wait or are refused by the transport. */
+        maxConcurrentStreams: z.number().int().min(1).max(1024).default(DEFAULT_UPLOAD_LIMITS.maxConcurrentStreams),
+        /** PutDisk streams at once per caller (certificate identity, or address when insecure); more are refused. */
+        uploadsPerPeer: z.number().int().min(1).max(256).default(DEFAULT_UPLOAD_LIMITS.uploadsPerPeer),
+        /** Seconds an upload may go without a message before it is cancelled and its files removed. */
+        idleSeconds: z.number().int().min(1).max(3600).default(DEFAULT_UPLOAD_LIMITS.idleSeconds),
+        /** Bytes kept free on the remote's file system: an upload is refused (before writing) or stopped below it. 0: none. */
+        freeSpaceFloorBytes: z.number().int().min(0).default(DEFAULT_UPLOAD_LIMITS.freeSpaceFloorBytes),
+      })
+      .strict()
+      .default({ ...DEFAULT_UPLOAD_LIMITS }),
     /** Merges record their progress every this many blocks (smaller: less redone after a crash, more fsyncs). */
     mergeCheckpointBlocks: z.number().int().min(1).max(65536).default(256),
   })

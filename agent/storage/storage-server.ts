@@ -11,6 +11,7 @@ import { dataPlaneAccess } from './data-plane-access.js';
 import { createStorageService } from './grpc-service.js';
 import { guardStorageService } from './guarded-service.js';
 import type { RemoteContext } from './remote-context.js';
+import { DEFAULT_UPLOAD_LIMITS } from './upload-limits.js';
 
 export interface StorageServer {
   /** "host:port" actually bound (port 0 in the config picks a free one). */
@@ -25,6 +26,7 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_concurrent_streams': (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).maxConcurrentStreams,
   });
   widenReceiveWindow(server);
   // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts).

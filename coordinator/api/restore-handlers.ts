@@ -37,7 +37,7 @@ export function restoreHandlers(ctx: ControlContext) {
       const backup = await resolveBackup(ctx, req.what, req.backupRemote);
       const expectedChainDigests = await catalog.chainDigestsOf(ctx.sql, backup.remoteName, backup.id);
       const diskKeys = await catalog.diskKeysOfBackup(ctx.sql, backup.remoteName, backup.id);
-      const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name, expectedChainDigests, diskKeys };
+      const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name, expectedChainDigests, diskKeys, ...(req.keepBootConfig === true ? { keepBootConfig: true } : {}) };
       const task = await queueTask(
         ctx.sql,
         { id: ctx.ids.uuid(), kind: 'restore', addressKind: 'pool', address: req.pool, remoteName: backup.remoteName, vmUuid: backup.vmUuid, payload },

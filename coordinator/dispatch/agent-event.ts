@@ -29,6 +29,8 @@ export type TaskOutput =
       /** Each restored disk, and whether the host agent checked it against its chain digest. */
       disks?: { diskKey: string; vdiUuid: string; digestChecked: boolean }[];
       warnings?: string[];
+      /** Fields of the stored VM record the restored VM did not get (boot path, passthrough). */
+      droppedFields?: string[];
     }
   | { kind: 'release'; destroyedSnapshotUuids: string[] };
 

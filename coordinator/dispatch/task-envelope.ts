@@ -40,7 +40,7 @@ function payloadOf(task: TaskRecord): Task['payload'] {
     case 'restore': {
       const p = task.payload as unknown as RestorePayload;
       const expectedChainDigests = Object.fromEntries(Object.entries(p.expectedChainDigests ?? {}).map(([disk, hex]) => [disk, Buffer.from(hex, 'hex')]));
-      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests };
+      const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests, ...(p.keepBootConfig === true ? { keepBootConfig: true } : {}) };
       return { $case: 'restore', value: p.name === '' ? value : { ...value, nameLabel: p.name } };
     }
     case 'merge':

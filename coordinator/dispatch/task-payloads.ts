@@ -74,6 +74,8 @@ export interface RestorePayload {
    * (recorded before digests were kept) are absent.
    */
   expectedChainDigests?: Record<string, string>;
+  /** Keep the stored record's boot-path and passthrough fields (restore --keep-boot-config). */
+  keepBootConfig?: boolean;
   /** The backup's disk keys, as the catalogue recorded them when the task was queued: the disks
    * the task's read grant names (absent: every disk of the backup). */
   diskKeys?: string[];

@@ -75,6 +75,7 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
         kind: 'restore', newVmUuid: output.value.newVmUuid, bytesReceived: output.value.bytesReceived,
         disks: (report?.disks ?? []).map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, digestChecked: d.digestChecked })),
         warnings: report?.warnings ?? [],
+        droppedFields: report?.droppedFields ?? [],
       };
     }
     case 'releaseReferences':

@@ -40,7 +40,7 @@ describe('measureTaskResult', () => {
     const result: TaskResult = {
       status: TaskStatus.TASK_STATUS_SUCCEEDED,
       durationMs: 4000,
-      output: { $case: 'restore', value: { newVmUuid: 'v', bytesReceived: 64, report: { newVmName: 'n', disks: [{ diskKey: 'd', vdiUuid: 'x', bytes: 64, durationMs: 3000, digestChecked: false }], warnings: [], redelivered: false } } },
+      output: { $case: 'restore', value: { newVmUuid: 'v', bytesReceived: 64, report: { newVmName: 'n', disks: [{ diskKey: 'd', vdiUuid: 'x', bytes: 64, durationMs: 3000, digestChecked: false }], warnings: [], redelivered: false, droppedFields: [] } } },
     };
     assert.deepEqual(measureTaskResult(result).transfers, [{ operation: 'restore', mode: 'restore', bytes: 64, seconds: 3 }]);
   });

@@ -13,10 +13,11 @@
 // layer first. Each contributing block is read once and checked once: a full block of the newest
 // layer alone, or for a partially marked block every layer down to the one that completes it.
 // The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
 import { DiskType, SECTOR_SIZE } from './format/index.js';
 import { mergeExplainsUuidMismatch, readMergeState } from './merge-state.js';
+import { fileIdentity, locateParent } from './parent-locator.js';
 import { isFullPrefix, overlaySectors } from './sector-overlay.js';
 import type { VhdBlock } from './types.js';
 import { VhdFile } from './vhd-file.js';
@@ -59,7 +60,7 @@ export class ChainReader {
     try {
       let disk = await VhdFile.open(path);
       disks.push(disk);
-      const seen = new Set([disk.path]);
+      const seen = new Set([await fileIdentity(disk.path)]);
       while (disk.footer.diskType === DiskType.Differencing) {
         disk = await openParent(disk, seen);
         disks.push(disk);
@@ -153,12 +154,11 @@ export class ChainReader {
 }
 
 async function openParent(child: VhdFile, seen: Set<string>): Promise<VhdFile> {
-  const name = child.header.parentUnicodeName;
-  if (name === '') throw new VhdChainError(child.path, 'differencing disk without a parent name');
-  if (isAbsolute(name)) throw new VhdChainError(child.path, `parent name ${JSON.stringify(name)} is absolute; only relative names are followed`);
-  const path = resolve(dirname(child.path), name);
-  if (seen.has(path)) throw new VhdChainError(child.path, `parent ${path} is already in the chain (loop)`);
-  seen.add(path);
+  const located = await locateParent(child.path, child.header.parentUnicodeName);
+  if (!located.ok) throw new VhdChainError(child.path, located.notFound ? `parent ${resolve(dirname(child.path), child.header.parentUnicodeName)} does not exist` : located.reason);
+  const { path, identity } = located;
+  if (seen.has(identity)) throw new VhdChainError(child.path, `parent ${path} is already in the chain (loop)`);
+  seen.add(identity);
   let parent: VhdFile;
   try {
     parent = await VhdFile.open(path);

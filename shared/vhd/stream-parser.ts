@@ -20,6 +20,7 @@ import {
   DiskType,
   FOOTER_SIZE,
   HEADER_SIZE,
+  LIMITS,
   SECTOR_SIZE,
   VhdFormatError,
   batSize,
@@ -35,7 +36,7 @@ import type { VhdBlock, VhdDescription } from './types.js';
 /** Largest gap skipped between two structures (or after the last block). */
 export const MAX_GAP = 64 * 1024 * 1024;
 /** Largest BAT read from a stream: 16 Mi entries, 32 TiB of 2 MiB blocks. */
-export const MAX_BAT_BYTES = 64 * 1024 * 1024;
+export const MAX_BAT_BYTES = LIMITS.maxBatEntries * 4;
 
 export interface VhdStream extends VhdDescription {
   header: DynamicHeader;

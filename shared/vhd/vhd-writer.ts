@@ -213,6 +213,9 @@ function validateOptions(o: VhdWriterOptions): void {
   if (!isPowerOfTwo(blockSize) || blockSize < LIMITS.minBlockSize || blockSize > LIMITS.maxBlockSize) {
     throw new RangeError(`block size ${blockSize} is not a power of two in ${LIMITS.minBlockSize}..${LIMITS.maxBlockSize}`);
   }
+  if (Math.ceil(o.currentSize / blockSize) > LIMITS.maxBatEntries) {
+    throw new RangeError(`${o.currentSize} bytes in blocks of ${blockSize} need more than ${LIMITS.maxBatEntries} BAT entries; use larger blocks`);
+  }
   if (!isUuid(o.uuid.toLowerCase())) throw new RangeError(`uuid ${JSON.stringify(o.uuid)} is not a UUID`);
   if (o.diskType === DiskType.Differencing) {
     if (!o.parent) throw new RangeError('a differencing disk needs a parent');

@@ -34,6 +34,8 @@ export interface RestoreRequest {
    * when the backup was committed). A disk without one is restored unchecked here, with a warning.
    */
   expectedChainDigests?: ReadonlyMap<string, Uint8Array>;
+  /** Keep the stored record's boot-path and passthrough fields (boot-config-filter.ts); default false. */
+  keepBootConfig?: boolean;
 }
 
 export interface RestoredDisk {
@@ -57,6 +59,8 @@ export interface RestoreOutcome {
   bytesReceived: number;
   durationMs: number;
   warnings: string[];
+  /** Fields of the stored record the new VM did not get ("PV_args", "other_config:pci", …). */
+  droppedFields?: string[];
   /** True when this report comes from an earlier delivery of the same task. */
   redelivered: boolean;
 }

@@ -20,6 +20,7 @@ import { NULL_REF, type XapiNetwork, type XapiPif, type XapiRef, type XapiVm } f
 import { importDisk } from './import-disk.js';
 import { chooseNetwork, type TargetNetwork } from './map-networks.js';
 import type { RestoreOutcome, RestoreRequest, StoredBackup } from './restore-types.js';
+import { filterBootConfig } from './boot-config-filter.js';
 import { IMPORT_BLOCK_REASON, RESTORE_TAG, blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
 
 export interface RestoreContext {
@@ -70,7 +71,8 @@ class VmRestore {
     const srRef = await this.findSr();
     this.progress.enter('create');
     try {
-      const recorded = backup.records.vm;
+      const { vm: recorded, dropped } = filterBootConfig(backup.records.vm, this.request.keepBootConfig === true);
+      if (dropped.length > 0) this.logger.info({ dropped }, 'boot-path and passthrough fields of the stored record dropped (restore --keep-boot-config keeps them)');
       const name = this.request.nameLabel ?? defaultRestoredName(recorded, backup.timestamp);
       this.vmRef = await this.context.xapi.call<XapiRef>(
         'VM.create',
@@ -97,6 +99,7 @@ class VmRestore {
         bytesReceived: restored.reduce((sum, d) => sum + d.bytes, 0),
         durationMs: Date.now() - this.startedAt,
         warnings: this.warnings,
+        droppedFields: dropped,
         redelivered: false,
       };
       // The report first, then `start` unblocked: a VM that can start is a complete restore.

@@ -16,6 +16,8 @@ describe('restoreRequestFrom', () => {
     const digest = Buffer.alloc(32, 7);
     const request = restoreRequestFrom('t1', task({ xvda: digest }), storages);
     assert.deepEqual([...request.expectedChainDigests!.entries()], [['xvda', digest]]);
+    assert.equal(request.keepBootConfig, false, 'boot config dropped unless the task says keep_boot_config');
+    assert.equal(restoreRequestFrom('t1', { ...task({}), keepBootConfig: true }, storages).keepBootConfig, true);
   });
   it('refuses a digest that is not 32 bytes, naming the disk', () => {
     assert.throws(() => restoreRequestFrom('t1', task({ xvdb: Buffer.alloc(31) }), storages), /task t1: the expected chain digest of disk "xvdb" has 31 bytes, not 32/);

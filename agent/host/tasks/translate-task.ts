@@ -68,6 +68,7 @@ export function restoreRequestFrom(taskId: string, payload: RestoreTask, storage
     srUuid: payload.srUuid,
     ...(payload.nameLabel === undefined || payload.nameLabel === '' ? {} : { nameLabel: payload.nameLabel }),
     expectedChainDigests: new Map(Object.entries(payload.expectedChainDigests)),
+    keepBootConfig: payload.keepBootConfig === true,
   };
 }
 
@@ -129,6 +130,7 @@ export function restoreOutput(outcome: RestoreOutcome): Output {
         disks: outcome.disks.map((d) => ({ diskKey: d.diskKey, vdiUuid: d.vdiUuid, bytes: d.bytes, durationMs: d.durationMs, digestChecked: d.digestChecked === true })),
         warnings: outcome.warnings,
         redelivered: outcome.redelivered,
+        droppedFields: outcome.droppedFields ?? [],
       },
     },
   };

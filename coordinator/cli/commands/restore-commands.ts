@@ -33,6 +33,7 @@ interface RestoreFlags {
   pool: string;
   sr: string;
   name?: string;
+  keepBootConfig?: boolean;
   wait: boolean;
 }
 
@@ -45,6 +46,7 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
     .requiredOption('--pool <name>', 'the pool to restore to')
     .requiredOption('--sr <uuid>', 'the SR of that pool to put the disks on')
     .option('--name <name>', 'name of the new VM (default: the VM name and the backup date)')
+    .option('--keep-boot-config', "give the new VM the backup's boot-path and passthrough fields (PV_bootloader, PV_kernel, PV_args, xenstore_data, other_config:pci, …); by default they are dropped and listed")
     .option('--no-wait', 'return once the restore is queued')
     .option('--json', 'print the task as JSON')
     .addHelpText('after', '\nExamples:\n  deltachain restore --vm 0b2f1c9e-... --at 2024-06-01T02:00:00Z --pool lab --sr 5c0e...\n  deltachain restore --backup 20240601T020000Z-3f9c1a2b --pool lab --sr 5c0e... --name web-restored')
@@ -54,12 +56,15 @@ export function registerRestoreCommands(program: Command, io: CliIo): void {
         if (options.backup) what = { $case: 'backupId', value: options.backup };
         else if (options.vm && options.at) what = { $case: 'point', value: { vmUuid: options.vm, atMs: options.at.getTime(), remote: options.remote ?? '' } };
         else throw new InvalidInputError('say what to restore: --backup ID, or --vm UUID with --at DATE');
-        const { task, backup } = await client.restore({ what, pool: options.pool, srUuid: options.sr, name: options.name ?? '', backupRemote: options.backup ? (options.remote ?? '') : '' });
+        const { task, backup } = await client.restore({ what, pool: options.pool, srUuid: options.sr, name: options.name ?? '', backupRemote: options.backup ? (options.remote ?? '') : '', ...(options.keepBootConfig ? { keepBootConfig: true } : {}) });
         if (!options.json) io.out(`restoring backup ${backup!.id} (${humanTime(backup!.takenAtMs)}, remote ${backup!.remote}) to pool ${options.pool}\n`);
         if (!options.wait) return options.json ? printJson(io, task) : undefined;
         const [last] = await follow(client, io, [task!], options.json ?? false);
         if (options.json) printJson(io, last);
-        else if (last!.state === 'succeeded') io.out(`restored: ${last!.resultJson}\n`);
+        else if (last!.state === 'succeeded') {
+          io.out(`restored: ${last!.resultJson}\n`);
+          io.out(droppedLine(last!.resultJson, options.keepBootConfig === true));
+        }
         else io.err(`deltachain: restore ${last!.state}: ${last!.errorCode} ${last!.errorMessage}\n`);
         return last!.state === 'succeeded' ? EXIT.OK : EXIT.FAILED;
       }),
@@ -115,4 +120,12 @@ function reportVerification(io: CliIo, done: wire.TaskInfo[], json: boolean): nu
     io.out(`  backup ${o.backupId}: the verification ${o.task.state}: ${o.task.errorCode} ${o.task.errorMessage}\n`);
   }
   return bad.length === 0 ? EXIT.OK : EXIT.FAILED;
+}
+
+/** What the restore left out of the stored VM record, as the operator should read it. */
+export function droppedLine(resultJson: string, kept: boolean): string {
+  if (kept) return "kept the backup's boot-path and passthrough fields (--keep-boot-config)\n";
+  const dropped = (JSON.parse(resultJson || '{}') as { droppedFields?: string[] }).droppedFields ?? [];
+  if (dropped.length === 0) return 'dropped from the stored VM record: nothing (it had no boot-path or passthrough fields)\n';
+  return `dropped from the stored VM record: ${dropped.join(', ')} (restore --keep-boot-config keeps them)\n`;
 }

@@ -31,6 +31,12 @@ export const LIMITS = Object.freeze({
   minBlockSize: SECTOR_SIZE * 8,
   /** XAPI and qemu use 2 MiB; 64 MiB leaves room for other writers without unbounded buffers. */
   maxBlockSize: 64 * 1024 * 1024,
+  /**
+   * Entries of a BAT read, written or announced from untrusted input: 16 Mi (a 64 MiB table;
+   * 32 TiB of 2 MiB blocks, 64 GiB of 4 KiB blocks). Checked before any table is allocated, on
+   * every path: file reader, stream parser, writer and the PutDisk header.
+   */
+  maxBatEntries: 16 * 1024 * 1024,
 });
 
 export function isPowerOfTwo(n: number): boolean {

@@ -124,7 +124,10 @@ export function decodeHeader(buf: Uint8Array, currentSize: number, where = 'dyna
   const needed = Math.ceil(currentSize / blockSize);
   // Writers may reserve a larger table (qemu rounds; a merge may have grown it) but never one
   // past what the largest disk could use.
-  const ceiling = Math.ceil(LIMITS.maxVirtualSize / blockSize);
+  const ceiling = Math.min(Math.ceil(LIMITS.maxVirtualSize / blockSize), LIMITS.maxBatEntries);
+  if (maxTableEntries < needed && needed > LIMITS.maxBatEntries) {
+    throw new VhdFormatError(where, `BAT of ${needed} entries (${currentSize} bytes in blocks of ${blockSize}) is past the limit of ${LIMITS.maxBatEntries}; use larger blocks`);
+  }
   if (maxTableEntries < needed) {
     throw new VhdFormatError(where, `BAT has ${maxTableEntries} entries, the disk size needs ${needed}`);
   }

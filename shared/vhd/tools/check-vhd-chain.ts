@@ -5,10 +5,10 @@
 // than the child (disks grow, never shrink). The one accepted uuid mismatch is a merge stopped in
 // its final step, recorded by a merge state file naming both files: the chain still reads
 // correctly, and the report carries a note saying how to finish the merge.
-import { access } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DiskType } from '../format/index.js';
 import { MergeStateError, mergeExplainsUuidMismatch, readMergeState, type MergeState } from '../merge-state.js';
+import { fileIdentity, locateParent } from '../parent-locator.js';
 import { checkVhdFile, VhdCheckProblem, type CheckedFile, type CheckOptions } from './check-vhd-file.js';
 
 export interface ChainCheckReport {
@@ -31,9 +31,9 @@ export async function checkVhdChain(path: string, options: CheckOptions = {}): P
     let current = await checkVhdFile(path, options);
     let shownPath = path;
     disks.push(current);
+    const seen = new Set([await fileIdentity(current.path)]);
     while (current.footer.diskType === DiskType.Differencing) {
-      const parentPath = resolve(dirname(current.path), current.header.parentUnicodeName);
-      await checkLink(current, shownPath, parentPath, disks);
+      const parentPath = await checkLink(current, shownPath, seen);
       const parent = await checkVhdFile(parentPath, options);
       await checkParentMatches(current, shownPath, parent, notes);
       disks.push(parent);
@@ -47,22 +47,19 @@ export async function checkVhdChain(path: string, options: CheckOptions = {}): P
   }
 }
 
-async function checkLink(child: CheckedFile, shownPath: string, parentPath: string, seen: CheckedFile[]): Promise<void> {
+/** The parent's real path; refuses names leading outside the folder, loops (by dev+ino) and runaway depth. */
+async function checkLink(child: CheckedFile, shownPath: string, seen: Set<string>): Promise<string> {
   const name = child.header.parentUnicodeName;
-  if (isAbsolute(name)) {
-    throw new VhdCheckProblem(shownPath, `parent name ${JSON.stringify(name)} is absolute; only names relative to the disk's folder are followed`);
-  }
-  if (seen.some((d) => d.path === parentPath)) {
+  const located = await locateParent(child.path, name);
+  if (!located.ok) throw new VhdCheckProblem(shownPath, located.reason);
+  if (seen.has(located.identity)) {
     throw new VhdCheckProblem(shownPath, `parent ${JSON.stringify(name)} is already in the chain: the chain loops`);
   }
-  if (seen.length >= MAX_CHAIN_DEPTH) {
+  if (seen.size >= MAX_CHAIN_DEPTH) {
     throw new VhdCheckProblem(shownPath, `chain deeper than ${MAX_CHAIN_DEPTH} disks`);
   }
-  try {
-    await access(parentPath);
-  } catch {
-    throw new VhdCheckProblem(shownPath, `parent ${JSON.stringify(name)} not found (looked for ${parentPath})`);
-  }
+  seen.add(located.identity);
+  return located.path;
 }
 
 async function checkParentMatches(child: CheckedFile, shownPath: string, parent: CheckedFile, notes: string[]): Promise<void> {

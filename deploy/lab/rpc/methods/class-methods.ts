@@ -27,7 +27,7 @@ const SETTABLE: Record<string, string[]> = {
   SR: ['name_label', 'name_description', 'other_config', 'tags', 'sm_config'],
   PBD: ['other_config'],
   network: ['name_label', 'name_description', 'other_config', 'tags', 'MTU'],
-  VM: ['name_label', 'name_description', 'other_config', 'tags', 'is_a_template', 'xenstore_data', 'platform', 'HVM_boot_policy', 'HVM_boot_params', 'VCPUs_params', 'PV_args', 'blocked_operations', 'actions_after_shutdown', 'actions_after_reboot', 'actions_after_crash', 'affinity', 'suspend_SR', 'start_delay', 'shutdown_delay', 'order', 'ha_restart_priority', 'NVRAM'],
+  VM: ['name_label', 'name_description', 'other_config', 'tags', 'is_a_template', 'xenstore_data', 'platform', 'HVM_boot_policy', 'HVM_boot_params', 'VCPUs_params', 'PV_args', 'PV_bootloader', 'PV_bootloader_args', 'PV_kernel', 'PV_ramdisk', 'PV_legacy_args', 'blocked_operations', 'actions_after_shutdown', 'actions_after_reboot', 'actions_after_crash', 'affinity', 'suspend_SR', 'start_delay', 'shutdown_delay', 'order', 'ha_restart_priority', 'NVRAM'],
   VBD: ['other_config', 'userdevice', 'bootable', 'mode', 'qos_algorithm_type', 'qos_algorithm_params'],
   VDI: ['name_label', 'name_description', 'other_config', 'tags', 'xenstore_data', 'sm_config', 'sharable', 'read_only', 'on_boot', 'allow_caching'],
   VIF: ['other_config', 'locking_mode', 'qos_algorithm_type', 'qos_algorithm_params'],

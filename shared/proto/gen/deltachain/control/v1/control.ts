@@ -378,6 +378,11 @@ export interface RestoreRequest {
   name: string;
   /** With backup_id: the remote holding it, needed only when the id is on several remotes. */
   backupRemote: string;
+  /**
+   * Give the new VM the stored record's boot-path and passthrough fields (PV_*, xenstore_data,
+   * other_config:pci, …); by default they are dropped and the restore's report lists them.
+   */
+  keepBootConfig?: boolean | undefined;
 }
 
 export interface RestorePoint {
@@ -5263,7 +5268,7 @@ export const GetRunRequest: MessageFns<GetRunRequest> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { what: undefined, pool: "", srUuid: "", name: "", backupRemote: "" };
+  return { what: undefined, pool: "", srUuid: "", name: "", backupRemote: "", keepBootConfig: undefined };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
@@ -5287,6 +5292,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.backupRemote !== "") {
       writer.uint32(50).string(message.backupRemote);
+    }
+    if (message.keepBootConfig !== undefined) {
+      writer.uint32(56).bool(message.keepBootConfig);
     }
     return writer;
   },
@@ -5352,6 +5360,14 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
             message.backupRemote = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.keepBootConfig = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5385,6 +5401,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
         : isSet(object.backup_remote)
         ? globalThis.String(object.backup_remote)
         : "",
+      keepBootConfig: isSet(object.keepBootConfig)
+        ? globalThis.Boolean(object.keepBootConfig)
+        : isSet(object.keep_boot_config)
+        ? globalThis.Boolean(object.keep_boot_config)
+        : undefined,
     };
   },
 
@@ -5406,6 +5427,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.backupRemote !== "") {
       obj.backupRemote = message.backupRemote;
+    }
+    if (message.keepBootConfig !== undefined) {
+      obj.keepBootConfig = message.keepBootConfig;
     }
     return obj;
   },
@@ -5433,6 +5457,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     message.srUuid = object.srUuid ?? "";
     message.name = object.name ?? "";
     message.backupRemote = object.backupRemote ?? "";
+    message.keepBootConfig = object.keepBootConfig ?? undefined;
     return message;
   },
 };

@@ -118,7 +118,15 @@ export interface RestoreTask {
    * The coordinator's grant to read `backup_id` on `remote_id` (GRANT_ACTION_READ), sent with
    * every call to the storage agent; absent when the remote runs without grants.
    */
-  readGrant?: SignedGrant | undefined;
+  readGrant?:
+    | SignedGrant
+    | undefined;
+  /**
+   * Keep the stored record's boot-path and passthrough fields (PV_bootloader, PV_kernel, PV_args,
+   * other_config:pci, xenstore_data, …). False (the default): they are dropped and listed in
+   * RestoreReport.dropped_fields; `restore --keep-boot-config` sets it.
+   */
+  keepBootConfig?: boolean | undefined;
 }
 
 export interface RestoreTask_ExpectedChainDigestsEntry {
@@ -140,6 +148,12 @@ export interface RestoreReport {
   warnings: string[];
   /** True when this result was reported by an earlier delivery of the same task (nothing redone). */
   redelivered: boolean;
+  /**
+   * Fields of the stored VM record not given to the restored VM ("PV_args",
+   * "other_config:pci", "platform:device_model_args", …): boot-path and passthrough settings a
+   * backup must not decide unless the operator said `--keep-boot-config`.
+   */
+  droppedFields: string[];
 }
 
 export interface RestoredDisk {
@@ -1231,6 +1245,7 @@ function createBaseRestoreTask(): RestoreTask {
     nameLabel: undefined,
     expectedChainDigests: {},
     readGrant: undefined,
+    keepBootConfig: undefined,
   };
 }
 
@@ -1259,6 +1274,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     });
     if (message.readGrant !== undefined) {
       SignedGrant.encode(message.readGrant, writer.uint32(66).fork()).join();
+    }
+    if (message.keepBootConfig !== undefined) {
+      writer.uint32(72).bool(message.keepBootConfig);
     }
     return writer;
   },
@@ -1343,6 +1361,14 @@ export const RestoreTask: MessageFns<RestoreTask> = {
             message.readGrant = SignedGrant.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.keepBootConfig = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1419,6 +1445,11 @@ export const RestoreTask: MessageFns<RestoreTask> = {
         : isSet(object.read_grant)
         ? SignedGrant.fromJSON(object.read_grant)
         : undefined,
+      keepBootConfig: isSet(object.keepBootConfig)
+        ? globalThis.Boolean(object.keepBootConfig)
+        : isSet(object.keep_boot_config)
+        ? globalThis.Boolean(object.keep_boot_config)
+        : undefined,
     };
   },
 
@@ -1454,6 +1485,9 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     if (message.readGrant !== undefined) {
       obj.readGrant = SignedGrant.toJSON(message.readGrant);
     }
+    if (message.keepBootConfig !== undefined) {
+      obj.keepBootConfig = message.keepBootConfig;
+    }
     return obj;
   },
 
@@ -1481,6 +1515,7 @@ export const RestoreTask: MessageFns<RestoreTask> = {
     message.readGrant = (object.readGrant !== undefined && object.readGrant !== null)
       ? SignedGrant.fromPartial(object.readGrant)
       : undefined;
+    message.keepBootConfig = object.keepBootConfig ?? undefined;
     return message;
   },
 };
@@ -1682,7 +1717,7 @@ export const RestoreResult: MessageFns<RestoreResult> = {
 };
 
 function createBaseRestoreReport(): RestoreReport {
-  return { newVmName: "", disks: [], warnings: [], redelivered: false };
+  return { newVmName: "", disks: [], warnings: [], redelivered: false, droppedFields: [] };
 }
 
 export const RestoreReport: MessageFns<RestoreReport> = {
@@ -1698,6 +1733,9 @@ export const RestoreReport: MessageFns<RestoreReport> = {
     }
     if (message.redelivered !== false) {
       writer.uint32(32).bool(message.redelivered);
+    }
+    for (const v of message.droppedFields) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1747,6 +1785,14 @@ export const RestoreReport: MessageFns<RestoreReport> = {
             message.redelivered = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.droppedFields.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1769,6 +1815,11 @@ export const RestoreReport: MessageFns<RestoreReport> = {
       disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => RestoredDisk.fromJSON(e)) : [],
       warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
       redelivered: isSet(object.redelivered) ? globalThis.Boolean(object.redelivered) : false,
+      droppedFields: globalThis.Array.isArray(object?.droppedFields)
+        ? object.droppedFields.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dropped_fields)
+        ? object.dropped_fields.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1786,6 +1837,9 @@ export const RestoreReport: MessageFns<RestoreReport> = {
     if (message.redelivered !== false) {
       obj.redelivered = message.redelivered;
     }
+    if (message.droppedFields?.length) {
+      obj.droppedFields = message.droppedFields;
+    }
     return obj;
   },
 
@@ -1798,6 +1852,7 @@ export const RestoreReport: MessageFns<RestoreReport> = {
     message.disks = object.disks?.map((e) => RestoredDisk.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
     message.redelivered = object.redelivered ?? false;
+    message.droppedFields = object.droppedFields?.map((e) => e) || [];
     return message;
   },
 };
