@@ -20,7 +20,7 @@ test('reads share, a write waits for running reads, and reads that come after a 
   const log: string[] = [];
   const { read, write } = recorder(locks, log);
   const waitedFor: number[] = [];
-  const r1 = read('a', 'r1', 20);
+  const r1 = read('a', 'r1', 300);
   const r2 = read('a', 'r2', 5);
   await delay(1);
   assert.equal(locks.readers('a'), 2);

@@ -64,6 +64,7 @@ describe('mergeVhd refuses, changing nothing', () => {
 
   it('a child whose parent is another disk (uuid mismatch)', async () => {
     const f = await setup();
+    await unlink(join(f.dir, 'base.vhd')); // a writer never replaces a file
     const impostor = await VhdWriter.create({ path: join(f.dir, 'base.vhd'), diskType: DiskType.Dynamic, currentSize: 16 * BS, uuid: uuidFor(99), blockSize: BS });
     await impostor.finish();
     await assertRefused(f, f.paths[1]!, 'VHD_MERGE_CHAIN_BROKEN', /00000000-0000-4000-8000-000000000001 but .*base\.vhd has uuid .*0063/);
@@ -77,6 +78,7 @@ describe('mergeVhd refuses, changing nothing', () => {
 
   it('a child with another block size than its parent', async () => {
     const f = await setup();
+    await unlink(join(f.dir, 'base.vhd')); // a writer never replaces a file
     const base = await VhdWriter.create({ path: join(f.dir, 'base.vhd'), diskType: DiskType.Dynamic, currentSize: 16 * BS, uuid: uuidFor(1), blockSize: 2 * BS });
     await base.finish();
     await assertRefused(f, f.paths[1]!, 'VHD_MERGE_UNSUPPORTED', /65536-byte blocks, its parent .* 131072/);
@@ -119,6 +121,7 @@ describe('mergeVhd refuses, changing nothing', () => {
   it('to resume a merge whose child was replaced, keeping the state for inspection', async () => {
     const f = await setup();
     await assert.rejects(mergeVhd(f.paths[1]!, { failAfterBlocks: 4 }), MergeInjectedFailure);
+    await unlink(join(f.dir, 'child.vhd')); // a writer never replaces a file
     const other = await VhdWriter.create({
       path: join(f.dir, 'child.vhd'), diskType: DiskType.Differencing, currentSize: 16 * BS, uuid: uuidFor(77), blockSize: BS,
       parent: { uuid: uuidFor(1), timestamp: 0, relativeName: './base.vhd' },
