@@ -64,12 +64,13 @@ describe('chain digests and damaged backups in the catalogue', () => {
     assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
   });
 
-  it('a scan fills in missing digests of known backups and never replaces one', async () => {
+  it('a scan fills in missing digests of known backups and never replaces one (a differing digest is reported, not taken)', async () => {
     const report = await catalog.adoptRemoteScan(db.sql, 'offsite', [
       facts('o1', 1, { xvda: [1, null, digest(21)], xvdb: [11, null, ''] }, 'offsite'),
       facts('n9', 9, { xvda: [9, null, digest(22)] }, 'offsite'),
     ], now);
-    assert.deepEqual(report.known.sort(), ['n9', 'o1']);
+    assert.deepEqual(report.known, ['o1']);
+    assert.deepEqual(report.mismatched, ['n9'], 'the remote says another chain digest than the catalogue: reported');
     assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'o1'), { xvda: digest(21) });
     assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
   });
