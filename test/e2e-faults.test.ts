@@ -197,11 +197,13 @@ describe('end to end: faults during backups', { timeout: 600_000 }, () => {
     assert.equal(task.state, 'failed');
     assert.equal(task.errorCode, 'REMOTE_FULL', task.errorMessage);
     assert.equal(task.errorSide, 'remote-full');
-    assert.match(task.errorMessage, /remote small is full \(\d+ bytes free of \d+ at .*\): PutDisk could not write; free space on the remote/);
+    // Refused before writing: the tmpfs is below the remote's free-space floor (storage.limits);
+    // running out mid-write (ENOSPC) is the storage level's test (storage-discard).
+    assert.match(task.errorMessage, /remote small has \d+ bytes free at .*, below the floor of \d+ bytes \(storage\.limits\.freeSpaceFloorBytes\)/);
     assert.equal(task.attempt, 1, 'not retried: the operator must free space first');
     const shown = await runCli(stack, ['run', 'show', run.run!.id]);
     assert.match(shown.stdout, /SIDE\s+ERROR/);
-    assert.match(shown.stdout, /remote-full\s+REMOTE_FULL: storage agent of remote small: PutDisk failed: RESOURCE_EXHAUSTED: remote small is full/);
+    assert.match(shown.stdout, /remote-full\s+REMOTE_FULL: storage agent of remote small: PutDisk failed: RESOURCE_EXHAUSTED: remote small has \d+ bytes free/);
     await assertNothingLeftBehind('small', remote.root);
   });
 });
