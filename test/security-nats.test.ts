@@ -7,8 +7,6 @@
 // its backup task waits in its queue, a target for the attacks on tasks of another pool.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import postgres from 'postgres';
@@ -21,6 +19,7 @@ import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { findVm, policySettings, type E2eVm } from './support/e2e-backups.js';
 import { connectAs, eventsApplied, type NatsUserConnection } from './support/nats-users.js';
 import { storageTask } from './support/storage-nats.js';
+import { remoteFileList } from './support/remote-files.js';
 
 const MiB = 1024 * 1024;
 const POOL = { name: 'lab', seed: 31, fleet: { srs: [{ name: 'Local storage', type: 'ext', size: 2 ** 32 }], vms: [{ name: 'web', disks: [{ name: 'web root', size: 8 * MiB, fill: 40 }] }] } };
@@ -43,19 +42,7 @@ describe('security: NATS', { timeout: 300_000 }, () => {
   let ghostTask = '';
 
   /** Every file on remote nas with its size and modification time. */
-  async function remoteFiles(): Promise<string[]> {
-    const root = stack.remotes.get('nas')!.root;
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else files.push(`${relative(root, path)} ${(await stat(path)).size} ${(await stat(path)).mtimeMs}`);
-      }
-    };
-    await walk(root);
-    return files.sort();
-  }
+  const remoteFiles = (): Promise<string[]> => remoteFileList(stack.remotes.get('nas')!.root);
 
   /** What an attack must not change: backups, tasks, remotes, VMs and agents (minus the times live agents move). */
   async function catalogue(): Promise<unknown> {

@@ -6,8 +6,6 @@
 // the coordinator logs), and nothing changes on the remote or in the catalogue.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import postgres from 'postgres';
@@ -22,6 +20,7 @@ import { findVm, policySettings, type E2eVm } from './support/e2e-backups.js';
 import { connectAs, eventsApplied, type NatsUserConnection } from './support/nats-users.js';
 import { backupTask } from './support/host-tasks.js';
 import { storageTask } from './support/storage-nats.js';
+import { remoteFileList } from './support/remote-files.js';
 
 const MiB = 1024 * 1024;
 const POOL = { name: 'lab', seed: 41, fleet: { srs: [{ name: 'Local storage', type: 'ext', size: 2 ** 32 }], vms: [{ name: 'web', disks: [{ name: 'web root', size: 8 * MiB, fill: 40 }] }] } };
@@ -35,19 +34,7 @@ describe('security: signed tasks', { timeout: 300_000 }, () => {
   let web: E2eVm;
   let backupId = '';
 
-  async function remoteFiles(): Promise<string[]> {
-    const root = stack.remotes.get('nas')!.root;
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else files.push(`${relative(root, path)} ${(await stat(path)).size} ${(await stat(path)).mtimeMs}`);
-      }
-    };
-    await walk(root);
-    return files.sort();
-  }
+  const remoteFiles = (): Promise<string[]> => remoteFileList(stack.remotes.get('nas')!.root);
 
   async function catalogue(): Promise<unknown> {
     return {
