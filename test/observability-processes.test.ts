@@ -89,7 +89,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     });
     coordinatorConfig = await writeConfig('coordinator', {
       log, metrics, database: { url: db.url, maxConnections: 4 }, nats: natsSection(), api: { socket: join(folder, 'coordinator.sock') },
-      storage: { tls: security.coordinatorTls }, keys: { signing: security.signingKey },
+      storage: { tls: security.coordinatorTls }, keys: { signing: security.signingKey, digest: security.digestKey },
       retry: { baseMs: 300, maxMs: 2000, jitter: 0 }, dispatchIntervalMs: 200,
     });
     [storage, host] = await Promise.all([

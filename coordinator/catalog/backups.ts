@@ -7,6 +7,7 @@ import type { Queryable, Transaction } from './connect-catalog.js';
 import { CatalogError, ConflictError, NotFoundError } from './catalog-errors.js';
 import type { BackupFacts, DiskFacts } from './backup-facts.js';
 import type { DamageRecord } from './disk-damage.js';
+import { digestSeal } from './digest-seals.js';
 
 export type BackupStatus = 'committed' | 'deleting' | 'deleted' | 'unverified';
 
@@ -81,10 +82,11 @@ async function recordDisk(tx: Transaction, backupKey: string, facts: BackupFacts
   try {
     await tx`
       insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes,
-                         virtual_size, checksum, footer_uuid, chain_digest)
+                         virtual_size, checksum, footer_uuid, chain_digest, digest_seal)
       values (${randomUUID()}, ${backupKey}, ${disk.diskKey}, ${chainId}, ${position}, ${parentId},
               ${parentId === null ? 'full' : 'delta'}, ${disk.file}, ${disk.sizeBytes}, ${disk.virtualSize},
-              ${disk.checksum}, ${disk.footerUuid}, ${disk.chainDigest ?? ''})`;
+              ${disk.checksum}, ${disk.footerUuid}, ${disk.chainDigest ?? ''},
+              ${digestSeal({ remote: facts.remote, vmUuid: facts.vmUuid, backupId: facts.id, diskKey: disk.diskKey, footerUuid: disk.footerUuid, chainDigest: disk.chainDigest ?? '' })})`;
   } catch (error) {
     const constraint = (error as { constraint_name?: string }).constraint_name;
     if (constraint === 'disks_one_child_per_parent' || constraint === 'disks_chain_id_position_key') {

@@ -11,6 +11,7 @@ import type { BackupFacts } from './backup-facts.js';
 import { CatalogError } from './catalog-errors.js';
 import type { Queryable } from './connect-catalog.js';
 import type { ReferenceInput } from './references.js';
+import { digestSeal } from './digest-seals.js';
 
 /** Records committed backups; returns the ids (`remote/id`) that were new. */
 export async function recordBackups(db: Queryable, batch: readonly BackupFacts[], now: Date): Promise<Set<string>> {
@@ -51,18 +52,20 @@ export async function recordBackups(db: Queryable, batch: readonly BackupFacts[]
   ];
   if (diskRows.length > 0) {
     await db`
-      insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest)
-      select id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest
+      insert into disks (id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest, digest_seal)
+      select id, backup_key, disk_key, chain_id, position, parent_id, kind, file, size_bytes, virtual_size, checksum, footer_uuid, chain_digest, digest_seal
       from jsonb_to_recordset(${db.json(diskRows as never)}) as r(id uuid, backup_key uuid, disk_key text, chain_id uuid,
-        position integer, parent_id uuid, kind text, file text, size_bytes bigint, virtual_size bigint, checksum text, footer_uuid uuid, chain_digest text)`;
+        position integer, parent_id uuid, kind text, file text, size_bytes bigint, virtual_size bigint, checksum text, footer_uuid uuid, chain_digest text, digest_seal text)`;
   }
   return new Set(keyed.filter(({ key }) => fresh.has(key)).map(({ facts }) => `${facts.remote}/${facts.id}`));
 }
 
-function diskRow(d: { key: string; id: string; disk: BackupFacts['disks'][number] }) {
+function diskRow(d: { key: string; id: string; facts: BackupFacts; disk: BackupFacts['disks'][number] }) {
+  const chainDigest = d.disk.chainDigest ?? '';
   return {
     id: d.id, backup_key: d.key, disk_key: d.disk.diskKey, file: d.disk.file, size_bytes: d.disk.sizeBytes,
-    virtual_size: d.disk.virtualSize, checksum: d.disk.checksum, footer_uuid: d.disk.footerUuid, chain_digest: d.disk.chainDigest ?? '',
+    virtual_size: d.disk.virtualSize, checksum: d.disk.checksum, footer_uuid: d.disk.footerUuid, chain_digest: chainDigest,
+    digest_seal: digestSeal({ remote: d.facts.remote, vmUuid: d.facts.vmUuid, backupId: d.facts.id, diskKey: d.disk.diskKey, footerUuid: d.disk.footerUuid, chainDigest }),
   };
 }
 

@@ -13,6 +13,7 @@
 import type { BackupFacts } from './backup-facts.js';
 import type { Queryable } from './connect-catalog.js';
 import type { DamageFinding } from './disk-damage.js';
+import { sealHolds, type SealedFields } from './digest-seals.js';
 
 export type ScanVerdict = 'vouched' | 'unverified' | 'known' | 'mismatch';
 
@@ -22,20 +23,23 @@ interface CatalogueDisk {
   footerUuid: string;
   /** Hex; '' when unknown. */
   chainDigest: string;
+  /** False when the row's digest seal (digest-seals.ts) does not hold: it vouches for nothing. */
+  sealed: boolean;
 }
 
 /** Whether a found disk is the catalogue's: footer uuid, and chain digest when both have one. */
 function sameDisk(c: CatalogueDisk, d: BackupFacts['disks'][number]): boolean {
   const found = d.chainDigest ?? '';
-  return c.diskKey === d.diskKey && c.footerUuid === d.footerUuid && (c.chainDigest === '' || found === '' || c.chainDigest === found);
+  return c.sealed && c.diskKey === d.diskKey && c.footerUuid === d.footerUuid && (c.chainDigest === '' || found === '' || c.chainDigest === found);
 }
 
 /** The catalogue's disks of backups with this id and VM, on every remote. */
 export async function catalogueDisksOf(db: Queryable, vmUuid: string, backupId: string): Promise<CatalogueDisk[]> {
-  return db<CatalogueDisk[]>`
-    select b.remote_name as remote, d.disk_key, d.footer_uuid, d.chain_digest
+  const rows = await db<(SealedFields & { seal: string })[]>`
+    select b.remote_name as remote, b.vm_uuid, b.id as backup_id, d.disk_key, d.footer_uuid::text as footer_uuid, d.chain_digest, d.digest_seal as seal
     from backups b join disks d on d.backup_key = b.key
     where b.vm_uuid = ${vmUuid} and b.id = ${backupId} and b.status <> 'unverified'`;
+  return rows.map((r) => ({ remote: r.remote, diskKey: r.diskKey, footerUuid: r.footerUuid, chainDigest: r.chainDigest, sealed: sealHolds(r) }));
 }
 
 /** The verdict on one found backup, from the catalogue's disks of that id (pure). */
@@ -70,12 +74,18 @@ export async function acceptUnverified(db: Queryable, remote: string): Promise<s
  * file's own digest is not (a merge changes it).
  */
 export async function catalogueMismatches(db: Queryable, remote: string, found: BackupFacts): Promise<DamageFinding[]> {
-  const rows = await db<{ diskKey: string; footerUuid: string; chainDigest: string }[]>`
-    select d.disk_key, d.footer_uuid, d.chain_digest from disks d join backups b on b.key = d.backup_key
+  const rows = await db<(SealedFields & { seal: string })[]>`
+    select b.remote_name as remote, b.vm_uuid, b.id as backup_id, d.disk_key, d.footer_uuid::text as footer_uuid, d.chain_digest, d.digest_seal as seal
+    from disks d join backups b on b.key = d.backup_key
     where b.remote_name = ${remote} and b.id = ${found.id} and b.vm_uuid = ${found.vmUuid} and d.state = 'present'`;
   const findings: DamageFinding[] = [];
   for (const row of rows) {
     const disk = found.disks.find((d) => d.diskKey === row.diskKey);
+    if (!sealHolds(row)) {
+      const reason = "the catalogue's digest of this disk does not carry the coordinator's seal (keys.digest): it was changed in the database, outside Deltachain";
+      findings.push({ backupId: found.id, diskKey: row.diskKey, file: disk?.file ?? '', blocks: [], reason });
+      continue;
+    }
     const problem =
       disk === undefined ? 'the remote no longer lists this disk'
       : disk.footerUuid !== row.footerUuid ? `the remote's footer uuid ${disk.footerUuid} differs from the catalogue's ${row.footerUuid}`

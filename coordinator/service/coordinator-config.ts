@@ -12,8 +12,9 @@
 //                   reaches it is an operator)
 //   storage.tls     how to reach storage agents' gRPC (to confirm commits): required; mutual TLS
 //                   with the coordinator's certificate, plaintext only with tls.insecure: true
-//   keys.signing    the coordinator's Ed25519 private key (PEM): it signs the grants backup and
-//                   restore tasks carry to storage agents (docs/security.md)
+//   keys.signing    the coordinator's Ed25519 private key (PEM): it signs every task and the grants
+//                   backup and restore tasks carry to storage agents (docs/security.md)
+//   keys.digest     the digest key (base64 of 32 bytes): seals the catalogue's digests of backups
 //   tasks.<kind>    overrides of timeoutSeconds / maxAttempts per task kind
 //   retry           backoff between attempts: baseMs, maxMs, jitter (0..1)
 //   metrics         optional: /healthz and /metrics (shared/observability): listen, tls
@@ -63,6 +64,8 @@ export const coordinatorConfigSchema = z
       .object({
         /** PEM file of the coordinator's Ed25519 private key (`deltachain keys generate`). */
         signing: z.string().min(1).optional(),
+        /** File of the digest key (base64 of 32 bytes, `deltachain keys generate`): seals the catalogue's digests. */
+        digest: z.string().min(1).optional(),
       })
       .strict()
       .default({}),

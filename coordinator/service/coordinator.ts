@@ -21,6 +21,7 @@ import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.j
 import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
 import { startControlServer, type ControlEndpoint, type ControlServer } from '../api/control-server.js';
 import { connectCatalog, migrateCatalog, type Catalog } from '../catalog/index.js';
+import { readDigestKey, sealCatalogue, useDigestKey } from '../catalog/digest-seals.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { EventConsumer } from '../dispatch/event-consumer.js';
 import { EventHandler } from '../dispatch/event-handler.js';
@@ -110,6 +111,7 @@ export class Coordinator {
     });
     const migrated = await migrateCatalog(this.sql);
     log.info({ version: migrated.version, applied: migrated.applied.length }, 'catalogue ready');
+    await this.useDigestKey(this.sql);
 
     const names = natsNames(config.nats.namespace);
     this.nc = await connectNats(config.nats, 'deltachain-coordinator', { inboxPrefix: names.coordinatorInbox, logger: log });
@@ -171,6 +173,20 @@ export class Coordinator {
     }
     if (endpoints.length === 0) throw new ConfigError("the control API has no endpoint: give api.socket (a path), or api.listen with api.tls");
     return endpoints;
+  }
+
+  /** The catalogue's digest seals (keys.digest, digest-seals.ts): sealed on first use, then checked. */
+  private async useDigestKey(sql: Catalog): Promise<void> {
+    const path = this.config.keys.digest;
+    if (path === undefined) {
+      useDigestKey(undefined);
+      this.deps.logger.warn({ field: 'keys.digest' }, "no digest key: the catalogue's digests of backups are not sealed, so a digest changed in the database goes unseen");
+      return;
+    }
+    const key = readDigestKey(path);
+    const sealed = await sealCatalogue(sql, key);
+    useDigestKey(key);
+    if (sealed > 0) this.deps.logger.info({ disks: sealed }, "the catalogue's digests sealed with keys.digest (first start with this key)");
   }
 
   /** The key grants are signed with (keys.signing); without one, tasks go without grants. */

@@ -60,10 +60,11 @@ export interface CoordinatorApi {
   tls: TlsFiles;
 }
 
-/** The coordinator's side of the data plane: its client certificate and its signing key. */
+/** The coordinator's side of the data plane: its client certificate, its signing key and its digest key. */
 export interface CoordinatorDataPlane {
   tls: TlsFiles;
   signingKey: string;
+  digestKey?: string;
 }
 
 export function storageAgentConfig(o: { remote: string; root: string; nats: NatsTarget; timings: LabTimings; logLevel: LogLevel; port?: number; dataPlane: StorageDataPlane }): Record<string, unknown> {
@@ -123,7 +124,7 @@ export function coordinatorConfig(o: { databaseUrl: string; api: CoordinatorApi;
     nats: natsSection(o.nats, o.timings),
     api: { socket: o.api.socket, listen: o.api.listen, tls: o.api.tls },
     storage: { tls: o.dataPlane.tls },
-    keys: { signing: o.dataPlane.signingKey },
+    keys: { signing: o.dataPlane.signingKey, ...(o.dataPlane.digestKey === undefined ? {} : { digest: o.dataPlane.digestKey }) },
     retry: { baseMs: o.timings.retryBaseMs, maxMs: o.timings.retryMaxMs, jitter: 0.2 },
     dispatchIntervalMs: o.timings.dispatchIntervalMs,
     metrics: METRICS,

@@ -11,6 +11,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { generateSigningKeyPair } from '../../shared/signing/index.js';
 import { makeRoleCertificates, type CertFiles, type RoleCertificates } from './role-certificates.js';
+import { randomBytes } from 'node:crypto';
 
 /** A TLS section's files, as the configs take them. */
 export interface TlsFiles {
@@ -33,6 +34,8 @@ export interface LabSecurity {
   /** The coordinator's private signing key (keys.signing) and the public key agents pin (trust.coordinatorKey). */
   signingKey: string;
   coordinatorKey: string;
+  /** The coordinator's digest key file (keys.digest): seals the catalogue's digests. */
+  digestKey: string;
   /** A pool's host agent's TLS files (made on first use). */
   hostTls(pool: string): Promise<TlsFiles>;
   /** A remote's storage agent's TLS files, server and client (made on first use). */
@@ -70,12 +73,14 @@ export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
   };
 }
 
-async function writeSigningKeys(folder: string): Promise<{ signingKey: string; coordinatorKey: string }> {
+async function writeSigningKeys(folder: string): Promise<{ signingKey: string; coordinatorKey: string; digestKey: string }> {
   const pair = generateSigningKeyPair();
   const signingKey = join(folder, 'coordinator-signing.key');
   const coordinatorKey = join(folder, 'coordinator-signing.pub');
   await writeFile(signingKey, pair.privatePem, { mode: 0o600 });
   await chmod(signingKey, 0o600);
   await writeFile(coordinatorKey, pair.publicPem);
-  return { signingKey, coordinatorKey };
+  const digestKey = join(folder, 'coordinator-digest.key');
+  await writeFile(digestKey, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  return { signingKey, coordinatorKey, digestKey };
 }

@@ -204,7 +204,7 @@ class StackProcesses {
 
   async startCoordinator(): Promise<SupervisedProcess<number>> {
     const o = this.options;
-    const dataPlane = { tls: this.security.coordinatorTls, signingKey: this.security.signingKey };
+    const dataPlane = { tls: this.security.coordinatorTls, signingKey: this.security.signingKey, digestKey: this.security.digestKey };
     const api = { socket: coordinatorSocketOf(o.root), listen: o.coordinatorListen, tls: this.security.apiTls };
     const path = await this.writeConfig('coordinator', coordinatorConfig({ databaseUrl: o.databaseUrl, api, nats: this.natsFor('coordinator'), timings: o.timings, logLevel: o.logLevel, dataPlane }));
     return this.deltachain('coordinator', ['coordinator', '--config', path], (json) => (json.msg === 'coordinator started' ? ready(Number(json.port), json) : undefined));

@@ -127,7 +127,7 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
         nats: testNatsSection(nats.namespace, { ackWaitSeconds: 10 }),
         api: { socket },
         storage: { tls: security.coordinatorTls },
-        keys: { signing: security.signingKey },
+        keys: { signing: security.signingKey, digest: security.digestKey },
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
         tasks: { backup: { timeoutSeconds: 120 } },
         dispatchIntervalMs: 200,

@@ -1,4 +1,5 @@
 // The files of `deltachain keys generate` (keys-command.ts), each created exclusively.
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSigningKeyPair } from '../../../shared/signing/index.js';
@@ -9,6 +10,7 @@ export async function generateKeys(folder: string): Promise<string[]> {
   const files = [
     { name: 'signing.key', text: pair.privatePem, mode: 0o600, what: "the coordinator's private signing key: keys.signing" },
     { name: 'signing.pub', text: pair.publicPem, mode: 0o644, what: "its public key, for every agent's trust.coordinatorKey" },
+    { name: 'digest.key', text: `${randomBytes(32).toString('base64')}\n`, mode: 0o600, what: "the catalogue's digest key: keys.digest" },
   ];
   const made: string[] = [];
   try {
@@ -27,7 +29,7 @@ export async function generateKeys(folder: string): Promise<string[]> {
       made.push(path);
     }
   } catch (error) {
-    // Both or none: a half-made set is removed (only what this call made).
+    // All three or none: a half-made set is removed (only what this call made).
     await Promise.all(made.map((path) => unlink(path).catch(() => undefined)));
     throw error;
   }
