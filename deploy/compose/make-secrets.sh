@@ -5,7 +5,7 @@
 #   ca.crt/ca.key      the CA of every certificate (its key stays in this volume only)
 #   <name>.crt/.key    one certificate per process, its role in the SAN URI
 #                      (urn:deltachain:<role>[:<name>]); servers also name their compose host
-#   keys/              the coordinator's signing key pair (deltachain keys generate)
+#   keys/              the coordinator's signing key pair and digest key (deltachain keys generate)
 #   nats/              each process's nkey seed and nats-server's config with the authorization
 #                      block (deltachain nats-config) and TLS
 # Every process runs as the image's `node` user; keys are readable by it only.
