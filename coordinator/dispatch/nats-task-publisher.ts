@@ -3,9 +3,8 @@
 // attempt) for the stream's duplicate window. The queue's consumer is made first when this
 // process has not made it yet (task-queue-registry.ts).
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { TASK_SIGNATURE_HEADER } from '../../shared/task-trust/index.js';
-import type { NatsNames } from '../../shared/nats/index.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { signatureHeaders, type NatsNames } from '../../shared/nats/index.js';
 import type { TaskRecord } from '../catalog/index.js';
 import type { TaskPublisher } from './task-publisher.js';
 import type { TaskQueueRegistry } from './task-queue-registry.js';
@@ -23,12 +22,6 @@ export class NatsTaskPublisher implements TaskPublisher {
 
   async publish(task: TaskRecord, data: Uint8Array, messageId: string, signature?: string): Promise<void> {
     await this.queues?.ensure(task.addressKind === 'pool' ? 'host' : 'storage', task.address);
-    if (signature === undefined) {
-      await this.js.publish(this.subjectOf(task), data, { msgID: messageId });
-      return;
-    }
-    const h = headers();
-    h.set(TASK_SIGNATURE_HEADER, signature);
-    await this.js.publish(this.subjectOf(task), data, { msgID: messageId, headers: h });
+    await this.js.publish(this.subjectOf(task), data, { msgID: messageId, ...(signature === undefined ? {} : { headers: signatureHeaders(signature) }) });
   }
 }

@@ -3,7 +3,7 @@
 // published within the stream's duplicate window.
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { Signer } from '../signing/index.js';
 import { TASK_SIGNATURE_HEADER, signTask } from '../task-trust/index.js';
 import { Event } from '../proto/gen/deltachain/tasks/v1/event.js';
@@ -26,9 +26,14 @@ export async function publishTask(nc: NatsConnection, subject: string, task: Tas
 
 /** Publishes encoded task bytes with their signature header. */
 export async function publishSignedTask(nc: NatsConnection, subject: string, data: Uint8Array, signature: string, messageId: string): Promise<void> {
+  await jetstream(nc).publish(subject, data, { msgID: messageId, headers: signatureHeaders(signature) });
+}
+
+/** The NATS headers that carry a task's signature. */
+export function signatureHeaders(signature: string): MsgHdrs {
   const h = headers();
   h.set(TASK_SIGNATURE_HEADER, signature);
-  await jetstream(nc).publish(subject, data, { msgID: messageId, headers: h });
+  return h;
 }
 
 export function decodeTask(data: Uint8Array): Task {

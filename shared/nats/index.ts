@@ -11,5 +11,5 @@ export { authorizationBlock, describeUser, type NatsUser } from './nats-authoriz
 export { createUserKey, readSeedFile, userKeyOf, writeSeedFile, type UserKey } from './nkey-seed.js';
 export { trustedTasks, type RefusalReport } from './trusted-tasks.js';
 export { notRegisteredAdvice, startTaskConsumer, type TaskConsumer, type TaskConsumerOptions, type TaskDelivery, type TaskOutcome } from './task-consumer.js';
-export { publishTask, publishSignedTask, decodeTask, publishEvent, decodeEvent, type EventBody } from './envelopes.js';
+export { publishTask, publishSignedTask, signatureHeaders, decodeTask, publishEvent, decodeEvent, type EventBody } from './envelopes.js';
 export { agentsOf, ensureSeedFiles, seedFileName, type Registered, type SeedFile } from './nats-users.js';
