@@ -5,14 +5,15 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { RemoteFormatError } from './errors.js';
 import { ID_PATTERN, UUID_PATTERN } from './ids.js';
-import { writeFileAtomic, writeFileExclusive } from './atomic-write.js';
+import { writeFileAtomic, writeFileExclusive } from '../../shared/files/atomic-write.js';
 
 /** The version written; version 1 (no `chainDigest` in disk records) is still read. */
 export const BACKUP_METADATA_VERSION = 2;
 
 const uuid = z.string().regex(UUID_PATTERN);
 const id = z.string().regex(ID_PATTERN);
-const relativeFile = z.string().regex(/^disks\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}\.vhd$/);
+const idText = ID_PATTERN.source.slice(1, -1);
+const relativeFile = z.string().regex(new RegExp(`^disks/${idText}/${idText}\\.vhd$`));
 const count = z.number().int().min(0);
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 

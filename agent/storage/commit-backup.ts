@@ -17,7 +17,7 @@ import { digestHex } from '../../shared/grpc/disk-checksum.js';
 import { computeChainDigest } from './chain-digest.js';
 import { buildDiskRecord, type DiskSourceInput } from './disk-record.js';
 import { StorageConflictError, StorageNotFoundError, StorageSentMismatchError, StorageRequestError } from './errors.js';
-import { FinalFileExistsError } from './atomic-write.js';
+import { FinalFileExistsError } from '../../shared/files/atomic-write.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { readDiskFolderOf } from './vm-inventory.js';

@@ -7,7 +7,7 @@
 // Idempotent: nothing to remove is an empty list. Runs under the VM's lock, so neither an
 // upload's final rename nor a commit interleaves with it.
 import { basename, join } from 'node:path';
-import { removeIfPresent } from './atomic-write.js';
+import { removeIfPresent } from '../../shared/files/atomic-write.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import { StorageConflictError } from './errors.js';
 import { ID_PATTERN, validBackupId, validUuid } from './ids.js';

@@ -17,7 +17,7 @@ import { sumsPathOf } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
 import { isAllOnes } from '../../shared/sums/index.js';
 import { createSumsFile, type SumsEntry } from './sums-file.js';
-import { removeIfPresent } from './atomic-write.js';
+import { removeIfPresent } from '../../shared/files/atomic-write.js';
 import { readDiskFolderOf } from './vm-inventory.js';
 import { DEFAULT_UPLOAD_LIMITS, checkFreeSpace } from './upload-limits.js';
 

@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { RemoteFormatError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../../shared/files/atomic-write.js';
 
 export const REMOTE_FORMAT_VERSION = 2;
 export const MARKER_NAME = 'deltachain-remote.json';

@@ -13,7 +13,7 @@
 // everything but temporaries, for the operator to look at. Cheap on a large remote: VHD headers
 // are read (for the chain model) only in VMs that hold a disk no committed backup names.
 import { join } from 'node:path';
-import { removeIfPresent } from './atomic-write.js';
+import { removeIfPresent } from '../../shared/files/atomic-write.js';
 import { listVms } from './list-backups.js';
 import { backupIdOfDiskFile, isTemporaryName } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { DiskDigest } from '../../shared/grpc/disk-checksum.js';
 import { SumsFormatError, SumsReader, decodeSums, encodeSums, type BlockSums, type SumsEntry } from '../../shared/sums/index.js';
 import { RemoteFormatError } from './errors.js';
-import { writeFileAtomic, writeFileExclusive } from './atomic-write.js';
+import { writeFileAtomic, writeFileExclusive } from '../../shared/files/atomic-write.js';
 
 export type { BlockSums, SumsEntry };
 

@@ -8,8 +8,8 @@ import { queueTask } from '../dispatch/queue-task.js';
 import type { ScanPayload } from '../dispatch/task-payloads.js';
 import type { ControlContext } from './control-context.js';
 import { agentToWire, backupToWire, poolToWire, remoteToWire, taskToWire, vmToWire } from './to-wire.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function checkName(what: string, name: string): void {
   if (!NAME_PATTERN.test(name)) {
@@ -27,7 +27,7 @@ export function checkStorageAddress(address: string): string {
 
 export function checkVmUuid(uuid: string): string {
   const lower = uuid.toLowerCase();
-  if (!UUID.test(lower)) throw new InvalidInputError(`"${uuid}" is not a VM uuid (expected like 0b2f1c9e-5a7d-4e55-9c3f-2d1b6a0e9f10)`);
+  if (!UUID_PATTERN.test(lower)) throw new InvalidInputError(`"${uuid}" is not a VM uuid (expected like 0b2f1c9e-5a7d-4e55-9c3f-2d1b6a0e9f10)`);
   return lower;
 }
 

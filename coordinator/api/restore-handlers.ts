@@ -11,8 +11,8 @@ import type { RestorePayload, VerifyPayload } from '../dispatch/task-payloads.js
 import type { ControlContext } from './control-context.js';
 import { checkVmUuid } from './inventory-handlers.js';
 import { backupToWire, taskToWire } from './to-wire.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['what'], backupRemote: string): Promise<catalog.BackupListing> {
   if (!what) throw new InvalidInputError('say what to restore: a backup id (--backup) or a VM and a date (--vm and --at)');
@@ -32,7 +32,7 @@ async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['wha
 export function restoreHandlers(ctx: ControlContext) {
   return {
     async restore(req: wire.RestoreRequest): Promise<wire.RestoreResponse> {
-      if (!UUID.test(req.srUuid)) throw new InvalidInputError(`"${req.srUuid}" is not an SR uuid: give the uuid of the SR to restore onto (--sr)`);
+      if (!UUID_PATTERN.test(req.srUuid.toLowerCase())) throw new InvalidInputError(`"${req.srUuid}" is not an SR uuid: give the uuid of the SR to restore onto (--sr)`);
       await catalog.getPool(ctx.sql, req.pool);
       const backup = await resolveBackup(ctx, req.what, req.backupRemote);
       const expectedChainDigests = await catalog.chainDigestsOf(ctx.sql, backup.remoteName, backup.id);

@@ -7,13 +7,13 @@ import { InvalidInputError } from '../../shared/errors.js';
 import { TERMINAL_RUN_STATES, TERMINAL_TASK_STATES, type RunState } from '../lifecycle/index.js';
 import type { ControlContext } from './control-context.js';
 import { runToWire, taskToWire } from './to-wire.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
-const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A run by full id or by a unique prefix of at least 4 characters. */
 export async function findRun(ctx: ControlContext, id: string): Promise<catalog.RunRecord> {
   const lower = id.toLowerCase();
-  if (FULL_ID.test(lower)) return catalog.getRun(ctx.sql, lower);
+  if (UUID_PATTERN.test(lower)) return catalog.getRun(ctx.sql, lower);
   if (!/^[0-9a-f-]{4,35}$/.test(lower)) throw new InvalidInputError(`"${id}" is not a run id: give the id or its first characters (at least 4) from \`deltachain run list\``);
   const found = await catalog.findRunsByPrefix(ctx.sql, lower);
   if (found.length === 0) throw new catalog.NotFoundError(`no run whose id starts with ${id}; see \`deltachain run list\``);
@@ -28,7 +28,7 @@ async function runDetail(ctx: ControlContext, id: string): Promise<wire.RunDetai
 
 function checkTaskId(id: string): string {
   const lower = id.toLowerCase();
-  if (!FULL_ID.test(lower)) throw new InvalidInputError(`"${id}" is not a task id (a uuid)`);
+  if (!UUID_PATTERN.test(lower)) throw new InvalidInputError(`"${id}" is not a task id (a uuid)`);
   return lower;
 }
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFields, formatTable } from './format-table.js';
-import { humanDuration, humanSize, humanTime } from './format-values.js';
+import { humanSize } from '../../shared/human-units.js';
+import { humanDuration, humanTime } from './format-values.js';
 
 describe('formatTable', () => {
   it('aligns columns and right-aligns numbers', () => {
@@ -27,7 +28,7 @@ describe('formatTable', () => {
 
 describe('format values', () => {
   it('sizes in binary units', () => {
-    assert.deepEqual([0, 1023, 1024, 1536, 5 * 2 ** 30, 300 * 2 ** 20].map(humanSize), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '5.0 GiB', '300 MiB']);
+    assert.deepEqual([0, 1023, 1024, 1536, 5 * 2 ** 30, 300 * 2 ** 20].map(humanSize), ['0 B', '1023 B', '1 KiB', '1.5 KiB', '5 GiB', '300 MiB']);
   });
   it('durations', () => {
     assert.deepEqual([0, 59_000, 61_000, 3_600_000, 50 * 3_600_000].map(humanDuration), ['0s', '59s', '1m01s', '1h00m', '2d02h']);

@@ -1,16 +1,4 @@
-// Human forms of sizes, instants and durations for tables and progress lines.
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-export function humanSize(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
+// Human forms of instants and durations for tables and progress lines (sizes: shared/human-units.ts).
 
 /** "2024-06-01 02:00:00Z"; "-" for 0 (not set). */
 export function humanTime(ms: number): string {

@@ -3,7 +3,7 @@
 // named by its kind and where it works (`taskLabel`, also `run show`'s WHAT column).
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import type { CliIo } from './cli-io.js';
-import { humanSize } from './format-values.js';
+import { humanSize } from '../../shared/human-units.js';
 
 const RELEASE_REASONS: Record<string, string> = { 'left-policy': 'left the policy', 'remote-dropped': 'remotes dropped', 'policy-deleted': 'policy deleted' };
 

@@ -20,8 +20,8 @@ import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findi
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
 import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, VerifyPayload } from './task-payloads.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Finds a committed backup's facts on its remote when a result does not carry them. */
 export interface BackupLookup {
@@ -96,7 +96,7 @@ async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput
   const remote = task.remoteName!;
   await recordBackup(tx, { ...facts, remote, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }, now);
   const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
-  if (UUID.test(snapshotUuid)) {
+  if (UUID_PATTERN.test(snapshotUuid)) {
     const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
     await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
   }
@@ -116,7 +116,7 @@ export async function applyBackupEffects(tx: Transaction, items: readonly { task
     return { task, output, payload, backupId, facts, snapshotUuid };
   }));
   await recordBackups(tx, prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName })), now);
-  const referenced = prepared.filter((p) => UUID.test(p.snapshotUuid));
+  const referenced = prepared.filter((p) => UUID_PATTERN.test(p.snapshotUuid));
   const references: ReferenceInput[] = referenced.map(({ task, payload, facts, snapshotUuid }) => ({
     policyId: payload.policyId, vmUuid: task.vmUuid!, remote: task.remoteName!, snapshotUuid, vdis: Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid])), takenAt: facts.takenAt,
   }));

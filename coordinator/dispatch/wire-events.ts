@@ -12,6 +12,7 @@ import { describeSender, type EventKind, type EventSender } from '../../shared/n
 import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
 import { CHECKSUM_SIZE } from '../../shared/grpc/disk-checksum.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
@@ -86,7 +87,6 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
 /** An attempt number sent by the agent; absent or 0 (an older agent) means "the current one". */
 const attemptOf = (attempt: number | undefined): { attempt?: number } => (attempt ? { attempt } : {});
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Where an event came from: its subject's sender and kind, and when JetStream stored it. */
 export interface EventEnvelope {
@@ -103,7 +103,7 @@ function inventoryOf(eventId: string, envelope: EventEnvelope, inventory: Invent
   if (inventory.poolName !== sender.scope) throw new InvalidInputError(`${where}: it names pool ${JSON.stringify(inventory.poolName)}, not its own; ignored`);
   const vms = inventory.vms.map((vm, i) => {
     const uuid = vm.uuid.toLowerCase();
-    if (!UUID.test(uuid)) throw new InvalidInputError(`${where}: vms[${i}].uuid ${JSON.stringify(vm.uuid)} is not a uuid`);
+    if (!UUID_PATTERN.test(uuid)) throw new InvalidInputError(`${where}: vms[${i}].uuid ${JSON.stringify(vm.uuid)} is not a uuid`);
     return { uuid, nameLabel: vm.nameLabel, tags: vm.tags, powerState: vm.powerState, disks: vm.disks.map((d) => ({ vdiUuid: d.vdiUuid.toLowerCase(), virtualSize: d.virtualSize })) };
   });
   return { poolName: sender.scope, poolUuid: inventory.poolUuid, at, vms };

@@ -6,10 +6,10 @@ import { InvalidInputError } from '../../shared/errors.js';
 import { formatIssues } from '../../shared/config/index.js';
 import { describeScheduleProblem } from './schedule.js';
 import type { PolicySettings } from './policy.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 
 /** Pool, remote and policy names: the id pattern of the task envelopes. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TAG_PATTERN = /^[^\s,][^,]{0,127}$/;
 
 const nameField = (what: string) =>

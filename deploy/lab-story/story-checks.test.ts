@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkDelta, checkFull, checkOneSnapshot, checkRetained, expectedDeltaBytes } from './story-checks.js';
 import type { BackupOutcome } from './run-summary.js';
-import { formatBytes, formatDuration } from './format-units.js';
+import { formatDuration } from './format-units.js';
+import { humanSize } from '../../shared/human-units.js';
 
 const MiB = 1024 * 1024;
 const outcome = (o: Partial<BackupOutcome>): BackupOutcome => ({ vmUuid: 'v', remote: 'nas', backupId: 'b', bytesSent: 0, durationMs: 0, disks: 2, fullDisks: 0, plan: {}, ...o });
@@ -40,7 +41,7 @@ describe('story checks', () => {
   });
 
   it('formats sizes and durations', () => {
-    assert.deepEqual([0, 1023, 2048, 4 * MiB + 1024, 3 * 1024 * MiB].map(formatBytes), ['0 B', '1023 B', '2 KiB', '4 MiB', '3 GiB']);
+    assert.deepEqual([0, 1023, 2048, 4 * MiB + 1024, 3 * 1024 * MiB].map(humanSize), ['0 B', '1023 B', '2 KiB', '4 MiB', '3 GiB']);
     assert.deepEqual([15, 1500].map(formatDuration), ['15 ms', '1.5 s']);
   });
 });

@@ -1,8 +1,9 @@
 // The checks the lab story makes, as pure functions over what happened (run summaries, counts,
 // digests) returning a verdict and a sentence for people. `npm run lab -- --once` exits non-zero
 // when any verdict is false.
-import { BLOCK_SIZE_BYTES, formatBytes } from './format-units.js';
+import { BLOCK_SIZE_BYTES } from './format-units.js';
 import { backupKind, type BackupOutcome } from './run-summary.js';
+import { humanSize } from '../../shared/human-units.js';
 
 export interface Check {
   ok: boolean;
@@ -21,7 +22,7 @@ export function expectedDeltaBytes(blocks: number, disks: number): [number, numb
 
 export function checkFull(name: string, backup: BackupOutcome): Check {
   const kind = backupKind(backup);
-  return { ok: kind === 'full', text: `${name}: every disk exported in full (${kind}, ${formatBytes(backup.bytesSent)} sent)` };
+  return { ok: kind === 'full', text: `${name}: every disk exported in full (${kind}, ${humanSize(backup.bytesSent)} sent)` };
 }
 
 export function checkDelta(name: string, backup: BackupOutcome, changedBlocks: number): Check {
@@ -30,7 +31,7 @@ export function checkDelta(name: string, backup: BackupOutcome, changedBlocks: n
   const sized = backup.bytesSent >= min && backup.bytesSent <= max;
   return {
     ok: kind === 'delta' && sized,
-    text: `${name}: a delta (${kind}) of ${formatBytes(backup.bytesSent)} for ${changedBlocks} changed block${changedBlocks === 1 ? '' : 's'} (expected ${formatBytes(min)}${max > min ? ` to ${formatBytes(max)}` : ''})`,
+    text: `${name}: a delta (${kind}) of ${humanSize(backup.bytesSent)} for ${changedBlocks} changed block${changedBlocks === 1 ? '' : 's'} (expected ${humanSize(min)}${max > min ? ` to ${humanSize(max)}` : ''})`,
   };
 }
 

@@ -5,12 +5,13 @@
 // the catalogue and in the storage agent's own listing), and one reference snapshot per VM.
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import { digestVm, type DiskDigestEntry } from './disk-digests.js';
-import { formatBytes, formatDuration } from './format-units.js';
+import { formatDuration } from './format-units.js';
 import type { LabStack } from './lab-stack.js';
 import { runPolicyAndWait } from './run-and-wait.js';
 import { backupKind, summarizeRun, type RunSummary } from './run-summary.js';
 import { checkDelta, checkFull, checkMerged, checkOneSnapshot, checkRetained, checkRunSucceeded, type Check } from './story-checks.js';
 import type { StoryReporter } from './story-reporter.js';
+import { humanSize } from '../../shared/human-units.js';
 
 export interface StoryVm {
   uuid: string;
@@ -54,7 +55,7 @@ export async function playNight(ctx: NightContext, night: number, changedBlocks:
       ctx.check({ ok: false, text: `${vm.name}: no backup in this run` });
       continue;
     }
-    reporter.line(`${vm.name.padEnd(8)} ${backupKind(backup).padEnd(6)} ${formatBytes(backup.bytesSent).padStart(9)} sent in ${formatDuration(backup.durationMs)}  → backup ${backup.backupId}`);
+    reporter.line(`${vm.name.padEnd(8)} ${backupKind(backup).padEnd(6)} ${humanSize(backup.bytesSent).padStart(9)} sent in ${formatDuration(backup.durationMs)}  → backup ${backup.backupId}`);
     ctx.check(night === 1 ? checkFull(vm.name, backup) : checkDelta(vm.name, backup, changedBlocks.get(vm.uuid) ?? 0));
   }
   await tellRetention(ctx, summary, night);

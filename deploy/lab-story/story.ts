@@ -3,13 +3,13 @@
 // fourth night on, the storage agent merges the oldest delta into the full so that three dates
 // remain; then a VM restored as it was on an older night, checked by digest. Every claim the
 // story makes is a check; the outcome says whether all held.
-import { formatBytes } from './format-units.js';
 import { applyGuestWrites, planGuestWrites } from './guest-writes.js';
 import type { LabStack } from './lab-stack.js';
 import type { Check } from './story-checks.js';
 import { playNight, type NightContext, type NightRecord, type StoryVm } from './story-night.js';
 import type { StoryReporter } from './story-reporter.js';
 import { restoreOlderNight, type RestoredVm } from './story-restore.js';
+import { humanSize } from '../../shared/human-units.js';
 
 export interface StoryOptions {
   pool: string;
@@ -71,7 +71,7 @@ async function createPolicy(ctx: NightContext, options: StoryOptions): Promise<v
     `A policy: back up ${ctx.vms.map((v) => v.name).join(' and ')} to remote ${options.remote} every night`,
     `retention ${options.retention} keeps the ${options.retention} newest dates; full interval 0 means never another full — incremental forever`,
   );
-  for (const vm of ctx.vms) ctx.reporter.line(`${vm.name.padEnd(8)} ${vm.uuid}  ${vm.sizes.length} disk${vm.sizes.length === 1 ? '' : 's'}: ${vm.sizes.map(formatBytes).join(' + ')}`);
+  for (const vm of ctx.vms) ctx.reporter.line(`${vm.name.padEnd(8)} ${vm.uuid}  ${vm.sizes.length} disk${vm.sizes.length === 1 ? '' : 's'}: ${vm.sizes.map(humanSize).join(' + ')}`);
   const vmFlags = ctx.vms.map((v) => `--vm ${v.uuid}`).join(' ');
   ctx.reporter.command(`deltachain policy create ${options.policy} ${vmFlags} --remote ${options.remote} --schedule "0 3 * * *" --retention ${options.retention} --full-interval 0`);
   await ctx.stack.control.createPolicy({
@@ -97,7 +97,7 @@ async function guestsWrite(ctx: NightContext, day: number, seed: number): Promis
   for (const [i, vm] of ctx.vms.entries()) {
     const done = await applyGuestWrites(admin, vm.vdis, planGuestWrites(day, i, vm.vdis.length, seed));
     changed.set(vm.uuid, done.reduce((sum, w) => sum + w.blocks, 0));
-    for (const w of done) ctx.reporter.line(`${vm.name.padEnd(8)} disk ${w.disk}: ${w.percent} % rewritten → ${w.blocks} block${w.blocks === 1 ? '' : 's'} (${formatBytes(w.bytes)}) changed`);
+    for (const w of done) ctx.reporter.line(`${vm.name.padEnd(8)} disk ${w.disk}: ${w.percent} % rewritten → ${w.blocks} block${w.blocks === 1 ? '' : 's'} (${humanSize(w.bytes)}) changed`);
   }
   return changed;
 }

@@ -7,10 +7,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { InvalidInputError } from '../../shared/errors.js';
 import { LabAdminClient } from './client/lab-admin-client.js';
 import { parseSize } from './config/parse-size.js';
-import { formatBytes } from './format-bytes.js';
 import type { PoolOptions } from './pool-command.js';
 import { CONTENT_KINDS, type ContentKind } from './workload/content-kind.js';
 import { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
+import { humanSize } from '../../shared/human-units.js';
 
 export function registerLabCommands(program: Command): void {
   const lab = program
@@ -72,7 +72,7 @@ function registerWrite(lab: Command): void {
       process.stdout.write(
         o.json === true
           ? `${JSON.stringify(result)}\n`
-          : `wrote ${formatBytes(result.bytes)} in ${result.extents} extents (${result.blocks} blocks of 2 MiB) to VDI ${result.vdi}\n`,
+          : `wrote ${humanSize(result.bytes)} in ${result.extents} extents (${result.blocks} blocks of 2 MiB) to VDI ${result.vdi}\n`,
       );
     });
 }

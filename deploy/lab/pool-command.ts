@@ -3,10 +3,10 @@
 import { ConfigError, InvalidInputError } from '../../shared/errors.js';
 import { createLogger, type LogLevel } from '../../shared/logging/index.js';
 import { readLabConfigFile, simpleFleet } from './config/lab-config.js';
-import { formatBytes } from './format-bytes.js';
 import { labSummary, type LabSummary } from './http/lab-summary.js';
 import { startLabPool } from './lab-pool.js';
 import type { ContentKind } from './workload/content-kind.js';
+import { humanSize } from '../../shared/human-units.js';
 
 export interface PoolOptions {
   state?: string;
@@ -79,7 +79,7 @@ function printBanner(pool: { url: string; urlWithCredentials: string; user: stri
   if (pool.observabilityAddress) lines.push(`  metrics:   ${pool.observabilityAddress} (/healthz, /metrics)`);
   for (const vm of summary.vms.filter((v) => !v.isSnapshot)) {
     lines.push(`VM ${vm.name} ${vm.uuid} (${vm.powerState})`);
-    for (const d of vm.disks) lines.push(`  disk ${d.userdevice}: VDI ${d.vdi} ${formatBytes(d.virtualSize)}`);
+    for (const d of vm.disks) lines.push(`  disk ${d.userdevice}: VDI ${d.vdi} ${humanSize(d.virtualSize)}`);
   }
   lines.push('stop with Ctrl-C (SIGINT) or SIGTERM');
   process.stdout.write(`${lines.join('\n')}\n`);

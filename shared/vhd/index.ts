@@ -6,7 +6,6 @@ export type { VhdBlock, VhdDescription, ProgressSink } from './types.js';
 export { VhdFile, type VhdFileOptions } from './vhd-file.js';
 export { VhdWriter, type VhdWriterOptions, type VhdWriterResult } from './vhd-writer.js';
 export { blocksInFileOrder, type BlockLayoutRules, type ByteRange } from './block-layout.js';
-export { fsyncFolder } from './fsync-folder.js';
 export { ChainReader, MAX_CHAIN_DEPTH, type BlockCheck } from './chain-reader.js';
 export { VhdChainError } from './chain-error.js';
 export { overlaySectors } from './sector-overlay.js';

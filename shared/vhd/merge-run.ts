@@ -12,7 +12,7 @@
 import { rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { DeltachainError } from '../errors.js';
-import { fsyncFolder } from './fsync-folder.js';
+import { fsyncFolder } from '../files/fsync-folder.js';
 import { copyBlocks } from './merge-blocks.js';
 import type { MergeLock } from './merge-lock.js';
 import { mergedFooter } from './merge-plan.js';

@@ -9,13 +9,12 @@
 // This module is the single reader and writer of the format (version 1). ChainReader uses
 // `mergeExplainsUuidMismatch` to accept, during the last steps of a merge, a parent whose footer
 // already carries the child's uuid.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DeltachainError } from '../errors.js';
 import { isUuid } from './format/index.js';
-import { fsyncFolder } from './fsync-folder.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export const MERGE_STATE_VERSION = 1;
 
@@ -136,22 +135,7 @@ export function parseMergeState(text: string, path: string): MergeState {
  * (a later `nextBlock`) may skip that: losing it only means re-copying some blocks.
  */
 export async function writeMergeState(folder: string, state: MergeState, options: { durable?: boolean } = {}): Promise<void> {
-  const path = mergeStatePath(folder, state.parent);
-  const temp = join(folder, `${mergeStateName(state.parent)}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx');
-  try {
-    await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  if (options.durable !== false) await fsyncFolder(folder);
+  await writeFileAtomic(mergeStatePath(folder, state.parent), `${JSON.stringify(state, null, 2)}\n`, options);
 }
 
 /**

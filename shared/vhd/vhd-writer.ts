@@ -32,7 +32,7 @@ import {
   newHeader,
   type ParentLocator,
 } from './format/index.js';
-import { fsyncFolder } from './fsync-folder.js';
+import { fsyncFolder } from '../files/fsync-folder.js';
 
 export interface VhdWriterOptions {
   /** Final name; data goes to a temporary name in the same folder first. */

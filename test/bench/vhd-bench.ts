@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { DiskType } from '../../shared/vhd/format/index.js';
 import { mergeVhd } from '../../shared/vhd/merge.js';
-import { humanSize } from '../../shared/vhd/tools/human-size.js';
+import { humanSize } from '../../shared/human-units.js';
 import { VhdWriter } from '../../shared/vhd/vhd-writer.js';
 import { SeededBytes } from '../support/vhd-raw-image.js';
 import { PARSE_CASES } from './vhd-parse-cases.js';

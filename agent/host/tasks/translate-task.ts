@@ -7,14 +7,13 @@ import { InvalidInputError } from '../../../shared/errors.js';
 import { CHECKSUM_SIZE } from '../../../shared/grpc/disk-checksum.js';
 import { encodeSignedGrant, type SignedGrant } from '../../../shared/grants/index.js';
 import type { BackupTask, ReleaseReferencesTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import { ID_PATTERN, UUID_PATTERN } from '../../../shared/ids.js';
 import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
 import type { ReleaseOutcome, ReleaseRequest } from '../release/release-references.js';
 import type { RestoreOutcome, RestoreRequest } from '../restore/restore-types.js';
 import type { RemoteStorages } from './remote-storages.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
 const ADDRESS = /^[^\s/]+:\d{1,5}$/;
 const REMOTE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -25,8 +24,8 @@ function need(condition: boolean, taskId: string, message: string): void {
 }
 
 function checkCommon(taskId: string, p: { vmUuid: string; backupId: string; remoteId: string; storageAddress: string }): void {
-  need(UUID.test(p.vmUuid), taskId, `vm_uuid ${JSON.stringify(p.vmUuid)} is not a lowercase uuid`);
-  need(ID.test(p.backupId), taskId, `backup_id ${JSON.stringify(p.backupId)} is not a valid backup id`);
+  need(UUID_PATTERN.test(p.vmUuid), taskId, `vm_uuid ${JSON.stringify(p.vmUuid)} is not a lowercase uuid`);
+  need(ID_PATTERN.test(p.backupId), taskId, `backup_id ${JSON.stringify(p.backupId)} is not a valid backup id`);
   need(p.remoteId !== '', taskId, 'remote_id is empty');
   need(ADDRESS.test(p.storageAddress), taskId, `storage_address ${JSON.stringify(p.storageAddress)} is not host:port`);
 }
@@ -42,7 +41,7 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
   const policyId = (policy as { id?: unknown } | undefined)?.id;
   need(typeof policyId === 'string' && policyId !== '', taskId, 'policy_json must be a JSON object with the policy "id"');
   for (const [disk, base] of Object.entries(payload.baseSnapshotVdiByDisk)) {
-    need(UUID.test(base), taskId, `the base of disk ${disk} (${JSON.stringify(base)}) is not a uuid`);
+    need(UUID_PATTERN.test(base), taskId, `the base of disk ${disk} (${JSON.stringify(base)}) is not a uuid`);
   }
   return {
     taskId,
@@ -56,7 +55,7 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
 
 export function restoreRequestFrom(taskId: string, payload: RestoreTask, storages: RemoteStorages): RestoreRequest {
   checkCommon(taskId, payload);
-  need(UUID.test(payload.srUuid), taskId, `sr_uuid ${JSON.stringify(payload.srUuid)} is not a lowercase uuid`);
+  need(UUID_PATTERN.test(payload.srUuid), taskId, `sr_uuid ${JSON.stringify(payload.srUuid)} is not a lowercase uuid`);
   for (const [disk, digest] of Object.entries(payload.expectedChainDigests)) {
     need(digest.length === CHECKSUM_SIZE, taskId, `the expected chain digest of disk ${JSON.stringify(disk)} has ${digest.length} bytes, not ${CHECKSUM_SIZE}`);
   }
@@ -79,8 +78,8 @@ function grantBytes(grant: SignedGrant | undefined): Uint8Array | undefined {
 }
 
 export function releaseRequestFrom(taskId: string, payload: ReleaseReferencesTask): ReleaseRequest {
-  need(UUID.test(payload.policyId), taskId, `policy_id ${JSON.stringify(payload.policyId)} is not a lowercase uuid`);
-  for (const vm of payload.vmUuids) need(UUID.test(vm), taskId, `vm_uuids: ${JSON.stringify(vm)} is not a lowercase uuid`);
+  need(UUID_PATTERN.test(payload.policyId), taskId, `policy_id ${JSON.stringify(payload.policyId)} is not a lowercase uuid`);
+  for (const vm of payload.vmUuids) need(UUID_PATTERN.test(vm), taskId, `vm_uuids: ${JSON.stringify(vm)} is not a lowercase uuid`);
   for (const remote of payload.keepRemoteIds) need(REMOTE_ID.test(remote), taskId, `keep_remote_ids: ${JSON.stringify(remote)} is not a remote id`);
   return { taskId, policyId: payload.policyId, vmUuids: payload.vmUuids, keepRemotes: payload.keepRemoteIds };
 }

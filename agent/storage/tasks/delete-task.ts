@@ -2,9 +2,9 @@
 // no other committed backup's chain needs (its VHD and `.sums`). Files still needed by a later
 // backup are kept and listed. Deleting a backup that is not there succeeds with existed = false,
 // so a repeated delivery is harmless.
-import { fsyncFolder } from '../../../shared/vhd/index.js';
+import { fsyncFolder } from '../../../shared/files/fsync-folder.js';
 import { readBackupMetadata } from '../backup-metadata.js';
-import { removeIfPresent } from '../atomic-write.js';
+import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { validBackupId, validUuid } from '../ids.js';
 import { sumsPathOf } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';

@@ -13,13 +13,14 @@
 // is not the size the delta had), so the catalogue can show what the remote holds.
 import { access, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DiskType, SECTOR_SIZE, VhdFile, fsyncFolder } from '../../../shared/vhd/index.js';
+import { DiskType, SECTOR_SIZE, VhdFile } from '../../../shared/vhd/index.js';
+import { fsyncFolder } from '../../../shared/files/fsync-folder.js';
 import { classifyChildBlock } from '../../../shared/vhd/merge-plan.js';
 import { isAllOnes } from '../../../shared/sums/index.js';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
 import { blockChecksum } from '../../../shared/grpc/disk-checksum.js';
 import { readBackupMetadata, type BackupMetadata } from '../backup-metadata.js';
-import { removeIfPresent } from '../atomic-write.js';
+import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { StorageConflictError, StorageNotFoundError } from '../errors.js';
 import { validBackupId, validUuid } from '../ids.js';
 import { mergedSumsPathOf, sumsPathOf } from '../remote-layout.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
 import { errorMessage } from '../../../shared/errors.js';
-import { removeIfPresent } from '../atomic-write.js';
+import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { backupIdOfDiskFile } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
 import { listFolder } from '../vm-inventory.js';

@@ -5,7 +5,7 @@
 // younger than the grace period are never removed. Unknown files are reported, never removed.
 import { rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeIfPresent } from '../atomic-write.js';
+import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { chainsOf } from '../chain-model.js';
 import { ID_PATTERN } from '../ids.js';
 import { listBackups, listVms, type BackupSummary } from '../list-backups.js';

@@ -6,7 +6,8 @@ import { commandAction, printJson, withConnection } from '../command-action.js';
 import { EXIT } from '../exit-codes.js';
 import { damageOfBackups, formatDamage } from '../format-damage.js';
 import { formatTable } from '../format-table.js';
-import { humanAgo, humanSize, humanTime, shortId } from '../format-values.js';
+import { humanSize } from '../../../shared/human-units.js';
+import { humanAgo, humanTime, shortId } from '../format-values.js';
 import { wholeNumber } from '../parse-arguments.js';
 import { ProgressView } from '../progress-view.js';
 

@@ -8,7 +8,7 @@
 // File format (`<vdi uuid>.map`, big-endian): "DCLABMAP" | u32 version | u32 entries |
 // u64 virtual size | entries × (u32 slot, u32 generation).
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../../shared/files/atomic-write.js';
 import { LabDiskError } from './lab-disk-error.js';
 
 export const NO_SLOT = 0xffffffff;
@@ -71,7 +71,7 @@ export function decodeBlockMap(buf: Buffer, where: string): BlockMap {
 }
 
 export async function saveBlockMap(path: string, map: BlockMap): Promise<void> {
-  await writeFileAtomic(path, encodeBlockMap(map));
+  await writeFileAtomic(path, encodeBlockMap(map), { mode: 0o600 });
 }
 
 export async function loadBlockMap(path: string): Promise<BlockMap> {

@@ -13,7 +13,7 @@ import { BlockStore } from './block-store.js';
 import { DiskReader } from './disk-reader.js';
 import { DiskWriter } from './disk-writer.js';
 import { LabDiskError } from './lab-disk-error.js';
-import { syncDirectory } from './atomic-file.js';
+import { fsyncFolder } from '../../../shared/files/fsync-folder.js';
 
 interface Disk {
   srUuid: string;
@@ -121,7 +121,7 @@ export class DiskStore {
     if (disk.writer !== undefined) throw new LabDiskError(`VDI ${vdiUuid} is being written`, { retryable: true });
     this.disks.delete(vdiUuid);
     await rm(disk.path, { force: true });
-    await syncDirectory(join(disk.path, '..'));
+    await fsyncFolder(join(disk.path, '..'));
     this.release(disk.srUuid, disk.map);
   }
 

@@ -2,10 +2,11 @@
 // `POST /lab/faults`). Each one-shot fault fires `times` times (default 1, or "always"), then
 // clears itself. See docs/lab-pool.md ("Fault injection") for what a client sees for each.
 import { z } from 'zod';
+import { isUuid } from '../../../shared/ids.js';
 
 const times = z.union([z.number().int().positive(), z.literal('always')]).default(1);
 /** Export faults may be limited to one VDI (uuid); default any. */
-const vdi = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a VDI uuid').optional();
+const vdi = z.string().refine((v) => isUuid(v.toLowerCase()), 'a VDI uuid').optional();
 
 export const faultsSchema = z
   .object({

@@ -4,7 +4,7 @@
 // without a map gets an empty disk. Record changes feed the event log.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../disk/atomic-file.js';
+import { writeFileAtomic } from '../../../shared/files/atomic-write.js';
 import { DiskStore } from '../disk/disk-store.js';
 import { EventLog } from '../events/event-log.js';
 import { RecordStore, type SavedRecords } from '../records/record-store.js';
@@ -55,7 +55,7 @@ export class LabState {
       if (!this.records.needsSave) return;
       this.records.markSaved();
       try {
-        await writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(this.records.toJSON()));
+        await writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(this.records.toJSON()), { mode: 0o600 });
       } catch (error) {
         this.records.markDirty();
         throw error;

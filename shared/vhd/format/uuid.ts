@@ -1,15 +1,12 @@
 // UUIDs are stored as 16 raw bytes, in the order of their canonical text form.
+import { UUID_PATTERN, isUuid } from '../../ids.js';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export { isUuid };
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-
-export function isUuid(text: string): boolean {
-  return UUID_RE.test(text);
-}
 
 export function uuidToBytes(uuid: string, target: Buffer, offset: number): void {
   const lower = uuid.toLowerCase();
-  if (!UUID_RE.test(lower)) throw new TypeError(`not a UUID: ${JSON.stringify(uuid)}`);
+  if (!UUID_PATTERN.test(lower)) throw new TypeError(`not a UUID: ${JSON.stringify(uuid)}`);
   Buffer.from(lower.replace(/-/g, ''), 'hex').copy(target, offset);
 }
 

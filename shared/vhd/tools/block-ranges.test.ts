@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBlockRanges } from './block-ranges.js';
-import { humanSize } from './human-size.js';
+import { humanSize } from '../../human-units.js';
 
 describe('formatBlockRanges', () => {
   it('joins runs of consecutive indexes', () => {

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { isPowerOfTwo, isUuid, LIMITS } from '../format/index.js';
 import { asToolError } from './tool-error.js';
-import { humanSize } from './human-size.js';
+import { humanSize } from '../../human-units.js';
 
 interface FromRawOptions {
   parent?: string;

@@ -1,7 +1,7 @@
 // `deltachain vhd to-raw FILE OUT.raw`: the chain's content as a raw image of exactly its virtual size.
 // The implementation is imported when the command runs, so other commands start without it.
 import type { Command } from 'commander';
-import { humanSize } from './human-size.js';
+import { humanSize } from '../../human-units.js';
 import { asToolError } from './tool-error.js';
 
 export function registerToRawCommand(vhd: Command): void {

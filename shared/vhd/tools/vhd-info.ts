@@ -3,7 +3,7 @@
 import { DiskType, NIL_UUID, dateFromVhdTimestamp } from '../format/index.js';
 import type { VhdFile } from '../vhd-file.js';
 import { formatBlockRanges } from './block-ranges.js';
-import { humanSize } from './human-size.js';
+import { humanSize } from '../../human-units.js';
 
 export interface VhdInfo {
   path: string;

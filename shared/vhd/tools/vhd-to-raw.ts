@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidInputError } from '../../errors.js';
 import { ChainReader } from '../chain-reader.js';
 import { blockCount } from '../format/index.js';
-import { fsyncFolder } from '../fsync-folder.js';
+import { fsyncFolder } from '../../files/fsync-folder.js';
 import type { ProgressSink } from '../types.js';
 import { pathExists } from './path-exists.js';
 

@@ -1,5 +1,6 @@
-// Byte counts for people: binary units with up to two decimals ("1.5 GiB"), exact bytes kept in
-// --json output.
+// Byte counts for people, the one form every command and log line uses: binary units, up to two
+// decimals, trailing zeros dropped ("0 B", "1.5 KiB", "2 MiB", "12.01 MiB"). Exact byte counts go
+// to --json output and metrics, never this.
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 export function humanSize(bytes: number): string {

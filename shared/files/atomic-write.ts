@@ -1,19 +1,32 @@
-// Small files written atomically and durably: write `.<name>.<8 hex>.tmp` in the same folder,
-// fsync it, put it in place, fsync the folder. A crash leaves the old state or the new one (plus
-// at worst a temporary, which is garbage by docs/remote-format.md §9).
+// Small files written atomically and durably: write `.<name>.<8 hex>.tmp` in the same folder
+// (`<name>.<8 hex>.tmp` when the name starts with a dot already), fsync it, put it in place, fsync
+// the folder. A crash leaves the old state or the new one (plus at worst a temporary, which is
+// garbage by docs/remote-format.md §9).
 //
 // Two ways to put it in place (docs/remote-format.md §7):
 //   * `writeFileExclusive` links the temporary to the final name: link(2) fails with EEXIST when
 //     the name exists, so a final file of an upload or a commit is never replaced;
-//   * `writeFileAtomic` renames over the final name: only for the storage agent's own upkeep
-//     (the remote marker, a merge's tables, refreshed metadata), never for what a client sends.
+//   * `writeFileAtomic` renames over the final name: for a process's own upkeep (the remote
+//     marker, a merge's tables and state, refreshed metadata, the lab's state), never for what a
+//     client of the storage agent sends.
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fsyncFolder } from '../../shared/vhd/index.js';
+import { fsyncFolder } from './fsync-folder.js';
 
 export function temporaryName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  const name = basename(path);
+  return join(dirname(path), `${name.startsWith('.') ? '' : '.'}${name}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export interface AtomicWriteOptions {
+  /** Permission bits of a new file (default 0o666 less the umask). */
+  mode?: number;
+  /**
+   * false skips the folder's fsync after the rename: for progress-only updates, where losing the
+   * new state to a power cut only repeats work.
+   */
+  durable?: boolean;
 }
 
 /** Thrown by `writeFileExclusive` and `linkExclusive` when the final name exists already. */
@@ -26,15 +39,15 @@ export class FinalFileExistsError extends Error {
   }
 }
 
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temp = await writeTemporary(path, data);
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+  const temp = await writeTemporary(path, data, options.mode);
   try {
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await fsyncFolder(dirname(path));
+  if (options.durable !== false) await fsyncFolder(dirname(path));
 }
 
 /** Writes a file that must not exist yet; FinalFileExistsError (nothing changed) if it does. */
@@ -58,9 +71,9 @@ export async function linkExclusive(temp: string, path: string): Promise<void> {
   await fsyncFolder(dirname(path));
 }
 
-async function writeTemporary(path: string, data: Uint8Array | string): Promise<string> {
+async function writeTemporary(path: string, data: Uint8Array | string, mode?: number): Promise<string> {
   const temp = temporaryName(path);
-  const handle = await open(temp, 'wx');
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.sync();
