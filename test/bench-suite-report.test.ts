@@ -4,7 +4,7 @@ import { figure } from './bench/lib/stats.js';
 import { suiteMarkdown, cell } from './bench/suite/markdown.js';
 import { parseSuiteOptions } from './bench/suite/options.js';
 import { deriveRatios, pairedRatio } from './bench/suite/ratios.js';
-import { END, START, replaceBetweenMarkers } from './bench/suite/readme-table.js';
+import { END, START, replaceBetweenMarkers } from './bench/suite/published-table.js';
 import type { BackupFigures, SuiteResults } from './bench/suite/results.js';
 import { ratioChartSvg } from './bench/suite/svg-chart.js';
 
@@ -71,7 +71,7 @@ describe('bench suite report', () => {
     assert.ok(!/NaN|Infinity/.test(svg));
   });
 
-  it('replaces only what is between the README markers', () => {
+  it('replaces only what is between the markers of docs/benchmarks.md', () => {
     const text = `before\n${START}\nold\n${END}\nafter\n`;
     assert.equal(replaceBetweenMarkers(text, 'new table'), `before\n${START}\nnew table\n${END}\nafter\n`);
     assert.throws(() => replaceBetweenMarkers('no markers', 'x'), /markers/);

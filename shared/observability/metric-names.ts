@@ -1,5 +1,5 @@
 // The names of Deltachain's own Prometheus metrics, in one place: the definitions, the tests,
-// the alert examples in deploy/examples/README.md and the README refer to these. Units are in the
+// the alert examples in deploy/examples/README.md and docs/deploying.md refer to these. Units are in the
 // names (Prometheus conventions: seconds, bytes, `_total` for counters).
 export const METRIC = {
   /** 1 when the process is started and not stopping (gauge). */

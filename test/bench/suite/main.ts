@@ -1,8 +1,8 @@
 // `npm run bench`: the whole comparison in one run on one machine — Deltachain against restic and
 // borg (incremental backups, restores), against the raw-copy limits (full backup vs loopback TCP,
 // restore vs cp), merges against cp, peak RSS of each Deltachain process, and the coordinator at
-// 1 k / 5 k / 10 k VMs. Writes bench-results/suite.{json,md,svg}; `--readme` also puts the table
-// into the README. See docs/benchmarks.md for what each figure measures and why.
+// 1 k / 5 k / 10 k VMs. Writes bench-results/suite.{json,md,svg}; `--publish` also puts the table
+// into docs/benchmarks.md. See docs/benchmarks.md for what each figure measures and why.
 import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,7 +18,7 @@ import { machineFacts } from './machine.js';
 import { suiteMarkdown } from './markdown.js';
 import { HELP, parseSuiteOptions, type SuiteOptions } from './options.js';
 import { deriveRatios } from './ratios.js';
-import { updateReadme } from './readme-table.js';
+import { publishTable } from './published-table.js';
 import type { CoordinatorCase, MergeCase, SuiteResults } from './results.js';
 import { ratioChartSvg } from './svg-chart.js';
 
@@ -112,7 +112,7 @@ async function main(o: SuiteOptions): Promise<void> {
   }
   results.durationSec = (Date.now() - started) / 1000;
   results.machine.loadEnd = loadavg()[0]!;
-  if (o.runs < 3) results.notes.push(`Only ${o.runs} run(s) per figure: not enough for the README (which wants ≥ 3).`);
+  if (o.runs < 3) results.notes.push(`Only ${o.runs} run(s) per figure: not enough to publish (docs/benchmarks.md wants ≥ 3).`);
   const full: SuiteResults = { ...results, ratios: deriveRatios(results) };
   const out = resolve(ROOT, o.out);
   await mkdir(out, { recursive: true });
@@ -122,12 +122,12 @@ async function main(o: SuiteOptions): Promise<void> {
   await writeFile(join(out, 'suite.svg'), ratioChartSvg(full.ratios, `Deltachain vs restic, borg and the raw-copy limits (${o.diskGiB} GiB disk, median of ${o.runs})`));
   process.stdout.write(`\n${markdown}\n`);
   log(`wrote ${join(out, 'suite.json')}, suite.md and suite.svg in ${(full.durationSec / 60).toFixed(1)} min`);
-  if (o.readme) {
-    await updateReadme(join(ROOT, 'README.md'), `${markdown}\n![ratios](docs/benchmarks/suite.svg)\n`);
+  if (o.publish) {
+    await publishTable(join(ROOT, 'docs/benchmarks.md'), `${markdown}\n![ratios](benchmarks/suite.svg)\n`);
     await mkdir(join(ROOT, 'docs/benchmarks'), { recursive: true });
     await writeFile(join(ROOT, 'docs/benchmarks/suite.svg'), ratioChartSvg(full.ratios, `Deltachain vs restic, borg and the raw-copy limits (${o.diskGiB} GiB disk, median of ${o.runs})`));
     await writeFile(join(ROOT, 'docs/benchmarks/suite.json'), `${JSON.stringify(full, null, 2)}\n`);
-    log('README table, docs/benchmarks/suite.svg and suite.json updated');
+    log('docs/benchmarks.md table, docs/benchmarks/suite.svg and suite.json updated');
   }
 }
 

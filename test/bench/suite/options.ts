@@ -15,7 +15,7 @@ export interface SuiteOptions {
   mergeParentsGiB: number[];
   out: string;
   folder: string | undefined;
-  readme: boolean;
+  publish: boolean;
   keep: boolean;
 }
 
@@ -28,7 +28,7 @@ Deltachain each keep a repository of every incremental run). Installs restic and
 apt-get when missing (as root).
 
   --disk-gib N         lab disk size in GiB (default 4; 16 for the large case)
-  --runs N             runs per figure, median kept with min–max (default 3, at least 3 for the README)
+  --runs N             runs per figure, median kept with min–max (default 3, at least 3 to publish)
   --only LIST          sections, comma-separated: ${SECTIONS.join(',')} (default all)
   --vms LIST           coordinator sizes (default 1000,5000,10000)
   --agents N           simulated host agents for the coordinator (default 100)
@@ -36,7 +36,7 @@ apt-get when missing (as root).
   --merge-parents LIST sizes in GiB of the fulls merged into (default 1,16)
   --out DIR            where results go (default bench-results)
   --folder DIR         temporary folder for disks and repositories (default the system's)
-  --readme             replace the README's benchmark table with this run's
+  --publish            replace the table in docs/benchmarks.md with this run's
   --keep               keep the temporary folder
   -h, --help           this text
 `;
@@ -60,7 +60,7 @@ export function parseSuiteOptions(argv: string[]): SuiteOptions | 'help' {
       'merge-parents': { type: 'string', default: '1,16' },
       out: { type: 'string', default: 'bench-results' },
       folder: { type: 'string' },
-      readme: { type: 'boolean', default: false },
+      publish: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,7 +84,7 @@ export function parseSuiteOptions(argv: string[]): SuiteOptions | 'help' {
     mergeParentsGiB: list(values['merge-parents']!, '--merge-parents'),
     out: values.out!,
     folder: values.folder,
-    readme: values.readme!,
+    publish: values.publish!,
     keep: values.keep!,
   };
 }
