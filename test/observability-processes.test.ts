@@ -109,7 +109,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     const second = await runAndWait();
     assert.equal(second.run!.state, 'succeeded', JSON.stringify(second.tasks.map((t) => [t.kind, t.state, t.errorMessage])));
     // The run can be marked finished just before the retention merge its backup triggers is queued
-    // (events are applied in batches; docs/catalogue.md), so wait for the merge itself.
+    // (events are applied in batches), so wait for the merge itself.
     const merged = await waitFor('the retention merge', async () => {
       const { run } = await control.getRun({ id: second.run!.id });
       const merge = run!.tasks.find((t) => t.kind === 'merge');
