@@ -12,7 +12,7 @@
 // What was taken is remembered until the task expires (at most `maxRemembered` entries, the
 // oldest dropped first): a replay across an agent restart is possible within the expiry, and
 // then meets the storage agent's refusal to write a backup id twice and the grant's expiry.
-// Without a key (`trust.insecure: true`) every well-formed task is taken, as before signing.
+// Without a key (`trust.insecure: true`) every well-formed task is taken.
 import { Task } from '../proto/gen/deltachain/tasks/v1/task.js';
 import type { Signer, Verifier } from '../signing/index.js';
 

@@ -1,4 +1,4 @@
-// Coordinator at scale (issue 8): plan, dispatch and record nightly runs of N VMs over simulated
+// Coordinator at scale: plan, dispatch and record nightly runs of N VMs over simulated
 // host agents, timing each phase and counting what the catalogue holds afterwards.
 //
 // Per VM count: a fresh Postgres database, a NATS namespace of its own, the real coordinator

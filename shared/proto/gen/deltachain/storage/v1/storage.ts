@@ -2437,7 +2437,6 @@ export const StorageServiceService = {
   /**
    * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
    * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
-   * (Added by the host agent for restores, issue 5.)
    */
   getBackup: {
     path: "/deltachain.storage.v1.StorageService/GetBackup" as const,
@@ -2494,7 +2493,6 @@ export interface StorageServiceServer extends UntypedServiceImplementation {
   /**
    * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
    * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
-   * (Added by the host agent for restores, issue 5.)
    */
   getBackup: handleUnaryCall<GetBackupRequest, GetBackupResponse>;
   /**
@@ -2607,7 +2605,6 @@ export interface StorageServiceClient extends Client {
   /**
    * One committed backup's metadata file (docs/remote-format.md section 4) with its XAPI
    * records: what a restore rebuilds the VM from. NOT_FOUND when the backup is not committed.
-   * (Added by the host agent for restores, issue 5.)
    */
   getBackup(
     request: GetBackupRequest,
