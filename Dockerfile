@@ -21,6 +21,7 @@ COPY shared ./shared
 COPY coordinator ./coordinator
 COPY agent ./agent
 COPY deploy ./deploy
+COPY lab ./lab
 RUN node bin/build.mjs
 
 # Where remotes and lab state live in the container; owned by the unprivileged `node` user so

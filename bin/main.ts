@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommand } from '../agent/index.js';
 import { registerCoordinatorCommands } from '../coordinator/cli/index.js';
-import { registerLabCommands } from '../deploy/lab/commands.js';
+import { registerLabCommands } from '../lab/pool/commands.js';
 import { DeltachainError } from '../shared/errors.js';
 import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
 

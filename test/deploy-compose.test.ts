@@ -199,7 +199,7 @@ describe('Dockerfile', () => {
     assert.equal(instructions.filter((l) => l.startsWith('FROM ')).join(), 'FROM node:20-bookworm-slim');
     assert.ok(instructions.some((l) => /^RUN npm ci --omit=dev\b/.test(l)), 'npm ci --omit=dev');
     const copied = instructions.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1));
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'shared', 'coordinator', 'agent', 'deploy']) assert.ok(copied.includes(path), `COPY ${path}`);
+    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'shared', 'coordinator', 'agent', 'deploy', 'lab']) assert.ok(copied.includes(path), `COPY ${path}`);
     assert.ok(instructions.some((l) => /^USER (?!root)\w+/.test(l)), 'runs as a non-root user');
     const entrypoint = JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length)) as string[];
     assert.deepEqual(entrypoint, ['node', '/opt/deltachain/bin/deltachain.mjs'], 'exec form, so SIGTERM reaches node');
@@ -229,7 +229,7 @@ describe('Dockerfile', () => {
         }
       }
     };
-    for (const dir of ['bin', 'shared', 'coordinator', 'agent', 'deploy']) walk(dir);
+    for (const dir of ['bin', 'shared', 'coordinator', 'agent', 'deploy', 'lab']) walk(dir);
     assert.deepEqual(Object.fromEntries(missing), {}, 'packages imported at run time but not in dependencies (package → a file importing it)');
   });
 });

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabAdminClient, simpleFleet, startLabPool } from '../deploy/lab/index.js';
+import { LabAdminClient, simpleFleet, startLabPool } from '../lab/pool/index.js';
 import { connectXapi } from './support/lab-harness.js';
 import { startLabProcess } from './support/lab-process.js';
 import { runCli } from './support/lab-cli.js';

@@ -12,13 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
 import * as catalog from '../coordinator/catalog/index.js';
-import { LabAdminClient } from '../deploy/lab/index.js';
+import { LabAdminClient } from '../lab/pool/index.js';
 import { METRIC } from '../shared/observability/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { httpGet, sample, startDeltachain, waitFor, type RunningProcess } from './support/deploy-processes.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
-import { makeLabSecurity } from '../deploy/lab-story/lab-security.js';
+import { makeLabSecurity } from '../lab/story/lab-security.js';
 
 interface LabBanner {
   url: string;

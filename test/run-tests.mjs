@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const roots = ['shared', 'coordinator', 'agent', 'deploy', 'test', 'bin'];
+const roots = ['shared', 'coordinator', 'agent', 'deploy', 'lab', 'test', 'bin'];
 const skip = new Set(['node_modules', '.lab', 'tmp', '.git', 'bench']);
 
 function find(dir, out) {

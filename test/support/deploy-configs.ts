@@ -7,7 +7,7 @@ import { buildProgram } from '../../bin/main.js';
 import { hostAgentConfigSchema } from '../../agent/host/index.js';
 import { storageAgentConfigSchema } from '../../agent/storage/index.js';
 import { coordinatorConfigSchema } from '../../coordinator/service/coordinator-config.js';
-import { labConfigSchema } from '../../deploy/lab/config/lab-config.js';
+import { labConfigSchema } from '../../lab/pool/config/lab-config.js';
 
 export type ProcessKind = 'coordinator' | 'storage' | 'host' | 'lab';
 

@@ -4,7 +4,7 @@ import { profileArgs } from './profile-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { LabSummary } from '../../deploy/lab/index.js';
+import type { LabSummary } from '../../lab/pool/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 

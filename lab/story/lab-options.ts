@@ -3,7 +3,7 @@
 // DELTACHAIN_LAB_NATS_URL). Also the lab's fleet: three VMs, two of them in the story's policy.
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseSize } from '../lab/index.js';
+import { parseSize } from '../pool/index.js';
 import type { FleetInput } from './lab-stack.js';
 
 export interface LabOptions {

@@ -5,7 +5,7 @@
 // restore it waits the same way for the new VM to be listed.
 import type { ControlClient } from '../../coordinator/api/control-client.js';
 import { DeltachainError } from '../../shared/errors.js';
-import type { LabAdminClient } from '../lab/index.js';
+import type { LabAdminClient } from '../pool/index.js';
 
 export class InventoryTimeoutError extends DeltachainError {
   override name = 'InventoryTimeoutError';

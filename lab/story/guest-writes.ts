@@ -2,7 +2,7 @@
 // whole 2 MiB-aligned runs, so a delta is about the share written — and its execution through
 // the lab pool's admin endpoint, which returns how many 2 MiB blocks each write touched.
 // One write per disk per day, so the blocks changed on a disk are exactly what its write reports.
-import type { LabAdminClient } from '../lab/index.js';
+import type { LabAdminClient } from '../pool/index.js';
 
 export interface PlannedWrite {
   /** Position of the disk in the VM's device order. */

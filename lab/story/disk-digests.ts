@@ -2,7 +2,7 @@
 // lab pool holds them (its admin digest reads the whole virtual size), in device order. Taken
 // right before a backup runs — nothing writes during a run, so that is the content the backup's
 // snapshot froze — and again on a restored VM, whose disks must match position by position.
-import type { LabAdminClient } from '../lab/index.js';
+import type { LabAdminClient } from '../pool/index.js';
 
 export interface DiskDigestEntry {
   userdevice: string;

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { hostAgentConfigSchema } from '../../agent/host/index.js';
 import { storageAgentConfigSchema } from '../../agent/storage/index.js';
 import { coordinatorConfigSchema } from '../../coordinator/service/coordinator-config.js';
-import { parseLabConfig } from '../lab/index.js';
+import { parseLabConfig } from '../pool/index.js';
 import { coordinatorConfig, DEMO_TIMINGS, hostAgentConfig, labPoolConfig, storageAgentConfig, TEST_TIMINGS } from './lab-configs.js';
 import { labFleet } from './lab-options.js';
 

@@ -1,6 +1,6 @@
 // `deltachain lab …`: run a lab pool (an XAPI-compatible server for tests, demos and
 // benchmarks) and drive a running one — change a disk as a guest would, print a disk's digest,
-// arm faults, delete a snapshot as an admin would. Thin shells over deploy/lab; output is for
+// arm faults, delete a snapshot as an admin would. Thin shells over lab/pool; output is for
 // humans unless --json. The lab pool itself (pool-command.ts: config, logging, the server) is
 // imported when `lab pool` runs, so registering these commands costs the CLI's start-up nothing.
 import { Command, InvalidArgumentError, Option } from 'commander';
