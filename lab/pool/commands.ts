@@ -1,8 +1,8 @@
-// `deltachain lab …`: run a lab pool (an XAPI-compatible server for tests, demos and
+// `deltachain-lab …`: run a lab pool (an XAPI-compatible server for tests, demos and
 // benchmarks) and drive a running one — change a disk as a guest would, print a disk's digest,
 // arm faults, delete a snapshot as an admin would. Thin shells over lab/pool; output is for
 // humans unless --json. The lab pool itself (pool-command.ts: config, logging, the server) is
-// imported when `lab pool` runs, so registering these commands costs the CLI's start-up nothing.
+// imported when `pool` runs, so registering these commands costs the command's start-up nothing.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { InvalidInputError } from '../../shared/errors.js';
 import { LabAdminClient } from './client/lab-admin-client.js';
@@ -12,10 +12,8 @@ import type { PoolOptions } from './pool-command.js';
 import { CONTENT_KINDS, type ContentKind } from './workload/content-kind.js';
 import { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
 
-export function registerLabCommands(program: Command): void {
-  const lab = program
-    .command('lab')
-    .description('the lab pool: an XAPI-compatible server (real xen-api client, snapshots, VHD exports) for tests and demos');
+/** Adds the lab's subcommands (pool, write, digest, faults, delete-snapshot) to `lab`. */
+export function registerLabCommands(lab: Command): void {
   registerPool(lab);
   registerWrite(lab);
   registerDigest(lab);

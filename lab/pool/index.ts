@@ -1,4 +1,4 @@
-// The lab pool's public surface: start one (tests, the end-to-end harness, `deltachain lab
+// The lab pool's public surface: start one (tests, the end-to-end harness, `deltachain-lab
 // pool`), its config, and the admin client the CLI and harnesses use.
 export { startLabPool, type LabPool, type StartLabPoolOptions } from './lab-pool.js';
 export { parseLabConfig, simpleFleet, type LabConfig, type FleetConfig, type VmConfig } from './config/lab-config.js';

@@ -1,4 +1,4 @@
-// `deltachain lab pool`: builds the lab's config from the flags (over --config), starts the pool,
+// `deltachain-lab pool`: builds the lab's config from the flags (over --config), starts the pool,
 // prints its banner (URL, credentials, VMs) and serves until SIGINT or SIGTERM.
 import { ConfigError, InvalidInputError } from '../../shared/errors.js';
 import { createLogger, type LogLevel } from '../../shared/logging/index.js';

@@ -56,12 +56,12 @@ export async function printExploreGuide(reporter: StoryReporter, _options: LabOp
   reporter.command('npx deltachain run list');
   reporter.command('npx deltachain vm list; npx deltachain agent list');
   reporter.line('make the guest write, and back it up (a delta, then a merge — retention 3):');
-  reporter.command(`npx deltachain lab write --url ${pool.urlWithCredentials} --vdi ${web.vdis[0]} --pattern clustered --percent 5 --seed 42`);
+  reporter.command(`npx deltachain-lab write --url ${pool.urlWithCredentials} --vdi ${web.vdis[0]} --pattern clustered --percent 5 --seed 42`);
   reporter.command('npx deltachain policy run nightly');
   if (restored !== undefined) {
     reporter.line('restore any retained date to a new VM, and compare:');
     reporter.command(`npx deltachain restore --vm ${web.uuid} --at ${new Date(restored.atMs).toISOString()} --pool ${pool.name} --sr ${restored.srUuid}`);
-    reporter.command(`npx deltachain lab digest --url ${pool.urlWithCredentials} --vdi ${web.vdis[0]}`);
+    reporter.command(`npx deltachain-lab digest --url ${pool.urlWithCredentials} --vdi ${web.vdis[0]}`);
   }
   const coordinatorMetrics = stack.metrics.find((m) => m.name === 'coordinator');
   if (coordinatorMetrics !== undefined) {

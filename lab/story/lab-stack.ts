@@ -1,5 +1,5 @@
-// The whole system on one machine, every part a real `deltachain` process started the way an
-// operator would (`bin/deltachain.mjs lab pool | agent --config | coordinator --config`): lab
+// The whole system on one machine, every part a real process started the way an operator would
+// (`bin/lab.mjs pool`, `bin/deltachain.mjs agent --config | coordinator --config`): lab
 // pools, one storage agent per remote, one host agent per pool, the coordinator — on a
 // Postgres database the caller owns, and NATS of its own (lab-nats.ts: a nats-server with one
 // nkey user per process and each role's permissions) — started all at once (a host agent
@@ -28,6 +28,7 @@ import { makeLabSecurity, type LabSecurity } from './lab-security.js';
 import { awaitInventory } from './await-inventory.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
+const LAB_BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
 
 /** A fleet as a lab pool's config file gives it (defaults filled by the lab pool). */
 export type FleetInput = z.input<typeof fleetSchema>;
@@ -168,9 +169,9 @@ class StackProcesses {
     return path;
   }
 
-  /** Starts `deltachain ARGS`; records where it serves its metrics. */
-  private async deltachain<T>(name: string, args: string[], isReady: (json: Record<string, unknown>) => Ready<T> | undefined): Promise<SupervisedProcess<T>> {
-    const started = await this.supervisor.start({ name, command: process.execPath, args: [BIN, ...args], ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
+  /** Starts `deltachain ARGS` (or `deltachain-lab ARGS` from `bin`); records where it serves its metrics. */
+  private async deltachain<T>(name: string, args: string[], isReady: (json: Record<string, unknown>) => Ready<T> | undefined, bin = BIN): Promise<SupervisedProcess<T>> {
+    const started = await this.supervisor.start({ name, command: process.execPath, args: [bin, ...args], ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
     if (started.value.metrics !== undefined) this.metrics.push({ name, address: started.value.metrics });
     return Object.assign(started, { value: started.value.value });
   }
@@ -191,7 +192,7 @@ class StackProcesses {
   async startPool(spec: LabPoolSpec): Promise<StackPool> {
     const o = this.options;
     const labPath = await this.writeConfig(`lab-pool-${spec.name}`, labPoolConfig({ state: join(o.root, 'pools', spec.name), fleet: spec.fleet, seed: spec.seed, faults: spec.faults ?? {} }));
-    const lab = await this.deltachain(`lab-pool-${spec.name}`, ['lab', 'pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined));
+    const lab = await this.deltachain(`lab-pool-${spec.name}`, ['pool', '--config', labPath, '--json', '--log-level', 'warn'], (json) => (typeof json.urlWithCredentials === 'string' ? { value: json as unknown as LabBanner, metrics: (json as unknown as LabBanner).metrics } : undefined), LAB_BIN);
     const { url, user, password, urlWithCredentials } = lab.value;
     const dataPlane = { tls: await this.security.hostTls(spec.name), coordinatorKey: this.security.coordinatorKey };
     const hostConfig = hostAgentConfig({ pool: spec.name, xapi: { url, user, password }, nats: this.natsFor({ role: 'host', scope: spec.name, agent: `host-${spec.name}` }), timings: o.timings, logLevel: o.logLevel, dataPlane, ...(spec.storageCallTimeoutMs === undefined ? {} : { storageCallTimeoutMs: spec.storageCallTimeoutMs }) });

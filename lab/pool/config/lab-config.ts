@@ -1,6 +1,6 @@
 // The lab pool's configuration: where its state lives, how it listens, its credentials, the
 // fleet it creates on first start (pools, SRs, networks, VMs with disks and seeded content) and
-// the faults armed at start. A config file holds the same shape as JSON (`lab pool --config`);
+// the faults armed at start. A config file holds the same shape as JSON (`deltachain-lab pool --config`);
 // flags fill the common cases. Parsed once into a frozen object. Sizes: see parse-size.ts.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -111,7 +111,7 @@ export async function readLabConfigFile(path: string): Promise<Record<string, un
   }
 }
 
-/** The fleet `lab pool --vms N --disk-size S` describes: N running VMs with one disk each. */
+/** The fleet `deltachain-lab pool --vms N --disk-size S` describes: N running VMs with one disk each. */
 export function simpleFleet(vms: number, diskSize: number, fill: number, content: ContentKind = 'random'): FleetConfig {
   return fleetSchema.parse({
     vms: Array.from({ length: vms }, (_, i) => ({

@@ -1,4 +1,4 @@
-// A compact view of the lab for people and scripts (`GET /lab/state`, `lab pool`'s banner):
+// A compact view of the lab for people and scripts (`GET /lab/state`, `deltachain-lab pool`'s banner):
 // each VM with its disks, and its snapshots.
 import type { LabState } from '../state/lab-state.js';
 
