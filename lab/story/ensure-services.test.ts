@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureServices, ServicesError } from './ensure-services.js';
 import { findExecutable, portOpen, probeNats } from './probe-services.js';
+import { missingMessage } from '../../test/support/prerequisites.mjs';
 
 const NATS_SERVER = await findExecutable('nats-server');
 const PG_URL = process.env.DELTACHAIN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -27,7 +28,8 @@ describe('ensureServices', () => {
   before(async () => (root = await mkdtemp(join(tmpdir(), 'dc-lab-services-'))));
   after(() => rm(root, { recursive: true, force: true }));
 
-  it('starts its own nats-server with JetStream when none listens, and stops it', { skip: NATS_SERVER === undefined ? 'nats-server is not installed' : false }, async () => {
+  it('starts its own nats-server with JetStream when none listens, and stops it', async () => {
+    assert.ok(NATS_SERVER, missingMessage('nats-server'));
     const port = await freePort();
     const natsUrl = `nats://127.0.0.1:${port}`;
     const steps: string[] = [];

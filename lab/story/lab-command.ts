@@ -3,8 +3,11 @@
 // coordinator), the seed's story told on the terminal — and then either exit (`--once`, status
 // 1 when a check failed) or keep everything running for the user to explore with the CLI until
 // Ctrl-C. A stop signal at any moment stops every process (the lab's own nats-server among
-// them) and drops the lab's database (status 130 when the story was cut short).
+// them) and drops the lab's database (status 130 when the story was cut short). With `--once`
+// (the README's first command on a fresh machine) it also installs, as root, what `npm test`
+// needs besides npm packages (test/support/prerequisites.mjs), or says what to install.
 import { CommanderError } from 'commander';
+import { ensurePrerequisites, PrerequisitesError } from '../../test/support/prerequisites.mjs';
 import { ensureServices, ServicesError, type Services } from './ensure-services.js';
 import { formatDuration } from './format-units.js';
 import { TEST_TIMINGS, DEMO_TIMINGS } from './lab-configs.js';
@@ -53,10 +56,22 @@ export async function runLab(argv: string[], env: Record<string, string | undefi
   }
 }
 
+/** What `npm test` needs besides npm packages: installed as root; otherwise a note of what to run (the lab itself does not need them). */
+async function prepareForTests(reporter: ConsoleReporter): Promise<void> {
+  reporter.chapter('What the tests need', 'qemu-img, libvhdi, restic, borg, openssl, nats-server, systemd-analyze, Postgres');
+  try {
+    await ensurePrerequisites({ services: false, log: (line) => reporter.command(line) });
+  } catch (error) {
+    if (!(error instanceof PrerequisitesError)) throw error;
+    reporter.line(error.message);
+  }
+}
+
 async function play(options: LabOptions, reporter: ConsoleReporter, stop: StopSignal, running: Running): Promise<number> {
   running.claim = await claimLabRoot(options.root);
   reporter.chapter('Deltachain lab', 'the whole system on this machine, every part a real process; then the story of continuous delta backups');
   if (running.claim.leftoversStopped > 0) reporter.line(`stopped ${running.claim.leftoversStopped} processes a previous lab in ${options.root} had left running`);
+  if (options.once) await prepareForTests(reporter);
   reporter.chapter('Postgres and NATS');
   running.services = await ensureServices({ ...(options.postgresUrl === undefined ? {} : { postgresUrl: options.postgresUrl }), postgresPort: options.postgresPort, natsUrl: options.natsUrl, root: options.root, progress: (text) => reporter.command(text) });
   await running.claim.recordProcesses(running.services.pids());
