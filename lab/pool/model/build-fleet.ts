@@ -3,7 +3,7 @@
 // `fill` percent of each disk in 2 MiB runs, deterministic from the lab's seed), VBDs, an empty CD drive and VIFs, started when
 // Running.
 import type { FleetConfig, VmConfig } from '../config/lab-config.js';
-import { newNetworkRecord, newPbdRecord, newSrRecord } from '../records/record-defaults.js';
+import { newNetworkRecord, newPbdRecord, newSrRecord, vmBootDefaults } from '../records/record-defaults.js';
 import { newHostRecord, newPoolRecord } from '../records/pool-host-defaults.js';
 import { NULL_REF } from '../records/record-store.js';
 import type { LabState } from '../state/lab-state.js';
@@ -85,14 +85,7 @@ function vmArgs(vm: VmConfig): Record<string, unknown> {
     actions_after_shutdown: 'destroy',
     actions_after_reboot: 'restart',
     actions_after_crash: 'restart',
-    PV_bootloader: '',
-    PV_kernel: '',
-    PV_ramdisk: '',
-    PV_args: '',
-    PV_bootloader_args: '',
-    PV_legacy_args: '',
-    HVM_boot_policy: 'BIOS order',
-    HVM_boot_params: { order: 'cdn' },
+    ...vmBootDefaults(),
     platform: { 'device-model': 'qemu-upstream-compat', viridian: 'false', nx: 'true', acpi: '1', apic: 'true', pae: 'true', hpet: 'true', videoram: '8', vga: 'std', timeoffset: '0' },
     PCI_bus: '',
     other_config: { ...vm.otherConfig },

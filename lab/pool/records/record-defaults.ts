@@ -11,11 +11,34 @@ function base(fields: Fields): { uuid: string } {
   return { uuid: typeof fields['uuid'] === 'string' ? (fields['uuid'] as string) : randomUUID() };
 }
 
+/** The uuid and an empty name, first fields of the classes that have a name. */
+function named(fields: Fields): { uuid: string; name_label: string; name_description: string } {
+  return { ...base(fields), name_label: '', name_description: '' };
+}
+
+/** What the record allows now; nothing is in progress on a new record. */
+function operations(allowed: string[]): { allowed_operations: string[]; current_operations: Record<string, string> } {
+  return { allowed_operations: allowed, current_operations: {} };
+}
+
+/** How a new VM boots (PV and HVM fields), as VM.create requires them: an HVM guest booting from disk. */
+export function vmBootDefaults(): Fields {
+  return {
+    PV_bootloader: '',
+    PV_kernel: '',
+    PV_ramdisk: '',
+    PV_args: '',
+    PV_bootloader_args: '',
+    PV_legacy_args: '',
+    HVM_boot_policy: 'BIOS order',
+    HVM_boot_params: { order: 'cdn' },
+  };
+}
+
 export function newVmRecord(fields: Fields): XapiRecord {
   return {
     ...base(fields),
-    allowed_operations: [],
-    current_operations: {},
+    ...operations([]),
     name_label: '',
     name_description: '',
     power_state: 'Halted',
@@ -45,14 +68,7 @@ export function newVmRecord(fields: Fields): XapiRecord {
     VUSBs: [],
     crash_dumps: [],
     VTPMs: [],
-    PV_bootloader: '',
-    PV_kernel: '',
-    PV_ramdisk: '',
-    PV_args: '',
-    PV_bootloader_args: '',
-    PV_legacy_args: '',
-    HVM_boot_policy: 'BIOS order',
-    HVM_boot_params: { order: 'cdn' },
+    ...vmBootDefaults(),
     HVM_shadow_multiplier: 1.0,
     platform: { timeoffset: '0', 'device-model': 'qemu-upstream-compat', viridian: 'false', nx: 'true', acpi: '1', apic: 'true', pae: 'true', hpet: 'true', videoram: '8', vga: 'std' },
     PCI_bus: '',
@@ -109,11 +125,8 @@ export function newVmRecord(fields: Fields): XapiRecord {
 
 export function newVdiRecord(fields: Fields): XapiRecord {
   return {
-    ...base(fields),
-    name_label: '',
-    name_description: '',
-    allowed_operations: ['clone', 'snapshot', 'destroy', 'resize', 'copy', 'data_destroy', 'enable_cbt', 'disable_cbt'],
-    current_operations: {},
+    ...named(fields),
+    ...operations(['clone', 'snapshot', 'destroy', 'resize', 'copy', 'data_destroy', 'enable_cbt', 'disable_cbt']),
     SR: NULL_REF,
     VBDs: [],
     crash_dumps: [],
@@ -148,8 +161,7 @@ export function newVdiRecord(fields: Fields): XapiRecord {
 export function newVbdRecord(fields: Fields): XapiRecord {
   return {
     ...base(fields),
-    allowed_operations: ['attach'],
-    current_operations: {},
+    ...operations(['attach']),
     VM: NULL_REF,
     VDI: NULL_REF,
     device: '',
@@ -176,8 +188,7 @@ export function newVbdRecord(fields: Fields): XapiRecord {
 export function newVifRecord(fields: Fields): XapiRecord {
   return {
     ...base(fields),
-    allowed_operations: ['attach'],
-    current_operations: {},
+    ...operations(['attach']),
     device: '0',
     network: NULL_REF,
     VM: NULL_REF,
@@ -209,11 +220,8 @@ export function newVifRecord(fields: Fields): XapiRecord {
 
 export function newSrRecord(fields: Fields): XapiRecord {
   return {
-    ...base(fields),
-    name_label: '',
-    name_description: '',
-    allowed_operations: ['vdi_create', 'vdi_destroy', 'vdi_snapshot', 'vdi_clone', 'vdi_resize', 'vdi_data_destroy', 'vdi_enable_cbt', 'vdi_disable_cbt', 'vdi_list_changed_blocks', 'scan'],
-    current_operations: {},
+    ...named(fields),
+    ...operations(['vdi_create', 'vdi_destroy', 'vdi_snapshot', 'vdi_clone', 'vdi_resize', 'vdi_data_destroy', 'vdi_enable_cbt', 'vdi_disable_cbt', 'vdi_list_changed_blocks', 'scan']),
     VDIs: [],
     PBDs: [],
     virtual_allocation: 0,
@@ -240,11 +248,8 @@ export function newPbdRecord(fields: Fields): XapiRecord {
 
 export function newNetworkRecord(fields: Fields): XapiRecord {
   return {
-    ...base(fields),
-    name_label: '',
-    name_description: '',
-    allowed_operations: [],
-    current_operations: {},
+    ...named(fields),
+    ...operations([]),
     VIFs: [],
     PIFs: [],
     MTU: 1500,
@@ -262,11 +267,8 @@ export function newNetworkRecord(fields: Fields): XapiRecord {
 
 export function newTaskRecord(fields: Fields): XapiRecord {
   return {
-    ...base(fields),
-    name_label: '',
-    name_description: '',
-    allowed_operations: ['cancel'],
-    current_operations: {},
+    ...named(fields),
+    ...operations(['cancel']),
     created: XAPI_EPOCH,
     finished: XAPI_EPOCH,
     status: 'pending',

@@ -82,14 +82,13 @@ export class LabState {
   }
 }
 
+/** The saved records, or undefined for a new lab (no state file yet). */
 async function readState(path: string): Promise<SavedRecords | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
     throw error;
-  }
+  });
+  if (text === undefined) return undefined;
   try {
     const saved = JSON.parse(text) as SavedRecords;
     if (saved.version !== 1 || typeof saved.classes !== 'object') throw new Error('unknown layout');

@@ -4,22 +4,7 @@
 // then the allocated blocks in index order (512-byte all-ones bitmap + the block's data), and
 // the footer at the end. Creator "caml"; current_size is the exact virtual size. Pure: computes
 // the structures; vhd-export-stream.ts does the I/O.
-import {
-  BAT_ABSENT,
-  DiskType,
-  FOOTER_SIZE,
-  PlatformCode,
-  SECTOR_SIZE,
-  batSize,
-  bitmapSize,
-  blockCount,
-  encodeBat,
-  encodeFooter,
-  encodeHeader,
-  newFooter,
-  newHeader,
-  vhdTimestamp,
-} from '../../../shared/vhd/format/index.js';
+import { DiskType, FOOTER_SIZE, PlatformCode, SECTOR_SIZE, batSize, bitmapSize, blockCount, encodeBat, encodeFooter, encodeHeader, fullBitmap, newBat, newFooter, newHeader, vhdTimestamp } from '../../../shared/vhd/format/index.js';
 
 export const TABLE_OFFSET = 2048;
 
@@ -68,7 +53,7 @@ export function vhdExportLayout(options: VhdExportLayoutOptions): VhdExportLayou
   const firstBlock = locatorOffset + locatorSpace;
   const bitmapBytes = bitmapSize(blockSize);
   const blockBytes = bitmapBytes + blockSize;
-  const bat = new Uint32Array(entries).fill(BAT_ABSENT);
+  const bat = newBat(entries);
   options.blocks.forEach((index, k) => (bat[index] = (firstBlock + k * blockBytes) / SECTOR_SIZE));
   const footer = encodeFooter({
     ...newFooter({ diskType: parent ? DiskType.Differencing : DiskType.Dynamic, currentSize: virtualSize, uuid: options.uuid, date, creatorApplication: 'caml' }),
@@ -99,7 +84,7 @@ export function vhdExportLayout(options: VhdExportLayoutOptions): VhdExportLayou
     head,
     blocks: options.blocks,
     blockBytes,
-    bitmap: Buffer.alloc(bitmapBytes, 0xff),
+    bitmap: fullBitmap(bitmapBytes),
     footer,
     totalBytes: firstBlock + options.blocks.length * blockBytes + FOOTER_SIZE,
   };
