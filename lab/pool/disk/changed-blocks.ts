@@ -1,7 +1,8 @@
-// Pure decisions over block generations (see block-map.ts): which blocks differ between two
-// disks, and the CBT bitmap XAPI's VDI.list_changed_blocks returns. A block whose generation is
-// the same in both maps holds the same bytes; any other block may differ (an over-approximation
-// when a block was rewritten with identical bytes, as on a real SR).
+// Pure decisions over generations (see block-map.ts): which blocks differ between two disks (a
+// delta export's), and the CBT bitmap XAPI's VDI.list_changed_blocks returns (which 64 KiB
+// chunks were written). A block or chunk whose generation is the same in both maps holds the same
+// bytes; any other may differ (an over-approximation when it was rewritten with identical bytes,
+// as on a real SR).
 
 /** Block indexes of `target` whose content may differ from `base` (missing entries are zeros). */
 export function changedBlocks(base: Uint32Array, target: Uint32Array): number[] {
@@ -12,26 +13,21 @@ export function changedBlocks(base: Uint32Array, target: Uint32Array): number[] 
   return changed;
 }
 
-/** CBT granularity of XAPI: one bit per 64 KiB. */
+/** XAPI's CBT granularity: one bit of `VDI.list_changed_blocks` per 64 KiB. */
 export const CBT_GRANULARITY = 64 * 1024;
 
 /**
- * The changed-block bitmap between two disks of `virtualSize` bytes: one bit per `granularity`
- * bytes, most significant bit first in each byte, every chunk of a changed block marked.
+ * The CBT bitmap between two disks of `virtualSize` bytes from their generations per tracked unit
+ * of `unitSize` bytes (64 KiB; a whole block when blocks are smaller): one bit per 64 KiB, most
+ * significant bit first in each byte, set exactly where a unit in it was written since `base`.
  */
-export function changedBlockBitmap(
-  base: Uint32Array,
-  target: Uint32Array,
-  virtualSize: number,
-  blockSize: number,
-  granularity = CBT_GRANULARITY,
-): Buffer {
-  const chunks = Math.ceil(virtualSize / granularity);
+export function changedChunkBitmap(base: Uint32Array, target: Uint32Array, virtualSize: number, unitSize: number): Buffer {
+  const chunks = Math.ceil(virtualSize / CBT_GRANULARITY);
   const bitmap = Buffer.alloc(Math.ceil(chunks / 8));
-  const perBlock = blockSize / granularity;
-  for (const block of changedBlocks(base, target)) {
-    const first = block * perBlock;
-    const last = Math.min(first + perBlock, chunks);
+  for (let unit = 0; unit < target.length; unit++) {
+    if ((base[unit] ?? 0) === target[unit]) continue;
+    const first = Math.floor((unit * unitSize) / CBT_GRANULARITY);
+    const last = Math.min(chunks, Math.ceil(((unit + 1) * unitSize) / CBT_GRANULARITY));
     for (let chunk = first; chunk < last; chunk++) bitmap[chunk >> 3]! |= 0x80 >> (chunk & 7);
   }
   return bitmap;

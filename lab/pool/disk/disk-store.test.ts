@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeBlockMap, encodeBlockMap } from './block-map.js';
 import { DiskStore } from './disk-store.js';
 import type { DiskReader } from './disk-reader.js';
 
@@ -165,7 +166,59 @@ describe('DiskStore', () => {
     await disks.clone(A, C);
     const bitmap = disks.changedBlockBitmap(B, C);
     assert.equal(bitmap.length, 16);
-    assert.deepEqual([...bitmap], [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...bitmap], [0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'the one 64 KiB chunk written, not its 2 MiB block');
+    assert.deepEqual(disks.changedBlocks(B, C), [1], 'a delta export still sends the whole block');
     await disks.close();
+  });
+
+  it('marks exactly the 64 KiB chunks written since the base, also across a reopen', async () => {
+    const KiB = 1024;
+    const folder = join(root, 'cbt-exact');
+    let disks = await DiskStore.open(folder);
+    await disks.create(SR, A, 6 * MiB);
+    let writer = await disks.openWriter(A);
+    await writer.writeAt(0, randomBytes(6 * MiB));
+    await writer.commit();
+    await disks.clone(A, B);
+    writer = await disks.openWriter(A);
+    await writer.writeAt(3 * 64 * KiB + 100, randomBytes(4 * KiB)); // chunk 3
+    await writer.writeAt(5 * 64 * KiB - 512, randomBytes(1024)); // straddles chunks 4 and 5
+    await writer.writeBlock(2, randomBytes(2 * MiB)); // chunks 64..95, the whole third block
+    await writer.writeAt(2 * MiB - 4 * KiB, randomBytes(4 * KiB)); // chunk 31, last of the first block
+    await writer.commit();
+    await disks.clone(A, C);
+    const marked = (bitmap: Buffer): number[] => {
+      const chunks: number[] = [];
+      for (let i = 0; i < bitmap.length * 8; i++) if (bitmap[i >> 3]! & (0x80 >> (i & 7))) chunks.push(i);
+      return chunks;
+    };
+    const expected = [3, 4, 5, 31, ...Array.from({ length: 32 }, (_, i) => 64 + i)];
+    assert.deepEqual(marked(disks.changedBlockBitmap(B, C)), expected);
+    assert.deepEqual(marked(disks.changedBlockBitmap(C, C)), []);
+    await disks.close();
+    disks = await DiskStore.open(folder);
+    assert.deepEqual(marked(disks.changedBlockBitmap(B, C)), expected, 'the same after a reopen');
+    writer = await disks.openWriter(C);
+    await writer.writeAt(10, Buffer.alloc(10, 7));
+    await writer.commit();
+    assert.deepEqual(marked(disks.changedBlockBitmap(B, C)), [0, ...expected], 'generations keep growing after a reopen');
+    await disks.close();
+  });
+
+  it('reads a version 1 map (no chunk generations) as every chunk written with its block', () => {
+    const v1 = Buffer.alloc(24 + 2 * 8);
+    v1.write('DCLABMAP', 0, 'latin1');
+    v1.writeUInt32BE(1, 8);
+    v1.writeUInt32BE(2, 12);
+    v1.writeBigUInt64BE(BigInt(4 * MiB), 16);
+    v1.writeUInt32BE(7, 24); // block 0: slot 7, generation 5
+    v1.writeUInt32BE(5, 28);
+    v1.writeUInt32BE(0xffffffff, 32); // block 1: never written
+    v1.writeUInt32BE(0, 36);
+    const map = decodeBlockMap(v1, 'v1.map', 2 * MiB);
+    assert.equal(map.chunksPerBlock, 32);
+    assert.deepEqual([...map.chunkGenerations], [...Array(32).fill(5), ...Array(32).fill(0)]);
+    assert.deepEqual(decodeBlockMap(encodeBlockMap(map), 'v2.map', 2 * MiB), map, 'written back as version 2');
+    assert.throws(() => decodeBlockMap(v1.subarray(0, 30), 'short.map', 2 * MiB), /30 bytes, expected 40/);
   });
 });

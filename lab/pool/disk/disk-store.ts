@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_BLOCK_SIZE } from '../../../shared/vhd/format/index.js';
-import { changedBlockBitmap, changedBlocks } from './changed-blocks.js';
+import { changedBlocks, changedChunkBitmap } from './changed-blocks.js';
 import { copyBlockMap, loadBlockMap, newBlockMap, NO_SLOT, saveBlockMap, type BlockMap } from './block-map.js';
 import { BlockStore } from './block-store.js';
 import { DiskReader } from './disk-reader.js';
@@ -65,10 +65,11 @@ export class DiskStore {
     for (const name of await readdir(join(dir, 'maps'))) {
       if (!name.endsWith('.map')) continue;
       const path = join(dir, 'maps', name);
-      const map = await loadBlockMap(path);
+      const map = await loadBlockMap(path, this.blockSize);
       maps.push(map);
       this.disks.set(name.slice(0, -4), { srUuid, path, map, writer: undefined });
       for (const g of map.generations) if (g > this.generation) this.generation = g;
+      for (const g of map.chunkGenerations) if (g > this.generation) this.generation = g;
     }
     const sr = { dir, store: await BlockStore.open(dir, this.blockSize, maps) };
     this.srs.set(srUuid, sr);
@@ -193,10 +194,11 @@ export class DiskStore {
     return blocks;
   }
 
-  /** XAPI's CBT bitmap between two disks (64 KiB granularity). */
+  /** XAPI's CBT bitmap between two disks: one bit per 64 KiB, set exactly where written since the base. */
   changedBlockBitmap(baseUuid: string, targetUuid: string): Buffer {
     const target = this.disk(targetUuid).map;
-    return changedBlockBitmap(this.disk(baseUuid).map.generations, target.generations, target.virtualSize, this.blockSize);
+    const unit = this.blockSize / target.chunksPerBlock;
+    return changedChunkBitmap(this.disk(baseUuid).map.chunkGenerations, target.chunkGenerations, target.virtualSize, unit);
   }
 
   /** Deletes the maps of disks no VDI record names (left by a crash between the two writes). */

@@ -1,5 +1,6 @@
 // Writes to one disk, copy-on-write: every block touched gets a fresh slot (written whole: the
-// old content or zeros, with the new bytes applied) and a fresh generation, in a private copy of
+// old content or zeros, with the new bytes applied) and a fresh generation — for the block and
+// for each 64 KiB chunk the write touched, which is what CBT reports — in a private copy of
 // the block map. `commit()` fsyncs the data, saves the map atomically, publishes it and only
 // then releases the replaced slots. A crash before the map is saved leaves the disk as it was
 // (the new slots are free again when the SR is reopened). One writer per disk at a time.
@@ -22,6 +23,8 @@ export interface DiskWriterHost {
 interface OpenBlock {
   index: number;
   data: Buffer;
+  /** 1 for each chunk of the block written through this open block. */
+  touched: Uint8Array;
 }
 
 export class DiskWriter {
@@ -68,6 +71,8 @@ export class DiskWriter {
       } else {
         const block = await this.openBlock(index);
         data.copy(block.data, inBlock, done, done + count);
+        const unit = this.blockSize / this.map.chunksPerBlock;
+        block.touched.fill(1, Math.floor(inBlock / unit), Math.ceil((inBlock + count) / unit));
       }
       done += count;
     }
@@ -142,7 +147,7 @@ export class DiskWriter {
     const slot = this.map.slots[index]!;
     if (slot === NO_SLOT) data.fill(0);
     else await this.store.read(slot, data);
-    this.open = { index, data };
+    this.open = { index, data, touched: new Uint8Array(this.map.chunksPerBlock) };
     return this.open;
   }
 
@@ -150,11 +155,14 @@ export class DiskWriter {
     const open = this.open;
     if (open === undefined) return;
     this.open = undefined;
-    await this.storeBlock(open.index, open.data);
+    await this.storeBlock(open.index, open.data, open.touched);
   }
 
-  /** Puts a whole block in a slot of this writer (a fresh one unless it already owns one). */
-  private async storeBlock(index: number, data: Buffer): Promise<void> {
+  /**
+   * Puts a whole block in a slot of this writer (a fresh one unless it already owns one); the
+   * chunks marked in `touched` (all when absent) get the new generation.
+   */
+  private async storeBlock(index: number, data: Buffer, touched?: Uint8Array): Promise<void> {
     this.assertOpen();
     const current = this.map.slots[index]!;
     let slot = current;
@@ -165,7 +173,10 @@ export class DiskWriter {
       this.map.slots[index] = slot;
       this.changed++;
     }
-    this.map.generations[index] = this.host.nextGeneration();
+    const generation = this.host.nextGeneration();
+    this.map.generations[index] = generation;
+    const per = this.map.chunksPerBlock;
+    for (let chunk = 0; chunk < per; chunk++) if (touched === undefined || touched[chunk] === 1) this.map.chunkGenerations[index * per + chunk] = generation;
     await this.store.write(slot, data);
   }
 
