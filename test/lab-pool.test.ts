@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { XapiError, XapiRecord } from 'xen-api';
 import { GiB, MiB, fleet, snapshotDisk, startTestLab, vmDisk, type TestLab } from './support/lab-harness.js';
-import { planWrites } from '../deploy/lab/workload/write-plan.js';
+import { planWrites } from '../lab/pool/workload/write-plan.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, params?: string[]): Promise<XapiError> {
   try {
