@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { Task } from '../shared/proto/gen/deltachain/tasks/v1/task.js';
-import { exportBlocks, openBackupDisk } from '../agent/storage/disk-export.js';
+import { serveBlocks, openBackupDisk } from '../agent/storage/serve-disk.js';
 import { StorageChainChangedError } from '../agent/storage/errors.js';
 import { StorageTaskRunner } from '../agent/storage/task-runner.js';
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
@@ -163,7 +163,7 @@ describe('verify, vhd check and merges against damage', () => {
     await uploadChain(h.client, other, model);
     const request = { vmUuid: other.vmUuid, backupId: other.ids[2]!, diskKey: 'xvda' };
     const disk = await openBackupDisk(h.ctx, request);
-    const parts = exportBlocks(disk, request);
+    const parts = serveBlocks(disk, request);
     try {
       for (let part = await parts.next(); !(part.value?.kind === 'block' && part.value.block.index === 7); part = await parts.next());
       const merged = await run({ $case: 'merge', value: { vmUuid: other.vmUuid, backupId: other.ids[1]! } });

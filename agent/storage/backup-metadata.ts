@@ -1,11 +1,11 @@
 // The per-backup metadata JSON: the commit point of a backup (docs/remote-format.md §4).
 // Parsed through a schema on every read: a remote's files are input like any other.
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { RemoteFormatError } from './errors.js';
 import { ID_PATTERN, UUID_PATTERN } from './ids.js';
-import { writeFileAtomic, writeFileExclusive } from '../../shared/files/atomic-write.js';
+import { readFileIfPresent, writeFileAtomic, writeFileExclusive } from '../../shared/files/atomic-write.js';
 
 /** The version written; version 1 (no `chainDigest` in disk records) is still read. */
 export const BACKUP_METADATA_VERSION = 2;
@@ -71,14 +71,8 @@ export function parseBackupMetadata(text: string, where: string): BackupMetadata
 
 /** The metadata, or undefined when the backup is not committed. */
 export async function readBackupMetadata(path: string): Promise<BackupMetadata | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return parseBackupMetadata(text, path);
+  const text = await readFileIfPresent(path);
+  return text === undefined ? undefined : parseBackupMetadata(text, path);
 }
 
 /** Writes a new backup's metadata — the commit point — never over an existing file (FinalFileExistsError). */

@@ -20,7 +20,7 @@ import { StorageConflictError, StorageNotFoundError, StorageSentMismatchError, S
 import { FinalFileExistsError } from '../../shared/files/atomic-write.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
-import { readDiskFolderOf } from './vm-inventory.js';
+import { readDiskFolderOf } from './vm-folder.js';
 
 export const MAX_RECORDS_BYTES = 4 * 1024 * 1024;
 export const MAX_POLICY_BYTES = 64 * 1024;

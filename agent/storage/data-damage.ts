@@ -8,7 +8,7 @@ import { ancestry } from './chain-model.js';
 import { StorageDataError } from './errors.js';
 import type { RemoteContext } from './remote-context.js';
 import type { BackupMetadata } from './backup-metadata.js';
-import { readDiskFolderOf, type DiskFolder } from './vm-inventory.js';
+import { readDiskFolderOf, type DiskFolder } from './vm-folder.js';
 
 export interface DamageSite {
   vmUuid: string;

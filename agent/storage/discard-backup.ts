@@ -13,7 +13,7 @@ import { StorageConflictError } from './errors.js';
 import { ID_PATTERN, validBackupId, validUuid } from './ids.js';
 import { diskFileName, isTemporaryName, sumsPathOf } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
-import { listFolder, readDiskFolderOf } from './vm-inventory.js';
+import { listFolder, readDiskFolderOf } from './vm-folder.js';
 
 export interface DiscardInput {
   vmUuid: string;

@@ -18,8 +18,9 @@ import type { RemoteContext } from './remote-context.js';
 import { isAllOnes } from '../../shared/sums/index.js';
 import { createSumsFile, type SumsEntry } from './sums-file.js';
 import { removeIfPresent } from '../../shared/files/atomic-write.js';
-import { readDiskFolderOf } from './vm-inventory.js';
-import { DEFAULT_UPLOAD_LIMITS, checkFreeSpace } from './upload-limits.js';
+import { readDiskFolderOf } from './vm-folder.js';
+import { checkFreeSpace } from './remote-full.js';
+import { DEFAULT_UPLOAD_LIMITS } from './upload-limits.js';
 
 /** The free-space floor is checked again every this many blocks of an upload. */
 const SPACE_CHECK_BLOCKS = 64;

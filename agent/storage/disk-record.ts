@@ -10,7 +10,7 @@ import type { DiskIdentity } from './disk-identity.js';
 import { RemoteFormatError } from './errors.js';
 import { sumsPathOf } from './remote-layout.js';
 import { summarizeSumsFile } from './sums-file.js';
-import type { DiskFolder } from './vm-inventory.js';
+import type { DiskFolder } from './vm-folder.js';
 
 export interface DiskSourceInput {
   vdiUuid: string | null;

@@ -20,7 +20,7 @@ import {
 } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { commitBackup } from './commit-backup.js';
 import { discardBackup } from './discard-backup.js';
-import { exportBlocks, exportVhd, openBackupDisk, type ExportPart } from './disk-export.js';
+import { serveBlocks, serveVhd, openBackupDisk, type ServedPart } from './serve-disk.js';
 import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
 import { readBackupMetadata } from './backup-metadata.js';
@@ -219,9 +219,9 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   };
   try {
     if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
-      for await (const part of exportBlocks(disk, request)) await send(partToProto(part));
+      for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
     } else {
-      const { length, stream } = exportVhd(chain);
+      const { length, stream } = serveVhd(chain);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize } } });
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -260,7 +260,7 @@ function blockFromProto(b: DiskBlock): BlockInput {
   return { index: b.index, bitmap: asBuffer(b.bitmap), data: asBuffer(b.data), checksum: asBuffer(b.checksum) };
 }
 
-function partToProto(part: ExportPart): GetDiskResponse {
+function partToProto(part: ServedPart): GetDiskResponse {
   switch (part.kind) {
     case 'header':
       return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '' } } };

@@ -3,7 +3,7 @@
 // (docs/remote-format.md §5): the reference snapshot's VDI uuid must be a chain tail.
 import { validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
-import { readVmInventory } from './vm-inventory.js';
+import { readVmFolder } from './vm-folder.js';
 
 export interface BaseLocation {
   backupId: string;
@@ -13,7 +13,7 @@ export interface BaseLocation {
 export async function findBase(ctx: RemoteContext, vmUuid: string, footerUuid: string): Promise<BaseLocation | undefined> {
   validUuid(vmUuid, 'VM uuid');
   validUuid(footerUuid, 'footer uuid');
-  const inventory = await readVmInventory(ctx.layout, vmUuid);
+  const inventory = await readVmFolder(ctx.layout, vmUuid);
   for (const folder of inventory.disks.values()) {
     const file = folder.model.files.find((f) => f.footerUuid === footerUuid && folder.needed.has(f.name));
     if (!file) continue;

@@ -6,7 +6,7 @@ import type { BackupMetadata } from './backup-metadata.js';
 import { UUID_PATTERN, validUuid } from './ids.js';
 import { REMOTE_FORMAT_VERSION } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
-import { listFolder, readBackups, type Problem } from './vm-inventory.js';
+import { listFolder, readBackups, type Problem } from './vm-folder.js';
 
 export interface DiskSummary {
   diskKey: string;

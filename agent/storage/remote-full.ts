@@ -2,7 +2,8 @@
 // quota) is not a storage agent bug and not worth an immediate retry: the operator must free
 // space. Such failures are recognised wherever they surface (the errno may sit deep in a cause
 // chain: the VHD writer wraps its first failure) and reported as RemoteFullError — gRPC
-// RESOURCE_EXHAUSTED with the remote's name and what is left, side `remote-full`.
+// RESOURCE_EXHAUSTED with the remote's name and what is left, side `remote-full`. Uploads also
+// check a free-space floor before they write (checkFreeSpace), refusing with the same error.
 import { statfs } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { StorageError } from './errors.js';
@@ -48,4 +49,17 @@ export async function asRemoteFull(ctx: RemoteContext, error: unknown, what: str
   const left = space === undefined ? 'free space unknown' : `${space.free} bytes free of ${space.total}`;
   const message = `remote ${ctx.remoteId} is full (${left} at ${ctx.layout.root}): ${what} could not write; free space on the remote (delete old backups, lower the retention or grow its file system), then run it again`;
   return new RemoteFullError(message, { cause: error });
+}
+
+/**
+ * Refuses when the remote would have fewer than the floor free after `bytes` more (`bytes` 0:
+ * only the floor). Unknown free space (statfs failing) is not a refusal: the write itself will say.
+ */
+export async function checkFreeSpace(remoteId: string, root: string, floor: number, bytes: number, what: string): Promise<void> {
+  const space = await remoteSpace(root);
+  if (space === undefined || space.free >= floor + bytes) return;
+  const need = bytes > 0 ? `${bytes} bytes more plus the floor of ${floor}` : `the floor of ${floor} bytes`;
+  throw new RemoteFullError(
+    `remote ${remoteId} has ${space.free} bytes free at ${root}, below ${need} (storage.limits.freeSpaceFloorBytes): ${what} refused before writing; free space on the remote or lower the floor`,
+  );
 }

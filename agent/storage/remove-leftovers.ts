@@ -18,7 +18,7 @@ import { listVms } from './list-backups.js';
 import { backupIdOfDiskFile, isTemporaryName } from './remote-layout.js';
 import type { RemoteContext } from './remote-context.js';
 import { ID_PATTERN } from './ids.js';
-import { listFolder, readBackups, readVmInventory, type Problem } from './vm-inventory.js';
+import { listFolder, readBackups, readVmFolder, type Problem } from './vm-folder.js';
 
 const MERGE_STATE = /^\..+\.merge\.json$/;
 const MERGE_LOCK = /^\..+\.merge\.lock$/;
@@ -61,7 +61,7 @@ async function leftoversOfVm(ctx: RemoteContext, vm: string): Promise<string[]> 
 
 /** Disks no committed backup needs (their ancestors included) and checksums without disk, folder by folder. */
 async function uncommittedDisks(ctx: RemoteContext, vm: string): Promise<string[]> {
-  const inventory = await readVmInventory(ctx.layout, vm);
+  const inventory = await readVmFolder(ctx.layout, vm);
   if (inventory.problems.length > 0) return [];
   const out: string[] = [];
   for (const folder of inventory.disks.values()) {

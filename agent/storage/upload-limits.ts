@@ -1,9 +1,9 @@
 // What one storage agent spends on uploads, bounded whatever its callers send: concurrent
 // uploads per caller (by certificate identity; by address when the agent runs insecure), an idle
 // deadline on every stream (no message for `idleSeconds` cancels it and removes what it wrote),
-// and a free-space floor checked before an upload creates anything and again as it grows.
+// and a free-space floor checked before an upload creates anything and again as it grows
+// (checkFreeSpace, remote-full.ts).
 // `maxConcurrentStreams` is handed to the HTTP/2 server (storage-server.ts).
-import { RemoteFullError, remoteSpace } from './remote-full.js';
 import { StorageLimitError } from './errors.js';
 
 export interface UploadLimits {
@@ -60,17 +60,4 @@ export function idleDeadline(seconds: number, onIdle: () => void): { touch(): vo
   };
   arm();
   return { touch: arm, stop: () => clearTimeout(timer) };
-}
-
-/**
- * Refuses when the remote would have fewer than the floor free after `bytes` more (`bytes` 0:
- * only the floor). Unknown free space (statfs failing) is not a refusal: the write itself will say.
- */
-export async function checkFreeSpace(remoteId: string, root: string, floor: number, bytes: number, what: string): Promise<void> {
-  const space = await remoteSpace(root);
-  if (space === undefined || space.free >= floor + bytes) return;
-  const need = bytes > 0 ? `${bytes} bytes more plus the floor of ${floor}` : `the floor of ${floor} bytes`;
-  throw new RemoteFullError(
-    `remote ${remoteId} has ${space.free} bytes free at ${root}, below ${need} (storage.limits.freeSpaceFloorBytes): ${what} refused before writing; free space on the remote or lower the floor`,
-  );
 }

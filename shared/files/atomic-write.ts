@@ -10,7 +10,7 @@
 //     marker, a merge's tables and state, refreshed metadata, the lab's state), never for what a
 //     client of the storage agent sends.
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncFolder } from './fsync-folder.js';
 
@@ -84,6 +84,16 @@ async function writeTemporary(path: string, data: Uint8Array | string, mode?: nu
   }
   await handle.close();
   return temp;
+}
+
+/** A text file's content, or undefined when there is no such file. */
+export async function readFileIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /** Removes a file; absent is fine. Returns whether it existed. */

@@ -3,7 +3,9 @@
 // blocks may overlap. A pure function over the decoded BAT, shared by the file reader and the
 // stream parser. Returns the present blocks' indexes in file order (ascending offset); the
 // common case — offsets already ascending with the index — is detected without sorting.
-import { BAT_ABSENT, SECTOR_SIZE, VhdFormatError } from './format/index.js';
+// `dynamicBlockOrder` applies it to a dynamic or differencing VHD: its metadata is the footer copy
+// at 0, the dynamic header and the BAT.
+import { BAT_ABSENT, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, batSize, bitmapSize, type DynamicHeader } from './format/index.js';
 
 export interface ByteRange {
   /** Names the structure in errors: "dynamic header". */
@@ -23,6 +25,35 @@ export interface BlockLayoutRules {
   start?: number;
   /** Prefix of error locations: a path or "VHD stream". */
   where: string;
+}
+
+export interface DynamicLayout {
+  /** Where the dynamic header starts (the footer's dataOffset). */
+  dataOffset: number;
+  header: DynamicHeader;
+  /** Prefix of error locations: a path or "VHD stream". */
+  where: string;
+  /** Blocks must end at or before this offset (the file size), when known. */
+  end?: number;
+  /** Blocks must come after the BAT, as a stream lays them out. */
+  blocksAfterBat?: boolean;
+}
+
+/** blocksInFileOrder for a dynamic or differencing VHD: no block may overlap its metadata. */
+export function dynamicBlockOrder(bat: Uint32Array, layout: DynamicLayout): Uint32Array {
+  const { dataOffset, header } = layout;
+  const batEnd = header.tableOffset + batSize(header.maxTableEntries);
+  return blocksInFileOrder(bat, {
+    blockBytes: bitmapSize(header.blockSize) + header.blockSize,
+    where: layout.where,
+    ...(layout.end === undefined ? {} : { end: layout.end }),
+    ...(layout.blocksAfterBat === true ? { start: batEnd } : {}),
+    reserved: [
+      { what: 'footer copy', start: 0, end: FOOTER_SIZE },
+      { what: 'dynamic header', start: dataOffset, end: dataOffset + HEADER_SIZE },
+      { what: 'BAT', start: header.tableOffset, end: batEnd },
+    ],
+  });
 }
 
 export function blocksInFileOrder(bat: Uint32Array, rules: BlockLayoutRules): Uint32Array {

@@ -14,23 +14,9 @@
 // parse does not feed the garbage collector 2 MiB of external memory per block.
 // The stream must end with a footer byte-identical to the first one, within MAX_GAP bytes of the
 // last block, so garbage after the data ends the parse with an error rather than a hang.
-import { blocksInFileOrder } from './block-layout.js';
+import { dynamicBlockOrder } from './block-layout.js';
 import { ChunkReader } from './chunk-reader.js';
-import {
-  DiskType,
-  FOOTER_SIZE,
-  HEADER_SIZE,
-  LIMITS,
-  SECTOR_SIZE,
-  VhdFormatError,
-  batSize,
-  bitmapSize,
-  decodeBat,
-  decodeFooter,
-  decodeHeader,
-  type DynamicHeader,
-  type Footer,
-} from './format/index.js';
+import { DiskType, FOOTER_SIZE, HEADER_SIZE, LIMITS, SECTOR_SIZE, VhdFormatError, bitmapSize, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from './format/index.js';
 import type { VhdBlock, VhdDescription } from './types.js';
 
 /** Largest gap skipped between two structures (or after the last block). */
@@ -80,16 +66,7 @@ export async function parseVhdStream(
     const { footer, bytes: footerBytes } = await readFooter(reader, name);
     const header = await readHeader(reader, name, footer);
     const bat = await readBat(reader, name, header);
-    const order = blocksInFileOrder(bat, {
-      blockBytes: bitmapSize(header.blockSize) + header.blockSize,
-      where: name,
-      start: header.tableOffset + batSize(header.maxTableEntries),
-      reserved: [
-        { what: 'footer copy', start: 0, end: FOOTER_SIZE },
-        { what: 'dynamic header', start: footer.dataOffset!, end: footer.dataOffset! + HEADER_SIZE },
-        { what: 'BAT', start: header.tableOffset, end: header.tableOffset + batSize(header.maxTableEntries) },
-      ],
-    });
+    const order = dynamicBlockOrder(bat, { dataOffset: footer.dataOffset!, header, where: name, blocksAfterBat: true });
     let blocks: AsyncGenerator<VhdBlock> | undefined;
     let closed = false;
     const reuse = options.reuseBuffers === true;
@@ -133,13 +110,19 @@ async function readHeader(reader: ChunkReader, name: string, footer: Footer): Pr
 
 async function readBat(reader: ChunkReader, name: string, header: DynamicHeader): Promise<Uint32Array> {
   const where = `${name}: dynamic header`;
+  const bytes = checkStreamBat(header, where);
+  await skipTo(reader, header.tableOffset, where, 'BAT');
+  const buf = await reader.read(bytes, `${name}: BAT at byte ${header.tableOffset}`);
+  return decodeBat(buf, header.maxTableEntries);
+}
+
+/** The BAT's size in bytes; refused past MAX_BAT_BYTES, the most a stream reader holds. */
+export function checkStreamBat(header: DynamicHeader, where: string): number {
   const bytes = header.maxTableEntries * 4;
   if (bytes > MAX_BAT_BYTES) {
     throw new VhdFormatError(where, `BAT of ${header.maxTableEntries} entries is past the limit of ${MAX_BAT_BYTES / 4}`);
   }
-  await skipTo(reader, header.tableOffset, where, 'BAT');
-  const buf = await reader.read(bytes, `${name}: BAT at byte ${header.tableOffset}`);
-  return decodeBat(buf, header.maxTableEntries);
+  return bytes;
 }
 
 /** Skips to `target`, which must not be behind the reader nor more than MAX_GAP ahead. */

@@ -7,23 +7,8 @@
 // `check`. A block is read with one `read` into a pre-sized buffer: bitmap and data are contiguous.
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { blocksInFileOrder } from './block-layout.js';
-import {
-  BAT_ABSENT,
-  DiskType,
-  FOOTER_SIZE,
-  HEADER_SIZE,
-  SECTOR_SIZE,
-  VhdFormatError,
-  batSize,
-  bitmapSize,
-  blockCount,
-  decodeBat,
-  decodeFooter,
-  decodeHeader,
-  type DynamicHeader,
-  type Footer,
-} from './format/index.js';
+import { dynamicBlockOrder } from './block-layout.js';
+import { BAT_ABSENT, DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, batSize, bitmapSize, blockCount, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from './format/index.js';
 import type { VhdBlock, VhdDescription } from './types.js';
 
 export interface VhdFileOptions {
@@ -144,16 +129,7 @@ async function readMetadata(handle: FileHandle, path: string): Promise<Opened> {
   }
   const batBuf = await readAt(handle, header.tableOffset, tableBytes, `${path}: BAT`);
   const bat = decodeBat(batBuf, header.maxTableEntries);
-  blocksInFileOrder(bat, {
-    blockBytes: bitmapSize(header.blockSize) + header.blockSize,
-    end: fileSize,
-    where: path,
-    reserved: [
-      { what: 'footer copy', start: 0, end: FOOTER_SIZE },
-      { what: 'dynamic header', start: dataOffset, end: dataOffset + HEADER_SIZE },
-      { what: 'BAT', start: header.tableOffset, end: header.tableOffset + tableBytes },
-    ],
-  });
+  dynamicBlockOrder(bat, { dataOffset, header, where: path, end: fileSize });
   const trailing = await checkTrailingFooter(handle, path, fileSize, footer);
   return { footer, header, bat, fileSize, ...trailing };
 }

@@ -1,28 +1,10 @@
-// The XAPI records a backup's metadata keeps so the VM can be rebuilt anywhere: the live VM, its
-// snapshot, the snapshot's VBDs, its disk VDIs, its VIFs. Records are kept as XAPI returned them,
-// plus `$ref` (to link VBD → VDI), `$diskKey` on disk VDIs and VBDs (the chain on the remote),
-// and `$network` on VIFs (uuid, name, VLAN, MTU), so a restore can map networks on another pool.
+// Collects the XAPI records a backup's metadata keeps so the VM can be rebuilt anywhere
+// (metadata/backup-records.ts): the live VM, its snapshot, the snapshot's VBDs, its disk VDIs, its
+// VIFs, each VIF with its network's uuid, name, VLAN and MTU.
 import type { HostXapi } from '../xapi/host-xapi.js';
+import type { BackupRecords, NetworkDescription } from '../metadata/backup-records.js';
 import { NULL_REF, type XapiNetwork, type XapiPif, type XapiRef, type XapiVbd, type XapiVdi, type XapiVif, type XapiVm } from '../xapi/xapi-records.js';
 import { ignoreGone } from './pool-snapshots.js';
-
-export type WithRef<T> = T & { $ref: XapiRef };
-
-export interface NetworkDescription {
-  uuid: string;
-  name_label: string;
-  /** VLAN tag of the network's PIFs; -1 when untagged or internal. */
-  VLAN: number;
-  MTU: number;
-}
-
-export interface BackupRecords {
-  vm: WithRef<XapiVm>;
-  vmSnapshot: WithRef<XapiVm>;
-  vbds: Array<WithRef<XapiVbd> & { $diskKey?: string }>;
-  vdis: Array<WithRef<XapiVdi> & { $diskKey: string }>;
-  vifs: Array<WithRef<XapiVif> & { $network?: NetworkDescription }>;
-}
 
 export async function collectBackupRecords(
   xapi: HostXapi,

@@ -4,7 +4,7 @@
 // A failed read or publish is logged and tried again at the next tick; reports never overlap.
 import type { Logger } from '../../../shared/logging/index.js';
 import type { InventoryEvent } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
-import type { EventSink } from '../tasks/host-task-runner.js';
+import type { EventSink } from '../../../shared/nats/index.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
 import type { XapiRef } from '../xapi/xapi-records.js';
 import { buildInventory, type InventoryRecords } from './build-inventory.js';

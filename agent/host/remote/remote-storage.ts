@@ -4,7 +4,7 @@
 // (HasBase, ListBackups, CommitBackup of the same backup id); DiscardBackup and a probe (does a
 // storage agent that went away answer again?) tried once; push-style uploads (with a leaner
 // block encoder, put-disk-client.ts) for fanning one export out to several remotes; for restores,
-// a backup's stored records and a disk as one VHD stream of known length.
+// a backup's stored records and a disk as one VHD stream of known length (restore's BackupSource).
 // A task works through a view of the remote that carries its grant (`withGrant`): every call of
 // the view sends the coordinator's grant the task came with, over the remote's shared channels.
 // The channels reconnect at least every 5 s while a storage agent is away (grpc-js would back off
@@ -17,8 +17,7 @@ import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
-import { parseStoredBackup } from '../restore/parse-stored-backup.js';
-import type { BackupSource, StoredBackup } from '../restore/restore-types.js';
+import { parseStoredBackup, type StoredBackup } from '../metadata/parse-stored-backup.js';
 import { DiskUpload } from './disk-upload.js';
 import { createPutDiskStub, type PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
@@ -59,7 +58,7 @@ interface RemoteChannels {
   uploads: PutDiskStub;
 }
 
-export class RemoteStorage implements BackupSource {
+export class RemoteStorage {
   private readonly channels: RemoteChannels;
 
   constructor(

@@ -21,7 +21,7 @@ export const BOOT_PATH_FIELDS = Object.freeze([
 /** Keys of maps dropped unless kept: passthrough devices and device-model arguments. */
 export const BOOT_PATH_KEYS: Readonly<Record<'other_config' | 'platform', readonly string[]>> = Object.freeze({
   other_config: ['pci', 'vgpu_pci'],
-  // Not device-model, vga, videoram: ordinary emulation choices a guest needs to boot as before.
+  // Not device-model, vga, videoram: ordinary emulation choices a guest needs to boot as it did on the pool it was backed up from.
   platform: ['device_model_args', 'pci_passthrough', 'usb_passthrough', 'vgpu_pci', 'vgpu_config'],
 });
 

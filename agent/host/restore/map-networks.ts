@@ -1,7 +1,7 @@
 // Which network of the target pool a recorded VIF goes on: the same network (by uuid) when the
 // restore runs on the original pool; elsewhere the network with the same VLAN and name, then the
 // same name, then the same VLAN. No match leaves the VIF out (the restore says so). Pure.
-import type { NetworkDescription } from '../backup/collect-backup-records.js';
+import type { NetworkDescription } from '../metadata/backup-records.js';
 import type { XapiRef } from '../xapi/xapi-records.js';
 
 export interface TargetNetwork {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { XapiVm } from '../xapi/xapi-records.js';
 import { chooseNetwork, type TargetNetwork } from './map-networks.js';
-import { parseStoredBackup } from './parse-stored-backup.js';
+import { parseStoredBackup } from '../metadata/parse-stored-backup.js';
 import { IMPORT_BLOCK_REASON, blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
 
 const recorded = {

@@ -1,6 +1,6 @@
 // The restore task in domain terms, what it needs from a remote, and what it reports.
 import type { Readable } from 'node:stream';
-import type { BackupRecords } from '../backup/collect-backup-records.js';
+import type { StoredBackup } from '../metadata/parse-stored-backup.js';
 
 /** What a restore reads from a remote: a backup's metadata and each disk as one VHD stream. */
 export interface BackupSource {
@@ -8,15 +8,6 @@ export interface BackupSource {
   getBackup(vmUuid: string, backupId: string): Promise<StoredBackup>;
   /** The disk's whole chain folded into one dynamic VHD stream of known length. */
   getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<{ length: number; stream: Readable }>;
-}
-
-export interface StoredBackup {
-  backupId: string;
-  vmUuid: string;
-  /** When the backup's snapshot was taken (ISO-8601). */
-  timestamp: string;
-  records: BackupRecords;
-  disks: Array<{ key: string; virtualSize: number }>;
 }
 
 export interface RestoreRequest {

@@ -9,7 +9,8 @@
 // including disks whose import had already completed.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
-import type { BackupRecords } from '../backup/collect-backup-records.js';
+import type { BackupRecords } from '../metadata/backup-records.js';
+import type { StoredBackup } from '../metadata/parse-stored-backup.js';
 import { ignoreGone } from '../backup/pool-snapshots.js';
 import { TransferProgress, type ProgressListener } from '../backup/transfer-progress.js';
 import { mapWithLimit } from '../concurrency/semaphore.js';
@@ -19,7 +20,7 @@ import { XapiCallError } from '../xapi/xapi-call-error.js';
 import { NULL_REF, type XapiNetwork, type XapiPif, type XapiRef, type XapiVm } from '../xapi/xapi-records.js';
 import { importDisk } from './import-disk.js';
 import { chooseNetwork, type TargetNetwork } from './map-networks.js';
-import type { RestoreOutcome, RestoreRequest, StoredBackup } from './restore-types.js';
+import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
 import { filterBootConfig } from './boot-config-filter.js';
 import { IMPORT_BLOCK_REASON, RESTORE_TAG, blockedOperationsAfterImport, defaultRestoredName, vmCreateRecord } from './vm-create-record.js';
 

@@ -8,22 +8,9 @@
 // blocks are hashed straight from the chunks, so memory stays at one BAT whatever the disk.
 import { createHash, type Hash } from 'node:crypto';
 import { DiskDigest } from '../../../shared/grpc/disk-checksum.js';
-import { blocksInFileOrder } from '../../../shared/vhd/block-layout.js';
-import { MAX_BAT_BYTES } from '../../../shared/vhd/stream-parser.js';
-import {
-  DiskType,
-  FOOTER_SIZE,
-  HEADER_SIZE,
-  SECTOR_SIZE,
-  VhdFormatError,
-  batSize,
-  bitmapSize,
-  decodeBat,
-  decodeFooter,
-  decodeHeader,
-  type DynamicHeader,
-  type Footer,
-} from '../../../shared/vhd/format/index.js';
+import { dynamicBlockOrder } from '../../../shared/vhd/block-layout.js';
+import { checkStreamBat } from '../../../shared/vhd/stream-parser.js';
+import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, bitmapSize, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from '../../../shared/vhd/format/index.js';
 
 /** A structure read whole before it is decoded: where it starts and ends in the stream. */
 interface Region {
@@ -143,11 +130,9 @@ export class VhdStreamDigest {
   #readHeader(bytes: Buffer): void {
     const where = `${this.#where}: dynamic header at byte ${this.#footer!.dataOffset}`;
     const header = decodeHeader(bytes, this.#footer!.currentSize, where);
-    if (header.maxTableEntries * 4 > MAX_BAT_BYTES) {
-      throw new VhdFormatError(where, `BAT of ${header.maxTableEntries} entries is past the limit of ${MAX_BAT_BYTES / 4}`);
-    }
+    const batBytes = checkStreamBat(header, where);
     this.#header = header;
-    this.#expect(header.tableOffset, header.maxTableEntries * 4, 'BAT', (bat) => this.#readBat(bat));
+    this.#expect(header.tableOffset, batBytes, 'BAT', (bat) => this.#readBat(bat));
   }
 
   #readBat(bytes: Buffer): void {
@@ -155,16 +140,7 @@ export class VhdStreamDigest {
     const footer = this.#footer!;
     const bat = decodeBat(bytes, header.maxTableEntries);
     this.#blockBytes = bitmapSize(header.blockSize) + header.blockSize;
-    const order = blocksInFileOrder(bat, {
-      blockBytes: this.#blockBytes,
-      where: this.#where,
-      start: header.tableOffset + batSize(header.maxTableEntries),
-      reserved: [
-        { what: 'footer copy', start: 0, end: FOOTER_SIZE },
-        { what: 'dynamic header', start: footer.dataOffset!, end: footer.dataOffset! + HEADER_SIZE },
-        { what: 'BAT', start: header.tableOffset, end: header.tableOffset + batSize(header.maxTableEntries) },
-      ],
-    });
+    const order = dynamicBlockOrder(bat, { dataOffset: footer.dataOffset!, header, where: this.#where, blocksAfterBat: true });
     // The digest takes blocks by ascending index; a stream that lays them out otherwise is not
     // the synthetic stream a storage agent sends.
     for (let k = 1; k < order.length; k++) {

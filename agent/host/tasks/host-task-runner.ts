@@ -1,16 +1,13 @@
 // Runs the tasks addressed to this pool (deltachain.tasks.v1.Task: backup, restore, release of
-// reference snapshots) and reports
-// them as events: `started`, throttled `progress` (bytes, blocks, rate), one `result` (the
-// outcome, or a failure with a stable code, the XAPI code and parameters in the message, and
-// whether retrying helps). The handlers are idempotent: a redelivered backup whose backup is
-// committed reports the first result (backup-vm.ts), a redelivered restore finds the VM it made
-// (restore-vm.ts), a release finds nothing more to destroy (release-references.ts); a backup and
-// a release of one VM never overlap in this agent (VmLocks). A task whose result cannot be published is redelivered later by the consumer.
-import { DeltachainError, errorMessage } from '../../../shared/errors.js';
+// reference snapshots) on the shared skeleton (shared/nats/task-runner.ts), which reports them as
+// events; this module adds what is the host agent's own: the pool it serves, its payloads, a VM's
+// lock, and `progress` events that carry bytes, blocks and the rate. The handlers are idempotent:
+// a redelivered backup whose backup is committed reports the first result (backup-vm.ts), a
+// redelivered restore finds the VM it made (restore-vm.ts), a release finds nothing more to destroy
+// (release-references.ts); a backup and a release of one VM never overlap in this agent (VmLocks).
+import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
-import type { EventBody, TaskDelivery, TaskOutcome } from '../../../shared/nats/index.js';
-import { decodeTask } from '../../../shared/nats/index.js';
-import { TaskStatus, type TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import { AgentTaskRunner, type EventSink, type TaskAcceptance, type TaskOutput } from '../../../shared/nats/index.js';
 import { TaskKind, type Task } from '../../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { backupVm } from '../backup/backup-vm.js';
 import type { TransferRetryOptions } from '../backup/transfer-disk.js';
@@ -21,11 +18,6 @@ import type { HostXapi } from '../xapi/host-xapi.js';
 import type { RemoteStorages } from './remote-storages.js';
 import { backupOutput, backupRequestFrom, releaseOutput, releaseRequestFrom, restoreOutput, restoreRequestFrom } from './translate-task.js';
 import { VmLocks } from './vm-locks.js';
-
-/** Where events go (NATS in the agent). */
-export interface EventSink {
-  publish(taskId: string, body: EventBody): Promise<void>;
-}
 
 export interface HostTaskContext {
   poolId: string;
@@ -40,7 +32,7 @@ export interface HostTaskContext {
   progressIntervalMs: number;
 }
 
-const HOST_TASK_KINDS: Partial<Record<NonNullable<Task['payload']>['$case'], TaskKind>> = {
+const HOST_TASK_KINDS: TaskAcceptance['kinds'] = {
   backup: TaskKind.TASK_KIND_BACKUP,
   restore: TaskKind.TASK_KIND_RESTORE,
   releaseReferences: TaskKind.TASK_KIND_RELEASE_REFERENCES,
@@ -53,62 +45,29 @@ export class TaskRefusedError extends DeltachainError {
   }
 }
 
-export class HostTaskRunner {
+export class HostTaskRunner extends AgentTaskRunner {
   private readonly locks = new VmLocks();
-  private readonly log: Logger;
+  protected readonly failureCode = 'HOST_TASK_FAILED';
 
   constructor(private readonly context: HostTaskContext) {
-    this.log = context.logger.child({ component: 'host-tasks' });
+    super(context.events, context.logger, 'host-tasks');
   }
 
-  /** The JetStream handler: decode, run, report. */
-  async handle(delivery: TaskDelivery): Promise<TaskOutcome> {
-    let task: Task;
-    try {
-      task = decodeTask(delivery.data);
-    } catch (error) {
-      this.log.error({ err: error, subject: delivery.subject }, 'undecodable task dropped');
-      return 'ack';
-    }
-    await this.context.events.publish(task.taskId, { $case: 'started', value: { attempt: task.attempt, delivery: delivery.deliveryCount } });
-    const result = await this.run(task, delivery.working);
-    // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
-    if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
-    await this.context.events.publish(task.taskId, { $case: 'result', value: { ...result, attempt: task.attempt } });
-    return 'ack';
+  protected acceptance(): TaskAcceptance {
+    return { target: 'poolId', id: this.context.poolId, kinds: HOST_TASK_KINDS, runs: 'a host agent runs backup, restore and release tasks' };
   }
 
-  /** Runs one task; never throws (failures become a FAILED result). */
-  async run(task: Task, keepAlive: () => void = () => undefined): Promise<TaskResult> {
-    const started = Date.now();
-    const log = this.log.child({ taskId: task.taskId, kind: task.payload?.$case, vm: (task.payload?.value as { vmUuid?: string } | undefined)?.vmUuid });
-    try {
-      this.check(task);
-      const output = await this.execute(task, this.progress(task, keepAlive));
-      log.info({ ms: Date.now() - started }, 'task succeeded');
-      return { status: TaskStatus.TASK_STATUS_SUCCEEDED, error: undefined, durationMs: Date.now() - started, output };
-    } catch (error) {
-      const code = error instanceof DeltachainError ? error.code : 'HOST_TASK_FAILED';
-      const retryable = error instanceof DeltachainError ? error.retryable : true;
-      log.warn({ code, err: error }, 'task failed');
-      return { status: TaskStatus.TASK_STATUS_FAILED, error: { code, message: errorMessage(error), retryable, side: (error instanceof DeltachainError ? error.side : undefined) ?? '' }, durationMs: Date.now() - started, output: undefined };
-    }
+  protected refusal(message: string): Error {
+    return new TaskRefusedError(message);
   }
 
-  private check(task: Task): void {
-    const target = task.target?.agent;
-    if (target?.$case !== 'poolId' || target.value !== this.context.poolId) {
-      throw new TaskRefusedError(`task ${task.taskId} is addressed to ${target ? `${target.$case} ${target.value}` : 'no one'}, not pool ${this.context.poolId}`);
-    }
-    const payload = task.payload;
-    const expected = payload === undefined ? undefined : HOST_TASK_KINDS[payload.$case];
-    if (expected === undefined) throw new TaskRefusedError(`task ${task.taskId}: a host agent runs backup, restore and release tasks, not ${payload?.$case ?? 'an empty one'}`);
-    if (task.kind !== expected) throw new TaskRefusedError(`task ${task.taskId}: kind ${task.kind} does not match its ${payload!.$case} payload`);
-    if (task.deadlineMs > 0 && Date.now() > task.deadlineMs) throw new TaskRefusedError(`task ${task.taskId}: its deadline passed before it started`);
+  protected override logFields(task: Task): Record<string, unknown> {
+    return { vm: (task.payload?.value as { vmUuid?: string } | undefined)?.vmUuid };
   }
 
-  private async execute(task: Task, onProgress: ProgressListener): Promise<TaskResult['output']> {
+  protected async execute(task: Task, keepAlive: () => void): Promise<TaskOutput> {
     const { xapi, storages, disksPerVm, logger } = this.context;
+    const onProgress = this.progress(task, keepAlive);
     const payload = task.payload!;
     if (payload.$case === 'backup') {
       const request = backupRequestFrom(task.taskId, payload.value, storages);
@@ -127,19 +86,15 @@ export class HostTaskRunner {
     throw new TaskRefusedError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
   }
 
-  /** Progress listener: extends the ack, publishes at most one event per interval (and each phase change). */
+  /** Transfer progress as events: at most one per interval, and one at each change of phase. */
   private progress(task: Task, keepAlive: () => void): ProgressListener {
-    let last = -Infinity;
+    const publish = this.progressPublisher(task, keepAlive, this.context.progressIntervalMs);
     let lastPhase = '';
     return (report) => {
-      const now = Date.now();
-      if (report.phase === lastPhase && now - last < this.context.progressIntervalMs) return;
-      keepAlive();
-      last = now;
+      const phaseChanged = report.phase !== lastPhase;
       lastPhase = report.phase;
-      const body: EventBody = {
-        $case: 'progress',
-        value: {
+      publish(
+        {
           phase: report.phase,
           done: report.bytesDone,
           total: report.bytesTotal,
@@ -147,10 +102,9 @@ export class HostTaskRunner {
           blocksDone: report.blocksDone,
           blocksTotal: report.blocksTotal,
           bytesPerSecond: report.rate,
-          attempt: task.attempt,
         },
-      };
-      this.context.events.publish(task.taskId, body).catch((error: unknown) => this.log.warn({ err: error, taskId: task.taskId }, 'progress event not published'));
+        phaseChanged,
+      );
     };
   }
 }

@@ -8,7 +8,7 @@ import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { validBackupId, validUuid } from '../ids.js';
 import { sumsPathOf } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
-import { readVmInventory } from '../vm-inventory.js';
+import { readVmFolder } from '../vm-folder.js';
 
 export interface DeleteOutcome {
   existed: boolean;
@@ -26,7 +26,7 @@ export async function runDeleteTask(ctx: RemoteContext, input: { vmUuid: string;
     await removeIfPresent(metadataPath);
     await fsyncFolder(ctx.layout.backupsFolder(vmUuid));
     const out: DeleteOutcome = { existed: true, removedPaths: [ctx.layout.relative(metadataPath)], keptPaths: [] };
-    const inventory = await readVmInventory(ctx.layout, vmUuid);
+    const inventory = await readVmFolder(ctx.layout, vmUuid);
     for (const disk of metadata.disks) {
       const folder = inventory.disks.get(disk.key);
       const name = disk.file.slice(`disks/${disk.key}/`.length);

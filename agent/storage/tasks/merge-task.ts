@@ -27,7 +27,7 @@ import { mergedSumsPathOf, sumsPathOf } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
 import { readSumsFile, writeSumsFile, type SumsEntry } from '../sums-file.js';
 import { checkMergeInputs } from './merge-input-check.js';
-import { readDiskFolderOf } from '../vm-inventory.js';
+import { readDiskFolderOf } from '../vm-folder.js';
 import { refreshVmMetadata } from './refresh-metadata.js';
 
 export interface MergeTaskInput {

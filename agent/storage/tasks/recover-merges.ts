@@ -10,7 +10,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { backupIdOfDiskFile } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
-import { listFolder } from '../vm-inventory.js';
+import { listFolder } from '../vm-folder.js';
 import { listVms } from '../list-backups.js';
 import { ID_PATTERN } from '../ids.js';
 import { finishChecksums } from './merge-task.js';

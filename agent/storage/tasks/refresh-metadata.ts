@@ -6,11 +6,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { writeBackupMetadata, type DiskRecord } from '../backup-metadata.js';
 import { buildDiskRecord } from '../disk-record.js';
 import type { RemoteContext } from '../remote-context.js';
-import { readVmInventory } from '../vm-inventory.js';
+import { readVmFolder } from '../vm-folder.js';
 
 /** Returns the ids of the backups whose metadata was rewritten. */
 export async function refreshVmMetadata(ctx: RemoteContext, vmUuid: string): Promise<string[]> {
-  const inventory = await readVmInventory(ctx.layout, vmUuid);
+  const inventory = await readVmFolder(ctx.layout, vmUuid);
   const rewritten: string[] = [];
   for (const backup of inventory.backups) {
     const disks: DiskRecord[] = [];

@@ -11,7 +11,7 @@ import { ID_PATTERN } from '../ids.js';
 import { listBackups, listVms, type BackupSummary } from '../list-backups.js';
 import { backupIdOfDiskFile, isTemporaryName } from '../remote-layout.js';
 import type { RemoteContext } from '../remote-context.js';
-import { listFolder, readVmInventory, type DiskFolder } from '../vm-inventory.js';
+import { listFolder, readVmFolder, type DiskFolder } from '../vm-folder.js';
 import { recoverMerges } from './recover-merges.js';
 
 export interface ChainSummary {
@@ -50,7 +50,7 @@ export async function runScanTask(ctx: RemoteContext, input: { removeGarbage: bo
       out.garbage.push({ path: ctx.layout.relative(path), reason, size: info.size, removed: removable });
     };
     for (const vm of await listVms(ctx)) {
-      const inventory = await readVmInventory(ctx.layout, vm);
+      const inventory = await readVmFolder(ctx.layout, vm);
       for (const problem of inventory.problems) out.garbage.push({ path: problem.path, reason: `unreadable: ${problem.reason}`, size: 0, removed: false });
       for (const name of await listFolder(ctx.layout.backupsFolder(vm))) {
         if (isTemporaryName(name)) await consider(join(ctx.layout.backupsFolder(vm), name), 'temporary');

@@ -17,7 +17,7 @@ import { dependentBackups } from '../data-damage.js';
 import { StorageChainChangedError, StorageNotFoundError } from '../errors.js';
 import { validBackupId, validUuid } from '../ids.js';
 import type { RemoteContext } from '../remote-context.js';
-import { readVmInventory, type DiskFolder, type VmInventory } from '../vm-inventory.js';
+import { readVmFolder, type DiskFolder, type VmFolder } from '../vm-folder.js';
 import { verifyFile, type FileFindings } from './verify-file.js';
 
 export interface BadBlock {
@@ -61,7 +61,7 @@ export async function runVerifyTask(
   const backupId = validBackupId(input.backupId);
   const metadata = await readBackupMetadata(ctx.layout.metadataPath(vmUuid, backupId));
   if (!metadata) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} is not on remote ${ctx.remoteId}`);
-  const inventory = await readVmInventory(ctx.layout, vmUuid);
+  const inventory = await readVmFolder(ctx.layout, vmUuid);
   const out: VerifyOutcome = { ok: true, blocksChecked: 0, badBlocks: [], problems: [], damaged: [] };
   const plans = metadata.disks.map((record) => planDisk(inventory, record));
   const total = await countBlocks(plans.flatMap((p) => p.files));
@@ -72,13 +72,13 @@ export async function runVerifyTask(
   return out;
 }
 
-function planDisk(inventory: VmInventory, record: DiskRecord): DiskPlan {
+function planDisk(inventory: VmFolder, record: DiskRecord): DiskPlan {
   const folder = inventory.disks.get(record.key);
   const file = folder?.model.files.find((f) => `disks/${record.key}/${f.name}` === record.file);
   return { record, folder, files: folder && file ? ancestry(folder.model, file).map((f) => f.path) : [] };
 }
 
-async function verifyDisk(ctx: RemoteContext, metadata: BackupMetadata, inventory: VmInventory, plan: DiskPlan, out: VerifyOutcome, progress: () => void): Promise<void> {
+async function verifyDisk(ctx: RemoteContext, metadata: BackupMetadata, inventory: VmFolder, plan: DiskPlan, out: VerifyOutcome, progress: () => void): Promise<void> {
   const { record, folder } = plan;
   const vmFolder = ctx.layout.vmFolder(metadata.vmUuid);
   const damaged = (path: string, blocks: number[], reason: string): void => {
@@ -146,7 +146,7 @@ function describe(findings: FileFindings): string[] {
 }
 
 /** The digest recorded by the metadata that lists the file as its own disk, when one does. */
-function recordedDigest(inventory: VmInventory, diskKey: string, shown: string, vmFolder: string, ctx: RemoteContext): string | undefined {
+function recordedDigest(inventory: VmFolder, diskKey: string, shown: string, vmFolder: string, ctx: RemoteContext): string | undefined {
   for (const backup of inventory.backups) {
     const disk = backup.disks.find((d) => d.key === diskKey && ctx.layout.relative(join(vmFolder, d.file)) === shown);
     if (disk) return disk.digest;

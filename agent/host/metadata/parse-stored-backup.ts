@@ -4,8 +4,16 @@
 // missing piece is named, rather than failing halfway through creating a VM.
 import { z } from 'zod';
 import { InvalidInputError } from '../../../shared/errors.js';
-import type { BackupRecords } from '../backup/collect-backup-records.js';
-import type { StoredBackup } from './restore-types.js';
+import type { BackupRecords } from './backup-records.js';
+
+export interface StoredBackup {
+  backupId: string;
+  vmUuid: string;
+  /** When the backup's snapshot was taken (ISO-8601). */
+  timestamp: string;
+  records: BackupRecords;
+  disks: Array<{ key: string; virtualSize: number }>;
+}
 
 const record = z.object({ uuid: z.string() }).passthrough();
 

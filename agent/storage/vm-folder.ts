@@ -26,7 +26,7 @@ export interface DiskFolder {
   needed: Set<string>;
 }
 
-export interface VmInventory {
+export interface VmFolder {
   vmUuid: string;
   /** Committed backups, by backup id ascending. */
   backups: BackupMetadata[];
@@ -81,7 +81,7 @@ async function readDiskFolder(layout: RemoteLayout, vmUuid: string, diskKey: str
   return { diskKey, folder, model, committed, needed: neededNames(model, committed) };
 }
 
-export async function readVmInventory(layout: RemoteLayout, vmUuid: string): Promise<VmInventory> {
+export async function readVmFolder(layout: RemoteLayout, vmUuid: string): Promise<VmFolder> {
   const problems: Problem[] = [];
   const backups = await readBackups(layout, vmUuid, problems);
   const disks = new Map<string, DiskFolder>();

@@ -1,4 +1,4 @@
-// GetDisk: one disk of a committed backup with its chain folded in, either as its allocated
+// GetDisk, the restore side: serves one disk of a committed backup with its chain folded in, either as its allocated
 // blocks (newest data, full bitmaps, checksums and digest, so the reader can verify) or as one
 // dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time as
 // the consumer pulls: the disk is never held in memory. Every block read is checked against the
@@ -22,13 +22,13 @@ import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { join } from 'node:path';
 
-export interface DiskExportRequest {
+export interface ServeDiskRequest {
   vmUuid: string;
   backupId: string;
   diskKey: string;
 }
 
-export type ExportPart =
+export type ServedPart =
   | { kind: 'header'; header: DiskHeaderInput }
   | { kind: 'block'; block: BlockInput }
   | { kind: 'trailer'; trailer: TrailerInput };
@@ -41,7 +41,7 @@ export interface BackupDisk {
 }
 
 /** Finds the disk of a committed backup and opens its chain, checked. Close the chain when done. */
-export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequest): Promise<BackupDisk> {
+export async function openBackupDisk(ctx: RemoteContext, request: ServeDiskRequest): Promise<BackupDisk> {
   const vmUuid = validUuid(request.vmUuid, 'VM uuid');
   const backupId = validBackupId(request.backupId);
   const diskKey = validDiskKey(request.diskKey);
@@ -54,7 +54,7 @@ export async function openBackupDisk(ctx: RemoteContext, request: DiskExportRequ
   return { chain, record, check };
 }
 
-export async function* exportBlocks({ chain, record, check }: BackupDisk, request: DiskExportRequest): AsyncGenerator<ExportPart> {
+export async function* serveBlocks({ chain, record, check }: BackupDisk, request: ServeDiskRequest): AsyncGenerator<ServedPart> {
   const head = chain.disks[0]!;
   yield {
     kind: 'header',
@@ -82,6 +82,6 @@ export async function* exportBlocks({ chain, record, check }: BackupDisk, reques
   yield { kind: 'trailer', trailer: { blockCount: digest.count, digest: digest.digest() } };
 }
 
-export function exportVhd(chain: ChainReader): { length: number; stream: Readable } {
+export function serveVhd(chain: ChainReader): { length: number; stream: Readable } {
   return syntheticVhdStream(chain);
 }
