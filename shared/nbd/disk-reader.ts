@@ -1,0 +1,159 @@
+// Reads a disk's ranges over several NBD connections, in order, with bounded memory. One
+// connection's throughput falls with latency (XO measured 42 MB/s at 10 ms RTT with one, 230 with
+// eight), so requests are spread round-robin over `connections` of them; a window of requests
+// holds at most `maxInFlightBytes` between asking and the caller taking the data.
+//
+// A cut connection (reset, end of stream mid-reply, silence) loses only the replies not yet
+// received: the connection is opened again through `endpoint` (which may fetch a fresh export
+// name, XAPI's expire with their session) and those reads are asked again, each at most
+// `retries` times, with a growing pause; then the read fails with the last error.
+import { NbdClient, type NbdConnectOptions } from './client.js';
+import { NbdError, isConnectionLost } from './nbd-error.js';
+
+export interface ByteRange {
+  /** Bytes from the start of the disk. */
+  offset: number;
+  /** Bytes. */
+  length: number;
+}
+
+export interface RangeData {
+  offset: number;
+  data: Buffer;
+}
+
+export interface NbdDiskReaderOptions {
+  /** Where and how to connect; called for every connection opened, the first ones and the reopened ones. */
+  endpoint: (reason: 'open' | 'reconnect') => Promise<NbdConnectOptions>;
+  /** Connections to the export. Default DEFAULT_NBD_CONNECTIONS. */
+  connections?: number;
+  /** Bytes per read request. Default 1 MiB. */
+  requestBytes?: number;
+  /** Bytes asked for and not yet taken by the caller, over all connections. Default 16 MiB. */
+  maxInFlightBytes?: number;
+  /** Times one read is asked again after its connection was cut. Default 4. */
+  retries?: number;
+  /** Milliseconds before the first retry, doubled for each next one. Default 250. */
+  retryDelayMs?: number;
+}
+
+export const DEFAULT_NBD_CONNECTIONS = 2;
+const DEFAULT_REQUEST_BYTES = 1024 * 1024;
+const DEFAULT_MAX_IN_FLIGHT = 16 * 1024 * 1024;
+
+interface Connection {
+  everOpened: boolean;
+  client: NbdClient | undefined;
+  opening: Promise<NbdClient> | undefined;
+}
+
+export class NbdDiskReader {
+  private readonly connections: Connection[];
+  private readonly requestBytes: number;
+  private readonly maxInFlightBytes: number;
+  private readonly retries: number;
+  private readonly retryDelayMs: number;
+  private nextConnection = 0;
+  private reconnections = 0;
+  private closed = false;
+
+  constructor(private readonly options: NbdDiskReaderOptions) {
+    const count = options.connections ?? DEFAULT_NBD_CONNECTIONS;
+    if (!Number.isInteger(count) || count < 1 || count > 64) throw new NbdError('NBD_RANGE_INVALID', `connections must be 1 to 64, not ${count}`);
+    this.connections = Array.from({ length: count }, () => ({ everOpened: false, client: undefined, opening: undefined }));
+    this.requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
+    this.maxInFlightBytes = Math.max(options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT, this.requestBytes);
+    this.retries = options.retries ?? 4;
+    this.retryDelayMs = options.retryDelayMs ?? 250;
+  }
+
+  /** Opens the connections and returns the export's size in bytes. */
+  async open(): Promise<number> {
+    const clients = await Promise.all(this.connections.map((connection) => this.clientOf(connection)));
+    const sizes = new Set(clients.map((client) => client.size));
+    if (sizes.size !== 1) throw new NbdError('NBD_PROTOCOL', `the connections disagree on the export's size (${[...sizes].join(', ')})`);
+    return clients[0]!.size;
+  }
+
+  /** Connections opened again after a cut, since this reader was made. */
+  get reconnectionCount(): number {
+    return this.reconnections;
+  }
+
+  /** The ranges' bytes, in the order given, split into requests of at most `requestBytes`. */
+  async *readRanges(ranges: Iterable<ByteRange>): AsyncGenerator<RangeData> {
+    const window: Array<{ offset: number; length: number; data: Promise<Buffer> }> = [];
+    let windowBytes = 0;
+    const requests = this.split(ranges);
+    let next = requests.next();
+    try {
+      for (;;) {
+        while (!next.done && (window.length === 0 || windowBytes + next.value.length <= this.maxInFlightBytes)) {
+          const { offset, length } = next.value;
+          const data = this.readWithRetries(offset, length);
+          data.catch(() => undefined); // awaited in order below; a later failure must not go unhandled meanwhile
+          window.push({ offset, length, data });
+          windowBytes += length;
+          next = requests.next();
+        }
+        const head = window.shift();
+        if (!head) return;
+        const data = await head.data;
+        windowBytes -= head.length;
+        yield { offset: head.offset, data };
+      }
+    } finally {
+      await Promise.allSettled(window.map((request) => request.data));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.connections.map(async (connection) => {
+      const client = connection.client ?? (await connection.opening?.catch(() => undefined));
+      connection.client = undefined;
+      await client?.close();
+    }));
+  }
+
+  private *split(ranges: Iterable<ByteRange>): Generator<ByteRange> {
+    for (const range of ranges) {
+      for (let done = 0; done < range.length; done += this.requestBytes) {
+        yield { offset: range.offset + done, length: Math.min(this.requestBytes, range.length - done) };
+      }
+    }
+  }
+
+  private async readWithRetries(offset: number, length: number): Promise<Buffer> {
+    const connection = this.connections[this.nextConnection++ % this.connections.length]!;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (await this.clientOf(connection)).read(offset, length);
+      } catch (error) {
+        if (!isConnectionLost(error) || this.closed) throw error;
+        if (attempt >= this.retries) {
+          throw new NbdError('NBD_CONNECTION_LOST', `read of ${length} bytes at ${offset} failed ${attempt + 1} times: ${error.message}; check the pool's NBD network`, { cause: error });
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** attempt));
+      }
+    }
+  }
+
+  /** The connection's client, opened again when it failed; concurrent callers share one opening. */
+  private clientOf(connection: Connection): Promise<NbdClient> {
+    if (this.closed) return Promise.reject(new NbdError('NBD_CONNECTION_LOST', 'the NBD disk reader is closed'));
+    if (connection.client && !connection.client.failed) return Promise.resolve(connection.client);
+    if (!connection.opening) {
+      const reason = connection.everOpened ? 'reconnect' : 'open';
+      if (reason === 'reconnect') this.reconnections++;
+      connection.everOpened = true;
+      connection.client = undefined;
+      connection.opening = this.options.endpoint(reason).then((endpoint) => NbdClient.connect(endpoint));
+      connection.opening.then(
+        (client) => ((connection.client = client), (connection.opening = undefined)),
+        () => (connection.opening = undefined),
+      );
+    }
+    return connection.opening;
+  }
+}
