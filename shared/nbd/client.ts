@@ -82,7 +82,9 @@ export class NbdClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT;
     const where = `${options.host}:${options.port}`;
-    const socket = await openSocket(options.host, options.port, timeoutMs);
+    const socket = await openSocket(options.host, options.port, timeoutMs).catch((error: unknown) => {
+      throw classify(error, `NBD connection to ${where}`);
+    });
     const timer = setTimeout(() => socket.destroy(new NbdError('NBD_CONNECTION_LOST', `NBD handshake with ${where} took more than ${timeoutMs} ms`)), timeoutMs);
     try {
       const session = await handshake(socket, options, maxInFlightBytes);
