@@ -113,6 +113,20 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
       assertMatchesFile(parts, ranges);
     });
 
+    // qemu-nbd checks its own credentials and will not serve with a certificate that is both leaf and CA.
+    const selfSignedSkip = kind === 'qemu-nbd' ? 'qemu-nbd refuses a self-signed server certificate' : false;
+    it("pins a self-signed host certificate, as an XCP-ng host's is", { skip: selfSignedSkip }, async () => {
+      const host = await serve(kind, certificates.selfSignedFolder);
+      const client = await NbdClient.connect(endpoint(host.port, { tls: { ca: certificates.selfSignedPem, subject: certificates.subject } }));
+      try {
+        assert.ok((await client.read(MiB, MiB)).equals(expected.subarray(MiB, 2 * MiB)));
+      } finally {
+        await client.close();
+      }
+      const signedPinned = await refusal(endpoint(host.port, { tls: { ca: certificates.caPem, subject: certificates.subject } }));
+      assert.equal(signedPinned.code, 'NBD_TLS_REFUSED');
+    });
+
     it('refuses a certificate that is not the pinned one, and a wrong subject', async () => {
       const stranger = await refusal(endpoint(secure.port, { tls: { ca: certificates.strangerPem, subject: certificates.subject } }));
       assert.equal(stranger.code, 'NBD_TLS_REFUSED');

@@ -106,7 +106,7 @@ export async function makeTestCertificates(folder: string, subject = 'nbd.pool.t
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${subject}`, '-keyout', join(signedFolder, 'server-key.pem'), '-out', csr]);
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', join(signedFolder, 'ca-cert.pem'), '-CAkey', join(folder, 'ca-key.pem'), '-CAcreateserial', '-days', '2', '-extfile', extensions, '-out', join(signedFolder, 'server-cert.pem')]);
   const selfCert = join(selfSignedFolder, 'server-cert.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${subject}`, '-keyout', join(selfSignedFolder, 'server-key.pem'), '-out', selfCert, '-addext', `subjectAltName=DNS:${subject},IP:127.0.0.1`]);
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${subject}`, '-keyout', join(selfSignedFolder, 'server-key.pem'), '-out', selfCert, '-addext', `subjectAltName=DNS:${subject},IP:127.0.0.1`, '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth']);
   await copyFile(selfCert, join(selfSignedFolder, 'ca-cert.pem'));
   return {
     caPem: await readFile(join(signedFolder, 'ca-cert.pem'), 'utf8'),
