@@ -1,4 +1,5 @@
-import { DeltachainError, type DeltachainErrorOptions } from '../errors.js';
+import { DeltachainError, errorMessage, type DeltachainErrorOptions } from '../errors.js';
+import { NbdWireError } from './protocol.js';
 
 /**
  * Why an NBD read failed, which decides what the caller does next:
@@ -10,6 +11,7 @@ import { DeltachainError, type DeltachainErrorOptions } from '../errors.js';
  * - `NBD_PROTOCOL`: the server broke the protocol (bad magic, unknown cookie, a size out of bounds).
  * - `NBD_READ_FAILED`: the server answered a read with an error.
  * - `NBD_RANGE_INVALID`: the caller asked for bytes outside the export or too many at once.
+ * - `NBD_UNSUPPORTED`: the server does not offer what was asked (block status).
  */
 export type NbdErrorCode =
   | 'NBD_CONNECTION_LOST'
@@ -18,16 +20,25 @@ export type NbdErrorCode =
   | 'NBD_EXPORT_REFUSED'
   | 'NBD_PROTOCOL'
   | 'NBD_READ_FAILED'
-  | 'NBD_RANGE_INVALID';
+  | 'NBD_RANGE_INVALID'
+  | 'NBD_UNSUPPORTED';
 
 export class NbdError extends DeltachainError {
   override name = 'NbdError';
   declare readonly code: NbdErrorCode;
   constructor(code: NbdErrorCode, message: string, options: DeltachainErrorOptions = {}) {
-    super(code, message, { side: code === 'NBD_RANGE_INVALID' ? 'request' : code === 'NBD_CONNECTION_LOST' ? 'network' : 'pool', retryable: code === 'NBD_CONNECTION_LOST', ...options });
+    const side = code === 'NBD_RANGE_INVALID' ? 'request' : code === 'NBD_CONNECTION_LOST' ? 'network' : 'pool';
+    super(code, message, { side, retryable: code === 'NBD_CONNECTION_LOST', ...options });
   }
 }
 
 export function isConnectionLost(error: unknown): error is NbdError {
   return error instanceof NbdError && error.code === 'NBD_CONNECTION_LOST';
+}
+
+/** Socket errors and stream ends become NBD_CONNECTION_LOST, malformed bytes NBD_PROTOCOL; NbdErrors pass through. */
+export function classifyNbdFailure(error: unknown, what: string): NbdError {
+  if (error instanceof NbdError) return error;
+  if (error instanceof NbdWireError) return new NbdError('NBD_PROTOCOL', `${what}: ${error.message}`, { cause: error });
+  return new NbdError('NBD_CONNECTION_LOST', `${what}: ${errorMessage(error)}; check that the NBD server is reachable`, { cause: error });
 }

@@ -323,3 +323,133 @@ export function decodeSimpleReply(buffer: Buffer): SimpleReply {
   if (magic !== SIMPLE_REPLY_MAGIC) throw new NbdWireError(`reply with unknown magic 0x${magic.toString(16)}`);
   return { error: buffer.readUInt32BE(4), cookie: buffer.readBigUInt64BE(8) };
 }
+
+// --- structured replies and block status (NBD_OPT_STRUCTURED_REPLY, NBD_OPT_SET_META_CONTEXT) -----
+
+export const STRUCTURED_REPLY_HEADER_BYTES = 20;
+export const ReplyFlag = { DONE: 1 << 0 } as const;
+export const StructuredReplyType = { NONE: 0, OFFSET_DATA: 1, OFFSET_HOLE: 2, BLOCK_STATUS: 5, ERROR: (1 << 15) + 1, ERROR_OFFSET: (1 << 15) + 2 } as const;
+export const BASE_ALLOCATION = 'base:allocation';
+/** base:allocation flags of an extent. */
+export const AllocationFlag = { HOLE: 1 << 0, ZERO: 1 << 1 } as const;
+
+export function isStructuredErrorType(type: number): boolean {
+  return (type & (1 << 15)) !== 0;
+}
+
+/** NBD_OPT_SET_META_CONTEXT / NBD_OPT_LIST_META_CONTEXT data. */
+export function encodeMetaContextData(exportName: string, queries: readonly string[]): Buffer {
+  const parts = [encodeString(exportName), ...queries.map(encodeString)];
+  const out = Buffer.alloc(4 + parts[0]!.length + 4 + queries.length * 4 + parts.slice(1).reduce((sum, part) => sum + part.length, 0));
+  let at = out.writeUInt32BE(parts[0]!.length, 0);
+  at += parts[0]!.copy(out, at);
+  at = out.writeUInt32BE(queries.length, at);
+  for (const query of parts.slice(1)) {
+    at = out.writeUInt32BE(query.length, at);
+    at += query.copy(out, at);
+  }
+  return out;
+}
+
+export function decodeMetaContextData(data: Buffer): { exportName: string; queries: string[] } {
+  const strings: string[] = [];
+  let at = 0;
+  const readString = (): string => {
+    if (at + 4 > data.length) throw new NbdWireError('meta context data too short');
+    const length = data.readUInt32BE(at);
+    if (length > MAX_STRING_BYTES || at + 4 + length > data.length) throw new NbdWireError('meta context string length out of bounds');
+    at += 4 + length;
+    return data.toString('utf8', at - length, at);
+  };
+  const exportName = readString();
+  if (at + 4 > data.length) throw new NbdWireError('meta context data too short');
+  const count = data.readUInt32BE(at);
+  at += 4;
+  for (let index = 0; index < count; index++) strings.push(readString());
+  if (at !== data.length) throw new NbdWireError('meta context data longer than its queries');
+  return { exportName, queries: strings };
+}
+
+/** The data of an NBD_REP_META_CONTEXT reply: the id the server gives the context, and its name. */
+export function encodeMetaContextReply(id: number, name: string): Buffer {
+  const bytes = encodeString(name);
+  const out = Buffer.alloc(4 + bytes.length);
+  out.writeUInt32BE(id, 0);
+  bytes.copy(out, 4);
+  return out;
+}
+
+export function decodeMetaContextReply(data: Buffer): { id: number; name: string } {
+  if (data.length < 4 || data.length > 4 + MAX_STRING_BYTES) throw new NbdWireError('NBD_REP_META_CONTEXT length out of bounds');
+  return { id: data.readUInt32BE(0), name: data.toString('utf8', 4) };
+}
+
+export interface StructuredReplyHeader {
+  flags: number;
+  type: number;
+  cookie: bigint;
+  length: number;
+}
+
+export function encodeStructuredReplyHeader(header: StructuredReplyHeader): Buffer {
+  const out = Buffer.alloc(STRUCTURED_REPLY_HEADER_BYTES);
+  out.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
+  out.writeUInt16BE(header.flags, 4);
+  out.writeUInt16BE(header.type, 6);
+  out.writeBigUInt64BE(header.cookie, 8);
+  out.writeUInt32BE(header.length, 16);
+  return out;
+}
+
+/** A structured reply chunk's header; the caller read the magic with the first 16 bytes. */
+export function decodeStructuredReplyHeader(buffer: Buffer): StructuredReplyHeader {
+  expectLength(buffer, STRUCTURED_REPLY_HEADER_BYTES, 'structured reply header');
+  if (buffer.readUInt32BE(0) !== STRUCTURED_REPLY_MAGIC) throw new NbdWireError('structured reply without its magic');
+  return { flags: buffer.readUInt16BE(4), type: buffer.readUInt16BE(6), cookie: buffer.readBigUInt64BE(8), length: buffer.readUInt32BE(16) };
+}
+
+/** The 4-byte magic that starts every transmission reply, simple or structured. */
+export function replyMagicOf(buffer: Buffer): number {
+  return buffer.readUInt32BE(0);
+}
+
+export interface Extent {
+  /** Bytes. */
+  length: number;
+  /** base:allocation: AllocationFlag bits. */
+  flags: number;
+}
+
+export function encodeBlockStatusPayload(contextId: number, extents: readonly Extent[]): Buffer {
+  const out = Buffer.alloc(4 + 8 * extents.length);
+  out.writeUInt32BE(contextId, 0);
+  extents.forEach((extent, index) => {
+    out.writeUInt32BE(extent.length, 4 + 8 * index);
+    out.writeUInt32BE(extent.flags, 8 + 8 * index);
+  });
+  return out;
+}
+
+export function decodeBlockStatusPayload(payload: Buffer): { contextId: number; extents: Extent[] } {
+  if (payload.length < 12 || (payload.length - 4) % 8 !== 0) throw new NbdWireError(`NBD_REPLY_TYPE_BLOCK_STATUS of ${payload.length} bytes`);
+  const extents: Extent[] = [];
+  for (let at = 4; at < payload.length; at += 8) extents.push({ length: payload.readUInt32BE(at), flags: payload.readUInt32BE(at + 4) });
+  return { contextId: payload.readUInt32BE(0), extents };
+}
+
+/** NBD_REPLY_TYPE_ERROR / ERROR_OFFSET payloads. */
+export function decodeStructuredError(payload: Buffer): { error: number; message: string } {
+  if (payload.length < 6) throw new NbdWireError('structured error reply too short');
+  const messageLength = payload.readUInt16BE(4);
+  if (6 + messageLength > payload.length) throw new NbdWireError('structured error message out of bounds');
+  return { error: payload.readUInt32BE(0), message: payload.toString('utf8', 6, 6 + messageLength) };
+}
+
+export function encodeStructuredError(error: number, message: string): Buffer {
+  const bytes = encodeString(message);
+  const out = Buffer.alloc(6 + bytes.length);
+  out.writeUInt32BE(error, 0);
+  out.writeUInt16BE(bytes.length, 4);
+  bytes.copy(out, 6);
+  return out;
+}
