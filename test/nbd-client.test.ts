@@ -149,6 +149,36 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
       assert.equal(refused.code, 'NBD_EXPORT_REFUSED');
     });
 
+    it('skips the holes base:allocation reports, and the data ranges alone rebuild the disk', async () => {
+      const reader = new NbdDiskReader({ endpoint: async () => endpoint(plain.port, { blockStatus: true }), connections: 2 });
+      try {
+        await reader.open();
+        const ranges = await reader.dataRanges({ offset: 0, length: SIZE });
+        const everyFourthMiBAHole = Array.from({ length: SIZE / (4 * MiB) }, (_, index) => ({ offset: index * 4 * MiB, length: 3 * MiB }));
+        assert.deepEqual(ranges, everyFourthMiBAHole);
+        const rebuilt = Buffer.alloc(SIZE);
+        for await (const part of reader.readRanges(ranges)) part.data.copy(rebuilt, part.offset);
+        assert.ok(rebuilt.equals(expected));
+      } finally {
+        await reader.close();
+      }
+    });
+
+    it('reads the same bytes with structured replies as with simple ones', async () => {
+      const client = await NbdClient.connect(endpoint(plain.port, { blockStatus: true }));
+      try {
+        assert.equal(client.reportsAllocation, true);
+        for (const { offset, length } of randomRanges(20)) {
+          const data = await client.read(offset, Math.min(length, client.exportInfo.maxReadBytes));
+          assert.ok(data.equals(expected.subarray(offset, offset + data.length)), `bytes differ at ${offset}`);
+        }
+        const [first] = await client.blockStatus(3 * MiB, MiB);
+        assert.deepEqual(first, { offset: 3 * MiB, length: MiB, hole: true, zero: true });
+      } finally {
+        await client.close();
+      }
+    });
+
     it('refuses reads past the end locally and keeps the connection', async () => {
       const client = await NbdClient.connect(endpoint(plain.port));
       try {

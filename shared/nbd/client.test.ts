@@ -158,3 +158,89 @@ describe('NBD client against a scripted server', () => {
     await client.close();
   });
 });
+
+function structuredAnswer(size: bigint): Script['option'] {
+  const go = goAnswer(size);
+  return (option, data, socket) => {
+    if (option === wire.Option.STRUCTURED_REPLY) return socket.write(wire.encodeOptionReply(option, wire.Reply.ACK)), true;
+    if (option !== wire.Option.SET_META_CONTEXT) return go(option, data, socket);
+    assert.deepEqual(wire.decodeMetaContextData(data), { exportName: 'disk', queries: [wire.BASE_ALLOCATION] });
+    socket.write(wire.encodeOptionReply(option, wire.Reply.META_CONTEXT, wire.encodeMetaContextReply(7, wire.BASE_ALLOCATION)));
+    socket.write(wire.encodeOptionReply(option, wire.Reply.ACK));
+    return true;
+  };
+}
+
+function chunk(socket: Socket, cookie: bigint, type: number, payload: Buffer, done: boolean): void {
+  socket.write(wire.encodeStructuredReplyHeader({ flags: done ? wire.ReplyFlag.DONE : 0, type, cookie, length: payload.length }));
+  socket.write(payload);
+}
+
+function offsetData(offset: number, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64BE(BigInt(offset));
+  return Buffer.concat([head, data]);
+}
+
+describe('NBD client with structured replies', () => {
+  it('puts a read together from data and hole chunks sent out of order', async () => {
+    const options = await scripted({
+      option: structuredAnswer(1n << 20n),
+      read(request, socket) {
+        const at = Number(request.offset);
+        const hole = Buffer.alloc(12);
+        hole.writeBigUInt64BE(BigInt(at + 1000));
+        hole.writeUInt32BE(1000, 8);
+        chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_DATA, offsetData(at + 2000, pattern(at + 2000, request.length - 2000)), false);
+        chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_HOLE, hole, false);
+        chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_DATA, offsetData(at, pattern(at, 1000)), true);
+      },
+    });
+    const client = await NbdClient.connect({ ...options, blockStatus: true });
+    assert.equal(client.reportsAllocation, true);
+    const data = await client.read(4096, 8192);
+    assert.ok(data.subarray(0, 1000).equals(pattern(4096, 1000)));
+    assert.ok(data.subarray(1000, 2000).equals(Buffer.alloc(1000)));
+    assert.ok(data.subarray(2000).equals(pattern(6096, 6192)));
+    await client.close();
+  });
+
+  it('fails one read on an error chunk and keeps the connection for the next', async () => {
+    const options = await scripted({
+      option: structuredAnswer(1n << 20n),
+      read(request, socket) {
+        if (request.offset === 0n) return chunk(socket, request.cookie, wire.StructuredReplyType.ERROR, wire.encodeStructuredError(wire.ErrorCode.EIO, 'bad sector'), true);
+        chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_DATA, offsetData(Number(request.offset), pattern(Number(request.offset), request.length)), true);
+      },
+    });
+    const client = await NbdClient.connect({ ...options, blockStatus: true });
+    await assert.rejects(client.read(0, 512), (error: unknown) => error instanceof NbdError && error.code === 'NBD_READ_FAILED' && /EIO: bad sector/.test(error.message));
+    assert.ok((await client.read(512, 512)).equals(pattern(512, 512)));
+    await client.close();
+  });
+
+  it('refuses a data chunk longer than the read before reading it, and extents beyond the range', async () => {
+    const options = await scripted({
+      option: structuredAnswer(1n << 20n),
+      read(request, socket) {
+        if (request.type === wire.Command.BLOCK_STATUS) {
+          return chunk(socket, request.cookie, wire.StructuredReplyType.BLOCK_STATUS, wire.encodeBlockStatusPayload(7, [{ length: request.length + 1, flags: 0 }]), true);
+        }
+        socket.write(wire.encodeStructuredReplyHeader({ flags: wire.ReplyFlag.DONE, type: wire.StructuredReplyType.OFFSET_DATA, cookie: request.cookie, length: 0x7fffffff }));
+      },
+    });
+    const reading = await NbdClient.connect({ ...options, blockStatus: true });
+    await assert.rejects(reading.read(0, 512), /structured reply: chunk of type 1 with 2147483647 bytes/);
+    await reading.close();
+    const asking = await NbdClient.connect({ ...options, blockStatus: true });
+    await assert.rejects(asking.blockStatus(0, 4096), /extents beyond the range asked/);
+    await asking.close();
+  });
+
+  it('says when the server reports no allocation', async () => {
+    const client = await NbdClient.connect(await scripted({ option: goAnswer(1n << 20n) }));
+    assert.equal(client.reportsAllocation, false);
+    await assert.rejects(client.blockStatus(0, 4096), (error: unknown) => error instanceof NbdError && error.code === 'NBD_UNSUPPORTED');
+    await client.close();
+  });
+});

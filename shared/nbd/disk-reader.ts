@@ -40,6 +40,8 @@ export interface NbdDiskReaderOptions {
 export const DEFAULT_NBD_CONNECTIONS = 2;
 const DEFAULT_REQUEST_BYTES = 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT = 16 * 1024 * 1024;
+/** The range one block status request covers (its length field is 32 bits): a 2 TiB disk in a thousand round trips at most. */
+const STATUS_STEP_BYTES = 2 * 1024 * 1024 * 1024;
 
 interface Connection {
   everOpened: boolean;
@@ -107,6 +109,31 @@ export class NbdDiskReader {
     }
   }
 
+  /**
+   * The parts of `range` that may hold data: what base:allocation does not report as reading
+   * zeroes, adjacent parts merged. The whole range when the server does not report allocation
+   * (ask for it with `blockStatus: true` in the endpoint's options).
+   */
+  async dataRanges(range: ByteRange): Promise<ByteRange[]> {
+    const connection = this.connections[0]!;
+    const out: ByteRange[] = [];
+    const end = range.offset + range.length;
+    for (let offset = range.offset; offset < end; ) {
+      const client = await this.clientOf(connection);
+      if (!client.reportsAllocation) return [range];
+      const length = Math.min(end - offset, STATUS_STEP_BYTES);
+      const extents = await this.withRetries(connection, `block status at ${offset}`, (current) => current.blockStatus(offset, length));
+      for (const extent of extents) {
+        if (extent.zero) continue;
+        const last = out[out.length - 1];
+        if (last && last.offset + last.length === extent.offset) last.length += extent.length;
+        else out.push({ offset: extent.offset, length: extent.length });
+      }
+      offset = extents[extents.length - 1]!.offset + extents[extents.length - 1]!.length;
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.connections.map(async (connection) => {
@@ -124,15 +151,19 @@ export class NbdDiskReader {
     }
   }
 
-  private async readWithRetries(offset: number, length: number): Promise<Buffer> {
+  private readWithRetries(offset: number, length: number): Promise<Buffer> {
     const connection = this.connections[this.nextConnection++ % this.connections.length]!;
+    return this.withRetries(connection, `read of ${length} bytes at ${offset}`, (client) => client.read(offset, length));
+  }
+
+  private async withRetries<T>(connection: Connection, what: string, operation: (client: NbdClient) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await (await this.clientOf(connection)).read(offset, length);
+        return await operation(await this.clientOf(connection));
       } catch (error) {
         if (!isConnectionLost(error) || this.closed) throw error;
         if (attempt >= this.retries) {
-          throw new NbdError('NBD_CONNECTION_LOST', `read of ${length} bytes at ${offset} failed ${attempt + 1} times: ${error.message}; check the pool's NBD network`, { cause: error });
+          throw new NbdError('NBD_CONNECTION_LOST', `${what} failed ${attempt + 1} times: ${error.message}; check the pool's NBD network`, { cause: error });
         }
         await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** attempt));
       }
