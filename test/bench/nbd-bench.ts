@@ -2,14 +2,15 @@
 // and 4 connections and 1 MiB requests, beside nbdcopy (libnbd, C) copying the same export to
 // null:. Optionally through a relay adding a round trip (--rtt-ms=10,50), since one connection's
 // throughput is what latency hurts. Reports MiB/s, the client's CPU seconds per GiB and qemu-nbd's.
-//   node --import tsx test/bench/nbd-bench.ts [--size-mib=1024] [--rtt-ms=0,10] [--runs=2]
+// --window-mib is the reader's maxInFlightBytes (at most window / RTT per second, whatever the connections).
+//   node --import tsx test/bench/nbd-bench.ts [--size-mib=1024] [--rtt-ms=0,10] [--runs=2] [--window-mib=16]
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NbdDiskReader } from '../../shared/nbd/index.js';
-import { makeDiskImage, startNbdServer, type RunningNbdServer } from '../support/nbd-servers.js';
+import { makeDiskImage, startNbdServer } from '../support/nbd-servers.js';
 import { readProc } from './lib/proc.js';
 import { measureCommand } from './peers/index.js';
 
@@ -18,6 +19,7 @@ const argument = (name: string, fallback: string): string => process.argv.find((
 const sizeMiB = Number(argument('size-mib', '1024'));
 const rtts = argument('rtt-ms', '0').split(',').map(Number);
 const runs = Number(argument('runs', '2'));
+const windowBytes = Number(argument('window-mib', '16')) * MiB;
 const EXPORT = 'bench';
 
 interface Row {
@@ -40,8 +42,8 @@ async function withRelay<T>(port: number, rttMs: number, body: (port: number) =>
   }
 }
 
-async function ours(server: RunningNbdServer, port: number, connections: number, size: number): Promise<{ sec: number; cpu: number }> {
-  const reader = new NbdDiskReader({ endpoint: async () => ({ host: '127.0.0.1', port, exportName: EXPORT }), connections, requestBytes: MiB });
+async function ours(port: number, connections: number, size: number): Promise<{ sec: number; cpu: number }> {
+  const reader = new NbdDiskReader({ endpoint: async () => ({ host: '127.0.0.1', port, exportName: EXPORT }), connections, requestBytes: MiB, maxInFlightBytes: windowBytes });
   await reader.open();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
@@ -51,7 +53,6 @@ async function ours(server: RunningNbdServer, port: number, connections: number,
   const used = process.cpuUsage(cpuBefore);
   await reader.close();
   if (bytes !== size) throw new Error(`read ${bytes} of ${size} bytes`);
-  void server;
   return { sec, cpu: (used.user + used.system) / 1e6 };
 }
 
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
         for (let run = 0; run < runs; run++) {
           for (const connections of [1, 2, 4]) {
             const before = await readProc(server.process.pid!);
-            const { sec, cpu } = await ours(server, port, connections, size);
+            const { sec, cpu } = await ours(port, connections, size);
             const after = await readProc(server.process.pid!);
             rows.push({ reader: `ours, ${connections} conn`, rttMs, mibPerSec: sizeMiB / sec, clientCpuPerGiB: cpu / gib, serverCpuPerGiB: (after.cpuSec - before.cpuSec) / gib });
           }
