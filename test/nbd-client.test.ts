@@ -217,6 +217,22 @@ describe('NBD disk reader on a cut connection', () => {
     }
   });
 
+  it('does the same over TLS with structured replies', async () => {
+    const server = await serve('qemu-nbd', certificates.signedFolder);
+    const relay = await CuttingRelay.start(server.port);
+    try {
+      const tls = { ca: certificates.caPem, subject: certificates.subject };
+      const ranges = [{ offset: 0, length: SIZE }];
+      relay.cutNextAfter(9 * MiB + 777);
+      const { parts, reader } = await readAll({ endpoint: async () => endpoint(relay.port, { tls, blockStatus: true }), connections: 2, retryDelayMs: 20 }, ranges);
+      assertMatchesFile(parts, ranges);
+      assert.equal(relay.cuts, 1);
+      assert.ok(reader.reconnectionCount >= 1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('resumes when the server is killed and restarted on the same port', async () => {
     const first = await serve('nbdkit');
     let restarted: Promise<RunningNbdServer> | undefined;
