@@ -177,9 +177,7 @@ function chunk(socket: Socket, cookie: bigint, type: number, payload: Buffer, do
 }
 
 function offsetData(offset: number, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64BE(BigInt(offset));
-  return Buffer.concat([head, data]);
+  return Buffer.concat([wire.encodeOffsetDataHead(BigInt(offset)), data]);
 }
 
 describe('NBD client with structured replies', () => {
@@ -188,9 +186,7 @@ describe('NBD client with structured replies', () => {
       option: structuredAnswer(1n << 20n),
       read(request, socket) {
         const at = Number(request.offset);
-        const hole = Buffer.alloc(12);
-        hole.writeBigUInt64BE(BigInt(at + 1000));
-        hole.writeUInt32BE(1000, 8);
+        const hole = wire.encodeOffsetHole(BigInt(at + 1000), 1000);
         chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_DATA, offsetData(at + 2000, pattern(at + 2000, request.length - 2000)), false);
         chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_HOLE, hole, false);
         chunk(socket, request.cookie, wire.StructuredReplyType.OFFSET_DATA, offsetData(at, pattern(at, 1000)), true);

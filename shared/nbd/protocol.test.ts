@@ -52,6 +52,20 @@ describe('NBD wire format', () => {
     assert.throws(() => wire.encodeGoData('x'.repeat(4097), []), /at most 4096/);
   });
 
+  it('encodes and decodes structured replies and block status', () => {
+    const header = { flags: wire.ReplyFlag.DONE, type: wire.StructuredReplyType.BLOCK_STATUS, cookie: 3n, length: 20 };
+    assert.equal(wire.encodeStructuredReplyHeader(header).toString('hex'), '668e33ef' + '0001' + '0005' + '0000000000000003' + '00000014');
+    assert.deepEqual(wire.decodeStructuredReplyHeader(wire.encodeStructuredReplyHeader(header)), header);
+    const extents = [{ length: 65536, flags: 0 }, { length: 4096, flags: wire.AllocationFlag.HOLE | wire.AllocationFlag.ZERO }];
+    assert.deepEqual(wire.decodeBlockStatusPayload(wire.encodeBlockStatusPayload(1, extents)), { contextId: 1, extents });
+    assert.throws(() => wire.decodeBlockStatusPayload(Buffer.alloc(8)), /BLOCK_STATUS of 8 bytes/);
+    assert.deepEqual(wire.decodeMetaContextData(wire.encodeMetaContextData('disk', [wire.BASE_ALLOCATION])), { exportName: 'disk', queries: [wire.BASE_ALLOCATION] });
+    assert.deepEqual(wire.decodeMetaContextReply(wire.encodeMetaContextReply(9, wire.BASE_ALLOCATION)), { id: 9, name: wire.BASE_ALLOCATION });
+    assert.deepEqual(wire.decodeStructuredError(wire.encodeStructuredError(wire.ErrorCode.EIO, 'bad')), { error: 5, message: 'bad' });
+    assert.deepEqual(wire.decodeOffsetHole(wire.encodeOffsetHole(4096n, 512)), { offset: 4096n, length: 512 });
+    assert.equal(wire.isStructuredErrorType(wire.StructuredReplyType.ERROR_OFFSET), true);
+  });
+
   it('names replies and errors for messages', () => {
     assert.equal(wire.replyName(wire.Reply.ERR_TLS_REQD), 'NBD_REP_ERR_TLS_REQD');
     assert.equal(wire.isErrorReply(wire.Reply.ERR_UNSUP), true);

@@ -453,3 +453,22 @@ export function encodeStructuredError(error: number, message: string): Buffer {
   bytes.copy(out, 6);
   return out;
 }
+
+/** The start of an OFFSET_DATA payload (the data follows, sent separately to spare a copy). */
+export function encodeOffsetDataHead(offset: bigint): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(offset, 0);
+  return out;
+}
+
+export function encodeOffsetHole(offset: bigint, length: number): Buffer {
+  const out = Buffer.alloc(12);
+  out.writeBigUInt64BE(offset, 0);
+  out.writeUInt32BE(length, 8);
+  return out;
+}
+
+export function decodeOffsetHole(payload: Buffer): { offset: bigint; length: number } {
+  expectLength(payload, 12, 'NBD_REPLY_TYPE_OFFSET_HOLE');
+  return { offset: payload.readBigUInt64BE(0), length: payload.readUInt32BE(8) };
+}

@@ -68,8 +68,8 @@ export async function readChunk(queue: ByteQueue, header: wire.StructuredReplyHe
       return;
     }
     case wire.StructuredReplyType.OFFSET_HOLE: {
-      if (payload.length !== 12) throw violation('OFFSET_HOLE of the wrong size');
-      placeInRead(reply, payload.readBigUInt64BE(0), payload.readUInt32BE(8));
+      const hole = wire.decodeOffsetHole(payload);
+      placeInRead(reply, hole.offset, hole.length);
       reply.data ??= Buffer.alloc(reply.length);
       return;
     }
