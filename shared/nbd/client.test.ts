@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ByteQueue } from './byte-queue.js';
 import { NbdClient, type NbdConnectOptions } from './client.js';
+import { NbdDiskReader } from './disk-reader.js';
 import { NbdError } from './nbd-error.js';
 import * as wire from './protocol.js';
 
@@ -238,5 +239,24 @@ describe('NBD client with structured replies', () => {
     assert.equal(client.reportsAllocation, false);
     await assert.rejects(client.blockStatus(0, 4096), (error: unknown) => error instanceof NbdError && error.code === 'NBD_UNSUPPORTED');
     await client.close();
+  });
+});
+
+describe('NBD disk reader against a scripted server', () => {
+  it('refuses a reopened connection whose export has another size: it is another disk', async () => {
+    let connections = 0;
+    const options = await scripted({
+      option: (option, data, socket) => goAnswer(connections++ === 0 ? 1n << 20n : 2n << 20n)(option, data, socket),
+      read: (request, socket) => void (request.offset === 0n ? reply(socket, request) : socket.destroy()),
+    });
+    const reader = new NbdDiskReader({ endpoint: async () => options, connections: 1, requestBytes: 65536, retryDelayMs: 1 });
+    assert.equal(await reader.open(), 1 << 20);
+    const parts: number[] = [];
+    const reading = (async () => {
+      for await (const part of reader.readRanges([{ offset: 0, length: 1 << 20 }])) parts.push(part.offset);
+    })();
+    await assert.rejects(reading, (error: unknown) => error instanceof NbdError && error.code === 'NBD_PROTOCOL' && /no longer names the same disk/.test(error.message));
+    assert.deepEqual(parts.slice(0, 1), [0]);
+    await reader.close();
   });
 });

@@ -61,6 +61,7 @@ export class NbdDiskReader {
   private nextConnection = 0;
   private reconnections = 0;
   private closed = false;
+  private exportSize: number | undefined;
 
   constructor(private readonly options: NbdDiskReaderOptions) {
     const count = options.connections ?? DEFAULT_NBD_CONNECTIONS;
@@ -75,12 +76,10 @@ export class NbdDiskReader {
   /** Opens the connections and returns the export's size in bytes. */
   async open(): Promise<number> {
     const clients = await Promise.all(this.connections.map((connection) => this.clientOf(connection)));
-    const sizes = new Set(clients.map((client) => client.size));
-    if (sizes.size !== 1) throw new NbdError('NBD_PROTOCOL', `the connections disagree on the export's size (${[...sizes].join(', ')})`);
     return clients[0]!.size;
   }
 
-  /** Connections opened again after a cut, since this reader was made. */
+  /** Times a connection was opened again after a cut (attempts, the failed ones included). */
   get reconnectionCount(): number {
     return this.reconnections;
   }
@@ -122,10 +121,9 @@ export class NbdDiskReader {
     const out: ByteRange[] = [];
     const end = range.offset + range.length;
     for (let offset = range.offset; offset < end; ) {
-      const client = await this.clientOf(connection);
-      if (!client.reportsAllocation) return [range];
       const length = Math.min(end - offset, STATUS_STEP_BYTES);
-      const extents = await this.withRetries(connection, `block status at ${offset}`, (current) => current.blockStatus(offset, length));
+      const extents = await this.withRetries(connection, `block status at ${offset}`, async (client) => (client.reportsAllocation ? client.blockStatus(offset, length) : undefined));
+      if (!extents) return [range];
       for (const extent of extents) {
         if (extent.zero) continue;
         const last = out[out.length - 1];
@@ -173,6 +171,14 @@ export class NbdDiskReader {
     }
   }
 
+  /** Every connection, the reopened ones too, must see the export's first size: another size is another disk. */
+  private sameExport(client: NbdClient): NbdClient {
+    this.exportSize ??= client.size;
+    if (client.size === this.exportSize) return client;
+    client.destroy();
+    throw new NbdError('NBD_PROTOCOL', `the export is now ${client.size} bytes, not ${this.exportSize}; the export name no longer names the same disk`);
+  }
+
   /** The connection's client, opened again when it failed; concurrent callers share one opening. */
   private clientOf(connection: Connection): Promise<NbdClient> {
     if (this.closed) return Promise.reject(new NbdError('NBD_CONNECTION_LOST', 'the NBD disk reader is closed'));
@@ -182,7 +188,7 @@ export class NbdDiskReader {
       if (reason === 'reconnect') this.reconnections++;
       connection.everOpened = true;
       connection.client = undefined;
-      connection.opening = this.options.endpoint(reason).then((endpoint) => NbdClient.connect(endpoint));
+      connection.opening = this.options.endpoint(reason).then(async (endpoint) => this.sameExport(await NbdClient.connect(endpoint)));
       connection.opening.then(
         (client) => ((connection.client = client), (connection.opening = undefined)),
         () => (connection.opening = undefined),
