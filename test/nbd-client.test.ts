@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NbdClient, NbdDiskReader, NbdError, type ByteRange, type NbdConnectOptions, type NbdDiskReaderOptions } from '../shared/nbd/index.js';
-import { CuttingRelay, makeDiskImage, makeTestCertificates, startNbdServer, type NbdServerKind, type RunningNbdServer, type TestCertificates } from './support/nbd-servers.js';
+import {
+  CuttingRelay,
+  makeDiskImage,
+  makeTestCertificates,
+  serverMissing,
+  startNbdServer,
+  type NbdServerKind,
+  type RunningNbdServer,
+  type TestCertificates,
+} from './support/nbd-servers.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB;
@@ -87,7 +96,7 @@ async function refusal(options: NbdConnectOptions): Promise<NbdError> {
 }
 
 for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
-  describe(`NBD client against ${kind}`, () => {
+  describe(`NBD client against ${kind}`, { skip: serverMissing(kind) }, () => {
     let plain: RunningNbdServer;
     let secure: RunningNbdServer;
     before(async () => {
@@ -195,7 +204,7 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
   });
 }
 
-describe('NBD disk reader on a cut connection', () => {
+describe('NBD disk reader on a cut connection', { skip: serverMissing('qemu-nbd') || serverMissing('nbdkit') }, () => {
   it('reopens a connection cut mid-reply and asks again for what had no reply', async () => {
     const server = await serve('qemu-nbd');
     const relay = await CuttingRelay.start(server.port);
