@@ -243,6 +243,32 @@ describe('NBD client with structured replies', () => {
 });
 
 describe('NBD disk reader against a scripted server', () => {
+  it('keeps the bytes asked over all connections within its window while the caller is slow', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const options = await scripted({
+      option: goAnswer(4n << 20n),
+      async read(request, socket) {
+        most = Math.max(most, (inFlight += request.length));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        reply(socket, request);
+        inFlight -= request.length;
+      },
+    });
+    const reader = new NbdDiskReader({ endpoint: async () => options, connections: 3, requestBytes: 65536, maxInFlightBytes: 256 * 1024 });
+    await reader.open();
+    let next = 0;
+    for await (const part of reader.readRanges([{ offset: 0, length: 2 << 20 }])) {
+      assert.equal(part.offset, next);
+      assert.ok(part.data.equals(pattern(part.offset, 65536)));
+      next += part.data.length;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    assert.equal(next, 2 << 20);
+    assert.ok(most <= 256 * 1024 && most >= 128 * 1024, `at most ${most} bytes in flight`);
+    await reader.close();
+  });
+
   it('refuses a reopened connection whose export has another size: it is another disk', async () => {
     let connections = 0;
     const options = await scripted({
