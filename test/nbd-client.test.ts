@@ -12,7 +12,6 @@ import {
   CuttingRelay,
   makeDiskImage,
   makeTestCertificates,
-  serverMissing,
   startNbdServer,
   type NbdServerKind,
   type RunningNbdServer,
@@ -96,7 +95,9 @@ async function refusal(options: NbdConnectOptions): Promise<NbdError> {
 }
 
 for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
-  describe(`NBD client against ${kind}`, { skip: serverMissing(kind) }, () => {
+  describe(`NBD client against ${kind}`, () => {
+    // A case that only one of the two servers can show is registered for that one only.
+    const itOn = (server: typeof kind) => (kind === server ? it : () => undefined);
     let plain: RunningNbdServer;
     let secure: RunningNbdServer;
     before(async () => {
@@ -123,8 +124,7 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
     });
 
     // qemu-nbd checks its own credentials and will not serve with a certificate that is both leaf and CA.
-    const selfSignedSkip = kind === 'qemu-nbd' ? 'qemu-nbd refuses a self-signed server certificate' : false;
-    it("pins a self-signed host certificate, as an XCP-ng host's is", { skip: selfSignedSkip }, async () => {
+    itOn('nbdkit')("pins a self-signed host certificate, as an XCP-ng host's is", async () => {
       const host = await serve(kind, certificates.selfSignedFolder);
       const client = await NbdClient.connect(endpoint(host.port, { tls: { ca: certificates.selfSignedPem, subject: certificates.subject } }));
       try {
@@ -153,7 +153,7 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
     });
 
     // nbdkit's file plugin serves its one file under any name, so only qemu-nbd can refuse one.
-    it('refuses an unknown export name', { skip: kind === 'nbdkit' ? 'nbdkit serves its file under any export name' : false }, async () => {
+    itOn('qemu-nbd')('refuses an unknown export name', async () => {
       const refused = await refusal(endpoint(plain.port, { exportName: 'no-such-disk' }));
       assert.equal(refused.code, 'NBD_EXPORT_REFUSED');
     });
@@ -204,7 +204,7 @@ for (const kind of ['qemu-nbd', 'nbdkit'] as const) {
   });
 }
 
-describe('NBD disk reader on a cut connection', { skip: serverMissing('qemu-nbd') || serverMissing('nbdkit') }, () => {
+describe('NBD disk reader on a cut connection', () => {
   it('reopens a connection cut mid-reply and asks again for what had no reply', async () => {
     const server = await serve('qemu-nbd');
     const relay = await CuttingRelay.start(server.port);

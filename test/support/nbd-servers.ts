@@ -1,7 +1,7 @@
 // Independent NBD servers for the NBD client's tests and bench: qemu-nbd and nbdkit serving a
 // file, plaintext or TLS, on a free loopback port; test certificates made with openssl; a disk
 // image of random bytes with holes; and a TCP relay that cuts its connections on demand.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -26,13 +26,6 @@ export interface RunningNbdServer {
   port: number;
   process: ChildProcess;
   stop(): Promise<void>;
-}
-
-/** Why tests with this server cannot run here (for node:test's `skip`), or false when they can. */
-export function serverMissing(kind: NbdServerKind): string | false {
-  const found = spawnSync(kind, ['--version'], { stdio: 'ignore' });
-  if (found.error || found.status !== 0) return `${kind} is not installed (Debian: ${kind === 'qemu-nbd' ? 'qemu-utils' : 'nbdkit'})`;
-  return false;
 }
 
 export async function freePort(): Promise<number> {

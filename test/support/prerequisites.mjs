@@ -1,6 +1,7 @@
 // What the tests need besides npm packages, checked before any test runs (test/run-tests.mjs)
 // and installed by `npm run lab -- --once`: the tools the tests run (qemu-img and libvhdi as
-// oracles of the VHD format, restic and borg for the peers benchmark, openssl for certificates,
+// oracles of the VHD format, qemu-nbd and nbdkit as NBD servers (libnbd's nbdinfo and nbdcopy as
+// NBD clients), restic and borg for the peers benchmark, openssl for certificates,
 // nats-server, systemd-analyze) and a Postgres and a NATS with JetStream to connect to. As root
 // on Debian the missing packages are installed (`apt-get update`, `apt-get install -y …`) and
 // stopped servers started; otherwise one message says what to run. Plain JavaScript: it runs
@@ -53,6 +54,9 @@ function postgresInstalled() {
 export const PREREQUISITES = [
   { what: 'qemu-img', debian: 'qemu-utils', present: async () => findOnPath('qemu-img') !== undefined },
   { what: 'libvhdi for python (/usr/bin/python3 -c "import pyvhdi")', debian: 'python3-libvhdi', present: () => succeeds('/usr/bin/python3', ['-c', 'import pyvhdi']) },
+  { what: 'qemu-nbd', debian: 'qemu-utils', present: async () => findOnPath('qemu-nbd') !== undefined },
+  { what: 'nbdkit', debian: 'nbdkit', present: async () => findOnPath('nbdkit') !== undefined },
+  { what: 'nbdinfo and nbdcopy', debian: 'libnbd-bin', present: async () => findOnPath('nbdcopy') !== undefined },
   { what: 'restic', debian: 'restic', present: async () => findOnPath('restic') !== undefined },
   { what: 'borg', debian: 'borgbackup', present: async () => findOnPath('borg') !== undefined },
   { what: 'openssl', debian: 'openssl', present: async () => findOnPath('openssl') !== undefined },
@@ -69,7 +73,7 @@ export async function missingPrerequisites() {
 
 /** The one line that installs `packages`. */
 export function aptLine(packages) {
-  return `apt-get install -y ${packages.join(' ')}`;
+  return `apt-get install -y ${[...new Set(packages)].join(' ')}`;
 }
 
 export function portOpen(host, port, timeoutMs = 2000) {
@@ -103,7 +107,7 @@ async function apt(args, log) {
 
 /** Installs the Debian packages of `missing` (as root, with apt). */
 export async function installPackages(missing, log) {
-  const packages = missing.map((p) => p.debian);
+  const packages = [...new Set(missing.map((p) => p.debian))];
   await apt(['update'], log);
   await apt(['install', '-y', '--no-install-recommends', ...packages], log);
   const still = await missingPrerequisites();
