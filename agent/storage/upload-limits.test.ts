@@ -19,13 +19,14 @@ describe('PeerUploads', () => {
 describe('idleDeadline', () => {
   it('fires only after the given time without a touch', async () => {
     let fired = 0;
-    const idle = idleDeadline(0.05, () => fired++);
-    for (let i = 0; i < 4; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    // Margins of ten times the touch interval: a loaded machine delays timers by tens of ms.
+    const idle = idleDeadline(0.5, () => fired++);
+    for (let i = 0; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
       idle.touch();
     }
-    assert.equal(fired, 0);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal(fired, 0, 'touched every 50 ms for 400 ms: never idle for 500 ms');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(fired, 1);
     idle.stop();
   });

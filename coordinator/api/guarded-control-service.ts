@@ -33,11 +33,12 @@ function refusal(code: 'unauthenticated' | 'permission-denied', reason: string):
 
 export function guardControlService(service: ControlServiceServer, transport: ControlTransport, ctx: ControlContext, logger: Logger): ControlServiceServer {
   const log = logger.child({ component: 'control-access' });
-  const audit = (who: string, rpc: string, request: unknown, outcome: AuditOutcome, detail: string): void => {
+  // The entry is written before the caller hears the answer, so what a caller saw happen is
+  // already in the trail; a failed write is logged and does not change the answer.
+  const audit = (who: string, rpc: string, request: unknown, outcome: AuditOutcome, detail: string): Promise<void> =>
     recordAudit(ctx.sql, { at: ctx.clock(), who, method: rpc, arguments: auditSummary(request), outcome, detail }).catch((error: unknown) =>
       log.error({ who, rpc, outcome, err: error }, 'audit entry not written'),
     );
-  };
   const guarded: Record<string, UntypedHandleCall> = {};
   for (const [method, definition] of Object.entries(ControlServiceService)) {
     const rpc = definition.path.split('/').pop()!;
@@ -46,22 +47,19 @@ export function guardControlService(service: ControlServiceServer, transport: Co
       const decision = controlAccess(method as ControlMethod, callerOf(transport, call));
       if (decision.outcome === 'serve') return { who: decision.who };
       log.warn({ rpc, who: decision.who, peer: call.getPeer(), reason: decision.reason }, 'call refused');
-      audit(decision.who, rpc, call.request, 'refused', decision.reason);
       return { who: decision.who, refused: refusal(decision.status, decision.reason) };
     };
     guarded[method] = definition.responseStream
       ? (call: AnyCall & { emit(event: 'error', error: Partial<ServiceError>): void }) => {
           const { who, refused } = judge(call);
-          if (refused) return void call.emit('error', refused);
-          audit(who, rpc, call.request, 'ok', '');
-          handler(call);
+          if (refused) return void audit(who, rpc, call.request, 'refused', String(refused.details)).then(() => call.emit('error', refused));
+          void audit(who, rpc, call.request, 'ok', '').then(() => handler(call));
         }
       : (call: AnyCall, callback: Callback) => {
           const { who, refused } = judge(call);
-          if (refused) return callback(refused);
+          if (refused) return void audit(who, rpc, call.request, 'refused', String(refused.details)).then(() => callback(refused));
           handler(call, (error, value) => {
-            audit(who, rpc, call.request, error ? 'failed' : 'ok', error?.details ?? '');
-            callback(error, value);
+            void audit(who, rpc, call.request, error ? 'failed' : 'ok', error?.details ?? '').then(() => callback(error, value));
           });
         };
   }
