@@ -1,7 +1,8 @@
 # Deltachain: one image for every process — coordinator, storage agent, host agent, lab pool —
-# chosen by the command (see docker-compose.yml). The command runs the JavaScript build in
-# dist/cli/ (bin/build.mjs, esbuild: a production dependency, as is tsx, which runs the source if
-# the build is ever not current). npm's `prepare` would build before the source is copied, so the
+# chosen by the command (see docker-compose.yml); the lab pool, not part of the product, is the
+# `deltachain-lab` command (bin/lab.mjs, the lab-pool service's entrypoint). The command runs
+# the JavaScript build in dist/cli/ (bin/build.mjs, esbuild: a production dependency, as is tsx,
+# which runs the source if the build is ever not current). npm's `prepare` would build before the source is copied, so the
 # install skips scripts and the build runs once the source is in.
 # qemu-img and libvhdi are test oracles only; nothing here needs them.
 FROM node:20-bookworm-slim
@@ -21,12 +22,14 @@ COPY shared ./shared
 COPY coordinator ./coordinator
 COPY agent ./agent
 COPY deploy ./deploy
+COPY lab ./lab
 RUN node bin/build.mjs
 
 # Where remotes and lab state live in the container; owned by the unprivileged `node` user so
 # named volumes mounted here start writable.
 RUN printf '#!/bin/sh\nexec node /opt/deltachain/bin/deltachain.mjs "$@"\n' > /usr/local/bin/deltachain \
- && chmod 755 /usr/local/bin/deltachain \
+ && printf '#!/bin/sh\nexec node /opt/deltachain/bin/lab.mjs "$@"\n' > /usr/local/bin/deltachain-lab \
+ && chmod 755 /usr/local/bin/deltachain /usr/local/bin/deltachain-lab \
  && mkdir -p /var/lib/deltachain/remote /var/lib/deltachain/lab /etc/deltachain /secrets /run/deltachain \
  && chown -R node:node /var/lib/deltachain /secrets /run/deltachain \
  && chmod 750 /run/deltachain

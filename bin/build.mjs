@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Builds the `deltachain` command into dist/cli/ (`npm run build`; npm runs it on `npm ci` as
-// `prepare`, and `npm test` before the tests when the source changed). bin/main.ts and what it
-// imports are bundled by esbuild into ES modules, split at every `import()`: a command loads the
-// registration of every command plus its own action's code, nothing else, and no TypeScript is
-// compiled at start. bin/deltachain.mjs runs this build only while build-stamp.mjs finds it
-// current, and the TypeScript through tsx otherwise.
+// Builds the `deltachain` and `deltachain-lab` commands into dist/cli/ (`npm run build`; npm runs
+// it on `npm ci` as `prepare`, and `npm test` before the tests when the source changed).
+// bin/main.ts (main.js) and lab/main.ts (lab.js) and what they import are bundled by esbuild into
+// ES modules, split at every `import()`: a command loads the registration of every command plus
+// its own action's code, nothing else, and no TypeScript is compiled at start. The two entries
+// share chunks of common code only; nothing reachable from main.js is lab code. bin/launch.mjs
+// runs this build only while build-stamp.mjs finds it current, and the TypeScript through tsx
+// otherwise.
 //
 // Packages stay in node_modules (imported at run time as under tsx) except BUNDLED: those a quick
 // command loads, where reading and compiling one file instead of hundreds is most of the gain
@@ -32,7 +34,7 @@ export async function buildCli({ root = ROOT, dist = DIST } = {}) {
   const esbuild = await import('esbuild'); // here, so that `--if-stale` on a current build costs no more than a stat of each file
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: { main: 'bin/main.ts' },
+    entryPoints: { main: 'bin/main.ts', lab: 'lab/main.ts' }, // two commands: deltachain and deltachain-lab
     outdir: dist,
     entryNames: '[name]',
     chunkNames: '[name]-[hash]',

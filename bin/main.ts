@@ -1,21 +1,19 @@
 // The composition root of the `deltachain` command: each area contributes its subcommands.
 // Nothing here decides anything; it only wires commands to the code that does the work.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerAgentCommand } from '../agent/index.js';
 import { registerCoordinatorCommands } from '../coordinator/cli/index.js';
-import { registerLabCommands } from '../deploy/lab/commands.js';
-import { DeltachainError } from '../shared/errors.js';
 import { registerVhdCommands } from '../shared/vhd/tools/commands.js';
-
-export const VERSION = '0.1.0';
+import { runProgram, VERSION } from './run-program.js';
 
 /**
  * Each area registers its subcommands. Registering only declares commands and options: every
  * action imports the code that does the work when it runs (gRPC, NATS, Postgres, pino, zod, the
- * lab server, the agents). That keeps `--help` and a listing quick, and keeps the long-running
- * `deltachain agent` process to the agent's own modules (its resident memory is part of its
- * contract: the host agent stays under 200 MiB while streaming, issue 5).
- * test/cli-start-up.test.ts checks that `--help` loads none of the heavy packages.
+ * agents). That keeps `--help` and a listing quick, and keeps the long-running `deltachain agent`
+ * process to the agent's own modules (its resident memory is part of its contract: the host
+ * agent stays under 200 MiB while streaming). The lab pool is not part of the product: its
+ * commands are `deltachain-lab` (lab/main.ts). test/cli-start-up.test.ts checks that `--help`
+ * loads none of the heavy packages and no lab code.
  */
 export function buildProgram(): Command {
   const program = new Command('deltachain')
@@ -30,26 +28,11 @@ export function buildProgram(): Command {
     .exitOverride();
   registerVhdCommands(program);
   registerAgentCommand(program);
-  registerLabCommands(program);
   registerCoordinatorCommands(program);
   return program;
 }
 
 /** Runs the command line; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode;
-    }
-    if (error instanceof DeltachainError) {
-      process.stderr.write(`deltachain: ${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`deltachain: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
-    return 70;
-  }
+export function main(argv: string[]): Promise<number> {
+  return runProgram(buildProgram(), argv);
 }

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { LabAdminClient, startLabPool, type LabPool } from '../deploy/lab/index.js';
-import { contentSource } from '../deploy/lab/workload/content-kind.js';
-import { MixedContent, REGION_SIZE } from '../deploy/lab/workload/mixed-content.js';
-import { planWrites, type WritePattern } from '../deploy/lab/workload/write-plan.js';
+import { LabAdminClient, startLabPool, type LabPool } from '../lab/pool/index.js';
+import { contentSource } from '../lab/pool/workload/content-kind.js';
+import { MixedContent, REGION_SIZE } from '../lab/pool/workload/mixed-content.js';
+import { planWrites, type WritePattern } from '../lab/pool/workload/write-plan.js';
 import { applyWritesToFile, fileSha256, writeRawMirror } from './bench/workload/raw-mirror.js';
 
 const MiB = 1024 * 1024;

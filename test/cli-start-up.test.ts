@@ -2,8 +2,9 @@
 // loads only what the command needs: registering the commands imports no heavy package, each
 // action imports its own code. Checked here on a fresh build of the current source, by the
 // modules each process really loads (not by timing): `--help` loads none of gRPC, NATS,
-// Postgres, pino, zod, xen-api, prom-client; a control-API command loads gRPC and none of the
-// others; a running agent loads no coordinator or lab pool code. And the rule that decides
+// Postgres, pino, zod, xen-api, prom-client, nor any lab code; a control-API command loads gRPC
+// and none of the others; a running agent loads no coordinator or lab code. `deltachain-lab`
+// (the lab, not part of the product) is its own entry of the same build and starts as quickly. And the rule that decides
 // whether bin/deltachain.mjs may run the build (build-stamp.mjs): any change to a file the build
 // was made from sends it back to the TypeScript.
 import assert from 'node:assert/strict';
@@ -49,7 +50,7 @@ function packageOf(path: string): string | undefined {
 describe('deltachain start-up (a fresh build of the current source)', { timeout: 120_000 }, () => {
   let dist: string;
   let metafile: Metafile;
-  let run: (args: string[]) => Promise<Started>;
+  let run: (args: string[], which?: 'main' | 'lab') => Promise<Started>;
 
   before(async () => {
     await mkdir(join(PROJECT_ROOT, 'tmp'), { recursive: true });
@@ -58,10 +59,11 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
     const built = await exec(['bin/build.mjs', '--outdir', dist]);
     assert.equal(built.code, 0, built.stderr);
     metafile = JSON.parse(await readFile(join(dist, 'metafile.json'), 'utf8')) as Metafile;
-    const entry = join(dist, 'run.mjs');
-    await writeFile(entry, "import { main } from './main.js';\nprocess.exitCode = await main(process.argv);\n");
+    const entries = { main: join(dist, 'run.mjs'), lab: join(dist, 'run-lab.mjs') };
+    for (const [name, entry] of Object.entries(entries)) await writeFile(entry, `import { main } from './${name}.js';\nprocess.exitCode = await main(process.argv);\n`);
     let n = 0;
-    run = async (args) => {
+    run = async (args, which = 'main') => {
+      const entry = entries[which];
       const log = join(dist, `loaded-${n++}.txt`);
       const result = await exec(['--import', RECORDER, entry, ...args], { ...process.env, LOADED_MODULES_LOG: log });
       const urls = (await readFile(log, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
@@ -85,10 +87,34 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
   it('--help lists every area and loads none of the heavy packages, only the build and commander', async () => {
     const help = await run(['--help']);
     assert.equal(help.code, 0, help.stderr);
-    for (const command of ['vhd', 'agent', 'lab', 'coordinator', 'policy', 'restore']) assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['vhd', 'agent', 'coordinator', 'policy', 'restore']) assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    assert.doesNotMatch(help.stdout, /^  lab\b/m, 'the lab is deltachain-lab, not part of the product');
     assert.deepEqual(help.outsideBuild, [], 'every module comes from the build (no TypeScript compiled, no package file read)');
     assert.deepEqual([...packagesOf(help)], ['commander']);
-    assert.ok(![...help.sources].some((s) => /^(coordinator\/(service|catalog|api)|agent\/(host|storage)|deploy\/lab\/lab-pool)/.test(s)), 'no action code');
+    assert.ok(![...help.sources].some((s) => /^(coordinator\/(service|catalog|api)|agent\/(host|storage))/.test(s)), 'no action code');
+    assert.deepEqual([...help.sources].filter((s) => s.startsWith('lab/')), [], 'no lab code');
+  });
+
+  it('nothing the deltachain entry can load is lab code: main.js and every chunk it imports, statically or not', () => {
+    const outputs = metafile.outputs as Record<string, { inputs: Record<string, unknown>; imports?: { path: string }[] }>;
+    const reached = new Set<string>();
+    const visit = (path: string): void => {
+      if (reached.has(path) || outputs[path] === undefined) return;
+      reached.add(path);
+      for (const i of outputs[path].imports ?? []) visit(i.path);
+    };
+    visit(relative(PROJECT_ROOT, join(dist, 'main.js')));
+    assert.ok(reached.size > 1);
+    assert.deepEqual([...reached].flatMap((o) => Object.keys(outputs[o]!.inputs).filter((i) => i.startsWith('lab/'))), []);
+  });
+
+  it('deltachain-lab --help lists the lab commands and loads only the build and commander', async () => {
+    const help = await run(['--help'], 'lab');
+    assert.equal(help.code, 0, help.stderr);
+    for (const command of ['pool', 'write', 'digest', 'faults', 'delete-snapshot']) assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    assert.deepEqual(help.outsideBuild, [], 'every module comes from the build');
+    assert.deepEqual([...packagesOf(help)], ['commander']);
+    assert.ok(![...help.sources].some((s) => /^lab\/pool\/(lab-pool|pool-command)/.test(s)), 'no action code');
   });
 
   it('a control-API command loads gRPC and none of NATS, Postgres, pino, zod, xen-api, prom-client', async () => {
@@ -99,7 +125,7 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
     assert.deepEqual(HEAVY.filter((p) => p !== '@grpc/grpc-js' && packages.has(p)), []);
   });
 
-  it('a running agent loads the agent, not the coordinator, its CLI actions or the lab pool', async () => {
+  it('a running agent loads the agent, not the coordinator, its CLI actions or the lab', async () => {
     const config = join(dist, 'storage-agent.json');
     await writeFile(config, JSON.stringify({ role: 'storage', agentId: 'a1', storage: { remoteId: 'r1', root: dist, tls: {} } }));
     const agent = await run(['agent', '--config', config]);
@@ -108,14 +134,14 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
     assert.ok(agent.sources.has('agent/storage/index.ts'));
     const packages = packagesOf(agent);
     assert.ok(!packages.has('postgres') && !packages.has('xen-api'), [...packages].join(', '));
-    assert.deepEqual([...agent.sources].filter((s) => /^(coordinator\/(service|catalog)|coordinator\/cli\/connect-control|deploy\/lab\/(lab-pool|pool-command))/.test(s)), []);
+    assert.deepEqual([...agent.sources].filter((s) => /^(coordinator\/(service|catalog)|coordinator\/cli\/connect-control|lab\/)/.test(s)), []);
   });
 
   it("the build's stamp names every source file it was built from, and the files the build depends on", async () => {
     const { files } = JSON.parse(await readFile(join(dist, STAMP), 'utf8')) as { files: [string, number, number][] };
     const stamped = new Set(files.map(([p]) => p));
     const sources = Object.keys(metafile.inputs).filter((p) => !p.includes('node_modules/'));
-    assert.ok(sources.includes('bin/main.ts') && sources.includes('agent/host/index.ts'));
+    assert.ok(sources.includes('bin/main.ts') && sources.includes('agent/host/index.ts') && sources.includes('lab/main.ts'));
     assert.deepEqual(sources.filter((p) => !stamped.has(p)), []);
     for (const p of ['tsconfig.json', 'package.json', 'bin/build.mjs', 'bin/build-stamp.mjs', 'node_modules/.package-lock.json']) assert.ok(stamped.has(p), p);
     assert.equal(buildIsCurrent(PROJECT_ROOT, dist), true);

@@ -19,6 +19,7 @@ const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 interface Service {
   build?: string | { context: string };
   image?: string;
+  entrypoint?: string[];
   command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
@@ -46,6 +47,8 @@ function seconds(duration: string): number {
 }
 
 interface Loaded {
+  /** The start script the service runs (the image's entrypoint unless it has its own). */
+  script: string;
   command: string[];
   path: string;
   config: Record<string, unknown>;
@@ -56,6 +59,7 @@ interface Loaded {
 function load(name: string): Loaded {
   const service = services[name]!;
   const command = (service.command ?? []).map(interpolate);
+  const script = service.entrypoint === undefined ? 'bin/deltachain.mjs' : service.entrypoint[1]!.replace(/^\/opt\/deltachain\//, '');
   const target = command[command.indexOf('--config') + 1]!;
   const mount = (service.volumes ?? []).find((v) => v.split(':')[1] === target);
   assert.ok(mount, `${name}: ${target} is mounted`);
@@ -67,8 +71,8 @@ function load(name: string): Loaded {
   const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
   const withEnv = applyEnvOverrides(raw, env);
   if (command.includes('--password')) withEnv.password = command[command.indexOf('--password') + 1];
-  const config = parseConfig(SCHEMAS[kindOf(command, raw)], withEnv, path) as Record<string, unknown>;
-  return { command, path, config, raw };
+  const config = parseConfig(SCHEMAS[kindOf(script, command, raw)], withEnv, path) as Record<string, unknown>;
+  return { script, command, path, config, raw };
 }
 
 const get = (value: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
@@ -89,11 +93,13 @@ describe('docker-compose.yml', () => {
       const build = typeof service.build === 'string' ? service.build : service.build?.context;
       assert.equal(build, '.', 'built from the project\'s Dockerfile');
       assert.equal(service.image, 'deltachain:local');
-      const { command, config } = load(name);
+      if (service.entrypoint !== undefined) assert.deepEqual(service.entrypoint.slice(0, 1), ['node'], 'exec form, so SIGTERM reaches node');
+      const { script, command, config } = load(name);
+      assert.ok(existsSync(join(ROOT, script)), `${script} is in the project`);
       const words = command.slice(0, command.indexOf('--config'));
-      const cli = await findCommand(words);
-      assert.ok(cli, `deltachain ${words.join(' ')} exists`);
-      assert.ok(optionsOf(cli).includes('--config'), `deltachain ${words.join(' ')} takes --config`);
+      const cli = await findCommand(script, words);
+      assert.ok(cli, `${script} ${words.join(' ')} exists`);
+      assert.ok(optionsOf(cli).includes('--config'), `${script} ${words.join(' ')} takes --config`);
       const metrics = parseListen(String(get(config, 'metrics.listen')));
       assert.equal(metrics.host, '0.0.0.0', 'metrics reachable from outside the container');
       const listening = [metrics.port];
@@ -199,7 +205,7 @@ describe('Dockerfile', () => {
     assert.equal(instructions.filter((l) => l.startsWith('FROM ')).join(), 'FROM node:20-bookworm-slim');
     assert.ok(instructions.some((l) => /^RUN npm ci --omit=dev\b/.test(l)), 'npm ci --omit=dev');
     const copied = instructions.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1));
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'shared', 'coordinator', 'agent', 'deploy']) assert.ok(copied.includes(path), `COPY ${path}`);
+    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'shared', 'coordinator', 'agent', 'deploy', 'lab']) assert.ok(copied.includes(path), `COPY ${path}`);
     assert.ok(instructions.some((l) => /^USER (?!root)\w+/.test(l)), 'runs as a non-root user');
     const entrypoint = JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length)) as string[];
     assert.deepEqual(entrypoint, ['node', '/opt/deltachain/bin/deltachain.mjs'], 'exec form, so SIGTERM reaches node');
@@ -229,7 +235,7 @@ describe('Dockerfile', () => {
         }
       }
     };
-    for (const dir of ['bin', 'shared', 'coordinator', 'agent', 'deploy']) walk(dir);
+    for (const dir of ['bin', 'shared', 'coordinator', 'agent', 'deploy', 'lab']) walk(dir);
     assert.deepEqual(Object.fromEntries(missing), {}, 'packages imported at run time but not in dependencies (package → a file importing it)');
   });
 });

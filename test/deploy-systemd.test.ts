@@ -1,7 +1,7 @@
-// The systemd units under deploy/systemd/: each runs a real `deltachain` command from the
-// install folder with a config the examples provide (and its secrets file, when it reads one),
-// as the user the sysusers file creates, hardened, stopping with SIGTERM and waiting longer than
-// the agents' shutdown grace. `systemd-analyze verify` checks the syntax where it is installed.
+// The systemd units under deploy/systemd/ (and the lab pool's, lab/systemd/): each runs a real
+// `deltachain` (or `deltachain-lab`) command from the install folder with a config the examples
+// provide (and its secrets file, when it reads one), as the user the sysusers file creates, hardened, stopping with SIGTERM and waiting longer than
+// the agents' shutdown grace. `systemd-analyze verify` checks the syntax.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,9 +12,11 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findCommand, optionsOf } from './support/deploy-configs.js';
+import { missingMessage } from './support/prerequisites.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UNITS = join(ROOT, 'deploy/systemd');
+const LAB_UNITS = join(ROOT, 'lab/systemd');
 const EXAMPLES = join(ROOT, 'deploy/examples');
 const INSTALL = '/opt/deltachain/';
 const CONFIG_DIR = '/etc/deltachain/';
@@ -43,22 +45,26 @@ function parseUnit(text: string): Unit {
 }
 
 const unitFiles = readdirSync(UNITS).filter((f) => f.endsWith('.service'));
+const labUnitFiles = readdirSync(LAB_UNITS).filter((f) => f.endsWith('.service'));
+/** Every unit, product and lab, by file name → its folder. */
+const unitFolders = new Map([...unitFiles.map((f) => [f, UNITS] as const), ...labUnitFiles.map((f) => [f, LAB_UNITS] as const)]);
 /** Instances of the agent template: one per example agent config (agent-NAME.json). */
 const agentInstances = readdirSync(EXAMPLES).filter((f) => /^agent-.+\.json$/.test(f)).map((f) => f.slice('agent-'.length, -'.json'.length));
 const analyze = await run('systemd-analyze', ['--version']).then(() => true, () => false);
 const exampleGrace = Math.max(...readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).map((f) => Number((JSON.parse(readFileSync(join(EXAMPLES, f), 'utf8')) as { shutdownGraceSeconds?: number }).shutdownGraceSeconds ?? 0)));
 
 describe('systemd units', () => {
-  it('are the coordinator, the agent template and the lab pool, with the user the sysusers file creates', () => {
-    assert.deepEqual(unitFiles.sort(), ['deltachain-agent@.service', 'deltachain-coordinator.service', 'deltachain-lab-pool.service']);
+  it('are the coordinator and the agent template (the lab pool\'s is lab/systemd/), with the user the sysusers file creates', () => {
+    assert.deepEqual(unitFiles.sort(), ['deltachain-agent@.service', 'deltachain-coordinator.service']);
+    assert.deepEqual(labUnitFiles, ['deltachain-lab-pool.service']);
     const sysusers = readFileSync(join(UNITS, 'deltachain.sysusers.conf'), 'utf8');
     assert.match(sysusers, /^u deltachain - "[^"]+" \/var\/lib\/deltachain \/usr\/sbin\/nologin$/m);
     assert.ok(agentInstances.includes('storage-nas1') && agentInstances.includes('host-pool1'), `agent examples: ${agentInstances.join(', ')}`);
   });
 
-  for (const file of unitFiles) {
+  for (const [file, folder] of unitFolders) {
     it(`${file}: a real command, existing example configs and secrets, hardened, clean stop`, async () => {
-      const unit = parseUnit(readFileSync(join(UNITS, file), 'utf8'));
+      const unit = parseUnit(readFileSync(join(folder, file), 'utf8'));
       const service = unit.Service!;
       const one = (key: string): string | undefined => service[key]?.at(-1);
       assert.deepEqual([one('User'), one('Group')], ['deltachain', 'deltachain']);
@@ -67,8 +73,8 @@ describe('systemd units', () => {
       assert.ok(script!.startsWith(INSTALL) && existsSync(join(ROOT, script!.slice(INSTALL.length))), `${script} is in the project`);
       assert.equal(one('WorkingDirectory'), INSTALL.replace(/\/$/, ''));
       const words = args.slice(0, args.indexOf('--config'));
-      const command = await findCommand(words);
-      assert.ok(command && optionsOf(command).includes('--config'), `deltachain ${words.join(' ')} --config exists`);
+      const command = await findCommand(script!.slice(INSTALL.length), words);
+      assert.ok(command && optionsOf(command).includes('--config'), `${script} ${words.join(' ')} --config exists`);
 
       const instances = file.includes('@') ? agentInstances : [''];
       const config = args[args.indexOf('--config') + 1]!;
@@ -96,13 +102,14 @@ describe('systemd units', () => {
     });
   }
 
-  it('systemd-analyze verify finds nothing to say', { skip: analyze ? false : 'systemd-analyze is not installed' }, async () => {
+  it('systemd-analyze verify finds nothing to say', async () => {
+    assert.ok(analyze, missingMessage('systemd-analyze'));
     const folder = await mkdtemp(join(tmpdir(), 'dc-units-'));
     try {
       const paths: string[] = [];
-      for (const file of unitFiles) {
+      for (const [file, from] of unitFolders) {
         const name = file.replace('@.service', `@${agentInstances[0]}.service`);
-        await copyFile(join(UNITS, file), join(folder, name));
+        await copyFile(join(from, file), join(folder, name));
         paths.push(join(folder, name));
       }
       const { stdout, stderr } = await run('systemd-analyze', ['verify', '--man=no', ...paths]);

@@ -8,7 +8,7 @@ import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { StorageClient } from '../shared/grpc/storage-client.js';
-import { backupKind, checkDelta, planGuestWrites, type LabStack } from '../deploy/lab-story/index.js';
+import { backupKind, checkDelta, planGuestWrites, type LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { backUp, destroyVmAndItsSr, DigestLedger, findVm, policySettings, restoreChecked, snapshotCount, srUuidOf, writeGuest, type E2eVm } from './support/e2e-backups.js';
 import { runCli } from './support/e2e-cli.js';

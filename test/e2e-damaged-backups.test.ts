@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectCatalog, type Catalog } from '../coordinator/catalog/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
-import { digestVm, PoolXapi, planGuestWrites, restoreAndWait, type LabStack } from '../deploy/lab-story/index.js';
+import { digestVm, PoolXapi, planGuestWrites, restoreAndWait, type LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, srUuidOf, writeGuest, type E2eVm } from './support/e2e-backups.js';
 import { runCli } from './support/e2e-cli.js';

@@ -16,7 +16,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
-import { digestVm, waitForRun, type LabStack } from '../deploy/lab-story/index.js';
+import { digestVm, waitForRun, type LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, snapshotCount, type E2eVm } from './support/e2e-backups.js';
 import { runCli } from './support/e2e-cli.js';

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import { PoolXapi, runPolicyAndWait, type LabStack } from '../deploy/lab-story/index.js';
+import { PoolXapi, runPolicyAndWait, type LabStack } from '../lab/story/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { findVm, type E2eVm } from './support/e2e-backups.js';

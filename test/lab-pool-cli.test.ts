@@ -1,17 +1,17 @@
-// `deltachain lab pool` as a process, `lab write|digest|faults` through the CLI entry point: the banner, writes and digests through
-// the URL with credentials, determinism for a seed, a clean SIGTERM shutdown, state reopened
+// `deltachain-lab pool` as a process, `write|digest|faults` through the lab's entry point: the
+// banner, writes and digests through the URL with credentials, determinism for a seed, a clean SIGTERM shutdown, state reopened
 // after the process ended, and a SIGKILL in the middle of a write leaving the disk as it was.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabAdminClient, simpleFleet, startLabPool } from '../deploy/lab/index.js';
+import { LabAdminClient, simpleFleet, startLabPool } from '../lab/pool/index.js';
 import { connectXapi } from './support/lab-harness.js';
 import { startLabProcess } from './support/lab-process.js';
-import { runCli } from './support/lab-cli.js';
+import { runLabCli } from './support/lab-cli.js';
 
-describe('deltachain lab commands', () => {
+describe('deltachain-lab commands', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lab-cli-test-'));
@@ -28,10 +28,10 @@ describe('deltachain lab commands', () => {
       const { banner } = lab;
       assert.match(banner.urlWithCredentials, /^http:\/\/root:lab@127\.0\.0\.1:\d+$/);
       const vdi = banner.vms[0]!.disks[0]!.vdi;
-      const write = await runCli(['lab', 'write', '--url', banner.urlWithCredentials, '--vdi', vdi, '--pattern', 'clustered', '--percent', '25', '--seed', '7', '--json']);
+      const write = await runLabCli(['write', '--url', banner.urlWithCredentials, '--vdi', vdi, '--pattern', 'clustered', '--percent', '25', '--seed', '7', '--json']);
       assert.equal(write.code, 0, write.stderr);
       assert.deepEqual(JSON.parse(write.stdout).blocks, 4);
-      const digest = await runCli(['lab', 'digest', '--url', banner.urlWithCredentials, '--vdi', vdi]);
+      const digest = await runLabCli(['digest', '--url', banner.urlWithCredentials, '--vdi', vdi]);
       assert.equal(digest.code, 0, digest.stderr);
       const sha = digest.stdout.split(/\s+/)[0]!;
       assert.match(sha, /^[0-9a-f]{64}$/);
@@ -52,9 +52,9 @@ describe('deltachain lab commands', () => {
       assert.equal((await xapi.getAllRecords('VM')).length, 1);
       await xapi.disconnect();
 
-      const faults = await runCli(['lab', 'faults', '--url', banner.urlWithCredentials, '--set', '{"snapshotFailure":{"times":3}}']);
+      const faults = await runLabCli(['faults', '--url', banner.urlWithCredentials, '--set', '{"snapshotFailure":{"times":3}}']);
       assert.deepEqual(JSON.parse(faults.stdout), { snapshotFailure: { times: 3 } });
-      const badFault = await runCli(['lab', 'faults', '--url', banner.urlWithCredentials, '--set', '{"exportCut":{}}']);
+      const badFault = await runLabCli(['faults', '--url', banner.urlWithCredentials, '--set', '{"exportCut":{}}']);
       assert.equal(badFault.code, 1);
       assert.match(badFault.stderr, /exportCut\.afterBytes/);
 
@@ -99,13 +99,13 @@ describe('deltachain lab commands', () => {
   });
 
   it('explains bad flags and unreachable pools', async () => {
-    const noState = await runCli(['lab', 'pool']);
+    const noState = await runLabCli(['pool']);
     assert.notEqual(noState.code, 0);
     assert.match(noState.stderr, /--state/);
-    const badPercent = await runCli(['lab', 'write', '--url', 'http://root:lab@127.0.0.1:1', '--vdi', 'x', '--pattern', 'clustered', '--percent', 'lots']);
+    const badPercent = await runLabCli(['write', '--url', 'http://root:lab@127.0.0.1:1', '--vdi', 'x', '--pattern', 'clustered', '--percent', 'lots']);
     assert.notEqual(badPercent.code, 0);
     assert.match(badPercent.stderr, /--percent must be a number/);
-    const unreachable = await runCli(['lab', 'digest', '--url', 'http://root:lab@127.0.0.1:1', '--vdi', 'x']);
+    const unreachable = await runLabCli(['digest', '--url', 'http://root:lab@127.0.0.1:1', '--vdi', 'x']);
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach the lab pool at http:\/\/127\.0\.0\.1:1/);
     assert.doesNotMatch(unreachable.stderr, /root:lab/, 'no credentials in messages');

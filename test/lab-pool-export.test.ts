@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { XapiError } from 'xen-api';
 import { ChainReader, DiskType, FOOTER_SIZE, PlatformCode, VhdFile, decodeFooter, decodeHeader, parseVhdStream } from '../shared/vhd/index.js';
-import { vhdExportLayout } from '../deploy/lab/vhd/vhd-export-layout.js';
+import { vhdExportLayout } from '../lab/pool/vhd/vhd-export-layout.js';
 import { GiB, MiB, saveBody, snapshotDisk, startTestLab, vmDisk, type TestLab } from './support/lab-harness.js';
 import { assertSameBytes, libvhdiChainToRaw, qemuVhdToRaw, sha256File } from './support/vhd-oracles.js';
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { XapiError, XapiRecord } from 'xen-api';
 import { GiB, MiB, fleet, snapshotDisk, startTestLab, vmDisk, type TestLab } from './support/lab-harness.js';
+import { planWrites } from '../lab/pool/workload/write-plan.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, params?: string[]): Promise<XapiError> {
   try {
@@ -281,6 +282,17 @@ describe('lab pool through the xen-api client', () => {
       (e: Error & { response?: { statusCode: number } }) => e.response?.statusCode === 404,
       'no data to export',
     );
+    // Scattered 4 KiB pages mark exactly the 64 KiB chunks they fall in, not their 2 MiB blocks.
+    await lab.admin.write({ vdi: vdi['uuid'] as string, pattern: 'scattered', percent: 1, seed: 4 });
+    const third = await snapshotDisk(xapi, await xapi.callAsync<string>('VM.snapshot', vmRef, 'cbt 3'));
+    const pages = planWrites({ pattern: 'scattered', virtualSize: 16 * MiB, percent: 1, seed: 4 });
+    const expected = new Set<number>();
+    for (const page of pages) for (let c = Math.floor(page.offset / 65536); c * 65536 < page.offset + page.length; c++) expected.add(c);
+    const scattered = Buffer.from(await xapi.call<string>('VDI.list_changed_blocks', second.vdiRef, third.vdiRef), 'base64');
+    const marked: number[] = [];
+    for (let c = 0; c < scattered.length * 8; c++) if (scattered[c >> 3]! & (0x80 >> (c & 7))) marked.push(c);
+    assert.deepEqual(marked, [...expected].sort((a, b) => a - b));
+    assert.ok(marked.length < 256 / 2, `${marked.length} of 256 chunks`);
     await xapi.call('VDI.disable_cbt', vdiRef);
     await rejectsWith(xapi.call('VDI.list_changed_blocks', second.vdiRef, vdiRef), 'VDI_NO_CBT_METADATA');
     assert.deepEqual(await xapi.call('VDI.get_nbd_info', vdiRef), []);

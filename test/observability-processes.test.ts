@@ -12,13 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
 import * as catalog from '../coordinator/catalog/index.js';
-import { LabAdminClient } from '../deploy/lab/index.js';
+import { LabAdminClient } from '../lab/pool/index.js';
 import { METRIC } from '../shared/observability/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
-import { httpGet, sample, startDeltachain, waitFor, type RunningProcess } from './support/deploy-processes.js';
+import { httpGet, sample, startDeltachain, startDeltachainLab, waitFor, type RunningProcess } from './support/deploy-processes.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
-import { makeLabSecurity } from '../deploy/lab-story/lab-security.js';
+import { makeLabSecurity } from '../lab/story/lab-security.js';
 
 interface LabBanner {
   url: string;
@@ -68,9 +68,9 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     folder = await mkdtemp(join(tmpdir(), 'dc-observability-'));
     db = await createTestDatabase();
     nats = await startTestNats();
-    lab = await startDeltachain<LabBanner>(
+    lab = await startDeltachainLab<LabBanner>(
       'lab pool',
-      ['lab', 'pool', '--state', join(folder, 'lab'), '--vms', '1', '--disk-size', '16MiB', '--fill', '30', '--json', '--metrics', '127.0.0.1:0', '--log-level', 'warn'],
+      ['pool', '--state', join(folder, 'lab'), '--vms', '1', '--disk-size', '16MiB', '--fill', '30', '--json', '--metrics', '127.0.0.1:0', '--log-level', 'warn'],
       (l) => (typeof l.urlWithCredentials === 'string' ? (l as unknown as LabBanner) : undefined),
     );
     vm = lab.ready.vms.find((v) => !v.isSnapshot)!.uuid;

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../shared/errors.js';
 import { startProcessObservability, type ProcessObservability } from '../shared/observability/index.js';
-import { hasOpenssl, makeTestPki, type TestPki } from './support/storage-tls.js';
+import { makeTestPki, requireOpenssl, type TestPki } from './support/storage-tls.js';
 
-const openssl = await hasOpenssl();
 
 function getHttps(port: number, path: string, pki: TestPki, client?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -32,7 +31,8 @@ function getHttps(port: number, path: string, pki: TestPki, client?: { cert: str
   });
 }
 
-describe('observability server over TLS', { skip: openssl ? false : 'openssl is not installed (needed to make test certificates)' }, () => {
+describe('observability server over TLS', () => {
+  before(requireOpenssl);
   let folder: string;
   let pki: TestPki;
   const open: ProcessObservability[] = [];

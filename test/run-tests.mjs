@@ -4,13 +4,24 @@
 // Two test files run at a time: most of the suite waits on real processes (agents, Postgres,
 // NATS, qemu-img), so two overlap well even on two cores (measured: 8.0 min against 11.6 one at a
 // time); `--test-concurrency=1` on the command line runs them one by one.
+// First of all it checks what the tests need besides npm packages (support/prerequisites.mjs):
+// as root it installs what is missing; otherwise it says what to run and no test runs.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePrerequisites, PrerequisitesError } from './support/prerequisites.mjs';
+
+try {
+  await ensurePrerequisites({ log: (line) => console.log(`run-tests: ${line}`) });
+} catch (error) {
+  if (!(error instanceof PrerequisitesError)) throw error;
+  console.error(`run-tests: ${error.message}`);
+  process.exit(1);
+}
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const roots = ['shared', 'coordinator', 'agent', 'deploy', 'test', 'bin'];
+const roots = ['shared', 'coordinator', 'agent', 'deploy', 'lab', 'test', 'bin'];
 const skip = new Set(['node_modules', '.lab', 'tmp', '.git', 'bench']);
 
 function find(dir, out) {

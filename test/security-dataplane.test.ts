@@ -19,18 +19,18 @@ import { GetDiskFormat, StorageClient } from '../shared/grpc/storage-client.js';
 import { GrantAction, encodeSignedGrant, signGrant, type Grant } from '../shared/grants/index.js';
 import type { Identity } from '../shared/identity/index.js';
 import { generateSigningKeyPair, signerFromPem, type Signer } from '../shared/signing/index.js';
-import { hasOpenssl } from './support/storage-tls.js';
+import { requireOpenssl } from './support/storage-tls.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 import { startAgentProcess, type AgentProcess } from './support/storage-agent-process.js';
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 import { BLOCK, diskHeader, listTree, patternBlocks, records } from './support/storage-harness.js';
 
-const openssl = await hasOpenssl();
 const VM_A = randomUUID();
 const VM_B = randomUUID();
 const REMOTE = 'nas';
 
-describe('the data plane refuses every call without the right certificate and grant', { skip: openssl ? false : 'openssl is not installed (needed to make test certificates)' }, () => {
+describe('the data plane refuses every call without the right certificate and grant', () => {
+  before(requireOpenssl);
   let folder: string;
   let root: string;
   let pki: RolePki;

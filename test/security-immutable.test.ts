@@ -24,7 +24,7 @@ import { channelCredentials } from '../shared/grpc/credentials.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import { GrantAction, encodeSignedGrant, signGrant } from '../shared/grants/index.js';
 import { generateSigningKeyPair, signerFromPem, type Signer } from '../shared/signing/index.js';
-import { hasOpenssl } from './support/storage-tls.js';
+import { requireOpenssl } from './support/storage-tls.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 import { startAgentProcess, type AgentProcess } from './support/storage-agent-process.js';
 import { startTestNats, type TestNats } from './support/storage-nats.js';
@@ -34,7 +34,6 @@ import * as catalog from '../coordinator/catalog/index.js';
 import { backupFactsFromSummary } from '../coordinator/dispatch/wire-events.js';
 import { resolveRestore } from '../coordinator/planner/index.js';
 
-const openssl = await hasOpenssl();
 const VM = randomUUID();
 /** A VM the catalogue knows (backed up through the coordinator), and one it never saw. */
 const KNOWN_VM = randomUUID();
@@ -52,7 +51,8 @@ async function snapshotTree(root: string): Promise<Record<string, string>> {
   return out;
 }
 
-describe('backups nobody can rewrite', { skip: openssl ? false : 'openssl is not installed (needed to make test certificates)' }, () => {
+describe('backups nobody can rewrite', () => {
+  before(requireOpenssl);
   let folder: string;
   let root: string;
   let pki: RolePki;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ProcessSupervisor, startLabNats, type LabNats } from '../deploy/lab-story/index.js';
+import { ProcessSupervisor, startLabNats, type LabNats } from '../lab/story/index.js';
 import { connectNats, createUserKey, ensureStreams, natsNames, natsSchema, writeSeedFile } from '../shared/nats/index.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 

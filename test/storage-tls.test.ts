@@ -16,17 +16,17 @@ import { generateSigningKeyPair, verifierFromPem, type Verifier } from '../share
 import { startStorageServer, type StorageServer } from '../agent/storage/storage-server.js';
 import { storageAgentConfigSchema } from '../agent/storage/storage-config.js';
 import { tempRemoteRoot, testContext } from './support/storage-harness.js';
-import { hasOpenssl } from './support/storage-tls.js';
+import { requireOpenssl } from './support/storage-tls.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 
-const openssl = await hasOpenssl();
 
 function answerWithin<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
-describe('storage gRPC over mutual TLS', { skip: openssl ? false : 'openssl is not installed (needed to make test certificates)' }, () => {
+describe('storage gRPC over mutual TLS', () => {
+  before(requireOpenssl);
   let root: string;
   let pki: RolePki;
   let serverCert: CertFiles;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startLabPool, LabAdminClient } from '../../deploy/lab/index.js';
+import { startLabPool, LabAdminClient } from '../../lab/pool/index.js';
 import { publishTask } from '../../shared/nats/index.js';
 import { TaskStatus, type TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { backupTask, hostAgentConfig } from '../support/host-tasks.js';

@@ -1,13 +1,15 @@
 // What the deploy tests need to know about the processes' configs and commands: the schema of
 // each kind of config file, every field path a schema accepts (for the config reference), and
-// the `deltachain` command tree (to check that units and compose services run real commands).
+// the command trees of `deltachain` and `deltachain-lab` (to check that units and compose
+// services run real commands).
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { buildProgram } from '../../bin/main.js';
+import { buildLabProgram } from '../../lab/main.js';
 import { hostAgentConfigSchema } from '../../agent/host/index.js';
 import { storageAgentConfigSchema } from '../../agent/storage/index.js';
 import { coordinatorConfigSchema } from '../../coordinator/service/coordinator-config.js';
-import { labConfigSchema } from '../../deploy/lab/config/lab-config.js';
+import { labConfigSchema } from '../../lab/pool/config/lab-config.js';
 
 export type ProcessKind = 'coordinator' | 'storage' | 'host' | 'lab';
 
@@ -18,10 +20,14 @@ export const SCHEMAS: Record<ProcessKind, z.ZodType> = {
   lab: labConfigSchema,
 };
 
+/** The start scripts, relative to the project, and the command each runs. */
+export const PROGRAMS: Record<string, () => Command> = { 'bin/deltachain.mjs': buildProgram, 'bin/lab.mjs': buildLabProgram };
+
 /** Which process a config file belongs to, from the command that reads it and its `role`. */
-export function kindOf(command: string[], config: Record<string, unknown>): ProcessKind {
+export function kindOf(script: string, command: string[], config: Record<string, unknown>): ProcessKind {
+  if (script === 'bin/lab.mjs' && command[0] === 'pool') return 'lab';
+  if (script !== 'bin/deltachain.mjs') throw new Error(`${script} is not a start script of the project`);
   if (command[0] === 'coordinator') return 'coordinator';
-  if (command[0] === 'lab') return 'lab';
   if (command[0] === 'agent' && (config.role === 'storage' || config.role === 'host')) return config.role;
   throw new Error(`no process reads a config with command ${command.join(' ')} and role ${String(config.role)}`);
 }
@@ -49,9 +55,9 @@ export function fieldPaths(schema: z.ZodType, opaque: readonly string[] = []): s
   return out;
 }
 
-/** The subcommand `words` of `deltachain` (e.g. ["lab", "pool"]), or undefined. */
-export async function findCommand(words: string[]): Promise<Command | undefined> {
-  let command: Command | undefined = buildProgram();
+/** The subcommand `words` of the command `script` starts (e.g. bin/lab.mjs, ["pool"]), or undefined. */
+export async function findCommand(script: string, words: string[]): Promise<Command | undefined> {
+  let command: Command | undefined = PROGRAMS[script]?.();
   for (const word of words) command = command?.commands.find((c) => c.name() === word);
   return command;
 }

@@ -1,6 +1,6 @@
-// Harness of the deploy and observability tests: runs `deltachain …` as child processes the way
-// an operator (or systemd, or a container) would, reads their JSON log lines until a readiness
-// line, and stops them with a signal, reporting how they exited. Also a scraper for /healthz and
+// Harness of the deploy and observability tests: runs `deltachain …` (and `deltachain-lab …`)
+// as child processes the way an operator (or systemd, or a container) would, reads their JSON
+// log lines until a readiness line, and stops them with a signal, reporting how they exited. Also a scraper for /healthz and
 // /metrics and a reader of one sample in Prometheus text.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
+export const LAB_BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
 
 export interface Exit {
   code: number | null;
@@ -30,8 +31,17 @@ export interface RunningProcess<T> {
 }
 
 /** Spawns `deltachain ...args`; resolves once `ready` returns a value for a JSON line. */
-export async function startDeltachain<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<RunningProcess<T>> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startDeltachain<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<RunningProcess<T>> {
+  return startCommand(BIN, name, args, ready, timeoutMs);
+}
+
+/** Spawns `deltachain-lab ...args` (the lab pool); resolves as startDeltachain does. */
+export function startDeltachainLab<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<RunningProcess<T>> {
+  return startCommand(LAB_BIN, name, args, ready, timeoutMs);
+}
+
+async function startCommand<T>(bin: string, name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs: number): Promise<RunningProcess<T>> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let text = '';
   let stoppedAt = 0;

@@ -5,7 +5,7 @@
 // a VM with everything on its SR the way an administrator would, through XAPI.
 import assert from 'node:assert/strict';
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import { digestVm, type DiskDigestEntry, applyGuestWrites, type PlannedWrite, PoolXapi, restoreAndWait, runPolicyAndWait, summarizeRun, type BackupOutcome, type RunSummary, type LabStack } from '../../deploy/lab-story/index.js';
+import { digestVm, type DiskDigestEntry, applyGuestWrites, type PlannedWrite, PoolXapi, restoreAndWait, runPolicyAndWait, summarizeRun, type BackupOutcome, type RunSummary, type LabStack } from '../../lab/story/index.js';
 
 export interface E2eVm {
   uuid: string;

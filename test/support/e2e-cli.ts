@@ -2,7 +2,7 @@
 // and collects its exit code and output.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LabStack } from '../../deploy/lab-story/index.js';
+import type { LabStack } from '../../lab/story/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 

@@ -3,7 +3,7 @@
 // and coordinator's ports still open?). An empty list means clean. The lab's streams live on its
 // own nats-server, which is among those processes.
 import postgres from 'postgres';
-import { portOpen } from '../../deploy/lab-story/index.js';
+import { portOpen } from '../../lab/story/index.js';
 import { ADMIN_URL } from './pg-database.js';
 
 export { runCliAt } from './e2e-cli.js';

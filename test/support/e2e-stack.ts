@@ -1,4 +1,4 @@
-// The whole system for end-to-end tests, as `npm run lab` runs it (deploy/lab-story's lab
+// The whole system for end-to-end tests, as `npm run lab` runs it (lab/story's lab
 // stack: lab pools, storage agents, host agents and the coordinator, each a real `deltachain`
 // process, on the stack's own nats-server with a user per process), on resources of the test's
 // own: a fresh database, a NATS namespace, a temporary folder. close() stops every process and
@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLabStack, type LabPoolSpec, type LabStack, TEST_TIMINGS } from '../../deploy/lab-story/index.js';
+import { startLabStack, type LabPoolSpec, type LabStack, TEST_TIMINGS } from '../../lab/story/index.js';
 import { createEmptyDatabase, databaseUrl, dropDatabase } from './pg-database.js';
 
 export interface E2eStack {

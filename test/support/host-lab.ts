@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLabPool, LabAdminClient, type LabPool, type FleetConfig } from '../../deploy/lab/index.js';
+import { startLabPool, LabAdminClient, type LabPool, type FleetConfig } from '../../lab/pool/index.js';
 import { connectXapi } from '../../agent/host/xapi/connect-xapi.js';
 import type { HostXapi } from '../../agent/host/xapi/host-xapi.js';
 import { createLogger, type Logger } from '../../shared/logging/index.js';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostAgentConfigSchema, type HostAgentConfig } from '../../agent/host/index.js';
 import type { BackupTask, RestoreTask } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import type { LabPool } from '../../deploy/lab/index.js';
+import type { LabPool } from '../../lab/pool/index.js';
 import { testNatsSection } from './storage-nats.js';
 import { testTaskKeys } from './task-keys.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createClient, type Xapi, type XapiRecord } from 'xen-api';
-import { LabAdminClient, startLabPool, type LabPool } from '../../deploy/lab/index.js';
+import { LabAdminClient, startLabPool, type LabPool } from '../../lab/pool/index.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

@@ -1,12 +1,12 @@
-// Runs `deltachain lab pool` as a separate process, as an operator would, and reads its JSON
+// Runs `deltachain-lab pool` as a separate process, as an operator would, and reads its JSON
 // banner (url, credentials, VMs). Stopping sends SIGTERM (clean shutdown) or SIGKILL (a crash).
 import { profileArgs } from './profile-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { LabSummary } from '../../deploy/lab/index.js';
+import type { LabSummary } from '../../lab/pool/index.js';
 
-const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
 
 export interface LabBanner extends LabSummary {
   url: string;
@@ -27,7 +27,7 @@ export interface LabProcess {
 }
 
 export async function startLabProcess(args: string[], timeoutMs = 30_000): Promise<LabProcess> {
-  const child = spawn(process.execPath, [...profileArgs(), BIN, 'lab', 'pool', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs(), BIN, 'pool', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;

@@ -3,7 +3,7 @@
 // coordinator's key (the test stands in for the coordinator issuing a restore task).
 import { randomUUID } from 'node:crypto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import type { LabSecurity } from '../../deploy/lab-story/lab-security.js';
+import type { LabSecurity } from '../../lab/story/lab-security.js';
 import { GrantAction, encodeSignedGrant, signGrant } from '../../shared/grants/index.js';
 import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { readSigner } from '../../shared/signing/index.js';

@@ -6,7 +6,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsNames, natsSchema, type EventSender, type NatsNames } from '../../shared/nats/index.js';
-import type { LabStack } from '../../deploy/lab-story/index.js';
+import type { LabStack } from '../../lab/story/index.js';
 
 export interface NatsUserConnection {
   nc: NatsConnection;

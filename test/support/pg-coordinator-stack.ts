@@ -4,7 +4,7 @@
 // or in this process (quicker to start), a control API client on its local socket, and a
 // stand-in host agent.
 // The data plane runs as in production: mutual TLS with role certificates and the coordinator's
-// grants (the lab's security material, deploy/lab-story/lab-security.ts).
+// grants (the lab's security material, lab/story/lab-security.ts).
 // Everything is removed by close().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +22,7 @@ import { Coordinator } from '../../coordinator/service/coordinator.js';
 import { createLogger } from '../../shared/logging/index.js';
 import { startTestNats, testNatsSection, type TestNats } from './storage-nats.js';
 import { StandInHostAgent } from './pg-stand-in-host-agent.js';
-import { makeLabSecurity, type LabSecurity } from '../../deploy/lab-story/lab-security.js';
+import { makeLabSecurity, type LabSecurity } from '../../lab/story/lab-security.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 

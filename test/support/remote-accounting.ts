@@ -5,8 +5,8 @@
 // what may be removed).
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { LabStack } from '../../deploy/lab-story/index.js';
-import { waitForTask } from '../../deploy/lab-story/index.js';
+import type { LabStack } from '../../lab/story/index.js';
+import { waitForTask } from '../../lab/story/index.js';
 
 const DEFAULT_GRACE_SECONDS = 3600;
 

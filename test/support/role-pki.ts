@@ -1,9 +1,9 @@
-// Test PKI with identities (shared/identity): the lab's openssl CA (deploy/lab-story/
+// Test PKI with identities (shared/identity): the lab's openssl CA (lab/story/
 // role-certificates.ts) issuing certificates that carry one `urn:deltachain:<role>[:<name>]`
 // subjectAltName URI each — what docs/security.md asks an operator to issue. A certificate serves
 // as client and, with `server`, as a TLS server for 127.0.0.1/localhost too. `stranger` is a
 // second, unrelated CA for "signed by someone else".
-import { makeCa, makeRoleCertificates, type CertFiles, type IssueOptions } from '../../deploy/lab-story/role-certificates.js';
+import { makeCa, makeRoleCertificates, type CertFiles, type IssueOptions } from '../../lab/story/role-certificates.js';
 import type { Identity } from '../../shared/identity/index.js';
 
 export type { CertFiles };

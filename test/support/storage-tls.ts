@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { missingMessage } from './prerequisites.mjs';
 
 const run = promisify(execFile);
 
@@ -41,6 +42,11 @@ export async function hasOpenssl(): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A `before` hook for suites that make certificates: without openssl they fail, saying what to install. */
+export async function requireOpenssl(): Promise<void> {
+  if (!(await hasOpenssl())) throw new Error(missingMessage('openssl'));
 }
 
 export async function makeTestPki(folder: string): Promise<TestPki> {

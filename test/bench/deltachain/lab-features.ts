@@ -2,7 +2,7 @@
 // schema and pattern list (not by version): the `mixed` disk content and the `clustered-64k`
 // write pattern were added while the suite was written, so the harness asks for them only when
 // present and says what it used.
-import { parseLabConfig, WRITE_PATTERNS } from '../../../deploy/lab/index.js';
+import { parseLabConfig, WRITE_PATTERNS } from '../../../lab/pool/index.js';
 
 export interface LabFeatures {
   /** A disk in the fleet config may say `content: "mixed"`, and /lab/write takes `content`. */

@@ -4,7 +4,7 @@
 // every tool follows the same guest write, so runs pair up for the ratios.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabAdminClient } from '../../../deploy/lab/index.js';
+import { LabAdminClient } from '../../../lab/pool/index.js';
 import type { DcBackupMeasure, DeltachainStack } from '../deltachain/index.js';
 import { measureCommand, rawTcpCopy, type BorgRepo, type PeerBackupMeasure, type ResticRepo } from '../peers/index.js';
 import { figure, figureOf } from '../lib/stats.js';

@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSize } from '../../../deploy/lab/index.js';
-import type { WritePattern } from '../../../deploy/lab/workload/write-plan.js';
+import { parseSize } from '../../../lab/pool/index.js';
+import type { WritePattern } from '../../../lab/pool/workload/write-plan.js';
 import { applyWritesToFile, fileSha256, writeRawMirror } from './raw-mirror.js';
 import { startWorkloadLab } from './workload-lab.js';
 

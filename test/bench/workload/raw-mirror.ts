@@ -9,8 +9,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { get, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { contentSource, type ContentKind } from '../../../deploy/lab/workload/content-kind.js';
-import { planWrites, type WritePattern } from '../../../deploy/lab/workload/write-plan.js';
+import { contentSource, type ContentKind } from '../../../lab/pool/workload/content-kind.js';
+import { planWrites, type WritePattern } from '../../../lab/pool/workload/write-plan.js';
 
 export interface LabAccess {
   /** `http://host:port` of the lab pool (no credentials). */

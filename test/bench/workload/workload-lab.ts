@@ -1,8 +1,8 @@
 // The bench's lab pool: one running VM with one disk filled with seeded content (default: 100 %
 // mixed), started in-process; reports how long creating the disk took. The suite writes to the disk
 // with LabAdminClient.write and mirrors it to a raw file with raw-mirror.ts.
-import { LabAdminClient, startLabPool, type LabPool } from '../../../deploy/lab/index.js';
-import type { ContentKind } from '../../../deploy/lab/workload/content-kind.js';
+import { LabAdminClient, startLabPool, type LabPool } from '../../../lab/pool/index.js';
+import type { ContentKind } from '../../../lab/pool/workload/content-kind.js';
 import type { LabAccess } from './raw-mirror.js';
 
 export interface WorkloadLabOptions {
