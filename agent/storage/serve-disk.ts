@@ -1,9 +1,9 @@
-// GetDisk, the restore side: serves one disk of a committed backup with its chain folded in, either as its allocated
-// blocks (newest data, full bitmaps, checksums and digest, so the reader can verify) or as one
-// dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read one at a time as
-// the consumer pulls: the disk is never held in memory. Every block read is checked against the
-// checksums stored at commit (checked-chain.ts): damaged data fails the stream with DATA_LOSS
-// rather than reaching the consumer.
+// GetDisk, the restore side: serves one disk of a committed backup with its chain folded in, either
+// as its allocated blocks (newest data, full bitmaps, checksums and digest, so the reader can
+// verify) or as one dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read
+// one at a time as the consumer pulls: the disk is never held in memory. Every block read is
+// checked against the checksums stored at commit (checked-chain.ts): damaged data fails the stream
+// with DATA_LOSS rather than reaching the consumer.
 //
 // No merge runs under an open chain: GetDisk holds the VM's chain read lock for the whole stream
 // (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move

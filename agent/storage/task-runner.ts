@@ -14,7 +14,7 @@ import { runMergeTask } from './tasks/merge-task.js';
 import { runScanTask } from './tasks/scan-task.js';
 import { runVerifyTask } from './tasks/verify-task.js';
 
-export interface TaskRunnerOptions {
+export interface StorageTaskRunnerOptions {
   /** Minimum time between two progress events of one task, ms. */
   progressIntervalMs?: number;
   /** Merge checkpoint interval in blocks (VHD merge option). */
@@ -32,10 +32,10 @@ const STORAGE_TASK_KINDS: TaskAcceptance['kinds'] = {
 
 export class StorageTaskRunner extends AgentTaskRunner {
   readonly #ctx: RemoteContext;
-  readonly #options: TaskRunnerOptions;
+  readonly #options: StorageTaskRunnerOptions;
   protected readonly failureCode = 'STORAGE_TASK_FAILED';
 
-  constructor(ctx: RemoteContext, events: EventSink, options: TaskRunnerOptions = {}) {
+  constructor(ctx: RemoteContext, events: EventSink, options: StorageTaskRunnerOptions = {}) {
     super(events, ctx.logger, 'storage-tasks');
     this.#ctx = ctx;
     this.#options = options;

@@ -38,8 +38,13 @@ const HOST_TASK_KINDS: TaskAcceptance['kinds'] = {
   releaseReferences: TaskKind.TASK_KIND_RELEASE_REFERENCES,
 };
 
-export class TaskRefusedError extends DeltachainError {
-  override name = 'TaskRefusedError';
+/**
+ * A task this host agent does not run (another pool's, a payload or kind it does not know, a passed
+ * deadline): a FAILED result with code TASK_REFUSED. Not task-trust's TaskRefusedError, which stops
+ * a message before it runs (bad signature, replay, expiry) with a `refused` event instead of a result.
+ */
+export class HostTaskRefusedError extends DeltachainError {
+  override name = 'HostTaskRefusedError';
   constructor(message: string) {
     super('TASK_REFUSED', message, { side: 'request' });
   }
@@ -58,7 +63,7 @@ export class HostTaskRunner extends AgentTaskRunner {
   }
 
   protected refusal(message: string): Error {
-    return new TaskRefusedError(message);
+    return new HostTaskRefusedError(message);
   }
 
   protected override logFields(task: Task): Record<string, unknown> {
@@ -83,7 +88,7 @@ export class HostTaskRunner extends AgentTaskRunner {
       const request = releaseRequestFrom(task.taskId, payload.value);
       return releaseOutput(await releaseReferences({ xapi, logger, lockVm: (vm, operation) => this.locks.run(vm, operation) }, request));
     }
-    throw new TaskRefusedError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
+    throw new HostTaskRefusedError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
   }
 
   /** Transfer progress as events: at most one per interval, and one at each change of phase. */
