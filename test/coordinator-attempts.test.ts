@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventConsumer } from '../coordinator/dispatch/event-consumer.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';

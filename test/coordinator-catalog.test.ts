@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import type { BackupFacts } from '../coordinator/catalog/index.js';
+import type { BackupFacts } from '../coordinator/catalogue/index.js';
 
 const VM = '11111111-1111-4111-8111-111111111111';
 const VM2 = '22222222-2222-4222-8222-222222222222';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCliHarness, type CliHarness } from './support/pg-cli-harness.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { applyTaskEvent } from '../coordinator/lifecycle/index.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';
 import { randomIds } from '../coordinator/scheduler/index.js';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import * as catalog from '../coordinator/catalog/index.js';
-import type { BackupFacts, TaskRecord } from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
+import type { BackupFacts, TaskRecord } from '../coordinator/catalogue/index.js';
 import type { TaskOutput } from '../coordinator/dispatch/agent-event.js';
 import { prepareDispatches } from '../coordinator/dispatch/prepare-dispatch.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventConsumer } from '../coordinator/dispatch/event-consumer.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';
 import { queueStaleReleases } from '../coordinator/dispatch/queue-releases.js';

@@ -11,7 +11,7 @@ import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import type { AgentEvent } from '../coordinator/dispatch/agent-event.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';

@@ -12,8 +12,8 @@
 // planner's views read once per batch (prepare-dispatch.ts), every row written in one statement.
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
-import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
+import type { Catalog, TaskRecord } from '../catalogue/index.js';
+import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { Signer } from '../../shared/signing/index.js';

@@ -17,8 +17,8 @@
 // transaction; after the commit each run is refreshed once. A batch that fails as a whole (a
 // backup the remote does not list yet, a delta on a chain the catalogue lacks, a conflict) is
 // applied again one event at a time through `handle`, so each event gets its own outcome.
-import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalog/index.js';
+import type { Catalog, TaskRecord } from '../catalogue/index.js';
+import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import { DeltachainError } from '../../shared/errors.js';

@@ -6,7 +6,7 @@
 // Heartbeats and inventory are checked against their subject as they are decoded (wire-events.ts).
 import type { Logger } from '../../shared/logging/index.js';
 import { describeSender, type EventSender } from '../../shared/nats/index.js';
-import type { Queryable, TaskRecord } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
 import { isTaskEvent, type AgentEvent } from './agent-event.js';
 
 type Addressed = Pick<TaskRecord, 'addressKind' | 'address'>;

@@ -8,8 +8,8 @@
 // A whole batch of tasks is prepared from one read of each view (storage addresses of the
 // remotes named, references of the (policy, VM) pairs, chain tails of the (VM, remote) pairs);
 // the plan itself is the planner's pure decision per task.
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
+import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type DiskMode, type ReferenceView } from '../planner/index.js';
 import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';

@@ -11,7 +11,7 @@
 // run finished (a task given up, then reported done by a late attempt) queues its follow-up
 // outside any run: reopening a finished run could make a policy's runs overlap. The open runs
 // are read `for share`, so a concurrent refresh (`for update`) cannot finish one meanwhile.
-import type { TaskRecord, Transaction } from '../catalog/index.js';
+import type { TaskRecord, Transaction } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import type { Ids } from '../scheduler/index.js';
 import { queueRetentions, type RetentionTarget } from './queue-retention.js';

@@ -9,8 +9,8 @@
 // A release waits at dispatch while backups of its policy on its pool are queued or running
 // (select-dispatch.ts), so it never destroys the base of a delta being exported, and a seed
 // still needed is held back (prepare-dispatch.ts). Releasing twice is harmless.
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { referencesOfPolicy, selectVms } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
+import { referencesOfPolicy, selectVms } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { planPolicyDeletedReleases, planReleases, type ReleasePlan } from '../planner/index.js';
 import type { Policy } from '../policy/index.js';

@@ -4,8 +4,8 @@
 // crash or a failed step simply resumes from the catalogue. A batch of results is planned
 // together: each policy read once, and the catalogue's views of every VM and remote of the batch
 // read in two statements (one result is a batch of one).
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retentionViewsOf } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
+import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retentionViewsOf } from '../catalogue/index.js';
 import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';

@@ -1,7 +1,7 @@
 // Queues one task outside a run (scan, verify, restore, retention): a row in `tasks` that the
 // dispatcher sends when its turn comes. Limits come from the coordinator's task limits.
-import type { AddressKind, Queryable, TaskKind, TaskRecord } from '../catalog/index.js';
-import { getTask, insertTask } from '../catalog/index.js';
+import type { AddressKind, Queryable, TaskKind, TaskRecord } from '../catalogue/index.js';
+import { getTask, insertTask } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 
 export interface QueueTaskRequest {

@@ -9,8 +9,8 @@
 // running") never overwrites a newer one ("succeeded"). Most refreshes find a running run with
 // tasks still active — nothing to save — and that is checked first in one unlocked statement
 // (it writes nothing, so it cannot overwrite anything).
-import type { Catalog } from '../catalog/index.js';
-import { countTasksOfRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalog/index.js';
+import type { Catalog } from '../catalogue/index.js';
+import { countTasksOfRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalogue/index.js';
 import { activeRunState, deriveRunStateFromCounts } from '../lifecycle/index.js';
 
 export async function refreshRun(sql: Catalog, runId: string, now: Date): Promise<void> {

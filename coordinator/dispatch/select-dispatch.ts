@@ -8,7 +8,7 @@
 //     goes after the run's backups it belongs to), one at a time per policy and pool; while it is
 //     in flight, that policy's backups on that pool wait.
 // Oldest first; a task held back stays queued for the next round.
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 
 export interface DispatchLimits {
   /** The concurrency of a policy (VMs per pool at once); undefined = the policy is gone. */

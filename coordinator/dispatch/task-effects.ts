@@ -13,8 +13,8 @@
 // Each is idempotent: applying the same result twice changes nothing more.
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
 // in a few statements for the whole batch (catalog/record-backups.ts).
-import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+import type { BackupFacts, TaskRecord, Transaction } from '../catalogue/index.js';
+import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';

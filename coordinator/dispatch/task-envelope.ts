@@ -7,7 +7,7 @@
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { Signer } from '../../shared/signing/index.js';
 import { signTask } from '../../shared/task-trust/index.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 import { withGrant } from './task-grants.js';
 import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
 

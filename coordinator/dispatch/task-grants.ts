@@ -13,7 +13,7 @@ import { GrantAction, signGrant, type Grant, type SignedGrant } from '../../shar
 import { identityText } from '../../shared/identity/index.js';
 import type { Signer } from '../../shared/signing/index.js';
 import type { Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 import type { BackupPayload, RestorePayload } from './task-payloads.js';
 
 /** The grant a task needs, unsigned; undefined for tasks that call no storage agent (or are not on their way). */

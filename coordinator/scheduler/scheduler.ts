@@ -5,8 +5,8 @@
 // pending or running does not start a second one: it is recorded as a `skipped` run naming the
 // active one, and logged. Between ticks it sleeps until the next firing (at most `maxSleepMs`),
 // and `wake()` re-reads policies at once after an edit.
-import type { Catalog, RunRecord } from '../catalog/index.js';
-import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalog/index.js';
+import type { Catalog, RunRecord } from '../catalogue/index.js';
+import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextFireTime, type Policy } from '../policy/index.js';
 import type { Logger } from '../../shared/logging/index.js';

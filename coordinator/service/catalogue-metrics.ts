@@ -4,7 +4,7 @@
 // the catalogue holds now, and a VM or chain that is gone disappears from the exposition.
 import type { BackupStateFacts, ChainLengthFact, LastGoodBackupFact, ProcessMetrics, TaskCount } from '../../shared/observability/index.js';
 import { BackupStateMetrics, TaskMetrics } from '../../shared/observability/index.js';
-import type { Queryable } from '../catalog/index.js';
+import type { Queryable } from '../catalogue/index.js';
 
 export async function taskCounts(db: Queryable): Promise<TaskCount[]> {
   return db<TaskCount[]>`select kind, state, count(*)::int as count from tasks group by kind, state order by kind, state`;

@@ -1,5 +1,5 @@
 // Opens the catalogue: a `postgres` connection pool configured the one way every query in
-// coordinator/catalog expects — column names arrive camelCased, int8 arrives as a JS number
+// coordinator/catalogue expects — column names arrive camelCased, int8 arrives as a JS number
 // (sizes and counts stay far below 2^53), notices are not printed.
 import postgres from 'postgres';
 
