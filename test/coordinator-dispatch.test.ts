@@ -15,7 +15,7 @@ import { EventHandler } from '../coordinator/dispatch/event-handler.js';
 import { NatsTaskPublisher } from '../coordinator/dispatch/nats-task-publisher.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
-import { randomIds } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, deleteStreams, ensureStreams, natsNames, natsSchema, publishEvent, type NatsNames } from '../shared/nats/index.js';
 import { createLogger } from '../shared/logging/index.js';

@@ -16,11 +16,11 @@ import type { AgentEvent } from '../coordinator/dispatch/agent-event.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
-import type { BackupPayload } from '../coordinator/dispatch/task-payloads.js';
+import type { BackupPayload } from '../coordinator/tasks/index.js';
 import type { TaskPublisher } from '../coordinator/dispatch/task-publisher.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import { randomIds } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 

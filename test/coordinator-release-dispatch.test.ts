@@ -12,10 +12,10 @@ import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';
 import { queueStaleReleases } from '../coordinator/dispatch/queue-releases.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
-import type { ReleasePayload } from '../coordinator/dispatch/task-payloads.js';
+import type { ReleasePayload } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { parsePolicySettings, type Policy } from '../coordinator/policy/index.js';
-import { randomIds } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 

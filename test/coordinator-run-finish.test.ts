@@ -15,11 +15,12 @@ import * as catalog from '../coordinator/catalogue/index.js';
 import type { AgentEvent } from '../coordinator/dispatch/agent-event.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/dispatch/event-handler.js';
-import type { BackupPayload, MergePayload } from '../coordinator/dispatch/task-payloads.js';
+import type { BackupPayload, MergePayload } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS, TERMINAL_RUN_STATES, type RunState } from '../coordinator/lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../coordinator/planner/index.js';
 import { parsePolicySettings, type Policy } from '../coordinator/policy/index.js';
-import { randomIds, recordRun } from '../coordinator/scheduler/index.js';
+import { recordRun } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import * as catalog from '../coordinator/catalogue/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import { Scheduler, randomIds, recordRun } from '../coordinator/scheduler/index.js';
+import { Scheduler, recordRun } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';
 

@@ -2,7 +2,7 @@
 // tests pin them), task limits, and hooks that wake the scheduler and dispatcher after a change.
 import type { Catalog } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 
 export interface ControlHooks {
   /** A policy was created, edited, enabled or disabled. */

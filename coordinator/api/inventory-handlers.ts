@@ -5,7 +5,7 @@ import * as catalog from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../policy/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
-import type { ScanPayload } from '../dispatch/task-payloads.js';
+import type { ScanPayload } from '../tasks/index.js';
 import type { ControlContext } from './control-context.js';
 import { agentToWire, backupToWire, poolToWire, remoteToWire, taskToWire, vmToWire } from './to-wire.js';
 

@@ -7,7 +7,7 @@ import * as catalog from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { resolveRestore } from '../planner/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
-import type { RestorePayload, VerifyPayload } from '../dispatch/task-payloads.js';
+import type { RestorePayload, VerifyPayload } from '../tasks/index.js';
 import type { ControlContext } from './control-context.js';
 import { checkVmUuid } from './inventory-handlers.js';
 import { backupToWire, taskToWire } from './to-wire.js';

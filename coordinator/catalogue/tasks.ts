@@ -4,9 +4,9 @@
 import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
 import type { Catalog, Queryable, Transaction } from './connect-catalog.js';
 import { NotFoundError } from './catalog-errors.js';
+import type { AddressKind, TaskKind } from '../tasks/index.js';
 
-export type TaskKind = 'backup' | 'merge' | 'delete' | 'scan' | 'restore' | 'verify' | 'release';
-export type AddressKind = 'pool' | 'remote';
+export type { AddressKind, TaskKind };
 
 export interface TaskRecord extends TaskLifecycle {
   id: string;

@@ -20,7 +20,7 @@
 import type { Catalog, TaskRecord } from '../catalogue/index.js';
 import { CatalogError, getTask, lockTasks, NotFoundError, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { isTaskEvent, type AgentEvent, type TaskAgentEvent, type TaskOutput } from './agent-event.js';
@@ -31,7 +31,7 @@ import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from './queue-task.js';
 import { refreshRun } from './refresh-run.js';
 import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
-import type { BackupPayload } from './task-payloads.js';
+import type { BackupPayload } from '../tasks/index.js';
 
 export interface EventHandlerOptions {
   sql: Catalog;

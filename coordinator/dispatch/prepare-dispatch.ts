@@ -12,7 +12,7 @@ import type { Queryable, TaskRecord } from '../catalogue/index.js';
 import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type DiskMode, type ReferenceView } from '../planner/index.js';
-import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';
+import type { BackupPayload, PlannedDisk, ReleasePayload } from '../tasks/index.js';
 
 export type Preparation = { ok: true; payload: Record<string, unknown>; done?: Record<string, unknown> } | { ok: false; error: TaskFailure };
 

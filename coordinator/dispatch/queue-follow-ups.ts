@@ -13,9 +13,9 @@
 // are read `for share`, so a concurrent refresh (`for update`) cannot finish one meanwhile.
 import type { TaskRecord, Transaction } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { queueRetentions, type RetentionTarget } from './queue-retention.js';
-import type { BackupPayload, MergePayload } from './task-payloads.js';
+import type { BackupPayload, MergePayload } from '../tasks/index.js';
 
 function retentionTarget(task: TaskRecord): RetentionTarget | undefined {
   if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') return undefined;

@@ -14,9 +14,9 @@ import { referencesOfPolicy, selectVms } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { planPolicyDeletedReleases, planReleases, type ReleasePlan } from '../planner/index.js';
 import type { Policy } from '../policy/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { queueTask } from './queue-task.js';
-import type { ReleasePayload } from './task-payloads.js';
+import type { ReleasePayload } from '../tasks/index.js';
 
 export interface ReleaseQueueing {
   ids: Ids;

@@ -9,9 +9,9 @@ import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retention
 import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { queueTask } from './queue-task.js';
-import type { DeletePayload, MergePayload } from './task-payloads.js';
+import type { DeletePayload, MergePayload } from '../tasks/index.js';
 
 export interface RetentionTarget {
   vmUuid: string;

@@ -19,7 +19,7 @@ import type { TaskFailure } from '../lifecycle/index.js';
 import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
-import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, VerifyPayload } from './task-payloads.js';
+import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, VerifyPayload } from '../tasks/index.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -9,7 +9,7 @@ import type { Signer } from '../../shared/signing/index.js';
 import { signTask } from '../../shared/task-trust/index.js';
 import type { TaskRecord } from '../catalogue/index.js';
 import { withGrant } from './task-grants.js';
-import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
+import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from '../tasks/index.js';
 
 const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   backup: TaskKind.TASK_KIND_BACKUP,

@@ -14,7 +14,7 @@ import { identityText } from '../../shared/identity/index.js';
 import type { Signer } from '../../shared/signing/index.js';
 import type { Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { TaskRecord } from '../catalogue/index.js';
-import type { BackupPayload, RestorePayload } from './task-payloads.js';
+import type { BackupPayload, RestorePayload } from '../tasks/index.js';
 
 /** The grant a task needs, unsigned; undefined for tasks that call no storage agent (or are not on their way). */
 export function grantOf(task: TaskRecord): Grant | undefined {

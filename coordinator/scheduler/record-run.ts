@@ -12,15 +12,8 @@ import { activeRunOf, insertRun, insertTasks, RunInProgressError, saveRunOutcome
 import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
 import type { Policy } from '../policy/index.js';
 import { backupIdFor } from './backup-id.js';
-import type { BackupPayload } from '../dispatch/task-payloads.js';
+import type { BackupPayload, Ids } from '../tasks/index.js';
 import { queueStaleReleases } from '../dispatch/queue-releases.js';
-
-export interface Ids {
-  /** A new uuid (runs, tasks). */
-  uuid(): string;
-  /** A short random suffix for backup ids (letters and digits). */
-  suffix(): string;
-}
 
 export interface RunRequest {
   policy: Policy;

@@ -11,7 +11,8 @@ import type { TaskLimits } from '../lifecycle/index.js';
 import { nextFireTime, type Policy } from '../policy/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { dueFiring } from './due-firing.js';
-import { recordRun, type Ids } from './record-run.js';
+import type { Ids } from '../tasks/index.js';
+import { recordRun } from './record-run.js';
 
 export interface SchedulerOptions {
   sql: Catalog;

@@ -29,7 +29,8 @@ import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
 import { TaskQueueRegistry } from '../dispatch/task-queue-registry.js';
 import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
 import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
-import { randomIds, Scheduler, type Ids } from '../scheduler/index.js';
+import { Scheduler } from '../scheduler/index.js';
+import { randomIds, type Ids } from '../tasks/index.js';
 import { registerCatalogueMetrics } from './catalogue-metrics.js';
 import type { CoordinatorConfig } from './coordinator-config.js';
 
