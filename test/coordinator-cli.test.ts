@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startCliHarness, type CliHarness } from './support/pg-cli-harness.js';
 import * as catalog from '../coordinator/catalogue/index.js';
 import { applyTaskEvent } from '../coordinator/lifecycle/index.js';
-import { EventHandler } from '../coordinator/dispatch/event-handler.js';
+import { EventHandler } from '../coordinator/events/event-handler.js';
 import { randomIds } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';

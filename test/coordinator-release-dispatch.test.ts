@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as catalog from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
-import { EventHandler } from '../coordinator/dispatch/event-handler.js';
+import { EventHandler } from '../coordinator/events/event-handler.js';
 import { queueStaleReleases } from '../coordinator/dispatch/queue-releases.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
 import type { ReleasePayload } from '../coordinator/tasks/index.js';

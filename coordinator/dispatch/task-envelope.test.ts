@@ -5,7 +5,7 @@ import { AgentRole, Event, TaskStatus } from '../../shared/proto/gen/deltachain/
 import { BackupResult } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import type { TaskRecord } from '../catalogue/index.js';
 import { encodeTask, messageIdOf } from './task-envelope.js';
-import { decodeAgentEvent } from './wire-events.js';
+import { decodeAgentEvent } from '../events/wire-events.js';
 import { Grant, GrantAction } from '../../shared/grants/index.js';
 import { generateSigningKeyPair, signerFromPem } from '../../shared/signing/index.js';
 

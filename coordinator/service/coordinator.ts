@@ -23,11 +23,11 @@ import { startControlServer, type ControlEndpoint, type ControlServer } from '..
 import { connectCatalog, migrateCatalog, type Catalog } from '../catalogue/index.js';
 import { readDigestKey, sealCatalogue, useDigestKey } from '../catalogue/digest-seals.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
-import { EventConsumer } from '../dispatch/event-consumer.js';
-import { EventHandler } from '../dispatch/event-handler.js';
+import { EventConsumer } from '../events/event-consumer.js';
+import { EventHandler } from '../events/event-handler.js';
 import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
 import { TaskQueueRegistry } from '../dispatch/task-queue-registry.js';
-import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
+import { StorageBackupLookup } from '../events/storage-backup-lookup.js';
 import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
 import { Scheduler } from '../scheduler/index.js';
 import { randomIds, type Ids } from '../tasks/index.js';

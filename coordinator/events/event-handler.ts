@@ -28,8 +28,8 @@ import { describeSender } from '../../shared/nats/index.js';
 import { recordInventory } from './record-inventory.js';
 import { foreignEvents } from './event-senders.js';
 import { queueFollowUps } from './queue-follow-ups.js';
-import { queueTask } from './queue-task.js';
-import { refreshRun } from './refresh-run.js';
+import { queueTask } from '../dispatch/queue-task.js';
+import { refreshRun } from '../dispatch/refresh-run.js';
 import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
 import type { BackupPayload } from '../tasks/index.js';
 

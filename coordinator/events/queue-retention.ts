@@ -10,7 +10,7 @@ import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';
 import type { Ids } from '../tasks/index.js';
-import { queueTask } from './queue-task.js';
+import { queueTask } from '../dispatch/queue-task.js';
 import type { DeletePayload, MergePayload } from '../tasks/index.js';
 
 export interface RetentionTarget {
