@@ -37,6 +37,7 @@ export {
 export {
   countTasksOfRun,
   getTask,
+  getTasks,
   insertTask,
   insertTasks,
   listActiveTasksFor,

@@ -73,6 +73,10 @@ export async function getTask(db: Queryable, id: string): Promise<TaskRecord> {
   return task;
 }
 
+export async function getTasks(db: Queryable, ids: readonly string[]): Promise<TaskRecord[]> {
+  return db<TaskRecord[]>`select * from tasks where id = any(${ids as string[]}::uuid[])`;
+}
+
 export async function listTasksOfRun(db: Queryable, runId: string): Promise<TaskRecord[]> {
   return db<TaskRecord[]>`select * from tasks where run_id = ${runId} order by created_at, kind, vm_uuid, remote_name`;
 }

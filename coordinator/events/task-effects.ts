@@ -12,7 +12,7 @@
 // the data marks its backup's disk damaged.
 // Each is idempotent: applying the same result twice changes nothing more.
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
-// in a few statements for the whole batch (catalog/record-backups.ts).
+// in a few statements for the whole batch (catalogue/record-backups.ts).
 import type { BackupFacts, TaskRecord, Transaction } from '../catalogue/index.js';
 import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
@@ -34,7 +34,7 @@ export interface BackupLookup {
 export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
   switch (task.kind) {
     case 'backup':
-      return applyBackup(tx, task, output, lookup, now);
+      return (await applyBackupEffects(tx, [{ task, output }], lookup, now))[0];
     case 'merge': {
       const payload = task.payload as unknown as MergePayload;
       const retired = output?.kind === 'merge' && output.retiredBackupIds.length > 0 ? output.retiredBackupIds : payload.retires;
@@ -86,24 +86,11 @@ export async function applyFailureEffects(tx: Transaction, task: TaskRecord, fai
   if (finding) await markDamaged(tx, task.remoteName!, [finding], 'restore', task.id, now);
 }
 
-async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
-  const payload = task.payload as unknown as BackupPayload;
-  const backupId = output?.kind === 'backup' && output.backupId !== '' ? output.backupId : payload.backupId;
-  const facts = (output?.kind === 'backup' ? output.backup : undefined) ?? (await lookup.findBackup(task, backupId));
-  if (!facts) {
-    throw new DeltachainError('BACKUP_NOT_FOUND', `task ${task.id} reports backup ${backupId} committed, but remote ${task.remoteName} does not list it yet`, { retryable: true });
-  }
-  const remote = task.remoteName!;
-  await recordBackup(tx, { ...facts, remote, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }, now);
-  const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
-  if (UUID.test(snapshotUuid)) {
-    const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
-    await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
-  }
-  return { backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length };
-}
-
-/** applyTaskEffects for many backup tasks at once (one result each); the results, in order. */
+/**
+ * applyTaskEffects for backup tasks (one result each), a few statements for all of them; the
+ * results, in order. One result alone is recorded by the one-by-one statements (backups.ts),
+ * whose errors say exactly what went wrong (a batch fails as a whole: record-backups.ts).
+ */
 export async function applyBackupEffects(tx: Transaction, items: readonly { task: TaskRecord; output: TaskOutput | undefined }[], lookup: BackupLookup, now: Date): Promise<unknown[]> {
   const prepared = await Promise.all(items.map(async ({ task, output }) => {
     const payload = task.payload as unknown as BackupPayload;
@@ -115,11 +102,16 @@ export async function applyBackupEffects(tx: Transaction, items: readonly { task
     const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
     return { task, output, payload, backupId, facts, snapshotUuid };
   }));
-  await recordBackups(tx, prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName })), now);
-  const referenced = prepared.filter((p) => UUID.test(p.snapshotUuid));
-  const references: ReferenceInput[] = referenced.map(({ task, payload, facts, snapshotUuid }) => ({
+  const records = prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }));
+  const references: ReferenceInput[] = prepared.filter((p) => UUID.test(p.snapshotUuid)).map(({ task, payload, facts, snapshotUuid }) => ({
     policyId: payload.policyId, vmUuid: task.vmUuid!, remote: task.remoteName!, snapshotUuid, vdis: Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid])), takenAt: facts.takenAt,
   }));
-  await setReferences(tx, references, now);
+  if (records.length === 1) {
+    await recordBackup(tx, records[0]!, now);
+    if (references[0]) await setReference(tx, references[0], now);
+  } else {
+    await recordBackups(tx, records, now);
+    await setReferences(tx, references, now);
+  }
   return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({ backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length }));
 }
