@@ -23,6 +23,11 @@ export interface CatalogOptions {
 
 const INT8_OID = 20;
 
+/** Answers when Postgres does (a health check). */
+export async function pingCatalog(db: Queryable): Promise<void> {
+  await db`select 1`;
+}
+
 export function connectCatalog(url: string, options: CatalogOptions = {}): Catalog {
   return postgres(url, {
     max: options.maxConnections ?? 10,

@@ -77,6 +77,11 @@ export async function getTasks(db: Queryable, ids: readonly string[]): Promise<T
   return db<TaskRecord[]>`select * from tasks where id = any(${ids as string[]}::uuid[])`;
 }
 
+/** Whom each of the tasks named is addressed to (those that exist). */
+export async function taskAddresses(db: Queryable, ids: readonly string[]): Promise<Pick<TaskRecord, 'id' | 'addressKind' | 'address'>[]> {
+  return db<Pick<TaskRecord, 'id' | 'addressKind' | 'address'>[]>`select id, address_kind, address from tasks where id = any(${ids as string[]}::uuid[])`;
+}
+
 export async function listTasksOfRun(db: Queryable, runId: string): Promise<TaskRecord[]> {
   return db<TaskRecord[]>`select * from tasks where run_id = ${runId} order by created_at, kind, vm_uuid, remote_name`;
 }

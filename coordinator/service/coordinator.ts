@@ -20,7 +20,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
 import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
 import { startControlServer, type ControlEndpoint, type ControlServer } from '../api/control-server.js';
-import { connectCatalog, migrateCatalog, type Catalog } from '../catalogue/index.js';
+import { connectCatalog, migrateCatalog, pingCatalog, type Catalog } from '../catalogue/index.js';
 import { readDigestKey, sealCatalogue, useDigestKey } from '../catalogue/digest-seals.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { EventConsumer } from '../events/event-consumer.js';
@@ -107,7 +107,7 @@ export class Coordinator {
     this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
     const catalogue = this.sql;
     observability.health.add('catalogue', async () => {
-      await catalogue`select 1`;
+      await pingCatalog(catalogue);
       return { ok: true, detail: 'answering' };
     });
     const migrated = await migrateCatalog(this.sql);
