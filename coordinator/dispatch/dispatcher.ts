@@ -16,6 +16,7 @@ import type { Catalog, TaskRecord } from '../catalogue/index.js';
 import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { ServiceLoop } from '../../shared/service-loop.js';
 import type { Signer } from '../../shared/signing/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
@@ -41,50 +42,29 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private round: Promise<void> | undefined;
-  private again = false;
+  private readonly loop: ServiceLoop;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    const intervalMs = options.intervalMs ?? 1000;
+    this.loop = new ServiceLoop({
+      // A round that sent tasks may have left more ready (a page of them was read): go again now.
+      round: async () => ((await this.runRound()) > 0 ? 0 : intervalMs),
+      afterFailureMs: intervalMs,
+      onError: (error) => options.logger.error({ err: error }, 'dispatch round failed'),
+    });
+  }
 
   start(): void {
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.round;
+    await this.loop.stop();
   }
 
   /** Runs a round soon (new tasks, a finished task freed a slot). */
   wake(): void {
-    if (!this.running) return;
-    if (this.round) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.loop(), 0);
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = undefined;
-    let sent = 0;
-    this.round = this.runRound().then(
-      (n) => void (sent = n),
-      (error: unknown) => this.options.logger.error({ err: error }, 'dispatch round failed'),
-    );
-    await this.round;
-    this.round = undefined;
-    if (!this.running) return;
-    // A round that sent tasks may have left more ready (a page of them was read): go again now.
-    const delay = this.again || sent > 0 ? 0 : (this.options.intervalMs ?? 1000);
-    this.again = false;
-    this.timer = setTimeout(() => void this.loop(), delay);
+    this.loop.wake();
   }
 
   /** One round: time out overdue tasks, then dispatch what may go. Returns tasks sent. */
