@@ -136,7 +136,7 @@ describe('catalogue', () => {
     });
     it('allows one backup task per VM and remote in a run', async () => {
       const [run] = await catalog.listRuns(db.sql);
-      const task = { runId: run!.id, kind: 'backup' as const, addressKind: 'pool' as const, address: 'lab', remoteName: 'nas', vmUuid: VM, payload: {}, maxAttempts: 3, timeoutSeconds: 60, notBefore: now, createdAt: now };
+      const task = { runId: run!.id, kind: 'backup' as const, addressKind: 'pool' as const, address: 'lab', remoteName: 'nas', vmUuid: VM, payload: { policyId: run!.policyId!, policyName: 'nightly', retention: 3, backupId: 'b1', vmName: 'vm', forceFull: false }, maxAttempts: 3, timeoutSeconds: 60, notBefore: now, createdAt: now };
       await catalog.insertTask(db.sql, { ...task, id: randomUUID() });
       await catalog.insertTask(db.sql, { ...task, id: randomUUID(), remoteName: 'offsite' });
       await assert.rejects(catalog.insertTask(db.sql, { ...task, id: randomUUID() }), /tasks_one_backup_per_vm_remote_and_run/);

@@ -40,7 +40,7 @@ describe('chain digests and damaged backups in the catalogue', () => {
   const damageOf = async (remote: string) =>
     Object.fromEntries((await catalog.listBackups(db.sql, { vmUuid: VM, remote })).map((b) => [b.id, b.damage.map((d) => `${d.diskKey} ${d.file} [${d.blocks.join(',')}] ${d.foundBy}`)]));
   const task = (kind: 'verify' | 'restore', backupId: string, remote = 'nas') =>
-    queueTask(db.sql, { id: randomUUID(), kind, addressKind: kind === 'verify' ? 'remote' : 'pool', address: kind === 'verify' ? remote : 'lab', remoteName: remote, vmUuid: VM, payload: { backupId, srUuid: uuid(99), name: '' } }, DEFAULT_TASK_LIMITS, now);
+    queueTask(db.sql, { id: randomUUID(), ...(kind === 'verify' ? { kind, addressKind: 'remote' as const, address: remote, payload: { backupId } } : { kind, addressKind: 'pool' as const, address: 'lab', payload: { backupId, srUuid: uuid(99), name: '' } }), remoteName: remote, vmUuid: VM }, DEFAULT_TASK_LIMITS, now);
 
   before(async () => {
     db = await createTestDatabase();

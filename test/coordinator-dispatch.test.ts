@@ -98,6 +98,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     t = await catalog.getTask(db.sql, task.id);
     assert.equal(t.state, 'dispatched');
     assert.equal(t.attempt, 3);
+    assert.ok(t.kind === 'backup');
     assert.deepEqual(t.payload.plan, {}, 'no reference yet: every disk goes full');
     assert.equal(t.payload.storageAddress, '127.0.0.1:7');
   });

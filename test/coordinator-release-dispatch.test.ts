@@ -61,7 +61,7 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
   });
 
   it('waits while a backup of the policy on the pool is queued', async () => {
-    const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'seed', vmUuid: VM, payload: { policyId: policy.id, backupId: 'b2' } }, DEFAULT_TASK_LIMITS, new Date(Date.now() + 3_600_000));
+    const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'seed', vmUuid: VM, payload: { policyId: policy.id, policyName: policy.name, retention: policy.retention, backupId: 'b2', vmName: 'vm', forceFull: false } }, DEFAULT_TASK_LIMITS, new Date(Date.now() + 3_600_000));
     assert.deepEqual(await round(), [], 'neither goes: the backup is not due, the release waits for it');
     await db.sql`update tasks set state = 'cancelled', finished_at = now() where id = ${backup.id}`;
   });

@@ -61,6 +61,7 @@ describe('scheduler', () => {
     for (const task of tasks) {
       assert.equal(task.state, 'queued');
       assert.equal(task.address, 'lab');
+      assert.ok(task.kind === 'backup');
       assert.match(String(task.payload.backupId), /^20240602T020000Z-[0-9a-f]{8}$/);
     }
   });

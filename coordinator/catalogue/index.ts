@@ -56,6 +56,9 @@ export {
   type AddressKind,
   type TaskInsert,
   type TaskKind,
+  type TaskPayload,
+  type TaskOf,
+  type TaskPick,
   type TaskRecord,
 } from './tasks.js';
 export type { BackupFacts, DiskFacts } from './backup-facts.js';

@@ -74,7 +74,7 @@ export class Dispatcher {
     const now = clock();
     const ready = await listReadyTasks(sql, now, READY_PAGE);
     if (ready.length === 0) return 0; // the common case while results come in: nothing more to read
-    const releases = ready.filter((t) => t.kind === 'release').map((t) => ({ policyId: String(t.payload.policyId), pool: t.address }));
+    const releases = ready.flatMap((t) => (t.kind === 'release' ? [{ policyId: t.payload.policyId, pool: t.address }] : []));
     const [inFlight, policies, backupsActive] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql), pairsWithActiveBackups(sql, releases)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
     const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency, backupsActive }, inFlight.running);

@@ -4,7 +4,7 @@ import { selectDispatch } from './select-dispatch.js';
 import type { TaskRecord } from '../catalogue/index.js';
 
 let clock = 0;
-function task(id: string, over: Partial<TaskRecord> = {}): TaskRecord {
+function task(id: string, over: object = {}): TaskRecord {
   return {
     id,
     kind: 'backup',

@@ -16,7 +16,7 @@
 // the commit each run is refreshed once. A batch that fails as a whole (a backup the remote does
 // not list yet, a delta on a chain the catalogue lacks, a conflict) is applied again one event at
 // a time, so each event gets its own outcome.
-import type { Catalog, TaskRecord } from '../catalogue/index.js';
+import type { Catalog, TaskOf, TaskRecord } from '../catalogue/index.js';
 import { CatalogError, getTask, getTasks, lockTasks, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../tasks/index.js';
@@ -30,7 +30,6 @@ import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from '../dispatch/queue-task.js';
 import { refreshRun } from '../dispatch/refresh-run.js';
 import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
-import type { BackupPayload } from '../tasks/index.js';
 
 export interface EventHandlerOptions {
   sql: Catalog;
@@ -119,9 +118,9 @@ export class EventHandler {
     const ids = [...new Set(events.filter(needs).map((e) => e.taskId))];
     const unconfirmed = new Map<string, DeltachainError>();
     if (ids.length === 0) return { events: [...events], unconfirmed };
-    const tasks = (await getTasks(this.options.sql, ids)).filter((t) => t.kind === 'backup' && t.state !== 'succeeded');
+    const tasks = (await getTasks(this.options.sql, ids)).filter((t): t is TaskOf<'backup'> => t.kind === 'backup' && t.state !== 'succeeded');
     const byId = new Map(tasks.map((t) => [t.id, t]));
-    const backupIdOf = (e: TaskAgentEvent, task: TaskRecord) => (e.type === 'result' && e.ok && e.output?.kind === 'backup' && e.output.backupId) || (task.payload as unknown as BackupPayload).backupId;
+    const backupIdOf = (e: TaskAgentEvent, task: TaskOf<'backup'>) => (e.type === 'result' && e.ok && e.output?.kind === 'backup' && e.output.backupId) || task.payload.backupId;
     const wanted = events.filter((e) => needs(e) && byId.has(e.taskId)).map((e) => ({ task: byId.get(e.taskId)!, backupId: backupIdOf(e, byId.get(e.taskId)!) }));
     const found = await this.findBackups(wanted);
     for (const { task, backupId } of wanted) {
@@ -180,7 +179,7 @@ export class EventHandler {
       const now = clock();
       // Backups touch only their own VM's chain: recorded together, a few statements for all of
       // them. Merges, deletes and scans follow one at a time, in the order their results came.
-      const backups = effects.filter(({ task }) => task.kind === 'backup');
+      const backups = effects.flatMap(({ task, output }) => (task.kind === 'backup' ? [{ task, output }] : []));
       const backupResults = await applyBackupEffects(tx, backups, lookup, now);
       const results = new Map(backups.map(({ task }, i) => [task.id, backupResults[i]]));
       for (const { task, output } of effects) if (task.kind !== 'backup') results.set(task.id, await applyTaskEffects(tx, task, output, lookup, now));

@@ -15,11 +15,10 @@ import { lockOpenRuns, type TaskRecord, type Transaction } from '../catalogue/in
 import type { TaskLimits } from '../lifecycle/index.js';
 import type { Ids } from '../tasks/index.js';
 import { queueRetentions, type RetentionTarget } from './queue-retention.js';
-import type { BackupPayload, MergePayload } from '../tasks/index.js';
 
 function retentionTarget(task: TaskRecord): RetentionTarget | undefined {
   if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') return undefined;
-  const policyId = (task.payload as unknown as BackupPayload | MergePayload).policyId;
+  const { policyId } = task.payload;
   if (!policyId || !task.vmUuid || !task.remoteName) return undefined;
   return { vmUuid: task.vmUuid, remote: task.remoteName, policyId, runId: task.runId };
 }

@@ -2,4 +2,17 @@
 // the ids it is given. Scheduler, dispatch, events and api share these.
 export { randomIds, type Ids } from './ids.js';
 export type { AddressKind, TaskKind } from './task-kinds.js';
-export type { BackupPayload, DeletePayload, MergePayload, PlannedDisk, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
+export { policyIdOf } from './task-payloads.js';
+export type {
+  BackupPayload,
+  DeletePayload,
+  KindAndPayload,
+  MergePayload,
+  PlannedDisk,
+  ReleasePayload,
+  RestorePayload,
+  ScanPayload,
+  TaskPayload,
+  TaskPayloads,
+  VerifyPayload,
+} from './task-payloads.js';
