@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import type { BackupFacts } from '../coordinator/catalog/index.js';
+import type { BackupFacts } from '../coordinator/catalogue/index.js';
 
 const VM = '11111111-1111-4111-8111-111111111111';
 const VM2 = '22222222-2222-4222-8222-222222222222';
@@ -136,7 +136,7 @@ describe('catalogue', () => {
     });
     it('allows one backup task per VM and remote in a run', async () => {
       const [run] = await catalog.listRuns(db.sql);
-      const task = { runId: run!.id, kind: 'backup' as const, addressKind: 'pool' as const, address: 'lab', remoteName: 'nas', vmUuid: VM, payload: {}, maxAttempts: 3, timeoutSeconds: 60, notBefore: now, createdAt: now };
+      const task = { runId: run!.id, kind: 'backup' as const, addressKind: 'pool' as const, address: 'lab', remoteName: 'nas', vmUuid: VM, payload: { policyId: run!.policyId!, policyName: 'nightly', retention: 3, backupId: 'b1', vmName: 'vm', forceFull: false }, maxAttempts: 3, timeoutSeconds: 60, notBefore: now, createdAt: now };
       await catalog.insertTask(db.sql, { ...task, id: randomUUID() });
       await catalog.insertTask(db.sql, { ...task, id: randomUUID(), remoteName: 'offsite' });
       await assert.rejects(catalog.insertTask(db.sql, { ...task, id: randomUUID() }), /tasks_one_backup_per_vm_remote_and_run/);

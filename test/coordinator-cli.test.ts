@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCliHarness, type CliHarness } from './support/pg-cli-harness.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { applyTaskEvent } from '../coordinator/lifecycle/index.js';
-import { EventHandler } from '../coordinator/dispatch/event-handler.js';
-import { randomIds } from '../coordinator/scheduler/index.js';
+import { EventHandler } from '../coordinator/events/event-handler.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';
-import type { BackupPayload } from '../coordinator/dispatch/task-payloads.js';
+import type { BackupPayload } from '../coordinator/tasks/index.js';
 
 const WEB = '11111111-1111-4111-8111-111111111111';
 const DB = '22222222-2222-4222-8222-222222222222';

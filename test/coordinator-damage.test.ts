@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import * as catalog from '../coordinator/catalog/index.js';
-import type { BackupFacts, TaskRecord } from '../coordinator/catalog/index.js';
-import type { TaskOutput } from '../coordinator/dispatch/agent-event.js';
+import * as catalog from '../coordinator/catalogue/index.js';
+import type { BackupFacts, TaskRecord } from '../coordinator/catalogue/index.js';
+import type { TaskOutput } from '../coordinator/events/agent-event.js';
 import { prepareDispatches } from '../coordinator/dispatch/prepare-dispatch.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
-import { applyFailureEffects, applyTaskEffects } from '../coordinator/dispatch/task-effects.js';
+import { applyFailureEffects, applyTaskEffects } from '../coordinator/events/task-effects.js';
 import { encodeTask } from '../coordinator/dispatch/task-envelope.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
@@ -40,7 +40,7 @@ describe('chain digests and damaged backups in the catalogue', () => {
   const damageOf = async (remote: string) =>
     Object.fromEntries((await catalog.listBackups(db.sql, { vmUuid: VM, remote })).map((b) => [b.id, b.damage.map((d) => `${d.diskKey} ${d.file} [${d.blocks.join(',')}] ${d.foundBy}`)]));
   const task = (kind: 'verify' | 'restore', backupId: string, remote = 'nas') =>
-    queueTask(db.sql, { id: randomUUID(), kind, addressKind: kind === 'verify' ? 'remote' : 'pool', address: kind === 'verify' ? remote : 'lab', remoteName: remote, vmUuid: VM, payload: { backupId, srUuid: uuid(99), name: '' } }, DEFAULT_TASK_LIMITS, now);
+    queueTask(db.sql, { id: randomUUID(), ...(kind === 'verify' ? { kind, addressKind: 'remote' as const, address: remote, payload: { backupId } } : { kind, addressKind: 'pool' as const, address: 'lab', payload: { backupId, srUuid: uuid(99), name: '' } }), remoteName: remote, vmUuid: VM }, DEFAULT_TASK_LIMITS, now);
 
   before(async () => {
     db = await createTestDatabase();

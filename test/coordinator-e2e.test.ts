@@ -12,7 +12,7 @@ import { cp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { publishEvent } from '../shared/nats/index.js';
 import { TaskStatus } from '../shared/proto/gen/deltachain/tasks/v1/event.js';

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { startHostAgent, type RunningHostAgent } from '../agent/host/index.js';
 import { createLogger } from '../shared/logging/index.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
 import { Coordinator } from '../coordinator/service/coordinator.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { createLogger } from '../shared/logging/index.js';
 import { runCliAt } from './support/e2e-cli.js';

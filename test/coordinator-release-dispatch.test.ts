@@ -7,15 +7,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
-import { EventHandler } from '../coordinator/dispatch/event-handler.js';
+import { EventHandler } from '../coordinator/events/event-handler.js';
 import { queueStaleReleases } from '../coordinator/dispatch/queue-releases.js';
 import { queueTask } from '../coordinator/dispatch/queue-task.js';
-import type { ReleasePayload } from '../coordinator/dispatch/task-payloads.js';
+import type { ReleasePayload } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { parsePolicySettings, type Policy } from '../coordinator/policy/index.js';
-import { randomIds } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 
@@ -61,7 +61,7 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
   });
 
   it('waits while a backup of the policy on the pool is queued', async () => {
-    const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'seed', vmUuid: VM, payload: { policyId: policy.id, backupId: 'b2' } }, DEFAULT_TASK_LIMITS, new Date(Date.now() + 3_600_000));
+    const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'seed', vmUuid: VM, payload: { policyId: policy.id, policyName: policy.name, retention: policy.retention, backupId: 'b2', vmName: 'vm', forceFull: false } }, DEFAULT_TASK_LIMITS, new Date(Date.now() + 3_600_000));
     assert.deepEqual(await round(), [], 'neither goes: the backup is not due, the release waits for it');
     await db.sql`update tasks set state = 'cancelled', finished_at = now() where id = ${backup.id}`;
   });

@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
-import { Scheduler, randomIds, recordRun } from '../coordinator/scheduler/index.js';
+import { Scheduler, recordRun } from '../coordinator/scheduler/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';
 
@@ -60,6 +61,7 @@ describe('scheduler', () => {
     for (const task of tasks) {
       assert.equal(task.state, 'queued');
       assert.equal(task.address, 'lab');
+      assert.ok(task.kind === 'backup');
       assert.match(String(task.payload.backupId), /^20240602T020000Z-[0-9a-f]{8}$/);
     }
   });

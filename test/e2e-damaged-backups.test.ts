@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectCatalog, type Catalog } from '../coordinator/catalog/index.js';
+import { connectCatalog, type Catalog } from '../coordinator/catalogue/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { digestVm, PoolXapi, planGuestWrites, restoreAndWait, type LabStack } from '../lab/story/index.js';

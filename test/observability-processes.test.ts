@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
-import * as catalog from '../coordinator/catalog/index.js';
+import * as catalog from '../coordinator/catalogue/index.js';
 import { LabAdminClient } from '../lab/pool/index.js';
 import { METRIC } from '../shared/observability/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import type { LabStack } from '../lab/story/index.js';
 import { runPolicyAndWait } from '../lab/story/index.js';
-import { sealCatalogue } from '../coordinator/catalog/digest-seals.js';
+import { sealCatalogue } from '../coordinator/catalogue/digest-seals.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { findVm, policySettings, srUuidOf, type E2eVm } from './support/e2e-backups.js';
 import { runCli } from './support/e2e-cli.js';

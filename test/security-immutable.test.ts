@@ -30,8 +30,8 @@ import { startAgentProcess, type AgentProcess } from './support/storage-agent-pr
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 import { BLOCK, diskHeader, patternBlocks, records } from './support/storage-harness.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalog/index.js';
-import { backupFactsFromSummary } from '../coordinator/dispatch/wire-events.js';
+import * as catalog from '../coordinator/catalogue/index.js';
+import { backupFactsFromSummary } from '../coordinator/events/wire-events.js';
 import { resolveRestore } from '../coordinator/planner/index.js';
 
 const VM = randomUUID();

@@ -1,7 +1,7 @@
 // Control API: the audit trail (`deltachain audit list`).
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import { InvalidInputError } from '../../shared/errors.js';
-import * as catalog from '../catalog/index.js';
+import * as catalog from '../catalogue/index.js';
 import type { ControlContext } from './control-context.js';
 
 export const MAX_AUDIT_ENTRIES = 1000;

@@ -1,8 +1,8 @@
 // What the control API handlers work with: the catalogue, the clock and ids (parameters, so
 // tests pin them), task limits, and hooks that wake the scheduler and dispatcher after a change.
-import type { Catalog } from '../catalog/index.js';
+import type { Catalog } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 
 export interface ControlHooks {
   /** A policy was created, edited, enabled or disabled. */

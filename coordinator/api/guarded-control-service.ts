@@ -9,7 +9,7 @@ import { Metadata, status, type ServerUnaryCall, type ServiceError, type Untyped
 import { peerIdentity } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { ControlServiceService, type ControlServiceServer } from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import { recordAudit, type AuditOutcome } from '../catalog/index.js';
+import { recordAudit, type AuditOutcome } from '../catalogue/index.js';
 import { controlAccess, type ApiCaller, type ControlMethod } from './access-policy.js';
 import { auditSummary } from './audit-summary.js';
 import type { ControlContext } from './control-context.js';

@@ -1,11 +1,11 @@
 // Control API: pools, remotes (add, edit, list, scan), agents, VMs and backups. A remote's
 // address is what an operator registers here; tasks use nothing else.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalog/index.js';
+import * as catalog from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../policy/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
-import type { ScanPayload } from '../dispatch/task-payloads.js';
+import type { ScanPayload } from '../tasks/index.js';
 import type { ControlContext } from './control-context.js';
 import { agentToWire, backupToWire, poolToWire, remoteToWire, taskToWire, vmToWire } from './to-wire.js';
 import { UUID_PATTERN } from '../../shared/ids.js';

@@ -2,7 +2,7 @@
 // drops remotes or VMs, and a delete, queue the release of the reference snapshots the policy no
 // longer needs on its pools (dispatch/queue-releases.ts).
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalog/index.js';
+import * as catalog from '../catalogue/index.js';
 import { queueDeletedPolicyReleases, queueStaleReleases } from '../dispatch/queue-releases.js';
 import { DeltachainError } from '../../shared/errors.js';
 import { nextFireTime, parsePolicySettings, type Policy } from '../policy/index.js';

@@ -3,11 +3,11 @@
 // carries the chain digests the catalogue recorded for the backup's disks, for the host agent to
 // check the restored disks against.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalog/index.js';
+import * as catalog from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { resolveRestore } from '../planner/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
-import type { RestorePayload, VerifyPayload } from '../dispatch/task-payloads.js';
+import type { RestorePayload, VerifyPayload } from '../tasks/index.js';
 import type { ControlContext } from './control-context.js';
 import { checkVmUuid } from './inventory-handlers.js';
 import { backupToWire, taskToWire } from './to-wire.js';

@@ -2,7 +2,7 @@
 // sends a new snapshot whenever something changed, until the run or task is finished). Polling
 // the catalogue keeps watches correct across coordinator restarts and several coordinators.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalog/index.js';
+import * as catalog from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { TERMINAL_RUN_STATES, TERMINAL_TASK_STATES, type RunState } from '../lifecycle/index.js';
 import type { ControlContext } from './control-context.js';

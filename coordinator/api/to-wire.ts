@@ -1,7 +1,7 @@
 // Catalogue records → control API messages. Generated types stop here: nothing beyond the API
 // layer sees them. Absent times become 0, absent strings "".
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import type { AgentRecord, BackupListing, Pool, Remote, RunRecord, TaskRecord, VmRecord } from '../catalog/index.js';
+import type { AgentRecord, BackupListing, Pool, Remote, RunRecord, TaskRecord, VmRecord } from '../catalogue/index.js';
 import type { Policy, PolicySettings } from '../policy/index.js';
 
 export const ms = (date: Date | null | undefined): number => (date ? date.getTime() : 0);

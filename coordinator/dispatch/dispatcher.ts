@@ -12,10 +12,11 @@
 // planner's views read once per batch (prepare-dispatch.ts), every row written in one statement.
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
-import type { Catalog, TaskRecord } from '../catalog/index.js';
-import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalog/index.js';
+import type { Catalog, TaskRecord } from '../catalogue/index.js';
+import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { ServiceLoop } from '../../shared/service-loop.js';
 import type { Signer } from '../../shared/signing/index.js';
 import { prepareDispatches } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
@@ -41,50 +42,29 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private round: Promise<void> | undefined;
-  private again = false;
+  private readonly loop: ServiceLoop;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    const intervalMs = options.intervalMs ?? 1000;
+    this.loop = new ServiceLoop({
+      // A round that sent tasks may have left more ready (a page of them was read): go again now.
+      round: async () => ((await this.runRound()) > 0 ? 0 : intervalMs),
+      afterFailureMs: intervalMs,
+      onError: (error) => options.logger.error({ err: error }, 'dispatch round failed'),
+    });
+  }
 
   start(): void {
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.round;
+    await this.loop.stop();
   }
 
   /** Runs a round soon (new tasks, a finished task freed a slot). */
   wake(): void {
-    if (!this.running) return;
-    if (this.round) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.loop(), 0);
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = undefined;
-    let sent = 0;
-    this.round = this.runRound().then(
-      (n) => void (sent = n),
-      (error: unknown) => this.options.logger.error({ err: error }, 'dispatch round failed'),
-    );
-    await this.round;
-    this.round = undefined;
-    if (!this.running) return;
-    // A round that sent tasks may have left more ready (a page of them was read): go again now.
-    const delay = this.again || sent > 0 ? 0 : (this.options.intervalMs ?? 1000);
-    this.again = false;
-    this.timer = setTimeout(() => void this.loop(), delay);
+    this.loop.wake();
   }
 
   /** One round: time out overdue tasks, then dispatch what may go. Returns tasks sent. */
@@ -94,7 +74,7 @@ export class Dispatcher {
     const now = clock();
     const ready = await listReadyTasks(sql, now, READY_PAGE);
     if (ready.length === 0) return 0; // the common case while results come in: nothing more to read
-    const releases = ready.filter((t) => t.kind === 'release').map((t) => ({ policyId: String(t.payload.policyId), pool: t.address }));
+    const releases = ready.flatMap((t) => (t.kind === 'release' ? [{ policyId: t.payload.policyId, pool: t.address }] : []));
     const [inFlight, policies, backupsActive] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql), pairsWithActiveBackups(sql, releases)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
     const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency, backupsActive }, inFlight.running);

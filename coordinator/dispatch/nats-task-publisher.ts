@@ -5,7 +5,7 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { signatureHeaders, type NatsNames } from '../../shared/nats/index.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 import type { TaskPublisher } from './task-publisher.js';
 import type { TaskQueueRegistry } from './task-queue-registry.js';
 

@@ -8,13 +8,13 @@
 // A whole batch of tasks is prepared from one read of each view (storage addresses of the
 // remotes named, references of the (policy, VM) pairs, chain tails of the (VM, remote) pairs);
 // the plan itself is the planner's pure decision per task.
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalog/index.js';
+import type { Queryable, TaskOf, TaskRecord } from '../catalogue/index.js';
+import { chainKey, chainTailsOf, referenceKey, referencesOf, registeredAddressOf } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DISK_MODE_REASONS, planBackup, withoutSeedsInUse, type ChainTail, type DiskMode, type ReferenceView } from '../planner/index.js';
-import type { BackupPayload, PlannedDisk, ReleasePayload } from './task-payloads.js';
+import type { BackupPayload, PlannedDisk, ReleasePayload, TaskPayload } from '../tasks/index.js';
 
-export type Preparation = { ok: true; payload: Record<string, unknown>; done?: Record<string, unknown> } | { ok: false; error: TaskFailure };
+export type Preparation = { ok: true; payload: TaskPayload; done?: Record<string, unknown> } | { ok: false; error: TaskFailure };
 
 interface DispatchViews {
   storageAddresses: Map<string, string | undefined>;
@@ -31,11 +31,11 @@ export async function prepareDispatches(db: Queryable, tasks: readonly TaskRecor
 /** The (policy, VM) and (VM, remote) pairs whose references and chains a task's preparation reads. */
 function viewPairs(task: TaskRecord): { references: { policyId: string; vmUuid: string }[]; chains: { vmUuid: string; remote: string }[] } {
   if (task.kind === 'backup') {
-    const policyId = (task.payload as unknown as BackupPayload).policyId;
+    const { policyId } = task.payload;
     return { references: [{ policyId, vmUuid: task.vmUuid! }], chains: [{ vmUuid: task.vmUuid!, remote: task.remoteName! }] };
   }
   if (task.kind !== 'release') return { references: [], chains: [] };
-  const { policyId, vmUuids, keepRemotes } = task.payload as unknown as ReleasePayload;
+  const { policyId, vmUuids, keepRemotes } = task.payload;
   return {
     references: vmUuids.map((vmUuid) => ({ policyId, vmUuid })),
     chains: vmUuids.flatMap((vmUuid) => keepRemotes.map((remote) => ({ vmUuid, remote }))),
@@ -53,8 +53,8 @@ async function loadViews(db: Queryable, tasks: readonly TaskRecord[]): Promise<D
   return { storageAddresses: new Map(addresses), references, chains };
 }
 
-function prepareRelease(task: TaskRecord, views: DispatchViews): Preparation {
-  const payload = task.payload as unknown as ReleasePayload;
+function prepareRelease(task: TaskOf<'release'>, views: DispatchViews): Preparation {
+  const payload = task.payload;
   const { release, heldAsSeed } = withoutSeedsInUse({
     vmUuids: payload.vmUuids,
     keepRemotes: payload.keepRemotes,
@@ -64,8 +64,8 @@ function prepareRelease(task: TaskRecord, views: DispatchViews): Preparation {
   if (heldAsSeed.length === 0) return { ok: true, payload: task.payload };
   const next: ReleasePayload = { ...payload, vmUuids: release, heldAsSeed };
   // An empty list would mean "every VM of the pool": a release left with none is done here.
-  if (release.length === 0) return { ok: true, payload: { ...next }, done: { destroyedSnapshotUuids: [], heldAsSeed } };
-  return { ok: true, payload: { ...next } };
+  if (release.length === 0) return { ok: true, payload: next, done: { destroyedSnapshotUuids: [], heldAsSeed } };
+  return { ok: true, payload: next };
 }
 
 function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (policyId: string) => number | undefined): Preparation {
@@ -80,7 +80,7 @@ function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (pol
     };
   }
   if (task.kind === 'restore') return { ok: true, payload: { ...task.payload, storageAddress } };
-  const payload = task.payload as unknown as BackupPayload;
+  const payload = task.payload;
   const plan = planBackup({
     remote,
     references: views.references.get(referenceKey(payload.policyId, task.vmUuid!)) ?? [],
@@ -95,7 +95,7 @@ function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (pol
   const next: BackupPayload = { ...payload, plan: disks, storageAddress };
   if (plan.reference) next.referenceSnapshotUuid = plan.reference.snapshotUuid;
   else delete next.referenceSnapshotUuid;
-  return { ok: true, payload: { ...next } };
+  return { ok: true, payload: next };
 }
 
 /** Words for a full, naming the damaged backup when that is the reason. */

@@ -9,14 +9,14 @@
 // A release waits at dispatch while backups of its policy on its pool are queued or running
 // (select-dispatch.ts), so it never destroys the base of a delta being exported, and a seed
 // still needed is held back (prepare-dispatch.ts). Releasing twice is harmless.
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { referencesOfPolicy, selectVms } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
+import { knownPoolNames, referencesOfPolicy, selectVms } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { planPolicyDeletedReleases, planReleases, type ReleasePlan } from '../planner/index.js';
 import type { Policy } from '../policy/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { queueTask } from './queue-task.js';
-import type { ReleasePayload } from './task-payloads.js';
+import type { ReleasePayload } from '../tasks/index.js';
 
 export interface ReleaseQueueing {
   ids: Ids;
@@ -41,8 +41,7 @@ export async function queueStaleReleases(db: Queryable, policy: Policy, how: Rel
 export async function queueDeletedPolicyReleases(db: Queryable, policy: Policy, how: ReleaseQueueing): Promise<TaskRecord[]> {
   const pools = new Set([...(await referencesOfPolicy(db, policy.id)).map((r) => r.pool), ...policy.selection.pools]);
   for (const vm of await selectVms(db, policy.selection)) pools.add(vm.poolName);
-  const known = await db<{ name: string }[]>`select name from pools where name = any(${[...pools]}::text[])`;
-  return queuePlans(db, policy, planPolicyDeletedReleases(known.map((p) => p.name)), how);
+  return queuePlans(db, policy, planPolicyDeletedReleases(await knownPoolNames(db, [...pools])), how);
 }
 
 async function queuePlans(db: Queryable, policy: Policy, plans: readonly ReleasePlan[], how: ReleaseQueueing): Promise<TaskRecord[]> {

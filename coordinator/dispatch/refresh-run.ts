@@ -9,15 +9,15 @@
 // running") never overwrites a newer one ("succeeded"). Most refreshes find a running run with
 // tasks still active — nothing to save — and that is checked first in one unlocked statement
 // (it writes nothing, so it cannot overwrite anything).
-import type { Catalog } from '../catalog/index.js';
-import { countTasksOfRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalog/index.js';
+import type { Catalog } from '../catalogue/index.js';
+import { countTasksOfRun, lockRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalogue/index.js';
 import { activeRunState, deriveRunStateFromCounts } from '../lifecycle/index.js';
 
 export async function refreshRun(sql: Catalog, runId: string, now: Date): Promise<void> {
   const seen = await runStateAndActivity(sql, runId);
   if (seen && seen.active && seen.started && seen.state === 'running' && seen.open) return;
   await sql.begin(async (tx) => {
-    await tx`select 1 from runs where id = ${runId} for update`;
+    await lockRun(tx, runId);
     const { active, started } = await runActivity(tx, runId);
     const outcome = active ? activeRunState(started) : deriveRunStateFromCounts(await countTasksOfRun(tx, runId));
     await saveRunOutcome(tx, runId, outcome, now);

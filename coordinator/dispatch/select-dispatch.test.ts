@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectDispatch } from './select-dispatch.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 
 let clock = 0;
-function task(id: string, over: Partial<TaskRecord> = {}): TaskRecord {
+function task(id: string, over: object = {}): TaskRecord {
   return {
     id,
     kind: 'backup',

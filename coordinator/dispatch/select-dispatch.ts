@@ -8,7 +8,8 @@
 //     goes after the run's backups it belongs to), one at a time per policy and pool; while it is
 //     in flight, that policy's backups on that pool wait.
 // Oldest first; a task held back stays queued for the next round.
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskPick } from '../catalogue/index.js';
+import { policyIdOf } from '../tasks/index.js';
 
 export interface DispatchLimits {
   /** The concurrency of a policy (VMs per pool at once); undefined = the policy is gone. */
@@ -17,12 +18,12 @@ export interface DispatchLimits {
   backupsActive?: ReadonlySet<string>;
 }
 
-type Candidate = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
+type Candidate = TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
 
 const chainKey = (t: Candidate) => (t.vmUuid !== null && t.remoteName !== null ? `${t.vmUuid}@${t.remoteName}` : undefined);
 const scanKey = (t: Candidate) => (t.kind === 'scan' ? `scan@${t.address}` : undefined);
-const policyOf = (t: Candidate) => (t.kind === 'backup' && typeof t.payload.policyId === 'string' ? t.payload.policyId : undefined);
-const policyPool = (t: Candidate) => ((t.kind === 'backup' || t.kind === 'release') && typeof t.payload.policyId === 'string' ? `${t.payload.policyId}@${t.address}` : undefined);
+const policyOf = (t: Candidate) => (t.kind === 'backup' ? policyIdOf(t.payload) : undefined);
+const policyPool = (t: Candidate) => ((t.kind === 'backup' || t.kind === 'release') && policyIdOf(t.payload) !== undefined ? `${policyIdOf(t.payload)}@${t.address}` : undefined);
 const releaseKey = (t: Candidate) => (t.kind === 'release' ? `release:${policyPool(t)}` : undefined);
 
 /**
@@ -42,7 +43,7 @@ export function selectDispatch<T extends Candidate>(ready: readonly T[], inFligh
   for (const task of [...ready].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())) {
     if ([chainKey(task), scanKey(task), releaseKey(task)].some((key) => key !== undefined && busy.has(key))) continue;
     if (task.kind === 'backup' && busy.has(`release:${policyPool(task)}`)) continue;
-    if (task.kind === 'release' && (limits.backupsActive?.has(policyPool(task)!) || (running.get(`${task.payload.policyId}/${task.address}`) ?? 0) > 0)) continue;
+    if (task.kind === 'release' && (limits.backupsActive?.has(policyPool(task)!) || (running.get(`${policyIdOf(task.payload)}/${task.address}`) ?? 0) > 0)) continue;
     const policy = policyOf(task);
     if (policy) {
       const limit = limits.concurrencyOf(policy) ?? 1;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { AgentRole, Event, TaskStatus } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { BackupResult } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 import { encodeTask, messageIdOf } from './task-envelope.js';
-import { decodeAgentEvent } from './wire-events.js';
+import { decodeAgentEvent } from '../events/wire-events.js';
 import { Grant, GrantAction } from '../../shared/grants/index.js';
 import { generateSigningKeyPair, signerFromPem } from '../../shared/signing/index.js';
 

@@ -7,9 +7,8 @@
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { Signer } from '../../shared/signing/index.js';
 import { signTask } from '../../shared/task-trust/index.js';
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 import { withGrant } from './task-grants.js';
-import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, ScanPayload, VerifyPayload } from './task-payloads.js';
 
 const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   backup: TaskKind.TASK_KIND_BACKUP,
@@ -29,7 +28,7 @@ function payloadOf(task: TaskRecord): Task['payload'] {
   const vmUuid = task.vmUuid ?? '';
   switch (task.kind) {
     case 'backup': {
-      const p = task.payload as unknown as BackupPayload;
+      const p = task.payload;
       const policyJson = JSON.stringify({ id: p.policyId, name: p.policyName, retention: p.retention, remote: task.remoteName });
       const bases = Object.fromEntries(Object.entries(p.plan ?? {}).flatMap(([disk, d]) => (d.mode === 'delta' && d.baseVdiUuid ? [[disk, d.baseVdiUuid]] : [])));
       return {
@@ -38,23 +37,23 @@ function payloadOf(task: TaskRecord): Task['payload'] {
       };
     }
     case 'restore': {
-      const p = task.payload as unknown as RestorePayload;
+      const p = task.payload;
       const expectedChainDigests = Object.fromEntries(Object.entries(p.expectedChainDigests ?? {}).map(([disk, hex]) => [disk, Buffer.from(hex, 'hex')]));
       const value = { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', srUuid: p.srUuid, expectedChainDigests, ...(p.keepBootConfig === true ? { keepBootConfig: true } : {}) };
       return { $case: 'restore', value: p.name === '' ? value : { ...value, nameLabel: p.name } };
     }
     case 'merge':
-      return { $case: 'merge', value: { vmUuid, backupId: (task.payload as unknown as MergePayload).backupId } };
+      return { $case: 'merge', value: { vmUuid, backupId: task.payload.backupId } };
     case 'delete':
-      return { $case: 'delete', value: { vmUuid, backupId: (task.payload as unknown as DeletePayload).backupId } };
+      return { $case: 'delete', value: { vmUuid, backupId: task.payload.backupId } };
     case 'verify':
-      return { $case: 'verify', value: { vmUuid, backupId: (task.payload as unknown as VerifyPayload).backupId } };
+      return { $case: 'verify', value: { vmUuid, backupId: task.payload.backupId } };
     case 'scan': {
-      const p = task.payload as unknown as ScanPayload;
+      const p = task.payload;
       return { $case: 'scan', value: { removeGarbage: p.removeGarbage, graceSeconds: p.graceSeconds } };
     }
     case 'release': {
-      const p = task.payload as unknown as ReleasePayload;
+      const p = task.payload;
       return { $case: 'releaseReferences', value: { policyId: p.policyId, vmUuids: p.vmUuids, keepRemoteIds: p.keepRemotes } };
     }
   }

@@ -13,8 +13,7 @@ import { GrantAction, signGrant, type Grant, type SignedGrant } from '../../shar
 import { identityText } from '../../shared/identity/index.js';
 import type { Signer } from '../../shared/signing/index.js';
 import type { Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import type { TaskRecord } from '../catalog/index.js';
-import type { BackupPayload, RestorePayload } from './task-payloads.js';
+import type { TaskRecord } from '../catalogue/index.js';
 
 /** The grant a task needs, unsigned; undefined for tasks that call no storage agent (or are not on their way). */
 export function grantOf(task: TaskRecord): Grant | undefined {
@@ -27,10 +26,10 @@ export function grantOf(task: TaskRecord): Grant | undefined {
     taskId: task.id,
   };
   if (task.kind === 'backup') {
-    const p = task.payload as unknown as BackupPayload;
+    const p = task.payload;
     return { ...common, action: GrantAction.GRANT_ACTION_WRITE, backupId: p.backupId, diskKeys: [] };
   }
-  const p = task.payload as unknown as RestorePayload;
+  const p = task.payload;
   return { ...common, action: GrantAction.GRANT_ACTION_READ, backupId: p.backupId, diskKeys: p.diskKeys ?? [] };
 }
 

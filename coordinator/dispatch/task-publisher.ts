@@ -1,5 +1,5 @@
 // The one thing the dispatcher needs from the transport: put a task on its agent's queue.
-import type { TaskRecord } from '../catalog/index.js';
+import type { TaskRecord } from '../catalogue/index.js';
 
 export interface TaskPublisher {
   /**

@@ -6,7 +6,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../shared/logging/index.js';
 import { ensureTaskConsumer, type AgentRole, type NatsNames, type TaskQueueSettings } from '../../shared/nats/index.js';
-import { listPools, listRemotes, type Catalog } from '../catalog/index.js';
+import { listPools, listRemotes, type Catalog } from '../catalogue/index.js';
 
 export class TaskQueueRegistry {
   private readonly made = new Set<string>();

@@ -1,6 +1,6 @@
 // How long each kind of task may take and how often it is tried. Generous by default (a full
 // export of a large disk takes hours); the coordinator's config may override them.
-import type { TaskKind } from '../catalog/index.js';
+import type { TaskKind } from '../tasks/index.js';
 
 export interface TaskLimit {
   /** Seconds from dispatch to the deadline of one attempt. */

@@ -7,20 +7,13 @@
 // A policy runs one at a time: while it has a run pending or running, recording another throws
 // RunInProgressError naming that run (the catalogue's partial unique index decides, so two
 // coordinators or two API calls at the same moment cannot both record one).
-import type { Catalog, RunRecord, RunTrigger, Transaction } from '../catalog/index.js';
-import { activeRunOf, insertRun, insertTasks, RunInProgressError, saveRunOutcome, selectVms, type TaskInsert } from '../catalog/index.js';
+import type { Catalog, RunRecord, RunTrigger, Transaction } from '../catalogue/index.js';
+import { activeRunOf, insertRun, insertTasks, RunInProgressError, saveRunOutcome, selectVms, type TaskInsert } from '../catalogue/index.js';
 import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
 import type { Policy } from '../policy/index.js';
 import { backupIdFor } from './backup-id.js';
-import type { BackupPayload } from '../dispatch/task-payloads.js';
+import type { BackupPayload, Ids } from '../tasks/index.js';
 import { queueStaleReleases } from '../dispatch/queue-releases.js';
-
-export interface Ids {
-  /** A new uuid (runs, tasks). */
-  uuid(): string;
-  /** A short random suffix for backup ids (letters and digits). */
-  suffix(): string;
-}
 
 export interface RunRequest {
   policy: Policy;

@@ -5,13 +5,15 @@
 // pending or running does not start a second one: it is recorded as a `skipped` run naming the
 // active one, and logged. Between ticks it sleeps until the next firing (at most `maxSleepMs`),
 // and `wake()` re-reads policies at once after an edit.
-import type { Catalog, RunRecord } from '../catalog/index.js';
-import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalog/index.js';
+import type { Catalog, RunRecord } from '../catalogue/index.js';
+import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextFireTime, type Policy } from '../policy/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { ServiceLoop } from '../../shared/service-loop.js';
 import { dueFiring } from './due-firing.js';
-import { recordRun, type Ids } from './record-run.js';
+import type { Ids } from '../tasks/index.js';
+import { recordRun } from './record-run.js';
 
 export interface SchedulerOptions {
   sql: Catalog;
@@ -26,46 +28,33 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private ticking: Promise<void> | undefined;
+  private readonly loop: ServiceLoop;
 
-  constructor(private readonly options: SchedulerOptions) {}
+  constructor(private readonly options: SchedulerOptions) {
+    const maxSleepMs = options.maxSleepMs ?? 30_000;
+    this.loop = new ServiceLoop({
+      round: async () => {
+        const next = await this.tick();
+        const until = next === undefined ? maxSleepMs : next.getTime() - options.clock().getTime();
+        // A few milliseconds past the firing, so that the next tick finds it due.
+        return Math.max(0, Math.min(maxSleepMs, until)) + 5;
+      },
+      afterFailureMs: maxSleepMs + 5,
+      onError: (error) => options.logger.error({ err: error }, 'scheduler tick failed'),
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.ticking;
+    await this.loop.stop();
   }
 
   /** Ticks now (policies changed). */
   wake(): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.loop(), 0);
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = undefined;
-    let sleep = this.options.maxSleepMs ?? 30_000;
-    try {
-      this.ticking = this.tick().then((next) => {
-        if (next !== undefined) sleep = Math.max(0, Math.min(sleep, next.getTime() - this.options.clock().getTime()));
-      });
-      await this.ticking;
-    } catch (error) {
-      this.options.logger.error({ err: error }, 'scheduler tick failed');
-    } finally {
-      this.ticking = undefined;
-    }
-    if (this.running && !this.timer) this.timer = setTimeout(() => void this.loop(), sleep + 5);
+    this.loop.wake();
   }
 
   /** Records the runs that are due; returns when the next firing is. */

@@ -20,16 +20,17 @@ import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
 import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
 import { startControlServer, type ControlEndpoint, type ControlServer } from '../api/control-server.js';
-import { connectCatalog, migrateCatalog, type Catalog } from '../catalog/index.js';
-import { readDigestKey, sealCatalogue, useDigestKey } from '../catalog/digest-seals.js';
+import { connectCatalog, migrateCatalog, pingCatalog, type Catalog } from '../catalogue/index.js';
+import { readDigestKey, sealCatalogue, useDigestKey } from '../catalogue/digest-seals.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
-import { EventConsumer } from '../dispatch/event-consumer.js';
-import { EventHandler } from '../dispatch/event-handler.js';
+import { EventConsumer } from '../events/event-consumer.js';
+import { EventHandler } from '../events/event-handler.js';
 import { NatsTaskPublisher } from '../dispatch/nats-task-publisher.js';
 import { TaskQueueRegistry } from '../dispatch/task-queue-registry.js';
-import { StorageBackupLookup } from '../dispatch/storage-backup-lookup.js';
+import { StorageBackupLookup } from '../events/storage-backup-lookup.js';
 import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle/index.js';
-import { randomIds, Scheduler, type Ids } from '../scheduler/index.js';
+import { Scheduler } from '../scheduler/index.js';
+import { randomIds, type Ids } from '../tasks/index.js';
 import { registerCatalogueMetrics } from './catalogue-metrics.js';
 import type { CoordinatorConfig } from './coordinator-config.js';
 
@@ -106,7 +107,7 @@ export class Coordinator {
     this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
     const catalogue = this.sql;
     observability.health.add('catalogue', async () => {
-      await catalogue`select 1`;
+      await pingCatalog(catalogue);
       return { ok: true, detail: 'answering' };
     });
     const migrated = await migrateCatalog(this.sql);

@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomIds } from '../../coordinator/scheduler/index.js';
+import { randomIds } from '../../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../../coordinator/lifecycle/index.js';
 import { startControlServer, type ControlServer } from '../../coordinator/api/control-server.js';
 import type { ControlContext } from '../../coordinator/api/control-context.js';

@@ -3,8 +3,8 @@
 // the current schema, and dropped (connections closed first) when the test file is done.
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { connectCatalog, type Catalog } from '../../coordinator/catalog/connect-catalog.js';
-import { migrateCatalog } from '../../coordinator/catalog/migrate-catalog.js';
+import { connectCatalog, type Catalog } from '../../coordinator/catalogue/connect-catalog.js';
+import { migrateCatalog } from '../../coordinator/catalogue/migrate-catalog.js';
 
 export const ADMIN_URL = process.env.DELTACHAIN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -45,3 +45,9 @@ export async function getPool(db: Queryable, name: string): Promise<Pool> {
   if (!pool) throw new NotFoundError(`no pool named ${name}; see \`deltachain pool list\` or add it with \`deltachain pool add ${name}\``);
   return pool;
 }
+
+/** Those of `names` that are registered pools. */
+export async function knownPoolNames(db: Queryable, names: readonly string[]): Promise<string[]> {
+  const rows = await db<{ name: string }[]>`select name from pools where name = any(${names as string[]}::text[])`;
+  return rows.map((p) => p.name);
+}

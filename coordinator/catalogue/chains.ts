@@ -4,10 +4,12 @@ import type { ChainTail, RetentionBackup } from '../planner/index.js';
 import type { Queryable } from './connect-catalog.js';
 import { chainTailOf, damagedInChain, type TailRow } from './planning-views.js';
 
-// Tie-break on created_at (fix by H1): a full that starts a new chain in the same second as the
-// old chain's last delta (taken_at has second precision) must win over that delta's higher
-// position, or the next run plans a full ("the remote lacks the base").
-/** Disk key → the newest present disk of that VM disk on the remote (with damage in its chain, if any). */
+/**
+ * Disk key → the newest present disk of that VM disk on the remote (with damage in its chain, if
+ * any). Ties on taken_at (second precision) are broken by created_at: a full that starts a new
+ * chain in the same second as the old chain's last delta must win over that delta's higher
+ * position, or the next run plans a full ("the remote lacks the base").
+ */
 export async function chainTails(db: Queryable, vmUuid: string, remote: string): Promise<Record<string, ChainTail>> {
   const rows = await db<TailRow[]>`
     select t.*, ${damagedInChain(db)} as damaged_backup_id

@@ -6,7 +6,7 @@
 // Heartbeats and inventory are checked against their subject as they are decoded (wire-events.ts).
 import type { Logger } from '../../shared/logging/index.js';
 import { describeSender, type EventSender } from '../../shared/nats/index.js';
-import type { Queryable, TaskRecord } from '../catalog/index.js';
+import { taskAddresses, type Queryable, type TaskRecord } from '../catalogue/index.js';
 import { isTaskEvent, type AgentEvent } from './agent-event.js';
 
 type Addressed = Pick<TaskRecord, 'addressKind' | 'address'>;
@@ -21,7 +21,7 @@ export async function foreignEvents(db: Queryable, events: readonly AgentEvent[]
   const ids = [...new Set(events.flatMap((e) => (isTaskEvent(e) ? [e.taskId] : [])))];
   const foreign = new Set<AgentEvent>();
   if (ids.length === 0) return foreign;
-  const rows = await db<(Addressed & { id: string })[]>`select id, address_kind, address from tasks where id = any(${ids}::uuid[])`;
+  const rows = await taskAddresses(db, ids);
   const tasks = new Map(rows.map((t) => [t.id, t]));
   for (const event of events) {
     if (!isTaskEvent(event)) continue;

@@ -3,7 +3,7 @@
 // and results is the attempt that sent them (absent from older agents: the current attempt).
 // `sender` is the subject's (the NATS server let only that agent publish there) and `at` the
 // time JetStream stored the event: neither is the body's word.
-import type { AgentHeartbeat, BackupFacts, DamageFinding, InventoryReport } from '../catalog/index.js';
+import type { AgentHeartbeat, BackupFacts, DamageFinding, InventoryReport } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import type { EventSender } from '../../shared/nats/index.js';
 

@@ -5,7 +5,7 @@
 // payloads) are written back in one statement.
 import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
 import type { Queryable } from './connect-catalog.js';
-import type { TaskRecord } from './tasks.js';
+import type { TaskPayload, TaskRecord } from './tasks.js';
 
 /**
  * Locks the tasks named (those that exist) and returns them. `skipLocked`: rows another
@@ -28,7 +28,7 @@ export interface TaskSave {
   id: string;
   lifecycle: TaskLifecycle;
   /** A new payload (dispatch); absent = unchanged. */
-  payload?: Record<string, unknown>;
+  payload?: TaskPayload;
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());

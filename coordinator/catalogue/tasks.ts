@@ -4,37 +4,32 @@
 import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
 import type { Catalog, Queryable, Transaction } from './connect-catalog.js';
 import { NotFoundError } from './catalog-errors.js';
+import type { AddressKind, KindAndPayload, TaskKind, TaskPayload } from '../tasks/index.js';
 
-export type TaskKind = 'backup' | 'merge' | 'delete' | 'scan' | 'restore' | 'verify' | 'release';
-export type AddressKind = 'pool' | 'remote';
+export type { AddressKind, TaskKind };
 
-export interface TaskRecord extends TaskLifecycle {
+/** Where a task goes and what it belongs to; `kind` and `payload` (coordinator/tasks) come with it. */
+interface TaskAddressing {
   id: string;
   runId: string | null;
-  kind: TaskKind;
   addressKind: AddressKind;
   address: string;
   remoteName: string | null;
   vmUuid: string | null;
-  /** The coordinator's description of the work (JSON); see coordinator/dispatch for each kind. */
-  payload: Record<string, unknown>;
   createdAt: Date;
 }
 
-export interface TaskInsert {
-  id: string;
-  runId: string | null;
-  kind: TaskKind;
-  addressKind: AddressKind;
-  address: string;
-  remoteName: string | null;
-  vmUuid: string | null;
-  payload: Record<string, unknown>;
-  maxAttempts: number;
-  timeoutSeconds: number;
-  notBefore: Date;
-  createdAt: Date;
-}
+export type TaskRecord = TaskLifecycle & TaskAddressing & KindAndPayload;
+
+export type TaskInsert = TaskAddressing & KindAndPayload & { maxAttempts: number; timeoutSeconds: number; notBefore: Date };
+
+/** Pick for each kind of task: `kind` still tells `payload`'s type. */
+export type TaskPick<K extends keyof TaskRecord> = TaskRecord extends infer T ? (T extends TaskRecord ? Pick<T, K> : never) : never;
+
+/** A task of one kind. */
+export type TaskOf<K extends TaskKind> = Extract<TaskRecord, { kind: K }>;
+
+export type { TaskPayload };
 
 export async function insertTask(db: Queryable, task: TaskInsert): Promise<void> {
   await db`
@@ -71,6 +66,15 @@ export async function getTask(db: Queryable, id: string): Promise<TaskRecord> {
   const [task] = await db<TaskRecord[]>`select * from tasks where id = ${id}`;
   if (!task) throw new NotFoundError(`no task with id ${id}`);
   return task;
+}
+
+export async function getTasks(db: Queryable, ids: readonly string[]): Promise<TaskRecord[]> {
+  return db<TaskRecord[]>`select * from tasks where id = any(${ids as string[]}::uuid[])`;
+}
+
+/** Whom each of the tasks named is addressed to (those that exist). */
+export async function taskAddresses(db: Queryable, ids: readonly string[]): Promise<Pick<TaskRecord, 'id' | 'addressKind' | 'address'>[]> {
+  return db<Pick<TaskRecord, 'id' | 'addressKind' | 'address'>[]>`select id, address_kind, address from tasks where id = any(${ids as string[]}::uuid[])`;
 }
 
 export async function listTasksOfRun(db: Queryable, runId: string): Promise<TaskRecord[]> {
@@ -119,14 +123,14 @@ export async function listInFlightTasks(db: Queryable): Promise<TaskRecord[]> {
  * What the dispatch choice needs of the in-flight tasks (select-dispatch.ts): their chain, scan
  * and policy keys, without the payloads and results of thousands of rows.
  */
-export async function listInFlightKeys(db: Queryable): Promise<Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]> {
-  return db<Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]>`
+export async function listInFlightKeys(db: Queryable): Promise<TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]> {
+  return db<TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>[]>`
     select id, kind, address, remote_name, vm_uuid, created_at,
            case when payload ? 'policyId' then jsonb_build_object('policyId', payload->'policyId') else '{}'::jsonb end as payload
     from tasks where state in ('dispatched', 'running')`;
 }
 
-type InFlightKey = Pick<TaskRecord, 'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
+type InFlightKey = TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
 
 /**
  * What the dispatch choice needs of the in-flight tasks for a page of ready ones, without reading
@@ -172,7 +176,7 @@ export async function listActiveTasksFor(db: Queryable, vmUuid: string, remote: 
 export async function withTaskLocked<T>(
   sql: Catalog,
   id: string,
-  fn: (task: TaskRecord, tx: Transaction) => Promise<{ save?: TaskLifecycle; payload?: Record<string, unknown>; value: T; afterSave?: () => Promise<void> }>,
+  fn: (task: TaskRecord, tx: Transaction) => Promise<{ save?: TaskLifecycle; payload?: TaskPayload; value: T; afterSave?: () => Promise<void> }>,
 ): Promise<T> {
   return sql.begin(async (tx) => {
     const [task] = await tx<TaskRecord[]>`select * from tasks where id = ${id} for update`;

@@ -4,14 +4,14 @@
 // crash or a failed step simply resumes from the catalogue. A batch of results is planned
 // together: each policy read once, and the catalogue's views of every VM and remote of the batch
 // read in two statements (one result is a batch of one).
-import type { Queryable, TaskRecord } from '../catalog/index.js';
-import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retentionViewsOf } from '../catalog/index.js';
+import type { Queryable, TaskRecord } from '../catalogue/index.js';
+import { chainKey, getPolicy, NotFoundError, pairsWithActiveRetention, retentionViewsOf } from '../catalogue/index.js';
 import type { RetentionBackup } from '../planner/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextRetentionAction, planRetention } from '../planner/index.js';
-import type { Ids } from '../scheduler/index.js';
-import { queueTask } from './queue-task.js';
-import type { DeletePayload, MergePayload } from './task-payloads.js';
+import type { Ids } from '../tasks/index.js';
+import { queueTask } from '../dispatch/queue-task.js';
+import type { KindAndPayload } from '../tasks/index.js';
 
 export interface RetentionTarget {
   vmUuid: string;
@@ -45,21 +45,10 @@ export async function queueRetentions(db: Queryable, targets: readonly Retention
 async function queueAction(db: Queryable, target: RetentionTarget, retention: number, view: RetentionBackup[], ids: Ids, limits: TaskLimits, now: Date): Promise<TaskRecord | undefined> {
   const action = nextRetentionAction(planRetention(view, retention));
   if (!action) return undefined;
-  const payload: MergePayload | DeletePayload =
-    action.type === 'merge' ? { backupId: action.backupId, retires: action.retires, policyId: target.policyId } : { backupId: action.backupId, policyId: target.policyId };
-  return queueTask(
-    db,
-    {
-      id: ids.uuid(),
-      kind: action.type,
-      addressKind: 'remote',
-      address: target.remote,
-      remoteName: target.remote,
-      vmUuid: target.vmUuid,
-      runId: target.runId,
-      payload,
-    },
-    limits,
-    now,
-  );
+  const work: KindAndPayload =
+    action.type === 'merge'
+      ? { kind: 'merge', payload: { backupId: action.backupId, retires: action.retires, policyId: target.policyId } }
+      : { kind: 'delete', payload: { backupId: action.backupId, policyId: target.policyId } };
+  const where = { addressKind: 'remote' as const, address: target.remote, remoteName: target.remote, vmUuid: target.vmUuid, runId: target.runId };
+  return queueTask(db, { id: ids.uuid(), ...where, ...work }, limits, now);
 }

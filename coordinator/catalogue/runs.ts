@@ -4,7 +4,7 @@
 // running (the partial unique index runs_one_active_per_policy, migration 0004): a second insert
 // waits for the first transaction and then fails, whichever coordinator or API call made it.
 import type { RunOutcome, RunState } from '../lifecycle/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable, Transaction } from './connect-catalog.js';
 import { CatalogError, isUniqueViolation, NotFoundError } from './catalog-errors.js';
 
 const ONE_ACTIVE_RUN = 'runs_one_active_per_policy';
@@ -103,6 +103,19 @@ export async function lastScheduledAt(db: Queryable, policyId: string): Promise<
 /** Runs not finished yet: the coordinator's work list after a restart. */
 export async function listUnfinishedRuns(db: Queryable): Promise<RunRecord[]> {
   return db<RunRecord[]>`select * from runs where finished_at is null order by created_at`;
+}
+
+/** Locks a run's row until the transaction ends (refreshes of one run follow each other). */
+export async function lockRun(tx: Transaction, id: string): Promise<void> {
+  await tx`select 1 from runs where id = ${id} for update`;
+}
+
+/** Those of `ids` that are runs not finished, share-locked until the transaction ends. */
+export async function lockOpenRuns(tx: Transaction, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx<{ id: string }[]>`
+    select id from runs where id = any(${ids as string[]}::uuid[]) and finished_at is null order by id for share`;
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Saves a run's derived state; a no-op (no row version written) when nothing changes. */

@@ -1,5 +1,5 @@
 // Opens the catalogue: a `postgres` connection pool configured the one way every query in
-// coordinator/catalog expects — column names arrive camelCased, int8 arrives as a JS number
+// coordinator/catalogue expects — column names arrive camelCased, int8 arrives as a JS number
 // (sizes and counts stay far below 2^53), notices are not printed.
 import postgres from 'postgres';
 
@@ -22,6 +22,11 @@ export interface CatalogOptions {
 }
 
 const INT8_OID = 20;
+
+/** Answers when Postgres does (a health check). */
+export async function pingCatalog(db: Queryable): Promise<void> {
+  await db`select 1`;
+}
 
 export function connectCatalog(url: string, options: CatalogOptions = {}): Catalog {
   return postgres(url, {

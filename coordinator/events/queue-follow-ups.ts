@@ -11,24 +11,16 @@
 // run finished (a task given up, then reported done by a late attempt) queues its follow-up
 // outside any run: reopening a finished run could make a policy's runs overlap. The open runs
 // are read `for share`, so a concurrent refresh (`for update`) cannot finish one meanwhile.
-import type { TaskRecord, Transaction } from '../catalog/index.js';
+import { lockOpenRuns, type TaskRecord, type Transaction } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
-import type { Ids } from '../scheduler/index.js';
+import type { Ids } from '../tasks/index.js';
 import { queueRetentions, type RetentionTarget } from './queue-retention.js';
-import type { BackupPayload, MergePayload } from './task-payloads.js';
 
 function retentionTarget(task: TaskRecord): RetentionTarget | undefined {
   if (task.kind !== 'backup' && task.kind !== 'merge' && task.kind !== 'delete') return undefined;
-  const policyId = (task.payload as unknown as BackupPayload | MergePayload).policyId;
+  const { policyId } = task.payload;
   if (!policyId || !task.vmUuid || !task.remoteName) return undefined;
   return { vmUuid: task.vmUuid, remote: task.remoteName, policyId, runId: task.runId };
-}
-
-async function openRuns(tx: Transaction, runIds: readonly string[]): Promise<Set<string>> {
-  if (runIds.length === 0) return new Set();
-  const rows = await tx<{ id: string }[]>`
-    select id from runs where id = any(${runIds}::uuid[]) and finished_at is null order by id for share`;
-  return new Set(rows.map((r) => r.id));
 }
 
 /** Queues the follow-ups of tasks that just succeeded (rows already saved); returns the tasks queued. */
@@ -39,7 +31,7 @@ export async function queueFollowUps(tx: Transaction, succeeded: readonly TaskRe
     if (target) targets.set(`${target.vmUuid}@${target.remote}`, target);
   }
   if (targets.size === 0) return [];
-  const open = await openRuns(tx, [...new Set([...targets.values()].flatMap((t) => (t.runId ? [t.runId] : [])))]);
+  const open = await lockOpenRuns(tx, [...new Set([...targets.values()].flatMap((t) => (t.runId ? [t.runId] : [])))]);
   const attached = [...targets.values()].map((t) => ({ ...t, runId: t.runId && open.has(t.runId) ? t.runId : null }));
   return queueRetentions(tx, attached, ids, limits, now);
 }

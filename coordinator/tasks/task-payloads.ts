@@ -80,3 +80,24 @@ export interface RestorePayload {
    * the task's read grant names (absent: every disk of the backup). */
   diskKeys?: string[];
 }
+
+/** Each kind of task's payload. */
+export interface TaskPayloads {
+  backup: BackupPayload;
+  merge: MergePayload;
+  delete: DeletePayload;
+  scan: ScanPayload;
+  restore: RestorePayload;
+  verify: VerifyPayload;
+  release: ReleasePayload;
+}
+
+/** A task's kind with its payload: checking `kind` tells the payload's type. */
+export type KindAndPayload = { [K in keyof TaskPayloads]: { kind: K; payload: TaskPayloads[K] } }[keyof TaskPayloads];
+
+export type TaskPayload = KindAndPayload['payload'];
+
+/** The policy a payload belongs to, for the kinds that have one. */
+export function policyIdOf(payload: TaskPayload): string | undefined {
+  return 'policyId' in payload && typeof payload.policyId === 'string' ? payload.policyId : undefined;
+}

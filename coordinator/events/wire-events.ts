@@ -9,7 +9,7 @@ import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1
 import type { Heartbeat, InventoryEvent, TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { InvalidInputError, failureSideOf } from '../../shared/errors.js';
 import { describeSender, type EventKind, type EventSender } from '../../shared/nats/index.js';
-import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalog/index.js';
+import type { AgentHeartbeat, BackupFacts, InventoryReport } from '../catalogue/index.js';
 import { CHECKSUM_SIZE } from '../../shared/grpc/disk-checksum.js';
 import type { AgentEvent, TaskOutput } from './agent-event.js';
 import { UUID_PATTERN } from '../../shared/ids.js';

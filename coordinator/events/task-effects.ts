@@ -12,14 +12,13 @@
 // the data marks its backup's disk damaged.
 // Each is idempotent: applying the same result twice changes nothing more.
 // `applyBackupEffects` does for a batch of backup results what applyTaskEffects does for each,
-// in a few statements for the whole batch (catalog/record-backups.ts).
-import type { BackupFacts, TaskRecord, Transaction } from '../catalog/index.js';
-import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalog/index.js';
+// in a few statements for the whole batch (catalogue/record-backups.ts).
+import type { BackupFacts, TaskOf, TaskRecord, Transaction } from '../catalogue/index.js';
+import { adoptRemoteScanIn, applyDelete, catalogueMismatches, applyMerge, diskKeysOfBackup, forgetReleasedReferences, markDamaged, recordBackup, recordBackups, setReference, setReferences, type ReferenceInput } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findings.js';
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
-import type { BackupPayload, DeletePayload, MergePayload, ReleasePayload, RestorePayload, VerifyPayload } from './task-payloads.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
 
 
@@ -34,15 +33,15 @@ export interface BackupLookup {
 export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
   switch (task.kind) {
     case 'backup':
-      return applyBackup(tx, task, output, lookup, now);
+      return (await applyBackupEffects(tx, [{ task, output }], lookup, now))[0];
     case 'merge': {
-      const payload = task.payload as unknown as MergePayload;
+      const payload = task.payload;
       const retired = output?.kind === 'merge' && output.retiredBackupIds.length > 0 ? output.retiredBackupIds : payload.retires;
       await applyMerge(tx, task.address, payload.backupId, retired, output?.kind === 'merge' ? output.diskSizes : [], now);
       return output ?? { retiredBackupIds: retired };
     }
     case 'delete':
-      await applyDelete(tx, task.address, (task.payload as unknown as DeletePayload).backupId, now);
+      await applyDelete(tx, task.address, task.payload.backupId, now);
       return output ?? {};
     case 'scan': {
       const backups = output?.kind === 'scan' ? output.backups : [];
@@ -50,7 +49,7 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
       return { ...report, garbage: output?.kind === 'scan' ? output.garbage : 0, resumedMerges: output?.kind === 'scan' ? output.resumedMerges : [] };
     }
     case 'release': {
-      const payload = task.payload as unknown as ReleasePayload;
+      const payload = task.payload;
       // No VM named means every VM of the pool only for a deleted policy (a narrowed list that
       // became empty was never sent: prepare-dispatch.ts).
       const everyVm = payload.vmUuids.length === 0 && payload.reason === 'policy-deleted';
@@ -60,7 +59,7 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
     case 'verify': {
       if (output?.kind !== 'verify') return output ?? {};
       const { badBlockList: _list, ...stored } = output;
-      const backupId = (task.payload as unknown as VerifyPayload).backupId;
+      const backupId = task.payload.backupId;
       const damaged = verifyFindings(backupId, output);
       // The remote's own check compares data with the sums beside it; the catalogue's digests,
       // recorded at commit, catch a backup whose data and sums were rewritten together.
@@ -81,32 +80,19 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
  */
 export async function applyFailureEffects(tx: Transaction, task: TaskRecord, failure: TaskFailure, now: Date): Promise<void> {
   if (task.kind !== 'restore' || !DATA_ERROR_CODES.has(failure.code)) return;
-  const backupId = (task.payload as unknown as RestorePayload).backupId;
+  const backupId = task.payload.backupId;
   const finding = restoreFinding(backupId, failure, await diskKeysOfBackup(tx, task.remoteName!, backupId));
   if (finding) await markDamaged(tx, task.remoteName!, [finding], 'restore', task.id, now);
 }
 
-async function applyBackup(tx: Transaction, task: TaskRecord, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
-  const payload = task.payload as unknown as BackupPayload;
-  const backupId = output?.kind === 'backup' && output.backupId !== '' ? output.backupId : payload.backupId;
-  const facts = (output?.kind === 'backup' ? output.backup : undefined) ?? (await lookup.findBackup(task, backupId));
-  if (!facts) {
-    throw new DeltachainError('BACKUP_NOT_FOUND', `task ${task.id} reports backup ${backupId} committed, but remote ${task.remoteName} does not list it yet`, { retryable: true });
-  }
-  const remote = task.remoteName!;
-  await recordBackup(tx, { ...facts, remote, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }, now);
-  const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
-  if (UUID_PATTERN.test(snapshotUuid)) {
-    const vdis = Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid]));
-    await setReference(tx, { policyId: payload.policyId, vmUuid: task.vmUuid!, remote, snapshotUuid, vdis, takenAt: facts.takenAt }, now);
-  }
-  return { backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length };
-}
-
-/** applyTaskEffects for many backup tasks at once (one result each); the results, in order. */
-export async function applyBackupEffects(tx: Transaction, items: readonly { task: TaskRecord; output: TaskOutput | undefined }[], lookup: BackupLookup, now: Date): Promise<unknown[]> {
+/**
+ * applyTaskEffects for backup tasks (one result each), a few statements for all of them; the
+ * results, in order. One result alone is recorded by the one-by-one statements (backups.ts),
+ * whose errors say exactly what went wrong (a batch fails as a whole: record-backups.ts).
+ */
+export async function applyBackupEffects(tx: Transaction, items: readonly { task: TaskOf<'backup'>; output: TaskOutput | undefined }[], lookup: BackupLookup, now: Date): Promise<unknown[]> {
   const prepared = await Promise.all(items.map(async ({ task, output }) => {
-    const payload = task.payload as unknown as BackupPayload;
+    const payload = task.payload;
     const backupId = output?.kind === 'backup' && output.backupId !== '' ? output.backupId : payload.backupId;
     const facts = (output?.kind === 'backup' ? output.backup : undefined) ?? (await lookup.findBackup(task, backupId));
     if (!facts) {
@@ -115,11 +101,16 @@ export async function applyBackupEffects(tx: Transaction, items: readonly { task
     const snapshotUuid = output?.kind === 'backup' ? output.snapshotUuid.toLowerCase() : '';
     return { task, output, payload, backupId, facts, snapshotUuid };
   }));
-  await recordBackups(tx, prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName })), now);
-  const referenced = prepared.filter((p) => UUID_PATTERN.test(p.snapshotUuid));
-  const references: ReferenceInput[] = referenced.map(({ task, payload, facts, snapshotUuid }) => ({
+  const records = prepared.map(({ task, payload, facts }) => ({ ...facts, remote: task.remoteName!, taskId: task.id, runId: task.runId, policyId: payload.policyId, vmName: payload.vmName }));
+  const references: ReferenceInput[] = prepared.filter((p) => UUID_PATTERN.test(p.snapshotUuid)).map(({ task, payload, facts, snapshotUuid }) => ({
     policyId: payload.policyId, vmUuid: task.vmUuid!, remote: task.remoteName!, snapshotUuid, vdis: Object.fromEntries(facts.disks.map((d) => [d.diskKey, d.footerUuid])), takenAt: facts.takenAt,
   }));
-  await setReferences(tx, references, now);
+  if (records.length === 1) {
+    await recordBackup(tx, records[0]!, now);
+    if (references[0]) await setReference(tx, references[0], now);
+  } else {
+    await recordBackups(tx, records, now);
+    await setReferences(tx, references, now);
+  }
   return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({ backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length }));
 }

@@ -7,7 +7,7 @@
 //     DATA_DAMAGED from the storage agent's) names the backup restored and, in its message
 //     (`… disk <key>: …`), the disk; a message naming none marks every disk of the backup.
 // A finding that names no disk ('') stands for every disk of its backup.
-import type { DamageFinding } from '../catalog/index.js';
+import type { DamageFinding } from '../catalogue/index.js';
 import type { TaskFailure } from '../lifecycle/index.js';
 import type { TaskOutput } from './agent-event.js';
 

@@ -1,5 +1,5 @@
 // The catalogue: Postgres through the `postgres` client, one query per function.
-export { connectCatalog, type Catalog, type CatalogOptions, type Queryable, type Transaction } from './connect-catalog.js';
+export { connectCatalog, pingCatalog, type Catalog, type CatalogOptions, type Queryable, type Transaction } from './connect-catalog.js';
 export { migrateCatalog, listMigrations, MIGRATIONS_FOLDER, type Migration, type MigrationReport } from './migrate-catalog.js';
 export {
   CatalogError,
@@ -11,7 +11,7 @@ export {
   isUniqueViolation,
   RETRYABLE_SQLSTATES,
 } from './catalog-errors.js';
-export { addPool, getPool, listPools, type Pool, type PoolInput } from './pools.js';
+export { addPool, getPool, knownPoolNames, listPools, type Pool, type PoolInput } from './pools.js';
 export { addRemote, editRemote, getRemote, listRemotes, markRemoteScanned, registeredAddressOf, type Remote, type RemoteChanges, type RemoteInput } from './remotes.js';
 export { listAgents, recordHeartbeat, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';
 export { deletePolicy, getPolicy, getPolicyByName, insertPolicy, listPolicies, setPolicyEnabled, updatePolicy } from './policies.js';
@@ -29,6 +29,8 @@ export {
   latestRunPerPolicy,
   listRuns,
   listUnfinishedRuns,
+  lockOpenRuns,
+  lockRun,
   saveRunOutcome,
   type RunInsert,
   type RunRecord,
@@ -37,6 +39,7 @@ export {
 export {
   countTasksOfRun,
   getTask,
+  getTasks,
   insertTask,
   insertTasks,
   listActiveTasksFor,
@@ -48,10 +51,14 @@ export {
   listTasksOfRun,
   runActivity,
   runStateAndActivity,
+  taskAddresses,
   withTaskLocked,
   type AddressKind,
   type TaskInsert,
   type TaskKind,
+  type TaskPayload,
+  type TaskOf,
+  type TaskPick,
   type TaskRecord,
 } from './tasks.js';
 export type { BackupFacts, DiskFacts } from './backup-facts.js';
@@ -80,3 +87,4 @@ export { forgetReleasedReferences, pairsWithActiveBackups, policyPoolKey, refere
 export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
 export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';
 export { listAudit, recordAudit, type AuditEntry, type AuditFilter, type AuditOutcome } from './control-audit.js';
+export { chainLengths, lastGoodBackups, taskCounts } from './metric-facts.js';

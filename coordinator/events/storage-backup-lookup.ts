@@ -12,8 +12,8 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import type { BackupFacts, Catalog, TaskRecord } from '../catalog/index.js';
-import { registeredAddressOf } from '../catalog/index.js';
+import type { BackupFacts, Catalog, TaskRecord } from '../catalogue/index.js';
+import { registeredAddressOf } from '../catalogue/index.js';
 import type { BackupLookup } from './task-effects.js';
 import { backupFactsFromSummary } from './wire-events.js';
 

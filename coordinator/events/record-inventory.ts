@@ -2,7 +2,7 @@
 // VMs, mark the pool's others gone). A report for a pool the catalogue does not know is logged
 // and dropped — redelivering it would not help, and the agent reports again every interval, so
 // the pool's VMs appear at the next report once an operator adds the pool. Idempotent.
-import { applyInventory, NotFoundError, type Catalog } from '../catalog/index.js';
+import { applyInventory, NotFoundError, type Catalog } from '../catalogue/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { AgentEvent } from './agent-event.js';
 
