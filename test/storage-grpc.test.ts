@@ -189,7 +189,7 @@ describe('storage agent gRPC data plane', () => {
       const data = patternBlock(9, 3);
       const checksum = blockChecksum(Buffer.alloc(512, 0xff), data);
       checksum[0]! ^= 1;
-      await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum }]), status.DATA_LOSS, /block 3: checksum mismatch/);
+      await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }]), status.DATA_LOSS, /block 3: checksum mismatch/);
     });
 
     test('an out-of-range block index', async () => {
@@ -218,7 +218,7 @@ describe('storage agent gRPC data plane', () => {
       const header = diskHeader({ vmUuid: vm, backupId: 'bad-digest', parentFooterUuid: uuids[2]!, virtualSize: SIZE });
       const data = patternBlock(9, 3);
       const checksum = blockChecksum(Buffer.alloc(512, 0xff), data);
-      await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum }], { digest: Buffer.alloc(32) }), status.DATA_LOSS, /digest mismatch/);
+      await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }], { digest: Buffer.alloc(32) }), status.DATA_LOSS, /digest mismatch/);
     });
 
     test('committing a backup whose disk was never received', async () => {

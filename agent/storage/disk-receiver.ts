@@ -5,10 +5,15 @@
 // create; docs/remote-format.md §7). Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
+// A delta's packed block (only its marked sectors, §7 "Packed blocks") is expanded into one of two
+// reused buffers — a write may still hold the other — with zeros in its unmarked sectors, then
+// checked and written like a whole block: the zeros become holes, so the remote holds the changed
+// extents only.
 import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
 import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { expandPacked, markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
 import { StorageChecksumError, StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
@@ -42,10 +47,12 @@ export interface DiskHeaderInput {
 
 export interface BlockInput {
   index: number;
-  /** Empty = every sector present. */
+  /** Empty = every sector present (whole blocks only). */
   bitmap: Buffer;
+  /** The whole block, or when `packed` only the sectors `bitmap` marks, in order. */
   data: Buffer;
   checksum: Buffer;
+  packed: boolean;
 }
 
 export interface TrailerInput {
@@ -74,6 +81,9 @@ export class DiskReceiver {
   #last = -1;
   #closed = false;
   #pendingWrite: Promise<void> | undefined;
+  /** Where packed blocks are expanded, allocated at the first one; alternate, as one may still be written. */
+  readonly #expanded: Buffer[] = [];
+  #nextExpanded = 0;
   /** Folders this upload created, deepest first: removed (when empty) if it is aborted. */
   readonly #createdFolders: string[];
 
@@ -128,13 +138,13 @@ export class DiskReceiver {
    */
   async addBlock(block: BlockInput): Promise<void> {
     try {
-      this.#checkBlock(block);
+      const data = this.#checkBlock(block);
       if ((this.#digest.count + 1) % SPACE_CHECK_BLOCKS === 0) {
         const floor = (this.#ctx.limits ?? DEFAULT_UPLOAD_LIMITS).freeSpaceFloorBytes;
         await checkFreeSpace(this.#ctx.remoteId, this.#ctx.layout.root, floor, 0, this.#where());
       }
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
-      const write = this.#writer.writeBlock(block.index, block.data, bitmap);
+      const write = this.#writer.writeBlock(block.index, data, bitmap);
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
@@ -202,22 +212,50 @@ export class DiskReceiver {
     return `disk ${h.diskKey} of backup ${h.backupId} (VM ${h.vmUuid})`;
   }
 
-  #checkBlock(block: BlockInput): void {
+  /** Checks the block's fields and checksum; returns its whole data (expanded when packed). */
+  #checkBlock(block: BlockInput): Buffer {
     const where = `${this.#where()} block ${block.index}`;
     if (this.#closed) throw new StorageRequestError(`${where}: the upload is already finished or aborted`);
     if (!Number.isInteger(block.index) || block.index < 0 || block.index >= this.#blockCount) {
       throw new StorageRequestError(`${where}: index out of range 0..${this.#blockCount - 1}`);
     }
     if (block.index <= this.#last) throw new StorageRequestError(`${where}: indexes must strictly ascend (previous ${this.#last})`);
+    if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
+    const data = block.packed ? this.#expand(block, where) : this.#whole(block, where);
+    const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, data);
+    if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
+    return data;
+  }
+
+  #whole(block: BlockInput, where: string): Buffer {
     if (block.data.length !== this.header.blockSize) {
       throw new StorageRequestError(`${where}: ${block.data.length} data bytes, expected ${this.header.blockSize}`);
     }
     if (block.bitmap.length !== 0 && block.bitmap.length !== this.#bitmapSize) {
       throw new StorageRequestError(`${where}: ${block.bitmap.length} bitmap bytes, expected ${this.#bitmapSize} (or none)`);
     }
-    if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
-    const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, block.data);
-    if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
+    return block.data;
+  }
+
+  /** Lengths are checked before anything is copied: data at most a block, bitmap exactly its size. */
+  #expand(block: BlockInput, where: string): Buffer {
+    const { blockSize } = this.header;
+    if (this.header.parentFooterUuid === undefined) {
+      throw new StorageRequestError(`${where}: a packed block in a full; a full's blocks are whole (packed blocks are for deltas)`);
+    }
+    if (block.bitmap.length !== this.#bitmapSize) {
+      throw new StorageRequestError(`${where}: a packed block needs its ${this.#bitmapSize}-byte bitmap, got ${block.bitmap.length} bytes`);
+    }
+    if (block.data.length > blockSize) throw new StorageRequestError(`${where}: ${block.data.length} packed data bytes, more than a block (${blockSize})`);
+    const sectors = markedSectors(block.bitmap, blockSize);
+    if (sectors === 0) throw new StorageRequestError(`${where}: a packed block whose bitmap marks no sector; send nothing for an unchanged block`);
+    if (block.data.length !== sectors * SECTOR_BYTES) {
+      throw new StorageRequestError(`${where}: ${block.data.length} packed data bytes, expected ${sectors * SECTOR_BYTES} for the ${sectors} sectors the bitmap marks`);
+    }
+    if (this.#expanded.length === 0) this.#expanded.push(Buffer.alloc(blockSize), Buffer.alloc(blockSize));
+    const target = this.#expanded[this.#nextExpanded]!;
+    this.#nextExpanded ^= 1;
+    return expandPacked(target, block.data, block.bitmap, blockSize);
   }
 }
 

@@ -257,7 +257,7 @@ function headerFromProto(h: DiskHeader): DiskHeaderInput {
 }
 
 function blockFromProto(b: DiskBlock): BlockInput {
-  return { index: b.index, bitmap: asBuffer(b.bitmap), data: asBuffer(b.data), checksum: asBuffer(b.checksum) };
+  return { index: b.index, bitmap: asBuffer(b.bitmap), data: asBuffer(b.data), checksum: asBuffer(b.checksum), packed: b.packed };
 }
 
 function partToProto(part: ServedPart): GetDiskResponse {

@@ -77,7 +77,7 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
     const data = await chain.readBlock(index);
     const checksum = check.fullBlockChecksum(index) ?? blockChecksum(bitmap, data);
     digest.add(index, checksum);
-    yield { kind: 'block', block: { index, bitmap, data, checksum } };
+    yield { kind: 'block', block: { index, bitmap, data, checksum, packed: false } };
   }
   yield { kind: 'trailer', trailer: { blockCount: digest.count, digest: digest.digest() } };
 }

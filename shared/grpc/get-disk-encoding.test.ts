@@ -6,8 +6,8 @@ import { serializeGetDiskResponse } from './get-disk-encoding.js';
 
 test('block and VHD chunk messages encode to the generated encoder bytes and decode back', () => {
   const messages: GetDiskResponse[] = [
-    { part: { $case: 'block', value: { index: 0, bitmap: randomBytes(512), data: randomBytes(2 * 1024 * 1024), checksum: randomBytes(32) } } },
-    { part: { $case: 'block', value: { index: 300, bitmap: randomBytes(512), data: randomBytes(4096), checksum: randomBytes(32) } } },
+    { part: { $case: 'block', value: { index: 0, bitmap: randomBytes(512), data: randomBytes(2 * 1024 * 1024), checksum: randomBytes(32), packed: false } } },
+    { part: { $case: 'block', value: { index: 300, bitmap: randomBytes(512), data: randomBytes(4096), checksum: randomBytes(32), packed: false } } },
     { part: { $case: 'vhdChunk', value: randomBytes(1024 * 1024) } },
     { part: { $case: 'vhdChunk', value: randomBytes(100) } },
     { part: { $case: 'vhdChunk', value: Buffer.alloc(0) } },

@@ -13,7 +13,7 @@ test('fast block encoding is read back by the generated decoder as the same mess
     [0xfffffffe, 512, 64 * 1024],
   ] as const) {
     const message: PutDiskRequest = {
-      part: { $case: 'block', value: { index, bitmap: randomBytes(bitmap), data: randomBytes(data), checksum: randomBytes(32) } },
+      part: { $case: 'block', value: { index, bitmap: randomBytes(bitmap), data: randomBytes(data), checksum: randomBytes(32), packed: false } },
     };
     const encoded = serializePutDiskRequest(message);
     assert.deepEqual(encoded, Buffer.from(PutDiskRequest.encode(message).finish()), `index ${index}`);
@@ -34,14 +34,14 @@ test('other messages go through the generated encoder', () => {
 
 test('a block encoded into a reused buffer is the same bytes, and passes the serializer unchanged', () => {
   const buffers = new EncodeBuffers();
-  const first = { index: 5, bitmap: randomBytes(512), data: randomBytes(64 * 1024), checksum: randomBytes(32) };
+  const first = { index: 5, bitmap: randomBytes(512), data: randomBytes(64 * 1024), checksum: randomBytes(32), packed: false };
   const out = buffers.take(blockMessageSize(first));
   const encoded = encodeBlockInto(out, first);
   assert.deepEqual(encoded, Buffer.from(PutDiskRequest.encode({ part: { $case: 'block', value: first } }).finish()));
   assert.equal(serializePutDiskRequest(encoded), encoded);
   buffers.give(out);
   // The next block of the same size reuses the buffer; a smaller one fits too (a view of it).
-  const second = { index: 6, bitmap: new Uint8Array(0), data: randomBytes(64 * 1024), checksum: randomBytes(32) };
+  const second = { index: 6, bitmap: new Uint8Array(0), data: randomBytes(64 * 1024), checksum: randomBytes(32), packed: false };
   const again = buffers.take(blockMessageSize(second));
   assert.equal(again, out);
   const view = encodeBlockInto(again, second);

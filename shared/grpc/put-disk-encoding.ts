@@ -3,7 +3,10 @@
 // copies once more into a Buffer: three copies of every 2 MiB. Block messages are the bulk of the
 // data plane, so they are encoded here with a single copy of the data; every other message goes
 // through the generated encoder. The bytes are standard protobuf:
-//   PutDiskRequest.block (field 2, LEN) { index (1, varint), bitmap (2, LEN), data (3, LEN), checksum (4, LEN) }
+//   PutDiskRequest.block (field 2, LEN) { index (1, varint), bitmap (2, LEN), data (3, LEN), checksum (4, LEN),
+//                                         packed (5, varint, only when true) }
+// A block's data may come in parts (a packed block's views of its marked runs, packed-block.ts):
+// they are copied one after the other into the message, still one copy in all.
 // put-disk-encoding.test.ts checks that the generated decoder reads them back identically.
 //
 // Senders may also encode a block themselves into a buffer they reuse (`encodeBlockInto`, with
@@ -20,8 +23,18 @@ export type EncodedPutDiskRequest = Buffer;
 export interface BlockFields {
   index: number;
   bitmap: Uint8Array;
-  data: Uint8Array;
+  /** One buffer, or parts sent one after the other as one field. */
+  data: Uint8Array | readonly Uint8Array[];
   checksum: Uint8Array;
+  packed?: boolean;
+}
+
+function dataParts(data: BlockFields['data']): readonly Uint8Array[] {
+  return data instanceof Uint8Array ? [data] : data;
+}
+
+function dataLength(data: BlockFields['data']): number {
+  return dataParts(data).reduce((sum, part) => sum + part.length, 0);
 }
 
 export function varintSize(n: number): number {
@@ -46,12 +59,14 @@ function fieldSize(tag: number, length: number): number {
   return varintSize(tag) + varintSize(length) + length;
 }
 
-function innerSize({ index, bitmap, data, checksum }: BlockFields): number {
+function innerSize({ index, bitmap, data, checksum, packed }: BlockFields): number {
+  const length = dataLength(data);
   return (
     (index === 0 ? 0 : 1 + varintSize(index)) +
     (bitmap.length === 0 ? 0 : fieldSize(0x12, bitmap.length)) +
-    (data.length === 0 ? 0 : fieldSize(0x1a, data.length)) +
-    (checksum.length === 0 ? 0 : fieldSize(0x22, checksum.length))
+    (length === 0 ? 0 : fieldSize(0x1a, length)) +
+    (checksum.length === 0 ? 0 : fieldSize(0x22, checksum.length)) +
+    (packed === true ? 2 : 0)
   );
 }
 
@@ -67,11 +82,18 @@ export function encodeBlockInto(out: Buffer, block: BlockFields): Buffer {
   if (out.length < size) throw new RangeError(`a ${size}-byte block message does not fit in ${out.length} bytes`);
   let at = writeVarint(out, writeVarint(out, 0, 0x12), inner);
   if (block.index !== 0) at = writeVarint(out, writeVarint(out, at, 0x08), block.index);
-  for (const [tag, bytes] of [[0x12, block.bitmap], [0x1a, block.data], [0x22, block.checksum]] as const) {
-    if (bytes.length === 0) continue;
-    at = writeVarint(out, writeVarint(out, at, tag), bytes.length);
-    out.set(bytes, at);
-    at += bytes.length;
+  for (const [tag, parts] of [[0x12, [block.bitmap]], [0x1a, dataParts(block.data)], [0x22, [block.checksum]]] as const) {
+    const length = dataLength(parts);
+    if (length === 0) continue;
+    at = writeVarint(out, writeVarint(out, at, tag), length);
+    for (const bytes of parts) {
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+  }
+  if (block.packed === true) {
+    out[at++] = 0x28;
+    out[at++] = 1;
   }
   return out.subarray(0, size);
 }

@@ -6,7 +6,9 @@
 // when one is accepted, so a slow remote disk slows the reader of the source. Checksums and the
 // disk digest are computed here (disk-checksum.ts). Block messages are encoded into buffers
 // reused across the upload (put-disk-encoding.ts): no fresh 2 MiB allocation per block besides
-// grpc-js's own frame. getDisk streams are pulled the same way. A caller holding the
+// grpc-js's own frame. A delta's blocks may travel packed — only the sectors their bitmap marks
+// (packed-block.ts; docs/remote-format.md §7) — when the caller hands them packed or asks for
+// partially marked whole blocks to be packed (`packPartialBlocks`). getDisk streams are pulled the same way. A caller holding the
 // coordinator's grant for a call passes it (`grant`) and it travels as the call's metadata.
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -32,7 +34,8 @@ import {
 } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { DiskDigest, blockChecksum } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
-import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type EncodedPutDiskRequest } from './put-disk-encoding.js';
+import { markedSectors, packBlock, packedChecksum } from './packed-block.js';
+import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
 const FastStorageServiceClient = makeGenericClientConstructor(
@@ -45,17 +48,26 @@ export const MAX_MESSAGE_BYTES = 66 * 1024 * 1024;
 
 export interface OutgoingBlock {
   index: number;
+  /** The whole block (block_size bytes); with `packed`, only the sectors `bitmap` marks, in order. */
   data: Uint8Array;
-  /** Omitted or empty: every sector present. */
+  /** Omitted or empty: every sector present (whole blocks only). */
   bitmap?: Uint8Array;
+  /** `data` is packed: the marked sectors only, 512 bytes each. A delta's blocks only; needs `bitmap`. */
+  packed?: boolean;
 }
 
 export interface PutDiskOptions extends StorageCallOptions {
   /** Messages handed to gRPC and not yet accepted by the transport (default 4). */
   window?: number;
   signal?: AbortSignal;
-  /** Called after each block is accepted: blocks and bytes sent so far. */
+  /** Called after each block is accepted: blocks and data bytes sent so far. */
   onProgress?: (blocks: number, bytes: number) => void;
+  /**
+   * A delta only: send each whole block whose bitmap leaves sectors unmarked packed (only its
+   * marked sectors); one that marks no sector changes nothing and is not sent. A full's blocks
+   * are always whole.
+   */
+  packPartialBlocks?: boolean;
 }
 
 export class StorageClient {
@@ -177,17 +189,18 @@ async function sendDisk(
   const bitmapBytes = Math.ceil(header.blockSize / 4096 / 512) * 512;
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();
+  const delta = header.parentFooterUuid !== '';
   let bytes = 0;
   await send({ part: { $case: 'header', value: header } });
   for await (const block of blocks) {
     options.signal?.throwIfAborted();
     const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
-    const checksum = blockChecksum(bitmap.length > 0 ? bitmap : full, block.data);
-    digest.add(block.index, checksum);
-    const fields = { index: block.index, bitmap, data: block.data, checksum };
+    const fields = blockFields(block, bitmap, full, header.blockSize, delta && options.packPartialBlocks === true);
+    if (fields === undefined) continue;
+    digest.add(block.index, fields.checksum);
     const out = buffers.take(blockMessageSize(fields));
     await send(encodeBlockInto(out, fields), () => buffers.give(out));
-    bytes += block.data.length;
+    bytes += fields.data instanceof Uint8Array ? fields.data.length : fields.data.reduce((sum, part) => sum + part.length, 0);
     options.onProgress?.(digest.count, bytes);
   }
   const sum = digest.digest();
@@ -195,6 +208,20 @@ async function sendDisk(
   await Promise.all(pending);
   stream.end();
   return sum;
+}
+
+/** The message fields of one block, packed when asked; undefined for a packed block that marks nothing. */
+function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array, blockSize: number, pack: boolean): (BlockFields & { checksum: Buffer }) | undefined {
+  if (block.packed === true) {
+    if (bitmap.length === 0) throw new RangeError(`block ${block.index}: a packed block needs its bitmap`);
+    return { index: block.index, bitmap, data: block.data, checksum: packedChecksum(bitmap, [block.data], blockSize), packed: true };
+  }
+  if (pack && bitmap.length > 0 && !bitmap.every((byte) => byte === 0xff)) {
+    if (markedSectors(bitmap, blockSize) === 0) return undefined;
+    const parts = packBlock(block.data, bitmap, blockSize);
+    return { index: block.index, bitmap, data: parts, checksum: packedChecksum(bitmap, parts, blockSize), packed: true };
+  }
+  return { index: block.index, bitmap, data: block.data, checksum: blockChecksum(bitmap.length > 0 ? bitmap : full, block.data) };
 }
 
 function sentKey(vmUuid: string, backupId: string, diskKey: string): string {

@@ -59,7 +59,7 @@ export class DiskUpload {
     const checksum = blockChecksum(bitmap, data);
     this.digest.add(index, checksum);
     this.inFlight++;
-    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum } } }, () => this.onFlushed());
+    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed: false } } }, () => this.onFlushed());
     while (this.inFlight >= this.window && this.failure === undefined) {
       await new Promise<void>((resolve) => this.drained.push(resolve));
     }

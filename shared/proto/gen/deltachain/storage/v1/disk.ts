@@ -34,18 +34,37 @@ export interface DiskHeader {
   timestampMs: number;
 }
 
+/**
+ * A block in one of two forms (docs/remote-format.md §7, "Packed blocks"):
+ * - whole (packed = false): data is the whole block, exactly block_size bytes;
+ * - packed (packed = true, PutDisk of a delta only): data holds only the sectors the bitmap
+ *   marks, in ascending sector order, exactly (marked sectors) × 512 bytes, at most block_size.
+ *   The bitmap is then required (exactly its full size) and marks at least one of the block's
+ *   block_size / 512 sectors; the padding bits past them carry no sectors. The receiver expands
+ *   the block (unmarked sectors zeros) and stores it so: with CBT, a delta costs the changed
+ *   64 KiB extents on the wire and on the remote, not whole 2 MiB blocks.
+ * GetDisk always sends whole blocks.
+ */
 export interface DiskBlock {
   /** Block number, < ceil(virtual_size / block_size). */
   index: number;
   /**
    * Sector bitmap, block_size / 4096 bytes padded to whole sectors (512 B for 2 MiB blocks);
-   * bit i (byte i >> 3, mask 0x80 >> (i & 7)) marks sector i as present. Empty = all present.
+   * bit i (byte i >> 3, mask 0x80 >> (i & 7)) marks sector i as present. Empty = all present
+   * (whole blocks only).
    */
   bitmap: Uint8Array;
-  /** Block data, exactly block_size bytes. */
+  /** Whole: exactly block_size bytes. Packed: the marked sectors only, 512 bytes each, in order. */
   data: Uint8Array;
-  /** SHA-256 of the full bitmap (as stored, after filling an empty one) followed by data, 32 bytes. */
+  /**
+   * SHA-256 of the full bitmap (as stored, after filling an empty one) followed by the whole
+   * block's data, 32 bytes. For a packed block that is the expanded block: block_size bytes with
+   * each marked sector from data and zeros in every unmarked sector. So the checksum is the
+   * stored block's (§6) whichever form carried it.
+   */
   checksum: Uint8Array;
+  /** True: data is packed (see above). Only in PutDisk of a delta (parent_footer_uuid set). */
+  packed: boolean;
 }
 
 export interface DiskTrailer {
@@ -281,7 +300,7 @@ export const DiskHeader: MessageFns<DiskHeader> = {
 };
 
 function createBaseDiskBlock(): DiskBlock {
-  return { index: 0, bitmap: new Uint8Array(0), data: new Uint8Array(0), checksum: new Uint8Array(0) };
+  return { index: 0, bitmap: new Uint8Array(0), data: new Uint8Array(0), checksum: new Uint8Array(0), packed: false };
 }
 
 export const DiskBlock: MessageFns<DiskBlock> = {
@@ -297,6 +316,9 @@ export const DiskBlock: MessageFns<DiskBlock> = {
     }
     if (message.checksum.length !== 0) {
       writer.uint32(34).bytes(message.checksum);
+    }
+    if (message.packed !== false) {
+      writer.uint32(40).bool(message.packed);
     }
     return writer;
   },
@@ -346,6 +368,14 @@ export const DiskBlock: MessageFns<DiskBlock> = {
             message.checksum = reader.bytes();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.packed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +394,7 @@ export const DiskBlock: MessageFns<DiskBlock> = {
       bitmap: isSet(object.bitmap) ? bytesFromBase64(object.bitmap) : new Uint8Array(0),
       data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
       checksum: isSet(object.checksum) ? bytesFromBase64(object.checksum) : new Uint8Array(0),
+      packed: isSet(object.packed) ? globalThis.Boolean(object.packed) : false,
     };
   },
 
@@ -381,6 +412,9 @@ export const DiskBlock: MessageFns<DiskBlock> = {
     if (message.checksum.length !== 0) {
       obj.checksum = base64FromBytes(message.checksum);
     }
+    if (message.packed !== false) {
+      obj.packed = message.packed;
+    }
     return obj;
   },
 
@@ -393,6 +427,7 @@ export const DiskBlock: MessageFns<DiskBlock> = {
     message.bitmap = object.bitmap ?? new Uint8Array(0);
     message.data = object.data ?? new Uint8Array(0);
     message.checksum = object.checksum ?? new Uint8Array(0);
+    message.packed = object.packed ?? false;
     return message;
   },
 };

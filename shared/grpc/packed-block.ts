@@ -1,0 +1,112 @@
+// The packed form of a DiskBlock (proto/deltachain/storage/v1/disk.proto, docs/remote-format.md
+// §7 "Packed blocks"): `data` holds only the sectors the bitmap marks, in ascending order. Both
+// ends walk the bitmap as runs of consecutive marked sectors: a sender packs a whole block into
+// views of its marked runs (no copy) and checksums the block as the receiver will expand it —
+// marked sectors from the data, zeros elsewhere — without building it; a receiver expands into a
+// buffer it reuses. Only the block's `blockSize / 512` sectors count; the bitmap's padding bits
+// carry no data. Bitmap bytes of 0x00 or 0xff (8 sectors, one 4 KiB page) are taken whole.
+import { createHash } from 'node:crypto';
+
+export const SECTOR_BYTES = 512;
+
+/** Calls `run(first, end)` for each maximal run of marked sectors [first, end) in the block. */
+export function forEachMarkedRun(bitmap: Uint8Array, blockSize: number, run: (first: number, end: number) => void): void {
+  const bytes = blockSize / SECTOR_BYTES / 8;
+  let start = -1;
+  for (let b = 0; b < bytes; b++) {
+    const byte = bitmap[b]!;
+    if (byte === 0xff) {
+      if (start < 0) start = b * 8;
+    } else if (byte === 0) {
+      if (start >= 0) run(start, b * 8);
+      start = -1;
+    } else {
+      for (let bit = 0; bit < 8; bit++) {
+        const sector = b * 8 + bit;
+        if (byte & (0x80 >> bit)) {
+          if (start < 0) start = sector;
+        } else if (start >= 0) {
+          run(start, sector);
+          start = -1;
+        }
+      }
+    }
+  }
+  if (start >= 0) run(start, bytes * 8);
+}
+
+/** Sectors of the block the bitmap marks (padding bits past the block's sectors not counted). */
+export function markedSectors(bitmap: Uint8Array, blockSize: number): number {
+  let count = 0;
+  forEachMarkedRun(bitmap, blockSize, (first, end) => (count += end - first));
+  return count;
+}
+
+/** Views of `whole` (a whole block) holding its marked sectors, in order: the packed data. */
+export function packBlock(whole: Uint8Array, bitmap: Uint8Array, blockSize: number): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  forEachMarkedRun(bitmap, blockSize, (first, end) => parts.push(whole.subarray(first * SECTOR_BYTES, end * SECTOR_BYTES)));
+  return parts;
+}
+
+/**
+ * Expands packed data into `target` (at least `blockSize` bytes, reused across blocks): marked
+ * sectors from `packed`, every other byte zeroed. Returns the whole block, a view of `target`.
+ * The caller has checked `packed.length` against the bitmap (`markedSectors`).
+ */
+export function expandPacked(target: Buffer, packed: Uint8Array, bitmap: Uint8Array, blockSize: number): Buffer {
+  let at = 0;
+  let filled = 0;
+  forEachMarkedRun(bitmap, blockSize, (first, end) => {
+    target.fill(0, filled, first * SECTOR_BYTES);
+    const length = (end - first) * SECTOR_BYTES;
+    target.set(packed.subarray(at, at + length), first * SECTOR_BYTES);
+    at += length;
+    filled = end * SECTOR_BYTES;
+  });
+  target.fill(0, filled, blockSize);
+  return target.subarray(0, blockSize);
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** SHA-256(bitmap ‖ the expanded block) from the packed parts, without expanding. */
+export function packedChecksum(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSize: number): Buffer {
+  const hash = createHash('sha256').update(bitmap);
+  const zeros = (bytes: number): void => {
+    for (let left = bytes; left > 0; left -= ZEROS.length) hash.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+  };
+  const data = joinedReader(parts);
+  let filled = 0;
+  forEachMarkedRun(bitmap, blockSize, (first, end) => {
+    zeros(first * SECTOR_BYTES - filled);
+    for (const piece of data((end - first) * SECTOR_BYTES)) hash.update(piece);
+    filled = end * SECTOR_BYTES;
+  });
+  zeros(blockSize - filled);
+  return hash.digest();
+}
+
+/** Reads `bytes` at a time across `parts` as views; stops short when the parts run out. */
+function joinedReader(parts: readonly Uint8Array[]): (bytes: number) => Uint8Array[] {
+  let part = 0;
+  let offset = 0;
+  return (bytes) => {
+    const out: Uint8Array[] = [];
+    while (bytes > 0 && part < parts.length) {
+      const piece = parts[part]!.subarray(offset, offset + bytes);
+      out.push(piece);
+      bytes -= piece.length;
+      offset += piece.length;
+      if (offset >= parts[part]!.length) {
+        part++;
+        offset = 0;
+      }
+    }
+    return out;
+  };
+}
+
+export function byteLength(parts: readonly Uint8Array[]): number {
+  return parts.reduce((sum, part) => sum + part.length, 0);
+}
