@@ -3,3 +3,4 @@ export { serverCredentials, channelCredentials, isMutualTls, warnIfInsecure } fr
 export { CHECKSUM_SIZE, DiskDigest, blockChecksum, digestHex } from './disk-checksum.js';
 export { StorageClient, MAX_MESSAGE_BYTES, GetDiskFormat, type OutgoingBlock, type PutDiskOptions } from './storage-client.js';
 export { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
+export { markedSectors, packBlock, packedChecksum, expandPacked, forEachMarkedRun } from './packed-block.js';
