@@ -252,6 +252,12 @@ describe('packed blocks through a storage agent', () => {
     const backupId = 'packed-ok';
     await rawPutDisk(address, delta(backupId), [{ index: 3, bitmap, data, checksum: good, packed: true }]);
     await client.discardBackup(vm, backupId);
+    // The client refuses to pack in a full, and with packPartialBlocks skips a block that marks nothing.
+    await assert.rejects(client.putDisk(diskHeader({ vmUuid: vm, backupId: 'client-full', virtualSize: SIZE }), [{ index: 3, bitmap, data, packed: true }]), /block 3: a packed block in a full/);
+    const skipped = await client.putDisk(delta('client-skip'), [{ index: 2, bitmap: Buffer.alloc(512), data: patternBlock(9, 2) }, { index: 3, bitmap, data: patternBlock(9, 3) }], { packPartialBlocks: true });
+    assert.equal(skipped.blockCount, 1);
+    await client.discardBackup(vm, 'client-skip');
+    await client.discardBackup(vm, 'client-full');
   });
 
   test('merging a packed delta into a packed delta ORs their bitmaps and reads as the newer date', async () => {

@@ -13,7 +13,7 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
-import { makeGenericClientConstructor } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, status } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
 import {
@@ -112,9 +112,10 @@ export class StorageClient {
       return await result;
     } catch (error) {
       stream.cancel();
-      // Prefer the server's status (why it refused) over the local write error it caused.
+      // Prefer the server's status (why it refused) over the local write error it caused — but
+      // not the CANCELLED that the cancel above gives a call the server had not refused.
       const serverError = await Promise.race([result.then(() => undefined, (e: unknown) => e), delay(200)]);
-      throw serverError ?? error;
+      throw serverError === undefined || (serverError as Partial<ServiceError>).code === status.CANCELLED ? error : serverError;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
@@ -195,7 +196,7 @@ async function sendDisk(
   for await (const block of blocks) {
     options.signal?.throwIfAborted();
     const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
-    const fields = blockFields(block, bitmap, full, header.blockSize, delta && options.packPartialBlocks === true);
+    const fields = blockFields(block, bitmap, full, header.blockSize, delta, delta && options.packPartialBlocks === true);
     if (fields === undefined) continue;
     digest.add(block.index, fields.checksum);
     const out = buffers.take(blockMessageSize(fields));
@@ -211,8 +212,9 @@ async function sendDisk(
 }
 
 /** The message fields of one block, packed when asked; undefined for a packed block that marks nothing. */
-function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array, blockSize: number, pack: boolean): (BlockFields & { checksum: Buffer }) | undefined {
+function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array, blockSize: number, delta: boolean, pack: boolean): (BlockFields & { checksum: Buffer }) | undefined {
   if (block.packed === true) {
+    if (!delta) throw new RangeError(`block ${block.index}: a packed block in a full; a full's blocks are whole`);
     if (bitmap.length === 0) throw new RangeError(`block ${block.index}: a packed block needs its bitmap`);
     return { index: block.index, bitmap, data: block.data, checksum: packedChecksum(bitmap, [block.data], blockSize), packed: true };
   }
