@@ -8,8 +8,9 @@
 // reused across the upload (put-disk-encoding.ts): no fresh 2 MiB allocation per block besides
 // grpc-js's own frame. A delta's blocks may travel packed — only the sectors their bitmap marks
 // (packed-block.ts; docs/remote-format.md §7) — when the caller hands them packed or asks for
-// partially marked whole blocks to be packed (`packPartialBlocks`). getDisk streams are pulled the same way. A caller holding the
-// coordinator's grant for a call passes it (`grant`) and it travels as the call's metadata.
+// partially marked whole blocks to be packed (`packPartialBlocks`). getDisk streams are pulled
+// the same way. A caller holding the coordinator's grant for a call passes it (`grant`) and it
+// travels as the call's metadata.
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
