@@ -10,8 +10,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../../../shared/logging/index.js';
 import { ByteQueue } from '../../../shared/nbd/byte-queue.js';
 import * as wire from '../../../shared/nbd/protocol.js';
-import type { DiskReader } from '../disk/disk-reader.js';
-import type { NbdExports } from './nbd-exports.js';
+import type { ExportSource } from './nbd-exports.js';
 
 /** The largest read served (and announced as NBD_INFO_BLOCK_SIZE's maximum), bytes. */
 export const MAX_READ_BYTES = 32 * 1024 * 1024;
@@ -21,7 +20,7 @@ const PREFERRED_BLOCK_BYTES = 64 * 1024;
 const TRANSMISSION_FLAGS = wire.TransmissionFlag.HAS_FLAGS | wire.TransmissionFlag.READ_ONLY | wire.TransmissionFlag.CAN_MULTI_CONN;
 
 export interface NbdConnectionOptions {
-  exports: NbdExports;
+  exports: ExportSource;
   /** Present: STARTTLS is offered, and required before anything else. */
   tls: SecureContext | undefined;
   /** Cut the connection (TCP reset) after this many bytes of read data, when the nbdCut fault fired. */
@@ -34,7 +33,7 @@ class ConnectionOver extends Error {}
 export class NbdConnection {
   private socket: Socket;
   private queue: ByteQueue;
-  private reader: DiskReader | undefined;
+  private reader: ReturnType<ExportSource['open']> | undefined;
 
   constructor(
     private readonly plain: Socket,

@@ -7,7 +7,14 @@ import { parseExportName } from './export-name.js';
 
 export type ExportLookup = { vdiUuid: string; size: number } | { refused: string };
 
-export class NbdExports {
+/** What a connection needs of the exports: look a name up, open a found one. */
+export interface ExportSource {
+  lookup(exportName: string): ExportLookup;
+  /** A point-in-time reader of the export's disk; the caller closes it. */
+  open(vdiUuid: string): Pick<DiskReader, 'virtualSize' | 'readRange' | 'close'>;
+}
+
+export class NbdExports implements ExportSource {
   constructor(
     private readonly state: LabState,
     private readonly sessions: SessionManager,
