@@ -35,20 +35,27 @@ function nbdUri(info: NbdInfo, tlsFolder?: string): string {
   return `${scheme}://${info.address}:${info.port}/${encodeURIComponent(info.exportname)}${tlsFolder ? `?tls-certificates=${tlsFolder}` : ''}`;
 }
 
-async function readWithOurs(info: NbdInfo, options: { tls?: boolean; connections?: number } = {}): Promise<{ data: Buffer; reconnections: number }> {
+/** The whole export read by NbdDiskReader; with `blockStatus`, only what base:allocation reports as data is read, the rest is zeros. */
+async function readWithOurs(info: NbdInfo, options: { tls?: boolean; connections?: number; blockStatus?: boolean } = {}): Promise<{ data: Buffer; reconnections: number; dataBytes: number }> {
   const endpoint: NbdConnectOptions = {
     host: info.address,
     port: info.port,
     exportName: info.exportname,
     timeoutMs: 10_000,
+    ...(options.blockStatus ? { blockStatus: true } : {}),
     ...(options.tls ? { tls: { ca: info.cert, subject: info.subject } } : {}),
   };
   const reader = new NbdDiskReader({ endpoint: async () => endpoint, connections: options.connections ?? 2, retryDelayMs: 20 });
   try {
     const size = await reader.open();
-    const parts: Buffer[] = [];
-    for await (const { data } of reader.readRanges([{ offset: 0, length: size }])) parts.push(data);
-    return { data: Buffer.concat(parts), reconnections: reader.reconnectionCount };
+    const disk = Buffer.alloc(size);
+    const ranges = options.blockStatus ? await reader.dataRanges({ offset: 0, length: size }) : [{ offset: 0, length: size }];
+    let dataBytes = 0;
+    for await (const { offset, data } of reader.readRanges(ranges)) {
+      data.copy(disk, offset);
+      dataBytes += data.length;
+    }
+    return { data: disk, reconnections: reader.reconnectionCount, dataBytes };
   } finally {
     await reader.close();
   }
@@ -120,6 +127,14 @@ describe('lab NBD server, insecure_nbd then nbd', () => {
     await run('nbdcopy', [nbdUri(record), join(out, 'nbdcopy.raw')]);
     assert.equal(sha256(await readFile(join(out, 'nbdcopy.raw'))), snapshot.sha256, 'nbdcopy');
     assert.equal(sha256((await readWithOurs(record)).data), snapshot.sha256, 'NbdDiskReader');
+    const sparse = await readWithOurs(record, { blockStatus: true });
+    assert.equal(sha256(sparse.data), snapshot.sha256, 'NbdDiskReader, base:allocation');
+    const map = await run('nbdinfo', ['--map', nbdUri(record)]);
+    const mapped = map.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    const dataBytes = mapped.filter((columns) => columns[3] === 'data').reduce((sum, columns) => sum + Number(columns[1]), 0);
+    assert.ok(mapped.some((columns) => columns[3] === 'hole,zero'), 'nbdinfo --map sees holes');
+    assert.ok(dataBytes > 0 && dataBytes < DISK, `nbdinfo --map: ${dataBytes} bytes of data`);
+    assert.equal(sparse.dataBytes, dataBytes, 'ours read exactly what nbdinfo maps as data');
     t.diagnostic(`export ${record.exportname} on port ${record.port}`);
   });
 

@@ -6,18 +6,25 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { createSecureContext } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ByteQueue } from '../../../shared/nbd/byte-queue.js';
+import { NbdClient } from '../../../shared/nbd/client.js';
 import * as wire from '../../../shared/nbd/protocol.js';
 import { MAX_READ_BYTES, NbdConnection } from './nbd-connection.js';
 import type { ExportSource } from './nbd-exports.js';
 
 const SIZE = 1024 * 1024;
 const NAME = '/disk';
+const BLOCK = 64 * 1024;
+const allocated = (index: number): boolean => index % 4 !== 3;
+/** 7s in allocated blocks, zeros in the others (what a DiskReader reads there). */
 const content = Buffer.alloc(SIZE, 7);
+for (let index = 0; index * BLOCK < SIZE; index++) if (!allocated(index)) content.fill(0, index * BLOCK, (index + 1) * BLOCK);
 
 const exports: ExportSource = {
   lookup: (name) => (name === NAME ? { vdiUuid: 'disk', size: SIZE } : { refused: `no export ${name}` }),
   open: () => ({
     virtualSize: SIZE,
+    blockSize: BLOCK,
+    isAllocated: allocated,
     async *readRange(offset: number, length: number) {
       yield content.subarray(offset, offset + length);
     },
@@ -66,9 +73,27 @@ describe('lab NBD connection, plaintext', () => {
     assert.equal((await optionReply(queue)).type, wire.Reply.ERR_UNKNOWN);
     socket.write(wire.encodeOption(wire.Option.STARTTLS));
     assert.equal((await optionReply(queue)).type, wire.Reply.ERR_UNSUP);
-    socket.write(wire.encodeOption(wire.Option.STRUCTURED_REPLY));
-    assert.equal((await optionReply(queue)).type, wire.Reply.ERR_UNSUP);
+    socket.write(wire.encodeOption(wire.Option.SET_META_CONTEXT, wire.encodeMetaContextData(NAME, [wire.BASE_ALLOCATION])));
+    assert.equal((await optionReply(queue)).type, wire.Reply.ERR_INVALID, 'meta contexts need structured replies first');
     socket.destroy();
+  });
+
+  it('structured replies: reads come as data and hole chunks, base:allocation reports the holes', async () => {
+    const client = await NbdClient.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, exportName: NAME, blockStatus: true });
+    try {
+      assert.ok(client.reportsAllocation);
+      assert.ok((await client.read(BLOCK * 2 + 100, BLOCK * 3)).equals(content.subarray(BLOCK * 2 + 100, BLOCK * 5 + 100)));
+      const extents = await client.blockStatus(BLOCK * 2 + 100, BLOCK * 6);
+      assert.deepEqual(extents.map((e) => [e.offset, e.length, e.hole, e.zero]), [
+        [BLOCK * 2 + 100, BLOCK - 100, false, false],
+        [BLOCK * 3, BLOCK, true, true],
+        [BLOCK * 4, BLOCK * 3, false, false],
+        [BLOCK * 7, BLOCK, true, true],
+        [BLOCK * 8, 100, false, false],
+      ]);
+    } finally {
+      await client.close();
+    }
   });
 
   it('option data beyond the bound is not read: ERR_TOO_BIG and the connection ends', async () => {

@@ -1,15 +1,17 @@
 // One client of the lab's NBD server, XAPI's way: fixed newstyle; when TLS is required every
 // option but STARTTLS and ABORT is answered NBD_REP_ERR_TLS_REQD until the socket is upgraded;
 // NBD_OPT_GO / NBD_OPT_INFO answer NBD_INFO_EXPORT and NBD_INFO_BLOCK_SIZE, NBD_OPT_EXPORT_NAME
-// is served, LIST is refused by policy, the rest (structured replies among them) is unsupported.
-// Transmission serves NBD_CMD_READ on a point-in-time DiskReader, one request at a time, replies in
-// order (pipelined requests simply wait in the socket), and NBD_CMD_DISC; the export is read-only.
-// Every length read from the wire is checked against a bound before memory is spent on it.
+// is served, LIST is refused by policy; structured replies with the base:allocation context are
+// offered, the rest is unsupported. Transmission serves NBD_CMD_READ on a point-in-time DiskReader
+// (structured: unallocated blocks as OFFSET_HOLE chunks), NBD_CMD_BLOCK_STATUS and NBD_CMD_DISC,
+// one request at a time, replies in order (pipelined requests wait in the socket); the export is
+// read-only. Every length read from the wire is checked against a bound before memory is spent on it.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../../../shared/logging/index.js';
 import { ByteQueue } from '../../../shared/nbd/byte-queue.js';
 import * as wire from '../../../shared/nbd/protocol.js';
+import { allocationExtents } from './allocation-extents.js';
 import type { ExportSource } from './nbd-exports.js';
 
 /** The largest read served (and announced as NBD_INFO_BLOCK_SIZE's maximum), bytes. */
@@ -18,6 +20,8 @@ export const MAX_READ_BYTES = 32 * 1024 * 1024;
 const MAX_OPTION_BYTES = 16 * 1024;
 const PREFERRED_BLOCK_BYTES = 64 * 1024;
 const TRANSMISSION_FLAGS = wire.TransmissionFlag.HAS_FLAGS | wire.TransmissionFlag.READ_ONLY | wire.TransmissionFlag.CAN_MULTI_CONN;
+/** The one meta context served, and the id this server gives it. */
+const ALLOCATION_CONTEXT_ID = 1;
 
 export interface NbdConnectionOptions {
   exports: ExportSource;
@@ -34,6 +38,10 @@ export class NbdConnection {
   private socket: Socket;
   private queue: ByteQueue;
   private reader: ReturnType<ExportSource['open']> | undefined;
+  /** NBD_OPT_STRUCTURED_REPLY was agreed. */
+  private structured = false;
+  /** NBD_OPT_SET_META_CONTEXT selected base:allocation. */
+  private reportsAllocation = false;
 
   constructor(
     private readonly plain: Socket,
@@ -129,6 +137,18 @@ export class NbdConnection {
         if (entered && option === wire.Option.GO) return entered;
         continue;
       }
+      if (option === wire.Option.STRUCTURED_REPLY) {
+        if (length !== 0) await this.refuse(option, wire.Reply.ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY carries no data');
+        else {
+          this.structured = true;
+          await this.reply(option, wire.Reply.ACK);
+        }
+        continue;
+      }
+      if (option === wire.Option.SET_META_CONTEXT || option === wire.Option.LIST_META_CONTEXT) {
+        await this.answerMetaContext(option, data);
+        continue;
+      }
       if (option === wire.Option.LIST) await this.refuse(option, wire.Reply.ERR_POLICY, 'exports are not listed; ask VDI.get_nbd_info');
       else await this.refuse(option, wire.Reply.ERR_UNSUP, `option ${option} is not supported`);
     }
@@ -154,6 +174,27 @@ export class NbdConnection {
     return found;
   }
 
+  /** base:allocation is the one context: listed for an empty query, a `base:` one or its name; selected by its name. */
+  private async answerMetaContext(option: number, data: Buffer): Promise<void> {
+    let request: { exportName: string; queries: string[] };
+    try {
+      request = wire.decodeMetaContextData(data);
+    } catch (error) {
+      await this.refuse(option, wire.Reply.ERR_INVALID, (error as Error).message);
+      return;
+    }
+    if (!this.structured) return this.refuse(option, wire.Reply.ERR_INVALID, 'negotiate NBD_OPT_STRUCTURED_REPLY first');
+    const found = this.options.exports.lookup(request.exportName);
+    if ('refused' in found) return this.refuse(option, wire.Reply.ERR_UNKNOWN, found.refused);
+    const listing = option === wire.Option.LIST_META_CONTEXT;
+    const matches = listing
+      ? request.queries.length === 0 || request.queries.some((query) => query === 'base:' || query === wire.BASE_ALLOCATION)
+      : request.queries.includes(wire.BASE_ALLOCATION);
+    if (!listing) this.reportsAllocation = matches;
+    if (matches) await this.reply(option, wire.Reply.META_CONTEXT, wire.encodeMetaContextReply(ALLOCATION_CONTEXT_ID, wire.BASE_ALLOCATION));
+    await this.reply(option, wire.Reply.ACK);
+  }
+
   private async startTls(context: SecureContext): Promise<void> {
     this.queue.detach();
     const secure = new TLSSocket(this.plain, { isServer: true, secureContext: context });
@@ -169,10 +210,8 @@ export class NbdConnection {
   }
 
   private async transmit(opened: { vdiUuid: string; size: number }): Promise<void> {
-    this.reader = this.options.exports.open(opened.vdiUuid);
-    const size = this.reader.virtualSize;
-    const cutAfter = this.options.cutAfterBytes(opened.vdiUuid);
-    let sent = 0;
+    const reader = (this.reader = this.options.exports.open(opened.vdiUuid));
+    const budget = { cutAfter: this.options.cutAfterBytes(opened.vdiUuid), sent: 0 };
     for (;;) {
       const request = wire.decodeRequest(await this.queue.read(wire.REQUEST_BYTES));
       if (request.type === wire.Command.DISC) return;
@@ -183,27 +222,64 @@ export class NbdConnection {
         await this.write(wire.encodeSimpleReply({ error: wire.ErrorCode.EPERM, cookie: request.cookie }));
         continue;
       }
-      if (request.type !== wire.Command.READ) {
-        const error = request.type === wire.Command.FLUSH ? 0 : wire.ErrorCode.EINVAL;
-        await this.write(wire.encodeSimpleReply({ error, cookie: request.cookie }));
+      const isRead = request.type === wire.Command.READ;
+      const isStatus = request.type === wire.Command.BLOCK_STATUS && this.reportsAllocation;
+      const inside = request.length > 0 && request.offset + BigInt(request.length) <= BigInt(reader.virtualSize);
+      if (!(isRead || isStatus) || !inside || (isRead && request.length > MAX_READ_BYTES)) {
+        await this.fail(request.cookie, isRead || isStatus, wire.ErrorCode.EINVAL, 'outside the export, too long, or not supported');
         continue;
       }
-      const end = request.offset + BigInt(request.length);
-      if (request.length > MAX_READ_BYTES || end > BigInt(size)) {
-        await this.write(wire.encodeSimpleReply({ error: wire.ErrorCode.EINVAL, cookie: request.cookie }));
-        continue;
-      }
-      await this.write(wire.encodeSimpleReply({ error: 0, cookie: request.cookie }));
-      for await (const chunk of this.reader.readRange(Number(request.offset), request.length)) {
-        if (cutAfter !== undefined && sent + chunk.length > cutAfter) {
-          await this.write(chunk.subarray(0, cutAfter - sent));
-          this.cut();
-          throw new ConnectionOver();
-        }
-        await this.write(chunk);
-        sent += chunk.length;
+      const offset = Number(request.offset);
+      if (isStatus) await this.sendStatus(request.cookie, offset, request.length);
+      else if (this.structured) await this.sendStructuredRead(request.cookie, offset, request.length, budget);
+      else {
+        await this.write(wire.encodeSimpleReply({ error: 0, cookie: request.cookie }));
+        for await (const chunk of reader.readRange(offset, request.length)) await this.sendData(chunk, budget);
       }
     }
+  }
+
+  /** An error reply: a structured ERROR chunk where structured replies are in use for the command, else a simple one. */
+  private fail(cookie: bigint, structuredCommand: boolean, error: number, message: string): Promise<void> {
+    if (!(this.structured && structuredCommand)) return this.write(wire.encodeSimpleReply({ error, cookie }));
+    const payload = wire.encodeStructuredError(error, message);
+    return this.write(Buffer.concat([wire.encodeStructuredReplyHeader({ flags: wire.ReplyFlag.DONE, type: wire.StructuredReplyType.ERROR, cookie, length: payload.length }), payload]));
+  }
+
+  /** One chunk per 2 MiB block: OFFSET_HOLE where nothing is allocated, OFFSET_DATA elsewhere; the last one DONE. */
+  private async sendStructuredRead(cookie: bigint, offset: number, length: number, budget: { cutAfter: number | undefined; sent: number }): Promise<void> {
+    const reader = this.reader!;
+    const end = offset + length;
+    for (let position = offset; position < end; ) {
+      const index = Math.floor(position / reader.blockSize);
+      const stop = Math.min((index + 1) * reader.blockSize, end);
+      const flags = stop === end ? wire.ReplyFlag.DONE : 0;
+      if (!reader.isAllocated(index)) {
+        const payload = wire.encodeOffsetHole(BigInt(position), stop - position);
+        await this.write(Buffer.concat([wire.encodeStructuredReplyHeader({ flags, type: wire.StructuredReplyType.OFFSET_HOLE, cookie, length: payload.length }), payload]));
+      } else {
+        const head = wire.encodeStructuredReplyHeader({ flags, type: wire.StructuredReplyType.OFFSET_DATA, cookie, length: 8 + stop - position });
+        await this.write(Buffer.concat([head, wire.encodeOffsetDataHead(BigInt(position))]));
+        for await (const chunk of reader.readRange(position, stop - position)) await this.sendData(chunk, budget);
+      }
+      position = stop;
+    }
+  }
+
+  private async sendStatus(cookie: bigint, offset: number, length: number): Promise<void> {
+    const payload = wire.encodeBlockStatusPayload(ALLOCATION_CONTEXT_ID, allocationExtents(this.reader!, offset, length));
+    await this.write(Buffer.concat([wire.encodeStructuredReplyHeader({ flags: wire.ReplyFlag.DONE, type: wire.StructuredReplyType.BLOCK_STATUS, cookie, length: payload.length }), payload]));
+  }
+
+  /** Read data onto the wire, counted for the nbdCut fault, which cuts the connection mid-chunk. */
+  private async sendData(chunk: Buffer, budget: { cutAfter: number | undefined; sent: number }): Promise<void> {
+    if (budget.cutAfter !== undefined && budget.sent + chunk.length > budget.cutAfter) {
+      await this.write(chunk.subarray(0, budget.cutAfter - budget.sent));
+      this.cut();
+      throw new ConnectionOver();
+    }
+    await this.write(chunk);
+    budget.sent += chunk.length;
   }
 
   /** The nbdCut fault: a TCP reset, as a dropped link or a restarted host gives. */

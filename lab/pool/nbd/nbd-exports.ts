@@ -11,7 +11,7 @@ export type ExportLookup = { vdiUuid: string; size: number } | { refused: string
 export interface ExportSource {
   lookup(exportName: string): ExportLookup;
   /** A point-in-time reader of the export's disk; the caller closes it. */
-  open(vdiUuid: string): Pick<DiskReader, 'virtualSize' | 'readRange' | 'close'>;
+  open(vdiUuid: string): Pick<DiskReader, 'virtualSize' | 'blockSize' | 'isAllocated' | 'readRange' | 'close'>;
 }
 
 export class NbdExports implements ExportSource {
