@@ -144,7 +144,7 @@ describe('lab NBD server, insecure_nbd then nbd', () => {
     await assert.rejects(NbdClient.connect({ host: record.address, port: record.port, exportName: record.exportname, tls }), (error: unknown) => error instanceof NbdError && error.code === 'NBD_TLS_REFUSED');
   });
 
-  it("a logged-out session's export name is refused; a cbt_metadata or unknown VDI too", async () => {
+  it("a logged-out session's export name is refused, and an unknown VDI's", async () => {
     const session = (await rawCall(lab, 'session.login_with_password', [lab.pool.user, lab.pool.password, '1.0', 'test'])) as string;
     const [record] = (await rawCall(lab, 'VDI.get_nbd_info', [session, snapshot.vdiRef])) as NbdInfo[];
     const client = await NbdClient.connect({ host: record!.address, port: record!.port, exportName: record!.exportname });
@@ -193,12 +193,16 @@ describe('lab NBD server, insecure_nbd then nbd', () => {
     await assert.rejects(run('nbdinfo', ['--size', nbdUri(record)]), 'plaintext nbdinfo is refused');
   });
 
-  it('cbtLost: list_changed_blocks fails VDI_NO_CBT_METADATA once', async () => {
+  it('cbtLost: list_changed_blocks fails VDI_NO_CBT_METADATA once; a cbt_metadata VDI is not served over NBD', async () => {
     const { vmRef, vdiRef } = await vmDisk(lab.xapi);
     await lab.xapi.call('VDI.enable_cbt', vdiRef);
     const first = await snapshotDisk(lab.xapi, await lab.xapi.callAsync<string>('VM.snapshot', vmRef, 'cbt 1'));
     await lab.admin.setFaults({ cbtLost: { vdi: first.vdi['uuid'] } });
     await assert.rejects(lab.xapi.call('VDI.list_changed_blocks', first.vdiRef, vdiRef), /VDI_NO_CBT_METADATA/);
     assert.equal(typeof (await lab.xapi.call('VDI.list_changed_blocks', first.vdiRef, vdiRef)), 'string');
+    await lab.xapi.call('VDI.data_destroy', first.vdiRef);
+    const [record] = await lab.xapi.call<NbdInfo[]>('VDI.get_nbd_info', first.vdiRef);
+    const tls = { ca: record!.cert, subject: record!.subject };
+    await assert.rejects(NbdClient.connect({ host: record!.address, port: record!.port, exportName: record!.exportname, tls }), (error: unknown) => error instanceof NbdError && error.code === 'NBD_EXPORT_REFUSED' && /cbt_metadata/.test(error.message));
   });
 });
