@@ -14,6 +14,9 @@ import { NbdConnection } from './nbd-connection.js';
 import { NbdExports } from './nbd-exports.js';
 import { nbdMode } from './nbd-network.js';
 
+/** A connection silent this long (milliseconds) is closed, so idle clients do not pin disks forever. */
+const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
 export interface NbdServerConfig {
   /** Address to listen on, and the address VDI.get_nbd_info gives. */
   address: string;
@@ -32,7 +35,8 @@ export interface NbdServerInfo {
 }
 
 export class LabNbdServer {
-  private readonly connections = new Set<NbdConnection>();
+  /** Each connection and the end of its serving (its reader closed). */
+  private readonly connections = new Map<NbdConnection, Promise<void>>();
   private readonly tls: SecureContext;
 
   private constructor(
@@ -75,12 +79,13 @@ export class LabNbdServer {
 
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.connections) connection.destroy();
-    await closed;
+    for (const connection of this.connections.keys()) connection.destroy();
+    await Promise.all([closed, ...this.connections.values()]);
   }
 
   private accept(socket: Socket, exports: NbdExports, faults: FaultInjector, logger: Logger | undefined): void {
     socket.on('error', () => undefined); // a client's reset ends its connection, nothing more
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     const mode = nbdMode(this.state.records);
     if (mode === 'off') {
       socket.destroy();
@@ -92,7 +97,6 @@ export class LabNbdServer {
       cutAfterBytes: (vdiUuid) => faults.take('nbdCut', vdiUuid)?.afterBytes,
       logger,
     });
-    this.connections.add(connection);
-    void connection.serve().finally(() => this.connections.delete(connection));
+    this.connections.set(connection, connection.serve().finally(() => this.connections.delete(connection)));
   }
 }
