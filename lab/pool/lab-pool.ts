@@ -1,8 +1,9 @@
 // Starts a lab pool: opens (or creates, building the configured fleet) the state folder, then
 // serves XAPI's JSON-RPC at /jsonrpc, the export_raw_vdi / import_raw_vdi handlers, and the lab's
 // admin endpoints on one HTTP server. `close()` stops accepting, ends long polls and streams,
-// waits for handlers to finish, and saves the state. The NBD server (nbd/) listens on its own port. With a `metrics` section the lab also
-// serves /healthz and /metrics (lab-metrics.ts), "stopping" from the first moment of close().
+// waits for handlers to finish, and saves the state. The NBD server (nbd/) listens on its own
+// port. With a `metrics` section the lab also serves /healthz and /metrics (lab-metrics.ts),
+// "stopping" from the first moment of close().
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
