@@ -1,24 +1,26 @@
-// A service that works in rounds: started, it runs a round, sleeps for as long as the round asked
-// (or as the failure delay says, when it threw), and goes again until stopped. `wake()` runs a
+// A service that works in rounds (a subclass's `round()`): started, it runs a round, sleeps for as
+// long as the round asked (or as the failure delay says, when it threw), and goes again until
+// stopped. `wake()` runs a
 // round at once; asked during a round, it runs the next one as soon as that round ends — rounds
 // never overlap. `stop()` cancels the sleep and waits for the round under way.
 
 export interface ServiceLoopOptions {
-  /** One round; resolves to the milliseconds to sleep before the next. */
-  round: () => Promise<number>;
   /** Milliseconds to sleep after a round that threw. */
   afterFailureMs: number;
   /** Told of a round that threw (the loop goes on). */
   onError: (error: unknown) => void;
 }
 
-export class ServiceLoop {
+export abstract class ServiceLoop {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private current: Promise<void> | undefined;
   private again = false;
 
-  constructor(private readonly options: ServiceLoopOptions) {}
+  constructor(private readonly loopOptions: ServiceLoopOptions) {}
+
+  /** One round; resolves to the milliseconds to sleep before the next. */
+  protected abstract round(): Promise<number>;
 
   start(): void {
     if (this.running) return;
@@ -33,7 +35,7 @@ export class ServiceLoop {
     await this.current;
   }
 
-  /** Runs a round now, or right after the one under way. */
+  /** Runs a round now, or right after the one under way (new work, policies changed). */
   wake(): void {
     if (!this.running) return;
     if (this.current) {
@@ -50,10 +52,10 @@ export class ServiceLoop {
 
   private async loop(): Promise<void> {
     this.timer = undefined;
-    let sleep = this.options.afterFailureMs;
-    this.current = this.options.round().then(
+    let sleep = this.loopOptions.afterFailureMs;
+    this.current = this.round().then(
       (ms) => void (sleep = ms),
-      (error: unknown) => this.options.onError(error),
+      (error: unknown) => this.loopOptions.onError(error),
     );
     await this.current;
     this.current = undefined;

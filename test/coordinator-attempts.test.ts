@@ -86,7 +86,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     assert.equal((await catalog.getTask(db.sql, queued.id)).attempt, 2);
 
     const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits, retryDelay: () => 100, lookup: { findBackup: async () => undefined }, logger });
-    const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handle: (e) => handler.handle(e), logger });
+    const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handleBatch: (events) => handler.handleBatch(events), logger });
     await consumer.start();
     const id = queued.id;
     try {

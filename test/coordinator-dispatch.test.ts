@@ -117,7 +117,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
   it('events from agents move tasks; a malformed event is skipped', async () => {
     const [task] = await db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'backup'`;
     const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits: DEFAULT_TASK_LIMITS, retryDelay: () => 1000, lookup: { findBackup: async () => undefined }, logger });
-    const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handle: (e) => handler.handle(e), logger });
+    const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handleBatch: (events) => handler.handleBatch(events), logger });
     await consumer.start();
     try {
       const host1 = { role: 'host', scope: 'lab', agent: 'host-1' } as const;

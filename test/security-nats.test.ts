@@ -57,7 +57,13 @@ describe('security: NATS', { timeout: 300_000 }, () => {
     };
   }
 
-  const coordinatorSaid = (msg: string, since: number) => stack.coordinator.logs.filter((l) => l.msg === msg && Number(l.time) >= since);
+  // The coordinator's log lines reach this process through a pipe, possibly after the event's ack:
+  // wait (up to 10 s) for `atLeast` lines with `msg` since `since` that `match`.
+  const coordinatorSaid = async (msg: string, since: number, match: (err: string) => boolean = () => true, atLeast = 1) => {
+    const lines = () => stack.coordinator.logs.filter((l) => l.msg === msg && Number(l.time) >= since && match(String((l.err as { message?: string })?.message)));
+    for (const deadline = Date.now() + 10_000; lines().length < atLeast && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    return lines();
+  };
 
   before(async () => {
     e2e = await startE2eStack({ pools: [POOL], remotes: ['nas'] });
@@ -120,7 +126,7 @@ describe('security: NATS', { timeout: 300_000 }, () => {
     const theirs = host.names.event(STORAGE, 'heartbeat');
     await assert.rejects(publishEvent(host.nc, host.names, STORAGE, '', claim, IN_2099), violation(theirs));
     await eventsApplied(coordinator);
-    assert.ok(coordinatorSaid('event refused (malformed, or not its sender\'s to send) and dropped', since).some((l) => /claims role/.test(String((l.err as { message?: string })?.message))));
+    assert.ok((await coordinatorSaid('event refused (malformed, or not its sender\'s to send) and dropped', since, (err) => /claims role/.test(err))).length > 0);
     assert.deepEqual(await catalogue(), before);
     assert.equal((await stack.control.listRemotes()).remotes.find((r) => r.name === 'nas')!.address, stack.remotes.get('nas')!.address);
   });
@@ -150,7 +156,7 @@ describe('security: NATS', { timeout: 300_000 }, () => {
     const theirs = { role: 'host', scope: 'other', agent: 'host-other' } as const;
     await assert.rejects(publishEvent(host.nc, host.names, theirs, '', empty, IN_2099), violation(host.names.event(theirs, 'inventory')));
     await eventsApplied(coordinator);
-    assert.ok(coordinatorSaid('event refused (malformed, or not its sender\'s to send) and dropped', since).some((l) => /names pool "other", not its own/.test(String((l.err as { message?: string })?.message))));
+    assert.ok((await coordinatorSaid('event refused (malformed, or not its sender\'s to send) and dropped', since, (err) => /names pool "other", not its own/.test(err))).length > 0);
     assert.deepEqual(await catalogue(), before);
     assert.deepEqual((await stack.control.listVms({ pool: 'other' })).vms.map((v) => v.uuid), [GHOST_VM], '`vm list` still shows pool other\'s VM');
   });
@@ -163,7 +169,7 @@ describe('security: NATS', { timeout: 300_000 }, () => {
     const claim: EventBody = { $case: 'inventory', value: { poolName: 'lab', poolUuid: '', vms: [...own, { uuid: GHOST_VM, nameLabel: 'mine now', tags: [], powerState: 'Running', disks: [] }] } };
     await publishEvent(host.nc, host.names, HOST, '', claim, IN_2099);
     await eventsApplied(coordinator);
-    assert.ok(coordinatorSaid('inventory lists VMs another pool still has; left in their pool', since).length > 0);
+    assert.ok((await coordinatorSaid('inventory lists VMs another pool still has; left in their pool', since)).length > 0);
     assert.deepEqual(await catalogue(), before);
   });
 
@@ -190,7 +196,7 @@ describe('security: NATS', { timeout: 300_000 }, () => {
       await publishEvent(attacker.c.nc, attacker.c.names, attacker.as, ghostTask, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 1, attempt: 1, output: { $case: 'backup', value } } });
     }
     await eventsApplied(coordinator);
-    assert.equal(coordinatorSaid('event about a task addressed to another pool or remote ignored', since).length, 4);
+    assert.equal((await coordinatorSaid('event about a task addressed to another pool or remote ignored', since, () => true, 4)).length, 4);
     assert.deepEqual(await catalogue(), before);
     assert.equal((await stack.control.getTask({ id: ghostTask })).task!.state, 'dispatched');
   });

@@ -41,30 +41,14 @@ export interface DispatcherOptions {
   signer?: Signer | undefined;
 }
 
-export class Dispatcher {
-  private readonly loop: ServiceLoop;
-
+export class Dispatcher extends ServiceLoop {
   constructor(private readonly options: DispatcherOptions) {
-    const intervalMs = options.intervalMs ?? 1000;
-    this.loop = new ServiceLoop({
-      // A round that sent tasks may have left more ready (a page of them was read): go again now.
-      round: async () => ((await this.runRound()) > 0 ? 0 : intervalMs),
-      afterFailureMs: intervalMs,
-      onError: (error) => options.logger.error({ err: error }, 'dispatch round failed'),
-    });
+    super({ afterFailureMs: options.intervalMs ?? 1000, onError: (error) => options.logger.error({ err: error }, 'dispatch round failed') });
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Runs a round soon (new tasks, a finished task freed a slot). */
-  wake(): void {
-    this.loop.wake();
+  /** A round that sent tasks may have left more ready (a page of them was read): go again now. */
+  protected async round(): Promise<number> {
+    return (await this.runRound()) > 0 ? 0 : (this.options.intervalMs ?? 1000);
   }
 
   /** One round: time out overdue tasks, then dispatch what may go. Returns tasks sent. */

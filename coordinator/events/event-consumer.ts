@@ -32,10 +32,8 @@ export type BatchHandler = (events: readonly AgentEvent[]) => Promise<(unknown |
 export interface EventConsumerOptions {
   nc: NatsConnection;
   names: NatsNames;
-  /** Applies one event (used when `handleBatch` is not given). */
-  handle?: (event: AgentEvent) => Promise<void>;
-  /** Applies a batch of events in order. */
-  handleBatch?: BatchHandler;
+  /** Applies a batch of events in order (one event is a batch of one). */
+  handleBatch: BatchHandler;
   logger: Logger;
   /** Seconds before an unacknowledged event is delivered again; default 60. */
   ackWaitSeconds?: number;
@@ -55,9 +53,7 @@ export class EventConsumer {
   private readonly buffer: JsMsg[] = [];
   private arrived: (() => void) | undefined;
 
-  constructor(private readonly options: EventConsumerOptions) {
-    if (!options.handle && !options.handleBatch) throw new InvalidInputError('EventConsumer needs handle or handleBatch');
-  }
+  constructor(private readonly options: EventConsumerOptions) {}
 
   async start(): Promise<void> {
     const { nc, names } = this.options;
@@ -170,22 +166,10 @@ export class EventConsumer {
   }
 
   private async handle(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {
-    if (this.options.handleBatch) {
-      try {
-        return await this.options.handleBatch(events);
-      } catch (error) {
-        return events.map(() => error);
-      }
+    try {
+      return await this.options.handleBatch(events);
+    } catch (error) {
+      return events.map(() => error);
     }
-    const failures: (unknown | undefined)[] = [];
-    for (const event of events) {
-      try {
-        await this.options.handle!(event);
-        failures.push(undefined);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    return failures;
   }
 }

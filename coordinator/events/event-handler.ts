@@ -103,7 +103,7 @@ export class EventHandler {
   /** What one task event's failure leaves to do: a backup on a chain the catalogue lacks still succeeds. */
   private async recoverAlone(event: TaskAgentEvent, error: unknown): Promise<void> {
     if (!(error instanceof CatalogError) || error.code !== 'PARENT_UNKNOWN') throw error;
-    const { task } = await this.recordUnlinked(event.taskId, error);
+    const task = await this.recordUnlinked(event.taskId, error);
     if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, this.options.clock());
   }
 
@@ -167,7 +167,7 @@ export class EventHandler {
         }
         const transition: Transition = applyTaskEvent(task, this.lifecycleEvent(event, task), retryDelay);
         if (!transition.changed) continue;
-        const next = { ...task, ...transition.task } as TaskRecord;
+        const next: TaskRecord = { ...task, ...transition.task };
         if (transition.outcome === 'succeeded' && event.type === 'result' && event.ok) effects.push({ task, output: event.output });
         if (transition.outcome === 'failed' && event.type === 'result' && !event.ok) failures.push({ task, failure: event.error });
         if (transition.outcome && transition.outcome !== 'dispatched') {
@@ -216,19 +216,18 @@ export class EventHandler {
    * a catalogue restored from an old dump): the task succeeded, and a scan of the remote is
    * queued to adopt the chain with the new backup.
    */
-  private async recordUnlinked(taskId: string, error: CatalogError): Promise<{ task: TaskRecord; queued: TaskRecord[] }> {
+  private async recordUnlinked(taskId: string, error: CatalogError): Promise<TaskRecord> {
     const { sql, clock, ids, limits, retryDelay, logger } = this.options;
     const task = await getTask(sql, taskId);
     const now = clock();
-    const queued = await withTaskLocked(sql, taskId, async (current, tx) => {
+    await withTaskLocked(sql, taskId, async (current, tx) => {
       const t = applyTaskEvent(current, { type: 'succeeded', at: now, attempt: current.attempt, result: { recorded: false, reason: error.message } }, retryDelay);
-      const value: TaskRecord[] = [];
-      const afterSave = async () => void value.push(...(t.changed ? await queueFollowUps(tx, [{ ...current, ...t.task } as TaskRecord], ids, limits, now) : []));
-      return { save: t.changed ? t.task : undefined, value, afterSave };
+      const afterSave = async () => void (t.changed ? await queueFollowUps(tx, [{ ...current, ...t.task }], ids, limits, now) : []);
+      return { save: t.changed ? t.task : undefined, value: undefined, afterSave };
     });
     await queueTask(sql, { id: ids.uuid(), kind: 'scan', addressKind: 'remote', address: task.remoteName!, remoteName: task.remoteName, vmUuid: null, payload: { removeGarbage: false, graceSeconds: 3600 } }, limits, now);
     logger.warn({ taskId, remote: task.remoteName, err: error }, 'backup committed on a chain the catalogue lacks; remote scan queued');
     this.options.onQueued?.();
-    return { task: await getTask(sql, taskId), queued };
+    return getTask(sql, taskId);
   }
 }

@@ -27,34 +27,17 @@ export interface SchedulerOptions {
   maxSleepMs?: number;
 }
 
-export class Scheduler {
-  private readonly loop: ServiceLoop;
-
+export class Scheduler extends ServiceLoop {
   constructor(private readonly options: SchedulerOptions) {
-    const maxSleepMs = options.maxSleepMs ?? 30_000;
-    this.loop = new ServiceLoop({
-      round: async () => {
-        const next = await this.tick();
-        const until = next === undefined ? maxSleepMs : next.getTime() - options.clock().getTime();
-        // A few milliseconds past the firing, so that the next tick finds it due.
-        return Math.max(0, Math.min(maxSleepMs, until)) + 5;
-      },
-      afterFailureMs: maxSleepMs + 5,
-      onError: (error) => options.logger.error({ err: error }, 'scheduler tick failed'),
-    });
+    super({ afterFailureMs: (options.maxSleepMs ?? 30_000) + 5, onError: (error) => options.logger.error({ err: error }, 'scheduler tick failed') });
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Ticks now (policies changed). */
-  wake(): void {
-    this.loop.wake();
+  /** Sleeps until a few milliseconds past the next firing, so that the next tick finds it due. */
+  protected async round(): Promise<number> {
+    const maxSleepMs = this.options.maxSleepMs ?? 30_000;
+    const next = await this.tick();
+    const until = next === undefined ? maxSleepMs : next.getTime() - this.options.clock().getTime();
+    return Math.max(0, Math.min(maxSleepMs, until)) + 5;
   }
 
   /** Records the runs that are due; returns when the next firing is. */

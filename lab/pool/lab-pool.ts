@@ -1,8 +1,9 @@
 // Starts a lab pool: opens (or creates, building the configured fleet) the state folder, then
 // serves XAPI's JSON-RPC at /jsonrpc, the export_raw_vdi / import_raw_vdi handlers, and the lab's
 // admin endpoints on one HTTP server. `close()` stops accepting, ends long polls and streams,
-// waits for handlers to finish, and saves the state. With a `metrics` section the lab also
-// serves /healthz and /metrics (lab-metrics.ts), "stopping" from the first moment of close().
+// waits for handlers to finish, and saves the state. The NBD server (nbd/) listens on its own
+// port. With a `metrics` section the lab also serves /healthz and /metrics (lab-metrics.ts),
+// "stopping" from the first moment of close().
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +19,7 @@ import { handleJsonRpc } from './http/json-rpc-handler.js';
 import type { LabServices } from './lab-services.js';
 import { registerLabMetrics } from './lab-metrics.js';
 import { buildFleet } from './model/build-fleet.js';
+import { LabNbdServer } from './nbd/nbd-server.js';
 import { labMethods } from './rpc/methods/lab-methods.js';
 import { RpcDispatcher } from './rpc/rpc-dispatcher.js';
 import { SessionManager } from './rpc/session-manager.js';
@@ -40,6 +42,8 @@ export interface LabPool {
   /** The lab's state (records and disks), for tests and harnesses. */
   readonly state: LabState;
   readonly faults: FaultInjector;
+  /** The NBD server's address and port (VDI.get_nbd_info gives them, with its certificate). */
+  readonly nbd: { readonly address: string; readonly port: number; readonly cert: string; readonly subject: string };
   /** "host:port" of /healthz and /metrics, when configured. */
   readonly observabilityAddress: string | undefined;
   close(): Promise<void>;
@@ -72,7 +76,9 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
   const sessions = new SessionManager({ user: config.user, password: config.password });
   const tasks = new TaskManager(state.records, () => state.hostRef);
   const faults = new FaultInjector(config.faults, logger);
-  const dispatcher = new RpcDispatcher({ registry: labMethods(), state, sessions, tasks, faults, ...(logger ? { logger } : {}), shutdown: shutdown.signal });
+  const nbd = await LabNbdServer.start({ address: config.nbd.address ?? config.host, port: config.nbd.port }, { state, sessions, faults, logger });
+  const nbdInfo = (vdiUuid: string, sessionRef: string) => nbd.info(vdiUuid, sessionRef);
+  const dispatcher = new RpcDispatcher({ registry: labMethods(), state, sessions, tasks, faults, nbdInfo, ...(logger ? { logger } : {}), shutdown: shutdown.signal });
   const lab: LabServices = { state, sessions, tasks, faults, dispatcher, logger, shutdown: shutdown.signal, options: { exportFraming: config.exportFraming } };
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
@@ -80,14 +86,20 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
     inFlight.add(handling);
   });
   server.keepAliveTimeout = 65_000;
-  await listen(server, config.host, config.port);
+  try {
+    await listen(server, config.host, config.port);
+  } catch (error) {
+    await nbd.close();
+    throw error;
+  }
   const observability = await observe(config, state, server, logger).catch(async (error: unknown) => {
     await new Promise((resolve) => server.close(resolve));
+    await nbd.close();
     throw error;
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  logger?.info({ host: config.host, port, state: config.state }, 'lab pool listening');
+  logger?.info({ host: config.host, port, nbdPort: nbd.port, state: config.state }, 'lab pool listening');
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
@@ -97,6 +109,7 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
     port,
     state,
     faults,
+    nbd: { address: nbd.address, port: nbd.port, cert: nbd.certificate.cert, subject: nbd.certificate.subject },
     observabilityAddress: observability.server?.address,
     close: () =>
       (closing ??= (async () => {
@@ -110,6 +123,7 @@ async function serve(config: LabConfig, state: LabState, logger: Logger | undefi
         server.closeAllConnections();
         await Promise.allSettled([...inFlight]);
         await stopped;
+        await nbd.close();
         await state.close();
         await observability.close();
         logger?.info('lab pool stopped');

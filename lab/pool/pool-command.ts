@@ -62,10 +62,11 @@ async function poolConfig(o: PoolOptions): Promise<Record<string, unknown>> {
   return config;
 }
 
-function printBanner(pool: { url: string; urlWithCredentials: string; user: string; password: string; observabilityAddress: string | undefined }, summary: LabSummary, state: string, json: boolean): void {
+function printBanner(pool: { url: string; urlWithCredentials: string; user: string; password: string; nbd: { address: string; port: number }; observabilityAddress: string | undefined }, summary: LabSummary, state: string, json: boolean): void {
   if (json) {
     const { url, urlWithCredentials, user, password, observabilityAddress: metrics } = pool;
-    process.stdout.write(`${JSON.stringify({ url, urlWithCredentials, user, password, state, ...(metrics ? { metrics } : {}), ...summary })}\n`);
+    const nbd = { address: pool.nbd.address, port: pool.nbd.port };
+    process.stdout.write(`${JSON.stringify({ url, urlWithCredentials, user, password, state, nbd, ...(metrics ? { metrics } : {}), ...summary })}\n`);
     return;
   }
   const lines = [
@@ -75,6 +76,7 @@ function printBanner(pool: { url: string; urlWithCredentials: string; user: stri
     `  password:  ${pool.password}`,
     `  --url:     ${pool.urlWithCredentials}`,
     `  state:     ${state}`,
+    `  nbd:       ${pool.nbd.address}:${pool.nbd.port} (serves while a network has purpose nbd or insecure_nbd)`,
   ];
   if (pool.observabilityAddress) lines.push(`  metrics:   ${pool.observabilityAddress} (/healthz, /metrics)`);
   for (const vm of summary.vms.filter((v) => !v.isSnapshot)) {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../../shared/errors.js';
 import { metricsSchema } from '../../../shared/observability/index.js';
 import { faultsSchema } from '../faults/fault-config.js';
+import { NETWORK_PURPOSES } from '../nbd/nbd-network.js';
 import { CONTENT_KINDS, type ContentKind } from '../workload/content-kind.js';
 import { parseSize } from './parse-size.js';
 
@@ -58,12 +59,21 @@ export const fleetSchema = z
       .min(1)
       .default([{ name: 'Local storage', type: 'ext', size: 2 ** 40 }]),
     networks: z
-      .array(z.object({ name: z.string().min(1), bridge: z.string().optional(), MTU: z.number().int().default(1500) }).strict())
+      .array(z
+        .object({
+          name: z.string().min(1),
+          bridge: z.string().optional(),
+          MTU: z.number().int().default(1500),
+          /** XAPI's network.purpose: `nbd` (NBD with TLS) or `insecure_nbd` (plaintext); one kind per pool. */
+          purpose: z.array(z.enum(NETWORK_PURPOSES)).max(1).default([]),
+        })
+        .strict())
       .min(1)
-      .default([{ name: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500 }]),
+      .default([{ name: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500, purpose: [] }]),
     vms: z.array(vmSchema).default([]),
   })
-  .strict();
+  .strict()
+  .refine((fleet) => new Set(fleet.networks.flatMap((n) => n.purpose)).size <= 1, { message: 'networks: nbd and insecure_nbd cannot both be set (one kind per pool)', path: ['networks'] });
 
 export const labConfigSchema = z
   .object({
@@ -84,6 +94,16 @@ export const labConfigSchema = z
     seed: z.number().int().default(1),
     fleet: fleetSchema.default(fleetSchema.parse({})),
     faults: faultsSchema.default({}),
+    /** The NBD server (VDI.get_nbd_info); serves only while a network has purpose nbd or insecure_nbd. */
+    nbd: z
+      .object({
+        /** Address to listen on and to give clients; default `host`. */
+        address: z.string().optional(),
+        /** TCP port; 0 (default) picks a free one. */
+        port: z.number().int().min(0).max(65535).default(0),
+      })
+      .strict()
+      .default({ port: 0 }),
     /** /healthz and /metrics (shared/observability); served only when given. */
     metrics: metricsSchema.optional(),
   })

@@ -22,6 +22,10 @@ export const faultsSchema = z
     sessionInvalid: z.object({ times }).strict().optional(),
     /** VM.snapshot fails with SR_BACKEND_FAILURE_82 (snapshot failed), changing nothing. */
     snapshotFailure: z.object({ times }).strict().optional(),
+    /** Reset an NBD connection (TCP RST) after `afterBytes` of read data sent on it; counted per connection. */
+    nbdCut: z.object({ afterBytes: z.number().int().nonnegative(), times, vdi }).strict().optional(),
+    /** VDI.list_changed_blocks fails with VDI_NO_CBT_METADATA, as when a host lost a VDI's CBT log. */
+    cbtLost: z.object({ times, vdi }).strict().optional(),
   })
   .strict();
 

@@ -34,4 +34,12 @@ describe('FaultInjector', () => {
     assert.throws(() => faults.update({ nope: {} }));
     assert.deepEqual(faults.current(), { snapshotFailure: { times: 1 } });
   });
+
+  it('arms the NBD cut and lost CBT metadata faults, once by default', () => {
+    const faults = new FaultInjector();
+    assert.deepEqual(faults.update({ nbdCut: { afterBytes: 4096 }, cbtLost: {} }), { nbdCut: { afterBytes: 4096, times: 1 }, cbtLost: { times: 1 } });
+    assert.throws(() => faults.update({ cbtLost: { vdi: 'not-a-uuid' } }));
+    assert.deepEqual(faults.take('nbdCut', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa'), { afterBytes: 4096, times: 1 });
+    assert.equal(faults.take('nbdCut'), undefined);
+  });
 });

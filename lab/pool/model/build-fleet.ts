@@ -29,7 +29,7 @@ export async function buildFleet(state: LabState, fleet: FleetConfig, seed: numb
   const networkRefs = new Map<string, string>();
   for (const network of fleet.networks) {
     const bridge = network.bridge ?? `xenbr${networkRefs.size}`;
-    networkRefs.set(network.name, records.add('network', newNetworkRecord({ name_label: network.name, bridge, MTU: network.MTU })));
+    networkRefs.set(network.name, records.add('network', newNetworkRecord({ name_label: network.name, bridge, MTU: network.MTU, purpose: [...network.purpose] })));
   }
   const defaultSr = srRefs.values().next().value!;
   records.add('pool', newPoolRecord({ name_label: fleet.pool, master: hostRef, default_SR: defaultSr, suspend_image_SR: defaultSr, crash_dump_SR: defaultSr }));

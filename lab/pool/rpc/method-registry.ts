@@ -3,6 +3,7 @@
 // dispatcher checks all of that before running a method; `system.listMethods` lists the names.
 import type { Logger } from '../../../shared/logging/index.js';
 import type { FaultInjector } from '../faults/fault-injector.js';
+import type { NbdServerInfo } from '../nbd/nbd-server.js';
 import type { LabState } from '../state/lab-state.js';
 import type { SessionManager } from './session-manager.js';
 import type { TaskManager } from './task-manager.js';
@@ -13,6 +14,8 @@ export interface MethodContext {
   tasks: TaskManager;
   faults: FaultInjector;
   logger: Logger | undefined;
+  /** VDI.get_nbd_info's records for a VDI (uuid) and session; none when no network allows NBD. */
+  nbdInfo: (vdiUuid: string, sessionRef: string) => NbdServerInfo[];
   /** The caller's session ref ('' for methods without one). */
   session: string;
   /** Aborts when the call's task is cancelled, or when the lab shuts down. */

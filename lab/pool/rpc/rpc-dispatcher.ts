@@ -7,6 +7,7 @@ import type { Logger } from '../../../shared/logging/index.js';
 import { LabDiskError } from '../disk/lab-disk-error.js';
 import type { FaultInjector } from '../faults/fault-injector.js';
 import type { LabState } from '../state/lab-state.js';
+import type { NbdServerInfo } from '../nbd/nbd-server.js';
 import type { MethodContext, MethodRegistry, MethodSpec } from './method-registry.js';
 import type { SessionManager } from './session-manager.js';
 import type { TaskManager } from './task-manager.js';
@@ -19,6 +20,7 @@ export interface DispatcherParts {
   tasks: TaskManager;
   faults: FaultInjector;
   logger?: Logger;
+  nbdInfo: (vdiUuid: string, sessionRef: string) => NbdServerInfo[];
   /** Aborted when the lab shuts down. */
   shutdown: AbortSignal;
 }
@@ -59,8 +61,8 @@ export class RpcDispatcher {
   }
 
   private context(session: string, signal: AbortSignal): MethodContext {
-    const { state, sessions, tasks, faults, logger } = this.parts;
-    return { state, sessions, tasks, faults, logger, session, signal };
+    const { state, sessions, tasks, faults, logger, nbdInfo } = this.parts;
+    return { state, sessions, tasks, faults, logger, nbdInfo, session, signal };
   }
 
   private async run(spec: MethodSpec, context: MethodContext, args: unknown[]): Promise<unknown> {

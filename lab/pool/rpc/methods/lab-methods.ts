@@ -3,6 +3,7 @@ import { MethodRegistry } from '../method-registry.js';
 import { registerClassMethods } from './class-methods.js';
 import { registerDeviceMethods } from './device-methods.js';
 import { registerEventMethods } from './event-methods.js';
+import { registerNetworkMethods } from './network-methods.js';
 import { registerSessionMethods } from './session-methods.js';
 import { registerTaskMethods } from './task-methods.js';
 import { registerVdiMethods } from './vdi-methods.js';
@@ -17,5 +18,6 @@ export function labMethods(): MethodRegistry {
   registerVmMethods(registry);
   registerVdiMethods(registry);
   registerDeviceMethods(registry);
+  registerNetworkMethods(registry);
   return registry;
 }

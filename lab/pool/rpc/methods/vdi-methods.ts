@@ -28,9 +28,10 @@ export function registerVdiMethods(registry: MethodRegistry): void {
   registry.define('VDI.list_changed_blocks', {
     params: 2,
     readOnly: true,
-    run: ({ state }, [from, to]) => {
+    run: ({ state, faults }, [from, to]) => {
       const base = state.records.get('VDI', String(from));
       const target = state.records.get('VDI', String(to));
+      if (faults.take('cbtLost', base.uuid) ?? faults.take('cbtLost', target.uuid)) throw new XapiFailure('VDI_NO_CBT_METADATA', [String(from)]);
       if (base['cbt_enabled'] !== true) throw new XapiFailure('VDI_NO_CBT_METADATA', [String(from)]);
       if (target['cbt_enabled'] !== true) throw new XapiFailure('VDI_NO_CBT_METADATA', [String(to)]);
       return state.disks.changedBlockBitmap(base.uuid, target.uuid).toString('base64');
@@ -39,9 +40,6 @@ export function registerVdiMethods(registry: MethodRegistry): void {
   registry.define('VDI.get_nbd_info', {
     params: 1,
     readOnly: true,
-    run: ({ state }, [vdi]) => {
-      state.records.get('VDI', String(vdi));
-      return [];
-    },
+    run: ({ state, nbdInfo, session }, [vdi]) => nbdInfo(state.records.get('VDI', String(vdi)).uuid, session),
   });
 }
