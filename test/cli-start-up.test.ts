@@ -91,7 +91,7 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
     assert.doesNotMatch(help.stdout, /^  lab\b/m, 'the lab is deltachain-lab, not part of the product');
     assert.deepEqual(help.outsideBuild, [], 'every module comes from the build (no TypeScript compiled, no package file read)');
     assert.deepEqual([...packagesOf(help)], ['commander']);
-    assert.ok(![...help.sources].some((s) => /^(coordinator\/(service|catalog|api)|agent\/(host|storage))/.test(s)), 'no action code');
+    assert.ok(![...help.sources].some((s) => /^(coordinator\/(service|catalogue|api)|agent\/(host|storage))/.test(s)), 'no action code');
     assert.deepEqual([...help.sources].filter((s) => s.startsWith('lab/')), [], 'no lab code');
   });
 
@@ -134,7 +134,7 @@ describe('deltachain start-up (a fresh build of the current source)', { timeout:
     assert.ok(agent.sources.has('agent/storage/index.ts'));
     const packages = packagesOf(agent);
     assert.ok(!packages.has('postgres') && !packages.has('xen-api'), [...packages].join(', '));
-    assert.deepEqual([...agent.sources].filter((s) => /^(coordinator\/(service|catalog)|coordinator\/cli\/connect-control|lab\/)/.test(s)), []);
+    assert.deepEqual([...agent.sources].filter((s) => /^(coordinator\/(service|catalogue)|coordinator\/cli\/connect-control|lab\/)/.test(s)), []);
   });
 
   it("the build's stamp names every source file it was built from, and the files the build depends on", async () => {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventConsumer } from '../coordinator/events/event-consumer.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
@@ -47,7 +47,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     db = await createTestDatabase();
     nats = await startTestNats();
     folder = await mkdtemp(join(tmpdir(), 'dc-attempts-'));
-    await catalog.addRemote(db.sql, { name: 'ghost' });
+    await catalogue.addRemote(db.sql, { name: 'ghost' });
   });
   after(async () => {
     await storage?.stop().catch(() => undefined);
@@ -83,7 +83,7 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
     await dispatcher.runRound(); // attempt 1 timed out: queued again
     await sleep(200);
     await dispatcher.runRound();
-    assert.equal((await catalog.getTask(db.sql, queued.id)).attempt, 2);
+    assert.equal((await catalogue.getTask(db.sql, queued.id)).attempt, 2);
 
     const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits, retryDelay: () => 100, lookup: { findBackup: async () => undefined }, logger });
     const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handleBatch: (events) => handler.handleBatch(events), logger });
@@ -95,15 +95,15 @@ describe('task attempts on events', { timeout: 60_000 }, () => {
       await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: failure, durationMs: 5, output: undefined, attempt: 1 } });
       await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'progress', value: { phase: 'scan', done: 1, total: 9, unit: 'files', attempt: 1 } });
       await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'progress', value: { phase: 'scan', done: 7, total: 9, unit: 'files', attempt: 2 } });
-      await waitFor('attempt 2 progress', async () => (await catalog.getTask(db.sql, id)).progressDone === 7);
-      let t = await catalog.getTask(db.sql, id);
+      await waitFor('attempt 2 progress', async () => (await catalogue.getTask(db.sql, id)).progressDone === 7);
+      let t = await catalogue.getTask(db.sql, id);
       assert.equal(t.state, 'running', 'the old attempt’s failure was ignored');
       assert.notEqual(t.errorCode, 'OLD_ATTEMPT');
 
       const current = { code: 'NOW_FAILED', message: 'attempt 2 failed', retryable: false, side: '' };
       await publishEvent(nats.nc, nats.names, GHOST, id, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, error: current, durationMs: 5, output: undefined } });
-      await waitFor('the current failure', async () => (await catalog.getTask(db.sql, id)).state === 'failed');
-      t = await catalog.getTask(db.sql, id);
+      await waitFor('the current failure', async () => (await catalogue.getTask(db.sql, id)).state === 'failed');
+      t = await catalogue.getTask(db.sql, id);
       assert.equal(t.errorCode, 'NOW_FAILED', 'a result without an attempt counts as the current attempt’s');
     } finally {
       await consumer.stop();

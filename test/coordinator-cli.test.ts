@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCliHarness, type CliHarness } from './support/pg-cli-harness.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { applyTaskEvent } from '../coordinator/lifecycle/index.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
 import { randomIds } from '../coordinator/tasks/index.js';
@@ -36,11 +36,11 @@ describe('coordinator CLI', () => {
 
   /** Marks a task dispatched as the dispatcher would (without publishing). */
   async function dispatch(taskId: string): Promise<void> {
-    await catalog.withTaskLocked(h.db.sql, taskId, async (task) => ({ save: applyTaskEvent(task, { type: 'dispatch', at: new Date() }, () => 0).task, value: undefined }));
+    await catalogue.withTaskLocked(h.db.sql, taskId, async (task) => ({ save: applyTaskEvent(task, { type: 'dispatch', at: new Date() }, () => 0).task, value: undefined }));
   }
 
   /** An agent's successful backup result carrying the committed backup. */
-  async function succeedBackup(task: catalog.TaskRecord, parent?: string): Promise<string> {
+  async function succeedBackup(task: catalogue.TaskRecord, parent?: string): Promise<string> {
     const payload = task.payload as unknown as BackupPayload;
     const footer = diskUuid();
     await events.handle({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, attempt: 1 });
@@ -88,26 +88,26 @@ describe('coordinator CLI', () => {
     const edited = await h.cli('remote', 'edit', 'offsite', '--address', 'offsite.example.net:50051', '--site', 'dc2');
     assert.equal(edited.code, 0, edited.err);
     assert.match(edited.out, /its storage agent is at offsite\.example\.net:50051/);
-    const offsite = (await catalog.listRemotes(h.db.sql)).find((r) => r.name === 'offsite');
+    const offsite = (await catalogue.listRemotes(h.db.sql)).find((r) => r.name === 'offsite');
     assert.deepEqual([offsite?.address, offsite?.site, offsite?.location], ['offsite.example.net:50051', 'dc2', '']);
   });
 
   it('vm list and agent list show what agents reported', async () => {
     const now = new Date();
-    await catalog.upsertVm(h.db.sql, { uuid: WEB, poolName: 'lab', nameLabel: 'web', tags: ['prod'], powerState: 'Running', lastSeenAt: now });
-    await catalog.upsertVm(h.db.sql, { uuid: DB, poolName: 'lab', nameLabel: 'db', tags: ['prod'], powerState: 'Running', lastSeenAt: now });
-    await catalog.recordHeartbeat(h.db.sql, { id: 'st-nas', role: 'storage', target: 'nas', version: '0.1.0', address: '127.0.0.1:9', runningTasks: 0, concurrency: 2, startedAt: now, at: now });
-    await catalog.recordHeartbeat(h.db.sql, { id: 'host-x', role: 'host', target: 'elsewhere', version: '0.1.0', runningTasks: 1, concurrency: 2, startedAt: now, at: new Date(now.getTime() - 600_000) });
+    await catalogue.upsertVm(h.db.sql, { uuid: WEB, poolName: 'lab', nameLabel: 'web', tags: ['prod'], powerState: 'Running', lastSeenAt: now });
+    await catalogue.upsertVm(h.db.sql, { uuid: DB, poolName: 'lab', nameLabel: 'db', tags: ['prod'], powerState: 'Running', lastSeenAt: now });
+    await catalogue.recordHeartbeat(h.db.sql, { id: 'st-nas', role: 'storage', target: 'nas', version: '0.1.0', address: '127.0.0.1:9', runningTasks: 0, concurrency: 2, startedAt: now, at: now });
+    await catalogue.recordHeartbeat(h.db.sql, { id: 'host-x', role: 'host', target: 'elsewhere', version: '0.1.0', runningTasks: 1, concurrency: 2, startedAt: now, at: new Date(now.getTime() - 600_000) });
     const vms = await h.cli('vm', 'list', '--pool', 'lab');
     assert.match(vms.out, new RegExp(`${WEB}\\s+web\\s+lab\\s+Running\\s+prod`));
     const agents = await h.cli('agent', 'list');
     assert.match(agents.out, /st-nas\s+storage\s+nas\s+up/);
     assert.doesNotMatch(agents.err, /st-nas/, 'its address is the registered one');
-    await catalog.recordHeartbeat(h.db.sql, { id: 'st-nas', role: 'storage', target: 'nas', version: '0.1.0', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 2, startedAt: now, at: new Date(now.getTime() + 1) });
+    await catalogue.recordHeartbeat(h.db.sql, { id: 'st-nas', role: 'storage', target: 'nas', version: '0.1.0', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 2, startedAt: now, at: new Date(now.getTime() + 1) });
     const mismatch = await h.cli('agent', 'list');
     assert.match(mismatch.out, /127\.0\.0\.1:50999 \(registered: 127\.0\.0\.1:9; not used\)/);
     assert.match(mismatch.err, /storage agent st-nas of remote nas says it serves 127\.0\.0\.1:50999, but the registered address is 127\.0\.0\.1:9: tasks use the registered one/);
-    assert.equal(await catalog.registeredAddressOf(h.db.sql, 'nas'), '127.0.0.1:9', 'the heartbeat changed nothing tasks use');
+    assert.equal(await catalogue.registeredAddressOf(h.db.sql, 'nas'), '127.0.0.1:9', 'the heartbeat changed nothing tasks use');
     assert.match(agents.out, /host-x\s+host\s+elsewhere \(not registered\)\s+silent/);
     assert.equal(JSON.parse((await h.cli('agent', 'list', '--json')).out).length, 2);
     assert.equal(JSON.parse((await h.cli('vm', 'list', '--json')).out).length, 2);
@@ -163,7 +163,7 @@ describe('coordinator CLI', () => {
   });
 
   it('run watch follows the run to its end and exits 0 when it succeeded', async () => {
-    const tasks = await catalog.listTasksOfRun(h.db.sql, runId);
+    const tasks = await catalogue.listTasksOfRun(h.db.sql, runId);
     const watching = h.cli('run', 'watch', runId);
     for (const task of tasks) await dispatch(task.id);
     await new Promise((r) => setTimeout(r, 100));
@@ -215,10 +215,10 @@ describe('coordinator CLI', () => {
   it('restore (waiting) shows progress lines and the outcome', async () => {
     const [backup] = JSON.parse((await h.cli('backup', 'list', '--vm', WEB, '--remote', 'nas', '--json')).out);
     const waiting = h.cli('restore', '--backup', backup.id, '--pool', 'lab', '--sr', SR);
-    let task: catalog.TaskRecord | undefined;
+    let task: catalogue.TaskRecord | undefined;
     for (let i = 0; i < 100 && !task; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      task = (await h.db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'restore' and state = 'queued' and payload->>'backupId' = ${backup.id}`)[0];
+      task = (await h.db.sql<catalogue.TaskRecord[]>`select * from tasks where kind = 'restore' and state = 'queued' and payload->>'backupId' = ${backup.id}`)[0];
     }
     await dispatch(task!.id);
     await events.handle({ type: 'progress', eventId: randomUUID(), sender: addresseeOf(task!, 'host-1'), at: new Date(), taskId: task!.id, done: 512 << 20, total: 1 << 30, phase: 'import', unit: 'bytes' });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type { BackupFacts, TaskRecord } from '../coordinator/catalogue/index.js';
 import type { TaskOutput } from '../coordinator/events/agent-event.js';
 import { prepareDispatches } from '../coordinator/dispatch/prepare-dispatch.js';
@@ -38,51 +38,51 @@ function facts(id: string, day: number, disks: Record<string, [number, number | 
 describe('chain digests and damaged backups in the catalogue', () => {
   let db: TestDatabase;
   const damageOf = async (remote: string) =>
-    Object.fromEntries((await catalog.listBackups(db.sql, { vmUuid: VM, remote })).map((b) => [b.id, b.damage.map((d) => `${d.diskKey} ${d.file} [${d.blocks.join(',')}] ${d.foundBy}`)]));
+    Object.fromEntries((await catalogue.listBackups(db.sql, { vmUuid: VM, remote })).map((b) => [b.id, b.damage.map((d) => `${d.diskKey} ${d.file} [${d.blocks.join(',')}] ${d.foundBy}`)]));
   const task = (kind: 'verify' | 'restore', backupId: string, remote = 'nas') =>
     queueTask(db.sql, { id: randomUUID(), ...(kind === 'verify' ? { kind, addressKind: 'remote' as const, address: remote, payload: { backupId } } : { kind, addressKind: 'pool' as const, address: 'lab', payload: { backupId, srUuid: uuid(99), name: '' } }), remoteName: remote, vmUuid: VM }, DEFAULT_TASK_LIMITS, now);
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addPool(db.sql, { name: 'lab' });
-    await catalog.addRemote(db.sql, { name: 'nas' });
-    await catalog.addRemote(db.sql, { name: 'offsite' });
+    await catalogue.addPool(db.sql, { name: 'lab' });
+    await catalogue.addRemote(db.sql, { name: 'nas' });
+    await catalogue.addRemote(db.sql, { name: 'offsite' });
     // nas: n1 full, n2 and n3 deltas (batch path); offsite: o1 without digests (one-at-a-time path).
     await db.sql.begin(async (tx) => {
-      await catalog.recordBackups(tx, [facts('n1', 1, { xvda: [1, null, digest(1)], xvdb: [11, null, digest(11)] })], now);
-      await catalog.recordBackups(tx, [facts('n2', 2, { xvda: [2, 1, digest(2)], xvdb: [12, 11, digest(12)] })], now);
-      await catalog.recordBackups(tx, [facts('n3', 3, { xvda: [3, 2, digest(3)], xvdb: [13, 12, digest(13)] })], now);
-      await catalog.recordBackup(tx, facts('o1', 1, { xvda: [1, null, ''], xvdb: [11, null, ''] }, 'offsite'), now);
+      await catalogue.recordBackups(tx, [facts('n1', 1, { xvda: [1, null, digest(1)], xvdb: [11, null, digest(11)] })], now);
+      await catalogue.recordBackups(tx, [facts('n2', 2, { xvda: [2, 1, digest(2)], xvdb: [12, 11, digest(12)] })], now);
+      await catalogue.recordBackups(tx, [facts('n3', 3, { xvda: [3, 2, digest(3)], xvdb: [13, 12, digest(13)] })], now);
+      await catalogue.recordBackup(tx, facts('o1', 1, { xvda: [1, null, ''], xvdb: [11, null, ''] }, 'offsite'), now);
     });
   });
   after(() => db.drop());
 
   it('records the chain digest of every disk, batched or one at a time, and reads them for a restore', async () => {
-    assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'nas', 'n2'), { xvda: digest(2), xvdb: digest(12) });
-    assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'o1'), {}, 'a backup recorded without digests has none');
-    await db.sql.begin((tx) => catalog.recordBackup(tx, facts('n9', 9, { xvda: [9, null, digest(9)] }, 'offsite'), now));
-    assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
+    assert.deepEqual(await catalogue.chainDigestsOf(db.sql, 'nas', 'n2'), { xvda: digest(2), xvdb: digest(12) });
+    assert.deepEqual(await catalogue.chainDigestsOf(db.sql, 'offsite', 'o1'), {}, 'a backup recorded without digests has none');
+    await db.sql.begin((tx) => catalogue.recordBackup(tx, facts('n9', 9, { xvda: [9, null, digest(9)] }, 'offsite'), now));
+    assert.deepEqual(await catalogue.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
   });
 
   it('a scan fills in missing digests of known backups and never replaces one (a differing digest is reported, not taken)', async () => {
-    const report = await catalog.adoptRemoteScan(db.sql, 'offsite', [
+    const report = await catalogue.adoptRemoteScan(db.sql, 'offsite', [
       facts('o1', 1, { xvda: [1, null, digest(21)], xvdb: [11, null, ''] }, 'offsite'),
       facts('n9', 9, { xvda: [9, null, digest(22)] }, 'offsite'),
     ], now);
     assert.deepEqual(report.known, ['o1']);
     assert.deepEqual(report.mismatched, ['n9'], 'the remote says another chain digest than the catalogue: reported');
-    assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'o1'), { xvda: digest(21) });
-    assert.deepEqual(await catalog.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
+    assert.deepEqual(await catalogue.chainDigestsOf(db.sql, 'offsite', 'o1'), { xvda: digest(21) });
+    assert.deepEqual(await catalogue.chainDigestsOf(db.sql, 'offsite', 'n9'), { xvda: digest(9) });
   });
 
   it('refuses a chain digest that is not 64 hex characters', async () => {
-    await assert.rejects(db.sql.begin((tx) => catalog.recordBackup(tx, facts('bad', 10, { xvda: [30, null, 'xyz'] }), now)), /chain_digest/);
-    assert.equal((await catalog.listBackups(db.sql, { vmUuid: VM, remote: 'nas' })).some((b) => b.id === 'bad'), false, 'nothing was recorded');
+    await assert.rejects(db.sql.begin((tx) => catalogue.recordBackup(tx, facts('bad', 10, { xvda: [30, null, 'xyz'] }), now)), /chain_digest/);
+    assert.equal((await catalogue.listBackups(db.sql, { vmUuid: VM, remote: 'nas' })).some((b) => b.id === 'bad'), false, 'nothing was recorded');
   });
 
   it('a restore task carries the digests as 32 bytes per disk', async () => {
     const record = { id: randomUUID(), runId: null, kind: 'restore', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, attempt: 1, createdAt: now, deadlineAt: now,
-      payload: { backupId: 'n2', srUuid: uuid(99), name: '', storageAddress: '127.0.0.1:1', expectedChainDigests: await catalog.chainDigestsOf(db.sql, 'nas', 'n2') } } as unknown as TaskRecord;
+      payload: { backupId: 'n2', srUuid: uuid(99), name: '', storageAddress: '127.0.0.1:1', expectedChainDigests: await catalogue.chainDigestsOf(db.sql, 'nas', 'n2') } } as unknown as TaskRecord;
     const decoded = Task.decode(encodeTask(record));
     assert.ok(decoded.payload?.$case === 'restore');
     assert.deepEqual(Object.fromEntries(Object.entries(decoded.payload.value.expectedChainDigests).map(([k, v]) => [k, Buffer.from(v).toString('hex')])), { xvda: digest(2), xvdb: digest(12) });
@@ -105,7 +105,7 @@ describe('chain digests and damaged backups in the catalogue', () => {
     assert.deepEqual(await damageOf('nas'), { n1: [], n2: [`xvda ${file} [4] verify`], n3: [`xvda ${file} [4] verify`] });
     const again = { ...output, damaged: [{ backupId: 'n2', diskKey: 'xvda', file, blocks: [4, 7], reason: 'checksum mismatch' }] };
     await db.sql.begin((tx) => applyTaskEffects(tx, verify, again, noLookup, new Date(now.getTime() + 1000)));
-    const [n2] = (await catalog.listBackups(db.sql, { vmUuid: VM, remote: 'nas' })).filter((b) => b.id === 'n2');
+    const [n2] = (await catalogue.listBackups(db.sql, { vmUuid: VM, remote: 'nas' })).filter((b) => b.id === 'n2');
     assert.deepEqual(n2!.damage.map((d) => [d.blocks, Date.parse(d.lastFoundAt) - Date.parse(d.firstFoundAt)]), [[[4, 7], 1000]]);
   });
 
@@ -130,13 +130,13 @@ describe('chain digests and damaged backups in the catalogue', () => {
   });
 
   it('dispatch plans a full of each disk whose chain holds a damaged backup, naming the oldest one', async () => {
-    await catalog.editRemote(db.sql, 'nas', { address: '127.0.0.1:1' });
+    await catalogue.editRemote(db.sql, 'nas', { address: '127.0.0.1:1' });
     const policyId = randomUUID();
-    await catalog.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 30, fullInterval: 0 }), now);
-    await catalog.setReference(db.sql, { policyId, vmUuid: VM, remote: 'nas', snapshotUuid: uuid(50), vdis: { xvda: uuid(3), xvdb: uuid(13) }, takenAt: now }, now);
-    const tails = (await catalog.chainTailsOf(db.sql, [{ vmUuid: VM, remote: 'nas' }])).get(catalog.chainKey(VM, 'nas'));
+    await catalogue.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 30, fullInterval: 0 }), now);
+    await catalogue.setReference(db.sql, { policyId, vmUuid: VM, remote: 'nas', snapshotUuid: uuid(50), vdis: { xvda: uuid(3), xvdb: uuid(13) }, takenAt: now }, now);
+    const tails = (await catalogue.chainTailsOf(db.sql, [{ vmUuid: VM, remote: 'nas' }])).get(catalogue.chainKey(VM, 'nas'));
     assert.deepEqual(tails, { xvda: { footerUuid: uuid(3), position: 2, damagedBackupId: 'n2' }, xvdb: { footerUuid: uuid(13), position: 2, damagedBackupId: 'n1' } });
-    assert.deepEqual(await catalog.chainTails(db.sql, VM, 'nas'), tails, 'the one-VM view agrees');
+    assert.deepEqual(await catalogue.chainTails(db.sql, VM, 'nas'), tails, 'the one-VM view agrees');
     const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, payload: { policyId, policyName: 'nightly', retention: 30, backupId: 'n4', vmName: 'web', forceFull: false } }, DEFAULT_TASK_LIMITS, now);
     const prepared = (await prepareDispatches(db.sql, [backup], () => 0)).get(backup.id)!;
     assert.ok(prepared.ok);
@@ -148,8 +148,8 @@ describe('chain digests and damaged backups in the catalogue', () => {
   });
 
   it('a new full starts a chain without damage', async () => {
-    await db.sql.begin((tx) => catalog.recordBackups(tx, [facts('n4', 4, { xvda: [4, null, digest(4)], xvdb: [14, null, digest(14)] })], now));
-    assert.deepEqual(await catalog.chainTails(db.sql, VM, 'nas'), { xvda: { footerUuid: uuid(4), position: 0 }, xvdb: { footerUuid: uuid(14), position: 0 } });
+    await db.sql.begin((tx) => catalogue.recordBackups(tx, [facts('n4', 4, { xvda: [4, null, digest(4)], xvdb: [14, null, digest(14)] })], now));
+    assert.deepEqual(await catalogue.chainTails(db.sql, VM, 'nas'), { xvda: { footerUuid: uuid(4), position: 0 }, xvdb: { footerUuid: uuid(14), position: 0 } });
     assert.deepEqual((await damageOf('nas')).n4, []);
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventConsumer } from '../coordinator/events/event-consumer.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
@@ -42,9 +42,9 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     const nc = await connectNats(natsSchema.parse(testNatsSection(namespace)), 'coordinator-dispatch-test');
     nats = { nc, names: natsNames(namespace), namespace };
     await ensureStreams(nc, nats.names);
-    await catalog.addPool(db.sql, { name: 'lab' });
-    await catalog.addRemote(db.sql, { name: 'ghost' });
-    await catalog.addRemote(db.sql, { name: 'nas' });
+    await catalogue.addPool(db.sql, { name: 'lab' });
+    await catalogue.addRemote(db.sql, { name: 'ghost' });
+    await catalogue.addRemote(db.sql, { name: 'nas' });
     dispatcher = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(nats.nc, nats.names), clock: () => new Date(), retryDelay: () => 200, logger });
   });
   after(async () => {
@@ -62,40 +62,40 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     assert.equal(await messagesOn(subject), 1, 'the same attempt published again is dropped as a duplicate');
     await sleep(1100);
     await dispatcher.runRound();
-    let t = await catalog.getTask(db.sql, task.id);
+    let t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'queued');
     assert.equal(t.errorCode, 'TASK_TIMEOUT');
     await sleep(250);
     await dispatcher.runRound();
-    assert.equal((await catalog.getTask(db.sql, task.id)).attempt, 2);
+    assert.equal((await catalogue.getTask(db.sql, task.id)).attempt, 2);
     assert.equal(await messagesOn(subject), 2, 'a retry is a new message');
     await sleep(1100);
     await dispatcher.runRound();
-    t = await catalog.getTask(db.sql, task.id);
+    t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'failed');
     assert.match(t.errorMessage ?? '', /attempt 2 did not finish within 1 s; is an agent for this task running\? .* \(gave up after 2 attempts\)/);
   });
 
   it('a backup waits for its remote’s registered address and goes once an operator gives it — never a heartbeat’s', async () => {
-    const policy = await catalog.insertPolicy(db.sql, randomUUID(), {
+    const policy = await catalogue.insertPolicy(db.sql, randomUUID(), {
       name: 'p', selection: { vmUuids: [VM], tags: [], pools: [] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' },
       retention: 2, fullInterval: 0, concurrency: 1, enabled: true,
     }, new Date());
     const payload = { policyId: policy.id, policyName: 'p', retention: 2, backupId: '20240101T000000Z-aa', vmName: 'web', forceFull: false };
     const task = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, payload }, DEFAULT_TASK_LIMITS, new Date());
     await dispatcher.runRound();
-    let t = await catalog.getTask(db.sql, task.id);
+    let t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'queued');
     assert.equal(t.errorCode, 'NO_STORAGE_ADDRESS');
     assert.match(t.errorMessage ?? '', /remote nas has no registered address: run `deltachain remote edit nas --address HOST:PORT`/);
-    await catalog.recordHeartbeat(db.sql, { id: 'st', role: 'storage', target: 'nas', version: '1', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
+    await catalogue.recordHeartbeat(db.sql, { id: 'st', role: 'storage', target: 'nas', version: '1', address: '127.0.0.1:50999', runningTasks: 0, concurrency: 1, startedAt: null, at: new Date() });
     await sleep(250);
     await dispatcher.runRound();
-    assert.equal((await catalog.getTask(db.sql, task.id)).errorCode, 'NO_STORAGE_ADDRESS', 'a heartbeat\'s address is never used');
-    await catalog.editRemote(db.sql, 'nas', { address: '127.0.0.1:7' });
+    assert.equal((await catalogue.getTask(db.sql, task.id)).errorCode, 'NO_STORAGE_ADDRESS', 'a heartbeat\'s address is never used');
+    await catalogue.editRemote(db.sql, 'nas', { address: '127.0.0.1:7' });
     await sleep(250);
     await dispatcher.runRound();
-    t = await catalog.getTask(db.sql, task.id);
+    t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'dispatched');
     assert.equal(t.attempt, 3);
     assert.ok(t.kind === 'backup');
@@ -109,13 +109,13 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     const broken = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(closed, nats.names), clock: () => new Date(), retryDelay: () => 60_000, logger });
     const task = await queueTask(db.sql, { id: randomUUID(), kind: 'verify', addressKind: 'remote', address: 'nas', remoteName: 'nas', vmUuid: randomUUID(), payload: { backupId: 'b' } }, DEFAULT_TASK_LIMITS, new Date());
     await broken.runRound();
-    const t = await catalog.getTask(db.sql, task.id);
+    const t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'queued');
     assert.equal(t.errorCode, 'DISPATCH_FAILED');
   });
 
   it('events from agents move tasks; a malformed event is skipped', async () => {
-    const [task] = await db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'backup'`;
+    const [task] = await db.sql<catalogue.TaskRecord[]>`select * from tasks where kind = 'backup'`;
     const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits: DEFAULT_TASK_LIMITS, retryDelay: () => 1000, lookup: { findBackup: async () => undefined }, logger });
     const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, handleBatch: (events) => handler.handleBatch(events), logger });
     await consumer.start();
@@ -124,8 +124,8 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
       await jetstream(nats.nc).publish(nats.names.event(host1, 'progress'), Buffer.from('not protobuf at all'));
       await publishEvent(nats.nc, nats.names, host1, task!.id, { $case: 'started', value: { attempt: 3, delivery: 1 } });
       await publishEvent(nats.nc, nats.names, host1, task!.id, { $case: 'progress', value: { phase: 'export', done: 3, total: 4, unit: 'blocks' } });
-      for (let i = 0; i < 100 && (await catalog.getTask(db.sql, task!.id)).progressDone !== 3; i++) await sleep(50);
-      const t = await catalog.getTask(db.sql, task!.id);
+      for (let i = 0; i < 100 && (await catalogue.getTask(db.sql, task!.id)).progressDone !== 3; i++) await sleep(50);
+      const t = await catalogue.getTask(db.sql, task!.id);
       assert.equal(t.state, 'running');
       assert.equal(t.progressDone, 3);
       assert.equal(t.progressTotal, 4);

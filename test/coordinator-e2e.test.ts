@@ -12,7 +12,7 @@ import { cp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { publishEvent } from '../shared/nats/index.js';
 import { TaskStatus } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
@@ -65,7 +65,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     }
   }
 
-  const committed = (remote: string) => catalog.listBackups(stack.db.sql, { vmUuid: VM, remote });
+  const committed = (remote: string) => catalogue.listBackups(stack.db.sql, { vmUuid: VM, remote });
   const planOf = (t: wire.TaskInfo) => Object.values(JSON.parse(t.payloadJson).plan ?? {}).map((p) => (p as { mode: string }).mode);
 
   before(async () => {
@@ -77,7 +77,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     await client().addRemote({ name: 'offsite', address: stack.storage.get('offsite')!.address, site: '', location: '', description: '' });
     // Inventory: what a host agent reports about its pool (the stand-in's VM).
     stack.host.addVm(VM, 'web', ['xvda', 'xvdb']);
-    await catalog.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
+    await catalogue.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
     await client().createPolicy({ settings: settings(['nas', 'offsite']) });
   });
   after(() => stack?.close());
@@ -126,9 +126,9 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
   async function assertSizesAsOnRemote(remote: string): Promise<void> {
     const listed = (await client().listBackups({ vmUuid: VM, remote, all: false })).backups;
     for (const backup of listed) {
-      const { key } = await catalog.getBackup(stack.db.sql, backup.id, remote);
+      const { key } = await catalogue.getBackup(stack.db.sql, backup.id, remote);
       let onRemote = 0;
-      for (const disk of await catalog.listDisksOfBackup(stack.db.sql, key)) {
+      for (const disk of await catalogue.listDisksOfBackup(stack.db.sql, key)) {
         const size = (await stat(join(stack.folder, `remote-${remote}`, disk.file))).size;
         assert.equal(disk.sizeBytes, size, `${remote}: disk ${disk.diskKey} of ${backup.id} (${disk.kind}) as on the remote`);
         onRemote += size;
@@ -142,7 +142,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const run = await runAndWait();
     const task = run.tasks.find((t) => t.kind === 'backup' && t.remote === 'nas')!;
     const before = (await committed('nas')).map((b) => b.id);
-    const record = await catalog.getTask(stack.db.sql, task.id);
+    const record = await catalogue.getTask(stack.db.sql, task.id);
     // The same task delivered again (a redelivery past the duplicate window): a new message id.
     await jetstream(stack.nats.nc).publish(stack.nats.names.hostTasks('lab'), encodeTask(record, readSigner(stack.security.signingKey)), { msgID: `${task.id}.again` });
     await waitFor('the second delivery to be handled', async () => (stack.host.deliveries.get(task.id) ?? 0) >= 2 && stack.host.reported.filter((id) => id === task.id).length >= 2);
@@ -155,7 +155,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     assert.deepEqual((await committed('nas')).map((b) => b.id), before);
     const rows = await stack.db.sql`select id from backups where task_id = ${task.id}`;
     assert.equal(rows.length, 1);
-    assert.equal((await catalog.getTask(stack.db.sql, task.id)).state, 'succeeded');
+    assert.equal((await catalogue.getTask(stack.db.sql, task.id)).state, 'succeeded');
   });
 
   it('a coordinator killed in the middle of a run finishes it after a restart, with no duplicate backup', async () => {
@@ -165,13 +165,13 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
     const runId = run!.run!.id;
     const taskIds = run!.tasks.map((t) => t.id);
     await waitFor('both backup tasks to be running', async () => {
-      const tasks = await catalog.listTasksOfRun(stack.db.sql, runId);
+      const tasks = await catalogue.listTasksOfRun(stack.db.sql, runId);
       return tasks.filter((t) => t.kind === 'backup' && t.state === 'running').length === 2;
     });
     await stack.stopCoordinator('SIGKILL');
     release();
     await waitFor('the agent to finish while the coordinator is down', async () => taskIds.every((id) => stack.host.reported.includes(id)));
-    assert.equal((await catalog.getRun(stack.db.sql, runId)).finishedAt, null, 'nothing recorded while the coordinator was down');
+    assert.equal((await catalogue.getRun(stack.db.sql, runId)).finishedAt, null, 'nothing recorded while the coordinator was down');
     await stack.startCoordinator(undefined, { inProcess: true });
     const done = await finished(runId);
     assert.equal(done.run!.state, 'succeeded', JSON.stringify(done.tasks.map((t) => [t.kind, t.state, t.errorMessage])));
@@ -202,7 +202,7 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
   });
   it('remote scan rebuilds the catalogue of a remote from its files into an empty database', async () => {
     const expected = await committed('nas');
-    const expectedTails = await catalog.chainTails(stack.db.sql, VM, 'nas');
+    const expectedTails = await catalogue.chainTails(stack.db.sql, VM, 'nas');
     await stack.stopCoordinator();
     const empty = await createTestDatabase({ migrate: false });
     const fresh = await stack.startCoordinator(empty.url, { inProcess: true });
@@ -217,15 +217,15 @@ describe('coordinator end to end', { timeout: 240_000 }, () => {
       // An empty catalogue vouches for nothing: the scan records what it found unverified, and
       // the operator accepts it.
       assert.deepEqual(JSON.parse(scanned.resultJson).unverified.sort(), expected.map((b) => b.id).sort());
-      assert.deepEqual(await catalog.chainTails(empty.sql, VM, 'nas'), {}, 'unverified backups are no base');
+      assert.deepEqual(await catalogue.chainTails(empty.sql, VM, 'nas'), {}, 'unverified backups are no base');
       const { acceptedBackupIds } = await fresh.scanRemote({ name: 'nas', removeGarbage: false, accept: true, graceSeconds: 0 });
       assert.deepEqual([...acceptedBackupIds].sort(), expected.map((b) => b.id).sort());
-      const rebuilt = await catalog.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
+      const rebuilt = await catalogue.listBackups(empty.sql, { vmUuid: VM, remote: 'nas' });
       assert.deepEqual(rebuilt.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]), expected.map((b) => [b.id, b.takenAt.getTime(), b.diskCount, b.fullDiskCount]));
       // The same chain tails. (Positions count the backups a chain has taken; a remote knows only
       // the disks it still holds, so after merges a rebuilt catalogue counts from its full.)
       const footers = (tails: Record<string, { footerUuid: string }>) => Object.fromEntries(Object.entries(tails).map(([k, t]) => [k, t.footerUuid]));
-      assert.deepEqual(footers(await catalog.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
+      assert.deepEqual(footers(await catalogue.chainTails(empty.sql, VM, 'nas')), footers(expectedTails));
     } finally {
       await stack.stopCoordinator();
       await empty.drop();

@@ -11,7 +11,7 @@ import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type { AgentEvent } from '../coordinator/events/agent-event.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
@@ -31,7 +31,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
   let db: TestDatabase;
   let policyId: string;
   const vms = Array.from({ length: VMS }, () => randomUUID());
-  const sent: catalog.TaskRecord[] = [];
+  const sent: catalogue.TaskRecord[] = [];
   const publisher: TaskPublisher = { publish: async (task) => void sent.push(task) };
   let dispatcher: Dispatcher;
   let handler: EventHandler;
@@ -39,10 +39,10 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
-    await catalog.addPool(db.sql, { name: 'p1' });
+    await catalogue.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
+    await catalogue.addPool(db.sql, { name: 'p1' });
     policyId = randomUUID();
-    await catalog.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
+    await catalogue.insertPolicy(db.sql, policyId, parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     dispatcher = new Dispatcher({ sql: db.sql, publisher, clock: () => new Date(), retryDelay: () => 100, logger });
     handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits: DEFAULT_TASK_LIMITS, retryDelay: () => 100, lookup: { findBackup: async () => undefined }, logger });
   });
@@ -50,7 +50,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
     await db?.drop();
   });
 
-  async function night(): Promise<catalog.TaskRecord[]> {
+  async function night(): Promise<catalogue.TaskRecord[]> {
     sent.length = 0;
     for (const [i, vm] of vms.entries()) {
       const payload: BackupPayload = { policyId, policyName: 'nightly', retention: 1, backupId: randomUUID(), vmName: `vm-${i}`, forceFull: false };
@@ -60,7 +60,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
     return [...sent];
   }
 
-  const result = (task: catalog.TaskRecord, parentFooter: string | null): AgentEvent => {
+  const result = (task: catalogue.TaskRecord, parentFooter: string | null): AgentEvent => {
     const payload = task.payload as unknown as BackupPayload;
     const footerUuid = randomUUID();
     if (parentFooter === null || footers.has(task.vmUuid!)) footers.set(task.vmUuid!, footerUuid);
@@ -68,7 +68,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
     const backup = { id: payload.backupId, vmUuid: task.vmUuid!, remote: 'nas', takenAt: new Date(), metadataPath: `vms/${task.vmUuid}/${payload.backupId}/backup.json`, disks: [disk] };
     return { type: 'result', eventId: randomUUID(), sender: addresseeOf(task, 'host-p1'), at: new Date(), taskId: task.id, ok: true, durationMs: 1, attempt: task.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
   };
-  const started = (task: catalog.TaskRecord, taskId = task.id): AgentEvent => ({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-p1'), at: new Date(), taskId, attempt: task.attempt });
+  const started = (task: catalogue.TaskRecord, taskId = task.id): AgentEvent => ({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-p1'), at: new Date(), taskId, attempt: task.attempt });
 
   it('night 1: fulls recorded once each, a duplicate and an unknown task harmless', async () => {
     const tasks = await night();
@@ -118,7 +118,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
       oneByOne++;
       return single(event);
     };
-    const parentOf = (t: catalog.TaskRecord) => (t.payload as unknown as BackupPayload).plan!.xvda!.baseVdiUuid!;
+    const parentOf = (t: catalogue.TaskRecord) => (t.payload as unknown as BackupPayload).plan!.xvda!.baseVdiUuid!;
     const failures = await handler.handleBatch([...tasks.map((t) => started(t)), ...tasks.map((t) => result(t, parentOf(t)))]);
     assert.deepEqual(failures, failures.map(() => undefined));
     assert.equal(oneByOne, 0);
@@ -135,7 +135,7 @@ describe('batched dispatch and events', { timeout: 30_000 }, () => {
   it('night 4: an unconfirmed success is handed back, the rest of the batch applied', async () => {
     await db.sql`update tasks set state = 'cancelled', finished_at = now() where state in ('queued', 'dispatched', 'running')`;
     const tasks = await night();
-    const parentOf = (t: catalog.TaskRecord) => (t.payload as unknown as BackupPayload).plan!.xvda!.baseVdiUuid!;
+    const parentOf = (t: catalogue.TaskRecord) => (t.payload as unknown as BackupPayload).plan!.xvda!.baseVdiUuid!;
     const results = tasks.map((t) => result(t, parentOf(t)));
     const first = results[0]!;
     if (first.type === 'result' && first.ok && first.output?.kind === 'backup') delete first.output.backup;

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { startHostAgent, type RunningHostAgent } from '../agent/host/index.js';
 import { createLogger } from '../shared/logging/index.js';
@@ -65,7 +65,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
     const first = await stack.nats.waitForEvent((e) => e.body?.$case === 'inventory', 10_000, 'inventory event');
     assert.equal(first.agentId, 'host-test');
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal((await catalog.listVms(stack.db.sql, { pool: POOL })).length, 0, 'nothing recorded for an unknown pool');
+    assert.equal((await catalogue.listVms(stack.db.sql, { pool: POOL })).length, 0, 'nothing recorded for an unknown pool');
 
     await client().addPool({ name: POOL, site: '', description: '' });
     const vms = await waitFor('the lab VMs in the catalogue', async () => {
@@ -88,7 +88,7 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
     await client().addRemote({ name: 'nas', address: '', site: '', location: '', description: '' });
     await client().createPolicy({ settings: policy('whole-pool', { vmUuids: [], tags: [], pools: [POOL] }) });
     await client().createPolicy({ settings: policy('prod-only', { vmUuids: [], tags: ['prod'], pools: [] }) });
-    assert.deepEqual((await catalog.selectVms(stack.db.sql, { vmUuids: [], tags: [], pools: [POOL] })).map((vm) => vm.uuid).sort(), [web, db].sort());
+    assert.deepEqual((await catalogue.selectVms(stack.db.sql, { vmUuids: [], tags: [], pools: [POOL] })).map((vm) => vm.uuid).sort(), [web, db].sort());
     // The runs are recorded with one backup task per selected VM; the agent must not take them.
     await agent!.stop();
     agent = undefined;
@@ -107,47 +107,47 @@ describe('VM inventory from host agents to the coordinator', { timeout: 120_000 
     assert.deepEqual((await listed()).map((vm) => vm.uuid), [db]);
     const [row] = await stack.db.sql<{ goneAt: Date | null }[]>`select gone_at from vms where uuid = ${web}`;
     assert.ok(row!.goneAt instanceof Date, 'kept, marked gone');
-    assert.deepEqual((await catalog.selectVms(stack.db.sql, { vmUuids: [web], tags: [], pools: [POOL] })).map((vm) => vm.uuid), [db]);
-    const [pool] = await catalog.listPools(stack.db.sql).then((pools) => pools.filter((p) => p.name === POOL));
+    assert.deepEqual((await catalogue.selectVms(stack.db.sql, { vmUuids: [web], tags: [], pools: [POOL] })).map((vm) => vm.uuid), [db]);
+    const [pool] = await catalogue.listPools(stack.db.sql).then((pools) => pools.filter((p) => p.name === POOL));
     assert.equal(Number(pool!.vmCount), 1);
   });
 
   it('applying a report is idempotent, and an older report arriving late moves nothing back', async () => {
     const sql = stack.db.sql;
-    await catalog.addPool(sql, { name: 'idem' });
+    await catalogue.addPool(sql, { name: 'idem' });
     const a = randomUUID();
     const b = randomUUID();
     const vm = (uuid: string, name: string) => ({ uuid, nameLabel: name, tags: [], powerState: 'Running', disks: [{ vdiUuid: randomUUID(), virtualSize: 1024 }] });
     const t1 = new Date('2026-01-01T00:00:00Z');
     const t2 = new Date('2026-01-01T00:01:00Z');
     const rows = () => sql<{ uuid: string; nameLabel: string; goneAt: Date | null; lastSeenAt: Date }[]>`select uuid, name_label, gone_at, last_seen_at from vms where pool_name = 'idem' order by name_label`;
-    await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
+    await catalogue.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
     const once = await rows();
-    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] }), { upserted: 2, gone: 0, claimedElsewhere: [] });
+    assert.deepEqual(await catalogue.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] }), { upserted: 2, gone: 0, claimedElsewhere: [] });
     assert.deepEqual(await rows(), once, 'the same report again changes nothing');
 
-    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t2, vms: [vm(a, 'a2')] }), { upserted: 1, gone: 1, claimedElsewhere: [] });
-    const late = await catalog.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
+    assert.deepEqual(await catalogue.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t2, vms: [vm(a, 'a2')] }), { upserted: 1, gone: 1, claimedElsewhere: [] });
+    const late = await catalogue.applyInventory(sql, { poolName: 'idem', poolUuid: '', at: t1, vms: [vm(a, 'a'), vm(b, 'b')] });
     assert.equal(late.gone, 0);
     const after = await rows();
     assert.deepEqual(after.map((r) => [r.nameLabel, r.goneAt?.toISOString() ?? null]), [['a2', null], ['b', t2.toISOString()]], 'the late report renamed nothing and revived nothing');
 
-    await assert.rejects(catalog.applyInventory(sql, { poolName: 'nowhere', poolUuid: '', at: t2, vms: [vm(a, 'a')] }), { code: 'NOT_FOUND' });
+    await assert.rejects(catalogue.applyInventory(sql, { poolName: 'nowhere', poolUuid: '', at: t2, vms: [vm(a, 'a')] }), { code: 'NOT_FOUND' });
   });
 
   it('a report never takes a VM another pool still has; one that pool found gone moves', async () => {
     const sql = stack.db.sql;
-    await catalog.addPool(sql, { name: 'thief' });
-    await catalog.addPool(sql, { name: 'owner' });
+    await catalogue.addPool(sql, { name: 'thief' });
+    await catalogue.addPool(sql, { name: 'owner' });
     const a = randomUUID();
     const vm = { uuid: a, nameLabel: 'a', tags: [], powerState: 'Running', disks: [] };
     const at = (minute: number) => new Date(Date.UTC(2026, 0, 2, 0, minute));
     const poolOf = async () => (await sql<{ poolName: string }[]>`select pool_name from vms where uuid = ${a}`)[0]?.poolName;
-    await catalog.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(1), vms: [vm] });
-    assert.deepEqual(await catalog.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(2), vms: [{ ...vm, nameLabel: 'stolen' }] }), { upserted: 0, gone: 0, claimedElsewhere: [a] });
+    await catalogue.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(1), vms: [vm] });
+    assert.deepEqual(await catalogue.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(2), vms: [{ ...vm, nameLabel: 'stolen' }] }), { upserted: 0, gone: 0, claimedElsewhere: [a] });
     assert.equal(await poolOf(), 'owner');
-    await catalog.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(3), vms: [] });
-    await catalog.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(4), vms: [vm] });
+    await catalogue.applyInventory(sql, { poolName: 'owner', poolUuid: '', at: at(3), vms: [] });
+    await catalogue.applyInventory(sql, { poolName: 'thief', poolUuid: '', at: at(4), vms: [vm] });
     assert.equal(await poolOf(), 'thief', 'migrated: gone from its old pool, reported by the new one');
   });
 });

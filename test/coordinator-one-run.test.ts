@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
 import { Coordinator } from '../coordinator/service/coordinator.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { createLogger } from '../shared/logging/index.js';
 import { runCliAt } from './support/e2e-cli.js';
@@ -34,8 +34,8 @@ async function waitFor<T>(what: string, read: () => Promise<T | undefined | fals
 
 describe('one run at a time per policy', { timeout: 120_000 }, () => {
   let stack: CoordinatorStack;
-  const runs = () => catalog.listRuns(stack.db.sql, { policyName: 'nightly' });
-  const finished = (runId: string) => waitFor(`run ${runId} to finish`, async () => (await catalog.getRun(stack.db.sql, runId)).finishedAt !== null);
+  const runs = () => catalogue.listRuns(stack.db.sql, { policyName: 'nightly' });
+  const finished = (runId: string) => waitFor(`run ${runId} to finish`, async () => (await catalogue.getRun(stack.db.sql, runId)).finishedAt !== null);
 
   before(async () => {
     stack = await startCoordinatorStack('lab');
@@ -44,7 +44,7 @@ describe('one run at a time per policy', { timeout: 120_000 }, () => {
     await client.addPool({ name: 'lab', site: '', description: '' });
     await client.addRemote({ name: 'nas', address: stack.storage.get('nas')!.address, site: '', location: '', description: '' });
     stack.host.addVm(VM, 'web', ['xvda']);
-    await catalog.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
+    await catalogue.upsertVm(stack.db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
     await client.createPolicy({ settings });
   });
   after(() => stack?.close());

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
 import { queueStaleReleases } from '../coordinator/dispatch/queue-releases.js';
@@ -28,10 +28,10 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
   let policy: Policy;
   let dispatcher: Dispatcher;
   let handler: EventHandler;
-  const sent: catalog.TaskRecord[] = [];
+  const sent: catalogue.TaskRecord[] = [];
   const how = () => ({ ids: randomIds, limits: DEFAULT_TASK_LIMITS, now: new Date(), runId: null });
   const references = async () => (await db.sql<{ remote: string }[]>`select remote_name as remote from reference_snapshots where vm_uuid = ${VM} order by 1`).map((r) => r.remote);
-  const reference = (remote: string, vdi: string) => catalog.setReference(db.sql, { policyId: policy.id, vmUuid: VM, remote, snapshotUuid: randomUUID(), vdis: { xvda: vdi }, takenAt: new Date() }, new Date());
+  const reference = (remote: string, vdi: string) => catalogue.setReference(db.sql, { policyId: policy.id, vmUuid: VM, remote, snapshotUuid: randomUUID(), vdis: { xvda: vdi }, takenAt: new Date() }, new Date());
   const round = async () => {
     sent.length = 0;
     await dispatcher.runRound();
@@ -40,14 +40,14 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
 
   before(async () => {
     db = await createTestDatabase();
-    for (const name of ['nas', 'seed']) await catalog.addRemote(db.sql, { name });
-    await catalog.addPool(db.sql, { name: 'lab' });
-    await catalog.upsertVm(db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
-    policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3 }), new Date());
+    for (const name of ['nas', 'seed']) await catalogue.addRemote(db.sql, { name });
+    await catalogue.addPool(db.sql, { name: 'lab' });
+    await catalogue.upsertVm(db.sql, { uuid: VM, poolName: 'lab', nameLabel: 'web', tags: [], powerState: 'Running', lastSeenAt: new Date() });
+    policy = await catalogue.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3 }), new Date());
     await reference('nas', SEED_VDI);
     // The seed remote holds a copy of nas's chain: its tail is nas's reference VDI.
-    await db.sql.begin((tx) => catalog.recordBackup(tx, { id: 'b1', vmUuid: VM, remote: 'seed', takenAt: new Date(), metadataPath: 'm', disks: [{ diskKey: 'xvda', file: 'f', sizeBytes: 1, virtualSize: 1, footerUuid: SEED_VDI, parentFooterUuid: null, checksum: '' }] }, new Date()));
-    policy = await catalog.updatePolicy(db.sql, policy.id, parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['seed'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3 }), new Date());
+    await db.sql.begin((tx) => catalogue.recordBackup(tx, { id: 'b1', vmUuid: VM, remote: 'seed', takenAt: new Date(), metadataPath: 'm', disks: [{ diskKey: 'xvda', file: 'f', sizeBytes: 1, virtualSize: 1, footerUuid: SEED_VDI, parentFooterUuid: null, checksum: '' }] }, new Date()));
+    policy = await catalogue.updatePolicy(db.sql, policy.id, parsePolicySettings({ name: 'nightly', selection: { vmUuids: [VM] }, remotes: ['seed'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3 }), new Date());
     dispatcher = new Dispatcher({ sql: db.sql, publisher: { publish: async (task) => void sent.push(task) }, clock: () => new Date(), retryDelay: () => 60_000, logger });
     handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits: DEFAULT_TASK_LIMITS, retryDelay: () => 60_000, lookup: { findBackup: async () => undefined }, logger });
   });
@@ -68,7 +68,7 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
 
   it('holds back a VM whose dropped reference still seeds a kept remote: done without being sent', async () => {
     assert.deepEqual(await round(), []);
-    const [task] = await db.sql<catalog.TaskRecord[]>`select * from tasks where kind = 'release'`;
+    const [task] = await db.sql<catalogue.TaskRecord[]>`select * from tasks where kind = 'release'`;
     assert.equal(task!.state, 'succeeded');
     assert.deepEqual((task!.payload as unknown as ReleasePayload).heldAsSeed, [VM]);
     assert.deepEqual(task!.result, { destroyedSnapshotUuids: [], heldAsSeed: [VM] });
@@ -83,7 +83,7 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
     assert.deepEqual((task!.payload as unknown as ReleasePayload).vmUuids, [VM]);
     const destroyed = [randomUUID()];
     await handler.handle({ type: 'result', eventId: randomUUID(), sender: { role: 'host', scope: 'lab', agent: 'host-lab' }, at: new Date(), taskId: task!.id, ok: true, durationMs: 1, attempt: task!.attempt, output: { kind: 'release', destroyedSnapshotUuids: destroyed } });
-    assert.deepEqual((await catalog.getTask(db.sql, task!.id)).result, { destroyedSnapshotUuids: destroyed, forgottenReferences: 1 });
+    assert.deepEqual((await catalogue.getTask(db.sql, task!.id)).result, { destroyedSnapshotUuids: destroyed, forgottenReferences: 1 });
     assert.deepEqual(await references(), ['seed']);
     assert.deepEqual(await queueStaleReleases(db.sql, policy, how()), [], 'nothing left to release');
   });

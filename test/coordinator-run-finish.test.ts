@@ -11,7 +11,7 @@ import { addresseeOf } from './support/event-senders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import type { AgentEvent } from '../coordinator/events/agent-event.js';
 import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
 import { EventHandler } from '../coordinator/events/event-handler.js';
@@ -32,16 +32,16 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
   let policy: Policy;
   let handler: EventHandler;
   let dispatcher: Dispatcher;
-  const sent: catalog.TaskRecord[] = [];
+  const sent: catalogue.TaskRecord[] = [];
   const footers = new Map<string, string>();
   let night = 0;
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
-    await catalog.addPool(db.sql, { name: 'p1' });
-    for (const uuid of VMS) await catalog.upsertVm(db.sql, { uuid, poolName: 'p1', nameLabel: uuid.slice(0, 4), tags: ['prod'], powerState: 'Running', lastSeenAt: new Date() });
-    policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
+    await catalogue.addRemote(db.sql, { name: 'nas', address: '127.0.0.1:1' });
+    await catalogue.addPool(db.sql, { name: 'p1' });
+    for (const uuid of VMS) await catalogue.upsertVm(db.sql, { uuid, poolName: 'p1', nameLabel: uuid.slice(0, 4), tags: ['prod'], powerState: 'Running', lastSeenAt: new Date() });
+    policy = await catalogue.insertPolicy(db.sql, randomUUID(), parsePolicySettings({ name: 'nightly', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 1, concurrency: 10 }), new Date());
     await db.sql.unsafe(`
       create table run_state_log (seq bigserial primary key, run_id uuid not null, state text not null);
       create function log_run_state() returns trigger language plpgsql as $$
@@ -55,11 +55,11 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
   });
   after(() => db?.drop());
 
-  const base = (t: catalog.TaskRecord) => ({ eventId: randomUUID(), sender: addresseeOf(t), at: new Date(), taskId: t.id });
-  const started = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t), type: 'started', attempt: t.attempt });
-  const failed = (t: catalog.TaskRecord): AgentEvent => ({ ...base(t), type: 'result', ok: false, durationMs: 1, attempt: t.attempt, error: { code: 'SNAPSHOT_FAILED', message: 'the pool said no', retryable: false } });
+  const base = (t: catalogue.TaskRecord) => ({ eventId: randomUUID(), sender: addresseeOf(t), at: new Date(), taskId: t.id });
+  const started = (t: catalogue.TaskRecord): AgentEvent => ({ ...base(t), type: 'started', attempt: t.attempt });
+  const failed = (t: catalogue.TaskRecord): AgentEvent => ({ ...base(t), type: 'result', ok: false, durationMs: 1, attempt: t.attempt, error: { code: 'SNAPSHOT_FAILED', message: 'the pool said no', retryable: false } });
 
-  function backupResult(t: catalog.TaskRecord): AgentEvent {
+  function backupResult(t: catalogue.TaskRecord): AgentEvent {
     const payload = t.payload as unknown as BackupPayload;
     const footerUuid = randomUUID();
     const parentFooterUuid = payload.plan?.xvda?.mode === 'delta' ? footers.get(t.vmUuid!)! : null;
@@ -69,19 +69,19 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
     return { ...base(t), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'backup', backupId: payload.backupId, snapshotUuid: randomUUID(), bytesSent: 1024, backup } };
   }
 
-  function mergeResult(t: catalog.TaskRecord): AgentEvent {
+  function mergeResult(t: catalogue.TaskRecord): AgentEvent {
     const retires = (t.payload as unknown as MergePayload).retires;
     return { ...base(t), type: 'result', ok: true, durationMs: 1, attempt: t.attempt, output: { kind: 'merge', retiredBackupIds: retires, mergedDisks: 1, resumed: false, diskSizes: [] } };
   }
 
   /** Records a run of the policy and dispatches its backups; returns the run and the tasks sent. */
-  async function startRun(): Promise<{ runId: string; tasks: catalog.TaskRecord[] }> {
+  async function startRun(): Promise<{ runId: string; tasks: catalogue.TaskRecord[] }> {
     night++;
     const { run } = await recordRun(db.sql, { policy, scheduledAt: new Date(Date.UTC(2024, 0, night, 2)), trigger: 'schedule' }, randomIds, DEFAULT_TASK_LIMITS, new Date());
     return { runId: run.id, tasks: await dispatchQueued() };
   }
 
-  async function dispatchQueued(): Promise<catalog.TaskRecord[]> {
+  async function dispatchQueued(): Promise<catalogue.TaskRecord[]> {
     sent.length = 0;
     await dispatcher.runRound();
     return [...sent];
@@ -89,12 +89,12 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
 
   /** After a handler returned: a finished run has every task ended and no retention action left. */
   async function checkFinishedMeansDone(runId: string, when: string): Promise<void> {
-    const run = await catalog.getRun(db.sql, runId);
+    const run = await catalogue.getRun(db.sql, runId);
     if (!TERMINAL_RUN_STATES.has(run.state)) return;
     const active = await db.sql`select id from tasks where state in ('queued', 'dispatched', 'running')`;
     assert.equal(active.length, 0, `${when}: run ${run.state} with tasks still active`);
     for (const vm of VMS) {
-      const action = nextRetentionAction(planRetention(await catalog.retentionView(db.sql, vm, 'nas'), policy.retention));
+      const action = nextRetentionAction(planRetention(await catalogue.retentionView(db.sql, vm, 'nas'), policy.retention));
       assert.equal(action, undefined, `${when}: run ${run.state} while ${vm} still needs ${JSON.stringify(action)}`);
     }
   }
@@ -134,7 +134,7 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
           await handler.handle(event);
           await checkFinishedMeansDone(runId, `after ${event.type} of the second backup`);
         }
-        assert.equal((await catalog.getRun(db.sql, runId)).state, 'running', 'its merge is queued before the run is refreshed');
+        assert.equal((await catalogue.getRun(db.sql, runId)).state, 'running', 'its merge is queued before the run is refreshed');
       }
       const [merge] = await dispatchQueued();
       assert.equal(merge?.kind, 'merge', `the merge of ${t.vmUuid} was queued in the run`);
@@ -151,7 +151,7 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
     const { runId, tasks } = await startRun();
     assert.deepEqual(await handler.handleBatch([...tasks.map(started), ...tasks.map(backupResult)]), [undefined, undefined, undefined, undefined]);
     await checkFinishedMeansDone(runId, 'after the batch of backup results');
-    assert.equal((await catalog.getRun(db.sql, runId)).state, 'running');
+    assert.equal((await catalogue.getRun(db.sql, runId)).state, 'running');
     const merges = await dispatchQueued();
     assert.deepEqual(merges.map((m) => [m.kind, m.runId]), [['merge', runId], ['merge', runId]]);
     await handler.handleBatch([...merges.map(started), ...merges.map(mergeResult)]);
@@ -165,10 +165,10 @@ describe('a run finishes after the retention it triggers is queued', { timeout: 
     await handler.handleBatch([started(given!), failed(given!), started(done!), backupResult(done!)]);
     const [merge] = await dispatchQueued();
     await handler.handleBatch([started(merge!), mergeResult(merge!)]);
-    assert.equal((await catalog.getRun(db.sql, runId)).state, 'partial');
+    assert.equal((await catalogue.getRun(db.sql, runId)).state, 'partial');
     // The agent's first attempt did commit after all and says so late.
     await handler.handle(backupResult(given!));
-    assert.equal((await catalog.getTask(db.sql, given!.id)).state, 'succeeded');
+    assert.equal((await catalogue.getTask(db.sql, given!.id)).state, 'succeeded');
     const late = await db.sql<{ runId: string | null; vmUuid: string }[]>`select run_id, vm_uuid from tasks where kind = 'merge' and state = 'queued'`;
     assert.deepEqual([...late], [{ runId: null, vmUuid: given!.vmUuid }], 'its merge is queued, in no run');
     // Its outcome may change (every task succeeded in the end), its being finished does not.

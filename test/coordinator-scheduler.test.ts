@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { parsePolicySettings } from '../coordinator/policy/index.js';
 import { Scheduler, recordRun } from '../coordinator/scheduler/index.js';
 import { randomIds } from '../coordinator/tasks/index.js';
@@ -24,16 +24,16 @@ describe('scheduler', () => {
 
   before(async () => {
     db = await createTestDatabase();
-    await catalog.addPool(db.sql, { name: 'lab' });
-    await catalog.addRemote(db.sql, { name: 'nas' });
-    await catalog.addRemote(db.sql, { name: 'offsite' });
+    await catalogue.addPool(db.sql, { name: 'lab' });
+    await catalogue.addRemote(db.sql, { name: 'nas' });
+    await catalogue.addRemote(db.sql, { name: 'offsite' });
     for (const [i, uuid] of VMS.entries()) {
-      await catalog.upsertVm(db.sql, { uuid, poolName: 'lab', nameLabel: `vm${i}`, tags: ['prod'], powerState: 'Running', lastSeenAt: created });
+      await catalogue.upsertVm(db.sql, { uuid, poolName: 'lab', nameLabel: `vm${i}`, tags: ['prod'], powerState: 'Running', lastSeenAt: created });
     }
     const settings = (name: string, tags: string[]) =>
       parsePolicySettings({ name, selection: { tags }, remotes: ['nas', 'offsite'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3 });
-    await catalog.insertPolicy(db.sql, randomUUID(), settings('nightly', ['prod']), created);
-    await catalog.insertPolicy(db.sql, randomUUID(), settings('empty', ['nothing-has-this']), created);
+    await catalogue.insertPolicy(db.sql, randomUUID(), settings('nightly', ['prod']), created);
+    await catalogue.insertPolicy(db.sql, randomUUID(), settings('empty', ['nothing-has-this']), created);
   });
   after(() => db.drop());
 
@@ -41,21 +41,21 @@ describe('scheduler', () => {
     now = new Date('2024-06-02T01:59:00Z');
     const next = await scheduler().tick();
     assert.equal(next?.toISOString(), '2024-06-02T02:00:00.000Z');
-    assert.equal((await catalog.listRuns(db.sql)).length, 0);
+    assert.equal((await catalogue.listRuns(db.sql)).length, 0);
   });
 
   it('records one run per firing even with two schedulers ticking at once', async () => {
     now = new Date('2024-06-02T02:00:01Z');
     await Promise.all([scheduler().tick(), scheduler().tick(), scheduler().tick()]);
     await scheduler().tick();
-    const runs = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    const runs = await catalogue.listRuns(db.sql, { policyName: 'nightly' });
     assert.equal(runs.length, 1);
     assert.equal(runs[0]!.scheduledAt.toISOString(), '2024-06-02T02:00:00.000Z');
   });
 
   it('creates one backup task per VM and remote with a backup id of the firing time', async () => {
-    const [run] = await catalog.listRuns(db.sql, { policyName: 'nightly' });
-    const tasks = await catalog.listTasksOfRun(db.sql, run!.id);
+    const [run] = await catalogue.listRuns(db.sql, { policyName: 'nightly' });
+    const tasks = await catalogue.listTasksOfRun(db.sql, run!.id);
     assert.equal(tasks.length, 4);
     assert.deepEqual(new Set(tasks.map((t) => `${t.vmUuid}@${t.remoteName}`)).size, 4);
     for (const task of tasks) {
@@ -67,27 +67,27 @@ describe('scheduler', () => {
   });
 
   it('fails a run whose policy selects no VM, and says why', async () => {
-    const [run] = await catalog.listRuns(db.sql, { policyName: 'empty' });
+    const [run] = await catalogue.listRuns(db.sql, { policyName: 'empty' });
     assert.equal(run?.state, 'failed');
     assert.match(run?.error ?? '', /selected no VM/);
   });
 
   it('names the VMs no pool has reported', async () => {
-    const policy = await catalog.insertPolicy(db.sql, randomUUID(), parsePolicySettings({
+    const policy = await catalogue.insertPolicy(db.sql, randomUUID(), parsePolicySettings({
       name: 'ghost', selection: { vmUuids: ['99999999-9999-4999-8999-999999999999'] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' }, retention: 3,
     }), created);
     const { run } = await recordRun(db.sql, { policy, scheduledAt: new Date('2024-06-02T02:00:00Z'), trigger: 'manual' }, randomIds, DEFAULT_TASK_LIMITS, now);
-    const saved = await catalog.getRun(db.sql, run.id);
+    const saved = await catalogue.getRun(db.sql, run.id);
     assert.equal(saved.state, 'failed');
     assert.match(saved.error ?? '', /no pool has reported VM 99999999-9999-4999-8999-999999999999; check the uuid against `deltachain vm list`/);
-    await catalog.deletePolicy(db.sql, 'ghost');
+    await catalogue.deletePolicy(db.sql, 'ghost');
   });
 
   /** What a dispatcher and agents would do to a run: its tasks end, and so does the run. */
   async function finishRunsOf(policy: string): Promise<void> {
-    for (const run of await catalog.listRuns(db.sql, { policyName: policy })) {
+    for (const run of await catalogue.listRuns(db.sql, { policyName: policy })) {
       await db.sql`update tasks set state = 'cancelled', finished_at = ${now} where run_id = ${run.id} and finished_at is null`;
-      await catalog.saveRunOutcome(db.sql, run.id, { state: 'cancelled', finished: true, error: 'cancelled by the test' }, now);
+      await catalogue.saveRunOutcome(db.sql, run.id, { state: 'cancelled', finished: true, error: 'cancelled by the test' }, now);
     }
   }
 
@@ -95,47 +95,47 @@ describe('scheduler', () => {
     await finishRunsOf('nightly');
     now = new Date('2024-06-05T09:00:00Z');
     await scheduler().tick();
-    const runs = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    const runs = await catalogue.listRuns(db.sql, { policyName: 'nightly' });
     assert.deepEqual(runs.map((r) => r.scheduledAt.toISOString()), ['2024-06-05T02:00:00.000Z', '2024-06-02T02:00:00.000Z']);
     assert.equal(runs[0]!.state, 'pending');
   });
 
   it('a firing while the previous run is still active starts no second run: it is recorded as skipped, naming it, and logged', async () => {
-    const [active] = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    const [active] = await catalogue.listRuns(db.sql, { policyName: 'nightly' });
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({ write: (chunk, _e, done) => void (lines.push(JSON.parse(String(chunk))), done()) });
     const logger = createLogger({ level: 'info', pretty: false, destination });
     now = new Date('2024-06-06T02:00:01Z');
     await Promise.all([0, 1].map(() => new Scheduler({ sql: db.sql, clock: () => now, ids: randomIds, limits: DEFAULT_TASK_LIMITS, logger }).tick()));
-    const [skipped, ...older] = await catalog.listRuns(db.sql, { policyName: 'nightly' });
+    const [skipped, ...older] = await catalogue.listRuns(db.sql, { policyName: 'nightly' });
     assert.equal(older[0]!.id, active!.id);
     assert.equal(skipped!.scheduledAt.toISOString(), '2024-06-06T02:00:00.000Z');
     assert.equal(skipped!.state, 'skipped');
     assert.ok(skipped!.finishedAt, 'a skipped firing is finished at once');
     assert.equal(skipped!.error, `skipped: run ${active!.id} of this policy was still pending`);
-    assert.equal((await catalog.listTasksOfRun(db.sql, skipped!.id)).length, 0, 'and has no task');
-    assert.equal((await catalog.activeRunOf(db.sql, active!.policyId!))?.id, active!.id, 'the active run is untouched');
+    assert.equal((await catalogue.listTasksOfRun(db.sql, skipped!.id)).length, 0, 'and has no task');
+    assert.equal((await catalogue.activeRunOf(db.sql, active!.policyId!))?.id, active!.id, 'the active run is untouched');
     const warnings = lines.filter((l) => l.msg === 'firing skipped: the policy’s previous run is still active');
     assert.equal(warnings.length, 1, 'logged once, by the scheduler that recorded it');
     assert.equal(warnings[0]!.activeRunId, active!.id);
     await scheduler().tick();
-    assert.equal((await catalog.listRuns(db.sql, { policyName: 'nightly' })).length, 3, 'the skipped firing is not fired again');
+    assert.equal((await catalogue.listRuns(db.sql, { policyName: 'nightly' })).length, 3, 'the skipped firing is not fired again');
     await finishRunsOf('nightly');
   });
 
   it('does not fire a disabled policy, nor catch up what was missed while disabled', async () => {
-    await catalog.setPolicyEnabled(db.sql, 'nightly', false, now);
+    await catalogue.setPolicyEnabled(db.sql, 'nightly', false, now);
     now = new Date('2024-06-07T02:00:00Z');
     await scheduler().tick();
     now = new Date('2024-06-07T10:00:00Z');
-    await catalog.setPolicyEnabled(db.sql, 'nightly', true, now);
+    await catalogue.setPolicyEnabled(db.sql, 'nightly', true, now);
     await scheduler().tick();
-    assert.equal((await catalog.listRuns(db.sql, { policyName: 'nightly' })).length, 3);
+    assert.equal((await catalogue.listRuns(db.sql, { policyName: 'nightly' })).length, 3);
   });
 
   it('runs on its own timer when started (the run of the first firing still pending, the next ones are skipped)', async () => {
     const edited = new Date(Date.now() - 1000);
-    await catalog.updatePolicy(db.sql, (await catalog.getPolicyByName(db.sql, 'empty')).id, parsePolicySettings({
+    await catalogue.updatePolicy(db.sql, (await catalogue.getPolicyByName(db.sql, 'empty')).id, parsePolicySettings({
       name: 'empty', selection: { tags: ['prod'] }, remotes: ['nas'], schedule: { cron: '* * * * * *', timeZone: 'UTC' }, retention: 1,
     }), edited);
     now = new Date();
@@ -145,7 +145,7 @@ describe('scheduler', () => {
       logger: createLogger({ level: 'silent' }), onRun: (run) => { if (run.policyName === 'empty') seen.push(run.policyName); },
     });
     live.start();
-    const firings = async () => (await catalog.listRuns(db.sql, { policyName: 'empty' })).filter((r) => r.trigger === 'schedule' && r.scheduledAt > edited);
+    const firings = async () => (await catalogue.listRuns(db.sql, { policyName: 'empty' })).filter((r) => r.trigger === 'schedule' && r.scheduledAt > edited);
     const deadline = Date.now() + 5000;
     while ((await firings()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await live.stop();

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectCatalog, type Catalog } from '../coordinator/catalogue/index.js';
+import { connectCatalogue, type Catalogue } from '../coordinator/catalogue/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
 import { digestVm, PoolXapi, planGuestWrites, restoreAndWait, type LabStack } from '../lab/story/index.js';
@@ -48,7 +48,7 @@ interface Flip extends FlippedByte {
 describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () => {
   let e2e: E2eStack;
   let stack: LabStack;
-  let sql: Catalog;
+  let sql: Catalogue;
   let web: E2eVm;
   let srUuid: string;
   const ledger = new DigestLedger();
@@ -60,7 +60,7 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
   before(async () => {
     e2e = await startE2eStack({ pools: [POOL], remotes: ['nas'] });
     stack = e2e.stack;
-    sql = connectCatalog(stack.options.databaseUrl, { maxConnections: 2 });
+    sql = connectCatalogue(stack.options.databaseUrl, { maxConnections: 2 });
     web = await findVm(stack, 'lab-a', 'web');
     srUuid = await srUuidOf(stack, 'lab-a', 'Restore SR');
     await stack.control.createPolicy({ settings: policySettings('nightly', [web], ['nas'], { retention: 10, fullInterval: 0 }) });

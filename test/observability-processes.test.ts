@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { ControlClient } from '../coordinator/api/control-client.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { LabAdminClient } from '../lab/pool/index.js';
 import { METRIC } from '../shared/observability/index.js';
 import type * as wire from '../shared/proto/gen/deltachain/control/v1/control.js';
@@ -99,7 +99,7 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     await startCoordinator();
     await control.addPool({ name: 'lab', site: '', description: '' });
     await control.addRemote({ name: 'nas', address: storage.ready.address!, site: '', location: '', description: '' });
-    await catalog.upsertVm(db.sql, { uuid: vm, poolName: 'lab', nameLabel: 'lab-vm-1', tags: [], powerState: 'Running', lastSeenAt: new Date() });
+    await catalogue.upsertVm(db.sql, { uuid: vm, poolName: 'lab', nameLabel: 'lab-vm-1', tags: [], powerState: 'Running', lastSeenAt: new Date() });
     await control.createPolicy({
       settings: { name: 'nightly', selection: { vmUuids: [vm], tags: [], pools: [] }, remotes: ['nas'], cron: '0 3 * * *', timeZone: 'UTC', retention: 1, fullInterval: 0, concurrency: 1, enabled: true },
     });

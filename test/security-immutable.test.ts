@@ -30,7 +30,7 @@ import { startAgentProcess, type AgentProcess } from './support/storage-agent-pr
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 import { BLOCK, diskHeader, patternBlocks, records } from './support/storage-harness.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
-import * as catalog from '../coordinator/catalogue/index.js';
+import * as catalogue from '../coordinator/catalogue/index.js';
 import { backupFactsFromSummary } from '../coordinator/events/wire-events.js';
 import { resolveRestore } from '../coordinator/planner/index.js';
 
@@ -155,21 +155,21 @@ describe('backups nobody can rewrite', () => {
       disks: [...(await db.sql`select id, backup_key, chain_id, position, parent_id, state, checksum, chain_digest from disks order by id`)],
     });
     const restoreChoice = async (vm: string) => {
-      const candidates = await catalog.listBackups(db.sql, { vmUuid: vm, remote: REMOTE });
+      const candidates = await catalogue.listBackups(db.sql, { vmUuid: vm, remote: REMOTE });
       const resolved = resolveRestore(candidates.map((b) => ({ id: b.id, vmUuid: b.vmUuid, remote: b.remoteName, takenAt: b.takenAt, status: b.status })), vm, REMOTE, new Date(Date.now() + 86_400_000));
       return resolved.ok ? resolved.backup.id : undefined;
     };
 
     before(async () => {
       db = await createTestDatabase();
-      await catalog.addRemote(db.sql, { name: REMOTE });
+      await catalogue.addRemote(db.sql, { name: REMOTE });
       // KNOWN_VM: k1 (full) ← k2, backed up and recorded as the coordinator records backup results.
       await upload('k1', undefined, 11, host, KNOWN_VM);
       await commit('k1', host, undefined, KNOWN_VM);
       await upload('k2', 'k1', 12, host, KNOWN_VM);
       await commit('k2', host, undefined, KNOWN_VM);
       await db.sql.begin(async (tx) => {
-        for (const facts of await scanned(KNOWN_VM)) await catalog.recordBackup(tx, facts, new Date());
+        for (const facts of await scanned(KNOWN_VM)) await catalogue.recordBackup(tx, facts, new Date());
       });
       // UNSEEN_VM: u1 ← u2 on the remote, never recorded (a catalogue lost, or a remote planted whole).
       await upload('u1', undefined, 21, host, UNSEEN_VM);
@@ -183,12 +183,12 @@ describe('backups nobody can rewrite', () => {
       const attacker = newClient(); // a valid host certificate and a valid grant: the strongest data-plane attacker
       await upload('k3', 'k2', 13, attacker, KNOWN_VM);
       await commit('k3', attacker, undefined, KNOWN_VM);
-      const tails = await catalog.chainTails(db.sql, KNOWN_VM, REMOTE);
+      const tails = await catalogue.chainTails(db.sql, KNOWN_VM, REMOTE);
       const before = await rows();
-      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM), new Date());
+      const report = await catalogue.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM), new Date());
       assert.deepEqual({ adopted: report.adopted, known: report.known, unverified: report.unverified, mismatched: report.mismatched }, { adopted: [], known: ['k1', 'k2'], unverified: ['k3'], mismatched: [] });
       assert.equal(await restoreChoice(KNOWN_VM), 'k2', 'restore --at never picks the planted backup');
-      assert.deepEqual(await catalog.chainTails(db.sql, KNOWN_VM, REMOTE), tails, 'the next delta still extends k2');
+      assert.deepEqual(await catalogue.chainTails(db.sql, KNOWN_VM, REMOTE), tails, 'the next delta still extends k2');
       const after = await rows();
       assert.deepEqual(after.backups.filter((b) => b.id !== 'k3'), before.backups, 'the known backups are as they were');
       assert.equal(after.backups.find((b) => b.id === 'k3')?.status, 'unverified', 'backup list shows it, unverified');
@@ -199,7 +199,7 @@ describe('backups nobody can rewrite', () => {
       const k2 = facts.find((b) => b.id === 'k2')!;
       k2.disks[0]!.chainDigest = 'ff'.repeat(32); // what a remote whose k2 was rewritten (sums and all) reports
       const before = await rows();
-      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, facts, new Date());
+      const report = await catalogue.adoptRemoteScan(db.sql, REMOTE, facts, new Date());
       assert.deepEqual(report.mismatched, ['k2']);
       assert.deepEqual(await rows(), before, 'the catalogue is row for row as it was');
     });
@@ -214,10 +214,10 @@ describe('backups nobody can rewrite', () => {
       await writeFile(path, JSON.stringify(meta));
       const listed = (await scanned(KNOWN_VM)).find((b) => b.id === 'k1')!;
       const before = await rows();
-      const findings = await catalog.catalogueMismatches(db.sql, REMOTE, listed);
+      const findings = await catalogue.catalogueMismatches(db.sql, REMOTE, listed);
       assert.equal(findings.length, 1);
       assert.match(findings[0]!.reason, /the remote's chain digest 7{64} differs from the catalogue's [0-9a-f]{64}: the backup was rewritten on the remote/);
-      await catalog.markDamaged(db.sql, REMOTE, findings, 'verify', null, new Date());
+      await catalogue.markDamaged(db.sql, REMOTE, findings, 'verify', null, new Date());
       assert.deepEqual(await rows(), before, "the catalogue's digests are as recorded at commit");
       const damage = await db.sql<{ reason: string }[]>`select reason from disk_damage`;
       assert.equal(damage.length, 1, 'k1 is marked damaged');
@@ -225,12 +225,12 @@ describe('backups nobody can rewrite', () => {
     });
 
     test('backups of a VM the catalogue never saw stay unverified until an operator accepts them', async () => {
-      const report = await catalog.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM, UNSEEN_VM), new Date());
+      const report = await catalogue.adoptRemoteScan(db.sql, REMOTE, await scanned(KNOWN_VM, UNSEEN_VM), new Date());
       assert.deepEqual(report.unverified.sort(), ['u1', 'u2']);
       assert.ok(report.known.includes('k3'), 'k3 stays as recorded: unverified');
-      assert.deepEqual((await catalog.listBackups(db.sql, { vmUuid: UNSEEN_VM })).map((b) => [b.id, b.status]), [['u1', 'unverified'], ['u2', 'unverified']]);
+      assert.deepEqual((await catalogue.listBackups(db.sql, { vmUuid: UNSEEN_VM })).map((b) => [b.id, b.status]), [['u1', 'unverified'], ['u2', 'unverified']]);
       assert.equal(await restoreChoice(UNSEEN_VM), undefined, 'nothing unverified is restorable');
-      assert.deepEqual(await catalog.acceptUnverified(db.sql, REMOTE), ['k3', 'u1', 'u2']);
+      assert.deepEqual(await catalogue.acceptUnverified(db.sql, REMOTE), ['k3', 'u1', 'u2']);
       assert.equal(await restoreChoice(UNSEEN_VM), 'u2', 'accepted: restorable');
     });
   });

@@ -1,6 +1,6 @@
 // What the control API handlers work with: the catalogue, the clock and ids (parameters, so
 // tests pin them), task limits, and hooks that wake the scheduler and dispatcher after a change.
-import type { Catalog } from '../catalogue/index.js';
+import type { Catalogue } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import type { Ids } from '../tasks/index.js';
 
@@ -14,7 +14,7 @@ export interface ControlHooks {
 }
 
 export interface ControlContext {
-  sql: Catalog;
+  sql: Catalogue;
   clock: () => Date;
   ids: Ids;
   limits: TaskLimits;

@@ -1,7 +1,7 @@
 // Control API: pools, remotes (add, edit, list, scan), agents, VMs and backups. A remote's
 // address is what an operator registers here; tasks use nothing else.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalogue/index.js';
+import * as catalogue from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../policy/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
@@ -35,33 +35,33 @@ export function inventoryHandlers(ctx: ControlContext) {
   return {
     async addPool(req: wire.AddPoolRequest): Promise<wire.AddPoolResponse> {
       checkName('pool', req.name);
-      await catalog.addPool(ctx.sql, req);
+      await catalogue.addPool(ctx.sql, req);
       await ctx.hooks.registered?.('host', req.name);
-      return { pool: poolToWire(await catalog.getPool(ctx.sql, req.name)) };
+      return { pool: poolToWire(await catalogue.getPool(ctx.sql, req.name)) };
     },
     async listPools(): Promise<wire.ListPoolsResponse> {
-      return { pools: (await catalog.listPools(ctx.sql)).map(poolToWire) };
+      return { pools: (await catalogue.listPools(ctx.sql)).map(poolToWire) };
     },
     async addRemote(req: wire.AddRemoteRequest): Promise<wire.AddRemoteResponse> {
       checkName('remote', req.name);
       if (req.address !== '') checkStorageAddress(req.address);
-      await catalog.addRemote(ctx.sql, req);
+      await catalogue.addRemote(ctx.sql, req);
       await ctx.hooks.registered?.('storage', req.name);
-      return { remote: remoteToWire(await catalog.getRemote(ctx.sql, req.name)) };
+      return { remote: remoteToWire(await catalogue.getRemote(ctx.sql, req.name)) };
     },
     async editRemote(req: wire.EditRemoteRequest): Promise<wire.EditRemoteResponse> {
       if (req.address !== undefined) checkStorageAddress(req.address);
       const { name, ...changes } = req;
-      await catalog.editRemote(ctx.sql, name, changes);
-      return { remote: remoteToWire(await catalog.getRemote(ctx.sql, name)) };
+      await catalogue.editRemote(ctx.sql, name, changes);
+      return { remote: remoteToWire(await catalogue.getRemote(ctx.sql, name)) };
     },
     async listRemotes(): Promise<wire.ListRemotesResponse> {
-      return { remotes: (await catalog.listRemotes(ctx.sql)).map(remoteToWire) };
+      return { remotes: (await catalogue.listRemotes(ctx.sql)).map(remoteToWire) };
     },
     async scanRemote(req: wire.ScanRemoteRequest): Promise<wire.ScanRemoteResponse> {
-      await catalog.getRemote(ctx.sql, req.name);
+      await catalogue.getRemote(ctx.sql, req.name);
       if (req.accept) {
-        const accepted = await catalog.acceptUnverified(ctx.sql, req.name);
+        const accepted = await catalogue.acceptUnverified(ctx.sql, req.name);
         return { acceptedBackupIds: accepted };
       }
       const payload: ScanPayload = { removeGarbage: req.removeGarbage, graceSeconds: req.graceSeconds };
@@ -75,17 +75,17 @@ export function inventoryHandlers(ctx: ControlContext) {
       return { task: taskToWire(task), acceptedBackupIds: [] };
     },
     async listAgents(): Promise<wire.ListAgentsResponse> {
-      return { agents: (await catalog.listAgents(ctx.sql)).map(agentToWire), nowMs: ctx.clock().getTime() };
+      return { agents: (await catalogue.listAgents(ctx.sql)).map(agentToWire), nowMs: ctx.clock().getTime() };
     },
     async listVms(req: wire.ListVmsRequest): Promise<wire.ListVmsResponse> {
-      const vms = await catalog.listVms(ctx.sql, req.pool === '' ? {} : { pool: req.pool });
+      const vms = await catalogue.listVms(ctx.sql, req.pool === '' ? {} : { pool: req.pool });
       return { vms: vms.map(vmToWire) };
     },
     async listBackups(req: wire.ListBackupsRequest): Promise<wire.ListBackupsResponse> {
-      const filter: catalog.BackupFilter = { all: req.all };
+      const filter: catalogue.BackupFilter = { all: req.all };
       if (req.vmUuid !== '') filter.vmUuid = checkVmUuid(req.vmUuid);
       if (req.remote !== '') filter.remote = req.remote;
-      return { backups: (await catalog.listBackups(ctx.sql, filter)).map(backupToWire) };
+      return { backups: (await catalogue.listBackups(ctx.sql, filter)).map(backupToWire) };
     },
   };
 }

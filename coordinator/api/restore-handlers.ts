@@ -3,7 +3,7 @@
 // carries the chain digests the catalogue recorded for the backup's disks, for the host agent to
 // check the restored disks against.
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import * as catalog from '../catalogue/index.js';
+import * as catalogue from '../catalogue/index.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { resolveRestore } from '../planner/index.js';
 import { queueTask } from '../dispatch/queue-task.js';
@@ -14,18 +14,18 @@ import { backupToWire, taskToWire } from './to-wire.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
 
 
-async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['what'], backupRemote: string): Promise<catalog.BackupListing> {
+async function resolveBackup(ctx: ControlContext, what: wire.RestoreRequest['what'], backupRemote: string): Promise<catalogue.BackupListing> {
   if (!what) throw new InvalidInputError('say what to restore: a backup id (--backup) or a VM and a date (--vm and --at)');
   if (what.$case === 'backupId') {
-    const backup = await catalog.getBackup(ctx.sql, what.value, backupRemote === '' ? undefined : backupRemote);
+    const backup = await catalogue.getBackup(ctx.sql, what.value, backupRemote === '' ? undefined : backupRemote);
     if (backup.status !== 'committed') throw new InvalidInputError(`backup ${backup.id} is ${backup.status}; pick another from \`deltachain backup list --vm ${backup.vmUuid}\``);
-    return (await catalog.listBackups(ctx.sql, { vmUuid: backup.vmUuid, remote: backup.remoteName })).find((b) => b.id === backup.id)!;
+    return (await catalogue.listBackups(ctx.sql, { vmUuid: backup.vmUuid, remote: backup.remoteName })).find((b) => b.id === backup.id)!;
   }
   const vm = checkVmUuid(what.value.vmUuid);
   const remote = what.value.remote === '' ? undefined : what.value.remote;
-  const candidates = await catalog.listBackups(ctx.sql, remote === undefined ? { vmUuid: vm } : { vmUuid: vm, remote });
+  const candidates = await catalogue.listBackups(ctx.sql, remote === undefined ? { vmUuid: vm } : { vmUuid: vm, remote });
   const resolved = resolveRestore(candidates.map((b) => ({ id: b.id, vmUuid: b.vmUuid, remote: b.remoteName, takenAt: b.takenAt, status: b.status })), vm, remote, new Date(what.value.atMs));
-  if (!resolved.ok) throw new catalog.NotFoundError(resolved.reason);
+  if (!resolved.ok) throw new catalogue.NotFoundError(resolved.reason);
   return candidates.find((b) => b.id === resolved.backup.id)!;
 }
 
@@ -33,10 +33,10 @@ export function restoreHandlers(ctx: ControlContext) {
   return {
     async restore(req: wire.RestoreRequest): Promise<wire.RestoreResponse> {
       if (!UUID_PATTERN.test(req.srUuid.toLowerCase())) throw new InvalidInputError(`"${req.srUuid}" is not an SR uuid: give the uuid of the SR to restore onto (--sr)`);
-      await catalog.getPool(ctx.sql, req.pool);
+      await catalogue.getPool(ctx.sql, req.pool);
       const backup = await resolveBackup(ctx, req.what, req.backupRemote);
-      const expectedChainDigests = await catalog.chainDigestsOf(ctx.sql, backup.remoteName, backup.id);
-      const diskKeys = await catalog.diskKeysOfBackup(ctx.sql, backup.remoteName, backup.id);
+      const expectedChainDigests = await catalogue.chainDigestsOf(ctx.sql, backup.remoteName, backup.id);
+      const diskKeys = await catalogue.diskKeysOfBackup(ctx.sql, backup.remoteName, backup.id);
       const payload: RestorePayload = { backupId: backup.id, srUuid: req.srUuid.toLowerCase(), name: req.name, expectedChainDigests, diskKeys, ...(req.keepBootConfig === true ? { keepBootConfig: true } : {}) };
       const task = await queueTask(
         ctx.sql,
@@ -52,10 +52,10 @@ export function restoreHandlers(ctx: ControlContext) {
       const remote = req.remote === '' ? undefined : req.remote;
       const backups =
         req.what.$case === 'backupId'
-          ? [await catalog.getBackup(ctx.sql, req.what.value, remote)]
-          : await catalog.listBackups(ctx.sql, remote === undefined ? { vmUuid: checkVmUuid(req.what.value) } : { vmUuid: checkVmUuid(req.what.value), remote });
+          ? [await catalogue.getBackup(ctx.sql, req.what.value, remote)]
+          : await catalogue.listBackups(ctx.sql, remote === undefined ? { vmUuid: checkVmUuid(req.what.value) } : { vmUuid: checkVmUuid(req.what.value), remote });
       const committed = backups.filter((b) => b.status === 'committed');
-      if (committed.length === 0) throw new catalog.NotFoundError('no committed backup to verify; see `deltachain backup list`');
+      if (committed.length === 0) throw new catalogue.NotFoundError('no committed backup to verify; see `deltachain backup list`');
       const tasks = [];
       for (const backup of committed) {
         const payload: VerifyPayload = { backupId: backup.id };

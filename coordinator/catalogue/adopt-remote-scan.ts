@@ -8,14 +8,14 @@
 // any remote); otherwise it is recorded 'unverified' — listed, never restored or built upon —
 // until an operator accepts it (`remote scan --accept`). A known backup whose disks differ from
 // the catalogue's is reported as a mismatch and left as it was.
-import type { Catalog, Transaction } from './connect-catalog.js';
+import type { Catalogue, Transaction } from './connect-catalogue.js';
 import type { BackupFacts } from './backup-facts.js';
 import { recordBackup } from './backups.js';
 import { fillChainDigests } from './chain-digests.js';
 import { applyDelete } from './retention-updates.js';
 import { markRemoteScanned } from './remotes.js';
 import { catalogueDisksOf, scanVerdict } from './scan-trust.js';
-import { classifyCatalogError } from './catalog-errors.js';
+import { classifyCatalogueError } from './catalogue-errors.js';
 
 export interface AdoptionReport {
   /** Backups recorded by this scan. */
@@ -30,11 +30,11 @@ export interface AdoptionReport {
   mismatched: string[];
 }
 
-export async function adoptRemoteScan(sql: Catalog, remote: string, found: BackupFacts[], now: Date): Promise<AdoptionReport> {
+export async function adoptRemoteScan(sql: Catalogue, remote: string, found: BackupFacts[], now: Date): Promise<AdoptionReport> {
   try {
     return (await sql.begin((tx) => adoptRemoteScanIn(tx, remote, found, now))) as AdoptionReport;
   } catch (error) {
-    throw classifyCatalogError(error, `adopting the scan of remote ${remote}`);
+    throw classifyCatalogueError(error, `adopting the scan of remote ${remote}`);
   }
 }
 

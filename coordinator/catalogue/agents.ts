@@ -4,7 +4,7 @@
 // neither comes from the message body. Upserts are idempotent; an older heartbeat arriving late
 // (redelivery) never moves `last_heartbeat_at` backwards. A storage agent's address is shown,
 // and compared with the remote's registered one, never used (remotes.ts registeredAddressOf).
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export type AgentRole = 'host' | 'storage';
 

@@ -3,8 +3,8 @@
 // parent by footer uuid: the parent must be the newest present disk of that VM disk on that
 // remote, and a parent takes one child only (a unique index), so a chain can never fork.
 import { randomUUID } from 'node:crypto';
-import type { Queryable, Transaction } from './connect-catalog.js';
-import { CatalogError, ConflictError, NotFoundError } from './catalog-errors.js';
+import type { Queryable, Transaction } from './connect-catalogue.js';
+import { CatalogueError, ConflictError, NotFoundError } from './catalogue-errors.js';
 import type { BackupFacts, DiskFacts } from './backup-facts.js';
 import type { DamageRecord } from './disk-damage.js';
 import { digestSeal } from './digest-seals.js';
@@ -103,7 +103,7 @@ async function findParent(tx: Transaction, facts: BackupFacts, disk: DiskFacts):
       and d.footer_uuid = ${disk.parentFooterUuid} and d.state = 'present'
     order by d.position desc limit 1`;
   if (!parent) {
-    throw new CatalogError('PARENT_UNKNOWN', `backup ${facts.id}: disk ${disk.diskKey} is a delta on ${disk.parentFooterUuid}, which the catalogue does not hold for VM ${facts.vmUuid} on remote ${facts.remote}; scan the remote (\`deltachain remote scan ${facts.remote}\`)`);
+    throw new CatalogueError('PARENT_UNKNOWN', `backup ${facts.id}: disk ${disk.diskKey} is a delta on ${disk.parentFooterUuid}, which the catalogue does not hold for VM ${facts.vmUuid} on remote ${facts.remote}; scan the remote (\`deltachain remote scan ${facts.remote}\`)`);
   }
   return parent;
 }
@@ -148,7 +148,7 @@ export async function getBackup(db: Queryable, id: string, remote?: string): Pro
     throw new NotFoundError(`no backup with id ${id}${remote === undefined ? '' : ` on remote ${remote}`}; see \`deltachain backup list\``);
   }
   if (found.length > 1) {
-    throw new CatalogError('INVALID_INPUT', `backup ${id} is on several remotes (${found.map((b) => b.remoteName).join(', ')}); say which with --remote`);
+    throw new CatalogueError('INVALID_INPUT', `backup ${id} is on several remotes (${found.map((b) => b.remoteName).join(', ')}); say which with --remote`);
   }
   return found[0]!;
 }

@@ -3,8 +3,8 @@
 // without one when a scan of the remote reports it (never replaced once set); read for a restore,
 // whose host agent checks every disk against it.
 import type { BackupFacts } from './backup-facts.js';
-import type { Queryable } from './connect-catalog.js';
-import { CatalogError } from './catalog-errors.js';
+import type { Queryable } from './connect-catalogue.js';
+import { CatalogueError } from './catalogue-errors.js';
 import { digestSeal, sealHolds, type SealedFields } from './digest-seals.js';
 
 /** Sets the chain digest of disks of `remote` that have none from what a scan found; the number set. */
@@ -38,7 +38,7 @@ export async function chainDigestsOf(db: Queryable, remote: string, backupId: st
     order by d.disk_key`;
   const broken = rows.filter((r) => !sealHolds(r));
   if (broken.length > 0) {
-    throw new CatalogError('DIGEST_SEAL_BROKEN', `backup ${backupId} on remote ${remote}: the catalogue's digest of disk ${broken.map((r) => r.diskKey).join(', ')} does not carry the coordinator's seal (keys.digest): it was changed outside Deltachain. Restore another date, and find out who wrote to the database`);
+    throw new CatalogueError('DIGEST_SEAL_BROKEN', `backup ${backupId} on remote ${remote}: the catalogue's digest of disk ${broken.map((r) => r.diskKey).join(', ')} does not carry the coordinator's seal (keys.digest): it was changed outside Deltachain. Restore another date, and find out who wrote to the database`);
   }
   return Object.fromEntries(rows.map((r) => [r.diskKey, r.chainDigest]));
 }

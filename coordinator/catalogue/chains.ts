@@ -1,7 +1,7 @@
 // Chain views the planner needs: the tail of each VM disk's newest chain on a remote, and the
 // dependencies between committed backups (through their disks' parents) for retention.
 import type { ChainTail, RetentionBackup } from '../planner/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 import { chainTailOf, damagedInChain, type TailRow } from './planning-views.js';
 
 /**

@@ -1,5 +1,5 @@
 // The control API's audit trail (migration 0009): one row per call, refused ones too.
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export type AuditOutcome = 'ok' | 'refused' | 'failed';
 

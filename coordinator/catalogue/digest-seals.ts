@@ -8,7 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../shared/errors.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export interface SealedFields {
   remote: string;

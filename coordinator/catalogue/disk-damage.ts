@@ -3,7 +3,7 @@
 // finding is kept per backup disk and file, so verifying again updates it rather than adding
 // one. Findings drive `backup list` and the planner (a chain holding a damaged disk ends: the
 // next backup of that disk is a full).
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export interface DamageFinding {
   backupId: string;

@@ -1,16 +1,16 @@
 // The catalogue: Postgres through the `postgres` client, one query per function.
-export { connectCatalog, pingCatalog, type Catalog, type CatalogOptions, type Queryable, type Transaction } from './connect-catalog.js';
-export { migrateCatalog, listMigrations, MIGRATIONS_FOLDER, type Migration, type MigrationReport } from './migrate-catalog.js';
+export { connectCatalogue, pingCatalogue, type Catalogue, type CatalogueOptions, type Queryable, type Transaction } from './connect-catalogue.js';
+export { migrateCatalogue, listMigrations, MIGRATIONS_FOLDER, type Migration, type MigrationReport } from './migrate-catalogue.js';
 export {
-  CatalogError,
-  CatalogUnavailableError,
+  CatalogueError,
+  CatalogueUnavailableError,
   ConflictError,
   NotFoundError,
-  classifyCatalogError,
-  isRetryableCatalogError,
+  classifyCatalogueError,
+  isRetryableCatalogueError,
   isUniqueViolation,
   RETRYABLE_SQLSTATES,
-} from './catalog-errors.js';
+} from './catalogue-errors.js';
 export { addPool, getPool, knownPoolNames, listPools, type Pool, type PoolInput } from './pools.js';
 export { addRemote, editRemote, getRemote, listRemotes, markRemoteScanned, registeredAddressOf, type Remote, type RemoteChanges, type RemoteInput } from './remotes.js';
 export { listAgents, recordHeartbeat, type AgentHeartbeat, type AgentRecord, type AgentRole } from './agents.js';

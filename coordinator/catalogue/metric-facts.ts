@@ -2,7 +2,7 @@
 // tasks by kind and state, each disk chain's length on each remote, and the newest committed
 // backup of each VM on each remote.
 import type { ChainLengthFact, LastGoodBackupFact, TaskCount } from '../../shared/observability/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export async function taskCounts(db: Queryable): Promise<TaskCount[]> {
   return db<TaskCount[]>`select kind, state, count(*)::int as count from tasks group by kind, state order by kind, state`;

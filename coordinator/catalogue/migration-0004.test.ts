@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../test/support/pg-database.js';
-import { listMigrations, migrateCatalog } from './migrate-catalog.js';
+import { listMigrations, migrateCatalogue } from './migrate-catalogue.js';
 
 describe('migration 0004: one active run per policy', () => {
   let db: TestDatabase;
@@ -24,7 +24,7 @@ describe('migration 0004: one active run per policy', () => {
   });
 
   it('keeps the oldest active run of a policy attached, detaches the newer, then refuses a second', async () => {
-    assert.equal((await migrateCatalog(db.sql, before3)).version, 3);
+    assert.equal((await migrateCatalogue(db.sql, before3)).version, 3);
     const policy = randomUUID();
     await db.sql`insert into policies (id, name, pool_names, schedule, time_zone, retention, full_interval, concurrency)
                  values (${policy}, 'nightly', '{lab}', '0 2 * * *', 'UTC', 3, 0, 2)`;
@@ -32,7 +32,7 @@ describe('migration 0004: one active run per policy', () => {
     await db.sql`insert into runs (id, policy_id, policy_name, scheduled_at, trigger, state, created_at) values
       (${older}, ${policy}, 'nightly', '2024-06-01T02:00:00Z', 'schedule', 'running', '2024-06-01T02:00:01Z'),
       (${newer}, ${policy}, 'nightly', '2024-06-01T02:00:05Z', 'manual', 'pending', '2024-06-01T02:00:05Z')`;
-    await migrateCatalog(db.sql);
+    await migrateCatalogue(db.sql);
     const runs = await db.sql<{ id: string; policyId: string | null; policyName: string }[]>`select id, policy_id, policy_name from runs order by created_at`;
     assert.deepEqual(runs.map((r) => [r.id, r.policyId, r.policyName]), [[older, policy, 'nightly'], [newer, null, 'nightly']]);
     await assert.rejects(

@@ -3,7 +3,7 @@
 // per task. Results are keyed by `vmUuid` (references: `policyId/vmUuid`; chains and retention:
 // `vmUuid@remote`); a key absent means nothing recorded.
 import type { ChainTail, ReferenceView, RetentionBackup } from '../planner/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export const referenceKey = (policyId: string, vmUuid: string) => `${policyId}/${vmUuid}`;
 export const chainKey = (vmUuid: string, remote: string) => `${vmUuid}@${remote}`;

@@ -1,8 +1,8 @@
 // The policies table and its remotes. A policy row holds the selection as three arrays and the
 // remotes in policy_remotes (a foreign key: a policy cannot name a remote nobody registered).
 import type { Policy, PolicySettings } from '../policy/index.js';
-import type { Catalog, Queryable } from './connect-catalog.js';
-import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
+import type { Catalogue, Queryable } from './connect-catalogue.js';
+import { classifyCatalogueError, NotFoundError } from './catalogue-errors.js';
 
 interface PolicyRow {
   id: string;
@@ -37,7 +37,7 @@ function toPolicy(row: PolicyRow): Policy {
   };
 }
 
-export async function insertPolicy(db: Catalog, id: string, settings: PolicySettings, now: Date): Promise<Policy> {
+export async function insertPolicy(db: Catalogue, id: string, settings: PolicySettings, now: Date): Promise<Policy> {
   try {
     await db.begin(async (tx) => {
       await tx`
@@ -55,7 +55,7 @@ export async function insertPolicy(db: Catalog, id: string, settings: PolicySett
   return getPolicy(db, id);
 }
 
-export async function updatePolicy(db: Catalog, id: string, settings: PolicySettings, now: Date): Promise<Policy> {
+export async function updatePolicy(db: Catalogue, id: string, settings: PolicySettings, now: Date): Promise<Policy> {
   try {
     await db.begin(async (tx) => {
       const updated = await tx`
@@ -82,9 +82,9 @@ function classifyPolicyError(error: unknown, what: string, remotes: string[]): E
     return new NotFoundError(`${what}: a remote among ${remotes.join(', ')} is not registered; add it with \`deltachain remote add NAME\``, { cause: error });
   }
   if (pg.code === '23505' && pg.constraint_name === 'policies_name_key') {
-    return classifyCatalogError(error, `${what}: a policy with that name exists`);
+    return classifyCatalogueError(error, `${what}: a policy with that name exists`);
   }
-  return classifyCatalogError(error, what);
+  return classifyCatalogueError(error, what);
 }
 
 const selectPolicies = (db: Queryable) => db`

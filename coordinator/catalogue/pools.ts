@@ -1,6 +1,6 @@
 // The pools table: each pool of hosts is served by its own host agents, addressed by name.
-import type { Queryable } from './connect-catalog.js';
-import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
+import type { Queryable } from './connect-catalogue.js';
+import { classifyCatalogueError, NotFoundError } from './catalogue-errors.js';
 
 export interface PoolInput {
   name: string;
@@ -24,7 +24,7 @@ export async function addPool(db: Queryable, input: PoolInput): Promise<void> {
     await db`insert into pools (name, site, description)
              values (${input.name}, ${input.site ?? ''}, ${input.description ?? ''})`;
   } catch (error) {
-    throw classifyCatalogError(error, `adding pool ${input.name}`);
+    throw classifyCatalogueError(error, `adding pool ${input.name}`);
   }
 }
 

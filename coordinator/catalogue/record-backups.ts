@@ -8,8 +8,8 @@
 // one at a time (backups.ts), which says exactly what went wrong.
 import { randomUUID } from 'node:crypto';
 import type { BackupFacts } from './backup-facts.js';
-import { CatalogError } from './catalog-errors.js';
-import type { Queryable } from './connect-catalog.js';
+import { CatalogueError } from './catalogue-errors.js';
+import type { Queryable } from './connect-catalogue.js';
 import type { ReferenceInput } from './references.js';
 import { digestSeal } from './digest-seals.js';
 
@@ -37,7 +37,7 @@ export async function recordBackups(db: Queryable, batch: readonly BackupFacts[]
   const missing = deltas.findIndex((_, i) => !parents[i]);
   if (missing >= 0) {
     const { facts, disk } = deltas[missing]!;
-    throw new CatalogError('PARENT_UNKNOWN', `backup ${facts.id}: disk ${disk.diskKey} is a delta on ${disk.parentFooterUuid}, which the catalogue does not hold for VM ${facts.vmUuid} on remote ${facts.remote}; scan the remote (\`deltachain remote scan ${facts.remote}\`)`);
+    throw new CatalogueError('PARENT_UNKNOWN', `backup ${facts.id}: disk ${disk.diskKey} is a delta on ${disk.parentFooterUuid}, which the catalogue does not hold for VM ${facts.vmUuid} on remote ${facts.remote}; scan the remote (\`deltachain remote scan ${facts.remote}\`)`);
   }
   if (fulls.length > 0) {
     const chains = fulls.map((d) => ({ id: d.chainId, vm_uuid: d.facts.vmUuid, remote_name: d.facts.remote, disk_key: d.disk.diskKey }));

@@ -3,7 +3,7 @@
 // backups queued or in flight on a pool (a release waits for them), and the rows forgotten once
 // a pool's host agent destroyed the snapshots (planner/plan-releases.ts decides the rest).
 import type { HeldReference } from '../planner/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 /** The policy's references, with the pool of each VM (VMs no pool ever reported are left out). */
 export async function referencesOfPolicy(db: Queryable, policyId: string): Promise<HeldReference[]> {

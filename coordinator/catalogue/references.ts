@@ -5,7 +5,7 @@
 // same remote, or released (reference-releases.ts). A delta to another remote seeded from it
 // leaves it in place: the host agent keeps each remote's reference under that remote's tag.
 import type { ReferenceView } from '../planner/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 export interface ReferenceInput {
   policyId: string;

@@ -2,8 +2,8 @@
 // address an operator registered (`remote add --address`, `remote edit`). That address is the
 // only one backup and restore tasks and the coordinator's own calls use (registeredAddressOf);
 // what a heartbeat claims is shown by `agent list`, never used.
-import type { Queryable } from './connect-catalog.js';
-import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
+import type { Queryable } from './connect-catalogue.js';
+import { classifyCatalogueError, NotFoundError } from './catalogue-errors.js';
 
 export interface RemoteInput {
   name: string;
@@ -34,7 +34,7 @@ export async function addRemote(db: Queryable, input: RemoteInput): Promise<void
     await db`insert into remotes (name, address, site, location, description)
              values (${input.name}, ${input.address ?? ''}, ${input.site ?? ''}, ${input.location ?? ''}, ${input.description ?? ''})`;
   } catch (error) {
-    throw classifyCatalogError(error, `adding remote ${input.name}`);
+    throw classifyCatalogueError(error, `adding remote ${input.name}`);
   }
 }
 
@@ -74,7 +74,7 @@ export async function editRemote(db: Queryable, name: string, changes: RemoteCha
       where name = ${name} returning name`;
     if (rows.length === 0) throw new NotFoundError(`no remote named ${name}; see \`deltachain remote list\` or add it with \`deltachain remote add ${name} --address HOST:PORT\``);
   } catch (error) {
-    throw classifyCatalogError(error, `editing remote ${name}`);
+    throw classifyCatalogueError(error, `editing remote ${name}`);
   }
 }
 

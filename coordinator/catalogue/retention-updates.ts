@@ -4,7 +4,7 @@
 // A merged full is larger than the delta it replaced: the merge result reports each merged
 // file's size, and the child's disks and the backup's total take it, so `backup list` shows what
 // the remote holds.
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 
 /**
  * After MergeTask(child) on `remote`: its disks lose their parents and take the merged files'

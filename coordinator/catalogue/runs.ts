@@ -4,8 +4,8 @@
 // running (the partial unique index runs_one_active_per_policy, migration 0004): a second insert
 // waits for the first transaction and then fails, whichever coordinator or API call made it.
 import type { RunOutcome, RunState } from '../lifecycle/index.js';
-import type { Queryable, Transaction } from './connect-catalog.js';
-import { CatalogError, isUniqueViolation, NotFoundError } from './catalog-errors.js';
+import type { Queryable, Transaction } from './connect-catalogue.js';
+import { CatalogueError, isUniqueViolation, NotFoundError } from './catalogue-errors.js';
 
 const ONE_ACTIVE_RUN = 'runs_one_active_per_policy';
 
@@ -13,7 +13,7 @@ const ONE_ACTIVE_RUN = 'runs_one_active_per_policy';
  * The policy already has a run pending or running. `activeRun` is that run when known (the
  * insert failed inside a transaction that could not look it up: the caller fills it in).
  */
-export class RunInProgressError extends CatalogError {
+export class RunInProgressError extends CatalogueError {
   override name = 'RunInProgressError';
   constructor(readonly policyName: string, readonly activeRun: RunRecord | undefined, options: { cause?: unknown } = {}) {
     super('RUN_IN_PROGRESS', describeActive(policyName, activeRun), options);

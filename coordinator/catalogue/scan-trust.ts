@@ -11,7 +11,7 @@
 // catalogue already holds on this remote whose disks differ from what the scan found is a
 // mismatch: reported, left as it is.
 import type { BackupFacts } from './backup-facts.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 import type { DamageFinding } from './disk-damage.js';
 import { sealHolds, type SealedFields } from './digest-seals.js';
 

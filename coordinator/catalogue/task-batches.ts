@@ -4,7 +4,7 @@
 // transactions locking overlapping sets never deadlock), and their lifecycles (and, at dispatch,
 // payloads) are written back in one statement.
 import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
-import type { Queryable } from './connect-catalog.js';
+import type { Queryable } from './connect-catalogue.js';
 import type { TaskPayload, TaskRecord } from './tasks.js';
 
 /**

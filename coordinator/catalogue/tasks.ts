@@ -2,8 +2,8 @@
 // coordinator/lifecycle). Transitions are applied under a row lock (`withTaskLocked`) so the
 // event consumer, the timeout sweep and an operator never interleave on one task.
 import type { TaskLifecycle, TaskState } from '../lifecycle/index.js';
-import type { Catalog, Queryable, Transaction } from './connect-catalog.js';
-import { NotFoundError } from './catalog-errors.js';
+import type { Catalogue, Queryable, Transaction } from './connect-catalogue.js';
+import { NotFoundError } from './catalogue-errors.js';
 import type { AddressKind, KindAndPayload, TaskKind, TaskPayload } from '../tasks/index.js';
 
 export type { AddressKind, TaskKind };
@@ -174,7 +174,7 @@ export async function listActiveTasksFor(db: Queryable, vmUuid: string, remote: 
  * then `afterSave` runs in the same transaction (work that must see the task's new state).
  */
 export async function withTaskLocked<T>(
-  sql: Catalog,
+  sql: Catalogue,
   id: string,
   fn: (task: TaskRecord, tx: Transaction) => Promise<{ save?: TaskLifecycle; payload?: TaskPayload; value: T; afterSave?: () => Promise<void> }>,
 ): Promise<T> {

@@ -7,8 +7,8 @@
 // pool that still has it (not gone): the report is its host agent's word only about its own pool,
 // and a VM moved between pools moves once its old pool's report has found it gone. Without this,
 // a host agent of one pool could claim another pool's VMs — and with them their backup tasks.
-import type { Catalog } from './connect-catalog.js';
-import { classifyCatalogError, NotFoundError } from './catalog-errors.js';
+import type { Catalogue } from './connect-catalogue.js';
+import { classifyCatalogueError, NotFoundError } from './catalogue-errors.js';
 
 export interface InventoryDisk {
   vdiUuid: string;
@@ -42,7 +42,7 @@ export interface InventoryOutcome {
 }
 
 /** Throws NotFoundError when the pool is not in the catalogue (add it first). */
-export async function applyInventory(sql: Catalog, report: InventoryReport): Promise<InventoryOutcome> {
+export async function applyInventory(sql: Catalogue, report: InventoryReport): Promise<InventoryOutcome> {
   const { poolName, at } = report;
   try {
     return await sql.begin(async (tx) => {
@@ -71,6 +71,6 @@ export async function applyInventory(sql: Catalog, report: InventoryReport): Pro
       return { upserted: report.vms.length - claimedElsewhere.length, gone: gone.count, claimedElsewhere };
     });
   } catch (error) {
-    throw classifyCatalogError(error, `recording the inventory of pool ${poolName}`);
+    throw classifyCatalogueError(error, `recording the inventory of pool ${poolName}`);
   }
 }

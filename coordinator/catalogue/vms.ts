@@ -2,8 +2,8 @@
 // reports). A policy's selection is resolved against it (by uuid, by tag, by pool) when a run
 // is recorded; a VM its pool's last report did not list (gone_at set) is neither listed nor selected.
 import type { VmSelection } from '../policy/index.js';
-import type { Queryable } from './connect-catalog.js';
-import { classifyCatalogError } from './catalog-errors.js';
+import type { Queryable } from './connect-catalogue.js';
+import { classifyCatalogueError } from './catalogue-errors.js';
 import type { InventoryDisk } from './vm-inventory.js';
 
 export interface VmRecord {
@@ -28,7 +28,7 @@ export async function upsertVm(db: Queryable, vm: VmRecord): Promise<void> {
         tags = excluded.tags, power_state = excluded.power_state, last_seen_at = excluded.last_seen_at
       where vms.last_seen_at <= excluded.last_seen_at`;
   } catch (error) {
-    throw classifyCatalogError(error, `recording VM ${vm.uuid} of pool ${vm.poolName}`);
+    throw classifyCatalogueError(error, `recording VM ${vm.uuid} of pool ${vm.poolName}`);
   }
 }
 

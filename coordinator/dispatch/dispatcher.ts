@@ -12,7 +12,7 @@
 // planner's views read once per batch (prepare-dispatch.ts), every row written in one statement.
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
-import type { Catalog, TaskRecord } from '../catalogue/index.js';
+import type { Catalogue, TaskRecord } from '../catalogue/index.js';
 import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -30,7 +30,7 @@ const DISPATCH_BATCH = 200;
 const READY_PAGE = 1000;
 
 export interface DispatcherOptions {
-  sql: Catalog;
+  sql: Catalogue;
   publisher: TaskPublisher;
   clock: () => Date;
   retryDelay: RetryDelay;

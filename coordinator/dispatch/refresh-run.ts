@@ -9,11 +9,11 @@
 // running") never overwrites a newer one ("succeeded"). Most refreshes find a running run with
 // tasks still active — nothing to save — and that is checked first in one unlocked statement
 // (it writes nothing, so it cannot overwrite anything).
-import type { Catalog } from '../catalogue/index.js';
+import type { Catalogue } from '../catalogue/index.js';
 import { countTasksOfRun, lockRun, runActivity, runStateAndActivity, saveRunOutcome } from '../catalogue/index.js';
 import { activeRunState, deriveRunStateFromCounts } from '../lifecycle/index.js';
 
-export async function refreshRun(sql: Catalog, runId: string, now: Date): Promise<void> {
+export async function refreshRun(sql: Catalogue, runId: string, now: Date): Promise<void> {
   const seen = await runStateAndActivity(sql, runId);
   if (seen && seen.active && seen.started && seen.state === 'running' && seen.open) return;
   await sql.begin(async (tx) => {

@@ -6,7 +6,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../shared/logging/index.js';
 import { ensureTaskConsumer, type AgentRole, type NatsNames, type TaskQueueSettings } from '../../shared/nats/index.js';
-import { listPools, listRemotes, type Catalog } from '../catalogue/index.js';
+import { listPools, listRemotes, type Catalogue } from '../catalogue/index.js';
 
 export class TaskQueueRegistry {
   private readonly made = new Set<string>();
@@ -28,7 +28,7 @@ export class TaskQueueRegistry {
   }
 
   /** The queues of every pool and remote in the catalogue. */
-  async ensureRegistered(sql: Catalog): Promise<void> {
+  async ensureRegistered(sql: Catalogue): Promise<void> {
     for (const pool of await listPools(sql)) await this.ensure('host', pool.name);
     for (const remote of await listRemotes(sql)) await this.ensure('storage', remote.name);
   }

@@ -16,8 +16,8 @@
 // the commit each run is refreshed once. A batch that fails as a whole (a backup the remote does
 // not list yet, a delta on a chain the catalogue lacks, a conflict) is applied again one event at
 // a time, so each event gets its own outcome.
-import type { Catalog, TaskOf, TaskRecord } from '../catalogue/index.js';
-import { CatalogError, getTask, getTasks, lockTasks, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalogue/index.js';
+import type { Catalogue, TaskOf, TaskRecord } from '../catalogue/index.js';
+import { CatalogueError, getTask, getTasks, lockTasks, recordHeartbeat, saveTasks, withTaskLocked, type BackupFacts } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent, type TaskFailure, type TaskLimits, type Transition } from '../lifecycle/index.js';
 import type { Ids } from '../tasks/index.js';
 import { DeltachainError } from '../../shared/errors.js';
@@ -32,7 +32,7 @@ import { refreshRun } from '../dispatch/refresh-run.js';
 import { applyBackupEffects, applyFailureEffects, applyTaskEffects, type BackupLookup } from './task-effects.js';
 
 export interface EventHandlerOptions {
-  sql: Catalog;
+  sql: Catalogue;
   clock: () => Date;
   ids: Ids;
   limits: TaskLimits;
@@ -102,7 +102,7 @@ export class EventHandler {
 
   /** What one task event's failure leaves to do: a backup on a chain the catalogue lacks still succeeds. */
   private async recoverAlone(event: TaskAgentEvent, error: unknown): Promise<void> {
-    if (!(error instanceof CatalogError) || error.code !== 'PARENT_UNKNOWN') throw error;
+    if (!(error instanceof CatalogueError) || error.code !== 'PARENT_UNKNOWN') throw error;
     const task = await this.recordUnlinked(event.taskId, error);
     if (task.runId && task.state !== 'running') await refreshRun(this.options.sql, task.runId, this.options.clock());
   }
@@ -216,7 +216,7 @@ export class EventHandler {
    * a catalogue restored from an old dump): the task succeeded, and a scan of the remote is
    * queued to adopt the chain with the new backup.
    */
-  private async recordUnlinked(taskId: string, error: CatalogError): Promise<TaskRecord> {
+  private async recordUnlinked(taskId: string, error: CatalogueError): Promise<TaskRecord> {
     const { sql, clock, ids, limits, retryDelay, logger } = this.options;
     const task = await getTask(sql, taskId);
     const now = clock();

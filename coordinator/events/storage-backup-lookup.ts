@@ -12,7 +12,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import type { BackupSummary } from '../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import type { BackupFacts, Catalog, TaskRecord } from '../catalogue/index.js';
+import type { BackupFacts, Catalogue, TaskRecord } from '../catalogue/index.js';
 import { registeredAddressOf } from '../catalogue/index.js';
 import type { BackupLookup } from './task-effects.js';
 import { backupFactsFromSummary } from './wire-events.js';
@@ -21,7 +21,7 @@ export class StorageBackupLookup implements BackupLookup {
   private readonly clients = new Map<string, StorageClient>();
 
   constructor(
-    private readonly sql: Catalog,
+    private readonly sql: Catalogue,
     /** TLS towards the storage agent of a remote. */
     private readonly credentialsFor: (remote: string) => ChannelCredentials,
     /** Milliseconds to wait for the storage agent's answer. */

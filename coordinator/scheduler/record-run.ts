@@ -7,7 +7,7 @@
 // A policy runs one at a time: while it has a run pending or running, recording another throws
 // RunInProgressError naming that run (the catalogue's partial unique index decides, so two
 // coordinators or two API calls at the same moment cannot both record one).
-import type { Catalog, RunRecord, RunTrigger, Transaction } from '../catalogue/index.js';
+import type { Catalogue, RunRecord, RunTrigger, Transaction } from '../catalogue/index.js';
 import { activeRunOf, insertRun, insertTasks, RunInProgressError, saveRunOutcome, selectVms, type TaskInsert } from '../catalogue/index.js';
 import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
 import type { Policy } from '../policy/index.js';
@@ -31,7 +31,7 @@ export interface RecordedRun {
   taskIds: string[];
 }
 
-export async function recordRun(sql: Catalog, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
+export async function recordRun(sql: Catalogue, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await recordRunOnce(sql, request, ids, limits, now);
@@ -45,7 +45,7 @@ export async function recordRun(sql: Catalog, request: RunRequest, ids: Ids, lim
   }
 }
 
-async function recordRunOnce(sql: Catalog, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
+async function recordRunOnce(sql: Catalogue, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
   return (await sql.begin(async (tx) => {
     const { policy } = request;
     const recorded = await insertRun(tx, {

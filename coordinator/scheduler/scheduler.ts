@@ -5,7 +5,7 @@
 // pending or running does not start a second one: it is recorded as a `skipped` run naming the
 // active one, and logged. Between ticks it sleeps until the next firing (at most `maxSleepMs`),
 // and `wake()` re-reads policies at once after an edit.
-import type { Catalog, RunRecord } from '../catalogue/index.js';
+import type { Catalogue, RunRecord } from '../catalogue/index.js';
 import { insertSkippedRun, lastScheduledAt, listPolicies, RunInProgressError } from '../catalogue/index.js';
 import type { TaskLimits } from '../lifecycle/index.js';
 import { nextFireTime, type Policy } from '../policy/index.js';
@@ -16,7 +16,7 @@ import type { Ids } from '../tasks/index.js';
 import { recordRun } from './record-run.js';
 
 export interface SchedulerOptions {
-  sql: Catalog;
+  sql: Catalogue;
   clock: () => Date;
   ids: Ids;
   limits: TaskLimits;

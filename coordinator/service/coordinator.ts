@@ -20,7 +20,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { connectNats, ensureStreams, natsNames } from '../../shared/nats/index.js';
 import { natsCheck, startProcessObservability, type ProcessObservability } from '../../shared/observability/index.js';
 import { startControlServer, type ControlEndpoint, type ControlServer } from '../api/control-server.js';
-import { connectCatalog, migrateCatalog, pingCatalog, type Catalog } from '../catalogue/index.js';
+import { connectCatalogue, migrateCatalogue, pingCatalogue, type Catalogue } from '../catalogue/index.js';
 import { readDigestKey, sealCatalogue, useDigestKey } from '../catalogue/digest-seals.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { EventConsumer } from '../events/event-consumer.js';
@@ -52,7 +52,7 @@ function taskLimits(config: CoordinatorConfig): TaskLimits {
 }
 
 export class Coordinator {
-  private sql: Catalog | undefined;
+  private sql: Catalogue | undefined;
   private nc: NatsConnection | undefined;
   private consumer: EventConsumer | undefined;
   private dispatcher: Dispatcher | undefined;
@@ -104,13 +104,13 @@ export class Coordinator {
     const storageCredentials = (remote: string) => channelCredentials(config.storage.tls, { role: 'storage', name: remote });
     warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
 
-    this.sql = connectCatalog(config.database.url, { maxConnections: config.database.maxConnections });
+    this.sql = connectCatalogue(config.database.url, { maxConnections: config.database.maxConnections });
     const catalogue = this.sql;
     observability.health.add('catalogue', async () => {
-      await pingCatalog(catalogue);
+      await pingCatalogue(catalogue);
       return { ok: true, detail: 'answering' };
     });
-    const migrated = await migrateCatalog(this.sql);
+    const migrated = await migrateCatalogue(this.sql);
     log.info({ version: migrated.version, applied: migrated.applied.length }, 'catalogue ready');
     await this.useDigestKey(this.sql);
 
@@ -177,7 +177,7 @@ export class Coordinator {
   }
 
   /** The catalogue's digest seals (keys.digest, digest-seals.ts): sealed on first use, then checked. */
-  private async useDigestKey(sql: Catalog): Promise<void> {
+  private async useDigestKey(sql: Catalogue): Promise<void> {
     const path = this.config.keys.digest;
     if (path === undefined) {
       useDigestKey(undefined);

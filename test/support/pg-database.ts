@@ -3,8 +3,8 @@
 // the current schema, and dropped (connections closed first) when the test file is done.
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { connectCatalog, type Catalog } from '../../coordinator/catalogue/connect-catalog.js';
-import { migrateCatalog } from '../../coordinator/catalogue/migrate-catalog.js';
+import { connectCatalogue, type Catalogue } from '../../coordinator/catalogue/connect-catalogue.js';
+import { migrateCatalogue } from '../../coordinator/catalogue/migrate-catalogue.js';
 
 export const ADMIN_URL = process.env.DELTACHAIN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -14,7 +14,7 @@ export interface TestDatabase {
   /** Connection URL of the database, for processes started by the test. */
   url: string;
   /** A catalogue connection to it (closed by drop()). */
-  sql: Catalog;
+  sql: Catalogue;
   /** Closes the connection and drops the database. */
   drop(): Promise<void>;
 }
@@ -50,8 +50,8 @@ export async function dropDatabase(name: string): Promise<void> {
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const name = await createEmptyDatabase();
   const url = databaseUrl(name);
-  const sql = connectCatalog(url, { maxConnections: 4, applicationName: 'deltachain-test' });
-  if (options.migrate ?? true) await migrateCatalog(sql);
+  const sql = connectCatalogue(url, { maxConnections: 4, applicationName: 'deltachain-test' });
+  if (options.migrate ?? true) await migrateCatalogue(sql);
   return {
     name,
     url,

@@ -5,8 +5,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { Catalog } from './connect-catalog.js';
-import { CatalogError, classifyCatalogError } from './catalog-errors.js';
+import type { Catalogue } from './connect-catalogue.js';
+import { CatalogueError, classifyCatalogueError } from './catalogue-errors.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -33,17 +33,17 @@ export async function listMigrations(folder = MIGRATIONS_FOLDER): Promise<Migrat
   const migrations: Migration[] = [];
   for (const name of names) {
     const match = FILE_PATTERN.exec(name);
-    if (!match) throw new CatalogError('MIGRATION_INVALID', `migration file ${name} in ${folder} is not named NNNN_name.sql`);
+    if (!match) throw new CatalogueError('MIGRATION_INVALID', `migration file ${name} in ${folder} is not named NNNN_name.sql`);
     const version = Number(match[1]);
     if (version !== migrations.length + 1) {
-      throw new CatalogError('MIGRATION_INVALID', `migration ${name} in ${folder}: expected number ${migrations.length + 1}, the files must be numbered without gaps`);
+      throw new CatalogueError('MIGRATION_INVALID', `migration ${name} in ${folder}: expected number ${migrations.length + 1}, the files must be numbered without gaps`);
     }
     migrations.push({ version, name: match[2]!, file: join(folder, name) });
   }
   return migrations;
 }
 
-export async function migrateCatalog(sql: Catalog, folder = MIGRATIONS_FOLDER): Promise<MigrationReport> {
+export async function migrateCatalogue(sql: Catalogue, folder = MIGRATIONS_FOLDER): Promise<MigrationReport> {
   const migrations = await listMigrations(folder);
   try {
     await sql`
@@ -59,11 +59,11 @@ export async function migrateCatalog(sql: Catalog, folder = MIGRATIONS_FOLDER): 
     await refuseUnknown(sql, migrations.length);
     return { applied, version: migrations.length };
   } catch (error) {
-    throw classifyCatalogError(error, 'migrating the catalogue');
+    throw classifyCatalogueError(error, 'migrating the catalogue');
   }
 }
 
-async function applyOne(sql: Catalog, migration: Migration): Promise<boolean> {
+async function applyOne(sql: Catalogue, migration: Migration): Promise<boolean> {
   const text = await readFile(migration.file, 'utf8');
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
@@ -72,17 +72,17 @@ async function applyOne(sql: Catalog, migration: Migration): Promise<boolean> {
     try {
       await tx.unsafe(text);
     } catch (cause) {
-      throw new CatalogError('MIGRATION_FAILED', `migration ${migration.version} (${migration.name}) failed: ${(cause as Error).message}; nothing of it was applied`, { cause });
+      throw new CatalogueError('MIGRATION_FAILED', `migration ${migration.version} (${migration.name}) failed: ${(cause as Error).message}; nothing of it was applied`, { cause });
     }
     await tx`insert into schema_migrations (version, name) values (${migration.version}, ${migration.name})`;
     return true;
   });
 }
 
-async function refuseUnknown(sql: Catalog, known: number): Promise<void> {
+async function refuseUnknown(sql: Catalogue, known: number): Promise<void> {
   const [row] = await sql<{ version: number | null }[]>`select max(version) as version from schema_migrations`;
   const version = row?.version ?? 0;
   if (version > known) {
-    throw new CatalogError('SCHEMA_TOO_NEW', `the catalogue is at schema version ${version} but this coordinator knows only ${known}; run a newer coordinator`);
+    throw new CatalogueError('SCHEMA_TOO_NEW', `the catalogue is at schema version ${version} but this coordinator knows only ${known}; run a newer coordinator`);
   }
 }

@@ -30,15 +30,15 @@ const RETRYABLE_NODE_CODES: ReadonlySet<string> = new Set([
   'CONNECT_TIMEOUT',
 ]);
 
-export class CatalogError extends DeltachainError {
-  override name = 'CatalogError';
+export class CatalogueError extends DeltachainError {
+  override name = 'CatalogueError';
   constructor(code: string, message: string, options: DeltachainErrorOptions = {}) {
     super(code, message, options);
   }
 }
 
 /** The thing asked for does not exist (a policy, a run, a backup…). */
-export class NotFoundError extends CatalogError {
+export class NotFoundError extends CatalogueError {
   override name = 'NotFoundError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
     super('NOT_FOUND', message, options);
@@ -46,7 +46,7 @@ export class NotFoundError extends CatalogError {
 }
 
 /** The change would break a rule of the catalogue (a duplicate name, a remote still in use…). */
-export class ConflictError extends CatalogError {
+export class ConflictError extends CatalogueError {
   override name = 'ConflictError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
     super('CONFLICT', message, options);
@@ -54,8 +54,8 @@ export class ConflictError extends CatalogError {
 }
 
 /** The database cannot be reached or refused the statement for a passing reason. */
-export class CatalogUnavailableError extends CatalogError {
-  override name = 'CatalogUnavailableError';
+export class CatalogueUnavailableError extends CatalogueError {
+  override name = 'CatalogueUnavailableError';
   constructor(message: string, options: DeltachainErrorOptions = {}) {
     super('CATALOG_UNAVAILABLE', message, { ...options, retryable: true });
   }
@@ -84,7 +84,7 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return sqlState(error) === '23505' && (constraint === undefined || violatedConstraint(error) === constraint);
 }
 
-export function isRetryableCatalogError(error: unknown): boolean {
+export function isRetryableCatalogueError(error: unknown): boolean {
   const state = sqlState(error);
   if (state !== undefined) return RETRYABLE_SQLSTATES.has(state) || state.startsWith('08');
   const code = (error as PgLikeError | null)?.code;
@@ -95,7 +95,7 @@ export function isRetryableCatalogError(error: unknown): boolean {
  * Turns a driver error into a catalogue error whose message says what happened; `what` names
  * the operation ("adding pool lab"). Errors that are already ours pass through.
  */
-export function classifyCatalogError(error: unknown, what: string): DeltachainError {
+export function classifyCatalogueError(error: unknown, what: string): DeltachainError {
   if (error instanceof DeltachainError) return error;
   const state = sqlState(error);
   const detail = (error as PgLikeError | null)?.detail;
@@ -103,10 +103,10 @@ export function classifyCatalogError(error: unknown, what: string): DeltachainEr
   if (state === '23505') return new ConflictError(`${what}: already exists (${why})`, { cause: error });
   if (state === '23503') return new ConflictError(`${what}: ${why}`, { cause: error });
   if (state === '23514' || state === '22P02' || state === '23502') {
-    return new CatalogError('INVALID_INPUT', `${what}: rejected by the catalogue (${why})`, { cause: error });
+    return new CatalogueError('INVALID_INPUT', `${what}: rejected by the catalogue (${why})`, { cause: error });
   }
-  if (isRetryableCatalogError(error)) {
-    return new CatalogUnavailableError(`${what}: the catalogue database is unavailable (${why}); check that Postgres is running and reachable`, { cause: error });
+  if (isRetryableCatalogueError(error)) {
+    return new CatalogueUnavailableError(`${what}: the catalogue database is unavailable (${why}); check that Postgres is running and reachable`, { cause: error });
   }
-  return new CatalogError('CATALOG_FAILED', `${what}: ${why}`, { cause: error });
+  return new CatalogueError('CATALOG_FAILED', `${what}: ${why}`, { cause: error });
 }

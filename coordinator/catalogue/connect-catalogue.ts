@@ -4,13 +4,13 @@
 import postgres from 'postgres';
 
 /** The catalogue connection pool. */
-export type Catalog = postgres.Sql<{}>;
+export type Catalogue = postgres.Sql<{}>;
 /** Anything queries can run on: the pool itself or a transaction. */
 export type Queryable = postgres.ISql<{}>;
 /** A transaction, for the few operations that need several statements to agree. */
 export type Transaction = postgres.TransactionSql<{}>;
 
-export interface CatalogOptions {
+export interface CatalogueOptions {
   /** Connections in the pool; default 10. */
   maxConnections?: number;
   /** Seconds an idle connection is kept; default 30. */
@@ -24,11 +24,11 @@ export interface CatalogOptions {
 const INT8_OID = 20;
 
 /** Answers when Postgres does (a health check). */
-export async function pingCatalog(db: Queryable): Promise<void> {
+export async function pingCatalogue(db: Queryable): Promise<void> {
   await db`select 1`;
 }
 
-export function connectCatalog(url: string, options: CatalogOptions = {}): Catalog {
+export function connectCatalogue(url: string, options: CatalogueOptions = {}): Catalogue {
   return postgres(url, {
     max: options.maxConnections ?? 10,
     idle_timeout: options.idleTimeoutSeconds ?? 30,
