@@ -35,4 +35,15 @@ describe('resolveRestore', () => {
       }
     });
   }
+
+  it('two backups of one remote in the same second: the later listed (committed later) wins', () => {
+    const same = new Date('2026-12-04T18:06:10Z');
+    const pair = [
+      { id: '20261204T180609Z-b7fff82b', vmUuid: VM, remote: 'nas', takenAt: same, status: 'committed' as const },
+      { id: '20261204T180610Z-0b996bfd', vmUuid: VM, remote: 'nas', takenAt: same, status: 'committed' as const },
+    ];
+    const result = resolveRestore(pair, VM, 'nas', new Date(same.getTime() + 500));
+    assert.ok(result.ok);
+    assert.equal(result.backup.id, '20261204T180610Z-0b996bfd');
+  });
 });

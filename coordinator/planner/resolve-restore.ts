@@ -1,6 +1,7 @@
 // Which backup serves "VM X as of date T": the newest committed backup of that VM taken at or
 // before T — on the given remote, or on any remote (newest wins; equal times go to the remote
-// first by name). When none qualifies the answer says why, so the operator can pick a date.
+// first by name, and on one remote to the later in `backups`, which the catalogue lists oldest
+// first: snapshot times have second precision, so two backups can share one). When none qualifies the answer says why, so the operator can pick a date.
 
 export interface RestoreCandidate {
   id: string;
@@ -27,6 +28,7 @@ export function resolveRestore(backups: readonly RestoreCandidate[], vmUuid: str
   const best = before.reduce((a, b) => {
     const diff = b.takenAt.getTime() - a.takenAt.getTime();
     if (diff !== 0) return diff > 0 ? b : a;
+    if (b.remote === a.remote) return b;
     return b.remote < a.remote ? b : a;
   });
   return { ok: true, backup: best };
