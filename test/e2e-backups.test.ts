@@ -95,8 +95,10 @@ describe('end to end: the seed, line by line', { timeout: 600_000 }, () => {
       assert.equal((await stack.pools.get('lab-a')!.admin.state()).vms.some((v) => v.uuid === web.uuid), false, 'the source VM is gone');
       const backups = (await stack.control.listBackups({ vmUuid: web.uuid, remote: 'nas', all: false })).backups;
       for (const b of backups) {
-        // A date between this backup and the next one resolves to this backup.
-        await restoreChecked(stack, ledger, { vm: web, what: { atMs: b.takenAtMs + 500 }, remote: 'nas', toPool: 'lab-a', srName: 'Restore SR', expectedBackupId: b.id });
+        // A date between this backup and the next one resolves to this backup — or, when snapshots of
+        // the same second share its time, to the last of them listed (oldest first: the newest).
+        const newest = backups.filter((o) => o.takenAtMs === b.takenAtMs).at(-1)!;
+        await restoreChecked(stack, ledger, { vm: web, what: { atMs: b.takenAtMs + 500 }, remote: 'nas', toPool: 'lab-a', srName: 'Restore SR', expectedBackupId: newest.id });
       }
       const srUuid = await srUuidOf(stack, 'lab-a', 'Restore SR');
       await assert.rejects(
