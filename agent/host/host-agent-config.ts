@@ -88,6 +88,28 @@ export const hostAgentConfigSchema = z
       })
       .strict()
       .default({ tries: 3, baseDelayMs: 2000, maxDelayMs: 30_000, storageWaitMs: 120_000 }),
+    /**
+     * How a delta finds what changed: `cbt` reads exactly the 64 KiB extents XAPI's changed block
+     * tracking marks, over NBD (and turns CBT on for the disks it backs up); `vhd-export` asks XAPI
+     * for a VHD delta export (whole 2 MiB blocks). The CBT path falls back to the VHD export, then
+     * to a full, when CBT or NBD cannot serve a disk, and says why in the task's result.
+     */
+    backup: z
+      .object({
+        changedBlocks: z.enum(['cbt', 'vhd-export']).default('cbt'),
+      })
+      .strict()
+      .default({ changedBlocks: 'cbt' }),
+    /** Reading disks over the pool's NBD server (the CBT path). */
+    nbd: z
+      .object({
+        /** Connections per disk (docs/performance-notes.md: 2 measured best; more gains nothing). */
+        connections: z.number().int().min(1).max(16).default(2),
+        /** Bytes of reads in flight per disk, over all its connections. */
+        maxInFlightBytes: z.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
+      })
+      .strict()
+      .default({ connections: 2, maxInFlightBytes: 32 * 1024 * 1024 }),
     /** What this agent trusts: the coordinator's public key every task's signature is checked with (docs/security.md). */
     trust: trustSchema,
     /** Seconds between heartbeat events. */

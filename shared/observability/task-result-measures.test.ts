@@ -4,7 +4,7 @@ import { TaskStatus, type TaskResult } from '../proto/gen/deltachain/tasks/v1/ev
 import { measureTaskResult } from './task-result-measures.js';
 
 const disk = (mode: string, bytesSent: number, durationMs: number) => ({
-  diskKey: 'd', snapshotVdiUuid: 's', mode, baseVdiUuid: '', fullReason: '', detail: '', virtualSize: 1, blocks: 1, bytesSent, durationMs,
+  diskKey: 'd', snapshotVdiUuid: 's', mode, baseVdiUuid: '', fullReason: '', detail: '', virtualSize: 1, blocks: 1, bytesSent, durationMs, readMethod: 'vhd-export', fallbackReason: '', fallbackDetail: '',
 });
 const backup = (redelivered: boolean): TaskResult => ({
   status: TaskStatus.TASK_STATUS_SUCCEEDED,

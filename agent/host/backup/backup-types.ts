@@ -20,7 +20,15 @@ export interface BackupRequest {
   targets: BackupTarget[];
   /** Per disk key (live VDI uuid): the base snapshot VDI uuid of a delta; absent = full. */
   bases: ReadonlyMap<string, string>;
+  /** After the commit, destroy the data of the new reference's disks read over CBT and NBD (VDI.data_destroy). Absent: keep it. */
+  purgeSnapshotData?: boolean;
 }
+
+/** How a disk's blocks were found and read. */
+export type ReadMethod = 'cbt-nbd' | 'vhd-export';
+
+/** Why the CBT path could not serve a disk (the agent is configured for it). */
+export type CbtFallbackReason = 'cbt-off' | 'cbt-lost' | 'cbt-invalid' | 'base-purged' | 'moved-sr' | 'nbd-unavailable' | 'nbd-refused';
 
 export interface DiskOutcome {
   diskKey: string;
@@ -32,6 +40,11 @@ export interface DiskOutcome {
   /** Why a full was exported when a delta was asked for (or `requested`). */
   fullReason?: FullReason;
   detail?: string;
+  /** Absent in a report rebuilt from listings. */
+  readMethod?: ReadMethod;
+  /** Set when the agent is configured for CBT and this disk went another way. */
+  fallbackReason?: CbtFallbackReason;
+  fallbackDetail?: string;
   virtualSize: number;
   /** The disk digest (`sha256:<hex>`) of the blocks streamed, computed while streaming; absent in a report rebuilt from listings. */
   digest?: string;

@@ -148,6 +148,7 @@ function outcome(disk: SnapshotDisk, plan: DiskExportPlan, moved: Transferred): 
     vdiUuid: disk.diskKey,
     snapshotVdiUuid: disk.snapshotVdiUuid,
     mode: plan.mode,
+    readMethod: 'vhd-export',
     ...(plan.base === undefined ? {} : { baseVdiUuid: plan.base.uuid }),
     ...(plan.fullReason === undefined ? {} : { fullReason: plan.fullReason }),
     ...(plan.detail === undefined ? {} : { detail: plan.detail }),

@@ -50,6 +50,7 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
     vmUuid: payload.vmUuid,
     targets: [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress).withGrant(grantBytes(payload.writeGrant)) }],
     bases: new Map(Object.entries(payload.baseSnapshotVdiByDisk)),
+    purgeSnapshotData: payload.purgeSnapshotData ?? true,
   };
 }
 
@@ -107,6 +108,9 @@ export function backupOutput(outcome: BackupOutcome): Output {
           blocks: d.blocks,
           bytesSent: d.bytesSent,
           durationMs: d.durationMs,
+          readMethod: d.readMethod ?? '',
+          fallbackReason: d.fallbackReason ?? '',
+          fallbackDetail: d.fallbackDetail ?? '',
         })),
         skippedDisks: outcome.skippedDisks,
         removedSnapshots: outcome.removedSnapshots.map((s) => ({ snapshotUuid: s.uuid, reason: s.reason })),

@@ -31,7 +31,15 @@ export interface BackupTask {
    * The coordinator's grant to upload and commit `backup_id` on `remote_id` (GRANT_ACTION_WRITE),
    * sent with every call to the storage agent; absent when the remote runs without grants.
    */
-  writeGrant?: SignedGrant | undefined;
+  writeGrant?:
+    | SignedGrant
+    | undefined;
+  /**
+   * After a successful commit, turn the reference snapshot's disks into `cbt_metadata`
+   * (VDI.data_destroy), so the pool keeps no snapshot data between runs — done only for disks
+   * whose changed blocks were read over CBT and NBD in this run. Absent = true.
+   */
+  purgeSnapshotData?: boolean | undefined;
 }
 
 export interface BackupTask_BaseSnapshotVdiByDiskEntry {
@@ -85,6 +93,18 @@ export interface BackupDiskResult {
   blocks: number;
   bytesSent: number;
   durationMs: number;
+  /**
+   * How the disk's blocks were found and read: "cbt-nbd" (CBT extents, or allocated extents for a
+   * full, read over NBD) or "vhd-export" (XAPI's VHD export).
+   */
+  readMethod: string;
+  /**
+   * Why the CBT path was not used for this disk, when the agent is configured for it: "cbt-off",
+   * "cbt-lost", "base-purged", "moved-sr", "nbd-unavailable", "nbd-refused"; empty otherwise.
+   */
+  fallbackReason: string;
+  /** A sentence for the operator about the fallback. */
+  fallbackDetail: string;
 }
 
 export interface SkippedDisk {
@@ -194,6 +214,7 @@ function createBaseBackupTask(): BackupTask {
     baseSnapshotVdiByDisk: {},
     policyJson: "",
     writeGrant: undefined,
+    purgeSnapshotData: undefined,
   };
 }
 
@@ -219,6 +240,9 @@ export const BackupTask: MessageFns<BackupTask> = {
     }
     if (message.writeGrant !== undefined) {
       SignedGrant.encode(message.writeGrant, writer.uint32(58).fork()).join();
+    }
+    if (message.purgeSnapshotData !== undefined) {
+      writer.uint32(64).bool(message.purgeSnapshotData);
     }
     return writer;
   },
@@ -295,6 +319,14 @@ export const BackupTask: MessageFns<BackupTask> = {
             message.writeGrant = SignedGrant.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.purgeSnapshotData = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -366,6 +398,11 @@ export const BackupTask: MessageFns<BackupTask> = {
         : isSet(object.write_grant)
         ? SignedGrant.fromJSON(object.write_grant)
         : undefined,
+      purgeSnapshotData: isSet(object.purgeSnapshotData)
+        ? globalThis.Boolean(object.purgeSnapshotData)
+        : isSet(object.purge_snapshot_data)
+        ? globalThis.Boolean(object.purge_snapshot_data)
+        : undefined,
     };
   },
 
@@ -398,6 +435,9 @@ export const BackupTask: MessageFns<BackupTask> = {
     if (message.writeGrant !== undefined) {
       obj.writeGrant = SignedGrant.toJSON(message.writeGrant);
     }
+    if (message.purgeSnapshotData !== undefined) {
+      obj.purgeSnapshotData = message.purgeSnapshotData;
+    }
     return obj;
   },
 
@@ -424,6 +464,7 @@ export const BackupTask: MessageFns<BackupTask> = {
     message.writeGrant = (object.writeGrant !== undefined && object.writeGrant !== null)
       ? SignedGrant.fromPartial(object.writeGrant)
       : undefined;
+    message.purgeSnapshotData = object.purgeSnapshotData ?? undefined;
     return message;
   },
 };
@@ -817,6 +858,9 @@ function createBaseBackupDiskResult(): BackupDiskResult {
     blocks: 0,
     bytesSent: 0,
     durationMs: 0,
+    readMethod: "",
+    fallbackReason: "",
+    fallbackDetail: "",
   };
 }
 
@@ -851,6 +895,15 @@ export const BackupDiskResult: MessageFns<BackupDiskResult> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(80).uint64(message.durationMs);
+    }
+    if (message.readMethod !== "") {
+      writer.uint32(90).string(message.readMethod);
+    }
+    if (message.fallbackReason !== "") {
+      writer.uint32(98).string(message.fallbackReason);
+    }
+    if (message.fallbackDetail !== "") {
+      writer.uint32(106).string(message.fallbackDetail);
     }
     return writer;
   },
@@ -948,6 +1001,30 @@ export const BackupDiskResult: MessageFns<BackupDiskResult> = {
             message.durationMs = longToNumber(reader.uint64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.readMethod = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.fallbackReason = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.fallbackDetail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1000,6 +1077,21 @@ export const BackupDiskResult: MessageFns<BackupDiskResult> = {
         : isSet(object.duration_ms)
         ? globalThis.Number(object.duration_ms)
         : 0,
+      readMethod: isSet(object.readMethod)
+        ? globalThis.String(object.readMethod)
+        : isSet(object.read_method)
+        ? globalThis.String(object.read_method)
+        : "",
+      fallbackReason: isSet(object.fallbackReason)
+        ? globalThis.String(object.fallbackReason)
+        : isSet(object.fallback_reason)
+        ? globalThis.String(object.fallback_reason)
+        : "",
+      fallbackDetail: isSet(object.fallbackDetail)
+        ? globalThis.String(object.fallbackDetail)
+        : isSet(object.fallback_detail)
+        ? globalThis.String(object.fallback_detail)
+        : "",
     };
   },
 
@@ -1035,6 +1127,15 @@ export const BackupDiskResult: MessageFns<BackupDiskResult> = {
     if (message.durationMs !== 0) {
       obj.durationMs = Math.round(message.durationMs);
     }
+    if (message.readMethod !== "") {
+      obj.readMethod = message.readMethod;
+    }
+    if (message.fallbackReason !== "") {
+      obj.fallbackReason = message.fallbackReason;
+    }
+    if (message.fallbackDetail !== "") {
+      obj.fallbackDetail = message.fallbackDetail;
+    }
     return obj;
   },
 
@@ -1053,6 +1154,9 @@ export const BackupDiskResult: MessageFns<BackupDiskResult> = {
     message.blocks = object.blocks ?? 0;
     message.bytesSent = object.bytesSent ?? 0;
     message.durationMs = object.durationMs ?? 0;
+    message.readMethod = object.readMethod ?? "";
+    message.fallbackReason = object.fallbackReason ?? "";
+    message.fallbackDetail = object.fallbackDetail ?? "";
     return message;
   },
 };
