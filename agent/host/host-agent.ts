@@ -69,7 +69,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     observability.health.add('nats', natsCheck(nc));
     const connection = nc;
     const events: EventSink = taskMetrics.events({ publish: async (taskId, body) => void (await publishEvent(connection, names, sender, taskId, body)) });
-    const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, transferRetry: config.transfer, events, logger, progressIntervalMs: config.progressIntervalMs });
+    const runner = new HostTaskRunner({ poolId: config.pool.id, xapi, storages, disksPerVm: config.limits.disksPerVm, transferRetry: config.transfer, events, logger, progressIntervalMs: config.progressIntervalMs, changedBlocks: config.backup.changedBlocks, nbd: config.nbd });
     consumer = startTaskConsumer({
       nc,
       names,

@@ -13,6 +13,7 @@
 // computed against data every remote holds, and asks every remote to discard the upload.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
+import { DEFAULT_NBD_CONNECTIONS } from '../../../shared/nbd/index.js';
 import { mapWithLimit } from '../concurrency/semaphore.js';
 import { findReferenceSnapshot, taggedFor, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
 import { planCleanup } from '../plan/plan-cleanup.js';
@@ -30,6 +31,8 @@ import { CommitUnconfirmedError, DisksLostError, commitToRemotes } from './commi
 import { discardOnRemotes } from './discard-on-remotes.js';
 import type { SnapshotDisk } from './export-disk.js';
 import { gatherDiskPlans } from './gather-disk-plans.js';
+import { enableCbt, purgeSnapshotData } from './cbt-lifecycle.js';
+import type { ChangedBlocksMethod, NbdReadOptions } from './open-source.js';
 import { PoolSnapshots } from './pool-snapshots.js';
 import { DEFAULT_TRANSFER_RETRY, transferDisk, type TransferRetryOptions } from './transfer-disk.js';
 import { TransferProgress, type ProgressListener } from './transfer-progress.js';
@@ -47,7 +50,13 @@ export interface BackupContext {
   /** Sending a disk again within the attempt (default DEFAULT_TRANSFER_RETRY). */
   transferRetry?: TransferRetryOptions;
   clock?: () => Date;
+  /** How deltas find changed blocks (config `backup.changedBlocks`); absent: the VHD export. */
+  changedBlocks?: ChangedBlocksMethod;
+  /** NBD reads of the CBT path (config `nbd`). */
+  nbd?: NbdReadOptions;
 }
+
+const DEFAULT_NBD_READS: NbdReadOptions = { connections: DEFAULT_NBD_CONNECTIONS, maxInFlightBytes: 32 * 1024 * 1024 };
 
 interface LiveVm {
   ref: XapiRef;
@@ -101,6 +110,7 @@ class VmBackup {
     await this.cleanup(existing);
     const reference = findReferenceSnapshot(existing, this.scope());
     const selection = await this.selectDisks(vm.record);
+    if (this.changedBlocks === 'cbt') await enableCbt(this.context.xapi, selection.disks, this.logger, this.warnings);
     this.progress.enter('snapshot');
     const snapshot = await this.takeSnapshot(vm, selection, reference);
     let disks: DiskOutcome[];
@@ -247,7 +257,17 @@ class VmBackup {
     const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), this.request.bases, targets, this.logger);
     this.progress.enter('export');
     const retry = this.context.transferRetry ?? DEFAULT_TRANSFER_RETRY;
-    const context = { xapi, vmUuid: this.request.vmUuid, targets, timestampMs: snapshot.takenAt.getTime(), progress: this.progress, logger, retry };
+    const context = {
+      xapi,
+      vmUuid: this.request.vmUuid,
+      targets,
+      timestampMs: snapshot.takenAt.getTime(),
+      progress: this.progress,
+      logger,
+      retry,
+      changedBlocks: this.changedBlocks,
+      nbd: this.context.nbd ?? DEFAULT_NBD_READS,
+    };
     return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => transferDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
   }
 
@@ -275,7 +295,12 @@ class VmBackup {
       warnings: this.warnings,
     };
     await this.markExported(snapshot.ref, outcome, existing);
+    if (this.request.purgeSnapshotData === true) await purgeSnapshotData(this.context.xapi, snapshot.disks, disks, this.logger, outcome.warnings);
     return outcome;
+  }
+
+  private get changedBlocks(): ChangedBlocksMethod {
+    return this.context.changedBlocks ?? 'vhd-export';
   }
 
   /** Marks the new snapshot exported (with the report), then destroys every older one of ours. */

@@ -2,12 +2,14 @@
 // the base (the reference snapshot's VDI uuid) per disk; the host turns a delta into a full when
 //   * the base is gone from the pool (an admin deleted the reference) or belongs to another disk;
 //   * a target remote does not hold the base as the newest disk of a chain (HasBase said no);
-//   * XAPI cannot compute the delta (decided at export time, `fallBackToFull`).
+//   * XAPI cannot compute the delta (decided at export time, `fallBackToFull`);
+//   * the reference's data was purged (cbt_metadata) and CBT cannot serve the delta
+//     (`purgedReferenceFull`, decided at export time).
 // Every full that was not asked for carries a reason that ends up in the task result.
 // Pure: the executor gathers pool and remote facts first (`basesToConfirm` says which to ask).
 import type { XapiRef } from '../xapi/xapi-records.js';
 
-export type FullReason = 'requested' | 'reference-gone' | 'base-of-another-disk' | 'remote-lacks-base' | 'delta-export-failed';
+export type FullReason = 'requested' | 'reference-gone' | 'base-of-another-disk' | 'remote-lacks-base' | 'delta-export-failed' | 'reference-purged';
 
 export interface DiskRequest {
   diskKey: string;
@@ -65,6 +67,11 @@ function planOne(request: DiskRequest, pool: PoolBases, missing: MissingBases): 
 /** The plan after XAPI refused to compute a delta for this disk. */
 export function fallBackToFull(plan: DiskExportPlan, why: string): DiskExportPlan {
   return full(plan.diskKey, 'delta-export-failed', `XAPI could not compute the delta against ${plan.base?.uuid ?? '?'} (${why}); exporting a full`);
+}
+
+/** The plan when CBT cannot serve a delta whose reference kept only its CBT metadata. */
+export function purgedReferenceFull(plan: DiskExportPlan, why: string): DiskExportPlan {
+  return full(plan.diskKey, 'reference-purged', `the reference ${plan.base?.uuid ?? '?'} keeps only its CBT metadata and CBT cannot serve this delta (${why}); exporting a full`);
 }
 
 function full(diskKey: string, fullReason: FullReason, detail: string): DiskExportPlan {

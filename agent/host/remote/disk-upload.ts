@@ -9,7 +9,7 @@
 // a tenth on the agent bench, but raised its peak RSS by 10–20 MiB (fewer young-generation
 // collections, so gRPC's 2 MiB frames linger longer): over the 200 MiB bound in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksum, grantMetadata } from '../../../shared/grpc/index.js';
+import { DiskDigest, blockChecksum, grantMetadata, packedChecksum } from '../../../shared/grpc/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
@@ -34,6 +34,7 @@ export class DiskUpload {
   private readonly drained: Array<() => void> = [];
   private failure: StorageCallError | undefined;
   private abortedFirst = false;
+  private readonly blockSize: number;
 
   constructor(
     private readonly remoteId: string,
@@ -48,18 +49,19 @@ export class DiskUpload {
       call = stub.putDisk(grantMetadata(grant), (error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
     });
     this.call = call;
+    this.blockSize = header.blockSize;
     this.call.on('error', (error) => this.fail(error));
     this.response.catch((error: unknown) => this.fail(error));
     this.call.write({ part: { $case: 'header', value: header } });
   }
 
-  /** Sends one block; resolves when the stream can take the next one. */
-  async writeBlock(index: number, bitmap: Buffer, data: Buffer): Promise<void> {
+  /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */
+  async writeBlock(index: number, bitmap: Buffer, data: Buffer, packed = false): Promise<void> {
     this.throwIfFailed();
-    const checksum = blockChecksum(bitmap, data);
+    const checksum = packed ? packedChecksum(bitmap, [data], this.blockSize) : blockChecksum(bitmap, data);
     this.digest.add(index, checksum);
     this.inFlight++;
-    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed: false } } }, () => this.onFlushed());
+    this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed } } }, () => this.onFlushed());
     while (this.inFlight >= this.window && this.failure === undefined) {
       await new Promise<void>((resolve) => this.drained.push(resolve));
     }

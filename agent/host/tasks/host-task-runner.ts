@@ -17,6 +17,7 @@ import { restoreVm } from '../restore/restore-vm.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
 import type { RemoteStorages } from './remote-storages.js';
 import { backupOutput, backupRequestFrom, releaseOutput, releaseRequestFrom, restoreOutput, restoreRequestFrom } from './translate-task.js';
+import type { ChangedBlocksMethod, NbdReadOptions } from '../backup/open-source.js';
 import { VmLocks } from './vm-locks.js';
 
 export interface HostTaskContext {
@@ -30,6 +31,9 @@ export interface HostTaskContext {
   logger: Logger;
   /** Minimum time between two progress events of one task, ms. */
   progressIntervalMs: number;
+  /** How deltas find changed blocks, and the NBD reads of the CBT path (config `backup`, `nbd`). */
+  changedBlocks: ChangedBlocksMethod;
+  nbd: NbdReadOptions;
 }
 
 const HOST_TASK_KINDS: TaskAcceptance['kinds'] = {
@@ -76,8 +80,9 @@ export class HostTaskRunner extends AgentTaskRunner {
     const payload = task.payload!;
     if (payload.$case === 'backup') {
       const request = backupRequestFrom(task.taskId, payload.value, storages);
-      const transferRetry = this.context.transferRetry;
-      const outcome = await this.locks.run(request.vmUuid, () => backupVm({ xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0, ...(transferRetry === undefined ? {} : { transferRetry }) }, request));
+      const { transferRetry, changedBlocks, nbd } = this.context;
+      const context = { xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0, changedBlocks, nbd, ...(transferRetry === undefined ? {} : { transferRetry }) };
+      const outcome = await this.locks.run(request.vmUuid, () => backupVm(context, request));
       return backupOutput(outcome);
     }
     if (payload.$case === 'restore') {

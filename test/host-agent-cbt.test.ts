@@ -1,0 +1,186 @@
+// The CBT backup path against the lab pool (CBT at 64 KiB, NBD with TLS) and a real storage
+// agent: a full reads only allocated extents, a delta exactly the 64 KiB extents CBT marks, sent
+// packed; the reference's data is purged after the commit; and each way CBT or NBD can fail —
+// CBT switched off, its log lost, NBD gone, a connection cut mid-read — ends in a correct backup
+// by the next way, with the reason in the result. After every backup the remote's newest date,
+// read back through GetDisk, equals the lab's digest of the disk.
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { backupVm, type BackupContext } from '../agent/host/backup/backup-vm.js';
+import type { BackupOutcome, BackupRequest, DiskOutcome } from '../agent/host/backup/backup-types.js';
+import type { XapiVdi } from '../agent/host/xapi/xapi-records.js';
+import { planWrites } from '../lab/pool/workload/write-plan.js';
+import { GetDiskFormat } from '../shared/proto/gen/deltachain/storage/v1/storage.js';
+import { SMALL_FLEET, startHostLab, type HostLab } from './support/host-lab.js';
+import { startHostRemote, type HostRemote } from './support/host-remote.js';
+
+const BLOCK = 2 * 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallbacks', () => {
+  let env: HostLab;
+  let remote: HostRemote;
+  const policyId = randomUUID();
+  let vmUuid: string;
+  let disks: string[];
+  let runs = 0;
+  let last: BackupOutcome | undefined;
+
+  before(async () => {
+    env = await startHostLab({ fleet: { networks: [{ ...SMALL_FLEET.networks[0]!, purpose: ['nbd'] }] } });
+    remote = await startHostRemote();
+    vmUuid = await env.vmUuid('web');
+    disks = await env.diskUuids(vmUuid);
+  });
+  after(async () => {
+    await remote?.close();
+    await env?.close();
+  });
+
+  function context(overrides: Partial<BackupContext> = {}): BackupContext {
+    return { xapi: env.xapi, disksPerVm: 2, logger: env.logger, progressIntervalMs: 0, changedBlocks: 'cbt', nbd: { connections: 2, maxInFlightBytes: 4 * 1024 * 1024 }, ...overrides };
+  }
+
+  /** The next backup: a delta against the last one's snapshots, unless `full`. */
+  async function backup(options: { full?: boolean; purge?: boolean; context?: Partial<BackupContext> } = {}): Promise<BackupOutcome> {
+    runs++;
+    const bases = options.full || last === undefined ? new Map<string, string>() : new Map(last.disks.map((d) => [d.diskKey, d.snapshotVdiUuid]));
+    const request: BackupRequest = {
+      taskId: randomUUID(),
+      policyId,
+      policyJson: JSON.stringify({ id: policyId, name: 'cbt' }),
+      vmUuid,
+      targets: [{ remoteId: remote.remoteId, backupId: `20240101T0000${String(runs).padStart(2, '0')}Z-web`, storage: remote.storage }],
+      bases,
+      purgeSnapshotData: options.purge ?? true,
+    };
+    last = await backupVm(context(options.context), request);
+    await assertRemoteEqualsLab(last);
+    return last;
+  }
+
+  /** The remote's newest date of each disk, read through GetDisk, equals the lab's live disk (no write since the snapshot). */
+  async function assertRemoteEqualsLab(outcome: BackupOutcome): Promise<void> {
+    for (const disk of outcome.disks) {
+      const image = Buffer.alloc(disk.virtualSize);
+      for await (const part of remote.harness.client.getDiskParts(vmUuid, outcome.backups[0]!.backupId, disk.diskKey, GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
+        if (part.$case === 'block') image.set(part.value.data.subarray(0, Math.max(0, Math.min(BLOCK, disk.virtualSize - part.value.index * BLOCK))), part.value.index * BLOCK);
+      }
+      const lab = await env.admin.digest(disk.diskKey);
+      assert.equal(createHash('sha256').update(image).digest('hex'), lab.sha256, `backup ${outcome.backups[0]!.backupId}, disk ${disk.diskKey}: the remote's date differs from the lab's disk`);
+    }
+  }
+
+  async function snapshotVdi(uuid: string): Promise<XapiVdi> {
+    return (await env.xapi.getRecordByUuid<XapiVdi>('VDI', uuid)).record;
+  }
+
+  const byKey = (outcome: BackupOutcome, key: string): DiskOutcome => outcome.disks.find((d) => d.diskKey === key)!;
+
+  it('a full reads the allocated extents over NBD; CBT is switched on; the reference keeps only its CBT metadata', async () => {
+    const outcome = await backup({ full: true });
+    for (const disk of outcome.disks) {
+      assert.equal(disk.mode, 'full');
+      assert.equal(disk.readMethod, 'cbt-nbd');
+      assert.equal(disk.fallbackReason, undefined);
+      assert.ok(disk.blocks > 0 && disk.blocks < disk.virtualSize / BLOCK, `${disk.blocks} blocks of data in a partly filled disk`);
+    }
+    for (const key of disks) assert.equal((await env.xapi.getRecordByUuid<XapiVdi>('VDI', key)).record['cbt_enabled'], true);
+    for (const disk of outcome.disks) assert.equal((await snapshotVdi(disk.snapshotVdiUuid)).type, 'cbt_metadata');
+  });
+
+  it('a delta after scattered 4 KiB writes sends only the 64 KiB extents they touched, packed', async () => {
+    const written = await env.admin.write({ vdi: disks[0]!, pattern: 'scattered', percent: 1, seed: 11 });
+    const outcome = await backup({ purge: false });
+    const root = byKey(outcome, disks[0]!);
+    assert.equal(root.mode, 'delta');
+    assert.equal(root.readMethod, 'cbt-nbd');
+    // The lab's writes, planned again from the same inputs: which 64 KiB extents and 2 MiB blocks they touch.
+    const writes = planWrites({ pattern: 'scattered', virtualSize: root.virtualSize, percent: 1, seed: 11 });
+    assert.equal(writes.length, written.extents);
+    const extents = new Set(writes.map((w) => Math.floor(w.offset / CHUNK))).size;
+    const blocks = new Set(writes.map((w) => Math.floor(w.offset / BLOCK))).size;
+    assert.equal(root.blocks, blocks);
+    assert.equal(root.bytesSent, blocks * 512 + extents * CHUNK, `${extents} extents of 64 KiB touched by ${writes.length} writes of 4 KiB`);
+    const other = byKey(outcome, disks[1]!);
+    assert.equal(other.mode, 'delta');
+    assert.equal(other.blocks, 0, 'an unwritten disk sends nothing');
+  });
+
+  it('a reference taken with CBT off: the delta comes from the VHD export, says why, and CBT is on again for the next', async () => {
+    const rootRef = (await env.xapi.getRecordByUuid<XapiVdi>('VDI', disks[0]!)).ref;
+    await env.xapi.call('VDI.disable_cbt', rootRef);
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 12 });
+    const before = await backup({ context: { changedBlocks: 'vhd-export' } });
+    assert.equal(byKey(before, disks[0]!).readMethod, 'vhd-export');
+    assert.equal(byKey(before, disks[0]!).fallbackReason, undefined, 'configured for the VHD export: no fallback');
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 13 });
+    const outcome = await backup();
+    const root = byKey(outcome, disks[0]!);
+    assert.equal(root.fallbackReason, 'cbt-off');
+    assert.match(root.fallbackDetail ?? '', /CBT was off on the reference/);
+    assert.equal(root.readMethod, 'vhd-export');
+    assert.equal(root.mode, 'delta');
+    assert.notEqual((await snapshotVdi(root.snapshotVdiUuid)).type, 'cbt_metadata', 'read without CBT: its data stays for the next delta');
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 14 });
+    assert.equal(byKey(await backup(), disks[0]!).readMethod, 'cbt-nbd', 'the backup switched CBT on before its snapshot');
+  });
+
+  it('CBT switched off and on by an admin between runs (the log broken), reference data kept: a VHD-export delta', async () => {
+    await env.admin.write({ vdi: disks[0]!, pattern: 'scattered', percent: 1, seed: 15 });
+    await backup({ purge: false });
+    const rootRef = (await env.xapi.getRecordByUuid<XapiVdi>('VDI', disks[0]!)).ref;
+    await env.xapi.call('VDI.disable_cbt', rootRef);
+    await env.xapi.call('VDI.enable_cbt', rootRef);
+    await env.admin.write({ vdi: disks[0]!, pattern: 'scattered', percent: 1, seed: 16 });
+    const outcome = await backup({ purge: false });
+    const root = byKey(outcome, disks[0]!);
+    assert.equal(root.fallbackReason, 'cbt-lost');
+    assert.match(root.fallbackDetail ?? '', /VDI_NO_CBT_METADATA/);
+    assert.equal(root.readMethod, 'vhd-export');
+    assert.equal(root.mode, 'delta');
+    assert.equal(byKey(outcome, disks[1]!).readMethod, 'cbt-nbd', 'the other disk kept CBT');
+  });
+
+  it('the CBT log lost (VDI_NO_CBT_METADATA) with the reference purged: a full, said as such', async () => {
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered', percent: 2, seed: 17 });
+    const previous = await backup({ purge: true });
+    assert.equal((await snapshotVdi(byKey(previous, disks[0]!).snapshotVdiUuid)).type, 'cbt_metadata');
+    await env.admin.setFaults({ cbtLost: { vdi: byKey(previous, disks[0]!).snapshotVdiUuid, times: 1 } });
+    await env.admin.write({ vdi: disks[0]!, pattern: 'scattered', percent: 1, seed: 18 });
+    const outcome = await backup({ purge: false });
+    const root = byKey(outcome, disks[0]!);
+    assert.equal(root.fallbackReason, 'cbt-lost');
+    assert.equal(root.readMethod, 'vhd-export');
+    assert.equal(root.mode, 'full');
+    assert.equal(root.fullReason, 'reference-purged');
+  });
+
+  it('NBD gone from the pool (no network with purpose nbd): VHD-export deltas, and nothing purged', async () => {
+    const [network] = await env.xapi.call<string[]>('network.get_all');
+    await env.xapi.call('network.remove_purpose', network, 'nbd');
+    try {
+      await env.admin.write({ vdi: disks[1]!, pattern: 'clustered-64k', percent: 2, seed: 19 });
+      const outcome = await backup({ purge: true });
+      for (const disk of outcome.disks) {
+        assert.equal(disk.fallbackReason, 'nbd-unavailable');
+        assert.equal(disk.readMethod, 'vhd-export');
+        assert.equal(disk.mode, 'delta');
+        assert.notEqual((await snapshotVdi(disk.snapshotVdiUuid)).type, 'cbt_metadata', 'a disk read without NBD keeps its data: the next delta may need it');
+      }
+    } finally {
+      await env.xapi.call('network.add_purpose', network, 'nbd');
+    }
+  });
+
+  it('an NBD connection cut mid-read is opened again and the delta completes over CBT', async () => {
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered', percent: 5, seed: 20 });
+    await env.admin.setFaults({ nbdCut: { afterBytes: 300 * 1024, times: 1 } });
+    const outcome = await backup();
+    assert.equal((await env.admin.faults()).nbdCut, undefined, 'the cut fired');
+    const root = byKey(outcome, disks[0]!);
+    assert.equal(root.readMethod, 'cbt-nbd');
+    assert.equal(root.mode, 'delta');
+  });
+});
