@@ -3,10 +3,17 @@
 // packed; the reference's data is purged after the commit; and each way CBT or NBD can fail —
 // CBT switched off, its log lost, NBD gone, a connection cut mid-read — ends in a correct backup
 // by the next way, with the reason in the result. After every backup the remote's newest date,
-// read back through GetDisk, equals the lab's digest of the disk.
+// read back through GetDisk, equals the lab's digest of the disk; at the end every date, restored
+// onto the pool, is read by nbdcopy, its synthetic VHD by qemu-img and its chain files by libvhdi.
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { restoreVm } from '../agent/host/restore/restore-vm.js';
 import { backupVm, type BackupContext } from '../agent/host/backup/backup-vm.js';
 import type { BackupOutcome, BackupRequest, DiskOutcome } from '../agent/host/backup/backup-types.js';
 import type { XapiVdi } from '../agent/host/xapi/xapi-records.js';
@@ -14,6 +21,9 @@ import { planWrites } from '../lab/pool/workload/write-plan.js';
 import { GetDiskFormat } from '../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { SMALL_FLEET, startHostLab, type HostLab } from './support/host-lab.js';
 import { startHostRemote, type HostRemote } from './support/host-remote.js';
+import { libvhdiChainToRaw, qemuVhdToRaw, sha256File } from './support/vhd-oracles.js';
+
+const run = promisify(execFile);
 
 const BLOCK = 2 * 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -26,6 +36,8 @@ describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallba
   let disks: string[];
   let runs = 0;
   let last: BackupOutcome | undefined;
+  /** Every backup's disks, in order, with the lab's digest of the disk at that date. */
+  const dates: Array<{ backupId: string; diskKey: string; mode: string; path: string; sha256: string }> = [];
 
   before(async () => {
     env = await startHostLab({ fleet: { networks: [{ ...SMALL_FLEET.networks[0]!, purpose: ['nbd'] }] } });
@@ -69,6 +81,7 @@ describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallba
       }
       const lab = await env.admin.digest(disk.diskKey);
       assert.equal(createHash('sha256').update(image).digest('hex'), lab.sha256, `backup ${outcome.backups[0]!.backupId}, disk ${disk.diskKey}: the remote's date differs from the lab's disk`);
+      dates.push({ backupId: outcome.backups[0]!.backupId, diskKey: disk.diskKey, mode: disk.mode, path: disk.remotes[0]!.path, sha256: lab.sha256 });
     }
   }
 
@@ -182,5 +195,53 @@ describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallba
     const root = byKey(outcome, disks[0]!);
     assert.equal(root.readMethod, 'cbt-nbd');
     assert.equal(root.mode, 'delta');
+  });
+
+  it('every date, restored onto the pool and read by nbdcopy, by qemu-img (the synthetic VHD) and libvhdi (the chain files), equals the lab', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'cbt-dates-'));
+    try {
+      const srs = await env.xapi.call<Record<string, { uuid: string; name_label: string }>>('SR.get_all_records');
+      const srUuid = Object.values(srs).find((sr) => sr.name_label === 'Restore SR')!.uuid;
+      const certs = join(scratch, 'certs');
+      await mkdir(certs);
+      const backupIds = [...new Set(dates.map((d) => d.backupId))];
+      assert.ok(backupIds.length >= 9, `${backupIds.length} dates`);
+      for (const backupId of backupIds) {
+        const restored = await restoreVm({ xapi: env.xapi, disksPerVm: 2, logger: env.logger }, { taskId: randomUUID(), vmUuid, backupId, source: remote.storage, srUuid });
+        for (const disk of restored.disks) {
+          const expected = dates.find((d) => d.backupId === backupId && d.diskKey === disk.diskKey)!;
+          const what = `${backupId} disk ${disk.diskKey}`;
+          // nbdcopy over the lab's NBD (TLS, the pool's certificate pinned) from the restored disk.
+          const vdiRef = (await env.xapi.getRecordByUuid<XapiVdi>('VDI', disk.vdiUuid)).ref;
+          const [info] = await env.xapi.call<Array<{ address: string; port: number; exportname: string; cert: string }>>('VDI.get_nbd_info', vdiRef);
+          await writeFile(join(certs, 'ca-cert.pem'), info!.cert);
+          const viaNbd = join(scratch, 'nbdcopy.raw');
+          await run('nbdcopy', [`nbds://${info!.address}:${info!.port}/${encodeURIComponent(info!.exportname)}?tls-certificates=${certs}`, viaNbd]);
+          assert.equal(await sha256File(viaNbd), expected.sha256, `${what}: nbdcopy of the restored disk`);
+          // qemu-img reading the synthetic VHD GetDisk serves for this date.
+          const vhd = join(scratch, 'stream.vhd');
+          const chunks: Buffer[] = [];
+          for await (const part of remote.harness.client.getDiskParts(vmUuid, backupId, disk.diskKey, GetDiskFormat.GET_DISK_FORMAT_VHD)) {
+            if (part.$case === 'vhdChunk') chunks.push(Buffer.from(part.value));
+          }
+          await writeFile(vhd, Buffer.concat(chunks));
+          const viaQemu = join(scratch, 'qemu.raw');
+          await qemuVhdToRaw(vhd, viaQemu);
+          assert.equal(await sha256File(viaQemu), expected.sha256, `${what}: qemu-img of the synthetic VHD`);
+          // libvhdi reading the chain's files on the remote, newest first, back to the full.
+          const mine = dates.filter((d) => d.diskKey === disk.diskKey);
+          const chain: string[] = [];
+          for (let i = mine.findIndex((d) => d.backupId === backupId); i >= 0; i--) {
+            chain.push(join(remote.harness.root, mine[i]!.path));
+            if (mine[i]!.mode === 'full') break;
+          }
+          const viaLibvhdi = join(scratch, 'libvhdi.raw');
+          await libvhdiChainToRaw(chain, viaLibvhdi);
+          assert.equal(await sha256File(viaLibvhdi), expected.sha256, `${what}: libvhdi of ${chain.length} chain files`);
+        }
+      }
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 });
