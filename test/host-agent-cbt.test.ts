@@ -197,6 +197,32 @@ describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallba
     assert.equal(root.mode, 'delta');
   });
 
+  it('NBD refusing the snapshot (its export name refused at every try): a VHD-export delta, said as nbd-refused', async () => {
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 21 });
+    // The new snapshot's uuid is not known before the backup: refuse every VDI's export, enough times for its connections.
+    await env.admin.setFaults({ nbdExportExpired: { times: 8 } });
+    try {
+      const outcome = await backup({ purge: true });
+      for (const disk of outcome.disks) {
+        assert.equal(disk.fallbackReason, 'nbd-refused');
+        assert.match(disk.fallbackDetail ?? '', /not valid \(logged out or expired\)/);
+        assert.equal(disk.readMethod, 'vhd-export');
+        assert.equal(disk.mode, 'delta');
+        assert.notEqual((await snapshotVdi(disk.snapshotVdiUuid)).type, 'cbt_metadata', 'not purged: NBD did not serve it');
+      }
+    } finally {
+      await env.admin.setFaults({ nbdExportExpired: null });
+    }
+  });
+
+  it('an export name expired once: the reader asks XAPI for a fresh one and the backup stays on CBT', async () => {
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 22 });
+    await env.admin.setFaults({ nbdExportExpired: { times: 1 } });
+    const outcome = await backup();
+    assert.equal((await env.admin.faults()).nbdExportExpired, undefined, 'the refusal fired');
+    for (const disk of outcome.disks) assert.equal(disk.readMethod, 'cbt-nbd');
+  });
+
   it('every date, restored onto the pool and read by nbdcopy, by qemu-img (the synthetic VHD) and libvhdi (the chain files), equals the lab', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'cbt-dates-'));
     try {

@@ -7,7 +7,7 @@
 // the export NBD serves has the snapshot's size.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
-import { NbdDiskReader } from '../../../shared/nbd/index.js';
+import { NbdDiskReader, NbdError } from '../../../shared/nbd/index.js';
 import { allocatedExtents, CbtBitmapError, changedExtents, decodeCbtBitmap, totals, type BlockExtents } from '../plan/block-extents.js';
 import { purgedReferenceFull, type DiskExportPlan } from '../plan/plan-disk-exports.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
@@ -121,6 +121,9 @@ function noCbt(reason: CbtFallbackReason, detail: string, basePurged: boolean): 
   throw new NoCbt(reason, detail, basePurged);
 }
 
+/** Tries to open the NBD export: a refused export name is asked for again once (XAPI's names expire with their session). */
+const OPEN_TRIES = 2;
+
 async function openReader(context: OpenSourceContext, disk: SnapshotDisk, blockStatus: boolean): Promise<NbdDiskReader> {
   const { xapi, nbd } = context;
   const endpoint = async () => {
@@ -128,19 +131,25 @@ async function openReader(context: OpenSourceContext, disk: SnapshotDisk, blockS
     if (!Array.isArray(records) || records.length === 0) throw new NoCbt('nbd-unavailable', 'the pool serves no NBD (VDI.get_nbd_info is empty: give a network the purpose nbd)');
     return nbdEndpoint(records[0]!, { blockStatus, maxInFlightBytes: nbd.maxInFlightBytes });
   };
-  const reader = new NbdDiskReader({ endpoint, connections: nbd.connections, maxInFlightBytes: nbd.maxInFlightBytes });
-  let size: number;
-  try {
-    size = await reader.open();
-  } catch (error) {
-    await reader.close().catch(() => undefined);
-    if (error instanceof NoCbt) throw error;
-    if (error instanceof XapiCallError && (error.retryable || error.xapiCode.startsWith('SESSION'))) throw error;
-    throw new NoCbt('nbd-refused', `NBD refused the snapshot ${disk.snapshotVdiUuid}: ${(error as Error).message}`);
+  for (let attempt = 1; ; attempt++) {
+    const reader = new NbdDiskReader({ endpoint, connections: nbd.connections, maxInFlightBytes: nbd.maxInFlightBytes });
+    let size: number;
+    try {
+      size = await reader.open();
+    } catch (error) {
+      await reader.close().catch(() => undefined);
+      if (error instanceof NoCbt) throw error;
+      if (error instanceof XapiCallError && (error.retryable || error.xapiCode.startsWith('SESSION'))) throw error;
+      if (error instanceof NbdError && error.code === 'NBD_EXPORT_REFUSED' && attempt < OPEN_TRIES) {
+        context.logger.info({ disk: disk.diskKey, reason: error.message }, 'NBD export name refused; asking XAPI for a fresh one');
+        continue;
+      }
+      throw new NoCbt('nbd-refused', `NBD refused the snapshot ${disk.snapshotVdiUuid}: ${(error as Error).message}`);
+    }
+    if (size !== disk.virtualSize) {
+      await reader.close().catch(() => undefined);
+      throw new DeltachainError('EXPORT_UNEXPECTED', `NBD export of VDI ${disk.snapshotVdiUuid} has ${size} bytes; the VDI's virtual size is ${disk.virtualSize}`, { side: 'pool' });
+    }
+    return reader;
   }
-  if (size !== disk.virtualSize) {
-    await reader.close().catch(() => undefined);
-    throw new DeltachainError('EXPORT_UNEXPECTED', `NBD export of VDI ${disk.snapshotVdiUuid} has ${size} bytes; the VDI's virtual size is ${disk.virtualSize}`, { side: 'pool' });
-  }
-  return reader;
 }

@@ -24,6 +24,8 @@ export const faultsSchema = z
     snapshotFailure: z.object({ times }).strict().optional(),
     /** Reset an NBD connection (TCP RST) after `afterBytes` of read data sent on it; counted per connection. */
     nbdCut: z.object({ afterBytes: z.number().int().nonnegative(), times, vdi }).strict().optional(),
+    /** The NBD server refuses an export name of this VDI as expired (its session no longer valid), `times` connections. */
+    nbdExportExpired: z.object({ times, vdi }).strict().optional(),
     /** VDI.list_changed_blocks fails with VDI_NO_CBT_METADATA, as when a host lost a VDI's CBT log. */
     cbtLost: z.object({ times, vdi }).strict().optional(),
   })

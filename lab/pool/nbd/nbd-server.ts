@@ -11,7 +11,7 @@ import type { LabState } from '../state/lab-state.js';
 import { formatExportName } from './export-name.js';
 import { ensureNbdCertificate, type NbdCertificate } from './nbd-certificate.js';
 import { NbdConnection } from './nbd-connection.js';
-import { NbdExports } from './nbd-exports.js';
+import { NbdExports, type ExportSource } from './nbd-exports.js';
 import { nbdMode } from './nbd-network.js';
 
 /** A connection silent this long (milliseconds) is closed, so idle clients do not pin disks forever. */
@@ -91,8 +91,16 @@ export class LabNbdServer {
       socket.destroy();
       return;
     }
+    const expiring: ExportSource = {
+      lookup: (name) => {
+        const found = exports.lookup(name);
+        if ('vdiUuid' in found && faults.take('nbdExportExpired', found.vdiUuid) !== undefined) return { refused: 'the session of this export name is not valid (logged out or expired)' };
+        return found;
+      },
+      open: (vdiUuid) => exports.open(vdiUuid),
+    };
     const connection = new NbdConnection(socket, {
-      exports,
+      exports: expiring,
       tls: mode === 'tls' ? this.tls : undefined,
       cutAfterBytes: (vdiUuid) => faults.take('nbdCut', vdiUuid)?.afterBytes,
       logger,
