@@ -8,7 +8,7 @@ import type { TaskFailure } from '../lifecycle/index.js';
 import type { EventSender } from '../../shared/nats/index.js';
 
 export type TaskOutput =
-  | { kind: 'backup'; backupId: string; snapshotUuid: string; bytesSent: number; backup?: BackupFacts }
+  | { kind: 'backup'; backupId: string; snapshotUuid: string; bytesSent: number; reads?: BackupDiskRead[]; backup?: BackupFacts }
   | { kind: 'merge'; retiredBackupIds: string[]; mergedDisks: number; resumed: boolean; diskSizes: MergedDiskSize[] }
   | { kind: 'delete'; existed: boolean; removedPaths: string[]; keptPaths: string[] }
   | { kind: 'scan'; backups: BackupFacts[]; garbage: number; resumedMerges: string[] }
@@ -63,4 +63,14 @@ export type TaskAgentEvent = Exclude<AgentEvent, { type: 'heartbeat' | 'inventor
 /** True for the events about one task (their task id is the task they change). */
 export function isTaskEvent(event: AgentEvent): event is TaskAgentEvent {
   return event.type !== 'heartbeat' && event.type !== 'inventory' && event.type !== 'refused';
+}
+
+/** How the host agent read one disk of a backup, as its result said (shown by `run show`). */
+export interface BackupDiskRead {
+  diskKey: string;
+  mode: string;
+  readMethod: string;
+  fallbackReason: string;
+  fallbackDetail: string;
+  bytesSent: number;
 }

@@ -112,5 +112,12 @@ export async function applyBackupEffects(tx: Transaction, items: readonly { task
     await recordBackups(tx, records, now);
     await setReferences(tx, references, now);
   }
-  return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({ backupId, snapshotUuid, bytesSent: output?.kind === 'backup' ? output.bytesSent : 0, disks: facts.disks.length }));
+  return prepared.map(({ output, backupId, snapshotUuid, facts }) => ({
+    backupId,
+    snapshotUuid,
+    bytesSent: output?.kind === 'backup' ? output.bytesSent : 0,
+    disks: facts.disks.length,
+    // How the host agent read each disk (read method, CBT fallback): `run show` prints it.
+    reads: output?.kind === 'backup' ? (output.reads ?? []) : [],
+  }));
 }

@@ -23,7 +23,22 @@ describe('decodeAgentEvent', () => {
     assert.deepEqual(event.at, HOST.at, 'the time is the stream\'s, not emitted_at_ms');
     if (event.type !== 'result' || !event.ok) return;
     assert.equal(event.taskId, TASK_ID);
-    assert.deepEqual(event.output, { kind: 'backup', backupId: 'b', snapshotUuid: 's', bytesSent: 9 });
+    assert.deepEqual(event.output, { kind: 'backup', backupId: 'b', snapshotUuid: 's', bytesSent: 9, reads: [] });
+  });
+
+  it('keeps how each disk was read, its text bounded', () => {
+    const disk = { diskKey: 'd', snapshotVdiUuid: 's', mode: 'delta', baseVdiUuid: 'b', fullReason: '', detail: '', virtualSize: 1, blocks: 1, bytesSent: 5, durationMs: 1 };
+    const report = { disks: [{ ...disk, readMethod: 'vhd-export', fallbackReason: 'nbd-unavailable', fallbackDetail: 'x'.repeat(10_000) }], skippedDisks: [], removedSnapshots: [], redelivered: false, warnings: [], snapshotTimeMs: 0 };
+    const data = Event.encode({
+      eventId: 'e', taskId: TASK_ID, agentId: 'host-1', emittedAtMs: 7,
+      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'backup', value: BackupResult.create({ backupId: 'b', snapshotUuid: 's', bytesSent: 5, report }) } } },
+    }).finish();
+    const event = decodeAgentEvent(data, HOST);
+    if (event.type !== 'result' || !event.ok || event.output?.kind !== 'backup') return assert.fail('a backup result');
+    const [read] = event.output.reads!;
+    assert.equal(read!.readMethod, 'vhd-export');
+    assert.equal(read!.fallbackReason, 'nbd-unavailable');
+    assert.equal(read!.fallbackDetail.length, 500);
   });
 
   it('a failure without details still names a cause', () => {

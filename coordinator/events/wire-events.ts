@@ -38,13 +38,34 @@ export function backupFactsFromSummary(summary: BackupSummary, remote: string): 
   };
 }
 
+/** A VM has at most 255 VBDs; what an agent says beyond that is not kept. */
+const MAX_REPORTED_DISKS = 256;
+
+/** Text from an agent, cut to what the catalogue keeps. */
+function bounded(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 function outputOf(result: TaskResult): TaskOutput | undefined {
   const output = result.output;
   switch (output?.$case) {
     case undefined:
       return undefined;
     case 'backup':
-      return { kind: 'backup', backupId: output.value.backupId, snapshotUuid: output.value.snapshotUuid, bytesSent: output.value.bytesSent };
+      return {
+        kind: 'backup',
+        backupId: output.value.backupId,
+        snapshotUuid: output.value.snapshotUuid,
+        bytesSent: output.value.bytesSent,
+        reads: (output.value.report?.disks ?? []).slice(0, MAX_REPORTED_DISKS).map((d) => ({
+          diskKey: bounded(d.diskKey, 64),
+          mode: bounded(d.mode, 16),
+          readMethod: bounded(d.readMethod, 16),
+          fallbackReason: bounded(d.fallbackReason, 32),
+          fallbackDetail: bounded(d.fallbackDetail, 500),
+          bytesSent: d.bytesSent,
+        })),
+      };
     case 'merge':
       return {
         kind: 'merge',

@@ -85,7 +85,7 @@ export function parseLabOptions(argv: string[], env: Record<string, string | und
 
 const MiB = 1024 * 1024;
 
-/** The lab pool's fleet: web (two disks) and db are backed up; build is not in the policy. */
+/** The lab pool's fleet: web (two disks) and db are backed up; build is not in the policy. Its network has purpose `nbd`, so backups read over CBT and NBD (TLS). */
 export function labFleet(diskSize: number): FleetInput {
   const half = Math.max(4 * MiB, Math.floor(diskSize / 2 / (2 * MiB)) * 2 * MiB);
   return {
@@ -94,6 +94,7 @@ export function labFleet(diskSize: number): FleetInput {
       { name: 'Local storage', type: 'ext', size: 2 ** 40 },
       { name: 'Restore SR', type: 'ext', size: 2 ** 40 },
     ],
+    networks: [{ name: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500, purpose: ['nbd'] }],
     vms: [
       { name: 'web', memory: 2 * 1024 ** 3, vcpus: 2, disks: [{ name: 'web root', size: diskSize, fill: 40 }, { name: 'web data', size: half, fill: 50 }] },
       { name: 'db', memory: 4 * 1024 ** 3, vcpus: 2, disks: [{ name: 'db root', size: diskSize, fill: 30 }] },

@@ -20,7 +20,7 @@ describe('summarizeRun', () => {
   const run: wire.RunDetail = {
     run: { id: 'r', policyId: 'p', policyName: 'nightly', scheduledAtMs: 0, trigger: 'manual', state: 'partial', createdAtMs: 0, startedAtMs: 0, finishedAtMs: 1, error: '' },
     tasks: [
-      task({ payloadJson: JSON.stringify({ backupId: 'b2', plan: { xvda: { mode: 'delta', reason: 'r', baseVdiUuid: 'v' } } }), resultJson: JSON.stringify({ backupId: 'b2', bytesSent: 4195328 }) }),
+      task({ payloadJson: JSON.stringify({ backupId: 'b2', plan: { xvda: { mode: 'delta', reason: 'r', baseVdiUuid: 'v' } } }), resultJson: JSON.stringify({ backupId: 'b2', bytesSent: 4195328, reads: [{ diskKey: 'xvda', readMethod: 'cbt-nbd', fallbackReason: '' }] }) }),
       task({ kind: 'merge', addressKind: 'remote', address: 'nas', payloadJson: JSON.stringify({ backupId: 'b1', retires: ['b0'] }), resultJson: JSON.stringify({ retiredBackupIds: ['b0'] }) }),
       task({ kind: 'backup', address: 'lab', remote: 'offsite', state: 'failed', errorCode: 'NO_STORAGE_AGENT', errorMessage: 'no agent' }),
     ],
@@ -29,7 +29,7 @@ describe('summarizeRun', () => {
   it('reads backups with their kind from the catalogue rows, merges, and failures', () => {
     const summary = summarizeRun(run, [backup('b1', 2, 2), backup('b2', 2, 0)]);
     assert.equal(summary.state, 'partial');
-    assert.deepEqual(summary.backups, [{ vmUuid: VM, remote: 'nas', backupId: 'b2', bytesSent: 4195328, durationMs: 2500, disks: 2, fullDisks: 0, plan: { xvda: 'delta' } }]);
+    assert.deepEqual(summary.backups, [{ vmUuid: VM, remote: 'nas', backupId: 'b2', bytesSent: 4195328, durationMs: 2500, disks: 2, fullDisks: 0, plan: { xvda: 'delta' }, reads: [{ diskKey: 'xvda', readMethod: 'cbt-nbd', fallbackReason: '' }] }]);
     assert.equal(backupKind(summary.backups[0]!), 'delta');
     assert.deepEqual(summary.retention, [{ kind: 'merge', remote: 'nas', vmUuid: VM, backupId: 'b1', retired: ['b0'] }]);
     assert.deepEqual(summary.failed, [{ kind: 'backup', address: 'lab', vmUuid: VM, error: 'NO_STORAGE_AGENT: no agent' }]);

@@ -16,6 +16,8 @@ export interface BackupOutcome {
   fullDisks: number | undefined;
   /** The coordinator's plan per disk key (empty on a first backup: every disk goes full). */
   plan: Record<string, 'full' | 'delta'>;
+  /** Per disk the host agent reported: how it was read (`cbt-nbd`, `vhd-export`) and why not over CBT, if it said. */
+  reads: Array<{ diskKey: string; readMethod: string; fallbackReason: string }>;
 }
 
 export interface RetentionOutcome {
@@ -51,7 +53,7 @@ export function summarizeRun(run: wire.RunDetail, catalogue: wire.Backup[]): Run
     .filter((t) => t.kind === 'backup')
     .map((t): BackupOutcome => {
       const payload = json<BackupTaskPayload>(t.payloadJson);
-      const result = json<{ backupId?: string; bytesSent?: number }>(t.resultJson);
+      const result = json<{ backupId?: string; bytesSent?: number; reads?: Array<{ diskKey?: string; readMethod?: string; fallbackReason?: string }> }>(t.resultJson);
       const backupId = result.backupId ?? payload.backupId ?? '';
       const row = byKey.get(`${t.remote}/${backupId}`);
       return {
@@ -63,6 +65,7 @@ export function summarizeRun(run: wire.RunDetail, catalogue: wire.Backup[]): Run
         disks: row?.diskCount,
         fullDisks: row?.fullDiskCount,
         plan: Object.fromEntries(Object.entries(payload.plan ?? {}).map(([disk, p]) => [disk, p.mode])),
+        reads: (result.reads ?? []).map((d) => ({ diskKey: d.diskKey ?? '', readMethod: d.readMethod ?? '', fallbackReason: d.fallbackReason ?? '' })),
       };
     });
   const retention = done

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkDelta, checkFull, checkOneSnapshot, checkRetained, expectedDeltaBytes } from './story-checks.js';
+import { checkDelta, checkFull, checkOneSnapshot, checkReadOverCbt, checkRetained, expectedDeltaBytes } from './story-checks.js';
 import type { BackupOutcome } from './run-summary.js';
 import { formatDuration } from './format-units.js';
 import { humanSize } from '../../shared/human-units.js';
 
 const MiB = 1024 * 1024;
-const outcome = (o: Partial<BackupOutcome>): BackupOutcome => ({ vmUuid: 'v', remote: 'nas', backupId: 'b', bytesSent: 0, durationMs: 0, disks: 2, fullDisks: 0, plan: {}, ...o });
+const outcome = (o: Partial<BackupOutcome>): BackupOutcome => ({ vmUuid: 'v', remote: 'nas', backupId: 'b', bytesSent: 0, durationMs: 0, disks: 2, fullDisks: 0, plan: {}, reads: [], ...o });
 
 describe('story checks', () => {
   it('a delta must be a delta and carry about the changed blocks', () => {
@@ -34,6 +34,15 @@ describe('story checks', () => {
     assert.equal(checkRetained('web', 'nas', 3, 3, 3).ok, true);
     assert.equal(checkRetained('web', 'nas', 3, 4, 3).ok, false);
     assert.equal(checkRetained('web', 'nas', 2, 3, 3).ok, false);
+  });
+
+  it('CBT: every disk read over CBT and NBD, or the check fails naming the disk and why not', () => {
+    const cbt = { diskKey: 'd1', readMethod: 'cbt-nbd', fallbackReason: '' };
+    assert.equal(checkReadOverCbt('web', outcome({ reads: [cbt, { ...cbt, diskKey: 'd2' }] })).ok, true);
+    const fellBack = checkReadOverCbt('web', outcome({ reads: [cbt, { diskKey: 'd2', readMethod: 'vhd-export', fallbackReason: 'nbd-unavailable' }] }));
+    assert.equal(fellBack.ok, false);
+    assert.match(fellBack.text, /not: d2: vhd-export \(nbd-unavailable\)/);
+    assert.equal(checkReadOverCbt('web', outcome({ reads: [] })).ok, false, 'an agent that reports nothing is not counted as CBT');
   });
 
   it('exactly one reference snapshot', () => {

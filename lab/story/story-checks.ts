@@ -35,6 +35,16 @@ export function checkDelta(name: string, backup: BackupOutcome, changedBlocks: n
   };
 }
 
+/** Every disk of the backup read over CBT and NBD (the lab pool serves NBD on a network with purpose `nbd`). */
+export function checkReadOverCbt(name: string, backup: BackupOutcome): Check {
+  const other = backup.reads.filter((read) => read.readMethod !== 'cbt-nbd');
+  const said = other.map((read) => `${read.diskKey}: ${read.readMethod || 'not reported'}${read.fallbackReason ? ` (${read.fallbackReason})` : ''}`).join(', ');
+  return {
+    ok: backup.reads.length > 0 && other.length === 0,
+    text: `${name}: ${backup.reads.length} disk${backup.reads.length === 1 ? '' : 's'} read over CBT and NBD${other.length > 0 ? ` — not: ${said}` : ''}`,
+  };
+}
+
 export function checkRetained(name: string, remote: string, catalogue: number, onRemote: number, retention: number): Check {
   return {
     ok: catalogue === retention && onRemote === retention,

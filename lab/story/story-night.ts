@@ -9,7 +9,7 @@ import { formatDuration } from './format-units.js';
 import type { LabStack } from './lab-stack.js';
 import { runPolicyAndWait } from './run-and-wait.js';
 import { backupKind, summarizeRun, type RunSummary } from './run-summary.js';
-import { checkDelta, checkFull, checkMerged, checkOneSnapshot, checkRetained, checkRunSucceeded, type Check } from './story-checks.js';
+import { checkDelta, checkFull, checkMerged, checkReadOverCbt, checkOneSnapshot, checkRetained, checkRunSucceeded, type Check } from './story-checks.js';
 import type { StoryReporter } from './story-reporter.js';
 import { humanSize } from '../../shared/human-units.js';
 
@@ -57,6 +57,7 @@ export async function playNight(ctx: NightContext, night: number, changedBlocks:
     }
     reporter.line(`${vm.name.padEnd(8)} ${backupKind(backup).padEnd(6)} ${humanSize(backup.bytesSent).padStart(9)} sent in ${formatDuration(backup.durationMs)}  → backup ${backup.backupId}`);
     ctx.check(night === 1 ? checkFull(vm.name, backup) : checkDelta(vm.name, backup, changedBlocks.get(vm.uuid) ?? 0));
+    ctx.check(checkReadOverCbt(vm.name, backup));
   }
   await tellRetention(ctx, summary, night);
   await checkSnapshots(ctx);
