@@ -55,13 +55,19 @@ export async function playNight(ctx: NightContext, night: number, changedBlocks:
       ctx.check({ ok: false, text: `${vm.name}: no backup in this run` });
       continue;
     }
-    reporter.line(`${vm.name.padEnd(8)} ${backupKind(backup).padEnd(6)} ${humanSize(backup.bytesSent).padStart(9)} sent in ${formatDuration(backup.durationMs)}  → backup ${backup.backupId}`);
+    reporter.line(`${vm.name.padEnd(8)} ${backupKind(backup).padEnd(6)} ${humanSize(backup.bytesSent).padStart(9)} sent in ${formatDuration(backup.durationMs)}  → backup ${backup.backupId}  ${howRead(backup)}`);
     ctx.check(night === 1 ? checkFull(vm.name, backup) : checkDelta(vm.name, backup, changedBlocks.get(vm.uuid) ?? 0));
     ctx.check(checkReadOverCbt(vm.name, backup));
   }
   await tellRetention(ctx, summary, night);
   await checkSnapshots(ctx);
   return { night, summary, digests };
+}
+
+/** "read over CBT + NBD" when every disk was; else each disk's way and why. */
+function howRead(backup: RunSummary['backups'][number]): string {
+  if (backup.reads.length > 0 && backup.reads.every((read) => read.readMethod === 'cbt-nbd')) return 'read over CBT + NBD';
+  return backup.reads.map((read) => `${read.diskKey.slice(0, 8)}: ${read.readMethod}${read.fallbackReason ? ` (${read.fallbackReason})` : ''}`).join(', ');
 }
 
 async function tellRetention(ctx: NightContext, summary: RunSummary, night: number): Promise<void> {

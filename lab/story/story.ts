@@ -109,7 +109,7 @@ function nightTitle(night: number, retention: number): string {
 }
 
 function nightWhy(night: number, retention: number): string {
-  if (night === 1) return 'no chain on the remote yet: every disk is exported whole, and a snapshot stays on the pool as the reference for the next delta';
-  if (night <= retention) return 'only the blocks changed since the reference snapshot are exported; the new snapshot becomes the reference';
+  if (night === 1) return 'no chain on the remote yet: the allocated parts of every disk are read over NBD; CBT is switched on, and the snapshot stays as the reference for the next delta, its data purged (only its CBT metadata is kept on the SR)';
+  if (night <= retention) return 'only the 64 KiB extents CBT marks as changed since the reference are read over NBD and sent; the new snapshot becomes the reference, its data purged';
   return `${night} dates exceed retention ${retention}: the storage agent merges the oldest delta into the full, near the data — no new full is ever taken`;
 }
