@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { ChannelCredentials, status, type ServiceError } from '@grpc/grpc-js';
 import { createLogger } from '../shared/logging/index.js';
 import { StorageClient, GetDiskFormat } from '../shared/grpc/storage-client.js';
-import { DiskDigest, blockChecksum } from '../shared/grpc/disk-checksum.js';
+import { DiskDigest, blockChecksum, markedChecksum } from '../shared/grpc/disk-checksum.js';
 import { VhdFile, mergeVhd } from '../shared/vhd/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
@@ -225,14 +225,14 @@ describe('packed blocks through a storage agent', () => {
     const data = packedData(9, { index: 3, sectors });
     const expanded = Buffer.alloc(BLOCK);
     data.copy(expanded, 4 * EXTENT);
-    const good = blockChecksum(bitmap, expanded);
+    const good = markedChecksum(bitmap, data, BLOCK, true);
     const cases: Array<[string, Parameters<typeof rawPutDisk>[2][number], status, RegExp, ReturnType<typeof diskHeader>?]> = [
       ['short data', { index: 3, bitmap, data: data.subarray(512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /block 3: 65024 packed data bytes, expected 65536 for the 128 sectors the bitmap marks/],
       ['data past a block', { index: 3, bitmap: FULL_BITMAP, data: Buffer.alloc(BLOCK + 512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /2097664 packed data bytes, more than a block \(2097152\)/],
       ['a short bitmap', { index: 3, bitmap: bitmap.subarray(0, 256), data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /a packed block needs its 512-byte bitmap, got 256 bytes/],
       ['no bitmap', { index: 3, bitmap: Buffer.alloc(0), data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /needs its 512-byte bitmap, got 0 bytes/],
       ['a bitmap marking nothing', { index: 3, bitmap: Buffer.alloc(512), data: Buffer.alloc(0), checksum: good, packed: true }, status.INVALID_ARGUMENT, /marks no sector/],
-      ['a checksum of the packed bytes', { index: 3, bitmap, data, checksum: blockChecksum(bitmap, data), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
+      ['a checksum of the expanded block (the rule before remote format 4)', { index: 3, bitmap, data, checksum: blockChecksum(bitmap, expanded), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
       ['a checksum of the block with its unmarked sectors', { index: 3, bitmap, data, checksum: blockChecksum(bitmap, patternBlock(9, 3)), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
       ['a packed block in a full', { index: 3, bitmap, data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /a packed block in a full; a full's blocks are whole/, diskHeader({ vmUuid: vm, backupId: 'packed-full', virtualSize: SIZE })],
     ];

@@ -12,7 +12,7 @@
 import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
-import { CHECKSUM_SIZE, DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, DiskDigest, blockChecksum, markedChecksum } from '../../shared/grpc/disk-checksum.js';
 import { expandPacked, markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
@@ -148,7 +148,8 @@ export class DiskReceiver {
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
-      this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap: bitmap === undefined || isAllOnes(bitmap) });
+      const fullBitmap = bitmap === undefined || isAllOnes(bitmap);
+      this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap, marked: !fullBitmap });
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
       const previous = this.#pendingWrite;
@@ -221,24 +222,27 @@ export class DiskReceiver {
     }
     if (block.index <= this.#last) throw new StorageRequestError(`${where}: indexes must strictly ascend (previous ${this.#last})`);
     if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
-    const data = block.packed ? this.#expand(block, where) : this.#whole(block, where);
-    const actual = blockChecksum(block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap, data);
+    if (block.packed) this.#checkPacked(block, where);
+    else this.#checkWhole(block, where);
+    // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came,
+    // before a packed block is expanded.
+    const bitmap = block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap;
+    const actual = isAllOnes(bitmap) ? blockChecksum(bitmap, block.data) : markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
     if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
-    return data;
+    return block.packed ? this.#expand(block) : block.data;
   }
 
-  #whole(block: BlockInput, where: string): Buffer {
+  #checkWhole(block: BlockInput, where: string): void {
     if (block.data.length !== this.header.blockSize) {
       throw new StorageRequestError(`${where}: ${block.data.length} data bytes, expected ${this.header.blockSize}`);
     }
     if (block.bitmap.length !== 0 && block.bitmap.length !== this.#bitmapSize) {
       throw new StorageRequestError(`${where}: ${block.bitmap.length} bitmap bytes, expected ${this.#bitmapSize} (or none)`);
     }
-    return block.data;
   }
 
   /** Lengths are checked before anything is copied: data at most a block, bitmap exactly its size. */
-  #expand(block: BlockInput, where: string): Buffer {
+  #checkPacked(block: BlockInput, where: string): void {
     const { blockSize } = this.header;
     if (this.header.parentFooterUuid === undefined) {
       throw new StorageRequestError(`${where}: a packed block in a full; a full's blocks are whole (packed blocks are for deltas)`);
@@ -252,6 +256,10 @@ export class DiskReceiver {
     if (block.data.length !== sectors * SECTOR_BYTES) {
       throw new StorageRequestError(`${where}: ${block.data.length} packed data bytes, expected ${sectors * SECTOR_BYTES} for the ${sectors} sectors the bitmap marks`);
     }
+  }
+
+  #expand(block: BlockInput): Buffer {
+    const { blockSize } = this.header;
     if (this.#expanded.length === 0) this.#expanded.push(Buffer.alloc(blockSize), Buffer.alloc(blockSize));
     const target = this.#expanded[this.#nextExpanded]!;
     this.#nextExpanded ^= 1;

@@ -4,9 +4,8 @@
 // so nothing but a chunk of entries per file is held. A block without an entry or whose SHA-256
 // differs fails the read with the error `onDamage` makes (it decides whether the data is damaged
 // or a merge changed the files under the reader).
-import { blockChecksum } from '../../shared/grpc/disk-checksum.js';
 import { errorMessage } from '../../shared/errors.js';
-import { SumsCursor, isAllOnes, type SumsReader } from '../../shared/sums/index.js';
+import { SumsCursor, entryRuleChecksum, isAllOnes, type SumsEntry, type SumsReader } from '../../shared/sums/index.js';
 import type { BlockCheck, VhdBlock } from '../../shared/vhd/index.js';
 
 /** Builds the error for a block of `layer` that fails its check. */
@@ -29,15 +28,15 @@ export class SumsBlockCheck implements BlockCheck {
   async check(layer: number, block: VhdBlock): Promise<void> {
     const first = block.index !== this.#lastIndex;
     this.#lastIndex = block.index;
-    let stored: Buffer | undefined;
+    let stored: SumsEntry | undefined;
     try {
-      stored = (await this.#cursors[layer]!.find(block.index))?.checksum;
+      stored = await this.#cursors[layer]!.find(block.index);
     } catch (error) {
       throw await this.#onDamage(layer, block.index, `cannot be checked: its checksum file failed: ${errorMessage(error)}`);
     }
     if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
-    const actual = blockChecksum(block.bitmap, block.data);
-    if (!actual.equals(stored)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
+    const actual = entryRuleChecksum(stored, block.bitmap, block.data);
+    if (!actual.equals(stored.checksum)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
     if (first) this.#full = isAllOnes(block.bitmap) ? { index: block.index, checksum: actual } : undefined;
   }
 

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { PutDiskRequest } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { blockChecksum } from './disk-checksum.js';
-import { expandPacked, forEachMarkedRun, markedSectors, packBlock, packedChecksum } from './packed-block.js';
+import { createHash } from 'node:crypto';
+import { blockChecksum, markedChecksum, storedBlockChecksum } from './disk-checksum.js';
+import { expandPacked, forEachMarkedRun, markedSectors, packBlock } from './packed-block.js';
 import { blockMessageSize, encodeBlockInto } from './put-disk-encoding.js';
 
 const BLOCK = 2 * 1024 * 1024;
@@ -39,7 +40,7 @@ test('runs of marked sectors: single sectors, byte runs across bytes, the last s
   assert.equal(markedSectors(Buffer.alloc(512), BLOCK), 0);
 });
 
-test('pack then expand gives the block with zeros in its unmarked sectors; the packed checksum is the expanded block\'s', () => {
+test('pack then expand gives the block with zeros in its unmarked sectors; the checksum covers the bitmap and the marked sectors, the same packed or whole', () => {
   for (const [blockSize, sectors] of [
     [BLOCK, extents(0, 5, 6, 31)],
     [BLOCK, [1, 2, 3, 100, 2047, 2048, 4000]],
@@ -54,8 +55,12 @@ test('pack then expand gives the block with zeros in its unmarked sectors; the p
     const want = model(whole, bitmap, blockSize);
     const target = randomBytes(blockSize); // a reused buffer holds the previous block's bytes
     assert.ok(expandPacked(target, packed, bitmap, blockSize).equals(want), `block size ${blockSize}`);
-    assert.ok(packedChecksum(bitmap, parts, blockSize).equals(blockChecksum(bitmap, want)));
-    assert.ok(packedChecksum(bitmap, [packed], blockSize).equals(blockChecksum(bitmap, want)));
+    const expected = createHash('sha256').update(bitmap).update(packed).digest();
+    assert.ok(markedChecksum(bitmap, packed, blockSize, true).equals(expected), 'packed: bitmap ‖ the data as sent');
+    assert.ok(markedChecksum(bitmap, whole, blockSize).equals(expected), 'whole: bitmap ‖ its marked sectors');
+    assert.ok(markedChecksum(bitmap, want, blockSize).equals(expected), 'expanded: the same');
+    assert.ok(storedBlockChecksum(bitmap, want).checksum.equals(expected));
+    assert.equal(storedBlockChecksum(bitmap, want).marked, true);
   }
 });
 
@@ -63,7 +68,7 @@ test('a packed block encodes (data in parts, packed = 5) as the generated encode
   const whole = randomBytes(BLOCK);
   const bitmap = bitmapOf(extents(2, 9, 10));
   const parts = packBlock(whole, bitmap, BLOCK);
-  const fields = { index: 77, bitmap, data: parts, checksum: packedChecksum(bitmap, parts, BLOCK), packed: true };
+  const fields = { index: 77, bitmap, data: parts, checksum: markedChecksum(bitmap, whole, BLOCK), packed: true };
   const encoded = encodeBlockInto(Buffer.alloc(blockMessageSize(fields)), fields);
   const message: PutDiskRequest = { part: { $case: 'block', value: { ...fields, data: Buffer.concat(parts) } } };
   assert.deepEqual(encoded, Buffer.from(PutDiskRequest.encode(message).finish()));
@@ -89,4 +94,11 @@ test('expanding into a reused buffer costs about a 2 MiB copy (figures logged)',
     // Well under the block's SHA-256, which the receiver computes anyway.
     assert.ok(each < 5, `${each} ms per block`);
   }
+});
+
+test('a block whose bitmap marks every sector: the marked checksum is SHA-256(bitmap ‖ data), as before', () => {
+  const whole = randomBytes(BLOCK);
+  const full = Buffer.alloc(512, 0xff);
+  assert.ok(markedChecksum(full, whole, BLOCK).equals(blockChecksum(full, whole)));
+  assert.deepEqual({ ...storedBlockChecksum(full, whole), checksum: undefined }, { checksum: undefined, fullBitmap: true, marked: false });
 });

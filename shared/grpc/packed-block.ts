@@ -1,11 +1,10 @@
 // The packed form of a DiskBlock (proto/deltachain/storage/v1/disk.proto, docs/remote-format.md
 // §7 "Packed blocks"): `data` holds only the sectors the bitmap marks, in ascending order. Both
 // ends walk the bitmap as runs of consecutive marked sectors: a sender packs a whole block into
-// views of its marked runs (no copy) and checksums the block as the receiver will expand it —
-// marked sectors from the data, zeros elsewhere — without building it; a receiver expands into a
+// views of its marked runs (no copy); its checksum covers the bitmap and those sectors only
+// (disk-checksum.ts markedChecksum), so neither end hashes the zeros; a receiver expands into a
 // buffer it reuses. Only the block's `blockSize / 512` sectors count; the bitmap's padding bits
 // carry no data. Bitmap bytes of 0x00 or 0xff (8 sectors, one 4 KiB page) are taken whole.
-import { createHash } from 'node:crypto';
 
 export const SECTOR_BYTES = 512;
 
@@ -66,45 +65,6 @@ export function expandPacked(target: Buffer, packed: Uint8Array, bitmap: Uint8Ar
   });
   target.fill(0, filled, blockSize);
   return target.subarray(0, blockSize);
-}
-
-const ZEROS = Buffer.alloc(1024 * 1024);
-
-/** SHA-256(bitmap ‖ the expanded block) from the packed parts, without expanding. */
-export function packedChecksum(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSize: number): Buffer {
-  const hash = createHash('sha256').update(bitmap);
-  const zeros = (bytes: number): void => {
-    for (let left = bytes; left > 0; left -= ZEROS.length) hash.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-  };
-  const data = joinedReader(parts);
-  let filled = 0;
-  forEachMarkedRun(bitmap, blockSize, (first, end) => {
-    zeros(first * SECTOR_BYTES - filled);
-    for (const piece of data((end - first) * SECTOR_BYTES)) hash.update(piece);
-    filled = end * SECTOR_BYTES;
-  });
-  zeros(blockSize - filled);
-  return hash.digest();
-}
-
-/** Reads `bytes` at a time across `parts` as views; stops short when the parts run out. */
-function joinedReader(parts: readonly Uint8Array[]): (bytes: number) => Uint8Array[] {
-  let part = 0;
-  let offset = 0;
-  return (bytes) => {
-    const out: Uint8Array[] = [];
-    while (bytes > 0 && part < parts.length) {
-      const piece = parts[part]!.subarray(offset, offset + bytes);
-      out.push(piece);
-      bytes -= piece.length;
-      offset += piece.length;
-      if (offset >= parts[part]!.length) {
-        part++;
-        offset = 0;
-      }
-    }
-    return out;
-  };
 }
 
 export function byteLength(parts: readonly Uint8Array[]): number {

@@ -33,9 +33,9 @@ import {
   type PutDiskResponse,
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { DiskDigest, blockChecksum } from './disk-checksum.js';
+import { DiskDigest, blockChecksum, markedChecksum } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
-import { markedSectors, packBlock, packedChecksum } from './packed-block.js';
+import { markedSectors, packBlock } from './packed-block.js';
 import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
@@ -217,13 +217,14 @@ function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array,
   if (block.packed === true) {
     if (!delta) throw new RangeError(`block ${block.index}: a packed block in a full; a full's blocks are whole`);
     if (bitmap.length === 0) throw new RangeError(`block ${block.index}: a packed block needs its bitmap`);
-    return { index: block.index, bitmap, data: block.data, checksum: packedChecksum(bitmap, [block.data], blockSize), packed: true };
+    return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap, block.data, blockSize, true), packed: true };
   }
   if (pack && bitmap.length > 0 && !bitmap.every((byte) => byte === 0xff)) {
     if (markedSectors(bitmap, blockSize) === 0) return undefined;
     const parts = packBlock(block.data, bitmap, blockSize);
-    return { index: block.index, bitmap, data: parts, checksum: packedChecksum(bitmap, parts, blockSize), packed: true };
+    return { index: block.index, bitmap, data: parts, checksum: markedChecksum(bitmap, block.data, blockSize), packed: true };
   }
+  if (bitmap.length > 0 && !bitmap.every((byte) => byte === 0xff)) return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap, block.data, blockSize) };
   return { index: block.index, bitmap, data: block.data, checksum: blockChecksum(bitmap.length > 0 ? bitmap : full, block.data) };
 }
 

@@ -104,3 +104,17 @@ test('the streaming reader yields what decodeSums does, checks the trailing hash
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('MARKED entries (the checksum covers the marked sectors only) round-trip; MARKED with another bit is refused', () => {
+  const entries: SumsEntry[] = [entry(1, true), { index: 2, checksum: sum(2), fullBitmap: false, marked: true }, entry(3, false), entry(4, undefined)];
+  const encoded = encodeSums(2 * 1024 * 1024, entries);
+  assert.deepEqual(encoded.readUInt32BE(32 + 40 + 36), 4, 'flag bit 2 for the MARKED entry');
+  const decoded = decodeSums(encoded, 'x').entries;
+  assert.deepEqual(decoded[1], { index: 2, checksum: sum(2), fullBitmap: false, marked: true });
+  assert.equal(decoded[2]!.marked, undefined, 'no bit: the whole-block rule of earlier writers');
+  assert.throws(() => encodeSums(2 * 1024 * 1024, [{ index: 0, checksum: sum(0), fullBitmap: true, marked: true }]), /MARKED entry is for a block whose bitmap is not all ones/);
+  const bad = Buffer.from(encoded);
+  bad.writeUInt32BE(4 | 1, 32 + 40 + 36);
+  createHash('sha256').update(bad.subarray(0, bad.length - 32)).digest().copy(bad, bad.length - 32);
+  assert.throws(() => decodeSums(bad, 'x'), /flags 5, which this version does not know/);
+});

@@ -10,11 +10,14 @@
 // Flags say what the stored sector bitmap of the block is, so that the digest of a folded chain
 // can be taken from checksums without reading bitmaps: bit 0 (FULL) = every byte of the stored
 // bitmap is 0xff, so the block checksum is also the checksum of the block with a full bitmap;
-// bit 1 (UNKNOWN) = not known (the entry was carried over from a version 1 file by a merge).
-// Neither bit: the bitmap leaves some sector unmarked. Other bits are reserved and must be zero.
+// bit 1 (UNKNOWN) = not known (the entry was carried over from a version 1 file by a merge);
+// bit 2 (MARKED) = the bitmap leaves some sector unmarked and the checksum covers the bitmap and
+// the marked sectors only (what writers of remote format 4 record for such a block).
+// No bit: the bitmap leaves some sector unmarked and the checksum covers the whole block (written
+// before remote format 4). At most one bit; the others are reserved and must be zero.
 import { createHash } from 'node:crypto';
 import { DeltachainError } from '../errors.js';
-import { CHECKSUM_SIZE } from '../grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, blockChecksum, markedChecksum } from '../grpc/disk-checksum.js';
 
 export const SUMS_MAGIC = Buffer.from('DCSUMS\r\n', 'latin1');
 /** The version writers produce; readers also accept 1. */
@@ -22,7 +25,8 @@ export const SUMS_VERSION = 2;
 export const SUMS_HEADER_SIZE = 32;
 export const SUMS_FLAG_FULL = 1;
 export const SUMS_FLAG_UNKNOWN = 2;
-const KNOWN_FLAGS = SUMS_FLAG_FULL | SUMS_FLAG_UNKNOWN;
+export const SUMS_FLAG_MARKED = 4;
+const VALID_FLAGS = new Set([0, SUMS_FLAG_FULL, SUMS_FLAG_UNKNOWN, SUMS_FLAG_MARKED]);
 
 /** One block's entry. */
 export interface SumsEntry {
@@ -31,6 +35,8 @@ export interface SumsEntry {
   checksum: Buffer;
   /** True: the stored bitmap is all ones. False: it is not. Undefined: not known (version 1). */
   fullBitmap: boolean | undefined;
+  /** The checksum covers the bitmap and the marked sectors only (MARKED); else the whole block. */
+  marked?: boolean;
 }
 
 export interface SumsHeader {
@@ -86,13 +92,18 @@ export function decodeSumsEntry(buf: Buffer, at: number, version: number, where:
   const checksum = copy ? Buffer.from(view) : view;
   if (version === 1) return { index, checksum, fullBitmap: undefined };
   const flags = buf.readUInt32BE(at + 4 + CHECKSUM_SIZE);
-  if ((flags & ~KNOWN_FLAGS) !== 0 || flags === KNOWN_FLAGS) {
+  if (!VALID_FLAGS.has(flags)) {
     throw new SumsFormatError(where, `entry for block ${index} has flags ${flags}, which this version does not know`);
   }
+  if (flags === SUMS_FLAG_MARKED) return { index, checksum, fullBitmap: false, marked: true };
   return { index, checksum, fullBitmap: flags & SUMS_FLAG_UNKNOWN ? undefined : (flags & SUMS_FLAG_FULL) !== 0 };
 }
 
 function flagsOf(entry: SumsEntry): number {
+  if (entry.marked === true) {
+    if (entry.fullBitmap !== false) throw new RangeError(`block ${entry.index}: a MARKED entry is for a block whose bitmap is not all ones`);
+    return SUMS_FLAG_MARKED;
+  }
   if (entry.fullBitmap === undefined) return SUMS_FLAG_UNKNOWN;
   return entry.fullBitmap ? SUMS_FLAG_FULL : 0;
 }
@@ -142,4 +153,9 @@ export function decodeSums(buf: Buffer, where: string): BlockSums {
 export function isAllOnes(bitmap: Uint8Array): boolean {
   for (let i = 0; i < bitmap.length; i++) if (bitmap[i] !== 0xff) return false;
   return true;
+}
+
+/** The checksum of a stored block by the rule its entry records (MARKED: bitmap and marked sectors; else the whole block). */
+export function entryRuleChecksum(entry: Pick<SumsEntry, 'marked'>, bitmap: Uint8Array, data: Uint8Array): Buffer {
+  return entry.marked === true ? markedChecksum(bitmap, data, data.length) : blockChecksum(bitmap, data);
 }

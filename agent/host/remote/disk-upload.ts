@@ -9,7 +9,8 @@
 // a tenth on the agent bench, but raised its peak RSS by 10–20 MiB (fewer young-generation
 // collections, so gRPC's 2 MiB frames linger longer): over the 200 MiB bound in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksum, grantMetadata, packedChecksum } from '../../../shared/grpc/index.js';
+import { DiskDigest, blockChecksum, grantMetadata, markedChecksum } from '../../../shared/grpc/index.js';
+import { isAllOnes } from '../../../shared/sums/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
@@ -58,7 +59,7 @@ export class DiskUpload {
   /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer, packed = false): Promise<void> {
     this.throwIfFailed();
-    const checksum = packed ? packedChecksum(bitmap, [data], this.blockSize) : blockChecksum(bitmap, data);
+    const checksum = bitmap.length === 0 || isAllOnes(bitmap) ? blockChecksum(bitmap, data) : markedChecksum(bitmap, data, this.blockSize, packed);
     this.digest.add(index, checksum);
     this.inFlight++;
     this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed } } }, () => this.onFlushed());

@@ -18,7 +18,7 @@ import { fsyncFolder } from '../../../shared/files/fsync-folder.js';
 import { classifyChildBlock } from '../../../shared/vhd/merge-plan.js';
 import { isAllOnes } from '../../../shared/sums/index.js';
 import { findInterruptedMerges, mergeVhd } from '../../../shared/vhd/merge.js';
-import { blockChecksum } from '../../../shared/grpc/disk-checksum.js';
+import { storedBlockChecksum } from '../../../shared/grpc/disk-checksum.js';
 import { readBackupMetadata, type BackupMetadata } from '../backup-metadata.js';
 import { removeIfPresent } from '../../../shared/files/atomic-write.js';
 import { StorageConflictError, StorageNotFoundError } from '../errors.js';
@@ -167,7 +167,7 @@ export async function finishChecksums(vhdPath: string, options: { merged?: boole
         continue;
       }
       const block = (await file.readBlock(index))!;
-      entries.push({ index, checksum: blockChecksum(block.bitmap, block.data), fullBitmap: isAllOnes(block.bitmap) });
+      entries.push({ index, ...storedBlockChecksum(block.bitmap, block.data) });
     }
     if (entries.length !== table.entries.length || entries.some((e, k) => e !== table.entries[k])) {
       await writeSumsFile(pending, table.blockSize, entries);
