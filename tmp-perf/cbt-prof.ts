@@ -21,7 +21,7 @@ async function backup(full: boolean) {
   console.log(`${last.disks[0].mode} ${(Date.now() - t) / 1000} s`);
 }
 await backup(true);
-await env.admin.write({ vdi: disk!, pattern: 'scattered', percent: 1, seed: 5 });
+await env.admin.write({ vdi: disk!, pattern: 'clustered-64k', percent: 1, seed: 5 });
 const session = new Session(); session.connect();
 await session.post('Profiler.enable'); await session.post('Profiler.start');
 await backup(false);

@@ -25,6 +25,7 @@ export interface HostAgentProcessOptions {
   poolId: string;
   agentId: string;
   nats: TestNats;
+  changedBlocks?: 'cbt' | 'vhd-export';
 }
 
 export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutMs = 60_000): Promise<HostAgentProcess> {
@@ -37,6 +38,7 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
     limits: { vms: 2, disksPerVm: 2, xapiCalls: 8 },
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
     trust: { coordinatorKey: testTaskKeys().publicPath },
+    backup: { changedBlocks: o.changedBlocks ?? 'vhd-export' },
     heartbeatSeconds: 60,
     progressIntervalMs: 0,
   });

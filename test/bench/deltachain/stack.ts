@@ -49,7 +49,9 @@ export async function startDeltachainStack(o: DeltachainStackOptions): Promise<D
     if (content !== o.content) log('dataplane: the lab pool has no "mixed" disk content yet; the disk is random');
     const labConfig = join(paths.config, 'lab.json');
     const disk = { name: 'bench disk', size: o.diskBytes, fill: o.fill, ...(features.mixedContent ? { content } : {}) };
-    await writeFile(labConfig, JSON.stringify({ state: paths.lab, seed: o.seed, fleet: { vms: [{ name: 'bench', disks: [disk] }] } }));
+    // A network with purpose nbd: the pool serves NBD (TLS), so the CBT path can read it.
+    const networks = [{ name: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500, purpose: ['nbd'] }];
+    await writeFile(labConfig, JSON.stringify({ state: paths.lab, seed: o.seed, fleet: { networks, vms: [{ name: 'bench', disks: [disk] }] } }));
     const started = Date.now();
     // The lab seeds its disk while NATS and the storage agent come up; the host agent needs the lab.
     const lab = startLabProcess(['--config', labConfig], 60_000 + Math.ceil(o.diskBytes / GiB) * 30_000).then((p) => (parts.lab = p));
@@ -60,7 +62,7 @@ export async function startDeltachainStack(o: DeltachainStackOptions): Promise<D
     const host = Promise.all([lab, nats]).then(async ([l, n]) => {
       log(`dataplane: lab pool ready in ${((Date.now() - started) / 1000).toFixed(1)} s (disk ${(o.diskBytes / GiB).toFixed(2)} GiB, fill ${o.fill} %, ${content})`);
       const { url, user, password } = l.banner;
-      parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: n });
+      parts.host = await startHostAgentProcess({ configFolder: paths.config, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: n, changedBlocks: o.changedBlocks ?? 'vhd-export' });
     });
     const settled = await Promise.allSettled([lab, nats, storage, host]);
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
@@ -97,6 +99,8 @@ class Stack implements DeltachainStack {
   private readonly writePatterns: readonly string[];
   private readonly mixed: boolean;
   private srUuid: string | undefined;
+  /** A guest write since the newest backup: the live disk no longer holds that backup's content. */
+  private writtenSinceBackup = false;
 
   constructor(
     private readonly paths: Record<string, string>,
@@ -117,6 +121,7 @@ class Stack implements DeltachainStack {
   async write(o: WriteOptions): Promise<{ bytes: number; blocks: number }> {
     if (!this.writePatterns.includes(o.pattern)) throw new Error(`the lab pool has no write pattern "${o.pattern}" (it has ${this.writePatterns.join(', ')})`);
     const content = o.content ?? this.content;
+    this.writtenSinceBackup = true;
     return this.rpc.write({ vdi: this.vdiUuid, pattern: o.pattern, percent: o.percent, seed: o.seed, ...(this.mixed ? { content } : {}) });
   }
 
@@ -153,8 +158,11 @@ class Stack implements DeltachainStack {
       bytesSent: output.bytesSent,
       bytesAdded: (await allocatedBytes(this.paths.remote!)) - remoteBefore,
       backupId,
+      readMethod: [...new Set(disks.map((d) => d.readMethod))].join('+'),
+      fallbackReason: [...new Set(disks.map((d) => d.fallbackReason).filter((r) => r !== ''))].join('+'),
     };
     const snapshotVdiByDisk = Object.fromEntries(disks.map((d) => [d.diskKey, d.snapshotVdiUuid]));
+    this.writtenSinceBackup = false;
     return { measure, booked: { backupId, snapshotVdiByDisk, digests: new Map() } };
   }
 
@@ -179,14 +187,36 @@ class Stack implements DeltachainStack {
     return { wallSec, cpuSec: cpuByProcess.hostAgent + cpuByProcess.storageAgent, cpuByProcess, bytes: output.bytesReceived, digestMatches, chainDepth: this.book.depth() };
   }
 
-  /** Disk key → digest of that backup's snapshot VDI (cached). */
+  /**
+   * Disk key → digest of that backup's snapshot VDI (cached). A purged reference (cbt_metadata)
+   * has no data: then the live disk, which no guest wrote since that backup, holds its content.
+   */
   private async snapshotDigests(backup: BookedBackup): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const [diskKey, vdi] of Object.entries(backup.snapshotVdiByDisk)) {
-      if (!backup.digests.has(vdi)) backup.digests.set(vdi, await this.rpc.digest(vdi));
+      if (!backup.digests.has(vdi)) {
+        const ref = await this.rpc.call<string>('VDI.get_by_uuid', vdi);
+        const purged = (await this.rpc.call<string>('VDI.get_type', ref)) === 'cbt_metadata';
+        if (purged && (this.writtenSinceBackup || backup !== this.book.newest())) throw new Error(`backup ${backup.backupId}: its reference ${vdi} was purged and the disk was written since; no digest to check a restore against`);
+        backup.digests.set(vdi, await this.rpc.digest(purged ? diskKey : vdi));
+      }
       out.set(diskKey, backup.digests.get(vdi)!);
     }
     return out;
+  }
+
+  async useChangedBlocks(method: 'cbt' | 'vhd-export'): Promise<void> {
+    await this.parts.host.stop();
+    const { url, user, password } = this.parts.lab.banner;
+    this.parts.host = await startHostAgentProcess({ configFolder: this.paths.config!, lab: { url, user, password }, poolId: POOL_ID, agentId: 'host-bench', nats: this.parts.nats, changedBlocks: method });
+    this.pids.hostAgent = this.parts.host.pid;
+  }
+
+  async snapshotDataBytes(): Promise<number> {
+    const vdis = await this.rpc.call<Record<string, { is_a_snapshot: boolean; type: string; physical_utilisation: number }>>('VDI.get_all_records');
+    return Object.values(vdis)
+      .filter((v) => v.is_a_snapshot && v.type !== 'cbt_metadata')
+      .reduce((sum, v) => sum + Number(v.physical_utilisation), 0);
   }
 
   private async runHostTask(task: Task, what: string): Promise<{ result: TaskResult; wallSec: number; cpuByProcess: Record<ProcessName, number>; labReadBytes: number }> {

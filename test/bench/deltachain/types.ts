@@ -16,8 +16,12 @@ export interface DeltachainStackOptions {
   content: DiskContent;
   /** Seed of the lab's disk content. */
   seed: number;
+  /** How the host agent finds a delta's changed blocks at start (default `vhd-export`); `useChangedBlocks` switches. The lab pool serves NBD either way. */
+  changedBlocks?: ChangedBlocks;
   log?: (s: string) => void;
 }
+
+export type ChangedBlocks = 'cbt' | 'vhd-export';
 
 export interface DcBackupMeasure {
   /** From task publish to the result event. */
@@ -35,6 +39,9 @@ export interface DcBackupMeasure {
   /** Growth of the remote folder's allocated size. */
   bytesAdded: number;
   backupId: string;
+  /** How the host agent read the disk (`cbt-nbd`, `vhd-export`) and, if it fell back from CBT, why. */
+  readMethod: string;
+  fallbackReason: string;
 }
 
 export interface DcRestoreMeasure {
@@ -70,6 +77,10 @@ export interface DeltachainStack {
   fullBackup(): Promise<DcBackupMeasure>;
   /** A delta on the newest chain's newest backup (its snapshot as base). */
   incrementalBackup(): Promise<DcBackupMeasure>;
+  /** Restarts the host agent configured with `backup.changedBlocks: method`. */
+  useChangedBlocks(method: ChangedBlocks): Promise<void>;
+  /** Bytes the pool's SRs spend on snapshot data: physical_utilisation of snapshot VDIs that are not cbt_metadata. */
+  snapshotDataBytes(): Promise<number>;
   /** Restores the newest backup into a new VM on the lab pool, checks its digest, removes it. */
   restoreNewest(): Promise<DcRestoreMeasure>;
   /** Backups in the newest chain (full + deltas). */

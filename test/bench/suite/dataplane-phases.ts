@@ -9,7 +9,8 @@ import type { DcBackupMeasure, DeltachainStack } from '../deltachain/index.js';
 import { measureCommand, rawTcpCopy, type BorgRepo, type PeerBackupMeasure, type ResticRepo } from '../peers/index.js';
 import { figure, figureOf } from '../lib/stats.js';
 import { applyWritesToFile, fileSha256 } from '../workload/raw-mirror.js';
-import type { BackupFigures, FullCase, IncrementalCase, RestoreCase, ThroughputFigures } from './results.js';
+import { planWrites, type WritePattern } from '../../../lab/pool/workload/write-plan.js';
+import type { BackupFigures, FullCase, IncrementalCase, RestoreCase, SnapshotDataFigures, ThroughputFigures } from './results.js';
 
 const MiB = 1024 * 1024;
 
@@ -107,7 +108,7 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
       label,
       writtenBytes: figure(written).median,
       tools: {
-        deltachain: backupFigures(dc.map((m) => ({ wallSec: m.wallSec, cpuSec: m.cpuSec, bytesRead: m.bytesReadFromSource, bytesAdded: m.bytesAdded }))),
+        deltachain: deltachainFigures(dc),
         restic: backupFigures(rs),
         borg: backupFigures(bg),
       },
@@ -115,6 +116,51 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
   }
   await checkMirror(c);
   return cases;
+}
+
+/**
+ * The same three patterns through the CBT path, after the VHD-export runs: the host agent is
+ * restarted with `backup.changedBlocks: cbt`; one unmeasured delta switches CBT on (its reference
+ * was taken without CBT, so it goes through the VHD export); then each run writes the pattern and
+ * takes a CBT delta, the reference's data purged after each. Returns the SR's snapshot bytes
+ * before the switch (VHD-export references) and after the last run (purged references).
+ */
+export async function cbtSection(c: DataplaneContext, cases: IncrementalCase[]): Promise<SnapshotDataFigures> {
+  const vhdExport = await c.stack.snapshotDataBytes();
+  await c.stack.useChangedBlocks('cbt');
+  await writeBoth(c, 'clustered', 0.1, 4000);
+  const warm = await c.stack.incrementalBackup();
+  c.log(`CBT path: host agent restarted with changedBlocks cbt; first delta ${warm.readMethod}${warm.fallbackReason ? ` (${warm.fallbackReason})` : ''} switched CBT on`);
+  for (const [p, { pattern, label }] of PATTERNS.entries()) {
+    const runs: DcBackupMeasure[] = [];
+    const extents: number[] = [];
+    for (let run = 0; run < c.runs; run++) {
+      const seed = 4100 + p * 100 + run;
+      await writeBoth(c, pattern, 1, seed);
+      extents.push(touchedExtents(c.diskBytes, pattern, seed));
+      const d = await c.stack.incrementalBackup();
+      runs.push(d);
+      c.log(`incremental ${label} ${run + 1}/${c.runs}, CBT path: ${d.wallSec.toFixed(2)} s (${d.readMethod}${d.fallbackReason ? `, fell back: ${d.fallbackReason}` : ''}, ${(d.bytesAdded / MiB).toFixed(1)} MiB added for ${extents.at(-1)} extents of 64 KiB = ${((extents.at(-1)! * 64) / 1024).toFixed(1)} MiB)`);
+    }
+    const target = cases.find((x) => x.pattern === pattern);
+    if (target) target.cbt = { figures: deltachainFigures(runs), extents: figure(extents).median, readMethods: runs.map((r) => (r.fallbackReason ? `${r.readMethod} (${r.fallbackReason})` : r.readMethod)) };
+  }
+  await checkMirror(c);
+  return { vhdExport, cbt: await c.stack.snapshotDataBytes() };
+}
+
+/** Distinct 64 KiB extents a lab write touches, planned again from its inputs (the lab's own planner). */
+function touchedExtents(virtualSize: number, pattern: string, seed: number): number {
+  const writes = planWrites({ pattern: pattern as WritePattern, virtualSize, percent: 1, seed });
+  const extents = new Set<number>();
+  for (const w of writes) for (let at = Math.floor(w.offset / CHUNK) * CHUNK; at < w.offset + w.length; at += CHUNK) extents.add(at / CHUNK);
+  return extents.size;
+}
+
+const CHUNK = 64 * 1024;
+
+function deltachainFigures(runs: DcBackupMeasure[]): BackupFigures {
+  return backupFigures(runs.map((m) => ({ wallSec: m.wallSec, cpuSec: m.cpuSec, bytesRead: m.bytesReadFromSource, bytesAdded: m.bytesAdded })));
 }
 
 export async function restoreSection(c: DataplaneContext, depth: number): Promise<RestoreCase> {

@@ -13,7 +13,7 @@ import { figure } from '../lib/stats.js';
 import { BorgRepo, ResticRepo, ensurePeerTools } from '../peers/index.js';
 import { benchMerge } from '../vhd-merge-bench.js';
 import { writeRawMirror } from '../workload/raw-mirror.js';
-import { fullSection, incrementalSection, restoreSection, type DataplaneContext } from './dataplane-phases.js';
+import { cbtSection, fullSection, incrementalSection, restoreSection, type DataplaneContext } from './dataplane-phases.js';
 import { machineFacts } from './machine.js';
 import { suiteMarkdown } from './markdown.js';
 import { HELP, parseSuiteOptions, type SuiteOptions } from './options.js';
@@ -94,6 +94,7 @@ async function main(o: SuiteOptions): Promise<void> {
         await restic.backup(raw);
         await borg.backup(raw);
         results.incremental = await phase('incremental backups', () => incrementalSection(c));
+        results.snapshotData = await phase('incremental backups, CBT path', () => cbtSection(c, results.incremental!));
       }
       if (o.sections.includes('restore')) results.restore = await phase('restore', () => restoreSection(c, o.chainDepth));
       results.memory = memory;

@@ -2,7 +2,7 @@
 // section's own table. Every cell is "median (min–max)" over the runs.
 import type { Figure } from '../lib/stats.js';
 import { describeMachine } from './machine.js';
-import type { SuiteResults, ThroughputFigures, Tool } from './results.js';
+import type { BackupFigures, SuiteResults, ThroughputFigures } from './results.js';
 import { formatRatio } from './svg-chart.js';
 
 const MiB = 1024 * 1024;
@@ -24,7 +24,6 @@ function ratioCell(f: Figure): string {
 
 const PROCESS_NAMES: Record<string, string> = { hostAgent: 'host agent', storageAgent: 'storage agent', labPool: 'lab pool (the XAPI stand-in, not in the CPU column)' };
 
-const TOOL_NAMES: Record<Tool, string> = { deltachain: 'Deltachain', restic: 'restic', borg: 'borg' };
 
 export function suiteMarkdown(r: SuiteResults): string {
   const lines: string[] = [];
@@ -49,12 +48,19 @@ export function suiteMarkdown(r: SuiteResults): string {
       '|---|---|---:|---:|---:|---:|',
     );
     for (const c of r.incremental) {
-      for (const tool of ['deltachain', 'restic', 'borg'] as const) {
-        const t = c.tools[tool];
-        push(`| ${c.label} (${num(c.writtenBytes / MiB, 0)} MiB written) | ${TOOL_NAMES[tool]} | ${cell(t.wallSec, 2)} | ${cell(t.cpuSec, 2)} | ${cell(t.bytesRead, 0, MiB)} | ${cell(t.bytesAdded, 0, MiB)} |`);
+      const rows: Array<[string, BackupFigures]> = [['Deltachain, VHD export', c.tools.deltachain]];
+      if (c.cbt) rows.push([`Deltachain, CBT + NBD (${c.cbt.extents} extents of 64 KiB = ${num((c.cbt.extents * 64) / 1024, 1)} MiB)`, c.cbt.figures]);
+      rows.push(['restic', c.tools.restic], ['borg', c.tools.borg]);
+      for (const [name, t] of rows) {
+        push(`| ${c.label} (${num(c.writtenBytes / MiB, 0)} MiB written) | ${name} | ${cell(t.wallSec, 2)} | ${cell(t.cpuSec, 2)} | ${cell(t.bytesRead, 0, MiB)} | ${cell(t.bytesAdded, 0, MiB)} |`);
       }
     }
     push('');
+    const fellBack = r.incremental.flatMap((c) => (c.cbt?.readMethods ?? []).filter((m) => m !== 'cbt-nbd').map((m) => `${c.label}: ${m}`));
+    if (r.incremental.some((c) => c.cbt)) push(fellBack.length === 0 ? 'Every CBT-path run read its disk over CBT + NBD (no fallback).' : `CBT-path runs that fell back: ${fellBack.join('; ')}.`, '');
+    if (r.snapshotData) {
+      push(`Reference snapshot data on the pool's SR between backups: ${num(r.snapshotData.vhdExport / MiB, 0)} MiB with the VHD-export path, ${num(r.snapshotData.cbt / MiB, 0)} MiB with the CBT path (reference data purged after each backup).`, '');
+    }
   }
   const throughputRow = (name: string, t: ThroughputFigures): string => `| ${name} | ${cell(t.wallSec, 2)} | ${cell(t.mibPerSec, 0)} | ${cell(t.cpuSec, 2)} |`;
   const byProcess = (t: ThroughputFigures): string[] =>

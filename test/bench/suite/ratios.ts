@@ -26,6 +26,16 @@ export function deriveRatios(r: Omit<SuiteResults, 'ratios'>): Ratio[] {
       out.push({ group: 'Incremental repository growth', label: `${c.label}: ${peer}`, figure: pairedRatio(c.tools[peer].bytesAdded, dc.bytesAdded), meaning: `${peer} bytes added / Deltachain bytes added` });
     }
   }
+  for (const c of r.incremental ?? []) {
+    if (c.cbt === undefined) continue;
+    const cbt = c.cbt.figures;
+    for (const peer of ['restic', 'borg'] as const) {
+      out.push({ group: 'Incremental backup time, CBT path', label: `${c.label}: ${peer}`, figure: pairedRatio(c.tools[peer].wallSec, cbt.wallSec), meaning: `${peer} wall / Deltachain (CBT) wall` });
+    }
+    out.push({ group: 'Incremental bytes added, CBT path', label: `${c.label}: vs restic`, figure: pairedRatio(cbt.bytesAdded, c.tools.restic.bytesAdded), meaning: 'Deltachain (CBT) bytes added / restic bytes added (lower is better)' });
+    const extentBytes = { ...cbt.bytesAdded, runs: cbt.bytesAdded.runs.map(() => c.cbt!.extents * 64 * 1024) };
+    out.push({ group: 'Incremental bytes added, CBT path', label: `${c.label}: vs the extents touched`, figure: pairedRatio(cbt.bytesAdded, extentBytes), meaning: 'Deltachain (CBT) bytes added / (64 KiB extents touched × 64 KiB) (lower is better)' });
+  }
   if (r.full) {
     out.push({ group: 'Against the limit', label: 'full backup vs raw TCP copy', figure: pairedRatio(r.full.deltachain.mibPerSec, r.full.rawTcp.mibPerSec), meaning: 'Deltachain MiB/s / raw loopback TCP copy MiB/s', limit: true });
   }

@@ -36,6 +36,23 @@ export interface IncrementalCase {
   /** Bytes the guest wrote per run (median). */
   writtenBytes: number;
   tools: Record<Tool, BackupFigures>;
+  /**
+   * Deltachain's CBT path (changed 64 KiB extents read over NBD, packed blocks) on the same
+   * pattern, size and seed family, measured after the VHD-export runs (`deltachain`).
+   */
+  cbt?: {
+    figures: BackupFigures;
+    /** Distinct 64 KiB extents the guest write touched, per run (median). */
+    extents: number;
+    /** How the host agent read the disk in each run (`cbt-nbd`, or `vhd-export (reason)` when it fell back). */
+    readMethods: string[];
+  };
+}
+
+/** Bytes the pool's SR held as reference-snapshot data between backups, per path (purge on for CBT). */
+export interface SnapshotDataFigures {
+  vhdExport: number;
+  cbt: number;
 }
 
 export interface ThroughputFigures {
@@ -94,6 +111,7 @@ export interface SuiteResults {
   options: { diskGiB: number; runs: number; sections: string[] };
   full?: FullCase;
   incremental?: IncrementalCase[];
+  snapshotData?: SnapshotDataFigures;
   restore?: RestoreCase;
   merge?: MergeCase[];
   /** Peak RSS (MiB) of each Deltachain process, per phase and overall. */
