@@ -132,6 +132,12 @@ describe('coordinator CLI', () => {
   it('policy list, show, edit, disable, enable', async () => {
     assert.match((await h.cli('policy', 'list')).out, /nightly\s+yes\s+tag:prod\s+nas,offsite\s+0 2 \* \* \* Europe\/Paris\s+2\s+3/);
     assert.match((await h.cli('policy', 'show', 'nightly')).out, /full interval: a new full every 3 backups/);
+    assert.match((await h.cli('policy', 'show', 'nightly')).out, /snapshot data: purged after each backup \(CBT metadata kept\)/, 'purge is the default');
+    const kept = await h.cli('policy', 'edit', 'nightly', '--no-purge-snapshot-data', '--json');
+    assert.equal(JSON.parse(kept.out).settings.purgeSnapshotData, false);
+    assert.match((await h.cli('policy', 'show', 'nightly')).out, /snapshot data: kept on the SR between runs/);
+    assert.equal(JSON.parse((await h.cli('policy', 'edit', 'nightly', '--retention', '2', '--json')).out).settings.purgeSnapshotData, false, 'an edit that does not name it keeps it');
+    assert.equal(JSON.parse((await h.cli('policy', 'edit', 'nightly', '--purge-snapshot-data', '--json')).out).settings.purgeSnapshotData, true);
     const edited = await h.cli('policy', 'edit', 'nightly', '--full-interval', '0', '--json');
     assert.equal(JSON.parse(edited.out).settings.fullInterval, 0);
     assert.deepEqual(JSON.parse(edited.out).settings.remotes, ['nas', 'offsite']);

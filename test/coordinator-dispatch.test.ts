@@ -79,7 +79,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
   it('a backup waits for its remote’s registered address and goes once an operator gives it — never a heartbeat’s', async () => {
     const policy = await catalogue.insertPolicy(db.sql, randomUUID(), {
       name: 'p', selection: { vmUuids: [VM], tags: [], pools: [] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' },
-      retention: 2, fullInterval: 0, concurrency: 1, enabled: true,
+      retention: 2, fullInterval: 0, concurrency: 1, purgeSnapshotData: true, enabled: true,
     }, new Date());
     const payload = { policyId: policy.id, policyName: 'p', retention: 2, backupId: '20240101T000000Z-aa', vmName: 'web', forceFull: false };
     const task = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, payload }, DEFAULT_TASK_LIMITS, new Date());

@@ -17,6 +17,7 @@ export function settingsToWire(s: PolicySettings): wire.PolicySettings {
     fullInterval: s.fullInterval,
     concurrency: s.concurrency,
     enabled: s.enabled,
+    purgeSnapshotData: s.purgeSnapshotData,
   };
 }
 
@@ -32,6 +33,7 @@ export function settingsFromWire(s: wire.PolicySettings | undefined): unknown {
     fullInterval: s.fullInterval,
     concurrency: s.concurrency,
     enabled: s.enabled,
+    purgeSnapshotData: s.purgeSnapshotData ?? true,
   };
 }
 

@@ -15,6 +15,7 @@ interface PolicyRow {
   retention: number;
   fullInterval: number;
   concurrency: number;
+  purgeSnapshotData: boolean;
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -31,6 +32,7 @@ function toPolicy(row: PolicyRow): Policy {
     retention: row.retention,
     fullInterval: row.fullInterval,
     concurrency: row.concurrency,
+    purgeSnapshotData: row.purgeSnapshotData,
     enabled: row.enabled,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -42,10 +44,10 @@ export async function insertPolicy(db: Catalogue, id: string, settings: PolicySe
     await db.begin(async (tx) => {
       await tx`
         insert into policies (id, name, vm_uuids, vm_tags, pool_names, schedule, time_zone, retention,
-                              full_interval, concurrency, enabled, created_at, updated_at)
+                              full_interval, concurrency, purge_snapshot_data, enabled, created_at, updated_at)
         values (${id}, ${settings.name}, ${settings.selection.vmUuids}::uuid[], ${settings.selection.tags},
                 ${settings.selection.pools}, ${settings.schedule.cron}, ${settings.schedule.timeZone},
-                ${settings.retention}, ${settings.fullInterval}, ${settings.concurrency}, ${settings.enabled},
+                ${settings.retention}, ${settings.fullInterval}, ${settings.concurrency}, ${settings.purgeSnapshotData}, ${settings.enabled},
                 ${now}, ${now})`;
       await tx`insert into policy_remotes (policy_id, remote_name) select ${id}, unnest(${settings.remotes}::text[])`;
     });
@@ -63,7 +65,7 @@ export async function updatePolicy(db: Catalogue, id: string, settings: PolicySe
           vm_tags = ${settings.selection.tags}, pool_names = ${settings.selection.pools},
           schedule = ${settings.schedule.cron}, time_zone = ${settings.schedule.timeZone},
           retention = ${settings.retention}, full_interval = ${settings.fullInterval},
-          concurrency = ${settings.concurrency}, enabled = ${settings.enabled}, updated_at = ${now}
+          concurrency = ${settings.concurrency}, purge_snapshot_data = ${settings.purgeSnapshotData}, enabled = ${settings.enabled}, updated_at = ${now}
         where id = ${id}`;
       if (updated.count === 0) throw new NotFoundError(`no policy with id ${id}`);
       await tx`delete from policy_remotes where policy_id = ${id} and remote_name <> all(${settings.remotes}::text[])`;

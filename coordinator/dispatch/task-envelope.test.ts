@@ -40,6 +40,9 @@ describe('task envelopes', () => {
     assert.equal(decoded.payload.value.storageAddress, '10.0.0.5:50051');
     assert.deepEqual(JSON.parse(decoded.payload.value.policyJson), { id: 'p', name: 'nightly', retention: 3, remote: 'nas' });
     assert.equal(messageIdOf(task), `${base.id}.2`);
+    assert.equal(decoded.payload.value.purgeSnapshotData, true, 'a payload from before the option: purge, the default');
+    const kept = Task.decode(encodeTask({ ...task, payload: { ...(task.payload as object), purgeSnapshotData: false } } as TaskRecord));
+    assert.equal(kept.payload?.$case === 'backup' && kept.payload.value.purgeSnapshotData, false, "the policy's purgeSnapshotData: false reaches the host agent");
   });
 
   it('backup and restore tasks carry the grant for their storage calls, signed, held by the pool’s host agents, until the deadline', () => {

@@ -33,7 +33,7 @@ function payloadOf(task: TaskRecord): Task['payload'] {
       const bases = Object.fromEntries(Object.entries(p.plan ?? {}).flatMap(([disk, d]) => (d.mode === 'delta' && d.baseVdiUuid ? [[disk, d.baseVdiUuid]] : [])));
       return {
         $case: 'backup',
-        value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', baseSnapshotVdiByDisk: bases, policyJson },
+        value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', baseSnapshotVdiByDisk: bases, policyJson, purgeSnapshotData: p.purgeSnapshotData ?? true },
       };
     }
     case 'restore': {

@@ -60,6 +60,7 @@ export const policySettingsSchema = z
     retention: count('retention (backups kept per VM and remote)', 1, 10000),
     fullInterval: count('the full backup interval (0 = never, 1 = always full)', 0, 10000).default(0),
     concurrency: count('concurrency (VMs per pool at once)', 1, 1000).default(2),
+    purgeSnapshotData: z.boolean({ message: 'purgeSnapshotData must be true or false' }).default(true),
     enabled: z.boolean().default(true),
   })
   .strict();

@@ -31,6 +31,8 @@ export interface PolicySettings {
   fullInterval: number;
   /** VMs of one pool backed up at once by one run. */
   concurrency: number;
+  /** After each backup, destroy the data of the reference's disks read over CBT and NBD (keep their CBT metadata). */
+  purgeSnapshotData: boolean;
   enabled: boolean;
 }
 

@@ -94,6 +94,7 @@ async function insertBackupTasks(
         policyId: policy.id,
         policyName: policy.name,
         retention: policy.retention,
+        purgeSnapshotData: policy.purgeSnapshotData,
         backupId: backupIdFor(request.scheduledAt, ids.suffix()),
         vmName: vm.nameLabel,
         forceFull: request.forceFull ?? false,

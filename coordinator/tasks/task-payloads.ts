@@ -15,6 +15,8 @@ export interface BackupPayload {
   policyId: string;
   policyName: string;
   retention: number;
+  /** The policy's purgeSnapshotData when the task was made; absent (older tasks) = true. */
+  purgeSnapshotData?: boolean;
   /** Chosen when the task is created and kept across attempts (idempotent commit). */
   backupId: string;
   vmName: string;

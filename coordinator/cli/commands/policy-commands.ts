@@ -20,6 +20,8 @@ interface SettingsFlags {
   concurrency?: number;
   rename?: string;
   disabled?: boolean;
+  /** --purge-snapshot-data (true) / --no-purge-snapshot-data (false); absent: unchanged. */
+  purgeSnapshotData?: boolean;
 }
 
 function settingsOptions(command: Command, editing: boolean): Command {
@@ -33,7 +35,9 @@ function settingsOptions(command: Command, editing: boolean): Command {
     .option('--time-zone <zone>', 'IANA time zone of the schedule (default UTC)')
     .option('--retention <n>', 'backups kept per VM and remote', wholeNumber(1, 10000))
     .option('--full-interval <n>', 'backups per chain before a new full (0 = never, 1 = always full)', wholeNumber(0, 10000))
-    .option('--concurrency <n>', 'VMs of one pool backed up at once', wholeNumber(1, 1000));
+    .option('--concurrency <n>', 'VMs of one pool backed up at once', wholeNumber(1, 1000))
+    .option('--purge-snapshot-data', "after each backup, keep only the CBT metadata of the reference snapshot's disks read over CBT + NBD (VDI.data_destroy): no snapshot data stays on the pool's SR between runs (the default)")
+    .option('--no-purge-snapshot-data', "keep the reference snapshot's data on the SR (costs SR space; lets the next delta come from XAPI's VHD export if CBT or NBD stop working)");
 }
 
 function mergeSettings(base: wire.PolicySettings, name: string, flags: SettingsFlags): wire.PolicySettings {
@@ -49,6 +53,7 @@ function mergeSettings(base: wire.PolicySettings, name: string, flags: SettingsF
     fullInterval: flags.fullInterval ?? base.fullInterval,
     concurrency: flags.concurrency ?? base.concurrency,
     enabled: flags.disabled === true ? false : base.enabled,
+    purgeSnapshotData: flags.purgeSnapshotData ?? base.purgeSnapshotData ?? true,
   };
 }
 
@@ -75,6 +80,7 @@ function printPolicy(io: CliIo, p: wire.Policy): void {
       ['retention', `${s.retention} backups per VM and remote`],
       ['full interval', s.fullInterval === 0 ? 'never (incremental forever)' : `a new full every ${s.fullInterval} backups`],
       ['concurrency', `${s.concurrency} VMs per pool`],
+      ['snapshot data', s.purgeSnapshotData === false ? 'kept on the SR between runs' : 'purged after each backup (CBT metadata kept)'],
       ['last run', p.lastRunAtMs === 0 ? '-' : `${p.lastRunState} (${humanTime(p.lastRunAtMs)})`],
     ]),
   );

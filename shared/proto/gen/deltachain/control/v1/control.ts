@@ -55,6 +55,11 @@ export interface PolicySettings {
   /** VMs of one pool backed up at once, >= 1. */
   concurrency: number;
   enabled: boolean;
+  /**
+   * After each backup, the reference snapshot's disks read over CBT and NBD keep only their CBT
+   * metadata (VDI.data_destroy): no snapshot data stays on the pool's SR. Absent = true.
+   */
+  purgeSnapshotData?: boolean | undefined;
 }
 
 export interface Policy {
@@ -630,6 +635,7 @@ function createBasePolicySettings(): PolicySettings {
     fullInterval: 0,
     concurrency: 0,
     enabled: false,
+    purgeSnapshotData: undefined,
   };
 }
 
@@ -661,6 +667,9 @@ export const PolicySettings: MessageFns<PolicySettings> = {
     }
     if (message.enabled !== false) {
       writer.uint32(72).bool(message.enabled);
+    }
+    if (message.purgeSnapshotData !== undefined) {
+      writer.uint32(80).bool(message.purgeSnapshotData);
     }
     return writer;
   },
@@ -750,6 +759,14 @@ export const PolicySettings: MessageFns<PolicySettings> = {
             message.enabled = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.purgeSnapshotData = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -781,6 +798,11 @@ export const PolicySettings: MessageFns<PolicySettings> = {
         : 0,
       concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : 0,
       enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      purgeSnapshotData: isSet(object.purgeSnapshotData)
+        ? globalThis.Boolean(object.purgeSnapshotData)
+        : isSet(object.purge_snapshot_data)
+        ? globalThis.Boolean(object.purge_snapshot_data)
+        : undefined,
     };
   },
 
@@ -813,6 +835,9 @@ export const PolicySettings: MessageFns<PolicySettings> = {
     if (message.enabled !== false) {
       obj.enabled = message.enabled;
     }
+    if (message.purgeSnapshotData !== undefined) {
+      obj.purgeSnapshotData = message.purgeSnapshotData;
+    }
     return obj;
   },
 
@@ -832,6 +857,7 @@ export const PolicySettings: MessageFns<PolicySettings> = {
     message.fullInterval = object.fullInterval ?? 0;
     message.concurrency = object.concurrency ?? 0;
     message.enabled = object.enabled ?? false;
+    message.purgeSnapshotData = object.purgeSnapshotData ?? undefined;
     return message;
   },
 };

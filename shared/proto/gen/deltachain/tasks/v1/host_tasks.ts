@@ -82,7 +82,7 @@ export interface BackupDiskResult {
   baseVdiUuid: string;
   /**
    * Why a full was exported: "requested", "reference-gone", "base-of-another-disk",
-   * "remote-lacks-base", "delta-export-failed"; empty for a delta.
+   * "remote-lacks-base", "delta-export-failed", "reference-purged"; empty for a delta.
    */
   fullReason: string;
   /** A sentence for the operator when the full was not asked for. */
