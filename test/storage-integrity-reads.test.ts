@@ -24,6 +24,7 @@ import {
   type DiskRead,
 } from './support/storage-chain-fixture.js';
 import { sumsV1OfFile } from './support/sums-v1.js';
+import { computeChainDigest } from '../agent/storage/chain-digest.js';
 
 const MODEL = MIXED_CHAIN;
 
@@ -84,6 +85,19 @@ describe('checked reads and chain digests', () => {
       const again = await h.client.commitBackup({ backupId: ids[n]!, vmUuid, timestampMs: 1, diskKeys: ['xvda'], recordsJson: '{}', policyJson: '', diskSources: [] });
       assert.equal(again.alreadyCommitted, true);
       assert.ok(Buffer.from(again.backup!.disks[0]!.chainDigest).equals(recorded), 'CommitBackup');
+    }
+    // The commits after the first took every older file's terms from the parent date's, cached
+    // at its commit (chain-terms.ts); the whole chain digested again gives the same digests.
+    for (let n = 1; n < ids.length; n++) {
+      const target = { vmUuid, backupId: ids[n]!, diskKey: 'xvda', path: path(n) };
+      const whole = await computeChainDigest(h.ctx, target);
+      assert.equal(whole.fromParentTerms, undefined);
+      assert.ok(whole.digest.equals(Buffer.from(listed[n]!.disks[0]!.chainDigest)), `${ids[n]}: the whole chain's digest is the one recorded`);
+      if (n < ids.length - 1) continue;
+      const cached = await computeChainDigest(h.ctx, target, { cacheTerms: true });
+      assert.equal(cached.fromParentTerms, true, 'the parent date terms are cached');
+      assert.ok(cached.digest.equals(whole.digest));
+      assert.ok(cached.blocksRead < whole.blocksRead, `only the newest file's partly marked blocks are read (${cached.blocksRead} of ${whole.blocksRead})`);
     }
     const metadata = JSON.parse(await readFile(join(h.root, 'vms', vmUuid, 'backups', `${ids[3]}.json`), 'utf8'));
     assert.equal(metadata.version, 2);

@@ -184,8 +184,8 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
 async function chainDigestOf(ctx: RemoteContext, input: CheckedCommit, disk: DiskRecord): Promise<string> {
   const path = join(ctx.layout.vmFolder(input.vmUuid), disk.file);
   const target = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: disk.key, path, uncommitted: true, exclusive: true };
-  const { digest, blocks, blocksRead } = await computeChainDigest(ctx, target);
-  ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead }, 'chain digest computed');
+  const { digest, blocks, blocksRead, fromParentTerms } = await computeChainDigest(ctx, target, { cacheTerms: true });
+  ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead, fromParentTerms: fromParentTerms === true }, 'chain digest computed');
   return digestHex(digest);
 }
 

@@ -1,5 +1,6 @@
 // What every storage operation needs: where the remote is, its locks, the live uploads, a
 // logger and the clock. Built once by the storage agent and passed down (no globals).
+import type { ChainTermCache } from './chain-terms.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { ActiveUploads } from './active-uploads.js';
 import type { RemoteLayout } from './remote-layout.js';
@@ -15,4 +16,6 @@ export interface RemoteContext {
   now: () => Date;
   /** Bounds on uploads (storage.limits); DEFAULT_UPLOAD_LIMITS when absent. */
   limits?: UploadLimits;
+  /** The newest committed dates' chain digest terms, so a commit digests only its own file (chain-terms.ts); absent: every commit digests the whole chain. */
+  chainTerms?: ChainTermCache;
 }

@@ -5,6 +5,7 @@
 // /healthz and /metrics (when configured) come up first and say "starting" during merge recovery.
 // Stop: pulling ends, running tasks get `shutdownGraceSeconds` to finish, the rest are handed
 // back to the queue (their work is crash-safe: a merge resumes, an upload's temporary is dropped).
+import { ChainTermCache } from './chain-terms.js';
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging/index.js';
@@ -41,6 +42,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     layout: new RemoteLayout(s.root),
     locks: new RemoteLocks(),
     uploads: new ActiveUploads(),
+    chainTerms: new ChainTermCache(),
     limits: s.limits,
     logger,
     now: () => new Date(),

@@ -4,6 +4,7 @@
 // stores and serves, and call it with plain clients; who may call is tested against a real
 // agent over mutual TLS (test/security-dataplane.test.ts), and the e2e stacks run it so. Also deterministic disk content so tests can compare what they read
 // back with what they sent without keeping disks in memory.
+import { ChainTermCache } from '../../agent/storage/chain-terms.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,7 @@ export function testContext(root: string, remoteId = 'test-remote'): RemoteConte
     layout: new RemoteLayout(root),
     locks: new RemoteLocks(),
     uploads: new ActiveUploads(),
+    chainTerms: new ChainTermCache(),
     logger: createLogger({ level: 'silent', pretty: false }),
     now: () => new Date(),
   };
