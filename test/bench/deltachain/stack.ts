@@ -27,6 +27,8 @@ import { testTaskKeys } from '../../support/task-keys.js';
 const POOL_ID = 'bench';
 const REMOTE_ID = 'bench-remote';
 const POLICY_JSON = JSON.stringify({ id: 'bench' });
+/** As the coordinator's default policy (purgeSnapshotData true) asks: the CBT path keeps no reference data on the SR. */
+const PURGE_SNAPSHOT_DATA = true;
 const TASK_TIMEOUT_MS = 3 * 3600_000;
 const GiB = 1024 ** 3;
 
@@ -142,7 +144,7 @@ class Stack implements DeltachainStack {
 
   private async backup(bases: Record<string, string>): Promise<{ measure: DcBackupMeasure; booked: BookedBackup }> {
     const backupId = newBackupId(new Date(), randomBytes(4).toString('hex'));
-    const task = backupTask(POOL_ID, { vmUuid: this.vmUuid, backupId, remoteId: REMOTE_ID, storageAddress: this.parts.storage.address, baseSnapshotVdiByDisk: bases, policyJson: POLICY_JSON });
+    const task = backupTask(POOL_ID, { vmUuid: this.vmUuid, backupId, remoteId: REMOTE_ID, storageAddress: this.parts.storage.address, baseSnapshotVdiByDisk: bases, policyJson: POLICY_JSON, purgeSnapshotData: PURGE_SNAPSHOT_DATA });
     const remoteBefore = await allocatedBytes(this.paths.remote!);
     const { result, wallSec, cpuByProcess, labReadBytes } = await this.runHostTask(task, `backup ${backupId}`);
     const output = result.output?.$case === 'backup' ? result.output.value : undefined;

@@ -10,6 +10,7 @@ import { measureCommand, rawTcpCopy, type BorgRepo, type PeerBackupMeasure, type
 import { figure, figureOf } from '../lib/stats.js';
 import { applyWritesToFile, fileSha256 } from '../workload/raw-mirror.js';
 import { planWrites, type WritePattern } from '../../../lab/pool/workload/write-plan.js';
+import { touchedExtents } from '../workload/touched-extents.js';
 import type { BackupFigures, FullCase, IncrementalCase, RestoreCase, SnapshotDataFigures, ThroughputFigures } from './results.js';
 
 const MiB = 1024 * 1024;
@@ -69,12 +70,15 @@ function backupFigures(results: Array<{ wallSec: number; cpuSec: number; bytesRe
   };
 }
 
-/** The same guest write on the lab disk and on the raw image. */
-async function writeBoth(c: DataplaneContext, pattern: string, percent: number, seed: number): Promise<number> {
+/** The same guest write on the lab disk and on the raw image; its bytes and the 64 KiB extents it touched. */
+async function writeBoth(c: DataplaneContext, pattern: string, percent: number, seed: number): Promise<{ bytes: number; extents: number }> {
   const lab = await c.stack.write({ pattern, percent, seed, content: 'mixed' });
   const file = await applyWritesToFile(c.raw, { virtualSize: c.diskBytes, pattern: pattern as never, percent, seed, content: 'mixed' });
   if (file.bytes !== lab.bytes) throw new Error(`the raw mirror wrote ${file.bytes} bytes where the lab wrote ${lab.bytes} (${pattern} ${percent} % seed ${seed})`);
-  return lab.bytes;
+  const plan = planWrites({ pattern: pattern as WritePattern, virtualSize: c.diskBytes, percent, seed });
+  const planned = plan.reduce((sum, w) => sum + w.length, 0);
+  if (planned !== lab.bytes) throw new Error(`the write plan holds ${planned} bytes where the lab wrote ${lab.bytes} (${pattern} ${percent} % seed ${seed}): its extents would not be the lab's`);
+  return { bytes: lab.bytes, extents: touchedExtents(plan) };
 }
 
 /** Fails the suite if the raw image no longer holds the lab disk's bytes (the peers would be backing up something else). */
@@ -88,17 +92,20 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
   const cases: IncrementalCase[] = [];
   for (const [p, { pattern, label }] of PATTERNS.entries()) {
     const written: number[] = [];
+    const extents: number[] = [];
     const dc: DcBackupMeasure[] = [];
     const rs: PeerBackupMeasure[] = [];
     const bg: PeerBackupMeasure[] = [];
     for (let run = 0; run < c.runs; run++) {
-      written.push(await writeBoth(c, pattern, 1, 1000 + p * 100 + run));
+      const w = await writeBoth(c, pattern, 1, 1000 + p * 100 + run);
+      written.push(w.bytes);
+      extents.push(w.extents);
       dc.push(await c.stack.incrementalBackup());
       rs.push(await c.restic.backup(c.raw));
       bg.push(await c.borg.backup(c.raw));
       const d = dc.at(-1)!;
       c.log(
-        `incremental ${label} ${run + 1}/${c.runs}: Deltachain ${d.wallSec.toFixed(2)} s (${d.mode}, ${(d.bytesAdded / MiB).toFixed(0)} MiB added), ` +
+        `incremental ${label} ${run + 1}/${c.runs}: Deltachain ${d.wallSec.toFixed(2)} s (${d.mode}, ${d.readMethod}, ${(d.bytesSent / MiB).toFixed(1)} MiB sent, ${(d.bytesAdded / MiB).toFixed(1)} MiB added for ${w.extents} extents of 64 KiB), ` +
           `restic ${rs.at(-1)!.wallSec.toFixed(2)} s (${(rs.at(-1)!.bytesAdded / MiB).toFixed(0)} MiB), borg ${bg.at(-1)!.wallSec.toFixed(2)} s (${(bg.at(-1)!.bytesAdded / MiB).toFixed(0)} MiB)`,
       );
       if (d.mode !== 'delta') throw new Error(`Deltachain made a ${d.mode} backup where a delta was expected (${label}, run ${run + 1})`);
@@ -107,6 +114,7 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
       pattern,
       label,
       writtenBytes: figure(written).median,
+      extents: figure(extents),
       tools: {
         deltachain: deltachainFigures(dc),
         restic: backupFigures(rs),
@@ -135,32 +143,21 @@ export async function cbtSection(c: DataplaneContext, cases: IncrementalCase[]):
     const runs: DcBackupMeasure[] = [];
     const extents: number[] = [];
     for (let run = 0; run < c.runs; run++) {
-      const seed = 4100 + p * 100 + run;
-      await writeBoth(c, pattern, 1, seed);
-      extents.push(touchedExtents(c.diskBytes, pattern, seed));
+      extents.push((await writeBoth(c, pattern, 1, 4100 + p * 100 + run)).extents);
       const d = await c.stack.incrementalBackup();
       runs.push(d);
-      c.log(`incremental ${label} ${run + 1}/${c.runs}, CBT path: ${d.wallSec.toFixed(2)} s (${d.readMethod}${d.fallbackReason ? `, fell back: ${d.fallbackReason}` : ''}, ${(d.bytesAdded / MiB).toFixed(1)} MiB added for ${extents.at(-1)} extents of 64 KiB = ${((extents.at(-1)! * 64) / 1024).toFixed(1)} MiB)`);
+      c.log(`incremental ${label} ${run + 1}/${c.runs}, CBT path: ${d.wallSec.toFixed(2)} s (${d.readMethod}${d.fallbackReason ? `, fell back: ${d.fallbackReason}` : ''}, ${(d.bytesSent / MiB).toFixed(1)} MiB sent, ${(d.bytesAdded / MiB).toFixed(1)} MiB added for ${extents.at(-1)} extents of 64 KiB = ${((extents.at(-1)! * 64) / 1024).toFixed(1)} MiB)`);
     }
     const target = cases.find((x) => x.pattern === pattern);
-    if (target) target.cbt = { figures: deltachainFigures(runs), extents: figure(extents).median, readMethods: runs.map((r) => (r.fallbackReason ? `${r.readMethod} (${r.fallbackReason})` : r.readMethod)) };
+    if (target) target.cbt = { figures: deltachainFigures(runs), extents: figure(extents), readMethods: runs.map((r) => (r.fallbackReason ? `${r.readMethod} (${r.fallbackReason})` : r.readMethod)) };
   }
   await checkMirror(c);
   return { vhdExport, cbt: await c.stack.snapshotDataBytes() };
 }
 
-/** Distinct 64 KiB extents a lab write touches, planned again from its inputs (the lab's own planner). */
-function touchedExtents(virtualSize: number, pattern: string, seed: number): number {
-  const writes = planWrites({ pattern: pattern as WritePattern, virtualSize, percent: 1, seed });
-  const extents = new Set<number>();
-  for (const w of writes) for (let at = Math.floor(w.offset / CHUNK) * CHUNK; at < w.offset + w.length; at += CHUNK) extents.add(at / CHUNK);
-  return extents.size;
-}
-
-const CHUNK = 64 * 1024;
-
 function deltachainFigures(runs: DcBackupMeasure[]): BackupFigures {
-  return backupFigures(runs.map((m) => ({ wallSec: m.wallSec, cpuSec: m.cpuSec, bytesRead: m.bytesReadFromSource, bytesAdded: m.bytesAdded })));
+  const figures = backupFigures(runs.map((m) => ({ wallSec: m.wallSec, cpuSec: m.cpuSec, bytesRead: m.bytesReadFromSource, bytesAdded: m.bytesAdded })));
+  return { ...figures, bytesSent: figureOf(runs, (m) => m.bytesSent) };
 }
 
 export async function restoreSection(c: DataplaneContext, depth: number): Promise<RestoreCase> {

@@ -24,7 +24,6 @@ function ratioCell(f: Figure): string {
 
 const PROCESS_NAMES: Record<string, string> = { hostAgent: 'host agent', storageAgent: 'storage agent', labPool: 'lab pool (the XAPI stand-in, not in the CPU column)' };
 
-
 export function suiteMarkdown(r: SuiteResults): string {
   const lines: string[] = [];
   const push = (...l: string[]): void => void lines.push(...l);
@@ -44,22 +43,23 @@ export function suiteMarkdown(r: SuiteResults): string {
     push(
       `**Incremental backup** after 1 % of the ${r.options.diskGiB} GiB disk changed (Deltachain: lab pool → host agent → gRPC → storage agent; restic and borg: the same bytes as a raw image file):`,
       '',
-      '| change | tool | wall s | CPU s | MiB read from source | MiB added to repository |',
-      '|---|---|---:|---:|---:|---:|',
+      '| change | tool | 64 KiB extents written | wall s | CPU s | MiB read from source | MiB sent | MiB added to repository |',
+      '|---|---|---:|---:|---:|---:|---:|---:|',
     );
     for (const c of r.incremental) {
-      const rows: Array<[string, BackupFigures]> = [['Deltachain, VHD export', c.tools.deltachain]];
-      if (c.cbt) rows.push([`Deltachain, CBT + NBD (${c.cbt.extents} extents of 64 KiB = ${num((c.cbt.extents * 64) / 1024, 1)} MiB)`, c.cbt.figures]);
-      rows.push(['restic', c.tools.restic], ['borg', c.tools.borg]);
-      for (const [name, t] of rows) {
-        push(`| ${c.label} (${num(c.writtenBytes / MiB, 0)} MiB written) | ${name} | ${cell(t.wallSec, 2)} | ${cell(t.cpuSec, 2)} | ${cell(t.bytesRead, 0, MiB)} | ${cell(t.bytesAdded, 0, MiB)} |`);
+      const rows: Array<[string, BackupFigures, Figure]> = [['Deltachain, VHD export', c.tools.deltachain, c.extents]];
+      if (c.cbt) rows.push(['Deltachain, CBT + NBD', c.cbt.figures, c.cbt.extents]);
+      rows.push(['restic', c.tools.restic, c.extents], ['borg', c.tools.borg, c.extents]);
+      for (const [name, t, extents] of rows) {
+        const sent = t.bytesSent === undefined ? '–' : cell(t.bytesSent, 1, MiB);
+        push(`| ${c.label} (${num(c.writtenBytes / MiB, 0)} MiB written) | ${name} | ${cell(extents, 0)} | ${cell(t.wallSec, 2)} | ${cell(t.cpuSec, 2)} | ${cell(t.bytesRead, 0, MiB)} | ${sent} | ${cell(t.bytesAdded, 1, MiB)} |`);
       }
     }
     push('');
     const fellBack = r.incremental.flatMap((c) => (c.cbt?.readMethods ?? []).filter((m) => m !== 'cbt-nbd').map((m) => `${c.label}: ${m}`));
     if (r.incremental.some((c) => c.cbt)) push(fellBack.length === 0 ? 'Every CBT-path run read its disk over CBT + NBD (no fallback).' : `CBT-path runs that fell back: ${fellBack.join('; ')}.`, '');
     if (r.snapshotData) {
-      push(`Reference snapshot data on the pool's SR between backups: ${num(r.snapshotData.vhdExport / MiB, 0)} MiB with the VHD-export path, ${num(r.snapshotData.cbt / MiB, 0)} MiB with the CBT path (reference data purged after each backup).`, '');
+      push(`Reference snapshot data on the pool's SR between backups (physical utilisation of snapshot VDIs other than cbt_metadata): ${num(r.snapshotData.vhdExport / MiB, 0)} MiB with the VHD-export path, ${num(r.snapshotData.cbt / MiB, 0)} MiB with the CBT path (the reference's data purged after each backup).`, '');
     }
   }
   const throughputRow = (name: string, t: ThroughputFigures): string => `| ${name} | ${cell(t.wallSec, 2)} | ${cell(t.mibPerSec, 0)} | ${cell(t.cpuSec, 2)} |`;

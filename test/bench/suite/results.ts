@@ -27,6 +27,8 @@ export interface BackupFigures {
   bytesRead: Figure;
   /** Growth of the repository's allocated size. */
   bytesAdded: Figure;
+  /** Deltachain only: bytes the host agent sent to the storage agent (the backup result's bytesSent). */
+  bytesSent?: Figure;
 }
 
 export interface IncrementalCase {
@@ -35,15 +37,18 @@ export interface IncrementalCase {
   label: string;
   /** Bytes the guest wrote per run (median). */
   writtenBytes: number;
+  /** Deltachain: the VHD-export path (`backup.changedBlocks: vhd-export`); restic, borg: the same writes. */
   tools: Record<Tool, BackupFigures>;
+  /** Distinct 64 KiB extents each run's write touched (the writes `tools` backed up). */
+  extents: Figure;
   /**
-   * Deltachain's CBT path (changed 64 KiB extents read over NBD, packed blocks) on the same
-   * pattern, size and seed family, measured after the VHD-export runs (`deltachain`).
+   * Deltachain's CBT path (changed 64 KiB extents read over NBD, packed blocks): its own writes of
+   * the same pattern and percent (other seeds), measured after the VHD-export runs.
    */
   cbt?: {
     figures: BackupFigures;
-    /** Distinct 64 KiB extents the guest write touched, per run (median). */
-    extents: number;
+    /** Distinct 64 KiB extents each run's write touched. */
+    extents: Figure;
     /** How the host agent read the disk in each run (`cbt-nbd`, or `vhd-export (reason)` when it fell back). */
     readMethods: string[];
   };
