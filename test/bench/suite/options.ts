@@ -25,7 +25,9 @@ Runs Deltachain side by side with restic, borg and the raw-copy limits on this m
 bench-results/suite.json, suite.md and suite.svg (a chart of the ratios). About 25 minutes on 2 cores
 at the defaults; needs about 15 × the disk size free in the temporary folder (restic, borg and
 Deltachain each keep a repository of every incremental run). Installs restic and borgbackup with
-apt-get when missing (as root).
+apt-get when missing (as root). The incremental section measures Deltachain's VHD-export path and
+its CBT + NBD path (the host agent restarted with backup.changedBlocks cbt), restic and borg, and
+the snapshot data the pool's SR keeps between backups for each path (docs/benchmarks.md).
 
   --disk-gib N         lab disk size in GiB (default 4; 16 for the large case)
   --runs N             runs per figure, median kept with min–max (default 3, at least 3 to publish)
