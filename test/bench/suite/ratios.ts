@@ -1,6 +1,8 @@
 // The ratios the chart shows, each paired run by run (run i of Deltachain against run i of the
 // peer, measured on the same change or the same bytes) and then summarised, so a ratio's range
-// is the range of real pairs, not of independent medians.
+// is the range of real pairs, not of independent medians. The CBT path's runs follow writes of
+// their own (same pattern and size, other seeds: the peers' writes were already backed up), so
+// they pair with the peers' run i on an equal change, not the same one.
 import { figure, type Figure } from '../lib/stats.js';
 import { CBT_EXTENT } from '../workload/touched-extents.js';
 import type { Ratio, SuiteResults } from './results.js';
