@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { backupVm, type BackupContext } from '../agent/host/backup/backup-vm.js';
 import type { BackupOutcome } from '../agent/host/backup/backup-types.js';
 import { releaseReferences, type ReleaseRequest } from '../agent/host/release/release-references.js';
+import { TAG } from '../agent/host/plan/snapshot-tags.js';
 import type { XapiRef, XapiVdi } from '../agent/host/xapi/xapi-records.js';
 import { startHostLab, type HostLab } from './support/host-lab.js';
 import { startHostRemote, type HostRemote } from './support/host-remote.js';
@@ -103,7 +104,7 @@ describe('host agent: purged references and their leftover CBT metadata', () => 
     const policyId = randomUUID();
     const orphans = await orphaned(policyId);
     const byDisk = new Map<string, string>();
-    for (const uuid of orphans) byDisk.set((await vdi(uuid))!.other_config['deltachain:vdi']!, uuid);
+    for (const uuid of orphans) byDisk.set((await vdi(uuid))!.other_config[TAG.vdi]!, uuid);
     const cbtRemoved = (outcome: BackupOutcome) => outcome.removedSnapshots.filter((r) => /CBT metadata/.test(r.reason)).map((r) => r.uuid).sort();
     const reference = await purgedReference(policyId, byDisk);
     assert.deepEqual(cbtRemoved(reference), [], 'the bases asked for stay');
