@@ -11,7 +11,7 @@ import { newRef } from '../records/record-store.js';
 import { XapiFailure } from '../rpc/xapi-failure.js';
 import type { LabState } from '../state/lab-state.js';
 import { linkRef, unlinkRef } from './relations.js';
-import { refreshUtilisation } from './vdi-operations.js';
+import { refreshSrUtilisation, refreshUtilisation } from './vdi-operations.js';
 
 /** Copied onto the new VDI; everything else takes the defaults of a new VDI. */
 const KEPT_FIELDS = ['name_label', 'name_description', 'virtual_size', 'type', 'sharable', 'read_only', 'other_config', 'xenstore_data', 'tags', 'on_boot', 'allow_caching'] as const;
@@ -51,5 +51,6 @@ export async function poolMigrateVdi(state: LabState, vdiRef: string, srRef: str
   unlinkRef(records, 'SR', vdi['SR'] as string, 'VDIs', vdiRef);
   records.delete('VDI', vdiRef);
   await state.disks.destroy(vdi.uuid);
+  refreshSrUtilisation(state, vdi['SR'] as string);
   return newVdiRef;
 }
