@@ -70,7 +70,13 @@ describe('catalogue', () => {
       assert.deepEqual(policy.remotes, ['nas', 'offsite']);
       assert.deepEqual(policy.selection, { vmUuids: [], tags: ['prod'], pools: [] });
       assert.equal(policy.fullInterval, 2);
+      assert.equal(policy.purgeSnapshotData, true);
       assert.deepEqual((await catalogue.getPolicyByName(db.sql, 'nightly')).id, id);
+    });
+    it('stores purgeSnapshotData: false and back', async () => {
+      assert.equal((await catalogue.updatePolicy(db.sql, id, { ...settings, purgeSnapshotData: false }, now)).purgeSnapshotData, false);
+      assert.equal((await catalogue.getPolicyByName(db.sql, 'nightly')).purgeSnapshotData, false);
+      assert.equal((await catalogue.updatePolicy(db.sql, id, settings, now)).purgeSnapshotData, true);
     });
     it('refuses an unknown remote and writes nothing', async () => {
       await assert.rejects(

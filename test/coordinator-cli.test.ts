@@ -16,6 +16,7 @@ import { randomIds } from '../coordinator/tasks/index.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import type { BackupPayload } from '../coordinator/tasks/index.js';
+import type { BackupDiskRead } from '../coordinator/events/agent-event.js';
 
 const WEB = '11111111-1111-4111-8111-111111111111';
 const DB = '22222222-2222-4222-8222-222222222222';
@@ -40,14 +41,14 @@ describe('coordinator CLI', () => {
   }
 
   /** An agent's successful backup result carrying the committed backup. */
-  async function succeedBackup(task: catalogue.TaskRecord, parent?: string): Promise<string> {
+  async function succeedBackup(task: catalogue.TaskRecord, parent?: string, reads?: BackupDiskRead[]): Promise<string> {
     const payload = task.payload as unknown as BackupPayload;
     const footer = diskUuid();
     await events.handle({ type: 'started', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, attempt: 1 });
     await events.handle({
       type: 'result', eventId: randomUUID(), sender: addresseeOf(task, 'host-1'), at: new Date(), taskId: task.id, ok: true, durationMs: 5,
       output: {
-        kind: 'backup', backupId: payload.backupId, snapshotUuid: diskUuid(), bytesSent: 1000,
+        kind: 'backup', backupId: payload.backupId, snapshotUuid: diskUuid(), bytesSent: 1000, reads,
         backup: {
           id: payload.backupId, vmUuid: task.vmUuid!, remote: task.remoteName!, takenAt: new Date(), metadataPath: `vms/${task.vmUuid}/backups/${payload.backupId}.json`,
           disks: [{ diskKey: 'xvda', file: `vms/${task.vmUuid}/disks/xvda/${payload.backupId}.vhd`, sizeBytes: 4 << 20, virtualSize: 1 << 30, footerUuid: footer, parentFooterUuid: parent ?? null, checksum: 'aa' }],
@@ -173,13 +174,20 @@ describe('coordinator CLI', () => {
     const watching = h.cli('run', 'watch', runId);
     for (const task of tasks) await dispatch(task.id);
     await new Promise((r) => setTimeout(r, 100));
-    for (const task of tasks) await succeedBackup(task);
+    const cbt = { diskKey: 'xvda', mode: 'full', readMethod: 'cbt-nbd', fallbackReason: '', fallbackDetail: '', bytesSent: 1000 };
+    const fellBack = { ...cbt, readMethod: 'vhd-export', fallbackReason: 'nbd-unavailable', fallbackDetail: 'no network of the pool has purpose nbd' };
+    for (const [i, task] of tasks.entries()) await succeedBackup(task, undefined, i === 0 ? [fellBack] : [cbt]);
     const result = await watching;
     assert.equal(result.code, 0, result.err + result.out);
     assert.match(result.out, /backup 11111111→nas: dispatched/);
     assert.match(result.out, /backup 11111111→nas: succeeded 100%/);
     assert.match(result.out, new RegExp(`run ${runId.slice(0, 8)} succeeded`));
     assert.equal((await h.cli('run', 'show', runId, '--json')).code, 0);
+    const shown = (await h.cli('run', 'show', runId)).out;
+    const how = shown.slice(shown.indexOf('\nhow read:\n'));
+    assert.ok(shown.includes('\nhow read:\n'), shown);
+    assert.match(how, new RegExp(`  ${tasks[0]!.id.slice(0, 8)} disk xvda: vhd-export, CBT fallback nbd-unavailable: no network of the pool has purpose nbd\n`));
+    for (const task of tasks.slice(1)) assert.match(how, new RegExp(`  ${task.id.slice(0, 8)} disk xvda: cbt-nbd\n`));
   });
 
   it('run list shows runs newest first', async () => {
@@ -277,6 +285,9 @@ describe('coordinator CLI', () => {
       assert.equal(help.code, 0, command.join(' '));
       assert.match(help.out, new RegExp(`^Usage: deltachain ${command.join(' ')}`), command.join(' '));
     }
+    const create = (await h.cli('policy', 'create', '--help')).out.replace(/\s+/g, ' ');
+    assert.match(create, /--purge-snapshot-data after each successful backup, the reference snapshot's disks read over CBT\+NBD keep only their CBT metadata \(VDI\.data_destroy\): no snapshot data stays on the pool's SR between runs/);
+    assert.match(create, /--no-purge-snapshot-data keep the reference snapshot's data on the SR/);
   });
 
   it('an unreachable coordinator is exit code 69 with what to do', async () => {

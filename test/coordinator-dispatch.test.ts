@@ -17,7 +17,7 @@ import { queueTask } from '../coordinator/dispatch/queue-task.js';
 import { DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
 import { randomIds } from '../coordinator/tasks/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, deleteStreams, ensureStreams, natsNames, natsSchema, publishEvent, type NatsNames } from '../shared/nats/index.js';
+import { connectNats, decodeTask, deleteStreams, ensureStreams, natsNames, natsSchema, publishEvent, type NatsNames } from '../shared/nats/index.js';
 import { createLogger } from '../shared/logging/index.js';
 import { testNatsSection } from './support/storage-nats.js';
 
@@ -79,9 +79,10 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
   it('a backup waits for its remote’s registered address and goes once an operator gives it — never a heartbeat’s', async () => {
     const policy = await catalogue.insertPolicy(db.sql, randomUUID(), {
       name: 'p', selection: { vmUuids: [VM], tags: [], pools: [] }, remotes: ['nas'], schedule: { cron: '0 2 * * *', timeZone: 'UTC' },
-      retention: 2, fullInterval: 0, concurrency: 1, purgeSnapshotData: true, enabled: true,
+      retention: 2, fullInterval: 0, concurrency: 1, purgeSnapshotData: false, enabled: true,
     }, new Date());
-    const payload = { policyId: policy.id, policyName: 'p', retention: 2, backupId: '20240101T000000Z-aa', vmName: 'web', forceFull: false };
+    // As the scheduler writes a backup task (scheduler/record-run.ts): the policy's purge setting in the payload.
+    const payload = { policyId: policy.id, policyName: 'p', retention: 2, purgeSnapshotData: policy.purgeSnapshotData, backupId: '20240101T000000Z-aa', vmName: 'web', forceFull: false };
     const task = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, payload }, DEFAULT_TASK_LIMITS, new Date());
     await dispatcher.runRound();
     let t = await catalogue.getTask(db.sql, task.id);
@@ -101,6 +102,10 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     assert.ok(t.kind === 'backup');
     assert.deepEqual(t.payload.plan, {}, 'no reference yet: every disk goes full');
     assert.equal(t.payload.storageAddress, '127.0.0.1:7');
+    const published = await (await jetstreamManager(nats.nc)).streams.getMessage(nats.names.tasksStream, { last_by_subj: nats.names.hostTasks('lab') });
+    const sent = decodeTask(published!.data);
+    assert.ok(sent.payload?.$case === 'backup');
+    assert.equal(sent.payload.value.purgeSnapshotData, false, "the published task carries the policy's purgeSnapshotData: false");
   });
 
   it('a publish that fails is recorded as a retryable failure', async () => {

@@ -82,8 +82,8 @@ describe('release of reference snapshots at dispatch', { timeout: 30_000 }, () =
     assert.equal(more.length, 0);
     assert.deepEqual((task!.payload as unknown as ReleasePayload).vmUuids, [VM]);
     const destroyed = [randomUUID()];
-    await handler.handle({ type: 'result', eventId: randomUUID(), sender: { role: 'host', scope: 'lab', agent: 'host-lab' }, at: new Date(), taskId: task!.id, ok: true, durationMs: 1, attempt: task!.attempt, output: { kind: 'release', destroyedSnapshotUuids: destroyed } });
-    assert.deepEqual((await catalogue.getTask(db.sql, task!.id)).result, { destroyedSnapshotUuids: destroyed, forgottenReferences: 1 });
+    await handler.handle({ type: 'result', eventId: randomUUID(), sender: { role: 'host', scope: 'lab', agent: 'host-lab' }, at: new Date(), taskId: task!.id, ok: true, durationMs: 1, attempt: task!.attempt, output: { kind: 'release', destroyedSnapshotUuids: destroyed, destroyedOrphanVdiUuids: ['orphan-vdi'] } });
+    assert.deepEqual((await catalogue.getTask(db.sql, task!.id)).result, { destroyedSnapshotUuids: destroyed, destroyedOrphanVdiUuids: ['orphan-vdi'], forgottenReferences: 1 });
     assert.deepEqual(await references(), ['seed']);
     assert.deepEqual(await queueStaleReleases(db.sql, policy, how()), [], 'nothing left to release');
   });

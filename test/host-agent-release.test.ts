@@ -2,7 +2,8 @@
 // pulled from the real NATS JetStream and a lab pool through the real xen-api client: a reference
 // for a remote still kept stays, one for a dropped remote goes, a second release destroys nothing;
 // another policy's snapshot and the user's own are never touched; a release for a VM whose backup
-// is running waits for that backup (the agent's VM lock) and then destroys what it left.
+// is running waits for that backup (the agent's VM lock) and then destroys what it left; a purged
+// reference's CBT metadata left without its snapshot VM is destroyed and reported.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -119,6 +120,28 @@ describe('host agent: releasing reference snapshots', () => {
     assert.deepEqual(order, [running.taskId, releasing.taskId], 'the release finished after the backup');
     const reference = backupDone.output?.$case === 'backup' ? backupDone.output.value.snapshotUuid : '';
     assert.deepEqual(releaseDone.output?.$case === 'releaseReferences' ? releaseDone.output.value.destroyedSnapshotUuids : undefined, [reference]);
+  });
+
+  it('reports the orphan CBT metadata it destroys: a purged reference whose snapshot VM went alone', async () => {
+    const purged = randomUUID();
+    for (const disk of await env.diskUuids(db)) await env.xapi.call('VDI.enable_cbt', await env.xapi.call<string>('VDI.get_by_uuid', disk));
+    const snapshot = await env.xapi.getRecordByUuid<{ VBDs: string[] }>('VM', await backedUp(db, purged));
+    const vdis: string[] = [];
+    for (const vbd of snapshot.record.VBDs) {
+      const vdiRef = (await env.xapi.getRecord<{ VDI: string; type: string }>('VBD', vbd)).VDI;
+      if ((await env.xapi.getRecord<{ type: string }>('VBD', vbd)).type !== 'Disk') continue;
+      await env.xapi.call('VDI.data_destroy', vdiRef);
+      vdis.push((await env.xapi.getRecord<{ uuid: string }>('VDI', vdiRef)).uuid);
+    }
+    assert.ok(vdis.length > 0);
+    await env.xapi.call('VM.destroy', snapshot.ref);
+    const task = releaseTask(poolId, { policyId: purged, vmUuids: [db], keepRemoteIds: [] });
+    await publish(task);
+    const done = await result(task);
+    assert.equal(done.status, TaskStatus.TASK_STATUS_SUCCEEDED, done.error?.message);
+    assert.ok(done.output?.$case === 'releaseReferences');
+    assert.deepEqual(done.output.value.destroyedSnapshotUuids, []);
+    assert.deepEqual([...done.output.value.destroyedOrphanVdiUuids].sort(), vdis.sort());
   });
 
   it('refuses a release whose policy id is not a uuid, naming the field', async () => {

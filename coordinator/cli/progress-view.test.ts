@@ -50,6 +50,10 @@ describe('ProgressView', () => {
     const release = task({ kind: 'release', remote: '', vmUuid: '', payloadJson });
     assert.equal(taskLabel(release), 'release lab 2 VMs (remotes dropped, keep offsite)');
     assert.equal(taskLabel({ ...release, state: 'succeeded', resultJson: JSON.stringify({ destroyedSnapshotUuids: ['s1', 's2'] }) }), 'release lab 2 VMs (remotes dropped, keep offsite): 2 destroyed');
+    assert.equal(
+      taskLabel({ ...release, state: 'succeeded', resultJson: JSON.stringify({ destroyedSnapshotUuids: ['s1'], destroyedOrphanVdiUuids: ['v1', 'v2'] }) }),
+      'release lab 2 VMs (remotes dropped, keep offsite): 1 destroyed, 2 orphan CBT metadata VDIs',
+    );
     const deleted = task({ kind: 'release', remote: '', vmUuid: '', payloadJson: JSON.stringify({ vmUuids: [], keepRemotes: [], reason: 'policy-deleted' }) });
     assert.equal(taskLabel(deleted), 'release lab every VM (policy deleted)');
   });

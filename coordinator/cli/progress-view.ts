@@ -13,9 +13,10 @@ function releaseLabel(t: wire.TaskInfo): string {
   const vms = p.vmUuids?.length ? `${p.vmUuids.length} VM${p.vmUuids.length === 1 ? '' : 's'}` : 'every VM';
   const keep = p.keepRemotes?.length ? `, keep ${p.keepRemotes.join(',')}` : '';
   const held = p.heldAsSeed?.length ? `, ${p.heldAsSeed.length} held as seed` : '';
-  const result = t.resultJson ? (JSON.parse(t.resultJson) as { destroyedSnapshotUuids?: string[] }) : undefined;
+  const result = t.resultJson ? (JSON.parse(t.resultJson) as { destroyedSnapshotUuids?: string[]; destroyedOrphanVdiUuids?: string[] }) : undefined;
   const destroyed = result?.destroyedSnapshotUuids ? `: ${result.destroyedSnapshotUuids.length} destroyed` : '';
-  return `release ${t.address} ${vms} (${RELEASE_REASONS[p.reason ?? ''] ?? p.reason}${keep}${held})${destroyed}`;
+  const orphans = result?.destroyedOrphanVdiUuids?.length ? `, ${result.destroyedOrphanVdiUuids.length} orphan CBT metadata VDI${result.destroyedOrphanVdiUuids.length === 1 ? '' : 's'}` : '';
+  return `release ${t.address} ${vms} (${RELEASE_REASONS[p.reason ?? ''] ?? p.reason}${keep}${held})${destroyed}${orphans}`;
 }
 
 export function taskLabel(t: wire.TaskInfo): string {

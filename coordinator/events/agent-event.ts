@@ -32,7 +32,7 @@ export type TaskOutput =
       /** Fields of the stored VM record the restored VM did not get (boot path, passthrough). */
       droppedFields?: string[];
     }
-  | { kind: 'release'; destroyedSnapshotUuids: string[] };
+  | { kind: 'release'; destroyedSnapshotUuids: string[]; destroyedOrphanVdiUuids?: string[] };
 
 /** A merged file's size on the remote after a merge (disks whose agent did not say are absent). */
 export interface MergedDiskSize {

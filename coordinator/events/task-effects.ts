@@ -54,7 +54,11 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
       // became empty was never sent: prepare-dispatch.ts).
       const everyVm = payload.vmUuids.length === 0 && payload.reason === 'policy-deleted';
       const forgotten = payload.vmUuids.length === 0 && !everyVm ? 0 : await forgetReleasedReferences(tx, { policyId: payload.policyId, pool: task.address, vmUuids: payload.vmUuids, keepRemotes: payload.keepRemotes });
-      return { destroyedSnapshotUuids: output?.kind === 'release' ? output.destroyedSnapshotUuids : [], forgottenReferences: forgotten };
+      return {
+        destroyedSnapshotUuids: output?.kind === 'release' ? output.destroyedSnapshotUuids : [],
+        destroyedOrphanVdiUuids: output?.kind === 'release' ? (output.destroyedOrphanVdiUuids ?? []) : [],
+        forgottenReferences: forgotten,
+      };
     }
     case 'verify': {
       if (output?.kind !== 'verify') return output ?? {};

@@ -66,10 +66,10 @@ describe('decodeAgentEvent', () => {
     assert.deepEqual(decoded.payload, { $case: 'releaseReferences', value: { policyId: 'p', vmUuids: ['11111111-1111-4111-8111-111111111111'], keepRemoteIds: ['offsite'] } });
     const event = Event.encode({
       eventId: 'e', agentId: 'host-lab', emittedAtMs: 1, taskId: task.id,
-      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: ['s1'] } } } },
+      body: { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 3, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: ['s1'], destroyedOrphanVdiUuids: ['v1'] } } } },
     }).finish();
     const received = decodeAgentEvent(event, HOST);
-    assert.deepEqual(received.type === 'result' && received.ok ? received.output : undefined, { kind: 'release', destroyedSnapshotUuids: ['s1'] });
+    assert.deepEqual(received.type === 'result' && received.ok ? received.output : undefined, { kind: 'release', destroyedSnapshotUuids: ['s1'], destroyedOrphanVdiUuids: ['v1'] });
   });
 
   it('a merge result carries the merged files’ sizes (a size of 0, from an older agent, is no size)', () => {

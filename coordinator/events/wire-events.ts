@@ -101,7 +101,7 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
       };
     }
     case 'releaseReferences':
-      return { kind: 'release', destroyedSnapshotUuids: output.value.destroyedSnapshotUuids };
+      return { kind: 'release', destroyedSnapshotUuids: output.value.destroyedSnapshotUuids, destroyedOrphanVdiUuids: output.value.destroyedOrphanVdiUuids };
   }
 }
 

@@ -25,6 +25,11 @@ describe('parsePolicySettings', () => {
     assert.equal(policy.fullInterval, 0);
     assert.equal(policy.concurrency, 2);
     assert.equal(policy.enabled, true);
+    assert.equal(policy.purgeSnapshotData, true, 'snapshot data is purged unless the policy says otherwise');
+  });
+
+  it('keeps purgeSnapshotData: false', () => {
+    assert.equal(parsePolicySettings({ ...valid, purgeSnapshotData: false }).purgeSnapshotData, false);
   });
 
   it('lower-cases VM uuids', () => {
@@ -46,6 +51,7 @@ describe('parsePolicySettings', () => {
     ['a fractional retention', { ...valid, retention: 1.5 }, /retention: .*whole number/],
     ['a negative full interval', { ...valid, fullInterval: -1 }, /fullInterval: the full backup interval .* must be at least 0/],
     ['concurrency 0', { ...valid, concurrency: 0 }, /concurrency: concurrency \(VMs per pool at once\) must be at least 1/],
+    ['a purgeSnapshotData that is not a boolean', { ...valid, purgeSnapshotData: 'no' }, /purgeSnapshotData: purgeSnapshotData must be true or false/],
     ['an unknown field', { ...valid, colour: 'blue' }, /colour|unrecognized/i],
   ];
   for (const [what, raw, pattern] of cases) {

@@ -12,11 +12,12 @@ import { CONTENT_KINDS, type ContentKind } from './workload/content-kind.js';
 import { WRITE_PATTERNS, type WritePattern } from './workload/write-plan.js';
 import { humanSize } from '../../shared/human-units.js';
 
-/** Adds the lab's subcommands (pool, write, digest, faults, delete-snapshot) to `lab`. */
+/** Adds the lab's subcommands (pool, write, digest, snapshot-data, faults, delete-snapshot) to `lab`. */
 export function registerLabCommands(lab: Command): void {
   registerPool(lab);
   registerWrite(lab);
   registerDigest(lab);
+  registerSnapshotData(lab);
   registerFaults(lab);
   lab
     .command('delete-snapshot')
@@ -85,6 +86,25 @@ function registerDigest(lab: Command): void {
     .action(async (o: { url: string; vdi: string; json?: boolean }) => {
       const digest = await new LabAdminClient(o.url).digest(o.vdi);
       process.stdout.write(o.json === true ? `${JSON.stringify(digest)}\n` : `${digest.sha256}  ${digest.vdi}\n`);
+    });
+}
+
+function registerSnapshotData(lab: Command): void {
+  lab
+    .command('snapshot-data')
+    .description('print the bytes of snapshot data each SR holds (snapshot VDIs that are not cbt_metadata)')
+    .requiredOption('--url <url>', 'lab pool URL with credentials: http://user:password@host:port')
+    .option('--json', 'print {srs: [{uuid, name, physicalUtilisation, snapshotsWithData, snapshotDataBytes}], snapshotDataBytes} as JSON')
+    .action(async (o: { url: string; json?: boolean }) => {
+      const { srs, snapshotDataBytes } = await new LabAdminClient(o.url).state();
+      if (o.json === true) {
+        process.stdout.write(`${JSON.stringify({ srs, snapshotDataBytes })}\n`);
+        return;
+      }
+      for (const sr of srs) {
+        process.stdout.write(`${sr.name} (${sr.uuid}): ${humanSize(sr.snapshotDataBytes)} in ${sr.snapshotsWithData} snapshots, SR uses ${humanSize(sr.physicalUtilisation)}\n`);
+      }
+      process.stdout.write(`total: ${humanSize(snapshotDataBytes)}\n`);
     });
 }
 

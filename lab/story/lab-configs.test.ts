@@ -42,5 +42,6 @@ describe('lab configs', () => {
       ['build', [32 * 1024 * 1024]],
     ]);
     assert.deepEqual(lab.fleet.srs.map((sr) => sr.name), ['Local storage', 'Restore SR']);
+    assert.deepEqual(lab.fleet.networks.map((n) => n.purpose), [['nbd']], 'NBD with TLS, so backups can read over CBT and NBD');
   });
 });

@@ -9,6 +9,7 @@ import type { Check } from './story-checks.js';
 import { playNight, type NightContext, type NightRecord, type StoryVm } from './story-night.js';
 import type { StoryReporter } from './story-reporter.js';
 import { restoreOlderNight, type RestoredVm } from './story-restore.js';
+import { snapshotDataLine } from './snapshot-data-line.js';
 import { humanSize } from '../../shared/human-units.js';
 
 export interface StoryOptions {
@@ -48,6 +49,7 @@ export async function playStory(stack: LabStack, reporter: StoryReporter, option
     const changed = night === 1 ? new Map<string, number>() : await guestsWrite(ctx, night - 1, options.seed);
     reporter.chapter(nightTitle(night, options.retention), nightWhy(night, options.retention));
     nights.push(await playNight(ctx, night, changed));
+    ctx.reporter.line(snapshotDataLine(await ctx.stack.pools.get(options.pool)!.admin.state()));
   }
   reporter.chapter(`Restore ${vms[0]!.name} as it was on night ${options.restoreNight}`, `an older date than the newest backup, to a new VM on SR "${options.restoreSr}"; its disks must equal what the pool held that night`);
   const restored = await restoreOlderNight(stack, reporter, check, { pool: options.pool, remote: options.remote, srName: options.restoreSr, vm: vms[0]!, night: nights[options.restoreNight - 1]! });

@@ -30,6 +30,8 @@ export const METRIC = {
   labVms: 'deltachain_lab_vms',
   /** Lab pool: virtual size of all disks, by kind: disk, snapshot (gauge, bytes). */
   labDiskBytes: 'deltachain_lab_disk_bytes',
+  /** Lab pool: physical_utilisation of snapshot VDIs holding data, by SR uuid (gauge, bytes). */
+  labSnapshotDataBytes: 'deltachain_lab_snapshot_data_bytes',
 } as const;
 
 /** Buckets of transfer, merge and task durations, seconds: one second to a day. */

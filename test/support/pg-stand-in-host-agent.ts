@@ -101,7 +101,7 @@ export class StandInHostAgent {
     this.deliveries.set(task.taskId, (this.deliveries.get(task.taskId) ?? 0) + 1);
     if (task.payload?.$case === 'releaseReferences') {
       this.releases.push(task.payload.value);
-      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 0, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: [] } } } });
+      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: 0, output: { $case: 'releaseReferences', value: { destroyedSnapshotUuids: [], destroyedOrphanVdiUuids: [] } } } });
       return 'ack';
     }
     if (task.payload?.$case !== 'backup') {

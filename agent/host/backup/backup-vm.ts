@@ -171,6 +171,19 @@ class VmBackup {
       this.removed.push({ uuid: item.snapshot.uuid, reason: item.reason });
       existing.splice(existing.indexOf(item.snapshot), 1);
     }
+    // Purged references' CBT metadata left without their snapshot VM; the bases this task asks
+    // for stay. Best effort: a leftover is no reason to fail the backup, the next run tries again.
+    try {
+      const orphans = await this.snapshots.orphanMetadata(this.request.policyId, (await this.findVm()).record, existing, new Set(this.request.bases.values()));
+      for (const orphan of orphans) {
+        this.logger.info({ vdi: orphan.vdi.uuid, reason: orphan.reason }, 'destroying leftover CBT metadata');
+        await this.snapshots.destroyVdi(orphan.vdi.ref);
+        this.removed.push({ uuid: orphan.vdi.uuid, reason: orphan.reason });
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'leftover CBT metadata not destroyed');
+      this.warnings.push(`leftover CBT metadata not destroyed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private async selectDisks(vm: XapiVm): Promise<DiskSelection> {

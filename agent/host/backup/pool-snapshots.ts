@@ -1,10 +1,13 @@
 // The snapshot operations of a backup on the pool: read a VM's snapshots (with their disk VDIs),
 // take one, tag it, mark it exported, destroy one. `VM.destroy` does not remove a snapshot's
 // VDIs (XAPI keeps disks), so destroying a snapshot destroys its VDIs explicitly, and tolerates
-// objects that are already gone (an admin, or an earlier attempt, removed them).
+// objects that are already gone (an admin, or an earlier attempt, removed them). A purged
+// reference's `cbt_metadata` VDIs left without their snapshot VM are found and destroyed too
+// (plan/plan-orphan-metadata.ts).
 import type { HostXapi } from '../xapi/host-xapi.js';
 import { XapiCallError } from '../xapi/xapi-call-error.js';
 import { NULL_REF, type OtherConfig, type XapiRef, type XapiVbd, type XapiVdi, type XapiVm } from '../xapi/xapi-records.js';
+import { planOrphanMetadata, type MetadataVdiSummary, type OrphanItem } from '../plan/plan-orphan-metadata.js';
 import type { SnapshotSummary, SnapshotVdiSummary } from '../plan/snapshot-summary.js';
 import { TAG } from '../plan/snapshot-tags.js';
 
@@ -62,6 +65,47 @@ export class PoolSnapshots {
     for (const vdi of snapshot.vdis) {
       await this.xapi.call('VDI.destroy', vdi.ref).catch(ignoreGone);
     }
+  }
+
+  /** The pool's snapshot VDIs of type `cbt_metadata` tagged for `policyId` (one `VDI.get_all_records`). */
+  async metadataVdis(policyId: string): Promise<MetadataVdiSummary[]> {
+    const records = await this.xapi.call<Record<XapiRef, XapiVdi>>('VDI.get_all_records');
+    return Object.entries(records)
+      .filter(([, vdi]) => vdi.type === 'cbt_metadata' && vdi.other_config?.[TAG.policy] === policyId)
+      .map(([ref, vdi]) => ({
+        ref,
+        uuid: vdi.uuid,
+        type: vdi.type,
+        isSnapshot: vdi.is_a_snapshot,
+        policyId: vdi.other_config[TAG.policy],
+        diskKey: vdi.other_config[TAG.vdi],
+        vbdCount: vdi.VBDs.length,
+      }));
+  }
+
+  /** The uuids of a live VM's disk VDIs (the disk keys of its backups). */
+  async diskKeysOf(vm: XapiVm): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const vbdRef of vm.VBDs) {
+      const vbd = await this.xapi.getRecord<XapiVbd>('VBD', vbdRef).catch(ignoreGone);
+      if (vbd === undefined || vbd.type !== 'Disk' || vbd.VDI === NULL_REF) continue;
+      const uuid = await this.xapi.call<string>('VDI.get_uuid', vbd.VDI).catch(ignoreGone);
+      if (uuid !== undefined) keys.add(uuid);
+    }
+    return keys;
+  }
+
+  /**
+   * The orphan `cbt_metadata` VDIs of `policyId` for the disks of `vm`: in none of `snapshots`
+   * (the VM's, as listed), held by no VM, and not among `keepUuids` (bases still asked for).
+   */
+  async orphanMetadata(policyId: string, vm: XapiVm, snapshots: readonly SnapshotSummary[], keepUuids: ReadonlySet<string>): Promise<OrphanItem[]> {
+    return planOrphanMetadata(await this.metadataVdis(policyId), snapshots, { policyId, diskKeys: await this.diskKeysOf(vm), keepUuids });
+  }
+
+  /** `VDI.destroy`; one already gone is fine. */
+  async destroyVdi(ref: XapiRef): Promise<void> {
+    await this.xapi.call('VDI.destroy', ref).catch(ignoreGone);
   }
 }
 

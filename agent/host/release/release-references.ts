@@ -5,10 +5,17 @@
 //      they are found all the same;
 //   2. per VM, under that VM's lock (no backup of it runs meanwhile in this agent, so a snapshot a
 //      backup has just taken is never in the way), the candidates are read again and planned;
-//   3. each is destroyed; one already gone is not an error.
+//   3. each is destroyed, whatever its VDIs' type (a purged reference's are `cbt_metadata`); one
+//      already gone is not an error;
+//   4. when no remote of the policy keeps references (the policy deleted, or VMs left it), the
+//      policy's `cbt_metadata` VDIs whose snapshot VM is gone go too (plan/plan-orphan-metadata.ts):
+//      of the named VMs' disks, under each VM's lock, or of every disk when no VM is named. With
+//      remotes kept, an orphan may still be a kept remote's delta base, so it is left to the
+//      backup's cleanup, which knows the bases its task asks for.
 // Idempotent: a second run finds nothing left to destroy.
 import type { Logger } from '../../../shared/logging/index.js';
 import { ignoreGone, PoolSnapshots } from '../backup/pool-snapshots.js';
+import { planOrphanMetadata } from '../plan/plan-orphan-metadata.js';
 import { planRelease, type ReleaseScope } from '../plan/plan-release.js';
 import type { SnapshotSummary } from '../plan/snapshot-summary.js';
 import { TAG } from '../plan/snapshot-tags.js';
@@ -33,6 +40,8 @@ export interface ReleaseRequest {
 
 export interface ReleaseOutcome {
   destroyed: Array<{ uuid: string; vmUuid: string; reason: string }>;
+  /** Orphan `cbt_metadata` VDIs destroyed (VDI uuids). */
+  orphans: Array<{ uuid: string; reason: string }>;
 }
 
 export async function releaseReferences(context: ReleaseContext, request: ReleaseRequest): Promise<ReleaseOutcome> {
@@ -43,7 +52,7 @@ export async function releaseReferences(context: ReleaseContext, request: Releas
   };
   const logger = context.logger.child({ taskId: request.taskId, policy: request.policyId });
   const snapshots = new PoolSnapshots(context.xapi);
-  const outcome: ReleaseOutcome = { destroyed: [] };
+  const outcome: ReleaseOutcome = { destroyed: [], orphans: [] };
   for (const [vmUuid, refs] of await snapshotsOfPolicy(context.xapi, scope)) {
     await context.lockVm(vmUuid, async () => {
       for (const item of planRelease(await readAll(snapshots, refs), scope)) {
@@ -53,7 +62,26 @@ export async function releaseReferences(context: ReleaseContext, request: Releas
       }
     });
   }
+  if (scope.keepRemotes.size === 0) await releaseOrphans(context, snapshots, scope, logger, outcome);
   return outcome;
+}
+
+/** Step 4: the policy's orphan `cbt_metadata` VDIs of the VMs in scope (or of every disk). */
+async function releaseOrphans(context: ReleaseContext, snapshots: PoolSnapshots, scope: ReleaseScope, logger: Logger, outcome: ReleaseOutcome): Promise<void> {
+  const destroy = async (diskKeys: ReadonlySet<string> | undefined): Promise<void> => {
+    const orphans = planOrphanMetadata(await snapshots.metadataVdis(scope.policyId), [], { policyId: scope.policyId, diskKeys, keepUuids: new Set() });
+    for (const orphan of orphans) {
+      logger.info({ vdi: orphan.vdi.uuid, reason: orphan.reason }, 'destroying CBT metadata the policy no longer needs');
+      await snapshots.destroyVdi(orphan.vdi.ref);
+      outcome.orphans.push({ uuid: orphan.vdi.uuid, reason: orphan.reason });
+    }
+  };
+  if (scope.vmUuids === undefined) return destroy(undefined);
+  for (const vmUuid of scope.vmUuids) {
+    const vm = await context.xapi.getRecordByUuid<XapiVm>('VM', vmUuid).catch(ignoreGone);
+    if (vm === undefined) continue;
+    await context.lockVm(vmUuid, async () => destroy(await snapshots.diskKeysOf(vm.record)));
+  }
 }
 
 /** VM uuid → refs of the pool's snapshots tagged for the policy (and for a VM in scope). */

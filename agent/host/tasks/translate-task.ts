@@ -86,7 +86,7 @@ export function releaseRequestFrom(taskId: string, payload: ReleaseReferencesTas
 }
 
 export function releaseOutput(outcome: ReleaseOutcome): Output {
-  return { $case: 'releaseReferences', value: { destroyedSnapshotUuids: outcome.destroyed.map((d) => d.uuid) } };
+  return { $case: 'releaseReferences', value: { destroyedSnapshotUuids: outcome.destroyed.map((d) => d.uuid), destroyedOrphanVdiUuids: outcome.orphans.map((o) => o.uuid) } };
 }
 
 export function backupOutput(outcome: BackupOutcome): Output {

@@ -36,7 +36,7 @@ function settingsOptions(command: Command, editing: boolean): Command {
     .option('--retention <n>', 'backups kept per VM and remote', wholeNumber(1, 10000))
     .option('--full-interval <n>', 'backups per chain before a new full (0 = never, 1 = always full)', wholeNumber(0, 10000))
     .option('--concurrency <n>', 'VMs of one pool backed up at once', wholeNumber(1, 1000))
-    .option('--purge-snapshot-data', "after each backup, keep only the CBT metadata of the reference snapshot's disks read over CBT + NBD (VDI.data_destroy): no snapshot data stays on the pool's SR between runs (the default)")
+    .option('--purge-snapshot-data', "after each successful backup, the reference snapshot's disks read over CBT+NBD keep only their CBT metadata (VDI.data_destroy): no snapshot data stays on the pool's SR between runs (the default)")
     .option('--no-purge-snapshot-data', "keep the reference snapshot's data on the SR (costs SR space; lets the next delta come from XAPI's VHD export if CBT or NBD stop working)");
 }
 

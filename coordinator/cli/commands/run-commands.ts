@@ -50,6 +50,31 @@ export function printRunDetail(io: CliIo, detail: wire.RunDetail, now: number): 
   );
   const fulls = fullReasons(detail.tasks);
   if (fulls.length > 0) io.out(`\nwhy full:\n${fulls.map((line) => `  ${line}\n`).join('')}`);
+  const reads = readMethods(detail.tasks);
+  if (reads.length > 0) io.out(`\nhow read:\n${reads.map((line) => `  ${line}\n`).join('')}`);
+}
+
+/** One disk of a backup result as the coordinator keeps it (events/agent-event.ts BackupDiskRead). */
+interface StoredDiskRead {
+  diskKey?: string;
+  readMethod?: string;
+  fallbackReason?: string;
+  fallbackDetail?: string;
+}
+
+/**
+ * "<task> disk <key>: <method>[, CBT fallback <reason>: <detail>]" for every disk a finished backup
+ * task of the run reported; results from agents that do not report it give no line.
+ */
+function readMethods(tasks: readonly wire.TaskInfo[]): string[] {
+  return tasks.flatMap((t) => {
+    if (t.kind !== 'backup' || t.resultJson === '') return [];
+    const result = JSON.parse(t.resultJson) as { reads?: StoredDiskRead[] };
+    return (result.reads ?? []).filter((d) => d.readMethod).map((d) => {
+      const fallback = d.fallbackReason ? `, CBT fallback ${d.fallbackReason}${d.fallbackDetail ? `: ${d.fallbackDetail}` : ''}` : '';
+      return `${shortId(t.id)} disk ${d.diskKey ?? '?'}: ${d.readMethod}${fallback}`;
+    });
+  });
 }
 
 /** "<task> disk <key>: <reason>" for every disk a backup task of the run exports full. */

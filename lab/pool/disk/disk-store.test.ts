@@ -77,6 +77,28 @@ describe('DiskStore', () => {
     await disks.close();
   });
 
+  it('copies a disk to another SR with its bytes and generations, and survives a reopen', async () => {
+    const SR2 = '22222222-2222-4222-8222-222222222222';
+    const dir = join(root, 'copy');
+    let disks = await DiskStore.open(dir);
+    await disks.create(SR, A, 8 * MiB + 512);
+    const writer = await disks.openWriter(A);
+    await writer.writeAt(2 * MiB, randomBytes(3 * MiB));
+    await writer.commit();
+    const content = sha(await readAll(disks.openReader(A)));
+    await disks.copyToSr(A, SR2, B);
+    assert.equal(disks.usedSlots(SR2), 2, 'only allocated blocks are copied');
+    assert.equal(sha(await readAll(disks.openReader(B))), content);
+    assert.deepEqual(disks.changedBlocks(A, B), [], 'generations are kept');
+    await disks.destroy(A);
+    assert.equal(disks.usedSlots(SR), 0);
+    await disks.close();
+    disks = await DiskStore.open(dir);
+    assert.equal(sha(await readAll(disks.openReader(B))), content);
+    assert.equal(disks.usedSlots(SR2), 2);
+    await disks.close();
+  });
+
   it('a reader keeps its point in time across writes and destroy', async () => {
     const disks = await DiskStore.open(join(root, 'reader'));
     await disks.create(SR, A, 4 * MiB);

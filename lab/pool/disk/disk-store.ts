@@ -116,6 +116,39 @@ export class DiskStore {
     this.disks.set(targetUuid, { srUuid: source.srUuid, path, map, writer: undefined });
   }
 
+  /**
+   * A new disk on another SR holding a copy of `sourceUuid`'s data (storage motion): each
+   * allocated block is read and written into the target SR's store. Generations are kept, so
+   * delta exports between the two sides stay exact; CBT is a separate matter (the caller's).
+   */
+  async copyToSr(sourceUuid: string, targetSrUuid: string, targetUuid: string): Promise<void> {
+    const source = this.disk(sourceUuid);
+    if (this.disks.has(targetUuid)) throw new LabDiskError(`VDI ${targetUuid} already has a disk`);
+    await this.ensureSr(targetSrUuid);
+    const from = this.srs.get(source.srUuid)!.store;
+    const target = this.srs.get(targetSrUuid)!;
+    const map = copyBlockMap(source.map);
+    const buffer = Buffer.alloc(this.blockSize);
+    const written: number[] = [];
+    try {
+      for (let i = 0; i < map.slots.length; i++) {
+        if (map.slots[i] === NO_SLOT) continue;
+        await from.read(map.slots[i]!, buffer);
+        const slot = target.store.allocate();
+        written.push(slot);
+        await target.store.write(slot, buffer);
+        map.slots[i] = slot;
+      }
+      await target.store.sync();
+      const path = join(target.dir, 'maps', `${targetUuid}.map`);
+      await saveBlockMap(path, map);
+      this.disks.set(targetUuid, { srUuid: targetSrUuid, path, map, writer: undefined });
+    } catch (error) {
+      for (const slot of written) target.store.decref(slot);
+      throw error;
+    }
+  }
+
   /** Deletes a disk; its blocks are freed once no other disk or reader shares them. */
   async destroy(vdiUuid: string): Promise<void> {
     const disk = this.disk(vdiUuid);

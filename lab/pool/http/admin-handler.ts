@@ -1,6 +1,6 @@
 // The lab's admin endpoints under /lab/ (HTTP Basic auth with the pool's credentials), for tests,
 // demos and benchmarks — not part of XAPI:
-//   GET  /lab/state                  the fleet (VMs, their disks, snapshots) as JSON
+//   GET  /lab/state                  the fleet (VMs, their disks, snapshots) and SR snapshot data as JSON
 //   POST /lab/write?vdi=&pattern=&percent=&seed=[&content=random|mixed]   change a disk as a guest would
 //   GET  /lab/digest?vdi=            SHA-256 of a disk's whole content
 //   GET|POST|DELETE /lab/faults      show, arm (JSON body; null disarms one), clear faults

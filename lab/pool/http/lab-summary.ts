@@ -1,10 +1,14 @@
 // A compact view of the lab for people and scripts (`GET /lab/state`, `deltachain-lab pool`'s banner):
-// each VM with its disks, and its snapshots.
+// each VM with its disks, and its snapshots; each SR with the bytes its snapshots hold.
+import { snapshotDataReport, type SrUsage } from '../model/sr-usage.js';
 import type { LabState } from '../state/lab-state.js';
 
 export interface LabSummary {
   pool: { uuid: string; name: string };
   vms: VmSummary[];
+  srs: SrUsage[];
+  /** Snapshot data over all SRs, bytes (see model/sr-usage.ts). */
+  snapshotDataBytes: number;
 }
 
 export interface VmSummary {
@@ -43,5 +47,5 @@ export function labSummary(state: LabState): LabSummary {
       disks,
     };
   });
-  return { pool: { uuid: pool.uuid, name: pool['name_label'] as string }, vms };
+  return { pool: { uuid: pool.uuid, name: pool['name_label'] as string }, vms, ...snapshotDataReport(records) };
 }

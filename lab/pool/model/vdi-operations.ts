@@ -104,6 +104,7 @@ export async function destroyVdi(state: LabState, vdiRef: string): Promise<void>
   unlinkRef(records, 'VDI', vdi['snapshot_of'] as string, 'snapshots', vdiRef);
   records.delete('VDI', vdiRef);
   if (state.disks.has(vdi.uuid)) await state.disks.destroy(vdi.uuid);
+  refreshSrUtilisation(state, vdi['SR'] as string);
 }
 
 /** VDI.data_destroy: only for CBT-enabled snapshots; keeps what CBT needs. */
@@ -121,14 +122,37 @@ export async function dataDestroyVdi(state: LabState, vdiRef: string): Promise<v
     record['type'] = 'cbt_metadata';
     record['physical_utilisation'] = 0;
   });
+  refreshSrUtilisation(state, vdi['SR'] as string);
 }
 
-/** Sets physical_utilisation from the disk's allocated blocks (after writes and imports). */
+/**
+ * Sets a VDI's physical_utilisation from its disk's allocated blocks (blocks shared with its
+ * snapshots or its parent count for each VDI, as each VHD of a chain reports its own size), then
+ * its SR's (after creates, snapshots, writes and imports).
+ */
 export function refreshUtilisation(state: LabState, vdiRef: string): void {
   const vdi = state.records.find('VDI', vdiRef);
   if (vdi === undefined || !state.disks.has(vdi.uuid)) return;
   const used = state.disks.stats(vdi.uuid).allocatedBlocks * state.disks.blockSize;
   if (vdi['physical_utilisation'] !== used) state.records.update('VDI', vdiRef, (r) => (r['physical_utilisation'] = used));
+  refreshSrUtilisation(state, vdi['SR'] as string);
+}
+
+/**
+ * SR.physical_utilisation: the bytes its store really holds (each shared block once);
+ * SR.virtual_allocation: the sum of its VDIs' virtual sizes. A real SR updates these on scan;
+ * the lab keeps them current after every change so a reader never sees a stale value.
+ */
+export function refreshSrUtilisation(state: LabState, srRef: string): void {
+  const sr = state.records.find('SR', srRef);
+  if (sr === undefined) return;
+  const physical = state.disks.usedSlots(sr.uuid) * state.disks.blockSize;
+  const virtual = (sr['VDIs'] as string[]).reduce((sum, ref) => sum + ((state.records.find('VDI', ref)?.['virtual_size'] as number | undefined) ?? 0), 0);
+  if (sr['physical_utilisation'] === physical && sr['virtual_allocation'] === virtual) return;
+  state.records.update('SR', srRef, (r) => {
+    r['physical_utilisation'] = physical;
+    r['virtual_allocation'] = virtual;
+  });
 }
 
 export function assertHasData(vdi: XapiRecord, vdiRef: string): void {

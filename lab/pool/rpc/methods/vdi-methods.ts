@@ -1,8 +1,9 @@
-// VDI.* methods: create, destroy, snapshot, clone, and CBT (enable / disable,
+// VDI.* methods: create, destroy, snapshot, clone, pool_migrate, and CBT (enable / disable,
 // list_changed_blocks as a base64 bitmap of 64 KiB chunks, data_destroy, get_nbd_info).
 import { randomUUID } from 'node:crypto';
 import { structArg } from '../../model/record-args.js';
 import { createVdi, dataDestroyVdi, destroyVdi, snapshotVdi } from '../../model/vdi-operations.js';
+import { poolMigrateVdi } from '../../model/vdi-pool-migrate.js';
 import { XapiFailure } from '../xapi-failure.js';
 import type { MethodRegistry } from '../method-registry.js';
 
@@ -43,6 +44,10 @@ export function registerVdiMethods(registry: MethodRegistry): void {
         r['sm_config'] = rest;
       });
     },
+  });
+  registry.define('VDI.pool_migrate', {
+    params: 3,
+    run: ({ state }, [vdi, sr]) => poolMigrateVdi(state, String(vdi), String(sr)),
   });
   registry.define('VDI.data_destroy', { params: 1, run: ({ state }, [vdi]) => dataDestroyVdi(state, String(vdi)) });
   registry.define('VDI.list_changed_blocks', {

@@ -203,6 +203,8 @@ export interface ReleaseReferencesTask {
 export interface ReleaseReferencesResult {
   /** Snapshot VM uuids destroyed. */
   destroyedSnapshotUuids: string[];
+  /** Uuids of `cbt_metadata` VDIs destroyed whose snapshot VM was already gone (orphans). */
+  destroyedOrphanVdiUuids: string[];
 }
 
 function createBaseBackupTask(): BackupTask {
@@ -2224,13 +2226,16 @@ export const ReleaseReferencesTask: MessageFns<ReleaseReferencesTask> = {
 };
 
 function createBaseReleaseReferencesResult(): ReleaseReferencesResult {
-  return { destroyedSnapshotUuids: [] };
+  return { destroyedSnapshotUuids: [], destroyedOrphanVdiUuids: [] };
 }
 
 export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
   encode(message: ReleaseReferencesResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.destroyedSnapshotUuids) {
       writer.uint32(10).string(v!);
+    }
+    for (const v of message.destroyedOrphanVdiUuids) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -2256,6 +2261,14 @@ export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
             message.destroyedSnapshotUuids.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.destroyedOrphanVdiUuids.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2275,6 +2288,11 @@ export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
         : globalThis.Array.isArray(object?.destroyed_snapshot_uuids)
         ? object.destroyed_snapshot_uuids.map((e: any) => globalThis.String(e))
         : [],
+      destroyedOrphanVdiUuids: globalThis.Array.isArray(object?.destroyedOrphanVdiUuids)
+        ? object.destroyedOrphanVdiUuids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.destroyed_orphan_vdi_uuids)
+        ? object.destroyed_orphan_vdi_uuids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2282,6 +2300,9 @@ export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
     const obj: any = {};
     if (message.destroyedSnapshotUuids?.length) {
       obj.destroyedSnapshotUuids = message.destroyedSnapshotUuids;
+    }
+    if (message.destroyedOrphanVdiUuids?.length) {
+      obj.destroyedOrphanVdiUuids = message.destroyedOrphanVdiUuids;
     }
     return obj;
   },
@@ -2292,6 +2313,7 @@ export const ReleaseReferencesResult: MessageFns<ReleaseReferencesResult> = {
   fromPartial(object: DeepPartial<ReleaseReferencesResult>): ReleaseReferencesResult {
     const message = createBaseReleaseReferencesResult();
     message.destroyedSnapshotUuids = object.destroyedSnapshotUuids?.map((e) => e) || [];
+    message.destroyedOrphanVdiUuids = object.destroyedOrphanVdiUuids?.map((e) => e) || [];
     return message;
   },
 };
