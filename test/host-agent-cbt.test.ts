@@ -270,4 +270,23 @@ describe('host agent CBT path: NBD reads of the extents CBT marks, purge, fallba
       await rm(scratch, { recursive: true, force: true });
     }
   });
+
+  it('a disk moved to another SR: refused while CBT is on (VDI_CBT_ENABLED); moved with CBT off it is a new VDI, backed up as a full over NBD with CBT on again', async () => {
+    const srs = await env.xapi.call<Record<string, { name_label: string }>>('SR.get_all_records');
+    const target = Object.entries(srs).find(([, sr]) => sr.name_label === 'Restore SR')![0];
+    const dataRef = (await env.xapi.getRecordByUuid<XapiVdi>('VDI', disks[1]!)).ref;
+    await assert.rejects(env.xapi.call('VDI.pool_migrate', dataRef, target, {}), /VDI_CBT_ENABLED/);
+    await env.xapi.call('VDI.disable_cbt', dataRef);
+    const movedRef = await env.xapi.call<string>('VDI.pool_migrate', dataRef, target, {});
+    const moved = await env.xapi.getRecord<XapiVdi>('VDI', movedRef);
+    assert.notEqual(moved.uuid, disks[1], 'a new VDI: a new disk to back up');
+    await env.admin.write({ vdi: disks[0]!, pattern: 'clustered-64k', percent: 2, seed: 30 });
+    const outcome = await backup();
+    const movedDisk = byKey(outcome, moved.uuid);
+    assert.equal(movedDisk.mode, 'full');
+    assert.equal(movedDisk.readMethod, 'cbt-nbd');
+    assert.equal((await env.xapi.getRecord<XapiVdi>('VDI', movedRef))['cbt_enabled'], true, 'CBT switched on for the moved disk');
+    assert.equal(byKey(outcome, disks[0]!).mode, 'delta', 'the disk that stayed keeps its chain');
+    assert.equal(byKey(outcome, disks[0]!).readMethod, 'cbt-nbd');
+  });
 });
