@@ -36,6 +36,9 @@ export async function recordRun(sql: Catalogue, request: RunRequest, ids: Ids, l
     try {
       return await recordRunOnce(sql, request, ids, limits, now);
     } catch (error) {
+      // Two firings of one policy inserting at once can deadlock on the one-active-run index
+      // (Postgres aborts one of them): recorded again, that one sees the other's run.
+      if (isConcurrencyAbort(error) && attempt < 3) continue;
       if (!(error instanceof RunInProgressError)) throw error;
       const active = await activeRunOf(sql, request.policy.id);
       if (active) throw new RunInProgressError(request.policy.name, active, { cause: error });
@@ -43,6 +46,12 @@ export async function recordRun(sql: Catalogue, request: RunRequest, ids: Ids, l
       if (attempt === 3) throw error;
     }
   }
+}
+
+/** Postgres gave up on the transaction because of a concurrent one (deadlock, serialization). */
+function isConcurrencyAbort(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 async function recordRunOnce(sql: Catalogue, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {
