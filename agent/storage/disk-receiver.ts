@@ -12,7 +12,7 @@
 import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
-import { CHECKSUM_SIZE, DiskDigest, blockChecksum, markedChecksum } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, DiskDigest, markedChecksum } from '../../shared/grpc/disk-checksum.js';
 import { expandPacked, markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
@@ -227,7 +227,7 @@ export class DiskReceiver {
     // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came,
     // before a packed block is expanded.
     const bitmap = block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap;
-    const actual = isAllOnes(bitmap) ? blockChecksum(bitmap, block.data) : markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
+    const actual = markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
     if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
     return block.packed ? this.#expand(block) : block.data;
   }

@@ -84,6 +84,12 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return sqlState(error) === '23505' && (constraint === undefined || violatedConstraint(error) === constraint);
 }
 
+/** Postgres aborted the transaction for a concurrent one (deadlock, serialization failure): it did not happen, and may be run again. */
+export function isConcurrencyAbort(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40P01' || state === '40001';
+}
+
 export function isRetryableCatalogueError(error: unknown): boolean {
   const state = sqlState(error);
   if (state !== undefined) return RETRYABLE_SQLSTATES.has(state) || state.startsWith('08');

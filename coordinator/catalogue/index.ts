@@ -7,6 +7,7 @@ export {
   ConflictError,
   NotFoundError,
   classifyCatalogueError,
+  isConcurrencyAbort,
   isRetryableCatalogueError,
   isUniqueViolation,
   RETRYABLE_SQLSTATES,

@@ -8,7 +8,7 @@
 // RunInProgressError naming that run (the catalogue's partial unique index decides, so two
 // coordinators or two API calls at the same moment cannot both record one).
 import type { Catalogue, RunRecord, RunTrigger, Transaction } from '../catalogue/index.js';
-import { activeRunOf, insertRun, insertTasks, RunInProgressError, saveRunOutcome, selectVms, type TaskInsert } from '../catalogue/index.js';
+import { activeRunOf, insertRun, isConcurrencyAbort, insertTasks, RunInProgressError, saveRunOutcome, selectVms, type TaskInsert } from '../catalogue/index.js';
 import { deriveRunState, type TaskLimits } from '../lifecycle/index.js';
 import type { Policy } from '../policy/index.js';
 import { backupIdFor } from './backup-id.js';
@@ -46,12 +46,6 @@ export async function recordRun(sql: Catalogue, request: RunRequest, ids: Ids, l
       if (attempt === 3) throw error;
     }
   }
-}
-
-/** Postgres gave up on the transaction because of a concurrent one (deadlock, serialization). */
-function isConcurrencyAbort(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
 }
 
 async function recordRunOnce(sql: Catalogue, request: RunRequest, ids: Ids, limits: TaskLimits, now: Date): Promise<RecordedRun> {

@@ -21,6 +21,8 @@ export function blockChecksum(bitmap: Uint8Array, data: Uint8Array): Buffer {
 /**
  * SHA-256(bitmap ‖ the marked sectors' data, in order) of a block of `blockSize` bytes: `data`
  * is the whole block, or with `packed` only its marked sectors (then it is hashed as it is).
+ * The block checksum of every block sent or stored (a full bitmap gives blockChecksum's value);
+ * `bitmap` is the block's whole bitmap — an empty "all present" one is the caller's to replace.
  */
 export function markedChecksum(bitmap: Uint8Array, data: Uint8Array, blockSize: number, packed = false): Buffer {
   const hash = createHash('sha256').update(bitmap);

@@ -33,7 +33,7 @@ import {
   type PutDiskResponse,
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { DiskDigest, blockChecksum, markedChecksum } from './disk-checksum.js';
+import { DiskDigest, markedChecksum } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { markedSectors, packBlock } from './packed-block.js';
 import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
@@ -224,8 +224,7 @@ function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array,
     const parts = packBlock(block.data, bitmap, blockSize);
     return { index: block.index, bitmap, data: parts, checksum: markedChecksum(bitmap, block.data, blockSize), packed: true };
   }
-  if (bitmap.length > 0 && !bitmap.every((byte) => byte === 0xff)) return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap, block.data, blockSize) };
-  return { index: block.index, bitmap, data: block.data, checksum: blockChecksum(bitmap.length > 0 ? bitmap : full, block.data) };
+  return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap.length > 0 ? bitmap : full, block.data, blockSize) };
 }
 
 function sentKey(vmUuid: string, backupId: string, diskKey: string): string {

@@ -9,8 +9,8 @@
 // a tenth on the agent bench, but raised its peak RSS by 10–20 MiB (fewer young-generation
 // collections, so gRPC's 2 MiB frames linger longer): over the 200 MiB bound in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksum, grantMetadata, markedChecksum } from '../../../shared/grpc/index.js';
-import { isAllOnes } from '../../../shared/sums/index.js';
+import { DiskDigest, grantMetadata, markedChecksum } from '../../../shared/grpc/index.js';
+import { bitmapSize } from '../../../shared/vhd/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
@@ -59,7 +59,8 @@ export class DiskUpload {
   /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer, packed = false): Promise<void> {
     this.throwIfFailed();
-    const checksum = bitmap.length === 0 || isAllOnes(bitmap) ? blockChecksum(bitmap, data) : markedChecksum(bitmap, data, this.blockSize, packed);
+    // An empty bitmap means every sector present: the storage agent checks it as the full one.
+    const checksum = markedChecksum(bitmap.length === 0 ? fullBitmap(this.blockSize) : bitmap, data, this.blockSize, packed);
     this.digest.add(index, checksum);
     this.inFlight++;
     this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed } } }, () => this.onFlushed());
@@ -110,4 +111,8 @@ export class DiskUpload {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+function fullBitmap(blockSize: number): Buffer {
+  return Buffer.alloc(bitmapSize(blockSize), 0xff);
 }
