@@ -25,19 +25,28 @@ export class SumsBlockCheck implements BlockCheck {
     this.#release = release;
   }
 
+  /** A partly marked block whose entry follows the whole-block rule (written before remote format 4) is checked on its stored bytes. */
+  async needsStoredBytes(layer: number, index: number): Promise<boolean> {
+    const stored = await this.#entry(layer, index);
+    return stored === undefined || stored.marked !== true;
+  }
+
   async check(layer: number, block: VhdBlock): Promise<void> {
     const first = block.index !== this.#lastIndex;
     this.#lastIndex = block.index;
-    let stored: SumsEntry | undefined;
-    try {
-      stored = await this.#cursors[layer]!.find(block.index);
-    } catch (error) {
-      throw await this.#onDamage(layer, block.index, `cannot be checked: its checksum file failed: ${errorMessage(error)}`);
-    }
+    const stored = await this.#entry(layer, block.index);
     if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
     const actual = entryRuleChecksum(stored, block.bitmap, block.data);
     if (!actual.equals(stored.checksum)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
     if (first) this.#full = isAllOnes(block.bitmap) ? { index: block.index, checksum: actual } : undefined;
+  }
+
+  async #entry(layer: number, index: number): Promise<SumsEntry | undefined> {
+    try {
+      return await this.#cursors[layer]!.find(index);
+    } catch (error) {
+      throw await this.#onDamage(layer, index, `cannot be checked: its checksum file failed: ${errorMessage(error)}`);
+    }
   }
 
   /**

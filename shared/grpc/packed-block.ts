@@ -6,33 +6,10 @@
 // buffer it reuses. Only the block's `blockSize / 512` sectors count; the bitmap's padding bits
 // carry no data. Bitmap bytes of 0x00 or 0xff (8 sectors, one 4 KiB page) are taken whole.
 
-export const SECTOR_BYTES = 512;
+import { forEachMarkedRun } from '../vhd/sector-overlay.js';
 
-/** Calls `run(first, end)` for each maximal run of marked sectors [first, end) in the block. */
-export function forEachMarkedRun(bitmap: Uint8Array, blockSize: number, run: (first: number, end: number) => void): void {
-  const bytes = blockSize / SECTOR_BYTES / 8;
-  let start = -1;
-  for (let b = 0; b < bytes; b++) {
-    const byte = bitmap[b]!;
-    if (byte === 0xff) {
-      if (start < 0) start = b * 8;
-    } else if (byte === 0) {
-      if (start >= 0) run(start, b * 8);
-      start = -1;
-    } else {
-      for (let bit = 0; bit < 8; bit++) {
-        const sector = b * 8 + bit;
-        if (byte & (0x80 >> bit)) {
-          if (start < 0) start = sector;
-        } else if (start >= 0) {
-          run(start, sector);
-          start = -1;
-        }
-      }
-    }
-  }
-  if (start >= 0) run(start, bytes * 8);
-}
+export { forEachMarkedRun };
+export const SECTOR_BYTES = 512;
 
 /** Sectors of the block the bitmap marks (padding bits past the block's sectors not counted). */
 export function markedSectors(bitmap: Uint8Array, blockSize: number): number {

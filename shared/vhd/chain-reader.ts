@@ -13,6 +13,8 @@
 // layer first. Each contributing block is read once and checked once: a full block of the newest
 // layer alone, or for a partially marked block every layer down to the one that completes it.
 // The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
+// Only the marked sectors of a layer's block are read (VhdFile.readMarked: the holes of a sparse
+// delta are skipped), unless the check says it needs the stored bytes of the unmarked ones too.
 import { basename, dirname, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
 import { DiskType, SECTOR_SIZE } from './format/index.js';
@@ -26,6 +28,11 @@ import { VhdFile } from './vhd-file.js';
 export interface BlockCheck {
   /** `layer` is the block's file: its position in `ChainReader.disks` (0 = the newest). */
   check(layer: number, block: VhdBlock): void | Promise<void>;
+  /**
+   * True when checking block `index` of `layer` needs the bytes its unmarked sectors hold (a
+   * checksum over the whole stored block), so the reader reads it whole. Absent: never.
+   */
+  needsStoredBytes?(layer: number, index: number): boolean | Promise<boolean>;
   /** Called by `ChainReader.close`; releases what the check holds. */
   close?(): Promise<void>;
 }
@@ -118,7 +125,9 @@ export class ChainReader {
   }
 
   async #readLayer(layer: number, index: number): Promise<VhdBlock | undefined> {
-    const block = await this.disks[layer]!.readBlock(index);
+    const disk = this.disks[layer]!;
+    const stored = this.#check?.needsStoredBytes === undefined ? false : await this.#check.needsStoredBytes(layer, index);
+    const block = stored ? await disk.readBlock(index) : await disk.readMarked(index);
     if (block && this.#check) {
       const checking = this.#check.check(layer, block);
       if (checking) await checking;

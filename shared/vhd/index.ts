@@ -8,7 +8,7 @@ export { VhdWriter, type VhdWriterOptions, type VhdWriterResult } from './vhd-wr
 export { blocksInFileOrder, type BlockLayoutRules, type ByteRange } from './block-layout.js';
 export { ChainReader, MAX_CHAIN_DEPTH, type BlockCheck } from './chain-reader.js';
 export { VhdChainError } from './chain-error.js';
-export { overlaySectors } from './sector-overlay.js';
+export { forEachMarkedRun, overlaySectors } from './sector-overlay.js';
 export { parseVhdStream, MAX_GAP, MAX_BAT_BYTES, type VhdStream, type ParseVhdStreamOptions } from './stream-parser.js';
 export { ChunkReader } from './chunk-reader.js';
 export { syntheticVhdStream, planSyntheticLayout, type SyntheticStreamOptions, type SyntheticLayout } from './synthetic-stream.js';

@@ -49,3 +49,29 @@ function copySectors(target: Buffer, data: Buffer, from: number, to: number): vo
 export function isFullPrefix(bitmap: Buffer, full: Buffer, bytes: number): boolean {
   return bitmap.subarray(0, bytes).equals(full.subarray(0, bytes));
 }
+
+/** Calls `run(first, end)` for each maximal run of marked sectors [first, end) in the block. */
+export function forEachMarkedRun(bitmap: Uint8Array, blockSize: number, run: (first: number, end: number) => void): void {
+  const bytes = blockSize / SECTOR_SIZE / 8;
+  let start = -1;
+  for (let b = 0; b < bytes; b++) {
+    const byte = bitmap[b]!;
+    if (byte === 0xff) {
+      if (start < 0) start = b * 8;
+    } else if (byte === 0) {
+      if (start >= 0) run(start, b * 8);
+      start = -1;
+    } else {
+      for (let bit = 0; bit < 8; bit++) {
+        const sector = b * 8 + bit;
+        if (byte & (0x80 >> bit)) {
+          if (start < 0) start = sector;
+        } else if (start >= 0) {
+          run(start, sector);
+          start = -1;
+        }
+      }
+    }
+  }
+  if (start >= 0) run(start, bytes * 8);
+}

@@ -80,3 +80,43 @@ describe('VhdFile refuses damaged files', () => {
     await refused(fixed, /fixed VHDs are not supported/);
   });
 });
+
+describe('VhdFile.readMarked', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'deltachain-vhd-marked-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns the marked sectors as stored and zeros for the unmarked ones, whatever the file holds there', async () => {
+    const path = join(dir, 'partial.vhd');
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 4 * BS, uuid: UUID, blockSize: BS });
+    const data = Buffer.alloc(BS);
+    for (let i = 0; i < BS; i++) data[i] = (i * 7 + 3) & 0xff || 1;
+    // 128 sectors: marks sectors 0..7, 20 and 100..127 (an earlier writer left bytes in the others).
+    const bitmap = Buffer.alloc(512);
+    bitmap[0] = 0xff;
+    bitmap[2] = 0x08;
+    bitmap[12] = 0x0f;
+    bitmap.fill(0xff, 13, 16);
+    await writer.writeBlock(1, data, bitmap);
+    await writer.writeBlock(2, data);
+    await writer.finish();
+    const file = await VhdFile.open(path);
+    try {
+      const raw = (await file.readBlock(1))!;
+      assert.ok(raw.data.equals(data), 'readBlock gives the stored bytes');
+      const marked = (await file.readMarked(1))!;
+      assert.ok(marked.bitmap.equals(bitmap));
+      const want = Buffer.alloc(BS);
+      for (const [first, end] of [[0, 8], [20, 21], [100, 128]] as const) data.copy(want, first * 512, first * 512, end * 512);
+      assert.ok(marked.data.equals(want), 'marked sectors as stored, zeros elsewhere');
+      assert.ok((await file.readMarked(2))!.data.equals(data), 'a fully marked block is read whole');
+      assert.equal(await file.readMarked(0), undefined);
+    } finally {
+      await file.close();
+    }
+  });
+});

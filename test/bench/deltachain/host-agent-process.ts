@@ -40,7 +40,6 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
     trust: { coordinatorKey: testTaskKeys().publicPath },
     backup: { changedBlocks: o.changedBlocks ?? 'vhd-export' },
     heartbeatSeconds: 60,
-    progressIntervalMs: 0,
   });
   const path = join(o.configFolder, 'host-agent.json');
   await writeFile(path, JSON.stringify(config, null, 2));
