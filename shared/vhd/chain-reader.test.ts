@@ -122,6 +122,34 @@ describe('ChainReader', () => {
     assert.equal(closed, true);
   });
 
+  it('hands a check the marked sectors of a partly marked block, or its stored bytes when the check asks for them', async () => {
+    const raw = await ChainReader.open(join(dir, 'top.vhd'));
+    const unmarkedBytes = (stored: boolean) => {
+      const seen = new Map<string, number>();
+      return {
+        seen,
+        check: raw.withBlockCheck({
+          needsStoredBytes: () => stored,
+          check(layer, block) {
+            // Sector 0 of top's block 2 is unmarked; the file holds fill(3) there.
+            seen.set(`${block.index}@${layer}`, block.data[0]!);
+          },
+        }),
+      };
+    };
+    try {
+      const marked = unmarkedBytes(false);
+      const whole = unmarkedBytes(true);
+      const a = await marked.check.readBlock(2);
+      const b = await whole.check.readBlock(2);
+      assert.ok(a.equals(b), 'the folded block is the same either way');
+      assert.equal(marked.seen.get('2@0'), 0, 'marked-only read: unmarked sectors are zeros');
+      assert.equal(whole.seen.get('2@0'), 3, 'stored bytes: what the file holds');
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('refuses a missing parent, a uuid mismatch, a loop, an absolute name and mixed block sizes', async () => {
     const cases: [Layer, RegExp][] = [
       [{ name: 'orphan.vhd', uuid: U(10), parent: { name: 'gone.vhd', uuid: U(1) }, blocks: [] }, /gone\.vhd does not exist/],
