@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { requireTaskTrust, trustSchema } from '../../shared/task-trust/index.js';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
+import { DEFAULT_NBD_CONNECTIONS, DEFAULT_NBD_MAX_IN_FLIGHT } from '../../shared/nbd/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
 
@@ -104,12 +105,12 @@ export const hostAgentConfigSchema = z
     nbd: z
       .object({
         /** Connections per disk (docs/performance-notes.md: 2 measured best; more gains nothing). */
-        connections: z.number().int().min(1).max(16).default(2),
+        connections: z.number().int().min(1).max(16).default(DEFAULT_NBD_CONNECTIONS),
         /** Bytes of reads in flight per disk, over all its connections. */
-        maxInFlightBytes: z.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
+        maxInFlightBytes: z.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(DEFAULT_NBD_MAX_IN_FLIGHT),
       })
       .strict()
-      .default({ connections: 2, maxInFlightBytes: 32 * 1024 * 1024 }),
+      .default({ connections: DEFAULT_NBD_CONNECTIONS, maxInFlightBytes: DEFAULT_NBD_MAX_IN_FLIGHT }),
     /** What this agent trusts: the coordinator's public key every task's signature is checked with (docs/security.md). */
     trust: trustSchema,
     /** Seconds between heartbeat events. */

@@ -42,7 +42,7 @@ export interface NbdDiskReaderOptions {
 
 export const DEFAULT_NBD_CONNECTIONS = 2;
 const DEFAULT_REQUEST_BYTES = 1024 * 1024;
-const DEFAULT_MAX_IN_FLIGHT = 32 * 1024 * 1024;
+export const DEFAULT_NBD_MAX_IN_FLIGHT = 32 * 1024 * 1024;
 /** The range one block status request covers (its length field is 32 bits): a 2 TiB disk in a thousand round trips at most. */
 const STATUS_STEP_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -68,7 +68,7 @@ export class NbdDiskReader {
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new NbdError('NBD_RANGE_INVALID', `connections must be 1 to 64, not ${count}`);
     this.connections = Array.from({ length: count }, () => ({ everOpened: false, client: undefined, opening: undefined }));
     this.requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
-    this.maxInFlightBytes = Math.max(options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT, this.requestBytes);
+    this.maxInFlightBytes = Math.max(options.maxInFlightBytes ?? DEFAULT_NBD_MAX_IN_FLIGHT, this.requestBytes);
     this.retries = options.retries ?? 4;
     this.retryDelayMs = options.retryDelayMs ?? 250;
   }

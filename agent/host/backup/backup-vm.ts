@@ -13,7 +13,7 @@
 // computed against data every remote holds, and asks every remote to discard the upload.
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
-import { DEFAULT_NBD_CONNECTIONS } from '../../../shared/nbd/index.js';
+import { DEFAULT_NBD_CONNECTIONS, DEFAULT_NBD_MAX_IN_FLIGHT } from '../../../shared/nbd/index.js';
 import { mapWithLimit } from '../concurrency/semaphore.js';
 import { findReferenceSnapshot, taggedFor, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
 import { planCleanup } from '../plan/plan-cleanup.js';
@@ -56,7 +56,8 @@ export interface BackupContext {
   nbd?: NbdReadOptions;
 }
 
-const DEFAULT_NBD_READS: NbdReadOptions = { connections: DEFAULT_NBD_CONNECTIONS, maxInFlightBytes: 32 * 1024 * 1024 };
+/** As the config's defaults (host-agent-config.ts `nbd`). */
+const DEFAULT_NBD_READS: NbdReadOptions = { connections: DEFAULT_NBD_CONNECTIONS, maxInFlightBytes: DEFAULT_NBD_MAX_IN_FLIGHT };
 
 interface LiveVm {
   ref: XapiRef;
