@@ -13,16 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ChannelCredentials, status, type ServiceError } from '@grpc/grpc-js';
-import { createLogger } from '../shared/logging/index.js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { StorageClient, GetDiskFormat } from '../shared/grpc/storage-client.js';
 import { DiskDigest, blockChecksum, markedChecksum } from '../shared/grpc/disk-checksum.js';
 import { VhdFile, mergeVhd } from '../shared/vhd/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
-import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
+import type { RunningStorageAgent } from '../agent/storage/index.js';
 import { BLOCK, MiB, diskHeader, listTree, patternBlock, records, tempRemoteRoot } from './support/storage-harness.js';
-import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
-import { testTaskKeys } from './support/task-keys.js';
+import { resultOf, storageTask, type TestNats } from './support/storage-nats.js';
+import { startStorageAgentOnNats, type StorageAgentOnNats } from './support/storage-agent-nats.js';
 import { rawPutDisk } from './support/storage-raw-client.js';
 import { assertSameBytes, libvhdiChainToRaw, qemuVhdToRaw } from './support/vhd-oracles.js';
 import { runDeltachain } from './support/vhd-cli.js';
@@ -74,6 +73,7 @@ describe('packed blocks through a storage agent', () => {
   let nats: TestNats;
   let agent: RunningStorageAgent;
   let client: StorageClient;
+  let stack: StorageAgentOnNats;
   const vm = randomUUID();
   const ids = ['20261201T100000Z-f', '20261202T100000Z-d1', '20261203T100000Z-d2', '20261204T100000Z-d3'];
   const uuids = ids.map(() => randomUUID());
@@ -133,17 +133,8 @@ describe('packed blocks through a storage agent', () => {
     root = await tempRemoteRoot();
     scratch = await mkdtemp(join(root, '..', 'deltachain-sparse-scratch-'));
     for (const [n, image] of images.entries()) await writeFile(imagePath(n), image);
-    nats = await startTestNats();
-    await nats.queue('storage', remoteId, { ackWaitSeconds: 10 });
-    const config = storageAgentConfigSchema.parse({
-      role: 'storage',
-      agentId: `agent-${remoteId}`,
-      nats: testNatsSection(nats.namespace),
-      storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true } },
-      trust: { coordinatorKey: testTaskKeys().publicPath },
-    });
-    agent = await startStorageAgent(config, createLogger({ level: 'silent', pretty: false }));
-    client = new StorageClient(agent.address, ChannelCredentials.createInsecure());
+    stack = await startStorageAgentOnNats(remoteId, root);
+    ({ nats, agent, client } = stack);
     for (let n = 0; n < 3; n++) await upload(n);
   });
 
@@ -157,9 +148,7 @@ describe('packed blocks through a storage agent', () => {
   }
 
   after(async () => {
-    client.close();
-    await agent.stop();
-    await nats.close();
+    await stack.close();
     await rm(scratch, { recursive: true, force: true });
     await rm(root, { recursive: true, force: true });
   });

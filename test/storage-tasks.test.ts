@@ -7,15 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { open, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ChannelCredentials } from '@grpc/grpc-js';
-import { createLogger } from '../shared/logging/index.js';
 import { StorageClient, GetDiskFormat } from '../shared/grpc/storage-client.js';
 import { VhdFile } from '../shared/vhd/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
-import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
 import { MiB, diskHeader, listTree, patternBlock, records, tempRemoteRoot } from './support/storage-harness.js';
-import { resultOf, startTestNats, storageTask, testNatsSection, type TestNats } from './support/storage-nats.js';
-import { testTaskKeys } from './support/task-keys.js';
+import { resultOf, storageTask, type TestNats } from './support/storage-nats.js';
+import { startStorageAgentOnNats, type StorageAgentOnNats } from './support/storage-agent-nats.js';
 
 const SIZE = 16 * MiB;
 const remoteId = `tasks-${randomUUID().slice(0, 8)}`;
@@ -23,8 +20,8 @@ const remoteId = `tasks-${randomUUID().slice(0, 8)}`;
 describe('storage tasks over NATS', () => {
   let root: string;
   let nats: TestNats;
-  let agent: RunningStorageAgent;
   let client: StorageClient;
+  let stack: StorageAgentOnNats;
   const vm = randomUUID();
   const ids = ['20261126T100000Z-f', '20261127T100000Z-d1', '20261128T100000Z-d2'];
   const uuids = ids.map(() => randomUUID());
@@ -59,24 +56,13 @@ describe('storage tasks over NATS', () => {
 
   before(async () => {
     root = await tempRemoteRoot();
-    nats = await startTestNats();
-    await nats.queue('storage', remoteId, { ackWaitSeconds: 10 });
-    const config = storageAgentConfigSchema.parse({
-      role: 'storage',
-      agentId: `agent-${remoteId}`,
-      nats: testNatsSection(nats.namespace),
-      storage: { remoteId, root, listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true } },
-      trust: { coordinatorKey: testTaskKeys().publicPath },
-    });
-    agent = await startStorageAgent(config, createLogger({ level: 'silent', pretty: false }));
-    client = new StorageClient(agent.address, ChannelCredentials.createInsecure());
+    stack = await startStorageAgentOnNats(remoteId, root);
+    ({ nats, client } = stack);
     for (let n = 0; n < 3; n++) await upload(n);
   });
 
   after(async () => {
-    client.close();
-    await agent.stop();
-    await nats.close();
+    await stack.close();
     await rm(root, { recursive: true, force: true });
   });
 
