@@ -6,7 +6,7 @@
 // nkey user (lab-nats.ts). Timings are the production
 // defaults except where a demo or a test would wait for nothing: quick dispatch rounds and
 // short retry backoffs. Every process serves /healthz and /metrics on a free loopback port.
-import type { FleetInput } from './lab-stack.js';
+import type { FleetInput } from '../pool/config/lab-config.js';
 import type { TlsFiles } from './lab-security.js';
 
 export interface LabTimings {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSize } from '../pool/index.js';
-import type { FleetInput } from './lab-stack.js';
+import type { FleetInput } from '../pool/config/lab-config.js';
 
 export interface LabOptions {
   once: boolean;

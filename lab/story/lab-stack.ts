@@ -18,9 +18,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { ControlClient } from '../../coordinator/api/control-client.js';
-import type { z } from 'zod';
 import { LabAdminClient } from '../pool/index.js';
-import type { fleetSchema } from '../pool/config/lab-config.js';
+import type { FleetInput } from '../pool/config/lab-config.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, type LabTimings, type LogLevel, type NatsTarget } from './lab-configs.js';
 import { startLabNats, type LabNats } from './lab-nats.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
@@ -31,7 +30,7 @@ const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 const LAB_BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
 
 /** A fleet as a lab pool's config file gives it (defaults filled by the lab pool). */
-export type FleetInput = z.input<typeof fleetSchema>;
+export type { FleetInput };
 
 export interface LabPoolSpec {
   /** The pool's name in the coordinator (and its host agent's pool id). */

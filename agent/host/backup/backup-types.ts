@@ -3,6 +3,7 @@
 // export per disk (blocks fan out to every remote's PutDisk).
 import type { FullReason } from '../plan/plan-disk-exports.js';
 import type { RemoteStorage } from '../remote/remote-storage.js';
+import type { XapiRef } from '../xapi/xapi-records.js';
 
 export interface BackupTarget {
   remoteId: string;
@@ -74,4 +75,12 @@ export interface BackupOutcome {
   redelivered: boolean;
   /** Things that went wrong without failing the backup (e.g. an old snapshot not removed). */
   warnings: string[];
+}
+
+/** A disk of the backup's snapshot, as the host agent reads it. */
+export interface SnapshotDisk {
+  diskKey: string;
+  snapshotVdiRef: XapiRef;
+  snapshotVdiUuid: string;
+  virtualSize: number;
 }

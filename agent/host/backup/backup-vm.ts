@@ -29,7 +29,7 @@ import type { BackupOutcome, BackupRequest, DiskOutcome } from './backup-types.j
 import { collectBackupRecords } from './collect-backup-records.js';
 import { CommitUnconfirmedError, DisksLostError, commitToRemotes } from './commit-to-remotes.js';
 import { discardOnRemotes } from './discard-on-remotes.js';
-import type { SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
 import { gatherDiskPlans } from './gather-disk-plans.js';
 import { enableCbt, purgeSnapshotData } from './cbt-lifecycle.js';
 import type { ChangedBlocksMethod, NbdReadOptions } from './open-source.js';

@@ -10,7 +10,7 @@ import type { Logger } from '../../../shared/logging/index.js';
 import type { SourceDisk } from '../plan/select-disks.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
 import type { DiskOutcome } from './backup-types.js';
-import type { SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
 
 export async function enableCbt(xapi: HostXapi, disks: readonly SourceDisk[], logger: Logger, warnings: string[]): Promise<void> {
   for (const disk of disks) {

@@ -13,18 +13,10 @@ import type { DiskExportPlan } from '../plan/plan-disk-exports.js';
 import type { DiskUpload, PutDiskResult } from '../remote/disk-upload.js';
 import { StorageCallError } from '../remote/storage-call-error.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
-import type { XapiRef } from '../xapi/xapi-records.js';
-import type { BackupTarget, DiskOutcome } from './backup-types.js';
+import type { BackupTarget, DiskOutcome, SnapshotDisk } from './backup-types.js';
 import type { BlockSource } from './block-source.js';
 import { openSource, type ChangedBlocksMethod, type Fallback, type NbdReadOptions } from './open-source.js';
 import type { TransferProgress } from './transfer-progress.js';
-
-export interface SnapshotDisk {
-  diskKey: string;
-  snapshotVdiRef: XapiRef;
-  snapshotVdiUuid: string;
-  virtualSize: number;
-}
 
 export interface ExportDiskContext {
   xapi: HostXapi;

@@ -9,7 +9,7 @@ import { bitmapSize } from '../../../shared/vhd/index.js';
 import { NbdDiskReader, type NbdConnectOptions, type RangeData } from '../../../shared/nbd/index.js';
 import { markSectors, type BlockExtents, type ExtentTotals } from '../plan/block-extents.js';
 import type { BlockSource, SourceBlock } from './block-source.js';
-import type { SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
 import { ExportInterruptedError } from './export-interrupted-error.js';
 
 const SECTOR_BYTES = 512;

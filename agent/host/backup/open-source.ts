@@ -15,7 +15,7 @@ import { XapiCallError } from '../xapi/xapi-call-error.js';
 import type { XapiRef, XapiVdi } from '../xapi/xapi-records.js';
 import type { CbtFallbackReason } from './backup-types.js';
 import type { BlockSource } from './block-source.js';
-import type { SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
 import { NbdSource, nbdEndpoint } from './nbd-source.js';
 import { openVhdExport } from './vhd-export-source.js';
 

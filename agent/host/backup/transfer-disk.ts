@@ -14,7 +14,8 @@ import { backoffDelay } from '../xapi/retry-with-backoff.js';
 import type { DiskExportPlan } from '../plan/plan-disk-exports.js';
 import { StorageCallError } from '../remote/storage-call-error.js';
 import type { DiskOutcome } from './backup-types.js';
-import { exportDisk, type ExportDiskContext, type SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
+import { exportDisk, type ExportDiskContext } from './export-disk.js';
 import { ExportInterruptedError } from './export-interrupted-error.js';
 import { waitForStorage } from './wait-for-storage.js';
 

@@ -11,7 +11,7 @@ import { fallBackToFull, type DiskExportPlan } from '../plan/plan-disk-exports.j
 import type { HostXapi, VdiExport } from '../xapi/host-xapi.js';
 import { XapiCallError } from '../xapi/xapi-call-error.js';
 import type { BlockSource, SourceBlock } from './block-source.js';
-import type { SnapshotDisk } from './export-disk.js';
+import type { SnapshotDisk } from './backup-types.js';
 import { ExportInterruptedError } from './export-interrupted-error.js';
 
 export async function openVhdExport(xapi: HostXapi, disk: SnapshotDisk, initialPlan: DiskExportPlan, logger: Logger): Promise<{ plan: DiskExportPlan; source: BlockSource }> {

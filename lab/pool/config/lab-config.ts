@@ -111,6 +111,8 @@ export const labConfigSchema = z
 
 export type LabConfig = Readonly<z.infer<typeof labConfigSchema>>;
 export type FleetConfig = z.infer<typeof fleetSchema>;
+/** A fleet as a config file may write it (defaults not yet applied). */
+export type FleetInput = z.input<typeof fleetSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
 
 /** Validates a config object; errors name the field. */
