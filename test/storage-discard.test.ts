@@ -2,19 +2,21 @@
 // removes what uploads of an uncommitted backup left (disks, checksums, dead temporaries) but
 // never a live upload's temporary or a committed backup, and is idempotent; what a storage agent
 // removes before serving after a crash (remove-leftovers.ts); and a remote whose file system is
-// full answers RESOURCE_EXHAUSTED naming the remote, with nothing left of the upload.
+// full answers RESOURCE_EXHAUSTED naming the remote, with nothing left of the upload (a packed
+// delta's too, the full under it still read whole).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ChannelCredentials, status, type ServiceError } from '@grpc/grpc-js';
-import { StorageClient, type OutgoingBlock } from '../shared/grpc/storage-client.js';
+import { GetDiskFormat, StorageClient, type OutgoingBlock } from '../shared/grpc/storage-client.js';
 import { removeLeftovers } from '../agent/storage/remove-leftovers.js';
 import { startStorageServer } from '../agent/storage/storage-server.js';
 import { DEFAULT_UPLOAD_LIMITS } from '../agent/storage/upload-limits.js';
 import { MiB, diskHeader, listTree, patternBlock, patternBlocks, records, startStorageHarness, testContext, type StorageHarness } from './support/storage-harness.js';
 import { mountSmallFilesystem } from './support/small-filesystem.js';
+import { extentSectors, outgoingBlocks } from './support/sparse-layers.js';
 
 const SIZE = 32 * MiB;
 
@@ -144,6 +146,43 @@ describe('a full remote', () => {
       assert.deepEqual(error.metadata.get('deltachain-error-code'), ['REMOTE_FULL']);
       assert.deepEqual((await listTree(fs.path)).filter((p) => p.includes(vm)), [], 'the temporary was removed');
       assert.ok((await stat(fs.path)).isDirectory());
+    } finally {
+      client.close();
+      await server.close();
+      await fs.unmount();
+    }
+  });
+
+  test('a packed delta that runs out of room is refused as REMOTE_FULL; nothing of it remains and the full under it reads whole', async (t) => {
+    const fs = await mountSmallFilesystem(6 * MiB);
+    if ('skip' in fs) return t.skip(fs.skip);
+    const ctx = { ...testContext(fs.path, 'small-nas'), limits: { ...DEFAULT_UPLOAD_LIMITS, freeSpaceFloorBytes: 0 } };
+    const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
+    const client = new StorageClient(server.address, ChannelCredentials.createInsecure());
+    try {
+      await ctx.layout.ensure();
+      const vm = randomUUID();
+      const fullUuid = randomUUID();
+      const fullId = '20261209T000000Z-full';
+      await client.putDisk(diskHeader({ vmUuid: vm, backupId: fullId, footerUuid: fullUuid, virtualSize: SIZE }), patternBlocks(4, [0, 1]));
+      await client.commitBackup({ backupId: fullId, vmUuid: vm, timestampMs: Date.now(), diskKeys: ['xvda'], recordsJson: records(vm), policyJson: '', diskSources: [] });
+      const committed = (await listTree(fs.path)).filter((p) => p.includes(vm));
+      // Four 64 KiB extents in each of 16 blocks: 4 MiB of marked data, more than the 2 MiB left.
+      const delta = { seed: 5, blocks: Array.from({ length: 16 }, (_, index) => ({ index, sectors: extentSectors(0, 9, 17, 30) })) };
+      const error = await refused(
+        client.putDisk(diskHeader({ vmUuid: vm, backupId: '20261210T000000Z-delta', parentFooterUuid: fullUuid, virtualSize: SIZE }), outgoingBlocks(delta, 'packed')),
+        status.RESOURCE_EXHAUSTED,
+        /^remote small-nas is full \(\d+ bytes free of \d+ at .*\): PutDisk could not write; free space on the remote/,
+      );
+      assert.deepEqual(error.metadata.get('deltachain-error-code'), ['REMOTE_FULL']);
+      assert.deepEqual((await listTree(fs.path)).filter((p) => p.includes(vm)), committed, 'only the committed full remains');
+      const seen: number[] = [];
+      for await (const part of client.getDiskParts(vm, fullId, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
+        if (part.$case !== 'block') continue;
+        assert.ok(Buffer.from(part.value.data).equals(patternBlock(4, part.value.index)), `block ${part.value.index} of the full`);
+        seen.push(part.value.index);
+      }
+      assert.deepEqual(seen, [0, 1]);
     } finally {
       client.close();
       await server.close();
