@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { ChannelCredentials, status, type ServiceError } from '@grpc/grpc-js';
 import { GetDiskFormat, StorageClient, type OutgoingBlock } from '../shared/grpc/storage-client.js';
 import { removeLeftovers } from '../agent/storage/remove-leftovers.js';
 import { startStorageServer } from '../agent/storage/storage-server.js';
 import { DEFAULT_UPLOAD_LIMITS } from '../agent/storage/upload-limits.js';
 import { MiB, diskHeader, listTree, patternBlock, patternBlocks, records, startStorageHarness, testContext, type StorageHarness } from './support/storage-harness.js';
-import { mountSmallFilesystem } from './support/small-filesystem.js';
+import { mountSmallFilesystem, type SmallFilesystem } from './support/small-filesystem.js';
 import { extentSectors, outgoingBlocks } from './support/sparse-layers.js';
 
 const SIZE = 32 * MiB;
@@ -128,39 +128,44 @@ describe('DiscardBackup and leftovers', () => {
 });
 
 describe('a full remote', () => {
-  test('PutDisk answers RESOURCE_EXHAUSTED naming the remote and its free space; nothing of the upload remains', async (t) => {
+  /**
+   * Runs `use` against a storage server whose remote is a 6 MiB file system of its own, with no
+   * free-space floor: the file system itself runs out (the floor is test/security-bounds.test.ts's).
+   */
+  const REMOTE_FULL = /^remote small-nas is full \(\d+ bytes free of \d+ at .*\): PutDisk could not write; free space on the remote/;
+
+  async function onSmallRemote(t: TestContext, use: (fs: SmallFilesystem, client: StorageClient) => Promise<void>): Promise<void> {
     const fs = await mountSmallFilesystem(6 * MiB);
     if ('skip' in fs) return t.skip(fs.skip);
-    // No floor: this is the file system itself running out (the floor is test/security-bounds.test.ts's).
     const ctx = { ...testContext(fs.path, 'small-nas'), limits: { ...DEFAULT_UPLOAD_LIMITS, freeSpaceFloorBytes: 0 } };
     const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
     const client = new StorageClient(server.address, ChannelCredentials.createInsecure());
     try {
       await ctx.layout.ensure();
-      const vm = randomUUID();
-      const error = await refused(
-        client.putDisk(diskHeader({ vmUuid: vm, backupId: '20261208T000000Z-big', virtualSize: SIZE }), patternBlocks(3, [0, 1, 2, 3, 4, 5])),
-        status.RESOURCE_EXHAUSTED,
-        /^remote small-nas is full \(\d+ bytes free of \d+ at .*\): PutDisk could not write; free space on the remote/,
-      );
-      assert.deepEqual(error.metadata.get('deltachain-error-code'), ['REMOTE_FULL']);
-      assert.deepEqual((await listTree(fs.path)).filter((p) => p.includes(vm)), [], 'the temporary was removed');
-      assert.ok((await stat(fs.path)).isDirectory());
+      await use(fs, client);
     } finally {
       client.close();
       await server.close();
       await fs.unmount();
     }
+  }
+
+  test('PutDisk answers RESOURCE_EXHAUSTED naming the remote and its free space; nothing of the upload remains', async (t) => {
+    await onSmallRemote(t, async (fs, client) => {
+      const vm = randomUUID();
+      const error = await refused(
+        client.putDisk(diskHeader({ vmUuid: vm, backupId: '20261208T000000Z-big', virtualSize: SIZE }), patternBlocks(3, [0, 1, 2, 3, 4, 5])),
+        status.RESOURCE_EXHAUSTED,
+        REMOTE_FULL,
+      );
+      assert.deepEqual(error.metadata.get('deltachain-error-code'), ['REMOTE_FULL']);
+      assert.deepEqual((await listTree(fs.path)).filter((p) => p.includes(vm)), [], 'the temporary was removed');
+      assert.ok((await stat(fs.path)).isDirectory());
+    });
   });
 
   test('a packed delta that runs out of room is refused as REMOTE_FULL; nothing of it remains and the full under it reads whole', async (t) => {
-    const fs = await mountSmallFilesystem(6 * MiB);
-    if ('skip' in fs) return t.skip(fs.skip);
-    const ctx = { ...testContext(fs.path, 'small-nas'), limits: { ...DEFAULT_UPLOAD_LIMITS, freeSpaceFloorBytes: 0 } };
-    const server = await startStorageServer(ctx, { host: '127.0.0.1', port: 0 }, { insecure: true });
-    const client = new StorageClient(server.address, ChannelCredentials.createInsecure());
-    try {
-      await ctx.layout.ensure();
+    await onSmallRemote(t, async (fs, client) => {
       const vm = randomUUID();
       const fullUuid = randomUUID();
       const fullId = '20261209T000000Z-full';
@@ -172,7 +177,7 @@ describe('a full remote', () => {
       const error = await refused(
         client.putDisk(diskHeader({ vmUuid: vm, backupId: '20261210T000000Z-delta', parentFooterUuid: fullUuid, virtualSize: SIZE }), outgoingBlocks(delta, 'packed')),
         status.RESOURCE_EXHAUSTED,
-        /^remote small-nas is full \(\d+ bytes free of \d+ at .*\): PutDisk could not write; free space on the remote/,
+        REMOTE_FULL,
       );
       assert.deepEqual(error.metadata.get('deltachain-error-code'), ['REMOTE_FULL']);
       assert.deepEqual((await listTree(fs.path)).filter((p) => p.includes(vm)), committed, 'only the committed full remains');
@@ -183,10 +188,6 @@ describe('a full remote', () => {
         seen.push(part.value.index);
       }
       assert.deepEqual(seen, [0, 1]);
-    } finally {
-      client.close();
-      await server.close();
-      await fs.unmount();
-    }
+    });
   });
 });
