@@ -103,6 +103,7 @@ describe('VhdFile.readMarked', () => {
     bitmap.fill(0xff, 13, 16);
     await writer.writeBlock(1, data, bitmap);
     await writer.writeBlock(2, data);
+    await writer.writeBlock(3, data, Buffer.alloc(512).fill(0xaa, 0, 16));
     await writer.finish();
     const file = await VhdFile.open(path);
     try {
@@ -114,6 +115,10 @@ describe('VhdFile.readMarked', () => {
       for (const [first, end] of [[0, 8], [20, 21], [100, 128]] as const) data.copy(want, first * 512, first * 512, end * 512);
       assert.ok(marked.data.equals(want), 'marked sectors as stored, zeros elsewhere');
       assert.ok((await file.readMarked(2))!.data.equals(data), 'a fully marked block is read whole');
+      const many = (await file.readMarked(3))!;
+      const alternate = Buffer.alloc(BS);
+      for (let sector = 0; sector < 128; sector += 2) data.copy(alternate, sector * 512, sector * 512, (sector + 1) * 512);
+      assert.ok(many.data.equals(alternate), '64 runs (read whole, gaps zeroed): marked sectors as stored, zeros elsewhere');
       assert.equal(await file.readMarked(0), undefined);
     } finally {
       await file.close();

@@ -18,6 +18,9 @@ export interface VhdFileOptions {
   writable?: boolean;
 }
 
+/** Reads of marked runs one partly marked block may cost; with more runs the block is read whole. */
+const MAX_MARKED_READS = 16;
+
 interface Opened {
   footer: Footer;
   header: DynamicHeader;
@@ -107,7 +110,9 @@ export class VhdFile implements VhdDescription {
    * The block's bitmap and the data of the sectors it marks; unmarked sectors read as zeros
    * whatever the file holds there. A partly marked block costs a read per run of marked sectors
    * instead of one of the whole block: the unmarked ranges of a sparse delta are holes, and
-   * reading them only has the kernel fill pages with zeros. For a reader that uses marked
+   * reading them only has the kernel fill pages with zeros; a block of more than 16 runs is read
+   * whole and its gaps zeroed, so a bitmap cannot make one block cost thousands of reads. For a
+   * reader that uses marked
    * sectors only (a chain folding a block); a check of the stored bytes needs `readBlock`.
    */
   async readMarked(index: number): Promise<VhdBlock | undefined> {
@@ -123,9 +128,21 @@ export class VhdFile implements VhdDescription {
       await readFully(this.handle, data, start, where);
       return { index, bitmap, data };
     }
-    const data = Buffer.alloc(this.blockSize);
     const runs: Array<[number, number]> = [];
     forEachMarkedRun(bitmap, this.blockSize, (first, end) => runs.push([first, end]));
+    if (runs.length > MAX_MARKED_READS) {
+      // Many short runs (or a bitmap made to have them): one read of the block, then the gaps zeroed.
+      const data = Buffer.allocUnsafe(this.blockSize);
+      await readFully(this.handle, data, start, where);
+      let at = 0;
+      for (const [first, end] of runs) {
+        data.fill(0, at * SECTOR_SIZE, first * SECTOR_SIZE);
+        at = end;
+      }
+      data.fill(0, at * SECTOR_SIZE);
+      return { index, bitmap, data };
+    }
+    const data = Buffer.alloc(this.blockSize);
     for (const [first, end] of runs) await readFully(this.handle, data.subarray(first * SECTOR_SIZE, end * SECTOR_SIZE), start + first * SECTOR_SIZE, where);
     return { index, bitmap, data };
   }
