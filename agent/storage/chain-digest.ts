@@ -57,6 +57,7 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
   const full = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
   const digest = new DiskDigest();
   const head = chain.disks[0]!;
+  const block = Buffer.allocUnsafeSlow(chain.blockSize);
   let blocksRead = 0;
   let at = 0;
   const add = (index: number, term: Uint8Array): void => {
@@ -84,7 +85,7 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
     const exact = entry.fullBitmap ?? isAllOnes(await readBitmap(chain, 0, entry.index));
     if (exact) add(entry.index, entry.checksum);
     else {
-      add(entry.index, blockChecksum(full, await chain.readBlock(entry.index)));
+      add(entry.index, blockChecksum(full, await chain.readBlock(entry.index, block)));
       blocksRead++;
     }
   }
@@ -101,6 +102,7 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
 export async function digestChain(chain: ChainReader, tables: AsyncIterable<SumsEntry>[], damage: DamageReporter, terms?: TermWriter): Promise<ChainDigestResult> {
   const full = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
   const digest = new DiskDigest();
+  const block = Buffer.allocUnsafeSlow(chain.blockSize);
   let blocksRead = 0;
   let next = 0;
   const noEntryBelow = async (end: number): Promise<void> => {
@@ -120,7 +122,7 @@ export async function digestChain(chain: ChainReader, tables: AsyncIterable<Sums
       terms?.add(entry.index, entry.checksum);
       continue;
     }
-    const term = blockChecksum(full, await chain.readBlock(entry.index));
+    const term = blockChecksum(full, await chain.readBlock(entry.index, block));
     digest.add(entry.index, term);
     terms?.add(entry.index, term);
     blocksRead++;

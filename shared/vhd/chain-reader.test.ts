@@ -96,6 +96,26 @@ describe('ChainReader', () => {
     }
   });
 
+  it('reads into a buffer of the caller the same bytes, whatever that buffer held, and refuses one too small', async () => {
+    const chain = await ChainReader.open(join(dir, 'top.vhd'));
+    try {
+      const into = Buffer.alloc(BS + 7, 0xee);
+      for (let index = 0; index < chain.blockCount; index++) {
+        const fresh = await chain.readBlock(index);
+        into.fill(0xee);
+        const read = await chain.readBlock(index, into);
+        assert.equal(read.length, BS);
+        assert.equal(read.buffer, into.buffer, `block ${index} is written into the buffer given`);
+        assert.ok(read.equals(fresh), `block ${index}: the same bytes as a fresh read`);
+      }
+      const [a, b] = await Promise.all([chain.readBlock(2, Buffer.alloc(BS, 9)), chain.readBlock(4, Buffer.alloc(BS, 9))]);
+      assert.ok(a.equals(await chain.readBlock(2)) && b.equals(await chain.readBlock(4)), 'two reads in flight do not share a layer buffer');
+      await assert.rejects(chain.readBlock(1, Buffer.alloc(BS - 1)), RangeError);
+    } finally {
+      await chain.close();
+    }
+  });
+
   it('hands every contributing raw block to its BlockCheck once, newest first, and fails the read when the check throws', async () => {
     const raw = await ChainReader.open(join(dir, 'top.vhd'));
     const seen: string[] = [];

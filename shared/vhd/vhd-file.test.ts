@@ -120,6 +120,14 @@ describe('VhdFile.readMarked', () => {
       for (let sector = 0; sector < 128; sector += 2) data.copy(alternate, sector * 512, sector * 512, (sector + 1) * 512);
       assert.ok(many.data.equals(alternate), '64 runs (read whole, gaps zeroed): marked sectors as stored, zeros elsewhere');
       assert.equal(await file.readMarked(0), undefined);
+      const into = Buffer.alloc(512 + BS + 1, 0x5a);
+      for (const [index, expected] of [[1, want], [2, data], [3, alternate]] as const) {
+        into.fill(0x5a);
+        const block = (await file.readMarked(index, into))!;
+        assert.equal(block.data.buffer, into.buffer, `block ${index} is read into the buffer given`);
+        assert.ok(block.data.equals(expected), `block ${index} read into a used buffer: its old bytes do not show through`);
+      }
+      await assert.rejects(file.readMarked(1, Buffer.alloc(BS)), RangeError);
     } finally {
       await file.close();
     }

@@ -96,12 +96,15 @@ export class VhdFile implements VhdDescription {
     return this.hasBlock(index) ? this.bat[index]! * SECTOR_SIZE : undefined;
   }
 
-  /** The block's bitmap and data (views of one fresh buffer), or undefined when absent. */
-  async readBlock(index: number): Promise<VhdBlock | undefined> {
+  /**
+   * The block's bitmap and data (views of one buffer: `into`, at least bitmapSize + blockSize
+   * bytes, when given; else a fresh one), or undefined when absent.
+   */
+  async readBlock(index: number, into?: Buffer): Promise<VhdBlock | undefined> {
     const offset = this.blockOffset(index);
     if (offset === undefined) return undefined;
     const size = this.bitmapSize + this.blockSize;
-    const buf = Buffer.allocUnsafe(size);
+    const buf = into === undefined ? Buffer.allocUnsafe(size) : checkedInto(into, size);
     await readFully(this.handle, buf, offset, `${this.path}: block ${index}`);
     return { index, bitmap: buf.subarray(0, this.bitmapSize), data: buf.subarray(this.bitmapSize) };
   }
@@ -114,36 +117,38 @@ export class VhdFile implements VhdDescription {
    * whole and its gaps zeroed, so a bitmap cannot make one block cost thousands of reads. For a
    * reader that uses marked
    * sectors only (a chain folding a block); a check of the stored bytes needs `readBlock`.
+   * `into` as for `readBlock`.
    */
-  async readMarked(index: number): Promise<VhdBlock | undefined> {
+  async readMarked(index: number, into?: Buffer): Promise<VhdBlock | undefined> {
     const offset = this.blockOffset(index);
     if (offset === undefined) return undefined;
-    const bitmap = Buffer.allocUnsafe(this.bitmapSize);
+    const buf = into === undefined ? undefined : checkedInto(into, this.bitmapSize + this.blockSize);
+    const bitmap = buf === undefined ? Buffer.allocUnsafe(this.bitmapSize) : buf.subarray(0, this.bitmapSize);
+    const dataBuffer = (): Buffer => (buf === undefined ? Buffer.allocUnsafe(this.blockSize) : buf.subarray(this.bitmapSize, this.bitmapSize + this.blockSize));
     const where = `${this.path}: block ${index}`;
     await readFully(this.handle, bitmap, offset, where);
     const start = offset + this.bitmapSize;
     const sectors = this.blockSize / SECTOR_SIZE;
     if (bitmap.subarray(0, sectors / 8).every((byte) => byte === 0xff)) {
-      const data = Buffer.allocUnsafe(this.blockSize);
+      const data = dataBuffer();
       await readFully(this.handle, data, start, where);
       return { index, bitmap, data };
     }
     const runs: Array<[number, number]> = [];
     forEachMarkedRun(bitmap, this.blockSize, (first, end) => runs.push([first, end]));
+    const data = dataBuffer();
     if (runs.length > MAX_MARKED_READS) {
-      // Many short runs (or a bitmap made to have them): one read of the block, then the gaps zeroed.
-      const data = Buffer.allocUnsafe(this.blockSize);
+      // Many short runs (or a bitmap made to have them): one read of the whole block.
       await readFully(this.handle, data, start, where);
-      let at = 0;
-      for (const [first, end] of runs) {
-        data.fill(0, at * SECTOR_SIZE, first * SECTOR_SIZE);
-        at = end;
-      }
-      data.fill(0, at * SECTOR_SIZE);
-      return { index, bitmap, data };
+    } else {
+      for (const [first, end] of runs) await readFully(this.handle, data.subarray(first * SECTOR_SIZE, end * SECTOR_SIZE), start + first * SECTOR_SIZE, where);
     }
-    const data = Buffer.alloc(this.blockSize);
-    for (const [first, end] of runs) await readFully(this.handle, data.subarray(first * SECTOR_SIZE, end * SECTOR_SIZE), start + first * SECTOR_SIZE, where);
+    let at = 0;
+    for (const [first, end] of runs) {
+      data.fill(0, at * SECTOR_SIZE, first * SECTOR_SIZE);
+      at = end;
+    }
+    data.fill(0, at * SECTOR_SIZE);
     return { index, bitmap, data };
   }
 
@@ -152,6 +157,11 @@ export class VhdFile implements VhdDescription {
     this.#closed = true;
     await this.handle.close();
   }
+}
+
+function checkedInto(into: Buffer, size: number): Buffer {
+  if (into.length < size) throw new RangeError(`a block read needs ${size} bytes, the buffer given has ${into.length}`);
+  return into;
 }
 
 async function readMetadata(handle: FileHandle, path: string): Promise<Opened> {
