@@ -3,24 +3,37 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../shared/errors.js';
 import { loadConfigFile } from '../shared/config/index.js';
-import { createLogger } from '../shared/logging/index.js';
+import { createLogger, type Logger } from '../shared/logging/index.js';
 import { exitAfterStop, waitForShutdownSignal } from '../shared/observability/index.js';
+import { missingAgentNodeFlags } from './node-flags.js';
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly (a second signal exits at once). */
 export async function runAgent(configPath: string, env: Record<string, string | undefined>): Promise<void> {
   const role = await readRole(configPath);
   if (role !== 'storage' && role !== 'host') throw new ConfigError(`${configPath}: role must be "storage" or "host", got ${JSON.stringify(role)}`);
   let agent: { stop(): Promise<void> };
+  const missing = missingAgentNodeFlags(process.execArgv);
+  const warnIfMissing = (logger: Logger): void => {
+    if (missing.length === 0) return;
+    logger.warn(
+      { missing },
+      `node was started without ${missing.join(' ')}: streaming disks, this agent can spend half its CPU in V8 garbage collection. Start it as \`node ${missing.join(' ')} …/bin/deltachain.mjs agent --config …\` (the systemd unit and the container image do)`,
+    );
+  };
   // Each role's modules are loaded only by the process that runs it (resident memory matters in a
   // long-running agent; the host agent's bound is 200 MiB while streaming).
   if (role === 'host') {
     const { startHostAgent, hostAgentConfigSchema } = await import('./host/index.js');
     const config = await loadConfigFile(hostAgentConfigSchema, configPath, env);
-    agent = await startHostAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
+    const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+    warnIfMissing(logger);
+    agent = await startHostAgent(config, logger);
   } else {
     const { startStorageAgent, storageAgentConfigSchema } = await import('./storage/index.js');
     const config = await loadConfigFile(storageAgentConfigSchema, configPath, env);
-    agent = await startStorageAgent(config, createLogger({ level: config.log.level, pretty: config.log.pretty }));
+    const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+    warnIfMissing(logger);
+    agent = await startStorageAgent(config, logger);
   }
   await waitForShutdownSignal();
   await agent.stop();

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findCommand, optionsOf } from './support/deploy-configs.js';
 import { missingMessage } from './support/prerequisites.mjs';
+import { missingAgentNodeFlags } from '../agent/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UNITS = join(ROOT, 'deploy/systemd');
@@ -68,8 +69,11 @@ describe('systemd units', () => {
       const service = unit.Service!;
       const one = (key: string): string | undefined => service[key]?.at(-1);
       assert.deepEqual([one('User'), one('Group')], ['deltachain', 'deltachain']);
-      const [node, script, ...args] = one('ExecStart')!.split(/\s+/);
+      const [node, ...rest] = one('ExecStart')!.split(/\s+/);
       assert.equal(node, '/usr/bin/node');
+      const nodeFlags = rest.slice(0, rest.findIndex((word) => !word.startsWith('--')));
+      const [script, ...args] = rest.slice(nodeFlags.length);
+      if (file.startsWith('deltachain-agent')) assert.deepEqual(missingAgentNodeFlags(nodeFlags), [], 'the agent runs with the V8 flags it is measured with');
       assert.ok(script!.startsWith(INSTALL) && existsSync(join(ROOT, script!.slice(INSTALL.length))), `${script} is in the project`);
       assert.equal(one('WorkingDirectory'), INSTALL.replace(/\/$/, ''));
       const words = args.slice(0, args.indexOf('--config'));
