@@ -18,6 +18,7 @@ import { openCheckedChain, type ChainTarget } from './checked-chain.js';
 import type { RemoteContext } from './remote-context.js';
 import type { DamageReporter } from './sums-block-check.js';
 import { overlaySums } from './sums-overlay.js';
+import { forEachReadAhead } from './read-ahead.js';
 
 export interface ChainDigestResult {
   digest: Buffer;
@@ -57,7 +58,6 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
   const full = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
   const digest = new DiskDigest();
   const head = chain.disks[0]!;
-  const block = Buffer.allocUnsafeSlow(chain.blockSize);
   let blocksRead = 0;
   let at = 0;
   const add = (index: number, term: Uint8Array): void => {
@@ -75,20 +75,26 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
   const noEntryBelow = async (end: number): Promise<void> => {
     for (; next < end; next++) if (head.hasBlock(next)) throw await damage(0, next, 'has no checksum stored at commit');
   };
-  for await (const entry of newest) {
-    if (entry.index >= chain.blockCount) continue;
+  const inChain = async function* (): AsyncGenerator<SumsEntry> {
+    for await (const entry of newest) if (entry.index < chain.blockCount) yield entry;
+  };
+  // The block of an entry not exact is read (folded through the chain) while earlier ones are hashed.
+  const needsRead = async (entry: SumsEntry): Promise<number | undefined> => {
     await noEntryBelow(entry.index);
     next = entry.index + 1;
     if (!head.hasBlock(entry.index)) throw await damage(0, entry.index, 'is missing (its checksum file has an entry for it)');
+    const exact = entry.fullBitmap ?? isAllOnes(await readBitmap(chain, 0, entry.index));
+    return exact ? undefined : entry.index;
+  };
+  await forEachReadAhead(chain, inChain(), needsRead, (entry, block) => {
     parentBelow(entry.index);
     if (at < parent.length && parent.readUInt32BE(at) === entry.index) at += TERM_BYTES;
-    const exact = entry.fullBitmap ?? isAllOnes(await readBitmap(chain, 0, entry.index));
-    if (exact) add(entry.index, entry.checksum);
+    if (block === undefined) add(entry.index, entry.checksum);
     else {
-      add(entry.index, blockChecksum(full, await chain.readBlock(entry.index, block)));
+      add(entry.index, blockChecksum(full, block));
       blocksRead++;
     }
-  }
+  });
   await noEntryBelow(chain.blockCount);
   parentBelow(Number.MAX_SAFE_INTEGER);
   return { digest: digest.digest(), blocks: digest.count, blocksRead, fromParentTerms: true };
@@ -102,7 +108,6 @@ async function digestOnParent(chain: ChainReader, newest: AsyncIterable<SumsEntr
 export async function digestChain(chain: ChainReader, tables: AsyncIterable<SumsEntry>[], damage: DamageReporter, terms?: TermWriter): Promise<ChainDigestResult> {
   const full = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
   const digest = new DiskDigest();
-  const block = Buffer.allocUnsafeSlow(chain.blockSize);
   let blocksRead = 0;
   let next = 0;
   const noEntryBelow = async (end: number): Promise<void> => {
@@ -111,22 +116,22 @@ export async function digestChain(chain: ChainReader, tables: AsyncIterable<Sums
       if (layer >= 0) throw await damage(layer, next, 'has no checksum stored at commit');
     }
   };
-  for await (const { layer, entry } of overlaySums(tables)) {
-    if (entry.index >= chain.blockCount) continue;
+  const inChain = async function* (): AsyncGenerator<{ layer: number; entry: SumsEntry }> {
+    for await (const item of overlaySums(tables)) if (item.entry.index < chain.blockCount) yield item;
+  };
+  const needsRead = async ({ layer, entry }: { layer: number; entry: SumsEntry }): Promise<number | undefined> => {
     await noEntryBelow(entry.index);
     next = entry.index + 1;
     if (!chain.disks[layer]!.hasBlock(entry.index)) throw await damage(layer, entry.index, 'is missing (its checksum file has an entry for it)');
     const exact = entry.fullBitmap ?? isAllOnes(await readBitmap(chain, layer, entry.index));
-    if (exact) {
-      digest.add(entry.index, entry.checksum);
-      terms?.add(entry.index, entry.checksum);
-      continue;
-    }
-    const term = blockChecksum(full, await chain.readBlock(entry.index, block));
+    return exact ? undefined : entry.index;
+  };
+  await forEachReadAhead(chain, inChain(), needsRead, ({ entry }, block) => {
+    const term = block === undefined ? entry.checksum : blockChecksum(full, block);
+    if (block !== undefined) blocksRead++;
     digest.add(entry.index, term);
     terms?.add(entry.index, term);
-    blocksRead++;
-  }
+  });
   await noEntryBelow(chain.blockCount);
   return { digest: digest.digest(), blocks: digest.count, blocksRead };
 }

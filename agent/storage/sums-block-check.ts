@@ -11,12 +11,19 @@ import type { BlockCheck, VhdBlock } from '../../shared/vhd/index.js';
 /** Builds the error for a block of `layer` that fails its check. */
 export type DamageReporter = (layer: number, index: number, reason: string) => Promise<Error>;
 
+/** Blocks whose newest layer's checksum is kept for fullBlockChecksum. */
+const RECENT_BLOCKS = 16;
+
 export class SumsBlockCheck implements BlockCheck {
   readonly #cursors: SumsCursor[];
   readonly #onDamage: DamageReporter;
   readonly #release: () => Promise<void>;
-  #lastIndex = -1;
-  #full: { index: number; checksum: Buffer } | undefined;
+  /**
+   * Per recently read block: the checksum of its newest layer when that layer's bitmap is all
+   * ones, else undefined. The first check of a block is its newest layer's (the reader goes newest
+   * first); a few blocks may be read at once, so more than one is kept.
+   */
+  readonly #newest = new Map<number, Buffer | undefined>();
 
   /** `readers` in chain order; `release` closes them. */
   constructor(readers: SumsReader[], onDamage: DamageReporter, release: () => Promise<void>) {
@@ -32,13 +39,16 @@ export class SumsBlockCheck implements BlockCheck {
   }
 
   async check(layer: number, block: VhdBlock): Promise<void> {
-    const first = block.index !== this.#lastIndex;
-    this.#lastIndex = block.index;
+    const first = !this.#newest.has(block.index);
+    if (first) {
+      this.#newest.set(block.index, undefined);
+      if (this.#newest.size > RECENT_BLOCKS) this.#newest.delete(this.#newest.keys().next().value!);
+    }
     const stored = await this.#entry(layer, block.index);
     if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
     const actual = entryRuleChecksum(stored, block.bitmap, block.data);
     if (!actual.equals(stored.checksum)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
-    if (first) this.#full = isAllOnes(block.bitmap) ? { index: block.index, checksum: actual } : undefined;
+    if (first && isAllOnes(block.bitmap)) this.#newest.set(block.index, actual);
   }
 
   async #entry(layer: number, index: number): Promise<SumsEntry | undefined> {
@@ -55,7 +65,7 @@ export class SumsBlockCheck implements BlockCheck {
    * then returns that layer's data as is); undefined otherwise.
    */
   fullBlockChecksum(index: number): Buffer | undefined {
-    return this.#full?.index === index ? this.#full.checksum : undefined;
+    return this.#newest.get(index);
   }
 
   async close(): Promise<void> {

@@ -86,6 +86,10 @@ test('the streaming reader yields what decodeSums does, checks the trailing hash
     assert.equal(await cursor.find(4), undefined);
     assert.ok((await cursor.find(26997))?.checksum.equals(sum(26997)));
     assert.ok((await cursor.find(6))?.checksum.equals(sum(6)), 'a lookup below the last one starts over');
+    // Lookups overlapping and a little out of order (blocks read a few at once) get the right entries.
+    const overlapping = await Promise.all([300, 303, 301, 306, 303, 309, 300, 312].map((i) => cursor.find(i)));
+    assert.deepEqual(overlapping.map((e) => e?.index), [300, 303, undefined, 306, 303, 309, 300, 312]);
+    assert.ok((await cursor.find(9))?.checksum.equals(sum(9)), 'further behind than the entries kept: from the start again');
     await reader.close();
 
     const v1 = join(dir, 'old.vhd.sums');

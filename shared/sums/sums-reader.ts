@@ -85,9 +85,13 @@ export class SumsReader {
   }
 }
 
+/** Entries a cursor keeps behind its position. */
+const RECENT_ENTRIES = 16;
+
 /**
  * Finds entries by index over one run of `reader.entries()`. Lookups are expected in ascending
- * order (how chains are read); a lookup below the previous one starts a new run from the top.
+ * order (how chains are read), give or take a few blocks read at once; a lookup further below the
+ * previous one starts a new run from the top.
  */
 export class SumsCursor {
   readonly #reader: SumsReader;
@@ -95,21 +99,45 @@ export class SumsCursor {
   #current: SumsEntry | undefined;
   #ended = false;
   #previous = -1;
+  /** The entries the run passed most recently (ascending), and the index from which it saw every entry. */
+  readonly #recent: SumsEntry[] = [];
+  #recentFrom = 0;
+  /** Lookups run one after another: callers may overlap them (reads of a few blocks in flight). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(reader: SumsReader) {
     this.#reader = reader;
   }
 
-  /** The entry of block `index`, or undefined when the file has none. */
-  async find(index: number): Promise<SumsEntry | undefined> {
+  /**
+   * The entry of block `index`, or undefined when the file has none. A lookup a little behind
+   * the last one (a block read while the next was already looked up) is served from the last
+   * entries passed; further behind, the table is read again from its start.
+   */
+  find(index: number): Promise<SumsEntry | undefined> {
+    const result = this.#queue.then(() => this.#find(index));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #find(index: number): Promise<SumsEntry | undefined> {
+    if (this.#run && index < this.#previous && index >= this.#recentFrom) return this.#recent.find((e) => e.index === index);
     if (!this.#run || index < this.#previous) this.#restart();
     this.#previous = index;
     while (!this.#ended && (this.#current === undefined || this.#current.index < index)) {
       const next = await this.#run!.next();
       if (next.done) this.#ended = true;
-      else this.#current = next.value;
+      else {
+        this.#current = next.value;
+        this.#remember(next.value);
+      }
     }
     return this.#current?.index === index ? this.#current : undefined;
+  }
+
+  #remember(entry: SumsEntry): void {
+    this.#recent.push(entry);
+    if (this.#recent.length > RECENT_ENTRIES) this.#recentFrom = this.#recent.shift()!.index + 1;
   }
 
   #restart(): void {
@@ -117,5 +145,7 @@ export class SumsCursor {
     this.#run = this.#reader.entries();
     this.#current = undefined;
     this.#ended = false;
+    this.#recent.length = 0;
+    this.#recentFrom = 0;
   }
 }
