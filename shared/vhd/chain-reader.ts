@@ -111,8 +111,8 @@ export class ChainReader {
    * `blockSize` bytes of the newest data of block `index` (zeros where nothing is allocated).
    * With `into` (at least `blockSize` bytes) the block is written at its start and that view
    * returned, and the layers are read through buffers the reader keeps: a caller reading block
-   * after block into one buffer allocates nothing per block. Fresh 2 MiB buffers per block are external
-   * memory to V8, and every 64 MiB of it not yet collected starts a full mark-compact.
+   * after block into one buffer allocates nothing per block (fresh 2 MiB buffers per block kept
+   * V8's collector busy at commit: docs/performance-notes.md).
    */
   async readBlock(index: number, into?: Buffer): Promise<Buffer> {
     if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {

@@ -128,6 +128,8 @@ describe('VhdFile.readMarked', () => {
         assert.ok(block.data.equals(expected), `block ${index} read into a used buffer: its old bytes do not show through`);
       }
       await assert.rejects(file.readMarked(1, Buffer.alloc(BS)), RangeError);
+      const whole = (await file.readBlock(1, into))!;
+      assert.ok(whole.data.equals(data) && whole.bitmap.equals(bitmap), 'readBlock into a larger buffer: exactly the stored block');
     } finally {
       await file.close();
     }

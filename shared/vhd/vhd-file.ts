@@ -104,7 +104,7 @@ export class VhdFile implements VhdDescription {
     const offset = this.blockOffset(index);
     if (offset === undefined) return undefined;
     const size = this.bitmapSize + this.blockSize;
-    const buf = into === undefined ? Buffer.allocUnsafe(size) : checkedInto(into, size);
+    const buf = blockBuffer(into, size);
     await readFully(this.handle, buf, offset, `${this.path}: block ${index}`);
     return { index, bitmap: buf.subarray(0, this.bitmapSize), data: buf.subarray(this.bitmapSize) };
   }
@@ -115,28 +115,25 @@ export class VhdFile implements VhdDescription {
    * instead of one of the whole block: the unmarked ranges of a sparse delta are holes, and
    * reading them only has the kernel fill pages with zeros; a block of more than 16 runs is read
    * whole and its gaps zeroed, so a bitmap cannot make one block cost thousands of reads. For a
-   * reader that uses marked
-   * sectors only (a chain folding a block); a check of the stored bytes needs `readBlock`.
-   * `into` as for `readBlock`.
+   * reader that uses marked sectors only (a chain folding a block); a check of the stored bytes
+   * needs `readBlock`. `into` as for `readBlock`.
    */
   async readMarked(index: number, into?: Buffer): Promise<VhdBlock | undefined> {
     const offset = this.blockOffset(index);
     if (offset === undefined) return undefined;
-    const buf = into === undefined ? undefined : checkedInto(into, this.bitmapSize + this.blockSize);
-    const bitmap = buf === undefined ? Buffer.allocUnsafe(this.bitmapSize) : buf.subarray(0, this.bitmapSize);
-    const dataBuffer = (): Buffer => (buf === undefined ? Buffer.allocUnsafe(this.blockSize) : buf.subarray(this.bitmapSize, this.bitmapSize + this.blockSize));
+    const buf = blockBuffer(into, this.bitmapSize + this.blockSize);
+    const bitmap = buf.subarray(0, this.bitmapSize);
+    const data = buf.subarray(this.bitmapSize);
     const where = `${this.path}: block ${index}`;
     await readFully(this.handle, bitmap, offset, where);
     const start = offset + this.bitmapSize;
     const sectors = this.blockSize / SECTOR_SIZE;
     if (bitmap.subarray(0, sectors / 8).every((byte) => byte === 0xff)) {
-      const data = dataBuffer();
       await readFully(this.handle, data, start, where);
       return { index, bitmap, data };
     }
     const runs: Array<[number, number]> = [];
     forEachMarkedRun(bitmap, this.blockSize, (first, end) => runs.push([first, end]));
-    const data = dataBuffer();
     if (runs.length > MAX_MARKED_READS) {
       // Many short runs (or a bitmap made to have them): one read of the whole block.
       await readFully(this.handle, data, start, where);
@@ -159,9 +156,11 @@ export class VhdFile implements VhdDescription {
   }
 }
 
-function checkedInto(into: Buffer, size: number): Buffer {
+/** `size` bytes for a block read: the start of `into` when given (refused when too small), else a fresh buffer. */
+function blockBuffer(into: Buffer | undefined, size: number): Buffer {
+  if (into === undefined) return Buffer.allocUnsafe(size);
   if (into.length < size) throw new RangeError(`a block read needs ${size} bytes, the buffer given has ${into.length}`);
-  return into;
+  return into.subarray(0, size);
 }
 
 async function readMetadata(handle: FileHandle, path: string): Promise<Opened> {
