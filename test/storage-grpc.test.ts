@@ -11,7 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { DiskDigest, blockChecksum } from '../shared/grpc/disk-checksum.js';
+import { DiskDigest, ruleChecksum } from '../shared/grpc/disk-checksum.js';
+import { ChecksumRule } from '../shared/proto/gen/deltachain/storage/v1/disk.js';
 import { GetDiskFormat } from '../shared/grpc/storage-client.js';
 import { libvhdiChainToRaw, qemuVhdToRaw, assertSameBytes } from './support/vhd-oracles.js';
 import { runDeltachain } from './support/vhd-cli.js';
@@ -76,11 +77,14 @@ describe('storage agent gRPC data plane', () => {
     const digest = new DiskDigest();
     let trailer;
     for await (const part of h.client.getDiskParts(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
-      if (part.$case === 'header') assert.equal(part.value.virtualSize, SIZE);
+      if (part.$case === 'header') {
+        assert.equal(part.value.virtualSize, SIZE);
+        assert.equal(part.value.checksumRule, ChecksumRule.CHECKSUM_RULE_PIECES, 'the rule of the chain digest the commit took');
+      }
       if (part.$case === 'block') {
         const { index, data, bitmap, checksum } = part.value;
         assert.ok(Buffer.from(data).equals(patternBlock(want.get(index)!, index)), `block ${index} content`);
-        assert.ok(blockChecksum(bitmap, data).equals(Buffer.from(checksum)));
+        assert.ok(ruleChecksum('pieces', bitmap, data, data.length).equals(Buffer.from(checksum)));
         digest.add(index, checksum);
         seen.push(index);
       }
@@ -187,7 +191,7 @@ describe('storage agent gRPC data plane', () => {
     test('a bad block checksum', async () => {
       const header = diskHeader({ vmUuid: vm, backupId: 'bad-checksum', parentFooterUuid: uuids[2]!, virtualSize: SIZE });
       const data = patternBlock(9, 3);
-      const checksum = blockChecksum(Buffer.alloc(512, 0xff), data);
+      const checksum = ruleChecksum('pieces', Buffer.alloc(512, 0xff), data, data.length);
       checksum[0]! ^= 1;
       await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }]), status.DATA_LOSS, /block 3: checksum mismatch/);
     });
@@ -217,7 +221,7 @@ describe('storage agent gRPC data plane', () => {
     test('a digest that does not match the blocks', async () => {
       const header = diskHeader({ vmUuid: vm, backupId: 'bad-digest', parentFooterUuid: uuids[2]!, virtualSize: SIZE });
       const data = patternBlock(9, 3);
-      const checksum = blockChecksum(Buffer.alloc(512, 0xff), data);
+      const checksum = ruleChecksum('pieces', Buffer.alloc(512, 0xff), data, data.length);
       await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }], { digest: Buffer.alloc(32) }), status.DATA_LOSS, /digest mismatch/);
     });
 

@@ -90,18 +90,19 @@ describe('checked reads and chain digests', () => {
     // at its commit (chain-terms.ts); the whole chain digested again gives the same digests.
     for (let n = 1; n < ids.length; n++) {
       const target = { vmUuid, backupId: ids[n]!, diskKey: 'xvda', path: path(n) };
-      const whole = await computeChainDigest(h.ctx, target);
+      const whole = await computeChainDigest(h.ctx, target, { rule: 'pieces' });
       assert.equal(whole.fromParentTerms, undefined);
       assert.ok(whole.digest.equals(Buffer.from(listed[n]!.disks[0]!.chainDigest)), `${ids[n]}: the whole chain's digest is the one recorded`);
       if (n < ids.length - 1) continue;
-      const cached = await computeChainDigest(h.ctx, target, { cacheTerms: true });
+      const cached = await computeChainDigest(h.ctx, target, { cacheTerms: true, rule: 'pieces' });
       assert.equal(cached.fromParentTerms, true, 'the parent date terms are cached');
       assert.ok(cached.digest.equals(whole.digest));
       assert.ok(cached.blocksRead < whole.blocksRead, `only the newest file's partly marked blocks are read (${cached.blocksRead} of ${whole.blocksRead})`);
     }
     const metadata = JSON.parse(await readFile(join(h.root, 'vms', vmUuid, 'backups', `${ids[3]}.json`), 'utf8'));
-    assert.equal(metadata.version, 2);
+    assert.equal(metadata.version, 3);
     assert.match(metadata.disks[0].chainDigest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(metadata.disks[0].chainDigestRule, 'pieces');
   });
 
   const cases: { what: string; layer: number; block: number; at?: number; affected: number[] }[] = [

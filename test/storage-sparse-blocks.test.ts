@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { StorageClient, GetDiskFormat } from '../shared/grpc/storage-client.js';
-import { DiskDigest, blockChecksum, markedChecksum } from '../shared/grpc/disk-checksum.js';
+import { DiskDigest, blockChecksum, foldedTerm, markedChecksum, ruleChecksum, type ChecksumRule } from '../shared/grpc/disk-checksum.js';
+import { ruleOf } from './support/storage-chain-fixture.js';
+import type { ChecksumRule as ChecksumRuleProto } from '../shared/proto/gen/deltachain/storage/v1/disk.js';
 import { VhdFile, mergeVhd } from '../shared/vhd/index.js';
 import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { RunningStorageAgent } from '../agent/storage/index.js';
@@ -95,12 +97,15 @@ describe('packed blocks through a storage agent', () => {
     const image = Buffer.alloc(SIZE);
     const digest = new DiskDigest();
     let trailer = Buffer.alloc(0);
+    let rule: ChecksumRule = 'whole';
     for await (const part of client.getDiskParts(vm, ids[n]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
-      if (part.$case === 'block') {
+      if (part.$case === 'header') rule = ruleOf(part.value.checksumRule);
+      else if (part.$case === 'block') {
         const { index, bitmap, data } = part.value;
         assert.ok(Buffer.from(bitmap).equals(FULL_BITMAP), 'GetDisk sends folded, whole blocks');
         assert.equal(part.value.packed, false);
-        digest.add(index, blockChecksum(bitmap, data));
+        assert.equal(rule, 'pieces', 'the rule of the chain digest the commit took');
+        digest.add(index, foldedTerm(rule, bitmap, data));
         image.set(data, index * BLOCK);
       } else if (part.$case === 'trailer') {
         trailer = Buffer.from(part.value.digest);
@@ -214,13 +219,15 @@ describe('packed blocks through a storage agent', () => {
     const data = packedData(9, { index: 3, sectors });
     const expanded = Buffer.alloc(BLOCK);
     data.copy(expanded, 4 * EXTENT);
-    const good = markedChecksum(bitmap, data, BLOCK, true);
+    const good = ruleChecksum('pieces', bitmap, data, BLOCK, true);
     const cases: Array<[string, Parameters<typeof rawPutDisk>[2][number], status, RegExp, ReturnType<typeof diskHeader>?]> = [
       ['short data', { index: 3, bitmap, data: data.subarray(512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /block 3: 65024 packed data bytes, expected 65536 for the 128 sectors the bitmap marks/],
       ['data past a block', { index: 3, bitmap: FULL_BITMAP, data: Buffer.alloc(BLOCK + 512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /2097664 packed data bytes, more than a block \(2097152\)/],
       ['a short bitmap', { index: 3, bitmap: bitmap.subarray(0, 256), data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /a packed block needs its 512-byte bitmap, got 256 bytes/],
       ['no bitmap', { index: 3, bitmap: Buffer.alloc(0), data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /needs its 512-byte bitmap, got 0 bytes/],
       ['a bitmap marking nothing', { index: 3, bitmap: Buffer.alloc(512), data: Buffer.alloc(0), checksum: good, packed: true }, status.INVALID_ARGUMENT, /marks no sector/],
+      ['a checksum by the whole-block rule in a stream announcing the piece rule', { index: 3, bitmap, data, checksum: markedChecksum(bitmap, data, BLOCK, true), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
+      ['a header with a checksum rule this agent does not know', { index: 3, bitmap, data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /checksum rule 7 is not one this storage agent knows/, { ...delta('unknown-rule'), checksumRule: 7 as ChecksumRuleProto }],
       ['a checksum of the expanded block (the rule before remote format 4)', { index: 3, bitmap, data, checksum: blockChecksum(bitmap, expanded), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
       ['a checksum of the block with its unmarked sectors', { index: 3, bitmap, data, checksum: blockChecksum(bitmap, patternBlock(9, 3)), packed: true }, status.DATA_LOSS, /block 3: checksum mismatch/],
       ['a packed block in a full', { index: 3, bitmap, data, checksum: good, packed: true }, status.INVALID_ARGUMENT, /a packed block in a full; a full's blocks are whole/, diskHeader({ vmUuid: vm, backupId: 'packed-full', virtualSize: SIZE })],
@@ -229,7 +236,7 @@ describe('packed blocks through a storage agent', () => {
     for (const [what, block, code, pattern, header] of cases) {
       const before = await listTree(root);
       // A good block first: the refusal must also remove what was already written.
-      const first = { index: 1, bitmap: Buffer.alloc(0), data: patternBlock(9, 1), checksum: blockChecksum(FULL_BITMAP, patternBlock(9, 1)), packed: false };
+      const first = { index: 1, bitmap: Buffer.alloc(0), data: patternBlock(9, 1), checksum: ruleChecksum('pieces', FULL_BITMAP, patternBlock(9, 1), BLOCK), packed: false };
       await assert.rejects(rawPutDisk(address, header ?? delta(`refused-${randomUUID().slice(0, 8)}`), [first, block]), (error: ServiceError) => {
         assert.equal(error.code, code, `${what}: status ${error.code}: ${error.details}`);
         assert.match(error.details, pattern, what);

@@ -3,12 +3,13 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { RemoteFormatError } from './errors.js';
 import { ID_PATTERN, UUID_PATTERN } from './ids.js';
 import { readFileIfPresent, writeFileAtomic, writeFileExclusive } from '../../shared/files/atomic-write.js';
 
-/** The version written; version 1 (no `chainDigest` in disk records) is still read. */
-export const BACKUP_METADATA_VERSION = 2;
+/** The version written; versions 1 (no `chainDigest` in disk records) and 2 (no `chainDigestRule`) are still read. */
+export const BACKUP_METADATA_VERSION = 3;
 
 const uuid = z.string().regex(UUID_PATTERN);
 const id = z.string().regex(ID_PATTERN);
@@ -34,13 +35,15 @@ const diskRecordSchema = z
     digest,
     /** The digest of the disk a restore of this backup produces (§6); absent in version 1. */
     chainDigest: digest.optional(),
+    /** The rule of `chainDigest`'s block terms (§6): `pieces` (version 3 writers); absent: `whole`. */
+    chainDigestRule: z.literal('pieces').optional(),
   })
   .strict();
 
 const metadataSchema = z
   .object({
     format: z.literal('deltachain-backup'),
-    version: z.union([z.literal(1), z.literal(BACKUP_METADATA_VERSION)]),
+    version: z.union([z.literal(1), z.literal(2), z.literal(BACKUP_METADATA_VERSION)]),
     backupId: id,
     vmUuid: uuid,
     timestamp: z.string(),
@@ -53,6 +56,11 @@ const metadataSchema = z
 
 export type DiskRecord = z.infer<typeof diskRecordSchema>;
 export type BackupMetadata = z.infer<typeof metadataSchema>;
+
+/** The rule a disk's chain digest was taken by. */
+export function chainDigestRuleOf(record: DiskRecord): ChecksumRule {
+  return record.chainDigestRule ?? 'whole';
+}
 
 export function parseBackupMetadata(text: string, where: string): BackupMetadata {
   let json: unknown;

@@ -71,7 +71,10 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
         `backup ${checked.backupId} (VM ${checked.vmUuid}): disk ${needed.join(', ')} is part of a committed chain already (a deleted backup's disk kept for its children); it is never committed again under a new metadata — back up under a new backup id`,
       );
     }
-    for (const disk of disks) disk.chainDigest = await chainDigestOf(ctx, checked, disk);
+    for (const disk of disks) {
+      disk.chainDigest = await chainDigestOf(ctx, checked, disk);
+      disk.chainDigestRule = 'pieces';
+    }
     const metadata: BackupMetadata = {
       format: 'deltachain-backup',
       version: BACKUP_METADATA_VERSION,
@@ -184,8 +187,8 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
 async function chainDigestOf(ctx: RemoteContext, input: CheckedCommit, disk: DiskRecord): Promise<string> {
   const path = join(ctx.layout.vmFolder(input.vmUuid), disk.file);
   const target = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: disk.key, path, uncommitted: true, exclusive: true };
-  const { digest, blocks, blocksRead, fromParentTerms } = await computeChainDigest(ctx, target, { cacheTerms: true });
-  ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead, fromParentTerms: fromParentTerms === true }, 'chain digest computed');
+  const { digest, blocks, blocksRead, blocksComposed, fromParentTerms } = await computeChainDigest(ctx, target, { cacheTerms: true, rule: 'pieces' });
+  ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead, blocksComposed: blocksComposed ?? 0, fromParentTerms: fromParentTerms === true }, 'chain digest computed');
   return digestHex(digest);
 }
 

@@ -9,10 +9,11 @@
 // reused buffers — a write may still hold the other — with zeros in its unmarked sectors, then
 // checked and written like a whole block: the zeros become holes, so the remote holds the changed
 // extents only.
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
-import { CHECKSUM_SIZE, DiskDigest, markedChecksum } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, DiskDigest, markedChecksum, pieceHashes, piecesChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { FilePiecesWriter } from './chain-terms.js';
 import { expandPacked, markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
@@ -43,6 +44,8 @@ export interface DiskHeaderInput {
   parentFooterUuid: string | undefined;
   /** Milliseconds since the epoch; 0 = now. */
   timestampMs: number;
+  /** The rule of every block checksum in the stream (§6). */
+  checksumRule: ChecksumRule;
 }
 
 export interface BlockInput {
@@ -78,6 +81,8 @@ export class DiskReceiver {
   readonly #fullBitmap: Buffer;
   readonly #sums: SumsEntry[] = [];
   readonly #digest = new DiskDigest();
+  /** Piece rule: the blocks' piece hashes, handed to the commit (chain-terms.ts); bounded. */
+  readonly #pieces: FilePiecesWriter | undefined;
   #last = -1;
   #closed = false;
   #pendingWrite: Promise<void> | undefined;
@@ -97,6 +102,8 @@ export class DiskReceiver {
     this.#blockCount = blockCount(header.virtualSize, header.blockSize);
     this.#bitmapSize = bitmapSize(header.blockSize);
     this.#fullBitmap = Buffer.alloc(this.#bitmapSize, 0xff);
+    const cache = ctx.chainTerms;
+    this.#pieces = header.checksumRule === 'pieces' && cache !== undefined ? new FilePiecesWriter(header.blockSize, cache.maxBytes / 2) : undefined;
   }
 
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
@@ -149,7 +156,8 @@ export class DiskReceiver {
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
       const fullBitmap = bitmap === undefined || isAllOnes(bitmap);
-      this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap, marked: !fullBitmap });
+      const pieces = this.header.checksumRule === 'pieces' ? { pieces: true } : {};
+      this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap, marked: !fullBitmap, ...pieces });
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
       const previous = this.#pendingWrite;
@@ -187,6 +195,7 @@ export class DiskReceiver {
         }
       });
       this.#close();
+      await this.#handOverPieces(result.path);
       return { path: result.path, fileSize: result.size, blockCount: result.blocks, digest };
     } catch (error) {
       await this.abort();
@@ -201,6 +210,14 @@ export class DiskReceiver {
     await this.#pendingWrite?.catch(() => undefined);
     await this.#writer.abort();
     await removeEmptyFolders(this.#createdFolders);
+  }
+
+  /** Leaves the blocks' piece hashes for the commit; without them it reads the file instead. */
+  async #handOverPieces(path: string): Promise<void> {
+    const pieces = this.#pieces?.finish();
+    if (pieces === undefined || this.#ctx.chainTerms === undefined) return;
+    const file = await stat(path).catch(() => undefined);
+    if (file !== undefined) this.#ctx.chainTerms.setFilePieces(path, file, pieces);
   }
 
   #close(): void {
@@ -227,7 +244,12 @@ export class DiskReceiver {
     // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came,
     // before a packed block is expanded.
     const bitmap = block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap;
-    const actual = markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
+    let actual: Buffer;
+    if (this.header.checksumRule === 'pieces') {
+      const hashes = pieceHashes(bitmap, block.data, this.header.blockSize, block.packed);
+      actual = piecesChecksum(bitmap, hashes);
+      if (actual.equals(block.checksum)) this.#pieces?.add(block.index, bitmap, hashes);
+    } else actual = markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
     if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
     return block.packed ? this.#expand(block) : block.data;
   }
@@ -311,6 +333,7 @@ export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
     throw new StorageRequestError(`virtual size ${h.virtualSize} in blocks of ${h.blockSize} bytes needs ${entries} BAT entries, past the limit of ${LIMITS.maxBatEntries}; send larger blocks`);
   }
   if (!Number.isSafeInteger(h.timestampMs) || h.timestampMs < 0) throw new StorageRequestError(`timestamp ${h.timestampMs} is not valid`);
+  if (h.checksumRule !== 'whole' && h.checksumRule !== 'pieces') throw new StorageRequestError(`checksum rule ${String(h.checksumRule)} is not one this storage agent knows (whole, pieces); upgrade it`);
   return { ...h, parentFooterUuid: parent };
 }
 

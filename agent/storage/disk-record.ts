@@ -15,8 +15,9 @@ import type { DiskFolder } from './vm-folder.js';
 export interface DiskSourceInput {
   vdiUuid: string | null;
   snapshotVdiUuid: string | null;
-  /** "sha256:hex": computed at commit (chain-digest.ts), then carried unchanged through merges. */
+  /** "sha256:hex": computed at commit (chain-digest.ts), then carried unchanged through merges, with its rule. */
   chainDigest?: string;
+  chainDigestRule?: 'pieces';
 }
 
 export async function buildDiskRecord(folder: DiskFolder, file: DiskIdentity, source: DiskSourceInput): Promise<DiskRecord> {
@@ -46,5 +47,6 @@ export async function buildDiskRecord(folder: DiskFolder, file: DiskIdentity, so
     chainPosition: line.length - 1,
     digest: digestHex(sums.digest),
     ...(source.chainDigest === undefined ? {} : { chainDigest: source.chainDigest }),
+    ...(source.chainDigest === undefined || source.chainDigestRule === undefined ? {} : { chainDigestRule: source.chainDigestRule }),
   };
 }

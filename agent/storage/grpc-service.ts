@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Metadata, status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { DeltachainError, InvalidInputError, errorMessage } from '../../shared/errors.js';
-import type { DiskBlock, DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { ChecksumRule as ChecksumRuleProto, type DiskBlock, type DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import type { ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import {
   GetDiskFormat,
   type GetDiskRequest,
@@ -23,7 +24,7 @@ import { discardBackup } from './discard-backup.js';
 import { serveBlocks, serveVhd, openBackupDisk, type ServedPart } from './serve-disk.js';
 import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
-import { readBackupMetadata } from './backup-metadata.js';
+import { chainDigestRuleOf, readBackupMetadata } from './backup-metadata.js';
 import { findBase } from './has-base.js';
 import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
@@ -222,7 +223,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
       for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
     } else {
       const { length, stream } = serveVhd(chain);
-      await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize } } });
+      await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: ruleToProto(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
@@ -253,7 +254,18 @@ function headerFromProto(h: DiskHeader): DiskHeaderInput {
     footerUuid: h.footerUuid,
     parentFooterUuid: h.parentFooterUuid === '' ? undefined : h.parentFooterUuid,
     timestampMs: h.timestampMs,
+    checksumRule: ruleFromProto(h.checksumRule),
   };
+}
+
+function ruleFromProto(rule: ChecksumRuleProto): ChecksumRule {
+  if (rule === ChecksumRuleProto.CHECKSUM_RULE_PIECES) return 'pieces';
+  if (rule === ChecksumRuleProto.CHECKSUM_RULE_WHOLE) return 'whole';
+  throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces); upgrade it`);
+}
+
+export function ruleToProto(rule: ChecksumRule): ChecksumRuleProto {
+  return rule === 'pieces' ? ChecksumRuleProto.CHECKSUM_RULE_PIECES : ChecksumRuleProto.CHECKSUM_RULE_WHOLE;
 }
 
 function blockFromProto(b: DiskBlock): BlockInput {
@@ -263,7 +275,7 @@ function blockFromProto(b: DiskBlock): BlockInput {
 function partToProto(part: ServedPart): GetDiskResponse {
   switch (part.kind) {
     case 'header':
-      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '' } } };
+      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '', checksumRule: ruleToProto(part.header.checksumRule) } } };
     case 'block':
       return { part: { $case: 'block', value: part.block } };
     case 'trailer':

@@ -12,8 +12,8 @@
 import type { Readable } from 'node:stream';
 import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
 import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';
-import { readBackupMetadata, type DiskRecord } from './backup-metadata.js';
-import { DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { chainDigestRuleOf, readBackupMetadata, type DiskRecord } from './backup-metadata.js';
+import { DiskDigest, foldedTerm } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
 import type { BlockInput, DiskHeaderInput, TrailerInput } from './disk-receiver.js';
 import type { SumsBlockCheck } from './sums-block-check.js';
@@ -56,6 +56,8 @@ export async function openBackupDisk(ctx: RemoteContext, request: ServeDiskReque
 
 export async function* serveBlocks({ chain, record, check }: BackupDisk, request: ServeDiskRequest): AsyncGenerator<ServedPart> {
   const head = chain.disks[0]!;
+  // Block checksums by the rule of the backup's chain digest: the trailer's digest is that digest.
+  const rule = chainDigestRuleOf(record);
   yield {
     kind: 'header',
     header: {
@@ -67,6 +69,7 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
       footerUuid: record.footerUuid,
       parentFooterUuid: undefined,
       timestampMs: Date.parse('2000-01-01T00:00:00Z') + head.footer.timestamp * 1000,
+      checksumRule: rule,
     },
   };
   const bitmap = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
@@ -75,7 +78,7 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
   for (let index = 0; index < count; index++) {
     if (!chain.isAllocated(index)) continue;
     const data = await chain.readBlock(index);
-    const checksum = check.fullBlockChecksum(index) ?? blockChecksum(bitmap, data);
+    const checksum = check.fullBlockChecksum(index, rule) ?? foldedTerm(rule, bitmap, data);
     digest.add(index, checksum);
     yield { kind: 'block', block: { index, bitmap, data, checksum, packed: false } };
   }

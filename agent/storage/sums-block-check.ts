@@ -7,6 +7,7 @@
 import { errorMessage } from '../../shared/errors.js';
 import { SumsCursor, entryRuleChecksum, isAllOnes, type SumsEntry, type SumsReader } from '../../shared/sums/index.js';
 import type { BlockCheck, VhdBlock } from '../../shared/vhd/index.js';
+import type { ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 
 /** Builds the error for a block of `layer` that fails its check. */
 export type DamageReporter = (layer: number, index: number, reason: string) => Promise<Error>;
@@ -23,7 +24,7 @@ export class SumsBlockCheck implements BlockCheck {
    * ones, else undefined. The first check of a block is its newest layer's (the reader goes newest
    * first); a few blocks may be read at once, so more than one is kept.
    */
-  readonly #newest = new Map<number, Buffer | undefined>();
+  readonly #newest = new Map<number, { checksum: Buffer; rule: ChecksumRule } | undefined>();
 
   /** `readers` in chain order; `release` closes them. */
   constructor(readers: SumsReader[], onDamage: DamageReporter, release: () => Promise<void>) {
@@ -48,7 +49,7 @@ export class SumsBlockCheck implements BlockCheck {
     if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
     const actual = entryRuleChecksum(stored, block.bitmap, block.data);
     if (!actual.equals(stored.checksum)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
-    if (first && isAllOnes(block.bitmap)) this.#newest.set(block.index, actual);
+    if (first && isAllOnes(block.bitmap)) this.#newest.set(block.index, { checksum: actual, rule: stored.pieces === true ? 'pieces' : 'whole' });
   }
 
   async #entry(layer: number, index: number): Promise<SumsEntry | undefined> {
@@ -60,12 +61,13 @@ export class SumsBlockCheck implements BlockCheck {
   }
 
   /**
-   * SHA-256(full bitmap ‖ data) of block `index` as the chain reads it, already computed by the
-   * check, when the newest layer holding the block stores it with an all-ones bitmap (the reader
-   * then returns that layer's data as is); undefined otherwise.
+   * The checksum by `rule` of block `index` as the chain reads it (full bitmap), already computed
+   * by the check, when the newest layer holding the block stores it with an all-ones bitmap (the
+   * reader then returns that layer's data as is) under an entry of that rule; undefined otherwise.
    */
-  fullBlockChecksum(index: number): Buffer | undefined {
-    return this.#newest.get(index);
+  fullBlockChecksum(index: number, rule: ChecksumRule): Buffer | undefined {
+    const newest = this.#newest.get(index);
+    return newest?.rule === rule ? newest.checksum : undefined;
   }
 
   async close(): Promise<void> {

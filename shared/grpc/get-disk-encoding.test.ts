@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
+import { ChecksumRule } from '../proto/gen/deltachain/storage/v1/disk.js';
 import { serializeGetDiskResponse } from './get-disk-encoding.js';
 
 test('block and VHD chunk messages encode to the generated encoder bytes and decode back', () => {
@@ -11,7 +12,7 @@ test('block and VHD chunk messages encode to the generated encoder bytes and dec
     { part: { $case: 'vhdChunk', value: randomBytes(1024 * 1024) } },
     { part: { $case: 'vhdChunk', value: randomBytes(100) } },
     { part: { $case: 'vhdChunk', value: Buffer.alloc(0) } },
-    { part: { $case: 'vhdStart', value: { length: 5 * 2 ** 40, virtualSize: 2 ** 40 } } },
+    { part: { $case: 'vhdStart', value: { length: 5 * 2 ** 40, virtualSize: 2 ** 40, checksumRule: ChecksumRule.CHECKSUM_RULE_PIECES } } },
     { part: { $case: 'trailer', value: { blockCount: 7, digest: randomBytes(32) } } },
   ];
   for (const message of messages) {

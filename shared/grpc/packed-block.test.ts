@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { PutDiskRequest } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { createHash } from 'node:crypto';
-import { blockChecksum, markedChecksum, storedBlockChecksum } from './disk-checksum.js';
+import { blockChecksum, markedChecksum, pieceHashes, piecesChecksum, storedBlockChecksum } from './disk-checksum.js';
 import { expandPacked, forEachMarkedRun, markedSectors, packBlock } from './packed-block.js';
 import { blockMessageSize, encodeBlockInto } from './put-disk-encoding.js';
 
@@ -59,7 +59,8 @@ test('pack then expand gives the block with zeros in its unmarked sectors; the c
     assert.ok(markedChecksum(bitmap, packed, blockSize, true).equals(expected), 'packed: bitmap ‖ the data as sent');
     assert.ok(markedChecksum(bitmap, whole, blockSize).equals(expected), 'whole: bitmap ‖ its marked sectors');
     assert.ok(markedChecksum(bitmap, want, blockSize).equals(expected), 'expanded: the same');
-    assert.ok(storedBlockChecksum(bitmap, want).checksum.equals(expected));
+    const byPieces = piecesChecksum(bitmap, pieceHashes(bitmap, packed, blockSize, true));
+    assert.ok(storedBlockChecksum(bitmap, want).checksum.equals(byPieces), 'stored: the piece rule, from the expanded block as from the packed data');
     assert.equal(storedBlockChecksum(bitmap, want).marked, true);
   }
 });
@@ -100,5 +101,5 @@ test('a block whose bitmap marks every sector: the marked checksum is SHA-256(bi
   const whole = randomBytes(BLOCK);
   const full = Buffer.alloc(512, 0xff);
   assert.ok(markedChecksum(full, whole, BLOCK).equals(blockChecksum(full, whole)));
-  assert.deepEqual({ ...storedBlockChecksum(full, whole), checksum: undefined }, { checksum: undefined, fullBitmap: true, marked: false });
+  assert.deepEqual({ ...storedBlockChecksum(full, whole), checksum: undefined }, { checksum: undefined, fullBitmap: true, marked: false, pieces: true });
 });

@@ -16,7 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
 import { makeGenericClientConstructor, status } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
-import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
+import { ChecksumRule as ChecksumRuleProto, type DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
 import {
   GetDiskFormat,
   StorageServiceClient,
@@ -33,7 +33,7 @@ import {
   type PutDiskResponse,
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { DiskDigest, markedChecksum } from './disk-checksum.js';
+import { DiskDigest, ruleChecksum, type ChecksumRule } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { markedSectors, packBlock } from './packed-block.js';
 import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
@@ -90,7 +90,7 @@ export class StorageClient {
     this.#client.close();
   }
 
-  async putDisk(header: DiskHeader, blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>, options: PutDiskOptions = {}): Promise<PutDiskResponse> {
+  async putDisk(header: PutDiskHeader, blocks: AsyncIterable<OutgoingBlock> | Iterable<OutgoingBlock>, options: PutDiskOptions = {}): Promise<PutDiskResponse> {
     let call: ClientWritableStream<PutDiskRequest> | undefined;
     const result = new Promise<PutDiskResponse>((resolve, reject) => {
       call = this.#client.putDisk(grantMetadata(options.grant), (error: ServiceError | null, response?: PutDiskResponse) =>
@@ -100,7 +100,7 @@ export class StorageClient {
     const stream = call!;
     const onAbort = (): void => void stream.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const sending = sendDisk(stream, header, blocks, options).then((digest) => {
+    const sending = sendDisk(stream, { ...header, checksumRule: header.checksumRule ?? ChecksumRuleProto.CHECKSUM_RULE_PIECES }, blocks, options).then((digest) => {
       const key = sentKey(header.vmUuid, header.backupId, header.diskKey);
       this.#sent.set(key, { diskKey: header.diskKey, footerUuid: header.footerUuid, virtualSize: header.virtualSize, digest });
     });
@@ -192,12 +192,13 @@ async function sendDisk(
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();
   const delta = header.parentFooterUuid !== '';
+  const rule: ChecksumRule = header.checksumRule === ChecksumRuleProto.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
   let bytes = 0;
   await send({ part: { $case: 'header', value: header } });
   for await (const block of blocks) {
     options.signal?.throwIfAborted();
     const bitmap = block.bitmap && block.bitmap.length > 0 ? block.bitmap : new Uint8Array(0);
-    const fields = blockFields(block, bitmap, full, header.blockSize, delta, delta && options.packPartialBlocks === true);
+    const fields = blockFields(rule, block, bitmap, full, header.blockSize, delta, delta && options.packPartialBlocks === true);
     if (fields === undefined) continue;
     digest.add(block.index, fields.checksum);
     const out = buffers.take(blockMessageSize(fields));
@@ -213,18 +214,18 @@ async function sendDisk(
 }
 
 /** The message fields of one block, packed when asked; undefined for a packed block that marks nothing. */
-function blockFields(block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array, blockSize: number, delta: boolean, pack: boolean): (BlockFields & { checksum: Buffer }) | undefined {
+function blockFields(rule: ChecksumRule, block: OutgoingBlock, bitmap: Uint8Array, full: Uint8Array, blockSize: number, delta: boolean, pack: boolean): (BlockFields & { checksum: Buffer }) | undefined {
   if (block.packed === true) {
     if (!delta) throw new RangeError(`block ${block.index}: a packed block in a full; a full's blocks are whole`);
     if (bitmap.length === 0) throw new RangeError(`block ${block.index}: a packed block needs its bitmap`);
-    return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap, block.data, blockSize, true), packed: true };
+    return { index: block.index, bitmap, data: block.data, checksum: ruleChecksum(rule, bitmap, block.data, blockSize, true), packed: true };
   }
   if (pack && bitmap.length > 0 && !bitmap.every((byte) => byte === 0xff)) {
     if (markedSectors(bitmap, blockSize) === 0) return undefined;
     const parts = packBlock(block.data, bitmap, blockSize);
-    return { index: block.index, bitmap, data: parts, checksum: markedChecksum(bitmap, block.data, blockSize), packed: true };
+    return { index: block.index, bitmap, data: parts, checksum: ruleChecksum(rule, bitmap, block.data, blockSize), packed: true };
   }
-  return { index: block.index, bitmap, data: block.data, checksum: markedChecksum(bitmap.length > 0 ? bitmap : full, block.data, blockSize) };
+  return { index: block.index, bitmap, data: block.data, checksum: ruleChecksum(rule, bitmap.length > 0 ? bitmap : full, block.data, blockSize) };
 }
 
 function sentKey(vmUuid: string, backupId: string, diskKey: string): string {
@@ -251,3 +252,6 @@ function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void
 }
 
 export { GetDiskFormat };
+
+/** A PutDisk header; without `checksumRule` the blocks are checksummed by the piece rule (what writers use now). */
+export type PutDiskHeader = Omit<DiskHeader, 'checksumRule'> & { checksumRule?: ChecksumRuleProto };

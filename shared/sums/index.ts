@@ -7,6 +7,7 @@ export {
   SUMS_FLAG_FULL,
   SUMS_FLAG_UNKNOWN,
   SUMS_FLAG_MARKED,
+  SUMS_FLAG_PIECES,
   SumsFormatError,
   decodeSums,
   decodeSumsEntry,

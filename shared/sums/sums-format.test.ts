@@ -122,3 +122,20 @@ test('MARKED entries (the checksum covers the marked sectors only) round-trip; M
   createHash('sha256').update(bad.subarray(0, bad.length - 32)).digest().copy(bad, bad.length - 32);
   assert.throws(() => decodeSums(bad, 'x'), /flags 5, which this version does not know/);
 });
+
+test('PIECES entries (piece rule) round-trip with FULL or MARKED; PIECES alone, with UNKNOWN or an unknown bitmap is refused', () => {
+  const entries: SumsEntry[] = [
+    { index: 0, checksum: sum(0), fullBitmap: true, pieces: true },
+    { index: 1, checksum: sum(1), fullBitmap: false, marked: true, pieces: true },
+  ];
+  const encoded = encodeSums(2 * 1024 * 1024, entries);
+  assert.deepEqual([0, 1].map((i) => encoded.readUInt32BE(32 + i * 40 + 36)), [9, 12], 'FULL|PIECES, MARKED|PIECES');
+  assert.deepEqual(decodeSums(encoded, 'f').entries, entries);
+  assert.throws(() => encodeSums(2 * 1024 * 1024, [{ index: 0, checksum: sum(0), fullBitmap: undefined, pieces: true }]), /PIECES entry needs its bitmap known/);
+  for (const flags of [8, 10]) {
+    const bad = Buffer.from(encoded);
+    bad.writeUInt32BE(flags, 32 + 36);
+    createHash('sha256').update(bad.subarray(0, bad.length - 32)).digest().copy(bad, bad.length - 32);
+    assert.throws(() => decodeSums(bad, 'f'), new RegExp(`flags ${flags}`));
+  }
+});

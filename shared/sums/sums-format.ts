@@ -14,10 +14,11 @@
 // bit 2 (MARKED) = the bitmap leaves some sector unmarked and the checksum covers the bitmap and
 // the marked sectors only (what writers of remote format 4 record for such a block).
 // No bit: the bitmap leaves some sector unmarked and the checksum covers the whole block (written
-// before remote format 4). At most one bit; the others are reserved and must be zero.
+// before remote format 4). At most one of those bits, plus bit 3 (PIECES) with FULL or MARKED: the
+// checksum follows the piece rule (disk-checksum.ts; remote format 5). Other bits are reserved.
 import { createHash } from 'node:crypto';
 import { DeltachainError } from '../errors.js';
-import { CHECKSUM_SIZE, blockChecksum, markedChecksum } from '../grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, blockChecksum, markedChecksum, pieceHashes, piecesChecksum } from '../grpc/disk-checksum.js';
 
 export const SUMS_MAGIC = Buffer.from('DCSUMS\r\n', 'latin1');
 /** The version writers produce; readers also accept 1. */
@@ -26,7 +27,8 @@ export const SUMS_HEADER_SIZE = 32;
 export const SUMS_FLAG_FULL = 1;
 export const SUMS_FLAG_UNKNOWN = 2;
 export const SUMS_FLAG_MARKED = 4;
-const VALID_FLAGS = new Set([0, SUMS_FLAG_FULL, SUMS_FLAG_UNKNOWN, SUMS_FLAG_MARKED]);
+export const SUMS_FLAG_PIECES = 8;
+const VALID_FLAGS = new Set([0, SUMS_FLAG_FULL, SUMS_FLAG_UNKNOWN, SUMS_FLAG_MARKED, SUMS_FLAG_FULL | SUMS_FLAG_PIECES, SUMS_FLAG_MARKED | SUMS_FLAG_PIECES]);
 
 /** One block's entry. */
 export interface SumsEntry {
@@ -37,6 +39,8 @@ export interface SumsEntry {
   fullBitmap: boolean | undefined;
   /** The checksum covers the bitmap and the marked sectors only (MARKED); else the whole block. */
   marked?: boolean;
+  /** The checksum follows the piece rule (PIECES; with a known bitmap, FULL or MARKED). */
+  pieces?: boolean;
 }
 
 export interface SumsHeader {
@@ -95,11 +99,16 @@ export function decodeSumsEntry(buf: Buffer, at: number, version: number, where:
   if (!VALID_FLAGS.has(flags)) {
     throw new SumsFormatError(where, `entry for block ${index} has flags ${flags}, which this version does not know`);
   }
+  if (flags & SUMS_FLAG_PIECES) return flags & SUMS_FLAG_FULL ? { index, checksum, fullBitmap: true, pieces: true } : { index, checksum, fullBitmap: false, marked: true, pieces: true };
   if (flags === SUMS_FLAG_MARKED) return { index, checksum, fullBitmap: false, marked: true };
   return { index, checksum, fullBitmap: flags & SUMS_FLAG_UNKNOWN ? undefined : (flags & SUMS_FLAG_FULL) !== 0 };
 }
 
 function flagsOf(entry: SumsEntry): number {
+  if (entry.pieces === true) {
+    if (entry.fullBitmap === undefined) throw new RangeError(`block ${entry.index}: a PIECES entry needs its bitmap known (FULL or MARKED)`);
+    return SUMS_FLAG_PIECES | (entry.fullBitmap ? SUMS_FLAG_FULL : SUMS_FLAG_MARKED);
+  }
   if (entry.marked === true) {
     if (entry.fullBitmap !== false) throw new RangeError(`block ${entry.index}: a MARKED entry is for a block whose bitmap is not all ones`);
     return SUMS_FLAG_MARKED;
@@ -155,7 +164,8 @@ export function isAllOnes(bitmap: Uint8Array): boolean {
   return true;
 }
 
-/** The checksum of a stored block by the rule its entry records (MARKED: bitmap and marked sectors; else the whole block). */
-export function entryRuleChecksum(entry: Pick<SumsEntry, 'marked'>, bitmap: Uint8Array, data: Uint8Array): Buffer {
+/** The checksum of a stored block by the rule its entry records (PIECES: piece hashes of the marked sectors; MARKED: bitmap and marked sectors; else the whole block). */
+export function entryRuleChecksum(entry: Pick<SumsEntry, 'marked' | 'pieces'>, bitmap: Uint8Array, data: Uint8Array): Buffer {
+  if (entry.pieces === true) return piecesChecksum(bitmap, pieceHashes(bitmap, data, data.length));
   return entry.marked === true ? markedChecksum(bitmap, data, data.length) : blockChecksum(bitmap, data);
 }

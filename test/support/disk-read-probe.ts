@@ -8,7 +8,8 @@
 // flow-control window that is a whole small disk, so a paused reader uses `smallWindowParts`
 // (gRPC's default 64 KiB window: the server stops some 32 blocks of 4 KiB ahead).
 import { ChannelCredentials } from '@grpc/grpc-js';
-import { blockChecksum, DiskDigest } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, ruleChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { ruleOf } from './storage-chain-fixture.js';
 import { GetDiskFormat, MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceClient, type GetDiskResponse } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -76,13 +77,15 @@ async function readBlocks(source: PartSource, vm: string, backupId: string, open
   const digest = new DiskDigest();
   let size = -1;
   const problems: string[] = [];
+  let rule: ChecksumRule = 'whole';
   for await (const part of source(vm, backupId, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
     if (part.$case === 'header') {
       size = part.value.virtualSize;
+      rule = ruleOf(part.value.checksumRule);
       await opened();
     } else if (part.$case === 'block') {
       const { index, bitmap, data, checksum } = part.value;
-      const sum = blockChecksum(bitmap, data);
+      const sum = ruleChecksum(rule, bitmap, data, data.length);
       if (!sum.equals(checksum)) problems.push(`block ${index}: checksum does not match its bytes`);
       digest.add(index, sum);
       content.add(index, withUnmarkedZeroed(Buffer.from(data), bitmap));

@@ -4,7 +4,8 @@
 // the digest of what came back, and a byte flipped in a stored block (and put back).
 import { createHash, randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { DiskDigest, blockChecksum } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, foldedTerm, ruleChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { ChecksumRule as ChecksumRuleProto } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import { GetDiskFormat, type StorageClient } from '../../shared/grpc/storage-client.js';
 import { parseVhdStream } from '../../shared/vhd/stream-parser.js';
 import { VhdFile } from '../../shared/vhd/vhd-file.js';
@@ -60,11 +61,16 @@ export function foldedDate(model: ChainModel, n: number): Map<number, Buffer> {
   return out;
 }
 
-/** DiskDigest over SHA-256(full bitmap ‖ data): what the chain digest of a date must be. */
-export function digestOfBlocks(blocks: Map<number, Buffer>): Buffer {
+/** DiskDigest over each block's term by `rule` (full bitmap): what the chain digest of a date must be (commits take it by the piece rule). */
+export function digestOfBlocks(blocks: Map<number, Buffer>, rule: ChecksumRule = 'pieces'): Buffer {
   const digest = new DiskDigest();
-  for (const index of [...blocks.keys()].sort((a, b) => a - b)) digest.add(index, blockChecksum(FULL, blocks.get(index)!));
+  for (const index of [...blocks.keys()].sort((a, b) => a - b)) digest.add(index, foldedTerm(rule, FULL, blocks.get(index)!));
   return digest.digest();
+}
+
+/** The rule a GetDisk header or vhdStart announces. */
+export function ruleOf(announced: ChecksumRuleProto): ChecksumRule {
+  return announced === ChecksumRuleProto.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
 }
 
 export interface UploadedChain {
@@ -98,7 +104,7 @@ export function newChain(length: number): UploadedChain {
 
 export interface DiskRead {
   blocks: Map<number, Buffer>;
-  /** DiskDigest over SHA-256(bitmap as sent ‖ data). */
+  /** DiskDigest over each block's checksum (bitmap as sent, data) by the rule the stream announced. */
   digest: Buffer;
 }
 
@@ -107,10 +113,12 @@ export async function readBlocks(client: StorageClient, vmUuid: string, backupId
   const blocks = new Map<number, Buffer>();
   const digest = new DiskDigest();
   let trailer: Buffer | undefined;
+  let rule: ChecksumRule = 'whole';
   for await (const part of client.getDiskParts(vmUuid, backupId, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
-    if (part.$case === 'block') {
+    if (part.$case === 'header') rule = ruleOf(part.value.checksumRule);
+    else if (part.$case === 'block') {
       const { index, bitmap, data, checksum } = part.value;
-      if (!blockChecksum(bitmap, data).equals(checksum)) throw new Error(`${backupId} block ${index}: the checksum sent is not the data's`);
+      if (!ruleChecksum(rule, bitmap, data, data.length).equals(checksum)) throw new Error(`${backupId} block ${index}: the checksum sent is not the data's`);
       digest.add(index, checksum);
       blocks.set(index, Buffer.from(data));
     } else if (part.$case === 'trailer') trailer = Buffer.from(part.value.digest);
@@ -122,8 +130,10 @@ export async function readBlocks(client: StorageClient, vmUuid: string, backupId
 
 /** GetDisk VHD, parsed as a VHD stream. */
 export async function readVhd(client: StorageClient, vmUuid: string, backupId: string): Promise<DiskRead> {
+  let rule: ChecksumRule = 'whole';
   async function* chunks(): AsyncGenerator<Buffer> {
     for await (const part of client.getDiskParts(vmUuid, backupId, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD)) {
+      if (part.$case === 'vhdStart') rule = ruleOf(part.value.checksumRule);
       if (part.$case === 'vhdChunk') yield Buffer.from(part.value);
     }
   }
@@ -131,7 +141,7 @@ export async function readVhd(client: StorageClient, vmUuid: string, backupId: s
   const blocks = new Map<number, Buffer>();
   const digest = new DiskDigest();
   for await (const block of stream.blocks()) {
-    digest.add(block.index, blockChecksum(block.bitmap, block.data));
+    digest.add(block.index, ruleChecksum(rule, block.bitmap, block.data, block.data.length));
     blocks.set(block.index, block.data);
   }
   return { blocks, digest: digest.digest() };

@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { createLogger } from '../../shared/logging/index.js';
 import { StorageClient, type OutgoingBlock } from '../../shared/grpc/storage-client.js';
-import type { DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { ChecksumRule, type DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import { ActiveUploads } from '../../agent/storage/active-uploads.js';
 import { RemoteLayout } from '../../agent/storage/remote-layout.js';
 import { RemoteLocks } from '../../agent/storage/remote-locks.js';
@@ -91,6 +91,7 @@ export function diskHeader(overrides: Partial<DiskHeader> & Pick<DiskHeader, 'vm
     parentFooterUuid: '',
     timestampMs: Date.parse('2026-11-26T10:00:00Z'),
     ...overrides,
+    checksumRule: overrides.checksumRule ?? ChecksumRule.CHECKSUM_RULE_PIECES,
   };
 }
 

@@ -9,9 +9,9 @@
 // a tenth on the agent bench, but raised its peak RSS by 10–20 MiB (fewer young-generation
 // collections, so gRPC's 2 MiB frames linger longer): over the 200 MiB bound in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, grantMetadata, markedChecksum } from '../../../shared/grpc/index.js';
+import { DiskDigest, grantMetadata, ruleChecksum } from '../../../shared/grpc/index.js';
 import { bitmapSize } from '../../../shared/vhd/index.js';
-import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { ChecksumRule, type DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
@@ -40,7 +40,7 @@ export class DiskUpload {
   constructor(
     private readonly remoteId: string,
     stub: PutDiskStub,
-    header: DiskHeader,
+    header: Omit<DiskHeader, 'checksumRule'>,
     private readonly window: number,
     /** The task's grant, sent as the stream's metadata. */
     grant: Uint8Array | undefined,
@@ -53,14 +53,16 @@ export class DiskUpload {
     this.blockSize = header.blockSize;
     this.call.on('error', (error) => this.fail(error));
     this.response.catch((error: unknown) => this.fail(error));
-    this.call.write({ part: { $case: 'header', value: header } });
+    // Checksums by the piece rule (docs/remote-format.md §6): what lets the commit compose a
+    // changed block's chain-digest term without reading the parent's data.
+    this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: ChecksumRule.CHECKSUM_RULE_PIECES } } });
   }
 
   /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer, packed = false): Promise<void> {
     this.throwIfFailed();
     // An empty bitmap means every sector present: the storage agent checks it as the full one.
-    const checksum = markedChecksum(bitmap.length === 0 ? fullBitmap(this.blockSize) : bitmap, data, this.blockSize, packed);
+    const checksum = ruleChecksum('pieces', bitmap.length === 0 ? fullBitmap(this.blockSize) : bitmap, data, this.blockSize, packed);
     this.digest.add(index, checksum);
     this.inFlight++;
     this.call.write({ part: { $case: 'block', value: { index, bitmap, data, checksum, packed } } }, () => this.onFlushed());

@@ -14,7 +14,8 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { GetDiskFormat, StorageClient, type StorageCallOptions } from '../../../shared/grpc/index.js';
 import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { ChecksumRule, type DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import type { ChecksumRule as ChecksumRuleName } from '../../../shared/grpc/disk-checksum.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
 import { parseStoredBackup, type StoredBackup } from '../metadata/parse-stored-backup.js';
@@ -46,6 +47,8 @@ export const STORAGE_CHANNEL_OPTIONS = Object.freeze({ 'grpc.initial_reconnect_b
 export interface VhdDownload {
   length: number;
   virtualSize: number;
+  /** The rule of the backup's chain digest, which the stream digests to. */
+  checksumRule: ChecksumRuleName;
   stream: Readable;
 }
 
@@ -84,7 +87,7 @@ export class RemoteStorage {
     return new RemoteStorage(this.endpoint, this.options, grant, this.channels);
   }
 
-  putDisk(header: DiskHeader): DiskUpload {
+  putDisk(header: Omit<DiskHeader, 'checksumRule'>): DiskUpload {
     return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant);
   }
 
@@ -132,7 +135,8 @@ export class RemoteStorage {
       throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, 'the stream did not start with its length (vhdStart)');
     }
     const { length, virtualSize } = first.value.value;
-    return { length, virtualSize, stream: Readable.from(this.vhdChunks(parts, length), { objectMode: false }) };
+    const checksumRule = first.value.value.checksumRule === ChecksumRule.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
+    return { length, virtualSize, checksumRule, stream: Readable.from(this.vhdChunks(parts, length), { objectMode: false }) };
   }
 
   close(): void {

@@ -7,12 +7,15 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { FOOTER_SIZE } from '../../../shared/vhd/format/index.js';
 import { VhdStreamDigest } from './vhd-stream-digest.js';
+import type { ChecksumRule } from '../../../shared/grpc/disk-checksum.js';
 
 export interface ChainDigestGateOptions {
   /** Bytes of the whole stream (GetDisk's announced length). */
   length: number;
   /** The digest the stream must have, 32 bytes. */
   expected: Uint8Array;
+  /** Its rule (the vhdStart's checksum_rule). */
+  rule: ChecksumRule;
   /** Names the stream in format errors. */
   where: string;
   /** The error to fail with when the digest differs. */
@@ -34,7 +37,7 @@ export class ChainDigestGate extends Transform {
   constructor(options: ChainDigestGateOptions) {
     super({ highWaterMark: 1024 * 1024 });
     this.#options = options;
-    this.#digest = new VhdStreamDigest(options.where);
+    this.#digest = new VhdStreamDigest(options.where, options.rule);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {

@@ -45,6 +45,7 @@ export async function importDisk(xapi: HostXapi, source: BackupSource, input: Im
   const gate = input.expectedDigest === undefined ? undefined : new ChainDigestGate({
     length: download.length,
     expected: input.expectedDigest,
+    rule: download.checksumRule ?? 'whole',
     where: `disk ${input.diskKey} of backup ${input.backupId}`,
     mismatch: (expected, actual) => new RestoreDigestMismatchError(name, expected, actual),
     invalid: (cause) => new RestoreStreamInvalidError(name, cause),

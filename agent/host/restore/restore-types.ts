@@ -1,4 +1,5 @@
 // The restore task in domain terms, what it needs from a remote, and what it reports.
+import type { ChecksumRule } from '../../../shared/grpc/disk-checksum.js';
 import type { Readable } from 'node:stream';
 import type { StoredBackup } from '../metadata/parse-stored-backup.js';
 
@@ -7,7 +8,7 @@ export interface BackupSource {
   remoteId: string;
   getBackup(vmUuid: string, backupId: string): Promise<StoredBackup>;
   /** The disk's whole chain folded into one dynamic VHD stream of known length. */
-  getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<{ length: number; stream: Readable }>;
+  getDiskVhd(vmUuid: string, backupId: string, diskKey: string): Promise<{ length: number; stream: Readable; checksumRule?: ChecksumRule }>;
 }
 
 export interface RestoreRequest {

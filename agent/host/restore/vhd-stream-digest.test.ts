@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { DiskDigest, blockChecksum } from '../../../shared/grpc/disk-checksum.js';
+import { DiskDigest, blockChecksum, pieceHashes, piecesChecksum } from '../../../shared/grpc/disk-checksum.js';
 import { ChainReader } from '../../../shared/vhd/chain-reader.js';
 import { FOOTER_SIZE, VhdFormatError, bitmapSize, fullBitmap } from '../../../shared/vhd/format/index.js';
 import { syntheticVhdStream } from '../../../shared/vhd/synthetic-stream.js';
@@ -18,19 +18,24 @@ import { VhdStreamDigest } from './vhd-stream-digest.js';
 const MiB = 1024 * 1024;
 
 /** A depth-3 chain with partial blocks: its synthetic stream and its chain digest by definition. */
-async function syntheticChain(dir: string): Promise<{ bytes: Buffer; digest: Buffer; blocks: number }> {
+async function syntheticChain(dir: string): Promise<{ bytes: Buffer; digest: Buffer; piecesDigest: Buffer; blocks: number }> {
   const built = await buildChain({ dir, size: 20 * MiB + 5 * 512, depth: 3, seed: 'stream-digest', partialPages: true });
   const chain = await ChainReader.open(built.paths[0]!);
   try {
     const expected = new DiskDigest();
+    const byPieces = new DiskDigest();
     const bitmap = fullBitmap(bitmapSize(chain.blockSize));
-    for (const index of chain.allocatedBlocks()) expected.add(index, blockChecksum(bitmap, await chain.readBlock(index)));
+    for (const index of chain.allocatedBlocks()) {
+      const data = await chain.readBlock(index);
+      expected.add(index, blockChecksum(bitmap, data));
+      byPieces.add(index, piecesChecksum(bitmap, pieceHashes(bitmap, data, chain.blockSize)));
+    }
     const { stream, length } = syntheticVhdStream(chain);
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     const bytes = Buffer.concat(chunks);
     assert.equal(bytes.length, length);
-    return { bytes, digest: expected.digest(), blocks: expected.count };
+    return { bytes, digest: expected.digest(), piecesDigest: byPieces.digest(), blocks: expected.count };
   } finally {
     await chain.close();
   }
@@ -57,17 +62,20 @@ async function throughGate(chunks: Iterable<Buffer>, gate: ChainDigestGate): Pro
 }
 
 const gateFor = (length: number, expected: Buffer) =>
-  new ChainDigestGate({ length, expected, where: 'test stream', mismatch: () => new Error('MISMATCH'), invalid: (cause) => new Error(`INVALID: ${(cause as Error).message}`) });
+  new ChainDigestGate({ length, expected, rule: 'whole', where: 'test stream', mismatch: () => new Error('MISMATCH'), invalid: (cause) => new Error(`INVALID: ${(cause as Error).message}`) });
 
 describe('VhdStreamDigest', () => {
-  it('computes the chain digest of a synthetic stream, whatever the chunk boundaries', async () => {
+  it('computes the chain digest of a synthetic stream by either rule, whatever the chunk boundaries', async () => {
     await withVhdTempDir(async (dir) => {
-      const { bytes, digest, blocks } = await syntheticChain(dir);
-      for (const sizes of [[bytes.length], [1, 511, 513, 7], [4096], [MiB + 3, 17], [2 * MiB + 512]]) {
-        const computed = new VhdStreamDigest();
-        for (const chunk of cut(bytes, sizes)) computed.update(chunk);
-        assert.ok(computed.digest().equals(digest), `chunks of ${sizes.join(', ')} bytes`);
-        assert.equal(computed.blocks, blocks);
+      const { bytes, digest, piecesDigest, blocks } = await syntheticChain(dir);
+      assert.ok(!digest.equals(piecesDigest));
+      for (const sizes of [[bytes.length], [1, 511, 513, 7], [4096], [65535, 65537], [MiB + 3, 17], [2 * MiB + 512]]) {
+        for (const [rule, want] of [['whole', digest], ['pieces', piecesDigest]] as const) {
+          const computed = new VhdStreamDigest('test stream', rule);
+          for (const chunk of cut(bytes, sizes)) computed.update(chunk);
+          assert.ok(computed.digest().equals(want), `${rule}: chunks of ${sizes.join(', ')} bytes`);
+          assert.equal(computed.blocks, blocks);
+        }
       }
     });
   });

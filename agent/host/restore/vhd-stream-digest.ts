@@ -7,7 +7,7 @@
 // recorded when the backup was committed. Nothing is copied but the footer, header and BAT; the
 // blocks are hashed straight from the chunks, so memory stays at one BAT whatever the disk.
 import { createHash, type Hash } from 'node:crypto';
-import { DiskDigest } from '../../../shared/grpc/disk-checksum.js';
+import { DiskDigest, pieceBytes, type ChecksumRule } from '../../../shared/grpc/disk-checksum.js';
 import { dynamicBlockOrder } from '../../../shared/vhd/block-layout.js';
 import { checkStreamBat } from '../../../shared/vhd/stream-parser.js';
 import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, bitmapSize, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from '../../../shared/vhd/format/index.js';
@@ -40,9 +40,16 @@ export class VhdStreamDigest {
   /** Bytes of the current block hashed so far. */
   #hashed = 0;
   #hash: Hash | undefined;
+  readonly #rule: ChecksumRule;
+  /** Piece rule: bitmap bytes of a block, bytes of a piece, the piece being hashed. */
+  #bitmapBytes = 0;
+  #pieceBytes = 0;
+  #piece: Hash | undefined;
 
-  constructor(where = 'VHD stream') {
+  /** `rule`: of the chain digest the stream is to have (GetDisk's vhdStart says). */
+  constructor(where = 'VHD stream', rule: ChecksumRule = 'whole') {
     this.#where = where;
+    this.#rule = rule;
     this.#region = { start: 0, bytes: Buffer.alloc(FOOTER_SIZE), filled: 0, decode: (bytes) => this.#readFooter(bytes) };
   }
 
@@ -105,8 +112,11 @@ export class VhdStreamDigest {
   #hashBlock(chunk: Uint8Array, offset: number): number {
     this.#hash ??= createHash('sha256');
     const take = Math.min(chunk.length - offset, this.#blockBytes - this.#hashed);
-    this.#hash.update(chunk.subarray(offset, offset + take));
-    this.#hashed += take;
+    if (this.#rule === 'pieces') this.#hashPieces(chunk.subarray(offset, offset + take));
+    else {
+      this.#hash.update(chunk.subarray(offset, offset + take));
+      this.#hashed += take;
+    }
     if (this.#hashed === this.#blockBytes) {
       this.#digest.add(this.#order![this.#next]!, this.#hash.digest());
       this.#hash = undefined;
@@ -115,6 +125,29 @@ export class VhdStreamDigest {
       this.#startBlock();
     }
     return take;
+  }
+
+  /** Piece rule: the bitmap goes to the block's hash as is, each piece of data as its own hash. */
+  #hashPieces(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length; ) {
+      if (this.#hashed < this.#bitmapBytes) {
+        const n = Math.min(bytes.length - at, this.#bitmapBytes - this.#hashed);
+        this.#hash!.update(bytes.subarray(at, at + n));
+        at += n;
+        this.#hashed += n;
+        continue;
+      }
+      const inPiece = (this.#hashed - this.#bitmapBytes) % this.#pieceBytes;
+      const n = Math.min(bytes.length - at, this.#pieceBytes - inPiece);
+      this.#piece ??= createHash('sha256');
+      this.#piece.update(bytes.subarray(at, at + n));
+      at += n;
+      this.#hashed += n;
+      if (inPiece + n === this.#pieceBytes) {
+        this.#hash!.update(this.#piece.digest());
+        this.#piece = undefined;
+      }
+    }
   }
 
   #readFooter(bytes: Buffer): void {
@@ -139,7 +172,9 @@ export class VhdStreamDigest {
     const header = this.#header!;
     const footer = this.#footer!;
     const bat = decodeBat(bytes, header.maxTableEntries);
-    this.#blockBytes = bitmapSize(header.blockSize) + header.blockSize;
+    this.#bitmapBytes = bitmapSize(header.blockSize);
+    this.#pieceBytes = pieceBytes(header.blockSize);
+    this.#blockBytes = this.#bitmapBytes + header.blockSize;
     const order = dynamicBlockOrder(bat, { dataOffset: footer.dataOffset!, header, where: this.#where, blocksAfterBat: true });
     // The digest takes blocks by ascending index; a stream that lays them out otherwise is not
     // the synthetic stream a storage agent sends.

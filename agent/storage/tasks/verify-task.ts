@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { digestHex } from '../../../shared/grpc/disk-checksum.js';
 import { errorMessage } from '../../../shared/errors.js';
 import { VhdFile } from '../../../shared/vhd/index.js';
-import { readBackupMetadata, type BackupMetadata, type DiskRecord } from '../backup-metadata.js';
+import { chainDigestRuleOf, readBackupMetadata, type BackupMetadata, type DiskRecord } from '../backup-metadata.js';
 import { ancestry } from '../chain-model.js';
 import { computeChainDigest } from '../chain-digest.js';
 import { dependentBackups } from '../data-damage.js';
@@ -122,7 +122,7 @@ async function checkChainDigest(
   const { record } = plan;
   const own = ctx.layout.relative(plan.files[0]!);
   try {
-    const { digest } = await computeChainDigest(ctx, { vmUuid: metadata.vmUuid, backupId: metadata.backupId, diskKey: record.key, path: plan.files[0]! });
+    const { digest } = await computeChainDigest(ctx, { vmUuid: metadata.vmUuid, backupId: metadata.backupId, diskKey: record.key, path: plan.files[0]! }, { rule: chainDigestRuleOf(record) });
     if (digestHex(digest) === record.chainDigest) return;
     const reason = `the chain digest of disk ${record.key} (${digestHex(digest)}) differs from the one recorded at commit (${record.chainDigest})`;
     out.problems.push(`${own}: ${reason}`);

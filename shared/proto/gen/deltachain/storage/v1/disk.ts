@@ -14,6 +14,44 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
  * docs/remote-format.md "Checksums".
  */
 
+export enum ChecksumRule {
+  /** CHECKSUM_RULE_WHOLE - SHA-256(bitmap ‖ the marked sectors' data): streams and remotes before remote format 5. */
+  CHECKSUM_RULE_WHOLE = 0,
+  /**
+   * CHECKSUM_RULE_PIECES - SHA-256(bitmap ‖ P_0 ‖ … ‖ P_n-1), P_k = SHA-256(the marked sectors' data of the k-th 64 KiB
+   * piece): what writers send and store from remote format 5.
+   */
+  CHECKSUM_RULE_PIECES = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function checksumRuleFromJSON(object: any): ChecksumRule {
+  switch (object) {
+    case 0:
+    case "CHECKSUM_RULE_WHOLE":
+      return ChecksumRule.CHECKSUM_RULE_WHOLE;
+    case 1:
+    case "CHECKSUM_RULE_PIECES":
+      return ChecksumRule.CHECKSUM_RULE_PIECES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChecksumRule.UNRECOGNIZED;
+  }
+}
+
+export function checksumRuleToJSON(object: ChecksumRule): string {
+  switch (object) {
+    case ChecksumRule.CHECKSUM_RULE_WHOLE:
+      return "CHECKSUM_RULE_WHOLE";
+    case ChecksumRule.CHECKSUM_RULE_PIECES:
+      return "CHECKSUM_RULE_PIECES";
+    case ChecksumRule.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface DiskHeader {
   backupId: string;
   vmUuid: string;
@@ -32,6 +70,12 @@ export interface DiskHeader {
   parentFooterUuid: string;
   /** VHD timestamp to record, milliseconds since the Unix epoch; 0 = now. */
   timestampMs: number;
+  /**
+   * The rule every block checksum of this stream follows (docs/remote-format.md §6). PutDisk:
+   * the sender's choice, and the receiver stores it with each checksum. GetDisk BLOCKS: the rule
+   * of the backup's chain digest, which the trailer's digest equals.
+   */
+  checksumRule: ChecksumRule;
 }
 
 /**
@@ -57,10 +101,10 @@ export interface DiskBlock {
   /** Whole: exactly block_size bytes. Packed: the marked sectors only, 512 bytes each, in order. */
   data: Uint8Array;
   /**
-   * SHA-256 of the full bitmap (as stored, after filling an empty one) followed by the whole
-   * block's data, 32 bytes. For a packed block that is the expanded block: block_size bytes with
-   * each marked sector from data and zeros in every unmarked sector. So the checksum is the
-   * stored block's (§6) whichever form carried it.
+   * The block checksum by the header's checksum_rule (docs/remote-format.md §6), 32 bytes: over
+   * the bitmap (as stored, after filling an empty one) and the data of the sectors it marks —
+   * for a packed block, data as sent. So the checksum is the stored block's whichever form
+   * carried it.
    */
   checksum: Uint8Array;
   /** True: data is packed (see above). Only in PutDisk of a delta (parent_footer_uuid set). */
@@ -87,6 +131,7 @@ function createBaseDiskHeader(): DiskHeader {
     footerUuid: "",
     parentFooterUuid: "",
     timestampMs: 0,
+    checksumRule: 0,
   };
 }
 
@@ -115,6 +160,9 @@ export const DiskHeader: MessageFns<DiskHeader> = {
     }
     if (message.timestampMs !== 0) {
       writer.uint32(64).uint64(message.timestampMs);
+    }
+    if (message.checksumRule !== 0) {
+      writer.uint32(72).int32(message.checksumRule);
     }
     return writer;
   },
@@ -196,6 +244,14 @@ export const DiskHeader: MessageFns<DiskHeader> = {
             message.timestampMs = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.checksumRule = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -250,6 +306,11 @@ export const DiskHeader: MessageFns<DiskHeader> = {
         : isSet(object.timestamp_ms)
         ? globalThis.Number(object.timestamp_ms)
         : 0,
+      checksumRule: isSet(object.checksumRule)
+        ? checksumRuleFromJSON(object.checksumRule)
+        : isSet(object.checksum_rule)
+        ? checksumRuleFromJSON(object.checksum_rule)
+        : 0,
     };
   },
 
@@ -279,6 +340,9 @@ export const DiskHeader: MessageFns<DiskHeader> = {
     if (message.timestampMs !== 0) {
       obj.timestampMs = Math.round(message.timestampMs);
     }
+    if (message.checksumRule !== 0) {
+      obj.checksumRule = checksumRuleToJSON(message.checksumRule);
+    }
     return obj;
   },
 
@@ -295,6 +359,7 @@ export const DiskHeader: MessageFns<DiskHeader> = {
     message.footerUuid = object.footerUuid ?? "";
     message.parentFooterUuid = object.parentFooterUuid ?? "";
     message.timestampMs = object.timestampMs ?? 0;
+    message.checksumRule = object.checksumRule ?? 0;
     return message;
   },
 };

@@ -23,7 +23,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { BackupSummary } from "./backup.js";
-import { DiskBlock, DiskHeader, DiskTrailer } from "./disk.js";
+import { ChecksumRule, checksumRuleFromJSON, checksumRuleToJSON, DiskBlock, DiskHeader, DiskTrailer } from "./disk.js";
 
 /**
  * The data plane of a remote: host agents push disk blocks to the storage agent, commit
@@ -169,6 +169,8 @@ export interface VhdStreamStart {
   length: number;
   /** Virtual size of the disk in bytes. */
   virtualSize: number;
+  /** The rule of the backup's chain digest, which the stream's blocks digest to (vhd-stream-digest). */
+  checksumRule: ChecksumRule;
 }
 
 export interface HasBaseRequest {
@@ -1351,7 +1353,7 @@ export const GetDiskResponse: MessageFns<GetDiskResponse> = {
 };
 
 function createBaseVhdStreamStart(): VhdStreamStart {
-  return { length: 0, virtualSize: 0 };
+  return { length: 0, virtualSize: 0, checksumRule: 0 };
 }
 
 export const VhdStreamStart: MessageFns<VhdStreamStart> = {
@@ -1361,6 +1363,9 @@ export const VhdStreamStart: MessageFns<VhdStreamStart> = {
     }
     if (message.virtualSize !== 0) {
       writer.uint32(16).uint64(message.virtualSize);
+    }
+    if (message.checksumRule !== 0) {
+      writer.uint32(24).int32(message.checksumRule);
     }
     return writer;
   },
@@ -1394,6 +1399,14 @@ export const VhdStreamStart: MessageFns<VhdStreamStart> = {
             message.virtualSize = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.checksumRule = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1414,6 +1427,11 @@ export const VhdStreamStart: MessageFns<VhdStreamStart> = {
         : isSet(object.virtual_size)
         ? globalThis.Number(object.virtual_size)
         : 0,
+      checksumRule: isSet(object.checksumRule)
+        ? checksumRuleFromJSON(object.checksumRule)
+        : isSet(object.checksum_rule)
+        ? checksumRuleFromJSON(object.checksum_rule)
+        : 0,
     };
   },
 
@@ -1425,6 +1443,9 @@ export const VhdStreamStart: MessageFns<VhdStreamStart> = {
     if (message.virtualSize !== 0) {
       obj.virtualSize = Math.round(message.virtualSize);
     }
+    if (message.checksumRule !== 0) {
+      obj.checksumRule = checksumRuleToJSON(message.checksumRule);
+    }
     return obj;
   },
 
@@ -1435,6 +1456,7 @@ export const VhdStreamStart: MessageFns<VhdStreamStart> = {
     const message = createBaseVhdStreamStart();
     message.length = object.length ?? 0;
     message.virtualSize = object.virtualSize ?? 0;
+    message.checksumRule = object.checksumRule ?? 0;
     return message;
   },
 };
