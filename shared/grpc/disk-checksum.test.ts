@@ -39,6 +39,18 @@ test('piece rule: whole and packed data give the definition, for runs across pie
     assert.deepEqual(piecesChecksum(bitmap, pieceHashes(bitmap, data, blockSize)), want);
     const packed = Buffer.concat(packBlock(data, bitmap, blockSize));
     assert.deepEqual(ruleChecksum('pieces', bitmap, packed, blockSize, true), want);
+    // In parts cut anywhere (NBD replies), read in order without joining.
+    for (const cuts of [[packed.length], [1, 511, 70_000], [65_536, 65_536], [4096]]) {
+      const parts: Buffer[] = [];
+      for (let at = 0, i = 0; at < packed.length; i++) {
+        const n = cuts[i % cuts.length]!;
+        parts.push(packed.subarray(at, at + n));
+        at += n;
+      }
+      assert.deepEqual(ruleChecksum('pieces', bitmap, parts, blockSize, true), want, `parts of ${cuts.join(', ')}`);
+      assert.deepEqual(ruleChecksum('whole', bitmap, parts, blockSize, true), markedChecksum(bitmap, packed, blockSize, true));
+    }
+    assert.throws(() => pieceHashes(bitmap, [packed.subarray(0, packed.length - 512)], blockSize, true), /shorter than the sectors/);
     assert.deepEqual(ruleChecksum('whole', bitmap, data, blockSize), markedChecksum(bitmap, data, blockSize));
     assert.notDeepEqual(want, markedChecksum(bitmap, data, blockSize), 'the rules differ');
   }

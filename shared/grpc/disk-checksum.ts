@@ -45,10 +45,14 @@ export function pieceBytes(blockSize: number): number {
  * with `packed` only its marked sectors in order. A piece the bitmap leaves unmarked hashes the
  * empty string.
  */
-export function pieceHashes(bitmap: Uint8Array, data: Uint8Array, blockSize: number, packed = false): Buffer {
+export function pieceHashes(bitmap: Uint8Array, data: Uint8Array | readonly Uint8Array[], blockSize: number, packed = false): Buffer {
   const size = pieceBytes(blockSize);
   const count = blockSize / size;
   const out = Buffer.allocUnsafe(count * CHECKSUM_SIZE);
+  if (!(data instanceof Uint8Array)) {
+    if (!packed) throw new RangeError('a whole block is one buffer; only packed data comes in parts');
+    return piecesOfParts(bitmap, data, blockSize, out);
+  }
   if (!packed && isFull(bitmap, blockSize)) {
     for (let k = 0; k < count; k++) createHash('sha256').update(data.subarray(k * size, (k + 1) * size)).digest().copy(out, k * CHECKSUM_SIZE);
     return out;
@@ -81,14 +85,63 @@ export function pieceHashes(bitmap: Uint8Array, data: Uint8Array, blockSize: num
   return out;
 }
 
+/** pieceHashes of packed data that comes in parts (an NBD reply per extent), read in order without joining them. */
+function piecesOfParts(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSize: number, out: Buffer): Buffer {
+  const size = pieceBytes(blockSize);
+  const count = blockSize / size;
+  const sectorsPerPiece = size / SECTOR_BYTES;
+  let part = 0;
+  let within = 0;
+  let open = -1;
+  let hash: Hash | undefined;
+  let done = 0;
+  const finishBelow = (piece: number): void => {
+    for (; done < piece; done++) (done === open ? hash!.digest() : EMPTY_HASH).copy(out, done * CHECKSUM_SIZE);
+  };
+  const feed = (length: number): void => {
+    while (length > 0) {
+      const bytes = parts[part];
+      if (bytes === undefined) throw new RangeError('packed data shorter than the sectors its bitmap marks');
+      const n = Math.min(bytes.length - within, length);
+      hash!.update(bytes.subarray(within, within + n));
+      within += n;
+      length -= n;
+      if (within === bytes.length) {
+        part++;
+        within = 0;
+      }
+    }
+  };
+  forEachMarkedRun(bitmap, blockSize, (first, end) => {
+    for (let sector = first; sector < end; ) {
+      const piece = Math.floor(sector / sectorsPerPiece);
+      const stop = Math.min(end, (piece + 1) * sectorsPerPiece);
+      if (piece !== open) {
+        finishBelow(piece);
+        open = piece;
+        hash = createHash('sha256');
+      }
+      feed((stop - sector) * SECTOR_BYTES);
+      sector = stop;
+    }
+  });
+  finishBelow(count);
+  return out;
+}
+
 /** SHA-256(bitmap ‖ piece hashes): the piece rule's block checksum. */
 export function piecesChecksum(bitmap: Uint8Array, pieces: Uint8Array): Buffer {
   return createHash('sha256').update(bitmap).update(pieces).digest();
 }
 
-/** A block's checksum by `rule`; `data` as for markedChecksum. */
-export function ruleChecksum(rule: ChecksumRule, bitmap: Uint8Array, data: Uint8Array, blockSize: number, packed = false): Buffer {
-  return rule === 'pieces' ? piecesChecksum(bitmap, pieceHashes(bitmap, data, blockSize, packed)) : markedChecksum(bitmap, data, blockSize, packed);
+/** A block's checksum by `rule`; `data` as for markedChecksum (packed data may come in parts). */
+export function ruleChecksum(rule: ChecksumRule, bitmap: Uint8Array, data: Uint8Array | readonly Uint8Array[], blockSize: number, packed = false): Buffer {
+  if (rule === 'pieces') return piecesChecksum(bitmap, pieceHashes(bitmap, data, blockSize, packed));
+  if (data instanceof Uint8Array) return markedChecksum(bitmap, data, blockSize, packed);
+  if (!packed) throw new RangeError('a whole block is one buffer; only packed data comes in parts');
+  const hash = createHash('sha256').update(bitmap);
+  for (const part of data) hash.update(part);
+  return hash.digest();
 }
 
 /** The chain digest's term of a folded block (every sector present) by `rule`. */

@@ -6,8 +6,8 @@ import type { ReadMethod } from './backup-types.js';
 export interface SourceBlock {
   index: number;
   bitmap: Buffer;
-  /** The whole block, or with `packed` only the sectors `bitmap` marks, in order. */
-  data: Buffer;
+  /** The whole block, or with `packed` only the sectors `bitmap` marks, in order (then possibly in parts, as read). */
+  data: Buffer | readonly Buffer[];
   packed: boolean;
 }
 

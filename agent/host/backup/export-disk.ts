@@ -8,6 +8,7 @@
 // or the source breaking (ExportInterruptedError, with XAPI's verdict). transfer-disk.ts decides
 // whether to try again.
 import { digestHex } from '../../../shared/grpc/disk-checksum.js';
+import { byteLength } from '../../../shared/grpc/packed-block.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import type { DiskExportPlan } from '../plan/plan-disk-exports.js';
 import type { DiskUpload, PutDiskResult } from '../remote/disk-upload.js';
@@ -56,8 +57,9 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
     for await (const block of source.blocks()) {
       await Promise.all(uploads.map((upload) => upload.writeBlock(block.index, block.bitmap, block.data, block.packed)));
       moved.blocks++;
-      moved.bytes += block.bitmap.length + block.data.length;
-      context.progress.add(1, block.bitmap.length + block.data.length);
+      const bytes = block.bitmap.length + (Buffer.isBuffer(block.data) ? block.data.length : byteLength(block.data));
+      moved.bytes += bytes;
+      context.progress.add(1, bytes);
     }
     await source.finished();
     const results = await Promise.all(uploads.map((upload) => upload.finish()));
