@@ -5,16 +5,15 @@
 // create; docs/remote-format.md §7). Any failure removes the temporary: a refused or
 // interrupted upload leaves nothing visible. The caller awaits `addBlock` before reading the next
 // message, which is the backpressure; one disk write overlaps the checks of the next block.
-// A delta's packed block (only its marked sectors, §7 "Packed blocks") is expanded into one of two
-// reused buffers — a write may still hold the other — with zeros in its unmarked sectors, then
-// checked and written like a whole block: the zeros become holes, so the remote holds the changed
-// extents only.
+// A delta's packed block (only its marked sectors, §7 "Packed blocks") is checked as it came and
+// written run by run from the message (VhdWriter.writePackedBlock): its unmarked sectors are never
+// written and stay holes, so the remote holds the changed extents only.
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
 import { CHECKSUM_SIZE, DiskDigest, markedChecksum, pieceHashes, piecesChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { FilePiecesWriter } from './chain-terms.js';
-import { expandPacked, markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
+import { markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
 import type { DiskIdentity } from './disk-identity.js';
 import { StorageChecksumError, StorageConflictError, StorageNotFoundError, StorageRequestError } from './errors.js';
@@ -86,9 +85,6 @@ export class DiskReceiver {
   #last = -1;
   #closed = false;
   #pendingWrite: Promise<void> | undefined;
-  /** Where packed blocks are expanded, allocated at the first one; alternate, as one may still be written. */
-  readonly #expanded: Buffer[] = [];
-  #nextExpanded = 0;
   /** Folders this upload created, deepest first: removed (when empty) if it is aborted. */
   readonly #createdFolders: string[];
 
@@ -103,7 +99,9 @@ export class DiskReceiver {
     this.#bitmapSize = bitmapSize(header.blockSize);
     this.#fullBitmap = Buffer.alloc(this.#bitmapSize, 0xff);
     const cache = ctx.chainTerms;
-    this.#pieces = header.checksumRule === 'pieces' && cache !== undefined ? new FilePiecesWriter(header.blockSize, cache.maxBytes / 2) : undefined;
+    // A quarter of the cache per upload, so that a few uploads at once stay bounded (64 MiB cache:
+    // disks up to ~27 GiB); a larger disk's commit reads the blocks it changed instead.
+    this.#pieces = header.checksumRule === 'pieces' && cache !== undefined ? new FilePiecesWriter(header.blockSize, cache.maxBytes / 4) : undefined;
   }
 
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
@@ -151,7 +149,7 @@ export class DiskReceiver {
         await checkFreeSpace(this.#ctx.remoteId, this.#ctx.layout.root, floor, 0, this.#where());
       }
       const bitmap = block.bitmap.length === 0 ? undefined : block.bitmap;
-      const write = this.#writer.writeBlock(block.index, data, bitmap);
+      const write = block.packed ? this.#writer.writePackedBlock(block.index, block.bitmap, data) : this.#writer.writeBlock(block.index, data, bitmap);
       write.catch(() => undefined); // awaited below or by the next call; never unhandled
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
@@ -230,7 +228,7 @@ export class DiskReceiver {
     return `disk ${h.diskKey} of backup ${h.backupId} (VM ${h.vmUuid})`;
   }
 
-  /** Checks the block's fields and checksum; returns its whole data (expanded when packed). */
+  /** Checks the block's fields and checksum; returns its data (whole, or packed as it came). */
   #checkBlock(block: BlockInput): Buffer {
     const where = `${this.#where()} block ${block.index}`;
     if (this.#closed) throw new StorageRequestError(`${where}: the upload is already finished or aborted`);
@@ -241,8 +239,7 @@ export class DiskReceiver {
     if (block.checksum.length !== CHECKSUM_SIZE) throw new StorageRequestError(`${where}: checksum must be ${CHECKSUM_SIZE} bytes`);
     if (block.packed) this.#checkPacked(block, where);
     else this.#checkWhole(block, where);
-    // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came,
-    // before a packed block is expanded.
+    // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came.
     const bitmap = block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap;
     let actual: Buffer;
     if (this.header.checksumRule === 'pieces') {
@@ -251,7 +248,7 @@ export class DiskReceiver {
       if (actual.equals(block.checksum)) this.#pieces?.add(block.index, bitmap, hashes);
     } else actual = markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
     if (!actual.equals(block.checksum)) throw new StorageChecksumError(`${where}: checksum mismatch; the block was damaged in transit`);
-    return block.packed ? this.#expand(block) : block.data;
+    return block.data;
   }
 
   #checkWhole(block: BlockInput, where: string): void {
@@ -278,14 +275,6 @@ export class DiskReceiver {
     if (block.data.length !== sectors * SECTOR_BYTES) {
       throw new StorageRequestError(`${where}: ${block.data.length} packed data bytes, expected ${sectors * SECTOR_BYTES} for the ${sectors} sectors the bitmap marks`);
     }
-  }
-
-  #expand(block: BlockInput): Buffer {
-    const { blockSize } = this.header;
-    if (this.#expanded.length === 0) this.#expanded.push(Buffer.alloc(blockSize), Buffer.alloc(blockSize));
-    const target = this.#expanded[this.#nextExpanded]!;
-    this.#nextExpanded ^= 1;
-    return expandPacked(target, block.data, block.bitmap, blockSize);
   }
 }
 

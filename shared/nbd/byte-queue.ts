@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 export class ByteQueue {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
-  private waiter: { length: number; parts: boolean; resolve: (data: Buffer | Buffer[]) => void; reject: (error: Error) => void } | undefined;
+  private waiter: { length: number; resolve: (data: Buffer) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
   private readonly onData = (chunk: Buffer): void => this.push(chunk);
   private readonly onEnd = (): void => this.fail(new Error('the server closed the connection'));
@@ -28,24 +28,11 @@ export class ByteQueue {
 
   /** The next `length` bytes; rejects when the stream ends or fails first. One read at a time. */
   read(length: number): Promise<Buffer> {
-    return this.next(length, false) as Promise<Buffer>;
-  }
-
-  /**
-   * The next `length` bytes as views of the chunks they came in, in order, not copied (a read's
-   * data goes on in parts: joining 64 KiB out of 16 KiB TLS records was a copy and an allocation
-   * per read). The views keep their chunks' memory until dropped.
-   */
-  readParts(length: number): Promise<Buffer[]> {
-    return this.next(length, true) as Promise<Buffer[]>;
-  }
-
-  private next(length: number, parts: boolean): Promise<Buffer | Buffer[]> {
     if (this.waiter) return Promise.reject(new Error('ByteQueue: one read at a time'));
-    if (this.buffered >= length) return Promise.resolve(this.take(length, parts));
+    if (this.buffered >= length) return Promise.resolve(this.take(length));
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiter = { length, parts, resolve, reject };
+      this.waiter = { length, resolve, reject };
       if (this.stream.isPaused()) this.stream.resume();
     });
   }
@@ -66,7 +53,7 @@ export class ByteQueue {
     const waiter = this.waiter;
     if (waiter && this.buffered >= waiter.length) {
       this.waiter = undefined;
-      waiter.resolve(this.take(waiter.length, waiter.parts));
+      waiter.resolve(this.take(waiter.length));
     }
     if (this.buffered > this.highWater && !this.waiter) this.stream.pause();
   }
@@ -79,28 +66,14 @@ export class ByteQueue {
     waiter?.reject(error);
   }
 
-  private take(length: number, parts = false): Buffer | Buffer[] {
+  private take(length: number): Buffer {
     this.buffered -= length;
     const first = this.chunks[0]!;
     if (first.length >= length) {
       if (first.length === length) this.chunks.shift();
       else this.chunks[0] = first.subarray(length);
       this.resumeIfLow();
-      const view = first.subarray(0, length);
-      return parts ? [view] : view;
-    }
-    if (parts) {
-      const views: Buffer[] = [];
-      for (let left = length; left > 0; ) {
-        const chunk = this.chunks[0]!;
-        const used = Math.min(chunk.length, left);
-        views.push(chunk.subarray(0, used));
-        left -= used;
-        if (used === chunk.length) this.chunks.shift();
-        else this.chunks[0] = chunk.subarray(used);
-      }
-      this.resumeIfLow();
-      return views;
+      return first.subarray(0, length);
     }
     const out = Buffer.allocUnsafe(length);
     let filled = 0;

@@ -33,9 +33,7 @@ const MAX_STATUS_BYTES = 0xffffffff;
 interface PendingRequest extends ReplyAssembly {
   /** Bytes counted against maxInFlightBytes. */
   budget: number;
-  /** A read answered as the views its bytes came in (readParts). */
-  parts?: boolean;
-  resolve: (value: Buffer | Buffer[] | AllocationExtent[]) => void;
+  resolve: (value: Buffer | AllocationExtent[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -104,12 +102,6 @@ export class NbdClient {
     return (await this.request('read', offset, length, length)) as Buffer;
   }
 
-  /** As `read`, the bytes as views of the chunks they arrived in, in order (no copy). */
-  async readParts(offset: number, length: number): Promise<Buffer[]> {
-    this.checkRange(offset, length, this.exportInfo.maxReadBytes);
-    return (await this.request('read', offset, length, length, true)) as Buffer[];
-  }
-
   /**
    * The allocation of the disk from `offset`, as extents in order; they may stop before
    * `offset + length` (the server says as much as it wants), never after.
@@ -141,14 +133,14 @@ export class NbdClient {
     this.fail(new NbdError('NBD_CONNECTION_LOST', 'the NBD connection was dropped by this side'));
   }
 
-  private async request(kind: 'read' | 'status', offset: number, length: number, budget: number, parts = false): Promise<Buffer | Buffer[] | AllocationExtent[]> {
+  private async request(kind: 'read' | 'status', offset: number, length: number, budget: number): Promise<Buffer | AllocationExtent[]> {
     while (!this.failure && this.inFlightBytes > 0 && this.inFlightBytes + budget > this.maxInFlightBytes) {
       await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
     }
     if (this.failure) throw this.failure;
     const cookie = this.nextCookie++;
     this.inFlightBytes += budget;
-    const reply = new Promise<Buffer | Buffer[] | AllocationExtent[]>((resolve, reject) => this.pending.set(cookie, { kind, offset, length, covered: 0, budget, parts, resolve, reject }));
+    const reply = new Promise<Buffer | AllocationExtent[]>((resolve, reject) => this.pending.set(cookie, { kind, offset, length, covered: 0, budget, resolve, reject }));
     const type = kind === 'read' ? wire.Command.READ : wire.Command.BLOCK_STATUS;
     this.socket.write(wire.encodeRequest({ flags: 0, type, cookie, offset: BigInt(offset), length }));
     return reply;
@@ -193,7 +185,7 @@ export class NbdClient {
       return;
     }
     if (this.structured || request.kind !== 'read') throw new NbdError('NBD_PROTOCOL', `a simple reply without error to a ${request.kind}${this.structured ? ' after structured replies were agreed' : ''}`);
-    const data = request.parts === true ? await this.queue.readParts(request.length) : await this.queue.read(request.length);
+    const data = await this.queue.read(request.length);
     this.settle(reply.cookie, request);
     request.resolve(data);
   }
@@ -204,10 +196,9 @@ export class NbdClient {
     await readChunk(this.queue, header, request, this.allocationContextId);
     if (!(header.flags & wire.ReplyFlag.DONE)) return;
     this.settle(header.cookie, request);
-    let value: Buffer | Buffer[] | AllocationExtent[];
+    let value: Buffer | AllocationExtent[];
     try {
       value = finishReply(request);
-      if (request.parts === true && Buffer.isBuffer(value)) value = [value];
     } catch (error) {
       request.reject(error as Error);
       if (error instanceof NbdError && error.code === 'NBD_PROTOCOL') throw error;

@@ -25,13 +25,6 @@ export interface RangeData {
   data: Buffer;
 }
 
-/** A range's bytes as the views they arrived in (readRangeParts). */
-export interface RangeParts {
-  offset: number;
-  length: number;
-  parts: Buffer[];
-}
-
 export interface NbdDiskReaderOptions {
   /** Where and how to connect; called for every connection opened, the first ones and the reopened ones. */
   endpoint: (reason: 'open' | 'reconnect') => Promise<NbdConnectOptions>;
@@ -93,20 +86,7 @@ export class NbdDiskReader {
 
   /** The ranges' bytes, in the order given, split into requests of at most `requestBytes`. */
   async *readRanges(ranges: Iterable<ByteRange>): AsyncGenerator<RangeData> {
-    for await (const { offset, data } of this.windowed(ranges, (connection, offset, length) => this.withRetries(connection, `read of ${length} bytes at ${offset}`, (client) => client.read(offset, length)))) {
-      yield { offset, data };
-    }
-  }
-
-  /** As readRanges, each request's bytes as the views they arrived in: no copy, for a consumer that takes parts. */
-  async *readRangeParts(ranges: Iterable<ByteRange>): AsyncGenerator<RangeParts> {
-    for await (const { offset, length, data } of this.windowed(ranges, (connection, offset, length) => this.withRetries(connection, `read of ${length} bytes at ${offset}`, (client) => client.readParts(offset, length)))) {
-      yield { offset, length, parts: data };
-    }
-  }
-
-  private async *windowed<T>(ranges: Iterable<ByteRange>, read: (connection: Connection, offset: number, length: number) => Promise<T>): AsyncGenerator<{ offset: number; length: number; data: T }> {
-    const window: Array<{ offset: number; length: number; data: Promise<T> }> = [];
+    const window: Array<{ offset: number; length: number; data: Promise<Buffer> }> = [];
     let windowBytes = 0;
     const requests = this.split(ranges);
     let next = requests.next();
@@ -114,7 +94,7 @@ export class NbdDiskReader {
       for (;;) {
         while (!next.done && (window.length === 0 || windowBytes + next.value.length <= this.maxInFlightBytes)) {
           const { offset, length } = next.value;
-          const data = read(this.connections[this.nextConnection++ % this.connections.length]!, offset, length);
+          const data = this.readWithRetries(offset, length);
           data.catch(() => undefined); // awaited in order below; a later failure must not go unhandled meanwhile
           window.push({ offset, length, data });
           windowBytes += length;
@@ -124,7 +104,7 @@ export class NbdDiskReader {
         if (!head) return;
         const data = await head.data;
         windowBytes -= head.length;
-        yield { offset: head.offset, length: head.length, data };
+        yield { offset: head.offset, data };
       }
     } finally {
       await Promise.allSettled(window.map((request) => request.data));
@@ -170,6 +150,11 @@ export class NbdDiskReader {
         yield { offset: range.offset + done, length: Math.min(this.requestBytes, range.length - done) };
       }
     }
+  }
+
+  private readWithRetries(offset: number, length: number): Promise<Buffer> {
+    const connection = this.connections[this.nextConnection++ % this.connections.length]!;
+    return this.withRetries(connection, `read of ${length} bytes at ${offset}`, (client) => client.read(offset, length));
   }
 
   private async withRetries<T>(connection: Connection, what: string, operation: (client: NbdClient) => Promise<T>): Promise<T> {

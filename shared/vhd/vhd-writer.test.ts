@@ -120,6 +120,45 @@ describe('VhdWriter and VhdFile', () => {
     await rm(raw);
   });
 
+  it('writes a packed block run by run: the same block as the expanded one, unmarked sectors and zero pages left as holes', async () => {
+    const packedPath = join(dir, 'packed.vhd');
+    const expandedPath = join(dir, 'expanded.vhd');
+    const whole = pattern(5);
+    whole.fill(0, 3 * 64 * 1024, 3 * 64 * 1024 + 8192); // zero pages inside a marked run
+    const bitmap = Buffer.alloc(512);
+    bitmap.fill(0xff, 0, 16); // piece 0
+    bitmap.fill(0xff, 48, 64); // piece 3
+    bitmap[100] = 0x81; // two lone sectors
+    const expanded = Buffer.alloc(2 * MiB);
+    const runs: Buffer[] = [];
+    for (let sector = 0; sector < 4096; sector++) {
+      if (((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 0) continue;
+      const bytes = whole.subarray(sector * 512, (sector + 1) * 512);
+      runs.push(bytes);
+      bytes.copy(expanded, sector * 512);
+    }
+    const packed = Buffer.concat(runs);
+    for (const [path, write] of [
+      [packedPath, (w: VhdWriter) => w.writePackedBlock(1, bitmap, packed)],
+      [expandedPath, (w: VhdWriter) => w.writeBlock(1, expanded, bitmap)],
+    ] as const) {
+      const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 4 * MiB, uuid: BASE_UUID });
+      await write(writer);
+      await writer.finish();
+    }
+    assert.ok((await readFile(packedPath)).equals(await readFile(expandedPath)), 'byte for byte the file the expanded block gives');
+    const allocated = (await stat(packedPath)).blocks * 512;
+    assert.ok(allocated < 256 * 1024, `${allocated} bytes allocated for ${packed.length} marked bytes`);
+    const file = await VhdFile.open(packedPath);
+    try {
+      const block = (await file.readBlock(1))!;
+      assert.ok(block.bitmap.equals(bitmap));
+      assert.ok(block.data.equals(expanded));
+    } finally {
+      await file.close();
+    }
+  });
+
   it('nonZeroRuns finds the pages holding data', () => {
     const data = Buffer.alloc(5 * 4096 + 100);
     data[4096 + 7] = 1;

@@ -33,6 +33,7 @@ import {
   type ParentLocator,
 } from './format/index.js';
 import { fsyncFolder } from '../files/fsync-folder.js';
+import { forEachMarkedRun } from './sector-overlay.js';
 
 export interface VhdWriterOptions {
   /** Final name; data goes to a temporary name in the same folder first. */
@@ -112,11 +113,28 @@ export class VhdWriter {
    */
   async writeBlock(index: number, data: Buffer, bitmap?: Buffer): Promise<void> {
     const handle = this.#usable();
+    if (data.length !== this.blockSize) throw new RangeError(`block ${index}: ${data.length} data bytes, expected ${this.blockSize}`);
+    const offset = this.#place(index, bitmap);
+    await this.#track(writeBlockSparse(handle, bitmap ?? this.#fullBitmap, data, offset));
+  }
+
+  /**
+   * Appends one block given packed: `packed` holds only the sectors `bitmap` marks, in order
+   * (the caller checked its length). Each marked run is written from it where it belongs, its
+   * all-zero pages skipped; every other sector stays a hole (zeros). No block-sized buffer.
+   */
+  async writePackedBlock(index: number, bitmap: Buffer, packed: Buffer): Promise<void> {
+    const handle = this.#usable();
+    const offset = this.#place(index, bitmap);
+    await this.#track(writePackedRuns(handle, bitmap, packed, this.blockSize, offset));
+  }
+
+  /** Checks the index and bitmap and reserves the block's place in the file; returns its offset. */
+  #place(index: number, bitmap: Buffer | undefined): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.#bat.length) {
       throw new RangeError(`block ${index} is outside 0..${this.#bat.length - 1}`);
     }
     if (this.#bat[index] !== BAT_ABSENT) throw new RangeError(`block ${index} was already written`);
-    if (data.length !== this.blockSize) throw new RangeError(`block ${index}: ${data.length} data bytes, expected ${this.blockSize}`);
     if (bitmap !== undefined && bitmap.length !== this.bitmapSize) {
       throw new RangeError(`block ${index}: ${bitmap.length} bitmap bytes, expected ${this.bitmapSize}`);
     }
@@ -124,7 +142,10 @@ export class VhdWriter {
     this.#nextOffset += this.bitmapSize + this.blockSize;
     this.#bat[index] = offset / SECTOR_SIZE;
     this.#blocks++;
-    const write = writeBlockSparse(handle, bitmap ?? this.#fullBitmap, data, offset);
+    return offset;
+  }
+
+  async #track(write: Promise<void>): Promise<void> {
     this.#pending.add(write);
     try {
       await write;
@@ -295,6 +316,23 @@ async function writeBlockSparse(handle: FileHandle, bitmap: Buffer, data: Buffer
     writes.push(writeFully(handle, [bitmap], position));
   }
   for (const [start, end] of runs) writes.push(writeFully(handle, [data.subarray(start, end)], dataAt + start));
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+/** The bitmap at `position`, then each marked run of the packed data at its sector, zero pages skipped. */
+async function writePackedRuns(handle: FileHandle, bitmap: Buffer, packed: Buffer, blockSize: number, position: number): Promise<void> {
+  const dataAt = position + bitmap.length;
+  const writes: Array<Promise<void>> = [writeFully(handle, [bitmap], position)];
+  let at = 0;
+  forEachMarkedRun(bitmap, blockSize, (first, end) => {
+    const length = (end - first) * SECTOR_SIZE;
+    if (at + length > packed.length) throw new RangeError(`packed data of ${packed.length} bytes is shorter than the sectors its bitmap marks`);
+    const run = packed.subarray(at, at + length);
+    for (const [start, stop] of nonZeroRuns(run)) writes.push(writeFully(handle, [run.subarray(start, stop)], dataAt + first * SECTOR_SIZE + start));
+    at += length;
+  });
   const results = await Promise.allSettled(writes);
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;

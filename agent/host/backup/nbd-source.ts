@@ -6,7 +6,7 @@
 // XAPI's session) and its reads asked again. A block is assembled from its ranges as they arrive
 // and handed on: at most one block plus the reader's window in memory.
 import { bitmapSize } from '../../../shared/vhd/index.js';
-import { NbdDiskReader, type NbdConnectOptions, type RangeData, type RangeParts } from '../../../shared/nbd/index.js';
+import { NbdDiskReader, type NbdConnectOptions, type RangeData } from '../../../shared/nbd/index.js';
 import { markSectors, type BlockExtents, type ExtentTotals } from '../plan/block-extents.js';
 import type { BlockSource, SourceBlock } from './block-source.js';
 import type { SnapshotDisk } from './backup-types.js';
@@ -63,14 +63,11 @@ export class NbdSource implements BlockSource {
         yield* block.ranges;
       }
     };
-    let pieces: RangeParts[] = [];
+    let pieces: RangeData[] = [];
     let pending = 0;
-    // A delta's replies go on as the views they arrived in (the upload hashes and encodes parts);
-    // a full's are copied into its whole block anyway.
-    const replies = this.options.mode === 'delta' ? reader.readRangeParts(ranges()) : asParts(reader.readRanges(ranges()));
-    for await (const piece of replies) {
+    for await (const piece of reader.readRanges(ranges())) {
       pieces.push(piece);
-      pending += piece.length;
+      pending += piece.data.length;
       const block = queue[0]!;
       if (pending < block.bytes) continue;
       queue.shift();
@@ -94,19 +91,13 @@ export class NbdSource implements BlockSource {
     return new ExportInterruptedError(this.options.disk.snapshotVdiUuid, this.options.disk.diskKey, error, undefined, `${progress} read over NBD`);
   }
 
-  private assemble(block: BlockExtents, pieces: readonly RangeParts[]): SourceBlock {
+  private assemble(block: BlockExtents, pieces: readonly RangeData[]): SourceBlock {
     const { blockSize } = this;
     const bitmap = Buffer.alloc(bitmapSize(blockSize));
     if (this.options.mode === 'full') {
       const data = Buffer.alloc(blockSize);
       const start = block.index * blockSize;
-      for (const piece of pieces) {
-        let at = piece.offset - start;
-        for (const part of piece.parts) {
-          data.set(part, at);
-          at += part.length;
-        }
-      }
+      for (const piece of pieces) data.set(piece.data, piece.offset - start);
       bitmap.fill(0xff);
       return { index: block.index, bitmap, data, packed: false };
     }
@@ -114,10 +105,8 @@ export class NbdSource implements BlockSource {
     // The disk's last sector may be cut short by its size: the packed form carries whole sectors.
     // The replies as they came, not joined: the upload hashes and encodes them in order.
     const tail = block.bytes % SECTOR_BYTES === 0 ? [] : [Buffer.alloc(SECTOR_BYTES - (block.bytes % SECTOR_BYTES))];
-    return { index: block.index, bitmap, data: [...pieces.flatMap((p) => p.parts), ...tail], packed: true };
+    const data = pieces.length === 1 && tail.length === 0 ? pieces[0]!.data : [...pieces.map((p) => p.data), ...tail];
+    return { index: block.index, bitmap, data, packed: true };
   }
 }
 
-async function* asParts(replies: AsyncIterable<RangeData>): AsyncGenerator<RangeParts> {
-  for await (const { offset, data } of replies) yield { offset, length: data.length, parts: [data] };
-}
