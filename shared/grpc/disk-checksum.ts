@@ -49,61 +49,26 @@ export function pieceHashes(bitmap: Uint8Array, data: Uint8Array | readonly Uint
   const size = pieceBytes(blockSize);
   const count = blockSize / size;
   const out = Buffer.allocUnsafe(count * CHECKSUM_SIZE);
-  if (!(data instanceof Uint8Array)) {
-    if (!packed) throw new RangeError('a whole block is one buffer; only packed data comes in parts');
-    return piecesOfParts(bitmap, data, blockSize, out);
-  }
-  if (!packed && isFull(bitmap, blockSize)) {
+  if (!(data instanceof Uint8Array) && !packed) throw new RangeError('a whole block is one buffer; only packed data comes in parts');
+  if (!packed && data instanceof Uint8Array && isFull(bitmap, blockSize)) {
     for (let k = 0; k < count; k++) createHash('sha256').update(data.subarray(k * size, (k + 1) * size)).digest().copy(out, k * CHECKSUM_SIZE);
     return out;
   }
-  const sectorsPerPiece = size / SECTOR_BYTES;
-  let open = -1;
-  let hash: Hash | undefined;
-  let done = 0;
-  let at = 0;
-  const finishBelow = (piece: number): void => {
-    for (; done < piece; done++) (done === open ? hash!.digest() : EMPTY_HASH).copy(out, done * CHECKSUM_SIZE);
-  };
-  forEachMarkedRun(bitmap, blockSize, (first, end) => {
-    for (let sector = first; sector < end; ) {
-      const piece = Math.floor(sector / sectorsPerPiece);
-      const stop = Math.min(end, (piece + 1) * sectorsPerPiece);
-      if (piece !== open) {
-        finishBelow(piece);
-        open = piece;
-        hash = createHash('sha256');
-      }
-      const length = (stop - sector) * SECTOR_BYTES;
-      const from = packed ? at : sector * SECTOR_BYTES;
-      hash!.update(data.subarray(from, from + length));
-      at += length;
-      sector = stop;
-    }
-  });
-  finishBelow(count);
-  return out;
-}
-
-/** pieceHashes of packed data that comes in parts (an NBD reply per extent), read in order without joining them. */
-function piecesOfParts(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSize: number, out: Buffer): Buffer {
-  const size = pieceBytes(blockSize);
-  const count = blockSize / size;
-  const sectorsPerPiece = size / SECTOR_BYTES;
+  // Packed data is read in order (one buffer, or parts such as NBD replies, never joined); a
+  // whole block's marked sectors are taken where they lie.
+  const parts = data instanceof Uint8Array ? [data] : data;
   let part = 0;
   let within = 0;
-  let open = -1;
-  let hash: Hash | undefined;
-  let done = 0;
-  const finishBelow = (piece: number): void => {
-    for (; done < piece; done++) (done === open ? hash!.digest() : EMPTY_HASH).copy(out, done * CHECKSUM_SIZE);
-  };
-  const feed = (length: number): void => {
+  const feed = (hash: Hash, sector: number, length: number): void => {
+    if (!packed) {
+      hash.update((data as Uint8Array).subarray(sector * SECTOR_BYTES, sector * SECTOR_BYTES + length));
+      return;
+    }
     while (length > 0) {
       const bytes = parts[part];
       if (bytes === undefined) throw new RangeError('packed data shorter than the sectors its bitmap marks');
       const n = Math.min(bytes.length - within, length);
-      hash!.update(bytes.subarray(within, within + n));
+      hash.update(bytes.subarray(within, within + n));
       within += n;
       length -= n;
       if (within === bytes.length) {
@@ -112,6 +77,13 @@ function piecesOfParts(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSi
       }
     }
   };
+  const sectorsPerPiece = size / SECTOR_BYTES;
+  let open = -1;
+  let hash: Hash | undefined;
+  let done = 0;
+  const finishBelow = (piece: number): void => {
+    for (; done < piece; done++) (done === open ? hash!.digest() : EMPTY_HASH).copy(out, done * CHECKSUM_SIZE);
+  };
   forEachMarkedRun(bitmap, blockSize, (first, end) => {
     for (let sector = first; sector < end; ) {
       const piece = Math.floor(sector / sectorsPerPiece);
@@ -121,7 +93,7 @@ function piecesOfParts(bitmap: Uint8Array, parts: readonly Uint8Array[], blockSi
         open = piece;
         hash = createHash('sha256');
       }
-      feed((stop - sector) * SECTOR_BYTES);
+      feed(hash!, sector, (stop - sector) * SECTOR_BYTES);
       sector = stop;
     }
   });
