@@ -42,7 +42,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     layout: new RemoteLayout(s.root),
     locks: new RemoteLocks(),
     uploads: new ActiveUploads(),
-    chainTerms: new ChainTermCache(),
+    chainTerms: new ChainTermCache(s.chainTermCacheMiB * 1024 * 1024),
     limits: s.limits,
     logger,
     now: () => new Date(),

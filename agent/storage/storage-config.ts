@@ -58,6 +58,12 @@ export const storageSectionSchema = z
       .default({ ...DEFAULT_UPLOAD_LIMITS }),
     /** Merges record their progress every this many blocks (smaller: less redone after a crash, more fsyncs). */
     mergeCheckpointBlocks: z.number().int().min(1).max(65536).default(256),
+    /**
+     * MiB of memory for the newest dates' chain-digest terms and 64 KiB piece hashes
+     * (chain-terms.ts): ~1.15 KiB per 2 MiB block of a date. A date's pieces are kept when they fit
+     * in half of it (64: disks up to ~57 GiB); without them a commit reads the blocks its delta changed.
+     */
+    chainTermCacheMiB: z.number().int().min(1).max(4096).default(64),
   })
   .strict();
 
