@@ -80,15 +80,6 @@ export class ChainTermCache {
     return value;
   }
 
-  delete(path: string): void {
-    this.#delete(`terms:${path}`);
-    this.#delete(`file:${path}`);
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
   #get(key: string, file: Stats): ChainTerms | FilePieces | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined || entry.identity !== identityOf(file)) return undefined;

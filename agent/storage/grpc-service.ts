@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Metadata, status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { DeltachainError, InvalidInputError, errorMessage } from '../../shared/errors.js';
-import { ChecksumRule as ChecksumRuleProto, type DiskBlock, type DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
-import type { ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import type { DiskBlock, DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { checksumRuleFromWire, checksumRuleToWire } from '../../shared/grpc/checksum-rule.js';
 import {
   GetDiskFormat,
   type GetDiskRequest,
@@ -223,7 +223,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
       for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
     } else {
       const { length, stream } = serveVhd(chain);
-      await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: ruleToProto(chainDigestRuleOf(disk.record)) } } });
+      await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
@@ -258,14 +258,10 @@ function headerFromProto(h: DiskHeader): DiskHeaderInput {
   };
 }
 
-function ruleFromProto(rule: ChecksumRuleProto): ChecksumRule {
-  if (rule === ChecksumRuleProto.CHECKSUM_RULE_PIECES) return 'pieces';
-  if (rule === ChecksumRuleProto.CHECKSUM_RULE_WHOLE) return 'whole';
-  throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces); upgrade it`);
-}
-
-export function ruleToProto(rule: ChecksumRule): ChecksumRuleProto {
-  return rule === 'pieces' ? ChecksumRuleProto.CHECKSUM_RULE_PIECES : ChecksumRuleProto.CHECKSUM_RULE_WHOLE;
+function ruleFromProto(rule: DiskHeader['checksumRule']): DiskHeaderInput['checksumRule'] {
+  const known = checksumRuleFromWire(rule);
+  if (known === undefined) throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces); upgrade it`);
+  return known;
 }
 
 function blockFromProto(b: DiskBlock): BlockInput {
@@ -275,7 +271,7 @@ function blockFromProto(b: DiskBlock): BlockInput {
 function partToProto(part: ServedPart): GetDiskResponse {
   switch (part.kind) {
     case 'header':
-      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '', checksumRule: ruleToProto(part.header.checksumRule) } } };
+      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '', checksumRule: checksumRuleToWire(part.header.checksumRule) } } };
     case 'block':
       return { part: { $case: 'block', value: part.block } };
     case 'trailer':

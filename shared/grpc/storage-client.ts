@@ -16,7 +16,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
 import { makeGenericClientConstructor, status } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
-import { ChecksumRule as ChecksumRuleProto, type DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
+import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
+import { WireChecksumRule, checksumRuleFromWire } from './checksum-rule.js';
 import {
   GetDiskFormat,
   StorageServiceClient,
@@ -100,7 +101,7 @@ export class StorageClient {
     const stream = call!;
     const onAbort = (): void => void stream.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const sending = sendDisk(stream, { ...header, checksumRule: header.checksumRule ?? ChecksumRuleProto.CHECKSUM_RULE_PIECES }, blocks, options).then((digest) => {
+    const sending = sendDisk(stream, { ...header, checksumRule: header.checksumRule ?? WireChecksumRule.CHECKSUM_RULE_PIECES }, blocks, options).then((digest) => {
       const key = sentKey(header.vmUuid, header.backupId, header.diskKey);
       this.#sent.set(key, { diskKey: header.diskKey, footerUuid: header.footerUuid, virtualSize: header.virtualSize, digest });
     });
@@ -192,7 +193,8 @@ async function sendDisk(
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();
   const delta = header.parentFooterUuid !== '';
-  const rule: ChecksumRule = header.checksumRule === ChecksumRuleProto.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
+  const rule = checksumRuleFromWire(header.checksumRule);
+  if (rule === undefined) throw new RangeError(`checksum rule ${header.checksumRule} is not one this client knows (whole, pieces)`);
   let bytes = 0;
   await send({ part: { $case: 'header', value: header } });
   for await (const block of blocks) {
@@ -254,4 +256,4 @@ function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void
 export { GetDiskFormat };
 
 /** A PutDisk header; without `checksumRule` the blocks are checksummed by the piece rule (what writers use now). */
-export type PutDiskHeader = Omit<DiskHeader, 'checksumRule'> & { checksumRule?: ChecksumRuleProto };
+export type PutDiskHeader = Omit<DiskHeader, 'checksumRule'> & { checksumRule?: WireChecksumRule };

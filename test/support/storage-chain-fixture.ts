@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { DiskDigest, foldedTerm, ruleChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
-import { ChecksumRule as ChecksumRuleProto } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { checksumRuleFromWire, type WireChecksumRule } from '../../shared/grpc/checksum-rule.js';
 import { GetDiskFormat, type StorageClient } from '../../shared/grpc/storage-client.js';
 import { parseVhdStream } from '../../shared/vhd/stream-parser.js';
 import { VhdFile } from '../../shared/vhd/vhd-file.js';
@@ -68,9 +68,11 @@ export function digestOfBlocks(blocks: Map<number, Buffer>, rule: ChecksumRule =
   return digest.digest();
 }
 
-/** The rule a GetDisk header or vhdStart announces. */
-export function ruleOf(announced: ChecksumRuleProto): ChecksumRule {
-  return announced === ChecksumRuleProto.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
+/** The rule a GetDisk header or vhdStart announces (one this version knows, or the test fails). */
+export function ruleOf(announced: WireChecksumRule): ChecksumRule {
+  const rule = checksumRuleFromWire(announced);
+  if (rule === undefined) throw new Error(`the stream announced checksum rule ${announced}, which is not known`);
+  return rule;
 }
 
 export interface UploadedChain {

@@ -13,7 +13,8 @@ import type { ClientWritableStream } from '@grpc/grpc-js';
 import { DiskDigest, grantMetadata, ruleChecksum } from '../../../shared/grpc/index.js';
 import { blockMessageSize, encodeBlockInto } from '../../../shared/grpc/put-disk-encoding.js';
 import { bitmapSize } from '../../../shared/vhd/index.js';
-import { ChecksumRule, type DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import { checksumRuleToWire } from '../../../shared/grpc/checksum-rule.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
@@ -57,7 +58,7 @@ export class DiskUpload {
     this.response.catch((error: unknown) => this.fail(error));
     // Checksums by the piece rule (docs/remote-format.md §6): what lets the commit compose a
     // changed block's chain-digest term without reading the parent's data.
-    this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: ChecksumRule.CHECKSUM_RULE_PIECES } } });
+    this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: checksumRuleToWire('pieces') } } });
   }
 
   /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */

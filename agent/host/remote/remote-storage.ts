@@ -14,8 +14,9 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { GetDiskFormat, StorageClient, type StorageCallOptions } from '../../../shared/grpc/index.js';
 import type { BackupSummary } from '../../../shared/proto/gen/deltachain/storage/v1/backup.js';
-import { ChecksumRule, type DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
-import type { ChecksumRule as ChecksumRuleName } from '../../../shared/grpc/disk-checksum.js';
+import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
+import type { ChecksumRule } from '../../../shared/grpc/disk-checksum.js';
+import { checksumRuleFromWire } from '../../../shared/grpc/checksum-rule.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
 import { parseStoredBackup, type StoredBackup } from '../metadata/parse-stored-backup.js';
@@ -48,7 +49,7 @@ export interface VhdDownload {
   length: number;
   virtualSize: number;
   /** The rule of the backup's chain digest, which the stream digests to. */
-  checksumRule: ChecksumRuleName;
+  checksumRule: ChecksumRule;
   stream: Readable;
 }
 
@@ -135,7 +136,11 @@ export class RemoteStorage {
       throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, 'the stream did not start with its length (vhdStart)');
     }
     const { length, virtualSize } = first.value.value;
-    const checksumRule = first.value.value.checksumRule === ChecksumRule.CHECKSUM_RULE_PIECES ? 'pieces' : 'whole';
+    const checksumRule = checksumRuleFromWire(first.value.value.checksumRule);
+    if (checksumRule === undefined) {
+      await parts.return(undefined);
+      throw new StorageCallError(this.remoteId, 'GetDisk', INTERNAL, `the stream's chain digest follows checksum rule ${first.value.value.checksumRule}, which this host agent does not know; upgrade it`);
+    }
     return { length, virtualSize, checksumRule, stream: Readable.from(this.vhdChunks(parts, length), { objectMode: false }) };
   }
 
