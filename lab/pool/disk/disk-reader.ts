@@ -42,15 +42,20 @@ export class DiskReader {
     return target;
   }
 
-  /** Reads `length` bytes from `offset` in chunks of at most one block. */
-  async *readRange(offset: number, length: number): AsyncGenerator<Buffer> {
+  /**
+   * Reads `length` bytes from `offset` in chunks of at most one block. With `scratch` (a block's
+   * size at least) every chunk is a view of it, valid until the next one is asked for: a caller
+   * that is done with each chunk by then saves a fresh block-sized buffer per chunk.
+   */
+  async *readRange(offset: number, length: number, scratch?: Buffer): AsyncGenerator<Buffer> {
+    if (scratch !== undefined && scratch.length < this.blockSize) throw new RangeError(`scratch of ${scratch.length} bytes is smaller than a block (${this.blockSize})`);
     const end = Math.min(offset + length, this.virtualSize);
     let position = offset;
     while (position < end) {
       const index = Math.floor(position / this.blockSize);
       const inBlock = position - index * this.blockSize;
       const count = Math.min(this.blockSize - inBlock, end - position);
-      const chunk = Buffer.allocUnsafe(count);
+      const chunk = scratch === undefined ? Buffer.allocUnsafe(count) : scratch.subarray(0, count);
       const slot = this.map.slots[index]!;
       if (slot === NO_SLOT) chunk.fill(0);
       else await this.store.read(slot, chunk, inBlock);

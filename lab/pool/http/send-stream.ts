@@ -1,6 +1,7 @@
-// Writes a stream of chunks to an HTTP response with backpressure (waits for 'drain'), an
-// optional byte limit (where an injected fault cuts the stream), pacing, progress, and
-// cancellation. Fails with ClientGoneError when the client closes the connection first.
+// Writes a stream of chunks to an HTTP response, an optional byte limit (where an injected fault
+// cuts the stream), pacing, progress, and cancellation. Each chunk is written out (its write's
+// callback called: the socket took it) before the next is asked for, so a producer may reuse its
+// buffers. Fails with ClientGoneError when the client closes the connection first.
 import type { ServerResponse } from 'node:http';
 import { Throttle } from './throttle.js';
 
@@ -38,7 +39,7 @@ export async function sendStream(res: ServerResponse, chunks: AsyncIterable<Buff
       cut = true;
     }
     bytes += chunk.length;
-    if (chunk.length > 0 && !res.write(chunk)) await drained(res, options.signal);
+    if (chunk.length > 0) await written(res, chunk, options.signal);
     options.onProgress?.(bytes);
     if (cut) return { bytes, cut };
     await throttle.pass(chunk.length, options.signal);
@@ -46,16 +47,17 @@ export async function sendStream(res: ServerResponse, chunks: AsyncIterable<Buff
   return { bytes, cut: false };
 }
 
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Writes `chunk`; resolves once the response has handed it to the socket. */
+function written(res: ServerResponse, chunk: Buffer, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
-      res.off('drain', onDrain);
       res.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
     };
-    const onDrain = (): void => {
+    const onWritten = (error?: Error | null): void => {
       cleanup();
-      resolve();
+      if (error) reject(res.destroyed ? new ClientGoneError() : error);
+      else resolve();
     };
     const onClose = (): void => {
       cleanup();
@@ -65,8 +67,8 @@ function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
       cleanup();
       reject(signal.reason);
     };
-    res.on('drain', onDrain);
     res.on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
+    res.write(chunk, onWritten);
   });
 }
