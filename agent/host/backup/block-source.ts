@@ -17,6 +17,7 @@ export interface BlockSource {
   readonly blockSize: number;
   /** Blocks the source will give, and their bytes (bitmaps + data), for progress. */
   readonly expected: { blocks: number; bytes: number };
+  /** Each block's buffers may be the source's own, valid only until the next block is asked for. */
   blocks(): AsyncIterable<SourceBlock>;
   /** Resolves when the pool confirms the whole disk was served (XAPI's export task). */
   finished(): Promise<void>;

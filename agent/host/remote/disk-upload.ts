@@ -63,7 +63,11 @@ export class DiskUpload {
     this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: checksumRuleToWire('pieces') } } });
   }
 
-  /** Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when the stream can take the next one. */
+  /**
+   * Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when
+   * the stream can take the next one. `bitmap` and `data` are checksummed and encoded before the
+   * first await, so the caller may reuse them as soon as this returns its promise.
+   */
   async writeBlock(index: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed = false): Promise<void> {
     this.throwIfFailed();
     // An empty bitmap means every sector present: the storage agent checks it as the full one.
