@@ -1,5 +1,6 @@
-// The V8 flags an agent process runs with: the systemd unit and the image's entrypoint pass them
-// to node, the benchmarks and tests too, and `deltachain agent` warns when they are missing.
+// The V8 flags and allocator settings an agent process runs with: the systemd unit and the
+// image pass them to node, the benchmarks and tests too, and `deltachain agent` warns when they
+// are missing.
 //
 // --initial-old-space-size=64 sets a floor under the old generation's allocation limit. An agent's
 // JS heap is small (about 20 MiB live) while the data it streams passes through it as buffers, so
@@ -16,4 +17,36 @@ export function missingAgentNodeFlags(execArgv: readonly string[]): string[] {
   const nameOf = (flag: string): string => flag.split('=')[0]!.replaceAll('_', '-');
   const given = new Set(execArgv.map(nameOf));
   return AGENT_NODE_FLAGS.filter((flag) => !given.has(nameOf(flag)));
+}
+
+// GLIBC_TUNABLES (glibc reads it when the process starts, so it lives in the environment). A
+// disk's blocks pass through an agent as 2 MiB buffers (a parsed block, gRPC's framed and
+// reassembled messages) that are freed a few at a time by the garbage collector. glibc serves
+// those from mmap or gives the freed heap top back to the kernel once more than 2 × the last
+// freed size is free, so every new block buffer was fresh memory: each page faulted in and
+// zeroed by the kernel, about 0.5 CPU s per GiB per buffer on this project's machines (a 2 MiB
+// copy into a fresh buffer ran at 2–3 GiB/s, into kept memory at 12). Serving requests up to
+// 4 MiB from the heap and keeping up to 32 MiB of it free keeps those pages: the host agent's CPU
+// for a 4 GiB full went from 11.4–18.1 s (varying with what ran before) to 10.0–10.6 s
+// (docs/performance-notes.md). Without glibc (musl) the variable means nothing and is not asked for.
+export const AGENT_MALLOC_TUNABLES: readonly string[] = ['glibc.malloc.mmap_threshold=4194304', 'glibc.malloc.trim_threshold=33554432'];
+
+/** The tunables of AGENT_MALLOC_TUNABLES that a GLIBC_TUNABLES value does not set, whatever value it gives them. */
+export function missingMallocTunables(value: string | undefined): string[] {
+  const given = new Set((value ?? '').split(':').map((entry) => entry.split('=')[0]!.trim()));
+  return AGENT_MALLOC_TUNABLES.filter((tunable) => !given.has(tunable.split('=')[0]!));
+}
+
+/** `env` with AGENT_MALLOC_TUNABLES added to what its GLIBC_TUNABLES sets (its own values kept): for spawning an agent. */
+export function agentEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const missing = missingMallocTunables(env['GLIBC_TUNABLES']);
+  if (missing.length === 0) return env;
+  const current = env['GLIBC_TUNABLES'];
+  return { ...env, GLIBC_TUNABLES: [...(current ? [current] : []), ...missing].join(':') };
+}
+
+/** Whether this process runs on glibc (whose allocator GLIBC_TUNABLES tunes). */
+export function runsOnGlibc(): boolean {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return typeof header?.glibcVersionRuntime === 'string';
 }

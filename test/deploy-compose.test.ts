@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { applyEnvOverrides, parseConfig } from '../shared/config/index.js';
 import { parseListen } from '../shared/observability/index.js';
 import { SCHEMAS, findCommand, kindOf, optionsOf } from './support/deploy-configs.js';
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_NODE_FLAGS, missingMallocTunables } from '../agent/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -210,6 +210,8 @@ describe('Dockerfile', () => {
     assert.ok(instructions.some((l) => /^USER (?!root)\w+/.test(l)), 'runs as a non-root user');
     const entrypoint = JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length)) as string[];
     assert.deepEqual(entrypoint, ['node', ...AGENT_NODE_FLAGS, '/opt/deltachain/bin/deltachain.mjs'], 'exec form, so SIGTERM reaches node; the agents\' V8 flags');
+    const tunables = instructions.find((l) => l.startsWith('ENV GLIBC_TUNABLES='))?.slice('ENV GLIBC_TUNABLES='.length);
+    assert.deepEqual(missingMallocTunables(tunables), [], 'the agents\' allocator settings');
     assert.ok(existsSync(join(ROOT, 'bin/deltachain.mjs')));
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     for (const path of ['node_modules', '.git', 'test', '.lab']) assert.ok(ignored.includes(path), `.dockerignore leaves out ${path}`);

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findCommand, optionsOf } from './support/deploy-configs.js';
 import { missingMessage } from './support/prerequisites.mjs';
-import { missingAgentNodeFlags } from '../agent/node-flags.js';
+import { missingAgentNodeFlags, missingMallocTunables } from '../agent/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UNITS = join(ROOT, 'deploy/systemd');
@@ -73,7 +73,11 @@ describe('systemd units', () => {
       assert.equal(node, '/usr/bin/node');
       const nodeFlags = rest.slice(0, rest.findIndex((word) => !word.startsWith('--')));
       const [script, ...args] = rest.slice(nodeFlags.length);
-      if (file.startsWith('deltachain-agent')) assert.deepEqual(missingAgentNodeFlags(nodeFlags), [], 'the agent runs with the V8 flags it is measured with');
+      if (file.startsWith('deltachain-agent')) {
+        assert.deepEqual(missingAgentNodeFlags(nodeFlags), [], 'the agent runs with the V8 flags it is measured with');
+        const tunables = (service.Environment ?? []).find((line) => line.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length);
+        assert.deepEqual(missingMallocTunables(tunables), [], 'and the allocator settings');
+      }
       assert.ok(script!.startsWith(INSTALL) && existsSync(join(ROOT, script!.slice(INSTALL.length))), `${script} is in the project`);
       assert.equal(one('WorkingDirectory'), INSTALL.replace(/\/$/, ''));
       const words = args.slice(0, args.indexOf('--config'));

@@ -20,7 +20,7 @@ import { backupTask, hostAgentConfig, restoreTask } from './support/host-tasks.j
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, type TestNats } from './support/storage-nats.js';
 import { testTaskKeys } from './support/task-keys.js';
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnvironment } from '../agent/node-flags.js';
 
 const BIN = fileURLToPath(new URL('../bin/deltachain.mjs', import.meta.url));
 
@@ -56,7 +56,7 @@ describe('host agent killed mid-export', () => {
     await writeFile(configPath, JSON.stringify(config));
     await env.admin.setFaults({ slowStreams: { bytesPerSecond: 2 * 1024 * 1024 } });
     await nats.queue('host', poolId, { ackWaitSeconds: 5 });
-    child = spawn(process.execPath, [...AGENT_NODE_FLAGS, BIN, 'agent', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, [...AGENT_NODE_FLAGS, BIN, 'agent', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: agentEnvironment() });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 

@@ -21,7 +21,7 @@ import { startStorageHarness } from '../support/storage-harness.js';
 import { startTestNats } from '../support/storage-nats.js';
 import { readProc } from './lib/proc.js';
 import { testTaskKeys } from '../support/task-keys.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -101,7 +101,7 @@ try {
   const poolId = 'bench';
   const configPath = join(folder, 'host-agent.json');
   await writeFile(configPath, JSON.stringify({ ...hostAgentConfig({ lab, poolId, namespace: nats.namespace, agentId: 'host-bench' }), log: { level: 'warn', pretty: false } }));
-  child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...PROFILE, join(ROOT, 'bin/deltachain.mjs'), 'agent', '--config', configPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+  child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...PROFILE, join(ROOT, 'bin/deltachain.mjs'), 'agent', '--config', configPath], { stdio: ['ignore', 'inherit', 'inherit'], env: agentEnvironment() });
   const pid = child.pid!;
   await nats.waitForEvent((e) => e.agentId === 'host-bench' && e.body?.$case === 'heartbeat', 60_000, 'the host agent heartbeat');
   const idle = await procStatus(pid);

@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 
@@ -62,7 +62,7 @@ export async function writeAgentConfig(o: AgentProcessOptions): Promise<string> 
 /** Starts the agent and resolves once it logs "storage agent ready" (after merge recovery). */
 export async function startAgentProcess(o: AgentProcessOptions, timeoutMs = 30_000): Promise<AgentProcess> {
   const config = await writeAgentConfig(o);
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...profileArgs(), BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...profileArgs(), BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnvironment() });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { hostAgentConfigSchema } from '../../../agent/host/index.js';
 import { testNatsSection, type TestNats } from '../../support/storage-nats.js';
 import { testTaskKeys } from '../../support/task-keys.js';
-import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnvironment } from '../../../agent/node-flags.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/deltachain.mjs', import.meta.url));
 
@@ -44,7 +44,7 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
   });
   const path = join(o.configFolder, 'host-agent.json');
   await writeFile(path, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...profileArgs(), BIN, 'agent', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...profileArgs(), BIN, 'agent', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnvironment() });
   let output = '';
   const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-20_000));
   child.stdout!.on('data', keep);
