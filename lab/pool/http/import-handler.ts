@@ -3,7 +3,9 @@
 // client's probe before a stream) gets 200 and changes nothing; otherwise 200 headers go out
 // before the body is read, and the body is written through one copy-on-write writer — for VHD
 // only the bitmap-marked sectors of allocated blocks, so a full then its deltas imported in order
-// rebuild the disk. The task ends with the VDI ref, or VDI_IO_ERROR (nothing written).
+// rebuild the disk. The task ends with the VDI ref, or VDI_IO_ERROR (nothing written). Blocks are
+// borrowed from the parser's one buffer (reuseBuffers): each is written, or copied into the
+// writer's open block, before the next is parsed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseVhdStream, SECTOR_SIZE, VhdFormatError, isSectorMarked } from '../../../shared/vhd/index.js';
 import type { DiskWriter } from '../disk/disk-writer.js';
@@ -62,7 +64,7 @@ export async function handleImport(lab: LabServices, req: IncomingMessage, res: 
 }
 
 async function importVhd(writer: DiskWriter, body: RequestBody, where: string, progress: (fraction: number) => void): Promise<void> {
-  const vhd = await parseVhdStream(body, { where });
+  const vhd = await parseVhdStream(body, { where, reuseBuffers: true });
   const size = vhd.footer.currentSize;
   if (size > writer.virtualSize) throw new XapiFailure('VDI_TOO_SMALL', [where, String(size)]);
   const blockSize = vhd.header.blockSize;
