@@ -20,16 +20,17 @@ export function missingAgentNodeFlags(execArgv: readonly string[]): string[] {
 }
 
 // GLIBC_TUNABLES (glibc reads it when the process starts, so it lives in the environment). A
-// disk's blocks pass through an agent as 2 MiB buffers (a parsed block, gRPC's framed and
-// reassembled messages) that are freed a few at a time by the garbage collector. glibc serves
-// those from mmap or gives the freed heap top back to the kernel once more than 2 × the last
-// freed size is free, so every new block buffer was fresh memory: each page faulted in and
-// zeroed by the kernel, about 0.5 CPU s per GiB per buffer on this project's machines (a 2 MiB
-// copy into a fresh buffer ran at 2–3 GiB/s, into kept memory at 12). Serving requests up to
-// 4 MiB from the heap and keeping up to 32 MiB of it free keeps those pages: the host agent's CPU
-// for a 4 GiB full went from 11.4–18.1 s (varying with what ran before) to 10.0–10.6 s
-// (docs/performance-notes.md). Without glibc (musl) the variable means nothing and is not asked for.
-export const AGENT_MALLOC_TUNABLES: readonly string[] = ['glibc.malloc.mmap_threshold=4194304', 'glibc.malloc.trim_threshold=33554432'];
+// disk's blocks pass through an agent as 2 MiB buffers (gRPC's framed and reassembled messages)
+// that the garbage collector frees a few at a time. By default glibc serves those from mmap, or
+// gives the heap's free top back to the kernel, so nearly every new block buffer was fresh memory:
+// each page faulted in and zeroed by the kernel, about 0.5 CPU s per GiB per buffer on this
+// project's machines (a 2 MiB copy into a fresh buffer ran at 2–3 GiB/s, into kept memory at 10–12).
+// Serving requests up to 4 MiB from the heap keeps those pages for the next buffers; trimming the
+// heap's top past 8 MiB free keeps the peak RSS bound (32 MiB put the host agent over 200 MiB).
+// Measured on 4 GiB fulls (docs/performance-notes.md): host agent 11.4–18.1 CPU s without, 8.7–12.6
+// with; the 16 GiB agent bench 2.14 CPU s per GiB (3.43 before) at a 196 MiB peak. Without glibc
+// (musl) the variable means nothing and is not asked for.
+export const AGENT_MALLOC_TUNABLES: readonly string[] = ['glibc.malloc.mmap_threshold=4194304', 'glibc.malloc.trim_threshold=8388608'];
 
 /** The tunables of AGENT_MALLOC_TUNABLES that a GLIBC_TUNABLES value does not set, whatever value it gives them. */
 export function missingMallocTunables(value: string | undefined): string[] {
