@@ -11,7 +11,7 @@ import { digestHex } from '../../../shared/grpc/disk-checksum.js';
 import { byteLength } from '../../../shared/grpc/packed-block.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import type { DiskExportPlan } from '../plan/plan-disk-exports.js';
-import type { DiskUpload, PutDiskResult } from '../remote/disk-upload.js';
+import { uploadChecksum, type DiskUpload, type PutDiskResult } from '../remote/disk-upload.js';
 import { StorageCallError } from '../remote/storage-call-error.js';
 import type { HostXapi } from '../xapi/host-xapi.js';
 import type { BackupTarget, DiskOutcome, SnapshotDisk } from './backup-types.js';
@@ -55,7 +55,9 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
       );
     }
     for await (const block of source.blocks()) {
-      await Promise.all(uploads.map((upload) => upload.writeBlock(block.index, block.bitmap, block.data, block.packed)));
+      // One checksum per block, whatever the number of remotes.
+      const checksum = uploadChecksum(source.blockSize, block.bitmap, block.data, block.packed);
+      await Promise.all(uploads.map((upload) => upload.writeBlock(block.index, block.bitmap, block.data, block.packed, checksum)));
       moved.blocks++;
       const bytes = block.bitmap.length + (Buffer.isBuffer(block.data) ? block.data.length : byteLength(block.data));
       moved.bytes += bytes;

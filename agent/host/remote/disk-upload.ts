@@ -65,13 +65,12 @@ export class DiskUpload {
 
   /**
    * Sends one block (with `packed`, `data` holds only the sectors `bitmap` marks); resolves when
-   * the stream can take the next one. `bitmap` and `data` are checksummed and encoded before the
-   * first await, so the caller may reuse them as soon as this returns its promise.
+   * the stream can take the next one. `bitmap` and `data` are checksummed (unless `checksum` is
+   * given: uploadChecksum's, for the same block) and encoded before the first await, so the
+   * caller may reuse them as soon as this returns its promise.
    */
-  async writeBlock(index: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed = false): Promise<void> {
+  async writeBlock(index: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed = false, checksum = uploadChecksum(this.blockSize, bitmap, data, packed)): Promise<void> {
     this.throwIfFailed();
-    // An empty bitmap means every sector present: the storage agent checks it as the full one.
-    const checksum = ruleChecksum('pieces', bitmap.length === 0 ? fullBitmap(this.blockSize) : bitmap, data, this.blockSize, packed);
     this.digest.add(index, checksum);
     this.inFlight++;
     // Encoded here, packed data from its parts: the one copy before gRPC frames it (the serializer passes a Buffer through).
@@ -126,6 +125,15 @@ export class DiskUpload {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+/**
+ * The checksum a block is sent with (the piece rule, docs/remote-format.md §6): computed once per
+ * block by a caller sending it to several remotes, and passed to each upload's writeBlock.
+ */
+export function uploadChecksum(blockSize: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed: boolean): Buffer {
+  // An empty bitmap means every sector present: the storage agent checks it as the full one.
+  return ruleChecksum('pieces', bitmap.length === 0 ? fullBitmap(blockSize) : bitmap, data, blockSize, packed);
 }
 
 function fullBitmap(blockSize: number): Buffer {

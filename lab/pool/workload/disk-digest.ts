@@ -16,7 +16,8 @@ export async function diskDigest(state: LabState, vdiRef: string): Promise<DiskD
   const reader = state.disks.openReader(vdi.uuid);
   try {
     const hash = createHash('sha256');
-    for await (const chunk of reader.readRange(0, reader.virtualSize)) hash.update(chunk);
+    // One reused block buffer: each chunk is hashed before the next is read.
+    for await (const chunk of reader.readRange(0, reader.virtualSize, Buffer.allocUnsafe(reader.blockSize))) hash.update(chunk);
     return { vdi: vdi.uuid, virtualSize: reader.virtualSize, sha256: hash.digest('hex') };
   } finally {
     reader.close();
