@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
-import { ProgressView, progressBar, taskLabel } from './progress-view.js';
+import { ProgressView, humanDuration, progressBar, taskLabel } from './progress-view.js';
 
 function task(over: Partial<wire.TaskInfo>): wire.TaskInfo {
   return {
@@ -38,6 +38,42 @@ describe('ProgressView', () => {
     assert.match(lines[1]!, /running 25%/);
     assert.match(lines[2]!, /queued TASK_TIMEOUT: late/);
     assert.doesNotMatch(lines.join(''), /\x1b/);
+  });
+
+  it("shows a running transfer's rate over the last updates and the time left at that rate", () => {
+    const { lines, io } = capture(true);
+    let now = 1_000_000;
+    const view = new ProgressView(io, () => now);
+    const GiB = 1024 ** 3;
+    const MiB = 1024 ** 2;
+    view.update([task({ progressDone: 0, progressTotal: 4 * GiB })]);
+    assert.doesNotMatch(lines[0]!, /\/s/, 'no rate from one update');
+    now += 2000;
+    view.update([task({ progressDone: 500 * MiB, progressTotal: 4 * GiB })]);
+    assert.match(lines[1]!, /running 12% 500 MiB\/4 GiB 250 MiB\/s ETA 14s/);
+    // The rate follows the last 10 s, not the whole transfer: it slowed to 100 MiB/s.
+    for (let i = 0; i < 12; i++) {
+      now += 1000;
+      view.update([task({ progressDone: 500 * MiB + (i + 1) * 100 * MiB, progressTotal: 4 * GiB })]);
+    }
+    assert.match(lines.at(-1)!, /1.66 GiB\/4 GiB 100 MiB\/s ETA 24s/);
+    // A new attempt starts over (done goes back): no rate until it has a second of its own.
+    now += 1000;
+    view.update([task({ progressDone: 10 * MiB, progressTotal: 4 * GiB, attempt: 2 })]);
+    assert.doesNotMatch(lines.at(-1)!, /\/s|ETA/);
+    now += 1000;
+    view.update([task({ progressDone: 10 * MiB, progressTotal: 4 * GiB, attempt: 2 })]);
+    assert.match(lines.at(-1)!, /stalled/);
+    // Small counts (blocks, files) and finished tasks get no rate.
+    view.update([task({ progressDone: 3, progressTotal: 4 }), task({ id: 't2', state: 'succeeded', progressDone: GiB, progressTotal: GiB })]);
+    assert.doesNotMatch(lines.at(-1)!, /\/s|ETA/);
+  });
+
+  it('durations', () => {
+    assert.equal(humanDuration(400), '0s');
+    assert.equal(humanDuration(45_000), '45s');
+    assert.equal(humanDuration(185_000), '3m05s');
+    assert.equal(humanDuration(7_620_000), '2h07m');
   });
 
   it('bars', () => {
