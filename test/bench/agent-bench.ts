@@ -1,7 +1,7 @@
-// `npm run bench:agent`: the host agent's peak RSS while it backs up a 16 GiB lab disk (the issue's
-// bound: under 200 MiB), and its throughput. The agent runs as the real process
-// (`deltachain agent --config`, role host) so its memory is measured alone; the lab pool, the
-// storage agent (real gRPC on loopback) and NATS run beside it. The bench publishes a full backup
+// `npm run bench:agent`: the peak RSS of the host agent and of the storage agent while a 16 GiB lab
+// disk is backed up (the bound: under 200 MiB each), and the throughput. Both agents run as the
+// real processes (`deltachain agent --config`, roles host and storage: real gRPC on loopback) so
+// each one's memory and CPU are measured alone; the lab pool runs in this process, NATS beside. The bench publishes a full backup
 // task, then a delta after a 1 % guest write, and samples the agent's /proc status throughout
 // (VmHWM is the kernel's own peak RSS). Prints a table and writes bench-results/agent.json.
 //
@@ -17,7 +17,7 @@ import { startLabPool, LabAdminClient } from '../../lab/pool/index.js';
 import { publishTask } from '../../shared/nats/index.js';
 import { TaskStatus, type TaskResult } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { backupTask, hostAgentConfig } from '../support/host-tasks.js';
-import { startStorageHarness } from '../support/storage-harness.js';
+import { startAgentProcess } from '../support/storage-agent-process.js';
 import { startTestNats } from '../support/storage-nats.js';
 import { readProc } from './lib/proc.js';
 import { testTaskKeys } from '../support/task-keys.js';
@@ -94,10 +94,13 @@ try {
   log(`lab pool ready (disk seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   const admin = new LabAdminClient(lab.url, { user: lab.user, password: lab.password });
   const vm = (await admin.state()).vms.find((v) => v.name === 'bench')!;
-  const storage = await startStorageHarness();
-  closers.push(() => storage.close());
   const nats = await startTestNats();
   closers.push(() => nats.close());
+  const remoteId = 'bench-remote';
+  await mkdir(join(folder, 'remote'), { recursive: true });
+  const storage = await startAgentProcess({ folder, root: join(folder, 'remote'), remoteId, namespace: nats.namespace });
+  closers.push(async () => void (await storage.kill('SIGTERM')));
+  const storagePid = storage.child.pid!;
   const poolId = 'bench';
   const configPath = join(folder, 'host-agent.json');
   await writeFile(configPath, JSON.stringify({ ...hostAgentConfig({ lab, poolId, namespace: nats.namespace, agentId: 'host-bench' }), log: { level: 'warn', pretty: false } }));
@@ -109,9 +112,11 @@ try {
 
   const rows: Array<Record<string, unknown>> = [];
   const runBackup = async (label: string, backupId: string, bases: Record<string, string>): Promise<TaskResult> => {
-    const task = backupTask(poolId, { vmUuid: vm.uuid, backupId, remoteId: storage.ctx.remoteId, storageAddress: storage.server.address, baseSnapshotVdiByDisk: bases, policyJson: JSON.stringify({ id: 'bench' }) });
+    const task = backupTask(poolId, { vmUuid: vm.uuid, backupId, remoteId, storageAddress: storage.address, baseSnapshotVdiByDisk: bases, policyJson: JSON.stringify({ id: 'bench' }) });
     const sampler = sampleRss(pid);
+    const storageSampler = sampleRss(storagePid);
     const agentCpu0 = (await readProc(pid)).cpuSec;
+    const storageCpu0 = (await readProc(storagePid)).cpuSec;
     const ownCpu0 = process.cpuUsage();
     started = Date.now();
     await nats.queue('host', poolId);
@@ -119,17 +124,27 @@ try {
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.body?.$case === 'result', 3 * 3600_000, `result of the ${label}`);
     const seconds = (Date.now() - started) / 1000;
     const agentCpuSec = (await readProc(pid)).cpuSec - agentCpu0;
+    const storageCpuSec = (await readProc(storagePid)).cpuSec - storageCpu0;
     const ownCpu = process.cpuUsage(ownCpu0);
-    const labAndStorageCpuSec = (ownCpu.user + ownCpu.system) / 1e6;
+    const labCpuSec = (ownCpu.user + ownCpu.system) / 1e6;
     const sampled = sampler.stop();
+    const storageSampled = storageSampler.stop();
     const status = await procStatus(pid);
+    const storageStatus = await procStatus(storagePid);
     const result = event.body!.value as TaskResult;
     if (result.status !== TaskStatus.TASK_STATUS_SUCCEEDED) throw new Error(`${label} failed: ${result.error?.message}`);
     const output = result.output?.$case === 'backup' ? result.output.value : undefined;
     const disk = output?.report?.disks[0];
     const bytes = output?.bytesSent ?? 0;
-    rows.push({ case: label, mode: disk?.mode, blocks: disk?.blocks, bytes, seconds, mibPerSecond: bytes / MiB / seconds, agentCpuSec, labAndStorageCpuSec, peakRssSampledMiB: sampled, peakRssKernelMiB: status.peakMiB });
-    log(`${label}: ${disk?.mode}, ${disk?.blocks} blocks, ${(bytes / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s; agent RSS peak ${sampled.toFixed(0)} MiB sampled, VmHWM ${status.peakMiB.toFixed(0)} MiB so far; CPU: host agent ${agentCpuSec.toFixed(1)} s (${(agentCpuSec / (bytes / GiB)).toFixed(2)} s per GiB), lab pool + storage agent (this process) ${labAndStorageCpuSec.toFixed(1)} s`);
+    rows.push({
+      case: label, mode: disk?.mode, blocks: disk?.blocks, bytes, seconds, mibPerSecond: bytes / MiB / seconds, agentCpuSec, storageCpuSec, labCpuSec,
+      peakRssSampledMiB: sampled, peakRssKernelMiB: status.peakMiB, storagePeakRssSampledMiB: storageSampled, storagePeakRssKernelMiB: storageStatus.peakMiB,
+    });
+    log(
+      `${label}: ${disk?.mode}, ${disk?.blocks} blocks, ${(bytes / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s; ` +
+        `RSS peak (VmHWM so far) host agent ${status.peakMiB.toFixed(0)} MiB, storage agent ${storageStatus.peakMiB.toFixed(0)} MiB; ` +
+        `CPU: host agent ${agentCpuSec.toFixed(1)} s (${(agentCpuSec / (bytes / GiB)).toFixed(2)} s per GiB), storage agent ${storageCpuSec.toFixed(1)} s (${(storageCpuSec / (bytes / GiB)).toFixed(2)} s per GiB), lab pool (this process) ${labCpuSec.toFixed(1)} s`,
+    );
     return result;
   };
 
@@ -139,20 +154,22 @@ try {
   await runBackup(`delta after a ${deltaPercent} % write`, 'bench-delta', Object.fromEntries(fullOutput!.report!.disks.map((d) => [d.diskKey, d.snapshotVdiUuid])));
 
   const peak = (await procStatus(pid)).peakMiB;
+  const storagePeak = (await procStatus(storagePid)).peakMiB;
   log('');
-  log('| case | mode | blocks | MiB sent | seconds | MiB/s | agent peak RSS (sampled) |');
-  log('|---|---|---|---|---|---|---|');
+  log('| case | mode | blocks | MiB sent | seconds | MiB/s | host agent peak RSS (sampled) | storage agent peak RSS (sampled) |');
+  log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    log(`| ${r.case} | ${r.mode} | ${r.blocks} | ${((r.bytes as number) / MiB).toFixed(0)} | ${(r.seconds as number).toFixed(1)} | ${(r.mibPerSecond as number).toFixed(0)} | ${(r.peakRssSampledMiB as number).toFixed(0)} MiB |`);
+    log(`| ${r.case} | ${r.mode} | ${r.blocks} | ${((r.bytes as number) / MiB).toFixed(0)} | ${(r.seconds as number).toFixed(1)} | ${(r.mibPerSecond as number).toFixed(0)} | ${(r.peakRssSampledMiB as number).toFixed(0)} MiB | ${(r.storagePeakRssSampledMiB as number).toFixed(0)} MiB |`);
   }
   log('');
   log(`host agent peak RSS over the whole run (VmHWM): ${peak.toFixed(0)} MiB — bound ${RSS_BOUND_MIB} MiB: ${peak < RSS_BOUND_MIB ? 'PASS' : 'FAIL'} (idle: ${idle.rssMiB.toFixed(0)} MiB)`);
+  log(`storage agent peak RSS over the whole run (VmHWM): ${storagePeak.toFixed(0)} MiB — bound ${RSS_BOUND_MIB} MiB: ${storagePeak < RSS_BOUND_MIB ? 'PASS' : 'FAIL'}`);
   await mkdir(join(ROOT, 'bench-results'), { recursive: true });
   await writeFile(
     join(ROOT, 'bench-results/agent.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, diskGib, fill, deltaPercent, idleRssMiB: idle.rssMiB, peakRssMiB: peak, boundMiB: RSS_BOUND_MIB, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, diskGib, fill, deltaPercent, idleRssMiB: idle.rssMiB, peakRssMiB: peak, storagePeakRssMiB: storagePeak, boundMiB: RSS_BOUND_MIB, rows }, null, 2)}\n`,
   );
-  if (peak >= RSS_BOUND_MIB) process.exitCode = 1;
+  if (peak >= RSS_BOUND_MIB || storagePeak >= RSS_BOUND_MIB) process.exitCode = 1;
 } finally {
   if (child !== undefined && child.exitCode === null) {
     const exited = new Promise((resolve) => child!.once('exit', resolve));
