@@ -222,14 +222,14 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
       for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
     } else {
-      const { length, stream } = serveVhd(chain);
+      const { length, chunks } = serveVhd(chain);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
           for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
         }
       } finally {
-        stream.destroy();
+        await chunks.return(undefined);
       }
     }
     await settle(Promise.all(pending));

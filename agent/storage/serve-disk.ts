@@ -9,9 +9,8 @@
 // (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move
 // them to grow its BAT, which a reader opened earlier would read wrong (docs/remote-format.md §10,
 // shown by test/storage-merge-reads.test.ts).
-import type { Readable } from 'node:stream';
 import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
-import { syntheticVhdStream } from '../../shared/vhd/synthetic-stream.js';
+import { syntheticVhdChunks } from '../../shared/vhd/synthetic-stream.js';
 import { chainDigestRuleOf, readBackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { DiskDigest, foldedTerm } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
@@ -85,6 +84,6 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
   yield { kind: 'trailer', trailer: { blockCount: digest.count, digest: digest.digest() } };
 }
 
-export function serveVhd(chain: ChainReader): { length: number; stream: Readable } {
-  return syntheticVhdStream(chain);
+export function serveVhd(chain: ChainReader): { length: number; chunks: AsyncGenerator<Buffer> } {
+  return syntheticVhdChunks(chain);
 }

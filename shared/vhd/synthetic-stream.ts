@@ -85,10 +85,18 @@ export function planSyntheticLayout(options: {
  * The chain read through `chain` as one dynamic VHD stream. The caller keeps ownership of the
  * chain: close it after the stream ends (or is destroyed).
  */
-export function syntheticVhdStream(
-  chain: ChainReader,
-  options: SyntheticStreamOptions = {},
-): { length: number; stream: Readable } {
+export function syntheticVhdStream(chain: ChainReader, options: SyntheticStreamOptions = {}): { length: number; stream: Readable } {
+  const { length, chunks } = syntheticVhdChunks(chain, options);
+  return { length, stream: Readable.from(chunks, { objectMode: false, highWaterMark: chain.blockSize }) };
+}
+
+/**
+ * The same stream as its chunks, in order (footer, header, BAT, then each block's bitmap and
+ * data, then the footer), for a consumer that sends each chunk on as it is: a Readable in
+ * byte mode joins what it buffers (a block's bitmap and data) into a new buffer on each read,
+ * one more 2 MiB allocation and copy per block. Call `return()` on the generator to stop early.
+ */
+export function syntheticVhdChunks(chain: ChainReader, options: SyntheticStreamOptions = {}): { length: number; chunks: AsyncGenerator<Buffer> } {
   const head = chain.disks[0];
   if (head === undefined) throw new VhdFormatError('synthetic stream', 'the chain has no disks');
   const allocated: number[] = [];
@@ -101,8 +109,7 @@ export function syntheticVhdStream(
     uuid: options.uuid ?? head.footer.uuid,
     timestamp: head.footer.timestamp,
   });
-  const stream = Readable.from(emit(chain, layout), { objectMode: false, highWaterMark: chain.blockSize });
-  return { length: layout.length, stream };
+  return { length: layout.length, chunks: emit(chain, layout) };
 }
 
 async function* emit(chain: ChainReader, layout: SyntheticLayout): AsyncGenerator<Buffer> {
