@@ -39,5 +39,5 @@ RUN printf '#!/bin/sh\nexec node /opt/deltachain/bin/deltachain.mjs "$@"\n' > /u
 USER node
 # SIGTERM reaches node directly (exec form): each process stops cleanly, handing running tasks
 # back to the queue after its shutdownGraceSeconds (compose's stop_grace_period is longer).
-ENTRYPOINT ["node", "--initial-old-space-size=64", "/opt/deltachain/bin/deltachain.mjs"]
+ENTRYPOINT ["node", "--initial-old-space-size=64", "--max-semi-space-size=8", "/opt/deltachain/bin/deltachain.mjs"]
 CMD ["--help"]

@@ -8,8 +8,9 @@ describe('missingAgentNodeFlags', () => {
     assert.deepEqual(missingAgentNodeFlags([]), [...AGENT_NODE_FLAGS]);
     assert.deepEqual(missingAgentNodeFlags(['--import', 'tsx']), [...AGENT_NODE_FLAGS]);
     assert.deepEqual(missingAgentNodeFlags([...AGENT_NODE_FLAGS]), []);
-    assert.deepEqual(missingAgentNodeFlags(['--initial-old-space-size=256']), []);
-    assert.deepEqual(missingAgentNodeFlags(['--initial_old_space_size=96']), []);
+    assert.deepEqual(missingAgentNodeFlags(['--initial-old-space-size=256', '--max-semi-space-size=4']), []);
+    assert.deepEqual(missingAgentNodeFlags(['--initial_old_space_size=96', '--max_semi_space_size=16']), []);
+    assert.deepEqual(missingAgentNodeFlags(['--initial-old-space-size=64']), ['--max-semi-space-size=8']);
   });
 });
 

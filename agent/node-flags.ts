@@ -10,7 +10,12 @@
 // with the floor, 17 mark-compacts and 4.0 CPU s. The storage agent's CPU for a 4 GiB full fell
 // from 25–29 s to 12 s. 32 MiB was measured and is not enough (the host agent kept its 8.4 CPU s);
 // 128 MiB gains nothing more and added 10 MiB of peak RSS (docs/performance-notes.md).
-export const AGENT_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+//
+// --max-semi-space-size=8 halves V8's young generation (16 MiB semi-spaces by default): with the
+// malloc settings below the host agent's peak RSS on the 16 GiB agent bench was 196–203 MiB, over
+// the 200 MiB bound in one run of three; with 8 MiB semi-spaces 183–190 MiB, CPU per GiB 2.30–2.35
+// against 2.14–2.51 (within the runs' spread).
+export const AGENT_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=8'];
 
 /** The flags of AGENT_NODE_FLAGS that `execArgv` (node's own options) does not set, whatever value it gives them. */
 export function missingAgentNodeFlags(execArgv: readonly string[]): string[] {

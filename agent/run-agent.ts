@@ -24,7 +24,7 @@ export async function runAgent(configPath: string, env: Record<string, string | 
     if (missing.length === 0) return;
     logger.warn(
       { missing },
-      `node was started without ${missing.join(' ')}: streaming disks, this agent can spend half its CPU in V8 garbage collection. Start it as \`node ${missing.join(' ')} …/bin/deltachain.mjs agent --config …\` (the systemd unit and the container image do)`,
+      `node was started without ${missing.join(' ')}: streaming disks, this agent can spend half its CPU in V8 garbage collection, or pass 200 MiB of memory. Start it as \`node ${missing.join(' ')} …/bin/deltachain.mjs agent --config …\` (the systemd unit and the container image do)`,
     );
   };
   // Each role's modules are loaded only by the process that runs it (resident memory matters in a
