@@ -12,7 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -
 
 ENV NODE_ENV=production
 # The agents' allocator settings (agent/node-flags.ts): freed block buffers' memory is kept, not faulted in afresh.
-ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=8388608
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216
 WORKDIR /opt/deltachain
 
 COPY package.json package-lock.json ./

@@ -30,12 +30,14 @@ export function missingAgentNodeFlags(execArgv: readonly string[]): string[] {
 // gives the heap's free top back to the kernel, so nearly every new block buffer was fresh memory:
 // each page faulted in and zeroed by the kernel, about 0.5 CPU s per GiB per buffer on this
 // project's machines (a 2 MiB copy into a fresh buffer ran at 2–3 GiB/s, into kept memory at 10–12).
-// Serving requests up to 4 MiB from the heap keeps those pages for the next buffers; trimming the
-// heap's top past 8 MiB free keeps the peak RSS bound (32 MiB put the host agent over 200 MiB).
-// Measured on 4 GiB fulls (docs/performance-notes.md): host agent 11.4–18.1 CPU s without, 8.7–12.6
-// with; the 16 GiB agent bench 2.14 CPU s per GiB (3.43 before) at a 196 MiB peak. Without glibc
-// (musl) the variable means nothing and is not asked for.
-export const AGENT_MALLOC_TUNABLES: readonly string[] = ['glibc.malloc.mmap_threshold=4194304', 'glibc.malloc.trim_threshold=8388608'];
+// Serving requests up to 4 MiB from the heap keeps those pages for the next buffers. The trim
+// threshold is a trade between CPU and peak RSS: at 8 MiB the host agent's first full after start
+// still faulted in ~930 MiB (238 000 faults; 14.7 CPU s against 8.5 for the third full), at 16 MiB
+// 160 MiB (9.1 against 8.2–8.7 s) with the same peak RSS; 32 MiB put its peak over 200 MiB.
+// Measured on 4 GiB fulls (docs/performance-notes.md): host agent 11.4–18.1 CPU s without the
+// tunables; the 16 GiB agent bench at 16 MiB: 2.19 CPU s per GiB (3.43 before), peak RSS 188 MiB.
+// Without glibc (musl) the variable means nothing and is not asked for.
+export const AGENT_MALLOC_TUNABLES: readonly string[] = ['glibc.malloc.mmap_threshold=4194304', 'glibc.malloc.trim_threshold=16777216'];
 
 /** The tunables of AGENT_MALLOC_TUNABLES that a GLIBC_TUNABLES value does not set, whatever value it gives them. */
 export function missingMallocTunables(value: string | undefined): string[] {
