@@ -5,7 +5,9 @@
 // full sector bitmap (all sectors marked: the block holds the chain's merged data) followed by
 // blockSize bytes read through the ChainReader, and the footer again at the end. The layout is
 // planned from the chain's allocation alone, so the length is known before the first byte; block
-// data is read one block ahead of the consumer and never more (backpressure from the Readable).
+// data is read one block ahead of the consumer and never more: the chunks come from a generator
+// the consumer pulls (syntheticVhdChunks, what the storage agent sends from), or the same through a
+// Readable's backpressure (syntheticVhdStream).
 import { Readable } from 'node:stream';
 import type { ChainReader } from './chain-reader.js';
 import {
