@@ -95,10 +95,15 @@ describe('host agent: faults during a backup', () => {
       const backup = backupVm({ xapi: env.xapi, disksPerVm: 1, logger, transferRetry: { ...FAST_RETRY, storageWaitMs: 30_000 } }, { ...request('20240203T000000Z-two', { remoteId, storage }), vmUuid: webUuid });
       backup.catch(() => undefined);
       const disks = join(root, 'vms', webUuid, 'disks');
-      // The first disk is in place and the second is being received.
+      // The first disk is in place with its checksums (its call answered) and the second is being
+      // received in another disk folder; a `.tmp` beside the first disk's VHD is its checksums still
+      // being written, and a kill then would cut the first disk's own call.
       for (let i = 0; i < 400; i++) {
         const names = (await readdir(disks, { recursive: true }).catch(() => [] as string[])).map(String);
-        if (names.some((n) => n.endsWith('.vhd')) && names.some((n) => n.endsWith('.tmp'))) break;
+        const folderOf = (n: string) => n.split('/')[0];
+        const done = names.filter((n) => n.endsWith('.vhd') && names.includes(`${n}.sums`)).map(folderOf);
+        const receiving = names.filter((n) => n.endsWith('.tmp')).map(folderOf);
+        if (done.length === 1 && receiving.length > 0 && receiving.every((f) => !done.includes(f))) break;
         await new Promise((r) => setTimeout(r, 25));
       }
       await agent.kill('SIGKILL');
