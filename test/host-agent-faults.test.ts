@@ -110,7 +110,7 @@ describe('host agent: faults during a backup', () => {
       await env.admin.clearFaults();
       agent = await startAgentProcess({ ...options, port });
       const outcome = await backup;
-      assert.ok(lines.some((l) => l.msg === 'remote lost the disks before the commit; sending them again'), 'the commit found the first disk gone and both were sent again');
+      assert.ok(lines.some((l) => l.msg === 'remote lost the disks before the commit; sending them again'), `the commit found the first disk gone and both were sent again; the host agent logged: ${JSON.stringify(lines.map((l) => [l.msg, l.code, l.reason]))}`);
       assert.equal(outcome.disks.length, 2);
       assert.deepEqual((await storage.listBackups(webUuid)).map((b) => b.backupId), ['20240203T000000Z-two']);
       const files = (await readdir(disks, { recursive: true })).map(String).filter((n) => /\.(vhd|sums|tmp)$/.test(n)).sort();
