@@ -33,12 +33,15 @@ import { asRemoteFull } from './remote-full.js';
 import { peerIdentity } from '../../shared/identity/index.js';
 import { StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
+import { BlockBuffers, bitmapSize } from '../../shared/vhd/index.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
 export const ERROR_CODE_KEY = 'deltachain-error-code';
 /** Messages handed to the transport and not yet accepted, per GetDisk stream. */
 const WRITE_WINDOW = 2;
+/** Block buffers a VHD download keeps: the block being read, the one being sent and the one before it still in the window. */
+const BLOCK_BUFFERS = 4;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
@@ -205,7 +208,8 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   });
   cancelled.catch(() => undefined);
   const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
-  const send = async (message: GetDiskResponse): Promise<void> => {
+  /** Hands the message to the transport, then waits for the window; `written` settles when the transport took it. */
+  const send = async (message: GetDiskResponse): Promise<{ written: Promise<void> }> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
     const write = new Promise<void>((resolve, reject) =>
       call.write(message, (error?: Error | null) => {
@@ -217,16 +221,22 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     write.catch(() => undefined); // a write failing after a cancel is expected; the race above reports it
     pending.push(write);
     while (pending.length >= WRITE_WINDOW) await settle(pending.shift()!);
+    return { written: write };
   };
   try {
     if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
       for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
     } else {
-      const { length, chunks } = serveVhd(chain);
+      // A block's buffer goes back once the last message holding part of it was written: gRPC
+      // serializes a message (copies it) before its write completes.
+      const blockBuffers = new BlockBuffers(bitmapSize(chain.blockSize) + chain.blockSize, BLOCK_BUFFERS);
+      const { length, chunks } = serveVhd(chain, blockBuffers);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of chunks) {
-          for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
+          let last: Promise<void> | undefined;
+          for (let at = 0; at < chunk.length; at += VHD_CHUNK) last = (await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } })).written;
+          if (last !== undefined && blockBuffers.owns(chunk)) last.then(() => blockBuffers.give(chunk), () => undefined);
         }
       } finally {
         await chunks.return(undefined);

@@ -129,6 +129,7 @@ describe('ChainReader property', () => {
             for (let i = 0; i < chain.blockCount; i++) {
               const expected = image.subarray(i * spec.blockSize, (i + 1) * spec.blockSize);
               assert.ok((await chain.readBlock(i)).equals(expected), `block ${i}`);
+              assert.ok((await chain.readBlock(i, Buffer.alloc(spec.blockSize, 0xa5))).equals(expected), `block ${i} into a buffer holding other bytes`);
               assert.equal(chain.isAllocated(i), spec.layers.some((l) => l.blocks.some((b) => b.index === i)));
             }
             for (const [a, b] of spec.reads) {

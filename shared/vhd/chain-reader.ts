@@ -14,13 +14,14 @@
 // layer alone, or for a partially marked block every layer down to the one that completes it.
 // The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
 // Only the marked sectors of a layer's block are read (VhdFile.readMarked: the holes of a sparse
-// delta are skipped), unless the check says it needs the stored bytes of the unmarked ones too.
+// delta are skipped, and not zeroed: only marked sectors are copied out), unless the check says it
+// needs the stored bytes of the unmarked ones too.
 import { basename, dirname, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
 import { DiskType, SECTOR_SIZE } from './format/index.js';
 import { mergeExplainsUuidMismatch, readMergeState } from './merge-state.js';
 import { fileIdentity, locateParent } from './parent-locator.js';
-import { isFullPrefix, overlaySectors } from './sector-overlay.js';
+import { forEachMarkedRun, isFullPrefix, overlaySectors } from './sector-overlay.js';
 import type { VhdBlock } from './types.js';
 import { VhdFile } from './vhd-file.js';
 
@@ -126,13 +127,15 @@ export class ChainReader {
     try {
       const first = (await this.#readLayer(layer, index, scratch))!;
       if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) return out === undefined ? first.data : (first.data.copy(out), out);
-      const target = out === undefined ? Buffer.alloc(this.blockSize) : out.fill(0);
+      // Only marked sectors are copied in; what no layer marks is zeroed at the end.
+      const target = out ?? Buffer.allocUnsafe(this.blockSize);
       const needed = Buffer.from(this.#full);
       let done = overlaySectors(target, needed, first.data, first.bitmap);
       for (layer++; !done && layer < this.disks.length; layer++) {
         const block = await this.#readLayer(layer, index, scratch);
         if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
       }
+      if (!done) forEachMarkedRun(needed, this.blockSize, (first, end) => target.fill(0, first * SECTOR_SIZE, end * SECTOR_SIZE));
       return target;
     } finally {
       if (scratch !== undefined) this.#scratch.push(scratch);
@@ -142,7 +145,7 @@ export class ChainReader {
   async #readLayer(layer: number, index: number, into: Buffer | undefined): Promise<VhdBlock | undefined> {
     const disk = this.disks[layer]!;
     const stored = this.#check?.needsStoredBytes === undefined ? false : await this.#check.needsStoredBytes(layer, index);
-    const block = stored ? await disk.readBlock(index, into) : await disk.readMarked(index, into);
+    const block = stored ? await disk.readBlock(index, into) : await disk.readMarked(index, into, { zeroUnmarked: false });
     if (block && this.#check) {
       const checking = this.#check.check(layer, block);
       if (checking) await checking;

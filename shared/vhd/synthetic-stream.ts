@@ -6,8 +6,8 @@
 // blockSize bytes read through the ChainReader, and the footer again at the end. The layout is
 // planned from the chain's allocation alone, so the length is known before the first byte; block
 // data is read one block ahead of the consumer and never more: the chunks come from a generator
-// the consumer pulls (syntheticVhdChunks, what the storage agent sends from), or the same through a
-// Readable's backpressure (syntheticVhdStream).
+// the consumer pulls (syntheticVhdChunks, what the storage agent sends from, with block buffers it
+// hands back), or the same through a Readable's backpressure (syntheticVhdStream).
 import { Readable } from 'node:stream';
 import type { ChainReader } from './chain-reader.js';
 import {
@@ -35,6 +35,47 @@ import {
 export interface SyntheticStreamOptions {
   /** Footer uuid of the stream; defaults to the chain head's (the newest disk's) uuid. */
   uuid?: string;
+  /**
+   * Where blocks are read (syntheticVhdChunks only): each block is then yielded as ONE chunk, its
+   * bitmap and data in a buffer from `blockBuffers`, which stays the consumer's until it gives the
+   * buffer back — kept memory for every block instead of a fresh 2 MiB buffer (and its page
+   * faults and collection) per block. Without it a block is yielded as its bitmap, then its data.
+   */
+  blockBuffers?: BlockBuffers;
+}
+
+/**
+ * Block buffers (bitmap + data) a consumer of syntheticVhdChunks hands back once it is done with
+ * a chunk (for a gRPC stream: once the last message carrying part of it was written, so it was
+ * serialized). Never waits: with none free, a new one is made; up to `keep` given back are kept.
+ */
+export class BlockBuffers {
+  readonly size: number;
+  readonly #keep: number;
+  readonly #free: Buffer[] = [];
+  readonly #made = new WeakSet<ArrayBufferLike>();
+
+  constructor(size: number, keep: number) {
+    this.size = size;
+    this.#keep = keep;
+  }
+
+  take(): Buffer {
+    const buffer = this.#free.pop();
+    if (buffer !== undefined) return buffer;
+    const made = Buffer.allocUnsafeSlow(this.size);
+    this.#made.add(made.buffer);
+    return made;
+  }
+
+  /** True when `chunk` is a whole buffer of this set (then `give` it back when done with it). */
+  owns(chunk: Buffer): boolean {
+    return this.#made.has(chunk.buffer) && chunk.byteOffset === 0 && chunk.length === this.size;
+  }
+
+  give(chunk: Buffer): void {
+    if (this.owns(chunk) && this.#free.length < this.#keep && !this.#free.includes(chunk)) this.#free.push(chunk);
+  }
 }
 
 export interface SyntheticLayout {
@@ -111,20 +152,30 @@ export function syntheticVhdChunks(chain: ChainReader, options: SyntheticStreamO
     uuid: options.uuid ?? head.footer.uuid,
     timestamp: head.footer.timestamp,
   });
-  return { length: layout.length, chunks: emit(chain, layout) };
+  const buffers = options.blockBuffers;
+  if (buffers !== undefined && buffers.size !== bitmapSize(chain.blockSize) + chain.blockSize) {
+    throw new RangeError(`block buffers of ${buffers.size} bytes do not hold a ${chain.blockSize}-byte block and its bitmap`);
+  }
+  return { length: layout.length, chunks: emit(chain, layout, buffers) };
 }
 
-async function* emit(chain: ChainReader, layout: SyntheticLayout): AsyncGenerator<Buffer> {
+async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: BlockBuffers | undefined): AsyncGenerator<Buffer> {
   const footer = encodeFooter(layout.footer);
   yield footer;
   yield encodeHeader(layout.header);
   yield encodeBat(layout.bat);
-  const bitmap = fullBitmap(bitmapSize(chain.blockSize));
+  const bitmapBytes = bitmapSize(chain.blockSize);
+  const bitmap = fullBitmap(bitmapBytes);
   const { blocks } = layout;
-  let pending = blocks.length > 0 ? prefetch(chain, blocks[0]!) : undefined;
+  const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(), bitmap));
+  let pending = blocks.length > 0 ? read(blocks[0]!) : undefined;
   for (let i = 0; i < blocks.length; i++) {
     const data = await pending!;
-    pending = i + 1 < blocks.length ? prefetch(chain, blocks[i + 1]!) : undefined;
+    pending = i + 1 < blocks.length ? read(blocks[i + 1]!) : undefined;
+    if (buffers !== undefined) {
+      yield data;
+      continue;
+    }
     if (data.length !== chain.blockSize) {
       throw new VhdFormatError(`block ${blocks[i]}`, `chain returned ${data.length} bytes, expected ${chain.blockSize}`);
     }
@@ -134,9 +185,15 @@ async function* emit(chain: ChainReader, layout: SyntheticLayout): AsyncGenerato
   yield footer;
 }
 
-/** Starts reading a block; a failure is reported when the block is awaited, never unhandled. */
-function prefetch(chain: ChainReader, index: number): Promise<Buffer> {
-  const promise = chain.readBlock(index);
+/** Block `index` into `buffer` after its full bitmap: the whole buffer. */
+async function readInto(chain: ChainReader, index: number, buffer: Buffer, bitmap: Buffer): Promise<Buffer> {
+  bitmap.copy(buffer, 0);
+  await chain.readBlock(index, buffer.subarray(bitmap.length));
+  return buffer;
+}
+
+/** A block being read; a failure is reported when the block is awaited, never unhandled. */
+function prefetch(promise: Promise<Buffer>): Promise<Buffer> {
   promise.catch(() => undefined);
   return promise;
 }

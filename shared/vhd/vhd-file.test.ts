@@ -127,6 +127,11 @@ describe('VhdFile.readMarked', () => {
         assert.equal(block.data.buffer, into.buffer, `block ${index} is read into the buffer given`);
         assert.ok(block.data.equals(expected), `block ${index} read into a used buffer: its old bytes do not show through`);
       }
+      into.fill(0x5a);
+      const kept = (await file.readMarked(1, into, { zeroUnmarked: false }))!;
+      const over = Buffer.alloc(BS, 0x5a);
+      for (const [first, end] of [[0, 8], [20, 21], [100, 128]] as const) data.copy(over, first * 512, first * 512, end * 512);
+      assert.ok(kept.data.equals(over), 'zeroUnmarked false: the marked sectors as stored, the buffer untouched elsewhere');
       await assert.rejects(file.readMarked(1, Buffer.alloc(BS)), RangeError);
       const whole = (await file.readBlock(1, into))!;
       assert.ok(whole.data.equals(data) && whole.bitmap.equals(bitmap), 'readBlock into a larger buffer: exactly the stored block');
