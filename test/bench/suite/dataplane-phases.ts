@@ -2,7 +2,9 @@
 // up from the lab pool through its real processes; restic and borg back up a raw image file kept
 // byte-identical to it (the same seeded writes applied to both, digests compared). Every run of
 // every tool follows the same guest write, so runs pair up for the ratios.
+import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { LabAdminClient } from '../../../lab/pool/index.js';
 import type { DcBackupMeasure, DeltachainStack } from '../deltachain/index.js';
@@ -14,6 +16,7 @@ import { touchedExtents } from '../workload/touched-extents.js';
 import type { BackupFigures, FullCase, IncrementalCase, RestoreCase, SnapshotDataFigures, ThroughputFigures } from './results.js';
 
 const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 
 export interface DataplaneContext {
   folder: string;
@@ -32,6 +35,11 @@ export const PATTERNS = [
   { pattern: 'clustered-64k', label: 'clustered 64 KiB runs' },
   { pattern: 'scattered', label: 'scattered 4 KiB pages' },
 ] as const;
+
+/** sync(1): every dirty page of the machine written back. */
+async function syncAll(): Promise<void> {
+  await execFileAsync('sync');
+}
 
 function throughput(bytes: number, wall: number[], cpu: number[], byProcess?: Array<Record<string, number>>): ThroughputFigures {
   const out: ThroughputFigures = { wallSec: figure(wall), mibPerSec: figure(wall.map((s) => bytes / MiB / s)), cpuSec: figure(cpu) };
@@ -177,17 +185,23 @@ export async function restoreSection(c: DataplaneContext, depth: number): Promis
   const bg: Array<{ wall: number; cpu: number }> = [];
   let matched = true;
   for (let run = 0; run < c.runs; run++) {
+    // Each tool starts with nothing left to write back from the one before (every one of them
+    // fsyncs its own output, within its measure): a restore is not slowed by another's writeback.
+    await syncAll();
     const d = await c.stack.restoreNewest();
     matched &&= d.digestMatches;
     dc.push({ wall: d.wallSec, cpu: d.cpuSec, byProcess: d.cpuByProcess });
     const copy = join(c.folder, 'restore-copy.img');
+    await syncAll();
     const k = await measureCommand(['sh', '-c', 'cp "$1" "$2" && sync "$2"', 'cp', c.raw, copy]);
     await rm(copy, { force: true });
     cp.push({ wall: k.wallSec, cpu: k.cpuSec });
     const target = join(c.folder, 'restore-target');
+    await syncAll();
     const r = await c.restic.restore('latest', target);
     await rm(target, { recursive: true, force: true });
     rs.push({ wall: r.wallSec, cpu: r.cpuSec });
+    await syncAll();
     const b = await c.borg.restore('latest', target);
     await rm(target, { recursive: true, force: true });
     bg.push({ wall: b.wallSec, cpu: b.cpuSec });
