@@ -142,7 +142,7 @@ describe('ChainReader', () => {
     assert.equal(closed, true);
   });
 
-  it('hands a check the marked sectors of a partly marked block, or its stored bytes when the check asks for them', async () => {
+  it('hands a check the marked sectors of a partly marked block (the others unspecified), or its stored bytes when the check asks for them', async () => {
     const raw = await ChainReader.open(join(dir, 'top.vhd'));
     const unmarkedBytes = (stored: boolean) => {
       const seen = new Map<string, number>();
@@ -151,8 +151,9 @@ describe('ChainReader', () => {
         check: raw.withBlockCheck({
           needsStoredBytes: () => stored,
           check(layer, block) {
-            // Sector 0 of top's block 2 is unmarked; the file holds fill(3) there.
+            // Sector 0 of top's block 2 is unmarked, sector 1 marked; the file holds fill(3) in both.
             seen.set(`${block.index}@${layer}`, block.data[0]!);
+            seen.set(`${block.index}@${layer}:marked`, block.data[512]!);
           },
         }),
       };
@@ -163,8 +164,9 @@ describe('ChainReader', () => {
       const a = await marked.check.readBlock(2);
       const b = await whole.check.readBlock(2);
       assert.ok(a.equals(b), 'the folded block is the same either way');
-      assert.equal(marked.seen.get('2@0'), 0, 'marked-only read: unmarked sectors are zeros');
+      assert.equal(marked.seen.get('2@0:marked'), 3, 'marked-only read: the marked sectors as stored (the unmarked ones are neither read nor zeroed)');
       assert.equal(whole.seen.get('2@0'), 3, 'stored bytes: what the file holds');
+      assert.equal(whole.seen.get('2@0:marked'), 3);
     } finally {
       await raw.close();
     }

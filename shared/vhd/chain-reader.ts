@@ -27,7 +27,11 @@ import { VhdFile } from './vhd-file.js';
 
 /** Checks raw blocks as a ChainReader reads them; throwing (or rejecting) fails the read. */
 export interface BlockCheck {
-  /** `layer` is the block's file: its position in `ChainReader.disks` (0 = the newest). */
+  /**
+   * `layer` is the block's file: its position in `ChainReader.disks` (0 = the newest). Unless
+   * `needsStoredBytes` asked for the stored bytes, only the sectors the bitmap marks hold the
+   * file's data; the others hold whatever the reader's buffer held (they are not read).
+   */
   check(layer: number, block: VhdBlock): void | Promise<void>;
   /**
    * True when checking block `index` of `layer` needs the bytes its unmarked sectors hold (a
