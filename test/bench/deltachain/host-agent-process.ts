@@ -40,7 +40,6 @@ export async function startHostAgentProcess(o: HostAgentProcessOptions, timeoutM
     storage: { tls: { insecure: true }, callTimeoutMs: 60_000 },
     trust: { coordinatorKey: testTaskKeys().publicPath },
     backup: { changedBlocks: o.changedBlocks ?? 'vhd-export' },
-    ...(process.env.BENCH_NBD_WINDOW ? { nbd: { connections: 2, maxInFlightBytes: Number(process.env.BENCH_NBD_WINDOW) } } : {}),
     heartbeatSeconds: 60,
   });
   const path = join(o.configFolder, 'host-agent.json');
