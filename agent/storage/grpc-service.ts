@@ -33,7 +33,7 @@ import { asRemoteFull } from './remote-full.js';
 import { peerIdentity } from '../../shared/identity/index.js';
 import { StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
-import { BlockBuffers, bitmapSize } from '../../shared/vhd/index.js';
+import { ReusedBuffers } from '../../shared/reused-buffers.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
@@ -229,7 +229,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     } else {
       // A block's buffer goes back once the last message holding part of it was written: gRPC
       // serializes a message (copies it) before its write completes.
-      const blockBuffers = new BlockBuffers(bitmapSize(chain.blockSize) + chain.blockSize, BLOCK_BUFFERS);
+      const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS);
       const { length, chunks } = serveVhd(chain, blockBuffers);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {

@@ -10,7 +10,8 @@
 // them to grow its BAT, which a reader opened earlier would read wrong (docs/remote-format.md §10,
 // shown by test/storage-merge-reads.test.ts).
 import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
-import { syntheticVhdChunks, type BlockBuffers } from '../../shared/vhd/synthetic-stream.js';
+import { syntheticVhdChunks } from '../../shared/vhd/synthetic-stream.js';
+import type { ReusedBuffers } from '../../shared/reused-buffers.js';
 import { chainDigestRuleOf, readBackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { DiskDigest, foldedTerm } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
@@ -85,6 +86,6 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
 }
 
 /** The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers`, to give back once sent. */
-export function serveVhd(chain: ChainReader, blockBuffers: BlockBuffers): { length: number; chunks: AsyncGenerator<Buffer> } {
+export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers): { length: number; chunks: AsyncGenerator<Buffer> } {
   return syntheticVhdChunks(chain, { blockBuffers });
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { PutDiskRequest } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest } from './put-disk-encoding.js';
+import { blockMessageSize, encodeBlockInto, serializePutDiskRequest } from './put-disk-encoding.js';
+import { ReusedBuffers } from '../reused-buffers.js';
 
 test('fast block encoding is read back by the generated decoder as the same message', () => {
   for (const [index, bitmap, data] of [
@@ -33,7 +34,7 @@ test('other messages go through the generated encoder', () => {
 });
 
 test('a block encoded into a reused buffer is the same bytes, and passes the serializer unchanged', () => {
-  const buffers = new EncodeBuffers();
+  const buffers = new ReusedBuffers();
   const first = { index: 5, bitmap: randomBytes(512), data: randomBytes(64 * 1024), checksum: randomBytes(32), packed: false };
   const out = buffers.take(blockMessageSize(first));
   const encoded = encodeBlockInto(out, first);

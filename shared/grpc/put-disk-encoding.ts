@@ -10,7 +10,7 @@
 // put-disk-encoding.test.ts checks that the generated decoder reads them back identically.
 //
 // Senders may also encode a block themselves into a buffer they reuse (`encodeBlockInto`, with
-// `EncodeBuffers`) and write that Buffer to the call: the serializer passes Buffers through
+// `ReusedBuffers`) and write that Buffer to the call: the serializer passes Buffers through
 // unchanged. grpc-js copies every message into its own frame before a write's callback, so a
 // buffer can be reused once its write's callback has run. That saves a fresh 2 MiB allocation per
 // block, which profiles showed as the client's garbage-collector and page-fault time. (Should a
@@ -103,22 +103,4 @@ export function serializePutDiskRequest(message: PutDiskRequest | EncodedPutDisk
   const part = message.part;
   if (part?.$case !== 'block') return Buffer.from(PutDiskRequest.encode(message).finish());
   return encodeBlockInto(Buffer.allocUnsafe(blockMessageSize(part.value)), part.value);
-}
-
-/**
- * Encode buffers reused across the blocks of one upload: `take` one for a block (a free one
- * large enough, or a new one), `give` it back in its write's callback. At most as many exist as
- * writes were in flight at once.
- */
-export class EncodeBuffers {
-  readonly #free: Buffer[] = [];
-
-  take(size: number): Buffer {
-    const at = this.#free.findIndex((b) => b.length >= size);
-    return at >= 0 ? this.#free.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(size);
-  }
-
-  give(buffer: Buffer): void {
-    this.#free.push(buffer);
-  }
 }

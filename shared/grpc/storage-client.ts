@@ -37,7 +37,8 @@ import {
 import { DiskDigest, ruleChecksum, type ChecksumRule } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { markedSectors, packBlock } from './packed-block.js';
-import { EncodeBuffers, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
+import { blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
+import { ReusedBuffers } from '../reused-buffers.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
 const FastStorageServiceClient = makeGenericClientConstructor(
@@ -188,7 +189,7 @@ async function sendDisk(
     pending.push(writeMessage(stream, message, onWritten));
     while (pending.length >= window) await pending.shift();
   };
-  const buffers = new EncodeBuffers();
+  const buffers = new ReusedBuffers();
   const bitmapBytes = Math.ceil(header.blockSize / 4096 / 512) * 512;
   const full = new Uint8Array(bitmapBytes).fill(0xff);
   const digest = new DiskDigest();

@@ -11,7 +11,7 @@ export { VhdChainError } from './chain-error.js';
 export { forEachMarkedRun, overlaySectors } from './sector-overlay.js';
 export { parseVhdStream, MAX_GAP, MAX_BAT_BYTES, type VhdStream, type ParseVhdStreamOptions } from './stream-parser.js';
 export { ChunkReader } from './chunk-reader.js';
-export { BlockBuffers, syntheticVhdStream, syntheticVhdChunks, planSyntheticLayout, type SyntheticStreamOptions, type SyntheticLayout } from './synthetic-stream.js';
+export { syntheticVhdStream, syntheticVhdChunks, planSyntheticLayout, type SyntheticStreamOptions, type SyntheticLayout } from './synthetic-stream.js';
 export { checkVhdChain, type ChainCheckReport } from './tools/check-vhd-chain.js';
 export { VhdCheckProblem, type CheckedFile } from './tools/check-vhd-file.js';
 export { rawToVhd, type RawToVhdOptions, type RawToVhdResult } from './tools/raw-to-vhd.js';

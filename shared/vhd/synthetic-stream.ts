@@ -9,6 +9,7 @@
 // the consumer pulls (syntheticVhdChunks, what the storage agent sends from, with block buffers it
 // hands back), or the same through a Readable's backpressure (syntheticVhdStream).
 import { Readable } from 'node:stream';
+import type { ReusedBuffers } from '../reused-buffers.js';
 import type { ChainReader } from './chain-reader.js';
 import {
   BAT_ABSENT,
@@ -37,46 +38,13 @@ export interface SyntheticStreamOptions {
   uuid?: string;
   /**
    * Where blocks are read (syntheticVhdChunks only): each block is then yielded as ONE chunk, its
-   * bitmap and data in a buffer from `blockBuffers`, which stays the consumer's until it gives the
-   * buffer back — kept memory for every block instead of a fresh 2 MiB buffer (and its page
+   * bitmap and data in a buffer taken from `blockBuffers`, which stays the consumer's until it gives
+   * the buffer back — kept memory for every block instead of a fresh 2 MiB buffer (and its page
    * faults and collection) per block. Without it a block is yielded as its bitmap, then its data.
    */
-  blockBuffers?: BlockBuffers;
+  blockBuffers?: ReusedBuffers;
 }
 
-/**
- * Block buffers (bitmap + data) a consumer of syntheticVhdChunks hands back once it is done with
- * a chunk (for a gRPC stream: once the last message carrying part of it was written, so it was
- * serialized). Never waits: with none free, a new one is made; up to `keep` given back are kept.
- */
-export class BlockBuffers {
-  readonly size: number;
-  readonly #keep: number;
-  readonly #free: Buffer[] = [];
-  readonly #made = new WeakSet<ArrayBufferLike>();
-
-  constructor(size: number, keep: number) {
-    this.size = size;
-    this.#keep = keep;
-  }
-
-  take(): Buffer {
-    const buffer = this.#free.pop();
-    if (buffer !== undefined) return buffer;
-    const made = Buffer.allocUnsafeSlow(this.size);
-    this.#made.add(made.buffer);
-    return made;
-  }
-
-  /** True when `chunk` is a whole buffer of this set (then `give` it back when done with it). */
-  owns(chunk: Buffer): boolean {
-    return this.#made.has(chunk.buffer) && chunk.byteOffset === 0 && chunk.length === this.size;
-  }
-
-  give(chunk: Buffer): void {
-    if (this.owns(chunk) && this.#free.length < this.#keep && !this.#free.includes(chunk)) this.#free.push(chunk);
-  }
-}
 
 export interface SyntheticLayout {
   footer: Footer;
@@ -152,22 +120,18 @@ export function syntheticVhdChunks(chain: ChainReader, options: SyntheticStreamO
     uuid: options.uuid ?? head.footer.uuid,
     timestamp: head.footer.timestamp,
   });
-  const buffers = options.blockBuffers;
-  if (buffers !== undefined && buffers.size !== bitmapSize(chain.blockSize) + chain.blockSize) {
-    throw new RangeError(`block buffers of ${buffers.size} bytes do not hold a ${chain.blockSize}-byte block and its bitmap`);
-  }
-  return { length: layout.length, chunks: emit(chain, layout, buffers) };
+  return { length: layout.length, chunks: emit(chain, layout, options.blockBuffers) };
 }
 
-async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: BlockBuffers | undefined): AsyncGenerator<Buffer> {
+async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: ReusedBuffers | undefined): AsyncGenerator<Buffer> {
   const footer = encodeFooter(layout.footer);
   yield footer;
   yield encodeHeader(layout.header);
   yield encodeBat(layout.bat);
-  const bitmapBytes = bitmapSize(chain.blockSize);
-  const bitmap = fullBitmap(bitmapBytes);
+  const bitmap = fullBitmap(bitmapSize(chain.blockSize));
   const { blocks } = layout;
-  const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(), bitmap));
+  const size = bitmap.length + chain.blockSize;
+  const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(size).subarray(0, size), bitmap));
   let pending = blocks.length > 0 ? read(blocks[0]!) : undefined;
   for (let i = 0; i < blocks.length; i++) {
     const data = await pending!;

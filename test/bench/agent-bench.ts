@@ -1,9 +1,10 @@
 // `npm run bench:agent`: the peak RSS of the host agent and of the storage agent while a 16 GiB lab
 // disk is backed up (the bound: under 200 MiB each), and the throughput. Both agents run as the
 // real processes (`deltachain agent --config`, roles host and storage: real gRPC on loopback) so
-// each one's memory and CPU are measured alone; the lab pool runs in this process, NATS beside. The bench publishes a full backup
-// task, then a delta after a 1 % guest write, and samples the agent's /proc status throughout
-// (VmHWM is the kernel's own peak RSS). Prints a table and writes bench-results/agent.json.
+// each one's memory and CPU are measured alone; the lab pool runs in this process, NATS beside.
+// The bench publishes a full backup task, then a delta after a 1 % guest write, and samples the
+// agents' /proc status throughout (VmHWM is the kernel's own peak RSS). Prints a table and writes
+// bench-results/agent.json.
 //
 // Options: --disk-gib N (16), --fill P (percent of the disk holding data, 100), --delta-percent P
 // (1), --keep (leave the temporary folders).

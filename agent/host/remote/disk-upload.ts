@@ -5,20 +5,21 @@
 // window × block size). A failure on the remote side (a refused header, a full disk) rejects the
 // next `writeBlock`; `abort` cancels the stream so the storage agent discards its temporary file.
 // Each block message is encoded here from the block's data or, for a packed block, its parts (the
-// NBD replies, never joined first), into buffers reused across the upload (EncodeBuffers, given
+// NBD replies, never joined first), into buffers reused across the upload (ReusedBuffers, given
 // back once gRPC has framed the message): every new Buffer counts towards V8's external memory,
 // whose growth starts young- and old-generation collections. On a scattered CBT delta the host
 // agent's CPU went from 3.33–3.70 s to 3.24–3.39 s with the same peak RSS (186–193 MiB); an
 // earlier measurement on the agent bench saw peak RSS 10–20 MiB higher in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
 import { DiskDigest, grantMetadata, ruleChecksum } from '../../../shared/grpc/index.js';
-import { EncodeBuffers, blockMessageSize, encodeBlockInto } from '../../../shared/grpc/put-disk-encoding.js';
+import { blockMessageSize, encodeBlockInto } from '../../../shared/grpc/put-disk-encoding.js';
 import { bitmapSize } from '../../../shared/vhd/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
 import { checksumRuleToWire } from '../../../shared/grpc/checksum-rule.js';
 import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
+import { ReusedBuffers } from '../../../shared/reused-buffers.js';
 
 export interface PutDiskResult {
   /** Path of the disk relative to the remote root. */
@@ -33,7 +34,7 @@ const CANCELLED = 1;
 
 export class DiskUpload {
   private readonly digest = new DiskDigest();
-  private readonly buffers = new EncodeBuffers();
+  private readonly buffers = new ReusedBuffers();
   private readonly call: ClientWritableStream<PutDiskRequest>;
   private readonly response: Promise<PutDiskResponse>;
   private inFlight = 0;

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ReusedBuffers } from './reused-buffers.js';
+
+describe('ReusedBuffers', () => {
+  it('gives a buffer back for the next take of a size it holds, keeps at most `keep`, and owns only what it made', () => {
+    const buffers = new ReusedBuffers(1);
+    const a = buffers.take(1024);
+    const b = buffers.take(1024);
+    assert.notEqual(a, b);
+    assert.ok(buffers.owns(a) && buffers.owns(a.subarray(0, 10)));
+    assert.ok(!buffers.owns(a.subarray(1)), 'a view not at its start');
+    assert.ok(!buffers.owns(Buffer.alloc(1024)), 'a buffer made elsewhere');
+    buffers.give(a);
+    buffers.give(a); // twice: still one entry
+    buffers.give(b); // over `keep`: dropped
+    assert.equal(buffers.take(512), a, 'a free buffer at least as large is reused');
+    assert.notEqual(buffers.take(512), b, 'only `keep` were kept');
+    buffers.give(Buffer.alloc(4096));
+    assert.equal(buffers.owns(buffers.take(2048)), true, 'a foreign buffer given is not kept');
+  });
+});

@@ -1,0 +1,32 @@
+// Buffers reused across the blocks of one stream, so a block's bytes land in memory the process
+// already holds instead of a fresh 2 MiB allocation per block (page faults, zeroing by the kernel,
+// garbage collection: docs/performance-notes.md). `take` one (a free one at least as large, or a
+// new one), hand it to whatever sends it, and `give` it back once the transport is done with it
+// (for gRPC: in the write's callback, after the message was serialized). Never waits; at most
+// `keep` given back are kept, and as many exist as were in use at once.
+export class ReusedBuffers {
+  readonly #keep: number;
+  readonly #free: Buffer[] = [];
+  readonly #made = new WeakSet<ArrayBufferLike>();
+
+  constructor(keep = Number.POSITIVE_INFINITY) {
+    this.#keep = keep;
+  }
+
+  take(size: number): Buffer {
+    const at = this.#free.findIndex((b) => b.length >= size);
+    if (at >= 0) return this.#free.splice(at, 1)[0]!;
+    const made = Buffer.allocUnsafeSlow(size);
+    this.#made.add(made.buffer);
+    return made;
+  }
+
+  /** True when `chunk` starts a buffer this set made (then `give` it back when done with it). */
+  owns(chunk: Buffer): boolean {
+    return this.#made.has(chunk.buffer) && chunk.byteOffset === 0;
+  }
+
+  give(buffer: Buffer): void {
+    if (this.owns(buffer) && this.#free.length < this.#keep && !this.#free.includes(buffer)) this.#free.push(buffer);
+  }
+}
