@@ -44,6 +44,10 @@ export async function playNight(ctx: NightContext, night: number, changedBlocks:
   const admin = stack.pools.get(ctx.pool)!.admin;
   const digests = new Map<string, DiskDigestEntry[]>();
   for (const vm of ctx.vms) digests.set(vm.uuid, await digestVm(admin, vm.uuid));
+  // A backup's date has the second of its run (the backup id), and the story's nights can take
+  // less than a second each: each night starts in a second of its own, so `restore --at` a
+  // night's date finds that night's backup and not the next one's.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)));
   reporter.command(`deltachain policy run ${ctx.policy}`);
   const run = await runPolicyAndWait(stack.control, ctx.policy);
   const catalogue = (await stack.control.listBackups({ vmUuid: '', remote: ctx.remote, all: false })).backups;
