@@ -73,7 +73,10 @@ describe('end to end: a flipped byte on the remote', { timeout: 600_000 }, () =>
   /** Remote summaries of web's backups, oldest first. */
   async function onRemote() {
     const storage = new StorageClient(stack.remotes.get('nas')!.address, stack.security.coordinatorCredentials());
-    return (await storage.listBackups(web.uuid).finally(() => storage.close())).sort((a, b) => a.timestampMs - b.timestampMs);
+    // In the order the nights took them: a VHD timestamp has whole seconds, and two nights can fall
+    // in one second, where the listing's order (by id) is the ids' random suffixes'.
+    const order = (id: string) => nights.indexOf(id);
+    return (await storage.listBackups(web.uuid).finally(() => storage.close())).sort((a, b) => order(a.backupId) - order(b.backupId) || a.timestampMs - b.timestampMs);
   }
 
   /** The catalogue's chain digests checked against GetDisk's, or recorded from it while the storage agent sends none. */
