@@ -6,25 +6,19 @@
 // TLS with role certificates and a coordinator-signed grant checked by the storage agent, against
 // plaintext without grants (throughput and CPU per GiB on both ends). Size: BENCH_STORAGE_GIB
 // (default 4). The machine's load skews all of these: compare numbers from one run only.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { StorageClient } from '../../shared/grpc/storage-client.js';
 import { channelCredentials } from '../../shared/grpc/credentials.js';
-import { GrantAction, encodeSignedGrant, signGrant } from '../../shared/grants/index.js';
-import { generateSigningKeyPair, signerFromPem, type Signer } from '../../shared/signing/index.js';
-import { makeRolePki, type CertFiles, type RolePki } from '../support/role-pki.js';
 import { BLOCK, MiB, diskHeader, patternBlock, patternBlocks } from '../support/storage-harness.js';
+import { benchGrant, makeSecure, secureServerArgs, startServer, stop, type Secure } from './lib/storage-servers.js';
 
 const GIB = Number(process.env.BENCH_STORAGE_GIB ?? 4);
 const COUNT = (GIB * 1024 * MiB) / BLOCK;
-const SERVER = fileURLToPath(new URL('../support/storage-bench-server.ts', import.meta.url));
 /**
  * BENCH_CPU_PROF_DIR: the server processes write V8 CPU profiles there (summarise: test/bench/profile-summary.ts).
  * BENCH_NODE_ARGS: more node options for them, space-separated (e.g. --trace-gc).
@@ -33,20 +27,6 @@ const PROFILE = [
   ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : []),
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ];
-
-type ServerMode = 'storage' | 'storage-secure' | 'tcp' | 'tcp-file';
-
-async function startServer(mode: ServerMode, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...PROFILE, '--import', 'tsx', SERVER, mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = /^listening (\d+)$/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
-  });
-  return { child, port };
-}
 
 async function peakRssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -65,46 +45,13 @@ function ownCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-interface Secure {
-  pki: RolePki;
-  host: CertFiles;
-  server: CertFiles;
-  coordinator: Signer;
-  coordinatorPub: string;
-}
-
-/** Role certificates (a storage server, a host agent client) and a coordinator key pair. */
-async function makeSecure(folder: string): Promise<Secure> {
-  const pki = await makeRolePki(folder);
-  const [server, host] = await Promise.all([pki.issue({ role: 'storage', name: 'bench' }, { server: true }), pki.issue({ role: 'host', name: 'bench' })]);
-  const pair = generateSigningKeyPair();
-  const coordinatorPub = join(folder, 'coordinator.pub');
-  await writeFile(coordinatorPub, pair.publicPem);
-  return { pki, host, server, coordinator: signerFromPem(pair.privatePem, 'bench coordinator'), coordinatorPub };
-}
-
 async function benchPutDisk(secure?: Secure): Promise<{ seconds: number; rss: number; finish: number; serverCpu: number; clientCpu: number }> {
   const vmUuid = randomUUID();
-  const { child, port } = secure
-    ? await startServer('storage-secure', [secure.pki.ca.cert, secure.server.cert, secure.server.key, secure.coordinatorPub])
-    : await startServer('storage');
+  const { child, port } = secure ? await startServer('storage-secure', secureServerArgs(secure), PROFILE) : await startServer('storage', [], PROFILE);
   const client = secure
     ? new StorageClient(`127.0.0.1:${port}`, channelCredentials({ ca: secure.pki.ca.cert, ...secure.host, insecure: false }))
     : new StorageClient(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
-  const grant = secure
-    ? encodeSignedGrant(
-        signGrant(secure.coordinator, {
-          action: GrantAction.GRANT_ACTION_WRITE, remoteId: 'bench', vmUuid, backupId: 'bench', diskKeys: [],
-          holder: 'host:bench', expiresAtMs: Date.now() + 3600_000, taskId: randomUUID(),
-        }),
-      )
-    : undefined;
+  const grant = secure ? benchGrant(secure, vmUuid, 'bench', 'write') : undefined;
   const baseline = await peakRssMiB(child.pid!);
   const serverCpu0 = await cpuSeconds(child.pid!);
   const clientCpu0 = ownCpuSeconds();
@@ -128,7 +75,7 @@ async function benchPutDisk(secure?: Secure): Promise<{ seconds: number; rss: nu
 }
 
 async function benchTcp(mode: 'tcp' | 'tcp-file'): Promise<number> {
-  const { child, port } = await startServer(mode);
+  const { child, port } = await startServer(mode, [], PROFILE);
   const socket = connect(port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const started = process.hrtime.bigint();

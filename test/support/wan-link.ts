@@ -1,0 +1,142 @@
+// An emulated WAN link for tests and benchmarks: a TCP proxy that carries each direction of every
+// connection through a model of one link — a rate (bytes per second, serialized one after the
+// other as on a wire), a fixed one-way delay, and a bounded queue in front of the wire. The kernel
+// here has no netem, so the delay is ours; a real link's loss and jitter are not modelled.
+//
+// What a connection through it sees: the link's rate, and every byte arriving `delayMs` after it
+// left the wire, so a protocol that waits for a reply (an HTTP/2 WINDOW_UPDATE, an acknowledgement)
+// waits a full round trip. Between the proxy and the two ends TCP runs on loopback, so TCP's own
+// windows never limit: what limits a transfer is the link and the application's windows, as on a
+// WAN with tuned TCP buffers. Memory: per direction at most `queueBytes` waiting for the wire plus
+// what is on the wire (rate × delay); a full queue pauses the sender's socket (TCP backpressure),
+// and so does a receiver that does not read.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export interface LinkShape {
+  /** One-way delay, milliseconds (RTT = 2 × this). */
+  delayMs: number;
+  /** Bytes per second the wire carries, each way. */
+  bytesPerSecond: number;
+  /** Bytes that may wait for the wire before the sender is paused (default: 20 ms of the rate, at least 256 KiB). */
+  queueBytes?: number;
+}
+
+/** A link from megabits per second and a round-trip time. */
+export function linkShape(megabits: number, rttMs: number): LinkShape {
+  return { delayMs: rttMs / 2, bytesPerSecond: (megabits * 1e6) / 8 };
+}
+
+export interface WanLink {
+  port: number;
+  /** Bytes carried so far, each way (client → target, target → client), over every connection. */
+  carried(): { up: number; down: number };
+  /** Cuts every open connection (both sockets destroyed); new connections still pass. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on 127.0.0.1 (a free port) carrying connections to `target` through a link of `shape`. */
+export async function startWanLink(target: { host: string; port: number }, shape: LinkShape): Promise<WanLink> {
+  const totals = { up: 0, down: 0 };
+  const open = new Set<Socket>();
+  // Half-open on both sides: an end passes through the link after the bytes before it, and the
+  // other direction keeps flowing (a sink's reply after the sender's end).
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
+    open.add(client).add(upstream);
+    const reset = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', reset).on('close', () => open.delete(client));
+    upstream.on('error', reset).on('close', () => open.delete(upstream));
+    carry(client, upstream, shape, (n) => (totals.up += n));
+    carry(upstream, client, shape, (n) => (totals.down += n));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  if (address === null || typeof address !== 'object') throw new Error('WAN link: no port');
+  return {
+    port: address.port,
+    carried: () => ({ ...totals }),
+    cut: () => {
+      for (const socket of open) socket.destroy();
+      open.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of open) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface InFlight {
+  chunk: Buffer;
+  /** When its last byte arrives at the far end (monotonic ms). */
+  at: number;
+}
+
+/** One direction: `from` → link → `to`. An end closing is passed on after the bytes before it. */
+function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number) => void): void {
+  const rate = shape.bytesPerSecond / 1000; // bytes per ms
+  const queueLimit = shape.queueBytes ?? Math.max(256 * 1024, rate * 20);
+  const flight: InFlight[] = [];
+  let wireFreeAt = 0; // when the wire has serialized everything given to it
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  let waitingForDrain = false;
+  const now = (): number => performance.now();
+  const queued = (): number => Math.max(0, wireFreeAt - now()) * rate;
+
+  const deliver = (): void => {
+    timer = undefined;
+    const t = now();
+    while (flight.length > 0 && flight[0]!.at <= t && !waitingForDrain) {
+      const { chunk } = flight.shift()!;
+      count(chunk.length);
+      if (!to.write(chunk)) {
+        waitingForDrain = true;
+        to.once('drain', () => {
+          waitingForDrain = false;
+          deliver();
+        });
+      }
+    }
+    if (flight.length === 0 && ended) {
+      to.end();
+      return;
+    }
+    schedule();
+    resumeIfRoom();
+  };
+  const schedule = (): void => {
+    if (timer !== undefined || waitingForDrain || flight.length === 0) return;
+    timer = setTimeout(deliver, Math.max(0, flight[0]!.at - now()));
+  };
+  const resumeIfRoom = (): void => {
+    if (from.isPaused() && !waitingForDrain && queued() < queueLimit && !from.destroyed) from.resume();
+  };
+  let resumeTimer: NodeJS.Timeout | undefined;
+  from.on('data', (chunk: Buffer) => {
+    const t = now();
+    wireFreeAt = Math.max(wireFreeAt, t) + chunk.length / rate;
+    flight.push({ chunk, at: wireFreeAt + shape.delayMs });
+    schedule();
+    if (queued() >= queueLimit || waitingForDrain) from.pause();
+    if (queued() >= queueLimit) {
+      // The queue drains at the wire's rate whether or not anything is delivered: look again then.
+      clearTimeout(resumeTimer);
+      const check = (): void => {
+        resumeIfRoom();
+        if (from.isPaused() && !waitingForDrain && !from.destroyed) resumeTimer = setTimeout(check, Math.max(1, (queued() - queueLimit / 2) / rate));
+      };
+      resumeTimer = setTimeout(check, Math.max(1, (queued() - queueLimit / 2) / rate));
+    }
+  });
+  from.on('end', () => {
+    ended = true;
+    if (flight.length === 0 && timer === undefined) to.end();
+  });
+  from.on('close', () => clearTimeout(resumeTimer));
+}
