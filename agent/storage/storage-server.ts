@@ -7,6 +7,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { TlsConfig } from '../../shared/config/index.js';
 import { serializeGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
+import { BASE_WINDOW_BYTES, tuneReceiveWindows } from '../../shared/grpc/http2-windows.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceService } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { Verifier } from '../../shared/signing/index.js';
@@ -55,8 +56,8 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
   };
 }
 
-/** HTTP/2 receive window per stream, bytes: a few blocks in flight, so loopback and LAN links stay busy. */
-export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/** HTTP/2 receive window per stream until the connection's round trip is measured (http2-windows.ts): a few blocks in flight, so loopback and LAN links stay busy. */
+export const RECEIVE_WINDOW_BYTES = BASE_WINDOW_BYTES;
 
 /** HTTP/2 receive window of a whole connection, bytes: two streams' windows (two disks of a VM on one connection). */
 export const CONNECTION_RECEIVE_WINDOW_BYTES = 2 * RECEIVE_WINDOW_BYTES;
@@ -87,7 +88,8 @@ function widenReceiveWindow(server: Server): void {
  * for gRPC to take the next block while the storage agent waited 70 % of it for the next message.
  * grpc-js widens the window on the client side (`grpc-node.flow_control_window`) but has no server
  * option, so each new connection's window is widened here; if a grpc-js version renames its list
- * of HTTP/2 servers, the agent warns and keeps the narrow window (slower, still correct).
+ * of HTTP/2 servers, the agent warns and keeps the narrow window (slower, still correct). Then the
+ * windows follow the connection's round trip (http2-windows.ts), for links far away.
  */
 function widenConnectionWindow(server: Server, logger: Logger): void {
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
@@ -99,6 +101,10 @@ function widenConnectionWindow(server: Server, logger: Logger): void {
     http2Server.on('session', (session: Http2Session) => {
       try {
         session.setLocalWindowSize(CONNECTION_RECEIVE_WINDOW_BYTES);
+        tuneReceiveWindows(session, {
+          minConnectionWindow: CONNECTION_RECEIVE_WINDOW_BYTES,
+          onResize: (window, rttMs) => logger.debug({ windowBytes: window, rttMs }, 'HTTP/2 receive windows sized to the round trip'),
+        });
       } catch (error) {
         // A session closed before its settings went out: nothing to widen.
         logger.debug({ err: error }, 'HTTP/2 connection window not widened: the session is gone');

@@ -36,6 +36,7 @@ import {
 } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { DiskDigest, ruleChecksum, type ChecksumRule } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
+import { BASE_WINDOW_BYTES, installClientWindowTuning } from './http2-windows.js';
 import { markedSectors, packBlock } from './packed-block.js';
 import { blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 import { ReusedBuffers } from '../reused-buffers.js';
@@ -80,10 +81,11 @@ export class StorageClient {
 
   /** `channelOptions` are added to the defaults (e.g. a shorter reconnect backoff). */
   constructor(address: string, credentials: ChannelCredentials, channelOptions: Record<string, number> = {}) {
+    installClientWindowTuning(); // GetDisk over a long round trip
     this.#client = new FastStorageServiceClient(address, credentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      'grpc-node.flow_control_window': BASE_WINDOW_BYTES,
       ...channelOptions,
     });
   }
