@@ -15,7 +15,7 @@ import {
   decodeFooter,
   fullBitmap,
 } from './index.js';
-import { nonZeroRuns } from './vhd-writer.js';
+import { WRITEBACK_BYTES, nonZeroRuns } from './vhd-writer.js';
 
 const MiB = 1024 * 1024;
 const BASE_UUID = '11111111-2222-4333-8444-555555555555';
@@ -83,6 +83,29 @@ describe('VhdWriter and VhdFile', () => {
     assert.ok(bytes.subarray(14 * MiB, 16 * MiB).equals(pattern(7)));
     assert.ok(bytes.subarray(16 * MiB).equals(pattern(8).subarray(0, 1536)));
     await rm(raw);
+  });
+
+  it('starts writeback while blocks arrive, and the disk still reads back whole through qemu-img', async () => {
+    const path = join(dir, 'writeback.vhd');
+    const blocks = 20;
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: blocks * 2 * MiB, uuid: BASE_UUID, writebackBytes: 8 * MiB });
+    assert.equal(WRITEBACK_BYTES, 64 * MiB); // the default, far below the page cache's own threshold (10 % of RAM)
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < blocks; i++) {
+      writes.push(writer.writeBlock(i, pattern(i)));
+      if (writes.length === 4) await writes.shift(); // a few in flight, as an upload writes them
+    }
+    await Promise.all(writes);
+    const deadline = Date.now() + 5000;
+    while (writer.writebacks === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(writer.writebacks >= 1, 'no fdatasync finished while the blocks were written');
+    await writer.finish();
+    const raw = join(dir, 'writeback.raw');
+    execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${path}`, '-O', 'raw', raw]);
+    const bytes = await readFile(raw);
+    for (let i = 0; i < blocks; i++) assert.ok(bytes.subarray(i * 2 * MiB, (i + 1) * 2 * MiB).equals(pattern(i)), `block ${i}`);
+    await rm(raw);
+    await rm(path);
   });
 
   it('leaves all-zero pages of a block as holes: same bytes read back, less space on disk', async () => {

@@ -7,6 +7,10 @@
 // links it to the final name (link(2) never replaces: an existing final file fails the finish
 // with EEXIST and stays as it was), removes the temporary and fsyncs the folder: a crash leaves
 // either no file or a complete one, plus at worst a `.<name>.<hex>.tmp` for the cleaner.
+// While blocks arrive, every WRITEBACK_BYTES written starts an fdatasync in the background (one at
+// a time): the kernel would otherwise hold the whole disk dirty until `finish`, whose fsync then
+// writes it all while the sender waits. Its failure fails the writer, as the final fsync's would
+// (after a failed fsync Linux may mark the pages clean: the error is reported once, so it is kept).
 import { randomBytes } from 'node:crypto';
 import { link, open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -49,6 +53,8 @@ export interface VhdWriterOptions {
   parent?: { uuid: string; timestamp: number; relativeName: string };
   /** Footer timestamp; defaults to now. */
   date?: Date;
+  /** Bytes written between two background fdatasyncs; default WRITEBACK_BYTES. */
+  writebackBytes?: number;
 }
 
 export interface VhdWriterResult {
@@ -60,6 +66,9 @@ export interface VhdWriterResult {
 }
 
 const BAT_OFFSET = FOOTER_SIZE + HEADER_SIZE;
+
+/** Bytes written between two background fdatasyncs. */
+export const WRITEBACK_BYTES = 64 * 1024 * 1024;
 
 export class VhdWriter {
   readonly path: string;
@@ -76,6 +85,10 @@ export class VhdWriter {
   #blocks = 0;
   #failed: unknown;
   readonly #pending = new Set<Promise<void>>();
+  /** Bytes written since the last background fdatasync started. */
+  #unsynced = 0;
+  #syncing = false;
+  #writebacks = 0;
 
   private constructor(options: VhdWriterOptions, handle: FileHandle, tempPath: string) {
     this.#options = options;
@@ -101,6 +114,11 @@ export class VhdWriter {
     return new VhdWriter(options, handle, tempPath);
   }
 
+  /** Background fdatasyncs finished so far. */
+  get writebacks(): number {
+    return this.#writebacks;
+  }
+
   /** Blocks written so far. */
   get blocksWritten(): number {
     return this.#blocks;
@@ -116,6 +134,7 @@ export class VhdWriter {
     if (data.length !== this.blockSize) throw new RangeError(`block ${index}: ${data.length} data bytes, expected ${this.blockSize}`);
     const offset = this.#place(index, bitmap);
     await this.#track(writeBlockSparse(handle, bitmap ?? this.#fullBitmap, data, offset));
+    this.#writeback(this.bitmapSize + this.blockSize);
   }
 
   /**
@@ -127,6 +146,27 @@ export class VhdWriter {
     const handle = this.#usable();
     const offset = this.#place(index, bitmap);
     await this.#track(writePackedRuns(handle, bitmap, packed, this.blockSize, offset));
+    this.#writeback(this.bitmapSize + packed.length);
+  }
+
+  /** Counts `bytes` written; past the writeback size starts an fdatasync unless one runs (`finish` awaits it). */
+  #writeback(bytes: number): void {
+    this.#unsynced += bytes;
+    const handle = this.#handle;
+    if (this.#unsynced < (this.#options.writebackBytes ?? WRITEBACK_BYTES) || this.#syncing || handle === undefined || this.#failed !== undefined) return;
+    this.#unsynced = 0;
+    this.#syncing = true;
+    const sync: Promise<void> = handle
+      .datasync()
+      .then(() => void this.#writebacks++)
+      .catch((error: unknown) => {
+        this.#failed ??= error;
+      })
+      .finally(() => {
+        this.#syncing = false;
+        this.#pending.delete(sync);
+      });
+    this.#pending.add(sync);
   }
 
   /** Checks the index and bitmap and reserves the block's place in the file; returns its offset. */
