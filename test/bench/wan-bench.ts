@@ -6,8 +6,12 @@
 // (StorageClient, test/support/wan-bench-client.ts), so each one's CPU and peak RSS are its own.
 // GetDisk reads the disk PutDisk stored, as a VHD stream (what a restore reads).
 //
-// Options: --links "50:100,150:100,50:1000,150:1000" (rtt-ms:megabits each), --seconds N (about
-// how long each transfer runs at the link's rate, 8), --json FILE (the results).
+// Each transfer runs about --seconds at the link's rate, so the few round trips of a call's set-up
+// (TLS, HTTP/2 settings, the commit) weigh as they would in a transfer of that length; a WAN
+// full of 100 GiB runs for hours. `npm run bench` runs it as its `wan` section (runs paired).
+//
+// Options: --links "50:100,150:100,50:1000,150:1000" (rtt-ms:megabits each), --seconds N (15),
+// --runs N (1), --json FILE (the results).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readProc } from './lib/proc.js';
+import { figureOf, type Figure } from './lib/stats.js';
 import { benchGrant, makeSecure, secureServerArgs, startListening, startServer, stop, type Secure } from './lib/storage-servers.js';
 import type { WanClientJob, WanClientResult } from '../support/wan-bench-client.js';
 
@@ -26,15 +31,8 @@ const LINK = fileURLToPath(new URL('../support/wan-link-process.ts', import.meta
 const CLIENT = fileURLToPath(new URL('../support/wan-bench-client.ts', import.meta.url));
 export const RSS_BOUND_MIB = 200;
 
-const { values: args } = parseArgs({
-  options: {
-    links: { type: 'string', default: '50:100,150:100,50:1000,150:1000' },
-    seconds: { type: 'string', default: '8' },
-    json: { type: 'string' },
-  },
-});
-
-export interface WanRow {
+/** One run over one link. */
+export interface WanRun {
   rttMs: number;
   megabits: number;
   mib: number;
@@ -51,6 +49,29 @@ export interface WanRow {
   /** CPU seconds of the link's proxy per GiB carried (that it is not the bottleneck). */
   linkCpuPerGiB: number;
 }
+
+/** A link's runs summarised; `ratio`s are paired run by run (raw and PutDisk/GetDisk of one run). */
+export interface WanCase {
+  rttMs: number;
+  megabits: number;
+  mib: number;
+  rawMiBs: Figure;
+  putMiBs: Figure;
+  getMiBs: Figure;
+  putRatio: Figure;
+  getRatio: Figure;
+  putTailSeconds: Figure;
+  serverPeakMiB: number;
+  clientPeakMiB: number;
+  linkCpuPerGiB: Figure;
+}
+
+export const DEFAULT_LINKS = [
+  { rttMs: 50, megabits: 100 },
+  { rttMs: 150, megabits: 100 },
+  { rttMs: 50, megabits: 1000 },
+  { rttMs: 150, megabits: 1000 },
+];
 
 async function withLink<T>(targetPort: number, megabits: number, rttMs: number, run: (port: number) => Promise<T>): Promise<{ value: T; linkCpu: number }> {
   const link = await startListening(LINK, [String(targetPort), String(megabits), String(rttMs)]);
@@ -88,7 +109,7 @@ function runClient(job: WanClientJob): Promise<WanClientResult> {
   });
 }
 
-async function benchLink(secure: Secure, rttMs: number, megabits: number, seconds: number): Promise<WanRow> {
+async function benchLink(secure: Secure, rttMs: number, megabits: number, seconds: number): Promise<WanRun> {
   const count = Math.max(8, Math.round((((megabits * 1e6) / 8) * seconds) / BLOCK));
   const bytes = count * BLOCK;
   const sink = await startServer('tcp');
@@ -122,26 +143,72 @@ async function benchLink(secure: Secure, rttMs: number, megabits: number, second
   }
 }
 
-const links = args.links!.split(',').map((spec) => {
-  const [rtt, megabits] = spec.split(':').map(Number);
-  if (!(rtt! >= 0) || !(megabits! > 0)) throw new Error(`--links: "${spec}" is not rtt-ms:megabits`);
-  return { rttMs: rtt!, megabits: megabits! };
-});
-const folder = await mkdtemp(join(tmpdir(), 'dc-bench-wan-'));
-const rows: WanRow[] = [];
-try {
-  const secure = await makeSecure(folder);
-  process.stdout.write('WAN bench: PutDisk / GetDisk (mTLS + grant) against a raw TCP copy over the same emulated link\n');
-  process.stdout.write('| RTT ms | Mbit/s | MiB | raw MiB/s | PutDisk MiB/s | ratio | GetDisk MiB/s | ratio | peak RSS server / client MiB | link CPU s/GiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n');
-  for (const { rttMs, megabits } of links) {
-    const row = await benchLink(secure, rttMs, megabits, Number(args.seconds));
-    rows.push(row);
-    process.stdout.write(
-      `| ${rttMs} | ${megabits} | ${row.mib} | ${row.rawMiBs.toFixed(1)} | ${row.putMiBs.toFixed(1)} | ${row.putRatio.toFixed(2)} (tail ${row.putTailSeconds.toFixed(2)} s) | ${row.getMiBs.toFixed(1)} | ${row.getRatio.toFixed(2)} | ` +
-        `${row.serverPeakMiB.toFixed(0)} / ${row.clientPeakMiB.toFixed(0)} | ${row.linkCpuPerGiB.toFixed(2)} |\n`,
+/** Every link `runs` times (raw copy, PutDisk, GetDisk one after the other in each run). */
+export async function benchWan(o: { links?: { rttMs: number; megabits: number }[]; seconds?: number; runs?: number; log?: (line: string) => void }): Promise<WanCase[]> {
+  const folder = await mkdtemp(join(tmpdir(), 'dc-bench-wan-'));
+  try {
+    const secure = await makeSecure(folder);
+    const cases: WanCase[] = [];
+    for (const { rttMs, megabits } of o.links ?? DEFAULT_LINKS) {
+      const runs: WanRun[] = [];
+      for (let i = 0; i < (o.runs ?? 1); i++) {
+        const run = await benchLink(secure, rttMs, megabits, o.seconds ?? 15);
+        o.log?.(`WAN ${rttMs} ms, ${megabits} Mbit/s, run ${i + 1}: raw ${run.rawMiBs.toFixed(1)} MiB/s, PutDisk ${run.putMiBs.toFixed(1)} (${run.putRatio.toFixed(2)}), GetDisk ${run.getMiBs.toFixed(1)} (${run.getRatio.toFixed(2)})`);
+        runs.push(run);
+      }
+      cases.push({
+        rttMs, megabits, mib: runs[0]!.mib,
+        rawMiBs: figureOf(runs, (r) => r.rawMiBs),
+        putMiBs: figureOf(runs, (r) => r.putMiBs),
+        getMiBs: figureOf(runs, (r) => r.getMiBs),
+        putRatio: figureOf(runs, (r) => r.putRatio),
+        getRatio: figureOf(runs, (r) => r.getRatio),
+        putTailSeconds: figureOf(runs, (r) => r.putTailSeconds),
+        serverPeakMiB: Math.max(...runs.map((r) => r.serverPeakMiB)),
+        clientPeakMiB: Math.max(...runs.map((r) => r.clientPeakMiB)),
+        linkCpuPerGiB: figureOf(runs, (r) => r.linkCpuPerGiB),
+      });
+    }
+    return cases;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** The cases as a markdown table (medians; ratios with their range). */
+export function wanTable(cases: WanCase[]): string {
+  const range = (f: Figure, digits = 2): string => (f.runs.length > 1 ? `${f.median.toFixed(digits)} (${f.min.toFixed(digits)}–${f.max.toFixed(digits)})` : f.median.toFixed(digits));
+  const lines = [
+    '| RTT ms | Mbit/s | MiB | raw TCP MiB/s | PutDisk MiB/s | PutDisk / raw | GetDisk MiB/s | GetDisk / raw | PutDisk tail s | peak RSS storage / client MiB | link proxy CPU s/GiB |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of cases) {
+    lines.push(
+      `| ${c.rttMs} | ${c.megabits} | ${c.mib} | ${c.rawMiBs.median.toFixed(1)} | ${c.putMiBs.median.toFixed(1)} | **${range(c.putRatio)}** | ${c.getMiBs.median.toFixed(1)} | **${range(c.getRatio)}** | ` +
+        `${c.putTailSeconds.median.toFixed(2)} | ${c.serverPeakMiB.toFixed(0)} / ${c.clientPeakMiB.toFixed(0)} | ${c.linkCpuPerGiB.median.toFixed(2)} |`,
     );
   }
-  if (args.json) await writeFile(args.json, `${JSON.stringify(rows, null, 2)}\n`);
-} finally {
-  await rm(folder, { recursive: true, force: true });
+  return `${lines.join('\n')}\n`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values: args } = parseArgs({
+    options: {
+      links: { type: 'string' },
+      seconds: { type: 'string', default: '15' },
+      runs: { type: 'string', default: '1' },
+      json: { type: 'string' },
+    },
+  });
+  const links = args.links?.split(',').map((spec) => {
+    const [rtt, megabits] = spec.split(':').map(Number);
+    if (!(rtt! >= 0) || !(megabits! > 0)) throw new Error(`--links: "${spec}" is not rtt-ms:megabits`);
+    return { rttMs: rtt!, megabits: megabits! };
+  });
+  process.stdout.write('WAN bench: PutDisk / GetDisk (mTLS + grant) against a raw TCP copy over the same emulated link\n');
+  const cases = await benchWan({ links, seconds: Number(args.seconds), runs: Number(args.runs), log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(wanTable(cases));
+  const over = cases.filter((c) => c.serverPeakMiB >= RSS_BOUND_MIB || c.clientPeakMiB >= RSS_BOUND_MIB);
+  if (over.length > 0) process.stdout.write(`peak RSS at or over ${RSS_BOUND_MIB} MiB on ${over.map((c) => `${c.rttMs} ms × ${c.megabits} Mbit/s`).join(', ')}\n`);
+  if (args.json) await writeFile(args.json, `${JSON.stringify(cases, null, 2)}\n`);
 }

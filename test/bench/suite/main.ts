@@ -1,7 +1,7 @@
 // `npm run bench`: the whole comparison in one run on one machine — Deltachain against restic and
 // borg (incremental backups, restores), against the raw-copy limits (full backup vs loopback TCP,
 // restore vs cp), merges against cp, peak RSS of each Deltachain process, and the coordinator at
-// 1 k / 5 k / 10 k VMs. Writes bench-results/suite.{json,md,svg}; `--publish` also puts the table
+// 1 k / 5 k / 10 k VMs, and PutDisk / GetDisk across emulated WAN links against a raw TCP copy. Writes bench-results/suite.{json,md,svg}; `--publish` also puts the table
 // into docs/benchmarks.md. See docs/benchmarks.md for what each figure measures and why.
 import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { figure } from '../lib/stats.js';
 import { BorgRepo, ResticRepo, ensurePeerTools } from '../peers/index.js';
 import { benchMerge } from '../vhd-merge-bench.js';
 import { writeRawMirror } from '../workload/raw-mirror.js';
+import { benchWan } from '../wan-bench.js';
 import { cbtSection, fullSection, incrementalSection, restoreSection, type DataplaneContext } from './dataplane-phases.js';
 import { machineFacts } from './machine.js';
 import { suiteMarkdown } from './markdown.js';
@@ -40,7 +41,7 @@ async function main(o: SuiteOptions): Promise<void> {
   const base = o.folder ?? tmpdir();
   // The merge section removes its files before the data plane starts: the peak is the larger of the two.
   const needGiB = Math.max(
-    o.sections.some((s) => s !== 'merge' && s !== 'coordinator') ? 15 * o.diskGiB : 0,
+    o.sections.some((s) => s !== 'merge' && s !== 'coordinator' && s !== 'wan') ? 15 * o.diskGiB : 0,
     o.sections.includes('merge') ? Math.max(...o.mergeParentsGiB) + 2 : 0,
   );
   const free = (await freeBytes(base)) / GiB;
@@ -106,6 +107,10 @@ async function main(o: SuiteOptions): Promise<void> {
     if (o.sections.includes('coordinator')) {
       const rows = await runCoordinatorBench({ vmCounts: o.vmCounts, agents: o.agents, runs: o.runs, log });
       results.coordinator = rows.map((r): CoordinatorCase => ({ ...r }));
+    }
+    if (o.sections.includes('wan')) {
+      log('WAN links: PutDisk and GetDisk against a raw TCP copy over the same emulated link');
+      results.wan = await benchWan({ runs: o.runs, log });
     }
   } finally {
     await stack?.close().catch(() => undefined);

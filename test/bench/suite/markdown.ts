@@ -4,6 +4,7 @@ import type { Figure } from '../lib/stats.js';
 import { describeMachine } from './machine.js';
 import type { BackupFigures, SuiteResults, ThroughputFigures } from './results.js';
 import { formatRatio } from './svg-chart.js';
+import { wanTable } from '../wan-bench.js';
 
 const MiB = 1024 * 1024;
 
@@ -101,6 +102,7 @@ export function suiteMarkdown(r: SuiteResults): string {
     }
     push('');
   }
+  if (r.wan) push('**WAN links** (emulated: rate, fixed delay each way, bounded queue; mutual TLS and grants as in production):', '', wanTable(r.wan));
   for (const note of r.notes) push(`- ${note}`);
   return `${lines.join('\n').trimEnd()}\n`;
 }

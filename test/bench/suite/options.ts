@@ -2,7 +2,7 @@
 // the coordinator at 1 k / 5 k / 10 k VMs over 100 agents.
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['merge', 'full', 'incremental', 'restore', 'coordinator'] as const;
+export const SECTIONS = ['merge', 'full', 'incremental', 'restore', 'coordinator', 'wan'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface SuiteOptions {
@@ -22,12 +22,14 @@ export interface SuiteOptions {
 export const HELP = `npm run bench -- [options]
 
 Runs Deltachain side by side with restic, borg and the raw-copy limits on this machine and writes
-bench-results/suite.json, suite.md and suite.svg (a chart of the ratios). About 25 minutes on 2 cores
+bench-results/suite.json, suite.md and suite.svg (a chart of the ratios). About 30 minutes on 2 cores
 at the defaults; needs about 15 × the disk size free in the temporary folder (restic, borg and
 Deltachain each keep a repository of every incremental run). Installs restic and borgbackup with
 apt-get when missing (as root). The incremental section measures Deltachain's VHD-export path and
 its CBT + NBD path (the host agent restarted with backup.changedBlocks cbt), restic and borg, and
-the snapshot data the pool's SR keeps between backups for each path (docs/benchmarks.md).
+the snapshot data the pool's SR keeps between backups for each path (docs/benchmarks.md). The wan
+section sends PutDisk and GetDisk across emulated links (RTT 50 and 150 ms × 100 Mbit/s and
+1 Gbit/s, about 15 s each) beside a raw TCP copy over the same link (npm run bench:wan alone).
 
   --disk-gib N         lab disk size in GiB (default 4; 16 for the large case)
   --runs N             runs per figure, median kept with min–max (default 3, at least 3 to publish)

@@ -49,6 +49,11 @@ export function deriveRatios(r: Omit<SuiteResults, 'ratios'>): Ratio[] {
     out.push({ group: 'Restore time', label: 'restic restore', figure: pairedRatio(r.restore.restic.wallSec, r.restore.deltachain.wallSec), meaning: 'restic restore wall / Deltachain restore wall' });
     out.push({ group: 'Restore time', label: 'borg extract', figure: pairedRatio(r.restore.borg.wallSec, r.restore.deltachain.wallSec), meaning: 'borg extract wall / Deltachain restore wall' });
   }
+  for (const c of r.wan ?? []) {
+    const link = `${c.rttMs} ms RTT, ${c.megabits >= 1000 ? `${c.megabits / 1000} Gbit/s` : `${c.megabits} Mbit/s`}`;
+    out.push({ group: 'WAN link', label: `PutDisk vs raw TCP, ${link}`, figure: c.putRatio, meaning: 'PutDisk MiB/s / raw TCP copy MiB/s over the same emulated link; target ≥ 0.9', limit: true });
+    out.push({ group: 'WAN link', label: `GetDisk vs raw TCP, ${link}`, figure: c.getRatio, meaning: 'GetDisk MiB/s / raw TCP copy MiB/s over the same emulated link; target ≥ 0.9', limit: true });
+  }
   for (const m of r.merge ?? []) {
     out.push({ group: 'Merge', label: `merge into a ${m.parentGiB} GiB full vs cp + fsync`, figure: pairedRatio(m.cpSyncSec, m.mergeSec), meaning: 'cp + fsync wall / merge wall' });
   }

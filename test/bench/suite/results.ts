@@ -2,6 +2,7 @@
 // table and the chart are made from, with every run's value kept beside its median and range.
 import type { CoordinatorScaleRow } from '../coordinator/coordinator-bench.js';
 import type { Figure } from '../lib/stats.js';
+import type { WanCase } from '../wan-bench.js';
 
 export type Tool = 'deltachain' | 'restic' | 'borg';
 
@@ -122,6 +123,8 @@ export interface SuiteResults {
   /** Peak RSS (MiB) of each Deltachain process, per phase and overall. */
   memory?: Record<string, Record<string, number>>;
   coordinator?: CoordinatorCase[];
+  /** PutDisk and GetDisk across emulated WAN links against a raw TCP copy over each (test/bench/wan-bench.ts). */
+  wan?: WanCase[];
   ratios: Ratio[];
   notes: string[];
 }
