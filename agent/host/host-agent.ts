@@ -16,6 +16,7 @@ import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
 import { HostTaskRunner } from './tasks/host-task-runner.js';
 import { RemoteStorages } from './tasks/remote-storages.js';
+import { UploadLimits } from './remote/bandwidth.js';
 import { InventoryReporter } from './inventory/inventory-reporter.js';
 import { connectXapi } from './xapi/connect-xapi.js';
 import type { HostXapi } from './xapi/host-xapi.js';
@@ -52,11 +53,13 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
   warnIfInsecure(log, 'storage.tls', config.storage.tls, 'client');
   channelCredentials(config.storage.tls); // reads the files now: a bad path stops the start, not the first task
   const trust = taskTrustOf(config.trust, 'host', config.pool.id, log);
+  if (config.bandwidth.limits.length > 0) log.info({ limits: config.bandwidth.limits }, 'upload bandwidth limits in force (bandwidth.limits)');
   const storages = new RemoteStorages((remoteId) => channelCredentials(config.storage.tls, { role: 'storage', name: remoteId }), {
     uploadWindow: config.storage.uploadWindow,
     callTimeoutMs: config.storage.callTimeoutMs,
     retry: config.xapi.retry,
     logger: log,
+    uploadLimits: config.bandwidth.limits.length > 0 ? new UploadLimits(config.bandwidth.limits) : undefined,
   });
   const names = natsNames(config.nats.namespace);
   const sender: EventSender = { role: 'host', scope: config.pool.id, agent: config.agentId };

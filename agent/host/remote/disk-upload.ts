@@ -50,6 +50,8 @@ export class DiskUpload {
     private readonly window: number,
     /** The task's grant, sent as the stream's metadata. */
     grant: Uint8Array | undefined,
+    /** Waits until a block of so many bytes may go (bandwidth.ts); none: as fast as the remote takes them. */
+    private readonly throttle?: (bytes: number) => Promise<void>,
   ) {
     let call!: ClientWritableStream<PutDiskRequest>;
     this.response = new Promise<PutDiskResponse>((resolve, reject) => {
@@ -73,11 +75,19 @@ export class DiskUpload {
   async writeBlock(index: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed = false, checksum = uploadChecksum(this.blockSize, bitmap, data, packed)): Promise<void> {
     this.throwIfFailed();
     this.digest.add(index, checksum);
-    this.inFlight++;
     // Encoded here, packed data from its parts: the one copy before gRPC frames it (the serializer passes a Buffer through).
     const fields = { index, bitmap, data, checksum, packed };
-    const out = this.buffers.take(blockMessageSize(fields));
+    const size = blockMessageSize(fields);
+    const out = this.buffers.take(size);
     const message = encodeBlockInto(out, fields);
+    if (this.throttle !== undefined) {
+      await this.throttle(size);
+      if (this.failure !== undefined) {
+        this.buffers.give(out);
+        throw this.failure;
+      }
+    }
+    this.inFlight++;
     this.call.write(message as unknown as PutDiskRequest, () => (this.buffers.give(out), this.onFlushed()));
     while (this.inFlight >= this.window && this.failure === undefined) {
       await new Promise<void>((resolve) => this.drained.push(resolve));

@@ -20,6 +20,7 @@ import { checksumRuleFromWire } from '../../../shared/grpc/checksum-rule.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
 import { parseStoredBackup, type StoredBackup } from '../metadata/parse-stored-backup.js';
+import type { UploadLimits } from './bandwidth.js';
 import { DiskUpload } from './disk-upload.js';
 import { createPutDiskStub, type PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
@@ -39,6 +40,8 @@ export interface RemoteStorageOptions {
   retry?: RetryOptions;
   /** Hears of unary calls that failed and are tried again. */
   logger?: Logger;
+  /** Upload bandwidth limits (config `bandwidth.limits`), shared by every remote of the agent. */
+  uploadLimits?: UploadLimits;
 }
 
 /** Channel options of every connection to a storage agent (see the header). */
@@ -89,7 +92,7 @@ export class RemoteStorage {
   }
 
   putDisk(header: Omit<DiskHeader, 'checksumRule'>): DiskUpload {
-    return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant);
+    return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant, this.options.uploadLimits?.forRemote(this.remoteId));
   }
 
   commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {
