@@ -66,14 +66,16 @@ describe('HTTP/2 windows sized to the round trip', () => {
       }
     });
 
-    test('on loopback it keeps the base window', async () => {
+    test('on loopback it keeps a window for a short round trip', async () => {
       const session = connect(`http://127.0.0.1:${server.port}`);
+      let offered = BASE_WINDOW_BYTES;
+      session.on('remoteSettings', (settings) => (offered = settings.initialWindowSize ?? offered));
       try {
-        const grew = nextWindow(session, BASE_WINDOW_BYTES).then(() => true, () => false);
-        // Its first round trip is measured at once; give it a few.
+        await new Promise((resolve) => session.once('connect', resolve));
+        // Its first round trip is measured at once; give it a few. A loaded machine may answer a
+        // loopback PING late (tens of ms: a slightly larger window), never as late as a WAN.
         await new Promise((resolve) => setTimeout(resolve, 300));
-        session.destroy();
-        assert.equal(await grew, false);
+        assert.ok(offered < windowForRtt(100), `window ${offered} on loopback`);
       } finally {
         session.destroy();
       }
