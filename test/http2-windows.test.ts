@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http2, { connect, createServer, type ClientHttp2Session, type ServerHttp2Session, type Settings } from 'node:http2';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { BASE_WINDOW_BYTES, MAX_WINDOW_BYTES, installClientWindowTuning, windowForRtt } from '../shared/grpc/http2-windows.js';
+import { BASE_WINDOW_BYTES, MAX_WINDOW_BYTES, WindowBudget, installClientWindowTuning, tuneReceiveWindows, windowForRtt } from '../shared/grpc/http2-windows.js';
 import { startStorageServer, type StorageServer } from '../agent/storage/storage-server.js';
 import { tempRemoteRoot, testContext } from './support/storage-harness.js';
 import { linkShape, startWanLink, type WanLink } from './support/wan-link.js';
@@ -103,6 +103,28 @@ describe('HTTP/2 windows sized to the round trip', () => {
       await new Promise((resolve) => h2.close(resolve));
     }
   });
+});
+
+test('far connections share a budget: three at 150 ms under 30 MiB get 10 MiB each, once each has measured again', async () => {
+  const MiB = 1024 * 1024;
+  const budget = new WindowBudget(30 * MiB);
+  const h2 = createServer();
+  h2.on('session', (session) => tuneReceiveWindows(session, { budget, intervalMs: 400 }));
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  const link = await startWanLink({ host: '127.0.0.1', port: (h2.address() as { port: number }).port }, linkShape(1000, 150));
+  const clients = [0, 1, 2].map(() => connect(`http://127.0.0.1:${link.port}`));
+  const offered = clients.map(() => 0);
+  clients.forEach((client, i) => client.on('remoteSettings', (settings) => (offered[i] = settings.initialWindowSize ?? offered[i]!)));
+  try {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !offered.every((w) => w === 10 * MiB)) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(offered, [10 * MiB, 10 * MiB, 10 * MiB], 'each far connection ends at its third of the budget');
+    assert.ok(windowForRtt(150) > 10 * MiB, 'alone, each would have had more');
+  } finally {
+    for (const client of clients) client.destroy();
+    await link.close();
+    await new Promise((resolve) => h2.close(resolve));
+  }
 });
 
 describe('emulated WAN link', () => {

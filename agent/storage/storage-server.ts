@@ -7,7 +7,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { TlsConfig } from '../../shared/config/index.js';
 import { serializeGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
-import { BASE_WINDOW_BYTES, tuneReceiveWindows } from '../../shared/grpc/http2-windows.js';
+import { BASE_WINDOW_BYTES, WindowBudget, tuneReceiveWindows } from '../../shared/grpc/http2-windows.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceService } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import type { Verifier } from '../../shared/signing/index.js';
@@ -59,6 +59,12 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
 /** HTTP/2 receive window per stream until the connection's round trip is measured (http2-windows.ts): a few blocks in flight, so loopback and LAN links stay busy. */
 export const RECEIVE_WINDOW_BYTES = BASE_WINDOW_BYTES;
 
+/**
+ * Receive window all connections share once their round trips grow them past the base: what the
+ * agent may hold unread from far peers together (e.g. two peers at 150 ms get 45 MiB each, five get 25).
+ */
+export const RECEIVE_WINDOW_BUDGET_BYTES = 128 * 1024 * 1024;
+
 /** HTTP/2 receive window of a whole connection, bytes: two streams' windows (two disks of a VM on one connection). */
 export const CONNECTION_RECEIVE_WINDOW_BYTES = 2 * RECEIVE_WINDOW_BYTES;
 
@@ -97,12 +103,14 @@ function widenConnectionWindow(server: Server, logger: Logger): void {
     logger.warn('this grpc-js keeps its HTTP/2 servers elsewhere: uploads run with HTTP/2\'s 64 KiB connection window, far below the link\'s speed');
     return;
   }
+  const budget = new WindowBudget(RECEIVE_WINDOW_BUDGET_BYTES);
   for (const http2Server of servers.keys() as IterableIterator<EventEmitter>) {
     http2Server.on('session', (session: Http2Session) => {
       try {
         session.setLocalWindowSize(CONNECTION_RECEIVE_WINDOW_BYTES);
         tuneReceiveWindows(session, {
           minConnectionWindow: CONNECTION_RECEIVE_WINDOW_BYTES,
+          budget,
           onResize: (window, rttMs) => logger.debug({ windowBytes: window, rttMs }, 'HTTP/2 receive windows sized to the round trip'),
         });
       } catch (error) {

@@ -8,6 +8,10 @@
 // carries in one round trip, between BASE_WINDOW_BYTES and MAX_WINDOW_BYTES. On a LAN the window
 // stays at the base; at 150 ms it reaches ~45 MiB, the most a connection then holds unread.
 //
+// A server may share a budget among its connections (WindowBudget): a connection's window is then
+// at most an equal share of the budget (never below the base), so many far peers at once cannot
+// make the agent hold more than the budget unread, whatever each one's round trip.
+//
 // The storage agent tunes the sessions of its server (PutDisk's direction); a client tunes the
 // sessions grpc-js opens, which it does not expose: installClientWindowTuning wraps node:http2's
 // connect, which grpc-js calls for each connection (GetDisk's direction).
@@ -22,8 +26,8 @@ export const MAX_WINDOW_BYTES = 64 * MiB;
 export const WINDOW_LINK_BYTES_PER_SECOND = 125_000_000;
 /** Windows per round trip: 2 for nghttp2's half-window updates, and a margin for the receiver's turns of the event loop. */
 export const WINDOW_RTT_FACTOR = 2.5;
-/** How often a connection measures its round trip again. */
-const PING_INTERVAL_MS = 10_000;
+/** How often a connection measures its round trip again (and takes its share of a budget anew). */
+export const PING_INTERVAL_MS = 10_000;
 
 /** The receive window for a round trip of `rttMs`. */
 export function windowForRtt(rttMs: number): number {
@@ -31,12 +35,34 @@ export function windowForRtt(rttMs: number): number {
   return Math.round(Math.min(MAX_WINDOW_BYTES, Math.max(BASE_WINDOW_BYTES, wanted)));
 }
 
+/** Bytes of receive window a server's far connections share (those whose round trip wants more than the base). */
+export class WindowBudget {
+  readonly #sessions = new Set<Http2Session>();
+
+  constructor(readonly totalBytes: number) {}
+
+  /** Counts `session` until it closes; once is enough. */
+  join(session: Http2Session): void {
+    if (this.#sessions.has(session)) return;
+    this.#sessions.add(session);
+    session.once('close', () => this.#sessions.delete(session));
+  }
+
+  /** The largest window one connection may have now. */
+  share(): number {
+    return Math.max(BASE_WINDOW_BYTES, Math.floor(this.totalBytes / Math.max(1, this.#sessions.size)));
+  }
+}
+
 /**
  * Measures `session`'s round trip now and every PING_INTERVAL_MS while it is open, and sets its
  * stream and connection receive windows for the lowest round trip seen (the connection's at least
- * `minConnectionWindow`). `onResize` hears each change.
+ * `minConnectionWindow`), within its share of `budget` when given. `onResize` hears each change.
  */
-export function tuneReceiveWindows(session: Http2Session, options: { minConnectionWindow?: number; onResize?: (window: number, rttMs: number) => void } = {}): void {
+export function tuneReceiveWindows(
+  session: Http2Session,
+  options: { minConnectionWindow?: number; budget?: WindowBudget; intervalMs?: number; onResize?: (window: number, rttMs: number) => void } = {},
+): void {
   let lowest = Infinity;
   let applied = BASE_WINDOW_BYTES;
   const gone = (): boolean => session.destroyed || session.closed;
@@ -46,7 +72,9 @@ export function tuneReceiveWindows(session: Http2Session, options: { minConnecti
       session.ping((error, rttMs) => {
         if (error || gone()) return;
         lowest = Math.min(lowest, rttMs);
-        const window = windowForRtt(lowest);
+        const wanted = windowForRtt(lowest);
+        if (wanted > BASE_WINDOW_BYTES) options.budget?.join(session);
+        const window = Math.min(wanted, options.budget?.share() ?? Infinity);
         if (window === applied) return;
         try {
           session.settings({ initialWindowSize: window });
@@ -61,7 +89,7 @@ export function tuneReceiveWindows(session: Http2Session, options: { minConnecti
       // Too many pings outstanding (a link stalled longer than the interval) or the session is closing.
     }
   };
-  const timer = setInterval(measure, PING_INTERVAL_MS).unref();
+  const timer = setInterval(measure, options.intervalMs ?? PING_INTERVAL_MS).unref();
   measure();
 }
 
