@@ -149,6 +149,26 @@ export class DiskReceiver {
     return this.#digest.count;
   }
 
+  /** Index of the last block received (-1: none): a resumed upload sends only blocks after it. */
+  get lastIndex(): number {
+    return this.#last;
+  }
+
+  /**
+   * Readies a receiver whose stream broke to be resumed: waits for its writes. False (and aborted)
+   * when one failed or it is already closed — then it cannot be resumed.
+   */
+  async settleForResume(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      await this.#settleWrites();
+      return true;
+    } catch {
+      await this.abort();
+      return false;
+    }
+  }
+
   /**
    * Checks the block and starts writing it; resolves once the writes in flight are within
    * MAX_PENDING_WRITES and MAX_PENDING_WRITE_BYTES again (the oldest awaited first). A failed

@@ -22,7 +22,8 @@ import {
 import { commitBackup } from './commit-backup.js';
 import { discardBackup } from './discard-backup.js';
 import { serveBlocks, serveVhd, openBackupDisk, type ServedPart } from './serve-disk.js';
-import { DiskReceiver, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
+import { DiskReceiver, validateHeader, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
+import { ParkedUploads, RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from './parked-uploads.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
 import { chainDigestRuleOf, readBackupMetadata } from './backup-metadata.js';
 import { findBase } from './has-base.js';
@@ -47,6 +48,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
   const limits = ctx.limits ?? DEFAULT_UPLOAD_LIMITS;
   const peers = new PeerUploads(limits.uploadsPerPeer);
+  const parked = new ParkedUploads(log);
   const fail = (method: string, error: unknown): Partial<ServiceError> => {
     const mapped = toServiceError(error);
     if (mapped.code === status.INTERNAL) log.error({ method, err: error }, 'request failed');
@@ -60,7 +62,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
     );
   };
   return {
-    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call, peers, limits.idleSeconds), callback),
+    putDisk: (call, callback) => unary('PutDisk', () => receiveDisk(ctx, call, peers, parked, limits.idleSeconds), callback),
     commitBackup: (call, callback) =>
       unary(
         'CommitBackup',
@@ -116,7 +118,15 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
         },
         callback,
       ),
-    discardBackup: (call, callback) => unary('DiscardBackup', () => discardBackup(ctx, { vmUuid: call.request.vmUuid, backupId: call.request.backupId }), callback),
+    discardBackup: (call, callback) =>
+      unary(
+        'DiscardBackup',
+        async () => {
+          await parked.discard(call.request.vmUuid, call.request.backupId);
+          return discardBackup(ctx, { vmUuid: call.request.vmUuid, backupId: call.request.backupId });
+        },
+        callback,
+      ),
   };
 }
 
@@ -147,11 +157,19 @@ async function receiveDisk(
   ctx: RemoteContext,
   call: ServerReadableStream<PutDiskRequest, PutDiskResponse>,
   peers: PeerUploads,
+  parked: ParkedUploads,
   idleSeconds: number,
 ): Promise<PutDiskResponse> {
   limitReadBuffer(call);
-  const release = peers.claim(callerOf(call));
-  call.on('cancelled', () => call.destroy(new StorageRequestError('the client cancelled the upload; nothing was kept')));
+  const caller = callerOf(call);
+  const release = peers.claim(caller);
+  const resumable = call.metadata.get(RESUMABLE_KEY)[0] === '1';
+  const resume = call.metadata.get(RESUME_KEY)[0] === '1';
+  let cancelled = false;
+  call.on('cancelled', () => {
+    cancelled = true;
+    call.destroy(new StorageRequestError(resumable ? 'the client cancelled the upload; what was received is kept for a resume' : 'the client cancelled the upload; nothing was kept'));
+  });
   const idle = idleDeadline(idleSeconds, () =>
     call.destroy(new StorageLimitError(`no message for ${idleSeconds} s (storage.limits.idleSeconds): the upload was cancelled and nothing was kept`)),
   );
@@ -165,7 +183,14 @@ async function receiveDisk(
       if (received) throw new StorageRequestError('a PutDisk message came after the trailer');
       if (part.$case === 'header') {
         if (receiver) throw new StorageRequestError('a second header came in one PutDisk stream');
-        receiver = await DiskReceiver.start(ctx, headerFromProto(part.value));
+        const header = validateHeader(headerFromProto(part.value));
+        // A resume takes up the parked upload; any other upload of the disk replaces one.
+        receiver = (await parked.take(header, caller, resume)) ?? (await DiskReceiver.start(ctx, header));
+        if (resume) {
+          const metadata = new Metadata();
+          metadata.set(RESUME_AFTER_KEY, String(receiver.lastIndex));
+          call.sendMetadata(metadata);
+        }
       } else if (!receiver) {
         throw new StorageRequestError(`a ${part.$case} came before the header`);
       } else if (part.$case === 'block') {
@@ -176,7 +201,15 @@ async function receiveDisk(
     }
     if (!received) throw new StorageRequestError('the stream ended before the trailer; nothing was kept');
   } catch (error) {
-    await receiver?.abort();
+    // A broken stream (cut, cancelled) of a resumable upload keeps what it received; a refusal of
+    // what was sent (a bad block, a full disk: the receiver aborted itself) never does.
+    const broken = cancelled || call.cancelled || !(error instanceof DeltachainError);
+    if (resumable && broken && receiver !== undefined && received === undefined && (await receiver.settleForResume())) {
+      await parked.park(receiver, caller);
+      ctx.logger.info({ vm: receiver.header.vmUuid, backupId: receiver.header.backupId, disk: receiver.header.diskKey, blocks: receiver.blocksReceived }, 'upload broken; kept for a resume');
+    } else {
+      await receiver?.abort();
+    }
     throw error;
   } finally {
     idle.stop();

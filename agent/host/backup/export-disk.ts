@@ -32,7 +32,8 @@ export interface ExportDiskContext {
   nbd: NbdReadOptions;
 }
 
-export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk, initialPlan: DiskExportPlan): Promise<DiskOutcome> {
+/** `resume`: a try after a broken one — each remote's upload takes up what the remote kept of it (upload-resume.ts). */
+export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk, initialPlan: DiskExportPlan, resume = false): Promise<DiskOutcome> {
   const startedAt = Date.now();
   const { plan, source, fallback } = await openSource(context, disk, initialPlan);
   const uploads: DiskUpload[] = [];
@@ -51,7 +52,7 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
           footerUuid: disk.snapshotVdiUuid,
           parentFooterUuid: plan.base?.uuid ?? '',
           timestampMs: context.timestampMs,
-        }),
+        }, { resume }),
       );
     }
     for await (const block of source.blocks()) {
@@ -65,6 +66,11 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
     }
     await source.finished();
     const results = await Promise.all(uploads.map((upload) => upload.finish()));
+    uploads.forEach((upload, i) => {
+      if (upload.skipped.blocks > 0) {
+        context.logger.info({ disk: disk.diskKey, remote: context.targets[i]!.remoteId, blocksKept: upload.skipped.blocks, bytesKept: upload.skipped.bytes }, 'upload resumed: the blocks the remote kept from the broken try were not sent again');
+      }
+    });
     return outcome(disk, plan, source, fallback, { blocks: moved.blocks, bytes: moved.bytes, startedAt, results, targets: context.targets });
   } catch (error) {
     source.cancel();

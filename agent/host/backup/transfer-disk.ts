@@ -1,6 +1,8 @@
 // One disk of a backup, tried again within the task attempt when trying again can help: the disk
-// is exported anew from the same snapshot and every upload of it restarts (a remote never holds
-// half a disk — a broken upload leaves only a temporary the storage agent drops). Two causes are
+// is exported anew from the same snapshot, and each remote's upload resumes after the last block
+// the remote kept of the broken try (a storage agent keeps a broken upload's temporary for a while,
+// parked-uploads.ts; one that restarted has none and the upload starts over). A remote never
+// holds half a disk as a backup: until the trailer's digest check, it is only a temporary. Two causes are
 // worth it, each with a jittered, growing delay and at most `tries` tries:
 //   * the export stream broke (a cut connection, the pool stopping mid-stream);
 //   * a storage agent went away or dropped the upload (killed, restarting, a reset connection):
@@ -49,7 +51,7 @@ export async function transferDisk(context: TransferDiskContext, disk: SnapshotD
   const { retry, logger } = context;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await exportDisk(context, disk, plan);
+      return await exportDisk(context, disk, plan, attempt > 1);
     } catch (error) {
       const step = nextStep(error);
       if (step === 'give-up' || attempt >= retry.tries) throw error;

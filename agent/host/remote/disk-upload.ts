@@ -20,6 +20,7 @@ import type { PutDiskRequest, PutDiskResponse } from '../../../shared/proto/gen/
 import type { PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
 import { ReusedBuffers } from '../../../shared/reused-buffers.js';
+import { RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from '../../../shared/grpc/upload-resume.js';
 
 export interface PutDiskResult {
   /** Path of the disk relative to the remote root. */
@@ -31,6 +32,8 @@ export interface PutDiskResult {
 }
 
 const CANCELLED = 1;
+/** How long a resumed upload waits for the storage agent to say where to resume. */
+const RESUME_ANSWER_MS = 15_000;
 
 export class DiskUpload {
   private readonly digest = new DiskDigest();
@@ -42,6 +45,12 @@ export class DiskUpload {
   private failure: StorageCallError | undefined;
   private abortedFirst = false;
   private readonly blockSize: number;
+  /** Resuming: the index of the last block the remote holds, once its answer has come. */
+  private resumeAfter: Promise<number> | undefined;
+  /** Blocks up to this index are on the remote already (counted into the digest, not sent). */
+  private skipThrough = -1;
+  /** Blocks and bytes not sent because the remote held them (a resumed upload). */
+  readonly skipped = { blocks: 0, bytes: 0 };
 
   constructor(
     private readonly remoteId: string,
@@ -52,12 +61,31 @@ export class DiskUpload {
     grant: Uint8Array | undefined,
     /** Waits until a block of so many bytes may go (bandwidth.ts); none: as fast as the remote takes them. */
     private readonly throttle?: (bytes: number) => Promise<void>,
+    /** Take up what an earlier try of this disk left on the remote when its stream broke (upload-resume.ts). */
+    resume = false,
   ) {
     let call!: ClientWritableStream<PutDiskRequest>;
+    const metadata = grantMetadata(grant);
+    metadata.set(RESUMABLE_KEY, '1');
+    if (resume) metadata.set(RESUME_KEY, '1');
     this.response = new Promise<PutDiskResponse>((resolve, reject) => {
-      call = stub.putDisk(grantMetadata(grant), (error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
+      call = stub.putDisk(metadata, (error, value) => (error === null && value !== undefined ? resolve(value) : reject(error)));
     });
     this.call = call;
+    if (resume) {
+      this.resumeAfter = new Promise<number>((resolve) => {
+        // A storage agent that does not know resumes never answers before the response: after
+        // RESUME_ANSWER_MS the whole disk is sent (should the answer come later, the agent refuses
+        // the block that repeats one it holds, and the upload fails cleanly).
+        const timer = setTimeout(() => resolve(-1), RESUME_ANSWER_MS);
+        call.once('metadata', (answer) => {
+          clearTimeout(timer);
+          const after = Number(answer.get(RESUME_AFTER_KEY)[0] ?? -1);
+          resolve(Number.isSafeInteger(after) && after >= -1 ? after : -1);
+        });
+        this.response.catch(() => (clearTimeout(timer), resolve(-1)));
+      });
+    }
     this.blockSize = header.blockSize;
     this.call.on('error', (error) => this.fail(error));
     this.response.catch((error: unknown) => this.fail(error));
@@ -80,6 +108,18 @@ export class DiskUpload {
     const size = blockMessageSize(fields);
     const out = this.buffers.take(size);
     const message = encodeBlockInto(out, fields);
+    if (this.resumeAfter !== undefined) {
+      this.skipThrough = await this.resumeAfter;
+      this.resumeAfter = undefined;
+      this.throwIfFailed();
+    }
+    if (index <= this.skipThrough) {
+      // On the remote already: its checksum is in the digest, as the remote's is in its own.
+      this.buffers.give(out);
+      this.skipped.blocks++;
+      this.skipped.bytes += size;
+      return;
+    }
     if (this.throttle !== undefined) {
       await this.throttle(size);
       if (this.failure !== undefined) {

@@ -91,8 +91,9 @@ export class RemoteStorage {
     return new RemoteStorage(this.endpoint, this.options, grant, this.channels);
   }
 
-  putDisk(header: Omit<DiskHeader, 'checksumRule'>): DiskUpload {
-    return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant, this.options.uploadLimits?.forRemote(this.remoteId));
+  /** An upload of one disk; with `resume`, it takes up what an earlier try left on the remote when its stream broke. */
+  putDisk(header: Omit<DiskHeader, 'checksumRule'>, options: { resume?: boolean } = {}): DiskUpload {
+    return new DiskUpload(this.remoteId, this.channels.uploads, header, this.options.uploadWindow, this.grant, this.options.uploadLimits?.forRemote(this.remoteId), options.resume === true);
   }
 
   commitBackup(request: CommitBackupRequest): Promise<CommitBackupResponse> {

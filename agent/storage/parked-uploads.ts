@@ -1,0 +1,90 @@
+// Uploads kept after their stream broke, so that the sender can resume them (docs/remote-format.md
+// §7, "Resumed uploads"). A PutDisk whose caller marked it resumable (request metadata
+// `deltachain-resumable: 1`) and that breaks before its trailer — a cut link, a cancelled call —
+// is parked here instead of being aborted: its temporary file, the blocks written so far, their
+// checksums and digest stay as they were, its claim on the disk still held. A later PutDisk of
+// the same disk of the same backup from the same caller asking to resume (`deltachain-resume: 1`)
+// with the same header takes it up and is told, in its response's initial metadata
+// (`deltachain-resume-after`), the index of the last block the remote holds; the sender skips the
+// blocks up to it (still counting them into its digest, so the trailer's digest check covers the
+// whole disk, those blocks as the remote holds them included). A parked upload that nobody takes
+// up within PARK_MS is aborted (its temporary removed), as is one whose backup is discarded, and
+// one replaced by a PutDisk of the same disk that does not resume. Parked uploads live in the
+// storage agent's memory only: after a restart their temporaries are leftovers (removed at start)
+// and the sender starts the disk again.
+import type { Logger } from '../../shared/logging/index.js';
+import type { DiskHeaderInput, DiskReceiver } from './disk-receiver.js';
+
+/** How long a broken upload waits to be resumed. */
+export const PARK_MS = 10 * 60_000;
+
+export { RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from '../../shared/grpc/upload-resume.js';
+
+interface Parked {
+  receiver: DiskReceiver;
+  caller: string;
+  timer: NodeJS.Timeout;
+}
+
+function keyOf(h: Pick<DiskHeaderInput, 'vmUuid' | 'backupId' | 'diskKey'>): string {
+  return `${h.vmUuid}/${h.backupId}/${h.diskKey}`;
+}
+
+/** Headers that describe the same disk upload (a resume must not change what is being written). */
+export function sameUpload(a: DiskHeaderInput, b: DiskHeaderInput): boolean {
+  return (
+    a.vmUuid === b.vmUuid && a.backupId === b.backupId && a.diskKey === b.diskKey && a.virtualSize === b.virtualSize && a.blockSize === b.blockSize &&
+    a.footerUuid === b.footerUuid && (a.parentFooterUuid ?? '') === (b.parentFooterUuid ?? '') && a.timestampMs === b.timestampMs && a.checksumRule === b.checksumRule
+  );
+}
+
+export class ParkedUploads {
+  readonly #parked = new Map<string, Parked>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly parkMs = PARK_MS,
+  ) {}
+
+  /** Keeps `receiver` for `caller` to resume; a receiver already parked for the disk is aborted. */
+  async park(receiver: DiskReceiver, caller: string): Promise<void> {
+    const key = keyOf(receiver.header);
+    await this.#drop(key);
+    const timer = setTimeout(() => {
+      if (this.#parked.get(key)?.receiver !== receiver) return;
+      this.#parked.delete(key);
+      this.logger.info({ vm: receiver.header.vmUuid, backupId: receiver.header.backupId, disk: receiver.header.diskKey }, 'a broken upload was not resumed in time; its temporary is removed');
+      void receiver.abort();
+    }, this.parkMs).unref();
+    this.#parked.set(key, { receiver, caller, timer });
+  }
+
+  /**
+   * With `resume`, the parked upload of `header`'s disk if `caller` parked it and the header is
+   * the same; any other parked upload of that disk is aborted (a fresh upload replaces it).
+   */
+  async take(header: DiskHeaderInput, caller: string, resume: boolean): Promise<DiskReceiver | undefined> {
+    const key = keyOf(header);
+    const parked = this.#parked.get(key);
+    if (resume && parked !== undefined && parked.caller === caller && sameUpload(parked.receiver.header, header)) {
+      clearTimeout(parked.timer);
+      this.#parked.delete(key);
+      return parked.receiver;
+    }
+    await this.#drop(key);
+    return undefined;
+  }
+
+  /** Aborts the parked uploads of a backup (it is being discarded). */
+  async discard(vmUuid: string, backupId: string): Promise<void> {
+    for (const key of [...this.#parked.keys()]) if (key.startsWith(`${vmUuid}/${backupId}/`)) await this.#drop(key);
+  }
+
+  async #drop(key: string): Promise<void> {
+    const parked = this.#parked.get(key);
+    if (parked === undefined) return;
+    clearTimeout(parked.timer);
+    this.#parked.delete(key);
+    await parked.receiver.abort();
+  }
+}
