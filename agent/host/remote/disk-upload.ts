@@ -106,19 +106,18 @@ export class DiskUpload {
     // Encoded here, packed data from its parts: the one copy before gRPC frames it (the serializer passes a Buffer through).
     const fields = { index, bitmap, data, checksum, packed };
     const size = blockMessageSize(fields);
+    if (this.resumeAfter === undefined && index <= this.skipThrough) return this.skip(size);
     const out = this.buffers.take(size);
     const message = encodeBlockInto(out, fields);
     if (this.resumeAfter !== undefined) {
+      // The first block waits for where to resume, encoded first (the caller may reuse its data).
       this.skipThrough = await this.resumeAfter;
       this.resumeAfter = undefined;
       this.throwIfFailed();
-    }
-    if (index <= this.skipThrough) {
-      // On the remote already: its checksum is in the digest, as the remote's is in its own.
-      this.buffers.give(out);
-      this.skipped.blocks++;
-      this.skipped.bytes += size;
-      return;
+      if (index <= this.skipThrough) {
+        this.buffers.give(out);
+        return this.skip(size);
+      }
     }
     if (this.throttle !== undefined) {
       await this.throttle(size);
@@ -161,6 +160,12 @@ export class DiskUpload {
     this.abortedFirst = this.failure === undefined;
     this.fail(new StorageCallError(this.remoteId, 'PutDisk', CANCELLED, 'upload aborted by the host agent'));
     this.call.cancel();
+  }
+
+  /** A block on the remote already: its checksum is in the digest, as the remote's is in its own. */
+  private skip(bytes: number): void {
+    this.skipped.blocks++;
+    this.skipped.bytes += bytes;
   }
 
   private onFlushed(): void {
