@@ -20,7 +20,7 @@ import { testTaskKeys } from './support/task-keys.js';
 import { publishTask } from '../shared/nats/index.js';
 
 function releaseTask(poolId: string, release: ReleaseReferencesTask): Task {
-  return { taskId: randomUUID(), kind: TaskKind.TASK_KIND_RELEASE_REFERENCES, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'releaseReferences', value: release } };
+  return { taskId: randomUUID(), kind: TaskKind.TASK_KIND_RELEASE_REFERENCES, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'releaseReferences', value: release } };
 }
 
 describe('host agent: releasing reference snapshots', () => {

@@ -81,7 +81,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
       concurrency: config.limits.vms,
       handler: trustedTasks(trust, taskMetrics.handler((delivery) => runner.handle(delivery)), {
         logger: log,
-        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject } })),
+        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject, code: r.code, attempt: r.claimedAttempt, leaderTerm: r.claimedTerm } })),
       }),
       logger,
     });

@@ -86,7 +86,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
       concurrency: s.concurrency,
       handler: trustedTasks(trust, taskMetrics.handler((delivery) => runner.handle(delivery)), {
         logger: log,
-        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject } })),
+        report: async (r) => void (await events.publish(r.claimedTaskId, { $case: 'refused', value: { reason: r.message, subject: r.subject, code: r.code, attempt: r.claimedAttempt, leaderTerm: r.claimedTerm } })),
       }),
       logger,
     });

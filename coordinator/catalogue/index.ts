@@ -89,3 +89,4 @@ export { chainDigestsOf, fillChainDigests } from './chain-digests.js';
 export { markDamaged, type DamageFinding, type DamageFoundBy, type DamageRecord } from './disk-damage.js';
 export { listAudit, recordAudit, type AuditEntry, type AuditFilter, type AuditOutcome } from './control-audit.js';
 export { chainLengths, lastGoodBackups, taskCounts } from './metric-facts.js';
+export { fenceTerm, leaveLease, LeaseLostError, readLease, takeLease, type LeaseAttempt, type LeaseState } from './coordinator-lease.js';

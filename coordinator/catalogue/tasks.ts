@@ -19,7 +19,8 @@ interface TaskAddressing {
   createdAt: Date;
 }
 
-export type TaskRecord = TaskLifecycle & TaskAddressing & KindAndPayload;
+/** `dispatchTerm`: the coordinator lease's term the current attempt was dispatched under (null before). */
+export type TaskRecord = TaskLifecycle & TaskAddressing & KindAndPayload & { dispatchTerm?: number | null };
 
 export type TaskInsert = TaskAddressing & KindAndPayload & { maxAttempts: number; timeoutSeconds: number; notBefore: Date };
 
@@ -192,7 +193,7 @@ export async function withTaskLocked<T>(
 async function saveLifecycle(db: Queryable, id: string, t: TaskLifecycle): Promise<void> {
   const result = t.result === undefined || t.result === null ? null : db.json(t.result as never);
   await db`
-    update tasks set state = ${t.state satisfies TaskState}, attempt = ${t.attempt}, not_before = ${t.notBefore},
+    update tasks set state = ${t.state satisfies TaskState}, attempt = ${t.attempt}, max_attempts = ${t.maxAttempts}, not_before = ${t.notBefore},
       deadline_at = ${t.deadlineAt}, dispatched_at = ${t.dispatchedAt}, started_at = ${t.startedAt},
       finished_at = ${t.finishedAt}, last_event_at = ${t.lastEventAt}, progress_done = ${t.progressDone},
       progress_total = ${t.progressTotal}, error_code = ${t.errorCode}, error_message = ${t.errorMessage},

@@ -6,6 +6,10 @@
 // "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
 // the same message id, which JetStream drops if the first publish did happen. A publish that
 // fails is recorded as a retryable failure, so the retry backoff applies.
+// Fencing (docs/multi-site.md, "Coordinators"): a dispatcher runs only in the active coordinator,
+// for one lease term. Each batch's transaction first checks that the term still holds the lease
+// (fenceTerm: share-locks the lease row, so a takeover waits for it or is seen by it), and records
+// the term on each attempt it dispatches; the task carries it, and agents refuse older terms.
 // At scale (a night of thousands of VMs, test/bench/coordinator) a round prepares the chosen
 // tasks in batches of up to DISPATCH_BATCH, one transaction each: the rows locked together
 // (`for update skip locked`: a row another transaction holds waits for the next round), the
@@ -13,7 +17,7 @@
 // A batch's publishes start once it committed; the round prepares the next batch meanwhile, waits
 // for all of them at its end, and refreshes each run once.
 import type { Catalogue, TaskRecord } from '../catalogue/index.js';
-import { getTask, inFlightFor, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
+import { fenceTerm, getTask, inFlightFor, LeaseLostError, listInFlightTasks, listOverdueTasks, listPolicies, listReadyTasks, lockTasks, pairsWithActiveBackups, saveTasks, withTaskLocked, type TaskSave } from '../catalogue/index.js';
 import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { ServiceLoop } from '../../shared/service-loop.js';
@@ -39,11 +43,21 @@ export interface DispatcherOptions {
   intervalMs?: number;
   /** The coordinator's key (keys.signing): backup and restore tasks carry grants signed with it. */
   signer?: Signer | undefined;
+  /** The lease term this dispatcher acts under (coordinator/service/leadership.ts); absent: unfenced (tests of one coordinator). */
+  term?: number;
+  /** Told when a batch found the term no longer holds the lease (nothing of that batch was written). */
+  onLeaseLost?: (error: LeaseLostError) => void;
 }
 
 export class Dispatcher extends ServiceLoop {
   constructor(private readonly options: DispatcherOptions) {
-    super({ afterFailureMs: options.intervalMs ?? 1000, onError: (error) => options.logger.error({ err: error }, 'dispatch round failed') });
+    super({
+      afterFailureMs: options.intervalMs ?? 1000,
+      onError: (error) => {
+        if (error instanceof LeaseLostError) return options.onLeaseLost?.(error);
+        options.logger.error({ err: error }, 'dispatch round failed');
+      },
+    });
   }
 
   /** A round that sent tasks may have left more ready (a page of them was read): go again now. */
@@ -80,7 +94,9 @@ export class Dispatcher extends ServiceLoop {
   private async prepareBatch(ids: readonly string[], fullIntervalOf: (policyId: string) => number | undefined): Promise<TaskRecord[]> {
     const { sql, clock, retryDelay, logger } = this.options;
     const now = clock();
+    const { term } = this.options;
     return sql.begin(async (tx) => {
+      if (term !== undefined) await fenceTerm(tx, term);
       const dispatching = (await lockTasks(tx, ids, { skipLocked: true }))
         .map((task) => ({ task, dispatched: applyTaskEvent(task, { type: 'dispatch', at: now }, retryDelay) }))
         .filter(({ dispatched }) => dispatched.changed);
@@ -102,8 +118,8 @@ export class Dispatcher extends ServiceLoop {
           saves.push({ id: task.id, lifecycle: done.task, payload: preparation.payload });
           continue;
         }
-        saves.push({ id: task.id, lifecycle: dispatched.task, payload: preparation.payload });
-        ready.push({ ...task, ...dispatched.task, payload: preparation.payload } as TaskRecord);
+        saves.push({ id: task.id, lifecycle: dispatched.task, payload: preparation.payload, ...(term === undefined ? {} : { term }) });
+        ready.push({ ...task, ...dispatched.task, payload: preparation.payload, dispatchTerm: term ?? null } as TaskRecord);
       }
       await saveTasks(tx, saves);
       return ready;

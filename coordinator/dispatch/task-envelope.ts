@@ -73,6 +73,7 @@ export function taskEnvelope(task: TaskRecord, signer?: Signer): Task {
     signedAtMs: task.dispatchedAt ? task.dispatchedAt.getTime() : 0,
     runId: task.runId ?? '',
     payload: payloadOf(task),
+    leaderTerm: task.dispatchTerm ?? 0,
   };
   return signer === undefined ? envelope : withGrant(envelope, task, signer);
 }

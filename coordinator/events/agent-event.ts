@@ -50,8 +50,8 @@ interface EventBase {
 export type AgentEvent =
   | (EventBase & { type: 'heartbeat'; heartbeat: AgentHeartbeat })
   | (EventBase & { type: 'inventory'; inventory: InventoryReport })
-  /** An agent refused a task message (shared/task-trust); the claimed id proves nothing. */
-  | (EventBase & { type: 'refused'; claimedTaskId: string; reason: string; subject: string })
+  /** An agent refused a task message (shared/task-trust); the claimed id, attempt and term prove nothing. */
+  | (EventBase & { type: 'refused'; claimedTaskId: string; reason: string; subject: string; code: string; attempt: number; leaderTerm: number })
   | (EventBase & { type: 'started'; taskId: string; attempt: number })
   | (EventBase & { type: 'progress'; taskId: string; done: number; total: number; phase: string; unit: string; attempt?: number })
   | (EventBase & { type: 'result'; taskId: string; ok: true; output: TaskOutput | undefined; durationMs: number; attempt?: number })

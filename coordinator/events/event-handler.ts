@@ -25,7 +25,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { isTaskEvent, type AgentEvent, type TaskAgentEvent, type TaskOutput } from './agent-event.js';
 import { describeSender } from '../../shared/nats/index.js';
 import { recordInventory } from './record-inventory.js';
-import { foreignEvents } from './event-senders.js';
+import { foreignEvents, mayReport } from './event-senders.js';
 import { queueFollowUps } from './queue-follow-ups.js';
 import { queueTask } from '../dispatch/queue-task.js';
 import { refreshRun } from '../dispatch/refresh-run.js';
@@ -41,6 +41,8 @@ export interface EventHandlerOptions {
   logger: Logger;
   /** Called when new tasks were queued (wake the dispatcher). */
   onQueued?: () => void;
+  /** The lease term of the active coordinator this handler runs in: attempts of older terms an agent refused unrun are dispatched again. */
+  term?: number;
 }
 
 export class EventHandler {
@@ -65,8 +67,33 @@ export class EventHandler {
   private async applyAgentEvent(event: Exclude<AgentEvent, TaskAgentEvent>): Promise<void> {
     if (event.type === 'heartbeat') return recordHeartbeat(this.options.sql, event.heartbeat);
     if (event.type === 'inventory') return recordInventory(this.options.sql, event, this.options.logger);
+    if (event.code === 'deposed' && (await this.supersede(event))) return;
     // Never applied to the task it names (anyone who could publish a task could name any id).
     this.options.logger.error({ agent: describeSender(event.sender), claimedTaskId: event.claimedTaskId, subject: event.subject }, `${describeSender(event.sender)} refused a task message: ${event.reason}`);
+  }
+
+  /**
+   * An agent refused an attempt because a deposed coordinator dispatched it (its term is older
+   * than one the agent has seen). Acted on only when the catalogue agrees: the task is addressed
+   * to the sender, still dispatched (not started) at that attempt, recorded under that term, and
+   * the term is older than this coordinator's. Then that attempt never ran: dispatch it again.
+   */
+  private async supersede(event: Extract<AgentEvent, { type: 'refused' }>): Promise<boolean> {
+    const { term, sql, clock, retryDelay, logger } = this.options;
+    if (term === undefined || event.leaderTerm >= term || !/^[0-9a-f-]{36}$/.test(event.claimedTaskId)) return false;
+    const superseded = await withTaskLocked(sql, event.claimedTaskId, async (task) => {
+      const agrees = mayReport(event.sender, task) && task.state === 'dispatched' && task.attempt === event.attempt && task.dispatchTerm === event.leaderTerm;
+      if (!agrees) return { value: false };
+      const t = applyTaskEvent(task, { type: 'superseded', at: clock(), attempt: event.attempt }, retryDelay);
+      return { save: t.changed ? t.task : undefined, value: t.changed };
+    }).catch((error: unknown) => {
+      if (error instanceof CatalogueError && error.code === 'NOT_FOUND') return false;
+      throw error;
+    });
+    if (!superseded) return false;
+    logger.warn({ agent: describeSender(event.sender), taskId: event.claimedTaskId, attempt: event.attempt, refusedTerm: event.leaderTerm, term }, 'an agent refused an attempt a deposed coordinator dispatched: dispatched again under this term');
+    this.options.onQueued?.();
+    return true;
   }
 
   private async applyBatch(events: readonly AgentEvent[]): Promise<(unknown | undefined)[]> {

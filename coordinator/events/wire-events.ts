@@ -175,7 +175,10 @@ export function decodeAgentEvent(data: Uint8Array, envelope: EventEnvelope): Age
     case 'inventory':
       return { ...base, type: 'inventory', inventory: inventoryOf(event.eventId, envelope, body.value) };
     case 'refused':
-      return { ...base, type: 'refused', claimedTaskId: event.taskId, reason: body.value.reason.slice(0, 2000), subject: body.value.subject.slice(0, 300) };
+      return {
+        ...base, type: 'refused', claimedTaskId: event.taskId, reason: body.value.reason.slice(0, 2000), subject: body.value.subject.slice(0, 300),
+        code: body.value.code.slice(0, 40), attempt: body.value.attempt, leaderTerm: body.value.leaderTerm,
+      };
     default:
       throw new InvalidInputError(`event ${event.eventId} from ${from} has no body`);
   }

@@ -157,4 +157,19 @@ describe('applyTaskEvent', () => {
     const running = run(dispatched(), [{ type: 'progress', at: at(2), attempt: 1, done: 5, total: 10 }]);
     assert.equal(applyTaskEvent(running, { type: 'progress', at: at(2), attempt: 1, done: 5, total: 10 }, delay).changed, false);
   });
+
+  it('superseded (refused unrun: a deposed coordinator sent it) queues it again at once without counting the attempt', () => {
+    const last = dispatched(3);
+    const { task: next, outcome } = applyTaskEvent(last, { type: 'superseded', at: at(7), attempt: 3 }, delay);
+    assert.equal(outcome, 'retry-scheduled');
+    assert.equal(next.state, 'queued');
+    assert.deepEqual(next.notBefore, at(7));
+    assert.equal(next.maxAttempts, 4, 'the attempt that never ran is given back');
+    const again = applyTaskEvent(next, { type: 'dispatch', at: at(7) }, delay).task;
+    assert.equal(again.attempt, 4, 'a new attempt: a new message id');
+    // Only the attempt it names, and only while dispatched (one that started ran: not superseded).
+    assert.equal(applyTaskEvent(last, { type: 'superseded', at: at(7), attempt: 2 }, delay).changed, false);
+    assert.equal(applyTaskEvent({ ...last, state: 'running' }, { type: 'superseded', at: at(7), attempt: 3 }, delay).changed, false);
+    assert.equal(applyTaskEvent(task({ state: 'succeeded', attempt: 3 }), { type: 'superseded', at: at(7), attempt: 3 }, delay).changed, false);
+  });
 });

@@ -4,6 +4,8 @@
 //     ▲                     │  │                            │
 //     └──── retryable failure or timeout, attempts left ◀───┘──── otherwise ──▶ failed
 //   queued | dispatched | running ──cancel──▶ cancelled
+//   dispatched ──superseded──▶ queued (at once, the attempt not counted: an agent refused it
+//                              because the coordinator that sent it had been deposed)
 //
 // Events come from agents at least once and possibly late, so every transition is idempotent:
 // a duplicate changes nothing; start, progress and failure of an attempt other than the current
@@ -54,6 +56,8 @@ export type TaskEvent =
   | { type: 'succeeded'; at: Date; attempt: number; result: unknown }
   | { type: 'failed'; at: Date; attempt: number; error: TaskFailure }
   | { type: 'timeout'; at: Date }
+  /** An agent refused this attempt unrun: its coordinator's lease term was older than one it had seen. */
+  | { type: 'superseded'; at: Date; attempt: number }
   | { type: 'cancel'; at: Date; reason: string };
 
 export interface Transition {
@@ -83,6 +87,9 @@ export function applyTaskEvent(task: TaskLifecycle, event: TaskEvent, retryDelay
     case 'timeout':
       if (!isInFlight(task) || task.deadlineAt === null || task.deadlineAt > event.at) return unchanged(task);
       return fail(task, event.at, timeoutFailure(task), retryDelay);
+    case 'superseded':
+      if (event.attempt !== task.attempt || task.state !== 'dispatched') return unchanged(task);
+      return supersede(task, event.at);
     case 'cancel':
       if (TERMINAL_TASK_STATES.has(task.state)) return unchanged(task);
       return {
@@ -159,6 +166,12 @@ function fail(task: TaskLifecycle, at: Date, error: TaskFailure, retryDelay: Ret
     ? `${error.message} (gave up after ${task.attempt} attempt${task.attempt === 1 ? '' : 's'})`
     : error.message;
   return { task: { ...base, errorMessage: message, state: 'failed', finishedAt: at }, changed: true, outcome: 'failed' };
+}
+
+/** Dispatched again at once under the current term; the refused attempt (it never ran) is not counted. */
+function supersede(task: TaskLifecycle, at: Date): Transition {
+  const next: TaskLifecycle = { ...task, state: 'queued', notBefore: at, deadlineAt: null, maxAttempts: task.maxAttempts + 1, lastEventAt: at };
+  return { task: next, changed: true, outcome: 'retry-scheduled' };
 }
 
 function timeoutFailure(task: TaskLifecycle): TaskFailure {

@@ -18,6 +18,10 @@
 //   tasks.<kind>    overrides of timeoutSeconds / maxAttempts per task kind
 //   retry           backoff between attempts: baseMs, maxMs, jitter (0..1)
 //   metrics         optional: /healthz and /metrics (shared/observability): listen, tls
+//   leadership      several coordinators on one catalogue: one is active at a time through a lease
+//                   in Postgres (coordinator/service/leadership.ts); leaseSeconds (default 15: a
+//                   standby takes over within about 1⅓ of it after the active one dies) and name
+//                   (shown as the lease's holder; default the host name)
 import { z } from 'zod';
 import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { natsSchema } from '../../shared/nats/index.js';
@@ -96,6 +100,15 @@ export const coordinatorConfigSchema = z
     dispatchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
     /** /healthz and /metrics; served only when given. */
     metrics: metricsSchema.optional(),
+    leadership: z
+      .object({
+        /** How long the active coordinator's lease lasts unrenewed (renewed every third of it). */
+        leaseSeconds: z.number().int().min(2).max(300).default(15),
+        /** This coordinator's name in the lease (the process id and a random suffix are added). */
+        name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected 1 to 64 letters, digits, dots, dashes or underscores' }).optional(),
+      })
+      .strict()
+      .default({ leaseSeconds: 15 }),
   })
   .strict();
 

@@ -1,5 +1,7 @@
-// The coordinator process: the catalogue (migrated at start), the event consumer, the
+// The coordinator process: the catalogue (migrated at start), the lease, the event consumer, the
 // dispatcher, the scheduler and the control API, started in that order and stopped in reverse.
+// Several coordinators may share one catalogue: all serve the control API, one at a time — the
+// holder of the lease (leadership.ts) — runs the event consumer, dispatcher and scheduler.
 //
 // NATS: the coordinator makes the streams and the task queue of every registered pool and
 // remote (agents have no right to); see shared/nats/nats-permissions.ts.
@@ -12,6 +14,8 @@
 // Observability (when `metrics` is configured): /healthz says "starting" until the control API
 // is up, then checks the catalogue and NATS; /metrics reads the catalogue at scrape time
 // (catalogue-metrics.ts). A stop marks the process "stopping" first, closes the server last.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { channelCredentials, isMutualTls, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
 import { readSigner, type Signer } from '../../shared/signing/index.js';
@@ -32,9 +36,25 @@ import { backoffDelay, DEFAULT_TASK_LIMITS, type TaskLimits } from '../lifecycle
 import { Scheduler } from '../scheduler/index.js';
 import { randomIds, type Ids } from '../tasks/index.js';
 import { registerCatalogueMetrics } from './catalogue-metrics.js';
+import { Leadership } from './leadership.js';
 import type { CoordinatorConfig } from './coordinator-config.js';
 
 export const COORDINATOR_VERSION = '0.1.0';
+
+/** What the active coordinator's services are made of (the same for every term). */
+interface ActiveParts {
+  log: Logger;
+  sql: Catalogue;
+  nc: NatsConnection;
+  names: ReturnType<typeof natsNames>;
+  queues: TaskQueueRegistry;
+  lookup: StorageBackupLookup;
+  clock: () => Date;
+  ids: Ids;
+  limits: TaskLimits;
+  retryDelay: (attempt: number) => number;
+  signer: Signer | undefined;
+}
 
 export interface CoordinatorDeps {
   logger: Logger;
@@ -60,6 +80,7 @@ export class Coordinator {
   private server: ControlServer | undefined;
   private observability: ProcessObservability | undefined;
   private lookup: StorageBackupLookup | undefined;
+  private leadership: Leadership | undefined;
 
   constructor(private readonly config: CoordinatorConfig, private readonly deps: CoordinatorDeps) {}
 
@@ -122,33 +143,70 @@ export class Coordinator {
     const sql = this.sql;
     const queues = new TaskQueueRegistry(jsm, names, { ackWaitSeconds: config.nats.ackWaitSeconds, maxDeliver: config.nats.maxDeliver }, log.child({ component: 'task-queues' }));
     await queues.ensureRegistered(sql);
-    this.dispatcher = new Dispatcher({ sql, publisher: new NatsTaskPublisher(this.nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs, signer });
     this.lookup = new StorageBackupLookup(sql, storageCredentials);
-    const handler = new EventHandler({
-      sql, clock, ids, limits, retryDelay,
-      lookup: this.lookup,
-      logger: log.child({ component: 'events' }),
-      onQueued: () => this.dispatcher?.wake(),
+    const lookup = this.lookup;
+    const nc = this.nc;
+    const active: ActiveParts = { log, sql, nc, names, queues, lookup, clock, ids, limits, retryDelay, signer };
+    const holder = `${config.leadership.name ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.leadership = new Leadership({
+      sql,
+      holder,
+      leaseSeconds: config.leadership.leaseSeconds,
+      logger: log.child({ component: 'leadership' }),
+      onElected: (term) => this.startActive(active, term),
+      onDeposed: () => this.stopActive(),
     });
-    this.consumer = new EventConsumer({ nc: this.nc, names, logger: log.child({ component: 'event-consumer' }), handleBatch: async (events) => {
-      const failures = await handler.handleBatch(events);
-      if (events.some((e) => e.type === 'result')) this.dispatcher?.wake();
-      return failures;
-    } });
-    await this.consumer.start();
-    await this.catchUp();
-    const republished = await this.dispatcher.republishInFlight();
-    if (republished > 0) log.info({ tasks: republished }, 'in-flight tasks published again after start');
-    this.dispatcher.start();
-
-    this.scheduler = new Scheduler({ sql, clock, ids, limits, logger: log.child({ component: 'scheduler' }), onRun: () => this.dispatcher?.wake() });
-    this.scheduler.start();
+    const leadership = this.leadership;
+    observability.health.add('leadership', () => {
+      const view = leadership.view;
+      if (view.active) return { ok: true, detail: `active (lease term ${view.term})` };
+      return { ok: true, detail: view.holder ? `standby: ${view.holder} is active (term ${view.term})` : 'standby' };
+    });
+    await leadership.start();
 
     const hooks = { policiesChanged: () => this.scheduler?.wake(), tasksQueued: () => this.dispatcher?.wake(), registered: (role: 'host' | 'storage', name: string) => queues.ensureOrLog(role, name) };
     this.server = await startControlServer({ sql, clock, ids, limits, hooks }, apiEndpoints, log);
     registerCatalogueMetrics(observability.metrics, sql, clock);
     observability.setPhase('ready');
-    log.info({ listen: config.api.listen, port: this.server.port, socket: this.server.socket, namespace: names.namespace, observability: observability.server?.address }, 'coordinator started');
+    log.info({ listen: config.api.listen, port: this.server.port, socket: this.server.socket, namespace: names.namespace, observability: observability.server?.address, active: leadership.view.active, holder }, 'coordinator started');
+  }
+
+  /** The active coordinator's services, for one lease term: events, then dispatch, then the schedule. */
+  private async startActive(parts: ActiveParts, term: number): Promise<void> {
+    const { log, sql, nc, names, queues, lookup, clock, ids, limits, retryDelay, signer } = parts;
+    const config = this.config;
+    const dispatcher = new Dispatcher({
+      sql, publisher: new NatsTaskPublisher(nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs, signer, term,
+      onLeaseLost: (error) => this.leadership?.lost(error.message),
+    });
+    this.dispatcher = dispatcher;
+    const handler = new EventHandler({
+      sql, clock, ids, limits, retryDelay, lookup, term,
+      logger: log.child({ component: 'events' }),
+      onQueued: () => this.dispatcher?.wake(),
+    });
+    this.consumer = new EventConsumer({ nc, names, logger: log.child({ component: 'event-consumer' }), handleBatch: async (events) => {
+      const failures = await handler.handleBatch(events);
+      if (events.some((e) => e.type === 'result' || e.type === 'refused')) this.dispatcher?.wake();
+      return failures;
+    } });
+    await this.consumer.start();
+    await this.catchUp(this.consumer);
+    const republished = await dispatcher.republishInFlight();
+    if (republished > 0) log.info({ tasks: republished, term }, 'in-flight tasks published again on becoming active');
+    dispatcher.start();
+    this.scheduler = new Scheduler({ sql, clock, ids, limits, logger: log.child({ component: 'scheduler' }), onRun: () => this.dispatcher?.wake() });
+    this.scheduler.start();
+  }
+
+  private async stopActive(): Promise<void> {
+    const { scheduler, dispatcher, consumer } = this;
+    this.scheduler = undefined;
+    this.dispatcher = undefined;
+    this.consumer = undefined;
+    await scheduler?.stop();
+    await dispatcher?.stop();
+    await consumer?.stop();
   }
 
   /**
@@ -198,17 +256,16 @@ export class Coordinator {
     return undefined;
   }
 
-  private async catchUp(): Promise<void> {
+  private async catchUp(consumer: EventConsumer): Promise<void> {
     const deadline = Date.now() + (this.deps.catchUpMs ?? 5000);
-    while (Date.now() < deadline && (await this.consumer!.pending()) > 0) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && (await consumer.pending()) > 0) await new Promise((r) => setTimeout(r, 50));
   }
 
   async stop(): Promise<void> {
     this.observability?.setPhase('stopping');
     await this.server?.close();
-    await this.scheduler?.stop();
-    await this.dispatcher?.stop();
-    await this.consumer?.stop();
+    await this.leadership?.stop();
+    await this.stopActive();
     this.lookup?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.sql?.end({ timeout: 5 });

@@ -8,6 +8,10 @@ import type { TaskDelivery, TaskOutcome } from './task-consumer.js';
 
 export interface RefusalReport {
   claimedTaskId: string;
+  /** The refusal's code (RefusalReason). */
+  code: string;
+  claimedAttempt: number;
+  claimedTerm: number;
   reason: string;
   message: string;
   subject: string;
@@ -25,7 +29,7 @@ export function trustedTasks(
       if (!(error instanceof TaskRefusedError)) throw error;
       options.logger.error({ subject: delivery.subject, claimedTaskId: error.claimedTaskId, reason: error.reason, delivery: delivery.deliveryCount }, error.message);
       await options
-        .report({ claimedTaskId: error.claimedTaskId, reason: error.reason, message: error.message, subject: delivery.subject })
+        .report({ claimedTaskId: error.claimedTaskId, code: error.reason, claimedAttempt: error.claimedAttempt, claimedTerm: error.claimedTerm, reason: error.reason, message: error.message, subject: delivery.subject })
         .catch((e: unknown) => options.logger.warn({ err: e }, 'the refusal could not be reported to the coordinator'));
       return 'ack';
     }

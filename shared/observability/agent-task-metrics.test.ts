@@ -12,7 +12,7 @@ import { TransferMetrics } from './transfer-metrics.js';
 
 function mergeDelivery(taskId: string, signal?: AbortSignal): TaskDelivery {
   const task: Task = {
-    taskId, kind: TaskKind.TASK_KIND_MERGE, target: { agent: { $case: 'remoteId', value: 'r' } }, attempt: 1, createdAtMs: 0, deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '',
+    taskId, kind: TaskKind.TASK_KIND_MERGE, target: { agent: { $case: 'remoteId', value: 'r' } }, attempt: 1, createdAtMs: 0, deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0,
     payload: { $case: 'merge', value: { vmUuid: randomUUID(), backupId: 'b' } },
   };
   return { data: Task.encode(task).finish(), subject: 's', deliveryCount: 1, working: () => undefined, ...(signal ? { signal } : {}) };

@@ -9,10 +9,10 @@ const stranger = signerFromPem(generateSigningKeyPair().privatePem, 'stranger');
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
 
-function encoded(o: { id?: string; attempt?: number; remote?: string; expiresAtMs?: number } = {}): Uint8Array {
+function encoded(o: { id?: string; attempt?: number; remote?: string; expiresAtMs?: number; term?: number } = {}): Uint8Array {
   return Task.encode({
     taskId: o.id ?? 't1', kind: TaskKind.TASK_KIND_DELETE, target: { agent: { $case: 'remoteId', value: o.remote ?? 'nas' } }, attempt: o.attempt ?? 1,
-    createdAtMs: NOW, deadlineMs: 0, expiresAtMs: o.expiresAtMs ?? NOW + HOUR, signedAtMs: NOW, runId: '', payload: { $case: 'delete', value: { vmUuid: 'v', backupId: 'b' } },
+    createdAtMs: NOW, deadlineMs: 0, expiresAtMs: o.expiresAtMs ?? NOW + HOUR, signedAtMs: NOW, runId: '', leaderTerm: o.term ?? 0, payload: { $case: 'delete', value: { vmUuid: 'v', backupId: 'b' } },
   }).finish();
 }
 
@@ -35,6 +35,34 @@ describe('task trust (agents’ check of every task message)', () => {
     assert.equal(t.check(message(data, 7)).taskId, 't1', 'redelivery (same stream sequence)');
     refused(t, message(data, 8), 'replayed');
     assert.equal(t.check(message(encoded({ attempt: 2 }), 9)).attempt, 2, 'a retry is a new attempt');
+  });
+
+  it("refuses a task of an older coordinator lease term than one it took (a deposed coordinator's), but takes its redelivery", () => {
+    clock = NOW;
+    for (const t of [trust(), trust({ insecure: true })]) {
+      const old = encoded({ id: 'old', term: 3 });
+      assert.equal(t.check(message(old, 1)).taskId, 'old');
+      assert.equal(t.term, 3);
+      assert.equal(t.check(message(encoded({ id: 'new', term: 4 }), 2)).taskId, 'new');
+      assert.equal(t.term, 4, 'a task taken raises the term');
+      assert.equal(t.check(message(old, 1)).taskId, 'old', 'a redelivery of a message taken before is taken again');
+      let caught: unknown;
+      try {
+        t.check(message(encoded({ id: 'late', attempt: 2, term: 3 }), 3));
+      } catch (error) {
+        caught = error;
+      }
+      assert.ok(caught instanceof TaskRefusedError && caught.reason === 'deposed', String(caught));
+      assert.equal(caught.claimedTaskId, 'late');
+      assert.equal(caught.claimedAttempt, 2);
+      assert.equal(caught.claimedTerm, 3);
+      assert.equal(t.check(message(encoded({ id: 'same', term: 4 }), 4)).taskId, 'same', 'the current term is taken');
+      assert.equal(t.check(message(encoded({ id: 'none', term: 0 }), 5)).taskId, 'none', 'no term (an older coordinator) is not fenced');
+    }
+    // A term is only learnt from a task that passed every other check.
+    const t = trust();
+    refused(t, message(encoded({ id: 'forged', term: 99 }), 1, stranger), 'bad-signature');
+    assert.equal(t.term, 0);
   });
 
   it('refuses unsigned, foreign-signed, altered, and bytes signed without the task domain', () => {

@@ -8,7 +8,12 @@
 //   - it has an expiry and that expiry has not passed,
 //   - it is not a replay: the same task id and attempt already arrived as another message
 //     (another JetStream sequence). A redelivery of the same message (an agent restarted, an ack
-//     was lost) has the same sequence and is taken again, as at-least-once delivery needs.
+//     was lost) has the same sequence and is taken again, as at-least-once delivery needs,
+//   - it is not from a deposed coordinator: its leader term (the fencing token of the
+//     coordinators' lease) is not older than the highest term of a task this agent took. A task
+//     taken raises that term; a redelivery of a message already taken is still taken.
+// The term is checked even without a key (it guards against two coordinators, not an attacker);
+// it is kept in memory: a restarted agent learns it again from the first task it takes.
 // What was taken is remembered until the task expires (at most `maxRemembered` entries, the
 // oldest dropped first): a replay across an agent restart is possible within the expiry, and
 // then meets the storage agent's refusal to write a backup id twice and the grant's expiry.
@@ -19,7 +24,7 @@ import type { Signer, Verifier } from '../signing/index.js';
 export const TASK_SIGNATURE_HEADER = 'Deltachain-Task-Signature';
 const DOMAIN = Buffer.from('deltachain task v1\0');
 
-export type RefusalReason = 'malformed' | 'unsigned' | 'bad-signature' | 'other-agent' | 'no-expiry' | 'expired' | 'replayed';
+export type RefusalReason = 'malformed' | 'unsigned' | 'bad-signature' | 'other-agent' | 'no-expiry' | 'expired' | 'replayed' | 'deposed';
 
 export class TaskRefusedError extends Error {
   constructor(
@@ -27,6 +32,8 @@ export class TaskRefusedError extends Error {
     message: string,
     /** What the message claimed to be (proves nothing). */
     readonly claimedTaskId = '',
+    readonly claimedAttempt = 0,
+    readonly claimedTerm = 0,
   ) {
     super(message);
     this.name = 'TaskRefusedError';
@@ -60,6 +67,7 @@ export class TaskTrust {
   readonly #taken = new Map<string, { sequence: number; expiresAtMs: number }>();
   readonly #now: () => number;
   readonly #max: number;
+  #term = 0;
 
   constructor(private readonly options: TaskTrustOptions) {
     this.#now = options.now ?? Date.now;
@@ -68,6 +76,11 @@ export class TaskTrust {
 
   get secure(): boolean {
     return this.options.coordinatorKey !== undefined;
+  }
+
+  /** The highest leader term of a task taken (0: none yet). */
+  get term(): number {
+    return this.#term;
   }
 
   /** The task, or TaskRefusedError saying why not. */
@@ -79,11 +92,17 @@ export class TaskTrust {
       throw new TaskRefusedError('malformed', `not a task: ${(error as Error).message}`);
     }
     const key = this.options.coordinatorKey;
-    if (key === undefined) return task;
     const id = task.taskId;
     const refuse = (reason: RefusalReason, text: string): never => {
-      throw new TaskRefusedError(reason, `task ${JSON.stringify(id)} (attempt ${task.attempt}) refused: ${text}`, id);
+      throw new TaskRefusedError(reason, `task ${JSON.stringify(id)} (attempt ${task.attempt}) refused: ${text}`, id, task.attempt, task.leaderTerm);
     };
+    if (key === undefined) {
+      const taken = `${id}.${task.attempt}`;
+      const seen = this.#taken.get(taken);
+      this.#fence(task, seen?.sequence === message.sequence, refuse);
+      if (seen === undefined) this.#remember(taken, { sequence: message.sequence, expiresAtMs: task.expiresAtMs }, this.#now());
+      return task;
+    }
     if (!message.signature) refuse('unsigned', `it is not signed (no ${TASK_SIGNATURE_HEADER} header); only the coordinator's signed tasks are run`);
     const signature = Buffer.from(message.signature!, 'base64');
     if (!key.verify(Buffer.concat([DOMAIN, message.data]), signature)) refuse('bad-signature', "its signature is not the coordinator's (trust.coordinatorKey)");
@@ -98,7 +117,18 @@ export class TaskTrust {
     const taken = `${id}.${task.attempt}`;
     const seen = this.#taken.get(taken);
     if (seen !== undefined && seen.sequence !== message.sequence) refuse('replayed', `this task and attempt already arrived as message ${seen.sequence}; this is message ${message.sequence}, a replay`);
+    this.#fence(task, seen !== undefined, refuse);
     if (seen === undefined) this.#remember(taken, { sequence: message.sequence, expiresAtMs: task.expiresAtMs }, now);
+    return task;
+  }
+
+  /** Refuses a task of a term older than one taken (unless `redelivered`); a task taken raises the term. */
+  #fence(task: Task, redelivered: boolean, refuse: (reason: RefusalReason, text: string) => never): Task {
+    const term = task.leaderTerm;
+    if (term !== 0 && term < this.#term && !redelivered) {
+      refuse('deposed', `it was dispatched under coordinator lease term ${term}, and this agent has taken tasks of term ${this.#term}: the coordinator that sent it is no longer the active one`);
+    }
+    if (term > this.#term) this.#term = term;
     return task;
   }
 

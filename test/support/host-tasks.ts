@@ -12,11 +12,11 @@ import { testNatsSection } from './storage-nats.js';
 import { testTaskKeys } from './task-keys.js';
 
 export function backupTask(poolId: string, backup: BackupTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'backup', value: backup } };
+  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'backup', value: backup } };
 }
 
 export function restoreTask(poolId: string, restore: RestoreTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', payload: { $case: 'restore', value: restore } };
+  return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'restore', value: restore } };
 }
 
 /** A host agent's config for tests (its queue's ack wait is the harness's: TestNats.queue). */

@@ -131,6 +131,8 @@ export async function startCoordinatorStack(pool = 'lab'): Promise<CoordinatorSt
         retry: { baseMs: 300, maxMs: 2000, jitter: 0 },
         tasks: { backup: { timeoutSeconds: 120 } },
         dispatchIntervalMs: 200,
+        // A coordinator SIGKILLed and started again waits for its predecessor's lease to expire.
+        leadership: { leaseSeconds: 3 },
       });
     },
     async startCoordinator(databaseUrl = db.url, options = {}) {

@@ -101,7 +101,7 @@ export function storageTask(remoteId: string, payload: NonNullable<Task['payload
     createdAtMs: Date.now(),
     deadlineMs: 0,
     expiresAtMs: 0, signedAtMs: 0,
-    runId: '',
+    runId: '', leaderTerm: 0,
     payload,
   };
 }

@@ -112,14 +112,25 @@ export interface Event {
 }
 
 /**
- * An agent refused a task message: unsigned, signed with another key, expired, replayed, or for
- * another pool or remote. `task_id` is what the message claimed (it proves nothing); the
- * coordinator only reports the refusal, it never changes that task.
+ * An agent refused a task message: unsigned, signed with another key, expired, replayed, for
+ * another pool or remote, or dispatched by a deposed coordinator. `task_id` is what the message
+ * claimed (it proves nothing); the coordinator only reports the refusal and never changes that
+ * task, with one exception: code "deposed" for a task addressed to the sender, at the attempt
+ * and term the catalogue recorded for it, older than the current term — that attempt never ran,
+ * and the active coordinator dispatches it again (the sender could fail its own tasks anyway).
  */
 export interface TaskRefused {
   reason: string;
   /** The NATS subject the message came on. */
   subject: string;
+  /**
+   * Why, as a word: malformed, unsigned, bad-signature, other-agent, no-expiry, expired, replayed,
+   * deposed. Empty from agents older than this field.
+   */
+  code: string;
+  /** The refused message's attempt and leader term (what it claimed: checked against the catalogue). */
+  attempt: number;
+  leaderTerm: number;
 }
 
 export interface TaskStarted {
@@ -493,7 +504,7 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBaseTaskRefused(): TaskRefused {
-  return { reason: "", subject: "" };
+  return { reason: "", subject: "", code: "", attempt: 0, leaderTerm: 0 };
 }
 
 export const TaskRefused: MessageFns<TaskRefused> = {
@@ -503,6 +514,15 @@ export const TaskRefused: MessageFns<TaskRefused> = {
     }
     if (message.subject !== "") {
       writer.uint32(18).string(message.subject);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(32).uint32(message.attempt);
+    }
+    if (message.leaderTerm !== 0) {
+      writer.uint32(40).uint64(message.leaderTerm);
     }
     return writer;
   },
@@ -536,6 +556,30 @@ export const TaskRefused: MessageFns<TaskRefused> = {
             message.subject = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.leaderTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -552,6 +596,13 @@ export const TaskRefused: MessageFns<TaskRefused> = {
     return {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      leaderTerm: isSet(object.leaderTerm)
+        ? globalThis.Number(object.leaderTerm)
+        : isSet(object.leader_term)
+        ? globalThis.Number(object.leader_term)
+        : 0,
     };
   },
 
@@ -563,6 +614,15 @@ export const TaskRefused: MessageFns<TaskRefused> = {
     if (message.subject !== "") {
       obj.subject = message.subject;
     }
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.leaderTerm !== 0) {
+      obj.leaderTerm = Math.round(message.leaderTerm);
+    }
     return obj;
   },
 
@@ -573,6 +633,9 @@ export const TaskRefused: MessageFns<TaskRefused> = {
     const message = createBaseTaskRefused();
     message.reason = object.reason ?? "";
     message.subject = object.subject ?? "";
+    message.code = object.code ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.leaderTerm = object.leaderTerm ?? 0;
     return message;
   },
 };

@@ -134,6 +134,14 @@ export interface Task {
     | { $case: "restore"; value: RestoreTask }
     | { $case: "releaseReferences"; value: ReleaseReferencesTask }
     | undefined;
+  /**
+   * The fencing token of the coordinator that dispatched this attempt: the term of its lease in
+   * the catalogue (docs/multi-site.md, "Coordinators"). Terms only grow; an agent that has taken a
+   * task of a higher term refuses one of a lower term (its coordinator was deposed) with reason
+   * "deposed", unless it is a redelivery of a message it already took. 0 = no term (refused by
+   * nobody; only coordinators older than terms send it).
+   */
+  leaderTerm: number;
 }
 
 function createBaseTaskTarget(): TaskTarget {
@@ -253,6 +261,7 @@ function createBaseTask(): Task {
     expiresAtMs: 0,
     signedAtMs: 0,
     payload: undefined,
+    leaderTerm: 0,
   };
 }
 
@@ -307,6 +316,9 @@ export const Task: MessageFns<Task> = {
       case "releaseReferences":
         ReleaseReferencesTask.encode(message.payload.value, writer.uint32(130).fork()).join();
         break;
+    }
+    if (message.leaderTerm !== 0) {
+      writer.uint32(136).uint64(message.leaderTerm);
     }
     return writer;
   },
@@ -455,6 +467,14 @@ export const Task: MessageFns<Task> = {
             };
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.leaderTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -519,6 +539,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.release_references)
         ? { $case: "releaseReferences", value: ReleaseReferencesTask.fromJSON(object.release_references) }
         : undefined,
+      leaderTerm: isSet(object.leaderTerm)
+        ? globalThis.Number(object.leaderTerm)
+        : isSet(object.leader_term)
+        ? globalThis.Number(object.leader_term)
+        : 0,
     };
   },
 
@@ -565,6 +590,9 @@ export const Task: MessageFns<Task> = {
       obj.restore = RestoreTask.toJSON(message.payload.value);
     } else if (message.payload?.$case === "releaseReferences") {
       obj.releaseReferences = ReleaseReferencesTask.toJSON(message.payload.value);
+    }
+    if (message.leaderTerm !== 0) {
+      obj.leaderTerm = Math.round(message.leaderTerm);
     }
     return obj;
   },
@@ -632,6 +660,7 @@ export const Task: MessageFns<Task> = {
         break;
       }
     }
+    message.leaderTerm = object.leaderTerm ?? 0;
     return message;
   },
 };

@@ -1,0 +1,178 @@
+// The coordinators' lease and its fencing token, on real Postgres, NATS and a real storage agent:
+// one holder at a time on the database's clock, renewals keep the term, a takeover after expiry
+// (or after the holder let go) makes a larger term; a dispatcher whose term lost the lease writes
+// and publishes nothing; a late publish by a deposed coordinator (committed under its term, sent
+// after a newer term reached the agent) is refused by the agent as "deposed", and the active
+// coordinator dispatches that attempt again under its own term — not counted against the task.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import * as catalogue from '../coordinator/catalogue/index.js';
+import { Dispatcher } from '../coordinator/dispatch/dispatcher.js';
+import { EventConsumer } from '../coordinator/events/event-consumer.js';
+import { EventHandler } from '../coordinator/events/event-handler.js';
+import { NatsTaskPublisher } from '../coordinator/dispatch/nats-task-publisher.js';
+import { queueTask } from '../coordinator/dispatch/queue-task.js';
+import { messageIdOf, signedTask } from '../coordinator/dispatch/task-envelope.js';
+import { applyTaskEvent, DEFAULT_TASK_LIMITS } from '../coordinator/lifecycle/index.js';
+import { randomIds } from '../coordinator/tasks/index.js';
+import { startStorageAgent, storageAgentConfigSchema, type RunningStorageAgent } from '../agent/storage/index.js';
+import { decodeTask, ensureTaskConsumer } from '../shared/nats/index.js';
+import { TASK_SIGNATURE_HEADER } from '../shared/task-trust/index.js';
+import { headers } from '@nats-io/transport-node';
+import { createLogger } from '../shared/logging/index.js';
+import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
+import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
+import { testTaskKeys } from './support/task-keys.js';
+
+const logger = createLogger({ level: 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, read: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
+  let db: TestDatabase;
+  let nats: TestNats;
+  let folder: string;
+  let storage: RunningStorageAgent | undefined;
+  const limits = { ...DEFAULT_TASK_LIMITS, scan: { timeoutSeconds: 60, maxAttempts: 1 } };
+  const scan = () => ({ id: randomUUID(), kind: 'scan' as const, addressKind: 'remote' as const, address: 'nas', remoteName: 'nas', vmUuid: null, payload: { removeGarbage: false, graceSeconds: 3600 } });
+
+  before(async () => {
+    db = await createTestDatabase();
+    nats = await startTestNats();
+    folder = await mkdtemp(join(tmpdir(), 'dc-lease-'));
+    await catalogue.addRemote(db.sql, { name: 'nas' });
+  });
+  after(async () => {
+    await storage?.stop().catch(() => undefined);
+    await nats?.close();
+    await db?.drop();
+    if (folder) await rm(folder, { recursive: true, force: true });
+  });
+
+  it('one holder at a time: renewals keep the term, a takeover after expiry or a release makes a larger one', async () => {
+    const a = await catalogue.takeLease(db.sql, 'a', 1, undefined);
+    assert.ok(a.held);
+    const lease = (await catalogue.readLease(db.sql))!;
+    assert.ok(Math.abs(a.term - lease.now.getTime()) < 5_000, 'a first term is the database time in ms (terms keep growing across catalogues)');
+    const b = await catalogue.takeLease(db.sql, 'b', 1, undefined);
+    assert.deepEqual([b.held, b.held ? '' : b.holder, b.term], [false, 'a', a.term], 'b sees who holds it');
+    assert.deepEqual(await catalogue.takeLease(db.sql, 'a', 1, a.term).then((r) => [r.held, r.term]), [true, a.term], 'a renewal keeps the term');
+    await db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term));
+    // 'a' at a term it does not hold (a restarted process with the same name) does not renew: it waits like anyone.
+    assert.equal((await catalogue.takeLease(db.sql, 'a', 1, undefined)).held, false);
+
+    await sleep(1100);
+    await assert.rejects(db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term)), catalogue.LeaseLostError, 'an expired lease fences its term');
+    const b2 = await catalogue.takeLease(db.sql, 'b', 30, undefined);
+    assert.ok(b2.held && b2.term > a.term, 'b takes the expired lease at a larger term');
+    const late = await catalogue.takeLease(db.sql, 'a', 30, a.term);
+    assert.deepEqual([late.held, late.held ? '' : late.holder], [false, 'b'], "a's renewal after the expiry is refused");
+    await assert.rejects(db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term)), catalogue.LeaseLostError);
+
+    assert.equal(await catalogue.leaveLease(db.sql, 'a', a.term), false, 'only the holder lets go');
+    assert.equal(await catalogue.leaveLease(db.sql, 'b', b2.term), true);
+    const a2 = await catalogue.takeLease(db.sql, 'a', 30, undefined);
+    assert.ok(a2.held && a2.term > b2.term, 'a released lease is taken at once, at a larger term');
+  });
+
+  it("a dispatcher whose term lost the lease writes and publishes nothing; the holder's records and sends its term", async () => {
+    const held = (await catalogue.readLease(db.sql))!;
+    await catalogue.leaveLease(db.sql, held.holder, held.term);
+    const old = await catalogue.takeLease(db.sql, 'old', 1, undefined);
+    assert.ok(old.held);
+    await sleep(1100);
+    const current = await catalogue.takeLease(db.sql, 'new', 60, undefined);
+    assert.ok(current.held);
+    await ensureTaskConsumer(await jetstreamManager(nats.nc), nats.names, 'storage', 'nas', { ackWaitSeconds: 30, maxDeliver: 5 });
+    const lost: unknown[] = [];
+    const deposed = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(nats.nc, nats.names), clock: () => new Date(), retryDelay: () => 100, logger, term: old.term, onLeaseLost: (e) => lost.push(e) });
+    const task = await queueTask(db.sql, scan(), limits, new Date());
+    await assert.rejects(deposed.runRound(), catalogue.LeaseLostError);
+    const untouched = await catalogue.getTask(db.sql, task.id);
+    assert.deepEqual([untouched.state, untouched.attempt, untouched.dispatchTerm], ['queued', 0, null]);
+    const subject = nats.names.storageTasks('nas');
+    const stored = async () => (await (await jetstreamManager(nats.nc)).streams.info(nats.names.tasksStream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    assert.equal(await stored(), 0, 'nothing published');
+
+    const active = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(nats.nc, nats.names), clock: () => new Date(), retryDelay: () => 100, logger, term: current.term });
+    assert.equal(await active.runRound(), 1);
+    const sent = await catalogue.getTask(db.sql, task.id);
+    assert.deepEqual([sent.state, sent.attempt, sent.dispatchTerm], ['dispatched', 1, current.term]);
+    const consumer = await jetstream(nats.nc).consumers.get(nats.names.tasksStream, nats.names.consumerOf('storage', 'nas'));
+    const message = await consumer.next({ expires: 5000 });
+    assert.ok(message, 'the task was published');
+    assert.equal(decodeTask(message.data).leaderTerm, current.term, 'the task carries the term');
+    message.ack();
+    await catalogue.withTaskLocked(db.sql, task.id, async (t) => ({ save: applyTaskEvent(t, { type: 'cancel', at: new Date(), reason: 'test done' }, () => 0).task, value: undefined }));
+  });
+
+  it("a deposed coordinator's late publish is refused by the agent that saw a newer term, and dispatched again under the new term, not counted", async () => {
+    const signer = testTaskKeys().signer;
+    const config = storageAgentConfigSchema.parse({
+      role: 'storage', agentId: 'storage-nas', nats: testNatsSection(nats.namespace),
+      storage: { remoteId: 'nas', root: join(folder, 'nas'), listen: { host: '127.0.0.1', port: 0 }, tls: { insecure: true }, heartbeatSeconds: 60 },
+      trust: { coordinatorKey: testTaskKeys().publicPath },
+    });
+    storage = await startStorageAgent(config, logger);
+    // Coordinator "old" holds the lease and commits a dispatch of task X under its term...
+    const held = (await catalogue.readLease(db.sql))!;
+    await catalogue.leaveLease(db.sql, held.holder, held.term);
+    const old = await catalogue.takeLease(db.sql, 'old', 1, undefined);
+    assert.ok(old.held);
+    const x = await queueTask(db.sql, scan(), limits, new Date());
+    const [locked] = await catalogue.lockTasks(db.sql, [x.id]);
+    const dispatched = applyTaskEvent(locked!, { type: 'dispatch', at: new Date() }, () => 0).task;
+    await db.sql.begin(async (tx) => {
+      await catalogue.fenceTerm(tx, old.term);
+      await catalogue.saveTasks(tx, [{ id: x.id, lifecycle: dispatched, term: old.term }]);
+    });
+    // ...and stalls before publishing it. Its lease expires; "new" takes over and runs the active part.
+    await sleep(1100);
+    const current = await catalogue.takeLease(db.sql, 'new', 60, undefined);
+    assert.ok(current.held);
+    const dispatcher = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(nats.nc, nats.names), clock: () => new Date(), retryDelay: () => 100, logger, term: current.term, signer });
+    const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits, retryDelay: () => 100, lookup: { findBackup: async () => undefined }, logger, term: current.term, onQueued: () => dispatcher.wake() });
+    const consumer = new EventConsumer({ nc: nats.nc, names: nats.names, logger, handleBatch: (events) => handler.handleBatch(events) });
+    await consumer.start();
+    dispatcher.start();
+    try {
+      // Y: any task of the new term the agent takes (a delete of a backup it never had).
+      const y = await queueTask(db.sql, { id: randomUUID(), kind: 'delete', addressKind: 'remote', address: 'nas', remoteName: 'nas', vmUuid: randomUUID(), payload: { backupId: '20261205T000000Z-abcd', policyId: null } }, limits, new Date());
+      dispatcher.wake();
+      await nats.waitForEvent((e) => e.taskId === y.id && e.body?.$case === 'result', 20_000, 'the result of Y (new term) from the agent');
+      // The old coordinator wakes up and publishes X, signed with the coordinators' key.
+      const record = await catalogue.getTask(db.sql, x.id);
+      const { data, signature } = signedTask(record, signer);
+      const h = headers();
+      h.set(TASK_SIGNATURE_HEADER, signature!);
+      await jetstream(nats.nc).publish(nats.names.storageTasks('nas'), data, { msgID: messageIdOf(record), headers: h });
+      const refusal = await nats.waitForEvent((e) => e.taskId === x.id && e.body?.$case === 'refused', 20_000, 'the refusal of X');
+      assert.equal(refusal.body?.$case === 'refused' && refusal.body.value.code, 'deposed');
+      const done = await waitFor('X dispatched again and done', async () => {
+        const t = await catalogue.getTask(db.sql, x.id);
+        return t.state === 'succeeded' || t.state === 'failed' ? t : undefined;
+      });
+      assert.equal(done.state, 'succeeded', `${done.errorCode}: ${done.errorMessage}`);
+      assert.deepEqual([done.attempt, done.maxAttempts, done.dispatchTerm], [2, 2, current.term], 'attempt 2 under the new term; the refused attempt was given back (max 1 → 2)');
+      const results = nats.events.filter((e) => e.taskId === x.id && e.body?.$case === 'result');
+      assert.deepEqual(results.map((e) => e.body?.$case === 'result' && e.body.value.attempt), [2], 'the agent ran X once, at attempt 2');
+    } finally {
+      await dispatcher.stop();
+      await consumer.stop();
+    }
+  });
+});
