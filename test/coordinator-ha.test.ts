@@ -21,7 +21,7 @@ import { signTask, TASK_SIGNATURE_HEADER } from '../shared/task-trust/index.js';
 import { readSigner } from '../shared/signing/index.js';
 import { StorageClient } from '../shared/grpc/storage-client.js';
 import { spawnCoordinator, startCoordinatorStack, type CoordinatorProcess, type CoordinatorStack } from './support/pg-coordinator-stack.js';
-import { waitFor } from './support/deploy-processes.js';
+import { httpGet, sample, waitFor } from './support/deploy-processes.js';
 
 const VM = '6a7b8c9d-1e2f-4a3b-8c4d-5e6f7a8b9c0d';
 
@@ -31,13 +31,20 @@ describe('two coordinators: one active, a standby that takes over', { timeout: 2
 
   async function start(name: string): Promise<{ process: CoordinatorProcess; client: ControlClient }> {
     const socket = join(stack.folder, `${name}.sock`);
-    const config = { ...stack.coordinatorConfig(stack.db.url, socket), leadership: { leaseSeconds: 15, name } };
+    const config = { ...stack.coordinatorConfig(stack.db.url, socket), leadership: { leaseSeconds: 15, name }, metrics: { listen: '127.0.0.1:0' } };
     const path = join(stack.folder, `${name}.json`);
     await writeFile(path, JSON.stringify(config, null, 2));
     const process = await spawnCoordinator(path);
     const entry = { process, client: new ControlClient(`unix:${socket}`, ChannelCredentials.createInsecure()) };
     coordinators.set(name, entry);
     return entry;
+  }
+
+  /** What /metrics says of this coordinator's part, and /healthz's leadership line. */
+  async function role(name: string): Promise<{ active: number | undefined; health: string }> {
+    const address = String(coordinators.get(name)!.process.logs.find((l) => l.msg === 'coordinator started')!.observability);
+    const health = JSON.parse((await httpGet(address, '/healthz')).body) as { components: Record<string, { detail?: string }> };
+    return { active: sample((await httpGet(address, '/metrics')).body, 'deltachain_coordinator_active'), health: String(health.components.leadership?.detail) };
   }
 
   const activeLine = (p: CoordinatorProcess) => p.logs.find((l) => l.msg === 'this coordinator is now the active one');
@@ -67,6 +74,11 @@ describe('two coordinators: one active, a standby that takes over', { timeout: 2
     const b = await start('beta');
     assert.equal(activeLine(b.process), undefined);
     assert.ok(b.process.logs.some((l) => l.msg === 'standby: another coordinator is active' && String(l.activeCoordinator).startsWith('alpha:')));
+    const [alpha, beta] = [await role('alpha'), await role('beta')];
+    assert.equal(alpha.active, 1);
+    assert.match(alpha.health, /^active \(lease term \d+\)$/);
+    assert.equal(beta.active, 0);
+    assert.match(beta.health, /^standby: alpha:\d+:\w+ is active/);
     // Set up through the standby: its API writes the shared catalogue; the active one acts on it.
     await b.client.addPool({ name: 'lab', site: '', description: '' });
     for (const remote of ['nas', 'offsite']) await b.client.addRemote({ name: remote, address: stack.storage.get(remote)!.address, site: '', location: '', description: '' });
@@ -106,6 +118,7 @@ describe('two coordinators: one active, a standby that takes over', { timeout: 2
     for (const remote of ['nas', 'offsite']) assert.equal((await catalogue.listBackups(stack.db.sql, { vmUuid: VM, remote })).length, 2, `${remote}: the first run's backup and this one`);
     const lease = (await catalogue.readLease(stack.db.sql))!;
     assert.ok(lease.holder.startsWith('beta:') && lease.term > oldTerm, 'beta holds the lease at a larger term');
+    assert.equal((await role('beta')).active, 1);
     console.log(`# standby took over ${tookOverMs} ms after the active coordinator was killed (lease 15 s)`);
   });
 

@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Gauge } from 'prom-client';
 import { channelCredentials, isMutualTls, serverCredentials, warnIfInsecure } from '../../shared/grpc/credentials.js';
 import { readSigner, type Signer } from '../../shared/signing/index.js';
 import { ConfigError } from '../../shared/errors.js';
@@ -161,6 +162,14 @@ export class Coordinator {
       const view = leadership.view;
       if (view.active) return { ok: true, detail: `active (lease term ${view.term})` };
       return { ok: true, detail: view.holder ? `standby: ${view.holder} is active (term ${view.term})` : 'standby' };
+    });
+    new Gauge({
+      name: 'deltachain_coordinator_active',
+      help: '1 while this coordinator holds the lease (it consumes events, dispatches and schedules); 0 as a standby',
+      registers: [observability.metrics.registry],
+      collect() {
+        this.set(leadership.view.active ? 1 : 0);
+      },
     });
     await leadership.start();
 
