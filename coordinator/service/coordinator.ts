@@ -138,7 +138,7 @@ export class Coordinator {
 
     const names = natsNames(config.nats.namespace);
     this.nc = await connectNats(config.nats, 'deltachain-coordinator', { inboxPrefix: names.coordinatorInbox, logger: log });
-    const jsm = await ensureStreams(this.nc, names);
+    const jsm = await ensureStreams(this.nc, names, { replicas: config.nats.replicas });
     observability.health.add('nats', natsCheck(this.nc));
 
     const sql = this.sql;

@@ -6,6 +6,7 @@
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/index.js';
 import { connectionPolicy } from './connection-policy.js';
 import type { NatsConfig } from './nats-config.js';
@@ -38,18 +39,25 @@ export async function connectNats(config: NatsConfig, name: string, options: Con
   });
 }
 
-export async function ensureStreams(nc: NatsConnection, names: NatsNames): Promise<JetStreamManager> {
+/**
+ * Makes (or updates) the task and event streams. `replicas` (nats.replicas): copies of each in a
+ * NATS cluster — the queues' consumers inherit it; a single server takes only 1.
+ */
+export async function ensureStreams(nc: NatsConnection, names: NatsNames, options: { replicas?: number } = {}): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
+  const num_replicas = options.replicas ?? 1;
   await ensureStream(jsm, names.tasksStream, {
     subjects: [names.allTasks],
     retention: RetentionPolicy.Workqueue,
     duplicate_window: 120 * SECOND_NS,
+    num_replicas,
   });
   await ensureStream(jsm, names.eventsStream, {
     subjects: [names.allEvents],
     retention: RetentionPolicy.Limits,
     max_age: 7 * 86_400 * SECOND_NS,
     duplicate_window: 120 * SECOND_NS,
+    num_replicas,
   });
   return jsm;
 }
@@ -57,14 +65,21 @@ export async function ensureStreams(nc: NatsConnection, names: NatsNames): Promi
 async function ensureStream(
   jsm: JetStreamManager,
   name: string,
-  config: { subjects: string[]; retention: RetentionPolicy; duplicate_window: number; max_age?: number },
+  config: { subjects: string[]; retention: RetentionPolicy; duplicate_window: number; max_age?: number; num_replicas: number },
 ): Promise<void> {
   try {
-    await jsm.streams.info(name);
-    await jsm.streams.update(name, { subjects: config.subjects, duplicate_window: config.duplicate_window, max_age: config.max_age ?? 0 });
+    try {
+      await jsm.streams.info(name);
+      await jsm.streams.update(name, { subjects: config.subjects, duplicate_window: config.duplicate_window, max_age: config.max_age ?? 0, num_replicas: config.num_replicas });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await jsm.streams.add({ name, storage: StorageType.File, ...config });
+    }
   } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await jsm.streams.add({ name, storage: StorageType.File, ...config });
+    if (config.num_replicas > 1 && /replicas|clustered|peers|insufficient resources/i.test(String((error as Error)?.message))) {
+      throw new ConfigError(`nats.replicas ${config.num_replicas}: stream ${name} cannot have ${config.num_replicas} copies (${(error as Error).message}); run a NATS cluster of at least ${config.num_replicas} JetStream nodes (docs/multi-site.md, "NATS"), or set nats.replicas to 1 for a single server`, { cause: error });
+    }
+    throw error;
   }
 }
 

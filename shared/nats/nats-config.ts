@@ -36,6 +36,8 @@ export const natsSchema = z
     ackWaitSeconds: z.number().int().min(5).max(3600).default(30),
     /** Coordinator: deliveries of one task before JetStream gives up on it. */
     maxDeliver: z.number().int().min(1).max(1000).default(20),
+    /** Coordinator: copies of each stream (and its queues) in a NATS cluster: 3 keeps working when one node (site) is lost; 1 on a single server. */
+    replicas: z.number().int().min(1).max(5).default(1),
   })
   .strict();
 
