@@ -138,7 +138,7 @@ describe('chain digests and damaged backups in the catalogue', () => {
     assert.deepEqual(tails, { xvda: { footerUuid: uuid(3), position: 2, damagedBackupId: 'n2' }, xvdb: { footerUuid: uuid(13), position: 2, damagedBackupId: 'n1' } });
     assert.deepEqual(await catalogue.chainTails(db.sql, VM, 'nas'), tails, 'the one-VM view agrees');
     const backup = await queueTask(db.sql, { id: randomUUID(), kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', vmUuid: VM, payload: { policyId, policyName: 'nightly', retention: 30, backupId: 'n4', vmName: 'web', forceFull: false } }, DEFAULT_TASK_LIMITS, now);
-    const prepared = (await prepareDispatches(db.sql, [backup], () => 0)).get(backup.id)!;
+    const prepared = (await prepareDispatches(db.sql, [backup], () => ({ fullInterval: 0, remotes: [] }))).get(backup.id)!;
     assert.ok(prepared.ok);
     const plan = (prepared.payload as { plan: Record<string, { mode: string; reason: string }> }).plan;
     assert.deepEqual(plan, {

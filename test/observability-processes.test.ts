@@ -133,11 +133,12 @@ describe('observability of every process (real processes)', { timeout: 300_000 }
     return { health: { status: health.status, body: JSON.parse(health.body) as { status: string; role: string; components: Record<string, { ok: boolean }> } }, metrics: metrics.body };
   };
 
-  it('coordinator: healthy with catalogue and NATS; tasks by state, chain lengths, last good backup age', async () => {
+  it('coordinator: healthy with catalogue, NATS and the lease; tasks by state, chain lengths, last good backup age', async () => {
     const { health, metrics } = await scrape(coordinator.ready.observability);
     assert.equal(health.status, 200, JSON.stringify(health.body));
     assert.equal(health.body.role, 'coordinator');
-    assert.deepEqual(Object.keys(health.body.components).sort(), ['catalogue', 'nats']);
+    assert.deepEqual(Object.keys(health.body.components).sort(), ['catalogue', 'leadership', 'nats']);
+    assert.equal(sample(metrics, 'deltachain_coordinator_active'), 1, 'the only coordinator is the active one');
     assert.equal(sample(metrics, METRIC.ready), 1);
     assert.equal(sample(metrics, METRIC.tasks, { kind: 'backup', state: 'succeeded' }), 2);
     assert.equal(sample(metrics, METRIC.tasks, { kind: 'merge', state: 'succeeded' }), 1);

@@ -131,7 +131,7 @@ export async function listInFlightKeys(db: Queryable): Promise<TaskPick<'id' | '
     from tasks where state in ('dispatched', 'running')`;
 }
 
-type InFlightKey = TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt'>;
+type InFlightKey = TaskPick<'id' | 'kind' | 'address' | 'remoteName' | 'vmUuid' | 'payload' | 'createdAt' | 'runId'>;
 
 /**
  * What the dispatch choice needs of the in-flight tasks for a page of ready ones, without reading
@@ -143,14 +143,14 @@ export async function inFlightFor(db: Queryable, ready: readonly Pick<TaskRecord
   const pairs = ready.filter((t) => t.vmUuid !== null && t.remoteName !== null);
   const [keys, counts] = await Promise.all([
     db<InFlightKey[]>`
-      select t.id, t.kind, t.address, t.remote_name, t.vm_uuid, t.created_at,
+      select t.id, t.kind, t.address, t.remote_name, t.vm_uuid, t.created_at, t.run_id,
              case when t.kind = 'release' then jsonb_build_object('policyId', t.payload->'policyId') else '{}'::jsonb end as payload
       from tasks t
       where t.state in ('dispatched', 'running')
         and (t.kind in ('scan', 'release') or (t.vm_uuid, t.remote_name) in (
           select * from unnest(${pairs.map((t) => t.vmUuid!)}::uuid[], ${pairs.map((t) => t.remoteName!)}::text[])))`,
     db<{ policyId: string; address: string; n: number }[]>`
-      select payload->>'policyId' as policy_id, address, count(*)::int as n
+      select payload->>'policyId' as policy_id, address, count(distinct (coalesce(run_id::text, id::text), vm_uuid))::int as n
       from tasks where state in ('dispatched', 'running') and kind = 'backup' and jsonb_typeof(payload->'policyId') = 'string'
       group by 1, 2`,
   ]);

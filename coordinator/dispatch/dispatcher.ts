@@ -1,7 +1,8 @@
 // Sends tasks to agents. Each round:
 //   1. tasks past their deadline time out (a retry is queued, or they fail);
 //   2. queued tasks whose time has come are chosen (select-dispatch.ts), prepared (the full/delta
-//      plan is made now, from the catalogue as it is), marked dispatched, then published.
+//      plan is made now, from the catalogue as it is), marked dispatched, then published — a run's
+//      backup tasks of one VM (one per remote) as one message, so the pool exports once for all.
 // The database is written before the message is published: a crash in between leaves a task
 // "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
 // the same message id, which JetStream drops if the first publish did happen. A publish that
@@ -22,9 +23,9 @@ import { applyTaskEvent, type RetryDelay, type TaskEvent } from '../lifecycle/in
 import type { Logger } from '../../shared/logging/index.js';
 import { ServiceLoop } from '../../shared/service-loop.js';
 import type { Signer } from '../../shared/signing/index.js';
-import { prepareDispatches } from './prepare-dispatch.js';
+import { prepareDispatches, type PolicyFacts } from './prepare-dispatch.js';
 import { refreshRun } from './refresh-run.js';
-import { selectDispatch } from './select-dispatch.js';
+import { backupGroupOf, selectDispatch } from './select-dispatch.js';
 import { messageIdOf, signedTask } from './task-envelope.js';
 import type { TaskPublisher } from './task-publisher.js';
 
@@ -76,22 +77,21 @@ export class Dispatcher extends ServiceLoop {
     const [inFlight, policies, backupsActive] = await Promise.all([inFlightFor(sql, ready), listPolicies(sql), pairsWithActiveBackups(sql, releases)]);
     const byId = new Map(policies.map((p) => [p.id, p]));
     const chosen = selectDispatch(ready, inFlight.keys, { concurrencyOf: (id) => byId.get(id)?.concurrency, backupsActive }, inFlight.running);
-    const fullIntervalOf = (policyId: string) => byId.get(policyId)?.fullInterval;
+    const policyOf = (policyId: string) => byId.get(policyId);
     const runs = new Set<string>();
-    const publishing: Promise<void>[] = [];
-    for (let i = 0; i < chosen.length; i += DISPATCH_BATCH) {
-      const batch = chosen.slice(i, i + DISPATCH_BATCH);
+    const publishing: Promise<number>[] = [];
+    for (const batch of wholeGroups(chosen, DISPATCH_BATCH)) {
       // The rows say dispatched (committed); the publishes are awaited with the round's others.
-      for (const task of await this.prepareBatch(batch.map((t) => t.id), fullIntervalOf)) publishing.push(this.publish(task));
+      for (const group of messagesOf(await this.prepareBatch(batch.map((t) => t.id), policyOf))) publishing.push(this.publish(group));
       for (const task of batch) if (task.runId) runs.add(task.runId);
     }
-    await Promise.all(publishing);
+    const sent = (await Promise.all(publishing)).reduce((a, b) => a + b, 0);
     for (const runId of runs) await refreshRun(sql, runId, clock());
-    return publishing.length;
+    return sent;
   }
 
   /** Prepares tasks and marks them dispatched (committed); returns those to publish. */
-  private async prepareBatch(ids: readonly string[], fullIntervalOf: (policyId: string) => number | undefined): Promise<TaskRecord[]> {
+  private async prepareBatch(ids: readonly string[], policyOf: (policyId: string) => PolicyFacts | undefined): Promise<TaskRecord[]> {
     const { sql, clock, retryDelay, logger } = this.options;
     const now = clock();
     const { term } = this.options;
@@ -100,7 +100,7 @@ export class Dispatcher extends ServiceLoop {
       const dispatching = (await lockTasks(tx, ids, { skipLocked: true }))
         .map((task) => ({ task, dispatched: applyTaskEvent(task, { type: 'dispatch', at: now }, retryDelay) }))
         .filter(({ dispatched }) => dispatched.changed);
-      const preparations = await prepareDispatches(tx, dispatching.map(({ task }) => task), fullIntervalOf);
+      const preparations = await prepareDispatches(tx, dispatching.map(({ task }) => task), policyOf);
       const saves: TaskSave[] = [];
       const ready: TaskRecord[] = [];
       for (const { task, dispatched } of dispatching) {
@@ -126,16 +126,21 @@ export class Dispatcher extends ServiceLoop {
     }) as Promise<TaskRecord[]>;
   }
 
-  private async publish(task: TaskRecord): Promise<void> {
+  /** Publishes one message: a task, or a run's backup tasks of one VM (the first carries the others). Returns the tasks sent. */
+  private async publish(group: readonly TaskRecord[]): Promise<number> {
     const { logger } = this.options;
+    const [task, ...more] = group as [TaskRecord, ...TaskRecord[]];
     try {
-      const { data, signature } = signedTask(task, this.options.signer);
+      const { data, signature } = signedTask(task, this.options.signer, more);
       await this.options.publisher.publish(task, data, messageIdOf(task), signature);
-      logger.info({ taskId: task.id, kind: task.kind, address: task.address, vm: task.vmUuid, remote: task.remoteName, attempt: task.attempt }, 'task dispatched');
+      const remotes = more.length === 0 ? { remote: task.remoteName } : { remotes: group.map((t) => t.remoteName), withTasks: more.map((t) => t.id) };
+      logger.info({ taskId: task.id, kind: task.kind, address: task.address, vm: task.vmUuid, ...remotes, attempt: task.attempt }, 'task dispatched');
+      return group.length;
     } catch (error) {
       logger.warn({ taskId: task.id, err: error }, 'publishing a task failed');
       const failure = { code: 'DISPATCH_FAILED', message: `could not publish the task to NATS: ${(error as Error).message}`, retryable: true };
-      await this.apply(task.id, { type: 'failed', at: this.options.clock(), attempt: task.attempt, error: failure });
+      for (const t of group) await this.apply(t.id, { type: 'failed', at: this.options.clock(), attempt: t.attempt, error: failure });
+      return 0;
     }
   }
 
@@ -160,10 +165,56 @@ export class Dispatcher extends ServiceLoop {
     }
   }
 
-  /** Publishes again every task marked dispatched (same attempt, same message id). */
+  /** Publishes again every task marked dispatched (same attempt, same message id; tasks sent together, together again). */
   async republishInFlight(): Promise<number> {
     const tasks = (await listInFlightTasks(this.options.sql)).filter((t) => t.state === 'dispatched');
-    for (const task of tasks) await this.publish(task);
-    return tasks.length;
+    let sent = 0;
+    for (const group of messagesOf(tasks, (t) => t.dispatchedAt?.getTime() ?? 0)) sent += await this.publish(group);
+    return sent;
   }
+}
+
+/**
+ * The messages for prepared tasks: each alone, except a run's backup tasks of one VM (select-
+ * dispatch.ts backupGroupOf), one message for all, led by the first remote by name. `also`: more
+ * to agree on (when republishing: the dispatch time, so tasks sent apart stay apart).
+ */
+export function messagesOf(tasks: readonly TaskRecord[], also: (t: TaskRecord) => unknown = () => ''): TaskRecord[][] {
+  const groups = new Map<string, TaskRecord[]>();
+  const out: TaskRecord[][] = [];
+  for (const task of tasks) {
+    const key = backupGroupOf(task);
+    if (key === undefined) {
+      out.push([task]);
+      continue;
+    }
+    const full = `${key}|${String(also(task))}`;
+    const group = groups.get(full);
+    if (group) group.push(task);
+    else {
+      const fresh = [task];
+      groups.set(full, fresh);
+      out.push(fresh);
+    }
+  }
+  for (const group of groups.values()) group.sort((a, b) => (a.remoteName ?? '').localeCompare(b.remoteName ?? ''));
+  return out;
+}
+
+/** Batches of about `size` tasks that never split a backup group. */
+function wholeGroups<T extends TaskRecord>(tasks: readonly T[], size: number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let last: string | undefined;
+  for (const task of tasks) {
+    const group = backupGroupOf(task);
+    if (current.length >= size && (group === undefined || group !== last)) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(task);
+    last = group;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

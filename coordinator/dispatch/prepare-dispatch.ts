@@ -23,9 +23,15 @@ interface DispatchViews {
 }
 
 /** Prepares every task given (rows locked by the caller); task id → its preparation. */
-export async function prepareDispatches(db: Queryable, tasks: readonly TaskRecord[], fullIntervalOf: (policyId: string) => number | undefined): Promise<Map<string, Preparation>> {
+/** What preparation reads of a task's policy (undefined: the policy is gone). */
+export interface PolicyFacts {
+  fullInterval: number;
+  remotes: readonly string[];
+}
+
+export async function prepareDispatches(db: Queryable, tasks: readonly TaskRecord[], policyOf: (policyId: string) => PolicyFacts | undefined): Promise<Map<string, Preparation>> {
   const views = await loadViews(db, tasks);
-  return new Map(tasks.map((task) => [task.id, prepareOne(task, views, fullIntervalOf)]));
+  return new Map(tasks.map((task) => [task.id, prepareOne(task, views, policyOf)]));
 }
 
 /** The (policy, VM) and (VM, remote) pairs whose references and chains a task's preparation reads. */
@@ -68,7 +74,7 @@ function prepareRelease(task: TaskOf<'release'>, views: DispatchViews): Preparat
   return { ok: true, payload: next };
 }
 
-function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (policyId: string) => number | undefined): Preparation {
+function prepareOne(task: TaskRecord, views: DispatchViews, policyOf: (policyId: string) => PolicyFacts | undefined): Preparation {
   if (task.kind === 'release') return prepareRelease(task, views);
   if (task.kind !== 'backup' && task.kind !== 'restore') return { ok: true, payload: task.payload };
   const remote = task.remoteName!;
@@ -85,14 +91,14 @@ function prepareOne(task: TaskRecord, views: DispatchViews, fullIntervalOf: (pol
     remote,
     references: views.references.get(referenceKey(payload.policyId, task.vmUuid!)) ?? [],
     chains: views.chains.get(chainKey(task.vmUuid!, remote)) ?? {},
-    fullInterval: fullIntervalOf(payload.policyId) ?? 0,
+    fullInterval: policyOf(payload.policyId)?.fullInterval ?? 0,
     forceFull: payload.forceFull,
   });
   const disks: Record<string, PlannedDisk> = {};
   for (const [disk, mode] of Object.entries(plan.disks)) {
     disks[disk] = mode.mode === 'delta' ? { mode: 'delta', reason: DISK_MODE_REASONS[mode.reason], baseVdiUuid: mode.baseVdiUuid } : { mode: 'full', reason: fullReason(mode) };
   }
-  const next: BackupPayload = { ...payload, plan: disks, storageAddress };
+  const next: BackupPayload = { ...payload, plan: disks, storageAddress, policyRemotes: [...(policyOf(payload.policyId)?.remotes ?? [remote])] };
   if (plan.reference) next.referenceSnapshotUuid = plan.reference.snapshotUuid;
   else delete next.referenceSnapshotUuid;
   return { ok: true, payload: next };

@@ -36,6 +36,19 @@ describe('selectDispatch', () => {
     const ready = [task('a', { vmUuid: 'v' }), task('b', { vmUuid: 'v', remoteName: 'offsite' })];
     assert.deepEqual(ids(selectDispatch(ready, [], limits(5))), ['a', 'b']);
   });
+  it("a run's backups of one VM to several remotes go together and count once against the concurrency", () => {
+    const ready = [
+      task('a1', { vmUuid: 'v1', runId: 'r' }), task('a2', { vmUuid: 'v1', runId: 'r', remoteName: 'offsite' }),
+      task('b1', { vmUuid: 'v2', runId: 'r' }), task('b2', { vmUuid: 'v2', runId: 'r', remoteName: 'offsite' }),
+      task('c1', { vmUuid: 'v3', runId: 'r' }),
+    ];
+    assert.deepEqual(ids(selectDispatch(ready, [], limits(2))), ['a1', 'a2', 'b1', 'b2']);
+    // A group in flight counts once; a member held back by its own chain does not hold the others.
+    assert.deepEqual(ids(selectDispatch([ready[4]!], [ready[0]!, ready[1]!], limits(2))), ['c1']);
+    const busyChain = task('m', { vmUuid: 'v2', remoteName: 'offsite', kind: 'merge', address: 'offsite', payload: {} });
+    assert.deepEqual(ids(selectDispatch(ready.slice(2, 4), [busyChain], limits(2))), ['b1']);
+  });
+
   it('one scan per remote at a time', () => {
     const scan = (id: string) => task(id, { kind: 'scan', address: 'nas', vmUuid: null, payload: {} });
     assert.deepEqual(ids(selectDispatch([scan('s1'), scan('s2')], [], limits(1))), ['s1']);

@@ -7,8 +7,10 @@
 import { Task, TaskKind } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
 import type { Signer } from '../../shared/signing/index.js';
 import { signTask } from '../../shared/task-trust/index.js';
-import type { TaskRecord } from '../catalogue/index.js';
-import { withGrant } from './task-grants.js';
+import type { TaskOf, TaskRecord } from '../catalogue/index.js';
+import type { BackupTarget } from '../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
+import { signGrant } from '../../shared/grants/index.js';
+import { grantOf, withGrant } from './task-grants.js';
 
 const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   backup: TaskKind.TASK_KIND_BACKUP,
@@ -24,16 +26,37 @@ export function messageIdOf(task: Pick<TaskRecord, 'id' | 'attempt'>): string {
   return `${task.id}.${task.attempt}`;
 }
 
-function payloadOf(task: TaskRecord): Task['payload'] {
+/** Per disk, the base snapshot VDI of a delta (a full is absent). */
+function basesOf(task: TaskOf<'backup'>): Record<string, string> {
+  return Object.fromEntries(Object.entries(task.payload.plan ?? {}).flatMap(([disk, d]) => (d.mode === 'delta' && d.baseVdiUuid ? [[disk, d.baseVdiUuid]] : [])));
+}
+
+function payloadOf(task: TaskRecord, more: readonly TaskRecord[], signer: Signer | undefined): Task['payload'] {
   const vmUuid = task.vmUuid ?? '';
   switch (task.kind) {
     case 'backup': {
       const p = task.payload;
-      const policyJson = JSON.stringify({ id: p.policyId, name: p.policyName, retention: p.retention, remote: task.remoteName });
-      const bases = Object.fromEntries(Object.entries(p.plan ?? {}).flatMap(([disk, d]) => (d.mode === 'delta' && d.baseVdiUuid ? [[disk, d.baseVdiUuid]] : [])));
+      const others = more.filter((t): t is TaskOf<'backup'> => t.kind === 'backup');
+      const where = others.length === 0 ? { remote: task.remoteName } : { remotes: [task.remoteName, ...others.map((t) => t.remoteName)] };
+      const policyJson = JSON.stringify({ id: p.policyId, name: p.policyName, retention: p.retention, ...where });
+      const moreTargets: BackupTarget[] = others.map((t) => {
+        const grant = signer === undefined ? undefined : grantOf(t);
+        return {
+          taskId: t.id,
+          attempt: t.attempt,
+          backupId: t.payload.backupId,
+          remoteId: t.remoteName ?? '',
+          storageAddress: t.payload.storageAddress ?? '',
+          baseSnapshotVdiByDisk: basesOf(t),
+          ...(grant === undefined || signer === undefined ? {} : { writeGrant: signGrant(signer, grant) }),
+        };
+      });
       return {
         $case: 'backup',
-        value: { vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', baseSnapshotVdiByDisk: bases, policyJson, purgeSnapshotData: p.purgeSnapshotData ?? true },
+        value: {
+          vmUuid, backupId: p.backupId, remoteId: task.remoteName ?? '', storageAddress: p.storageAddress ?? '', baseSnapshotVdiByDisk: basesOf(task), policyJson,
+          purgeSnapshotData: p.purgeSnapshotData ?? true, moreTargets, policyRemoteIds: p.policyRemotes ?? [],
+        },
       };
     }
     case 'restore': {
@@ -59,7 +82,8 @@ function payloadOf(task: TaskRecord): Task['payload'] {
   }
 }
 
-export function taskEnvelope(task: TaskRecord, signer?: Signer): Task {
+/** `more`: the other backup tasks of the same run and VM sent in this message (one export, many remotes). */
+export function taskEnvelope(task: TaskRecord, signer?: Signer, more: readonly TaskRecord[] = []): Task {
   const envelope: Task = {
     taskId: task.id,
     kind: KINDS[task.kind],
@@ -72,7 +96,7 @@ export function taskEnvelope(task: TaskRecord, signer?: Signer): Task {
     expiresAtMs: expiryOf(task),
     signedAtMs: task.dispatchedAt ? task.dispatchedAt.getTime() : 0,
     runId: task.runId ?? '',
-    payload: payloadOf(task),
+    payload: payloadOf(task, more, signer),
     leaderTerm: task.dispatchTerm ?? 0,
   };
   return signer === undefined ? envelope : withGrant(envelope, task, signer);
@@ -86,12 +110,12 @@ function expiryOf(task: TaskRecord): number {
   return task.dispatchedAt ? task.dispatchedAt.getTime() + EXPIRY_WITHOUT_DEADLINE_MS : 0;
 }
 
-export function encodeTask(task: TaskRecord, signer?: Signer): Uint8Array {
-  return Task.encode(taskEnvelope(task, signer)).finish();
+export function encodeTask(task: TaskRecord, signer?: Signer, more: readonly TaskRecord[] = []): Uint8Array {
+  return Task.encode(taskEnvelope(task, signer, more)).finish();
 }
 
 /** The encoded task and, with the coordinator's key, its signature (shared/task-trust). */
-export function signedTask(task: TaskRecord, signer?: Signer): { data: Uint8Array; signature?: string } {
-  const data = encodeTask(task, signer);
+export function signedTask(task: TaskRecord, signer?: Signer, more: readonly TaskRecord[] = []): { data: Uint8Array; signature?: string } {
+  const data = encodeTask(task, signer, more);
   return signer === undefined ? { data } : { data, signature: signTask(signer, data) };
 }

@@ -83,13 +83,26 @@ export class EventHandler {
     if (term === undefined || event.leaderTerm >= term || !/^[0-9a-f-]{36}$/.test(event.claimedTaskId)) return false;
     const superseded = await withTaskLocked(sql, event.claimedTaskId, async (task) => {
       const agrees = mayReport(event.sender, task) && task.state === 'dispatched' && task.attempt === event.attempt && task.dispatchTerm === event.leaderTerm;
-      if (!agrees) return { value: false };
+      if (!agrees) return { value: undefined };
       const t = applyTaskEvent(task, { type: 'superseded', at: clock(), attempt: event.attempt }, retryDelay);
-      return { save: t.changed ? t.task : undefined, value: t.changed };
+      return { save: t.changed ? t.task : undefined, value: t.changed ? task : undefined };
     }).catch((error: unknown) => {
-      if (error instanceof CatalogueError && error.code === 'NOT_FOUND') return false;
+      if (error instanceof CatalogueError && error.code === 'NOT_FOUND') return undefined;
       throw error;
     });
+    if (!superseded) return false;
+    // The other backup tasks that went in the same message (one export, many remotes) were refused with it.
+    if (superseded.kind === 'backup' && superseded.runId !== null && superseded.dispatchedAt !== null) {
+      const siblings = await sql<{ id: string }[]>`
+        select id from tasks where run_id = ${superseded.runId} and vm_uuid = ${superseded.vmUuid} and kind = 'backup' and id <> ${superseded.id}
+          and state = 'dispatched' and dispatch_term = ${event.leaderTerm} and dispatched_at = ${superseded.dispatchedAt}`;
+      for (const { id } of siblings) {
+        await withTaskLocked(sql, id, async (task) => {
+          const t = applyTaskEvent(task, { type: 'superseded', at: clock(), attempt: task.attempt }, retryDelay);
+          return { save: t.changed ? t.task : undefined, value: undefined };
+        });
+      }
+    }
     if (!superseded) return false;
     logger.warn({ agent: describeSender(event.sender), taskId: event.claimedTaskId, attempt: event.attempt, refusedTerm: event.leaderTerm, term }, 'an agent refused an attempt a deposed coordinator dispatched: dispatched again under this term');
     this.options.onQueued?.();

@@ -27,6 +27,8 @@ export interface BackupPayload {
   referenceSnapshotUuid?: string;
   /** Filled at dispatch: the remote's storage agent address. */
   storageAddress?: string;
+  /** Filled at dispatch: every remote the policy writes to then (the host agent keeps references for them only). */
+  policyRemotes?: string[];
 }
 
 export interface MergePayload {

@@ -13,4 +13,4 @@ export { trustedTasks, type RefusalReport } from './trusted-tasks.js';
 export { notRegisteredAdvice, startTaskConsumer, type TaskConsumer, type TaskConsumerOptions, type TaskDelivery, type TaskOutcome } from './task-consumer.js';
 export { publishTask, publishSignedTask, signatureHeaders, decodeTask, publishEvent, decodeEvent, type EventBody } from './envelopes.js';
 export { agentsOf, ensureSeedFiles, seedFileName, type Registered, type SeedFile } from './nats-users.js';
-export { AgentTaskRunner, type EventSink, type ProgressPublisher, type ProgressValue, type TaskAcceptance, type TaskOutput, type TaskPayloadCase } from './task-runner.js';
+export { AgentTaskRunner, type Companion, type EventSink, type ProgressPublisher, type ProgressValue, type TaskAcceptance, type TaskOutput, type TaskPayloadCase } from './task-runner.js';

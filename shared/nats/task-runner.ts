@@ -35,6 +35,14 @@ export interface TaskAcceptance {
   runs: string;
 }
 
+/** Another task carried by a task's message (AgentTaskRunner.companions). */
+export interface Companion {
+  taskId: string;
+  attempt: number;
+  /** What the role knows it by (a host agent: the remote). */
+  name?: string;
+}
+
 /** A progress event without its attempt (the runner adds it). */
 export type ProgressValue = Omit<TaskProgress, 'attempt'>;
 
@@ -66,6 +74,22 @@ export abstract class AgentTaskRunner {
     return {};
   }
 
+  /**
+   * Other tasks this message carries, run by the same work (a backup to several remotes from one
+   * export): each gets its own `started` and `result` events, with its own attempt.
+   */
+  protected companions(_task: Task): Companion[] {
+    return [];
+  }
+
+  /** A companion's result, from the run's; default: the same. */
+  protected companionResult(_task: Task, _companion: Companion, result: TaskResult): TaskResult {
+    return result;
+  }
+
+  /** Called when a delivery's events are out (or it was handed back): what the run kept for them can go. */
+  protected finished(_task: Task): void {}
+
   /** The error to report for `error` (a role may name what it means, e.g. a full remote). */
   protected explain(_task: Task, error: unknown): Promise<unknown> {
     return Promise.resolve(error);
@@ -80,12 +104,19 @@ export abstract class AgentTaskRunner {
       this.log.error({ err: error, subject: delivery.subject }, 'undecodable task dropped');
       return 'ack';
     }
+    const companions = this.companions(task);
     await this.events.publish(task.taskId, { $case: 'started', value: { attempt: task.attempt, delivery: delivery.deliveryCount } });
+    for (const c of companions) await this.events.publish(c.taskId, { $case: 'started', value: { attempt: c.attempt, delivery: delivery.deliveryCount } });
     const result = await this.run(task, delivery.working);
-    // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
-    if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
-    await this.events.publish(task.taskId, { $case: 'result', value: { ...result, attempt: task.attempt } });
-    return 'ack';
+    try {
+      // Handed back to the queue at shutdown: it runs again elsewhere, so this run reports nothing.
+      if (delivery.signal?.aborted) return { redeliverAfterMs: 0 };
+      for (const c of companions) await this.events.publish(c.taskId, { $case: 'result', value: { ...this.companionResult(task, c, result), attempt: c.attempt } });
+      await this.events.publish(task.taskId, { $case: 'result', value: { ...result, attempt: task.attempt } });
+      return 'ack';
+    } finally {
+      this.finished(task);
+    }
   }
 
   /** Runs one task; never throws (failures become a FAILED result). */

@@ -11,9 +11,13 @@ import type { LabPool } from '../../lab/pool/index.js';
 import { testNatsSection } from './storage-nats.js';
 import { testTaskKeys } from './task-keys.js';
 
-export function backupTask(poolId: string, backup: BackupTask, taskId = randomUUID()): Task {
-  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'backup', value: backup } };
+/** A backup task; `moreTargets` and `policyRemoteIds` default to none. */
+export function backupTask(poolId: string, backup: BackupTaskInput, taskId = randomUUID()): Task {
+  const value: BackupTask = { moreTargets: [], policyRemoteIds: [], ...backup };
+  return { taskId, kind: TaskKind.TASK_KIND_BACKUP, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'backup', value } };
 }
+
+export type BackupTaskInput = Omit<BackupTask, 'moreTargets' | 'policyRemoteIds'> & Partial<Pick<BackupTask, 'moreTargets' | 'policyRemoteIds'>>;
 
 export function restoreTask(poolId: string, restore: RestoreTask, taskId = randomUUID()): Task {
   return { taskId, kind: TaskKind.TASK_KIND_RESTORE, target: { agent: { $case: 'poolId', value: poolId } }, attempt: 1, createdAtMs: Date.now(), deadlineMs: 0, expiresAtMs: 0, signedAtMs: 0, runId: '', leaderTerm: 0, payload: { $case: 'restore', value: restore } };

@@ -1,6 +1,7 @@
 // The backup task in domain terms (translated from the NATS envelope at the edge) and what it
-// reports. One task backs up one VM to one or more remotes from a single snapshot and a single
-// export per disk (blocks fan out to every remote's PutDisk).
+// reports. One task backs up one VM to one or more remotes from a single snapshot, with one export
+// per disk for each distinct set of bases among the remotes (blocks fan out to every remote's
+// PutDisk) — one export in all when the remotes' chains agree, as they do after a run together.
 import type { FullReason } from '../plan/plan-disk-exports.js';
 import type { RemoteStorage } from '../remote/remote-storage.js';
 import type { XapiRef } from '../xapi/xapi-records.js';
@@ -10,6 +11,11 @@ export interface BackupTarget {
   /** The backup id on that remote (the coordinator's choice). */
   backupId: string;
   storage: RemoteStorage;
+  /** The catalogue task of this remote and its attempt, when it is not the request's own (one export, many remotes). */
+  taskId?: string;
+  attempt?: number;
+  /** This remote's bases (per disk key); absent: the request's. */
+  bases?: ReadonlyMap<string, string>;
 }
 
 export interface BackupRequest {
@@ -23,6 +29,8 @@ export interface BackupRequest {
   bases: ReadonlyMap<string, string>;
   /** After the commit, destroy the data of the new reference's disks read over CBT and NBD (VDI.data_destroy). Absent: keep it. */
   purgeSnapshotData?: boolean;
+  /** Every remote the policy writes to: previous references kept for none of them but these targets go after the commit. Absent: only the reference of exactly these targets' remote set is replaced. */
+  policyRemotes?: readonly string[];
 }
 
 /** How a disk's blocks were found and read. */
@@ -50,7 +58,7 @@ export interface DiskOutcome {
   /** The disk digest (`sha256:<hex>`) of the blocks streamed, computed while streaming; absent in a report rebuilt from listings. */
   digest?: string;
   blocks: number;
-  /** Block bytes (bitmaps + data) sent to each remote. */
+  /** Block bytes (bitmaps + data) sent to each remote of its export. */
   bytesSent: number;
   durationMs: number;
   remotes: Array<{ remoteId: string; path: string; fileSize: number }>;
@@ -63,6 +71,8 @@ export interface BackupOutcome {
   /** When the snapshot was taken (ISO-8601). */
   timestamp: string;
   backups: Array<{ remoteId: string; backupId: string }>;
+  /** Per remote, its disks (they differ between remotes exported against different bases); absent in older reports: `disks` for all. */
+  targetDisks?: Record<string, DiskOutcome[]>;
   /** The snapshot kept as the new reference. */
   snapshotUuid: string;
   disks: DiskOutcome[];

@@ -4,10 +4,12 @@
 //      what an earlier attempt's uploads of this backup left;
 //   3. a new snapshot is taken (skipped VDIs left out) and tagged;
 //   4. per disk, full or delta (gather-disk-plans.ts), exported and streamed to every remote —
+//      once per distinct set of bases among the remotes (one export when their chains agree) —
 //      a disk whose export broke or whose storage agent went away is sent again (transfer-disk.ts);
 //   5. every remote commits (CommitBackup with the XAPI records); a remote that lost the disks
 //      (its storage agent restarted in between) gets them again, once (commit-to-remotes.ts);
-//   6. only then the snapshot is marked exported, and the previous reference destroyed.
+//   6. only then the snapshot is marked exported, and the previous references it replaces for
+//      all their remotes destroyed.
 // Any failure before 6 destroys the new snapshot — unless the commit may have happened unseen,
 // then the next attempt decides — leaves the old reference untouched, so the next delta is
 // computed against data every remote holds, and asks every remote to discard the upload.
@@ -15,7 +17,7 @@ import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { DEFAULT_NBD_CONNECTIONS, DEFAULT_NBD_MAX_IN_FLIGHT } from '../../../shared/nbd/index.js';
 import { mapWithLimit } from '../concurrency/semaphore.js';
-import { findReferenceSnapshot, taggedFor, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
+import { findReferenceSnapshot, taggedFor, taggedForVm, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
 import { planCleanup } from '../plan/plan-cleanup.js';
 import { selectDisks, type DiskSelection } from '../plan/select-disks.js';
 import type { SnapshotSummary } from '../plan/snapshot-summary.js';
@@ -25,7 +27,7 @@ import type { HostXapi } from '../xapi/host-xapi.js';
 import { XapiCallError } from '../xapi/xapi-call-error.js';
 import type { XapiRef, XapiVbd, XapiVdi, XapiVm } from '../xapi/xapi-records.js';
 import { outcomeFromListing, parseStoredOutcome } from './backup-outcome.js';
-import type { BackupOutcome, BackupRequest, DiskOutcome } from './backup-types.js';
+import type { BackupOutcome, BackupRequest, BackupTarget, DiskOutcome } from './backup-types.js';
 import { collectBackupRecords } from './collect-backup-records.js';
 import { CommitUnconfirmedError, DisksLostError, commitToRemotes } from './commit-to-remotes.js';
 import { discardOnRemotes } from './discard-on-remotes.js';
@@ -62,6 +64,15 @@ const DEFAULT_NBD_READS: NbdReadOptions = { connections: DEFAULT_NBD_CONNECTIONS
 interface LiveVm {
   ref: XapiRef;
   record: XapiVm;
+}
+
+/** Each remote's disks (remote id → the outcome of the export it took). */
+type TargetDisks = Map<string, DiskOutcome[]>;
+
+/** The disks as purging sees them: read over CBT and NBD only if every export read them so. */
+function readEverywhereOverCbt(exports: readonly DiskOutcome[][]): DiskOutcome[] {
+  const first = exports[0] ?? [];
+  return first.map((disk) => (exports.every((e) => e.some((d) => d.diskKey === disk.diskKey && d.readMethod === 'cbt-nbd')) ? disk : { ...disk, readMethod: 'vhd-export' as const }));
 }
 
 interface NewSnapshot {
@@ -114,7 +125,7 @@ class VmBackup {
     if (this.changedBlocks === 'cbt') await enableCbt(this.context.xapi, selection.disks, this.logger, this.warnings);
     this.progress.enter('snapshot');
     const snapshot = await this.takeSnapshot(vm, selection, reference);
-    let disks: DiskOutcome[];
+    let disks: TargetDisks;
     try {
       disks = await this.sendAndCommit(vm, snapshot);
     } catch (error) {
@@ -175,7 +186,7 @@ class VmBackup {
     // Purged references' CBT metadata left without their snapshot VM; the bases this task asks
     // for stay. Best effort: a leftover is no reason to fail the backup, the next run tries again.
     try {
-      const orphans = await this.snapshots.orphanMetadata(this.request.policyId, (await this.findVm()).record, existing, new Set(this.request.bases.values()));
+      const orphans = await this.snapshots.orphanMetadata(this.request.policyId, (await this.findVm()).record, existing, new Set(this.request.targets.flatMap((t) => [...this.basesOf(t).values()])));
       for (const orphan of orphans) {
         this.logger.info({ vdi: orphan.vdi.uuid, reason: orphan.reason }, 'destroying leftover CBT metadata');
         await this.snapshots.destroyVdi(orphan.vdi.ref);
@@ -206,7 +217,7 @@ class VmBackup {
     try {
       const record = await this.context.xapi.getRecord<XapiVm>('VM', ref);
       const takenAt = parseXapiDate(record.snapshot_time) ?? this.now();
-      const anyDelta = selection.disks.some((disk) => this.request.bases.has(disk.diskKey));
+      const anyDelta = selection.disks.some((disk) => this.request.targets.some((t) => this.basesOf(t).has(disk.diskKey)));
       const tags = snapshotTags({
         ...this.scope(),
         datetime: takenAt.toISOString(),
@@ -246,15 +257,20 @@ class VmBackup {
     return summary.vdis.map((vdi) => ({ diskKey: vdi.diskKey ?? vdi.uuid, snapshotVdiRef: vdi.ref, snapshotVdiUuid: vdi.uuid, virtualSize: 0 }));
   }
 
-  /** Steps 4 and 5; a remote that lost the disks before its commit is sent them again, once. */
-  private async sendAndCommit(vm: LiveVm, snapshot: NewSnapshot): Promise<DiskOutcome[]> {
+  private basesOf(target: BackupTarget): ReadonlyMap<string, string> {
+    return target.bases ?? this.request.bases;
+  }
+
+  /** Steps 4 and 5; a remote that lost the disks before its commit is sent them again, once. Returns each remote's disks. */
+  private async sendAndCommit(vm: LiveVm, snapshot: NewSnapshot): Promise<TargetDisks> {
     let targets = this.request.targets;
+    const byTarget: TargetDisks = new Map();
     for (let round = 1; ; round++) {
-      const disks = await this.exportAll(snapshot, targets);
+      for (const [remoteId, disks] of await this.exportAll(snapshot, targets)) byTarget.set(remoteId, disks);
       this.progress.enter('commit');
       try {
-        await this.commit(vm, snapshot, disks, targets);
-        return disks;
+        await this.commit(vm, snapshot, byTarget, targets);
+        return byTarget;
       } catch (error) {
         if (!(error instanceof DisksLostError) || round > 1) throw error;
         this.logger.warn({ reason: error.message }, 'remote lost the disks before the commit; sending them again');
@@ -266,15 +282,31 @@ class VmBackup {
     }
   }
 
-  private async exportAll(snapshot: NewSnapshot, targets: BackupRequest['targets']): Promise<DiskOutcome[]> {
+  /** Exports every disk once per group of targets that share their bases, each group's blocks to its remotes. */
+  private async exportAll(snapshot: NewSnapshot, targets: readonly BackupTarget[]): Promise<TargetDisks> {
+    const groups = new Map<string, BackupTarget[]>();
+    for (const target of targets) {
+      const key = JSON.stringify([...this.basesOf(target)].sort(([a], [b]) => a.localeCompare(b)));
+      groups.set(key, [...(groups.get(key) ?? []), target]);
+    }
+    if (groups.size > 1) this.logger.info({ exports: groups.size, remotes: [...groups.values()].map((g) => g.map((t) => t.remoteId)) }, 'remotes on different bases: one export per base, from the same snapshot');
+    const byTarget: TargetDisks = new Map();
+    for (const group of groups.values()) {
+      const disks = await this.exportGroup(snapshot, group, this.basesOf(group[0]!));
+      for (const target of group) byTarget.set(target.remoteId, disks);
+    }
+    return byTarget;
+  }
+
+  private async exportGroup(snapshot: NewSnapshot, targets: readonly BackupTarget[], bases: ReadonlyMap<string, string>): Promise<DiskOutcome[]> {
     const { xapi, logger } = this.context;
-    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), this.request.bases, targets, this.logger);
+    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), bases, targets, this.logger);
     this.progress.enter('export');
     const retry = this.context.transferRetry ?? DEFAULT_TRANSFER_RETRY;
     const context = {
       xapi,
       vmUuid: this.request.vmUuid,
-      targets,
+      targets: [...targets],
       timestampMs: snapshot.takenAt.getTime(),
       progress: this.progress,
       logger,
@@ -285,31 +317,34 @@ class VmBackup {
     return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => transferDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
   }
 
-  private async commit(vm: LiveVm, snapshot: NewSnapshot, disks: DiskOutcome[], targets: BackupRequest['targets']): Promise<void> {
+  private async commit(vm: LiveVm, snapshot: NewSnapshot, byTarget: TargetDisks, targets: readonly BackupTarget[]): Promise<void> {
     const diskKeyByVdi = new Map(snapshot.disks.map((d) => [d.snapshotVdiRef, d.diskKey]));
     const records = await collectBackupRecords(this.context.xapi, vm, snapshot.ref, diskKeyByVdi);
     const fields = { vmUuid: this.request.vmUuid, timestampMs: snapshot.takenAt.getTime(), recordsJson: JSON.stringify(records), policyJson: this.request.policyJson };
-    await commitToRemotes(targets, fields, disks, this.logger);
+    await commitToRemotes(targets, fields, (target) => byTarget.get(target.remoteId) ?? [], this.logger);
   }
 
-  private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, disks: DiskOutcome[], existing: SnapshotSummary[]): Promise<BackupOutcome> {
+  private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, byTarget: TargetDisks, existing: SnapshotSummary[]): Promise<BackupOutcome> {
+    const disks = byTarget.get(this.request.targets[0]!.remoteId) ?? [];
+    const exports = [...new Set(byTarget.values())];
     const outcome: BackupOutcome = {
       taskId: this.request.taskId,
       vmUuid: this.request.vmUuid,
       vmName: vm.record.name_label,
       timestamp: snapshot.takenAt.toISOString(),
       backups: this.request.targets.map((t) => ({ remoteId: t.remoteId, backupId: t.backupId })),
+      ...(this.request.targets.length > 1 ? { targetDisks: Object.fromEntries(byTarget) } : {}),
       snapshotUuid: snapshot.uuid,
       disks,
       skippedDisks: selection.skipped.map(({ diskKey, reason }) => ({ diskKey, reason })),
       removedSnapshots: this.removed,
-      bytesSent: disks.reduce((sum, d) => sum + d.bytesSent, 0),
+      bytesSent: exports.flat().reduce((sum, d) => sum + d.bytesSent, 0),
       durationMs: Date.now() - this.startedAt,
       redelivered: false,
       warnings: this.warnings,
     };
     await this.markExported(snapshot.ref, outcome, existing);
-    if (this.request.purgeSnapshotData === true) await purgeSnapshotData(this.context.xapi, snapshot.disks, disks, this.logger, outcome.warnings);
+    if (this.request.purgeSnapshotData === true) await purgeSnapshotData(this.context.xapi, snapshot.disks, readEverywhereOverCbt(exports), this.logger, outcome.warnings);
     return outcome;
   }
 
@@ -317,9 +352,14 @@ class VmBackup {
     return this.context.changedBlocks ?? 'vhd-export';
   }
 
-  /** Marks the new snapshot exported (with the report), then destroys every older one of ours. */
+  /**
+   * Marks the new snapshot exported (with the report), then destroys the previous references it
+   * replaces: ours for exactly these remotes, and — when the policy's remotes are known — every
+   * other of this policy and VM whose remotes all took this backup or are no longer the policy's
+   * (a reference still needed by a remote that did not take part stays).
+   */
   private async markExported(ref: XapiRef, outcome: BackupOutcome, existing: SnapshotSummary[]): Promise<void> {
-    const previous = taggedFor(existing, this.scope()).filter((tagged) => tagged.snapshot.ref !== ref);
+    const previous = this.replacedReferences(existing).filter((tagged) => tagged.snapshot.ref !== ref);
     for (const { snapshot } of previous) outcome.removedSnapshots.push({ uuid: snapshot.uuid, reason: `previous reference, replaced by ${outcome.snapshotUuid}` });
     await this.snapshots.setOtherConfig('VM', ref, { [TAG.result]: JSON.stringify(outcome) });
     await this.snapshots.setOtherConfig('VM', ref, { [TAG.exported]: 'true' });
@@ -332,6 +372,18 @@ class VmBackup {
         outcome.warnings.push(warning);
       }
     }
+  }
+
+  private replacedReferences(existing: readonly SnapshotSummary[]): TaggedSnapshot[] {
+    const exact = taggedFor(existing, this.scope());
+    const policyRemotes = this.request.policyRemotes;
+    if (policyRemotes === undefined || policyRemotes.length === 0) return exact;
+    const took = new Set(this.request.targets.map((t) => t.remoteId));
+    const wanted = new Set(policyRemotes);
+    const others = taggedForVm(existing, this.request.policyId, this.request.vmUuid).filter(
+      (tagged) => tagged.tags.exported && !exact.some((e) => e.snapshot.ref === tagged.snapshot.ref) && tagged.tags.remotes.split(',').every((remote) => took.has(remote) || !wanted.has(remote)),
+    );
+    return [...exact, ...others];
   }
 
   private async discard(snapshot: { ref: XapiRef; disks: SnapshotDisk[] }): Promise<void> {

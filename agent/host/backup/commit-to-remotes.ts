@@ -53,8 +53,10 @@ function sentDisk(disk: DiskOutcome): SentDisk {
   return { diskKey: disk.diskKey, footerUuid: disk.snapshotVdiUuid, virtualSize: disk.virtualSize, digest: Buffer.from(disk.digest.replace(/^sha256:/, ''), 'hex') };
 }
 
-export async function commitToRemotes(targets: readonly BackupTarget[], fields: CommitFields, disks: readonly DiskOutcome[], logger: Logger): Promise<void> {
+/** `disks`: what each remote was sent (remotes exported against different bases were sent different disks). */
+export async function commitToRemotes(targets: readonly BackupTarget[], fields: CommitFields, disksOf: (target: BackupTarget) => readonly DiskOutcome[], logger: Logger): Promise<void> {
   for (const [i, target] of targets.entries()) {
+    const disks = disksOf(target);
     try {
       await target.storage.commitBackup({
         backupId: target.backupId,

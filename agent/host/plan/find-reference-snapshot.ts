@@ -26,6 +26,16 @@ export function taggedFor(snapshots: readonly SnapshotSummary[], scope: Referenc
   return out;
 }
 
+/** Every snapshot tagged for this policy and VM, whatever its remote set. */
+export function taggedForVm(snapshots: readonly SnapshotSummary[], policyId: string, vmUuid: string): TaggedSnapshot[] {
+  const out: TaggedSnapshot[] = [];
+  for (const snapshot of snapshots) {
+    const tags = readSnapshotTags(snapshot.otherConfig);
+    if (tags !== undefined && tags.policyId === policyId && tags.vmUuid === vmUuid) out.push({ snapshot, tags });
+  }
+  return out;
+}
+
 export function newestFirst(a: TaggedSnapshot, b: TaggedSnapshot): number {
   return (
     compareText(b.tags.datetime, a.tags.datetime) ||

@@ -29,10 +29,10 @@ describe('planRelease', () => {
     snap('user', 'untagged'),
   ];
 
-  it('a dropped remote: its references go, those of kept remotes stay', () => {
-    assert.deepEqual(planned(snapshots, scope({ vmUuids: new Set(['vm-1']), keepRemotes: new Set(['offsite']) })), ['nas-ref', 'both-ref', 'unexported', 'no-remotes-tag']);
+  it('a dropped remote: its references go; those of kept remotes stay, a shared one too (its other remote still needs it)', () => {
+    assert.deepEqual(planned(snapshots, scope({ vmUuids: new Set(['vm-1']), keepRemotes: new Set(['offsite']) })), ['nas-ref', 'unexported', 'no-remotes-tag']);
   });
-  it('a remote set is kept only when every remote of it is', () => {
+  it('every remote kept: only what has no remote goes', () => {
     assert.deepEqual(planned(snapshots, scope({ vmUuids: new Set(['vm-1']), keepRemotes: new Set(['nas', 'offsite']) })), ['no-remotes-tag']);
   });
   it('a VM that left: every reference of that VM of this policy goes, nothing else', () => {
@@ -43,7 +43,8 @@ describe('planRelease', () => {
   });
   it('remotesKept', () => {
     assert.equal(remotesKept('nas', new Set(['nas'])), true);
-    assert.equal(remotesKept('nas,offsite', new Set(['nas'])), false);
+    assert.equal(remotesKept('nas,offsite', new Set(['nas'])), true);
+    assert.equal(remotesKept('nas,offsite', new Set(['c'])), false);
     assert.equal(remotesKept('', new Set(['nas'])), false);
   });
 });

@@ -17,10 +17,9 @@ export interface ReleaseScope {
   keepRemotes: ReadonlySet<string>;
 }
 
-/** Whether a reference for this remote set (`remotesKey`) is still wanted. */
+/** Whether a reference for this remote set (`remotesKey`) is still wanted: by one of its remotes at least. */
 export function remotesKept(remotes: string, keep: ReadonlySet<string>): boolean {
-  const ids = remotes.split(',').filter((id) => id !== '');
-  return ids.length > 0 && ids.every((id) => keep.has(id));
+  return remotes.split(',').some((id) => id !== '' && keep.has(id));
 }
 
 export function planRelease(snapshots: readonly SnapshotSummary[], scope: ReleaseScope): CleanupItem[] {

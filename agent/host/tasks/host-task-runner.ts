@@ -7,8 +7,10 @@
 // (release-references.ts); a backup and a release of one VM never overlap in this agent (VmLocks).
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
-import { AgentTaskRunner, type EventSink, type TaskAcceptance, type TaskOutput } from '../../../shared/nats/index.js';
+import { AgentTaskRunner, type Companion, type EventSink, type TaskAcceptance, type TaskOutput } from '../../../shared/nats/index.js';
 import { TaskKind, type Task } from '../../../shared/proto/gen/deltachain/tasks/v1/task.js';
+import { TaskStatus, type TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
+import type { BackupOutcome } from '../backup/backup-types.js';
 import { backupVm } from '../backup/backup-vm.js';
 import type { TransferRetryOptions } from '../backup/transfer-disk.js';
 import type { ProgressListener } from '../backup/transfer-progress.js';
@@ -57,6 +59,8 @@ export class HostTaskRefusedError extends DeltachainError {
 export class HostTaskRunner extends AgentTaskRunner {
   private readonly locks = new VmLocks();
   protected readonly failureCode = 'HOST_TASK_FAILED';
+  /** A backup's outcome, until its companions' results are made from it. */
+  private readonly outcomes = new Map<string, BackupOutcome>();
 
   constructor(private readonly context: HostTaskContext) {
     super(context.events, context.logger, 'host-tasks');
@@ -83,6 +87,7 @@ export class HostTaskRunner extends AgentTaskRunner {
       const { transferRetry, changedBlocks, nbd } = this.context;
       const context = { xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0, changedBlocks, nbd, ...(transferRetry === undefined ? {} : { transferRetry }) };
       const outcome = await this.locks.run(request.vmUuid, () => backupVm(context, request));
+      this.outcomes.set(task.taskId, outcome);
       return backupOutput(outcome);
     }
     if (payload.$case === 'restore') {
@@ -94,6 +99,24 @@ export class HostTaskRunner extends AgentTaskRunner {
       return releaseOutput(await releaseReferences({ xapi, logger, lockVm: (vm, operation) => this.locks.run(vm, operation) }, request));
     }
     throw new HostTaskRefusedError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
+  }
+
+  /** The other remotes' backup tasks of a backup to several remotes (one export, many remotes). */
+  protected override companions(task: Task): Companion[] {
+    if (task.payload?.$case !== 'backup') return [];
+    return task.payload.value.moreTargets.map((t) => ({ taskId: t.taskId, attempt: t.attempt, name: t.remoteId }));
+  }
+
+  /** A companion's result: its remote's backup and disks, or the same failure. */
+  protected override companionResult(task: Task, companion: Companion, result: TaskResult): TaskResult {
+    const outcome = this.outcomes.get(task.taskId);
+    const remoteId = companion.name;
+    if (outcome === undefined || result.status !== TaskStatus.TASK_STATUS_SUCCEEDED || remoteId === undefined) return result;
+    return { ...result, output: backupOutput(outcome, remoteId) };
+  }
+
+  protected override finished(task: Task): void {
+    this.outcomes.delete(task.taskId);
   }
 
   /** Transfer progress as events: at most one per interval, and one at each change of phase. */

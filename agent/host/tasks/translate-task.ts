@@ -9,7 +9,7 @@ import { encodeSignedGrant, type SignedGrant } from '../../../shared/grants/inde
 import type { BackupTask, ReleaseReferencesTask, RestoreTask } from '../../../shared/proto/gen/deltachain/tasks/v1/host_tasks.js';
 import { ID_PATTERN, UUID_PATTERN } from '../../../shared/ids.js';
 import type { TaskResult } from '../../../shared/proto/gen/deltachain/tasks/v1/event.js';
-import type { BackupOutcome, BackupRequest } from '../backup/backup-types.js';
+import type { BackupOutcome, BackupRequest, BackupTarget } from '../backup/backup-types.js';
 import type { ReleaseOutcome, ReleaseRequest } from '../release/release-references.js';
 import type { RestoreOutcome, RestoreRequest } from '../restore/restore-types.js';
 import type { RemoteStorages } from './remote-storages.js';
@@ -40,17 +40,35 @@ export function backupRequestFrom(taskId: string, payload: BackupTask, storages:
   }
   const policyId = (policy as { id?: unknown } | undefined)?.id;
   need(typeof policyId === 'string' && policyId !== '', taskId, 'policy_json must be a JSON object with the policy "id"');
-  for (const [disk, base] of Object.entries(payload.baseSnapshotVdiByDisk)) {
-    need(UUID_PATTERN.test(base), taskId, `the base of disk ${disk} (${JSON.stringify(base)}) is not a uuid`);
+  const basesOf = (bases: Record<string, string>): Map<string, string> => {
+    for (const [disk, base] of Object.entries(bases)) need(UUID_PATTERN.test(base), taskId, `the base of disk ${disk} (${JSON.stringify(base)}) is not a uuid`);
+    return new Map(Object.entries(bases));
+  };
+  const bases = basesOf(payload.baseSnapshotVdiByDisk);
+  const targets: BackupTarget[] = [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress).withGrant(grantBytes(payload.writeGrant)), bases }];
+  for (const more of payload.moreTargets) {
+    checkCommon(taskId, { ...more, vmUuid: payload.vmUuid });
+    need(UUID_PATTERN.test(more.taskId), taskId, `more_targets: task id ${JSON.stringify(more.taskId)} is not a lowercase uuid`);
+    need(!targets.some((t) => t.remoteId === more.remoteId), taskId, `more_targets: remote ${JSON.stringify(more.remoteId)} is named twice`);
+    targets.push({
+      remoteId: more.remoteId,
+      backupId: more.backupId,
+      storage: storages.get(more.remoteId, more.storageAddress).withGrant(grantBytes(more.writeGrant)),
+      taskId: more.taskId,
+      attempt: more.attempt,
+      bases: basesOf(more.baseSnapshotVdiByDisk),
+    });
   }
+  for (const remote of payload.policyRemoteIds) need(REMOTE_ID.test(remote), taskId, `policy_remote_ids: ${JSON.stringify(remote)} is not a remote id`);
   return {
     taskId,
     policyId: policyId as string,
     policyJson: payload.policyJson,
     vmUuid: payload.vmUuid,
-    targets: [{ remoteId: payload.remoteId, backupId: payload.backupId, storage: storages.get(payload.remoteId, payload.storageAddress).withGrant(grantBytes(payload.writeGrant)) }],
-    bases: new Map(Object.entries(payload.baseSnapshotVdiByDisk)),
+    targets,
+    bases,
     purgeSnapshotData: payload.purgeSnapshotData ?? true,
+    ...(payload.policyRemoteIds.length === 0 ? {} : { policyRemotes: payload.policyRemoteIds }),
   };
 }
 
@@ -89,15 +107,17 @@ export function releaseOutput(outcome: ReleaseOutcome): Output {
   return { $case: 'releaseReferences', value: { destroyedSnapshotUuids: outcome.destroyed.map((d) => d.uuid), destroyedOrphanVdiUuids: outcome.orphans.map((o) => o.uuid) } };
 }
 
-export function backupOutput(outcome: BackupOutcome): Output {
+/** The result of the backup on `remoteId` (default: the task's own remote, the first). */
+export function backupOutput(outcome: BackupOutcome, remoteId = outcome.backups[0]?.remoteId): Output {
+  const disks = (remoteId === undefined ? undefined : outcome.targetDisks?.[remoteId]) ?? outcome.disks;
   return {
     $case: 'backup',
     value: {
-      backupId: outcome.backups[0]?.backupId ?? '',
+      backupId: outcome.backups.find((b) => b.remoteId === remoteId)?.backupId ?? outcome.backups[0]?.backupId ?? '',
       snapshotUuid: outcome.snapshotUuid,
-      bytesSent: outcome.bytesSent,
+      bytesSent: disks.reduce((sum, d) => sum + d.bytesSent, 0),
       report: {
-        disks: outcome.disks.map((d) => ({
+        disks: disks.map((d) => ({
           diskKey: d.diskKey,
           snapshotVdiUuid: d.snapshotVdiUuid,
           mode: d.mode,

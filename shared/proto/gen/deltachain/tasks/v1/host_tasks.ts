@@ -39,10 +39,42 @@ export interface BackupTask {
    * (VDI.data_destroy), so the pool keeps no snapshot data between runs — done only for disks
    * whose changed blocks were read over CBT and NBD in this run. Absent = true.
    */
-  purgeSnapshotData?: boolean | undefined;
+  purgeSnapshotData?:
+    | boolean
+    | undefined;
+  /**
+   * One export, many remotes (docs/multi-site.md): the other remotes of the same run this VM is
+   * backed up to, from the same snapshot. Each is a backup task of its own in the catalogue (its
+   * own id, attempt, backup id and grant), reported with its own events; the host agent exports
+   * each disk once per distinct base among all targets (once when their chains agree).
+   */
+  moreTargets: BackupTarget[];
+  /**
+   * Every remote the policy writes to: a previous reference snapshot whose remotes all either took
+   * this backup or are no longer among these is destroyed after the commit. Empty (an older
+   * coordinator): only a reference for exactly this task's remotes is replaced.
+   */
+  policyRemoteIds: string[];
 }
 
 export interface BackupTask_BaseSnapshotVdiByDiskEntry {
+  key: string;
+  value: string;
+}
+
+/** Another remote of a backup task (BackupTask.more_targets), with what its task needs of its own. */
+export interface BackupTarget {
+  taskId: string;
+  attempt: number;
+  backupId: string;
+  remoteId: string;
+  storageAddress: string;
+  /** As BackupTask's: this remote's chain decides its bases. */
+  baseSnapshotVdiByDisk: { [key: string]: string };
+  writeGrant?: SignedGrant | undefined;
+}
+
+export interface BackupTarget_BaseSnapshotVdiByDiskEntry {
   key: string;
   value: string;
 }
@@ -217,6 +249,8 @@ function createBaseBackupTask(): BackupTask {
     policyJson: "",
     writeGrant: undefined,
     purgeSnapshotData: undefined,
+    moreTargets: [],
+    policyRemoteIds: [],
   };
 }
 
@@ -245,6 +279,12 @@ export const BackupTask: MessageFns<BackupTask> = {
     }
     if (message.purgeSnapshotData !== undefined) {
       writer.uint32(64).bool(message.purgeSnapshotData);
+    }
+    for (const v of message.moreTargets) {
+      BackupTarget.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.policyRemoteIds) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -329,6 +369,22 @@ export const BackupTask: MessageFns<BackupTask> = {
             message.purgeSnapshotData = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.moreTargets.push(BackupTarget.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.policyRemoteIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -405,6 +461,16 @@ export const BackupTask: MessageFns<BackupTask> = {
         : isSet(object.purge_snapshot_data)
         ? globalThis.Boolean(object.purge_snapshot_data)
         : undefined,
+      moreTargets: globalThis.Array.isArray(object?.moreTargets)
+        ? object.moreTargets.map((e: any) => BackupTarget.fromJSON(e))
+        : globalThis.Array.isArray(object?.more_targets)
+        ? object.more_targets.map((e: any) => BackupTarget.fromJSON(e))
+        : [],
+      policyRemoteIds: globalThis.Array.isArray(object?.policyRemoteIds)
+        ? object.policyRemoteIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.policy_remote_ids)
+        ? object.policy_remote_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -440,6 +506,12 @@ export const BackupTask: MessageFns<BackupTask> = {
     if (message.purgeSnapshotData !== undefined) {
       obj.purgeSnapshotData = message.purgeSnapshotData;
     }
+    if (message.moreTargets?.length) {
+      obj.moreTargets = message.moreTargets.map((e) => BackupTarget.toJSON(e));
+    }
+    if (message.policyRemoteIds?.length) {
+      obj.policyRemoteIds = message.policyRemoteIds;
+    }
     return obj;
   },
 
@@ -467,6 +539,8 @@ export const BackupTask: MessageFns<BackupTask> = {
       ? SignedGrant.fromPartial(object.writeGrant)
       : undefined;
     message.purgeSnapshotData = object.purgeSnapshotData ?? undefined;
+    message.moreTargets = object.moreTargets?.map((e) => BackupTarget.fromPartial(e)) || [];
+    message.policyRemoteIds = object.policyRemoteIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -550,6 +624,330 @@ export const BackupTask_BaseSnapshotVdiByDiskEntry: MessageFns<BackupTask_BaseSn
   },
   fromPartial(object: DeepPartial<BackupTask_BaseSnapshotVdiByDiskEntry>): BackupTask_BaseSnapshotVdiByDiskEntry {
     const message = createBaseBackupTask_BaseSnapshotVdiByDiskEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseBackupTarget(): BackupTarget {
+  return {
+    taskId: "",
+    attempt: 0,
+    backupId: "",
+    remoteId: "",
+    storageAddress: "",
+    baseSnapshotVdiByDisk: {},
+    writeGrant: undefined,
+  };
+}
+
+export const BackupTarget: MessageFns<BackupTarget> = {
+  encode(message: BackupTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(16).uint32(message.attempt);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(26).string(message.backupId);
+    }
+    if (message.remoteId !== "") {
+      writer.uint32(34).string(message.remoteId);
+    }
+    if (message.storageAddress !== "") {
+      writer.uint32(42).string(message.storageAddress);
+    }
+    globalThis.Object.entries(message.baseSnapshotVdiByDisk).forEach(([key, value]: [string, string]) => {
+      BackupTarget_BaseSnapshotVdiByDiskEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.writeGrant !== undefined) {
+      SignedGrant.encode(message.writeGrant, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.remoteId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.storageAddress = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = BackupTarget_BaseSnapshotVdiByDiskEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.baseSnapshotVdiByDisk[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.writeGrant = SignedGrant.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupTarget {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      remoteId: isSet(object.remoteId)
+        ? globalThis.String(object.remoteId)
+        : isSet(object.remote_id)
+        ? globalThis.String(object.remote_id)
+        : "",
+      storageAddress: isSet(object.storageAddress)
+        ? globalThis.String(object.storageAddress)
+        : isSet(object.storage_address)
+        ? globalThis.String(object.storage_address)
+        : "",
+      baseSnapshotVdiByDisk: isObject(object.baseSnapshotVdiByDisk)
+        ? (globalThis.Object.entries(object.baseSnapshotVdiByDisk) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.base_snapshot_vdi_by_disk)
+        ? (globalThis.Object.entries(object.base_snapshot_vdi_by_disk) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      writeGrant: isSet(object.writeGrant)
+        ? SignedGrant.fromJSON(object.writeGrant)
+        : isSet(object.write_grant)
+        ? SignedGrant.fromJSON(object.write_grant)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BackupTarget): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.remoteId !== "") {
+      obj.remoteId = message.remoteId;
+    }
+    if (message.storageAddress !== "") {
+      obj.storageAddress = message.storageAddress;
+    }
+    if (message.baseSnapshotVdiByDisk) {
+      const entries = globalThis.Object.entries(message.baseSnapshotVdiByDisk) as [string, string][];
+      if (entries.length > 0) {
+        obj.baseSnapshotVdiByDisk = {};
+        entries.forEach(([k, v]) => {
+          obj.baseSnapshotVdiByDisk[k] = v;
+        });
+      }
+    }
+    if (message.writeGrant !== undefined) {
+      obj.writeGrant = SignedGrant.toJSON(message.writeGrant);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupTarget>): BackupTarget {
+    return BackupTarget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupTarget>): BackupTarget {
+    const message = createBaseBackupTarget();
+    message.taskId = object.taskId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.backupId = object.backupId ?? "";
+    message.remoteId = object.remoteId ?? "";
+    message.storageAddress = object.storageAddress ?? "";
+    message.baseSnapshotVdiByDisk =
+      (globalThis.Object.entries(object.baseSnapshotVdiByDisk ?? {}) as [string, string][]).reduce(
+        (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+          if (value !== undefined) {
+            acc[key] = globalThis.String(value);
+          }
+          return acc;
+        },
+        {},
+      );
+    message.writeGrant = (object.writeGrant !== undefined && object.writeGrant !== null)
+      ? SignedGrant.fromPartial(object.writeGrant)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupTarget_BaseSnapshotVdiByDiskEntry(): BackupTarget_BaseSnapshotVdiByDiskEntry {
+  return { key: "", value: "" };
+}
+
+export const BackupTarget_BaseSnapshotVdiByDiskEntry: MessageFns<BackupTarget_BaseSnapshotVdiByDiskEntry> = {
+  encode(message: BackupTarget_BaseSnapshotVdiByDiskEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupTarget_BaseSnapshotVdiByDiskEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupTarget_BaseSnapshotVdiByDiskEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupTarget_BaseSnapshotVdiByDiskEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: BackupTarget_BaseSnapshotVdiByDiskEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupTarget_BaseSnapshotVdiByDiskEntry>): BackupTarget_BaseSnapshotVdiByDiskEntry {
+    return BackupTarget_BaseSnapshotVdiByDiskEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupTarget_BaseSnapshotVdiByDiskEntry>): BackupTarget_BaseSnapshotVdiByDiskEntry {
+    const message = createBaseBackupTarget_BaseSnapshotVdiByDiskEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
     return message;
