@@ -108,15 +108,29 @@ export class StandInHostAgent {
       await this.fail(task, 'UNSUPPORTED', `the stand-in host agent runs backups only, not ${task.payload?.$case}`);
       return 'ack';
     }
-    await this.event(task.taskId, { $case: 'started', value: { attempt: task.attempt, delivery: this.deliveries.get(task.taskId)! } });
+    // A run's backups of one VM to several remotes come as one message (more_targets): each is
+    // its own task, reported with its own events. The stand-in backs each up on its own.
+    const primary = task.payload.value;
+    const jobs = [
+      { taskId: task.taskId, attempt: task.attempt, backup: primary },
+      ...primary.moreTargets.map((t) => ({
+        taskId: t.taskId,
+        attempt: t.attempt,
+        backup: { ...primary, backupId: t.backupId, remoteId: t.remoteId, storageAddress: t.storageAddress, baseSnapshotVdiByDisk: t.baseSnapshotVdiByDisk, writeGrant: t.writeGrant, moreTargets: [] },
+      })),
+    ];
+    for (const job of jobs.slice(1)) this.deliveries.set(job.taskId, (this.deliveries.get(job.taskId) ?? 0) + 1);
+    for (const job of jobs) await this.event(job.taskId, { $case: 'started', value: { attempt: job.attempt, delivery: this.deliveries.get(job.taskId)! } });
     await this.gate;
-    const started = Date.now();
-    try {
-      const result = await this.backup(task.payload.value);
-      await this.event(task.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: Date.now() - started, output: { $case: 'backup', value: BackupResult.create(result) } } });
-      this.reported.push(task.taskId);
-    } catch (error) {
-      await this.fail(task, 'STAND_IN_FAILED', (error as Error).message);
+    for (const job of jobs) {
+      const started = Date.now();
+      try {
+        const result = await this.backup(job.backup);
+        await this.event(job.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_SUCCEEDED, durationMs: Date.now() - started, attempt: job.attempt, output: { $case: 'backup', value: BackupResult.create(result) } } });
+        this.reported.push(job.taskId);
+      } catch (error) {
+        await this.event(job.taskId, { $case: 'result', value: { status: TaskStatus.TASK_STATUS_FAILED, attempt: job.attempt, error: { code: 'STAND_IN_FAILED', message: (error as Error).message, retryable: false, side: '' }, durationMs: 0 } });
+      }
     }
     return 'ack';
   }

@@ -70,6 +70,7 @@ async function streamExport(lab: LabServices, res: ServerResponse, reader: DiskR
     signal: AbortSignal.any([task.signal, lab.shutdown]),
     onProgress: (bytes) => task.progress(bytes / total),
   });
+  lab.state.served.export += result.bytes;
   if (result.cut && cut !== undefined) {
     res.socket?.resetAndDestroy();
     return task.fail(IO_ERROR());

@@ -9,6 +9,8 @@ export interface LabSummary {
   srs: SrUsage[];
   /** Snapshot data over all SRs, bytes (see model/sr-usage.ts). */
   snapshotDataBytes: number;
+  /** Disk bytes served since the lab started, by export_raw_vdi and by NBD reads. */
+  served: { export: number; nbd: number };
 }
 
 export interface VmSummary {
@@ -47,5 +49,5 @@ export function labSummary(state: LabState): LabSummary {
       disks,
     };
   });
-  return { pool: { uuid: pool.uuid, name: pool['name_label'] as string }, vms, ...snapshotDataReport(records) };
+  return { pool: { uuid: pool.uuid, name: pool['name_label'] as string }, vms, ...snapshotDataReport(records), served: { ...state.served } };
 }

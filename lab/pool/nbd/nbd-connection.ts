@@ -30,6 +30,8 @@ export interface NbdConnectionOptions {
   /** Cut the connection (TCP reset) after this many bytes of read data, when the nbdCut fault fired. */
   cutAfterBytes: (vdiUuid: string) => number | undefined;
   logger: Logger | undefined;
+  /** Told of every chunk of read data sent (bytes). */
+  onServed?: (bytes: number) => void;
 }
 
 class ConnectionOver extends Error {}
@@ -280,6 +282,7 @@ export class NbdConnection {
     }
     await this.write(chunk);
     budget.sent += chunk.length;
+    this.options.onServed?.(chunk.length);
   }
 
   /** The nbdCut fault: a TCP reset, as a dropped link or a restarted host gives. */

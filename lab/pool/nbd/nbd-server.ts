@@ -104,6 +104,7 @@ export class LabNbdServer {
       tls: mode === 'tls' ? this.tls : undefined,
       cutAfterBytes: (vdiUuid) => faults.take('nbdCut', vdiUuid)?.afterBytes,
       logger,
+      onServed: (bytes) => void (this.state.served.nbd += bytes),
     });
     this.connections.set(connection, connection.serve().finally(() => this.connections.delete(connection)));
   }

@@ -16,6 +16,8 @@ const TRANSIENT = new Set(['task']);
 
 export class LabState {
   private saving: Promise<void> = Promise.resolve();
+  /** Disk bytes served since the lab started: by `export_raw_vdi` (raw or VHD) and by NBD reads — what backups cost the pool. */
+  readonly served = { export: 0, nbd: 0 };
 
   private constructor(
     readonly dir: string,
