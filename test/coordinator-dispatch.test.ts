@@ -108,7 +108,7 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     assert.equal(sent.payload.value.purgeSnapshotData, false, "the published task carries the policy's purgeSnapshotData: false");
   });
 
-  it('a publish that fails is recorded as a retryable failure', async () => {
+  it('a publish that fails queues the task again, with its cause shown, without counting the attempt', async () => {
     const closed = await connectNats(natsSchema.parse(testNatsSection(nats.namespace)), 'closed');
     await closed.close();
     const broken = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(closed, nats.names), clock: () => new Date(), retryDelay: () => 60_000, logger });
@@ -117,6 +117,8 @@ describe('dispatch over JetStream', { timeout: 60_000 }, () => {
     const t = await catalogue.getTask(db.sql, task.id);
     assert.equal(t.state, 'queued');
     assert.equal(t.errorCode, 'DISPATCH_FAILED');
+    assert.equal(t.maxAttempts, DEFAULT_TASK_LIMITS.verify.maxAttempts + 1, 'the unsent attempt is given back');
+    assert.ok(t.notBefore.getTime() > Date.now() + 50_000, 'after the first retry delay');
   });
 
   it('events from agents move tasks; a malformed event is skipped', async () => {

@@ -4,15 +4,25 @@
 // served equal what one remote received — and keeps one reference snapshot for both. A remote
 // added later gets its full from the same snapshot as the others' delta (two exports that run,
 // one snapshot), after which one export serves all three again. Every date restores to the lab's
-// digests, from each remote.
+// digests, from each remote. A remote that fails (full) fails only its own task: the other remote
+// of the run takes the backup, the reference moves for it alone, and the next run goes on.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
+import { mountSmallFilesystem, type SmallFilesystem } from './support/small-filesystem.js';
+import { runPolicyAndWait } from '../lab/story/index.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, writeGuest, type BackupRun, type E2eVm } from './support/e2e-backups.js';
 
 const MiB = 1024 * 1024;
-const POOL = { name: 'lab-one', seed: 41, fleet: { srs: [{ name: 'Local storage', type: 'ext', size: 2 ** 32 }], vms: [{ name: 'web', disks: [{ name: 'web root', size: 16 * MiB, fill: 50 }] }] } };
+const POOL = {
+  name: 'lab-one',
+  seed: 41,
+  fleet: {
+    srs: [{ name: 'Local storage', type: 'ext', size: 2 ** 32 }],
+    vms: [{ name: 'web', disks: [{ name: 'web root', size: 16 * MiB, fill: 50 }] }, { name: 'db', disks: [{ name: 'db root', size: 8 * MiB, fill: 50 }] }],
+  },
+};
 
 describe('one export, many remotes', { timeout: 300_000 }, () => {
   let e2e: E2eStack;
@@ -44,8 +54,10 @@ describe('one export, many remotes', { timeout: 300_000 }, () => {
     web = await findVm(stack, 'lab-one', 'web');
     await stack.control.createPolicy({ settings: policySettings('both', [web], ['nas', 'offsite'], { retention: 5, fullInterval: 0 }) });
   });
+  let small: SmallFilesystem | { skip: string } | undefined;
   after(async () => {
     await e2e?.close();
+    if (small !== undefined && !('skip' in small)) await small.unmount();
   });
 
   it('a full to two remotes reads the disk from the pool once, and one snapshot is the reference of both', async () => {
@@ -96,5 +108,34 @@ describe('one export, many remotes', { timeout: 300_000 }, () => {
         await restoreChecked(stack, ledger, { vm: web, what: { backupId }, remote, toPool: 'lab-one', srName: 'Local storage', expectedBackupId: backupId });
       }
     }
+  });
+
+  it('a remote that fails fails only its own task: the other takes the backup from the same export, and its chain goes on', async (t) => {
+    small = await mountSmallFilesystem(4 * MiB);
+    if ('skip' in small) return t.skip(small.skip);
+    const remote = await stack.startStorage('small', small.path);
+    await stack.control.addRemote({ name: 'small', address: remote.address, site: 'lab', location: remote.root, description: 'a 4 MiB tmpfs' });
+    const db = await findVm(stack, 'lab-one', 'db');
+    await stack.control.createPolicy({ settings: policySettings('iso', [db], ['offsite', 'small'], { retention: 5, fullInterval: 0 }) });
+    const before = await served();
+    const run = await runPolicyAndWait(stack.control, 'iso');
+    const bytes = (await served()) - before;
+    const task = (remote: string) => run.tasks.find((x) => x.kind === 'backup' && x.remote === remote)!;
+    assert.equal(task('small').state, 'failed');
+    assert.equal(task('small').errorCode, 'REMOTE_FULL', task('small').errorMessage);
+    assert.equal(task('offsite').state, 'succeeded', `${task('offsite').errorCode}: ${task('offsite').errorMessage}`);
+    const kept = (await stack.control.listBackups({ vmUuid: db.uuid, remote: 'offsite', all: false })).backups;
+    assert.equal(kept.length, 1, 'offsite took the backup');
+    console.log(`# a remote refused: the pool served ${bytes} bytes; offsite's backup is ${kept[0]!.sizeBytes} bytes`);
+    assert.ok(bytes < 1.2 * Number(kept[0]!.sizeBytes) + MiB, `one export for the run: ${bytes} served`);
+    const refs = (await stack.pools.get('lab-one')!.admin.state()).vms.filter((v) => v.isSnapshot && v.snapshotOf === db.uuid);
+    assert.equal(refs.length, 1, 'one reference: the new snapshot, for offsite');
+    // small leaves the policy; the next run is a delta on offsite's chain, from the reference the failed run left.
+    await stack.control.updatePolicy({ name: 'iso', settings: policySettings('iso', [db], ['offsite'], { retention: 5, fullInterval: 0 }) });
+    await writeGuest(stack, db, [{ disk: 0, percent: 5, seed: 11 }]);
+    const next = await backUp(stack, 'iso', [db], ledger);
+    assert.equal(next.backup(db, 'offsite').fullDisks, 0, 'a delta');
+    const id = next.backup(db, 'offsite').backupId;
+    await restoreChecked(stack, ledger, { vm: db, what: { backupId: id }, remote: 'offsite', toPool: 'lab-one', srName: 'Local storage', expectedBackupId: id });
   });
 });

@@ -6,7 +6,8 @@
 // The database is written before the message is published: a crash in between leaves a task
 // "dispatched" that was never sent, and `republishInFlight` (run at start) sends it again with
 // the same message id, which JetStream drops if the first publish did happen. A publish that
-// fails is recorded as a retryable failure, so the retry backoff applies.
+// fails (NATS away, no JetStream quorum) queues the task again after the first retry delay without
+// counting the attempt: no agent can have it, and it must not run out of attempts while NATS is down.
 // Fencing (docs/multi-site.md, "Coordinators"): a dispatcher runs only in the active coordinator,
 // for one lease term. Each batch's transaction first checks that the term still holds the lease
 // (fenceTerm: share-locks the lease row, so a takeover waits for it or is seen by it), and records
@@ -139,7 +140,7 @@ export class Dispatcher extends ServiceLoop {
     } catch (error) {
       logger.warn({ taskId: task.id, err: error }, 'publishing a task failed');
       const failure = { code: 'DISPATCH_FAILED', message: `could not publish the task to NATS: ${(error as Error).message}`, retryable: true };
-      for (const t of group) await this.apply(t.id, { type: 'failed', at: this.options.clock(), attempt: t.attempt, error: failure });
+      for (const t of group) await this.apply(t.id, { type: 'unsent', at: this.options.clock(), attempt: t.attempt, error: failure });
       return 0;
     }
   }

@@ -172,4 +172,17 @@ describe('applyTaskEvent', () => {
     assert.equal(applyTaskEvent({ ...last, state: 'running' }, { type: 'superseded', at: at(7), attempt: 3 }, delay).changed, false);
     assert.equal(applyTaskEvent(task({ state: 'succeeded', attempt: 3 }), { type: 'superseded', at: at(7), attempt: 3 }, delay).changed, false);
   });
+
+  it('unsent (NATS did not take the message) queues it again after the first retry delay, however many times, never failing it', () => {
+    let t = dispatched(3);
+    for (let i = 0; i < 5; i++) {
+      const next = applyTaskEvent(t, { type: 'unsent', at: at(10), attempt: t.attempt, error: { code: 'DISPATCH_FAILED', message: 'no quorum', retryable: true } }, delay);
+      assert.equal(next.outcome, 'retry-scheduled');
+      assert.equal(next.task.state, 'queued');
+      assert.deepEqual(next.task.notBefore, at(70), 'after the first retry delay (60 s here)');
+      assert.equal(next.task.errorCode, 'DISPATCH_FAILED', 'the operator sees why it waits');
+      t = applyTaskEvent(next.task, { type: 'dispatch', at: at(70) }, delay).task;
+    }
+    assert.deepEqual([t.state, t.attempt, t.maxAttempts], ['dispatched', 8, 8], 'five unsent attempts given back');
+  });
 });

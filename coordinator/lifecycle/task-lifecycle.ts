@@ -6,6 +6,9 @@
 //   queued | dispatched | running ──cancel──▶ cancelled
 //   dispatched ──superseded──▶ queued (at once, the attempt not counted: an agent refused it
 //                              because the coordinator that sent it had been deposed)
+//   dispatched ──unsent──▶ queued (after the first retry delay, the attempt not counted: NATS did
+//                          not take the message, so no agent can have it; it waits however long
+//                          NATS is away)
 //
 // Events come from agents at least once and possibly late, so every transition is idempotent:
 // a duplicate changes nothing; start, progress and failure of an attempt other than the current
@@ -58,6 +61,8 @@ export type TaskEvent =
   | { type: 'timeout'; at: Date }
   /** An agent refused this attempt unrun: its coordinator's lease term was older than one it had seen. */
   | { type: 'superseded'; at: Date; attempt: number }
+  /** Publishing this attempt failed (NATS unreachable, no JetStream quorum): no agent has it. */
+  | { type: 'unsent'; at: Date; attempt: number; error: TaskFailure }
   | { type: 'cancel'; at: Date; reason: string };
 
 export interface Transition {
@@ -90,6 +95,11 @@ export function applyTaskEvent(task: TaskLifecycle, event: TaskEvent, retryDelay
     case 'superseded':
       if (event.attempt !== task.attempt || task.state !== 'dispatched') return unchanged(task);
       return supersede(task, event.at);
+    case 'unsent': {
+      if (event.attempt !== task.attempt || task.state !== 'dispatched') return unchanged(task);
+      const waiting = supersede(task, new Date(event.at.getTime() + retryDelay(1))).task;
+      return { task: { ...waiting, lastEventAt: event.at, errorCode: event.error.code, errorMessage: event.error.message, errorSide: event.error.side ?? null }, changed: true, outcome: 'retry-scheduled' };
+    }
     case 'cancel':
       if (TERMINAL_TASK_STATES.has(task.state)) return unchanged(task);
       return {

@@ -4,6 +4,7 @@
 // PutDisk) — one export in all when the remotes' chains agree, as they do after a run together.
 import type { FullReason } from '../plan/plan-disk-exports.js';
 import type { RemoteStorage } from '../remote/remote-storage.js';
+import type { StorageCallError } from '../remote/storage-call-error.js';
 import type { XapiRef } from '../xapi/xapi-records.js';
 
 export interface BackupTarget {
@@ -62,6 +63,8 @@ export interface DiskOutcome {
   bytesSent: number;
   durationMs: number;
   remotes: Array<{ remoteId: string; path: string; fileSize: number }>;
+  /** Remotes that refused this disk for good and were dropped from its export (the others took it); never stored in a report. */
+  dropped?: StorageCallError[];
 }
 
 export interface BackupOutcome {
@@ -73,6 +76,8 @@ export interface BackupOutcome {
   backups: Array<{ remoteId: string; backupId: string }>;
   /** Per remote, its disks (they differ between remotes exported against different bases); absent in older reports: `disks` for all. */
   targetDisks?: Record<string, DiskOutcome[]>;
+  /** Remotes left out after their storage agent failed during the export (the others took the backup): each one's error, for its task. */
+  failedTargets?: Array<{ remoteId: string; code: string; message: string; retryable: boolean; side: string }>;
   /** The snapshot kept as the new reference. */
   snapshotUuid: string;
   disks: DiskOutcome[];

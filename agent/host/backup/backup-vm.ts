@@ -16,7 +16,8 @@
 import { DeltachainError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { DEFAULT_NBD_CONNECTIONS, DEFAULT_NBD_MAX_IN_FLIGHT } from '../../../shared/nbd/index.js';
-import { mapWithLimit } from '../concurrency/semaphore.js';
+import { settleWithLimit } from '../concurrency/semaphore.js';
+import { StorageCallError } from '../remote/storage-call-error.js';
 import { findReferenceSnapshot, taggedFor, taggedForVm, type TaggedSnapshot } from '../plan/find-reference-snapshot.js';
 import { planCleanup } from '../plan/plan-cleanup.js';
 import { selectDisks, type DiskSelection } from '../plan/select-disks.js';
@@ -100,6 +101,10 @@ class VmBackup {
   private readonly removed: Array<{ uuid: string; reason: string }> = [];
   private readonly warnings: string[] = [];
   private readonly logger: Logger;
+  /** Remotes left out of this backup after their storage agent failed during the export. */
+  private readonly failed = new Map<string, StorageCallError>();
+  /** The remotes that committed the backup (all targets but the failed). */
+  private committed: readonly BackupTarget[] = [];
 
   constructor(
     private readonly context: BackupContext,
@@ -153,7 +158,8 @@ class VmBackup {
 
   /** A redelivery of a task whose backup every remote committed: finish and report it. */
   private async previousDelivery(existing: SnapshotSummary[]): Promise<BackupOutcome | undefined> {
-    const mine = taggedFor(existing, this.scope()).find((tagged) => tagged.tags.taskId === this.request.taskId);
+    // By task id, whatever its remote set now (a remote that failed was taken off it).
+    const mine = taggedForVm(existing, this.request.policyId, this.request.vmUuid).find((tagged) => tagged.tags.taskId === this.request.taskId);
     if (mine?.tags.exported === true) {
       const stored = parseStoredOutcome(mine.tags.result);
       if (stored !== undefined) return { ...stored, redelivered: true };
@@ -261,15 +267,22 @@ class VmBackup {
     return target.bases ?? this.request.bases;
   }
 
-  /** Steps 4 and 5; a remote that lost the disks before its commit is sent them again, once. Returns each remote's disks. */
+  /**
+   * Steps 4 and 5; a remote that lost the disks before its commit is sent them again, once. A
+   * remote whose storage agent fails during the export (after transfer-disk's own tries) is left
+   * out when others remain: they go on (their uploads resume where they stopped), its task fails
+   * with its own error (`failed`). Returns the disks of each remote that took the backup.
+   */
   private async sendAndCommit(vm: LiveVm, snapshot: NewSnapshot): Promise<TargetDisks> {
     let targets = this.request.targets;
     const byTarget: TargetDisks = new Map();
     for (let round = 1; ; round++) {
       for (const [remoteId, disks] of await this.exportAll(snapshot, targets)) byTarget.set(remoteId, disks);
+      targets = targets.filter((t) => !this.failed.has(t.remoteId));
       this.progress.enter('commit');
       try {
         await this.commit(vm, snapshot, byTarget, targets);
+        this.committed = targets;
         return byTarget;
       } catch (error) {
         if (!(error instanceof DisksLostError) || round > 1) throw error;
@@ -292,29 +305,59 @@ class VmBackup {
     if (groups.size > 1) this.logger.info({ exports: groups.size, remotes: [...groups.values()].map((g) => g.map((t) => t.remoteId)) }, 'remotes on different bases: one export per base, from the same snapshot');
     const byTarget: TargetDisks = new Map();
     for (const group of groups.values()) {
-      const disks = await this.exportGroup(snapshot, group, this.basesOf(group[0]!));
-      for (const target of group) byTarget.set(target.remoteId, disks);
+      const { disks, targets: took } = await this.exportGroup(snapshot, group, this.basesOf(group[0]!));
+      for (const target of took) byTarget.set(target.remoteId, disks);
     }
+    if (byTarget.size === 0) throw [...this.failed.values()][0]!;
     return byTarget;
   }
 
-  private async exportGroup(snapshot: NewSnapshot, targets: readonly BackupTarget[], bases: ReadonlyMap<string, string>): Promise<DiskOutcome[]> {
+  /**
+   * One group's disks. A storage agent's failure that outlived transfer-disk's tries leaves its
+   * remote out of this backup while another remote remains (of this group or another): the disks
+   * not yet done go on to the others — resuming their uploads — and what is done stays done.
+   */
+  private async exportGroup(snapshot: NewSnapshot, targets: readonly BackupTarget[], bases: ReadonlyMap<string, string>): Promise<{ disks: DiskOutcome[]; targets: BackupTarget[] }> {
     const { xapi, logger } = this.context;
-    const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), bases, targets, this.logger);
-    this.progress.enter('export');
-    const retry = this.context.transferRetry ?? DEFAULT_TRANSFER_RETRY;
-    const context = {
-      xapi,
-      vmUuid: this.request.vmUuid,
-      targets: [...targets],
-      timestampMs: snapshot.takenAt.getTime(),
-      progress: this.progress,
-      logger,
-      retry,
-      changedBlocks: this.changedBlocks,
-      nbd: this.context.nbd ?? DEFAULT_NBD_READS,
-    };
-    return mapWithLimit(snapshot.disks, this.context.disksPerVm, (disk, i) => transferDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!));
+    let live = [...targets];
+    const done: (DiskOutcome | undefined)[] = snapshot.disks.map(() => undefined);
+    for (let resume = false; ; resume = true) {
+      let failure: unknown;
+      try {
+        const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), bases, live, this.logger);
+        this.progress.enter('export');
+        const retry = this.context.transferRetry ?? DEFAULT_TRANSFER_RETRY;
+        const context = { xapi, vmUuid: this.request.vmUuid, targets: live, timestampMs: snapshot.takenAt.getTime(), progress: this.progress, logger, retry, changedBlocks: this.changedBlocks, nbd: this.context.nbd ?? DEFAULT_NBD_READS };
+        const pending = snapshot.disks.flatMap((disk, i) => (done[i] === undefined ? [{ disk, i }] : []));
+        const settled = await settleWithLimit(pending, this.context.disksPerVm, ({ disk, i }) => transferDisk({ ...context, logger: this.logger.child({ disk: disk.diskKey }) }, disk, plans[i]!, resume));
+        settled.forEach((end, j) => {
+          if (end?.ok === true) done[pending[j]!.i] = end.value;
+          else if (end?.ok === false) failure ??= end.error;
+        });
+        // A remote a disk's export dropped (it refused for good) is out of the whole backup.
+        for (const disk of done) {
+          for (const refusal of disk?.dropped ?? []) {
+            const target = live.find((t) => t.remoteId === refusal.remoteId);
+            if (target === undefined) continue;
+            this.failed.set(target.remoteId, refusal);
+            live = live.filter((t) => t !== target);
+            this.logger.warn({ remote: target.remoteId, err: refusal, remaining: live.map((t) => t.remoteId) }, 'a remote refused: this backup goes on to the others without it; its task fails');
+          }
+          if (disk !== undefined) delete disk.dropped;
+        }
+      } catch (error) {
+        failure = error;
+      }
+      if (failure === undefined) return { disks: done as DiskOutcome[], targets: live };
+      const failedCall = failure instanceof StorageCallError ? failure : undefined;
+      const lost = failedCall === undefined ? undefined : live.find((t) => t.remoteId === failedCall.remoteId);
+      const others = live.length - 1 + this.request.targets.filter((t) => !targets.includes(t) && !this.failed.has(t.remoteId)).length;
+      if (lost === undefined || others === 0) throw failure;
+      this.failed.set(lost.remoteId, failedCall!);
+      live = live.filter((t) => t !== lost);
+      this.logger.warn({ remote: lost.remoteId, err: failure, remaining: live.map((t) => t.remoteId) }, 'a remote failed: this backup goes on to the others without it; its task fails');
+      if (live.length === 0) return { disks: [], targets: [] };
+    }
   }
 
   private async commit(vm: LiveVm, snapshot: NewSnapshot, byTarget: TargetDisks, targets: readonly BackupTarget[]): Promise<void> {
@@ -325,15 +368,16 @@ class VmBackup {
   }
 
   private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, byTarget: TargetDisks, existing: SnapshotSummary[]): Promise<BackupOutcome> {
-    const disks = byTarget.get(this.request.targets[0]!.remoteId) ?? [];
+    const disks = byTarget.get(this.request.targets[0]!.remoteId) ?? byTarget.get(this.committed[0]!.remoteId) ?? [];
     const exports = [...new Set(byTarget.values())];
     const outcome: BackupOutcome = {
       taskId: this.request.taskId,
       vmUuid: this.request.vmUuid,
       vmName: vm.record.name_label,
       timestamp: snapshot.takenAt.toISOString(),
-      backups: this.request.targets.map((t) => ({ remoteId: t.remoteId, backupId: t.backupId })),
+      backups: this.committed.map((t) => ({ remoteId: t.remoteId, backupId: t.backupId })),
       ...(this.request.targets.length > 1 ? { targetDisks: Object.fromEntries(byTarget) } : {}),
+      ...(this.failed.size === 0 ? {} : { failedTargets: [...this.failed].map(([remoteId, e]) => ({ remoteId, code: e.code, message: e.message, retryable: e.retryable, side: e.side ?? '' })) }),
       snapshotUuid: snapshot.uuid,
       disks,
       skippedDisks: selection.skipped.map(({ diskKey, reason }) => ({ diskKey, reason })),
@@ -343,6 +387,11 @@ class VmBackup {
       redelivered: false,
       warnings: this.warnings,
     };
+    if (this.failed.size > 0) {
+      await discardOnRemotes(this.request.targets.filter((t) => this.failed.has(t.remoteId)), this.request.vmUuid, this.logger, 'after a failure');
+      // The reference of the remotes that took it only: the others keep theirs.
+      await this.snapshots.setOtherConfig('VM', snapshot.ref, { [TAG.remotes]: remotesKey(this.committed.map((t) => t.remoteId)), [TAG.backup]: this.committed.map((t) => t.backupId).join(',') });
+    }
     await this.markExported(snapshot.ref, outcome, existing);
     if (this.request.purgeSnapshotData === true) await purgeSnapshotData(this.context.xapi, snapshot.disks, readEverywhereOverCbt(exports), this.logger, outcome.warnings);
     return outcome;
@@ -375,15 +424,13 @@ class VmBackup {
   }
 
   private replacedReferences(existing: readonly SnapshotSummary[]): TaggedSnapshot[] {
-    const exact = taggedFor(existing, this.scope());
+    const took = new Set(this.committed.map((t) => t.remoteId));
     const policyRemotes = this.request.policyRemotes;
-    if (policyRemotes === undefined || policyRemotes.length === 0) return exact;
-    const took = new Set(this.request.targets.map((t) => t.remoteId));
+    if (policyRemotes === undefined || policyRemotes.length === 0) return this.failed.size === 0 ? taggedFor(existing, this.scope()) : [];
     const wanted = new Set(policyRemotes);
-    const others = taggedForVm(existing, this.request.policyId, this.request.vmUuid).filter(
-      (tagged) => tagged.tags.exported && !exact.some((e) => e.snapshot.ref === tagged.snapshot.ref) && tagged.tags.remotes.split(',').every((remote) => took.has(remote) || !wanted.has(remote)),
+    return taggedForVm(existing, this.request.policyId, this.request.vmUuid).filter(
+      (tagged) => tagged.tags.exported && tagged.tags.remotes.split(',').every((remote) => took.has(remote) || !wanted.has(remote)),
     );
-    return [...exact, ...others];
   }
 
   private async discard(snapshot: { ref: XapiRef; disks: SnapshotDisk[] }): Promise<void> {

@@ -6,7 +6,10 @@
 // nothing becomes visible remotely, and is blamed on the side that failed first: a storage agent
 // that refused or went away (XAPI then reports our cancel as VDI_IO_ERROR: not the pool's fault),
 // or the source breaking (ExportInterruptedError, with XAPI's verdict). transfer-disk.ts decides
-// whether to try again.
+// whether to try again. One exception, with several remotes: a remote whose storage agent refuses
+// for good (not retryable: full, a refusal) is dropped from this disk's export and the others go
+// on — the disk is read once for them — and the outcome names it (`dropped`); backup-vm.ts leaves
+// that remote out of the backup.
 import { digestHex } from '../../../shared/grpc/disk-checksum.js';
 import { byteLength } from '../../../shared/grpc/packed-block.js';
 import type { Logger } from '../../../shared/logging/index.js';
@@ -55,23 +58,43 @@ export async function exportDisk(context: ExportDiskContext, disk: SnapshotDisk,
         }, { resume }),
       );
     }
+    const dropped = new Map<number, StorageCallError>();
+    /** Runs `step` on each upload still in; a remote refusing for good is dropped while another remains. */
+    const each = <T>(step: (upload: DiskUpload) => Promise<T>): Promise<(T | undefined)[]> =>
+      Promise.all(
+        uploads.map(async (upload, i) => {
+          if (dropped.has(i)) return undefined;
+          try {
+            return await step(upload);
+          } catch (error) {
+            const failure = upload.remoteFailure ?? (error instanceof StorageCallError ? error : undefined);
+            if (failure === undefined || failure.retryable || uploads.length - dropped.size <= 1) throw error;
+            dropped.set(i, failure);
+            upload.abort();
+            context.logger.warn({ disk: disk.diskKey, remote: context.targets[i]!.remoteId, code: failure.code, reason: failure.message }, 'a remote refused the disk: the export goes on to the others');
+            return undefined;
+          }
+        }),
+      );
     for await (const block of source.blocks()) {
       // One checksum per block, whatever the number of remotes.
       const checksum = uploadChecksum(source.blockSize, block.bitmap, block.data, block.packed);
-      await Promise.all(uploads.map((upload) => upload.writeBlock(block.index, block.bitmap, block.data, block.packed, checksum)));
+      await each((upload) => upload.writeBlock(block.index, block.bitmap, block.data, block.packed, checksum));
       moved.blocks++;
       const bytes = block.bitmap.length + (Buffer.isBuffer(block.data) ? block.data.length : byteLength(block.data));
       moved.bytes += bytes;
       context.progress.add(1, bytes);
     }
     await source.finished();
-    const results = await Promise.all(uploads.map((upload) => upload.finish()));
+    const results = await each((upload) => upload.finish());
     uploads.forEach((upload, i) => {
-      if (upload.skipped.blocks > 0) {
+      if (!dropped.has(i) && upload.skipped.blocks > 0) {
         context.logger.info({ disk: disk.diskKey, remote: context.targets[i]!.remoteId, blocksKept: upload.skipped.blocks, bytesKept: upload.skipped.bytes }, 'upload resumed: the blocks the remote kept from the broken try were not sent again');
       }
     });
-    return outcome(disk, plan, source, fallback, { blocks: moved.blocks, bytes: moved.bytes, startedAt, results, targets: context.targets });
+    const kept = context.targets.flatMap((target, i) => (dropped.has(i) ? [] : [{ target, result: results[i]! }]));
+    const done = outcome(disk, plan, source, fallback, { blocks: moved.blocks, bytes: moved.bytes, startedAt, results: kept.map((k) => k.result), targets: kept.map((k) => k.target) });
+    return dropped.size === 0 ? done : { ...done, dropped: [...dropped.values()] };
   } catch (error) {
     source.cancel();
     const remote = uploads.map((upload) => upload.remoteFailure).find((failure) => failure !== undefined);

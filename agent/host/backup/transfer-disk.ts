@@ -47,11 +47,12 @@ export function nextStep(error: unknown): NextStep {
   return error.grpcCode === status.DATA_LOSS ? 'send-again' : 'wait-for-storage';
 }
 
-export async function transferDisk(context: TransferDiskContext, disk: SnapshotDisk, plan: DiskExportPlan): Promise<DiskOutcome> {
+/** `resume`: the first try also takes up what the remotes kept of a broken one (a disk sent again without a remote that failed). */
+export async function transferDisk(context: TransferDiskContext, disk: SnapshotDisk, plan: DiskExportPlan, resume = false): Promise<DiskOutcome> {
   const { retry, logger } = context;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await exportDisk(context, disk, plan, attempt > 1);
+      return await exportDisk(context, disk, plan, resume || attempt > 1);
     } catch (error) {
       const step = nextStep(error);
       if (step === 'give-up' || attempt >= retry.tries) throw error;

@@ -67,3 +67,28 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, wor
   if (firstFailure !== undefined) throw firstFailure.error;
   return results.map((result) => (result as PromiseFulfilledResult<R>).value);
 }
+
+/** An item's end in settleWithLimit: its value, its error, or `undefined` when an earlier failure stopped it before it started. */
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown } | undefined;
+
+/**
+ * As mapWithLimit, but never throws: after a failure no further item starts, those under way
+ * finish, and each item's end is returned (so a caller can keep what succeeded and redo the rest).
+ */
+export async function settleWithLimit<T, R>(items: readonly T[], limit: number, worker: (item: T, index: number) => Promise<R>): Promise<Settled<R>[]> {
+  const semaphore = new Semaphore(limit);
+  let failed = false;
+  return Promise.all(
+    items.map((item, index) =>
+      semaphore.run(async (): Promise<Settled<R>> => {
+        if (failed) return undefined;
+        try {
+          return { ok: true, value: await worker(item, index) };
+        } catch (error) {
+          failed = true;
+          return { ok: false, error };
+        }
+      }),
+    ),
+  );
+}

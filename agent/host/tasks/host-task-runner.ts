@@ -5,7 +5,7 @@
 // a redelivered backup whose backup is committed reports the first result (backup-vm.ts), a
 // redelivered restore finds the VM it made (restore-vm.ts), a release finds nothing more to destroy
 // (release-references.ts); a backup and a release of one VM never overlap in this agent (VmLocks).
-import { DeltachainError } from '../../../shared/errors.js';
+import { DeltachainError, failureSideOf } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import { AgentTaskRunner, type Companion, type EventSink, type TaskAcceptance, type TaskOutput } from '../../../shared/nats/index.js';
 import { TaskKind, type Task } from '../../../shared/proto/gen/deltachain/tasks/v1/task.js';
@@ -56,6 +56,12 @@ export class HostTaskRefusedError extends DeltachainError {
   }
 }
 
+/** A remote's failure within a backup that others took, as its task's error. */
+function targetFailure(f: NonNullable<BackupOutcome['failedTargets']>[number]): DeltachainError {
+  const side = failureSideOf(f.side);
+  return new DeltachainError(f.code, f.message, { retryable: f.retryable, ...(side === undefined ? {} : { side }) });
+}
+
 export class HostTaskRunner extends AgentTaskRunner {
   private readonly locks = new VmLocks();
   protected readonly failureCode = 'HOST_TASK_FAILED';
@@ -88,6 +94,9 @@ export class HostTaskRunner extends AgentTaskRunner {
       const context = { xapi, disksPerVm, logger, onProgress, progressIntervalMs: 0, changedBlocks, nbd, ...(transferRetry === undefined ? {} : { transferRetry }) };
       const outcome = await this.locks.run(request.vmUuid, () => backupVm(context, request));
       this.outcomes.set(task.taskId, outcome);
+      // This task's remote failed while the others took the backup: this task fails, theirs succeed.
+      const mine = outcome.failedTargets?.find((f) => f.remoteId === request.targets[0]!.remoteId);
+      if (mine !== undefined) throw targetFailure(mine);
       return backupOutput(outcome);
     }
     if (payload.$case === 'restore') {
@@ -111,8 +120,11 @@ export class HostTaskRunner extends AgentTaskRunner {
   protected override companionResult(task: Task, companion: Companion, result: TaskResult): TaskResult {
     const outcome = this.outcomes.get(task.taskId);
     const remoteId = companion.name;
-    if (outcome === undefined || result.status !== TaskStatus.TASK_STATUS_SUCCEEDED || remoteId === undefined) return result;
-    return { ...result, output: backupOutput(outcome, remoteId) };
+    if (outcome === undefined || remoteId === undefined) return result;
+    const failed = outcome.failedTargets?.find((f) => f.remoteId === remoteId);
+    if (failed !== undefined) return { status: TaskStatus.TASK_STATUS_FAILED, error: { code: failed.code, message: failed.message, retryable: failed.retryable, side: failed.side }, durationMs: result.durationMs, output: undefined };
+    if (!outcome.backups.some((b) => b.remoteId === remoteId)) return result;
+    return { status: TaskStatus.TASK_STATUS_SUCCEEDED, error: undefined, durationMs: result.durationMs, output: backupOutput(outcome, remoteId) };
   }
 
   protected override finished(task: Task): void {
