@@ -206,6 +206,20 @@ describe('coordinator CLI', () => {
     assert.match(bad.err, /"not-a-uuid" is not a VM uuid/);
   });
 
+  it("backup points shows a VM's restore points and the remotes holding each", async () => {
+    const all = JSON.parse((await h.cli('backup', 'list', '--vm', WEB, '--json')).out) as { id: string; remote: string; takenAtMs: number }[];
+    const points = await h.cli('backup', 'points', '--vm', WEB);
+    assert.equal(points.code, 0, points.err);
+    const remotes = [...new Set(all.map((b) => b.remote))].sort();
+    assert.match(points.out, new RegExp(`^TAKEN\\s+${remotes.map((r) => r.toUpperCase()).join('\\s+')}\n`));
+    for (const b of all) assert.ok(points.out.includes(b.id), `${b.id} on ${b.remote} is shown`);
+    const json = JSON.parse((await h.cli('backup', 'points', '--vm', WEB, '--json')).out) as { takenAtMs: number; remotes: Record<string, { backupId: string }> }[];
+    assert.deepEqual(json.flatMap((p) => Object.entries(p.remotes).map(([r, x]) => `${r}/${x.backupId}`)).sort(), all.map((b) => `${b.remote}/${b.id}`).sort());
+    assert.deepEqual(json.map((p) => p.takenAtMs), [...json.map((p) => p.takenAtMs)].sort((a, b) => a - b), 'oldest first');
+    const none = await h.cli('backup', 'points', '--vm', '00000000-0000-4000-8000-000000000000');
+    assert.match(none.out, /no backup of VM 00000000-0000-4000-8000-000000000000 in the catalogue/);
+  });
+
   it('restore resolves a date to a backup, or says what the earliest is', async () => {
     const before = await h.cli('restore', '--vm', WEB, '--at', '2001-01-01', '--pool', 'lab', '--sr', SR, '--no-wait');
     assert.equal(before.code, 4);

@@ -12,6 +12,7 @@ import type { LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { mountSmallFilesystem, type SmallFilesystem } from './support/small-filesystem.js';
 import { runPolicyAndWait } from '../lab/story/index.js';
+import { runCli } from './support/e2e-cli.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, writeGuest, type BackupRun, type E2eVm } from './support/e2e-backups.js';
 
 const MiB = 1024 * 1024;
@@ -98,6 +99,13 @@ describe('one export, many remotes', { timeout: 300_000 }, () => {
     assert.deepEqual(sent.map((b) => b.fullDisks), [0, 0, 0], 'deltas to all three');
     assert.ok(again < 1.2 * sent[0]!.bytesSent + 1 * MiB, `one export for three remotes: ${again} served for a delta of ${sent[0]!.bytesSent}`);
     assert.equal((await references()).length, 1);
+  });
+
+  it('backup points: each run is one restore point held by every remote of the policy then', async () => {
+    const shown = await runCli(stack, ['backup', 'points', '--vm', web.uuid, '--json']);
+    assert.equal(shown.code, 0, shown.stderr);
+    const points = JSON.parse(shown.stdout) as { takenAtMs: number; remotes: Record<string, { backupId: string }> }[];
+    assert.deepEqual(points.map((p) => Object.keys(p.remotes).sort().join(',')), ['nas,offsite', 'nas,offsite', 'far,nas,offsite', 'far,nas,offsite'], 'one snapshot, one date, on every remote');
   });
 
   it('every date restores to the lab digests, from each remote', async () => {

@@ -234,6 +234,47 @@ function registerBackup(program: Command, io: CliIo): void {
         if (damaged !== '') io.out(`\ndamaged backups — they do not restore correctly, and the next backup of each damaged disk is a full:\n${damaged}`);
       }),
     );
+  withConnection(backup.command('points').description("a VM's restore points, oldest first, and on which remotes each one is"))
+    .requiredOption('--vm <uuid>', 'the VM')
+    .option('--json', 'print JSON')
+    .action(
+      commandAction<[], { vm: string }>(io, async ({ client, options }) => {
+        const { backups } = await client.listBackups({ vmUuid: options.vm, remote: '', all: false });
+        const points = restorePoints(backups);
+        if (options.json) return printJson(io, points);
+        if (points.length === 0) return io.out(`no backup of VM ${options.vm} in the catalogue; \`deltachain backup list\` shows what there is\n`);
+        const remotes = [...new Set(backups.map((b) => b.remote))].sort();
+        io.out(
+          formatTable(points, [
+            { header: 'TAKEN', value: (p) => humanTime(p.takenAtMs) },
+            ...remotes.map((remote) => ({ header: remote.toUpperCase(), value: (p: RestorePoint) => pointCell(p.remotes[remote]) })),
+          ]),
+        );
+      }),
+    );
+}
+
+interface RestorePoint {
+  takenAtMs: number;
+  /** Remote → the backup there (its id, status, damage). */
+  remotes: Record<string, { backupId: string; status: string; damaged: boolean }>;
+}
+
+/** A VM's backups as restore points: one per snapshot time, with the remotes that hold it. */
+export function restorePoints(backups: readonly wire.Backup[]): RestorePoint[] {
+  const byTime = new Map<number, RestorePoint>();
+  for (const b of backups) {
+    const point = byTime.get(b.takenAtMs) ?? { takenAtMs: b.takenAtMs, remotes: {} };
+    point.remotes[b.remote] = { backupId: b.id, status: b.status, damaged: b.damage.length > 0 };
+    byTime.set(b.takenAtMs, point);
+  }
+  return [...byTime.values()].sort((a, b) => a.takenAtMs - b.takenAtMs);
+}
+
+function pointCell(at: RestorePoint['remotes'][string] | undefined): string {
+  if (at === undefined) return '-';
+  if (at.damaged) return `${at.backupId} DAMAGED`;
+  return at.status === 'committed' ? at.backupId : `${at.backupId} (${at.status})`;
 }
 
 export function registerInventoryCommands(program: Command, io: CliIo): void {
