@@ -28,19 +28,10 @@ import { createLogger } from '../shared/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/pg-database.js';
 import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
 import { testTaskKeys } from './support/task-keys.js';
+import { waitFor } from './support/deploy-processes.js';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, read: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
   let db: TestDatabase;
