@@ -1,7 +1,8 @@
 // Crash safety of the host agent, with real processes: a host agent (`deltachain agent --config`,
 // a child process) is killed with SIGKILL in the middle of a backup's export; JetStream redelivers
-// the task after the ack wait to another host agent, which removes the killed run's snapshot,
-// backs up again and commits once — and the backup restores to the source disks' content.
+// the task after the ack wait to another host agent, which takes up the killed run's snapshot and
+// resumes each disk's upload after the blocks the storage agent kept — the link (our proxy, which
+// counts) carries only the rest — commits once, and the backup restores to the source disks' content.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +21,7 @@ import { backupTask, hostAgentConfig, restoreTask } from './support/host-tasks.j
 import { startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { resultOf, startTestNats, type TestNats } from './support/storage-nats.js';
 import { testTaskKeys } from './support/task-keys.js';
+import { linkShape, startWanLink, type WanLink } from './support/wan-link.js';
 import { AGENT_NODE_FLAGS, agentEnvironment } from '../agent/node-flags.js';
 
 const BIN = fileURLToPath(new URL('../bin/deltachain.mjs', import.meta.url));
@@ -31,6 +33,7 @@ describe('host agent killed mid-export', () => {
   let folder: string;
   let child: ChildProcess | undefined;
   let survivor: RunningHostAgent | undefined;
+  let link: WanLink;
   const poolId = `pool-${randomUUID().slice(0, 8)}`;
 
   before(async () => {
@@ -43,6 +46,7 @@ describe('host agent killed mid-export', () => {
     child?.kill('SIGKILL');
     await survivor?.stop();
     await nats?.close();
+    await link?.close();
     await storage?.close();
     await env?.close();
     await rm(folder, { recursive: true, force: true });
@@ -60,22 +64,25 @@ describe('host agent killed mid-export', () => {
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 
+    link = await startWanLink({ host: '127.0.0.1', port: storage.server.port }, linkShape(1000, 1));
     const task = backupTask(poolId, {
       vmUuid: webUuid,
       backupId: '20240101T000000Z-crash',
       remoteId: storage.ctx.remoteId,
-      storageAddress: storage.server.address,
+      storageAddress: `127.0.0.1:${link.port}`,
       baseSnapshotVdiByDisk: {},
       policyJson: JSON.stringify({ id: randomUUID() }),
     });
     await publishTask(nats.nc, nats.names.hostTasks(poolId), task, testTaskKeys().signer);
+    // Killed once it has sent a good part of the disks.
     await nats.waitForEvent(
-      (e) => e.taskId === task.taskId && e.agentId === 'host-doomed' && e.body?.$case === 'progress' && (e.body.value as TaskProgress).phase === 'export' && (e.body.value as TaskProgress).done > 0,
+      (e) => e.taskId === task.taskId && e.agentId === 'host-doomed' && e.body?.$case === 'progress' && (e.body.value as TaskProgress).phase === 'export' && (e.body.value as TaskProgress).done > 0.4 * Number((e.body.value as TaskProgress).total),
       60_000,
       `export progress from the doomed agent (stderr: ${stderr})`,
     );
     child.kill('SIGKILL');
     await new Promise((resolve) => child!.once('exit', resolve));
+    const carriedBefore = link.carried().up;
     const { record } = await env.xapi.getRecordByUuid<XapiVm>('VM', webUuid);
     assert.equal(record.snapshots.length, 1, 'the killed run left its snapshot behind');
     const leftover = await env.xapi.call<string>('VM.get_uuid', record.snapshots[0]);
@@ -85,10 +92,15 @@ describe('host agent killed mid-export', () => {
     const event = await nats.waitForEvent((e) => e.taskId === task.taskId && e.agentId === 'host-survivor' && e.body?.$case === 'result', 60_000, 'result from the surviving agent');
     const result = event.body!.value as TaskResult;
     assert.equal(result.status, TaskStatus.TASK_STATUS_SUCCEEDED, result.error?.message);
-    const report = result.output?.$case === 'backup' ? result.output.value.report : undefined;
-    assert.ok(report?.removedSnapshots.some((s) => s.snapshotUuid === leftover && /did not commit/.test(s.reason)), 'the killed run\'s snapshot was removed');
+    const backup = result.output?.$case === 'backup' ? result.output.value : undefined;
+    assert.equal(backup?.snapshotUuid, leftover, "the killed run's snapshot was taken up: it is the new reference");
     const { record: after } = await env.xapi.getRecordByUuid<XapiVm>('VM', webUuid);
-    assert.equal(after.snapshots.length, 1, 'only the new reference remains');
+    assert.equal(after.snapshots.length, 1, 'only the reference remains');
+    const sent = backup!.bytesSent;
+    const resumed = link.carried().up - carriedBefore;
+    console.log(`# the doomed agent carried ${carriedBefore} bytes; the survivor ${resumed}, of ${sent} for the whole backup`);
+    assert.ok(carriedBefore > 0.3 * sent, 'the doomed agent had sent a good part');
+    assert.ok(resumed < sent - 0.8 * carriedBefore, `the survivor resumed: it carried ${resumed} bytes of ${sent}, the doomed agent ${carriedBefore} before`);
     assert.deepEqual((await storage.client.listBackups(webUuid)).map((b) => b.backupId), ['20240101T000000Z-crash']);
 
     const srs = await env.xapi.call<Record<string, { uuid: string; name_label: string }>>('SR.get_all_records');

@@ -122,7 +122,7 @@ export function createStorageService(ctx: RemoteContext): StorageServiceServer {
       unary(
         'DiscardBackup',
         async () => {
-          await parked.discard(call.request.vmUuid, call.request.backupId);
+          if (!call.request.keepParked) await parked.discard(call.request.vmUuid, call.request.backupId);
           return discardBackup(ctx, { vmUuid: call.request.vmUuid, backupId: call.request.backupId });
         },
         callback,

@@ -151,8 +151,9 @@ export class StorageClient {
   }
 
   /** Removes what uploads of an uncommitted backup left (DiscardBackup); the paths removed. */
-  async discardBackup(vmUuid: string, backupId: string, options: StorageCallOptions = {}): Promise<string[]> {
-    const response = await unary<DiscardBackupResponse>((cb) => this.#client.discardBackup({ vmUuid, backupId }, grantMetadata(options.grant), cb));
+  /** `keepParked`: leave the broken uploads the caller is about to resume (DiscardBackupRequest.keep_parked). */
+  async discardBackup(vmUuid: string, backupId: string, options: StorageCallOptions & { keepParked?: boolean } = {}): Promise<string[]> {
+    const response = await unary<DiscardBackupResponse>((cb) => this.#client.discardBackup({ vmUuid, backupId, keepParked: options.keepParked ?? false }, grantMetadata(options.grant), cb));
     return response.removedPaths;
   }
 

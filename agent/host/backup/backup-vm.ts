@@ -2,7 +2,9 @@
 //   1. a redelivered task whose backup is committed reports the first result and stops;
 //   2. leftovers of interrupted runs are destroyed (plan-cleanup.ts), and every remote discards
 //      what an earlier attempt's uploads of this backup left;
-//   3. a new snapshot is taken (skipped VDIs left out) and tagged;
+//   3. a new snapshot is taken (skipped VDIs left out) and tagged — or, when an earlier delivery
+//      of this task was cut off (its agent killed or restarted), its snapshot is taken up and each
+//      remote's upload resumes after the last block it kept (parked-uploads.ts);
 //   4. per disk, full or delta (gather-disk-plans.ts), exported and streamed to every remote —
 //      once per distinct set of bases among the remotes (one export when their chains agree) —
 //      a disk whose export broke or whose storage agent went away is sent again (transfer-disk.ts);
@@ -105,6 +107,8 @@ class VmBackup {
   private readonly failed = new Map<string, StorageCallError>();
   /** The remotes that committed the backup (all targets but the failed). */
   private committed: readonly BackupTarget[] = [];
+  /** This run took up an interrupted delivery's snapshot: the first try of each disk resumes. */
+  private resuming = false;
 
   constructor(
     private readonly context: BackupContext,
@@ -118,18 +122,23 @@ class VmBackup {
   async run(): Promise<BackupOutcome> {
     const vm = await this.findVm();
     const existing = await this.snapshots.list(vm.record);
+    // An earlier delivery of this very task that was cut off (its agent killed or restarted)
+    // left its snapshot and, on the remotes, its broken uploads: they are taken up, not redone.
+    const interrupted = taggedFor(existing, this.scope()).find((t) => t.tags.taskId === this.request.taskId && !t.tags.exported);
     // First the discard: the storage agent runs it after any commit of an earlier attempt still
     // in flight, so what the listing below says is final (committed, or never will be).
-    await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'before sending');
+    await discardOnRemotes(this.request.targets, this.request.vmUuid, this.logger, 'before sending', { keepParked: interrupted !== undefined });
     const previous = await this.previousDelivery(existing);
     if (previous !== undefined) return previous;
     this.progress.enter('cleanup');
-    await this.cleanup(existing);
+    await this.cleanup(existing, interrupted === undefined ? undefined : this.request.taskId);
     const reference = findReferenceSnapshot(existing, this.scope());
     const selection = await this.selectDisks(vm.record);
     if (this.changedBlocks === 'cbt') await enableCbt(this.context.xapi, selection.disks, this.logger, this.warnings);
     this.progress.enter('snapshot');
-    const snapshot = await this.takeSnapshot(vm, selection, reference);
+    const takenUp = interrupted === undefined ? undefined : await this.takeUp(interrupted, selection);
+    const snapshot = takenUp ?? (await this.takeSnapshot(vm, selection, reference));
+    this.resuming = takenUp !== undefined;
     let disks: TargetDisks;
     try {
       disks = await this.sendAndCommit(vm, snapshot);
@@ -178,8 +187,29 @@ class VmBackup {
     return { ...outcome, redelivered: true };
   }
 
-  private async cleanup(existing: SnapshotSummary[]): Promise<void> {
+  /**
+   * The snapshot an interrupted delivery of this task took, as this run's own: its disks are the
+   * VM's selected disks (else it is destroyed, and a new snapshot taken).
+   */
+  private async takeUp(interrupted: TaggedSnapshot, selection: DiskSelection): Promise<NewSnapshot | undefined> {
+    const { snapshot } = interrupted;
+    try {
+      const record = await this.context.xapi.getRecord<XapiVm>('VM', snapshot.ref);
+      const disks = await this.snapshotDisks(record, selection);
+      const takenAt = parseXapiDate(record.snapshot_time) ?? new Date(interrupted.tags.datetime);
+      this.logger.info({ snapshot: snapshot.uuid }, 'taking up the snapshot of an interrupted delivery of this task: its uploads resume where they stopped');
+      return { ref: snapshot.ref, uuid: snapshot.uuid, takenAt, disks };
+    } catch (error) {
+      this.logger.warn({ snapshot: snapshot.uuid, err: error }, 'the snapshot of an interrupted delivery cannot be taken up: a new one is taken');
+      await this.snapshots.destroy(snapshot).catch(() => undefined);
+      this.removed.push({ uuid: snapshot.uuid, reason: `left by an interrupted delivery of task ${this.request.taskId}, and not usable again` });
+      return undefined;
+    }
+  }
+
+  private async cleanup(existing: SnapshotSummary[], currentTaskId: string | undefined): Promise<void> {
     const plan = planCleanup(existing, this.scope(), {
+      ...(currentTaskId === undefined ? {} : { currentTaskId }),
       now: this.now(),
       untaggedGraceMs: this.context.untaggedGraceMs ?? 15 * 60_000,
     });
@@ -321,7 +351,7 @@ class VmBackup {
     const { xapi, logger } = this.context;
     let live = [...targets];
     const done: (DiskOutcome | undefined)[] = snapshot.disks.map(() => undefined);
-    for (let resume = false; ; resume = true) {
+    for (let resume = this.resuming; ; resume = true) {
       let failure: unknown;
       try {
         const plans = await gatherDiskPlans(xapi, this.request.vmUuid, snapshot.disks.map((d) => d.diskKey), bases, live, this.logger);

@@ -10,11 +10,12 @@ import { StorageCallError } from '../remote/storage-call-error.js';
 import type { Logger } from '../../../shared/logging/index.js';
 import type { BackupTarget } from './backup-types.js';
 
-export async function discardOnRemotes(targets: readonly BackupTarget[], vmUuid: string, logger: Logger, when: 'before sending' | 'after a failure'): Promise<void> {
+/** `keepParked`: a resumed run keeps the broken uploads it takes up (the rest of the leftovers go). */
+export async function discardOnRemotes(targets: readonly BackupTarget[], vmUuid: string, logger: Logger, when: 'before sending' | 'after a failure', options: { keepParked?: boolean } = {}): Promise<void> {
   await Promise.all(
     targets.map(async (target) => {
       try {
-        const removed = await target.storage.discardBackup(vmUuid, target.backupId);
+        const removed = await target.storage.discardBackup(vmUuid, target.backupId, options);
         if (removed.length > 0) logger.info({ remote: target.remoteId, backupId: target.backupId, removed, when }, 'leftovers of the backup removed from the remote');
       } catch (error) {
         if (isCommittedRefusal(error)) logger.info({ remote: target.remoteId, backupId: target.backupId, when }, 'the backup is committed on the remote; nothing to discard');

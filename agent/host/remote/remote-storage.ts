@@ -106,8 +106,9 @@ export class RemoteStorage {
 
   /** Removes what uploads of this uncommitted backup left on the remote; the paths removed. One
    * try (its callers do it best effort, and must not hold a failed backup for minutes). */
-  discardBackup(vmUuid: string, backupId: string): Promise<string[]> {
-    return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId, this.auth), this.options.callTimeoutMs);
+  /** `keepParked`: the uploads a broken attempt left are kept for this one to resume. */
+  discardBackup(vmUuid: string, backupId: string, options: { keepParked?: boolean } = {}): Promise<string[]> {
+    return this.withDeadline('DiscardBackup', () => this.client.discardBackup(vmUuid, backupId, { ...this.auth, keepParked: options.keepParked ?? false }), this.options.callTimeoutMs);
   }
 
   /** One ListBackups of a VM (cheap: one folder; Stat reads the whole remote), not retried:

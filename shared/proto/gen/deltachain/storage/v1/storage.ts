@@ -226,6 +226,12 @@ export interface GetBackupResponse {
 export interface DiscardBackupRequest {
   vmUuid: string;
   backupId: string;
+  /**
+   * Keep the uploads of this backup that a broken resumable PutDisk left (parked, docs/remote-
+   * format.md §7): the caller is about to take them up (a host agent that restarted, resuming its
+   * snapshot). Received disks and other leftovers go as always.
+   */
+  keepParked: boolean;
 }
 
 export interface DiscardBackupResponse {
@@ -2217,7 +2223,7 @@ export const GetBackupResponse: MessageFns<GetBackupResponse> = {
 };
 
 function createBaseDiscardBackupRequest(): DiscardBackupRequest {
-  return { vmUuid: "", backupId: "" };
+  return { vmUuid: "", backupId: "", keepParked: false };
 }
 
 export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
@@ -2227,6 +2233,9 @@ export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
     }
     if (message.backupId !== "") {
       writer.uint32(18).string(message.backupId);
+    }
+    if (message.keepParked !== false) {
+      writer.uint32(24).bool(message.keepParked);
     }
     return writer;
   },
@@ -2260,6 +2269,14 @@ export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
             message.backupId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keepParked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2284,6 +2301,11 @@ export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
         : isSet(object.backup_id)
         ? globalThis.String(object.backup_id)
         : "",
+      keepParked: isSet(object.keepParked)
+        ? globalThis.Boolean(object.keepParked)
+        : isSet(object.keep_parked)
+        ? globalThis.Boolean(object.keep_parked)
+        : false,
     };
   },
 
@@ -2295,6 +2317,9 @@ export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
     if (message.backupId !== "") {
       obj.backupId = message.backupId;
     }
+    if (message.keepParked !== false) {
+      obj.keepParked = message.keepParked;
+    }
     return obj;
   },
 
@@ -2305,6 +2330,7 @@ export const DiscardBackupRequest: MessageFns<DiscardBackupRequest> = {
     const message = createBaseDiscardBackupRequest();
     message.vmUuid = object.vmUuid ?? "";
     message.backupId = object.backupId ?? "";
+    message.keepParked = object.keepParked ?? false;
     return message;
   },
 };
