@@ -65,6 +65,33 @@ describe('task envelopes', () => {
     assert.deepEqual(Task.decode(encodeTask(merge, signer)).payload, { $case: 'merge', value: { vmUuid: base.vmUuid, backupId: 'b2' } });
   });
 
+  it("a run's backups of one VM to several remotes: one message, each other remote with its task, attempt, bases and own grant", () => {
+    const signer = signerFromPem(generateSigningKeyPair().privatePem, 'test');
+    const payload = (backupId: string, remote: string, base?: string) => ({
+      policyId: 'p', policyName: 'n', retention: 3, backupId, vmName: 'web', forceFull: false, storageAddress: `${remote}.example:50051`, policyRemotes: ['nas', 'offsite', 'far'],
+      plan: base === undefined ? { xvda: { mode: 'full', reason: 'new remote' } } : { xvda: { mode: 'delta', reason: 'x', baseVdiUuid: base } },
+    });
+    const nas = { ...base, kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'nas', payload: payload('b-nas', 'nas', 'ref-1') } as TaskRecord;
+    const offsite = { ...base, id: '1c3e2daf-6b8e-4f66-8d4a-3e2c7b1f0a21', attempt: 1, kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'offsite', payload: payload('b-off', 'offsite', 'ref-1') } as TaskRecord;
+    const far = { ...base, id: '2d4f3eb0-7c9f-4a77-9e5b-4f3d8c2a1b32', attempt: 3, kind: 'backup', addressKind: 'pool', address: 'lab', remoteName: 'far', payload: payload('b-far', 'far') } as TaskRecord;
+    const decoded = Task.decode(encodeTask(nas, signer, [offsite, far]));
+    assert.equal(decoded.payload?.$case, 'backup');
+    if (decoded.payload?.$case !== 'backup') return;
+    const value = decoded.payload.value;
+    assert.deepEqual(JSON.parse(value.policyJson).remotes, ['nas', 'offsite', 'far']);
+    assert.deepEqual(value.policyRemoteIds, ['nas', 'offsite', 'far']);
+    assert.deepEqual(value.moreTargets.map((t) => [t.taskId, t.attempt, t.remoteId, t.backupId, t.storageAddress, t.baseSnapshotVdiByDisk]), [
+      [offsite.id, 1, 'offsite', 'b-off', 'offsite.example:50051', { xvda: 'ref-1' }],
+      [far.id, 3, 'far', 'b-far', 'far.example:50051', {}],
+    ]);
+    for (const [i, t] of value.moreTargets.entries()) {
+      const grant = t.writeGrant!;
+      assert.ok(signer.publicKey.verify(grant.grant, grant.signature));
+      const decodedGrant = Grant.decode(grant.grant);
+      assert.deepEqual([decodedGrant.remoteId, decodedGrant.backupId, decodedGrant.taskId, decodedGrant.holder], [[offsite, far][i]!.remoteName, t.backupId, t.taskId, 'host:lab'], 'each remote its own grant');
+    }
+  });
+
   it('a merge goes to the remote with the child backup', () => {
     const task = { ...base, kind: 'merge', addressKind: 'remote', address: 'nas', remoteName: 'nas', payload: { backupId: 'b2', retires: ['b1'], policyId: 'p' } } as TaskRecord;
     const decoded = Task.decode(encodeTask(task));
