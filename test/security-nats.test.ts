@@ -146,6 +146,13 @@ describe('security: NATS', { timeout: 300_000 }, () => {
     assert.equal(JSON.parse(task.payloadJson).storageAddress, registered, 'the task carried the registered address');
     const backupId = JSON.parse(task.payloadJson).backupId as string;
     assert.ok((await remoteFiles()).some((f) => f.includes(backupId)), 'the backup landed on nas');
+    // The agent's own next heartbeat puts back what it says of itself; the tests after this one
+    // compare the catalogue before and after an attack, and a heartbeat in between would differ.
+    const deadline = Date.now() + 30_000;
+    while ((await stack.control.listAgents()).agents.find((a) => a.id === 'storage-nas')!.version === 'forged') {
+      assert.ok(Date.now() < deadline, "the storage agent's own heartbeat did not come within 30 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
   });
 
   it('a forged inventory (another pool\'s, dated 2099) changes nothing in the catalogue', async () => {
