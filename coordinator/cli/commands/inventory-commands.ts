@@ -260,15 +260,24 @@ interface RestorePoint {
   remotes: Record<string, { backupId: string; status: string; damaged: boolean }>;
 }
 
-/** A VM's backups as restore points: one per snapshot time, with the remotes that hold it. */
+/**
+ * A VM's backups as restore points: one per snapshot, with the remotes that hold it. Backups of one
+ * snapshot share its time (to the second); two snapshots in one second are two points, each
+ * remote's backups taken in their listed order (oldest first).
+ */
 export function restorePoints(backups: readonly wire.Backup[]): RestorePoint[] {
-  const byTime = new Map<number, RestorePoint>();
+  const byTime = new Map<number, RestorePoint[]>();
   for (const b of backups) {
-    const point = byTime.get(b.takenAtMs) ?? { takenAtMs: b.takenAtMs, remotes: {} };
+    const points = byTime.get(b.takenAtMs) ?? [];
+    let point = points.find((p) => p.remotes[b.remote] === undefined);
+    if (point === undefined) {
+      point = { takenAtMs: b.takenAtMs, remotes: {} };
+      points.push(point);
+    }
     point.remotes[b.remote] = { backupId: b.id, status: b.status, damaged: b.damage.length > 0 };
-    byTime.set(b.takenAtMs, point);
+    byTime.set(b.takenAtMs, points);
   }
-  return [...byTime.values()].sort((a, b) => a.takenAtMs - b.takenAtMs);
+  return [...byTime.values()].flat().sort((a, b) => a.takenAtMs - b.takenAtMs);
 }
 
 function pointCell(at: RestorePoint['remotes'][string] | undefined): string {
