@@ -166,4 +166,29 @@ describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
       await consumer.stop();
     }
   });
+
+  it("a 'deposed' refusal the catalogue does not agree with changes nothing: another agent's, another term, another attempt, a started task", async () => {
+    const lease = (await catalogue.readLease(db.sql))!;
+    const dispatcher = new Dispatcher({ sql: db.sql, publisher: new NatsTaskPublisher(nats.nc, nats.names), clock: () => new Date(), retryDelay: () => 100, logger, term: lease.term });
+    const handler = new EventHandler({ sql: db.sql, clock: () => new Date(), ids: randomIds, limits, retryDelay: () => 100, lookup: { findBackup: async () => undefined }, logger, term: lease.term + 10 });
+    await storage?.stop();
+    storage = undefined;
+    const z = await queueTask(db.sql, { id: randomUUID(), kind: 'delete', addressKind: 'remote', address: 'nas', remoteName: 'nas', vmUuid: randomUUID(), payload: { backupId: '20261205T000000Z-zzzz', policyId: null } }, limits, new Date());
+    await dispatcher.runRound();
+    const sent = await catalogue.getTask(db.sql, z.id);
+    assert.deepEqual([sent.state, sent.dispatchTerm], ['dispatched', lease.term]);
+    const refusal = (over: object) => ({ eventId: randomUUID(), at: new Date(), type: 'refused', claimedTaskId: z.id, reason: 'forged', subject: 's', code: 'deposed', attempt: sent.attempt, leaderTerm: lease.term, sender: { role: 'storage', scope: 'nas', agent: 'storage-nas' }, ...over }) as never;
+    for (const forged of [
+      refusal({ sender: { role: 'storage', scope: 'other', agent: 'storage-other' } }),
+      refusal({ sender: { role: 'host', scope: 'nas', agent: 'host-nas' } }),
+      refusal({ leaderTerm: lease.term - 1 }),
+      refusal({ attempt: sent.attempt + 1 }),
+      refusal({ claimedTaskId: randomUUID() }),
+    ]) await handler.handle(forged);
+    const after = await catalogue.getTask(db.sql, z.id);
+    assert.deepEqual([after.state, after.attempt, after.maxAttempts], [sent.state, sent.attempt, sent.maxAttempts], 'nothing changed');
+    await db.sql`update tasks set state = 'running', started_at = now() where id = ${z.id}`;
+    await handler.handle(refusal({}));
+    assert.equal((await catalogue.getTask(db.sql, z.id)).state, 'running', 'a task that started ran: not dispatched again');
+  });
 });

@@ -122,6 +122,46 @@ describe('host agent: faults during a backup', () => {
     }
   });
 
+  it('two remotes, one storage agent killed mid-upload for good: the other takes the backup (its uploads resume), the lost one is named in the outcome', async () => {
+    const remoteId = `lost-${randomUUID().slice(0, 6)}`;
+    const root = join(folder, 'lost');
+    const agent = await startAgentProcess({ folder, root, remoteId, namespace: nats.namespace });
+    const lost = new RemoteStorage({ remoteId, address: agent.address, credentials: ChannelCredentials.createInsecure() }, { uploadWindow: 2, callTimeoutMs: 5000, retry: { tries: 2, baseDelayMs: 20, maxDelayMs: 50 } });
+    const webUuid = await env.vmUuid('web');
+    const { logger, lines } = recordingLogger();
+    await env.admin.setFaults({ slowStreams: { bytesPerSecond: 4 * 1024 * 1024 } });
+    try {
+      const backupId = '20240204T000000Z-pair';
+      const backup = backupVm(
+        { xapi: env.xapi, disksPerVm: 2, logger, transferRetry: FAST_RETRY },
+        { ...request(backupId, remote), vmUuid: webUuid, targets: [{ remoteId: remote.remoteId, backupId, storage: remote.storage }, { remoteId, backupId, storage: lost }], policyRemotes: [remote.remoteId, remoteId] },
+      );
+      backup.catch(() => undefined);
+      const disks = join(root, 'vms', webUuid, 'disks');
+      for (let i = 0; i < 200; i++) {
+        const temps = (await readdir(disks, { recursive: true }).catch(() => [] as string[])).filter((n) => String(n).endsWith('.tmp'));
+        if (temps.length > 0) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await agent.kill('SIGKILL');
+      const outcome = await backup;
+      await env.admin.clearFaults();
+      assert.deepEqual(outcome.backups.map((b) => b.remoteId), [remote.remoteId], 'the backup is on the remote that stayed');
+      assert.deepEqual(outcome.failedTargets?.map((f) => [f.remoteId, f.code, f.side, f.retryable]), [[remoteId, 'STORAGE_CALL_FAILED', 'storage', true]]);
+      assert.ok(lines.some((l) => l.msg === 'a remote failed: this backup goes on to the others without it; its task fails'), JSON.stringify(lines.map((l) => l.msg)));
+      assert.deepEqual((await remote.storage.listBackups(webUuid)).map((b) => b.backupId), [backupId]);
+      const verify = await runVerifyTask(remote.harness.ctx, { vmUuid: webUuid, backupId });
+      assert.ok(verify.ok, JSON.stringify(verify));
+      const { record } = await env.xapi.getRecordByUuid<XapiVm>('VM', webUuid);
+      const tagged = (await Promise.all(record.snapshots.map((ref) => env.xapi.getRecord<XapiVm>('VM', ref)))).filter((s) => s.uuid === outcome.snapshotUuid);
+      assert.equal(tagged[0]?.other_config['deltachain:remotes'], remote.remoteId, 'the new snapshot is the reference of the remote that took it only');
+    } finally {
+      await env.admin.clearFaults();
+      lost.close();
+      await agent.kill('SIGKILL');
+    }
+  });
+
   it('a storage agent killed mid-upload that does not come back fails the backup on the storage side, retryable, reference untouched', async () => {
     const remoteId = `doomed-${randomUUID().slice(0, 6)}`;
     const agent = await startAgentProcess({ folder, root: join(folder, 'remote'), remoteId, namespace: nats.namespace });
