@@ -41,6 +41,12 @@ export enum GetDiskFormat {
   GET_DISK_FORMAT_BLOCKS = 1,
   /** GET_DISK_FORMAT_VHD - A VhdStreamStart, then the bytes of one dynamic VHD (the XAPI layout) in chunks. */
   GET_DISK_FORMAT_VHD = 2,
+  /**
+   * GET_DISK_FORMAT_OWN - A DiskHeader (with the parent footer uuid of a delta), the blocks of the backup's own file as
+   * stored (bitmaps as stored; a partly marked block packed), a DiskTrailer with the file's disk
+   * digest: what a mirror copies onto a chain that already holds the parent.
+   */
+  GET_DISK_FORMAT_OWN = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -55,6 +61,9 @@ export function getDiskFormatFromJSON(object: any): GetDiskFormat {
     case 2:
     case "GET_DISK_FORMAT_VHD":
       return GetDiskFormat.GET_DISK_FORMAT_VHD;
+    case 3:
+    case "GET_DISK_FORMAT_OWN":
+      return GetDiskFormat.GET_DISK_FORMAT_OWN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -70,6 +79,8 @@ export function getDiskFormatToJSON(object: GetDiskFormat): string {
       return "GET_DISK_FORMAT_BLOCKS";
     case GetDiskFormat.GET_DISK_FORMAT_VHD:
       return "GET_DISK_FORMAT_VHD";
+    case GetDiskFormat.GET_DISK_FORMAT_OWN:
+      return "GET_DISK_FORMAT_OWN";
     case GetDiskFormat.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { BackupResult, ReleaseReferencesResult, RestoreResult } from "./host_tasks.js";
-import { DeleteResult, MergeResult, ScanResult, VerifyResult } from "./storage_tasks.js";
+import { DeleteResult, MergeResult, MirrorResult, ScanResult, VerifyResult } from "./storage_tasks.js";
 
 /**
  * Events agents publish on JetStream for the coordinator: progress of a task, its result, and
@@ -195,6 +195,7 @@ export interface TaskResult {
     | { $case: "backup"; value: BackupResult }
     | { $case: "restore"; value: RestoreResult }
     | { $case: "releaseReferences"; value: ReleaseReferencesResult }
+    | { $case: "mirror"; value: MirrorResult }
     | undefined;
 }
 
@@ -1084,6 +1085,9 @@ export const TaskResult: MessageFns<TaskResult> = {
       case "releaseReferences":
         ReleaseReferencesResult.encode(message.output.value, writer.uint32(130).fork()).join();
         break;
+      case "mirror":
+        MirrorResult.encode(message.output.value, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1192,6 +1196,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             };
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.output = { $case: "mirror", value: MirrorResult.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1230,6 +1242,8 @@ export const TaskResult: MessageFns<TaskResult> = {
         ? { $case: "releaseReferences", value: ReleaseReferencesResult.fromJSON(object.releaseReferences) }
         : isSet(object.release_references)
         ? { $case: "releaseReferences", value: ReleaseReferencesResult.fromJSON(object.release_references) }
+        : isSet(object.mirror)
+        ? { $case: "mirror", value: MirrorResult.fromJSON(object.mirror) }
         : undefined,
     };
   },
@@ -1262,6 +1276,8 @@ export const TaskResult: MessageFns<TaskResult> = {
       obj.restore = RestoreResult.toJSON(message.output.value);
     } else if (message.output?.$case === "releaseReferences") {
       obj.releaseReferences = ReleaseReferencesResult.toJSON(message.output.value);
+    } else if (message.output?.$case === "mirror") {
+      obj.mirror = MirrorResult.toJSON(message.output.value);
     }
     return obj;
   },
@@ -1320,6 +1336,12 @@ export const TaskResult: MessageFns<TaskResult> = {
             $case: "releaseReferences",
             value: ReleaseReferencesResult.fromPartial(object.output.value),
           };
+        }
+        break;
+      }
+      case "mirror": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "mirror", value: MirrorResult.fromPartial(object.output.value) };
         }
         break;
       }

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { BackupSummary } from "../../storage/v1/backup.js";
+import { SignedGrant } from "../../storage/v1/grant.js";
 
 /**
  * Payloads and results of the tasks a storage agent runs near the data. Ids follow
@@ -141,6 +142,68 @@ export interface GarbageItem {
   size: number;
   /** False when it was only reported (remove_garbage unset, or younger than the grace period). */
   removed: boolean;
+}
+
+/**
+ * Copy one committed backup of another remote (the source) to this storage agent's remote (the
+ * target): a mirror (docs/multi-site.md, "Mirrors"). The target's storage agent pulls the backup
+ * from the source's storage agent with `read_grant` (GetBackup, GetDisk) and writes it through its
+ * own receive path and commit, under the same backup id, with the source's records and policy:
+ * - a disk whose parent (the source disk's parent footer uuid) is the tail of a committed chain on
+ *   the target travels as the backup's own delta (GetDisk OWN: its own blocks as stored);
+ * - any other disk travels as the whole disk of that date (GetDisk BLOCKS, the chain folded) and
+ *   starts a new chain on the target, with the same footer uuid, so the next delta follows it.
+ * The commit refuses a disk whose chain digest differs from `disks[].chain_digest` (what the
+ * catalogue recorded when the source committed it): digests are checked end to end.
+ * Idempotent: when the backup id is already committed on the target with the same disks the task
+ * succeeds with already_present.
+ */
+export interface MirrorTask {
+  vmUuid: string;
+  backupId: string;
+  sourceRemoteId: string;
+  /** gRPC address of the source remote's storage agent, "host:port". */
+  sourceAddress: string;
+  /**
+   * The coordinator's read grant for `backup_id` on the source remote, held by this storage agent
+   * ("storage:<target remote>"); absent when the source runs without grants.
+   */
+  readGrant?:
+    | SignedGrant
+    | undefined;
+  /** What the catalogue holds of each disk on the source: the copy must end up equal. */
+  disks: MirrorDisk[];
+  /** The mirror this copy belongs to (for logs and errors). */
+  mirrorName: string;
+}
+
+export interface MirrorDisk {
+  diskKey: string;
+  /** The source disk's footer uuid (the snapshot VDI's uuid): the copy keeps it. */
+  footerUuid: string;
+  /**
+   * The chain digest of the source backup's disk (docs/remote-format.md §6), as recorded at its
+   * commit; empty = not known (then the source's metadata is believed).
+   */
+  chainDigest: Uint8Array;
+}
+
+export interface MirrorResult {
+  /** The backup as committed on the target. */
+  backup?: BackupSummary | undefined;
+  disks: MirroredDisk[];
+  /** The target already held this backup (a redelivered task): nothing was copied. */
+  alreadyPresent: boolean;
+  /** Bytes of disk data pulled from the source (block data as it travelled). */
+  bytesReceived: number;
+}
+
+export interface MirroredDisk {
+  diskKey: string;
+  /** "delta": the backup's own blocks on the target's chain; "full": the whole disk of that date. */
+  mode: string;
+  blockCount: number;
+  bytesReceived: number;
 }
 
 function createBaseMergeTask(): MergeTask {
@@ -1665,6 +1728,601 @@ export const GarbageItem: MessageFns<GarbageItem> = {
     return message;
   },
 };
+
+function createBaseMirrorTask(): MirrorTask {
+  return {
+    vmUuid: "",
+    backupId: "",
+    sourceRemoteId: "",
+    sourceAddress: "",
+    readGrant: undefined,
+    disks: [],
+    mirrorName: "",
+  };
+}
+
+export const MirrorTask: MessageFns<MirrorTask> = {
+  encode(message: MirrorTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmUuid !== "") {
+      writer.uint32(10).string(message.vmUuid);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(18).string(message.backupId);
+    }
+    if (message.sourceRemoteId !== "") {
+      writer.uint32(26).string(message.sourceRemoteId);
+    }
+    if (message.sourceAddress !== "") {
+      writer.uint32(34).string(message.sourceAddress);
+    }
+    if (message.readGrant !== undefined) {
+      SignedGrant.encode(message.readGrant, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.disks) {
+      MirrorDisk.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.mirrorName !== "") {
+      writer.uint32(58).string(message.mirrorName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirrorTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirrorTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sourceRemoteId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sourceAddress = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.readGrant = SignedGrant.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.disks.push(MirrorDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.mirrorName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirrorTask {
+    return {
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      sourceRemoteId: isSet(object.sourceRemoteId)
+        ? globalThis.String(object.sourceRemoteId)
+        : isSet(object.source_remote_id)
+        ? globalThis.String(object.source_remote_id)
+        : "",
+      sourceAddress: isSet(object.sourceAddress)
+        ? globalThis.String(object.sourceAddress)
+        : isSet(object.source_address)
+        ? globalThis.String(object.source_address)
+        : "",
+      readGrant: isSet(object.readGrant)
+        ? SignedGrant.fromJSON(object.readGrant)
+        : isSet(object.read_grant)
+        ? SignedGrant.fromJSON(object.read_grant)
+        : undefined,
+      disks: globalThis.Array.isArray(object?.disks)
+        ? object.disks.map((e: any) => MirrorDisk.fromJSON(e))
+        : [],
+      mirrorName: isSet(object.mirrorName)
+        ? globalThis.String(object.mirrorName)
+        : isSet(object.mirror_name)
+        ? globalThis.String(object.mirror_name)
+        : "",
+    };
+  },
+
+  toJSON(message: MirrorTask): unknown {
+    const obj: any = {};
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.sourceRemoteId !== "") {
+      obj.sourceRemoteId = message.sourceRemoteId;
+    }
+    if (message.sourceAddress !== "") {
+      obj.sourceAddress = message.sourceAddress;
+    }
+    if (message.readGrant !== undefined) {
+      obj.readGrant = SignedGrant.toJSON(message.readGrant);
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => MirrorDisk.toJSON(e));
+    }
+    if (message.mirrorName !== "") {
+      obj.mirrorName = message.mirrorName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirrorTask>): MirrorTask {
+    return MirrorTask.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirrorTask>): MirrorTask {
+    const message = createBaseMirrorTask();
+    message.vmUuid = object.vmUuid ?? "";
+    message.backupId = object.backupId ?? "";
+    message.sourceRemoteId = object.sourceRemoteId ?? "";
+    message.sourceAddress = object.sourceAddress ?? "";
+    message.readGrant = (object.readGrant !== undefined && object.readGrant !== null)
+      ? SignedGrant.fromPartial(object.readGrant)
+      : undefined;
+    message.disks = object.disks?.map((e) => MirrorDisk.fromPartial(e)) || [];
+    message.mirrorName = object.mirrorName ?? "";
+    return message;
+  },
+};
+
+function createBaseMirrorDisk(): MirrorDisk {
+  return { diskKey: "", footerUuid: "", chainDigest: new Uint8Array(0) };
+}
+
+export const MirrorDisk: MessageFns<MirrorDisk> = {
+  encode(message: MirrorDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.footerUuid !== "") {
+      writer.uint32(18).string(message.footerUuid);
+    }
+    if (message.chainDigest.length !== 0) {
+      writer.uint32(26).bytes(message.chainDigest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirrorDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirrorDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.footerUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chainDigest = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirrorDisk {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      footerUuid: isSet(object.footerUuid)
+        ? globalThis.String(object.footerUuid)
+        : isSet(object.footer_uuid)
+        ? globalThis.String(object.footer_uuid)
+        : "",
+      chainDigest: isSet(object.chainDigest)
+        ? bytesFromBase64(object.chainDigest)
+        : isSet(object.chain_digest)
+        ? bytesFromBase64(object.chain_digest)
+        : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: MirrorDisk): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.footerUuid !== "") {
+      obj.footerUuid = message.footerUuid;
+    }
+    if (message.chainDigest.length !== 0) {
+      obj.chainDigest = base64FromBytes(message.chainDigest);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirrorDisk>): MirrorDisk {
+    return MirrorDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirrorDisk>): MirrorDisk {
+    const message = createBaseMirrorDisk();
+    message.diskKey = object.diskKey ?? "";
+    message.footerUuid = object.footerUuid ?? "";
+    message.chainDigest = object.chainDigest ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseMirrorResult(): MirrorResult {
+  return { backup: undefined, disks: [], alreadyPresent: false, bytesReceived: 0 };
+}
+
+export const MirrorResult: MessageFns<MirrorResult> = {
+  encode(message: MirrorResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backup !== undefined) {
+      BackupSummary.encode(message.backup, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.disks) {
+      MirroredDisk.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.alreadyPresent !== false) {
+      writer.uint32(24).bool(message.alreadyPresent);
+    }
+    if (message.bytesReceived !== 0) {
+      writer.uint32(32).uint64(message.bytesReceived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirrorResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirrorResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.backup = BackupSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.disks.push(MirroredDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.alreadyPresent = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytesReceived = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirrorResult {
+    return {
+      backup: isSet(object.backup) ? BackupSummary.fromJSON(object.backup) : undefined,
+      disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => MirroredDisk.fromJSON(e)) : [],
+      alreadyPresent: isSet(object.alreadyPresent)
+        ? globalThis.Boolean(object.alreadyPresent)
+        : isSet(object.already_present)
+        ? globalThis.Boolean(object.already_present)
+        : false,
+      bytesReceived: isSet(object.bytesReceived)
+        ? globalThis.Number(object.bytesReceived)
+        : isSet(object.bytes_received)
+        ? globalThis.Number(object.bytes_received)
+        : 0,
+    };
+  },
+
+  toJSON(message: MirrorResult): unknown {
+    const obj: any = {};
+    if (message.backup !== undefined) {
+      obj.backup = BackupSummary.toJSON(message.backup);
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => MirroredDisk.toJSON(e));
+    }
+    if (message.alreadyPresent !== false) {
+      obj.alreadyPresent = message.alreadyPresent;
+    }
+    if (message.bytesReceived !== 0) {
+      obj.bytesReceived = Math.round(message.bytesReceived);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirrorResult>): MirrorResult {
+    return MirrorResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirrorResult>): MirrorResult {
+    const message = createBaseMirrorResult();
+    message.backup = (object.backup !== undefined && object.backup !== null)
+      ? BackupSummary.fromPartial(object.backup)
+      : undefined;
+    message.disks = object.disks?.map((e) => MirroredDisk.fromPartial(e)) || [];
+    message.alreadyPresent = object.alreadyPresent ?? false;
+    message.bytesReceived = object.bytesReceived ?? 0;
+    return message;
+  },
+};
+
+function createBaseMirroredDisk(): MirroredDisk {
+  return { diskKey: "", mode: "", blockCount: 0, bytesReceived: 0 };
+}
+
+export const MirroredDisk: MessageFns<MirroredDisk> = {
+  encode(message: MirroredDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diskKey !== "") {
+      writer.uint32(10).string(message.diskKey);
+    }
+    if (message.mode !== "") {
+      writer.uint32(18).string(message.mode);
+    }
+    if (message.blockCount !== 0) {
+      writer.uint32(24).uint32(message.blockCount);
+    }
+    if (message.bytesReceived !== 0) {
+      writer.uint32(32).uint64(message.bytesReceived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirroredDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirroredDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diskKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.blockCount = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytesReceived = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirroredDisk {
+    return {
+      diskKey: isSet(object.diskKey)
+        ? globalThis.String(object.diskKey)
+        : isSet(object.disk_key)
+        ? globalThis.String(object.disk_key)
+        : "",
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      blockCount: isSet(object.blockCount)
+        ? globalThis.Number(object.blockCount)
+        : isSet(object.block_count)
+        ? globalThis.Number(object.block_count)
+        : 0,
+      bytesReceived: isSet(object.bytesReceived)
+        ? globalThis.Number(object.bytesReceived)
+        : isSet(object.bytes_received)
+        ? globalThis.Number(object.bytes_received)
+        : 0,
+    };
+  },
+
+  toJSON(message: MirroredDisk): unknown {
+    const obj: any = {};
+    if (message.diskKey !== "") {
+      obj.diskKey = message.diskKey;
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.blockCount !== 0) {
+      obj.blockCount = Math.round(message.blockCount);
+    }
+    if (message.bytesReceived !== 0) {
+      obj.bytesReceived = Math.round(message.bytesReceived);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirroredDisk>): MirroredDisk {
+    return MirroredDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirroredDisk>): MirroredDisk {
+    const message = createBaseMirroredDisk();
+    message.diskKey = object.diskKey ?? "";
+    message.mode = object.mode ?? "";
+    message.blockCount = object.blockCount ?? 0;
+    message.bytesReceived = object.bytesReceived ?? 0;
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { BackupTask, ReleaseReferencesTask, RestoreTask } from "./host_tasks.js";
-import { DeleteTask, MergeTask, ScanTask, VerifyTask } from "./storage_tasks.js";
+import { DeleteTask, MergeTask, MirrorTask, ScanTask, VerifyTask } from "./storage_tasks.js";
 
 /**
  * Task envelopes the coordinator publishes on JetStream (subjects in shared/nats/names.ts) for
@@ -26,6 +26,7 @@ export enum TaskKind {
   TASK_KIND_BACKUP = 5,
   TASK_KIND_RESTORE = 6,
   TASK_KIND_RELEASE_REFERENCES = 7,
+  TASK_KIND_MIRROR = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -55,6 +56,9 @@ export function taskKindFromJSON(object: any): TaskKind {
     case 7:
     case "TASK_KIND_RELEASE_REFERENCES":
       return TaskKind.TASK_KIND_RELEASE_REFERENCES;
+    case 8:
+    case "TASK_KIND_MIRROR":
+      return TaskKind.TASK_KIND_MIRROR;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -80,6 +84,8 @@ export function taskKindToJSON(object: TaskKind): string {
       return "TASK_KIND_RESTORE";
     case TaskKind.TASK_KIND_RELEASE_REFERENCES:
       return "TASK_KIND_RELEASE_REFERENCES";
+    case TaskKind.TASK_KIND_MIRROR:
+      return "TASK_KIND_MIRROR";
     case TaskKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -133,6 +139,7 @@ export interface Task {
     | { $case: "backup"; value: BackupTask }
     | { $case: "restore"; value: RestoreTask }
     | { $case: "releaseReferences"; value: ReleaseReferencesTask }
+    | { $case: "mirror"; value: MirrorTask }
     | undefined;
   /**
    * The fencing token of the coordinator that dispatched this attempt: the term of its lease in
@@ -316,6 +323,9 @@ export const Task: MessageFns<Task> = {
       case "releaseReferences":
         ReleaseReferencesTask.encode(message.payload.value, writer.uint32(130).fork()).join();
         break;
+      case "mirror":
+        MirrorTask.encode(message.payload.value, writer.uint32(146).fork()).join();
+        break;
     }
     if (message.leaderTerm !== 0) {
       writer.uint32(136).uint64(message.leaderTerm);
@@ -467,6 +477,14 @@ export const Task: MessageFns<Task> = {
             };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.payload = { $case: "mirror", value: MirrorTask.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 17: {
             if (tag !== 136) {
               break;
@@ -538,6 +556,8 @@ export const Task: MessageFns<Task> = {
         ? { $case: "releaseReferences", value: ReleaseReferencesTask.fromJSON(object.releaseReferences) }
         : isSet(object.release_references)
         ? { $case: "releaseReferences", value: ReleaseReferencesTask.fromJSON(object.release_references) }
+        : isSet(object.mirror)
+        ? { $case: "mirror", value: MirrorTask.fromJSON(object.mirror) }
         : undefined,
       leaderTerm: isSet(object.leaderTerm)
         ? globalThis.Number(object.leaderTerm)
@@ -590,6 +610,8 @@ export const Task: MessageFns<Task> = {
       obj.restore = RestoreTask.toJSON(message.payload.value);
     } else if (message.payload?.$case === "releaseReferences") {
       obj.releaseReferences = ReleaseReferencesTask.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "mirror") {
+      obj.mirror = MirrorTask.toJSON(message.payload.value);
     }
     if (message.leaderTerm !== 0) {
       obj.leaderTerm = Math.round(message.leaderTerm);
@@ -656,6 +678,12 @@ export const Task: MessageFns<Task> = {
             $case: "releaseReferences",
             value: ReleaseReferencesTask.fromPartial(object.payload.value),
           };
+        }
+        break;
+      }
+      case "mirror": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "mirror", value: MirrorTask.fromPartial(object.payload.value) };
         }
         break;
       }
