@@ -43,6 +43,10 @@ export const CONTROL_POLICY: Readonly<Record<ControlMethod, Access>> = {
   getTask: 'read',
   watchTask: 'read',
   listAudit: 'read',
+  createMirror: 'change',
+  listMirrors: 'read',
+  deleteMirror: 'change',
+  runMirror: 'change',
 };
 
 /** How the call reached the coordinator, and what the transport proved about the caller. */

@@ -43,6 +43,10 @@ export class ControlClient {
   listAgents = (r: wire.ListAgentsRequest = {}) => this.call<wire.ListAgentsRequest, wire.ListAgentsResponse>(this.client.listAgents, r);
   listVms = (r: wire.ListVmsRequest) => this.call<wire.ListVmsRequest, wire.ListVmsResponse>(this.client.listVms, r);
   listBackups = (r: wire.ListBackupsRequest) => this.call<wire.ListBackupsRequest, wire.ListBackupsResponse>(this.client.listBackups, r);
+  createMirror = (r: wire.CreateMirrorRequest) => this.call<wire.CreateMirrorRequest, wire.CreateMirrorResponse>(this.client.createMirror, r);
+  listMirrors = (r: wire.ListMirrorsRequest = {}) => this.call<wire.ListMirrorsRequest, wire.ListMirrorsResponse>(this.client.listMirrors, r);
+  deleteMirror = (r: wire.DeleteMirrorRequest) => this.call<wire.DeleteMirrorRequest, wire.DeleteMirrorResponse>(this.client.deleteMirror, r);
+  runMirror = (r: wire.RunMirrorRequest) => this.call<wire.RunMirrorRequest, wire.RunMirrorResponse>(this.client.runMirror, r);
   listRuns = (r: wire.ListRunsRequest) => this.call<wire.ListRunsRequest, wire.ListRunsResponse>(this.client.listRuns, r);
   getRun = (r: wire.GetRunRequest) => this.call<wire.GetRunRequest, wire.GetRunResponse>(this.client.getRun, r);
   restore = (r: wire.RestoreRequest) => this.call<wire.RestoreRequest, wire.RestoreResponse>(this.client.restore, r);

@@ -3,6 +3,7 @@ import type { ControlServiceServer } from '../../shared/proto/gen/deltachain/con
 import { auditHandlers } from './audit-handlers.js';
 import type { ControlContext } from './control-context.js';
 import { inventoryHandlers } from './inventory-handlers.js';
+import { mirrorHandlers } from './mirror-handlers.js';
 import { policyHandlers } from './policy-handlers.js';
 import { restoreHandlers } from './restore-handlers.js';
 import { runHandlers } from './run-handlers.js';
@@ -14,6 +15,7 @@ export function controlService(ctx: ControlContext): ControlServiceServer {
   const r = runHandlers(ctx);
   const s = restoreHandlers(ctx);
   const a = auditHandlers(ctx);
+  const m = mirrorHandlers(ctx);
   return {
     createPolicy: unary(p.createPolicy),
     updatePolicy: unary(p.updatePolicy),
@@ -39,5 +41,9 @@ export function controlService(ctx: ControlContext): ControlServiceServer {
     restore: unary(s.restore),
     verify: unary(s.verify),
     listAudit: unary(a.listAudit),
+    createMirror: unary(m.createMirror),
+    listMirrors: unary(m.listMirrors),
+    deleteMirror: unary(m.deleteMirror),
+    runMirror: unary(m.runMirror),
   };
 }

@@ -6,6 +6,7 @@ import { registerAuditCommands } from './commands/audit-commands.js';
 import { registerCoordinatorCommand } from './commands/coordinator-command.js';
 import { registerInventoryCommands } from './commands/inventory-commands.js';
 import { registerKeysCommand } from './commands/keys-command.js';
+import { registerMirrorCommands } from './commands/mirror-commands.js';
 import { registerNatsConfigCommand } from './commands/nats-config-command.js';
 import { registerPolicyCommands } from './commands/policy-commands.js';
 import { registerRestoreCommands } from './commands/restore-commands.js';
@@ -22,6 +23,7 @@ export function registerCoordinatorCommands(program: Command, io: CliIo = proces
   registerPolicyCommands(program, io);
   registerInventoryCommands(program, io);
   registerRunCommands(program, io);
+  registerMirrorCommands(program, io);
   registerRestoreCommands(program, io);
   registerNatsConfigCommand(program, io);
   registerKeysCommand(program, io);

@@ -23,6 +23,7 @@ function releaseLabel(t: wire.TaskInfo): string {
 
 export function taskLabel(t: wire.TaskInfo): string {
   if (t.kind === 'release') return releaseLabel(t);
+  if (t.kind === 'mirror') return `mirror ${t.vmUuid.slice(0, 8)} ${(JSON.parse(t.payloadJson || '{}') as { sourceRemote?: string }).sourceRemote ?? '?'}→${t.remote}`;
   const vm = t.vmUuid ? t.vmUuid.slice(0, 8) : '';
   const where = t.remote && t.kind !== 'scan' ? `${vm}→${t.remote}` : t.address;
   return `${t.kind} ${where}`.trim();

@@ -49,7 +49,7 @@ function viewPairs(task: TaskRecord): { references: { policyId: string; vmUuid: 
 }
 
 async function loadViews(db: Queryable, tasks: readonly TaskRecord[]): Promise<DispatchViews> {
-  const remotes = [...new Set(tasks.filter((t) => t.kind === 'backup' || t.kind === 'restore').map((t) => t.remoteName!))];
+  const remotes = [...new Set(tasks.flatMap((t) => (t.kind === 'backup' || t.kind === 'restore' ? [t.remoteName!] : t.kind === 'mirror' ? [t.payload.sourceRemote] : [])))];
   const pairs = tasks.map(viewPairs);
   const [addresses, references, chains] = await Promise.all([
     Promise.all(remotes.map(async (remote) => [remote, await registeredAddressOf(db, remote)] as const)),
@@ -76,14 +76,12 @@ function prepareRelease(task: TaskOf<'release'>, views: DispatchViews): Preparat
 
 function prepareOne(task: TaskRecord, views: DispatchViews, policyOf: (policyId: string) => PolicyFacts | undefined): Preparation {
   if (task.kind === 'release') return prepareRelease(task, views);
+  if (task.kind === 'mirror') return prepareMirror(task, views);
   if (task.kind !== 'backup' && task.kind !== 'restore') return { ok: true, payload: task.payload };
   const remote = task.remoteName!;
   const storageAddress = views.storageAddresses.get(remote);
   if (storageAddress === undefined) {
-    return {
-      ok: false,
-      error: { code: 'NO_STORAGE_ADDRESS', message: `remote ${remote} has no registered address: run \`deltachain remote edit ${remote} --address HOST:PORT\` with its storage agent's gRPC address`, retryable: true },
-    };
+    return { ok: false, error: noAddress(remote) };
   }
   if (task.kind === 'restore') return { ok: true, payload: { ...task.payload, storageAddress } };
   const payload = task.payload;
@@ -102,6 +100,18 @@ function prepareOne(task: TaskRecord, views: DispatchViews, policyOf: (policyId:
   if (plan.reference) next.referenceSnapshotUuid = plan.reference.snapshotUuid;
   else delete next.referenceSnapshotUuid;
   return { ok: true, payload: next };
+}
+
+/** A mirror's target pulls from the source's storage agent: its registered address. */
+function prepareMirror(task: TaskOf<'mirror'>, views: DispatchViews): Preparation {
+  const source = task.payload.sourceRemote;
+  const sourceAddress = views.storageAddresses.get(source);
+  if (sourceAddress === undefined) return { ok: false, error: noAddress(source) };
+  return { ok: true, payload: { ...task.payload, sourceAddress } };
+}
+
+function noAddress(remote: string): TaskFailure {
+  return { code: 'NO_STORAGE_ADDRESS', message: `remote ${remote} has no registered address: run \`deltachain remote edit ${remote} --address HOST:PORT\` with its storage agent's gRPC address`, retryable: true };
 }
 
 /** Words for a full, naming the damaged backup when that is the reason. */

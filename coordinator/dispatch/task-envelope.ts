@@ -20,6 +20,7 @@ const KINDS: Record<TaskRecord['kind'], TaskKind> = {
   restore: TaskKind.TASK_KIND_RESTORE,
   verify: TaskKind.TASK_KIND_VERIFY,
   release: TaskKind.TASK_KIND_RELEASE_REFERENCES,
+  mirror: TaskKind.TASK_KIND_MIRROR,
 };
 
 export function messageIdOf(task: Pick<TaskRecord, 'id' | 'attempt'>): string {
@@ -78,6 +79,11 @@ function payloadOf(task: TaskRecord, more: readonly TaskRecord[], signer: Signer
     case 'release': {
       const p = task.payload;
       return { $case: 'releaseReferences', value: { policyId: p.policyId, vmUuids: p.vmUuids, keepRemoteIds: p.keepRemotes } };
+    }
+    case 'mirror': {
+      const p = task.payload;
+      const disks = p.disks.map((d) => ({ diskKey: d.diskKey, footerUuid: d.footerUuid, chainDigest: Buffer.from(d.chainDigest, 'hex') }));
+      return { $case: 'mirror', value: { vmUuid, backupId: p.backupId, sourceRemoteId: p.sourceRemote, sourceAddress: p.sourceAddress ?? '', disks, mirrorName: p.mirrorName } };
     }
   }
 }

@@ -13,10 +13,11 @@ import { GrantAction, signGrant, type Grant, type SignedGrant } from '../../shar
 import { identityText } from '../../shared/identity/index.js';
 import type { Signer } from '../../shared/signing/index.js';
 import type { Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import type { TaskRecord } from '../catalogue/index.js';
+import type { TaskOf, TaskRecord } from '../catalogue/index.js';
 
 /** The grant a task needs, unsigned; undefined for tasks that call no storage agent (or are not on their way). */
 export function grantOf(task: TaskRecord): Grant | undefined {
+  if (task.kind === 'mirror') return mirrorGrantOf(task);
   if ((task.kind !== 'backup' && task.kind !== 'restore') || task.addressKind !== 'pool' || task.deadlineAt === null) return undefined;
   const common = {
     remoteId: task.remoteName ?? '',
@@ -33,6 +34,25 @@ export function grantOf(task: TaskRecord): Grant | undefined {
   return { ...common, action: GrantAction.GRANT_ACTION_READ, backupId: p.backupId, diskKeys: p.diskKeys ?? [] };
 }
 
+/**
+ * A mirror's read grant: the source remote's backup, its disks, held by the target remote's
+ * storage agent ("storage:<target>"), which pulls it.
+ */
+function mirrorGrantOf(task: TaskOf<'mirror'>): Grant | undefined {
+  if (task.addressKind !== 'remote' || task.deadlineAt === null) return undefined;
+  const p = task.payload;
+  return {
+    action: GrantAction.GRANT_ACTION_READ,
+    remoteId: p.sourceRemote,
+    vmUuid: task.vmUuid ?? '',
+    backupId: p.backupId,
+    diskKeys: p.disks.map((d) => d.diskKey),
+    holder: identityText({ role: 'storage', name: task.address }),
+    expiresAtMs: task.deadlineAt.getTime(),
+    taskId: task.id,
+  };
+}
+
 /** The envelope with its grant signed into the payload (write_grant, read_grant). */
 export function withGrant(envelope: Task, task: TaskRecord, signer: Signer): Task {
   const grant = grantOf(task);
@@ -41,5 +61,6 @@ export function withGrant(envelope: Task, task: TaskRecord, signer: Signer): Tas
   const payload = envelope.payload;
   if (payload?.$case === 'backup') return { ...envelope, payload: { $case: 'backup', value: { ...payload.value, writeGrant: signed } } };
   if (payload?.$case === 'restore') return { ...envelope, payload: { $case: 'restore', value: { ...payload.value, readGrant: signed } } };
+  if (payload?.$case === 'mirror') return { ...envelope, payload: { $case: 'mirror', value: { ...payload.value, readGrant: signed } } };
   return envelope;
 }

@@ -32,7 +32,16 @@ export type TaskOutput =
       /** Fields of the stored VM record the restored VM did not get (boot path, passthrough). */
       droppedFields?: string[];
     }
-  | { kind: 'release'; destroyedSnapshotUuids: string[]; destroyedOrphanVdiUuids?: string[] };
+  | { kind: 'release'; destroyedSnapshotUuids: string[]; destroyedOrphanVdiUuids?: string[] }
+  | { kind: 'mirror'; backup?: BackupFacts; alreadyPresent: boolean; bytesReceived: number; disks: MirroredDiskReport[] };
+
+/** How one disk of a mirror copy travelled: the backup's own delta, or the whole disk of that date. */
+export interface MirroredDiskReport {
+  diskKey: string;
+  mode: string;
+  blockCount: number;
+  bytesReceived: number;
+}
 
 /** A merged file's size on the remote after a merge (disks whose agent did not say are absent). */
 export interface MergedDiskSize {

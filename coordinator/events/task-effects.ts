@@ -7,6 +7,7 @@
 //   scan    → adopt what the remote holds
 //   release → the released references' rows are gone
 //   verify  → the damaged backups it found are marked (disk-damage.ts)
+//   mirror  → record the copy on the target, by the catalogue's facts of the source backup
 //   restore → nothing beyond the stored result
 // A task that failed for good can change it too (applyFailureEffects): a restore that failed on
 // the data marks its backup's disk damaged.
@@ -20,6 +21,7 @@ import { DATA_ERROR_CODES, restoreFinding, verifyFindings } from './damage-findi
 import { DeltachainError } from '../../shared/errors.js';
 import type { TaskOutput } from './agent-event.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
+import { markMirrorCopy } from '../catalogue/mirrors.js';
 
 
 /** Finds a committed backup's facts on its remote when a result does not carry them. */
@@ -75,7 +77,29 @@ export async function applyTaskEffects(tx: Transaction, task: TaskRecord, output
     }
     case 'restore':
       return output ?? {};
+    case 'mirror':
+      return applyMirrorEffects(tx, task, output, lookup, now);
   }
+}
+
+/**
+ * A copy lands as a backup of the target remote with the source's backup id, policy and VM name,
+ * marked as the mirror's. Its chain digests must be the ones the catalogue recorded on the source
+ * (the target's storage agent checked them before committing; a result that says otherwise is
+ * refused here, and nothing is recorded).
+ */
+async function applyMirrorEffects(tx: Transaction, task: TaskOf<'mirror'>, output: TaskOutput | undefined, lookup: BackupLookup, now: Date): Promise<unknown> {
+  const p = task.payload;
+  const facts = (output?.kind === 'mirror' ? output.backup : undefined) ?? (await lookup.findBackup(task, p.backupId));
+  if (!facts) throw new DeltachainError('BACKUP_NOT_FOUND', `mirror ${p.mirrorName}: task ${task.id} reports backup ${p.backupId} copied, but remote ${task.address} does not list it yet`, { retryable: true });
+  const differing = p.disks.filter((d) => d.chainDigest !== '' && facts.disks.find((f) => f.diskKey === d.diskKey)?.chainDigest !== d.chainDigest);
+  if (differing.length > 0) {
+    throw new DeltachainError('MIRROR_DIGEST_MISMATCH', `mirror ${p.mirrorName}: the copy of backup ${p.backupId} on remote ${task.address} does not restore what the source's did (chain digest of disk ${differing.map((d) => d.diskKey).join(', ')}); not recorded — verify both remotes`);
+  }
+  await recordBackup(tx, { ...facts, id: p.backupId, remote: task.address, taskId: task.id, runId: task.runId, policyId: p.policyId, vmName: p.vmName }, now);
+  await markMirrorCopy(tx, task.address, p.backupId, p.mirrorId);
+  const report = output?.kind === 'mirror' ? output : undefined;
+  return { backupId: p.backupId, sourceRemote: p.sourceRemote, alreadyPresent: report?.alreadyPresent ?? false, bytesReceived: report?.bytesReceived ?? 0, disks: report?.disks ?? [] };
 }
 
 /**

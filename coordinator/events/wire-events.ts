@@ -102,6 +102,16 @@ function outputOf(result: TaskResult): TaskOutput | undefined {
     }
     case 'releaseReferences':
       return { kind: 'release', destroyedSnapshotUuids: output.value.destroyedSnapshotUuids, destroyedOrphanVdiUuids: output.value.destroyedOrphanVdiUuids };
+    case 'mirror': {
+      const m = output.value;
+      return {
+        kind: 'mirror',
+        ...(m.backup ? { backup: backupFactsFromSummary(m.backup, '') } : {}),
+        alreadyPresent: m.alreadyPresent,
+        bytesReceived: m.bytesReceived,
+        disks: m.disks.slice(0, MAX_REPORTED_DISKS).map((d) => ({ diskKey: bounded(d.diskKey, 64), mode: bounded(d.mode, 16), blockCount: d.blockCount, bytesReceived: d.bytesReceived })),
+      };
+    }
   }
 }
 

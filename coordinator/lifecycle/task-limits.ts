@@ -19,4 +19,5 @@ export const DEFAULT_TASK_LIMITS: TaskLimits = {
   restore: { timeoutSeconds: 12 * 3600, maxAttempts: 1 },
   verify: { timeoutSeconds: 6 * 3600, maxAttempts: 2 },
   release: { timeoutSeconds: 1800, maxAttempts: 5 },
+  mirror: { timeoutSeconds: 6 * 3600, maxAttempts: 3 },
 };

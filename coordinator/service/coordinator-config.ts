@@ -82,6 +82,7 @@ export const coordinatorConfigSchema = z
         restore: limitSchema.optional(),
         verify: limitSchema.optional(),
         release: limitSchema.optional(),
+        mirror: limitSchema.optional(),
       })
       .strict()
       .default({}),

@@ -8,6 +8,7 @@ export type {
   DeletePayload,
   KindAndPayload,
   MergePayload,
+  MirrorPayload,
   PlannedDisk,
   ReleasePayload,
   RestorePayload,

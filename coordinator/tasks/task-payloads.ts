@@ -36,11 +36,30 @@ export interface MergePayload {
   backupId: string;
   retires: string[];
   policyId: string | null;
+  /** Set when the retention is a mirror's, on its target (the mirror's retention decides). */
+  mirrorId?: string;
 }
 
 export interface DeletePayload {
   backupId: string;
   policyId: string | null;
+  /** As MergePayload's. */
+  mirrorId?: string;
+}
+
+/** Copy one restore point of a VM from the mirror's source remote to its target (the task's address). */
+export interface MirrorPayload {
+  mirrorId: string;
+  mirrorName: string;
+  sourceRemote: string;
+  backupId: string;
+  /** The source backup's policy and VM name, which the copy keeps. */
+  policyId: string | null;
+  vmName: string;
+  /** What the catalogue holds of each disk on the source (hex chain digest, '' when unknown). */
+  disks: { diskKey: string; footerUuid: string; chainDigest: string }[];
+  /** Filled at dispatch: the source remote's storage agent address. */
+  sourceAddress?: string;
 }
 
 export interface ScanPayload {
@@ -94,6 +113,7 @@ export interface TaskPayloads {
   restore: RestorePayload;
   verify: VerifyPayload;
   release: ReleasePayload;
+  mirror: MirrorPayload;
 }
 
 /** A task's kind with its payload: checking `kind` tells the payload's type. */

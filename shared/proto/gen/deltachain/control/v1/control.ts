@@ -30,6 +30,70 @@ import {
  * Times are milliseconds since the Unix epoch (0 = not set); sizes are bytes.
  */
 
+export interface MirrorInfo {
+  name: string;
+  sourceRemote: string;
+  targetRemote: string;
+  /** Empty: every VM with backups on the source. */
+  vmUuids: string[];
+  /** Backups kept per VM on the target. */
+  retention: number;
+  enabled: boolean;
+  createdAtMs: number;
+  /** VMs with backups on the source that the mirror copies. */
+  vms: number;
+  /** Restore points of those VMs on the source that the target still lacks (and will take). */
+  behind: number;
+  /** Copies queued or running now. */
+  copying: number;
+  /** When the newest copy was made (0 = none yet). */
+  lastCopyAtMs: number;
+}
+
+export interface CreateMirrorRequest {
+  /** ^[a-z0-9][a-z0-9_-]{0,63}$ */
+  name: string;
+  sourceRemote: string;
+  targetRemote: string;
+  vmUuids: string[];
+  /** >= 1. */
+  retention: number;
+  /** Queue the first copies now (as RunMirror does). */
+  start: boolean;
+}
+
+export interface CreateMirrorResponse {
+  mirror?: MirrorInfo | undefined;
+  taskIds: string[];
+}
+
+export interface ListMirrorsRequest {
+}
+
+export interface ListMirrorsResponse {
+  mirrors: MirrorInfo[];
+}
+
+export interface DeleteMirrorRequest {
+  name: string;
+}
+
+export interface DeleteMirrorResponse {
+}
+
+export interface RunMirrorRequest {
+  name: string;
+}
+
+export interface RunMirrorResponse {
+  /** The copies queued now, one per VM behind. */
+  taskIds: string[];
+  /** VMs whose target already holds everything the mirror copies. */
+  upToDate: number;
+  /** VMs with a copy already queued or running (it queues the next one when it is done). */
+  alreadyCopying: number;
+}
+
 export interface VmSelection {
   vmUuids: string[];
   tags: string[];
@@ -518,6 +582,939 @@ export interface AuditEntry {
 export interface ListAuditResponse {
   entries: AuditEntry[];
 }
+
+function createBaseMirrorInfo(): MirrorInfo {
+  return {
+    name: "",
+    sourceRemote: "",
+    targetRemote: "",
+    vmUuids: [],
+    retention: 0,
+    enabled: false,
+    createdAtMs: 0,
+    vms: 0,
+    behind: 0,
+    copying: 0,
+    lastCopyAtMs: 0,
+  };
+}
+
+export const MirrorInfo: MessageFns<MirrorInfo> = {
+  encode(message: MirrorInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.sourceRemote !== "") {
+      writer.uint32(18).string(message.sourceRemote);
+    }
+    if (message.targetRemote !== "") {
+      writer.uint32(26).string(message.targetRemote);
+    }
+    for (const v of message.vmUuids) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.retention !== 0) {
+      writer.uint32(40).uint32(message.retention);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(48).bool(message.enabled);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(56).uint64(message.createdAtMs);
+    }
+    if (message.vms !== 0) {
+      writer.uint32(64).uint32(message.vms);
+    }
+    if (message.behind !== 0) {
+      writer.uint32(72).uint32(message.behind);
+    }
+    if (message.copying !== 0) {
+      writer.uint32(80).uint32(message.copying);
+    }
+    if (message.lastCopyAtMs !== 0) {
+      writer.uint32(88).uint64(message.lastCopyAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirrorInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirrorInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceRemote = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetRemote = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.vmUuids.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retention = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.vms = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.behind = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.copying = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.lastCopyAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirrorInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      sourceRemote: isSet(object.sourceRemote)
+        ? globalThis.String(object.sourceRemote)
+        : isSet(object.source_remote)
+        ? globalThis.String(object.source_remote)
+        : "",
+      targetRemote: isSet(object.targetRemote)
+        ? globalThis.String(object.targetRemote)
+        : isSet(object.target_remote)
+        ? globalThis.String(object.target_remote)
+        : "",
+      vmUuids: globalThis.Array.isArray(object?.vmUuids)
+        ? object.vmUuids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.vm_uuids)
+        ? object.vm_uuids.map((e: any) => globalThis.String(e))
+        : [],
+      retention: isSet(object.retention) ? globalThis.Number(object.retention) : 0,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      vms: isSet(object.vms) ? globalThis.Number(object.vms) : 0,
+      behind: isSet(object.behind) ? globalThis.Number(object.behind) : 0,
+      copying: isSet(object.copying) ? globalThis.Number(object.copying) : 0,
+      lastCopyAtMs: isSet(object.lastCopyAtMs)
+        ? globalThis.Number(object.lastCopyAtMs)
+        : isSet(object.last_copy_at_ms)
+        ? globalThis.Number(object.last_copy_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: MirrorInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.sourceRemote !== "") {
+      obj.sourceRemote = message.sourceRemote;
+    }
+    if (message.targetRemote !== "") {
+      obj.targetRemote = message.targetRemote;
+    }
+    if (message.vmUuids?.length) {
+      obj.vmUuids = message.vmUuids;
+    }
+    if (message.retention !== 0) {
+      obj.retention = Math.round(message.retention);
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    if (message.vms !== 0) {
+      obj.vms = Math.round(message.vms);
+    }
+    if (message.behind !== 0) {
+      obj.behind = Math.round(message.behind);
+    }
+    if (message.copying !== 0) {
+      obj.copying = Math.round(message.copying);
+    }
+    if (message.lastCopyAtMs !== 0) {
+      obj.lastCopyAtMs = Math.round(message.lastCopyAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirrorInfo>): MirrorInfo {
+    return MirrorInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirrorInfo>): MirrorInfo {
+    const message = createBaseMirrorInfo();
+    message.name = object.name ?? "";
+    message.sourceRemote = object.sourceRemote ?? "";
+    message.targetRemote = object.targetRemote ?? "";
+    message.vmUuids = object.vmUuids?.map((e) => e) || [];
+    message.retention = object.retention ?? 0;
+    message.enabled = object.enabled ?? false;
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.vms = object.vms ?? 0;
+    message.behind = object.behind ?? 0;
+    message.copying = object.copying ?? 0;
+    message.lastCopyAtMs = object.lastCopyAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateMirrorRequest(): CreateMirrorRequest {
+  return { name: "", sourceRemote: "", targetRemote: "", vmUuids: [], retention: 0, start: false };
+}
+
+export const CreateMirrorRequest: MessageFns<CreateMirrorRequest> = {
+  encode(message: CreateMirrorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.sourceRemote !== "") {
+      writer.uint32(18).string(message.sourceRemote);
+    }
+    if (message.targetRemote !== "") {
+      writer.uint32(26).string(message.targetRemote);
+    }
+    for (const v of message.vmUuids) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.retention !== 0) {
+      writer.uint32(40).uint32(message.retention);
+    }
+    if (message.start !== false) {
+      writer.uint32(48).bool(message.start);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMirrorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMirrorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceRemote = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetRemote = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.vmUuids.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retention = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.start = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMirrorRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      sourceRemote: isSet(object.sourceRemote)
+        ? globalThis.String(object.sourceRemote)
+        : isSet(object.source_remote)
+        ? globalThis.String(object.source_remote)
+        : "",
+      targetRemote: isSet(object.targetRemote)
+        ? globalThis.String(object.targetRemote)
+        : isSet(object.target_remote)
+        ? globalThis.String(object.target_remote)
+        : "",
+      vmUuids: globalThis.Array.isArray(object?.vmUuids)
+        ? object.vmUuids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.vm_uuids)
+        ? object.vm_uuids.map((e: any) => globalThis.String(e))
+        : [],
+      retention: isSet(object.retention) ? globalThis.Number(object.retention) : 0,
+      start: isSet(object.start) ? globalThis.Boolean(object.start) : false,
+    };
+  },
+
+  toJSON(message: CreateMirrorRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.sourceRemote !== "") {
+      obj.sourceRemote = message.sourceRemote;
+    }
+    if (message.targetRemote !== "") {
+      obj.targetRemote = message.targetRemote;
+    }
+    if (message.vmUuids?.length) {
+      obj.vmUuids = message.vmUuids;
+    }
+    if (message.retention !== 0) {
+      obj.retention = Math.round(message.retention);
+    }
+    if (message.start !== false) {
+      obj.start = message.start;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateMirrorRequest>): CreateMirrorRequest {
+    return CreateMirrorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateMirrorRequest>): CreateMirrorRequest {
+    const message = createBaseCreateMirrorRequest();
+    message.name = object.name ?? "";
+    message.sourceRemote = object.sourceRemote ?? "";
+    message.targetRemote = object.targetRemote ?? "";
+    message.vmUuids = object.vmUuids?.map((e) => e) || [];
+    message.retention = object.retention ?? 0;
+    message.start = object.start ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateMirrorResponse(): CreateMirrorResponse {
+  return { mirror: undefined, taskIds: [] };
+}
+
+export const CreateMirrorResponse: MessageFns<CreateMirrorResponse> = {
+  encode(message: CreateMirrorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mirror !== undefined) {
+      MirrorInfo.encode(message.mirror, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.taskIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMirrorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMirrorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mirror = MirrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMirrorResponse {
+    return {
+      mirror: isSet(object.mirror) ? MirrorInfo.fromJSON(object.mirror) : undefined,
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+        ? object.task_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateMirrorResponse): unknown {
+    const obj: any = {};
+    if (message.mirror !== undefined) {
+      obj.mirror = MirrorInfo.toJSON(message.mirror);
+    }
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateMirrorResponse>): CreateMirrorResponse {
+    return CreateMirrorResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateMirrorResponse>): CreateMirrorResponse {
+    const message = createBaseCreateMirrorResponse();
+    message.mirror = (object.mirror !== undefined && object.mirror !== null)
+      ? MirrorInfo.fromPartial(object.mirror)
+      : undefined;
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListMirrorsRequest(): ListMirrorsRequest {
+  return {};
+}
+
+export const ListMirrorsRequest: MessageFns<ListMirrorsRequest> = {
+  encode(_: ListMirrorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMirrorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMirrorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMirrorsRequest {
+    return {};
+  },
+
+  toJSON(_: ListMirrorsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMirrorsRequest>): ListMirrorsRequest {
+    return ListMirrorsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListMirrorsRequest>): ListMirrorsRequest {
+    const message = createBaseListMirrorsRequest();
+    return message;
+  },
+};
+
+function createBaseListMirrorsResponse(): ListMirrorsResponse {
+  return { mirrors: [] };
+}
+
+export const ListMirrorsResponse: MessageFns<ListMirrorsResponse> = {
+  encode(message: ListMirrorsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.mirrors) {
+      MirrorInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMirrorsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMirrorsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mirrors.push(MirrorInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMirrorsResponse {
+    return {
+      mirrors: globalThis.Array.isArray(object?.mirrors) ? object.mirrors.map((e: any) => MirrorInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListMirrorsResponse): unknown {
+    const obj: any = {};
+    if (message.mirrors?.length) {
+      obj.mirrors = message.mirrors.map((e) => MirrorInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMirrorsResponse>): ListMirrorsResponse {
+    return ListMirrorsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMirrorsResponse>): ListMirrorsResponse {
+    const message = createBaseListMirrorsResponse();
+    message.mirrors = object.mirrors?.map((e) => MirrorInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteMirrorRequest(): DeleteMirrorRequest {
+  return { name: "" };
+}
+
+export const DeleteMirrorRequest: MessageFns<DeleteMirrorRequest> = {
+  encode(message: DeleteMirrorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteMirrorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteMirrorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteMirrorRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteMirrorRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteMirrorRequest>): DeleteMirrorRequest {
+    return DeleteMirrorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteMirrorRequest>): DeleteMirrorRequest {
+    const message = createBaseDeleteMirrorRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteMirrorResponse(): DeleteMirrorResponse {
+  return {};
+}
+
+export const DeleteMirrorResponse: MessageFns<DeleteMirrorResponse> = {
+  encode(_: DeleteMirrorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteMirrorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteMirrorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteMirrorResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteMirrorResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteMirrorResponse>): DeleteMirrorResponse {
+    return DeleteMirrorResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteMirrorResponse>): DeleteMirrorResponse {
+    const message = createBaseDeleteMirrorResponse();
+    return message;
+  },
+};
+
+function createBaseRunMirrorRequest(): RunMirrorRequest {
+  return { name: "" };
+}
+
+export const RunMirrorRequest: MessageFns<RunMirrorRequest> = {
+  encode(message: RunMirrorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunMirrorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunMirrorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunMirrorRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RunMirrorRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunMirrorRequest>): RunMirrorRequest {
+    return RunMirrorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunMirrorRequest>): RunMirrorRequest {
+    const message = createBaseRunMirrorRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRunMirrorResponse(): RunMirrorResponse {
+  return { taskIds: [], upToDate: 0, alreadyCopying: 0 };
+}
+
+export const RunMirrorResponse: MessageFns<RunMirrorResponse> = {
+  encode(message: RunMirrorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.taskIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.upToDate !== 0) {
+      writer.uint32(16).uint32(message.upToDate);
+    }
+    if (message.alreadyCopying !== 0) {
+      writer.uint32(24).uint32(message.alreadyCopying);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunMirrorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunMirrorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.upToDate = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.alreadyCopying = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunMirrorResponse {
+    return {
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+        ? object.task_ids.map((e: any) => globalThis.String(e))
+        : [],
+      upToDate: isSet(object.upToDate)
+        ? globalThis.Number(object.upToDate)
+        : isSet(object.up_to_date)
+        ? globalThis.Number(object.up_to_date)
+        : 0,
+      alreadyCopying: isSet(object.alreadyCopying)
+        ? globalThis.Number(object.alreadyCopying)
+        : isSet(object.already_copying)
+        ? globalThis.Number(object.already_copying)
+        : 0,
+    };
+  },
+
+  toJSON(message: RunMirrorResponse): unknown {
+    const obj: any = {};
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    if (message.upToDate !== 0) {
+      obj.upToDate = Math.round(message.upToDate);
+    }
+    if (message.alreadyCopying !== 0) {
+      obj.alreadyCopying = Math.round(message.alreadyCopying);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunMirrorResponse>): RunMirrorResponse {
+    return RunMirrorResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunMirrorResponse>): RunMirrorResponse {
+    const message = createBaseRunMirrorResponse();
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.upToDate = object.upToDate ?? 0;
+    message.alreadyCopying = object.alreadyCopying ?? 0;
+    return message;
+  },
+};
 
 function createBaseVmSelection(): VmSelection {
   return { vmUuids: [], tags: [], pools: [] };
@@ -7473,6 +8470,50 @@ export const ControlServiceService = {
     responseSerialize: (value: ListAuditResponse): Buffer => Buffer.from(ListAuditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuditResponse => ListAuditResponse.decode(value),
   },
+  /**
+   * Mirrors (docs/multi-site.md, "Mirrors"): copy a remote's backups to another remote, storage
+   * agent to storage agent. A mirror copies each backup that lands on its source (after the
+   * backup), and what its target lacks when run by hand.
+   */
+  createMirror: {
+    path: "/deltachain.control.v1.ControlService/CreateMirror" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateMirrorRequest): Buffer => Buffer.from(CreateMirrorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateMirrorRequest => CreateMirrorRequest.decode(value),
+    responseSerialize: (value: CreateMirrorResponse): Buffer =>
+      Buffer.from(CreateMirrorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateMirrorResponse => CreateMirrorResponse.decode(value),
+  },
+  listMirrors: {
+    path: "/deltachain.control.v1.ControlService/ListMirrors" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMirrorsRequest): Buffer => Buffer.from(ListMirrorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMirrorsRequest => ListMirrorsRequest.decode(value),
+    responseSerialize: (value: ListMirrorsResponse): Buffer => Buffer.from(ListMirrorsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMirrorsResponse => ListMirrorsResponse.decode(value),
+  },
+  deleteMirror: {
+    path: "/deltachain.control.v1.ControlService/DeleteMirror" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteMirrorRequest): Buffer => Buffer.from(DeleteMirrorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteMirrorRequest => DeleteMirrorRequest.decode(value),
+    responseSerialize: (value: DeleteMirrorResponse): Buffer =>
+      Buffer.from(DeleteMirrorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteMirrorResponse => DeleteMirrorResponse.decode(value),
+  },
+  /** Queues, for every VM the mirror copies, the next backup its target lacks. */
+  runMirror: {
+    path: "/deltachain.control.v1.ControlService/RunMirror" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunMirrorRequest): Buffer => Buffer.from(RunMirrorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunMirrorRequest => RunMirrorRequest.decode(value),
+    responseSerialize: (value: RunMirrorResponse): Buffer => Buffer.from(RunMirrorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunMirrorResponse => RunMirrorResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServiceServer extends UntypedServiceImplementation {
@@ -7513,6 +8554,16 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   watchTask: handleServerStreamingCall<WatchTaskRequest, WatchTaskResponse>;
   /** The audit trail: every call made to this API (refused ones too), newest first. */
   listAudit: handleUnaryCall<ListAuditRequest, ListAuditResponse>;
+  /**
+   * Mirrors (docs/multi-site.md, "Mirrors"): copy a remote's backups to another remote, storage
+   * agent to storage agent. A mirror copies each backup that lands on its source (after the
+   * backup), and what its target lacks when run by hand.
+   */
+  createMirror: handleUnaryCall<CreateMirrorRequest, CreateMirrorResponse>;
+  listMirrors: handleUnaryCall<ListMirrorsRequest, ListMirrorsResponse>;
+  deleteMirror: handleUnaryCall<DeleteMirrorRequest, DeleteMirrorResponse>;
+  /** Queues, for every VM the mirror copies, the next backup its target lacks. */
+  runMirror: handleUnaryCall<RunMirrorRequest, RunMirrorResponse>;
 }
 
 export interface ControlServiceClient extends Client {
@@ -7870,6 +8921,72 @@ export interface ControlServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Mirrors (docs/multi-site.md, "Mirrors"): copy a remote's backups to another remote, storage
+   * agent to storage agent. A mirror copies each backup that lands on its source (after the
+   * backup), and what its target lacks when run by hand.
+   */
+  createMirror(
+    request: CreateMirrorRequest,
+    callback: (error: ServiceError | null, response: CreateMirrorResponse) => void,
+  ): ClientUnaryCall;
+  createMirror(
+    request: CreateMirrorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateMirrorResponse) => void,
+  ): ClientUnaryCall;
+  createMirror(
+    request: CreateMirrorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateMirrorResponse) => void,
+  ): ClientUnaryCall;
+  listMirrors(
+    request: ListMirrorsRequest,
+    callback: (error: ServiceError | null, response: ListMirrorsResponse) => void,
+  ): ClientUnaryCall;
+  listMirrors(
+    request: ListMirrorsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMirrorsResponse) => void,
+  ): ClientUnaryCall;
+  listMirrors(
+    request: ListMirrorsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMirrorsResponse) => void,
+  ): ClientUnaryCall;
+  deleteMirror(
+    request: DeleteMirrorRequest,
+    callback: (error: ServiceError | null, response: DeleteMirrorResponse) => void,
+  ): ClientUnaryCall;
+  deleteMirror(
+    request: DeleteMirrorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteMirrorResponse) => void,
+  ): ClientUnaryCall;
+  deleteMirror(
+    request: DeleteMirrorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteMirrorResponse) => void,
+  ): ClientUnaryCall;
+  /** Queues, for every VM the mirror copies, the next backup its target lacks. */
+  runMirror(
+    request: RunMirrorRequest,
+    callback: (error: ServiceError | null, response: RunMirrorResponse) => void,
+  ): ClientUnaryCall;
+  runMirror(
+    request: RunMirrorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunMirrorResponse) => void,
+  ): ClientUnaryCall;
+  runMirror(
+    request: RunMirrorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunMirrorResponse) => void,
   ): ClientUnaryCall;
 }
 
