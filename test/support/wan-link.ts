@@ -10,6 +10,11 @@
 // WAN with tuned TCP buffers. Memory: per direction at most `queueBytes` waiting for the wire plus
 // what is on the wire (rate × delay); a full queue pauses the sender's socket (TCP backpressure),
 // and so does a receiver that does not read.
+//
+// Several proxies may model one link (test/support/site-net.ts: one proxy per service a site
+// reaches over it): they are given the same `wires`, so every connection of every one of them
+// shares each direction's rate and queue, as on one wire. Without `wires` each connection has a
+// wire of its own each way.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface LinkShape {
@@ -26,6 +31,20 @@ export function linkShape(megabits: number, rttMs: number): LinkShape {
   return { delayMs: rttMs / 2, bytesPerSecond: (megabits * 1e6) / 8 };
 }
 
+/** One direction of a link: when the wire has serialized everything given to it (monotonic ms). */
+export interface Wire {
+  freeAt: number;
+}
+
+export interface WanLinkOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** The wire each way (client → target, target → client), shared with every proxy given the same; default: a wire of its own per connection. */
+  wires?: { up: Wire; down: Wire };
+  /** Whether to take a new connection (default: every one); one refused is reset at once. */
+  admits?: (client: Socket) => boolean;
+}
+
 export interface WanLink {
   port: number;
   /** Bytes carried so far, each way (client → target, target → client), over every connection. */
@@ -35,13 +54,17 @@ export interface WanLink {
   close(): Promise<void>;
 }
 
-/** Starts a proxy on 127.0.0.1 (a free port) carrying connections to `target` through a link of `shape`. */
-export async function startWanLink(target: { host: string; port: number }, shape: LinkShape): Promise<WanLink> {
+/** Starts a proxy on 127.0.0.1 (or `options.host`; a free port) carrying connections to `target` through a link of `shape`. */
+export async function startWanLink(target: { host: string; port: number }, shape: LinkShape, options: WanLinkOptions = {}): Promise<WanLink> {
   const totals = { up: 0, down: 0 };
   const open = new Set<Socket>();
   // Half-open on both sides: an end passes through the link after the bytes before it, and the
   // other direction keeps flowing (a sink's reply after the sender's end).
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    if (options.admits !== undefined && !options.admits(client)) {
+      client.on('error', () => {}).resetAndDestroy();
+      return;
+    }
     const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
     open.add(client).add(upstream);
     const reset = (): void => {
@@ -50,10 +73,10 @@ export async function startWanLink(target: { host: string; port: number }, shape
     };
     client.on('error', reset).on('close', () => open.delete(client));
     upstream.on('error', reset).on('close', () => open.delete(upstream));
-    carry(client, upstream, shape, (n) => (totals.up += n));
-    carry(upstream, client, shape, (n) => (totals.down += n));
+    carry(client, upstream, shape, (n) => (totals.up += n), options.wires?.up ?? { freeAt: 0 });
+    carry(upstream, client, shape, (n) => (totals.down += n), options.wires?.down ?? { freeAt: 0 });
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, options.host ?? '127.0.0.1', () => resolve()));
   const address = server.address();
   if (address === null || typeof address !== 'object') throw new Error('WAN link: no port');
   return {
@@ -78,16 +101,15 @@ interface InFlight {
 }
 
 /** One direction: `from` → link → `to`. An end closing is passed on after the bytes before it. */
-function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number) => void): void {
+function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number) => void, wire: Wire): void {
   const rate = shape.bytesPerSecond / 1000; // bytes per ms
   const queueLimit = shape.queueBytes ?? Math.max(256 * 1024, rate * 20);
   const flight: InFlight[] = [];
-  let wireFreeAt = 0; // when the wire has serialized everything given to it
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
   let waitingForDrain = false;
   const now = (): number => performance.now();
-  const queued = (): number => Math.max(0, wireFreeAt - now()) * rate;
+  const queued = (): number => Math.max(0, wire.freeAt - now()) * rate;
 
   const deliver = (): void => {
     timer = undefined;
@@ -120,8 +142,8 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
   let resumeTimer: NodeJS.Timeout | undefined;
   from.on('data', (chunk: Buffer) => {
     const t = now();
-    wireFreeAt = Math.max(wireFreeAt, t) + chunk.length / rate;
-    flight.push({ chunk, at: wireFreeAt + shape.delayMs });
+    wire.freeAt = Math.max(wire.freeAt, t) + chunk.length / rate;
+    flight.push({ chunk, at: wire.freeAt + shape.delayMs });
     schedule();
     if (queued() >= queueLimit || waitingForDrain) from.pause();
     if (queued() >= queueLimit) {
