@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { netnsExec } from './site-net.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 export const LAB_BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
@@ -15,6 +16,11 @@ export interface Exit {
   signal: NodeJS.Signals | null;
   /** Milliseconds from the stop signal to the exit. */
   ms: number;
+}
+
+export interface StartOptions {
+  /** A network namespace to run it in (a site of test/support/site-net.ts); default the test's own. */
+  netns?: string;
 }
 
 export interface RunningProcess<T> {
@@ -31,17 +37,18 @@ export interface RunningProcess<T> {
 }
 
 /** Spawns `deltachain ...args`; resolves once `ready` returns a value for a JSON line. */
-export function startDeltachain<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<RunningProcess<T>> {
-  return startCommand(BIN, name, args, ready, timeoutMs);
+export function startDeltachain<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000, options: StartOptions = {}): Promise<RunningProcess<T>> {
+  return startCommand(BIN, name, args, ready, timeoutMs, options);
 }
 
 /** Spawns `deltachain-lab ...args` (the lab pool); resolves as startDeltachain does. */
-export function startDeltachainLab<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<RunningProcess<T>> {
-  return startCommand(LAB_BIN, name, args, ready, timeoutMs);
+export function startDeltachainLab<T>(name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 60_000, options: StartOptions = {}): Promise<RunningProcess<T>> {
+  return startCommand(LAB_BIN, name, args, ready, timeoutMs, options);
 }
 
-async function startCommand<T>(bin: string, name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs: number): Promise<RunningProcess<T>> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCommand<T>(bin: string, name: string, args: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs: number, options: StartOptions): Promise<RunningProcess<T>> {
+  const [file, argv] = options.netns === undefined ? [process.execPath, [bin, ...args]] : netnsExec(options.netns, process.execPath, [bin, ...args]);
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let text = '';
   let stoppedAt = 0;
