@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { createSites, siteNetUsable, type SiteNet } from './support/site-net.js';
@@ -77,14 +77,14 @@ interface Client<T> {
   next(): Promise<T>;
 }
 
-function client<T>(mode: 'echo' | 'connect' | 'hold', to: { host: string; port: number }, connections = 1): Client<T> {
-  const child = net.spawn('A', process.execPath, ['-e', CLIENT, mode, to.host, String(to.port), String(connections)], { stdio: ['ignore', 'pipe', 'pipe'] });
+function client<T>(mode: 'echo' | 'connect' | 'hold', to: { host: string; port: number }, connections = 1, site = 'A'): Client<T> {
+  const child = net.spawn(site, process.execPath, ['-e', CLIENT, mode, to.host, String(to.port), String(connections)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let errors = '';
   child.stderr!.on('data', (c: Buffer) => (errors += c));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<T> => {
     const { value, done } = await lines.next();
-    if (done === true) throw new Error(`the client in A ended without a line: ${errors}`);
+    if (done === true) throw new Error(`the client in ${site} ended without a line: ${errors}`);
     return JSON.parse(value as string) as T;
   };
   return { child, line: next(), next };
@@ -177,4 +177,38 @@ test('cut ends the open connections; down refuses new ones until up', async () =
   assert.ok(refused.error !== undefined, 'a connection while the link is down');
   net.up('A', 'C');
   assert.deepEqual(await client('connect', toC).line, { connected: true }, 'a new connection passes once the link is up');
+});
+
+test('a service proxy: one address for every site, each connection carried over its own site\'s link', async () => {
+  const service = await net.serve('C', echoPort);
+  assert.equal(service.host, net.site('C').gateway);
+  const [acBefore, ccBefore] = [net.carried('A', 'C'), net.carried('C', 'C')];
+  const fromA = await client<{ rtts: number[] }>('echo', service).line;
+  for (const rtt of fromA.rtts) assert.ok(rtt >= RTT_MS, `from A: a round trip of ${rtt} ms, under the A–C link's ${RTT_MS}`);
+  assert.equal(net.carried('A', 'C').up - acBefore.up, PROBES + PAYLOAD, 'A\'s connection counted on the A–C link');
+  const fromC = await client<{ rtts: number[] }>('echo', service, 1, 'C').line;
+  assert.ok(Math.min(...fromC.rtts) < RTT_MS / 2, `from C, within the site: round trips ${fromC.rtts.join(', ')} ms`);
+  assert.equal(net.carried('C', 'C').up - ccBefore.up, PROBES + PAYLOAD, 'C\'s connection counted within C');
+  assert.equal(net.carried('A', 'C').up - acBefore.up, PROBES + PAYLOAD, 'and not on the A–C link');
+  const fromB = await client<{ connected?: boolean }>('connect', service, 1, 'B').line;
+  assert.deepEqual(fromB, { connected: true }, 'B reaches the same address (no link declared: no delay)');
+  assert.deepEqual(net.carried('B', 'C'), { up: 1, down: 1 });
+
+  net.down('A', 'C');
+  assert.ok((await client<{ error?: string }>('connect', service).line).error !== undefined, 'A refused while A–C is down');
+  assert.deepEqual(await client('connect', service, 1, 'B').line, { connected: true }, 'B still passes');
+  net.up('A', 'C');
+});
+
+test('a service proxy of the root namespace standing for a site: counted on the link to that site', async () => {
+  const rootPort = (rootServer.address() as { port: number }).port;
+  const service = await net.serve('root', rootPort, { at: 'C' });
+  const before = net.carried('A', 'C');
+  assert.deepEqual(await client('connect', service).line, { connected: true });
+  assert.deepEqual(net.carried('A', 'C'), { up: before.up + 1, down: before.down + 1 });
+  const fromRoot = await new Promise<string>((resolve) => {
+    const socket = connect(service).on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message)).on('close', () => resolve('closed'));
+    socket.write('?');
+  });
+  assert.match(fromRoot, /ECONNRESET|closed/, 'a client that is no site is refused');
 });

@@ -12,9 +12,10 @@
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { findOnPath } from './prerequisites.mjs';
-import { startWanLink, type LinkShape, type WanLink, type Wire } from './wan-link.js';
+import { carryConnection, cutAll, startWanLink, type LinkShape, type Wire } from './wan-link.js';
 
 const run = promisify(execFile);
 const CLAIMS = '/run/deltachain-site-net';
@@ -85,9 +86,11 @@ export async function createSites(names: string[]): Promise<SiteNet> {
   return net;
 }
 
+/** What one proxy carried between two ends: the bytes each way as seen from `from`, and its open sockets. */
 interface Proxy {
   from: string;
-  link: WanLink;
+  carried(): { up: number; down: number };
+  cut(): void;
 }
 
 /** What runs between two ends (two sites, or a site and the root namespace). */
@@ -101,6 +104,7 @@ interface Path {
 
 export class SiteNet {
   private readonly paths = new Map<string, Path>();
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(
     /** What every namespace and root-side veth of these sites is named after. */
@@ -135,15 +139,58 @@ export class SiteNet {
       // Only the site's own processes, and only while the path is up.
       admits: (client) => !path.down && client.remoteAddress === site.address,
     });
-    path.proxies.push({ from, link });
+    path.proxies.push({ from, carried: () => link.carried(), cut: () => link.cut() });
+    this.closers.push(() => link.close());
     return { host: site.gateway, port: link.port };
+  }
+
+  /**
+   * A service proxy: ONE address for clients of every site (an address registered once, as a
+   * remote's in the catalogue), on the gateway of `to` (of `options.at` for 'root'; the first
+   * site's when neither). Each connection is carried over the path between the client's site —
+   * told by its source address, 10.X.j.2 — and `to` (or `options.at`: the site a root-namespace
+   * service stands for, e.g. Postgres at site A): that link's shape, wires and counters, or no
+   * delay within one site (counted under carried(j, j)). Anything else is refused.
+   */
+  async serve(to: string, targetPort: number, options: { at?: string } = {}): Promise<Endpoint> {
+    const at = options.at ?? to;
+    const listenOn = at === 'root' ? this.sites[0]!.gateway : this.site(at).gateway;
+    const target = { host: to === 'root' ? '127.0.0.1' : this.site(to).address, port: targetPort };
+    const proxies = new Map<string, Proxy & { carrier: { totals: { up: number; down: number }; open: Set<Socket> } }>();
+    const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+      const from = this.sites.find((s) => s.address === client.remoteAddress)?.name;
+      const path = from === undefined ? undefined : this.path(from, at);
+      if (from === undefined || path === undefined || path.down) {
+        client.on('error', () => {}).resetAndDestroy();
+        return;
+      }
+      let proxy = proxies.get(from);
+      if (proxy === undefined) {
+        const carrier = { totals: { up: 0, down: 0 }, open: new Set<Socket>() };
+        proxy = { from, carrier, carried: () => ({ ...carrier.totals }), cut: () => cutAll(carrier.open) };
+        proxies.set(from, proxy);
+        path.proxies.push(proxy);
+      }
+      const wires = path.shape === undefined ? { up: { freeAt: 0 }, down: { freeAt: 0 } } : { up: wire(path, from, at), down: wire(path, at, from) };
+      carryConnection(client, target, { shape: path.shape ?? LOCAL, wires, ...proxy.carrier });
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, listenOn, () => resolve()));
+    this.closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const proxy of proxies.values()) proxy.cut();
+          server.close(() => resolve());
+        }),
+    );
+    return { host: listenOn, port: (server.address() as { port: number }).port };
   }
 
   /** Bytes carried so far between `a` and `b` over every proxy of their path: up is a → b. */
   carried(a: string, b: string): { up: number; down: number } {
     const total = { up: 0, down: 0 };
-    for (const { from, link } of this.path(a, b).proxies) {
-      const { up, down } = link.carried();
+    for (const proxy of this.path(a, b).proxies) {
+      const { from } = proxy;
+      const { up, down } = proxy.carried();
       total.up += from === a ? up : down;
       total.down += from === a ? down : up;
     }
@@ -152,7 +199,7 @@ export class SiteNet {
 
   /** Cuts every open connection between `a` and `b`; new ones pass. */
   cut(a: string, b: string): void {
-    for (const { link } of this.path(a, b).proxies) link.cut();
+    for (const proxy of this.path(a, b).proxies) proxy.cut();
   }
 
   /** Cuts every open connection between `a` and `b` and refuses new ones until up(). */
@@ -173,9 +220,9 @@ export class SiteNet {
 
   /** Stops the proxies, kills what still runs in the sites, deletes the namespaces and veths. */
   async close(): Promise<void> {
-    const proxies = [...this.paths.values()].flatMap((p) => p.proxies);
+    const closers = this.closers.splice(0);
     this.paths.clear();
-    await Promise.all(proxies.map((p) => p.link.close()));
+    await Promise.all(closers.map((close) => close()));
     this.removeNow();
   }
 

@@ -14,7 +14,8 @@
 // Several proxies may model one link (test/support/site-net.ts: one proxy per service a site
 // reaches over it): they are given the same `wires`, so every connection of every one of them
 // shares each direction's rate and queue, as on one wire. Without `wires` each connection has a
-// wire of its own each way.
+// wire of its own each way. A proxy that picks the link per connection (site-net.ts's service
+// proxies, one address for clients of every site) hands each accepted socket to carryConnection.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface LinkShape {
@@ -54,6 +55,40 @@ export interface WanLink {
   close(): Promise<void>;
 }
 
+/** What one accepted connection is carried over: the link's shape, its wires, its counters. */
+export interface LinkCarrier {
+  shape: LinkShape;
+  /** The wire each way (client → target, target → client); shared by every connection given the same. */
+  wires: { up: Wire; down: Wire };
+  /** Bytes delivered so far each way, added to as they arrive at the far end. */
+  totals: { up: number; down: number };
+  /** The connection's two sockets are kept here while open (what a cut destroys). */
+  open: Set<Socket>;
+}
+
+/**
+ * Carries an accepted `client` socket to `target` through `carrier`: a proxy that decides per
+ * connection which link it crosses (site-net.ts's service proxies) hands each socket here.
+ */
+export function carryConnection(client: Socket, target: { host: string; port: number }, carrier: LinkCarrier): void {
+  const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
+  carrier.open.add(client).add(upstream);
+  const reset = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', reset).on('close', () => carrier.open.delete(client));
+  upstream.on('error', reset).on('close', () => carrier.open.delete(upstream));
+  carry(client, upstream, carrier.shape, (n) => (carrier.totals.up += n), carrier.wires.up);
+  carry(upstream, client, carrier.shape, (n) => (carrier.totals.down += n), carrier.wires.down);
+}
+
+/** Destroys every socket of `open`. */
+export function cutAll(open: Set<Socket>): void {
+  for (const socket of open) socket.destroy();
+  open.clear();
+}
+
 /** Starts a proxy on 127.0.0.1 (or `options.host`; a free port) carrying connections to `target` through a link of `shape`. */
 export async function startWanLink(target: { host: string; port: number }, shape: LinkShape, options: WanLinkOptions = {}): Promise<WanLink> {
   const totals = { up: 0, down: 0 };
@@ -65,16 +100,7 @@ export async function startWanLink(target: { host: string; port: number }, shape
       client.on('error', () => {}).resetAndDestroy();
       return;
     }
-    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
-    open.add(client).add(upstream);
-    const reset = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', reset).on('close', () => open.delete(client));
-    upstream.on('error', reset).on('close', () => open.delete(upstream));
-    carry(client, upstream, shape, (n) => (totals.up += n), options.wires?.up ?? { freeAt: 0 });
-    carry(upstream, client, shape, (n) => (totals.down += n), options.wires?.down ?? { freeAt: 0 });
+    carryConnection(client, target, { shape, wires: options.wires ?? { up: { freeAt: 0 }, down: { freeAt: 0 } }, totals, open });
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, options.host ?? '127.0.0.1', () => resolve()));
   const address = server.address();
@@ -82,13 +108,10 @@ export async function startWanLink(target: { host: string; port: number }, shape
   return {
     port: address.port,
     carried: () => ({ ...totals }),
-    cut: () => {
-      for (const socket of open) socket.destroy();
-      open.clear();
-    },
+    cut: () => cutAll(open),
     close: () =>
       new Promise<void>((resolve) => {
-        for (const socket of open) socket.destroy();
+        cutAll(open);
         server.close(() => resolve());
       }),
   };
