@@ -9,8 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Metadata, status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { DeltachainError, InvalidInputError, errorMessage } from '../../shared/errors.js';
-import type { DiskBlock, DiskHeader } from '../../shared/proto/gen/deltachain/storage/v1/disk.js';
-import { checksumRuleFromWire, checksumRuleToWire } from '../../shared/grpc/checksum-rule.js';
+import { checksumRuleToWire } from '../../shared/grpc/checksum-rule.js';
 import {
   GetDiskFormat,
   type GetDiskRequest,
@@ -21,15 +20,16 @@ import {
 } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { commitBackup } from './commit-backup.js';
 import { discardBackup } from './discard-backup.js';
-import { serveBlocks, serveVhd, openBackupDisk, type ServedPart } from './serve-disk.js';
-import { DiskReceiver, validateHeader, type BlockInput, type DiskHeaderInput, type ReceivedDisk } from './disk-receiver.js';
+import { serveBlocks, serveVhd, openBackupDisk, type BackupDisk, type ServedPart } from './serve-disk.js';
+import { serveOwnBlocks } from './serve-own-disk.js';
+import { DiskReceiver, validateHeader, type ReceivedDisk } from './disk-receiver.js';
 import { ParkedUploads, RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from './parked-uploads.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
 import { chainDigestRuleOf, readBackupMetadata } from './backup-metadata.js';
 import { findBase } from './has-base.js';
 import { listBackups, statRemote, summarize } from './list-backups.js';
 import type { RemoteContext } from './remote-context.js';
-import { toProtoSummary } from './proto-mapping.js';
+import { asBuffer, blockFromProto, headerFromProto, partToProto, toProtoSummary } from './proto-mapping.js';
 import { asRemoteFull } from './remote-full.js';
 import { peerIdentity } from '../../shared/identity/index.js';
 import { StorageLimitError } from './errors.js';
@@ -139,8 +139,8 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
   return { code: status.INTERNAL, details: `storage agent error: ${errorMessage(error)}`, metadata };
 }
 
-/** At most one received message waits in the call's buffer (grpc-js defaults to 16). */
-function limitReadBuffer(call: Readable): void {
+/** At most one received message waits in the call's buffer (grpc-js defaults to 16): a server call's or a client stream's. */
+export function limitReadBuffer(call: Readable): void {
   const state = (call as unknown as { _readableState?: { highWaterMark: number } })._readableState;
   if (state) state.highWaterMark = 1;
 }
@@ -218,10 +218,17 @@ async function receiveDisk(
   return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
 }
 
+/** The GetDisk formats that send a header, blocks and a trailer: the chain folded, or the backup's own file. */
+const blockFormats: Partial<Record<GetDiskFormat, (disk: BackupDisk, request: GetDiskRequest) => AsyncGenerator<ServedPart>>> = {
+  [GetDiskFormat.GET_DISK_FORMAT_BLOCKS]: serveBlocks,
+  [GetDiskFormat.GET_DISK_FORMAT_OWN]: serveOwnBlocks,
+};
+
 async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRequest, GetDiskResponse>, idleSeconds: number): Promise<void> {
   const request = call.request;
-  if (request.format !== GetDiskFormat.GET_DISK_FORMAT_BLOCKS && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
-    throw new StorageRequestError(`format ${request.format} is not BLOCKS (1) or VHD (2)`);
+  const parts = blockFormats[request.format];
+  if (parts === undefined && request.format !== GetDiskFormat.GET_DISK_FORMAT_VHD) {
+    throw new StorageRequestError(`format ${request.format} is not BLOCKS (1), VHD (2) or OWN (3)`);
   }
   const disk = await openBackupDisk(ctx, request);
   const { chain } = disk;
@@ -257,8 +264,8 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     return { written: write };
   };
   try {
-    if (request.format === GetDiskFormat.GET_DISK_FORMAT_BLOCKS) {
-      for await (const part of serveBlocks(disk, request)) await send(partToProto(part));
+    if (parts !== undefined) {
+      for await (const part of parts(disk, request)) await send(partToProto(part));
     } else {
       // A block's buffer goes back once the last message holding part of it was written: gRPC
       // serializes a message (copies it) before its write completes.
@@ -280,44 +287,5 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   } finally {
     idle?.stop();
     await chain.close();
-  }
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function headerFromProto(h: DiskHeader): DiskHeaderInput {
-  return {
-    backupId: h.backupId,
-    vmUuid: h.vmUuid,
-    diskKey: h.diskKey,
-    virtualSize: h.virtualSize,
-    blockSize: h.blockSize,
-    footerUuid: h.footerUuid,
-    parentFooterUuid: h.parentFooterUuid === '' ? undefined : h.parentFooterUuid,
-    timestampMs: h.timestampMs,
-    checksumRule: ruleFromProto(h.checksumRule),
-  };
-}
-
-function ruleFromProto(rule: DiskHeader['checksumRule']): DiskHeaderInput['checksumRule'] {
-  const known = checksumRuleFromWire(rule);
-  if (known === undefined) throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces); upgrade it`);
-  return known;
-}
-
-function blockFromProto(b: DiskBlock): BlockInput {
-  return { index: b.index, bitmap: asBuffer(b.bitmap), data: asBuffer(b.data), checksum: asBuffer(b.checksum), packed: b.packed };
-}
-
-function partToProto(part: ServedPart): GetDiskResponse {
-  switch (part.kind) {
-    case 'header':
-      return { part: { $case: 'header', value: { ...part.header, parentFooterUuid: part.header.parentFooterUuid ?? '', checksumRule: checksumRuleToWire(part.header.checksumRule) } } };
-    case 'block':
-      return { part: { $case: 'block', value: part.block } };
-    case 'trailer':
-      return { part: { $case: 'trailer', value: part.trailer } };
   }
 }

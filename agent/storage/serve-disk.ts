@@ -9,11 +9,11 @@
 // (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move
 // them to grow its BAT, which a reader opened earlier would read wrong (docs/remote-format.md §10,
 // shown by test/storage-merge-reads.test.ts).
-import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
+import { bitmapSize, type ChainReader, type VhdFile } from '../../shared/vhd/index.js';
 import { syntheticVhdChunks } from '../../shared/vhd/synthetic-stream.js';
 import type { ReusedBuffers } from '../../shared/reused-buffers.js';
 import { chainDigestRuleOf, readBackupMetadata, type DiskRecord } from './backup-metadata.js';
-import { DiskDigest, foldedTerm } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, foldedTerm, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
 import type { BlockInput, DiskHeaderInput, TrailerInput } from './disk-receiver.js';
 import type { SumsBlockCheck } from './sums-block-check.js';
@@ -21,6 +21,9 @@ import { StorageNotFoundError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import type { RemoteContext } from './remote-context.js';
 import { join } from 'node:path';
+
+/** A VHD footer's timestamp counts seconds from this date. */
+const VHD_EPOCH_MS = Date.parse('2000-01-01T00:00:00Z');
 
 export interface ServeDiskRequest {
   vmUuid: string;
@@ -58,20 +61,7 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
   const head = chain.disks[0]!;
   // Block checksums by the rule of the backup's chain digest: the trailer's digest is that digest.
   const rule = chainDigestRuleOf(record);
-  yield {
-    kind: 'header',
-    header: {
-      backupId: request.backupId,
-      vmUuid: request.vmUuid,
-      diskKey: request.diskKey,
-      virtualSize: chain.currentSize,
-      blockSize: chain.blockSize,
-      footerUuid: record.footerUuid,
-      parentFooterUuid: undefined,
-      timestampMs: Date.parse('2000-01-01T00:00:00Z') + head.footer.timestamp * 1000,
-      checksumRule: rule,
-    },
-  };
+  yield headerPart(request, head, record.footerUuid, undefined, rule);
   const bitmap = Buffer.alloc(bitmapSize(chain.blockSize), 0xff);
   const digest = new DiskDigest();
   const count = Math.ceil(chain.currentSize / chain.blockSize);
@@ -83,6 +73,22 @@ export async function* serveBlocks({ chain, record, check }: BackupDisk, request
     yield { kind: 'block', block: { index, bitmap, data, checksum, packed: false } };
   }
   yield { kind: 'trailer', trailer: { blockCount: digest.count, digest: digest.digest() } };
+}
+
+/** The header of a served disk: the request's ids, the file's size, block size and date. */
+export function headerPart(request: ServeDiskRequest, file: VhdFile, footerUuid: string, parentFooterUuid: string | undefined, checksumRule: ChecksumRule): ServedPart {
+  const header: DiskHeaderInput = {
+    backupId: request.backupId,
+    vmUuid: request.vmUuid,
+    diskKey: request.diskKey,
+    virtualSize: file.currentSize,
+    blockSize: file.blockSize,
+    footerUuid,
+    parentFooterUuid,
+    timestampMs: VHD_EPOCH_MS + file.footer.timestamp * 1000,
+    checksumRule,
+  };
+  return { kind: 'header', header };
 }
 
 /** The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers`, to give back once sent. */
