@@ -170,6 +170,6 @@ describe('storage tasks over NATS', () => {
   test('a task for another remote or of a host kind fails with a clear error', async () => {
     const wrong = await run({ $case: 'backup', value: { vmUuid: vm, backupId: 'x', remoteId, storageAddress: '', baseSnapshotVdiByDisk: {}, policyJson: '', moreTargets: [], policyRemoteIds: [] } });
     assert.equal(wrong.status, TaskStatus.TASK_STATUS_FAILED);
-    assert.match(wrong.error?.message ?? '', /runs merge, verify, delete and scan tasks, not backup/);
+    assert.match(wrong.error?.message ?? '', /runs merge, verify, delete, scan and mirror tasks, not backup/);
   });
 });

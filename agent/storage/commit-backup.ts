@@ -10,6 +10,9 @@
 // blocks it streams without reading the base; it binds the commit to exactly the blocks sent, so
 // a file swapped or altered between PutDisk and CommitBackup is refused (FAILED_PRECONDITION).
 // Idempotent: the same backup id with the same disks returns the existing metadata unchanged.
+// A caller that knows what the disks must be (a mirror: the chain digests the catalogue recorded
+// at the source) checks them with `checkDisks`, after the chain digests and before the metadata
+// is written: a refusal there commits nothing.
 import { join } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { BACKUP_METADATA_VERSION, createBackupMetadata, readBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
@@ -52,7 +55,12 @@ export interface CommitOutcome {
   metadata: BackupMetadata;
 }
 
-export async function commitBackup(ctx: RemoteContext, input: CommitInput): Promise<CommitOutcome> {
+export interface CommitOptions {
+  /** Runs under the VM's lock once every disk's record and chain digest is known; throwing refuses the commit. */
+  checkDisks?: (disks: readonly DiskRecord[]) => Promise<void>;
+}
+
+export async function commitBackup(ctx: RemoteContext, input: CommitInput, options: CommitOptions = {}): Promise<CommitOutcome> {
   const checked = validateCommit(input);
   const path = ctx.layout.metadataPath(checked.vmUuid, checked.backupId);
   return ctx.locks.withVm(checked.vmUuid, async () => {
@@ -75,6 +83,7 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput): Prom
       disk.chainDigest = await chainDigestOf(ctx, checked, disk);
       disk.chainDigestRule = 'pieces';
     }
+    await options.checkDisks?.(disks);
     const metadata: BackupMetadata = {
       format: 'deltachain-backup',
       version: BACKUP_METADATA_VERSION,

@@ -14,6 +14,7 @@ import { connectNats, natsNames, trustedTasks, notRegisteredAdvice, publishEvent
 import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, TransferMetrics, writableFolderCheck } from '../../shared/observability/index.js';
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { readVerifier } from '../../shared/signing/index.js';
+import { channelCredentials } from '../../shared/grpc/credentials.js';
 import { ActiveUploads } from './active-uploads.js';
 import { RemoteLayout } from './remote-layout.js';
 import { RemoteLocks } from './remote-locks.js';
@@ -77,7 +78,10 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
   try {
     server = await startStorageServer(ctx, s.listen, s.tls, config.trust.coordinatorKey === undefined ? undefined : readVerifier(config.trust.coordinatorKey));
     const events = taskMetrics.events({ publish: async (taskId: string, body: Parameters<typeof publishEvent>[4]) => void (await publishEvent(nc, names, sender, taskId, body)) });
-    const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks });
+    // A mirror calls the source's storage agent with this agent's own certificate (plaintext when
+    // its data plane is insecure) and refuses a server whose certificate is not storage:<source>.
+    const sourceCredentials = (remoteId: string) => channelCredentials(s.tls, { role: 'storage', name: remoteId });
+    const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks, sourceCredentials });
     consumer = startTaskConsumer({
       nc,
       names,

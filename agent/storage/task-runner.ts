@@ -1,16 +1,22 @@
-// Runs the tasks addressed to this remote (deltachain.tasks.v1.Task: merge, verify, delete, scan)
-// on the shared skeleton (shared/nats/task-runner.ts), which reports them as events; this module adds
-// what is the storage agent's own: the remote it serves, its payloads, the chain lock a verify
-// shares, `progress` in blocks, and a failure that is a full remote named as such. Every handler is
-// idempotent (see each task module), so a redelivered task is simply run again.
+// Runs the tasks addressed to this remote (deltachain.tasks.v1.Task: merge, verify, delete, scan,
+// mirror) on the shared skeleton (shared/nats/task-runner.ts), which reports them as events; this
+// module adds what is the storage agent's own: the remote it serves, its payloads, the chain lock a
+// verify shares, `progress` in blocks, and a failure that is a full remote named as such. Every
+// handler is idempotent (see each task module), so a redelivered task is simply run again; two
+// deliveries of one backup's mirror never run at once here (the second fails as busy, retryable),
+// since each clears what an earlier attempt left of the backup.
 import { AgentTaskRunner, type EventSink, type TaskAcceptance, type TaskOutput } from '../../shared/nats/index.js';
+import { encodeSignedGrant } from '../../shared/grants/index.js';
+import type { MirrorResult, MirrorTask } from '../../shared/proto/gen/deltachain/tasks/v1/storage_tasks.js';
 import { TaskKind, type Task } from '../../shared/proto/gen/deltachain/tasks/v1/task.js';
-import { StorageRequestError } from './errors.js';
+import { StorageBusyError, StorageRequestError } from './errors.js';
 import type { RemoteContext } from './remote-context.js';
 import { asRemoteFull } from './remote-full.js';
 import { toProtoSummary } from './proto-mapping.js';
+import type { SourceCredentials } from './source-remote.js';
 import { runDeleteTask } from './tasks/delete-task.js';
 import { runMergeTask } from './tasks/merge-task.js';
+import { runMirrorTask, type MirrorInput, type MirrorOutcome } from './tasks/mirror-task.js';
 import { runScanTask } from './tasks/scan-task.js';
 import { runVerifyTask } from './tasks/verify-task.js';
 
@@ -19,6 +25,8 @@ export interface StorageTaskRunnerOptions {
   progressIntervalMs?: number;
   /** Merge checkpoint interval in blocks (VHD merge option). */
   mergeCheckpointBlocks?: number;
+  /** How a mirror reaches a source's storage agent (its certificate checked for `storage:<source>`); absent: mirror tasks fail. */
+  sourceCredentials?: SourceCredentials;
 }
 
 type Progress = (done: number, total: number) => void;
@@ -28,11 +36,14 @@ const STORAGE_TASK_KINDS: TaskAcceptance['kinds'] = {
   verify: TaskKind.TASK_KIND_VERIFY,
   delete: TaskKind.TASK_KIND_DELETE,
   scan: TaskKind.TASK_KIND_SCAN,
+  mirror: TaskKind.TASK_KIND_MIRROR,
 };
 
 export class StorageTaskRunner extends AgentTaskRunner {
   readonly #ctx: RemoteContext;
   readonly #options: StorageTaskRunnerOptions;
+  /** `<vm>/<backup>` of the mirrors running. */
+  readonly #mirrors = new Set<string>();
   protected readonly failureCode = 'STORAGE_TASK_FAILED';
 
   constructor(ctx: RemoteContext, events: EventSink, options: StorageTaskRunnerOptions = {}) {
@@ -42,7 +53,7 @@ export class StorageTaskRunner extends AgentTaskRunner {
   }
 
   protected acceptance(): TaskAcceptance {
-    return { target: 'remoteId', id: this.#ctx.remoteId, kinds: STORAGE_TASK_KINDS, runs: 'a storage agent runs merge, verify, delete and scan tasks' };
+    return { target: 'remoteId', id: this.#ctx.remoteId, kinds: STORAGE_TASK_KINDS, runs: 'a storage agent runs merge, verify, delete, scan and mirror tasks' };
   }
 
   protected refusal(message: string): Error {
@@ -73,8 +84,22 @@ export class StorageTaskRunner extends AgentTaskRunner {
         const r = await runScanTask(ctx, payload.value);
         return { $case: 'scan', value: { ...r, backups: r.backups.map(toProtoSummary) } };
       }
+      case 'mirror':
+        return { $case: 'mirror', value: await this.#mirror(payload.value, progress) };
       default:
         throw new StorageRequestError(`task ${task.taskId}: unsupported payload ${payload.$case}`);
+    }
+  }
+
+  async #mirror(task: MirrorTask, progress: Progress): Promise<MirrorResult> {
+    const key = `${task.vmUuid}/${task.backupId}`;
+    if (this.#mirrors.has(key)) throw new StorageBusyError(`backup ${task.backupId} of VM ${task.vmUuid} is being mirrored to remote ${this.#ctx.remoteId} by another delivery; try again once it has ended`);
+    this.#mirrors.add(key);
+    try {
+      const outcome = await runMirrorTask(this.#ctx, mirrorInputOf(task), { credentials: this.#options.sourceCredentials, onProgress: progress });
+      return mirrorResultOf(outcome);
+    } finally {
+      this.#mirrors.delete(key);
     }
   }
 
@@ -90,4 +115,21 @@ export class StorageTaskRunner extends AgentTaskRunner {
     const publish = this.progressPublisher(task, keepAlive, this.#options.progressIntervalMs ?? 1000);
     return (done, total) => publish({ phase, done, total, unit: 'blocks' }, done >= total);
   }
+}
+
+function mirrorInputOf(task: MirrorTask): MirrorInput {
+  return {
+    vmUuid: task.vmUuid,
+    backupId: task.backupId,
+    sourceRemoteId: task.sourceRemoteId,
+    sourceAddress: task.sourceAddress,
+    readGrant: task.readGrant === undefined ? undefined : encodeSignedGrant(task.readGrant),
+    disks: task.disks.map((d) => ({ diskKey: d.diskKey, footerUuid: d.footerUuid, chainDigest: d.chainDigest })),
+    mirrorName: task.mirrorName,
+  };
+}
+
+/** The task's result as the coordinator reads it (TaskResult.output mirror). */
+export function mirrorResultOf(outcome: MirrorOutcome): MirrorResult {
+  return { backup: toProtoSummary(outcome.backup), disks: outcome.disks, alreadyPresent: outcome.alreadyPresent, bytesReceived: outcome.bytesReceived };
 }
