@@ -89,6 +89,7 @@ const KIND: Record<string, TaskKind> = {
   verify: TaskKind.TASK_KIND_VERIFY,
   delete: TaskKind.TASK_KIND_DELETE,
   scan: TaskKind.TASK_KIND_SCAN,
+  mirror: TaskKind.TASK_KIND_MIRROR,
 };
 
 /** A storage task envelope for `remoteId`. */
