@@ -123,12 +123,12 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
   const metadataOf = (remote: Remote, n: number): Promise<BackupMetadata | undefined> => readBackupMetadata(remote.ctx.layout.metadataPath(vmUuid, ids[n]!));
   const fileOf = (remote: Remote, n: number): string => join(remote.root, 'vms', vmUuid, 'disks', 'xvda', `${ids[n]}.vhd`);
 
-  async function mirrorTask(target: Target, n: number, o: { readGrant?: SignedGrant | null; chainDigest?: Buffer; sourceRemoteId?: string } = {}): Promise<MirrorTask> {
+  async function mirrorTask(target: Target, n: number, o: { readGrant?: SignedGrant | null; chainDigest?: Buffer; sourceRemoteId?: string; sourceAddress?: string } = {}): Promise<MirrorTask> {
     return {
       vmUuid,
       backupId: ids[n]!,
       sourceRemoteId: o.sourceRemoteId ?? SOURCE,
-      sourceAddress: source.server.address,
+      sourceAddress: o.sourceAddress ?? source.server.address,
       readGrant: o.readGrant === null ? undefined : (o.readGrant ?? grant({ backupId: ids[n]!, holder: `storage:${target.remoteId}` })),
       disks: [{ diskKey: 'xvda', footerUuid: uuids[n]!, chainDigest: o.chainDigest ?? (await chainDigestOf(n)) }],
       mirrorName: 'offsite',
@@ -347,6 +347,18 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     const result = await mirror(target, 0, { sourceRemoteId: 'elsewhere', readGrant: grant({ holder: 'storage:dst-identity', remoteId: 'elsewhere' }) });
     assert.equal(result.status, TaskStatus.TASK_STATUS_FAILED);
     assert.match(result.error!.message, /is not storage:elsewhere: its certificate names storage:src/);
+    assert.deepEqual(await listTree(target.root), before);
+  });
+
+  test('a source that does not answer fails the mirror as retryable, naming it', async () => {
+    const target = await newTarget('dst-away');
+    const closed = await startStorageServer(testContext(join(folder, 'gone'), 'gone'), { host: '127.0.0.1', port: 0 }, { insecure: true });
+    await closed.close();
+    const before = await listTree(target.root);
+    const result = await mirror(target, 0, { sourceAddress: closed.address });
+    assert.equal(result.status, TaskStatus.TASK_STATUS_FAILED);
+    assert.deepEqual([result.error?.code, result.error?.retryable], ['SOURCE_CALL_FAILED', true], result.error?.message);
+    assert.match(result.error!.message, /from remote src to remote dst-away: storage agent of source remote src: GetBackup failed: UNAVAILABLE/);
     assert.deepEqual(await listTree(target.root), before);
   });
 

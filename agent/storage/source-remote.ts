@@ -4,8 +4,9 @@
 // storage-agent.ts), and sends the coordinator's read grant the mirror task carried with every
 // call. Two calls: GetBackup (the backup's metadata file, bounded and parsed through its schema)
 // and GetDisk in the BLOCKS or OWN format, pulled one message at a time — the call's read buffer
-// holds one message, so the source writes the next block only as this side takes one, and a
-// source that sends nothing for `idleSeconds` has its call cancelled. Every failure is a
+// holds one message, so the source writes the next block only as this side takes one. A source
+// that does not answer GetBackup, or sends no GetDisk message, for `idleSeconds` has its call
+// ended (DEADLINE_EXCEEDED, retryable). Every failure is a
 // SourceCallError carrying the source's own code.
 import { status, type ChannelCredentials } from '@grpc/grpc-js';
 import { GetDiskFormat, StorageClient } from '../../shared/grpc/storage-client.js';
@@ -30,7 +31,7 @@ export interface SourceEndpoint {
   address: string;
   /** The SignedGrant's bytes; undefined when the source runs without grants. */
   grant: Uint8Array | undefined;
-  /** A GetDisk that brings no message for this long is cancelled. */
+  /** Seconds: a GetBackup not answered, or a GetDisk that brings no message, for this long is ended. */
   idleSeconds: number;
 }
 
@@ -53,12 +54,18 @@ export class SourceRemote {
 
   /** The backup's metadata as committed on the source. */
   async getBackup(vmUuid: string, backupId: string): Promise<BackupMetadata> {
-    const { remoteId } = this.#endpoint;
+    const { remoteId, idleSeconds, grant } = this.#endpoint;
     let json: string;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SourceCallError(remoteId, 'GetBackup', status.DEADLINE_EXCEEDED, `no answer within ${idleSeconds} s (storage.limits.idleSeconds)`, undefined)), idleSeconds * 1000);
+    });
     try {
-      json = (await this.#client.getBackup(vmUuid, backupId, { grant: this.#endpoint.grant })).metadataJson;
+      json = (await Promise.race([this.#client.getBackup(vmUuid, backupId, { grant }), deadline])).metadataJson;
     } catch (error) {
       throw SourceCallError.from(remoteId, 'GetBackup', error);
+    } finally {
+      clearTimeout(timer);
     }
     if (Buffer.byteLength(json) > MAX_SOURCE_METADATA_BYTES) {
       throw new SourceCallError(remoteId, 'GetBackup', status.INTERNAL, `the metadata of backup ${backupId} is larger than ${MAX_SOURCE_METADATA_BYTES} bytes`, 'REMOTE_FORMAT_INVALID');
