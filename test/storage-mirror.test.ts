@@ -15,7 +15,7 @@
 //   - a real storage agent process takes a signed mirror task from NATS and runs it.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -29,15 +29,18 @@ import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/task
 import type { MirrorResult, MirrorTask } from '../shared/proto/gen/deltachain/tasks/v1/storage_tasks.js';
 import type { Task } from '../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { generateSigningKeyPair, signerFromPem, verifierFromPem, type Signer } from '../shared/signing/index.js';
+import { decodeSums } from '../shared/sums/index.js';
 import { ChainReader, DiskType, VhdFile } from '../shared/vhd/index.js';
 import { readBackupMetadata, type BackupMetadata } from '../agent/storage/backup-metadata.js';
+import { computeChainDigest } from '../agent/storage/chain-digest.js';
 import type { RemoteContext } from '../agent/storage/remote-context.js';
 import { startStorageServer, type StorageServer } from '../agent/storage/storage-server.js';
 import { StorageTaskRunner } from '../agent/storage/task-runner.js';
 import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js';
 import { startAgentProcess, type AgentProcess } from './support/storage-agent-process.js';
 import { BLOCK, diskHeader, listTree, patternBlock, testContext } from './support/storage-harness.js';
-import { MIXED_CHAIN, SECTOR, flipByte, foldedDate, newChain, type ChainModel, type ModelBlock } from './support/storage-chain-fixture.js';
+import { MIXED_CHAIN, SECTOR, digestOfBlocks, flipByte, foldedDate, newChain, type ChainModel, type ModelBlock } from './support/storage-chain-fixture.js';
+import { sumsV1OfFile } from './support/sums-v1.js';
 import { resultOf, startTestNats, storageTask, type TestNats } from './support/storage-nats.js';
 import { requireOpenssl } from './support/storage-tls.js';
 
@@ -165,6 +168,11 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     assert.deepEqual([mine.timestamp, mine.records, mine.policy], [theirs.timestamp, theirs.records, theirs.policy]);
     const [disk, sourceDisk] = [mine.disks[0]!, theirs.disks[0]!];
     assert.deepEqual([disk.footerUuid, disk.chainDigest, disk.chainDigestRule, disk.vdiUuid, disk.snapshotVdiUuid, disk.virtualSize], [sourceDisk.footerUuid, sourceDisk.chainDigest, 'pieces', vdiUuid, snapshotVdiUuids[n], SIZE]);
+    await assertSameContent(target, n);
+  }
+
+  /** The target's date n reads block for block as the source's and as the model folds it. */
+  async function assertSameContent(target: Remote, n: number): Promise<void> {
     const [copy, original] = await Promise.all([ChainReader.open(fileOf(target, n)), ChainReader.open(fileOf(source, n))]);
     try {
       const expected = foldedDate(MODEL, n);
@@ -180,9 +188,11 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
   }
 
   /** Date n on the target is a delta on date n-1, its blocks' bitmaps and marked data as the source's file holds them. */
-  async function assertDelta(target: Remote, n: number): Promise<void> {
+  /** `sameFileDigest`: the copy's table has the source table's digest (both by the piece rule). */
+  async function assertDelta(target: Remote, n: number, sameFileDigest = true): Promise<void> {
     const disk = (await metadataOf(target, n))!.disks[0]!;
-    assert.deepEqual([disk.parentFooterUuid, disk.parentFile, disk.digest], [uuids[n - 1], `disks/xvda/${ids[n - 1]}.vhd`, (await sourceMetadata(n)).disks[0]!.digest]);
+    assert.deepEqual([disk.parentFooterUuid, disk.parentFile], [uuids[n - 1], `disks/xvda/${ids[n - 1]}.vhd`]);
+    if (sameFileDigest) assert.equal(disk.digest, (await sourceMetadata(n)).disks[0]!.digest, "the file's own digest is the source file's");
     const [copy, original] = await Promise.all([VhdFile.open(fileOf(target, n)), VhdFile.open(fileOf(source, n))]);
     try {
       assert.equal(copy.footer.diskType, DiskType.Differencing);
@@ -378,6 +388,42 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     }
     await mirrored(target, 2);
     await assertSameDate(target, 2);
+  });
+
+  test('a backup committed before the piece rule (version 1 table, whole-rule chain digest) is served and mirrored by its rules', async () => {
+    const vhd = fileOf(source, 1);
+    const sumsPath = `${vhd}.sums`;
+    const metaPath = source.ctx.layout.metadataPath(vmUuid, ids[1]!);
+    const saved = await Promise.all([readFile(sumsPath), readFile(metaPath, 'utf8')]);
+    try {
+      // As a storage agent of format version 1 left it: a table without flags (its partly marked
+      // blocks checksummed whole) and metadata with that table's digest and a whole-rule chain digest.
+      const v1 = await sumsV1OfFile(vhd);
+      await writeFile(sumsPath, v1);
+      const meta = JSON.parse(saved[1]) as BackupMetadata;
+      const table = new DiskDigest();
+      for (const entry of decodeSums(v1, 'v1').entries) table.add(entry.index, entry.checksum);
+      const disk = { ...meta.disks[0]!, digest: digestHex(table.digest()), chainDigestRule: undefined };
+      await writeFile(metaPath, JSON.stringify({ ...meta, version: 2, disks: [disk] }));
+      const whole = await computeChainDigest(source.ctx, { vmUuid, backupId: ids[1]!, diskKey: 'xvda', path: vhd }, { rule: 'whole' });
+      await writeFile(metaPath, JSON.stringify({ ...meta, version: 2, disks: [{ ...disk, chainDigest: digestHex(whole.digest) }] }));
+      const target = await newTarget('dst-legacy');
+      await mirrored(target, 0);
+      const delta = await mirrored(target, 1);
+      assert.deepEqual(delta.disks, [{ diskKey: 'xvda', mode: 'delta', blockCount: MODEL[1]!.length, bytesReceived: ownBytes(MODEL[1]!) }]);
+      await assertSameContent(target, 1);
+      await assertDelta(target, 1, false); // the copy's table is by the piece rule, the source's by the whole-block one
+      const recorded = (await metadataOf(target, 1))!.disks[0]!;
+      assert.deepEqual([recorded.chainDigest, recorded.chainDigestRule], [digestHex(digestOfBlocks(foldedDate(MODEL, 1))), 'pieces'], 'the copy records its chain digest by the piece rule');
+      const wrong = Buffer.from(whole.digest);
+      wrong[31]! ^= 1;
+      const other = await newTarget('dst-legacy-wrong');
+      await mirrored(other, 0);
+      await refused(other, 1, { chainDigest: wrong }, 'MIRROR_DIGEST_MISMATCH', /\(whole rule\)/);
+    } finally {
+      await writeFile(sumsPath, saved[0]);
+      await writeFile(metaPath, saved[1]);
+    }
   });
 
   describe('a storage agent process', () => {
