@@ -68,17 +68,16 @@ export async function runMirrorTask(ctx: RemoteContext, input: MirrorInput, opti
   } catch (error) {
     throw new MirrorError(site, error);
   }
-  const source = new SourceRemote(
-    { remoteId: input.sourceRemoteId, address: input.sourceAddress, grant: input.readGrant, idleSeconds: (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).idleSeconds },
-    options.credentials(input.sourceRemoteId),
-  );
+  const endpoint = { remoteId: input.sourceRemoteId, address: input.sourceAddress, grant: input.readGrant, idleSeconds: (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).idleSeconds };
+  let source: SourceRemote | undefined;
   try {
+    source = new SourceRemote(endpoint, options.credentials(input.sourceRemoteId));
     return await copyBackup(ctx, source, input, site, options);
   } catch (error) {
     await discardBackup(ctx, { vmUuid: input.vmUuid, backupId: input.backupId }).catch((e: unknown) => ctx.logger.warn({ err: e, vm: input.vmUuid, backupId: input.backupId }, 'mirror leftovers not removed'));
     throw error instanceof MirrorError ? error : new MirrorError(site, error);
   } finally {
-    source.close();
+    source?.close();
   }
 }
 
