@@ -36,3 +36,9 @@ test('two points of the same second go parent first, whatever their ids', () => 
 test('a retention below 1 is refused', () => {
   assert.throws(() => mirrorBacklog(source, [], 0), RangeError);
 });
+
+test('a point of the same second as the target\'s newest is still copied when it comes after it in the chain', () => {
+  const same = [point('s1', 10, 'f1', null), point('s2', 10, 'f2', 'f1'), point('s3', 10, 'f3', 'f2')];
+  assert.deepEqual(mirrorBacklog(same, [same[0]!], 5).map((p) => p.id), ['s2', 's3']);
+  assert.deepEqual(mirrorBacklog(same, [same[1]!], 5).map((p) => p.id), ['s3']);
+});

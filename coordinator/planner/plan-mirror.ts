@@ -32,8 +32,13 @@ export function mirrorBacklog(source: readonly MirrorPoint[], target: readonly M
   if (target.length === 0) return ordered.slice(-retention);
   const held = new Set(target.map((p) => p.id));
   const snapshots = new Set(target.map(snapshotKey));
+  const holds = (p: MirrorPoint): boolean => held.has(p.id) || snapshots.has(snapshotKey(p));
+  // After the newest point the target holds, in the source's chain order (points of one second
+  // included); when it holds none of them, after its newest time.
+  const last = ordered.map(holds).lastIndexOf(true);
+  if (last >= 0) return ordered.slice(last + 1).filter((p) => !holds(p));
   const newest = Math.max(...target.map((p) => p.takenAt.getTime()));
-  return ordered.filter((p) => !held.has(p.id) && !snapshots.has(snapshotKey(p)) && p.takenAt.getTime() > newest);
+  return ordered.filter((p) => p.takenAt.getTime() > newest);
 }
 
 export function nextMirrorCopy(source: readonly MirrorPoint[], target: readonly MirrorPoint[], retention: number): MirrorPoint | undefined {
