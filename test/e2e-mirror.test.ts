@@ -11,6 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import type { LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
 import { runCli } from './support/e2e-cli.js';
+import { cp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitForTask } from '../lab/story/run-and-wait.js';
 import { waitFor } from './support/deploy-processes.js';
 import { backUp, DigestLedger, findVm, policySettings, restoreChecked, writeGuest, type BackupRun, type E2eVm } from './support/e2e-backups.js';
 
@@ -64,7 +67,7 @@ describe('mirrors', { timeout: 300_000 }, () => {
   }
 
   before(async () => {
-    e2e = await startE2eStack({ pools: [POOL], remotes: ['nas', 'offsite', 'far'] });
+    e2e = await startE2eStack({ pools: [POOL], remotes: ['nas', 'offsite', 'far', 'vault'] });
     stack = e2e.stack;
     web = await findVm(stack, 'lab-mirror', 'web');
     await stack.control.createPolicy({ settings: policySettings('local', [web], ['nas'], { retention: 5, fullInterval: 0 }) });
@@ -147,6 +150,32 @@ describe('mirrors', { timeout: 300_000 }, () => {
     }
   });
 
+  it('a seed copied by hand and adopted by a scan: the mirror then moves only the newer backup, as a delta', async () => {
+    const seeded = await backupsOn('nas');
+    await cp(join(stack.remotes.get('nas')!.root, 'vms'), join(stack.remotes.get('vault')!.root, 'vms'), { recursive: true });
+    const { task: scan } = await stack.control.scanRemote({ name: 'vault', removeGarbage: false, graceSeconds: 0, accept: false });
+    const scanned = await waitForTask(stack.control, scan!.id);
+    assert.equal(scanned.state, 'succeeded', scanned.errorMessage);
+    assert.deepEqual(await backupsOn('vault'), seeded, 'the scan adopted the seed as committed (the catalogue vouches for it)');
+
+    await writeGuest(stack, web, [{ disk: 0, percent: 4, seed: 13 }]);
+    const run = await backUp(stack, 'local', [web], ledger);
+    runs.push(run);
+    copied('offsite', (await copiesOf(run)).filter((c) => c.backupId === run.backup(web, 'nas').backupId).slice(0, 1).map((c) => c.backupId));
+    copied('far', [run.backup(web, 'nas').backupId]);
+    const created = await stack.control.createMirror({ name: 'vault-copy', sourceRemote: 'nas', targetRemote: 'vault', vmUuids: [], retention: 10, start: true });
+    assert.equal(created.taskIds.length, 1);
+    const copy = await waitForTask(stack.control, created.taskIds[0]!);
+    assert.equal(copy.state, 'succeeded', copy.errorMessage);
+    const result = JSON.parse(copy.resultJson) as CopyResult;
+    assert.equal(result.backupId, run.backup(web, 'nas').backupId, 'only the backup newer than the seed crossed');
+    assert.deepEqual(result.disks.map((d) => d.mode), ['delta']);
+    console.log(`# seeded: the copy pulled ${result.bytesReceived} bytes for a delta of ${run.backup(web, 'nas').bytesSent}`);
+    assert.equal((await mirrorState('vault-copy')).behind, 0);
+    copied('vault', [result.backupId]);
+    await restoreChecked(stack, ledger, { vm: web, what: { backupId: result.backupId }, remote: 'vault', toPool: 'lab-mirror', srName: 'Local storage', expectedBackupId: result.backupId });
+  });
+
   it('`mirror list` and `backup points` show where each restore point exists', async () => {
     const list = await runCli(stack, ['mirror', 'list']);
     assert.equal(list.code, 0, list.stderr);
@@ -156,7 +185,7 @@ describe('mirrors', { timeout: 300_000 }, () => {
     assert.equal(points.code, 0, points.stderr);
     assert.match(points.stdout, /OFFSITE/i);
     const lines = points.stdout.trim().split('\n').slice(1);
-    assert.equal(lines.length, 4, points.stdout);
+    assert.equal(lines.length, 5, points.stdout);
     const run = await runCli(stack, ['mirror', 'run', 'away', '--wait']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /up to date/);
