@@ -42,14 +42,16 @@ export interface LabSecurity {
   storageTls(remote: string): Promise<TlsFiles>;
 }
 
-export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
+/** `serverAddresses`: IP addresses, besides 127.0.0.1, the server certificates (storage agents, control API) are valid for. */
+export async function makeLabSecurity(folder: string, options: { serverAddresses?: readonly string[] } = {}): Promise<LabSecurity> {
+  const addresses = options.serverAddresses ?? [];
   await mkdir(folder, { recursive: true });
   const [certificates, keys] = await Promise.all([makeRoleCertificates(folder), writeSigningKeys(folder)]);
   const tls = (files: CertFiles): TlsFiles => ({ ca: certificates.ca.cert, ...files });
   const [coordinator, apiTls, operatorTls, viewerTls] = (
     await Promise.all([
       certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator' }),
-      certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator-api', server: true }),
+      certificates.issue({ role: 'coordinator', name: '' }, { file: 'coordinator-api', server: true, addresses }),
       certificates.issue({ role: 'operator', name: 'lab' }, { file: 'operator-lab' }),
       certificates.issue({ role: 'viewer', name: 'lab' }, { file: 'viewer-lab' }),
     ])
@@ -69,7 +71,7 @@ export async function makeLabSecurity(folder: string): Promise<LabSecurity> {
     coordinatorCredentials: () => channelCredentials({ ...coordinator, insecure: false }),
     ...keys,
     hostTls: (pool) => once(`host-${pool}`, (c) => c.issue({ role: 'host', name: pool }, { file: `host-${pool}` })),
-    storageTls: (remote) => once(`storage-${remote}`, (c) => c.issue({ role: 'storage', name: remote }, { file: `storage-${remote}`, server: true })),
+    storageTls: (remote) => once(`storage-${remote}`, (c) => c.issue({ role: 'storage', name: remote }, { file: `storage-${remote}`, server: true, addresses })),
   };
 }
 

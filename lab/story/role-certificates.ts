@@ -20,6 +20,8 @@ export interface CertFiles {
 export interface IssueOptions {
   /** Also a TLS server certificate for 127.0.0.1 and localhost. */
   server?: boolean;
+  /** More IP addresses the server certificate is valid for (servers reached elsewhere than loopback). */
+  addresses?: readonly string[];
   /** Another CA to sign with (default: this one). */
   issuer?: CertFiles;
   /** File name without extension (default: from the identity). */
@@ -57,7 +59,7 @@ export async function makeRoleCertificates(folder: string, options: { caName?: s
       const csr = join(folder, `${name}.csr`);
       const ext = join(folder, `${name}.ext`);
       await run('openssl', ['req', ...KEY_ARGS, '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
-      const names = [...(identity ? [`URI:${identityUri(identity)}`] : []), ...(o.server ? ['IP:127.0.0.1', 'DNS:localhost'] : [])];
+      const names = [...(identity ? [`URI:${identityUri(identity)}`] : []), ...(o.server ? ['IP:127.0.0.1', 'DNS:localhost', ...(o.addresses ?? []).map((a) => `IP:${a}`)] : [])];
       const usage = o.server ? 'serverAuth,clientAuth' : 'clientAuth';
       await writeFile(ext, `${names.length > 0 ? `subjectAltName=${names.join(',')}\n` : ''}extendedKeyUsage=${usage}\n`);
       const issuer = o.issuer ?? ca;

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import type * as wire from '../../shared/proto/gen/deltachain/control/v1/control.js';
 import { digestVm, type DiskDigestEntry, applyGuestWrites, type PlannedWrite, PoolXapi, restoreAndWait, runPolicyAndWait, summarizeRun, type BackupOutcome, type RunSummary, type LabStack } from '../../lab/story/index.js';
 
+/** What the steps use of a stack: its pools (the lab's admin API, XAPI) and a coordinator's control API. */
+export type E2eParts = Pick<LabStack, 'pools' | 'control'>;
+
 export interface E2eVm {
   uuid: string;
   name: string;
@@ -15,7 +18,7 @@ export interface E2eVm {
   vdis: string[];
 }
 
-export async function findVm(stack: LabStack, pool: string, name: string): Promise<E2eVm> {
+export async function findVm(stack: E2eParts, pool: string, name: string): Promise<E2eVm> {
   const vm = (await stack.pools.get(pool)!.admin.state()).vms.find((v) => v.name === name && !v.isSnapshot);
   assert.ok(vm, `no VM ${name} in pool ${pool}`);
   const disks = [...vm.disks].sort((a, b) => Number(a.userdevice) - Number(b.userdevice));
@@ -60,7 +63,7 @@ export interface BackupRun {
 }
 
 /** Runs the policy now and waits; asserts it succeeded; records the digests of each backup. */
-export async function backUp(stack: LabStack, policy: string, vms: E2eVm[], ledger: DigestLedger): Promise<BackupRun> {
+export async function backUp(stack: E2eParts, policy: string, vms: E2eVm[], ledger: DigestLedger): Promise<BackupRun> {
   const digests = new Map<string, DiskDigestEntry[]>();
   for (const vm of vms) digests.set(vm.uuid, await digestVm(stack.pools.get(vm.pool)!.admin, vm.uuid));
   const run = await runPolicyAndWait(stack.control, policy);
@@ -84,7 +87,7 @@ export async function backUp(stack: LabStack, policy: string, vms: E2eVm[], ledg
 }
 
 /** Applies guest writes to a VM's disks; returns the number of 2 MiB blocks changed. */
-export async function writeGuest(stack: LabStack, vm: E2eVm, writes: PlannedWrite[]): Promise<number> {
+export async function writeGuest(stack: E2eParts, vm: E2eVm, writes: PlannedWrite[]): Promise<number> {
   const done = await applyGuestWrites(stack.pools.get(vm.pool)!.admin, vm.vdis, writes);
   return done.reduce((sum, w) => sum + w.blocks, 0);
 }
@@ -102,7 +105,7 @@ export interface RestoreCheck {
 }
 
 /** The uuid of a pool's SR, by name (through XAPI). */
-export async function srUuidOf(stack: LabStack, pool: string, name: string): Promise<string> {
+export async function srUuidOf(stack: E2eParts, pool: string, name: string): Promise<string> {
   const xapi = await PoolXapi.connect(stack.pools.get(pool)!);
   try {
     return await xapi.srUuid(name);
@@ -112,7 +115,7 @@ export async function srUuidOf(stack: LabStack, pool: string, name: string): Pro
 }
 
 /** Restores, checks the resolved backup and every restored disk's digest; returns the new VM's uuid. */
-export async function restoreChecked(stack: LabStack, ledger: DigestLedger, r: RestoreCheck): Promise<string> {
+export async function restoreChecked(stack: E2eParts, ledger: DigestLedger, r: RestoreCheck): Promise<string> {
   const pool = stack.pools.get(r.toPool)!;
   const srUuid = await srUuidOf(stack, r.toPool, r.srName);
   const what: wire.RestoreRequest['what'] = 'backupId' in r.what ? { $case: 'backupId', value: r.what.backupId } : { $case: 'point', value: { vmUuid: r.vm.uuid, atMs: r.what.atMs, remote: r.remote } };
@@ -126,7 +129,7 @@ export async function restoreChecked(stack: LabStack, ledger: DigestLedger, r: R
 }
 
 /** Snapshots of the VM on its pool (the backup tool keeps one as the reference). */
-export async function snapshotCount(stack: LabStack, vm: E2eVm): Promise<number> {
+export async function snapshotCount(stack: E2eParts, vm: E2eVm): Promise<number> {
   return (await stack.pools.get(vm.pool)!.admin.state()).vms.filter((v) => v.isSnapshot && v.snapshotOf === vm.uuid).length;
 }
 
@@ -135,7 +138,7 @@ export async function snapshotCount(stack: LabStack, vm: E2eVm): Promise<number>
  * snapshots destroyed, and every VDI on its SR destroyed (the lab pool implements no SR.destroy,
  * so the SR's content is what goes). Returns the SR's uuid.
  */
-export async function destroyVmAndItsSr(stack: LabStack, vm: E2eVm): Promise<string> {
+export async function destroyVmAndItsSr(stack: E2eParts, vm: E2eVm): Promise<string> {
   const xapi = await PoolXapi.connect(stack.pools.get(vm.pool)!);
   try {
     const vmRef = await xapi.call<string>('VM.get_by_uuid', vm.uuid);
