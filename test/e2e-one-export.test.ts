@@ -7,6 +7,8 @@
 // digests, from each remote. A remote that fails (full) fails only its own task: the other remote
 // of the run takes the backup, the reference moves for it alone, and the next run goes on.
 import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabStack } from '../lab/story/index.js';
 import { startE2eStack, type E2eStack } from './support/e2e-stack.js';
@@ -116,6 +118,31 @@ describe('one export, many remotes', { timeout: 300_000 }, () => {
         await restoreChecked(stack, ledger, { vm: web, what: { backupId }, remote, toPool: 'lab-one', srName: 'Local storage', expectedBackupId: backupId });
       }
     }
+  });
+
+  it('a remote that refuses the commit fails only its own task: the others commit the same export', async () => {
+    // far's newest backup's checksum table damaged: far takes the upload of the delta, and its
+    // commit, which checks the chain it relies on, refuses (DATA_LOSS: the checksum file is damaged).
+    const previous = runs.at(-1)!.backup(web, 'far').backupId;
+    const folder = join(stack.remotes.get('far')!.root, 'vms', web.uuid, 'disks');
+    const [diskKey] = await readdir(folder);
+    const sums = join(folder, diskKey!, `${previous}.vhd.sums`);
+    const table = await readFile(sums);
+    table[40] = table[40]! ^ 0xff;
+    await writeFile(sums, table);
+    await writeGuest(stack, web, [{ disk: 0, percent: 5, seed: 10 }]);
+    const before = await served();
+    const detail = await runPolicyAndWait(stack.control, 'both');
+    const bytes = (await served()) - before;
+    const task = (remote: string) => detail.tasks.find((x) => x.kind === 'backup' && x.remote === remote)!;
+    assert.equal(task('far').state, 'failed');
+    assert.match(task('far').errorMessage, /CommitBackup failed: DATA_LOSS: .*checksum file is damaged/);
+    for (const remote of ['nas', 'offsite']) assert.equal(task(remote).state, 'succeeded', `${remote}: ${task(remote).errorCode} ${task(remote).errorMessage}`);
+    const committed = JSON.parse(task('nas').resultJson) as { backupId: string; bytesSent: number };
+    assert.ok(bytes < 1.2 * committed.bytesSent + MiB, `one export: ${bytes} served`);
+    assert.equal((await stack.control.listBackups({ vmUuid: web.uuid, remote: 'far', all: false })).backups.some((b) => b.id === JSON.parse(task('far').payloadJson).backupId), false, 'far holds nothing of it');
+    console.log(`# a remote refused the commit: ${task('far').errorCode}; nas and offsite committed, the pool served ${bytes} bytes`);
+    await stack.control.updatePolicy({ name: 'both', settings: policySettings('both', [web], ['nas', 'offsite'], { retention: 5, fullInterval: 0 }) });
   });
 
   it('a remote that fails fails only its own task: the other takes the backup from the same export, and its chain goes on', async (t) => {

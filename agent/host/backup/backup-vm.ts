@@ -306,17 +306,19 @@ class VmBackup {
   private async sendAndCommit(vm: LiveVm, snapshot: NewSnapshot): Promise<TargetDisks> {
     let targets = this.request.targets;
     const byTarget: TargetDisks = new Map();
+    const committed: BackupTarget[] = [];
     for (let round = 1; ; round++) {
       for (const [remoteId, disks] of await this.exportAll(snapshot, targets)) byTarget.set(remoteId, disks);
       targets = targets.filter((t) => !this.failed.has(t.remoteId));
       this.progress.enter('commit');
       try {
-        await this.commit(vm, snapshot, byTarget, targets);
-        this.committed = targets;
+        committed.push(...(await this.commit(vm, snapshot, byTarget, targets, committed.length)));
+        this.committed = committed;
         return byTarget;
       } catch (error) {
         if (!(error instanceof DisksLostError) || round > 1) throw error;
         this.logger.warn({ reason: error.message }, 'remote lost the disks before the commit; sending them again');
+        committed.push(...error.committed);
         targets = error.remaining;
         // A received disk is never replaced: what this attempt's disks left on those remotes
         // (a disk received after the storage agent restarted) goes before they are sent again.
@@ -390,11 +392,23 @@ class VmBackup {
     }
   }
 
-  private async commit(vm: LiveVm, snapshot: NewSnapshot, byTarget: TargetDisks, targets: readonly BackupTarget[]): Promise<void> {
+  /**
+   * Commits on each target; one that refuses is left out while another has committed or may still
+   * (`alreadyCommitted` counts those of an earlier round): its task fails with its own refusal.
+   */
+  private async commit(vm: LiveVm, snapshot: NewSnapshot, byTarget: TargetDisks, targets: readonly BackupTarget[], alreadyCommitted: number): Promise<BackupTarget[]> {
     const diskKeyByVdi = new Map(snapshot.disks.map((d) => [d.snapshotVdiRef, d.diskKey]));
     const records = await collectBackupRecords(this.context.xapi, vm, snapshot.ref, diskKeyByVdi);
     const fields = { vmUuid: this.request.vmUuid, timestampMs: snapshot.takenAt.getTime(), recordsJson: JSON.stringify(records), policyJson: this.request.policyJson };
-    await commitToRemotes(targets, fields, (target) => byTarget.get(target.remoteId) ?? [], this.logger);
+    let left = targets.length + alreadyCommitted;
+    const leaveOut = (target: BackupTarget, refusal: StorageCallError): boolean => {
+      if (left <= 1) return false;
+      left -= 1;
+      this.failed.set(target.remoteId, refusal);
+      this.logger.warn({ remote: target.remoteId, err: refusal }, 'a remote refused the commit: the backup is committed on the others; its task fails');
+      return true;
+    };
+    return commitToRemotes(targets, fields, (target) => byTarget.get(target.remoteId) ?? [], this.logger, leaveOut);
   }
 
   private async rotate(vm: LiveVm, snapshot: NewSnapshot, selection: DiskSelection, byTarget: TargetDisks, existing: SnapshotSummary[]): Promise<BackupOutcome> {

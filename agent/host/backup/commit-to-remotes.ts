@@ -6,7 +6,9 @@
 //   * no answer (a deadline, the storage agent unavailable) — the commit may or may not have
 //     happened (CommitUnconfirmedError, retryable): the new snapshot is kept so that the next
 //     attempt, finding the backup committed, makes it the reference instead of starting over;
-//   * anything else is the storage agent's refusal, reported as it is.
+//   * anything else is the storage agent's refusal, reported as it is — or, when the caller lets
+//     that remote go (`leaveOut`: other remotes remain), only that remote's: the others still
+//     commit (failure isolation of one export, many remotes).
 // CommitBackup is idempotent for the same backup id and disks, so a retried commit is harmless.
 import { status } from '@grpc/grpc-js';
 import { DeltachainError } from '../../../shared/errors.js';
@@ -19,13 +21,16 @@ export class DisksLostError extends DeltachainError {
   override name = 'DisksLostError';
   /** The targets that have not committed (the failed one and those after it). */
   readonly remaining: BackupTarget[];
-  constructor(target: BackupTarget, remaining: BackupTarget[], cause: StorageCallError) {
+  /** The targets that committed before it. */
+  readonly committed: BackupTarget[];
+  constructor(target: BackupTarget, remaining: BackupTarget[], cause: StorageCallError, committed: BackupTarget[] = []) {
     super(
       'BACKUP_DISKS_LOST',
       `remote ${target.remoteId} no longer holds the disks of backup ${target.backupId} sent by this attempt (${cause.message}); its storage agent probably restarted and removed the uncommitted upload — the disks are sent again`,
       { cause, retryable: true, side: 'storage' },
     );
     this.remaining = remaining;
+    this.committed = committed;
   }
 }
 
@@ -53,8 +58,13 @@ function sentDisk(disk: DiskOutcome): SentDisk {
   return { diskKey: disk.diskKey, footerUuid: disk.snapshotVdiUuid, virtualSize: disk.virtualSize, digest: Buffer.from(disk.digest.replace(/^sha256:/, ''), 'hex') };
 }
 
-/** `disks`: what each remote was sent (remotes exported against different bases were sent different disks). */
-export async function commitToRemotes(targets: readonly BackupTarget[], fields: CommitFields, disksOf: (target: BackupTarget) => readonly DiskOutcome[], logger: Logger): Promise<void> {
+/**
+ * `disksOf`: what each remote was sent (remotes exported against different bases were sent
+ * different disks). `leaveOut(target, refusal)`: true when the backup may go on without a remote
+ * that refused its commit. Returns the targets that committed, in order.
+ */
+export async function commitToRemotes(targets: readonly BackupTarget[], fields: CommitFields, disksOf: (target: BackupTarget) => readonly DiskOutcome[], logger: Logger, leaveOut: (target: BackupTarget, refusal: StorageCallError) => boolean = () => false): Promise<BackupTarget[]> {
+  const committed: BackupTarget[] = [];
   for (const [i, target] of targets.entries()) {
     const disks = disksOf(target);
     try {
@@ -70,10 +80,13 @@ export async function commitToRemotes(targets: readonly BackupTarget[], fields: 
       });
     } catch (error) {
       if (!(error instanceof StorageCallError)) throw error;
-      if (error.grpcCode === status.NOT_FOUND) throw new DisksLostError(target, targets.slice(i), error);
+      if (error.grpcCode === status.NOT_FOUND) throw new DisksLostError(target, targets.slice(i), error, committed);
       if (error.retryable) throw new CommitUnconfirmedError(target, error);
-      throw error;
+      if (!leaveOut(target, error)) throw error;
+      continue;
     }
+    committed.push(target);
   }
-  logger.info({ remotes: targets.map((t) => t.remoteId) }, 'backup committed');
+  logger.info({ remotes: committed.map((t) => t.remoteId) }, 'backup committed');
+  return committed;
 }
