@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ChannelCredentials } from '@grpc/grpc-js';
 import { bandwidthSchema } from '../agent/host/host-agent-config.js';
-import { UploadLimits, rateAt, type BandwidthLimit } from '../agent/host/remote/bandwidth.js';
+import { BandwidthLimits as UploadLimits, rateAt, type BandwidthLimit } from '../shared/bandwidth.js';
 import { RemoteStorage } from '../agent/host/remote/remote-storage.js';
 import { BLOCK, patternBlock, startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 
@@ -15,10 +15,10 @@ const mbit = (n: number): number => (n * 1e6) / 8;
 
 describe('which bandwidth limit holds', () => {
   const limits: BandwidthLimit[] = [
-    { uploadMbit: 400 },
-    { remote: 'offsite', uploadMbit: 100 },
-    { remote: 'offsite', uploadMbit: 20, from: '08:00', to: '18:00' },
-    { remote: 'night', uploadMbit: 50, from: '22:00', to: '06:00' },
+    { mbit: 400 },
+    { remote: 'offsite', mbit: 100 },
+    { remote: 'offsite', mbit: 20, from: '08:00', to: '18:00' },
+    { remote: 'night', mbit: 50, from: '22:00', to: '06:00' },
   ];
 
   test('all day, and a window replacing its scope while it holds', () => {
@@ -76,7 +76,7 @@ describe('uploads held to their limits', () => {
     new RemoteStorage({ remoteId, address: h.server.address, credentials: ChannelCredentials.createInsecure() }, { uploadWindow: 2, callTimeoutMs: 5000, uploadLimits: limits });
 
   test('a remote limited to 80 Mbit/s takes its time; one without a limit beside it waits for no bucket', async () => {
-    const limits = new UploadLimits([{ remote: 'slow', uploadMbit: 80 }]);
+    const limits = new UploadLimits([{ remote: 'slow', mbit: 80 }]);
     const slow = remote(a, 'slow', limits);
     const fast = remote(b, 'fast', limits);
     try {
@@ -94,7 +94,7 @@ describe('uploads held to their limits', () => {
   });
 
   test('a site-wide limit holds two remotes together', async () => {
-    const limits = new UploadLimits([{ uploadMbit: 160 }]);
+    const limits = new UploadLimits([{ mbit: 160 }]);
     const one = remote(a, 'one', limits);
     const two = remote(b, 'two', limits);
     try {

@@ -13,6 +13,7 @@
 //     missing or wrong read grant (the source refuses), a source whose certificate is not the
 //     remote the task names, and a damaged block on the source (DATA_DAMAGED, both formats);
 //   - a real storage agent process takes a signed mirror task from NATS and runs it.
+import { BandwidthLimits } from '../shared/bandwidth.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -108,7 +109,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
   }
 
   /** A target storage agent's core: its remote and task runner, reaching the source with its own certificate. */
-  async function newTarget(remoteId: string): Promise<Target> {
+  async function newTarget(remoteId: string, mirrorLimits?: BandwidthLimits): Promise<Target> {
     if (!certs.has(remoteId)) certs.set(remoteId, await pki.issue({ role: 'storage', name: remoteId }, { server: true, file: remoteId }));
     const remote = await newRemote(remoteId);
     const progress: { done: number; total: number }[] = [];
@@ -117,7 +118,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
         if (body.$case === 'progress') progress.push(body.value as { done: number; total: number });
       },
     };
-    const runner = new StorageTaskRunner(remote.ctx, events, { progressIntervalMs: 0, sourceCredentials: (id) => tls(remoteId, { role: 'storage', name: id }) });
+    const runner = new StorageTaskRunner(remote.ctx, events, { progressIntervalMs: 0, sourceCredentials: (id) => tls(remoteId, { role: 'storage', name: id }), ...(mirrorLimits ? { mirrorLimits } : {}) });
     return { ...remote, runner, progress };
   }
 
@@ -306,6 +307,24 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       await assertDelta(target, n);
     }
     for (const n of [0, 1]) await assertSameDate(target, n);
+  });
+
+  test('a pull limit for the source remote (storage.mirrorBandwidth) paces the copy; a limit for another remote does not', async () => {
+    const MBIT = 64;
+    const limited = await newTarget('dst-paced', new BandwidthLimits([{ remote: SOURCE, mbit: MBIT }]));
+    const other = await newTarget('dst-other', new BandwidthLimits([{ remote: 'elsewhere', mbit: MBIT }]));
+    const timed = async (target: Target): Promise<{ ms: number; bytes: number }> => {
+      const started = performance.now();
+      const result = await mirrored(target, 0);
+      return { ms: performance.now() - started, bytes: result.bytesReceived };
+    };
+    const free = await timed(other);
+    const paced = await timed(limited);
+    const floorMs = ((paced.bytes * 8) / (MBIT * 1e6)) * 1000 - 100; // the bucket lets 100 ms through at once
+    console.log(`# a full copy of ${paced.bytes} bytes: ${Math.round(free.ms)} ms unlimited, ${Math.round(paced.ms)} ms at ${MBIT} Mbit/s (floor ${Math.round(floorMs)} ms)`);
+    assert.ok(paced.ms >= floorMs, `${paced.bytes} bytes at ${MBIT} Mbit/s took ${Math.round(paced.ms)} ms, under the ${Math.round(floorMs)} ms the limit allows`);
+    assert.ok(free.ms < floorMs, `the copy with another remote's limit took ${Math.round(free.ms)} ms: faster than the limit would let it, so not paced`);
+    await assertSameDate(limited, 0);
   });
 
   test('a redelivered task is already present and changes nothing', async () => {

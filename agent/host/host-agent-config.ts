@@ -13,34 +13,10 @@ import { logSchema, tlsSchema } from '../../shared/config/index.js';
 import { DEFAULT_NBD_CONNECTIONS, DEFAULT_NBD_MAX_IN_FLIGHT } from '../../shared/nbd/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
 import { metricsSchema } from '../../shared/observability/index.js';
+import { bandwidthSchema as hostBandwidthSchema } from '../../shared/bandwidth.js';
 
-/** A local time of day, "HH:MM" (24 h). */
-const hhmm = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { message: 'a local time of day as HH:MM (24 h), e.g. "08:00"' });
-
-/**
- * Upload bandwidth limits (agent/host/remote/bandwidth.ts): each a rate in Mbit/s for all
- * uploads together (no `remote`) or for one remote's, all day or from `from` to `to` (local
- * time "HH:MM", may wrap midnight; replaces the all-day limit of its scope while it holds).
- */
-export const bandwidthSchema = z
-  .object({
-    limits: z
-      .array(
-        z
-          .object({
-            remote: z.string().min(1).optional(),
-            uploadMbit: z.number().positive({ message: 'a rate above 0 Mbit/s (to stop backups to a remote, disable the policies that use it)' }).max(1_000_000),
-            from: hhmm.optional(),
-            to: hhmm.optional(),
-          })
-          .strict()
-          .refine((l) => (l.from === undefined) === (l.to === undefined), { message: 'give both from and to ("HH:MM", local time), or neither for an all-day limit' })
-          .refine((l) => l.from === undefined || l.from !== l.to, { message: 'from and to are the same time: an empty window' }),
-      )
-      .default([]),
-  })
-  .strict()
-  .default({ limits: [] });
+/** Upload bandwidth limits (shared/bandwidth.ts), `uploadMbit` each. */
+export const bandwidthSchema = hostBandwidthSchema('uploadMbit', 'to stop backups to a remote, disable the policies that use it');
 
 const retrySchema = z
   .object({

@@ -16,7 +16,7 @@ import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import type { HostAgentConfig } from './host-agent-config.js';
 import { HostTaskRunner } from './tasks/host-task-runner.js';
 import { RemoteStorages } from './tasks/remote-storages.js';
-import { UploadLimits } from './remote/bandwidth.js';
+import { BandwidthLimits } from '../../shared/bandwidth.js';
 import { InventoryReporter } from './inventory/inventory-reporter.js';
 import { connectXapi } from './xapi/connect-xapi.js';
 import type { HostXapi } from './xapi/host-xapi.js';
@@ -59,7 +59,7 @@ export async function startHostAgent(config: HostAgentConfig, logger: Logger): P
     callTimeoutMs: config.storage.callTimeoutMs,
     retry: config.xapi.retry,
     logger: log,
-    uploadLimits: config.bandwidth.limits.length > 0 ? new UploadLimits(config.bandwidth.limits) : undefined,
+    uploadLimits: config.bandwidth.limits.length > 0 ? new BandwidthLimits(config.bandwidth.limits) : undefined,
   });
   const names = natsNames(config.nats.namespace);
   const sender: EventSender = { role: 'host', scope: config.pool.id, agent: config.agentId };

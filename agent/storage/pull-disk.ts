@@ -27,8 +27,12 @@ export interface PulledDisk {
   bytesReceived: number;
 }
 
-/** `onBlock` hears of each block written (blocks so far). */
-export async function pullDisk(ctx: RemoteContext, parts: AsyncIterable<ServedPart>, expected: ExpectedDisk, onBlock: (blocks: number) => void = () => undefined): Promise<PulledDisk> {
+/**
+ * `onBlock` hears of each block written (blocks so far); `take`, when given, is waited on with each
+ * block's bytes before it is written (a bandwidth limit: while it waits nothing more is pulled, so
+ * HTTP/2 flow control holds the source back).
+ */
+export async function pullDisk(ctx: RemoteContext, parts: AsyncIterable<ServedPart>, expected: ExpectedDisk, onBlock: (blocks: number) => void = () => undefined, take?: (bytes: number) => Promise<void>): Promise<PulledDisk> {
   let receiver: DiskReceiver | undefined;
   let pulled: PulledDisk | undefined;
   let bytes = 0;
@@ -42,6 +46,7 @@ export async function pullDisk(ctx: RemoteContext, parts: AsyncIterable<ServedPa
       } else if (!receiver) {
         throw protocolError(expected, `a ${part.kind} came before the header`);
       } else if (part.kind === 'block') {
+        await take?.(part.block.data.length + part.block.bitmap.length + part.block.checksum.length);
         await receiver.addBlock(part.block);
         bytes += part.block.data.length;
         onBlock(receiver.blocksReceived);

@@ -15,6 +15,7 @@ import { AgentTaskMetrics, natsCheck, startProcessObservability, TaskMetrics, Tr
 import { AgentRole } from '../../shared/proto/gen/deltachain/tasks/v1/event.js';
 import { readVerifier } from '../../shared/signing/index.js';
 import { channelCredentials } from '../../shared/grpc/credentials.js';
+import { BandwidthLimits } from '../../shared/bandwidth.js';
 import { ActiveUploads } from './active-uploads.js';
 import { RemoteLayout } from './remote-layout.js';
 import { RemoteLocks } from './remote-locks.js';
@@ -81,7 +82,9 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     // A mirror calls the source's storage agent with this agent's own certificate (plaintext when
     // its data plane is insecure) and refuses a server whose certificate is not storage:<source>.
     const sourceCredentials = (remoteId: string) => channelCredentials(s.tls, { role: 'storage', name: remoteId });
-    const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks, sourceCredentials });
+    const mirrorLimits = s.mirrorBandwidth.limits.length > 0 ? new BandwidthLimits(s.mirrorBandwidth.limits) : undefined;
+    if (mirrorLimits) log.info({ limits: s.mirrorBandwidth.limits }, 'mirror bandwidth limits in force (storage.mirrorBandwidth)');
+    const runner = new StorageTaskRunner(ctx, events, { mergeCheckpointBlocks: s.mergeCheckpointBlocks, sourceCredentials, ...(mirrorLimits ? { mirrorLimits } : {}) });
     consumer = startTaskConsumer({
       nc,
       names,

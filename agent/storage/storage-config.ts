@@ -7,6 +7,7 @@
 //                  "tls": { "cert": "…", "key": "…", "ca": "…" } },
 //     "trust": { "coordinatorKey": "/etc/deltachain/coordinator.pub" } }
 import { z } from 'zod';
+import { bandwidthSchema } from '../../shared/bandwidth.js';
 import { requireTaskTrust, trustSchema } from '../../shared/task-trust/index.js';
 import { logSchema, tlsSchema, type TlsConfig } from '../../shared/config/index.js';
 import { TOKEN_PATTERN, natsSchema } from '../../shared/nats/index.js';
@@ -64,6 +65,11 @@ export const storageSectionSchema = z
      * in half of it (64: disks up to ~57 GiB); without them a commit reads the blocks its delta changed.
      */
     chainTermCacheMiB: z.number().int().min(1).max(4096).default(64),
+    /**
+     * Limits on what this agent's mirrors pull from other remotes' storage agents (shared/bandwidth.ts):
+     * `pullMbit` for all pulls together (no `remote`: the site's link) or for those from one source remote.
+     */
+    mirrorBandwidth: bandwidthSchema('pullMbit', 'to stop copies from a remote, disable or delete the mirrors that use it'),
   })
   .strict();
 

@@ -17,6 +17,7 @@ import type { SourceCredentials } from './source-remote.js';
 import { runDeleteTask } from './tasks/delete-task.js';
 import { runMergeTask } from './tasks/merge-task.js';
 import { runMirrorTask, type MirrorInput, type MirrorOutcome } from './tasks/mirror-task.js';
+import type { BandwidthLimits } from '../../shared/bandwidth.js';
 import { runScanTask } from './tasks/scan-task.js';
 import { runVerifyTask } from './tasks/verify-task.js';
 
@@ -27,6 +28,8 @@ export interface StorageTaskRunnerOptions {
   mergeCheckpointBlocks?: number;
   /** How a mirror reaches a source's storage agent (its certificate checked for `storage:<source>`); absent: mirror tasks fail. */
   sourceCredentials?: SourceCredentials;
+  /** Bandwidth limits of mirror pulls (config storage.mirrorBandwidth); absent: as fast as the source serves. */
+  mirrorLimits?: BandwidthLimits;
 }
 
 type Progress = (done: number, total: number) => void;
@@ -96,7 +99,7 @@ export class StorageTaskRunner extends AgentTaskRunner {
     if (this.#mirrors.has(key)) throw new StorageBusyError(`backup ${task.backupId} of VM ${task.vmUuid} is being mirrored to remote ${this.#ctx.remoteId} by another delivery; try again once it has ended`);
     this.#mirrors.add(key);
     try {
-      const outcome = await runMirrorTask(this.#ctx, mirrorInputOf(task), { credentials: this.#options.sourceCredentials, onProgress: progress });
+      const outcome = await runMirrorTask(this.#ctx, mirrorInputOf(task), { credentials: this.#options.sourceCredentials, onProgress: progress, take: this.#options.mirrorLimits?.forRemote(task.sourceRemoteId) });
       return mirrorResultOf(outcome);
     } finally {
       this.#mirrors.delete(key);

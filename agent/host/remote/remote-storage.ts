@@ -20,7 +20,7 @@ import { checksumRuleFromWire } from '../../../shared/grpc/checksum-rule.js';
 import type { CommitBackupRequest, CommitBackupResponse, GetDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from '../xapi/retry-with-backoff.js';
 import { parseStoredBackup, type StoredBackup } from '../metadata/parse-stored-backup.js';
-import type { UploadLimits } from './bandwidth.js';
+import type { BandwidthLimits } from '../../../shared/bandwidth.js';
 import { DiskUpload } from './disk-upload.js';
 import { createPutDiskStub, type PutDiskStub } from './put-disk-client.js';
 import { StorageCallError } from './storage-call-error.js';
@@ -41,7 +41,7 @@ export interface RemoteStorageOptions {
   /** Hears of unary calls that failed and are tried again. */
   logger?: Logger;
   /** Upload bandwidth limits (config `bandwidth.limits`), shared by every remote of the agent. */
-  uploadLimits?: UploadLimits;
+  uploadLimits?: BandwidthLimits;
 }
 
 /** Channel options of every connection to a storage agent (see the header). */

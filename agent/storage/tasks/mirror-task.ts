@@ -42,6 +42,8 @@ export interface MirrorTaskOptions {
   credentials: SourceCredentials | undefined;
   /** Blocks received of the blocks expected. */
   onProgress?: (done: number, total: number) => void;
+  /** Waits until a block of so many bytes may be pulled (bandwidth limits); absent: no wait. */
+  take?: ((bytes: number) => Promise<void>) | undefined;
 }
 
 export interface MirroredDiskOutcome {
@@ -107,7 +109,7 @@ async function copyBackup(ctx: RemoteContext, source: SourceRemote, input: Mirro
   const pulled: PulledDisk[] = [];
   for (const disk of plan.disks) {
     try {
-      pulled.push(await copyDisk(ctx, source, input, disk, progress.onBlock));
+      pulled.push(await copyDisk(ctx, source, input, disk, progress.onBlock, options.take));
     } catch (error) {
       throw new MirrorError({ ...site, diskKey: disk.diskKey }, error);
     }
@@ -131,11 +133,11 @@ async function parentsHeld(ctx: RemoteContext, metadata: BackupMetadata): Promis
   return held;
 }
 
-function copyDisk(ctx: RemoteContext, source: SourceRemote, input: MirrorInput, disk: PlannedDisk, onBlock: () => void): Promise<PulledDisk> {
+function copyDisk(ctx: RemoteContext, source: SourceRemote, input: MirrorInput, disk: PlannedDisk, onBlock: () => void, take: MirrorTaskOptions['take']): Promise<PulledDisk> {
   const format = disk.mode === 'delta' ? GetDiskFormat.GET_DISK_FORMAT_OWN : GetDiskFormat.GET_DISK_FORMAT_BLOCKS;
   const parts = source.getDisk(input.vmUuid, input.backupId, disk.diskKey, format);
   const expected = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: disk.diskKey, footerUuid: disk.footerUuid, parentFooterUuid: disk.parentFooterUuid };
-  return pullDisk(ctx, parts, expected, onBlock);
+  return pullDisk(ctx, parts, expected, onBlock, take);
 }
 
 function commitInput(input: MirrorInput, metadata: BackupMetadata, plan: MirrorPlan, pulled: PulledDisk[]): Parameters<typeof commitBackup>[1] {
