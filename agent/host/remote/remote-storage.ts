@@ -8,7 +8,11 @@
 // A task works through a view of the remote that carries its grant (`withGrant`): every call of
 // the view sends the coordinator's grant the task came with, over the remote's shared channels.
 // The channels reconnect at least every 5 s while a storage agent is away (grpc-js would back off
-// up to 2 minutes), so a restarted one is reached soon after it is back.
+// up to 2 minutes), so a restarted one is reached soon after it is back. While a call is open
+// they ping every KEEPALIVE_MS and drop a connection whose ping is not answered within as long:
+// a cut WAN link sends no reset, and an upload blocked on a dead connection would otherwise wait
+// for TCP's retransmission timeout (~15 min) before it could resume (seen too when a proxy closed
+// the connection under a blocked HTTP/2 write: the call never ended, test/three-sites.test.ts).
 import { Readable } from 'node:stream';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/logging/index.js';
@@ -45,7 +49,10 @@ export interface RemoteStorageOptions {
 }
 
 /** Channel options of every connection to a storage agent (see the header). */
-export const STORAGE_CHANNEL_OPTIONS = Object.freeze({ 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 5000 });
+/** Ping period of a connection with a call open, and how long a ping may go unanswered, ms. */
+const KEEPALIVE_MS = 10_000;
+
+export const STORAGE_CHANNEL_OPTIONS = Object.freeze({ 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 5000, 'grpc.keepalive_time_ms': KEEPALIVE_MS, 'grpc.keepalive_timeout_ms': KEEPALIVE_MS });
 
 /** A disk of a backup as one dynamic VHD stream of known length (for `putResource`). */
 export interface VhdDownload {
