@@ -109,8 +109,9 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
       postgresAt: 'A',
       leaseSeconds: LEASE_SECONDS,
     });
-    // The test drives the standby c2 throughout (every coordinator serves the control API): it outlives c1.
-    parts = sites.parts('c2');
+    // Every coordinator serves the control API. The test calls c1 until it kills it, then c2: a
+    // cut of A–B resets c2's catalogue connections, failing a call it is serving (GRPC_INTERNAL).
+    parts = sites.parts('c1');
     sql = postgres(sites.databaseUrl, { max: 2, onnotice: () => {} });
     alpha = await findVm(parts, 'pool-a', 'alpha');
     beta = await findVm(parts, 'pool-b', 'beta');
@@ -178,13 +179,19 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     await writeGuest(parts, alpha, [{ disk: 0, percent: 3, seed: 7 }]);
     await writeGuest(parts, beta, [{ disk: 0, percent: 3, seed: 8 }]);
     const start = bytes();
+    parts = sites.parts('c2');
     const before = (await sql<{ holder: string; term: string }[]>`select holder, term from coordinator_lease where id = 1`)[0]!;
     assert.match(before.holder, /^c1:/, 'c1 is the active coordinator');
+    // Pool B's export paced to 512 KiB/s (the lab's slowStreams fault): c1 dies while beta's delta is on its way.
+    const poolB = parts.pools.get('pool-b')!.admin;
+    await poolB.setFaults({ slowStreams: { bytesPerSecond: 512 * 1024 } });
     const pending = backUp(parts, 'both-sites', [alpha, beta], ledger);
-    await waitFor('a backup task of the run running', async () => (await sql`select 1 from tasks where kind = 'backup' and state = 'running'`).length > 0, 60_000);
+    await waitFor("beta's delta on its way over A–B", () => sites.net.carried('B', 'A').up - start['A–B'].back > 256 * 1024, 60_000);
     const unfinished = (await sql<{ n: string }[]>`select count(*) as n from tasks where state not in ('succeeded', 'failed', 'cancelled')`)[0]!.n;
     const killedAt = Date.now();
     await sites.coordinators.get('c1')!.process.stop('SIGKILL');
+    const carriedAtKill = sites.net.carried('B', 'A').up - start['A–B'].back;
+    await poolB.setFaults({ slowStreams: null });
     const lease = await waitFor('c2 to hold the lease', async () => {
       const [row] = await sql<{ holder: string; term: string }[]>`select holder, term from coordinator_lease where id = 1 and expires_at > now()`;
       return row?.holder.startsWith('c2:') ? row : undefined;
@@ -193,8 +200,9 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     const run = await pending;
     const moved = since(start);
     print('deltas, c1 killed mid-run', moved);
-    console.log(`# c1 SIGKILLed with ${unfinished} tasks unfinished; c2 took over ${tookOverMs} ms later (lease ${LEASE_SECONDS} s), term ${before.term} → ${lease.term}`);
-    assert.ok(Number(unfinished) > 0, 'c1 was killed while the run had tasks in flight');
+    const betaDelta = run.backup(beta, 'local').bytesSent;
+    console.log(`# c1 SIGKILLed with ${unfinished} tasks unfinished, ${carriedAtKill} bytes B→A of beta's delta of ${betaDelta}; c2 took over ${tookOverMs} ms later (lease ${LEASE_SECONDS} s), term ${before.term} → ${lease.term}`);
+    assert.ok(Number(unfinished) > 0 && carriedAtKill < betaDelta, `c1 was killed in the middle of beta's delta (${carriedAtKill} of ${betaDelta} bytes over A–B)`);
     assert.ok(tookOverMs < 30_000, `c2 took over ${tookOverMs} ms after c1 was killed`);
     assert.ok(BigInt(lease.term) > BigInt(before.term), 'at a larger term');
     const backupTasks = (await parts.control.getRun({ id: run.summary.runId })).run!.tasks.filter((t) => t.kind === 'backup');
