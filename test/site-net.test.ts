@@ -212,3 +212,19 @@ test('a service proxy of the root namespace standing for a site: counted on the 
   });
   assert.match(fromRoot, /ECONNRESET|closed/, 'a client that is no site is refused');
 });
+
+test('stall: the link goes silent — open connections carry nothing and stay open, new ones are refused — until up', async () => {
+  const service = await net.serve('C', echoPort);
+  const held = client<{ open?: boolean; closed?: boolean }>('hold', service);
+  assert.deepEqual(await held.line, { open: true });
+  const closed = held.next();
+  net.stall('A', 'C');
+  const before = net.carried('A', 'C');
+  const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 500))]);
+  assert.equal(outcome, 'still open', 'a stalled link closes nothing');
+  assert.ok((await client<{ error?: string }>('connect', service).line).error !== undefined, 'a new connection is refused while stalled');
+  assert.deepEqual(net.carried('A', 'C'), before, 'nothing crossed while stalled');
+  net.up('A', 'C');
+  assert.deepEqual(await client('connect', service).line, { connected: true }, 'and passes once up');
+  held.child.kill();
+});

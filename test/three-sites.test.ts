@@ -27,6 +27,8 @@ const LEASE_SECONDS = 10;
 const CONTROL_BYTES = 1 * MiB;
 /** The host agent's upload window: storage.uploadWindow (2) blocks of 2 MiB, with their bitmaps — what a cut may lose. */
 const WINDOW_BYTES = 2 * (2 * MiB + 512);
+/** How long A–B goes silent: more than the storage channels' keepalive needs to drop a dead connection (10 s + 10 s). */
+const STALL_MS = 25_000;
 const fleet = (vm: string, size: number) => ({ srs: [{ name: 'Local storage', type: 'ext', size: 2 ** 32 }], vms: [{ name: vm, disks: [{ name: `${vm} root`, size, fill: 50 }] }] });
 
 type Link = 'A–B' | 'A–C' | 'B–C';
@@ -232,5 +234,39 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
       }
     }
     print(`${restored} restores`, since(start));
+  });
+
+  // Last, and a todo: the resume after a silent link is not right yet. Host agent B drops the
+  // dead connection (keepalive) and tries again with resume, but the old stream is not dead at the
+  // storage agent: once the link is back it still delivers what B had sent before (B's kernel
+  // retransmits what was written, as on a real link). Seen: the old stream arrives whole, trailer
+  // included, and the resumed try is refused ("this disk of this backup id was already
+  // received": the backup fails); or the resume asks while the old stream is still open, gets
+  // "nothing kept", and the whole disk crosses again.
+  it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", { todo: 'a resumed PutDisk races the old stream the silent link still delivers: refused as already received, or started over' }, async () => {
+    const count = (msg: string) => sites.logs('host-pool-b').filter((l) => l.msg === msg);
+    const [interrupted, resumed] = ['disk transfer interrupted; sending the disk again', 'upload resumed: the blocks the remote kept from the broken try were not sent again'];
+    const before = { interrupted: count(interrupted).length, resumed: count(resumed).length };
+    await writeGuest(parts, beta, [{ disk: 0, percent: 12, seed: 9 }]);
+    const poolB = parts.pools.get('pool-b')!.admin;
+    await poolB.setFaults({ slowStreams: { bytesPerSecond: 1024 * 1024 } });
+    const start = bytes();
+    const pending = backUp(parts, 'both-sites', [alpha, beta], ledger);
+    await waitFor("beta's delta on its way over A–B", () => sites.net.carried('B', 'A').up - start['A–B'].back > 2.5 * MiB, 60_000);
+    sites.net.stall('A', 'B');
+    const carriedAtStall = sites.net.carried('B', 'A').up - start['A–B'].back;
+    await poolB.setFaults({ slowStreams: null });
+    await new Promise((resolve) => setTimeout(resolve, STALL_MS));
+    sites.net.up('A', 'B');
+    const upAt = Date.now();
+    const run = await pending;
+    const moved = since(start);
+    print(`delta, A–B silent ${STALL_MS / 1000} s`, moved);
+    const betaDelta = run.backup(beta, 'local').bytesSent;
+    const kept = count(resumed).slice(before.resumed);
+    console.log(`# beta's delta ${betaDelta} bytes: silent after ${carriedAtStall} B→A, the run finished ${Date.now() - upAt} ms after the link was back; resumed keeping ${kept.map((l) => String(l.bytesKept)).join()} bytes; ${moved['A–B'].back - betaDelta} carried besides the delta`);
+    assert.ok(count(interrupted).length > before.interrupted, 'host agent B saw its upload interrupted (the dead connection dropped)');
+    assert.ok(kept.length > 0 && Number(kept[0]!.bytesKept) > 0, 'and resumed it after the blocks the remote kept');
+    assert.ok(moved['A–B'].back - betaDelta <= WINDOW_BYTES + CONTROL_BYTES, `B→A carried ${moved['A–B'].back} bytes for a delta of ${betaDelta}: at most one upload window lost`);
   });
 });

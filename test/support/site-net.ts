@@ -100,6 +100,8 @@ interface Path {
   wires: Map<string, Wire>;
   proxies: Proxy[];
   down: boolean;
+  /** Silent: open connections carry nothing and are not closed (see stall). */
+  stalled: boolean;
 }
 
 export class SiteNet {
@@ -138,6 +140,7 @@ export class SiteNet {
       ...(wires && { wires }),
       // Only the site's own processes, and only while the path is up.
       admits: (client) => !path.down && client.remoteAddress === site.address,
+      stalled: () => path.stalled,
     });
     path.proxies.push({ from, carried: () => link.carried(), cut: () => link.cut() });
     this.closers.push(() => link.close());
@@ -172,7 +175,7 @@ export class SiteNet {
         path.proxies.push(proxy);
       }
       const wires = path.shape === undefined ? { up: { freeAt: 0 }, down: { freeAt: 0 } } : { up: wire(path, from, at), down: wire(path, at, from) };
-      carryConnection(client, target, { shape: path.shape ?? LOCAL, wires, ...proxy.carrier });
+      carryConnection(client, target, { shape: path.shape ?? LOCAL, wires, ...proxy.carrier, stalled: () => path.stalled });
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, listenOn, () => resolve()));
     this.closers.push(
@@ -208,8 +211,21 @@ export class SiteNet {
     this.cut(a, b);
   }
 
+  /**
+   * The link fails as a real one does: its open connections go silent — nothing delivered either
+   * way, nothing closed, no reset — and new ones are refused, until up().
+   */
+  stall(a: string, b: string): void {
+    const path = this.path(a, b);
+    path.down = true;
+    path.stalled = true;
+  }
+
+  /** Ends down() or stall(): new connections pass, silent ones carry again. */
   up(a: string, b: string): void {
-    this.path(a, b).down = false;
+    const path = this.path(a, b);
+    path.down = false;
+    path.stalled = false;
   }
 
   /** child_process.spawn inside site `name`'s namespace. */
@@ -237,7 +253,7 @@ export class SiteNet {
     for (const end of [a, b]) if (end !== 'root') this.site(end);
     const key = [a, b].sort().join('|');
     let path = this.paths.get(key);
-    if (path === undefined) this.paths.set(key, (path = { shape: undefined, wires: new Map(), proxies: [], down: false }));
+    if (path === undefined) this.paths.set(key, (path = { shape: undefined, wires: new Map(), proxies: [], down: false, stalled: false }));
     return path;
   }
 }

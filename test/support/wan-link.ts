@@ -44,6 +44,8 @@ export interface WanLinkOptions {
   wires?: { up: Wire; down: Wire };
   /** Whether to take a new connection (default: every one); one refused is reset at once. */
   admits?: (client: Socket) => boolean;
+  /** While true the link is silent: nothing is delivered either way, nothing is closed (a failed link sends no reset). */
+  stalled?: () => boolean;
 }
 
 export interface WanLink {
@@ -64,6 +66,8 @@ export interface LinkCarrier {
   totals: { up: number; down: number };
   /** The connection's two sockets are kept here while open (what a cut destroys). */
   open: Set<Socket>;
+  /** While true nothing is delivered either way and nothing is closed (a link gone silent). */
+  stalled?: () => boolean;
 }
 
 /**
@@ -79,8 +83,9 @@ export function carryConnection(client: Socket, target: { host: string; port: nu
   };
   client.on('error', reset).on('close', () => carrier.open.delete(client));
   upstream.on('error', reset).on('close', () => carrier.open.delete(upstream));
-  carry(client, upstream, carrier.shape, (n) => (carrier.totals.up += n), carrier.wires.up);
-  carry(upstream, client, carrier.shape, (n) => (carrier.totals.down += n), carrier.wires.down);
+  const stalled = carrier.stalled ?? (() => false);
+  carry(client, upstream, carrier.shape, (n) => (carrier.totals.up += n), carrier.wires.up, stalled);
+  carry(upstream, client, carrier.shape, (n) => (carrier.totals.down += n), carrier.wires.down, stalled);
 }
 
 /** Destroys every socket of `open`. */
@@ -100,7 +105,7 @@ export async function startWanLink(target: { host: string; port: number }, shape
       client.on('error', () => {}).resetAndDestroy();
       return;
     }
-    carryConnection(client, target, { shape, wires: options.wires ?? { up: { freeAt: 0 }, down: { freeAt: 0 } }, totals, open });
+    carryConnection(client, target, { shape, wires: options.wires ?? { up: { freeAt: 0 }, down: { freeAt: 0 } }, totals, open, ...(options.stalled && { stalled: options.stalled }) });
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, options.host ?? '127.0.0.1', () => resolve()));
   const address = server.address();
@@ -123,8 +128,15 @@ interface InFlight {
   at: number;
 }
 
-/** One direction: `from` → link → `to`. An end closing is passed on after the bytes before it. */
-function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number) => void, wire: Wire): void {
+/** How often a silent link looks whether it is back, ms. */
+const STALL_POLL_MS = 50;
+
+/**
+ * One direction: `from` → link → `to`. An end closing is passed on after the bytes before it.
+ * While `stalled()`, nothing is delivered and `from` stays paused (what waits is bounded by the
+ * queue); then delivery goes on where it stopped.
+ */
+function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number) => void, wire: Wire, stalled: () => boolean): void {
   const rate = shape.bytesPerSecond / 1000; // bytes per ms
   const queueLimit = shape.queueBytes ?? Math.max(256 * 1024, rate * 20);
   const flight: InFlight[] = [];
@@ -136,6 +148,10 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
 
   const deliver = (): void => {
     timer = undefined;
+    if (stalled()) {
+      timer = setTimeout(deliver, STALL_POLL_MS);
+      return;
+    }
     const t = now();
     while (flight.length > 0 && flight[0]!.at <= t && !waitingForDrain) {
       const { chunk } = flight.shift()!;
@@ -160,7 +176,7 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
     timer = setTimeout(deliver, Math.max(0, flight[0]!.at - now()));
   };
   const resumeIfRoom = (): void => {
-    if (from.isPaused() && !waitingForDrain && queued() < queueLimit && !from.destroyed) from.resume();
+    if (from.isPaused() && !waitingForDrain && queued() < queueLimit && !from.destroyed && !stalled()) from.resume();
   };
   let resumeTimer: NodeJS.Timeout | undefined;
   from.on('data', (chunk: Buffer) => {
@@ -168,6 +184,16 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
     wire.freeAt = Math.max(wire.freeAt, t) + chunk.length / rate;
     flight.push({ chunk, at: wire.freeAt + shape.delayMs });
     schedule();
+    if (stalled()) {
+      from.pause();
+      clearTimeout(resumeTimer);
+      const check = (): void => {
+        if (stalled()) resumeTimer = setTimeout(check, STALL_POLL_MS);
+        else resumeIfRoom();
+      };
+      resumeTimer = setTimeout(check, STALL_POLL_MS);
+      return;
+    }
     if (queued() >= queueLimit || waitingForDrain) from.pause();
     if (queued() >= queueLimit) {
       // The queue drains at the wire's rate whether or not anything is delivered: look again then.
@@ -181,7 +207,10 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
   });
   from.on('end', () => {
     ended = true;
-    if (flight.length === 0 && timer === undefined) to.end();
+    if (flight.length === 0 && timer === undefined) {
+      if (stalled()) timer = setTimeout(deliver, STALL_POLL_MS);
+      else to.end();
+    }
   });
   from.on('close', () => clearTimeout(resumeTimer));
 }
