@@ -100,6 +100,47 @@ describe('resumable uploads', () => {
     assert.deepEqual(files, ['20261205T130000Z-resume.vhd', '20261205T130000Z-resume.vhd.sums']);
   });
 
+  test('a resume while the caller\'s earlier stream is still open here (a link gone silent): that stream is broken off and taken up', async (t) => {
+    const vmUuid = randomUUID();
+    const footer = randomUUID();
+    // The earlier try, over its own connection: 20 blocks sent, then silence — neither end nor cancel.
+    const silent = new RemoteStorage({ remoteId: 'test-remote', address: h.server.address, credentials: ChannelCredentials.createInsecure() }, { uploadWindow: 2, callTimeoutMs: 5000 });
+    try {
+      const earlier = silent.putDisk(header(vmUuid, footer));
+      for (let i = 0; i < 20; i++) await earlier.writeBlock(i, Buffer.alloc(0), patternBlock(7, i));
+      const { skipped, digest } = await resumedTry(vmUuid, footer);
+      t.diagnostic(`the resume found ${skipped} blocks of the open stream kept`);
+      assert.ok(skipped >= 10 && skipped <= 20, `${skipped} blocks of the silent stream were taken up`);
+      await readBack(vmUuid, footer, digest);
+      earlier.abort();
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('a resume of a disk the caller\'s earlier stream received whole (delivered late): every block is held, the trailer is checked, nothing is written again', async () => {
+    const vmUuid = randomUUID();
+    const footer = randomUUID();
+    const earlier = storage.putDisk(header(vmUuid, footer));
+    for (let i = 0; i < BLOCKS; i++) await earlier.writeBlock(i, Buffer.alloc(0), patternBlock(7, i));
+    const first = await earlier.finish();
+    const folder = join(h.root, 'vms', vmUuid, 'disks', 'xvda');
+    const before = await readdir(folder);
+    const { skipped, carried, digest } = await resumedTry(vmUuid, footer);
+    assert.equal(skipped, BLOCKS, 'the resume was told every block is held');
+    assert.ok(carried < BLOCK, `the resume carried ${carried} bytes: the trailer only`);
+    assert.ok(digest.equals(Buffer.from(first.digest)), 'the same disk');
+    assert.deepEqual(await readdir(folder), before, 'nothing written again');
+    await readBack(vmUuid, footer, digest);
+    // A plain (not resuming) upload of the same disk is still refused: a received disk is never replaced.
+    const again = storage.putDisk(header(vmUuid, footer));
+    await assert.rejects(async () => {
+      for (let i = 0; i < BLOCKS; i++) await again.writeBlock(i, Buffer.alloc(0), patternBlock(7, i));
+      await again.finish();
+    }, /already committed|already received/);
+    again.abort();
+  });
+
   test('discarding the backup drops its kept upload and its temporary', async () => {
     const vmUuid = randomUUID();
     await cutTry(vmUuid, randomUUID(), 20);

@@ -23,7 +23,7 @@ import { discardBackup } from './discard-backup.js';
 import { serveBlocks, serveVhd, openBackupDisk, type BackupDisk, type ServedPart } from './serve-disk.js';
 import { serveOwnBlocks } from './serve-own-disk.js';
 import { DiskReceiver, validateHeader, type ReceivedDisk } from './disk-receiver.js';
-import { ParkedUploads, RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from './parked-uploads.js';
+import { ParkedUploads, RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY, type FinishedUpload } from './parked-uploads.js';
 import { StorageError, StorageNotFoundError, StorageRequestError } from './errors.js';
 import { chainDigestRuleOf, readBackupMetadata } from './backup-metadata.js';
 import { findBase } from './has-base.js';
@@ -32,7 +32,7 @@ import type { RemoteContext } from './remote-context.js';
 import { asBuffer, blockFromProto, headerFromProto, partToProto, toProtoSummary } from './proto-mapping.js';
 import { asRemoteFull } from './remote-full.js';
 import { peerIdentity } from '../../shared/identity/index.js';
-import { StorageLimitError } from './errors.js';
+import { StorageConflictError, StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 import { ReusedBuffers } from '../../shared/reused-buffers.js';
 
@@ -175,6 +175,17 @@ async function receiveDisk(
   );
   let receiver: DiskReceiver | undefined;
   let received: ReceivedDisk | undefined;
+  // A resume of a disk this caller's earlier stream received whole (delivered late over a link that
+  // went silent): answered from that disk, nothing written (parked-uploads.ts).
+  let receivedBefore: FinishedUpload | undefined;
+  let unregister: (() => void) | undefined;
+  let ended!: () => void;
+  const handled = new Promise<void>((resolve) => (ended = resolve));
+  const sendResumeAfter = (index: number): void => {
+    const metadata = new Metadata();
+    metadata.set(RESUME_AFTER_KEY, String(index));
+    call.sendMetadata(metadata);
+  };
   try {
     for await (const message of call as AsyncIterable<PutDiskRequest>) {
       idle.touch();
@@ -182,40 +193,69 @@ async function receiveDisk(
       if (!part) throw new StorageRequestError('a PutDisk message has no part');
       if (received) throw new StorageRequestError('a PutDisk message came after the trailer');
       if (part.$case === 'header') {
-        if (receiver) throw new StorageRequestError('a second header came in one PutDisk stream');
+        if (receiver || receivedBefore) throw new StorageRequestError('a second header came in one PutDisk stream');
         const header = validateHeader(headerFromProto(part.value));
+        if (resume) {
+          // The caller's earlier stream, still open here, is broken off first: it ends parked, or
+          // — when its trailer had come — with the disk received.
+          await parked.supersede(header, caller);
+          receivedBefore = parked.receivedBefore(header, caller);
+          if (receivedBefore) {
+            sendResumeAfter(receivedBefore.lastIndex);
+            continue;
+          }
+        }
         // A resume takes up the parked upload; any other upload of the disk replaces one.
         receiver = (await parked.take(header, caller, resume)) ?? (await DiskReceiver.start(ctx, header));
-        if (resume) {
-          const metadata = new Metadata();
-          metadata.set(RESUME_AFTER_KEY, String(receiver.lastIndex));
-          call.sendMetadata(metadata);
-        }
+        if (resumable) unregister = parked.opened(receiver.header, caller, async () => {
+          call.destroy(new Error('a resume of this upload came from the same caller over another connection'));
+          await handled;
+        });
+        if (resume) sendResumeAfter(receiver.lastIndex);
+      } else if (receivedBefore) {
+        received = sameTrailer(receivedBefore, part);
       } else if (!receiver) {
         throw new StorageRequestError(`a ${part.$case} came before the header`);
       } else if (part.$case === 'block') {
         await receiver.addBlock(blockFromProto(part.value));
       } else {
         received = await receiver.finish({ blockCount: part.value.blockCount, digest: asBuffer(part.value.digest) });
+        if (resumable) parked.finished({ header: receiver.header, caller, received, lastIndex: receiver.lastIndex });
       }
     }
     if (!received) throw new StorageRequestError('the stream ended before the trailer; nothing was kept');
   } catch (error) {
-    // A broken stream (cut, cancelled) of a resumable upload keeps what it received; a refusal of
-    // what was sent (a bad block, a full disk: the receiver aborted itself) never does.
+    // A broken stream (cut, cancelled, superseded) of a resumable upload keeps what it received; a
+    // refusal of what was sent (a bad block, a full disk: the receiver aborted itself) never does.
     const broken = cancelled || call.cancelled || !(error instanceof DeltachainError);
     if (resumable && broken && receiver !== undefined && received === undefined && (await receiver.settleForResume())) {
       await parked.park(receiver, caller);
       ctx.logger.info({ vm: receiver.header.vmUuid, backupId: receiver.header.backupId, disk: receiver.header.diskKey, blocks: receiver.blocksReceived }, 'upload broken; kept for a resume');
-    } else {
+    } else if (received === undefined) {
       await receiver?.abort();
     }
     throw error;
   } finally {
+    unregister?.();
+    ended();
     idle.stop();
     release();
   }
   return { path: ctx.layout.relative(received.path), fileSize: received.fileSize, blockCount: received.blockCount, digest: received.digest };
+}
+
+/**
+ * A late resume's part after the header, when the disk was received whole before: only its trailer,
+ * which must be the received disk's (block count and digest); anything else is refused.
+ */
+function sameTrailer(before: FinishedUpload, part: NonNullable<PutDiskRequest['part']>): ReceivedDisk {
+  const where = `disk ${before.header.diskKey} of backup ${before.header.backupId} (VM ${before.header.vmUuid})`;
+  if (part.$case !== 'trailer') throw new StorageConflictError(`${where} was received whole by an earlier stream of this upload; a ${part.$case} after its last block came`);
+  const { blockCount, digest } = part.value;
+  if (blockCount !== before.received.blockCount || !asBuffer(digest).equals(before.received.digest)) {
+    throw new StorageConflictError(`${where} was received whole by an earlier stream of this upload, with other blocks than this resume announces (${blockCount} blocks); a received disk is never replaced — discard the backup and send it again`);
+  }
+  return before.received;
 }
 
 /** The GetDisk formats that send a header, blocks and a trailer: the chain folded, or the backup's own file. */

@@ -12,8 +12,17 @@
 // one replaced by a PutDisk of the same disk that does not resume. Parked uploads live in the
 // storage agent's memory only: after a restart their temporaries are leftovers (removed at start)
 // and the sender starts the disk again.
+//
+// A link that goes silent instead of breaking leaves this side's stream open while the sender has
+// given up on it (its keepalive) and asks to resume over a new connection. So a resume from the
+// same caller with the same header also:
+//   * supersedes the caller's stream of that disk still open here: it is broken off and parked,
+//     then taken up (`supersede`);
+//   * finds the disk already received when that earlier stream, delivered late, ran to its end:
+//     the resume is told every block is held and its trailer is checked against the received disk
+//     (`finished`, kept PARK_MS), instead of being refused as a second upload.
 import type { Logger } from '../../shared/logging/index.js';
-import type { DiskHeaderInput, DiskReceiver } from './disk-receiver.js';
+import type { DiskHeaderInput, DiskReceiver, ReceivedDisk } from './disk-receiver.js';
 
 /** How long a broken upload waits to be resumed. */
 export const PARK_MS = 10 * 60_000;
@@ -24,6 +33,21 @@ interface Parked {
   receiver: DiskReceiver;
   caller: string;
   timer: NodeJS.Timeout;
+}
+
+/** A resumable stream open now: how to break it off (resolves once it has been parked or ended). */
+interface Live {
+  header: DiskHeaderInput;
+  caller: string;
+  breakOff: () => Promise<void>;
+}
+
+/** A disk a resumable stream received whole: what a late resume of it is answered. */
+export interface FinishedUpload {
+  header: DiskHeaderInput;
+  caller: string;
+  received: ReceivedDisk;
+  lastIndex: number;
 }
 
 function keyOf(h: Pick<DiskHeaderInput, 'vmUuid' | 'backupId' | 'diskKey'>): string {
@@ -40,6 +64,8 @@ export function sameUpload(a: DiskHeaderInput, b: DiskHeaderInput): boolean {
 
 export class ParkedUploads {
   readonly #parked = new Map<string, Parked>();
+  readonly #live = new Map<string, Live>();
+  readonly #finished = new Map<string, FinishedUpload & { timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly logger: Logger,
@@ -75,8 +101,43 @@ export class ParkedUploads {
     return undefined;
   }
 
+  /** A resumable stream whose header came: a resume of it from the same caller may break it off. Returns the unregister function. */
+  opened(header: DiskHeaderInput, caller: string, breakOff: () => Promise<void>): () => void {
+    const key = keyOf(header);
+    const live = { header, caller, breakOff };
+    this.#live.set(key, live);
+    return () => {
+      if (this.#live.get(key) === live) this.#live.delete(key);
+    };
+  }
+
+  /** Breaks off `caller`'s open stream of the same upload, if any, so that a resume can take it up. */
+  async supersede(header: DiskHeaderInput, caller: string): Promise<boolean> {
+    const live = this.#live.get(keyOf(header));
+    if (live === undefined || live.caller !== caller || !sameUpload(live.header, header)) return false;
+    this.logger.info({ vm: header.vmUuid, backupId: header.backupId, disk: header.diskKey }, 'a resume supersedes the same caller\'s stream still open here (a silent link): it is broken off and taken up');
+    await live.breakOff();
+    return true;
+  }
+
+  /** A resumable stream received its disk whole: kept a while for a late resume of it. */
+  finished(upload: FinishedUpload): void {
+    const key = keyOf(upload.header);
+    const earlier = this.#finished.get(key);
+    if (earlier) clearTimeout(earlier.timer);
+    const timer = setTimeout(() => this.#finished.delete(key), this.parkMs).unref();
+    this.#finished.set(key, { ...upload, timer });
+  }
+
+  /** The disk `caller`'s earlier stream of the same upload received whole, if any. */
+  receivedBefore(header: DiskHeaderInput, caller: string): FinishedUpload | undefined {
+    const done = this.#finished.get(keyOf(header));
+    return done !== undefined && done.caller === caller && sameUpload(done.header, header) ? done : undefined;
+  }
+
   /** Aborts the parked uploads of a backup (it is being discarded). */
   async discard(vmUuid: string, backupId: string): Promise<void> {
+    for (const key of [...this.#finished.keys()]) if (key.startsWith(`${vmUuid}/${backupId}/`)) this.#finished.delete(key);
     for (const key of [...this.#parked.keys()]) if (key.startsWith(`${vmUuid}/${backupId}/`)) await this.#drop(key);
   }
 
