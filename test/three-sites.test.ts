@@ -236,14 +236,12 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     print(`${restored} restores`, since(start));
   });
 
-  // Last, and a todo: the resume after a silent link is not right yet. Host agent B drops the
-  // dead connection (keepalive) and tries again with resume, but the old stream is not dead at the
-  // storage agent: once the link is back it still delivers what B had sent before (B's kernel
-  // retransmits what was written, as on a real link). Seen: the old stream arrives whole, trailer
-  // included, and the resumed try is refused ("this disk of this backup id was already
-  // received": the backup fails); or the resume asks while the old stream is still open, gets
-  // "nothing kept", and the whole disk crosses again.
-  it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", { todo: 'a resumed PutDisk races the old stream the silent link still delivers: refused as already received, or started over' }, async () => {
+  // A silent link, not a reset: host agent B drops the dead connection (keepalive) and tries again
+  // with resume, while the old stream is still open at the storage agent and, once the link is
+  // back, still delivers what B had sent before (B's kernel retransmits). The storage agent breaks
+  // off the caller's open stream for the resume, or answers it from the disk the old stream
+  // received whole (agent/storage/parked-uploads.ts).
+  it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", async () => {
     const count = (msg: string) => sites.logs('host-pool-b').filter((l) => l.msg === msg);
     const [interrupted, resumed] = ['disk transfer interrupted; sending the disk again', 'upload resumed: the blocks the remote kept from the broken try were not sent again'];
     const before = { interrupted: count(interrupted).length, resumed: count(resumed).length };
