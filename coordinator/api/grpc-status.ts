@@ -2,6 +2,7 @@
 // CLI can tell "you asked for something that does not exist" from "the coordinator is down".
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
+import { isRetryableCatalogueError } from '../catalogue/index.js';
 
 const STATUS_BY_CODE: Record<string, status> = {
   INVALID_INPUT: status.INVALID_ARGUMENT,
@@ -19,6 +20,11 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
   if (error instanceof DeltachainError) {
     metadata.set('deltachain-code', error.code);
     return { code: STATUS_BY_CODE[error.code] ?? status.INTERNAL, details: error.message, metadata };
+  }
+  if (isRetryableCatalogueError(error)) {
+    // A connection to the catalogue lost under the call (a reset link, a database restart): worth a retry.
+    metadata.set('deltachain-code', 'CATALOG_UNAVAILABLE');
+    return { code: status.UNAVAILABLE, details: `the catalogue database did not answer (${(error as Error)?.message ?? String(error)}); try again`, metadata };
   }
   return { code: status.INTERNAL, details: `internal error: ${(error as Error)?.message ?? String(error)}`, metadata };
 }
