@@ -2,7 +2,7 @@
 // CLI can tell "you asked for something that does not exist" from "the coordinator is down".
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { DeltachainError } from '../../shared/errors.js';
-import { isRetryableCatalogueError } from '../catalogue/index.js';
+import { isRetryableCatalogueError } from '../catalogue/catalogue-errors.js';
 
 const STATUS_BY_CODE: Record<string, status> = {
   INVALID_INPUT: status.INVALID_ARGUMENT,

@@ -32,6 +32,19 @@ function finished(run: wire.RunDetail | undefined): run is wire.RunDetail {
   return run?.run !== undefined && run.run.finishedAtMs > 0 && run.tasks.every((t) => isTerminal(t.state));
 }
 
+/** Codes of a poll that failed for a while only: the coordinator (or its catalogue) away, or slow. */
+const PASSING = new Set(['COORDINATOR_TIMEOUT', 'COORDINATOR_UNAVAILABLE', 'CATALOG_UNAVAILABLE']);
+
+/** A poll's answer, or undefined when it failed for a passing reason (a failover, a link down): poll again. */
+async function passing<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof DeltachainError && PASSING.has(error.code)) return undefined;
+    throw error;
+  }
+}
+
 /**
  * Waits until the run has finished and every task of it is terminal. A finished run holds every
  * task it brought: the coordinator queues the retention a backup triggers in the same transaction
@@ -41,7 +54,7 @@ export async function waitForRun(control: ControlClient, runId: string, timeoutM
   const deadline = Date.now() + timeoutMs;
   let last: wire.RunDetail | undefined;
   while (Date.now() < deadline) {
-    last = (await control.getRun({ id: runId })).run;
+    last = (await passing(control.getRun({ id: runId })))?.run ?? last;
     if (finished(last)) return last;
     await sleep(POLL_MS);
   }
