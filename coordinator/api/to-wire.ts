@@ -101,6 +101,7 @@ export function backupToWire(b: BackupListing): wire.Backup {
     policyId: b.policyId ?? '',
     diskCount: b.diskCount,
     fullDiskCount: b.fullDiskCount,
+    snapshotKey: b.snapshotKey ?? '',
     damage: b.damage.map((d) => ({
       diskKey: d.diskKey,
       file: d.file,

@@ -116,6 +116,8 @@ export interface BackupFilter {
 }
 
 export interface BackupListing extends BackupRecord {
+  /** Its disks' footer uuids by disk key ("key=uuid,…"): the snapshot it was taken from. */
+  snapshotKey: string;
   diskCount: number;
   /** Disks that are fulls now (the rest are deltas). */
   fullDiskCount: number;
@@ -127,6 +129,7 @@ export async function listBackups(db: Queryable, filter: BackupFilter = {}): Pro
   return db<BackupListing[]>`
     select b.*,
       (select count(*) from disks d where d.backup_key = b.key) as disk_count,
+      coalesce((select string_agg(d.disk_key || '=' || d.footer_uuid::text, ',' order by d.disk_key) from disks d where d.backup_key = b.key), '') as snapshot_key,
       (select count(*) from disks d where d.backup_key = b.key and d.kind = 'full') as full_disk_count,
       coalesce((
         select jsonb_agg(jsonb_build_object('diskKey', d.disk_key, 'file', x.file, 'blocks', x.blocks, 'reason', x.reason,

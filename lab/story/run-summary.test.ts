@@ -13,7 +13,7 @@ function task(t: Partial<wire.TaskInfo>): wire.TaskInfo {
 }
 
 function backup(id: string, disks: number, full: number): wire.Backup {
-  return { id, vmUuid: VM, vmName: 'web', remote: 'nas', takenAtMs: 0, status: 'committed', sizeBytes: 0, policyId: 'p', diskCount: disks, fullDiskCount: full, damage: [] };
+  return { id, vmUuid: VM, vmName: 'web', remote: 'nas', takenAtMs: 0, status: 'committed', sizeBytes: 0, policyId: 'p', diskCount: disks, fullDiskCount: full, damage: [], snapshotKey: '' };
 }
 
 describe('summarizeRun', () => {

@@ -256,28 +256,45 @@ function registerBackup(program: Command, io: CliIo): void {
 
 interface RestorePoint {
   takenAtMs: number;
+  /** The snapshot's key ('' when the coordinator did not say). */
+  snapshotKey: string;
   /** Remote → the backup there (its id, status, damage). */
   remotes: Record<string, { backupId: string; status: string; damaged: boolean }>;
 }
 
 /**
  * A VM's backups as restore points: one per snapshot, with the remotes that hold it. Backups of one
- * snapshot share its time (to the second); two snapshots in one second are two points, each
- * remote's backups taken in their listed order (oldest first).
+ * snapshot share its time (to the second) and its snapshot key (the disks' snapshot VDIs). Two
+ * snapshots in one second are two points, in the order of a remote that holds both (each remote's
+ * backups are listed oldest first). A backup without a snapshot key (an older coordinator) joins
+ * the first point of its second that its remote is not in yet.
  */
 export function restorePoints(backups: readonly wire.Backup[]): RestorePoint[] {
   const byTime = new Map<number, RestorePoint[]>();
+  const rank = new Map<RestorePoint, Map<string, number>>();
+  const listed = new Map<string, number>();
   for (const b of backups) {
     const points = byTime.get(b.takenAtMs) ?? [];
-    let point = points.find((p) => p.remotes[b.remote] === undefined);
+    const key = b.snapshotKey ?? '';
+    let point = points.find((p) => p.remotes[b.remote] === undefined && (key === '' || p.snapshotKey === key));
     if (point === undefined) {
-      point = { takenAtMs: b.takenAtMs, remotes: {} };
+      point = { takenAtMs: b.takenAtMs, snapshotKey: key, remotes: {} };
       points.push(point);
+      rank.set(point, new Map());
     }
     point.remotes[b.remote] = { backupId: b.id, status: b.status, damaged: b.damage.length > 0 };
+    const place = listed.get(b.remote) ?? 0;
+    listed.set(b.remote, place + 1);
+    rank.get(point)!.set(b.remote, place);
     byTime.set(b.takenAtMs, points);
   }
-  return [...byTime.values()].flat().sort((a, b) => a.takenAtMs - b.takenAtMs);
+  const order = (a: RestorePoint, b: RestorePoint): number => {
+    const ranksA = rank.get(a)!;
+    const ranksB = rank.get(b)!;
+    const shared = [...ranksA.keys()].find((remote) => ranksB.has(remote));
+    return shared === undefined ? 0 : ranksA.get(shared)! - ranksB.get(shared)!;
+  };
+  return [...byTime.values()].flatMap((points) => [...points].sort(order)).sort((a, b) => a.takenAtMs - b.takenAtMs);
 }
 
 function pointCell(at: RestorePoint['remotes'][string] | undefined): string {

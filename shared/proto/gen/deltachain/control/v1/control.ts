@@ -332,6 +332,11 @@ export interface Backup {
    * damaged file; empty when none is known. A damaged backup does not restore correctly.
    */
   damage: BackupDamage[];
+  /**
+   * The snapshot it was taken from: its disks' footer uuids (the snapshot VDIs), "key=uuid,…" by
+   * disk key. Backups of one restore point on several remotes (one export, a mirror's copy) share it.
+   */
+  snapshotKey: string;
 }
 
 export interface BackupDamage {
@@ -4640,6 +4645,7 @@ function createBaseBackup(): Backup {
     diskCount: 0,
     fullDiskCount: 0,
     damage: [],
+    snapshotKey: "",
   };
 }
 
@@ -4677,6 +4683,9 @@ export const Backup: MessageFns<Backup> = {
     }
     for (const v of message.damage) {
       BackupDamage.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.snapshotKey !== "") {
+      writer.uint32(98).string(message.snapshotKey);
     }
     return writer;
   },
@@ -4782,6 +4791,14 @@ export const Backup: MessageFns<Backup> = {
             message.damage.push(BackupDamage.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.snapshotKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4837,6 +4854,11 @@ export const Backup: MessageFns<Backup> = {
       damage: globalThis.Array.isArray(object?.damage)
         ? object.damage.map((e: any) => BackupDamage.fromJSON(e))
         : [],
+      snapshotKey: isSet(object.snapshotKey)
+        ? globalThis.String(object.snapshotKey)
+        : isSet(object.snapshot_key)
+        ? globalThis.String(object.snapshot_key)
+        : "",
     };
   },
 
@@ -4875,6 +4897,9 @@ export const Backup: MessageFns<Backup> = {
     if (message.damage?.length) {
       obj.damage = message.damage.map((e) => BackupDamage.toJSON(e));
     }
+    if (message.snapshotKey !== "") {
+      obj.snapshotKey = message.snapshotKey;
+    }
     return obj;
   },
 
@@ -4894,6 +4919,7 @@ export const Backup: MessageFns<Backup> = {
     message.diskCount = object.diskCount ?? 0;
     message.fullDiskCount = object.fullDiskCount ?? 0;
     message.damage = object.damage?.map((e) => BackupDamage.fromPartial(e)) || [];
+    message.snapshotKey = object.snapshotKey ?? "";
     return message;
   },
 };
