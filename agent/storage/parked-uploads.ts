@@ -27,6 +27,9 @@ import type { DiskHeaderInput, DiskReceiver, ReceivedDisk } from './disk-receive
 /** How long a broken upload waits to be resumed. */
 export const PARK_MS = 10 * 60_000;
 
+/** How long a resume waits for the stream it supersedes to end and be parked, ms. */
+const SUPERSEDE_WAIT_MS = 5_000;
+
 export { RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY } from '../../shared/grpc/upload-resume.js';
 
 interface Parked {
@@ -116,8 +119,13 @@ export class ParkedUploads {
     const live = this.#live.get(keyOf(header));
     if (live === undefined || live.caller !== caller || !sameUpload(live.header, header)) return false;
     this.logger.info({ vm: header.vmUuid, backupId: header.backupId, disk: header.diskKey }, 'a resume supersedes the same caller\'s stream still open here (a silent link): it is broken off and taken up');
-    await live.breakOff();
-    return true;
+    // Bounded: a stream that does not end when broken off must not hold the resume; its claim on
+    // the disk then refuses the resume as busy (retryable) until it ends.
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([live.breakOff().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SUPERSEDE_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (!ended) this.logger.warn({ vm: header.vmUuid, backupId: header.backupId, disk: header.diskKey }, 'the superseded stream did not end in time; the resume goes on without it');
+    return ended;
   }
 
   /** A resumable stream received its disk whole: kept a while for a late resume of it. */
