@@ -1,12 +1,12 @@
-// The piece rule at commit (docs/remote-format.md §6, remote format 5) on a real storage agent over
+// The piece rules at commit (docs/remote-format.md §6, remote formats 5 and 6) on a real storage agent over
 // gRPC: a delta that changes whole 64 KiB pieces (as a CBT delta does) is committed with every
 // changed block's chain-digest term composed from the upload's piece hashes and the parent date's,
 // reading no block; a block changed in part of a piece is read. Every recorded chain digest is
 // checked against the definition computed here from the layers' raw images (never through our
 // own readers), against GetDisk BLOCKS and against the VHD stream digest a restoring host agent
 // computes. A commit with the cache lost (an agent restart) reads the chain and records the same
-// digest; a backup recorded by the whole-block rule (an older writer) still serves, restores and
-// verifies by its own rule.
+// digest; a backup recorded by the whole-block rule or SHA-256 pieces (older writers) still serves,
+// restores and verifies by its own rule, and the first BLAKE3 delta on such a chain reads it.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { DiskDigest, digestHex, foldedTerm, type ChecksumRule } from '../shared/grpc/disk-checksum.js';
 import { GetDiskFormat } from '../shared/grpc/storage-client.js';
+import { WireChecksumRule } from '../shared/grpc/checksum-rule.js';
 import { createLogger } from '../shared/logging/index.js';
 import { ChainTermCache } from '../agent/storage/chain-terms.js';
 import { computeChainDigest } from '../agent/storage/chain-digest.js';
@@ -78,7 +79,7 @@ describe('chain digests by the piece rule at commit', () => {
     const meta = JSON.parse(await readFile(metaPath(n), 'utf8')) as { disks: Array<{ chainDigest: string; chainDigestRule?: string }> };
     const want = definedDigest(n, rule);
     assert.equal(meta.disks[0]!.chainDigest, digestHex(want), `${ids[n]}: the recorded chain digest is the definition's (${rule})`);
-    assert.equal(meta.disks[0]!.chainDigestRule, rule === 'pieces' ? 'pieces' : undefined);
+    assert.equal(meta.disks[0]!.chainDigestRule, rule === 'whole' ? undefined : rule);
     const blocks = await readBlocks(h.client, vm, ids[n]!);
     assert.ok(blocks.digest.equals(want), `${ids[n]}: GetDisk BLOCKS digests to it`);
     assert.ok((await vhdStreamDigest(n)).equals(want), `${ids[n]}: the VHD stream digests to it, as a restore checks`);
@@ -103,7 +104,7 @@ describe('chain digests by the piece rule at commit', () => {
     assert.deepEqual([first['fromParentTerms'], first['blocksComposed'], first['blocksRead']], [true, 4, 0], 'blocks 0, 2, 4, 6 composed (6 over zeros, 4 whole)');
     const second = await commitLayer(2);
     assert.deepEqual([second['fromParentTerms'], second['blocksComposed'], second['blocksRead']], [true, 2, 1], 'blocks 1 and 7 composed, block 3 (a 4 KiB page) read');
-    for (let n = 0; n < 3; n++) await assertDigests(n, 'pieces');
+    for (let n = 0; n < 3; n++) await assertDigests(n, 'blake3');
   });
 
   test('a commit after the cache was lost reads the chain and records the same definition', async () => {
@@ -111,7 +112,7 @@ describe('chain digests by the piece rule at commit', () => {
     const third = await commitLayer(3);
     assert.equal(third['fromParentTerms'], false);
     assert.ok((third['blocksRead'] as number) > 0);
-    await assertDigests(3, 'pieces');
+    await assertDigests(3, 'blake3');
     const verify = await runVerifyTask(h.ctx, { vmUuid: vm, backupId: ids[3]! });
     assert.ok(verify.ok, JSON.stringify(verify));
   });
@@ -128,9 +129,45 @@ describe('chain digests by the piece rule at commit', () => {
     await assertDigests(2, 'whole');
     const verify = await runVerifyTask(h.ctx, { vmUuid: vm, backupId: ids[2]! });
     assert.ok(verify.ok, JSON.stringify(verify));
-    meta.disks[0]!['chainDigest'] = digestHex(definedDigest(2, 'pieces'));
+    meta.disks[0]!['chainDigest'] = digestHex(definedDigest(2, 'blake3'));
     await writeFile(metaPath(2), JSON.stringify(meta));
     const wrong = await runVerifyTask(h.ctx, { vmUuid: vm, backupId: ids[2]! });
     assert.equal(wrong.ok, false, 'a digest checked by a rule it was not taken by does not pass');
+  });
+});
+
+describe('a chain of remote format 5 (SHA-256 pieces) taking a BLAKE3 delta', () => {
+  let h: StorageHarness;
+  const vm = randomUUID();
+  const ids = layers.map((_, n) => `2026120${n + 1}T100000Z-${n === 0 ? 'f' : `d${n}`}`);
+  const uuids = ids.map(() => randomUUID());
+  const metaPath = (n: number): string => join(h.root, 'vms', vm, 'backups', `${ids[n]}.json`);
+  const put = async (n: number, rule: WireChecksumRule): Promise<void> => {
+    const header = diskHeader({ vmUuid: vm, backupId: ids[n]!, footerUuid: uuids[n]!, parentFooterUuid: n === 0 ? '' : uuids[n - 1]!, virtualSize: SIZE, checksumRule: rule });
+    await h.client.putDisk(header, outgoingBlocks(layers[n]!, 'packed'));
+    await h.client.commitBackup({ backupId: ids[n]!, vmUuid: vm, timestampMs: Date.now(), diskKeys: ['xvda'], recordsJson: records(vm), policyJson: '', diskSources: [] });
+  };
+  before(async () => (h = await startStorageHarness()));
+  after(async () => h.close());
+
+  test('the older dates keep serving and verifying by SHA-256 pieces; the new date is BLAKE3, read once from the chain', async () => {
+    // Dates 0 and 1 as a format 5 writer left them: SHA-256 piece entries, a `pieces` chain digest.
+    for (const n of [0, 1]) {
+      await put(n, WireChecksumRule.CHECKSUM_RULE_PIECES);
+      const meta = JSON.parse(await readFile(metaPath(n), 'utf8')) as { disks: Array<Record<string, unknown>> };
+      meta.disks[0]!['chainDigest'] = digestHex(definedDigest(n, 'pieces'));
+      meta.disks[0]!['chainDigestRule'] = 'pieces';
+      await writeFile(metaPath(n), JSON.stringify(meta));
+    }
+    h.ctx.chainTerms = new ChainTermCache(); // as after the upgrade's restart
+    await put(2, WireChecksumRule.CHECKSUM_RULE_PIECES_BLAKE3);
+    const recorded = JSON.parse(await readFile(metaPath(2), 'utf8')) as { disks: Array<{ chainDigest: string; chainDigestRule?: string }> };
+    assert.deepEqual([recorded.disks[0]!.chainDigest, recorded.disks[0]!.chainDigestRule], [digestHex(definedDigest(2, 'blake3')), 'blake3']);
+    for (const n of [0, 1, 2]) {
+      const blocks = await readBlocks(h.client, vm, ids[n]!);
+      assert.ok(blocks.digest.equals(definedDigest(n, n < 2 ? 'pieces' : 'blake3')), `${ids[n]}: GetDisk BLOCKS digests to its own rule's definition`);
+      const verify = await runVerifyTask(h.ctx, { vmUuid: vm, backupId: ids[n]! });
+      assert.ok(verify.ok, `${ids[n]}: ${JSON.stringify(verify)}`);
+    }
   });
 });

@@ -79,12 +79,12 @@ describe('storage agent gRPC data plane', () => {
     for await (const part of h.client.getDiskParts(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS)) {
       if (part.$case === 'header') {
         assert.equal(part.value.virtualSize, SIZE);
-        assert.equal(part.value.checksumRule, ChecksumRule.CHECKSUM_RULE_PIECES, 'the rule of the chain digest the commit took');
+        assert.equal(part.value.checksumRule, ChecksumRule.CHECKSUM_RULE_PIECES_BLAKE3, 'the rule of the chain digest the commit took');
       }
       if (part.$case === 'block') {
         const { index, data, bitmap, checksum } = part.value;
         assert.ok(Buffer.from(data).equals(patternBlock(want.get(index)!, index)), `block ${index} content`);
-        assert.ok(ruleChecksum('pieces', bitmap, data, data.length).equals(Buffer.from(checksum)));
+        assert.ok(ruleChecksum('blake3', bitmap, data, data.length).equals(Buffer.from(checksum)));
         digest.add(index, checksum);
         seen.push(index);
       }
@@ -191,7 +191,7 @@ describe('storage agent gRPC data plane', () => {
     test('a bad block checksum', async () => {
       const header = diskHeader({ vmUuid: vm, backupId: 'bad-checksum', parentFooterUuid: uuids[2]!, virtualSize: SIZE });
       const data = patternBlock(9, 3);
-      const checksum = ruleChecksum('pieces', Buffer.alloc(512, 0xff), data, data.length);
+      const checksum = ruleChecksum('blake3', Buffer.alloc(512, 0xff), data, data.length);
       checksum[0]! ^= 1;
       await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }]), status.DATA_LOSS, /block 3: checksum mismatch/);
     });
@@ -221,7 +221,7 @@ describe('storage agent gRPC data plane', () => {
     test('a digest that does not match the blocks', async () => {
       const header = diskHeader({ vmUuid: vm, backupId: 'bad-digest', parentFooterUuid: uuids[2]!, virtualSize: SIZE });
       const data = patternBlock(9, 3);
-      const checksum = ruleChecksum('pieces', Buffer.alloc(512, 0xff), data, data.length);
+      const checksum = ruleChecksum('blake3', Buffer.alloc(512, 0xff), data, data.length);
       await refused(() => rawPutDisk(h.server.address, header, [{ index: 3, bitmap: new Uint8Array(0), data, checksum, packed: false }], { digest: Buffer.alloc(32) }), status.DATA_LOSS, /digest mismatch/);
     });
 

@@ -90,11 +90,11 @@ describe('checked reads and chain digests', () => {
     // at its commit (chain-terms.ts); the whole chain digested again gives the same digests.
     for (let n = 1; n < ids.length; n++) {
       const target = { vmUuid, backupId: ids[n]!, diskKey: 'xvda', path: path(n) };
-      const whole = await computeChainDigest(h.ctx, target, { rule: 'pieces' });
+      const whole = await computeChainDigest(h.ctx, target, { rule: 'blake3' });
       assert.equal(whole.fromParentTerms, undefined);
       assert.ok(whole.digest.equals(Buffer.from(listed[n]!.disks[0]!.chainDigest)), `${ids[n]}: the whole chain's digest is the one recorded`);
       if (n < ids.length - 1) continue;
-      const cached = await computeChainDigest(h.ctx, target, { cacheTerms: true, rule: 'pieces' });
+      const cached = await computeChainDigest(h.ctx, target, { cacheTerms: true, rule: 'blake3' });
       assert.equal(cached.fromParentTerms, true, 'the parent date terms are cached');
       assert.ok(cached.digest.equals(whole.digest));
       assert.ok(cached.blocksRead < whole.blocksRead, `only the newest file's partly marked blocks are read (${cached.blocksRead} of ${whole.blocksRead})`);
@@ -102,7 +102,7 @@ describe('checked reads and chain digests', () => {
     const metadata = JSON.parse(await readFile(join(h.root, 'vms', vmUuid, 'backups', `${ids[3]}.json`), 'utf8'));
     assert.equal(metadata.version, 3);
     assert.match(metadata.disks[0].chainDigest, /^sha256:[0-9a-f]{64}$/);
-    assert.equal(metadata.disks[0].chainDigestRule, 'pieces');
+    assert.equal(metadata.disks[0].chainDigestRule, 'blake3');
   });
 
   const cases: { what: string; layer: number; block: number; at?: number; affected: number[] }[] = [

@@ -168,7 +168,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     assert.ok(mine, `${ids[n]} is committed on ${target.remoteId}`);
     assert.deepEqual([mine.timestamp, mine.records, mine.policy], [theirs.timestamp, theirs.records, theirs.policy]);
     const [disk, sourceDisk] = [mine.disks[0]!, theirs.disks[0]!];
-    assert.deepEqual([disk.footerUuid, disk.chainDigest, disk.chainDigestRule, disk.vdiUuid, disk.snapshotVdiUuid, disk.virtualSize], [sourceDisk.footerUuid, sourceDisk.chainDigest, 'pieces', vdiUuid, snapshotVdiUuids[n], SIZE]);
+    assert.deepEqual([disk.footerUuid, disk.chainDigest, disk.chainDigestRule, disk.vdiUuid, disk.snapshotVdiUuid, disk.virtualSize], [sourceDisk.footerUuid, sourceDisk.chainDigest, 'blake3', vdiUuid, snapshotVdiUuids[n], SIZE]);
     await assertSameContent(target, n);
   }
 
@@ -271,7 +271,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       assert.ok(Buffer.from(block.bitmap).equals(bitmap), `block ${block.index}: the stored bitmap`);
       assert.equal(block.packed, model.sectors !== undefined, `block ${block.index}: packed when partly marked`);
       assert.equal(block.data.length, model.sectors ? markedSectors(bitmap, BLOCK) * SECTOR : BLOCK);
-      assert.ok(Buffer.from(block.checksum).equals(ruleChecksum('pieces', bitmap, block.data, BLOCK, block.packed)), `block ${block.index}: piece-rule checksum`);
+      assert.ok(Buffer.from(block.checksum).equals(ruleChecksum('blake3', bitmap, block.data, BLOCK, block.packed)), `block ${block.index}: piece-rule checksum`);
       digest.add(block.index, block.checksum);
     }
     assert.equal(trailer.value.blockCount, blocks.length);
@@ -285,7 +285,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     const sent = full.find((p) => p.$case === 'block' && p.value.index === partial.index);
     assert.ok(sent?.$case === 'block' && !sent.value.packed && Buffer.from(sent.value.data).equals(patternBlock(partial.seed, partial.index)));
     assert.ok(Buffer.from(sent.value.bitmap).equals(bitmapOf(partial)!));
-    assert.ok(Buffer.from(sent.value.checksum).equals(ruleChecksum('pieces', bitmapOf(partial)!, sent.value.data, BLOCK)));
+    assert.ok(Buffer.from(sent.value.checksum).equals(ruleChecksum('blake3', bitmapOf(partial)!, sent.value.data, BLOCK)));
   });
 
   test('the full, then each delta: every date equal to the source, deltas stay deltas, a delta brings its own data only', async () => {
@@ -433,7 +433,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       await assertSameContent(target, 1);
       await assertDelta(target, 1, false); // the copy's table is by the piece rule, the source's by the whole-block one
       const recorded = (await metadataOf(target, 1))!.disks[0]!;
-      assert.deepEqual([recorded.chainDigest, recorded.chainDigestRule], [digestHex(digestOfBlocks(foldedDate(MODEL, 1))), 'pieces'], 'the copy records its chain digest by the piece rule');
+      assert.deepEqual([recorded.chainDigest, recorded.chainDigestRule], [digestHex(digestOfBlocks(foldedDate(MODEL, 1))), 'blake3'], 'the copy records its chain digest by the piece rule');
       const wrong = Buffer.from(whole.digest);
       wrong[31]! ^= 1;
       const other = await newTarget('dst-legacy-wrong');

@@ -104,7 +104,7 @@ describe('packed blocks through a storage agent', () => {
         const { index, bitmap, data } = part.value;
         assert.ok(Buffer.from(bitmap).equals(FULL_BITMAP), 'GetDisk sends folded, whole blocks');
         assert.equal(part.value.packed, false);
-        assert.equal(rule, 'pieces', 'the rule of the chain digest the commit took');
+        assert.equal(rule, 'blake3', 'the rule of the chain digest the commit took');
         digest.add(index, foldedTerm(rule, bitmap, data));
         image.set(data, index * BLOCK);
       } else if (part.$case === 'trailer') {
@@ -219,7 +219,7 @@ describe('packed blocks through a storage agent', () => {
     const data = packedData(9, { index: 3, sectors });
     const expanded = Buffer.alloc(BLOCK);
     data.copy(expanded, 4 * EXTENT);
-    const good = ruleChecksum('pieces', bitmap, data, BLOCK, true);
+    const good = ruleChecksum('blake3', bitmap, data, BLOCK, true);
     const cases: Array<[string, Parameters<typeof rawPutDisk>[2][number], status, RegExp, ReturnType<typeof diskHeader>?]> = [
       ['short data', { index: 3, bitmap, data: data.subarray(512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /block 3: 65024 packed data bytes, expected 65536 for the 128 sectors the bitmap marks/],
       ['data past a block', { index: 3, bitmap: FULL_BITMAP, data: Buffer.alloc(BLOCK + 512), checksum: good, packed: true }, status.INVALID_ARGUMENT, /2097664 packed data bytes, more than a block \(2097152\)/],
@@ -236,7 +236,7 @@ describe('packed blocks through a storage agent', () => {
     for (const [what, block, code, pattern, header] of cases) {
       const before = await listTree(root);
       // A good block first: the refusal must also remove what was already written.
-      const first = { index: 1, bitmap: Buffer.alloc(0), data: patternBlock(9, 1), checksum: ruleChecksum('pieces', FULL_BITMAP, patternBlock(9, 1), BLOCK), packed: false };
+      const first = { index: 1, bitmap: Buffer.alloc(0), data: patternBlock(9, 1), checksum: ruleChecksum('blake3', FULL_BITMAP, patternBlock(9, 1), BLOCK), packed: false };
       await assert.rejects(rawPutDisk(address, header ?? delta(`refused-${randomUUID().slice(0, 8)}`), [first, block]), (error: ServiceError) => {
         assert.equal(error.code, code, `${what}: status ${error.code}: ${error.details}`);
         assert.match(error.details, pattern, what);

@@ -35,8 +35,8 @@ const diskRecordSchema = z
     digest,
     /** The digest of the disk a restore of this backup produces (§6); absent in version 1. */
     chainDigest: digest.optional(),
-    /** The rule of `chainDigest`'s block terms (§6): `pieces` (version 3 writers); absent: `whole`. */
-    chainDigestRule: z.literal('pieces').optional(),
+    /** The rule of `chainDigest`'s block terms (§6): `pieces` (version 3 writers, remote format 5) or `blake3` (remote format 6); absent: `whole`. */
+    chainDigestRule: z.enum(['pieces', 'blake3']).optional(),
   })
   .strict();
 

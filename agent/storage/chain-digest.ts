@@ -1,8 +1,8 @@
 // The chain digest of a backup's disk (docs/remote-format.md §6): the digest of the disk as a
 // restore produces it — DiskDigest over, for every block allocated anywhere in the chain,
 // ascending, the checksum of the chain's folded data of that block with a full sector bitmap, by
-// the digest's rule (`whole`: SHA-256(full bitmap ‖ data); `pieces`: SHA-256(full bitmap ‖ its
-// 64 KiB pieces' hashes)). That is what GetDisk BLOCKS emits and what the synthetic VHD stream
+// the digest's rule (`whole`: SHA-256(full bitmap ‖ data); `pieces` / `blake3`: SHA-256(full
+// bitmap ‖ its 64 KiB pieces' SHA-256 / BLAKE3 hashes)). That is what GetDisk BLOCKS emits and what the synthetic VHD stream
 // digests to.
 //
 // Taken from the checksum tables where they are exact: when the newest file holding a block
@@ -13,7 +13,7 @@
 // disk. At a commit, when the parent date's terms are cached (chain-terms.ts), only the new
 // file's blocks are looked at; by the piece rule, a block the new file marks in whole pieces is
 // composed from its upload's piece hashes and the parent date's folded ones, without a read.
-import { DiskDigest, foldedTerm, pieceHashes, piecesChecksum, zeroPieceHash, CHECKSUM_SIZE, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, foldedTerm, isPieceRule, pieceHashes, piecesChecksum, zeroPieceHash, CHECKSUM_SIZE, type ChecksumRule, type PieceRule } from '../../shared/grpc/disk-checksum.js';
 import { PIECE_MARKED, PIECE_UNMARKED, TERM_BYTES, TermWriter, type ChainTerms, type FilePieces } from './chain-terms.js';
 import { isAllOnes, type SumsEntry } from '../../shared/sums/index.js';
 import { bitmapSize, type ChainReader } from '../../shared/vhd/index.js';
@@ -49,7 +49,7 @@ export async function computeChainDigest(ctx: RemoteContext, target: ChainTarget
   try {
     const head = chain.disks[0]!;
     const headFile = cache === undefined ? undefined : await head.handle.stat();
-    const own = cache !== undefined && rule === 'pieces' ? cache.takeFilePieces(head.path, headFile!) : undefined;
+    const own = cache !== undefined && isPieceRule(rule) ? cache.takeFilePieces(head.path, headFile!) : undefined;
     const terms = cache === undefined ? undefined : new TermWriter(rule);
     const parentDisk = chain.disks[1];
     const cached = cache !== undefined && parentDisk !== undefined ? cache.get(parentDisk.path, await parentDisk.handle.stat()) : undefined;
@@ -80,14 +80,14 @@ interface Term {
 
 /** True when `entry` (the newest holding its block) gives the folded block's term by `rule` without a read. */
 function exactByRule(entry: SumsEntry, rule: ChecksumRule): boolean | undefined {
-  if ((entry.pieces === true) !== (rule === 'pieces')) return false;
+  if ((entry.pieces ?? 'whole') !== rule) return false;
   return entry.fullBitmap;
 }
 
 /** The term of a block read folded, with its pieces by the piece rule. */
 function termOfData(rule: ChecksumRule, full: Buffer, block: Buffer): Term {
-  if (rule === 'whole') return { term: foldedTerm(rule, full, block), pieces: null };
-  const pieces = pieceHashes(full, block, block.length);
+  if (!isPieceRule(rule)) return { term: foldedTerm(rule, full, block), pieces: null };
+  const pieces = pieceHashes(rule, full, block, block.length);
   return { term: piecesChecksum(full, pieces), pieces };
 }
 
@@ -130,7 +130,7 @@ async function digestOnParent(context: DigestContext, newest: AsyncIterable<Sums
     await noEntryBelow(entry.index);
     next = entry.index + 1;
     if (!head.hasBlock(entry.index)) throw await damage(0, entry.index, 'is missing (its checksum file has an entry for it)');
-    const found = rule === 'pieces' ? composed(entry, own, parent, chain.blockSize, full) : undefined;
+    const found = isPieceRule(rule) ? composed(rule, entry, own, parent, chain.blockSize, full) : undefined;
     if (found !== undefined) {
       known.set(entry.index, found);
       blocksComposed++;
@@ -160,21 +160,21 @@ async function digestOnParent(context: DigestContext, newest: AsyncIterable<Sums
 }
 
 /**
- * Piece rule: the folded term of the new file's block `entry` from the upload's piece hashes of
+ * Piece rules: the folded term of the new file's block `entry` from the upload's piece hashes of
  * it and the parent date's folded ones — a piece the new file marks whole is its own, a piece it
  * leaves unmarked is the parent's (zeros where no older file has the block). Undefined when a
  * piece is marked in part, or a hash needed is not known: the block is then read.
  */
-function composed(entry: SumsEntry, own: FilePieces | undefined, parent: ChainTerms, blockSize: number, full: Buffer): Term | undefined {
+function composed(rule: PieceRule, entry: SumsEntry, own: FilePieces | undefined, parent: ChainTerms, blockSize: number, full: Buffer): Term | undefined {
   const block = own?.blocks.get(entry.index);
   if (block === undefined) return undefined;
   const { states, hashes } = block;
-  if (entry.pieces !== true) return undefined;
+  if (entry.pieces !== rule) return undefined;
   if (entry.fullBitmap === true) return { term: entry.checksum, pieces: hashes };
   if (parent.pieces === undefined) return undefined;
   const below = parent.pieces.get(entry.index);
   if (below === null) return undefined;
-  const zero = below === undefined ? zeroPieceHash(blockSize) : undefined;
+  const zero = below === undefined ? zeroPieceHash(rule, blockSize) : undefined;
   const pieces = Buffer.allocUnsafe(hashes.length);
   for (let k = 0; k < states.length; k++) {
     const at = k * CHECKSUM_SIZE;

@@ -17,7 +17,7 @@
 // Memory: 36 bytes per block, and with pieces ~1.1 KiB per 2 MiB block (4 GiB disk: 2.2 MiB;
 // 64 GiB: 35 MiB), at most `maxBytes` in all; a date larger than half of it is not kept.
 import type { Stats } from 'node:fs';
-import { CHECKSUM_SIZE, pieceCount, pieceBytes, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, isPieceRule, pieceCount, pieceBytes, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { forEachMarkedRun } from '../../shared/grpc/packed-block.js';
 
 export const TERM_BYTES = 36;
@@ -132,7 +132,7 @@ export class TermWriter {
   readonly #pieces: Map<number, Buffer | null> | undefined;
 
   constructor(readonly rule: ChecksumRule = 'whole') {
-    this.#pieces = rule === 'pieces' ? new Map() : undefined;
+    this.#pieces = isPieceRule(rule) ? new Map() : undefined;
   }
 
   add(index: number, term: Uint8Array, pieces?: Buffer | null): void {

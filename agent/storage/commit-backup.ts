@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { BACKUP_METADATA_VERSION, createBackupMetadata, readBackupMetadata, type BackupMetadata, type DiskRecord } from './backup-metadata.js';
-import { digestHex } from '../../shared/grpc/disk-checksum.js';
+import { digestHex, WRITE_RULE, type PieceRule } from '../../shared/grpc/disk-checksum.js';
 import { computeChainDigest } from './chain-digest.js';
 import { buildDiskRecord, type DiskSourceInput } from './disk-record.js';
 import { StorageConflictError, StorageNotFoundError, StorageSentMismatchError, StorageRequestError } from './errors.js';
@@ -58,6 +58,8 @@ export interface CommitOutcome {
 export interface CommitOptions {
   /** Runs under the VM's lock once every disk's record and chain digest is known; throwing refuses the commit. */
   checkDisks?: (disks: readonly DiskRecord[]) => Promise<void>;
+  /** The piece rule of a disk's chain digest; default the writers' (WRITE_RULE). A mirror's copy keeps its source's. */
+  ruleOf?: (diskKey: string) => PieceRule;
 }
 
 export async function commitBackup(ctx: RemoteContext, input: CommitInput, options: CommitOptions = {}): Promise<CommitOutcome> {
@@ -80,8 +82,9 @@ export async function commitBackup(ctx: RemoteContext, input: CommitInput, optio
       );
     }
     for (const disk of disks) {
-      disk.chainDigest = await chainDigestOf(ctx, checked, disk);
-      disk.chainDigestRule = 'pieces';
+      const rule = options.ruleOf?.(disk.key) ?? WRITE_RULE;
+      disk.chainDigest = await chainDigestOf(ctx, checked, disk, rule);
+      disk.chainDigestRule = rule;
     }
     await options.checkDisks?.(disks);
     const metadata: BackupMetadata = {
@@ -193,10 +196,10 @@ async function diskRecordOf(ctx: RemoteContext, input: CheckedCommit, diskKey: s
   }
 }
 
-async function chainDigestOf(ctx: RemoteContext, input: CheckedCommit, disk: DiskRecord): Promise<string> {
+async function chainDigestOf(ctx: RemoteContext, input: CheckedCommit, disk: DiskRecord, rule: PieceRule): Promise<string> {
   const path = join(ctx.layout.vmFolder(input.vmUuid), disk.file);
   const target = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: disk.key, path, uncommitted: true, exclusive: true };
-  const { digest, blocks, blocksRead, blocksComposed, fromParentTerms } = await computeChainDigest(ctx, target, { cacheTerms: true, rule: 'pieces' });
+  const { digest, blocks, blocksRead, blocksComposed, fromParentTerms } = await computeChainDigest(ctx, target, { cacheTerms: true, rule });
   ctx.logger.debug({ vm: input.vmUuid, backupId: input.backupId, disk: disk.key, blocks, blocksRead, blocksComposed: blocksComposed ?? 0, fromParentTerms: fromParentTerms === true }, 'chain digest computed');
   return digestHex(digest);
 }

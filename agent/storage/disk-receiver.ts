@@ -12,7 +12,7 @@
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DiskType, LIMITS, VhdWriter, bitmapSize, blockCount, isPowerOfTwo } from '../../shared/vhd/index.js';
-import { CHECKSUM_SIZE, DiskDigest, markedChecksum, pieceHashes, piecesChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, DiskDigest, isPieceRule, markedChecksum, pieceHashes, piecesChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { FilePiecesWriter } from './chain-terms.js';
 import { markedSectors, SECTOR_BYTES } from '../../shared/grpc/packed-block.js';
 import { readBackupMetadata } from './backup-metadata.js';
@@ -113,7 +113,7 @@ export class DiskReceiver {
     const cache = ctx.chainTerms;
     // A quarter of the cache per upload, so that a few uploads at once stay bounded (64 MiB cache:
     // disks up to ~27 GiB); a larger disk's commit reads the blocks it changed instead.
-    this.#pieces = header.checksumRule === 'pieces' && cache !== undefined ? new FilePiecesWriter(header.blockSize, cache.maxBytes / 4) : undefined;
+    this.#pieces = isPieceRule(header.checksumRule) && cache !== undefined ? new FilePiecesWriter(header.blockSize, cache.maxBytes / 4) : undefined;
   }
 
   /** Validates the header and opens the temporary file. Throws before creating anything on a bad header. */
@@ -187,7 +187,7 @@ export class DiskReceiver {
       // A copy: the checksum is a view into the received message; keeping the view would keep
       // the whole block's memory alive until the disk is finished.
       const fullBitmap = bitmap === undefined || isAllOnes(bitmap);
-      const pieces = this.header.checksumRule === 'pieces' ? { pieces: true } : {};
+      const pieces = isPieceRule(this.header.checksumRule) ? { pieces: this.header.checksumRule } : {};
       this.#sums.push({ index: block.index, checksum: Buffer.from(block.checksum), fullBitmap, marked: !fullBitmap, ...pieces });
       this.#digest.add(block.index, block.checksum);
       this.#last = block.index;
@@ -288,8 +288,8 @@ export class DiskReceiver {
     // The checksum covers the bitmap and the marked sectors (§6): checked on the data as it came.
     const bitmap = block.bitmap.length === 0 ? this.#fullBitmap : block.bitmap;
     let actual: Buffer;
-    if (this.header.checksumRule === 'pieces') {
-      const hashes = pieceHashes(bitmap, block.data, this.header.blockSize, block.packed);
+    if (isPieceRule(this.header.checksumRule)) {
+      const hashes = pieceHashes(this.header.checksumRule, bitmap, block.data, this.header.blockSize, block.packed);
       actual = piecesChecksum(bitmap, hashes);
       if (actual.equals(block.checksum)) this.#pieces?.add(block.index, bitmap, hashes);
     } else actual = markedChecksum(bitmap, block.data, this.header.blockSize, block.packed);
@@ -368,7 +368,9 @@ export function validateHeader(h: DiskHeaderInput): DiskHeaderInput {
     throw new StorageRequestError(`virtual size ${h.virtualSize} in blocks of ${h.blockSize} bytes needs ${entries} BAT entries, past the limit of ${LIMITS.maxBatEntries}; send larger blocks`);
   }
   if (!Number.isSafeInteger(h.timestampMs) || h.timestampMs < 0) throw new StorageRequestError(`timestamp ${h.timestampMs} is not valid`);
-  if (h.checksumRule !== 'whole' && h.checksumRule !== 'pieces') throw new StorageRequestError(`checksum rule ${String(h.checksumRule)} is not one this storage agent knows (whole, pieces); upgrade it`);
+  if (h.checksumRule !== 'whole' && h.checksumRule !== 'pieces' && h.checksumRule !== 'blake3') {
+    throw new StorageRequestError(`checksum rule ${String(h.checksumRule)} is not one this storage agent knows (whole, pieces, blake3); upgrade it`);
+  }
   return { ...h, parentFooterUuid: parent };
 }
 

@@ -4,7 +4,7 @@
 // digest is the caller's: computed at commit, kept as it was by merges).
 import { DiskType } from '../../shared/vhd/index.js';
 import type { DiskRecord } from './backup-metadata.js';
-import { digestHex } from '../../shared/grpc/disk-checksum.js';
+import { digestHex, type PieceRule } from '../../shared/grpc/disk-checksum.js';
 import { ancestry } from './chain-model.js';
 import type { DiskIdentity } from './disk-identity.js';
 import { RemoteFormatError } from './errors.js';
@@ -17,7 +17,7 @@ export interface DiskSourceInput {
   snapshotVdiUuid: string | null;
   /** "sha256:hex": computed at commit (chain-digest.ts), then carried unchanged through merges, with its rule. */
   chainDigest?: string;
-  chainDigestRule?: 'pieces';
+  chainDigestRule?: PieceRule;
 }
 
 export async function buildDiskRecord(folder: DiskFolder, file: DiskIdentity, source: DiskSourceInput): Promise<DiskRecord> {

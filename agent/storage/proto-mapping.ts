@@ -51,7 +51,7 @@ export function headerFromProto(h: DiskHeader): DiskHeaderInput {
 
 function ruleFromProto(rule: DiskHeader['checksumRule']): DiskHeaderInput['checksumRule'] {
   const known = checksumRuleFromWire(rule);
-  if (known === undefined) throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces); upgrade it`);
+  if (known === undefined) throw new StorageRequestError(`checksum rule ${rule} is not one this storage agent knows (whole, pieces, blake3); upgrade it`);
   return known;
 }
 

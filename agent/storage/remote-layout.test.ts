@@ -16,29 +16,29 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
 
 const marker = async (root: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(join(root, MARKER_NAME), 'utf8')) as Record<string, unknown>;
 
-test('a new remote is marked with the current version (5)', async () => {
-  assert.equal(REMOTE_FORMAT_VERSION, 5);
+test('a new remote is marked with the current version (6)', async () => {
+  assert.equal(REMOTE_FORMAT_VERSION, 6);
   await withRoot(async (root) => {
     await new RemoteLayout(root).ensure(new Date('2026-12-04T00:00:00Z'));
-    assert.deepEqual(await marker(root), { format: 'deltachain-remote', version: 5, createdAt: '2026-12-04T00:00:00.000Z' });
+    assert.deepEqual(await marker(root), { format: 'deltachain-remote', version: 6, createdAt: '2026-12-04T00:00:00.000Z' });
   });
 });
 
-test('a version 1, 2, 3 or 4 remote is read and raised to 5, keeping its other fields', async () => {
-  for (const version of [1, 2, 3, 4]) {
+test('a version 1, 2, 3, 4 or 5 remote is read and raised to 6, keeping its other fields', async () => {
+  for (const version of [1, 2, 3, 4, 5]) {
     await withRoot(async (root) => {
       await writeFile(join(root, MARKER_NAME), JSON.stringify({ format: 'deltachain-remote', version, createdAt: '2026-11-26T11:00:00.000Z' }));
       await new RemoteLayout(root).ensure();
-      assert.deepEqual(await marker(root), { format: 'deltachain-remote', version: 5, createdAt: '2026-11-26T11:00:00.000Z' });
+      assert.deepEqual(await marker(root), { format: 'deltachain-remote', version: 6, createdAt: '2026-11-26T11:00:00.000Z' });
     });
   }
 });
 
 test('a remote of a newer version is refused and left as it is', async () => {
   await withRoot(async (root) => {
-    const body = JSON.stringify({ format: 'deltachain-remote', version: 6, createdAt: '2027-01-01T00:00:00.000Z' });
+    const body = JSON.stringify({ format: 'deltachain-remote', version: 7, createdAt: '2027-01-01T00:00:00.000Z' });
     await writeFile(join(root, MARKER_NAME), body);
-    await assert.rejects(new RemoteLayout(root).ensure(), /format version 6 is newer than 5; upgrade Deltachain/);
+    await assert.rejects(new RemoteLayout(root).ensure(), /format version 7 is newer than 6; upgrade Deltachain/);
     assert.equal(await readFile(join(root, MARKER_NAME), 'utf8'), body);
   });
 });

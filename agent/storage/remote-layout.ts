@@ -6,7 +6,7 @@ import { RemoteFormatError } from './errors.js';
 import { validBackupId, validDiskKey, validUuid } from './ids.js';
 import { writeFileAtomic } from '../../shared/files/atomic-write.js';
 
-export const REMOTE_FORMAT_VERSION = 5;
+export const REMOTE_FORMAT_VERSION = 6;
 export const MARKER_NAME = 'deltachain-remote.json';
 export const VHD_SUFFIX = '.vhd';
 export const SUMS_SUFFIX = '.vhd.sums';

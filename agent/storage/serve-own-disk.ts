@@ -5,16 +5,18 @@
 // every sector, packed (its marked sectors only) when a delta's block marks some. A full's partly
 // marked block goes whole with its stored bytes (a packed block in a full is refused, §7), and so
 // does a delta's block that marks none (the receiver refuses an empty packed block, and dropping
-// it would change the file's digest). Every checksum sent is the piece rule's (§6), whatever rule
-// the file's `.sums` entry follows; the trailer's digest is over those checksums (the file's own
-// disk digest when its entries are PIECES, as every version 5 writer's are).
+// it would change the file's digest). Every checksum sent follows one piece rule (§6), the backup's
+// chain digest's (the writers' for a whole-rule backup), whatever rule the file's `.sums` entry
+// follows; the trailer's digest is over those checksums (the file's own disk digest when its
+// entries follow that rule, as every writer's do).
 //
 // Checked reads (§6): each block is checked against the file's `.sums` entry, by the rule that
 // entry records, before it is sent; a mismatch fails the stream with DATA_DAMAGED. Blocks are read
 // one at a time as the consumer pulls. The caller holds the VM's chain read lock for the whole
 // stream, as for the other formats (grpc-service.ts).
 import { SECTOR_SIZE, type VhdBlock, type VhdFile } from '../../shared/vhd/index.js';
-import { DiskDigest, ruleChecksum } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, isPieceRule, ruleChecksum, WRITE_RULE, type PieceRule } from '../../shared/grpc/disk-checksum.js';
+import { chainDigestRuleOf } from './backup-metadata.js';
 import { markedSectors, packBlock } from '../../shared/grpc/packed-block.js';
 import type { BlockInput } from './disk-receiver.js';
 import { headerPart, type BackupDisk, type ServeDiskRequest, type ServedPart } from './serve-disk.js';
@@ -24,12 +26,14 @@ export async function* serveOwnBlocks({ chain, record, check }: BackupDisk, requ
   const file = chain.disks[0]!;
   // The VHD is authoritative for the chain (§4): its own parent link, not the metadata's description.
   const delta = file.isDifferencing;
-  yield headerPart(request, file, record.footerUuid, delta ? file.header.parentUuid : undefined, 'pieces');
+  const recorded = chainDigestRuleOf(record);
+  const rule = isPieceRule(recorded) ? recorded : WRITE_RULE;
+  yield headerPart(request, file, record.footerUuid, delta ? file.header.parentUuid : undefined, rule);
   const digest = new DiskDigest();
   for (const index of file.allocatedBlocks()) {
     if (index >= file.blockCount) break;
     const block = await readCheckedBlock(file, check, index, delta);
-    const sent = ownBlock(block, file.blockSize, delta, check.fullBlockChecksum(index, 'pieces'));
+    const sent = ownBlock(block, file.blockSize, delta, rule, check.fullBlockChecksum(index, rule));
     digest.add(index, sent.checksum);
     yield { kind: 'block', block: sent };
   }
@@ -48,11 +52,11 @@ async function readCheckedBlock(file: VhdFile, check: SumsBlockCheck, index: num
   return block!;
 }
 
-/** The block as GetDisk OWN sends it: whole or packed (see the header), with its piece-rule checksum. */
-export function ownBlock(block: VhdBlock, blockSize: number, delta: boolean, knownChecksum: Buffer | undefined): BlockInput {
+/** The block as GetDisk OWN sends it: whole or packed (see the header), with its checksum by `rule`. */
+export function ownBlock(block: VhdBlock, blockSize: number, delta: boolean, rule: PieceRule, knownChecksum: Buffer | undefined): BlockInput {
   const { index, bitmap, data } = block;
   const marked = markedSectors(bitmap, blockSize);
-  const checksum = knownChecksum ?? ruleChecksum('pieces', bitmap, data, blockSize);
+  const checksum = knownChecksum ?? ruleChecksum(rule, bitmap, data, blockSize);
   const packed = delta && marked > 0 && marked < blockSize / SECTOR_SIZE;
   return { index, bitmap, data: packed ? Buffer.concat(packBlock(data, bitmap, blockSize)) : data, checksum, packed };
 }

@@ -49,7 +49,7 @@ export class SumsBlockCheck implements BlockCheck {
     if (!stored) throw await this.#onDamage(layer, block.index, 'has no checksum stored at commit');
     const actual = entryRuleChecksum(stored, block.bitmap, block.data);
     if (!actual.equals(stored.checksum)) throw await this.#onDamage(layer, block.index, 'does not match the checksum stored at commit');
-    if (first && isAllOnes(block.bitmap)) this.#newest.set(block.index, { checksum: actual, rule: stored.pieces === true ? 'pieces' : 'whole' });
+    if (first && isAllOnes(block.bitmap)) this.#newest.set(block.index, { checksum: actual, rule: stored.pieces ?? 'whole' });
   }
 
   async #entry(layer: number, index: number): Promise<SumsEntry | undefined> {

@@ -17,7 +17,7 @@ import type { ChannelCredentials, ClientReadableStream, ClientWritableStream, Se
 import { makeGenericClientConstructor, status } from '@grpc/grpc-js';
 import type { BackupSummary } from '../proto/gen/deltachain/storage/v1/backup.js';
 import type { DiskHeader } from '../proto/gen/deltachain/storage/v1/disk.js';
-import { WireChecksumRule, checksumRuleFromWire } from './checksum-rule.js';
+import { WireChecksumRule, checksumRuleFromWire, checksumRuleToWire } from './checksum-rule.js';
 import {
   GetDiskFormat,
   StorageServiceClient,
@@ -34,7 +34,7 @@ import {
   type PutDiskResponse,
   type StatResponse,
 } from '../proto/gen/deltachain/storage/v1/storage.js';
-import { DiskDigest, ruleChecksum, type ChecksumRule } from './disk-checksum.js';
+import { DiskDigest, ruleChecksum, WRITE_RULE, type ChecksumRule } from './disk-checksum.js';
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { BASE_WINDOW_BYTES, installClientWindowTuning } from './http2-windows.js';
 import { markedSectors, packBlock } from './packed-block.js';
@@ -104,7 +104,7 @@ export class StorageClient {
     const stream = call!;
     const onAbort = (): void => void stream.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const sending = sendDisk(stream, { ...header, checksumRule: header.checksumRule ?? WireChecksumRule.CHECKSUM_RULE_PIECES }, blocks, options).then((digest) => {
+    const sending = sendDisk(stream, { ...header, checksumRule: header.checksumRule ?? checksumRuleToWire(WRITE_RULE) }, blocks, options).then((digest) => {
       const key = sentKey(header.vmUuid, header.backupId, header.diskKey);
       this.#sent.set(key, { diskKey: header.diskKey, footerUuid: header.footerUuid, virtualSize: header.virtualSize, digest });
     });
@@ -198,7 +198,7 @@ async function sendDisk(
   const digest = new DiskDigest();
   const delta = header.parentFooterUuid !== '';
   const rule = checksumRuleFromWire(header.checksumRule);
-  if (rule === undefined) throw new RangeError(`checksum rule ${header.checksumRule} is not one this client knows (whole, pieces)`);
+  if (rule === undefined) throw new RangeError(`checksum rule ${header.checksumRule} is not one this client knows (whole, pieces, blake3)`);
   let bytes = 0;
   await send({ part: { $case: 'header', value: header } });
   for await (const block of blocks) {
@@ -259,5 +259,5 @@ function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void
 
 export { GetDiskFormat };
 
-/** A PutDisk header; without `checksumRule` the blocks are checksummed by the piece rule (what writers use now). */
+/** A PutDisk header; without `checksumRule` the blocks are checksummed by the writers' piece rule (WRITE_RULE). */
 export type PutDiskHeader = Omit<DiskHeader, 'checksumRule'> & { checksumRule?: WireChecksumRule };

@@ -123,16 +123,18 @@ test('MARKED entries (the checksum covers the marked sectors only) round-trip; M
   assert.throws(() => decodeSums(bad, 'x'), /flags 5, which this version does not know/);
 });
 
-test('PIECES entries (piece rule) round-trip with FULL or MARKED; PIECES alone, with UNKNOWN or an unknown bitmap is refused', () => {
+test('PIECES entries (piece rules) round-trip with FULL or MARKED, BLAKE3 with them; PIECES alone, BLAKE3 without PIECES, with UNKNOWN or an unknown bitmap is refused', () => {
   const entries: SumsEntry[] = [
-    { index: 0, checksum: sum(0), fullBitmap: true, pieces: true },
-    { index: 1, checksum: sum(1), fullBitmap: false, marked: true, pieces: true },
+    { index: 0, checksum: sum(0), fullBitmap: true, pieces: 'pieces' },
+    { index: 1, checksum: sum(1), fullBitmap: false, marked: true, pieces: 'pieces' },
+    { index: 2, checksum: sum(2), fullBitmap: true, pieces: 'blake3' },
+    { index: 3, checksum: sum(3), fullBitmap: false, marked: true, pieces: 'blake3' },
   ];
   const encoded = encodeSums(2 * 1024 * 1024, entries);
-  assert.deepEqual([0, 1].map((i) => encoded.readUInt32BE(32 + i * 40 + 36)), [9, 12], 'FULL|PIECES, MARKED|PIECES');
+  assert.deepEqual([0, 1, 2, 3].map((i) => encoded.readUInt32BE(32 + i * 40 + 36)), [9, 12, 25, 28], 'FULL|PIECES, MARKED|PIECES, and with BLAKE3');
   assert.deepEqual(decodeSums(encoded, 'f').entries, entries);
-  assert.throws(() => encodeSums(2 * 1024 * 1024, [{ index: 0, checksum: sum(0), fullBitmap: undefined, pieces: true }]), /PIECES entry needs its bitmap known/);
-  for (const flags of [8, 10]) {
+  assert.throws(() => encodeSums(2 * 1024 * 1024, [{ index: 0, checksum: sum(0), fullBitmap: undefined, pieces: 'blake3' }]), /PIECES entry needs its bitmap known/);
+  for (const flags of [8, 10, 16, 17, 20, 24]) {
     const bad = Buffer.from(encoded);
     bad.writeUInt32BE(flags, 32 + 36);
     createHash('sha256').update(bad.subarray(0, bad.length - 32)).digest().copy(bad, bad.length - 32);

@@ -15,10 +15,11 @@
 // the marked sectors only (what writers of remote format 4 record for such a block).
 // No bit: the bitmap leaves some sector unmarked and the checksum covers the whole block (written
 // before remote format 4). At most one of those bits, plus bit 3 (PIECES) with FULL or MARKED: the
-// checksum follows the piece rule (disk-checksum.ts; remote format 5). Other bits are reserved.
+// checksum follows a piece rule (disk-checksum.ts; remote format 5), and with PIECES bit 4 (BLAKE3):
+// its pieces are hashed with BLAKE3 (remote format 6). Other bits are reserved.
 import { createHash } from 'node:crypto';
 import { DeltachainError } from '../errors.js';
-import { CHECKSUM_SIZE, blockChecksum, markedChecksum, pieceHashes, piecesChecksum } from '../grpc/disk-checksum.js';
+import { CHECKSUM_SIZE, blockChecksum, markedChecksum, pieceHashes, piecesChecksum, type PieceRule } from '../grpc/disk-checksum.js';
 
 export const SUMS_MAGIC = Buffer.from('DCSUMS\r\n', 'latin1');
 /** The version writers produce; readers also accept 1. */
@@ -28,7 +29,9 @@ export const SUMS_FLAG_FULL = 1;
 export const SUMS_FLAG_UNKNOWN = 2;
 export const SUMS_FLAG_MARKED = 4;
 export const SUMS_FLAG_PIECES = 8;
-const VALID_FLAGS = new Set([0, SUMS_FLAG_FULL, SUMS_FLAG_UNKNOWN, SUMS_FLAG_MARKED, SUMS_FLAG_FULL | SUMS_FLAG_PIECES, SUMS_FLAG_MARKED | SUMS_FLAG_PIECES]);
+export const SUMS_FLAG_BLAKE3 = 16;
+const PIECE_FLAGS = [SUMS_FLAG_FULL | SUMS_FLAG_PIECES, SUMS_FLAG_MARKED | SUMS_FLAG_PIECES];
+const VALID_FLAGS = new Set([0, SUMS_FLAG_FULL, SUMS_FLAG_UNKNOWN, SUMS_FLAG_MARKED, ...PIECE_FLAGS, ...PIECE_FLAGS.map((f) => f | SUMS_FLAG_BLAKE3)]);
 
 /** One block's entry. */
 export interface SumsEntry {
@@ -39,8 +42,8 @@ export interface SumsEntry {
   fullBitmap: boolean | undefined;
   /** The checksum covers the bitmap and the marked sectors only (MARKED); else the whole block. */
   marked?: boolean;
-  /** The checksum follows the piece rule (PIECES; with a known bitmap, FULL or MARKED). */
-  pieces?: boolean;
+  /** The piece rule the checksum follows (PIECES, with BLAKE3 for `blake3`; with a known bitmap, FULL or MARKED); undefined: none. */
+  pieces?: PieceRule;
 }
 
 export interface SumsHeader {
@@ -99,15 +102,18 @@ export function decodeSumsEntry(buf: Buffer, at: number, version: number, where:
   if (!VALID_FLAGS.has(flags)) {
     throw new SumsFormatError(where, `entry for block ${index} has flags ${flags}, which this version does not know`);
   }
-  if (flags & SUMS_FLAG_PIECES) return flags & SUMS_FLAG_FULL ? { index, checksum, fullBitmap: true, pieces: true } : { index, checksum, fullBitmap: false, marked: true, pieces: true };
+  if (flags & SUMS_FLAG_PIECES) {
+    const pieces: PieceRule = flags & SUMS_FLAG_BLAKE3 ? 'blake3' : 'pieces';
+    return flags & SUMS_FLAG_FULL ? { index, checksum, fullBitmap: true, pieces } : { index, checksum, fullBitmap: false, marked: true, pieces };
+  }
   if (flags === SUMS_FLAG_MARKED) return { index, checksum, fullBitmap: false, marked: true };
   return { index, checksum, fullBitmap: flags & SUMS_FLAG_UNKNOWN ? undefined : (flags & SUMS_FLAG_FULL) !== 0 };
 }
 
 function flagsOf(entry: SumsEntry): number {
-  if (entry.pieces === true) {
+  if (entry.pieces !== undefined) {
     if (entry.fullBitmap === undefined) throw new RangeError(`block ${entry.index}: a PIECES entry needs its bitmap known (FULL or MARKED)`);
-    return SUMS_FLAG_PIECES | (entry.fullBitmap ? SUMS_FLAG_FULL : SUMS_FLAG_MARKED);
+    return SUMS_FLAG_PIECES | (entry.pieces === 'blake3' ? SUMS_FLAG_BLAKE3 : 0) | (entry.fullBitmap ? SUMS_FLAG_FULL : SUMS_FLAG_MARKED);
   }
   if (entry.marked === true) {
     if (entry.fullBitmap !== false) throw new RangeError(`block ${entry.index}: a MARKED entry is for a block whose bitmap is not all ones`);
@@ -166,6 +172,6 @@ export function isAllOnes(bitmap: Uint8Array): boolean {
 
 /** The checksum of a stored block by the rule its entry records (PIECES: piece hashes of the marked sectors; MARKED: bitmap and marked sectors; else the whole block). */
 export function entryRuleChecksum(entry: Pick<SumsEntry, 'marked' | 'pieces'>, bitmap: Uint8Array, data: Uint8Array): Buffer {
-  if (entry.pieces === true) return piecesChecksum(bitmap, pieceHashes(bitmap, data, data.length));
+  if (entry.pieces !== undefined) return piecesChecksum(bitmap, pieceHashes(entry.pieces, bitmap, data, data.length));
   return entry.marked === true ? markedChecksum(bitmap, data, data.length) : blockChecksum(bitmap, data);
 }

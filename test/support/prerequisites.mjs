@@ -1,6 +1,6 @@
 // What the tests need besides npm packages, checked before any test runs (test/run-tests.mjs)
 // and installed by `npm run lab -- --once`: the tools the tests run (qemu-img and libvhdi as
-// oracles of the VHD format, qemu-nbd and nbdkit as NBD servers (libnbd's nbdinfo and nbdcopy as
+// oracles of the VHD format, b3sum as BLAKE3's, qemu-nbd and nbdkit as NBD servers (libnbd's nbdinfo and nbdcopy as
 // NBD clients), restic and borg for the peers benchmark, openssl for certificates,
 // nats-server, systemd-analyze) and a Postgres and a NATS with JetStream to connect to. As root
 // on Debian the missing packages are installed (`apt-get update`, `apt-get install -y …`) and
@@ -57,6 +57,7 @@ export const PREREQUISITES = [
   { what: 'qemu-nbd', debian: 'qemu-utils', present: async () => findOnPath('qemu-nbd') !== undefined },
   { what: 'nbdkit', debian: 'nbdkit', present: async () => findOnPath('nbdkit') !== undefined },
   { what: 'nbdinfo and nbdcopy', debian: 'libnbd-bin', present: async () => findOnPath('nbdcopy') !== undefined },
+  { what: 'b3sum', debian: 'b3sum', present: async () => findOnPath('b3sum') !== undefined },
   { what: 'restic', debian: 'restic', present: async () => findOnPath('restic') !== undefined },
   { what: 'borg', debian: 'borgbackup', present: async () => findOnPath('borg') !== undefined },
   { what: 'openssl', debian: 'openssl', present: async () => findOnPath('openssl') !== undefined },

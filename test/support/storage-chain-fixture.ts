@@ -4,7 +4,7 @@
 // the digest of what came back, and a byte flipped in a stored block (and put back).
 import { createHash, randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { DiskDigest, foldedTerm, ruleChecksum, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
+import { DiskDigest, foldedTerm, ruleChecksum, WRITE_RULE, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { checksumRuleFromWire, type WireChecksumRule } from '../../shared/grpc/checksum-rule.js';
 import { GetDiskFormat, type StorageClient } from '../../shared/grpc/storage-client.js';
 import { parseVhdStream } from '../../shared/vhd/stream-parser.js';
@@ -62,7 +62,7 @@ export function foldedDate(model: ChainModel, n: number): Map<number, Buffer> {
 }
 
 /** DiskDigest over each block's term by `rule` (full bitmap): what the chain digest of a date must be (commits take it by the piece rule). */
-export function digestOfBlocks(blocks: Map<number, Buffer>, rule: ChecksumRule = 'pieces'): Buffer {
+export function digestOfBlocks(blocks: Map<number, Buffer>, rule: ChecksumRule = WRITE_RULE): Buffer {
   const digest = new DiskDigest();
   for (const index of [...blocks.keys()].sort((a, b) => a - b)) digest.add(index, foldedTerm(rule, FULL, blocks.get(index)!));
   return digest.digest();

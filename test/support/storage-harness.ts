@@ -91,7 +91,7 @@ export function diskHeader(overrides: Partial<DiskHeader> & Pick<DiskHeader, 'vm
     parentFooterUuid: '',
     timestampMs: Date.parse('2026-11-26T10:00:00Z'),
     ...overrides,
-    checksumRule: overrides.checksumRule ?? ChecksumRule.CHECKSUM_RULE_PIECES,
+    checksumRule: overrides.checksumRule ?? ChecksumRule.CHECKSUM_RULE_PIECES_BLAKE3,
   };
 }
 

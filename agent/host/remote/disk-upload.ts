@@ -11,7 +11,7 @@
 // agent's CPU went from 3.33–3.70 s to 3.24–3.39 s with the same peak RSS (186–193 MiB); an
 // earlier measurement on the agent bench saw peak RSS 10–20 MiB higher in one run of four.
 import type { ClientWritableStream } from '@grpc/grpc-js';
-import { DiskDigest, grantMetadata, ruleChecksum } from '../../../shared/grpc/index.js';
+import { DiskDigest, grantMetadata, ruleChecksum, WRITE_RULE } from '../../../shared/grpc/index.js';
 import { blockMessageSize, encodeBlockInto } from '../../../shared/grpc/put-disk-encoding.js';
 import { bitmapSize } from '../../../shared/vhd/index.js';
 import type { DiskHeader } from '../../../shared/proto/gen/deltachain/storage/v1/disk.js';
@@ -89,9 +89,9 @@ export class DiskUpload {
     this.blockSize = header.blockSize;
     this.call.on('error', (error) => this.fail(error));
     this.response.catch((error: unknown) => this.fail(error));
-    // Checksums by the piece rule (docs/remote-format.md §6): what lets the commit compose a
-    // changed block's chain-digest term without reading the parent's data.
-    this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: checksumRuleToWire('pieces') } } });
+    // Checksums by the writers' piece rule (docs/remote-format.md §6): what lets the commit compose
+    // a changed block's chain-digest term without reading the parent's data.
+    this.call.write({ part: { $case: 'header', value: { ...header, checksumRule: checksumRuleToWire(WRITE_RULE) } } });
   }
 
   /**
@@ -184,12 +184,12 @@ export class DiskUpload {
 }
 
 /**
- * The checksum a block is sent with (the piece rule, docs/remote-format.md §6): computed once per
+ * The checksum a block is sent with (the writers' piece rule, docs/remote-format.md §6): computed once per
  * block by a caller sending it to several remotes, and passed to each upload's writeBlock.
  */
 export function uploadChecksum(blockSize: number, bitmap: Buffer, data: Buffer | readonly Buffer[], packed: boolean): Buffer {
   // An empty bitmap means every sector present: the storage agent checks it as the full one.
-  return ruleChecksum('pieces', bitmap.length === 0 ? fullBitmap(blockSize) : bitmap, data, blockSize, packed);
+  return ruleChecksum(WRITE_RULE, bitmap.length === 0 ? fullBitmap(blockSize) : bitmap, data, blockSize, packed);
 }
 
 function fullBitmap(blockSize: number): Buffer {

@@ -28,7 +28,7 @@ async function syntheticChain(dir: string): Promise<{ bytes: Buffer; digest: Buf
     for (const index of chain.allocatedBlocks()) {
       const data = await chain.readBlock(index);
       expected.add(index, blockChecksum(bitmap, data));
-      byPieces.add(index, piecesChecksum(bitmap, pieceHashes(bitmap, data, chain.blockSize)));
+      byPieces.add(index, piecesChecksum(bitmap, pieceHashes('pieces', bitmap, data, chain.blockSize)));
     }
     const { stream, length } = syntheticVhdStream(chain);
     const chunks: Buffer[] = [];

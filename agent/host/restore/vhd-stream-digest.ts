@@ -1,13 +1,13 @@
 // The chain digest (docs/remote-format.md §6) of a dynamic VHD stream, computed as the bytes go
 // by: fed every chunk in order, it decodes the footer, the dynamic header and the BAT (shared VHD
 // format code, checked as the stream parser checks them), then hashes each allocated block —
-// its sector bitmap and data, exactly as they are in the stream — with SHA-256 and adds the
-// block's checksum to a DiskDigest. For the synthetic stream a restore receives (every block
+// its sector bitmap and data, exactly as they are in the stream — by the digest's rule and adds
+// the block's checksum to a DiskDigest. For the synthetic stream a restore receives (every block
 // with an all-ones bitmap, blocks in index order) that is the chain digest the storage agent
 // recorded when the backup was committed. Nothing is copied but the footer, header and BAT; the
 // blocks are hashed straight from the chunks, so memory stays at one BAT whatever the disk.
 import { createHash, type Hash } from 'node:crypto';
-import { DiskDigest, pieceBytes, type ChecksumRule } from '../../../shared/grpc/disk-checksum.js';
+import { DiskDigest, hashOfPiece, isPieceRule, newPieceHash, pieceBytes, type ChecksumRule, type PieceHash, type PieceRule } from '../../../shared/grpc/disk-checksum.js';
 import { dynamicBlockOrder } from '../../../shared/vhd/block-layout.js';
 import { checkStreamBat } from '../../../shared/vhd/stream-parser.js';
 import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, bitmapSize, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from '../../../shared/vhd/format/index.js';
@@ -44,7 +44,7 @@ export class VhdStreamDigest {
   /** Piece rule: bitmap bytes of a block, bytes of a piece, the piece being hashed. */
   #bitmapBytes = 0;
   #pieceBytes = 0;
-  #piece: Hash | undefined;
+  #piece: PieceHash | undefined;
 
   /** `rule`: of the chain digest the stream is to have (GetDisk's vhdStart says). */
   constructor(where = 'VHD stream', rule: ChecksumRule = 'whole') {
@@ -112,7 +112,7 @@ export class VhdStreamDigest {
   #hashBlock(chunk: Uint8Array, offset: number): number {
     this.#hash ??= createHash('sha256');
     const take = Math.min(chunk.length - offset, this.#blockBytes - this.#hashed);
-    if (this.#rule === 'pieces') this.#hashPieces(chunk.subarray(offset, offset + take));
+    if (isPieceRule(this.#rule)) this.#hashPieces(this.#rule, chunk.subarray(offset, offset + take));
     else {
       this.#hash.update(chunk.subarray(offset, offset + take));
       this.#hashed += take;
@@ -127,8 +127,8 @@ export class VhdStreamDigest {
     return take;
   }
 
-  /** Piece rule: the bitmap goes to the block's hash as is, each piece of data as its own hash. */
-  #hashPieces(bytes: Uint8Array): void {
+  /** Piece rules: the bitmap goes to the block's hash as is, each piece of data as its own hash (in one call when the piece lies in one chunk). */
+  #hashPieces(rule: PieceRule, bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
       if (this.#hashed < this.#bitmapBytes) {
         const n = Math.min(bytes.length - at, this.#bitmapBytes - this.#hashed);
@@ -139,7 +139,13 @@ export class VhdStreamDigest {
       }
       const inPiece = (this.#hashed - this.#bitmapBytes) % this.#pieceBytes;
       const n = Math.min(bytes.length - at, this.#pieceBytes - inPiece);
-      this.#piece ??= createHash('sha256');
+      if (n === this.#pieceBytes) {
+        this.#hash!.update(hashOfPiece(rule, bytes.subarray(at, at + n)));
+        at += n;
+        this.#hashed += n;
+        continue;
+      }
+      this.#piece ??= newPieceHash(rule);
       this.#piece.update(bytes.subarray(at, at + n));
       at += n;
       this.#hashed += n;

@@ -12,7 +12,7 @@
 // Idempotent: a redelivery after the commit finds the backup (step 1); one after a failure or a
 // crash starts over (step 3 clears the leftovers).
 import { join } from 'node:path';
-import { digestHex } from '../../../shared/grpc/disk-checksum.js';
+import { digestHex, isPieceRule, WRITE_RULE, type ChecksumRule, type PieceRule } from '../../../shared/grpc/disk-checksum.js';
 import { GetDiskFormat } from '../../../shared/grpc/storage-client.js';
 import type { BackupMetadata, DiskRecord } from '../backup-metadata.js';
 import { readBackupMetadata } from '../backup-metadata.js';
@@ -114,7 +114,7 @@ async function copyBackup(ctx: RemoteContext, source: SourceRemote, input: Mirro
       throw new MirrorError({ ...site, diskKey: disk.diskKey }, error);
     }
   }
-  const outcome = await commitBackup(ctx, commitInput(input, metadata, plan, pulled), { checkDisks: (disks) => checkChainDigests(ctx, input, plan, disks) });
+  const outcome = await commitBackup(ctx, commitInput(input, metadata, plan, pulled), { ruleOf: (diskKey) => commitRuleOf(plan, diskKey), checkDisks: (disks) => checkChainDigests(ctx, input, plan, disks) });
   progress.done();
   const disks = plan.disks.map((d, k) => ({ diskKey: d.diskKey, mode: d.mode, blockCount: pulled[k]!.received.blockCount, bytesReceived: pulled[k]!.bytesReceived }));
   const bytesReceived = disks.reduce((sum, d) => sum + d.bytesReceived, 0);
@@ -155,17 +155,23 @@ function commitInput(input: MirrorInput, metadata: BackupMetadata, plan: MirrorP
   };
 }
 
+/** The copy's chain digest follows the source's piece rule; a source digest of the whole-block rule (before remote format 5) is checked by a second pass. */
+function commitRuleOf(plan: MirrorPlan, diskKey: string): PieceRule {
+  const rule = plan.disks.find((d) => d.diskKey === diskKey)?.chainDigestRule ?? WRITE_RULE;
+  return isPieceRule(rule) ? rule : WRITE_RULE;
+}
+
 /**
  * Each disk's chain digest here must be the one the catalogue recorded at the source, by its rule:
- * the commit's own (piece rule) as it is, or for a source digest of the whole-block rule (a backup
- * committed before remote format 5) the copy's chain digested again by that rule.
+ * the commit's own (the source's piece rule) as it is, or for a source digest of the whole-block
+ * rule (a backup committed before remote format 5) the copy's chain digested again by that rule.
  */
 async function checkChainDigests(ctx: RemoteContext, input: MirrorInput, plan: MirrorPlan, disks: readonly DiskRecord[]): Promise<void> {
   for (const planned of plan.disks) {
     const expected = planned.expectedChainDigest;
     const record = disks.find((d) => d.key === planned.diskKey);
     if (expected === undefined || record === undefined) continue;
-    const actual = planned.chainDigestRule === 'pieces' ? record.chainDigest : await wholeRuleChainDigest(ctx, input, record);
+    const actual = planned.chainDigestRule === record.chainDigestRule ? record.chainDigest : await chainDigestByRule(ctx, input, record, planned.chainDigestRule);
     if (actual === expected) continue;
     throw new MirrorDigestMismatchError(
       `disk ${planned.diskKey}: the copy's chain digest is ${actual}, the source backup's is ${expected} (${planned.chainDigestRule} rule); the copy is not the source's backup and nothing was committed — verify backup ${input.backupId} on remote ${input.sourceRemoteId}`,
@@ -173,10 +179,10 @@ async function checkChainDigests(ctx: RemoteContext, input: MirrorInput, plan: M
   }
 }
 
-async function wholeRuleChainDigest(ctx: RemoteContext, input: MirrorInput, record: DiskRecord): Promise<string> {
+async function chainDigestByRule(ctx: RemoteContext, input: MirrorInput, record: DiskRecord, rule: ChecksumRule): Promise<string> {
   const path = join(ctx.layout.vmFolder(input.vmUuid), record.file);
   const target = { vmUuid: input.vmUuid, backupId: input.backupId, diskKey: record.key, path, uncommitted: true, exclusive: true };
-  return digestHex((await computeChainDigest(ctx, target, { rule: 'whole' })).digest);
+  return digestHex((await computeChainDigest(ctx, target, { rule })).digest);
 }
 
 /**

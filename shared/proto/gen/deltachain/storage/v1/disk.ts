@@ -19,9 +19,14 @@ export enum ChecksumRule {
   CHECKSUM_RULE_WHOLE = 0,
   /**
    * CHECKSUM_RULE_PIECES - SHA-256(bitmap ‖ P_0 ‖ … ‖ P_n-1), P_k = SHA-256(the marked sectors' data of the k-th 64 KiB
-   * piece): what writers send and store from remote format 5.
+   * piece): what writers sent and stored in remote format 5.
    */
   CHECKSUM_RULE_PIECES = 1,
+  /**
+   * CHECKSUM_RULE_PIECES_BLAKE3 - SHA-256(bitmap ‖ P_0 ‖ … ‖ P_n-1), P_k = BLAKE3-256(the marked sectors' data of the k-th 64 KiB
+   * piece): what writers send and store from remote format 6.
+   */
+  CHECKSUM_RULE_PIECES_BLAKE3 = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -33,6 +38,9 @@ export function checksumRuleFromJSON(object: any): ChecksumRule {
     case 1:
     case "CHECKSUM_RULE_PIECES":
       return ChecksumRule.CHECKSUM_RULE_PIECES;
+    case 2:
+    case "CHECKSUM_RULE_PIECES_BLAKE3":
+      return ChecksumRule.CHECKSUM_RULE_PIECES_BLAKE3;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -46,6 +54,8 @@ export function checksumRuleToJSON(object: ChecksumRule): string {
       return "CHECKSUM_RULE_WHOLE";
     case ChecksumRule.CHECKSUM_RULE_PIECES:
       return "CHECKSUM_RULE_PIECES";
+    case ChecksumRule.CHECKSUM_RULE_PIECES_BLAKE3:
+      return "CHECKSUM_RULE_PIECES_BLAKE3";
     case ChecksumRule.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
