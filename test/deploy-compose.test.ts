@@ -60,7 +60,7 @@ interface Loaded {
 function load(name: string): Loaded {
   const service = services[name]!;
   const command = (service.command ?? []).map(interpolate);
-  const script = service.entrypoint === undefined ? 'bin/deltachain.mjs' : service.entrypoint[1]!.replace(/^\/opt\/deltachain\//, '');
+  const script = service.entrypoint === undefined ? 'bin/deltachain.mjs' : service.entrypoint.find((word, i) => i > 0 && !word.startsWith('--'))!.replace(/^\/opt\/deltachain\//, '');
   const target = command[command.indexOf('--config') + 1]!;
   const mount = (service.volumes ?? []).find((v) => v.split(':')[1] === target);
   assert.ok(mount, `${name}: ${target} is mounted`);

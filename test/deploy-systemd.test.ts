@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { findCommand, optionsOf } from './support/deploy-configs.js';
 import { missingMessage } from './support/prerequisites.mjs';
 import { missingAgentNodeFlags, missingMallocTunables } from '../agent/node-flags.js';
+import { LAB_NODE_FLAGS } from '../lab/pool/lab-node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UNITS = join(ROOT, 'deploy/systemd');
@@ -73,6 +74,7 @@ describe('systemd units', () => {
       assert.equal(node, '/usr/bin/node');
       const nodeFlags = rest.slice(0, rest.findIndex((word) => !word.startsWith('--')));
       const [script, ...args] = rest.slice(nodeFlags.length);
+      if (file.startsWith('deltachain-lab')) assert.deepEqual(nodeFlags, [...LAB_NODE_FLAGS], 'the lab pool runs with the V8 flags it is measured with');
       if (file.startsWith('deltachain-agent')) {
         assert.deepEqual(missingAgentNodeFlags(nodeFlags), [], 'the agent runs with the V8 flags it is measured with');
         const tunables = (service.Environment ?? []).find((line) => line.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length);

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { LabSummary } from '../../lab/pool/index.js';
+import { LAB_NODE_FLAGS } from '../../lab/pool/lab-node-flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
 
@@ -27,7 +28,7 @@ export interface LabProcess {
 }
 
 export async function startLabProcess(args: string[], timeoutMs = 30_000): Promise<LabProcess> {
-  const child = spawn(process.execPath, [...profileArgs(), BIN, 'pool', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...LAB_NODE_FLAGS, ...profileArgs(), BIN, 'pool', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
