@@ -5,7 +5,7 @@
 // then releases the replaced slots. A crash before the map is saved leaves the disk as it was
 // (the new slots are free again when the SR is reopened). One writer per disk at a time.
 // Partial writes are gathered in one open block at a time, so sorted small writes cost one
-// copy per block; its buffer is borrowed from the block store (reused, and written directly).
+// copy per block.
 import { isFullyMarked, isSectorMarked, SECTOR_SIZE } from '../../../shared/vhd/format/index.js';
 import { copyBlockMap, NO_SLOT, type BlockMap } from './block-map.js';
 import type { BlockStore } from './block-store.js';
@@ -81,7 +81,7 @@ export class DiskWriter {
   /** Replaces block `index` whole. */
   async writeBlock(index: number, data: Buffer): Promise<void> {
     this.checkIndex(index);
-    if (this.open?.index === index) this.closeOpenBlock();
+    if (this.open?.index === index) this.open = undefined;
     await this.storeBlock(index, this.clampToDisk(index, data));
   }
 
@@ -132,11 +132,6 @@ export class DiskWriter {
   private discard(): void {
     for (const slot of this.owned) this.store.decref(slot);
     this.owned.clear();
-    this.closeOpenBlock();
-  }
-
-  private closeOpenBlock(): void {
-    if (this.open !== undefined) this.store.returnBuffer(this.open.data);
     this.open = undefined;
   }
 
@@ -148,15 +143,10 @@ export class DiskWriter {
   private async openBlock(index: number): Promise<OpenBlock> {
     if (this.open?.index === index) return this.open;
     await this.flushOpenBlock();
-    const data = this.store.borrowBuffer();
+    const data = Buffer.allocUnsafe(this.blockSize);
     const slot = this.map.slots[index]!;
-    try {
-      if (slot === NO_SLOT) data.fill(0);
-      else await this.store.read(slot, data);
-    } catch (error) {
-      this.store.returnBuffer(data);
-      throw error;
-    }
+    if (slot === NO_SLOT) data.fill(0);
+    else await this.store.read(slot, data);
     this.open = { index, data, touched: new Uint8Array(this.map.chunksPerBlock) };
     return this.open;
   }
@@ -165,11 +155,7 @@ export class DiskWriter {
     const open = this.open;
     if (open === undefined) return;
     this.open = undefined;
-    try {
-      await this.storeBlock(open.index, open.data, open.touched);
-    } finally {
-      this.store.returnBuffer(open.data);
-    }
+    await this.storeBlock(open.index, open.data, open.touched);
   }
 
   /**
