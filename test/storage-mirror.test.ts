@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { channelCredentials } from '../shared/grpc/credentials.js';
-import { DiskDigest, digestHex, ruleChecksum } from '../shared/grpc/disk-checksum.js';
+import { DiskDigest, digestHex, pieceHashes, piecesChecksum, ruleChecksum } from '../shared/grpc/disk-checksum.js';
 import { markedSectors } from '../shared/grpc/packed-block.js';
 import { GetDiskFormat, StorageClient } from '../shared/grpc/storage-client.js';
 import { GrantAction, encodeSignedGrant, signGrant, type Grant, type SignedGrant } from '../shared/grants/index.js';
@@ -30,7 +30,7 @@ import { TaskStatus, type TaskResult } from '../shared/proto/gen/deltachain/task
 import type { MirrorResult, MirrorTask } from '../shared/proto/gen/deltachain/tasks/v1/storage_tasks.js';
 import type { Task } from '../shared/proto/gen/deltachain/tasks/v1/task.js';
 import { generateSigningKeyPair, signerFromPem, verifierFromPem, type Signer } from '../shared/signing/index.js';
-import { decodeSums } from '../shared/sums/index.js';
+import { decodeSums, encodeSums, isAllOnes, type SumsEntry } from '../shared/sums/index.js';
 import { ChainReader, DiskType, VhdFile } from '../shared/vhd/index.js';
 import { readBackupMetadata, type BackupMetadata } from '../agent/storage/backup-metadata.js';
 import { computeChainDigest } from '../agent/storage/chain-digest.js';
@@ -439,6 +439,49 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       const other = await newTarget('dst-legacy-wrong');
       await mirrored(other, 0);
       await refused(other, 1, { chainDigest: wrong }, 'MIRROR_DIGEST_MISMATCH', /\(whole rule\)/);
+    } finally {
+      await writeFile(sumsPath, saved[0]);
+      await writeFile(metaPath, saved[1]);
+    }
+  });
+
+  test('a backup of remote format 5 (SHA-256 pieces) is mirrored by its rule: the copy records the source chain digest as it is', async () => {
+    const vhd = fileOf(source, 1);
+    const sumsPath = `${vhd}.sums`;
+    const metaPath = source.ctx.layout.metadataPath(vmUuid, ids[1]!);
+    const saved = await Promise.all([readFile(sumsPath), readFile(metaPath, 'utf8')]);
+    try {
+      // As a storage agent of format version 5 left it: SHA-256 piece entries, a `pieces` chain digest.
+      const file = await VhdFile.open(vhd);
+      const entries: SumsEntry[] = [];
+      const table = new DiskDigest();
+      try {
+        for (const index of file.allocatedBlocks()) {
+          const block = (await file.readBlock(index))!;
+          const full = isAllOnes(block.bitmap);
+          const checksum = piecesChecksum(block.bitmap, pieceHashes('pieces', block.bitmap, block.data, file.blockSize));
+          entries.push({ index, checksum, fullBitmap: full, ...(full ? {} : { marked: true }), pieces: 'pieces' });
+          table.add(index, checksum);
+        }
+        await writeFile(sumsPath, encodeSums(file.blockSize, entries));
+      } finally {
+        await file.close();
+      }
+      const meta = JSON.parse(saved[1]) as BackupMetadata;
+      const tableDigest = digestHex(table.digest());
+      await writeFile(metaPath, JSON.stringify({ ...meta, disks: [{ ...meta.disks[0]!, digest: tableDigest }] }));
+      const pieces = await computeChainDigest(source.ctx, { vmUuid, backupId: ids[1]!, diskKey: 'xvda', path: vhd }, { rule: 'pieces' });
+      assert.equal(digestHex(pieces.digest), digestHex(digestOfBlocks(foldedDate(MODEL, 1), 'pieces')), 'the SHA-256 pieces definition');
+      await writeFile(metaPath, JSON.stringify({ ...meta, disks: [{ ...meta.disks[0]!, digest: tableDigest, chainDigest: digestHex(pieces.digest), chainDigestRule: 'pieces' }] }));
+      const target = await newTarget('dst-format5');
+      await mirrored(target, 0);
+      const delta = await mirrored(target, 1);
+      assert.deepEqual(delta.disks.map((d) => d.mode), ['delta']);
+      await assertSameContent(target, 1);
+      const recorded = (await metadataOf(target, 1))!.disks[0]!;
+      assert.deepEqual([recorded.chainDigest, recorded.chainDigestRule], [digestHex(pieces.digest), 'pieces'], "the copy's chain digest is the source's, by its rule");
+      const copied = decodeSums(await readFile(`${fileOf(target, 1)}.sums`), 'copy').entries;
+      assert.ok(copied.length > 0 && copied.every((e) => e.pieces === 'pieces'), "the copy's table follows the source's rule too (the stream carried it)");
     } finally {
       await writeFile(sumsPath, saved[0]);
       await writeFile(metaPath, saved[1]);
