@@ -409,12 +409,22 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
     await assertSameDate(target, 2);
   });
 
-  test('a backup committed before the piece rule (version 1 table, whole-rule chain digest) is served and mirrored by its rules', async () => {
+  /** Runs `rewrite` on the source's second date (its VHD's table and metadata rewritten as an older writer left them), then puts both files back. */
+  async function asAnOlderWriterLeftIt(rewrite: (files: { vhd: string; sumsPath: string; metaPath: string; saved: [Buffer, string] }) => Promise<void>): Promise<void> {
     const vhd = fileOf(source, 1);
     const sumsPath = `${vhd}.sums`;
     const metaPath = source.ctx.layout.metadataPath(vmUuid, ids[1]!);
-    const saved = await Promise.all([readFile(sumsPath), readFile(metaPath, 'utf8')]);
+    const saved: [Buffer, string] = await Promise.all([readFile(sumsPath), readFile(metaPath, 'utf8')]);
     try {
+      await rewrite({ vhd, sumsPath, metaPath, saved });
+    } finally {
+      await writeFile(sumsPath, saved[0]);
+      await writeFile(metaPath, saved[1]);
+    }
+  }
+
+  test('a backup committed before the piece rule (version 1 table, whole-rule chain digest) is served and mirrored by its rules', async () => {
+    await asAnOlderWriterLeftIt(async ({ vhd, sumsPath, metaPath, saved }) => {
       // As a storage agent of format version 1 left it: a table without flags (its partly marked
       // blocks checksummed whole) and metadata with that table's digest and a whole-rule chain digest.
       const v1 = await sumsV1OfFile(vhd);
@@ -439,18 +449,11 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       const other = await newTarget('dst-legacy-wrong');
       await mirrored(other, 0);
       await refused(other, 1, { chainDigest: wrong }, 'MIRROR_DIGEST_MISMATCH', /\(whole rule\)/);
-    } finally {
-      await writeFile(sumsPath, saved[0]);
-      await writeFile(metaPath, saved[1]);
-    }
+    });
   });
 
   test('a backup of remote format 5 (SHA-256 pieces) is mirrored by its rule: the copy records the source chain digest as it is', async () => {
-    const vhd = fileOf(source, 1);
-    const sumsPath = `${vhd}.sums`;
-    const metaPath = source.ctx.layout.metadataPath(vmUuid, ids[1]!);
-    const saved = await Promise.all([readFile(sumsPath), readFile(metaPath, 'utf8')]);
-    try {
+    await asAnOlderWriterLeftIt(async ({ vhd, sumsPath, metaPath, saved }) => {
       // As a storage agent of format version 5 left it: SHA-256 piece entries, a `pieces` chain digest.
       const file = await VhdFile.open(vhd);
       const entries: SumsEntry[] = [];
@@ -482,10 +485,7 @@ describe('mirrors: a target storage agent copies a committed backup from the sou
       assert.deepEqual([recorded.chainDigest, recorded.chainDigestRule], [digestHex(pieces.digest), 'pieces'], "the copy's chain digest is the source's, by its rule");
       const copied = decodeSums(await readFile(`${fileOf(target, 1)}.sums`), 'copy').entries;
       assert.ok(copied.length > 0 && copied.every((e) => e.pieces === 'pieces'), "the copy's table follows the source's rule too (the stream carried it)");
-    } finally {
-      await writeFile(sumsPath, saved[0]);
-      await writeFile(metaPath, saved[1]);
-    }
+    });
   });
 
   describe('a storage agent process', () => {
