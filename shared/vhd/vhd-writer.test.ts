@@ -165,7 +165,9 @@ describe('VhdWriter and VhdFile', () => {
       [packedPath, (w: VhdWriter) => w.writePackedBlock(1, bitmap, packed)],
       [expandedPath, (w: VhdWriter) => w.writeBlock(1, expanded, bitmap)],
     ] as const) {
-      const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 4 * MiB, uuid: BASE_UUID });
+      // One footer date for both files: "now" may fall on either side of a second boundary.
+      const date = new Date('2026-01-01T00:00:00Z');
+      const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: 4 * MiB, uuid: BASE_UUID, date });
       await write(writer);
       await writer.finish();
     }
