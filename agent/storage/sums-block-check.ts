@@ -39,11 +39,6 @@ export class SumsBlockCheck implements BlockCheck {
     return stored === undefined || stored.marked !== true;
   }
 
-  /** Whether the table says the layer's stored bitmap of the block is all ones (a version 1 table does not know). */
-  async storedFull(layer: number, index: number): Promise<boolean | undefined> {
-    return (await this.#entry(layer, index))?.fullBitmap;
-  }
-
   async check(layer: number, block: VhdBlock): Promise<void> {
     const first = !this.#newest.has(block.index);
     if (first) {

@@ -142,31 +142,6 @@ describe('ChainReader', () => {
     assert.equal(closed, true);
   });
 
-  it('neither reads nor checks an older layer whose marked sectors newer layers all cover, and reads a layer the check knows full whole', async () => {
-    await writeLayer(dir, { name: 'cover-base.vhd', uuid: U(11), blocks: [[0, fill(1)]] });
-    await writeLayer(dir, { name: 'cover-mid.vhd', uuid: U(12), parent: { name: 'cover-base.vhd', uuid: U(11) }, blocks: [[0, fill(2), bitmapOf([5])]] });
-    await writeLayer(dir, { name: 'cover-top.vhd', uuid: U(13), parent: { name: 'cover-mid.vhd', uuid: U(12) }, blocks: [[0, fill(3), bitmapOf([5, 6])]] });
-    const raw = await ChainReader.open(join(dir, 'cover-top.vhd'));
-    const checked: number[] = [];
-    const chain = raw.withBlockCheck({ check: (layer) => void checked.push(layer) });
-    try {
-      const expected = fill(1);
-      expected.fill(3, 5 * 512, 7 * 512);
-      assert.ok((await chain.readBlock(0, Buffer.alloc(BS))).equals(expected));
-      assert.deepEqual(checked, [0, 2], 'the middle layer marks only sector 5, which the newest holds');
-      // A check that knows the base's bitmap is full: asked from the newest down to the base, same data.
-      const asked: number[] = [];
-      const hinted = raw.withBlockCheck({ check: () => undefined, storedFull: (layer) => (asked.push(layer), layer === 2) });
-      assert.ok((await hinted.readBlock(0, Buffer.alloc(BS))).equals(expected));
-      assert.deepEqual(asked, [0, 1, 2]);
-      // One that takes a partly marked layer for a full one fails the read rather than give its bytes as the block.
-      const wrong = raw.withBlockCheck({ check: () => undefined, storedFull: (layer) => layer === 0 });
-      await assert.rejects(wrong.readBlock(0, Buffer.alloc(BS)), (error: Error) => error instanceof VhdChainError && /took its bitmap for fully marked/.test(error.message));
-    } finally {
-      await chain.close();
-    }
-  });
-
   it('hands a check the marked sectors of a partly marked block (the others unspecified), or its stored bytes when the check asks for them', async () => {
     const raw = await ChainReader.open(join(dir, 'top.vhd'));
     const unmarkedBytes = (stored: boolean) => {

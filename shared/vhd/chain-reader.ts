@@ -11,8 +11,7 @@
 // A reader may carry a BlockCheck (`withBlockCheck`): every raw block read from a chain file
 // (stored bitmap + data, exactly as the file holds it) is handed to it before it is used, newest
 // layer first. Each contributing block is read once and checked once: a full block of the newest
-// layer alone, or for a partially marked block each layer that contributes a sector, down to the
-// one that completes it (a layer whose marked sectors newer ones all cover is not read).
+// layer alone, or for a partially marked block every layer down to the one that completes it.
 // The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
 // Only the marked sectors of a layer's block are read (VhdFile.readMarked: the holes of a sparse
 // delta are skipped, and not zeroed: only marked sectors are copied out), unless the check says it
@@ -39,20 +38,9 @@ export interface BlockCheck {
    * checksum over the whole stored block), so the reader reads it whole. Absent: never.
    */
   needsStoredBytes?(layer: number, index: number): boolean | Promise<boolean>;
-  /**
-   * True when the check knows that `layer`'s stored bitmap of block `index` marks every sector
-   * (its checksum table says so): the reader then reads that block whole in one read, with the
-   * bitmaps of the newer layers, instead of its bitmap first. The block is checked as any other;
-   * a block taken for full whose bitmap is not fails the read (VhdChainError) rather than give
-   * wrong data. Absent: never known.
-   */
-  storedFull?(layer: number, index: number): boolean | undefined | Promise<boolean | undefined>;
   /** Called by `ChainReader.close`; releases what the check holds. */
   close?(): Promise<void>;
 }
-
-/** Older layers of one block read at once (each through a kept 2 MiB buffer). */
-const LAYERS_AT_ONCE = 4;
 
 /** Longest chain followed; a longer one is treated as a loop. */
 export const MAX_CHAIN_DEPTH = 1000;
@@ -137,108 +125,36 @@ export class ChainReader {
     }
     if (into !== undefined && into.length < this.blockSize) throw new RangeError(`a ${this.blockSize}-byte block does not fit in ${into.length} bytes`);
     const out = into?.subarray(0, this.blockSize);
-    const holders: number[] = [];
-    for (let layer = 0; layer < this.disks.length; layer++) if (this.disks[layer]!.hasBlock(index)) holders.push(layer);
-    if (holders.length === 0) return out === undefined ? Buffer.alloc(this.blockSize) : out.fill(0);
-    const taken: Buffer[] = [];
-    const buffer = (): Buffer => {
-      if (out === undefined) return Buffer.allocUnsafe(this.disks[0]!.bitmapSize + this.blockSize);
-      const kept = this.#scratch.pop() ?? Buffer.allocUnsafeSlow(Math.max(...this.disks.map((d) => d.bitmapSize + d.blockSize)));
-      taken.push(kept);
-      return kept;
-    };
+    let layer = this.disks.findIndex((d) => d.hasBlock(index));
+    if (layer < 0) return out === undefined ? Buffer.alloc(this.blockSize) : out.fill(0);
+    const scratch = out === undefined ? undefined : (this.#scratch.pop() ?? Buffer.allocUnsafeSlow(Math.max(...this.disks.map((d) => d.bitmapSize + d.blockSize))));
     try {
-      // The layers above the newest one the check knows to be fully marked: their bitmaps say
-      // what each contributes; that layer's block is read whole in the same round.
-      let whole = holders.length;
-      for (let k = 0; k < holders.length; k++) {
-        if (await this.#knownFull(holders[k]!, index)) {
-          whole = k;
-          break;
-        }
-      }
-      const partial = holders.slice(0, whole);
-      const bitmapBytes = this.disks[0]!.bitmapSize;
-      const bitmaps = Buffer.allocUnsafe(partial.length * bitmapBytes);
-      const bitmapOf = (k: number): Buffer => bitmaps.subarray(k * bitmapBytes, (k + 1) * bitmapBytes);
-      const [, fullBlock] = await Promise.all([
-        Promise.all(partial.map((layer, k) => this.disks[layer]!.readBitmap(index, bitmapOf(k)))),
-        whole < holders.length ? this.#readStored(holders[whole]!, index, buffer()) : undefined,
-      ]);
-      if (partial.length === 0 && fullBlock !== undefined) {
-        await this.#checked(holders[whole]!, fullBlock);
-        if (!isFullPrefix(fullBlock.bitmap, this.#full, this.#bitmapBytes)) throw this.#notFull(holders[whole]!, index);
-        return out === undefined ? fullBlock.data : (fullBlock.data.copy(out), out);
-      }
-      const uncovered = Buffer.from(this.#full);
-      const contributors: Array<{ layer: number; bitmap: Buffer }> = [];
-      let covered = false;
-      for (const [k, layer] of partial.entries()) {
-        const taking = takeMarked(uncovered, bitmapOf(k));
-        if (taking === 'none') continue;
-        contributors.push({ layer, bitmap: bitmapOf(k) });
-        if ((covered = taking === 'all')) break;
-      }
-      const newest = contributors[0];
-      if (contributors.length === 1 && covered && isFullPrefix(newest!.bitmap, this.#full, this.#bitmapBytes)) {
-        // One layer marks every sector: its data as it is.
-        const block = await this.#readLayerData(newest!.layer, index, newest!.bitmap, buffer());
-        await this.#checked(newest!.layer, block);
-        return out === undefined ? block.data : (block.data.copy(out), out);
-      }
+      const first = (await this.#readLayer(layer, index, scratch))!;
+      if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) return out === undefined ? first.data : (first.data.copy(out), out);
       // Only marked sectors are copied in; what no layer marks is zeroed at the end.
       const target = out ?? Buffer.allocUnsafe(this.blockSize);
       const needed = Buffer.from(this.#full);
-      let done = false;
-      for (let at = 0; at < contributors.length; at += LAYERS_AT_ONCE) {
-        const group = contributors.slice(at, at + LAYERS_AT_ONCE);
-        const blocks = await Promise.all(group.map(({ layer, bitmap }) => this.#readLayerData(layer, index, bitmap, buffer())));
-        for (const [k, block] of blocks.entries()) {
-          await this.#checked(group[k]!.layer, block);
-          done = overlaySectors(target, needed, block.data, block.bitmap);
-        }
-        if (out !== undefined) this.#scratch.push(...taken.splice(taken.length - group.length));
-      }
-      if (!done && !covered && fullBlock !== undefined) {
-        await this.#checked(holders[whole]!, fullBlock);
-        if (!isFullPrefix(fullBlock.bitmap, this.#full, this.#bitmapBytes)) throw this.#notFull(holders[whole]!, index);
-        done = overlaySectors(target, needed, fullBlock.data, fullBlock.bitmap);
+      let done = overlaySectors(target, needed, first.data, first.bitmap);
+      for (layer++; !done && layer < this.disks.length; layer++) {
+        const block = await this.#readLayer(layer, index, scratch);
+        if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
       }
       if (!done) forEachMarkedRun(needed, this.blockSize, (first, end) => target.fill(0, first * SECTOR_SIZE, end * SECTOR_SIZE));
       return target;
     } finally {
-      this.#scratch.push(...taken);
+      if (scratch !== undefined) this.#scratch.push(scratch);
     }
   }
 
-  /** True when the check knows the layer's stored bitmap of the block marks every sector. */
-  async #knownFull(layer: number, index: number): Promise<boolean> {
-    if (this.#check?.storedFull === undefined) return false;
-    return (await this.#check.storedFull(layer, index)) === true;
-  }
-
-  /** A layer the check said was fully marked whose bitmap is not (the check passed it: should not happen). */
-  #notFull(layer: number, index: number): VhdChainError {
-    return new VhdChainError(this.disks[layer]!.path, `block ${index}: the check took its bitmap for fully marked, but it is not`);
-  }
-
-  async #checked(layer: number, block: VhdBlock): Promise<void> {
-    const checking = this.#check?.check(layer, block);
-    if (checking) await checking;
-  }
-
-  /** Block `index` of `layer` whole (stored bitmap and data, one read) into `into` (not checked). */
-  async #readStored(layer: number, index: number, into: Buffer): Promise<VhdBlock> {
-    return (await this.disks[layer]!.readBlock(index, into))!;
-  }
-
-  /** Block `index` of `layer`, whose stored bitmap was read already, into `into` (not checked). */
-  async #readLayerData(layer: number, index: number, bitmap: Buffer, into: Buffer): Promise<VhdBlock> {
+  async #readLayer(layer: number, index: number, into: Buffer | undefined): Promise<VhdBlock | undefined> {
     const disk = this.disks[layer]!;
     const stored = this.#check?.needsStoredBytes === undefined ? false : await this.#check.needsStoredBytes(layer, index);
-    if (stored) return (await disk.readBlock(index, into))!;
-    bitmap.copy(into);
-    return (await disk.readMarkedAfterBitmap(index, into, { zeroUnmarked: false }))!;
+    const block = stored ? await disk.readBlock(index, into) : await disk.readMarked(index, into, { zeroUnmarked: false });
+    if (block && this.#check) {
+      const checking = this.#check.check(layer, block);
+      if (checking) await checking;
+    }
+    return block;
   }
 
   /** `length` bytes of the virtual disk from `offset`; the range must lie within `currentSize`. */
@@ -310,24 +226,4 @@ async function checkLink(child: VhdFile, parent: VhdFile): Promise<void> {
       `parent ${parent.path} has uuid ${parent.footer.uuid}, but the disk was made from ${child.header.parentUuid}`,
     );
   }
-}
-
-/**
- * Clears from `uncovered` the sectors `bitmap` marks: 'none' when it marks none of them, 'all'
- * when none is left uncovered after it, else 'some'.
- */
-function takeMarked(uncovered: Buffer, bitmap: Uint8Array): 'none' | 'some' | 'all' {
-  let took = false;
-  let left = false;
-  for (let b = 0; b < uncovered.length; b++) {
-    const u = uncovered[b]!;
-    if (u === 0) continue;
-    const take = u & bitmap[b]!;
-    if (take !== 0) {
-      took = true;
-      uncovered[b] = u & ~take;
-    }
-    if (uncovered[b] !== 0) left = true;
-  }
-  return !took ? 'none' : left ? 'some' : 'all';
 }

@@ -125,33 +125,10 @@ export class VhdFile implements VhdDescription {
     const offset = this.blockOffset(index);
     if (offset === undefined) return undefined;
     const buf = blockBuffer(into, this.bitmapSize + this.blockSize);
-    await readFully(this.handle, buf.subarray(0, this.bitmapSize), offset, `${this.path}: block ${index}`);
-    return this.#readMarkedData(index, offset, buf, options);
-  }
-
-  /** The block's stored bitmap (`into`: at least bitmapSize bytes, else a fresh buffer), or undefined when absent. */
-  async readBitmap(index: number, into?: Buffer): Promise<Buffer | undefined> {
-    const offset = this.blockOffset(index);
-    if (offset === undefined) return undefined;
-    const bitmap = blockBuffer(into, this.bitmapSize);
-    await readFully(this.handle, bitmap, offset, `${this.path}: block ${index}`);
-    return bitmap;
-  }
-
-  /**
-   * `readMarked` for a caller that already read the block's bitmap (`readBitmap`): `into` holds
-   * it in its first bitmapSize bytes; only the data is read.
-   */
-  async readMarkedAfterBitmap(index: number, into: Buffer, options: { zeroUnmarked?: boolean } = {}): Promise<VhdBlock | undefined> {
-    const offset = this.blockOffset(index);
-    if (offset === undefined) return undefined;
-    return this.#readMarkedData(index, offset, blockBuffer(into, this.bitmapSize + this.blockSize), options);
-  }
-
-  async #readMarkedData(index: number, offset: number, buf: Buffer, options: { zeroUnmarked?: boolean }): Promise<VhdBlock> {
     const bitmap = buf.subarray(0, this.bitmapSize);
     const data = buf.subarray(this.bitmapSize);
     const where = `${this.path}: block ${index}`;
+    await readFully(this.handle, bitmap, offset, where);
     const start = offset + this.bitmapSize;
     const sectors = this.blockSize / SECTOR_SIZE;
     if (bitmap.subarray(0, sectors / 8).every((byte) => byte === 0xff)) {
