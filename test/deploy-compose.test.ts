@@ -13,6 +13,7 @@ import { applyEnvOverrides, parseConfig } from '../shared/config/index.js';
 import { parseListen } from '../shared/observability/index.js';
 import { SCHEMAS, findCommand, kindOf, optionsOf } from './support/deploy-configs.js';
 import { AGENT_NODE_FLAGS, missingMallocTunables } from '../agent/node-flags.js';
+import { LAB_NODE_FLAGS } from '../lab/pool/lab-node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -95,6 +96,9 @@ describe('docker-compose.yml', () => {
       assert.equal(build, '.', 'built from the project\'s Dockerfile');
       assert.equal(service.image, 'deltachain:local');
       if (service.entrypoint !== undefined) assert.deepEqual(service.entrypoint.slice(0, 1), ['node'], 'exec form, so SIGTERM reaches node');
+      if (service.entrypoint?.some((word) => word.endsWith('/bin/lab.mjs'))) {
+        assert.deepEqual(service.entrypoint.slice(1, -1), [...LAB_NODE_FLAGS], 'the lab pool runs with the V8 flags it is measured with');
+      }
       const { script, command, config } = load(name);
       assert.ok(existsSync(join(ROOT, script)), `${script} is in the project`);
       const words = command.slice(0, command.indexOf('--config'));

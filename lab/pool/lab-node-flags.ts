@@ -9,3 +9,8 @@
 import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 export const LAB_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS;
+
+/** The V8 flags a started `deltachain ARGS` or `deltachain-lab ARGS` runs with: the agents' for `agent`, the lab's for `pool`, none for the rest. */
+export function nodeFlagsFor(args: readonly string[]): readonly string[] {
+  return args[0] === 'agent' ? AGENT_NODE_FLAGS : args[0] === 'pool' ? LAB_NODE_FLAGS : [];
+}

@@ -25,8 +25,8 @@ import { startLabNats, type LabNats } from './lab-nats.js';
 import { ProcessSupervisor, type SupervisedProcess } from './process-supervisor.js';
 import { makeLabSecurity, type LabSecurity } from './lab-security.js';
 import { awaitInventory } from './await-inventory.js';
-import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
-import { LAB_NODE_FLAGS } from '../pool/lab-node-flags.js';
+import { agentEnvironment } from '../../agent/node-flags.js';
+import { nodeFlagsFor } from '../pool/lab-node-flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/deltachain.mjs', import.meta.url));
 const LAB_BIN = fileURLToPath(new URL('../../bin/lab.mjs', import.meta.url));
@@ -172,7 +172,7 @@ class StackProcesses {
 
   /** Starts `deltachain ARGS` (or `deltachain-lab ARGS` from `bin`); records where it serves its metrics. */
   private async deltachain<T>(name: string, args: string[], isReady: (json: Record<string, unknown>) => Ready<T> | undefined, bin = BIN): Promise<SupervisedProcess<T>> {
-    const started = await this.supervisor.start({ name, command: process.execPath, args: [...(args[0] === 'agent' ? AGENT_NODE_FLAGS : args[0] === 'pool' ? LAB_NODE_FLAGS : []), bin, ...args], ...(args[0] === 'agent' ? { env: agentEnvironment() } : {}), ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
+    const started = await this.supervisor.start({ name, command: process.execPath, args: [...nodeFlagsFor(args), bin, ...args], ...(args[0] === 'agent' ? { env: agentEnvironment() } : {}), ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
     if (started.value.metrics !== undefined) this.metrics.push({ name, address: started.value.metrics });
     return Object.assign(started, { value: started.value.value });
   }

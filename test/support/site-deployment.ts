@@ -24,8 +24,8 @@ import { ChannelCredentials } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ControlClient } from '../../coordinator/api/control-client.js';
 import { agentsOf, authorizationBlock, connectNats, ensureSeedFiles, natsNames, natsSchema, seedFileName, type EventSender } from '../../shared/nats/index.js';
-import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
-import { LAB_NODE_FLAGS } from '../../lab/pool/lab-node-flags.js';
+import { agentEnvironment } from '../../agent/node-flags.js';
+import { nodeFlagsFor } from '../../lab/pool/lab-node-flags.js';
 import { LabAdminClient } from '../../lab/pool/index.js';
 import { coordinatorConfig, hostAgentConfig, labPoolConfig, storageAgentConfig, TEST_TIMINGS, type NatsTarget } from '../../lab/story/lab-configs.js';
 import { makeLabSecurity, type LabSecurity } from '../../lab/story/lab-security.js';
@@ -238,7 +238,7 @@ class Parts {
   /** `deltachain ARGS` (or `deltachain-lab ARGS`) in site `site`. */
   private async start<T>(site: string, name: string, args: string[], isReady: (json: Record<string, unknown>) => Ready<T> | undefined, bin = BIN): Promise<SupervisedProcess<T>> {
     const agent = args[0] === 'agent';
-    const [command, argv] = netnsExec(this.net.site(site).netns, process.execPath, [...(agent ? AGENT_NODE_FLAGS : args[0] === 'pool' ? LAB_NODE_FLAGS : []), bin, ...args]);
+    const [command, argv] = netnsExec(this.net.site(site).netns, process.execPath, [...nodeFlagsFor(args), bin, ...args]);
     const started = await this.supervisor.start({ name, command, args: argv, ...(agent ? { env: agentEnvironment() } : {}), ready: (_line, json) => (json === undefined ? undefined : isReady(json)) });
     return Object.assign(started, { value: started.value.value });
   }
