@@ -8,15 +8,18 @@ export class ReusedBuffers {
   readonly #keep: number;
   readonly #free: Buffer[] = [];
   readonly #made = new WeakSet<ArrayBufferLike>();
+  readonly #make: (size: number) => Buffer;
 
-  constructor(keep = Number.POSITIVE_INFINITY) {
+  /** `make` gives a new buffer of `size` bytes (default `Buffer.allocUnsafeSlow`; e.g. aligned ones for direct reads). */
+  constructor(keep = Number.POSITIVE_INFINITY, make: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size)) {
     this.#keep = keep;
+    this.#make = make;
   }
 
   take(size: number): Buffer {
     const at = this.#free.findIndex((b) => b.length >= size);
     if (at >= 0) return this.#free.splice(at, 1)[0]!;
-    const made = Buffer.allocUnsafeSlow(size);
+    const made = this.#make(size);
     this.#made.add(made.buffer);
     return made;
   }

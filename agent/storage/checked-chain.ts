@@ -31,6 +31,8 @@ export interface ChainTarget {
    * every mismatch is damage.
    */
   exclusive?: boolean;
+  /** Read the blocks past the page cache (a restore: the chain is read once, cold). */
+  directReads?: boolean;
 }
 
 export interface CheckedChain {
@@ -45,7 +47,7 @@ export interface CheckedChain {
 
 /** Throws StorageDataError when a table fails its checks at open. */
 export async function openCheckedChain(ctx: RemoteContext, target: ChainTarget): Promise<CheckedChain> {
-  const raw = await ChainReader.open(target.path);
+  const raw = await ChainReader.open(target.path, { directReads: target.directReads });
   try {
     const sums = await openChainSums(ctx, raw, { vmUuid: target.vmUuid, diskKey: target.diskKey, uncommittedLayers: target.uncommitted ? [0] : [] });
     const problem = sums.problems[0];

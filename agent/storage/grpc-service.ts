@@ -35,14 +35,22 @@ import { peerIdentity } from '../../shared/identity/index.js';
 import { StorageConflictError, StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 import { ReusedBuffers } from '../../shared/reused-buffers.js';
+import { alignedBuffer } from '../../shared/vhd/index.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
 export const ERROR_CODE_KEY = 'deltachain-error-code';
 /** Messages handed to the transport and not yet accepted, per GetDisk stream. */
 const WRITE_WINDOW = 2;
-/** Block buffers a VHD download keeps: the block being read, the one being sent and the one before it still in the window. */
-const BLOCK_BUFFERS = 4;
+/**
+ * Blocks a VHD download reads ahead of the one being sent: its chain is read past the page cache,
+ * and one block's layers are read one after another, so with one block in flight the disk's
+ * latency, not its speed, sets the pace (docs/performance-notes.md, "Restore: the chain read past
+ * the page cache").
+ */
+const GET_DISK_READ_AHEAD = 8;
+/** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */
+const BLOCK_BUFFERS = GET_DISK_READ_AHEAD + 3;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
@@ -309,8 +317,9 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     } else {
       // A block's buffer goes back once the last message holding part of it was written: gRPC
       // serializes a message (copies it) before its write completes.
-      const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS);
-      const { length, chunks } = serveVhd(chain, blockBuffers);
+      // Aligned, so that a block's newest layer is read straight into them past the page cache.
+      const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS, alignedBuffer);
+      const { length, chunks } = serveVhd(chain, blockBuffers, GET_DISK_READ_AHEAD);
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of chunks) {

@@ -1,9 +1,11 @@
 // GetDisk, the restore side: serves one disk of a committed backup with its chain folded in, either
 // as its allocated blocks (newest data, full bitmaps, checksums and digest, so the reader can
 // verify) or as one dynamic VHD byte stream (the VHD module's synthetic stream). Blocks are read
-// one at a time as the consumer pulls: the disk is never held in memory. Every block read is
-// checked against the checksums stored at commit (checked-chain.ts): damaged data fails the stream
-// with DATA_LOSS rather than reaching the consumer.
+// as the consumer pulls (the VHD stream a few ahead): the disk is never held in memory. Every
+// block read is checked against the checksums stored at commit (checked-chain.ts): damaged data
+// fails the stream with DATA_LOSS rather than reaching the consumer. The VHD stream reads the
+// chain past the page cache (direct-io.ts): a restore reads it once, mostly long after it was
+// written.
 //
 // No merge runs under an open chain: GetDisk holds the VM's chain read lock for the whole stream
 // (grpc-service.ts, chain-locks.ts). A merge rewrites the full's blocks in place and may move
@@ -53,7 +55,7 @@ export async function openBackupDisk(ctx: RemoteContext, request: ServeDiskReque
   const record = metadata.disks.find((d) => d.key === diskKey);
   if (!record) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} has no disk ${diskKey}`);
   const path = join(ctx.layout.vmFolder(vmUuid), record.file);
-  const { chain, check } = await openCheckedChain(ctx, { vmUuid, backupId, diskKey, path });
+  const { chain, check } = await openCheckedChain(ctx, { vmUuid, backupId, diskKey, path, directReads: true });
   return { chain, record, check };
 }
 
@@ -91,7 +93,10 @@ export function headerPart(request: ServeDiskRequest, file: VhdFile, footerUuid:
   return { kind: 'header', header };
 }
 
-/** The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers`, to give back once sent. */
-export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers): { length: number; chunks: AsyncGenerator<Buffer> } {
-  return syntheticVhdChunks(chain, { blockBuffers });
+/**
+ * The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers`, to
+ * give back once sent, with `readAhead` blocks read ahead of the one being sent.
+ */
+export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers, readAhead = 1): { length: number; chunks: AsyncGenerator<Buffer> } {
+  return syntheticVhdChunks(chain, { blockBuffers, readAhead });
 }

@@ -1,6 +1,7 @@
 // Property: for random chains (depth 1–6, random sizes, blocks and sector bitmaps) written with
 // VhdWriter, ChainReader.readBlock / read at random offsets equal a plain in-memory model — a
-// sector reads from the newest layer whose block marks it, else zeros. The same files parsed as
+// sector reads from the newest layer whose block marks it, else zeros; so do the blocks of a reader
+// making direct reads, and blocks read in place (into a stored block's room). The same files parsed as
 // streams give back exactly the blocks and bitmaps written.
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ChainReader, DiskType, SECTOR_SIZE, VhdWriter, bitmapSize, isSectorMarked, parseVhdStream } from './index.js';
+import { ChainReader, DiskType, SECTOR_SIZE, VhdWriter, alignedBuffer, bitmapSize, isSectorMarked, parseVhdStream } from './index.js';
 
 interface LayerSpec {
   sizeSectors: number;
@@ -130,6 +131,7 @@ describe('ChainReader property', () => {
               const expected = image.subarray(i * spec.blockSize, (i + 1) * spec.blockSize);
               assert.ok((await chain.readBlock(i)).equals(expected), `block ${i}`);
               assert.ok((await chain.readBlock(i, Buffer.alloc(spec.blockSize, 0xa5))).equals(expected), `block ${i} into a buffer holding other bytes`);
+              assert.ok((await chain.readBlockInPlace(i, Buffer.alloc(bitmapSize(spec.blockSize) + spec.blockSize, 0x3c))).equals(expected), `block ${i} read in place`);
               assert.equal(chain.isAllocated(i), spec.layers.some((l) => l.blocks.some((b) => b.index === i)));
             }
             for (const [a, b] of spec.reads) {
@@ -139,6 +141,18 @@ describe('ChainReader property', () => {
             }
           } finally {
             await chain.close();
+          }
+          const direct = await ChainReader.open(headPath, { directReads: true });
+          try {
+            const into = Buffer.alloc(spec.blockSize, 0x5a);
+            const room = alignedBuffer(bitmapSize(spec.blockSize) + spec.blockSize).fill(0xc3);
+            for (let i = 0; i < direct.blockCount; i++) {
+              const expected = image.subarray(i * spec.blockSize, (i + 1) * spec.blockSize);
+              assert.ok((await direct.readBlock(i, into)).equals(expected), `block ${i}, direct reads`);
+              assert.ok((await direct.readBlockInPlace(i, room)).equals(expected), `block ${i}, direct reads in place`);
+            }
+          } finally {
+            await direct.close();
           }
           const stream = await parseVhdStream(createReadStream(headPath, { highWaterMark: 3000 }));
           const written = new Map(spec.layers.at(-1)!.blocks.map((b) => [b.index, b.bitmap]));

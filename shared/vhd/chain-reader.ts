@@ -16,8 +16,13 @@
 // Only the marked sectors of a layer's block are read (VhdFile.readMarked: the holes of a sparse
 // delta are skipped, and not zeroed: only marked sectors are copied out), unless the check says it
 // needs the stored bytes of the unmarked ones too.
+//
+// Opened with `directReads`, every layer reads its blocks past the page cache where the file
+// system allows (direct-io.ts), through the reader's own aligned layer buffers: for a chain read
+// once, cold (a restore), which the page cache would only fill and evict.
 import { basename, dirname, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
+import { alignedBuffer } from './direct-io.js';
 import { DiskType, SECTOR_SIZE } from './format/index.js';
 import { mergeExplainsUuidMismatch, readMergeState } from './merge-state.js';
 import { fileIdentity, locateParent } from './parent-locator.js';
@@ -42,6 +47,11 @@ export interface BlockCheck {
   close?(): Promise<void>;
 }
 
+export interface ChainReaderOptions {
+  /** Read blocks past the page cache where the file system allows it (VhdFileOptions.directReads). */
+  directReads?: boolean;
+}
+
 /** Longest chain followed; a longer one is treated as a loop. */
 export const MAX_CHAIN_DEPTH = 1000;
 
@@ -56,12 +66,14 @@ export class ChainReader {
   readonly #bitmapBytes: number;
   readonly #full: Buffer;
   readonly #check: BlockCheck | undefined;
+  readonly #directReads: boolean;
   /** Layer buffers (bitmap + block) of `readBlock(index, into)` calls, kept for the next. */
   readonly #scratch: Buffer[] = [];
 
-  private constructor(disks: VhdFile[], check?: BlockCheck) {
+  private constructor(disks: VhdFile[], directReads: boolean, check?: BlockCheck) {
     this.disks = disks;
     this.#check = check;
+    this.#directReads = directReads;
     this.currentSize = disks[0]!.currentSize;
     this.blockSize = disks[0]!.blockSize;
     this.blockCount = disks[0]!.blockCount;
@@ -69,18 +81,19 @@ export class ChainReader {
     this.#full = Buffer.alloc(this.#bitmapBytes, 0xff);
   }
 
-  static async open(path: string): Promise<ChainReader> {
+  static async open(path: string, options: ChainReaderOptions = {}): Promise<ChainReader> {
     const disks: VhdFile[] = [];
+    const directReads = options.directReads === true;
     try {
-      let disk = await VhdFile.open(path);
+      let disk = await VhdFile.open(path, { directReads });
       disks.push(disk);
       const seen = new Set([await fileIdentity(disk.path)]);
       while (disk.footer.diskType === DiskType.Differencing) {
-        disk = await openParent(disk, seen);
+        disk = await openParent(disk, seen, directReads);
         disks.push(disk);
         if (disks.length > MAX_CHAIN_DEPTH) throw new VhdChainError(path, `chain is deeper than ${MAX_CHAIN_DEPTH} disks`);
       }
-      return new ChainReader(disks);
+      return new ChainReader(disks, directReads);
     } catch (error) {
       await Promise.all(disks.map((d) => d.close()));
       throw error;
@@ -92,7 +105,7 @@ export class ChainReader {
    * only one of the two readers (the files are shared); closing it also closes the check.
    */
   withBlockCheck(check: BlockCheck): ChainReader {
-    return new ChainReader(this.disks, check);
+    return new ChainReader(this.disks, this.#directReads, check);
   }
 
   /** The newest disk, whose name and uuid the chain goes by. */
@@ -120,23 +133,56 @@ export class ChainReader {
    * V8's collector busy at commit: docs/performance-notes.md).
    */
   async readBlock(index: number, into?: Buffer): Promise<Buffer> {
+    this.#checkIndex(index);
+    if (into !== undefined && into.length < this.blockSize) throw new RangeError(`a ${this.blockSize}-byte block does not fit in ${into.length} bytes`);
+    return this.#assemble(index, into?.subarray(0, this.blockSize), undefined);
+  }
+
+  /**
+   * Block `index` read in place: `room` (at least bitmap + block bytes, as a VHD stores a block)
+   * takes the newest layer's stored bitmap and block as they are, and the block's newest data is
+   * returned as the view after the bitmap. A block that layer marks whole costs no copy (and, with
+   * direct reads and `room` from `alignedBuffer`, no page cache); the first bytes hold that
+   * layer's stored bitmap afterwards, for the caller to overwrite.
+   */
+  async readBlockInPlace(index: number, room: Buffer): Promise<Buffer> {
+    this.#checkIndex(index);
+    const size = this.#bitmapRoom + this.blockSize;
+    if (room.length < size) throw new RangeError(`a ${size}-byte stored block does not fit in ${room.length} bytes`);
+    return this.#assemble(index, room.subarray(this.#bitmapRoom, size), room.subarray(0, size));
+  }
+
+  #checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
       throw new RangeError(`block ${index} is outside 0..${this.blockCount - 1}`);
     }
-    if (into !== undefined && into.length < this.blockSize) throw new RangeError(`a ${this.blockSize}-byte block does not fit in ${into.length} bytes`);
-    const out = into?.subarray(0, this.blockSize);
+  }
+
+  /** Bytes a layer's stored bitmap takes before its block (the same in every layer: one block size). */
+  get #bitmapRoom(): number {
+    return this.disks[0]!.bitmapSize;
+  }
+
+  /** The block into `out` (a fresh buffer when undefined); the newest layer read into `room` when given, else through a kept buffer. */
+  async #assemble(index: number, out: Buffer | undefined, room: Buffer | undefined): Promise<Buffer> {
     let layer = this.disks.findIndex((d) => d.hasBlock(index));
     if (layer < 0) return out === undefined ? Buffer.alloc(this.blockSize) : out.fill(0);
-    const scratch = out === undefined ? undefined : (this.#scratch.pop() ?? Buffer.allocUnsafeSlow(Math.max(...this.disks.map((d) => d.bitmapSize + d.blockSize))));
+    let scratch: Buffer | undefined;
+    const kept = (): Buffer | undefined => (out === undefined ? undefined : (scratch ??= this.#scratch.pop() ?? this.#layerBuffer()));
     try {
-      const first = (await this.#readLayer(layer, index, scratch))!;
-      if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) return out === undefined ? first.data : (first.data.copy(out), out);
-      // Only marked sectors are copied in; what no layer marks is zeroed at the end.
+      const first = (await this.#readLayer(layer, index, room ?? kept()))!;
+      if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) {
+        if (out === undefined) return first.data;
+        if (room === undefined) first.data.copy(out);
+        return out;
+      }
+      // Only marked sectors are copied in; what no layer marks is zeroed at the end. (Read in
+      // place, the newest layer's sectors are already where they belong: copied onto themselves.)
       const target = out ?? Buffer.allocUnsafe(this.blockSize);
       const needed = Buffer.from(this.#full);
       let done = overlaySectors(target, needed, first.data, first.bitmap);
       for (layer++; !done && layer < this.disks.length; layer++) {
-        const block = await this.#readLayer(layer, index, scratch);
+        const block = await this.#readLayer(layer, index, kept());
         if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
       }
       if (!done) forEachMarkedRun(needed, this.blockSize, (first, end) => target.fill(0, first * SECTOR_SIZE, end * SECTOR_SIZE));
@@ -144,6 +190,12 @@ export class ChainReader {
     } finally {
       if (scratch !== undefined) this.#scratch.push(scratch);
     }
+  }
+
+  /** A buffer for one layer's bitmap and block: aligned for direct reads when the reader makes them. */
+  #layerBuffer(): Buffer {
+    const size = Math.max(...this.disks.map((d) => d.bitmapSize + d.blockSize));
+    return this.#directReads ? alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
   }
 
   async #readLayer(layer: number, index: number, into: Buffer | undefined): Promise<VhdBlock | undefined> {
@@ -184,7 +236,7 @@ export class ChainReader {
   }
 }
 
-async function openParent(child: VhdFile, seen: Set<string>): Promise<VhdFile> {
+async function openParent(child: VhdFile, seen: Set<string>, directReads: boolean): Promise<VhdFile> {
   const located = await locateParent(child.path, child.header.parentUnicodeName);
   if (!located.ok) throw new VhdChainError(child.path, located.notFound ? `parent ${resolve(dirname(child.path), child.header.parentUnicodeName)} does not exist` : located.reason);
   const { path, identity } = located;
@@ -192,7 +244,7 @@ async function openParent(child: VhdFile, seen: Set<string>): Promise<VhdFile> {
   seen.add(identity);
   let parent: VhdFile;
   try {
-    parent = await VhdFile.open(path);
+    parent = await VhdFile.open(path, { directReads });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new VhdChainError(child.path, `parent ${path} does not exist`, { cause: error });

@@ -1,7 +1,8 @@
 // The synthetic stream against independent readers: a chain built with a model of its content
 // (test/support/vhd-chain-builder.ts) is streamed as one dynamic VHD; the stream's declared
 // length must be its real length, our stream parser must accept it, and qemu-img must read it as
-// the model says. Also: the stream reads at most a few blocks ahead of its consumer.
+// the model says. Also: the stream reads at most a few blocks ahead of its consumer (or as many
+// as it is asked to).
 import assert from 'node:assert/strict';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { buildChain } from '../../test/support/vhd-chain-builder.js';
 import { assertSameBytes, qemuVhdToRaw } from '../../test/support/vhd-oracles.js';
 import { withVhdTempDir } from '../../test/support/vhd-temp-dir.js';
 import { ChainReader } from './chain-reader.js';
+import { alignedBuffer } from './direct-io.js';
 import { BAT_ABSENT, DiskType, batSize, bitmapSize, isFullyMarked } from './format/index.js';
 import { parseVhdStream } from './stream-parser.js';
 import { ReusedBuffers } from '../reused-buffers.js';
@@ -81,6 +83,45 @@ describe('syntheticVhdStream', () => {
       } finally {
         await chain.close();
       }
+    });
+  });
+
+  it('reading 8 blocks ahead, directly into aligned buffers: the same stream, and never more than 8 blocks ahead of a consumer that waits', async () => {
+    await withVhdTempDir(async (dir) => {
+      const built = await buildChain({ dir, size: 40 * MiB + 3 * 512, depth: 4, seed: 'synthetic-4', partialPages: true, density: 1 });
+      const plainChain = await ChainReader.open(built.paths[0]!);
+      const plain: Buffer[] = [];
+      try {
+        for await (const chunk of syntheticVhdChunks(plainChain).chunks) plain.push(Buffer.from(chunk));
+      } finally {
+        await plainChain.close();
+      }
+      const chain = await ChainReader.open(built.paths[0]!, { directReads: true });
+      let reads = 0;
+      const inPlace = chain.readBlockInPlace.bind(chain);
+      chain.readBlockInPlace = (index: number, room: Buffer) => {
+        reads++;
+        return inPlace(index, room);
+      };
+      try {
+        const buffers = new ReusedBuffers(11, alignedBuffer);
+        const { length, chunks } = syntheticVhdChunks(chain, { blockBuffers: buffers, readAhead: 8 });
+        const out: Buffer[] = [];
+        for (let i = 0; i < 4; i++) out.push(Buffer.from((await chunks.next()).value as Buffer)); // footer, header, BAT, block 0
+        await sleep(200);
+        assert.equal(reads, 9, 'block 0 and the 8 after it, no more while the consumer waits');
+        for await (const chunk of chunks) {
+          out.push(Buffer.from(chunk));
+          buffers.give(chunk);
+        }
+        const joined = Buffer.concat(out);
+        assert.equal(joined.length, length);
+        assert.ok(joined.equals(Buffer.concat(plain)), 'the same stream as one block at a time through the page cache');
+        assert.equal(reads, chain.allocatedBlocks().length);
+      } finally {
+        await chain.close();
+      }
+      assert.throws(() => syntheticVhdChunks(chain, { readAhead: 0 }), /readAhead 0/);
     });
   });
 

@@ -43,6 +43,12 @@ export interface SyntheticStreamOptions {
    * faults and collection) per block. Without it a block is yielded as its bitmap, then its data.
    */
   blockBuffers?: ReusedBuffers;
+  /**
+   * Blocks read ahead of the one being yielded (default 1). A chain read past the page cache
+   * waits on the disk for each layer of a block in turn, so a few blocks in flight keep the disk
+   * busy; each costs a block buffer and a layer buffer of the reader.
+   */
+  readAhead?: number;
 }
 
 
@@ -120,10 +126,12 @@ export function syntheticVhdChunks(chain: ChainReader, options: SyntheticStreamO
     uuid: options.uuid ?? head.footer.uuid,
     timestamp: head.footer.timestamp,
   });
-  return { length: layout.length, chunks: emit(chain, layout, options.blockBuffers) };
+  const readAhead = options.readAhead ?? 1;
+  if (!Number.isInteger(readAhead) || readAhead < 1) throw new RangeError(`readAhead ${readAhead} is not a whole number of blocks ≥ 1`);
+  return { length: layout.length, chunks: emit(chain, layout, options.blockBuffers, readAhead) };
 }
 
-async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: ReusedBuffers | undefined): AsyncGenerator<Buffer> {
+async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: ReusedBuffers | undefined, readAhead: number): AsyncGenerator<Buffer> {
   const footer = encodeFooter(layout.footer);
   yield footer;
   yield encodeHeader(layout.header);
@@ -132,27 +140,38 @@ async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: Reuse
   const { blocks } = layout;
   const size = bitmap.length + chain.blockSize;
   const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(size).subarray(0, size), bitmap));
-  let pending = blocks.length > 0 ? read(blocks[0]!) : undefined;
-  for (let i = 0; i < blocks.length; i++) {
-    const data = await pending!;
-    pending = i + 1 < blocks.length ? read(blocks[i + 1]!) : undefined;
-    if (buffers !== undefined) {
+  // While block i is yielded, blocks i+1 … i+readAhead are being read.
+  const pending: Promise<Buffer>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < blocks.length && pending.length < readAhead) pending.push(read(blocks[next++]!));
+  };
+  try {
+    fill();
+    for (let i = 0; i < blocks.length; i++) {
+      const data = await pending.shift()!;
+      fill();
+      if (buffers !== undefined) {
+        yield data;
+        continue;
+      }
+      if (data.length !== chain.blockSize) {
+        throw new VhdFormatError(`block ${blocks[i]}`, `chain returned ${data.length} bytes, expected ${chain.blockSize}`);
+      }
+      yield bitmap;
       yield data;
-      continue;
     }
-    if (data.length !== chain.blockSize) {
-      throw new VhdFormatError(`block ${blocks[i]}`, `chain returned ${data.length} bytes, expected ${chain.blockSize}`);
-    }
-    yield bitmap;
-    yield data;
+  } finally {
+    // Reads still in flight must settle before the caller closes the chain's files.
+    await Promise.allSettled(pending);
   }
   yield footer;
 }
 
-/** Block `index` into `buffer` after its full bitmap: the whole buffer. */
+/** Block `index` into `buffer` after its full bitmap: the whole buffer. Read in place, then the bitmap written over the stored one. */
 async function readInto(chain: ChainReader, index: number, buffer: Buffer, bitmap: Buffer): Promise<Buffer> {
+  await chain.readBlockInPlace(index, buffer);
   bitmap.copy(buffer, 0);
-  await chain.readBlock(index, buffer.subarray(bitmap.length));
   return buffer;
 }
 

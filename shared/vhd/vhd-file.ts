@@ -6,16 +6,23 @@
 // The trailing footer is read too and reported (`trailingFooter`, `trailingFooterProblem`) for
 // `check`. A block is read with one `read` into a pre-sized buffer: bitmap and data are contiguous
 // (or, for a reader that needs only the marked sectors, its bitmap and then each marked run).
+// Opened with `directReads`, block reads into aligned buffers bypass the page cache (direct-io.ts).
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { dynamicBlockOrder } from './block-layout.js';
 import { BAT_ABSENT, DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE, VhdFormatError, batSize, bitmapSize, blockCount, decodeBat, decodeFooter, decodeHeader, type DynamicHeader, type Footer } from './format/index.js';
+import { canReadDirect, isAlignmentRefusal, openDirect } from './direct-io.js';
 import { forEachMarkedRun } from './sector-overlay.js';
 import type { VhdBlock, VhdDescription } from './types.js';
 
 export interface VhdFileOptions {
   /** Open read-write (for merges that update the file in place). Default read-only. */
   writable?: boolean;
+  /**
+   * Read blocks past the page cache where the file system allows it, into buffers from
+   * `alignedBuffer` (others are read through the cache). For a read-only file read once, cold.
+   */
+  directReads?: boolean;
 }
 
 /** Reads of marked runs one partly marked block may cost; with more runs the block is read whole. */
@@ -48,11 +55,16 @@ export class VhdFile implements VhdDescription {
   readonly trailingFooterProblem: string | undefined;
   /** The open file; for in-place updates of a writable file (merges). */
   readonly handle: FileHandle;
+  /** The handle of direct reads, when the file system offers them. */
+  readonly #direct: FileHandle | undefined;
+  /** Set when the device refused a sector-aligned direct read (it wants 4 KiB). */
+  #directRefused = false;
   #closed = false;
 
-  private constructor(path: string, handle: FileHandle, o: Opened) {
+  private constructor(path: string, handle: FileHandle, o: Opened, direct: FileHandle | undefined) {
     this.path = path;
     this.handle = handle;
+    this.#direct = direct;
     this.footer = o.footer;
     this.header = o.header;
     this.bat = o.bat;
@@ -67,13 +79,36 @@ export class VhdFile implements VhdDescription {
 
   static async open(path: string, options: VhdFileOptions = {}): Promise<VhdFile> {
     const full = resolve(path);
+    if (options.writable && options.directReads) throw new RangeError('direct reads are for read-only files');
     const handle = await open(full, options.writable ? 'r+' : 'r');
+    let direct: FileHandle | undefined;
     try {
-      return new VhdFile(full, handle, await readMetadata(handle, full));
+      const opened = await readMetadata(handle, full);
+      direct = options.directReads ? await openDirect(full) : undefined;
+      return new VhdFile(full, handle, opened, direct);
     } catch (error) {
-      await handle.close();
+      await Promise.all([handle.close(), direct?.close()]);
       throw error;
     }
+  }
+
+  /** True while block reads into aligned buffers bypass the page cache. */
+  get readsDirect(): boolean {
+    return this.#direct !== undefined && !this.#directRefused;
+  }
+
+  /** Fills `buf` from `offset` of the file: directly when it can, else through the page cache. */
+  async #readData(buf: Buffer, offset: number, where: string): Promise<void> {
+    if (this.#direct !== undefined && !this.#directRefused && canReadDirect(buf, offset)) {
+      try {
+        return await readFully(this.#direct, buf, offset, where);
+      } catch (error) {
+        if (!isAlignmentRefusal(error)) throw error;
+        // The device wants larger alignment than a sector: read through the cache from now on.
+        this.#directRefused = true;
+      }
+    }
+    await readFully(this.handle, buf, offset, where);
   }
 
   get isDifferencing(): boolean {
@@ -105,7 +140,7 @@ export class VhdFile implements VhdDescription {
     if (offset === undefined) return undefined;
     const size = this.bitmapSize + this.blockSize;
     const buf = blockBuffer(into, size);
-    await readFully(this.handle, buf, offset, `${this.path}: block ${index}`);
+    await this.#readData(buf, offset, `${this.path}: block ${index}`);
     return { index, bitmap: buf.subarray(0, this.bitmapSize), data: buf.subarray(this.bitmapSize) };
   }
 
@@ -128,20 +163,20 @@ export class VhdFile implements VhdDescription {
     const bitmap = buf.subarray(0, this.bitmapSize);
     const data = buf.subarray(this.bitmapSize);
     const where = `${this.path}: block ${index}`;
-    await readFully(this.handle, bitmap, offset, where);
+    await this.#readData(bitmap, offset, where);
     const start = offset + this.bitmapSize;
     const sectors = this.blockSize / SECTOR_SIZE;
     if (bitmap.subarray(0, sectors / 8).every((byte) => byte === 0xff)) {
-      await readFully(this.handle, data, start, where);
+      await this.#readData(data, start, where);
       return { index, bitmap, data };
     }
     const runs: Array<[number, number]> = [];
     forEachMarkedRun(bitmap, this.blockSize, (first, end) => runs.push([first, end]));
     if (runs.length > MAX_MARKED_READS) {
       // Many short runs (or a bitmap made to have them): one read of the whole block.
-      await readFully(this.handle, data, start, where);
+      await this.#readData(data, start, where);
     } else {
-      await Promise.all(runs.map(([first, end]) => readFully(this.handle, data.subarray(first * SECTOR_SIZE, end * SECTOR_SIZE), start + first * SECTOR_SIZE, where)));
+      await Promise.all(runs.map(([first, end]) => this.#readData(data.subarray(first * SECTOR_SIZE, end * SECTOR_SIZE), start + first * SECTOR_SIZE, where)));
     }
     if (options.zeroUnmarked === false) return { index, bitmap, data };
     let at = 0;
@@ -156,7 +191,7 @@ export class VhdFile implements VhdDescription {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.handle.close();
+    await Promise.all([this.handle.close(), this.#direct?.close()]);
   }
 }
 

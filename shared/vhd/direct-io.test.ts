@@ -1,0 +1,155 @@
+// Direct reads of a chain (direct-io.ts): the same bytes as reads through the page cache, the
+// blocks really left out of the page cache (`fincore` counts a file's resident bytes), and the
+// page cache used where direct reads cannot be (a caller's own unaligned buffer, a device of
+// 4 KiB sectors, attached as a loop device).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { alignedBuffer, canReadDirect } from './direct-io.js';
+import { ChainReader, DiskType, VhdFile, VhdWriter, bitmapSize } from './index.js';
+
+const MiB = 1024 * 1024;
+const BLOCK = 2 * MiB;
+const BLOCKS = 8;
+const uuid = (n: number) => `bbbbbbbb-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+function data(layer: number, index: number): Buffer {
+  const out = Buffer.alloc(BLOCK);
+  for (let i = 0; i < BLOCK; i += 4096) out.fill((layer * 31 + index * 7 + i / 4096) & 0xff, i, i + 4096);
+  return out;
+}
+
+/** A full base of BLOCKS blocks and a child with every other block, half of each marked. */
+async function writeChain(dir: string): Promise<{ head: string; expected: Buffer[] }> {
+  const expected: Buffer[] = [];
+  const base = await VhdWriter.create({ path: join(dir, 'base.vhd'), diskType: DiskType.Dynamic, currentSize: BLOCKS * BLOCK, uuid: uuid(1), blockSize: BLOCK });
+  for (let i = 0; i < BLOCKS; i++) {
+    await base.writeBlock(i, data(0, i), Buffer.alloc(bitmapSize(BLOCK), 0xff));
+    expected.push(data(0, i));
+  }
+  await base.finish();
+  const head = join(dir, 'child.vhd');
+  const child = await VhdWriter.create({
+    path: head,
+    diskType: DiskType.Differencing,
+    currentSize: BLOCKS * BLOCK,
+    uuid: uuid(2),
+    blockSize: BLOCK,
+    parent: { uuid: uuid(1), timestamp: 1, relativeName: './base.vhd' },
+  });
+  for (let i = 0; i < BLOCKS; i += 2) {
+    const bitmap = Buffer.alloc(bitmapSize(BLOCK));
+    bitmap.fill(0xff, 0, 256); // the first half of the block's sectors
+    await child.writeBlock(i, data(1, i), bitmap);
+    data(1, i).copy(expected[i]!, 0, 0, BLOCK / 2);
+  }
+  await child.finish();
+  return { head, expected };
+}
+
+/** Writes the file's pages back and drops them from the page cache. */
+function evict(path: string): void {
+  execFileSync('python3', ['-c', 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)', path]);
+}
+
+/** Bytes of the file in the page cache. */
+function resident(path: string): number {
+  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
+}
+
+async function readAll(chain: ChainReader, into: (i: number) => Buffer | undefined): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let i = 0; i < chain.blockCount; i++) out.push(Buffer.from(await chain.readBlock(i, into(i))));
+  return out;
+}
+
+describe('direct reads of a chain', () => {
+  let dir: string;
+  let chain: { head: string; expected: Buffer[] };
+  const files = () => [chain.head, join(dir, 'base.vhd')];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'deltachain-direct-'));
+    chain = await writeChain(dir);
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('reads the same blocks as the page cache gives, and leaves them out of it', async () => {
+    for (const f of files()) evict(f);
+    const reader = await ChainReader.open(chain.head, { directReads: true });
+    try {
+      assert.deepEqual(reader.disks.map((d) => d.readsDirect), [true, true], 'this file system offers O_DIRECT');
+      const target = Buffer.alloc(BLOCK);
+      const got = await readAll(reader, () => target);
+      got.forEach((block, i) => assert.ok(block.equals(chain.expected[i]!), `block ${i}`));
+      const room = alignedBuffer(bitmapSize(BLOCK) + BLOCK);
+      for (let i = 0; i < reader.blockCount; i++) assert.ok((await reader.readBlockInPlace(i, room)).equals(chain.expected[i]!), `block ${i} read in place`);
+    } finally {
+      await reader.close();
+    }
+    // Opening read the footers, headers and BATs through the cache: a few pages, no block.
+    for (const f of files()) assert.ok(resident(f) < 64 * 1024, `${f}: ${resident(f)} bytes in the page cache after direct reads`);
+
+    const cached = await ChainReader.open(chain.head);
+    try {
+      const got = await readAll(cached, () => Buffer.alloc(BLOCK));
+      got.forEach((block, i) => assert.ok(block.equals(chain.expected[i]!), `block ${i}, through the cache`));
+    } finally {
+      await cached.close();
+    }
+    assert.ok(resident(join(dir, 'base.vhd')) >= BLOCKS * BLOCK / 2, 'the reads through the cache filled it (the measure works)');
+  });
+
+  it('reads a caller-owned buffer through the page cache, with the same bytes', async () => {
+    for (const f of files()) evict(f);
+    const file = await VhdFile.open(join(dir, 'base.vhd'), { directReads: true });
+    try {
+      const own = Buffer.alloc(bitmapSize(BLOCK) + BLOCK);
+      assert.equal(canReadDirect(own, 0), false);
+      const block = await file.readBlock(3, own);
+      assert.ok(block!.data.equals(chain.expected[3]!));
+      assert.ok(resident(file.path) >= BLOCK, 'the unaligned buffer was filled through the cache');
+      const aligned = alignedBuffer(bitmapSize(BLOCK) + BLOCK);
+      assert.equal(canReadDirect(aligned, 512), true);
+      assert.equal(canReadDirect(aligned.subarray(16), 512), false, 'a view off the sector boundary');
+      assert.ok((await file.readBlock(3, aligned))!.data.equals(chain.expected[3]!));
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('falls back to the page cache on a device of 4 KiB sectors, which refuses sector-aligned direct reads', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to attach a loop device');
+    const image = join(dir, '4k.img');
+    const mount = join(dir, '4k');
+    execFileSync('truncate', ['-s', '64M', image]);
+    const device = execFileSync('losetup', ['--find', '--show', '--sector-size', '4096', image], { encoding: 'utf8' }).trim();
+    try {
+      execFileSync('mkfs.ext4', ['-q', device]);
+      await mkdir(mount);
+      execFileSync('mount', [device, mount]);
+      try {
+        const on4k = await writeChain(mount);
+        const reader = await ChainReader.open(on4k.head, { directReads: true });
+        try {
+          assert.deepEqual(reader.disks.map((d) => d.readsDirect), [true, true], 'ext4 offers O_DIRECT at open');
+          const got = await readAll(reader, () => Buffer.alloc(BLOCK));
+          got.forEach((block, i) => assert.ok(block.equals(on4k.expected[i]!), `block ${i}`));
+          assert.deepEqual(reader.disks.map((d) => d.readsDirect), [false, false], 'the refused reads turned direct reads off');
+        } finally {
+          await reader.close();
+        }
+      } finally {
+        execFileSync('umount', [mount]);
+      }
+    } finally {
+      execFileSync('losetup', ['--detach', device]);
+    }
+  });
+
+  it('is for read-only files', async () => {
+    await assert.rejects(VhdFile.open(join(dir, 'base.vhd'), { writable: true, directReads: true }), /read-only/);
+  });
+});
