@@ -52,7 +52,7 @@ async function writeChain(dir: string): Promise<{ head: string; expected: Buffer
 
 /** Writes the file's pages back and drops them from the page cache. */
 function evict(path: string): void {
-  execFileSync('python3', ['-c', 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)', path]);
+  execFileSync('/usr/bin/python3', ['-c', 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)', path]);
 }
 
 /** Bytes of the file in the page cache. */

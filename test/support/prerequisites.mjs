@@ -1,6 +1,6 @@
 // What the tests need besides npm packages, checked before any test runs (test/run-tests.mjs)
 // and installed by `npm run lab -- --once`: the tools the tests run (qemu-img and libvhdi as
-// oracles of the VHD format, b3sum as BLAKE3's, qemu-nbd and nbdkit as NBD servers (libnbd's nbdinfo and nbdcopy as
+// oracles of the VHD format, b3sum as BLAKE3's, fincore and losetup to see direct reads, qemu-nbd and nbdkit as NBD servers (libnbd's nbdinfo and nbdcopy as
 // NBD clients), restic and borg for the peers benchmark, openssl for certificates,
 // nats-server, systemd-analyze) and a Postgres and a NATS with JetStream to connect to. As root
 // on Debian the missing packages are installed (`apt-get update`, `apt-get install -y …`) and
@@ -60,6 +60,8 @@ export const PREREQUISITES = [
   { what: 'b3sum', debian: 'b3sum', present: async () => findOnPath('b3sum') !== undefined },
   { what: 'restic', debian: 'restic', present: async () => findOnPath('restic') !== undefined },
   { what: 'borg', debian: 'borgbackup', present: async () => findOnPath('borg') !== undefined },
+  { what: 'fincore', debian: 'util-linux-extra', present: async () => findOnPath('fincore') !== undefined },
+  { what: 'losetup', debian: 'mount', present: async () => findOnPath('losetup') !== undefined },
   { what: 'openssl', debian: 'openssl', present: async () => findOnPath('openssl') !== undefined },
   { what: 'nats-server', debian: 'nats-server', present: async () => findOnPath('nats-server') !== undefined },
   { what: 'systemd-analyze', debian: 'systemd', present: async () => findOnPath('systemd-analyze') !== undefined },
