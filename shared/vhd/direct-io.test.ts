@@ -1,13 +1,14 @@
 // Direct reads of a chain (direct-io.ts): the same bytes as reads through the page cache, the
 // blocks really left out of the page cache (`fincore` counts a file's resident bytes), and the
 // page cache used where direct reads cannot be (a caller's own unaligned buffer, a device of
-// 4 KiB sectors, attached as a loop device).
+// 4 KiB sectors attached as a loop device, a process whose address space is limited).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { build } from 'esbuild';
 import { alignedBuffer, canReadDirect } from './direct-io.js';
 import { ChainReader, DiskType, VhdFile, VhdWriter, bitmapSize } from './index.js';
 
@@ -147,6 +148,29 @@ describe('direct reads of a chain', () => {
     } finally {
       execFileSync('losetup', ['--detach', device]);
     }
+  });
+
+  it('in a process whose address space is limited (ulimit -v), where V8 cannot reserve a WebAssembly memory, reads through the page cache with the same bytes', async () => {
+    // tsx cannot start under the limit (it loads WebAssembly itself): the reading is bundled first.
+    const entry = join(dir, 'limited-entry.ts');
+    const bundle = join(dir, 'limited.mjs');
+    await writeFile(
+      entry,
+      `import { ChainReader } from ${JSON.stringify(join(import.meta.dirname, 'chain-reader.ts'))};
+      import { bitmapSize } from ${JSON.stringify(join(import.meta.dirname, 'format/index.ts'))};
+      import { alignedBuffer, canReadDirect } from ${JSON.stringify(join(import.meta.dirname, 'direct-io.ts'))};
+      const reader = await ChainReader.open(process.argv[2], { directReads: true });
+      const room = alignedBuffer(bitmapSize(reader.blockSize) + reader.blockSize);
+      const blocks = [];
+      for (let i = 0; i < reader.blockCount; i++) blocks.push((await reader.readBlockInPlace(i, room)).toString('base64'));
+      await reader.close();
+      console.log(JSON.stringify({ aligned: canReadDirect(room, 0), blocks }));`,
+    );
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'error' });
+    const out = execFileSync('bash', ['-c', 'ulimit -v 4000000 && exec "$0" "$@"', process.execPath, bundle, chain.head], { encoding: 'utf8', maxBuffer: 64 * MiB });
+    const { aligned, blocks } = JSON.parse(out) as { aligned: boolean; blocks: string[] };
+    assert.equal(aligned, false, 'no WebAssembly memory under the limit: an ordinary buffer');
+    blocks.forEach((b, i) => assert.ok(Buffer.from(b, 'base64').equals(chain.expected[i]!), `block ${i}`));
   });
 
   it('is for read-only files', async () => {

@@ -18,10 +18,21 @@ const WASM_PAGE = 65536;
 
 const aligned = new WeakSet<ArrayBufferLike>();
 
-/** `size` bytes starting on a page boundary (zeroed), which a direct read can fill. */
+/**
+ * `size` bytes starting on a page boundary, which a direct read can fill. V8 reserves ~10 GiB of
+ * address space around each WebAssembly memory (address space, not memory: RSS counts the pages
+ * used); where it cannot (a process limited by `ulimit -v`) this gives an ordinary buffer, which
+ * is read through the page cache.
+ */
 export function alignedBuffer(size: number): Buffer {
   const pages = Math.max(1, Math.ceil(size / WASM_PAGE));
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  } catch (error) {
+    if (error instanceof RangeError) return Buffer.allocUnsafeSlow(size);
+    throw error;
+  }
   aligned.add(memory.buffer);
   return Buffer.from(memory.buffer, 0, size);
 }
