@@ -19,4 +19,13 @@ describe('ReusedBuffers', () => {
     buffers.give(Buffer.alloc(4096));
     assert.equal(buffers.owns(buffers.take(2048)), true, 'a foreign buffer given is not kept');
   });
+
+  it('finds the buffer a view of it lies in, wherever the view starts', () => {
+    const buffers = new ReusedBuffers();
+    const a = buffers.take(4096);
+    assert.equal(buffers.holder(a.subarray(512, 1024)), a);
+    assert.equal(buffers.holder(a), a);
+    assert.equal(buffers.holder(Buffer.alloc(16)), undefined, 'memory made elsewhere');
+    assert.equal(buffers.holder(Buffer.from(a.buffer, 100, 200)), a, 'another view of the same memory');
+  });
 });

@@ -7,7 +7,8 @@
 export class ReusedBuffers {
   readonly #keep: number;
   readonly #free: Buffer[] = [];
-  readonly #made = new WeakSet<ArrayBufferLike>();
+  /** Each buffer made, by the memory it views. */
+  readonly #made = new WeakMap<ArrayBufferLike, Buffer>();
   readonly #make: (size: number) => Buffer;
 
   /** `make` gives a new buffer of `size` bytes (default `Buffer.allocUnsafeSlow`; e.g. aligned ones for direct reads). */
@@ -20,13 +21,19 @@ export class ReusedBuffers {
     const at = this.#free.findIndex((b) => b.length >= size);
     if (at >= 0) return this.#free.splice(at, 1)[0]!;
     const made = this.#make(size);
-    this.#made.add(made.buffer);
+    this.#made.set(made.buffer, made);
     return made;
   }
 
   /** True when `chunk` starts a buffer this set made (then `give` it back when done with it). */
   owns(chunk: Buffer): boolean {
     return this.#made.has(chunk.buffer) && chunk.byteOffset === 0;
+  }
+
+  /** The buffer this set made that `view` is part of, wherever in it `view` starts; undefined for memory made elsewhere. */
+  holder(view: Uint8Array): Buffer | undefined {
+    const made = this.#made.get(view.buffer);
+    return made !== undefined && view.byteOffset >= made.byteOffset && view.byteOffset + view.length <= made.byteOffset + made.length ? made : undefined;
   }
 
   give(buffer: Buffer): void {

@@ -36,6 +36,7 @@ import { StorageConflictError, StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 import { ReusedBuffers } from '../../shared/reused-buffers.js';
 import { alignedBuffer } from '../../shared/vhd/index.js';
+import { encodeVhdChunkInPlace, type EncodedGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
@@ -51,6 +52,8 @@ const WRITE_WINDOW = 2;
 const GET_DISK_READ_AHEAD = 8;
 /** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */
 const BLOCK_BUFFERS = GET_DISK_READ_AHEAD + 3;
+/** Bytes before each block in its buffer for its message's header: one sector, so the block stays aligned for direct reads. */
+const BLOCK_ROOM = 512;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
@@ -297,10 +300,11 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   cancelled.catch(() => undefined);
   const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
   /** Hands the message to the transport, then waits for the window; `written` settles when the transport took it. */
-  const send = async (message: GetDiskResponse): Promise<{ written: Promise<void> }> => {
+  const send = async (message: GetDiskResponse | EncodedGetDiskResponse): Promise<{ written: Promise<void> }> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
     const write = new Promise<void>((resolve, reject) =>
-      call.write(message, (error?: Error | null) => {
+      // An encoded message is a Buffer the service's serializer passes through (get-disk-encoding.ts).
+      call.write(message as GetDiskResponse, (error?: Error | null) => {
         idle?.touch();
         if (error) reject(error);
         else resolve();
@@ -315,17 +319,23 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     if (parts !== undefined) {
       for await (const part of parts(disk, request)) await send(partToProto(part));
     } else {
-      // A block's buffer goes back once the last message holding part of it was written: gRPC
-      // serializes a message (copies it) before its write completes.
-      // Aligned, so that a block's newest layer is read straight into them past the page cache.
+      // Each block is one message, encoded in the room left before it in its buffer (no copy but
+      // gRPC's own into its frame); the buffer goes back once that message was written: gRPC
+      // serializes a message (copies it) before its write completes. Aligned, so that a block's
+      // newest layer is read straight into them past the page cache. The stream's other chunks
+      // (footer, header, BAT) are sent in pieces of at most VHD_CHUNK.
       const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS, alignedBuffer);
-      const { length, chunks } = serveVhd(chain, blockBuffers, GET_DISK_READ_AHEAD);
+      const { length, chunks } = serveVhd(chain, blockBuffers, { readAhead: GET_DISK_READ_AHEAD, blockRoom: BLOCK_ROOM });
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of chunks) {
-          let last: Promise<void> | undefined;
-          for (let at = 0; at < chunk.length; at += VHD_CHUNK) last = (await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } })).written;
-          if (last !== undefined && blockBuffers.owns(chunk)) last.then(() => blockBuffers.give(chunk), () => undefined);
+          const buffer = blockBuffers.holder(chunk);
+          if (buffer !== undefined) {
+            const { written } = await send(encodeVhdChunkInPlace(buffer, chunk));
+            written.then(() => blockBuffers.give(buffer), () => undefined);
+            continue;
+          }
+          for (let at = 0; at < chunk.length; at += VHD_CHUNK) await send({ part: { $case: 'vhdChunk', value: chunk.subarray(at, at + VHD_CHUNK) } });
         }
       } finally {
         await chunks.return(undefined);

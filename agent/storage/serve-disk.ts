@@ -94,9 +94,10 @@ export function headerPart(request: ServeDiskRequest, file: VhdFile, footerUuid:
 }
 
 /**
- * The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers`, to
- * give back once sent, with `readAhead` blocks read ahead of the one being sent.
+ * The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers` (with
+ * `blockRoom` bytes free before it), to give back once sent, with `readAhead` blocks read ahead
+ * of the one being sent.
  */
-export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers, readAhead = 1): { length: number; chunks: AsyncGenerator<Buffer> } {
-  return syntheticVhdChunks(chain, { blockBuffers, readAhead });
+export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers, o: { readAhead: number; blockRoom: number }): { length: number; chunks: AsyncGenerator<Buffer> } {
+  return syntheticVhdChunks(chain, { blockBuffers, readAhead: o.readAhead, blockRoom: o.blockRoom });
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { ChecksumRule } from '../proto/gen/deltachain/storage/v1/disk.js';
-import { serializeGetDiskResponse } from './get-disk-encoding.js';
+import { VHD_CHUNK_HEADER_ROOM, encodeVhdChunkInPlace, serializeGetDiskResponse } from './get-disk-encoding.js';
 
 test('block and VHD chunk messages encode to the generated encoder bytes and decode back', () => {
   const messages: GetDiskResponse[] = [
@@ -23,4 +23,21 @@ test('block and VHD chunk messages encode to the generated encoder bytes and dec
   const chunk = randomBytes(300_000);
   const decoded = GetDiskResponse.decode(serializeGetDiskResponse({ part: { $case: 'vhdChunk', value: chunk } }));
   assert.ok(decoded.part?.$case === 'vhdChunk' && Buffer.from(decoded.part.value).equals(chunk));
+});
+
+test('a VHD chunk encoded in place is the generated encoder bytes, a view of its buffer that leaves the chunk uncopied', () => {
+  for (const length of [1, 127, 128, 2 * 1024 * 1024 + 512, 16_384 * 1024 + 3]) {
+    const buffer = randomBytes(4096 + length);
+    const chunk = buffer.subarray(4096);
+    const expected = Buffer.from(GetDiskResponse.encode({ part: { $case: 'vhdChunk', value: Buffer.from(chunk) } }).finish());
+    const message = encodeVhdChunkInPlace(buffer, chunk);
+    assert.ok(message.equals(expected), `${length} bytes`);
+    assert.equal(message.buffer, buffer.buffer, 'a view of the buffer');
+    assert.equal(message.byteOffset + message.length, chunk.byteOffset + chunk.length, 'ending with the chunk');
+    assert.equal(serializeGetDiskResponse(message), message, 'an encoded message passes through the serializer as it is');
+  }
+  const buffer = randomBytes(1024);
+  assert.throws(() => encodeVhdChunkInPlace(buffer, buffer.subarray(VHD_CHUNK_HEADER_ROOM - 1)), /at least 6 bytes in/, 'no room for the header');
+  assert.throws(() => encodeVhdChunkInPlace(buffer, randomBytes(10)), /view of its buffer/, 'a chunk of other memory');
+  assert.throws(() => encodeVhdChunkInPlace(buffer, buffer.subarray(100, 100)), /non-empty/, 'an empty chunk');
 });

@@ -6,12 +6,42 @@
 // reads them; get-disk-encoding.test.ts checks they equal the generated encoder's):
 //   GetDiskResponse.block     (field 2, LEN) — the same bytes as PutDiskRequest.block (also field 2)
 //   GetDiskResponse.vhd_chunk (field 5, LEN)
+//
+// A VHD stream's block needs no copy at all: the storage agent reads it into a buffer with room
+// before it, and `encodeVhdChunkInPlace` writes the message's tag and length into that room, so
+// the message is a view of the buffer, written to the call as it is (the serializer passes
+// Buffers through, as PutDisk's does). grpc-js copies each message into its frame before the
+// write's callback runs; the buffer is reused only after that.
 import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
 import { blockMessageSize, encodeBlockInto, varintSize, writeVarint } from './put-disk-encoding.js';
 
 const VHD_CHUNK_TAG = 0x2a;
 
-export function serializeGetDiskResponse(message: GetDiskResponse): Buffer {
+/** A GetDiskResponse already encoded (by `encodeVhdChunkInPlace`), written to the call as is. */
+export type EncodedGetDiskResponse = Buffer;
+
+/** Bytes to leave before a chunk for `encodeVhdChunkInPlace`: a tag and a length up to 2^35. */
+export const VHD_CHUNK_HEADER_ROOM = 6;
+
+/**
+ * The GetDiskResponse whose vhd_chunk is `chunk`, encoded in place: its tag and length go into
+ * the bytes of `buffer` just before `chunk` (a non-empty view of `buffer` starting at least
+ * VHD_CHUNK_HEADER_ROOM bytes in), which it overwrites; the message is a view of `buffer` ending
+ * with `chunk`.
+ */
+export function encodeVhdChunkInPlace(buffer: Buffer, chunk: Uint8Array): EncodedGetDiskResponse {
+  const start = chunk.byteOffset - buffer.byteOffset;
+  if (chunk.buffer !== buffer.buffer || start < VHD_CHUNK_HEADER_ROOM || start + chunk.length > buffer.length || chunk.length === 0) {
+    throw new RangeError(`a VHD chunk is encoded in place only from a non-empty view of its buffer at least ${VHD_CHUNK_HEADER_ROOM} bytes in`);
+  }
+  const at = start - 1 - varintSize(chunk.length);
+  buffer[at] = VHD_CHUNK_TAG;
+  writeVarint(buffer, at + 1, chunk.length);
+  return buffer.subarray(at, start + chunk.length);
+}
+
+export function serializeGetDiskResponse(message: GetDiskResponse | EncodedGetDiskResponse): Buffer {
+  if (Buffer.isBuffer(message)) return message;
   const part = message.part;
   if (part?.$case === 'block') return encodeBlockInto(Buffer.allocUnsafe(blockMessageSize(part.value)), part.value);
   if (part?.$case === 'vhdChunk' && part.value.length > 0) {

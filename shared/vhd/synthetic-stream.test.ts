@@ -125,6 +125,35 @@ describe('syntheticVhdStream', () => {
     });
   });
 
+  it('with room before each block: the same stream, each block a view a sector into its buffer, read directly, the room the consumer\'s', async () => {
+    await withVhdTempDir(async (dir) => {
+      const built = await buildChain({ dir, size: 24 * MiB + 3 * 512, depth: 3, seed: 'synthetic-5', partialPages: true });
+      const chain = await ChainReader.open(built.paths[0]!, { directReads: true });
+      try {
+        const plain: Buffer[] = [];
+        for await (const chunk of syntheticVhdChunks(chain).chunks) plain.push(Buffer.from(chunk));
+        const buffers = new ReusedBuffers(4, alignedBuffer);
+        const out: Buffer[] = [];
+        let blocks = 0;
+        for await (const chunk of syntheticVhdChunks(chain, { blockBuffers: buffers, readAhead: 2, blockRoom: 512 }).chunks) {
+          out.push(Buffer.from(chunk));
+          const holder = buffers.holder(chunk);
+          if (holder === undefined) continue;
+          blocks++;
+          assert.equal(chunk.byteOffset - holder.byteOffset, 512, 'the block starts one sector into its buffer');
+          holder.fill(0xab, 0, 512); // a message header written there
+          buffers.give(holder);
+        }
+        assert.equal(blocks, chain.allocatedBlocks().length);
+        assert.ok(chain.disks[0]!.readsDirect, 'the chain was read past the page cache');
+        assert.ok(Buffer.concat(out).equals(Buffer.concat(plain)), 'the same stream as without room');
+      } finally {
+        await chain.close();
+      }
+      assert.throws(() => syntheticVhdChunks(chain, { blockRoom: 100 }), /blockRoom 100/);
+    });
+  });
+
   it('takes the uuid given, and streams a chain with no allocated block', async () => {
     await withVhdTempDir(async (dir) => {
       const built = await buildChain({ dir, size: 4 * MiB, depth: 1, seed: 'synthetic-2', density: 0 });

@@ -49,6 +49,13 @@ export interface SyntheticStreamOptions {
    * busy; each costs a block buffer and a layer buffer of the reader.
    */
   readAhead?: number;
+  /**
+   * With `blockBuffers`: bytes left free before each block in its buffer (default 0), where a
+   * consumer can put a message header so that the header and the block go out as one buffer,
+   * uncopied; the chunk yielded is the block only (find its buffer with `blockBuffers.holder`).
+   * A multiple of the sector size, so that the block stays aligned for direct reads.
+   */
+  blockRoom?: number;
 }
 
 
@@ -128,10 +135,12 @@ export function syntheticVhdChunks(chain: ChainReader, options: SyntheticStreamO
   });
   const readAhead = options.readAhead ?? 1;
   if (!Number.isInteger(readAhead) || readAhead < 1) throw new RangeError(`readAhead ${readAhead} is not a whole number of blocks ≥ 1`);
-  return { length: layout.length, chunks: emit(chain, layout, options.blockBuffers, readAhead) };
+  const room = options.blockRoom ?? 0;
+  if (!Number.isInteger(room) || room < 0 || room % SECTOR_SIZE !== 0) throw new RangeError(`blockRoom ${room} is not a whole number of sectors`);
+  return { length: layout.length, chunks: emit(chain, layout, options.blockBuffers, readAhead, room) };
 }
 
-async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: ReusedBuffers | undefined, readAhead: number): AsyncGenerator<Buffer> {
+async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: ReusedBuffers | undefined, readAhead: number, room: number): AsyncGenerator<Buffer> {
   const footer = encodeFooter(layout.footer);
   yield footer;
   yield encodeHeader(layout.header);
@@ -139,7 +148,7 @@ async function* emit(chain: ChainReader, layout: SyntheticLayout, buffers: Reuse
   const bitmap = fullBitmap(bitmapSize(chain.blockSize));
   const { blocks } = layout;
   const size = bitmap.length + chain.blockSize;
-  const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(size).subarray(0, size), bitmap));
+  const read = buffers === undefined ? (index: number) => prefetch(chain.readBlock(index)) : (index: number) => prefetch(readInto(chain, index, buffers.take(room + size).subarray(room, room + size), bitmap));
   // While block i is yielded, blocks i+1 … i+readAhead are being read.
   const pending: Promise<Buffer>[] = [];
   let next = 0;
