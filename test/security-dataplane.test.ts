@@ -24,6 +24,7 @@ import { makeRolePki, type CertFiles, type RolePki } from './support/role-pki.js
 import { startAgentProcess, type AgentProcess } from './support/storage-agent-process.js';
 import { startTestNats, type TestNats } from './support/storage-nats.js';
 import { BLOCK, diskHeader, listTree, patternBlocks, records } from './support/storage-harness.js';
+import { parseVhdStream } from '../shared/vhd/index.js';
 
 const VM_A = randomUUID();
 const VM_B = randomUUID();
@@ -137,6 +138,26 @@ describe('the data plane refuses every call without the right certificate and gr
     const read = grant({ action: GrantAction.GRANT_ACTION_READ, backupId: 'b1', diskKeys: ['xvda'] });
     const first = await client('host-lab').getDiskParts(VM_A, 'b1', 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS, { grant: read }).next();
     assert.equal(first.value?.$case, 'header', 'a read grant reads the disk');
+  });
+
+  test('a restore read over mutual TLS: the VHD stream (its blocks sent as framed in place, uncopied) holds the blocks the disk was written with', async () => {
+    const read = grant({ action: GrantAction.GRANT_ACTION_READ, backupId: 'b1', diskKeys: ['xvda'] });
+    const blocks = new Map<number, Buffer>();
+    for await (const part of client('host-lab').getDiskParts(VM_A, 'b1', 'xvda', GetDiskFormat.GET_DISK_FORMAT_BLOCKS, { grant: read })) {
+      if (part.$case === 'block') blocks.set(part.value.index, Buffer.from(part.value.data));
+    }
+    const chunks: Buffer[] = [];
+    for await (const part of client('host-lab').getDiskParts(VM_A, 'b1', 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD, { grant: read })) {
+      if (part.$case === 'vhdChunk') chunks.push(Buffer.from(part.value));
+    }
+    const vhd = await parseVhdStream(chunks);
+    let seen = 0;
+    for await (const block of vhd.blocks()) {
+      assert.ok(block.data.equals(blocks.get(block.index)!), `block ${block.index} as written`);
+      seen++;
+    }
+    assert.equal(seen, 4);
+    assert.ok(!agent.logs.some((l) => /framed messages/.test(String(l.msg))), 'the storage agent sends framed messages as they are (no warning that it cannot)');
   });
 
   test('upload, commit and read without a grant are refused', async () => {

@@ -36,7 +36,8 @@ import { StorageConflictError, StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
 import { ReusedBuffers } from '../../shared/reused-buffers.js';
 import { alignedBuffer } from '../../shared/vhd/index.js';
-import { encodeVhdChunkInPlace, type EncodedGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
+import { encodeVhdChunkInPlace } from '../../shared/grpc/get-disk-encoding.js';
+import type { FramedMessage } from '../../shared/grpc/framed-message.js';
 
 const VHD_CHUNK = 1024 * 1024;
 /** Trailer key carrying a failure's DeltachainError code (e.g. REMOTE_FULL). */
@@ -52,7 +53,7 @@ const WRITE_WINDOW = 2;
 const GET_DISK_READ_AHEAD = 8;
 /** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */
 const BLOCK_BUFFERS = GET_DISK_READ_AHEAD + 3;
-/** Bytes before each block in its buffer for its message's header: one sector, so the block stays aligned for direct reads. */
+/** Bytes before each block in its buffer for its message's frame prefix and header: one sector, so the block stays aligned for direct reads. */
 const BLOCK_ROOM = 512;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
@@ -300,10 +301,10 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
   cancelled.catch(() => undefined);
   const settle = (writes: Promise<unknown>): Promise<unknown> => Promise.race([writes, cancelled]);
   /** Hands the message to the transport, then waits for the window; `written` settles when the transport took it. */
-  const send = async (message: GetDiskResponse | EncodedGetDiskResponse): Promise<{ written: Promise<void> }> => {
+  const send = async (message: GetDiskResponse | FramedMessage): Promise<{ written: Promise<void> }> => {
     if (call.cancelled || call.destroyed) throw new StorageRequestError('the client cancelled the download');
     const write = new Promise<void>((resolve, reject) =>
-      // An encoded message is a Buffer the service's serializer passes through (get-disk-encoding.ts).
+      // A FramedMessage is sent as it is (framed-message.ts).
       call.write(message as GetDiskResponse, (error?: Error | null) => {
         idle?.touch();
         if (error) reject(error);
@@ -319,9 +320,9 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     if (parts !== undefined) {
       for await (const part of parts(disk, request)) await send(partToProto(part));
     } else {
-      // Each block is one message, encoded in the room left before it in its buffer (no copy but
-      // gRPC's own into its frame); the buffer goes back once that message was written: gRPC
-      // serializes a message (copies it) before its write completes. Aligned, so that a block's
+      // Each block is one message, framed in the room left before it in its buffer and sent
+      // without a copy; the buffer goes back once that message was written (the HTTP/2 stream
+      // sends from the buffer until then). Aligned, so that a block's
       // newest layer is read straight into them past the page cache. The stream's other chunks
       // (footer, header, BAT) are sent in pieces of at most VHD_CHUNK.
       const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS, alignedBuffer);

@@ -7,6 +7,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { TlsConfig } from '../../shared/config/index.js';
 import { serializeGetDiskResponse } from '../../shared/grpc/get-disk-encoding.js';
+import { installFramedMessages } from '../../shared/grpc/framed-message.js';
 import { BASE_WINDOW_BYTES, WindowBudget, tuneReceiveWindows } from '../../shared/grpc/http2-windows.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/grpc/storage-client.js';
 import { StorageServiceService } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
@@ -33,7 +34,9 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
     'grpc.max_concurrent_streams': (ctx.limits ?? DEFAULT_UPLOAD_LIMITS).maxConcurrentStreams,
   });
   widenReceiveWindow(server);
-  // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts).
+  // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts), a VHD
+  // stream's blocks with none (framed-message.ts).
+  if (!installFramedMessages()) ctx.logger.warn('this grpc-js has no BaseServerInterceptingCall.serializeMessage to send framed messages through: restores copy each block once more (expected with grpc-js 1.10 to 1.14)');
   const service = { ...StorageServiceService, getDisk: { ...StorageServiceService.getDisk, responseSerialize: serializeGetDiskResponse } };
   server.addService(service, guardStorageService(createStorageService(ctx), access.guard, ctx.logger));
   const credentials = access.credentials;

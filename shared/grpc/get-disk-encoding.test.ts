@@ -25,19 +25,21 @@ test('block and VHD chunk messages encode to the generated encoder bytes and dec
   assert.ok(decoded.part?.$case === 'vhdChunk' && Buffer.from(decoded.part.value).equals(chunk));
 });
 
-test('a VHD chunk encoded in place is the generated encoder bytes, a view of its buffer that leaves the chunk uncopied', () => {
+test('a VHD chunk encoded in place is gRPC\'s frame of the generated encoder\'s bytes, a view of its buffer that leaves the chunk uncopied', () => {
   for (const length of [1, 127, 128, 2 * 1024 * 1024 + 512, 16_384 * 1024 + 3]) {
     const buffer = randomBytes(4096 + length);
     const chunk = buffer.subarray(4096);
     const expected = Buffer.from(GetDiskResponse.encode({ part: { $case: 'vhdChunk', value: Buffer.from(chunk) } }).finish());
-    const message = encodeVhdChunkInPlace(buffer, chunk);
-    assert.ok(message.equals(expected), `${length} bytes`);
-    assert.equal(message.buffer, buffer.buffer, 'a view of the buffer');
-    assert.equal(message.byteOffset + message.length, chunk.byteOffset + chunk.length, 'ending with the chunk');
-    assert.equal(serializeGetDiskResponse(message), message, 'an encoded message passes through the serializer as it is');
+    const framed = encodeVhdChunkInPlace(buffer, chunk);
+    assert.equal(framed.frame[0], 0, 'not compressed');
+    assert.equal(framed.frame.readUInt32BE(1), expected.length, 'the prefix gives the message length');
+    assert.ok(framed.message.equals(expected), `${length} bytes`);
+    assert.equal(framed.frame.buffer, buffer.buffer, 'a view of the buffer');
+    assert.equal(framed.frame.byteOffset + framed.frame.length, chunk.byteOffset + chunk.length, 'ending with the chunk');
+    assert.ok(serializeGetDiskResponse(framed).equals(expected), 'without the framing in place, the serializer gives the message for grpc-js to frame');
   }
   const buffer = randomBytes(1024);
-  assert.throws(() => encodeVhdChunkInPlace(buffer, buffer.subarray(VHD_CHUNK_HEADER_ROOM - 1)), /at least 6 bytes in/, 'no room for the header');
+  assert.throws(() => encodeVhdChunkInPlace(buffer, buffer.subarray(VHD_CHUNK_HEADER_ROOM - 1)), /at least 11 bytes in/, 'no room for the header');
   assert.throws(() => encodeVhdChunkInPlace(buffer, randomBytes(10)), /view of its buffer/, 'a chunk of other memory');
   assert.throws(() => encodeVhdChunkInPlace(buffer, buffer.subarray(100, 100)), /non-empty/, 'an empty chunk');
 });

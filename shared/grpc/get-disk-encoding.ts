@@ -8,28 +8,25 @@
 //   GetDiskResponse.vhd_chunk (field 5, LEN)
 //
 // A VHD stream's block needs no copy at all: the storage agent reads it into a buffer with room
-// before it, and `encodeVhdChunkInPlace` writes the message's tag and length into that room, so
-// the message is a view of the buffer, written to the call as it is (the serializer passes
-// Buffers through, as PutDisk's does). grpc-js copies each message into its frame before the
-// write's callback runs; the buffer is reused only after that.
+// before it, and `encodeVhdChunkInPlace` writes gRPC's frame prefix and the message's tag and
+// length into that room, so the whole frame is a view of the buffer, which grpc-js sends as it is
+// (framed-message.ts); the buffer is reused only once the write's callback ran.
 import { GetDiskResponse } from '../proto/gen/deltachain/storage/v1/storage.js';
+import { FRAME_PREFIX_BYTES, FramedMessage, writeFramePrefix } from './framed-message.js';
 import { blockMessageSize, encodeBlockInto, varintSize, writeVarint } from './put-disk-encoding.js';
 
 const VHD_CHUNK_TAG = 0x2a;
 
-/** A GetDiskResponse already encoded (by `encodeVhdChunkInPlace`), written to the call as is. */
-export type EncodedGetDiskResponse = Buffer;
-
-/** Bytes to leave before a chunk for `encodeVhdChunkInPlace`: a tag and a length up to 2^35. */
-export const VHD_CHUNK_HEADER_ROOM = 6;
+/** Bytes to leave before a chunk for `encodeVhdChunkInPlace`: gRPC's frame prefix, a tag and a length up to 2^35. */
+export const VHD_CHUNK_HEADER_ROOM = FRAME_PREFIX_BYTES + 6;
 
 /**
- * The GetDiskResponse whose vhd_chunk is `chunk`, encoded in place: its tag and length go into
- * the bytes of `buffer` just before `chunk` (a non-empty view of `buffer` starting at least
- * VHD_CHUNK_HEADER_ROOM bytes in), which it overwrites; the message is a view of `buffer` ending
- * with `chunk`.
+ * The frame of the GetDiskResponse whose vhd_chunk is `chunk`, encoded in place: gRPC's prefix
+ * and the message's tag and length go into the bytes of `buffer` just before `chunk` (a non-empty
+ * view of `buffer` starting at least VHD_CHUNK_HEADER_ROOM bytes in), which it overwrites; the
+ * frame is a view of `buffer` ending with `chunk`.
  */
-export function encodeVhdChunkInPlace(buffer: Buffer, chunk: Uint8Array): EncodedGetDiskResponse {
+export function encodeVhdChunkInPlace(buffer: Buffer, chunk: Uint8Array): FramedMessage {
   const start = chunk.byteOffset - buffer.byteOffset;
   if (chunk.buffer !== buffer.buffer || start < VHD_CHUNK_HEADER_ROOM || start + chunk.length > buffer.length || chunk.length === 0) {
     throw new RangeError(`a VHD chunk is encoded in place only from a non-empty view of its buffer at least ${VHD_CHUNK_HEADER_ROOM} bytes in`);
@@ -37,11 +34,13 @@ export function encodeVhdChunkInPlace(buffer: Buffer, chunk: Uint8Array): Encode
   const at = start - 1 - varintSize(chunk.length);
   buffer[at] = VHD_CHUNK_TAG;
   writeVarint(buffer, at + 1, chunk.length);
-  return buffer.subarray(at, start + chunk.length);
+  writeFramePrefix(buffer, at - FRAME_PREFIX_BYTES, start + chunk.length - at);
+  return new FramedMessage(buffer.subarray(at - FRAME_PREFIX_BYTES, start + chunk.length));
 }
 
-export function serializeGetDiskResponse(message: GetDiskResponse | EncodedGetDiskResponse): Buffer {
-  if (Buffer.isBuffer(message)) return message;
+/** The service's serializer; a FramedMessage reaches it only where grpc-js could not be made to send frames as they are (its message is then framed with a copy). */
+export function serializeGetDiskResponse(message: GetDiskResponse | FramedMessage): Buffer {
+  if (message instanceof FramedMessage) return message.message;
   const part = message.part;
   if (part?.$case === 'block') return encodeBlockInto(Buffer.allocUnsafe(blockMessageSize(part.value)), part.value);
   if (part?.$case === 'vhdChunk' && part.value.length > 0) {
