@@ -322,9 +322,9 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
     } else {
       // Each block is one message, framed in the room left before it in its buffer and sent
       // without a copy; the buffer goes back once that message was written (the HTTP/2 stream
-      // sends from the buffer until then). Aligned, so that a block's
-      // newest layer is read straight into them past the page cache. The stream's other chunks
-      // (footer, header, BAT) are sent in pieces of at most VHD_CHUNK.
+      // sends from the buffer until then). Aligned, so that a block's newest layer is read
+      // straight into them past the page cache. The stream's other chunks (footer, header, BAT)
+      // are sent in pieces of at most VHD_CHUNK.
       const blockBuffers = new ReusedBuffers(BLOCK_BUFFERS, alignedBuffer);
       const { length, chunks } = serveVhd(chain, blockBuffers, { readAhead: GET_DISK_READ_AHEAD, blockRoom: BLOCK_ROOM });
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });

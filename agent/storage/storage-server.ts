@@ -36,7 +36,7 @@ export async function startStorageServer(ctx: RemoteContext, listen: { host: str
   widenReceiveWindow(server);
   // GetDisk's blocks and VHD chunks are serialized with one copy (get-disk-encoding.ts), a VHD
   // stream's blocks with none (framed-message.ts).
-  if (!installFramedMessages()) ctx.logger.warn('this grpc-js has no BaseServerInterceptingCall.serializeMessage to send framed messages through: restores copy each block once more (expected with grpc-js 1.10 to 1.14)');
+  if (!installFramedMessages()) ctx.logger.warn('this grpc-js has no BaseServerInterceptingCall.serializeMessage (grpc-js 1.14 has) to send framed messages through: restores work, but copy each block once more; install the grpc-js version package-lock.json names');
   const service = { ...StorageServiceService, getDisk: { ...StorageServiceService.getDisk, responseSerialize: serializeGetDiskResponse } };
   server.addService(service, guardStorageService(createStorageService(ctx), access.guard, ctx.logger));
   const credentials = access.credentials;

@@ -6,16 +6,17 @@
 // notes.md). A FramedMessage holds the whole frame, built in place by its sender.
 //
 // grpc-js offers no way to send a framed buffer, so `installFramedMessages` wraps the one method
-// that frames a server's messages (BaseServerInterceptingCall.serializeMessage, grpc-js 1.10 and
-// later) to pass a FramedMessage's frame through; every other message is framed as before. Where
+// that frames a server's messages (BaseServerInterceptingCall.serializeMessage, an internal of
+// grpc-js 1.14, the version we use) to pass a FramedMessage's frame through; every other message is framed as before. Where
 // that method is not found (another grpc-js), nothing is wrapped and the service's serializer
 // gets the FramedMessage: it gives the message without its prefix, which grpc-js frames with a
 // copy, as before. framed-message.test.ts shows the wrapping is in place for the grpc-js we use.
 //
 // The frame is then the stream's until the write's callback: the HTTP/2 stream sends the buffer
 // itself (nghttp2 without a copy) and calls back once the socket took it; only then may the sender
-// reuse it. (A reuse too early would change the bytes sent: a restore's chain digest, checked by
-// the host agent, would then refuse the disk.)
+// reuse it. (A reuse too early would change the bytes sent; a restore the coordinator started
+// names the chain digest the disk must have, and the host agent would refuse the disk.)
+//
 // The module itself, statically: the build bundles grpc-js, and this must be the copy it runs.
 import * as interceptors from '@grpc/grpc-js/build/src/server-interceptors.js';
 
