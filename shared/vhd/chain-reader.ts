@@ -13,8 +13,9 @@
 // layer first. Each contributing block is read once and checked once: a full block of the newest
 // layer alone, or for a partially marked block every layer down to the one that completes it.
 // The VHD module knows nothing of what the check compares against (the storage agent's `.sums`).
-// Only the marked sectors of a layer's block are read (VhdFile.readMarked: the holes of a sparse
-// delta are skipped, and not zeroed: only marked sectors are copied out), unless the check says it
+// Only the marked sectors of a layer's block are used (VhdFile.readMarked: read through the page
+// cache, the holes of a sparse delta are skipped; read directly, the block is one read), and its
+// unmarked sectors are not zeroed (only marked sectors are copied out), unless the check says it
 // needs the stored bytes of the unmarked ones too.
 //
 // Opened with `directReads`, every layer reads its blocks past the page cache where the file

@@ -4,7 +4,7 @@
 // 4 KiB sectors attached as a loop device, a process whose address space is limited).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,15 @@ async function readAll(chain: ChainReader, into: (i: number) => Buffer | undefin
   return out;
 }
 
+/** The read syscalls this process made while `work` ran (/proc/self/io counts every thread's), less those of reading the count. */
+async function readsDuring(work: () => Promise<void>): Promise<number> {
+  const syscr = async () => Number(/^syscr: (\d+)/m.exec(await readFile('/proc/self/io', 'utf8'))![1]);
+  const counting = -(await syscr()) + (await syscr());
+  const before = await syscr();
+  await work();
+  return (await syscr()) - before - counting;
+}
+
 describe('direct reads of a chain', () => {
   let dir: string;
   let chain: { head: string; expected: Buffer[] };
@@ -101,6 +110,37 @@ describe('direct reads of a chain', () => {
       await cached.close();
     }
     assert.ok(resident(join(dir, 'base.vhd')) >= BLOCKS * BLOCK / 2, 'the reads through the cache filled it (the measure works)');
+  });
+
+  it('reads a partly marked block in one read, its unmarked sectors zeroed unless asked not to', async () => {
+    // A block stored whole whose bitmap marks 16 runs of its first half.
+    const path = join(dir, 'runs.vhd');
+    const writer = await VhdWriter.create({ path, diskType: DiskType.Dynamic, currentSize: BLOCK, uuid: uuid(3), blockSize: BLOCK });
+    const bitmap = Buffer.alloc(bitmapSize(BLOCK));
+    for (let run = 0; run < 16; run++) bitmap.fill(0xff, run * 16, run * 16 + 8);
+    await writer.writeBlock(0, data(1, 0), bitmap);
+    await writer.finish();
+    evict(path);
+    const file = await VhdFile.open(path, { directReads: true });
+    try {
+      const room = alignedBuffer(bitmapSize(BLOCK) + BLOCK);
+      const reads = await readsDuring(async () => {
+        const block = (await file.readMarked(0, room))!;
+        const expected = data(1, 0);
+        for (let run = 0; run < 16; run++) {
+          const marked = run * 16 * 8 * 512;
+          const end = marked + 8 * 8 * 512;
+          assert.ok(block.data.subarray(marked, end).equals(expected.subarray(marked, end)), `marked run ${run}`);
+          assert.ok(block.data.subarray(end, end + 8 * 8 * 512).every((b) => b === 0), `the unmarked sectors after run ${run} read as zeros`);
+        }
+        assert.ok(block.data.subarray(BLOCK / 2).every((b) => b === 0));
+      });
+      assert.ok(reads <= 2, `${reads} reads for one partly marked block (a read per run would be 17)`);
+      const kept = (await file.readMarked(0, room, { zeroUnmarked: false }))!;
+      assert.ok(kept.data.subarray(8 * 8 * 512, 16 * 8 * 512).equals(data(1, 0).subarray(8 * 8 * 512, 16 * 8 * 512)), 'zeroUnmarked: false leaves the stored bytes');
+    } finally {
+      await file.close();
+    }
   });
 
   it('reads a caller-owned buffer through the page cache, with the same bytes', async () => {
