@@ -4,6 +4,7 @@
 // one event per object (the newest, with the record as it is then), like XAPI.
 // `wait` is the long poll: it resolves as soon as a matching event is appended, or at timeout.
 import { randomBytes } from 'node:crypto';
+import { deserialize, serialize } from 'node:v8';
 import { XapiFailure } from '../rpc/xapi-failure.js';
 import type { RecordChange } from '../records/record-store.js';
 
@@ -18,9 +19,16 @@ export interface XapiEvent {
   snapshot: Record<string, unknown>;
 }
 
+/**
+ * An event as kept: its record snapshot serialized (v8.serialize, structuredClone's format) into one
+ * buffer, which the garbage collector does not walk. Kept as objects, tens of thousands of
+ * snapshots made every major collection of the lab mark them all: after ~100 restores the lab
+ * spent more than half its CPU marking (docs/performance-notes.md).
+ */
 interface Entry {
   seq: number;
-  event: XapiEvent;
+  event: Omit<XapiEvent, 'snapshot'>;
+  snapshot: Buffer;
 }
 
 /** Which objects a subscriber wants: `*`, a class (`vm`) or one object (`vm/OpaqueRef:…`). */
@@ -60,15 +68,14 @@ export class EventLog {
 
   append(change: RecordChange): void {
     this.seq += 1;
-    const event: XapiEvent = {
+    const event = {
       id: String(this.seq),
       timestamp: (Date.now() / 1000).toFixed(3),
       class: change.cls.toLowerCase(),
       operation: change.operation,
       ref: change.ref,
-      snapshot: structuredClone(change.snapshot),
     };
-    this.entries.push({ seq: this.seq, event });
+    this.entries.push({ seq: this.seq, event, snapshot: serialize(change.snapshot) });
     if (this.entries.length > this.capacity * 1.25) this.entries = this.entries.slice(-this.capacity);
     for (const wake of this.waiters) wake();
   }
@@ -80,14 +87,14 @@ export class EventLog {
   /** Events after `token` matching `filter`, newest per object. Throws EVENTS_LOST for a stale token. */
   since(token: string, filter: EventFilter): XapiEvent[] {
     const from = this.parse(token);
-    const latest = new Map<string, XapiEvent>();
+    const latest = new Map<string, Entry>();
     for (let i = this.firstIndexAfter(from); i < this.entries.length; i++) {
-      const { event } = this.entries[i]!;
-      if (!filter.matches(event.class, event.ref)) continue;
-      latest.delete(event.ref);
-      latest.set(event.ref, event);
+      const entry = this.entries[i]!;
+      if (!filter.matches(entry.event.class, entry.event.ref)) continue;
+      latest.delete(entry.event.ref);
+      latest.set(entry.event.ref, entry);
     }
-    return [...latest.values()];
+    return [...latest.values()].map(({ event, snapshot }) => ({ ...event, snapshot: deserialize(snapshot) as Record<string, unknown> }));
   }
 
   /** Resolves when an event is appended, after `timeoutMs`, or when `signal` aborts. */
