@@ -52,6 +52,24 @@ describe('DiskStore', () => {
     await disks.close();
   });
 
+  it('a writer past its background syncs (every 64 MiB) commits what it wrote, or on abort leaves the disk as it was', async () => {
+    const disks = await DiskStore.open(join(root, 'writeback'));
+    await disks.create(SR, A, 160 * MiB);
+    const data = randomBytes(160 * MiB);
+    let writer = await disks.openWriter(A);
+    for (let at = 0; at < data.length; at += 8 * MiB) await writer.writeAt(at, data.subarray(at, at + 8 * MiB));
+    writer.abort();
+    assert.equal(sha(await readAll(disks.openReader(A))), sha(Buffer.alloc(160 * MiB)), 'aborted: nothing of the write is visible');
+    writer = await disks.openWriter(A);
+    for (let at = 0; at < data.length; at += 8 * MiB) await writer.writeAt(at, data.subarray(at, at + 8 * MiB));
+    await writer.commit();
+    assert.equal(sha(await readAll(disks.openReader(A))), sha(data));
+    await disks.close();
+    const reopened = await DiskStore.open(join(root, 'writeback'));
+    assert.equal(sha(await readAll(reopened.openReader(A))), sha(data), 'the committed write is there after reopening');
+    await reopened.close();
+  });
+
   it('snapshots share blocks, writes copy on write, and deltas list changed blocks only', async () => {
     const disks = await DiskStore.open(join(root, 'cow'));
     await disks.create(SR, A, 16 * MiB);
