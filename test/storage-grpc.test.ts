@@ -3,7 +3,7 @@
 // files pass `deltachain vhd check` and read through qemu-img and libvhdi; bad requests are each
 // refused with a clear status and leave the remote exactly as it was.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -113,6 +113,23 @@ describe('storage agent gRPC data plane', () => {
     await rm(vhd);
     await rm(raw);
     await rm(wantRaw);
+  });
+
+  test('GetDisk VHD stream: the same bytes with 1, the default and 16 blocks read ahead (storage.restoreReadAheadBlocks)', async () => {
+    const streamDigest = async (): Promise<string> => {
+      const hash = createHash('sha256');
+      for await (const part of h.client.getDiskParts(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD)) if (part.$case === 'vhdChunk') hash.update(part.value);
+      return hash.digest('hex');
+    };
+    const byDefault = await streamDigest();
+    try {
+      for (const readAhead of [1, 16]) {
+        h.ctx.restoreReadAhead = readAhead;
+        assert.equal(await streamDigest(), byDefault, `${readAhead} blocks ahead`);
+      }
+    } finally {
+      delete h.ctx.restoreReadAhead;
+    }
   });
 
   test('committed files pass `deltachain vhd check`, the full reads through qemu-img and the chain through libvhdi', async () => {

@@ -16,6 +16,8 @@ export interface RemoteContext {
   now: () => Date;
   /** Bounds on uploads (storage.limits); DEFAULT_UPLOAD_LIMITS when absent. */
   limits?: UploadLimits;
+  /** Blocks a restore's GetDisk reads ahead (storage.restoreReadAheadBlocks); GET_DISK_READ_AHEAD when absent. */
+  restoreReadAhead?: number;
   /** The newest committed dates' chain digest terms, so a commit digests only its own file (chain-terms.ts); absent: every commit digests the whole chain. */
   chainTerms?: ChainTermCache;
 }

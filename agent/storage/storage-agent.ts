@@ -46,6 +46,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     uploads: new ActiveUploads(),
     chainTerms: new ChainTermCache(s.chainTermCacheMiB * 1024 * 1024),
     limits: s.limits,
+    restoreReadAhead: s.restoreReadAheadBlocks,
     logger,
     now: () => new Date(),
   };

@@ -13,3 +13,13 @@ test('chainTermCacheMiB: 64 by default, an operator with large disks may raise i
     assert.deepEqual(parsed.error!.issues[0]!.path, ['storage', 'chainTermCacheMiB']);
   }
 });
+
+test('restoreReadAheadBlocks: absent by default (GetDisk reads GET_DISK_READ_AHEAD ahead), an operator may raise it, nonsense is refused naming the field', () => {
+  assert.equal(storageAgentConfigSchema.parse(config({})).storage.restoreReadAheadBlocks, undefined);
+  assert.equal(storageAgentConfigSchema.parse(config({ restoreReadAheadBlocks: 16 })).storage.restoreReadAheadBlocks, 16);
+  for (const bad of [0, 65, 2.5, '8']) {
+    const parsed = storageAgentConfigSchema.safeParse(config({ restoreReadAheadBlocks: bad }));
+    assert.equal(parsed.success, false, String(bad));
+    assert.deepEqual(parsed.error!.issues[0]!.path, ['storage', 'restoreReadAheadBlocks']);
+  }
+});
