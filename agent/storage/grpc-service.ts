@@ -53,7 +53,7 @@ const WRITE_WINDOW = 2;
  * (docs/performance-notes.md, "Restore: one read per layer"); 16 ahead restore it ~1.2 s faster
  * for ~75 MiB more ("Restore: waiting on the disk").
  */
-export const GET_DISK_READ_AHEAD = 4;
+const GET_DISK_READ_AHEAD = 4;
 /** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */
 const blockBuffersFor = (readAhead: number): number => readAhead + 3;
 /** Bytes before each block in its buffer for its message's frame prefix and header: one sector, so the block stays aligned for direct reads. */

@@ -59,7 +59,7 @@ export const storageSectionSchema = z
       .default({ ...DEFAULT_UPLOAD_LIMITS }),
     /**
      * Blocks of 2 MiB a restore's read of a chain keeps in flight ahead of the one being sent, per
-     * disk restored at once. Each costs about 4 MiB of memory while a restore runs (the block and a
+     * disk restored at once. Each costs 4–6 MiB of memory while a restore runs (the block and a
      * buffer for its older layers); more keep more reads waiting on the remote's disk at once, which
      * pays where reads are slow to answer (a busy or network disk). Measured on the benchmark
      * machine: 4 (the default, GET_DISK_READ_AHEAD) kept the agent under ~150 MiB; 16 restored a
