@@ -33,6 +33,8 @@ export interface ChainTarget {
   exclusive?: boolean;
   /** Read the blocks past the page cache (a restore: the chain is read once, cold). */
   directReads?: boolean;
+  /** The most layer buffers the reader holds at once (ChainReaderOptions.layerBuffers). */
+  layerBuffers?: number;
 }
 
 export interface CheckedChain {
@@ -47,7 +49,7 @@ export interface CheckedChain {
 
 /** Throws StorageDataError when a table fails its checks at open. */
 export async function openCheckedChain(ctx: RemoteContext, target: ChainTarget): Promise<CheckedChain> {
-  const raw = await ChainReader.open(target.path, { directReads: target.directReads });
+  const raw = await ChainReader.open(target.path, { directReads: target.directReads, layerBuffers: target.layerBuffers });
   try {
     const sums = await openChainSums(ctx, raw, { vmUuid: target.vmUuid, diskKey: target.diskKey, uncommittedLayers: target.uncommitted ? [0] : [] });
     const problem = sums.problems[0];

@@ -45,6 +45,14 @@ export interface BackupDisk {
   check: SumsBlockCheck;
 }
 
+/**
+ * Layer buffers (~2 MiB each) a served chain holds at most. A block whose newest layer marks it
+ * only in part holds one while its older layers are read; GetDisk reads
+ * `storage.restoreReadAheadBlocks` blocks at once, and past this many they wait for a buffer
+ * instead of each holding one (the read-ahead's memory: docs/performance-notes.md).
+ */
+export const SERVED_CHAIN_LAYER_BUFFERS = 4;
+
 /** Finds the disk of a committed backup and opens its chain, checked. Close the chain when done. */
 export async function openBackupDisk(ctx: RemoteContext, request: ServeDiskRequest): Promise<BackupDisk> {
   const vmUuid = validUuid(request.vmUuid, 'VM uuid');
@@ -55,7 +63,7 @@ export async function openBackupDisk(ctx: RemoteContext, request: ServeDiskReque
   const record = metadata.disks.find((d) => d.key === diskKey);
   if (!record) throw new StorageNotFoundError(`backup ${backupId} of VM ${vmUuid} has no disk ${diskKey}`);
   const path = join(ctx.layout.vmFolder(vmUuid), record.file);
-  const { chain, check } = await openCheckedChain(ctx, { vmUuid, backupId, diskKey, path, directReads: true });
+  const { chain, check } = await openCheckedChain(ctx, { vmUuid, backupId, diskKey, path, directReads: true, layerBuffers: SERVED_CHAIN_LAYER_BUFFERS });
   return { chain, record, check };
 }
 

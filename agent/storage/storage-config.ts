@@ -59,12 +59,12 @@ export const storageSectionSchema = z
       .default({ ...DEFAULT_UPLOAD_LIMITS }),
     /**
      * Blocks of 2 MiB a restore's read of a chain keeps in flight ahead of the one being sent, per
-     * disk restored at once. Each costs 4–6 MiB of memory while a restore runs (the block and a
-     * buffer for its older layers); more keep more reads waiting on the remote's disk at once, which
-     * pays where reads are slow to answer (a busy or network disk). Measured on the benchmark
-     * machine: 4 (the default, GET_DISK_READ_AHEAD) kept the agent under ~150 MiB; 16 restored a
-     * 20-deep chain ~12 % faster with a peak of ~230 MiB (docs/performance-notes.md, "Restore:
-     * waiting on the disk").
+     * disk restored at once. Each costs ~4 MiB of memory while a restore runs (its block buffer;
+     * blocks that need their older layers read share the 4 layer buffers of serve-disk.ts);
+     * more keep more reads waiting on the remote's disk at once, which pays where reads are slow to
+     * answer (a busy or network disk). Measured on the benchmark machine: 4 (the default,
+     * GET_DISK_READ_AHEAD) kept the agent under ~150 MiB; 16 restored a 20-deep chain 5–12 % faster
+     * with a peak of ~190–195 MiB (docs/performance-notes.md, "Restore: layer buffers shared").
      */
     restoreReadAheadBlocks: z.number().int().min(1).max(64).optional(),
     /** Merges record their progress every this many blocks (smaller: less redone after a crash, more fsyncs). */

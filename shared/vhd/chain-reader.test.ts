@@ -116,6 +116,36 @@ describe('ChainReader', () => {
     }
   });
 
+  it('holds no more layer buffers than layerBuffers: reads in flight wait for one and return the same bytes', async () => {
+    const free = await ChainReader.open(join(dir, 'top.vhd'));
+    const expected = new Map<number, Buffer>();
+    try {
+      for (const index of [2, 4]) expected.set(index, Buffer.from(await free.readBlock(index)));
+    } finally {
+      await free.close();
+    }
+    for (const limit of [1, 2]) {
+      const capped = await ChainReader.open(join(dir, 'top.vhd'), { layerBuffers: limit });
+      // Older layers are read through the reader's layer buffers: count the memories they use.
+      const used = new Set<ArrayBufferLike>();
+      const chain = capped.withBlockCheck({
+        async check(layer, block) {
+          await new Promise((resolve) => setImmediate(resolve)); // let the other reads interleave
+          if (layer > 0) used.add(block.data.buffer);
+        },
+      });
+      try {
+        const indexes = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 2 : 4));
+        const reads = await Promise.all(indexes.map((index) => chain.readBlock(index, Buffer.alloc(BS, 9))));
+        reads.forEach((read, i) => assert.ok(read.equals(expected.get(indexes[i]!)!), `read ${i} (block ${indexes[i]}) with ${limit} layer buffers`));
+        assert.equal(used.size, limit, `12 reads in flight shared ${limit} layer buffer(s)`);
+      } finally {
+        await chain.close();
+      }
+    }
+    await assert.rejects(ChainReader.open(join(dir, 'top.vhd'), { layerBuffers: 0 }), /layerBuffers 0 is not a whole number/);
+  });
+
   it('hands every contributing raw block to its BlockCheck once, newest first, and fails the read when the check throws', async () => {
     const raw = await ChainReader.open(join(dir, 'top.vhd'));
     const seen: string[] = [];

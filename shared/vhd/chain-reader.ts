@@ -20,7 +20,9 @@
 //
 // Opened with `directReads`, every layer reads its blocks past the page cache where the file
 // system allows (direct-io.ts), through the reader's own aligned layer buffers: for a chain read
-// once, cold (a restore), which the page cache would only fill and evict.
+// once, cold (a restore), which the page cache would only fill and evict. With `layerBuffers` the
+// reader makes at most that many; a read that needs one while all are taken waits for one, so
+// many blocks read at once cost a block buffer each, not a block and a layer buffer each.
 import { basename, dirname, resolve } from 'node:path';
 import { VhdChainError } from './chain-error.js';
 import { alignedBuffer } from './direct-io.js';
@@ -51,6 +53,12 @@ export interface BlockCheck {
 export interface ChainReaderOptions {
   /** Read blocks past the page cache where the file system allows it (VhdFileOptions.directReads). */
   directReads?: boolean;
+  /**
+   * The most layer buffers (one layer's bitmap and block, ~2 MiB) the reader holds at once; a
+   * read that needs one while all are in use waits for one. Default: no limit (one per read in
+   * flight that assembles a block from its layers).
+   */
+  layerBuffers?: number;
 }
 
 /** Longest chain followed; a longer one is treated as a loop. */
@@ -70,11 +78,16 @@ export class ChainReader {
   readonly #directReads: boolean;
   /** Layer buffers (bitmap + block) of `readBlock(index, into)` calls, kept for the next. */
   readonly #scratch: Buffer[] = [];
+  readonly #layerBufferLimit: number;
+  #layerBuffersMade = 0;
+  /** Reads waiting for a layer buffer, first come first served. */
+  readonly #layerBufferWaiters: Array<(buffer: Buffer) => void> = [];
 
-  private constructor(disks: VhdFile[], directReads: boolean, check?: BlockCheck) {
+  private constructor(disks: VhdFile[], directReads: boolean, layerBuffers: number, check?: BlockCheck) {
     this.disks = disks;
     this.#check = check;
     this.#directReads = directReads;
+    this.#layerBufferLimit = layerBuffers;
     this.currentSize = disks[0]!.currentSize;
     this.blockSize = disks[0]!.blockSize;
     this.blockCount = disks[0]!.blockCount;
@@ -85,6 +98,10 @@ export class ChainReader {
   static async open(path: string, options: ChainReaderOptions = {}): Promise<ChainReader> {
     const disks: VhdFile[] = [];
     const directReads = options.directReads === true;
+    const layerBuffers = options.layerBuffers ?? Number.POSITIVE_INFINITY;
+    if (!(layerBuffers >= 1) || (Number.isFinite(layerBuffers) && !Number.isInteger(layerBuffers))) {
+      throw new RangeError(`layerBuffers ${layerBuffers} is not a whole number ≥ 1`);
+    }
     try {
       let disk = await VhdFile.open(path, { directReads });
       disks.push(disk);
@@ -94,7 +111,7 @@ export class ChainReader {
         disks.push(disk);
         if (disks.length > MAX_CHAIN_DEPTH) throw new VhdChainError(path, `chain is deeper than ${MAX_CHAIN_DEPTH} disks`);
       }
-      return new ChainReader(disks, directReads);
+      return new ChainReader(disks, directReads, layerBuffers);
     } catch (error) {
       await Promise.all(disks.map((d) => d.close()));
       throw error;
@@ -106,7 +123,7 @@ export class ChainReader {
    * only one of the two readers (the files are shared); closing it also closes the check.
    */
   withBlockCheck(check: BlockCheck): ChainReader {
-    return new ChainReader(this.disks, this.#directReads, check);
+    return new ChainReader(this.disks, this.#directReads, this.#layerBufferLimit, check);
   }
 
   /** The newest disk, whose name and uuid the chain goes by. */
@@ -169,9 +186,9 @@ export class ChainReader {
     let layer = this.disks.findIndex((d) => d.hasBlock(index));
     if (layer < 0) return out === undefined ? Buffer.alloc(this.blockSize) : out.fill(0);
     let scratch: Buffer | undefined;
-    const kept = (): Buffer | undefined => (out === undefined ? undefined : (scratch ??= this.#scratch.pop() ?? this.#layerBuffer()));
+    const kept = async (): Promise<Buffer | undefined> => (out === undefined ? undefined : (scratch ??= await this.#takeLayerBuffer()));
     try {
-      const first = (await this.#readLayer(layer, index, room ?? kept()))!;
+      const first = (await this.#readLayer(layer, index, room ?? (await kept())))!;
       if (isFullPrefix(first.bitmap, this.#full, this.#bitmapBytes)) {
         if (out === undefined) return first.data;
         if (room === undefined) first.data.copy(out);
@@ -183,14 +200,31 @@ export class ChainReader {
       const needed = Buffer.from(this.#full);
       let done = overlaySectors(target, needed, first.data, first.bitmap);
       for (layer++; !done && layer < this.disks.length; layer++) {
-        const block = await this.#readLayer(layer, index, kept());
+        const block = await this.#readLayer(layer, index, await kept());
         if (block) done = overlaySectors(target, needed, block.data, block.bitmap);
       }
       if (!done) forEachMarkedRun(needed, this.blockSize, (first, end) => target.fill(0, first * SECTOR_SIZE, end * SECTOR_SIZE));
       return target;
     } finally {
-      if (scratch !== undefined) this.#scratch.push(scratch);
+      if (scratch !== undefined) this.#giveLayerBuffer(scratch);
     }
+  }
+
+  /** A kept layer buffer, a new one while under the limit, else the next one given back. */
+  async #takeLayerBuffer(): Promise<Buffer> {
+    const kept = this.#scratch.pop();
+    if (kept !== undefined) return kept;
+    if (this.#layerBuffersMade < this.#layerBufferLimit) {
+      this.#layerBuffersMade++;
+      return this.#layerBuffer();
+    }
+    return new Promise((resolve) => this.#layerBufferWaiters.push(resolve));
+  }
+
+  #giveLayerBuffer(buffer: Buffer): void {
+    const waiter = this.#layerBufferWaiters.shift();
+    if (waiter !== undefined) waiter(buffer);
+    else this.#scratch.push(buffer);
   }
 
   /** A buffer for one layer's bitmap and block: aligned for direct reads when the reader makes them. */
