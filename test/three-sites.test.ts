@@ -241,8 +241,9 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
   // back, still delivers what B had sent before (B's kernel retransmits). The storage agent breaks
   // off the caller's open stream for the resume, or answers it from the disk the old stream
   // received whole (agent/storage/parked-uploads.ts). A todo: it passed in four runs here, but in
-  // one CI run beta's backup was still running 120 s later (cause not found yet; the two cases
-  // the storage agent handles are tested in test/storage-resume.test.ts).
+  // one CI run beta's backup was still running 120 s later, and in another beta's delta had not
+  // sent 2.5 MiB over A–B 60 s after the run began (causes not found yet; the two cases the
+  // storage agent handles are tested in test/storage-resume.test.ts).
   it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", { todo: 'hung once in CI: beta\'s backup still running 120 s after the link came back' }, async () => {
     const count = (msg: string) => sites.logs('host-pool-b').filter((l) => l.msg === msg);
     const [interrupted, resumed] = ['disk transfer interrupted; sending the disk again', 'upload resumed: the blocks the remote kept from the broken try were not sent again'];
@@ -252,6 +253,9 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     await poolB.setFaults({ slowStreams: { bytesPerSecond: 1024 * 1024 } });
     const start = bytes();
     const pending = backUp(parts, 'both-sites', [alpha, beta], ledger);
+    // Handled even when a step below fails: the run would otherwise reject after the test ended
+    // (its clients closed by then), and that failed the whole file although this test is a todo.
+    pending.catch(() => undefined);
     await waitFor("beta's delta on its way over A–B", () => sites.net.carried('B', 'A').up - start['A–B'].back > 2.5 * MiB, 60_000);
     sites.net.stall('A', 'B');
     const carriedAtStall = sites.net.carried('B', 'A').up - start['A–B'].back;
