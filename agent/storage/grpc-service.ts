@@ -50,8 +50,8 @@ const WRITE_WINDOW = 2;
  * after another, so the disk's latency, not its speed, sets the pace (docs/performance-notes.md,
  * "Restore: the chain read past the page cache"). Since a layer's block is one read, 4 ahead
  * restore as fast as 8 (18 restores each of the suite's 20-deep chain) with ~60 MiB less peak RSS
- * (docs/performance-notes.md, "Restore: one read per layer"); 16 ahead restore it ~1.2 s faster
- * for ~75 MiB more ("Restore: waiting on the disk").
+ * (docs/performance-notes.md, "Restore: one read per layer"); 16 ahead restore it 5–12 % faster
+ * for ~45 MiB more ("Restore: layer buffers shared").
  */
 const GET_DISK_READ_AHEAD = 4;
 /** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */

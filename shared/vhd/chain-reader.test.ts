@@ -146,6 +146,33 @@ describe('ChainReader', () => {
     await assert.rejects(ChainReader.open(join(dir, 'top.vhd'), { layerBuffers: 0 }), /layerBuffers 0 is not a whole number/);
   });
 
+  it('gives a layer buffer back when a read fails, so the reads waiting for it go on', { timeout: 10_000 }, async () => {
+    const free = await ChainReader.open(join(dir, 'top.vhd'));
+    const expected = Buffer.from(await free.readBlock(4));
+    await free.close();
+    const capped = await ChainReader.open(join(dir, 'top.vhd'), { layerBuffers: 1 });
+    let failed = false;
+    const chain = capped.withBlockCheck({
+      async check(layer, block) {
+        await new Promise((resolve) => setImmediate(resolve));
+        // The first read of block 2 to reach an older layer fails there, holding the one buffer.
+        if (layer > 0 && block.index === 2 && !failed) {
+          failed = true;
+          throw new Error('damaged layer');
+        }
+      },
+    });
+    try {
+      const reads = [chain.readBlock(2, Buffer.alloc(BS)), ...Array.from({ length: 5 }, () => chain.readBlock(4, Buffer.alloc(BS)))];
+      const settled = await Promise.allSettled(reads);
+      assert.equal(settled[0]!.status, 'rejected', 'the damaged read fails');
+      for (const s of settled.slice(1)) assert.ok(s.status === 'fulfilled' && s.value.equals(expected), 'the reads that waited for the buffer complete with their bytes');
+      assert.ok((await chain.readBlock(2, Buffer.alloc(BS))).length === BS, 'and the reader reads on');
+    } finally {
+      await chain.close();
+    }
+  });
+
   it('hands every contributing raw block to its BlockCheck once, newest first, and fails the read when the check throws', async () => {
     const raw = await ChainReader.open(join(dir, 'top.vhd'));
     const seen: string[] = [];
