@@ -34,8 +34,6 @@ import { asRemoteFull } from './remote-full.js';
 import { peerIdentity } from '../../shared/identity/index.js';
 import { StorageConflictError, StorageLimitError } from './errors.js';
 import { DEFAULT_UPLOAD_LIMITS, PeerUploads, idleDeadline } from './upload-limits.js';
-import { ReusedBuffers } from '../../shared/reused-buffers.js';
-import { alignedBuffer } from '../../shared/vhd/index.js';
 import { encodeVhdChunkInPlace } from '../../shared/grpc/get-disk-encoding.js';
 import type { FramedMessage } from '../../shared/grpc/framed-message.js';
 
@@ -53,11 +51,9 @@ const WRITE_WINDOW = 2;
  * (docs/performance-notes.md, "Restore: one read per layer"); 16 ahead restore it 5–12 % faster
  * for ~45 MiB more ("Restore: layer buffers shared").
  */
-const GET_DISK_READ_AHEAD = 4;
-/** Block buffers a VHD download keeps: the blocks being read, the one being sent and the one before it still in the window. */
-const blockBuffersFor = (readAhead: number): number => readAhead + 3;
+export const GET_DISK_READ_AHEAD = 4;
 /** Bytes before each block in its buffer for its message's frame prefix and header: one sector, so the block stays aligned for direct reads. */
-const BLOCK_ROOM = 512;
+export const GET_DISK_BLOCK_ROOM = 512;
 
 export function createStorageService(ctx: RemoteContext): StorageServiceServer {
   const log = ctx.logger.child({ component: 'storage-grpc' });
@@ -329,8 +325,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
       // straight into them past the page cache. The stream's other chunks (footer, header, BAT)
       // are sent in pieces of at most VHD_CHUNK.
       const readAhead = ctx.restoreReadAhead ?? GET_DISK_READ_AHEAD;
-      const blockBuffers = new ReusedBuffers(blockBuffersFor(readAhead), alignedBuffer);
-      const { length, chunks } = serveVhd(chain, blockBuffers, { readAhead, blockRoom: BLOCK_ROOM });
+      const { length, chunks, buffers: blockBuffers } = serveVhd(chain, { readAhead, blockRoom: GET_DISK_BLOCK_ROOM });
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of chunks) {

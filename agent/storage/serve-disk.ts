@@ -13,7 +13,8 @@
 // shown by test/storage-merge-reads.test.ts).
 import { bitmapSize, type ChainReader, type VhdFile } from '../../shared/vhd/index.js';
 import { syntheticVhdChunks } from '../../shared/vhd/synthetic-stream.js';
-import type { ReusedBuffers } from '../../shared/reused-buffers.js';
+import { ReusedBuffers } from '../../shared/reused-buffers.js';
+import { alignedBuffer } from '../../shared/vhd/direct-io.js';
 import { chainDigestRuleOf, readBackupMetadata, type DiskRecord } from './backup-metadata.js';
 import { DiskDigest, foldedTerm, type ChecksumRule } from '../../shared/grpc/disk-checksum.js';
 import { openCheckedChain } from './checked-chain.js';
@@ -102,10 +103,14 @@ export function headerPart(request: ServeDiskRequest, file: VhdFile, footerUuid:
 }
 
 /**
- * The chain as one VHD stream; each block comes as one chunk in a buffer of `blockBuffers` (with
- * `blockRoom` bytes free before it), to give back once sent, with `readAhead` blocks read ahead
- * of the one being sent.
+ * The chain as one VHD stream, as GetDisk sends it: each block comes as one chunk in an aligned
+ * buffer of `buffers` (with `blockRoom` bytes free before it), which the caller gives back once
+ * sent (`buffers.give(buffers.holder(chunk))`); `readAhead` blocks are read ahead of the one being
+ * sent, and the buffers kept cover those, the one being sent and the one before it still in the
+ * transport's window.
  */
-export function serveVhd(chain: ChainReader, blockBuffers: ReusedBuffers, o: { readAhead: number; blockRoom: number }): { length: number; chunks: AsyncGenerator<Buffer> } {
-  return syntheticVhdChunks(chain, { blockBuffers, readAhead: o.readAhead, blockRoom: o.blockRoom });
+export function serveVhd(chain: ChainReader, o: { readAhead: number; blockRoom: number }): { length: number; chunks: AsyncGenerator<Buffer>; buffers: ReusedBuffers } {
+  const buffers = new ReusedBuffers(o.readAhead + 3, alignedBuffer);
+  const { length, chunks } = syntheticVhdChunks(chain, { blockBuffers: buffers, readAhead: o.readAhead, blockRoom: o.blockRoom });
+  return { length, chunks, buffers };
 }

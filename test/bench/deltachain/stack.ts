@@ -120,6 +120,10 @@ class Stack implements DeltachainStack {
     this.pids = { hostAgent: parts.host.pid, storageAgent: parts.storage.child.pid!, labPool: parts.lab.child.pid! };
   }
 
+  get storage(): { remoteRoot: string; address: string } {
+    return { remoteRoot: this.paths.remote!, address: this.parts.storage.address };
+  }
+
   async write(o: WriteOptions): Promise<{ bytes: number; blocks: number }> {
     if (!this.writePatterns.includes(o.pattern)) throw new Error(`the lab pool has no write pattern "${o.pattern}" (it has ${this.writePatterns.join(', ')})`);
     const content = o.content ?? this.content;

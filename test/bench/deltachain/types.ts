@@ -69,6 +69,8 @@ export interface DeltachainStack {
   vmUuid: string;
   lab: { url: string; user: string; password: string };
   pids: Record<ProcessName, number>;
+  /** The storage agent's remote (its root folder) and gRPC address (plain, no TLS). */
+  storage: { remoteRoot: string; address: string };
   /** The disk content really used at start (`random` when `mixed` was asked but the lab lacks it). */
   content: DiskContent;
   /** A guest write on the lab disk (POST /lab/write). */
