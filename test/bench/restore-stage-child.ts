@@ -6,8 +6,14 @@
 //   read ROOT VM BACKUP DISK   the storage agent's side of GetDisk over the remote at ROOT, in this
 //                              process: chain opened checked, VHD stream made, bytes dropped
 //   get ADDRESS VM BACKUP DISK GetDisk (VHD) from a storage agent (plain gRPC), bytes dropped
+//   send ROOT VM BACKUP DISK   the read, its chunks written to the one client of a plain TCP socket
+//                              on loopback (first prints {"port": P}): what the bytes cost on a
+//                              socket without gRPC's framing
+//   sink PORT                  connects to a `send` and drops what it reads
 //
 // Prints one JSON line: {"bytes": N, "wallSec": S, "cpuSec": C} (CPU of this process over the stage).
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { GET_DISK_BLOCK_ROOM, GET_DISK_READ_AHEAD } from '../../agent/storage/grpc-service.js';
 import type { RemoteContext } from '../../agent/storage/remote-context.js';
@@ -17,13 +23,15 @@ import { GetDiskFormat, StorageClient } from '../../shared/grpc/storage-client.j
 import { createLogger } from '../../shared/logging/index.js';
 
 const [mode, where, vmUuid, backupId, diskKey] = process.argv.slice(2);
-if ((mode !== 'read' && mode !== 'get') || !where || !vmUuid || !backupId || !diskKey) {
-  process.stderr.write('usage: restore-stage-child.ts read ROOT|get ADDRESS  VM BACKUP DISK\n');
+const usable = mode === 'sink' ? Number.isInteger(Number(where)) : ['read', 'get', 'send'].includes(mode ?? '') && where && vmUuid && backupId && diskKey;
+if (!usable) {
+  process.stderr.write('usage: restore-stage-child.ts read ROOT|get ADDRESS|send ROOT  VM BACKUP DISK, or sink PORT\n');
   process.exit(2);
 }
-const request = { vmUuid, backupId, diskKey };
+const request = { vmUuid: vmUuid!, backupId: backupId!, diskKey: diskKey! };
 
-async function read(root: string): Promise<number> {
+/** The chain's VHD stream as GetDisk makes it, each chunk handed to `use` (awaited) and then given back. */
+async function read(root: string, use: (chunk: Buffer) => Promise<void> | void = () => undefined): Promise<number> {
   // openBackupDisk reads the layout only (and the rest of a context to report damage).
   const ctx = { remoteId: 'bench', layout: new RemoteLayout(root), logger: createLogger({ level: 'error' }), now: () => new Date() } as unknown as RemoteContext;
   const disk = await openBackupDisk(ctx, request);
@@ -32,6 +40,7 @@ async function read(root: string): Promise<number> {
     const { chunks, buffers } = serveVhd(disk.chain, { readAhead: GET_DISK_READ_AHEAD, blockRoom: GET_DISK_BLOCK_ROOM });
     for await (const chunk of chunks) {
       bytes += chunk.length;
+      await use(chunk);
       const buffer = buffers.holder(chunk);
       if (buffer !== undefined) buffers.give(buffer);
     }
@@ -54,9 +63,29 @@ async function get(address: string): Promise<number> {
   return bytes;
 }
 
+/** Waits for one client on a loopback port (printed first), then writes the read to it. */
+async function send(root: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+  const [socket] = (await once(server, 'connection')) as [Socket];
+  server.close();
+  // Each chunk's buffer is reused once given back: wait until the socket took it.
+  const bytes = await read(root, (chunk) => new Promise<void>((resolve, reject) => socket.write(chunk, (error) => (error ? reject(error) : resolve()))));
+  await new Promise<void>((resolve) => socket.end(resolve));
+  return bytes;
+}
+
+async function sink(port: number): Promise<number> {
+  const socket = connect(port, '127.0.0.1');
+  let bytes = 0;
+  for await (const chunk of socket) bytes += (chunk as Buffer).length;
+  return bytes;
+}
+
 const cpu = process.cpuUsage();
 const started = process.hrtime.bigint();
-const bytes = mode === 'read' ? await read(where) : await get(where);
+const bytes = mode === 'read' ? await read(where!) : mode === 'get' ? await get(where!) : mode === 'send' ? await send(where!) : await sink(Number(where));
 const wallSec = Number(process.hrtime.bigint() - started) / 1e9;
 const used = process.cpuUsage(cpu);
 process.stdout.write(`${JSON.stringify({ bytes, wallSec, cpuSec: (used.user + used.system) / 1e6 })}\n`);

@@ -6,6 +6,8 @@
 //   read     the storage agent's side of GetDisk alone, in a process of its own: the chain opened
 //            with every block checked, the VHD stream made as GetDisk makes it, its bytes dropped
 //            (the chain read: direct reads, `.sums` checks, folding the layers);
+//   tcp      the read written to a plain loopback TCP socket, read by another process that drops
+//            the bytes (what moving them between processes costs without gRPC; both CPUs counted);
 //   get      GetDisk (VHD) from the running storage agent over loopback gRPC into a client process
 //            that drops the bytes (the read plus gRPC's framing, the socket and a receiver);
 //   restore  the whole restore: the host agent relays GetDisk into the lab pool's import.
@@ -18,7 +20,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
@@ -50,7 +54,7 @@ if (!(diskBytes > 0) || !Number.isInteger(depth) || depth < SUITE_CHAIN_DEPTH ||
   process.exit(2);
 }
 
-type Stage = 'read' | 'get' | 'restore';
+type Stage = 'read' | 'tcp' | 'get' | 'restore';
 interface StageRun {
   wallSec: number;
   cpuByProcess: Record<string, number>;
@@ -85,16 +89,49 @@ async function newestBackup(layout: RemoteLayout, vmUuid: string): Promise<{ bac
 }
 
 const CHILD = fileURLToPath(new URL('./restore-stage-child.ts', import.meta.url));
+const CHILD_ARGS = [...AGENT_NODE_FLAGS, '--import', 'tsx', CHILD];
 const execFileAsync = promisify(execFile);
+
+interface ChildResult {
+  bytes: number;
+  wallSec: number;
+  cpuSec: number;
+}
+
+function childResult(stdout: string, what: string): ChildResult {
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult;
+  if (result.bytes < diskBytes) throw new Error(`stage ${what} moved ${result.bytes} bytes, less than the ${diskBytes}-byte disk`);
+  return result;
+}
 
 /** A stage in its child process (its own wall time and CPU), with the storage agent's CPU over it. */
 async function childStage(stack: DeltachainStack, args: string[]): Promise<StageRun> {
   const storageBefore = await readProc(stack.pids.storageAgent);
-  const { stdout } = await execFileAsync(process.execPath, [...AGENT_NODE_FLAGS, '--import', 'tsx', CHILD, ...args], { env: agentEnvironment() });
+  const { stdout } = await execFileAsync(process.execPath, [...CHILD_ARGS, ...args], { env: agentEnvironment() });
   const storage = procDelta(storageBefore, await readProc(stack.pids.storageAgent)).cpuSec;
-  const { bytes, wallSec, cpuSec } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { bytes: number; wallSec: number; cpuSec: number };
-  if (bytes < diskBytes) throw new Error(`stage ${args[0]} moved ${bytes} bytes, less than the ${diskBytes}-byte disk`);
+  const { wallSec, cpuSec } = childResult(stdout, args[0]!);
   return { wallSec, cpuByProcess: { stage: cpuSec, storageAgent: storage } };
+}
+
+/** The read written to a plain TCP socket in one child, read and dropped by another: their CPU together. */
+async function tcpStage(root: string, ids: string[]): Promise<StageRun> {
+  const sender = spawn(process.execPath, [...CHILD_ARGS, 'send', root, ...ids], { env: agentEnvironment(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(sender, 'exit');
+  try {
+    const lines = createInterface({ input: sender.stdout! })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done === true) throw new Error('the sending child ended before it listened');
+    const { port } = JSON.parse(first.value) as { port: number };
+    const { stdout } = await execFileAsync(process.execPath, [...CHILD_ARGS, 'sink', String(port)], { env: agentEnvironment() });
+    const last = await lines.next();
+    if (last.done === true) throw new Error('the sending child ended without its figures');
+    const sent = childResult(last.value, 'tcp (send)');
+    const received = childResult(stdout, 'tcp (sink)');
+    return { wallSec: Math.max(sent.wallSec, received.wallSec), cpuByProcess: { stage: sent.cpuSec + received.cpuSec } };
+  } finally {
+    if (sender.exitCode === null && sender.signalCode === null) sender.kill();
+    await exited;
+  }
 }
 
 const folder = await mkdtemp(join(tmpdir(), 'dc-bench-restore-stages-'));
@@ -111,6 +148,7 @@ try {
   const ids = [stack.vmUuid, backupId, diskKey];
   const stages: Record<Stage, () => Promise<StageRun>> = {
     read: () => childStage(stack, ['read', stack.storage.remoteRoot, ...ids]),
+    tcp: () => tcpStage(stack.storage.remoteRoot, ids),
     get: () => childStage(stack, ['get', stack.storage.address, ...ids]),
     restore: async () => {
       const r = await stack.restoreNewest();
@@ -118,10 +156,10 @@ try {
       return { wallSec: r.wallSec, cpuByProcess: r.cpuByProcess };
     },
   };
-  const order: Stage[] = ['read', 'get', 'restore'];
+  const order: Stage[] = ['read', 'tcp', 'get', 'restore'];
   // The first of each after the chain was written costs more (caches, heaps): once, not measured.
   for (const stage of order) await stages[stage]();
-  const results: Record<Stage, StageRun[]> = { read: [], get: [], restore: [] };
+  const results: Record<Stage, StageRun[]> = { read: [], tcp: [], get: [], restore: [] };
   for (let run = 0; run < runs; run++) {
     for (const stage of order) {
       const r = await stages[stage]();
@@ -142,7 +180,7 @@ try {
     table[stage] = { wallSec: wall, mibPerSec, cpuByProcess: cpu };
     log(`| ${stage} | ${fig(wall)} | ${fig(mibPerSec, 0)} | ${processes.map((p) => (cpu[p] ? fig(cpu[p]) : '–')).join(' | ')} |`);
   }
-  log('\nstage: the child process of the read (the chain read in it) or of the get (the gRPC client); in the read the storage agent idles.');
+  log('\nstage: the child process of the read (the chain read in it), of the tcp (sender and receiver together) or of the get (the gRPC client); in the read and the tcp the storage agent idles.');
   if (args.json) await writeFile(args.json, JSON.stringify({ diskBytes, depth, runs, stages: table, runsByStage: results }, null, 2));
 } finally {
   await stack.close();
