@@ -1,7 +1,7 @@
 // `npm run bench:restore-stages`: where a restore's time goes. Builds the chain the suite restores
 // (`npm run bench`: a full, the VHD-export deltas of its incremental section, the CBT deltas, then
 // 0.1 % clustered deltas to `--depth`; same write patterns and seeds, without the peers) on real
-// processes, then measures, one after the other in each run, three stages of restoring its newest
+// processes, then measures, one after the other in each run, four stages of restoring its newest
 // backup:
 //   read     the storage agent's side of GetDisk alone, in a process of its own: the chain opened
 //            with every block checked, the VHD stream made as GetDisk makes it, its bytes dropped
@@ -11,7 +11,7 @@
 //   get      GetDisk (VHD) from the running storage agent over loopback gRPC into a client process
 //            that drops the bytes (the read plus gRPC's framing, the socket and a receiver);
 //   restore  the whole restore: the host agent relays GetDisk into the lab pool's import.
-// `read` and `get` run in child processes with the agents' Node flags (restore-stage-child.ts).
+// `read`, `tcp` and `get` run in child processes with the agents' Node flags (restore-stage-child.ts).
 // A stage that takes as long as the one after it sets that one's pace; one well under it does not.
 // Prints a table (wall s, MiB/s, CPU s by process: median and range); `--json FILE` writes it all.
 //
@@ -19,19 +19,18 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { AGENT_NODE_FLAGS, agentEnvironment } from '../../agent/node-flags.js';
 import { readBackupMetadata } from '../../agent/storage/backup-metadata.js';
 import { RemoteLayout } from '../../agent/storage/remote-layout.js';
 import { startDeltachainStack, type DeltachainStack } from './deltachain/index.js';
 import { procDelta, readProc } from './lib/proc.js';
 import { figure, type Figure } from './lib/stats.js';
-import { PATTERNS } from './suite/dataplane-phases.js';
+import { PATTERNS, WRITE_SEEDS } from './suite/dataplane-phases.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -68,15 +67,15 @@ async function buildSuiteChain(stack: DeltachainStack): Promise<void> {
   const write = (pattern: string, percent: number, seed: number) => stack.write({ pattern, percent, seed, content: 'mixed' });
   await stack.fullBackup();
   for (const [p, { pattern }] of PATTERNS.entries()) {
-    for (let run = 0; run < 3; run++) (await write(pattern, 1, 1000 + p * 100 + run), await stack.incrementalBackup());
+    for (let run = 0; run < 3; run++) (await write(pattern, 1, WRITE_SEEDS.vhdExport(p, run)), await stack.incrementalBackup());
   }
   await stack.useChangedBlocks('cbt');
-  await write('clustered', 0.1, 4000);
+  await write('clustered', 0.1, WRITE_SEEDS.cbtSwitch);
   await stack.incrementalBackup();
   for (const [p, { pattern }] of PATTERNS.entries()) {
-    for (let run = 0; run < 3; run++) (await write(pattern, 1, 4100 + p * 100 + run), await stack.incrementalBackup());
+    for (let run = 0; run < 3; run++) (await write(pattern, 1, WRITE_SEEDS.cbt(p, run)), await stack.incrementalBackup());
   }
-  for (let seed = 5000; stack.chainDepth() < depth; seed++) (await write('clustered', 0.1, seed), await stack.incrementalBackup());
+  for (let seed = WRITE_SEEDS.deepen; stack.chainDepth() < depth; seed++) (await write('clustered', 0.1, seed), await stack.incrementalBackup());
 }
 
 /** The newest backup's id and its (only) disk's key, from the remote's metadata. */

@@ -30,6 +30,21 @@ export interface DataplaneContext {
   log: (line: string) => void;
 }
 
+/**
+ * Seeds of the suite's guest writes, by section: a run's writes are the same in every suite, and
+ * `npm run bench:restore-stages` builds the same chain from them.
+ */
+export const WRITE_SEEDS = {
+  /** Pattern `p` (index in PATTERNS), run `run`, VHD-export section. */
+  vhdExport: (p: number, run: number): number => 1000 + p * 100 + run,
+  /** The 0.1 % write before the delta that switches CBT on. */
+  cbtSwitch: 4000,
+  /** Pattern `p`, run `run`, CBT section. */
+  cbt: (p: number, run: number): number => 4100 + p * 100 + run,
+  /** The first of the 0.1 % writes that deepen the chain for the restores. */
+  deepen: 5000,
+} as const;
+
 export const PATTERNS = [
   { pattern: 'clustered', label: 'clustered 2 MiB runs' },
   { pattern: 'clustered-64k', label: 'clustered 64 KiB runs' },
@@ -105,7 +120,7 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
     const rs: PeerBackupMeasure[] = [];
     const bg: PeerBackupMeasure[] = [];
     for (let run = 0; run < c.runs; run++) {
-      const w = await writeBoth(c, pattern, 1, 1000 + p * 100 + run);
+      const w = await writeBoth(c, pattern, 1, WRITE_SEEDS.vhdExport(p, run));
       written.push(w.bytes);
       extents.push(w.extents);
       dc.push(await c.stack.incrementalBackup());
@@ -144,14 +159,14 @@ export async function incrementalSection(c: DataplaneContext): Promise<Increment
 export async function cbtSection(c: DataplaneContext, cases: IncrementalCase[]): Promise<SnapshotDataFigures> {
   const vhdExport = await c.stack.snapshotDataBytes();
   await c.stack.useChangedBlocks('cbt');
-  await writeBoth(c, 'clustered', 0.1, 4000);
+  await writeBoth(c, 'clustered', 0.1, WRITE_SEEDS.cbtSwitch);
   const warm = await c.stack.incrementalBackup();
   c.log(`CBT path: host agent restarted with changedBlocks cbt; first delta ${warm.readMethod}${warm.fallbackReason ? ` (${warm.fallbackReason})` : ''} switched CBT on`);
   for (const [p, { pattern, label }] of PATTERNS.entries()) {
     const runs: DcBackupMeasure[] = [];
     const extents: number[] = [];
     for (let run = 0; run < c.runs; run++) {
-      extents.push((await writeBoth(c, pattern, 1, 4100 + p * 100 + run)).extents);
+      extents.push((await writeBoth(c, pattern, 1, WRITE_SEEDS.cbt(p, run))).extents);
       const d = await c.stack.incrementalBackup();
       runs.push(d);
       c.log(`incremental ${label} ${run + 1}/${c.runs}, CBT path: ${d.wallSec.toFixed(2)} s (${d.readMethod}${d.fallbackReason ? `, fell back: ${d.fallbackReason}` : ''}, ${(d.bytesSent / MiB).toFixed(1)} MiB sent, ${(d.bytesAdded / MiB).toFixed(1)} MiB added for ${extents.at(-1)} extents of 64 KiB = ${((extents.at(-1)! * 64) / 1024).toFixed(1)} MiB)`);
@@ -169,7 +184,7 @@ function deltachainFigures(runs: DcBackupMeasure[]): BackupFigures {
 }
 
 export async function restoreSection(c: DataplaneContext, depth: number): Promise<RestoreCase> {
-  let seed = 5000;
+  let seed = WRITE_SEEDS.deepen;
   while (c.stack.chainDepth() < depth) {
     await writeBoth(c, 'clustered', 0.1, seed++);
     const m = await c.stack.incrementalBackup();
