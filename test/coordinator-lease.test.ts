@@ -4,6 +4,9 @@
 // and publishes nothing; a late publish by a deposed coordinator (committed under its term, sent
 // after a newer term reached the agent) is refused by the agent as "deposed", and the active
 // coordinator dispatches that attempt again under its own term — not counted against the task.
+// A coordinator whose link to the catalogue goes silent for longer than the lease steps down, and
+// once the link is back takes the lease again at a new term without waiting for its own row to
+// expire (the late answer of the renewal in flight is not acted on).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +32,8 @@ import { createTestDatabase, type TestDatabase } from './support/pg-database.js'
 import { startTestNats, testNatsSection, type TestNats } from './support/storage-nats.js';
 import { testTaskKeys } from './support/task-keys.js';
 import { waitFor } from './support/deploy-processes.js';
+import { startWanLink } from './support/wan-link.js';
+import { Leadership } from '../coordinator/service/leadership.js';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,14 +68,18 @@ describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
     assert.deepEqual([b.held, b.held ? '' : b.holder, b.term], [false, 'a', a.term], 'b sees who holds it');
     assert.deepEqual(await catalogue.takeLease(db.sql, 'a', 1, a.term).then((r) => [r.held, r.term]), [true, a.term], 'a renewal keeps the term');
     await db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term));
-    // 'a' at a term it does not hold (a restarted process with the same name) does not renew: it waits like anyone.
-    assert.equal((await catalogue.takeLease(db.sql, 'a', 1, undefined)).held, false);
+    // 'a' without its term (it stepped down: a renewal came too late) takes a new term at once —
+    // a holder names one process — and its old term is fenced.
+    const again = await catalogue.takeLease(db.sql, 'a', 1, undefined);
+    assert.ok(again.held && again.term > a.term, 'the row\'s own holder, stepped down, takes a new term without waiting for the expiry');
+    await assert.rejects(db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term)), catalogue.LeaseLostError, 'the term it stepped down from is fenced');
+    assert.equal((await catalogue.takeLease(db.sql, 'b', 1, undefined)).held, false, 'and others still wait');
 
     await sleep(1100);
     await assert.rejects(db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term)), catalogue.LeaseLostError, 'an expired lease fences its term');
     const b2 = await catalogue.takeLease(db.sql, 'b', 30, undefined);
-    assert.ok(b2.held && b2.term > a.term, 'b takes the expired lease at a larger term');
-    const late = await catalogue.takeLease(db.sql, 'a', 30, a.term);
+    assert.ok(b2.held && b2.term > again.term, 'b takes the expired lease at a larger term');
+    const late = await catalogue.takeLease(db.sql, 'a', 30, again.term);
     assert.deepEqual([late.held, late.held ? '' : late.holder], [false, 'b'], "a's renewal after the expiry is refused");
     await assert.rejects(db.sql.begin((tx) => catalogue.fenceTerm(tx, a.term)), catalogue.LeaseLostError);
 
@@ -78,6 +87,48 @@ describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
     assert.equal(await catalogue.leaveLease(db.sql, 'b', b2.term), true);
     const a2 = await catalogue.takeLease(db.sql, 'a', 30, undefined);
     assert.ok(a2.held && a2.term > b2.term, 'a released lease is taken at once, at a larger term');
+  });
+
+  it('a catalogue link silent for longer than the lease: the coordinator steps down, and once the link is back takes a new term at the next try — it neither acts on the late answer nor waits for its own row to expire', async () => {
+    const held = await catalogue.readLease(db.sql);
+    if (held) await catalogue.leaveLease(db.sql, held.holder, held.term);
+    const leaseSeconds = 6;
+    let silent = false;
+    const target = new URL(db.url);
+    const link = await startWanLink({ host: target.hostname, port: Number(target.port || 5432) }, { delayMs: 0, bytesPerSecond: 1e9 }, { stalled: () => silent });
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${link.port}`;
+    const sql = catalogue.connectCatalogue(url.toString(), { maxConnections: 2 });
+    const changes: { at: number; what: 'elected' | 'deposed'; term: number; reason?: string }[] = [];
+    const leadership = new Leadership({
+      sql,
+      holder: `lease-test:${randomUUID().slice(0, 8)}`,
+      leaseSeconds,
+      logger,
+      onElected: async (term) => void changes.push({ at: Date.now(), what: 'elected', term }),
+      onDeposed: async (term, reason) => void changes.push({ at: Date.now(), what: 'deposed', term, reason }),
+    });
+    try {
+      await leadership.start();
+      const first = leadership.term;
+      assert.ok(first !== undefined, 'active with the catalogue reachable');
+      silent = true;
+      await waitFor('the coordinator to step down while the catalogue is silent', () => leadership.term === undefined, 2 * leaseSeconds * 1000);
+      await sleep(3000); // a renewal is in flight, unanswered, well past the lease's length
+      silent = false;
+      const back = Date.now();
+      const next = await waitFor('a new term after the link is back', () => leadership.term, 3 * leaseSeconds * 1000);
+      const after = Date.now() - back;
+      assert.ok(next > first, 'a larger term');
+      assert.ok(after < leaseSeconds * 1000, `taken again ${after} ms after the link was back: at the next try, not after its own row expired (${leaseSeconds} s)`);
+      await sleep(1500);
+      assert.deepEqual(changes.map((c) => [c.what, c.term]), [['elected', first], ['deposed', first], ['elected', next]], `one step down and one election, none acted on the late answer: ${JSON.stringify(changes)}`);
+      assert.equal(leadership.term, next, 'still active');
+    } finally {
+      await leadership.stop();
+      await sql.end({ timeout: 5 });
+      await link.close();
+    }
   });
 
   it("a dispatcher whose term lost the lease writes and publishes nothing; the holder's records and sends its term", async () => {

@@ -5,7 +5,9 @@
 // milliseconds (or the last term + 1, if larger), so terms keep growing across catalogues too: a
 // catalogue rebuilt into a new database (remote scan) starts above the terms agents took from the
 // lost one, and they do not refuse its tasks.
-//   takeLease   take the lease if it is free or expired, or renew it if we hold it at our term
+//   takeLease   take the lease if it is free or expired, or renew it if we hold it at our term;
+//               a holder the row names at a term it no longer holds (it deposed itself when a
+//               renewal came too late) takes a new term at once: a holder names one process
 //   fenceTerm   inside a transaction: stop unless our term still holds the lease (the row is
 //               share-locked, so a takeover waits for the transaction, and the transaction sees
 //               a takeover that committed first)
@@ -36,7 +38,10 @@ export class LeaseLostError extends CatalogueError {
 /**
  * Takes or renews the lease for `holder` for `seconds`. `term` is the term this process holds
  * (undefined when it holds none): the lease is renewed at that term only when the row still names
- * this holder at that term and has not expired; anything else is a new term.
+ * this holder at that term and has not expired; anything else is a new term. `holder` names one
+ * process (coordinator/service/leadership.ts makes it unique), so a row naming it at another term
+ * is this process's own, stepped down from: it is taken again at once, at a new term, rather than
+ * left to expire with no coordinator active.
  */
 export async function takeLease(db: Queryable, holder: string, seconds: number, term: number | undefined): Promise<LeaseAttempt> {
   const held = term ?? 0;
@@ -49,7 +54,7 @@ export async function takeLease(db: Queryable, holder: string, seconds: number, 
       acquired_at = case when l.holder = excluded.holder and l.term = ${held} and l.expires_at > now() then l.acquired_at else now() end,
       renewed_at = now(),
       expires_at = excluded.expires_at
-    where l.expires_at <= now() or (l.holder = excluded.holder and l.term = ${held})
+    where l.expires_at <= now() or l.holder = excluded.holder
     returning holder, term, expires_at`;
   if (row) return { held: true, term: row.term, expiresAt: row.expiresAt };
   const current = await readLease(db);

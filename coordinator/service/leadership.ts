@@ -7,7 +7,9 @@
 //     monotonic deadline that ends before the database's expiry, so it stops before another can
 //     start);
 //   - held by another, or not renewed by the deadline (the catalogue unreachable): it is deposed —
-//     `onDeposed` stops the active services — and goes on trying, as a standby.
+//     `onDeposed` stops the active services — and goes on trying, as a standby; an answer that
+//     came after the lease's length is not acted on, and the lease the row still names this
+//     coordinator for is taken again at the next try, at a new term (not left to expire);
 // A clean stop deposes itself and ends the lease at once, so a standby takes over without waiting
 // for the expiry. What a deposed coordinator still publishes is fenced twice: its catalogue writes
 // check the term (fenceTerm), and agents refuse tasks of a term older than one they have seen.
@@ -109,6 +111,14 @@ export class Leadership {
       return;
     }
     if (this.#stopped) return;
+    if (attempt.held && performance.now() >= started + leaseSeconds * 1000) {
+      // The answer took longer than the lease (the catalogue's link stalled): the lease may have
+      // expired before it arrived, so it is not acted on. The next round takes a new term at once
+      // (the row names this holder: takeLease).
+      logger.warn({ term: attempt.term, answeredAfterMs: Math.round(performance.now() - started) }, 'the catalogue answered the lease too late to act on; taking it again');
+      if (this.#term !== undefined) this.#depose(this.#term, `the catalogue took longer than the lease (${leaseSeconds} s) to renew it`);
+      return;
+    }
     if (attempt.held) {
       this.#heldUntil = started + leaseSeconds * 1000;
       if (this.#term === attempt.term) return;
