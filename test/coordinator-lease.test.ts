@@ -124,6 +124,9 @@ describe('coordinator lease and fencing', { timeout: 90_000 }, () => {
       await sleep(1500);
       assert.deepEqual(changes.map((c) => [c.what, c.term]), [['elected', first], ['deposed', first], ['elected', next]], `one step down and one election, none acted on the late answer: ${JSON.stringify(changes)}`);
       assert.equal(leadership.term, next, 'still active');
+      // A service of the old term, still stopping, finds its term fenced: the new term stays.
+      leadership.lost(first, `the lease (term ${first}) is no longer held`);
+      assert.equal(leadership.term, next, 'the old term\'s late LeaseLostError does not depose the new term');
     } finally {
       await leadership.stop();
       await sql.end({ timeout: 5 });

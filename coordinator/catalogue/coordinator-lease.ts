@@ -30,7 +30,11 @@ export type LeaseAttempt = { held: true; term: number; expiresAt: Date } | { hel
 /** This coordinator's term no longer holds the lease: it must stop acting as the active one. */
 export class LeaseLostError extends CatalogueError {
   override name = 'LeaseLostError';
-  constructor(term: number, message?: string) {
+  constructor(
+    /** The term that lost the lease. */
+    readonly term: number,
+    message?: string,
+  ) {
     super('LEASE_LOST', message ?? `this coordinator's lease (term ${term}) is no longer held: another coordinator took over, or the lease expired`);
   }
 }

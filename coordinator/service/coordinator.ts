@@ -186,7 +186,7 @@ export class Coordinator {
     const config = this.config;
     const dispatcher = new Dispatcher({
       sql, publisher: new NatsTaskPublisher(nc, names, queues), clock, retryDelay, logger: log.child({ component: 'dispatcher' }), intervalMs: config.dispatchIntervalMs, signer, term,
-      onLeaseLost: (error) => this.leadership?.lost(error.message),
+      onLeaseLost: (error) => this.leadership?.lost(error.term, error.message),
     });
     this.dispatcher = dispatcher;
     const handler = new EventHandler({

@@ -60,10 +60,12 @@ export class Leadership {
     this.#watchdog.unref();
   }
 
-  /** Something active found the term lost (a fenced write refused): step down now. */
-  lost(reason: string): void {
-    const term = this.#term;
-    if (term !== undefined) this.#depose(term, reason);
+  /**
+   * Something active found `term` lost (a fenced write refused): step down now — unless this
+   * coordinator already holds a newer term (a service of the old term, still stopping, found out late).
+   */
+  lost(term: number, reason: string): void {
+    if (this.#term === term) this.#depose(term, reason);
   }
 
   async stop(): Promise<void> {
