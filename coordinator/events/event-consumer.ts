@@ -16,6 +16,12 @@
 // Each event is read with its envelope: the sender its subject names (the server lets an agent
 // publish only under its own role, pool or remote and name) and the time JetStream stored it.
 // An event on a subject that names no sender is dropped (acknowledged and logged).
+//
+// What a coordinator received and had not acknowledged when it died goes to the next active one
+// after the consumer's ack wait: EVENT_ACK_WAIT_SECONDS, short so that a takeover does not sit
+// on a dead coordinator's results for a minute (a run's follow-ups wait for them). While events
+// wait in the buffer or are being applied, they are marked in progress every third of it, so a
+// slow batch is not delivered twice.
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidInputError } from '../../shared/errors.js';
@@ -25,6 +31,8 @@ import type { AgentEvent } from './agent-event.js';
 import { decodeAgentEvent } from './wire-events.js';
 
 const SECOND_NS = 1_000_000_000;
+/** Seconds before an event a coordinator took and did not acknowledge goes to another (or again). */
+export const EVENT_ACK_WAIT_SECONDS = 15;
 
 /** Applies events in order; returns, per event, undefined (applied) or why it failed. */
 export type BatchHandler = (events: readonly AgentEvent[]) => Promise<(unknown | undefined)[]>;
@@ -35,7 +43,7 @@ export interface EventConsumerOptions {
   /** Applies a batch of events in order (one event is a batch of one). */
   handleBatch: BatchHandler;
   logger: Logger;
-  /** Seconds before an unacknowledged event is delivered again; default 60. */
+  /** Seconds before an unacknowledged event is delivered again; default EVENT_ACK_WAIT_SECONDS. */
   ackWaitSeconds?: number;
   /** Milliseconds one pull request waits on the server (≥ 1000); default 1000. */
   pullExpiresMs?: number;
@@ -51,6 +59,9 @@ export class EventConsumer {
   private consumer: Consumer | undefined;
   private messages: ConsumerMessages | undefined;
   private readonly buffer: JsMsg[] = [];
+  /** The batch being applied. */
+  private applying: readonly JsMsg[] = [];
+  private keepAlive: NodeJS.Timeout | undefined;
   private arrived: (() => void) | undefined;
 
   constructor(private readonly options: EventConsumerOptions) {}
@@ -59,21 +70,28 @@ export class EventConsumer {
     const { nc, names } = this.options;
     const jsm = await jetstreamManager(nc);
     const durable = names.coordinatorConsumer;
+    const ackWaitSeconds = this.options.ackWaitSeconds ?? EVENT_ACK_WAIT_SECONDS;
     const config = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: names.allEvents,
-      ack_wait: (this.options.ackWaitSeconds ?? 60) * SECOND_NS,
+      ack_wait: ackWaitSeconds * SECOND_NS,
       max_ack_pending: 1000,
     };
     try {
-      await jsm.consumers.info(names.eventsStream, durable);
+      const info = await jsm.consumers.info(names.eventsStream, durable);
+      // A consumer made by an older coordinator (a minute's wait) gets this one's.
+      if (info.config.ack_wait !== config.ack_wait) await jsm.consumers.update(names.eventsStream, durable, { ack_wait: config.ack_wait });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await jsm.consumers.add(names.eventsStream, config);
     }
     this.consumer = await jetstream(nc).consumers.get(names.eventsStream, durable);
+    this.keepAlive = setInterval(() => {
+      for (const msg of this.applying) msg.working();
+      for (const msg of this.buffer) msg.working();
+    }, (ackWaitSeconds * 1000) / 3);
     this.loop = Promise.all([this.receive(), this.applyLoop()]).then(() => undefined);
   }
 
@@ -88,6 +106,7 @@ export class EventConsumer {
     this.messages?.stop();
     this.wakeApplier();
     await this.loop;
+    clearInterval(this.keepAlive);
   }
 
   private wakeApplier(): void {
@@ -145,7 +164,8 @@ export class EventConsumer {
       }
     }
     if (decoded.length === 0) return;
-    const failures = await this.handle(decoded.map((d) => d.event));
+    this.applying = msgs;
+    const failures = await this.handle(decoded.map((d) => d.event)).finally(() => (this.applying = []));
     decoded.forEach(({ msg, event }, i) => {
       const error = failures[i];
       if (error === undefined) return msg.ack();
