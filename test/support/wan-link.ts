@@ -175,34 +175,32 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
     if (timer !== undefined || waitingForDrain || flight.length === 0) return;
     timer = setTimeout(deliver, Math.max(0, flight[0]!.at - now()));
   };
-  const resumeIfRoom = (): void => {
-    if (from.isPaused() && !waitingForDrain && queued() < queueLimit && !from.destroyed && !stalled()) from.resume();
-  };
+  // `from` is paused while the wire's queue is full (shared by every connection of the link), while
+  // `to` has not drained, or while the link is silent. Every pause leaves a way back: a drain runs
+  // `deliver`, which ends in `resumeIfRoom`; otherwise a timer looks again when the queue should
+  // have room, or the link may be back. (A paused sender with neither — its drain came while
+  // another connection filled the shared wire — stayed paused for good: a NATS route froze.)
   let resumeTimer: NodeJS.Timeout | undefined;
+  const resumeIfRoom = (): void => {
+    clearTimeout(resumeTimer);
+    resumeTimer = undefined;
+    if (!from.isPaused() || from.destroyed || waitingForDrain) return;
+    if (stalled()) {
+      resumeTimer = setTimeout(resumeIfRoom, STALL_POLL_MS);
+      return;
+    }
+    const over = queued() - queueLimit;
+    if (over < 0) from.resume();
+    else resumeTimer = setTimeout(resumeIfRoom, Math.max(1, (over + queueLimit / 2) / rate));
+  };
   from.on('data', (chunk: Buffer) => {
     const t = now();
     wire.freeAt = Math.max(wire.freeAt, t) + chunk.length / rate;
     flight.push({ chunk, at: wire.freeAt + shape.delayMs });
     schedule();
-    if (stalled()) {
+    if (stalled() || queued() >= queueLimit || waitingForDrain) {
       from.pause();
-      clearTimeout(resumeTimer);
-      const check = (): void => {
-        if (stalled()) resumeTimer = setTimeout(check, STALL_POLL_MS);
-        else resumeIfRoom();
-      };
-      resumeTimer = setTimeout(check, STALL_POLL_MS);
-      return;
-    }
-    if (queued() >= queueLimit || waitingForDrain) from.pause();
-    if (queued() >= queueLimit) {
-      // The queue drains at the wire's rate whether or not anything is delivered: look again then.
-      clearTimeout(resumeTimer);
-      const check = (): void => {
-        resumeIfRoom();
-        if (from.isPaused() && !waitingForDrain && !from.destroyed) resumeTimer = setTimeout(check, Math.max(1, (queued() - queueLimit / 2) / rate));
-      };
-      resumeTimer = setTimeout(check, Math.max(1, (queued() - queueLimit / 2) / rate));
+      resumeIfRoom();
     }
   });
   from.on('end', () => {
