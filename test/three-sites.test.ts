@@ -239,14 +239,7 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     controlOnly(moved, 'B–C', 'between B and C');
   }));
 
-  // A todo, not because restores are in doubt (they pass in most runs, digests checked): in two CI
-  // runs of 2026-12-06 one of the 12 restores never finished (120 s, state "running" once and
-  // "queued" once) right after the coordinator-kill test above, whose kill came in the middle of
-  // beta's delta; the silent-link todo below then saw beta's delta send nothing. Not reproduced
-  // since (ten runs of this file beside other test files, CPU hogs or a disk writer, and a whole
-  // CI run with both todos enabled passed); cause not found. A failing step now prints the
-  // unfinished tasks, the lease and every process's last warnings (`diagnosed`): read them first.
-  it('every date restores to the lab\'s digests: from local, and from the copies on offsite', { todo: 'hung twice in CI after the coordinator kill: a restore stayed queued or running for 120 s' }, () => diagnosed(async () => {
+  it('every date restores to the lab\'s digests: from local, and from the copies on offsite', () => diagnosed(async () => {
     const start = bytes();
     let restored = 0;
     for (const remote of ['local', 'offsite']) {
@@ -266,11 +259,9 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
   // with resume, while the old stream is still open at the storage agent and, once the link is
   // back, still delivers what B had sent before (B's kernel retransmits). The storage agent breaks
   // off the caller's open stream for the resume, or answers it from the disk the old stream
-  // received whole (agent/storage/parked-uploads.ts). A todo: it passed in four runs here, but in
-  // one CI run beta's backup was still running 120 s later, and in another beta's delta had not
-  // sent 2.5 MiB over A–B 60 s after the run began (causes not found yet; the two cases the
-  // storage agent handles are tested in test/storage-resume.test.ts).
-  it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", { todo: 'hung once in CI: beta\'s backup still running 120 s after the link came back' }, () => diagnosed(async () => {
+  // received whole (agent/storage/parked-uploads.ts); the two cases the storage agent handles are
+  // tested in test/storage-resume.test.ts.
+  it("A–B silent for 25 s in the middle of beta's delta, as a failed link is (no reset): host agent B drops the dead connection and the delta resumes once the link is back", () => diagnosed(async () => {
     const count = (msg: string) => sites.logs('host-pool-b').filter((l) => l.msg === msg);
     const [interrupted, resumed] = ['disk transfer interrupted; sending the disk again', 'upload resumed: the blocks the remote kept from the broken try were not sent again'];
     const before = { interrupted: count(interrupted).length, resumed: count(resumed).length };
@@ -280,7 +271,7 @@ describe('three sites: backups to a local remote mirrored offsite, a link cut, t
     const start = bytes();
     const pending = backUp(parts, 'both-sites', [alpha, beta], ledger);
     // Handled even when a step below fails: the run would otherwise reject after the test ended
-    // (its clients closed by then), and that failed the whole file although this test is a todo.
+    // (its clients closed by then) and fail the file a second time, hiding the step's own failure.
     pending.catch(() => undefined);
     await waitFor("beta's delta on its way over A–B", () => sites.net.carried('B', 'A').up - start['A–B'].back > 2.5 * MiB, 60_000);
     sites.net.stall('A', 'B');
