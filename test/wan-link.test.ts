@@ -1,9 +1,8 @@
 // The emulated WAN link (test/support/wan-link.ts) with two connections sharing one wire: one
 // whose receiver does not read for 2 s (its sender is paused until the receiver drains), the
-// other keeping the shared queue full. Every byte of both must arrive: a sender whose drain came
-// while the other connection filled the wire was left paused for good (before the fix this test
-// failed in 2 runs of 4), which froze connections of the three-site test bed — a NATS route, so
-// that every JetStream request of a site timed out.
+// other keeping the shared queue full. Every byte of both must arrive: a sender whose drain comes
+// while the other connection fills the wire must still be resumed, or a connection of the
+// three-site test bed (a NATS route: every JetStream request of a site then times out) freezes.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';

@@ -81,7 +81,7 @@ export class EventConsumer {
     };
     try {
       const info = await jsm.consumers.info(names.eventsStream, durable);
-      // A consumer made by an older coordinator (a minute's wait) gets this one's.
+      // A consumer made with another wait (by an older coordinator) gets this one's.
       if (info.config.ack_wait !== config.ack_wait) await jsm.consumers.update(names.eventsStream, durable, { ack_wait: config.ack_wait });
     } catch (error) {
       if (!isNotFound(error)) throw error;

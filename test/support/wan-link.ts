@@ -178,8 +178,7 @@ function carry(from: Socket, to: Socket, shape: LinkShape, count: (bytes: number
   // `from` is paused while the wire's queue is full (shared by every connection of the link), while
   // `to` has not drained, or while the link is silent. Every pause leaves a way back: a drain runs
   // `deliver`, which ends in `resumeIfRoom`; otherwise a timer looks again when the queue should
-  // have room, or the link may be back. (A paused sender with neither — its drain came while
-  // another connection filled the shared wire — stayed paused for good: a NATS route froze.)
+  // have room, or the link may be back — also after a drain that found the shared queue full.
   let resumeTimer: NodeJS.Timeout | undefined;
   const resumeIfRoom = (): void => {
     clearTimeout(resumeTimer);
