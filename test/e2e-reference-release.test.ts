@@ -143,9 +143,13 @@ describe('end to end: reference snapshots released', { timeout: 300_000 }, () =>
   it('after the policy is deleted, none of its snapshots is left; the other policy’s stays', async () => {
     await stack.control.deletePolicy({ name: 'rotating' });
     await waitFor('the deleted policy’s references to be released', async () => of(await snapshots(), rotating).length === 0);
-    const [task] = await sql<{ state: string; address: string; result: { destroyedSnapshotUuids: string[] } }[]>`
-      select state, address, result from tasks where kind = 'release' and payload->>'reason' = 'policy-deleted'`;
-    assert.deepEqual([task!.state, task!.address, task!.result.destroyedSnapshotUuids.length], ['succeeded', 'lab-r', 1]);
+    // The snapshots go before the release's result event is applied: wait for its task to end too.
+    const task = await waitFor('the release task to end', async () => {
+      const [row] = await sql<{ state: string; address: string; result: { destroyedSnapshotUuids: string[] } }[]>`
+        select state, address, result from tasks where kind = 'release' and payload->>'reason' = 'policy-deleted'`;
+      return row !== undefined && ['succeeded', 'failed', 'cancelled'].includes(row.state) ? row : undefined;
+    });
+    assert.deepEqual([task.state, task.address, task.result.destroyedSnapshotUuids.length], ['succeeded', 'lab-r', 1]);
     assert.deepEqual(of(await snapshots(), other, web), ['nas']);
     assert.deepEqual(await references(rotating), []);
   });
