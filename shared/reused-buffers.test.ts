@@ -28,4 +28,19 @@ describe('ReusedBuffers', () => {
     assert.equal(buffers.holder(Buffer.alloc(16)), undefined, 'memory made elsewhere');
     assert.equal(buffers.holder(Buffer.from(a.buffer, 100, 200)), a, 'another view of the same memory');
   });
+
+  it('with a release, hands on what it does not keep: past `keep`, the free ones at close, and any given back after close', () => {
+    const released: Buffer[] = [];
+    const buffers = new ReusedBuffers(1, (size) => Buffer.allocUnsafeSlow(size), (b) => released.push(b));
+    const [a, b, c] = [buffers.take(64), buffers.take(64), buffers.take(64)];
+    buffers.give(a);
+    buffers.give(b); // over `keep`
+    assert.deepEqual(released, [b]);
+    buffers.give(Buffer.alloc(64)); // not made here: neither kept nor released
+    buffers.close();
+    assert.deepEqual(released, [b, a], 'the kept one goes at close');
+    buffers.give(c); // still in use at close (a write in flight), given back after
+    buffers.give(c);
+    assert.deepEqual(released, [b, a, c], 'given back after close: released once');
+  });
 });

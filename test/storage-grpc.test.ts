@@ -18,6 +18,7 @@ import { libvhdiChainToRaw, qemuVhdToRaw, assertSameBytes } from './support/vhd-
 import { runDeltachain } from './support/vhd-cli.js';
 import { BLOCK, MiB, diskHeader, listTree, patternBlock, patternBlocks, records, startStorageHarness, type StorageHarness } from './support/storage-harness.js';
 import { rawPutDisk } from './support/storage-raw-client.js';
+import { restoreBufferPool } from '../agent/storage/serve-disk.js';
 
 const SIZE = 32 * MiB;
 const FULL = new Map([[0, 1], [1, 1], [5, 1], [15, 1]]);
@@ -128,6 +129,35 @@ describe('storage agent gRPC data plane', () => {
         assert.equal(await streamDigest(), byDefault, `${readAhead} blocks ahead`);
       }
     } finally {
+      delete h.ctx.restoreReadAhead;
+    }
+  });
+
+  test("GetDisk VHD downloads one after another read through the same buffers (the agent's pool), with the same bytes", async () => {
+    const streamDigest = async (): Promise<string> => {
+      const hash = createHash('sha256');
+      for await (const part of h.client.getDiskParts(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD)) if (part.$case === 'vhdChunk') hash.update(part.value);
+      return hash.digest('hex');
+    };
+    const unpooled = await streamDigest();
+    const pool = restoreBufferPool(4);
+    const memories = new Set<ArrayBufferLike>();
+    const take = pool.take.bind(pool);
+    pool.take = (size: number) => {
+      const buffer = take(size);
+      memories.add(buffer.buffer);
+      return buffer;
+    };
+    h.ctx.restoreBuffers = pool;
+    h.ctx.restoreReadAhead = 4;
+    try {
+      assert.equal(await streamDigest(), unpooled, 'first pooled download');
+      const made = memories.size;
+      assert.ok(made > 0 && pool.idle === made, `every buffer of the download given back (${pool.idle} of ${made})`);
+      for (let i = 0; i < 3; i++) assert.equal(await streamDigest(), unpooled, `pooled download ${i + 2}`);
+      assert.equal(memories.size, made, 'the later downloads made no buffer of their own');
+    } finally {
+      delete h.ctx.restoreBuffers;
       delete h.ctx.restoreReadAhead;
     }
   });

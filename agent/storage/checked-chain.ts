@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { ChainReader, listMergeStates } from '../../shared/vhd/index.js';
+import type { AlignedBufferPool } from '../../shared/vhd/direct-io.js';
 import type { SumsReader } from '../../shared/sums/index.js';
 import { openChainSums } from './chain-sums.js';
 import { dataDamageError } from './data-damage.js';
@@ -35,6 +36,8 @@ export interface ChainTarget {
   directReads?: boolean;
   /** The most layer buffers the reader holds at once (ChainReaderOptions.layerBuffers). */
   layerBuffers?: number;
+  /** Where the reader's layer buffers come from and go back to (ChainReaderOptions.bufferPool). */
+  bufferPool?: AlignedBufferPool;
 }
 
 export interface CheckedChain {
@@ -49,7 +52,7 @@ export interface CheckedChain {
 
 /** Throws StorageDataError when a table fails its checks at open. */
 export async function openCheckedChain(ctx: RemoteContext, target: ChainTarget): Promise<CheckedChain> {
-  const raw = await ChainReader.open(target.path, { directReads: target.directReads, layerBuffers: target.layerBuffers });
+  const raw = await ChainReader.open(target.path, { directReads: target.directReads, layerBuffers: target.layerBuffers, bufferPool: target.bufferPool });
   try {
     const sums = await openChainSums(ctx, raw, { vmUuid: target.vmUuid, diskKey: target.diskKey, uncommittedLayers: target.uncommitted ? [0] : [] });
     const problem = sums.problems[0];

@@ -20,7 +20,7 @@ import {
 } from '../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { commitBackup } from './commit-backup.js';
 import { discardBackup } from './discard-backup.js';
-import { serveBlocks, serveVhd, openBackupDisk, type BackupDisk, type ServedPart } from './serve-disk.js';
+import { GET_DISK_READ_AHEAD, serveBlocks, serveVhd, openBackupDisk, type BackupDisk, type ServedPart } from './serve-disk.js';
 import { serveOwnBlocks } from './serve-own-disk.js';
 import { DiskReceiver, validateHeader, type ReceivedDisk } from './disk-receiver.js';
 import { ParkedUploads, RESUMABLE_KEY, RESUME_AFTER_KEY, RESUME_KEY, type FinishedUpload } from './parked-uploads.js';
@@ -42,16 +42,6 @@ const VHD_CHUNK = 1024 * 1024;
 export const ERROR_CODE_KEY = 'deltachain-error-code';
 /** Messages handed to the transport and not yet accepted, per GetDisk stream. */
 const WRITE_WINDOW = 2;
-/**
- * Blocks a VHD download reads ahead of the one being sent, unless `storage.restoreReadAheadBlocks`
- * says otherwise: its chain is read past the page cache, and one block's layers are read one
- * after another, so the disk's latency, not its speed, sets the pace (docs/performance-notes.md,
- * "Restore: the chain read past the page cache"). Since a layer's block is one read, 4 ahead
- * restore as fast as 8 (18 restores each of the suite's 20-deep chain) with ~60 MiB less peak RSS
- * (docs/performance-notes.md, "Restore: one read per layer"); 16 ahead restore it 5–12 % faster
- * for ~45 MiB more ("Restore: layer buffers shared").
- */
-export const GET_DISK_READ_AHEAD = 4;
 /** Bytes before each block in its buffer for its message's frame prefix and header: one sector, so the block stays aligned for direct reads. */
 export const GET_DISK_BLOCK_ROOM = 512;
 
@@ -325,7 +315,7 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
       // straight into them past the page cache. The stream's other chunks (footer, header, BAT)
       // are sent in pieces of at most VHD_CHUNK.
       const readAhead = ctx.restoreReadAhead ?? GET_DISK_READ_AHEAD;
-      const { length, chunks, buffers: blockBuffers } = serveVhd(chain, { readAhead, blockRoom: GET_DISK_BLOCK_ROOM });
+      const { length, chunks, buffers: blockBuffers } = serveVhd(chain, { readAhead, blockRoom: GET_DISK_BLOCK_ROOM, pool: ctx.restoreBuffers });
       await send({ part: { $case: 'vhdStart', value: { length, virtualSize: chain.currentSize, checksumRule: checksumRuleToWire(chainDigestRuleOf(disk.record)) } } });
       try {
         for await (const chunk of chunks) {
@@ -339,6 +329,8 @@ async function sendDisk(ctx: RemoteContext, call: ServerWritableStream<GetDiskRe
         }
       } finally {
         await chunks.return(undefined);
+        // Blocks still in the transport go back when their write calls back; none when cancelled.
+        blockBuffers.close();
       }
     }
     await settle(Promise.all(pending));

@@ -6,6 +6,7 @@ import type { ActiveUploads } from './active-uploads.js';
 import type { RemoteLayout } from './remote-layout.js';
 import type { RemoteLocks } from './remote-locks.js';
 import type { UploadLimits } from './upload-limits.js';
+import type { AlignedBufferPool } from '../../shared/vhd/direct-io.js';
 
 export interface RemoteContext {
   remoteId: string;
@@ -18,6 +19,8 @@ export interface RemoteContext {
   limits?: UploadLimits;
   /** Blocks a restore's GetDisk reads ahead (storage.restoreReadAheadBlocks); GET_DISK_READ_AHEAD when absent. */
   restoreReadAhead?: number;
+  /** Aligned buffers downloads reuse from one to the next (serve-disk.ts restoreBufferPool); absent: each download makes its own. */
+  restoreBuffers?: AlignedBufferPool;
   /** The newest committed dates' chain digest terms, so a commit digests only its own file (chain-terms.ts); absent: every commit digests the whole chain. */
   chainTerms?: ChainTermCache;
 }

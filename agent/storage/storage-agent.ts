@@ -20,6 +20,7 @@ import { ActiveUploads } from './active-uploads.js';
 import { RemoteLayout } from './remote-layout.js';
 import { RemoteLocks } from './remote-locks.js';
 import type { RemoteContext } from './remote-context.js';
+import { GET_DISK_READ_AHEAD, restoreBufferPool } from './serve-disk.js';
 import type { StorageAgentConfig } from './storage-config.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 import { StorageTaskRunner } from './task-runner.js';
@@ -47,6 +48,7 @@ export async function startStorageAgent(config: StorageAgentConfig, logger: Logg
     chainTerms: new ChainTermCache(s.chainTermCacheMiB * 1024 * 1024),
     limits: s.limits,
     restoreReadAhead: s.restoreReadAheadBlocks,
+    restoreBuffers: restoreBufferPool(s.restoreReadAheadBlocks ?? GET_DISK_READ_AHEAD),
     logger,
     now: () => new Date(),
   };

@@ -59,12 +59,12 @@ export const storageSectionSchema = z
       .default({ ...DEFAULT_UPLOAD_LIMITS }),
     /**
      * Blocks of 2 MiB a restore's read of a chain keeps in flight ahead of the one being sent, per
-     * disk restored at once. Each costs ~4 MiB of memory while a restore runs (its block buffer;
-     * blocks that need their older layers read share the 4 layer buffers of serve-disk.ts);
-     * more keep more reads waiting on the remote's disk at once, which pays where reads are slow to
-     * answer (a busy or network disk). Measured on the benchmark machine: 4 (the default,
-     * GET_DISK_READ_AHEAD) kept the agent under ~150 MiB; 16 restored a 20-deep chain 5–12 % faster
-     * with a peak of ~190–195 MiB (docs/performance-notes.md, "Restore: layer buffers shared").
+     * disk restored at once. Each costs ~2 MiB of memory while a restore runs (its block buffer;
+     * blocks that need their older layers read share the 8 layer buffers of serve-disk.ts); more
+     * keep more reads waiting on the remote's disk at once, which is what sets a restore's pace
+     * where a block's layers are read one after another. Measured on the benchmark machine: 16
+     * (the default, GET_DISK_READ_AHEAD) restored a 20-deep 4 GiB chain 15–20 % faster than 4, the
+     * agent at ~150–165 MiB (docs/performance-notes.md, "Restore: enough reads in flight").
      */
     restoreReadAheadBlocks: z.number().int().min(1).max(64).optional(),
     /** Merges record their progress every this many blocks (smaller: less redone after a crash, more fsyncs). */

@@ -59,6 +59,11 @@ export interface ChainReaderOptions {
    * flight that assembles a block from its layers).
    */
   layerBuffers?: number;
+  /**
+   * Where layer buffers come from with `directReads` (default: new `alignedBuffer`s), and where
+   * `close` gives them back: a pool that outlives the reader (AlignedBufferPool).
+   */
+  bufferPool?: { take(size: number): Buffer; give(buffer: Buffer): void };
 }
 
 /** Longest chain followed; a longer one is treated as a loop. */
@@ -82,12 +87,14 @@ export class ChainReader {
   #layerBuffersMade = 0;
   /** Reads waiting for a layer buffer, first come first served. */
   readonly #layerBufferWaiters: Array<(buffer: Buffer) => void> = [];
+  readonly #pool: ChainReaderOptions['bufferPool'];
 
-  private constructor(disks: VhdFile[], directReads: boolean, layerBuffers: number, check?: BlockCheck) {
+  private constructor(disks: VhdFile[], directReads: boolean, layerBuffers: number, pool: ChainReaderOptions['bufferPool'], check?: BlockCheck) {
     this.disks = disks;
     this.#check = check;
     this.#directReads = directReads;
     this.#layerBufferLimit = layerBuffers;
+    this.#pool = pool;
     this.currentSize = disks[0]!.currentSize;
     this.blockSize = disks[0]!.blockSize;
     this.blockCount = disks[0]!.blockCount;
@@ -111,7 +118,7 @@ export class ChainReader {
         disks.push(disk);
         if (disks.length > MAX_CHAIN_DEPTH) throw new VhdChainError(path, `chain is deeper than ${MAX_CHAIN_DEPTH} disks`);
       }
-      return new ChainReader(disks, directReads, layerBuffers);
+      return new ChainReader(disks, directReads, layerBuffers, options.bufferPool);
     } catch (error) {
       await Promise.all(disks.map((d) => d.close()));
       throw error;
@@ -123,7 +130,7 @@ export class ChainReader {
    * only one of the two readers (the files are shared); closing it also closes the check.
    */
   withBlockCheck(check: BlockCheck): ChainReader {
-    return new ChainReader(this.disks, this.#directReads, this.#layerBufferLimit, check);
+    return new ChainReader(this.disks, this.#directReads, this.#layerBufferLimit, this.#pool, check);
   }
 
   /** The newest disk, whose name and uuid the chain goes by. */
@@ -230,7 +237,8 @@ export class ChainReader {
   /** A buffer for one layer's bitmap and block: aligned for direct reads when the reader makes them. */
   #layerBuffer(): Buffer {
     const size = Math.max(...this.disks.map((d) => d.bitmapSize + d.blockSize));
-    return this.#directReads ? alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
+    if (!this.#directReads) return Buffer.allocUnsafeSlow(size);
+    return this.#pool?.take(size) ?? alignedBuffer(size);
   }
 
   async #readLayer(layer: number, index: number, into: Buffer | undefined): Promise<VhdBlock | undefined> {
@@ -267,6 +275,7 @@ export class ChainReader {
   }
 
   async close(): Promise<void> {
+    if (this.#directReads && this.#pool !== undefined) for (const buffer of this.#scratch.splice(0)) this.#pool.give(buffer);
     await Promise.all([...this.disks.map((d) => d.close()), this.#check?.close?.()]);
   }
 }

@@ -60,3 +60,39 @@ export async function openDirect(path: string): Promise<FileHandle | undefined> 
 export function isAlignmentRefusal(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'EINVAL';
 }
+
+/**
+ * `alignedBuffer`s kept for the next stream. Each WebAssembly memory is freed only when the
+ * collector finds it unreferenced, which an agent idle between two restores does not run: a
+ * restore that made its own buffers found the last one's still resident and held both. Buffers
+ * given back here are handed out again instead (views of the same memory), at most `maxIdle`
+ * kept; more are left to the collector. Give back only memory nothing reads or writes any more.
+ */
+export class AlignedBufferPool {
+  readonly #idle: Buffer[] = [];
+  readonly #made = new WeakSet<ArrayBufferLike>();
+
+  constructor(readonly maxIdle: number) {
+    if (!Number.isInteger(maxIdle) || maxIdle < 0) throw new RangeError(`maxIdle ${maxIdle} is not a whole number ≥ 0`);
+  }
+
+  /** Buffers given back and not taken again. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /** `size` bytes: a kept buffer's memory when one is large enough, else a new `alignedBuffer`. */
+  take(size: number): Buffer {
+    const at = this.#idle.findIndex((b) => b.buffer.byteLength >= size);
+    if (at >= 0) return Buffer.from(this.#idle.splice(at, 1)[0]!.buffer, 0, size);
+    const made = alignedBuffer(size);
+    this.#made.add(made.buffer);
+    return made;
+  }
+
+  /** Keeps `buffer`'s memory for a later `take` (buffers this pool did not make are ignored). */
+  give(buffer: Buffer): void {
+    if (!this.#made.has(buffer.buffer) || this.#idle.length >= this.maxIdle || this.#idle.some((b) => b.buffer === buffer.buffer)) return;
+    this.#idle.push(buffer);
+  }
+}

@@ -15,10 +15,10 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
-import { GET_DISK_BLOCK_ROOM, GET_DISK_READ_AHEAD } from '../../agent/storage/grpc-service.js';
+import { GET_DISK_BLOCK_ROOM } from '../../agent/storage/grpc-service.js';
 import type { RemoteContext } from '../../agent/storage/remote-context.js';
 import { RemoteLayout } from '../../agent/storage/remote-layout.js';
-import { openBackupDisk, serveVhd } from '../../agent/storage/serve-disk.js';
+import { GET_DISK_READ_AHEAD, openBackupDisk, serveVhd } from '../../agent/storage/serve-disk.js';
 import { GetDiskFormat, StorageClient } from '../../shared/grpc/storage-client.js';
 import { createLogger } from '../../shared/logging/index.js';
 
