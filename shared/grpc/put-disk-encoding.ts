@@ -11,11 +11,23 @@
 //
 // Senders may also encode a block themselves into a buffer they reuse (`encodeBlockInto`, with
 // `ReusedBuffers`) and write that Buffer to the call: the serializer passes Buffers through
-// unchanged. grpc-js copies every message into its own frame before a write's callback, so a
-// buffer can be reused once its write's callback has run. That saves a fresh 2 MiB allocation per
-// block, which profiles showed as the client's garbage-collector and page-fault time. (Should a
-// buffer ever be reused too early, the storage agent's per-block SHA-256 check refuses the block.)
+// unchanged, and grpc-js copies each into its own frame before the write's callback, so a buffer
+// can be reused once its write's callback has run. That saves a fresh 2 MiB allocation per block,
+// which profiles showed as the client's garbage-collector and page-fault time. Or they encode it
+// one frame prefix in and write a FramedMessage (framed-message.ts): on a channel made with
+// PUT_DISK_RETRY_BUFFER_BYTES, a message larger than that is sent from the sender's buffer as it is,
+// and its write calls back once the HTTP/2 stream took it. (Should a buffer ever be reused too
+// early, the storage agent's per-block checksum refuses the block.)
 import { PutDiskRequest } from '../proto/gen/deltachain/storage/v1/storage.js';
+import { FramedMessage, clientFrame } from './framed-message.js';
+
+/**
+ * `grpc.per_rpc_retry_buffer_size` of every channel PutDisk goes over: grpc-js keeps messages up to
+ * this size per call for a retry and calls their writes back at once, so only larger ones are sent
+ * from the sender's buffer (clientFrame). A block message is ~2 MiB; smaller ones (a packed
+ * block's few sectors, the header) are copied as before.
+ */
+export const PUT_DISK_RETRY_BUFFER_BYTES = 256 * 1024;
 
 /** A block message already encoded (by `encodeBlockInto`), written to the call as is. */
 export type EncodedPutDiskRequest = Buffer;
@@ -98,7 +110,8 @@ export function encodeBlockInto(out: Buffer, block: BlockFields): Buffer {
   return out.subarray(0, size);
 }
 
-export function serializePutDiskRequest(message: PutDiskRequest | EncodedPutDiskRequest): Buffer {
+export function serializePutDiskRequest(message: PutDiskRequest | EncodedPutDiskRequest | FramedMessage): Buffer {
+  if (message instanceof FramedMessage) return clientFrame(message, PUT_DISK_RETRY_BUFFER_BYTES);
   if (Buffer.isBuffer(message)) return message;
   const part = message.part;
   if (part?.$case !== 'block') return Buffer.from(PutDiskRequest.encode(message).finish());

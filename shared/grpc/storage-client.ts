@@ -38,7 +38,7 @@ import { DiskDigest, ruleChecksum, WRITE_RULE, type ChecksumRule } from './disk-
 import { grantMetadata, type StorageCallOptions } from './grant-metadata.js';
 import { BASE_WINDOW_BYTES, installClientWindowTuning } from './http2-windows.js';
 import { markedSectors, packBlock } from './packed-block.js';
-import { blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
+import { PUT_DISK_RETRY_BUFFER_BYTES, blockMessageSize, encodeBlockInto, serializePutDiskRequest, type BlockFields, type EncodedPutDiskRequest } from './put-disk-encoding.js';
 import { ReusedBuffers } from '../reused-buffers.js';
 
 /** The generated client with PutDisk's block messages serialized by put-disk-encoding.ts. */
@@ -87,6 +87,8 @@ export class StorageClient {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc-node.flow_control_window': BASE_WINDOW_BYTES,
       ...channelOptions,
+      // PutDisk's serializer sends a FramedMessage larger than this uncopied (put-disk-encoding.ts).
+      'grpc.per_rpc_retry_buffer_size': PUT_DISK_RETRY_BUFFER_BYTES,
     });
   }
 

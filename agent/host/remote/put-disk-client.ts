@@ -5,6 +5,8 @@ import { makeGenericClientConstructor, type ChannelCredentials, type Client, typ
 import { MAX_MESSAGE_BYTES } from '../../../shared/grpc/index.js';
 import { StorageServiceService, type PutDiskRequest, type PutDiskResponse } from '../../../shared/proto/gen/deltachain/storage/v1/storage.js';
 import { serializePutDiskRequest } from './put-disk-serializer.js';
+import { PUT_DISK_RETRY_BUFFER_BYTES } from '../../../shared/grpc/put-disk-encoding.js';
+import { installClientFramedMessages } from '../../../shared/grpc/framed-message.js';
 
 const PutDiskService = {
   putDisk: { ...StorageServiceService.putDisk, requestSerialize: serializePutDiskRequest },
@@ -19,10 +21,13 @@ const PutDiskStubConstructor = makeGenericClientConstructor(PutDiskService, 'del
 };
 
 export function createPutDiskStub(address: string, credentials: ChannelCredentials, channelOptions: Record<string, number> = {}): PutDiskStub {
+  installClientFramedMessages(); // block messages sent from their encoder's buffer (disk-upload.ts)
   return new PutDiskStubConstructor(address, credentials, {
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     ...channelOptions,
+    // What clientFrame counts on: messages larger than this are never kept for a retry.
+    'grpc.per_rpc_retry_buffer_size': PUT_DISK_RETRY_BUFFER_BYTES,
   });
 }
 
