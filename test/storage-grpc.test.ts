@@ -162,6 +162,35 @@ describe('storage agent gRPC data plane', () => {
     }
   });
 
+  test('a pooled GetDisk VHD download cancelled mid-stream gives back none of the buffers still in its transport: the next downloads stream the same bytes', async () => {
+    const streamDigest = async (): Promise<string> => {
+      const hash = createHash('sha256');
+      for await (const part of h.client.getDiskParts(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD)) if (part.$case === 'vhdChunk') hash.update(part.value);
+      return hash.digest('hex');
+    };
+    const unpooled = await streamDigest();
+    const pool = restoreBufferPool(4);
+    h.ctx.restoreBuffers = pool;
+    h.ctx.restoreReadAhead = 4;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const call = h.client.getDisk(vm, ids[2]!, 'xvda', GetDiskFormat.GET_DISK_FORMAT_VHD);
+        call.on('error', () => undefined);
+        // The second message is the first block's: blocks are in the transport and read ahead.
+        await new Promise<void>((resolve) => {
+          let seen = 0;
+          call.on('data', () => ++seen === 2 && resolve());
+        });
+        call.cancel();
+        assert.ok(pool.idle <= pool.maxIdle);
+        assert.equal(await streamDigest(), unpooled, `a download after cancelled download ${round + 1}`);
+      }
+    } finally {
+      delete h.ctx.restoreBuffers;
+      delete h.ctx.restoreReadAhead;
+    }
+  });
+
   test('committed files pass `deltachain vhd check`, the full reads through qemu-img and the chain through libvhdi', async () => {
     const folder = join(h.root, 'vms', vm, 'disks', 'xvda');
     const files = ids.map((id) => join(folder, `${id}.vhd`));
